@@ -1,0 +1,234 @@
+"""Versioned event schemas and the envelope every event travels in.
+
+An event is raised by a domain function inside a local transaction and carried unchanged through
+outbox, broker and consumers. The envelope (ARCHITECTURE.md) holds what the infrastructure needs:
+
+- ``event_id``: unique within a run; the inbox de-duplicates on it (seed 4.2.3).
+- ``type`` and ``version``: the schema of ``payload`` (seed 6, event versioning).
+- ``occurred_at``: the simulated time the raising service's clock showed (seed 4.2.3 timestamps).
+- ``key``: the partition key, the aggregate the event is about (seed 4.2.3 ordering).
+- ``trace_id`` / ``causation_id``: the saga the event belongs to and the event or call that caused it.
+
+Payloads are pydantic models, validated when the event is raised; the envelope is a frozen
+pydantic model too, so a delivered event cannot be altered by a consumer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Event",
+    "EventPayload",
+    "SeatReserved",
+    "ReservationCompleted",
+    "ReservationExpired",
+    "ReservationFailed",
+    "PointCharged",
+    "PointUsed",
+    "PointRefunded",
+    "QueueTokenActivated",
+    "QueueTokenExpired",
+    "PAYLOAD_TYPES",
+    "upcast",
+    "seat_key",
+]
+
+
+class EventPayload(BaseModel):
+    """Base of every payload. Subclasses set ``TYPE`` (the wire name) and ``VERSION``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    def partition_key(self) -> str:
+        """The aggregate this event is about: events with one key keep their order (seed 4.2.3)."""
+        raise NotImplementedError
+
+
+class _SeatEvent(EventPayload):
+    """An event about one seat of one date. All of a seat's events share a partition key, so a
+    hold, its expiry and a later hold by someone else reach Concert in the order they happened."""
+
+    date_id: int
+    seat_no: int
+
+    def partition_key(self) -> str:
+        return seat_key(self.date_id, self.seat_no)
+
+
+class _UserEvent(EventPayload):
+    user_id: int
+
+    def partition_key(self) -> str:
+        return f"user-{self.user_id}"
+
+
+def seat_key(date_id: int, seat_no: int) -> str:
+    """The partition key of a seat."""
+    return f"seat-{date_id}-{seat_no}"
+
+
+class SeatReserved(_SeatEvent):
+    """A seat was held for a reservation (seed 3.2). Concert marks the seat held."""
+
+    TYPE: ClassVar[str] = "SeatReservedEvent"
+    reservation_id: str
+    user_id: int
+    hold_expires_at: float
+
+
+class ReservationCompleted(_SeatEvent):
+    """A reservation was paid and confirmed (seed 3.1). Feeds the ranking and Data Platform."""
+
+    TYPE: ClassVar[str] = "ReservationCompletedEvent"
+    reservation_id: str
+    user_id: int
+    amount: int
+    confirmed_at: float
+
+
+class ReservationExpired(_SeatEvent):
+    """An unpaid hold reached its TTL and the seat was released (seed 4.1, problem 3)."""
+
+    TYPE: ClassVar[str] = "ReservationExpiredEvent"
+    reservation_id: str
+    user_id: int
+
+
+class ReservationFailed(_SeatEvent):
+    """A payment could not be completed after points may have been used (seed 4.2.2).
+
+    Point consumes it and refunds whatever it deducted for ``reservation_id`` (the compensation).
+    """
+
+    TYPE: ClassVar[str] = "ReservationFailedEvent"
+    reservation_id: str
+    user_id: int
+    amount: int
+    reason: str
+
+
+class PointCharged(_UserEvent):
+    TYPE: ClassVar[str] = "PointChargedEvent"
+    amount: int
+    balance: int
+
+
+class PointUsed(_UserEvent):
+    """Points were deducted for a reservation (seed 4.2.1); in the choreography flow Reservation
+    confirms on it."""
+
+    TYPE: ClassVar[str] = "PointUsedEvent"
+    use_id: str
+    reservation_id: str
+    amount: int
+    balance: int
+
+
+class PointRefunded(_UserEvent):
+    """A deduction was given back (seed 4.2.2)."""
+
+    TYPE: ClassVar[str] = "PointRefundedEvent"
+    use_id: str
+    reservation_id: str
+    amount: int
+    balance: int
+
+
+class QueueTokenActivated(_UserEvent):
+    TYPE: ClassVar[str] = "QueueTokenActivatedEvent"
+    token_id: str
+
+
+class QueueTokenExpired(_UserEvent):
+    TYPE: ClassVar[str] = "QueueTokenExpiredEvent"
+    token_id: str
+    reason: Literal["idle", "completed"]
+
+
+PAYLOAD_TYPES: dict[str, type[EventPayload]] = {
+    cls.TYPE: cls
+    for cls in (
+        SeatReserved,
+        ReservationCompleted,
+        ReservationExpired,
+        ReservationFailed,
+        PointCharged,
+        PointUsed,
+        PointRefunded,
+        QueueTokenActivated,
+        QueueTokenExpired,
+    )
+}
+
+
+class Event(BaseModel):
+    """The envelope. Immutable; ``payload`` is the typed body named by ``type`` and ``version``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: str
+    type: str
+    version: int = Field(ge=1)
+    occurred_at: float
+    key: str
+    trace_id: str
+    causation_id: str | None = None
+    payload: EventPayload
+
+    @classmethod
+    def wrap(
+        cls,
+        payload: EventPayload,
+        *,
+        event_id: str,
+        occurred_at: float,
+        key: str,
+        trace_id: str,
+        causation_id: str | None = None,
+    ) -> Event:
+        """Put ``payload`` in an envelope whose ``type``/``version`` come from the payload class."""
+        return cls(
+            event_id=event_id,
+            type=payload.TYPE,
+            version=payload.VERSION,
+            occurred_at=occurred_at,
+            key=key,
+            trace_id=trace_id,
+            causation_id=causation_id,
+            payload=payload,
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """A plain-JSON dict of the envelope (for traces and reports)."""
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "version": self.version,
+            "occurred_at": self.occurred_at,
+            "key": self.key,
+            "trace_id": self.trace_id,
+            "causation_id": self.causation_id,
+            "payload": self.payload.model_dump(),
+        }
+
+
+def upcast(type_name: str, version: int, body: dict[str, Any]) -> EventPayload:
+    """Parse a serialized payload of any known version into the current schema.
+
+    Every schema is at version 1 today; an older version would be converted here, in one place,
+    so consumers only ever see the current shape (seed 6, event versioning).
+    """
+    try:
+        payload_cls = PAYLOAD_TYPES[type_name]
+    except KeyError:
+        raise ValueError(f"unknown event type {type_name!r}") from None
+    if version != payload_cls.VERSION:
+        raise ValueError(
+            f"{type_name} version {version} has no conversion to version {payload_cls.VERSION}"
+        )
+    return payload_cls.model_validate(body)
