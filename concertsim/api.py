@@ -1,0 +1,83 @@
+"""The library's front door: run a scenario and judge it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from concertsim.checks import Verdict, check_run
+from concertsim.reports.metrics import compute_metrics
+from concertsim.scenarios.loader import (
+    DEFAULT_SCENARIO,
+    builtin_names,
+    load_builtin,
+    load_scenario,
+    scenario_from_data,
+)
+from concertsim.scenarios.schema import Scenario
+from concertsim.sim.result import RunResult
+from concertsim.sim.runner import run_scenario
+
+__all__ = ["run", "RunOutcome", "resolve_scenario"]
+
+
+@dataclass
+class RunOutcome:
+    """A finished run and the verdict of every enabled invariant."""
+
+    result: RunResult
+    verdicts: list[Verdict]
+
+    @property
+    def holds(self) -> bool:
+        return all(v.holds for v in self.verdicts)
+
+    @property
+    def violated(self) -> list[str]:
+        return [v.invariant.id for v in self.verdicts if not v.holds]
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        return compute_metrics(self.result)
+
+    def summary(self) -> dict[str, Any]:
+        """The content of ``summary.json``."""
+        result = self.result
+        return {
+            "scenario": result.scenario.name,
+            "seed": result.seed,
+            "design": result.scenario.design.model_dump(),
+            "trace_sha256": result.trace_sha256,
+            "holds": self.holds,
+            "violated": self.violated,
+            "invariants": [v.to_json() for v in self.verdicts],
+            "metrics": self.metrics,
+            "scenario_definition": result.scenario.model_dump(mode="json"),
+        }
+
+
+def resolve_scenario(spec: Scenario | str | Path | None, overrides: tuple[str, ...] | list[str] = ()) -> Scenario:
+    """A scenario from an object, a file path, or a built-in name (None: the default)."""
+    if isinstance(spec, Scenario):
+        if not overrides:
+            return spec
+        return scenario_from_data(spec.model_dump(mode="json"), spec.name, overrides)
+    if spec is None:
+        return load_builtin(DEFAULT_SCENARIO, overrides)
+    path = Path(spec)
+    if not path.exists() and str(spec) in builtin_names():
+        return load_builtin(str(spec), overrides)
+    return load_scenario(path, overrides)
+
+
+def run(
+    scenario: Scenario | str | Path | None = None,
+    seed: int | None = None,
+    overrides: tuple[str, ...] | list[str] = (),
+) -> RunOutcome:
+    """Run ``scenario`` (default: the built-in ticket opening) with ``seed`` and check it."""
+    resolved = resolve_scenario(scenario, overrides)
+    result = run_scenario(resolved, seed)
+    return RunOutcome(result, check_run(result))

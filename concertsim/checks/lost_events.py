@@ -1,0 +1,44 @@
+"""``no-lost-events``: every event a service committed reaches every subscriber (seed 6.2)."""
+
+from __future__ import annotations
+
+from concertsim.checks.base import Violation, invariant
+from concertsim.sim.result import RunResult
+
+
+@invariant(
+    "no-lost-events",
+    "convergence",
+    "Each committed event is processed by every subscribing group, or parked in its dead-letter "
+    "topic with a reason.",
+)
+def no_lost_events(result: RunResult) -> list[Violation]:
+    raised: list[tuple[int, float, str, str, str | None]] = []
+    processed: set[tuple[str, str]] = set()
+    appended: set[str] = set()
+    for record in result.trace.records:
+        kind = record.kind
+        if kind == "event.raised":
+            raised.append((record.seq, record.at, record.data["event_id"], record.data["type"], record.trace_id))
+        elif kind == "consumer.handled" or kind == "consumer.duplicate_skipped":
+            processed.add((record.data["group"], record.data["event_id"]))
+        elif kind == "broker.append":
+            appended.add(record.data["event_id"])
+    parked = {(letter.group, letter.event.event_id) for letter in result.dead_letters}
+    violations = []
+    for seq, at, event_id, event_type, trace_id in raised:
+        for group in result.subscriptions.get(event_type, []):
+            if (group, event_id) in processed or (group, event_id) in parked:
+                continue
+            where = "never reached the broker" if event_id not in appended else "was never processed"
+            violations.append(
+                Violation(
+                    "no-lost-events",
+                    f"{event_type} {event_id} {where} by {group}",
+                    at=at,
+                    evidence={"event_id": event_id, "type": event_type, "group": group,
+                              "published": event_id in appended},
+                    records=(seq,),
+                )
+            )
+    return violations

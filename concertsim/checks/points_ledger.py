@@ -1,0 +1,92 @@
+"""Safety of the Point service's money: balances never negative, ledger balanced, no double refund."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from concertsim.checks.base import Violation, invariant
+from concertsim.models import points
+from concertsim.sim.result import RunResult
+
+__all__ = ["id_number"]
+
+
+def id_number(identifier: str) -> int:
+    """The counter of an id such as ``led-17``: ids of one prefix are numbered in order of use."""
+    return int(identifier.rsplit("-", 1)[1])
+
+
+def _entries_by_user(result: RunResult) -> dict[int, list[points.LedgerEntry]]:
+    by_user: dict[int, list[points.LedgerEntry]] = defaultdict(list)
+    for entry in result.table("point", points.LEDGER).values():
+        by_user[entry.user_id].append(entry)
+    for entries in by_user.values():
+        entries.sort(key=lambda e: id_number(e.entry_id))
+    return by_user
+
+
+_SIGN = {"charge": 1, "use": -1, "refund": 1}
+
+
+@invariant("points-never-negative", "safety", "No user's point balance is ever below zero.")
+def points_never_negative(result: RunResult) -> list[Violation]:
+    violations = []
+    for user_id, entries in sorted(_entries_by_user(result).items()):
+        running = 0
+        for entry in entries:
+            running += _SIGN[entry.kind] * entry.amount
+            if running < 0:
+                violations.append(
+                    Violation(
+                        "points-never-negative",
+                        f"user {user_id}'s balance fell to {running} at {entry.entry_id}",
+                        at=entry.at,
+                        evidence={"user_id": user_id, "entry_id": entry.entry_id, "balance": running},
+                    )
+                )
+                break
+    return violations
+
+
+@invariant(
+    "points-ledger-balanced",
+    "safety",
+    "Every balance equals its user's charges minus uses plus refunds in the ledger.",
+)
+def points_ledger_balanced(result: RunResult) -> list[Violation]:
+    by_user = _entries_by_user(result)
+    violations = []
+    for user_id, account in sorted(result.table("point", points.ACCOUNTS).items()):
+        ledger = sum(_SIGN[e.kind] * e.amount for e in by_user.get(user_id, []))
+        if ledger != account.balance:
+            violations.append(
+                Violation(
+                    "points-ledger-balanced",
+                    f"user {user_id}: balance {account.balance} but the ledger sums to {ledger}",
+                    evidence={"user_id": user_id, "balance": account.balance, "ledger": ledger},
+                )
+            )
+    return violations
+
+
+@invariant("no-double-refund", "safety", "No deduction is refunded more than once.")
+def no_double_refund(result: RunResult) -> list[Violation]:
+    refunds: dict[str, list[points.LedgerEntry]] = defaultdict(list)
+    for entry in result.table("point", points.LEDGER).values():
+        if entry.kind == "refund":
+            refunds[entry.use_id or ""].append(entry)
+    uses = result.table("point", points.USES)
+    violations = []
+    for use_id, entries in sorted(refunds.items()):
+        if len(entries) > 1 or use_id not in uses:
+            reason = "refunded twice" if len(entries) > 1 else "refunded but never deducted"
+            violations.append(
+                Violation(
+                    "no-double-refund",
+                    f"deduction {use_id} {reason} ({len(entries)} refunds)",
+                    at=max(e.at for e in entries),
+                    evidence={"use_id": use_id, "refunds": sorted(e.entry_id for e in entries),
+                              "reservation_id": entries[0].reservation_id},
+                )
+            )
+    return violations

@@ -1,0 +1,31 @@
+"""``sagas-terminate``: after heal, everything in flight finishes within the settle window."""
+
+from __future__ import annotations
+
+from concertsim.checks.base import Violation, invariant
+from concertsim.sim.result import RunResult
+
+
+@invariant(
+    "sagas-terminate",
+    "convergence",
+    "After the faults are healed the system becomes quiescent (outboxes empty, no consumer lag, "
+    "no saga in flight) within the settle window.",
+)
+def sagas_terminate(result: RunResult) -> list[Violation]:
+    phases = result.phases
+    if phases.settled_at is not None:
+        return []
+    last = result.samples[-1] if result.samples else None
+    evidence = {"settle_deadline": result.scenario.settle.deadline}
+    if last is not None:
+        evidence.update(outbox_backlog=last.outbox_backlog, consumer_lag=last.consumer_lag,
+                        open_holds=last.open_holds, active_users=last.active_users)
+    return [
+        Violation(
+            "sagas-terminate",
+            f"still not quiescent {phases.ended_at - phases.heal_at:.0f}s after heal: {evidence}",
+            at=phases.ended_at,
+            evidence=evidence,
+        )
+    ]

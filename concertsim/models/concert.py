@@ -1,0 +1,158 @@
+"""Concert: dates, the read-side seat view and the fast-sell-out ranking (seed 2, 3.2).
+
+The seat view and the ranking are projections of Reservation's events. They are eventually
+consistent: they lag, and must converge to Reservation's state once every event is delivered.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from concertsim.models.errors import SeatUnavailable, UnknownSeat
+from concertsim.models.events import (
+    EventPayload,
+    ReservationCompleted,
+    ReservationExpired,
+    ReservationFailed,
+    SeatReserved,
+)
+from concertsim.models.reservations import SeatStatus
+from concertsim.models.store import Store
+
+__all__ = [
+    "DATES",
+    "SEAT_VIEW",
+    "TALLIES",
+    "SeatStatus",
+    "ConcertDate",
+    "SeatView",
+    "SalesTally",
+    "add_date",
+    "available_dates",
+    "seats_of",
+    "check_seat",
+    "apply_seat_event",
+    "record_sale",
+    "ranking",
+    "ranking_from_sales",
+]
+
+DATES = "dates"
+SEAT_VIEW = "seat_view"
+TALLIES = "tallies"
+
+
+@dataclass(slots=True)
+class ConcertDate:
+    date_id: int
+    opens_at: float
+    seats: int
+    price: int
+
+
+@dataclass(slots=True)
+class SeatView:
+    date_id: int
+    seat_no: int
+    status: SeatStatus
+    reservation_id: str | None
+    updated_at: float
+
+
+@dataclass(slots=True)
+class SalesTally:
+    date_id: int
+    seats: int
+    opens_at: float
+    sold_count: int = 0
+    sold_out_at: float | None = None
+
+
+def add_date(store: Store, *, date_id: int, opens_at: float, seats: int, price: int) -> None:
+    store.put(DATES, date_id, ConcertDate(date_id, opens_at, seats, price))
+    store.put(TALLIES, date_id, SalesTally(date_id, seats, opens_at))
+    for seat_no in range(1, seats + 1):
+        store.put(SEAT_VIEW, (date_id, seat_no), SeatView(date_id, seat_no, SeatStatus.AVAILABLE, None, 0.0))
+
+
+def seats_of(store: Store, date_id: int) -> list[SeatView]:
+    concert_date = store.get(DATES, date_id)
+    if concert_date is None:
+        return []
+    return [store.get(SEAT_VIEW, (date_id, n)) for n in range(1, concert_date.seats + 1)]
+
+
+def available_dates(store: Store, now: float) -> list[ConcertDate]:
+    """Dates on sale at ``now`` with at least one seat free in the view, by date id."""
+    dates = sorted((store.get(DATES, d) for d in store.keys(DATES)), key=lambda d: d.date_id)
+    return [
+        d for d in dates
+        if d.opens_at <= now and any(s.status == SeatStatus.AVAILABLE for s in seats_of(store, d.date_id))
+    ]
+
+
+def check_seat(store: Store, *, date_id: int, seat_no: int) -> SeatView:
+    """The seat check Reservation makes before holding (seed 3.2)."""
+    seat = store.get(SEAT_VIEW, (date_id, seat_no))
+    if seat is None:
+        raise UnknownSeat(date_id, seat_no)
+    if seat.status != SeatStatus.AVAILABLE:
+        raise SeatUnavailable(date_id, seat_no, str(seat.status))
+    return seat
+
+
+def apply_seat_event(store: Store, payload: EventPayload, now: float) -> None:
+    """Project a seat event onto the view. A release (expiry, failure) frees the seat only if the
+    view still shows it for that reservation, so a stale release never frees someone else's hold."""
+    assert isinstance(payload, (SeatReserved, ReservationCompleted, ReservationExpired, ReservationFailed))
+    address = (payload.date_id, payload.seat_no)
+    seat = store.get_for_update(SEAT_VIEW, address)
+    if seat is None:
+        raise UnknownSeat(payload.date_id, payload.seat_no)
+    if isinstance(payload, SeatReserved):
+        seat.status, seat.reservation_id = SeatStatus.HELD, payload.reservation_id
+    elif isinstance(payload, ReservationCompleted):
+        seat.status, seat.reservation_id = SeatStatus.SOLD, payload.reservation_id
+    elif seat.reservation_id == payload.reservation_id:
+        seat.status, seat.reservation_id = SeatStatus.AVAILABLE, None
+    else:
+        return
+    seat.updated_at = now
+    store.put(SEAT_VIEW, address, seat)
+
+
+def record_sale(store: Store, payload: ReservationCompleted) -> None:
+    """Count a sale for the ranking. A plain counter: a duplicate delivery counts twice, which is
+    why consumers de-duplicate (seed 4.2.3)."""
+    tally = store.get_for_update(TALLIES, payload.date_id)
+    tally.sold_count += 1
+    if tally.sold_count == tally.seats:
+        tally.sold_out_at = payload.confirmed_at
+    store.put(TALLIES, payload.date_id, tally)
+
+
+def ranking(store: Store) -> list[tuple[int, float]]:
+    """Sold-out dates as (date id, seconds from opening to sell-out), fastest first."""
+    tallies = [store.get(TALLIES, d) for d in store.keys(TALLIES)]
+    return sorted(
+        ((t.date_id, t.sold_out_at - t.opens_at) for t in tallies if t.sold_out_at is not None),
+        key=lambda entry: (entry[1], entry[0]),
+    )
+
+
+def ranking_from_sales(
+    dates: Iterable[ConcertDate], confirmed: Iterable[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """The ranking the projection must converge to, from (date id, confirmed_at) of every confirmed
+    reservation: a date sold out when all its seats are confirmed, at the last confirmation."""
+    confirmed = list(confirmed)
+    counts = Counter(date_id for date_id, _ in confirmed)
+    last = {}
+    for date_id, confirmed_at in confirmed:
+        last[date_id] = max(confirmed_at, last.get(date_id, confirmed_at))
+    return sorted(
+        ((d.date_id, last[d.date_id] - d.opens_at) for d in dates if counts.get(d.date_id, 0) == d.seats),
+        key=lambda entry: (entry[1], entry[0]),
+    )

@@ -1,0 +1,210 @@
+"""Point: prepaid points with a ledger (seed 2, 4.2.2, 4.2.3).
+
+Rules: a balance never goes negative; every change is a ledger entry (charge, use, refund), so a
+balance always equals its ledger; a use keyed by an idempotency key is applied once however often
+it is requested; a refund gives back each deduction of a reservation at most once; a refund that
+finds no deduction leaves a tombstone so that a deduction arriving late is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from concertsim.models.errors import (
+    DeductionCancelled,
+    InsufficientPoints,
+    InvalidAmount,
+    UnknownAccount,
+)
+from concertsim.models.events import PointCharged, PointRefunded, PointUsed
+from concertsim.models.store import IdSource, Store
+
+__all__ = [
+    "ACCOUNTS",
+    "LEDGER",
+    "USES",
+    "USES_BY_KEY",
+    "USES_BY_RESERVATION",
+    "TOMBSTONES",
+    "PointAccount",
+    "PointUse",
+    "LedgerEntry",
+    "RefundTombstone",
+    "open_account",
+    "charge",
+    "balance",
+    "use",
+    "refund_reservation",
+    "ledger_balance",
+]
+
+ACCOUNTS = "accounts"
+LEDGER = "ledger"
+USES = "uses"
+USES_BY_KEY = "uses_by_key"
+USES_BY_RESERVATION = "uses_by_reservation"
+TOMBSTONES = "refund_tombstones"
+
+
+@dataclass(slots=True)
+class PointAccount:
+    user_id: int
+    balance: int
+
+
+@dataclass(slots=True)
+class PointUse:
+    """One deduction. ``refunded_at`` is set when it was given back."""
+
+    use_id: str
+    user_id: int
+    reservation_id: str
+    amount: int
+    idempotency_key: str
+    used_at: float
+    refunded_at: float | None = None
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    entry_id: str
+    user_id: int
+    kind: str
+    amount: int
+    at: float
+    reservation_id: str | None = None
+    use_id: str | None = None
+
+
+@dataclass(slots=True)
+class RefundTombstone:
+    """A refund arrived for a reservation with no deduction: a later deduction is refused."""
+
+    reservation_id: str
+    at: float
+
+
+def _account_for_update(store: Store, user_id: int) -> PointAccount:
+    account = store.get_for_update(ACCOUNTS, user_id)
+    if account is None:
+        raise UnknownAccount(user_id)
+    return account
+
+
+def _append_ledger(store: Store, ids: IdSource, entry_kind: str, user_id: int, amount: int, now: float,
+                   reservation_id: str | None = None, use_id: str | None = None) -> None:
+    entry = LedgerEntry(ids.next_id("led"), user_id, entry_kind, amount, now, reservation_id, use_id)
+    store.put(LEDGER, entry.entry_id, entry)
+
+
+def open_account(store: Store, user_id: int, now: float, initial_balance: int = 0, ids: IdSource | None = None) -> None:
+    """Create ``user_id``'s account if it has none; an initial balance is a ledger charge."""
+    if store.get(ACCOUNTS, user_id) is not None:
+        return
+    store.get_for_update(ACCOUNTS, user_id)
+    store.put(ACCOUNTS, user_id, PointAccount(user_id, initial_balance))
+    if initial_balance > 0:
+        entry = LedgerEntry(f"led-init-{user_id}", user_id, "charge", initial_balance, now)
+        store.put(LEDGER, entry.entry_id, entry)
+
+
+def balance(store: Store, user_id: int) -> int:
+    account = store.get(ACCOUNTS, user_id)
+    if account is None:
+        raise UnknownAccount(user_id)
+    return account.balance
+
+
+def charge(store: Store, ids: IdSource, *, user_id: int, amount: int, now: float) -> list[PointCharged]:
+    """Add ``amount`` points (seed 2: ``POST /points/charge``)."""
+    if amount <= 0:
+        raise InvalidAmount(amount)
+    account = _account_for_update(store, user_id)
+    account.balance += amount
+    store.put(ACCOUNTS, user_id, account)
+    _append_ledger(store, ids, "charge", user_id, amount, now)
+    return [PointCharged(user_id=user_id, amount=amount, balance=account.balance)]
+
+
+def use(
+    store: Store,
+    ids: IdSource,
+    *,
+    user_id: int,
+    amount: int,
+    reservation_id: str,
+    idempotency_key: str,
+    now: float,
+    idempotent: bool = True,
+    honour_tombstones: bool = True,
+) -> tuple[PointUse, list[PointUsed]]:
+    """Deduct ``amount`` for ``reservation_id``.
+
+    With ``idempotent``, a request whose key was seen returns the earlier deduction and raises no
+    event (seed 4.2.3). With ``honour_tombstones``, a reservation already refunded is refused with
+    :class:`DeductionCancelled`. Otherwise refuses with :class:`InsufficientPoints` rather than
+    letting the balance go negative.
+    """
+    if idempotent:
+        seen = store.get_for_update(USES_BY_KEY, idempotency_key)
+        if seen is not None:
+            return store.get(USES, seen), []
+    if honour_tombstones and store.get(TOMBSTONES, reservation_id) is not None:
+        raise DeductionCancelled(reservation_id)
+    if amount <= 0:
+        raise InvalidAmount(amount)
+    account = _account_for_update(store, user_id)
+    if account.balance < amount:
+        raise InsufficientPoints(user_id, account.balance, amount)
+    account.balance -= amount
+    store.put(ACCOUNTS, user_id, account)
+    deduction = PointUse(ids.next_id("use"), user_id, reservation_id, amount, idempotency_key, now)
+    store.put(USES, deduction.use_id, deduction)
+    if idempotent:
+        store.put(USES_BY_KEY, idempotency_key, deduction.use_id)
+    earlier = store.get_for_update(USES_BY_RESERVATION, reservation_id) or ()
+    store.put(USES_BY_RESERVATION, reservation_id, (*earlier, deduction.use_id))
+    _append_ledger(store, ids, "use", user_id, amount, now, reservation_id, deduction.use_id)
+    return deduction, [
+        PointUsed(user_id=user_id, use_id=deduction.use_id, reservation_id=reservation_id,
+                  amount=amount, balance=account.balance)
+    ]
+
+
+def refund_reservation(
+    store: Store, ids: IdSource, *, reservation_id: str, now: float, leave_tombstone: bool = True
+) -> list[PointRefunded]:
+    """Give back every deduction of ``reservation_id`` not yet refunded (the compensation of
+    seed 4.2.2). Finding none, leave a tombstone (if asked) so a late deduction is refused."""
+    use_ids = store.get_for_update(USES_BY_RESERVATION, reservation_id) or ()
+    if not use_ids:
+        if leave_tombstone and store.get(TOMBSTONES, reservation_id) is None:
+            store.put(TOMBSTONES, reservation_id, RefundTombstone(reservation_id, now))
+        return []
+    refunded = []
+    for use_id in use_ids:
+        deduction = store.get_for_update(USES, use_id)
+        if deduction.refunded_at is not None:
+            continue
+        deduction.refunded_at = now
+        store.put(USES, use_id, deduction)
+        account = _account_for_update(store, deduction.user_id)
+        account.balance += deduction.amount
+        store.put(ACCOUNTS, deduction.user_id, account)
+        _append_ledger(store, ids, "refund", deduction.user_id, deduction.amount, now, reservation_id, use_id)
+        refunded.append(
+            PointRefunded(user_id=deduction.user_id, use_id=use_id, reservation_id=reservation_id,
+                          amount=deduction.amount, balance=account.balance)
+        )
+    return refunded
+
+
+def ledger_balance(store: Store, user_id: int) -> int:
+    """Charges minus uses plus refunds of ``user_id`` (what the balance must equal)."""
+    sign = {"charge": 1, "use": -1, "refund": 1}
+    total = 0
+    for key in store.keys(LEDGER):
+        entry = store.get(LEDGER, key)
+        if entry.user_id == user_id:
+            total += sign[entry.kind] * entry.amount
+    return total

@@ -1,0 +1,181 @@
+"""Queue: the waiting room's tokens (seed 2, ``POST /queue/tokens``).
+
+Tokens are issued in order and wait; the activator lets them in, in issue order, while fewer than
+``capacity`` are active; an active token expires after ``idle_ttl`` seconds without activity, or
+when its user completes a purchase. The number of active tokens never exceeds the capacity.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from concertsim.models.errors import TokenNotActive, TokenNotFound
+from concertsim.models.events import QueueTokenActivated, QueueTokenExpired
+from concertsim.models.store import IdSource, Store
+
+__all__ = [
+    "TOKENS",
+    "USER_TOKENS",
+    "WAITING",
+    "STATE",
+    "ACTIVE",
+    "TokenStatus",
+    "QueueToken",
+    "QueueState",
+    "issue_token",
+    "activate_waiting",
+    "check_active",
+    "position",
+    "expire_idle",
+    "complete",
+    "active_count",
+]
+
+TOKENS = "tokens"
+USER_TOKENS = "user_tokens"
+WAITING = "waiting"
+STATE = "state"
+ACTIVE = "active"
+_STATE_KEY = "state"
+
+
+class TokenStatus(enum.StrEnum):
+    WAITING = "WAITING"
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+
+
+@dataclass(slots=True)
+class QueueToken:
+    token_id: str
+    user_id: int
+    seq: int
+    issued_at: float
+    status: TokenStatus
+    last_seen_at: float
+    activated_at: float | None = None
+    expired_at: float | None = None
+    expiry_reason: str | None = None
+
+
+@dataclass(slots=True)
+class QueueState:
+    """``head_seq``: the oldest seq that may still be waiting; ``next_seq``: the next to issue."""
+
+    next_seq: int = 1
+    head_seq: int = 1
+    active_count: int = 0
+
+
+def _state(store: Store) -> QueueState:
+    return store.get_for_update(STATE, _STATE_KEY) or QueueState()
+
+
+def issue_token(store: Store, ids: IdSource, *, user_id: int, now: float) -> QueueToken:
+    """The user's live token, or a new waiting one at the back of the queue."""
+    live = store.get(USER_TOKENS, user_id)
+    if live is not None:
+        token = store.get(TOKENS, live)
+        if token is not None and token.status != TokenStatus.EXPIRED:
+            return token
+    state = _state(store)
+    token = QueueToken(ids.next_id("tok"), user_id, state.next_seq, now, TokenStatus.WAITING, now)
+    state.next_seq += 1
+    store.put(STATE, _STATE_KEY, state)
+    store.put(TOKENS, token.token_id, token)
+    store.put(WAITING, token.seq, token.token_id)
+    store.put(USER_TOKENS, user_id, token.token_id)
+    return token
+
+
+def activate_waiting(store: Store, *, capacity: int, now: float) -> list[QueueTokenActivated]:
+    """Let waiting tokens in, oldest first, while fewer than ``capacity`` are active."""
+    state = store.get(STATE, _STATE_KEY)
+    if state is None or state.active_count >= capacity or state.head_seq >= state.next_seq:
+        return []
+    state = _state(store)
+    activated = []
+    while state.active_count < capacity and state.head_seq < state.next_seq:
+        token_id = store.get(WAITING, state.head_seq)
+        store.delete(WAITING, state.head_seq)
+        state.head_seq += 1
+        token = store.get_for_update(TOKENS, token_id)
+        if token is None or token.status != TokenStatus.WAITING:
+            continue
+        token.status, token.activated_at, token.last_seen_at = TokenStatus.ACTIVE, now, now
+        store.put(TOKENS, token_id, token)
+        store.put(ACTIVE, token_id, True)
+        state.active_count += 1
+        activated.append(QueueTokenActivated(user_id=token.user_id, token_id=token_id))
+    store.put(STATE, _STATE_KEY, state)
+    return activated
+
+
+def check_active(store: Store, *, token_id: str, now: float) -> QueueToken:
+    """The gateway's check: the token must be active. Counts as activity."""
+    token = store.get_for_update(TOKENS, token_id)
+    if token is None:
+        raise TokenNotFound(token_id)
+    if token.status != TokenStatus.ACTIVE:
+        raise TokenNotActive(token_id, str(token.status))
+    token.last_seen_at = now
+    store.put(TOKENS, token_id, token)
+    return token
+
+
+def position(store: Store, token_id: str) -> int:
+    """0 for an active token; for a waiting one, 1 + the waiting tokens issued before it."""
+    token = store.get(TOKENS, token_id)
+    if token is None:
+        raise TokenNotFound(token_id)
+    if token.status != TokenStatus.WAITING:
+        return 0
+    state = store.get(STATE, _STATE_KEY) or QueueState()
+    return 1 + sum(
+        1 for seq in range(state.head_seq, token.seq)
+        if (earlier := store.get(WAITING, seq)) is not None
+        and store.get(TOKENS, earlier).status == TokenStatus.WAITING
+    )
+
+
+def _expire(store: Store, token: QueueToken, reason: str, now: float, state: QueueState) -> QueueTokenExpired:
+    if token.status == TokenStatus.ACTIVE:
+        state.active_count -= 1
+        store.delete(ACTIVE, token.token_id)
+    token.status, token.expired_at, token.expiry_reason = TokenStatus.EXPIRED, now, reason
+    store.put(TOKENS, token.token_id, token)
+    return QueueTokenExpired(user_id=token.user_id, token_id=token.token_id, reason=reason)
+
+
+def expire_idle(store: Store, *, idle_ttl: float, now: float) -> list[QueueTokenExpired]:
+    """Expire active tokens idle for ``idle_ttl`` seconds or more, in issue order. Waiting tokens
+    do not idle out: their users are in line."""
+    idle = sorted(
+        (token for token_id in store.keys(ACTIVE)
+         if now - (token := store.get(TOKENS, token_id)).last_seen_at >= idle_ttl),
+        key=lambda t: t.seq,
+    )
+    if not idle:
+        return []
+    state = _state(store)
+    expired = [_expire(store, store.get_for_update(TOKENS, t.token_id), "idle", now, state) for t in idle]
+    store.put(STATE, _STATE_KEY, state)
+    return expired
+
+
+def complete(store: Store, *, user_id: int, now: float) -> list[QueueTokenExpired]:
+    """The user bought a ticket: their live token ends (reason ``completed``)."""
+    token_id = store.get(USER_TOKENS, user_id)
+    token = store.get_for_update(TOKENS, token_id) if token_id is not None else None
+    if token is None or token.status == TokenStatus.EXPIRED:
+        return []
+    state = _state(store)
+    expired = _expire(store, token, "completed", now, state)
+    store.put(STATE, _STATE_KEY, state)
+    return [expired]
+
+
+def active_count(store: Store) -> int:
+    state = store.get(STATE, _STATE_KEY)
+    return state.active_count if state is not None else 0

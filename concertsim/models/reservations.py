@@ -1,0 +1,284 @@
+"""Reservation: seats on the booking side, holds, payments and their state machine (seed 3.1,
+3.2, 4.1, 4.2.1).
+
+A reservation is HELD when its seat is taken for ``ttl`` seconds, and ends in exactly one of
+CONFIRMED (paid), EXPIRED (unpaid when the hold ran out) or FAILED (the payment could not be
+completed, and its points are to be refunded). PAYMENT_PENDING marks a hold whose payment was asked
+for in the choreography flow. The rule "a hold expires after its TTL" lives in
+:func:`hold_expires_at` and :func:`is_hold_expired`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from concertsim.models.errors import (
+    HoldExpired,
+    NotReservationOwner,
+    ReservationClosed,
+    ReservationNotFound,
+    SeatUnavailable,
+    UnknownSeat,
+)
+from concertsim.models.events import ReservationCompleted, ReservationExpired, ReservationFailed, SeatReserved
+from concertsim.models.store import IdSource, Store
+
+__all__ = [
+    "SEATS",
+    "RESERVATIONS",
+    "PAYMENTS",
+    "OPEN_HOLDS",
+    "SeatStatus",
+    "ReservationStatus",
+    "PaymentStatus",
+    "BookingSeat",
+    "Reservation",
+    "Payment",
+    "add_seats",
+    "hold_expires_at",
+    "is_hold_expired",
+    "hold_seat",
+    "payment_id_for",
+    "start_payment",
+    "confirm",
+    "fail_payment",
+    "expire_due_holds",
+    "reservation_status",
+]
+
+SEATS = "seats"
+RESERVATIONS = "reservations"
+PAYMENTS = "payments"
+OPEN_HOLDS = "open_holds"
+
+
+class SeatStatus(enum.StrEnum):
+    AVAILABLE = "AVAILABLE"
+    HELD = "HELD"
+    SOLD = "SOLD"
+
+
+class ReservationStatus(enum.StrEnum):
+    HELD = "HELD"
+    PAYMENT_PENDING = "PAYMENT_PENDING"
+    CONFIRMED = "CONFIRMED"
+    EXPIRED = "EXPIRED"
+    FAILED = "FAILED"
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+_OPEN = (ReservationStatus.HELD, ReservationStatus.PAYMENT_PENDING)
+
+
+@dataclass(slots=True)
+class BookingSeat:
+    date_id: int
+    seat_no: int
+    status: SeatStatus
+    reservation_id: str | None
+    price: int
+
+
+@dataclass(slots=True)
+class Reservation:
+    reservation_id: str
+    user_id: int
+    date_id: int
+    seat_no: int
+    amount: int
+    held_at: float
+    hold_expires_at: float
+    status: ReservationStatus
+    confirmed_at: float | None = None
+    ended_at: float | None = None
+    failure_reason: str | None = None
+
+
+@dataclass(slots=True)
+class Payment:
+    payment_id: str
+    reservation_id: str
+    user_id: int
+    amount: int
+    status: PaymentStatus
+    created_at: float
+    completed_at: float | None = None
+
+
+def add_seats(store: Store, *, date_id: int, seats: int, price: int) -> None:
+    for seat_no in range(1, seats + 1):
+        store.put(SEATS, (date_id, seat_no), BookingSeat(date_id, seat_no, SeatStatus.AVAILABLE, None, price))
+
+
+def hold_expires_at(held_at: float, ttl: float) -> float:
+    """A hold expires ``ttl`` seconds after it was taken."""
+    return held_at + ttl
+
+
+def is_hold_expired(reservation: Reservation, now: float) -> bool:
+    """Whether the hold has run out at ``now`` (at the expiry instant itself, it has)."""
+    return now >= reservation.hold_expires_at
+
+
+def _get(store: Store, reservation_id: str) -> Reservation:
+    reservation = store.get_for_update(RESERVATIONS, reservation_id)
+    if reservation is None:
+        raise ReservationNotFound(reservation_id)
+    return reservation
+
+
+def hold_seat(
+    store: Store, ids: IdSource, *, user_id: int, date_id: int, seat_no: int, ttl: float, now: float
+) -> tuple[Reservation, list[SeatReserved]]:
+    """Hold a free seat for ``user_id`` for ``ttl`` seconds (seed 3.2)."""
+    seat = store.get_for_update(SEATS, (date_id, seat_no))
+    if seat is None:
+        raise UnknownSeat(date_id, seat_no)
+    if seat.status != SeatStatus.AVAILABLE:
+        raise SeatUnavailable(date_id, seat_no, str(seat.status))
+    reservation = Reservation(
+        ids.next_id("res"), user_id, date_id, seat_no, seat.price, now, hold_expires_at(now, ttl),
+        ReservationStatus.HELD,
+    )
+    seat.status, seat.reservation_id = SeatStatus.HELD, reservation.reservation_id
+    store.put(SEATS, (date_id, seat_no), seat)
+    store.put(RESERVATIONS, reservation.reservation_id, reservation)
+    store.put(OPEN_HOLDS, reservation.reservation_id, reservation.hold_expires_at)
+    return reservation, [
+        SeatReserved(reservation_id=reservation.reservation_id, user_id=user_id, date_id=date_id,
+                     seat_no=seat_no, hold_expires_at=reservation.hold_expires_at)
+    ]
+
+
+def payment_id_for(reservation_id: str) -> str:
+    """One payment per reservation; its id is also the idempotency key of the point use."""
+    return f"pay-{reservation_id}"
+
+
+def start_payment(store: Store, *, reservation_id: str, user_id: int, now: float, pending: bool) -> Reservation:
+    """Begin paying for a held reservation. A confirmed one is returned unchanged (a retried
+    payment is answered, not repeated); a closed or expired one is refused."""
+    reservation = _get(store, reservation_id)
+    if reservation.user_id != user_id:
+        raise NotReservationOwner(reservation_id, user_id)
+    if reservation.status == ReservationStatus.CONFIRMED:
+        return reservation
+    if reservation.status not in _OPEN:
+        raise ReservationClosed(reservation_id, str(reservation.status))
+    if is_hold_expired(reservation, now):
+        raise HoldExpired(reservation_id, reservation.hold_expires_at, now)
+    payment_id = payment_id_for(reservation_id)
+    if store.get(PAYMENTS, payment_id) is None:
+        store.put(PAYMENTS, payment_id, Payment(payment_id, reservation_id, user_id, reservation.amount,
+                                                PaymentStatus.PENDING, now))
+    if pending and reservation.status != ReservationStatus.PAYMENT_PENDING:
+        reservation.status = ReservationStatus.PAYMENT_PENDING
+        store.put(RESERVATIONS, reservation_id, reservation)
+    return reservation
+
+
+def _set_payment(store: Store, reservation: Reservation, status: PaymentStatus, now: float) -> None:
+    payment_id = payment_id_for(reservation.reservation_id)
+    payment = store.get_for_update(PAYMENTS, payment_id) or Payment(
+        payment_id, reservation.reservation_id, reservation.user_id, reservation.amount, status, now
+    )
+    payment.status = status
+    payment.completed_at = now
+    store.put(PAYMENTS, payment_id, payment)
+
+
+def _release_seat(store: Store, reservation: Reservation) -> None:
+    address = (reservation.date_id, reservation.seat_no)
+    seat = store.get_for_update(SEATS, address)
+    if seat is not None and seat.reservation_id == reservation.reservation_id:
+        seat.status, seat.reservation_id = SeatStatus.AVAILABLE, None
+        store.put(SEATS, address, seat)
+
+
+def confirm(store: Store, *, reservation_id: str, now: float) -> list[ReservationCompleted]:
+    """Confirm a paid reservation: the seat is sold (seed 3.1, 4.2.1). Idempotent; refuses a
+    reservation that is closed or whose hold has expired."""
+    reservation = _get(store, reservation_id)
+    if reservation.status == ReservationStatus.CONFIRMED:
+        return []
+    if reservation.status not in _OPEN:
+        raise ReservationClosed(reservation_id, str(reservation.status))
+    if is_hold_expired(reservation, now):
+        raise HoldExpired(reservation_id, reservation.hold_expires_at, now)
+    reservation.status = ReservationStatus.CONFIRMED
+    reservation.confirmed_at = now
+    store.put(RESERVATIONS, reservation_id, reservation)
+    address = (reservation.date_id, reservation.seat_no)
+    seat = store.get_for_update(SEATS, address)
+    seat.status, seat.reservation_id = SeatStatus.SOLD, reservation_id
+    store.put(SEATS, address, seat)
+    _set_payment(store, reservation, PaymentStatus.COMPLETED, now)
+    store.delete(OPEN_HOLDS, reservation_id)
+    return [
+        ReservationCompleted(reservation_id=reservation_id, user_id=reservation.user_id,
+                             date_id=reservation.date_id, seat_no=reservation.seat_no,
+                             amount=reservation.amount, confirmed_at=now)
+    ]
+
+
+def fail_payment(store: Store, *, reservation_id: str, reason: str, now: float) -> list[ReservationFailed]:
+    """Give up on a payment whose points may have been used (seed 4.2.2).
+
+    The reservation ends FAILED (or stays EXPIRED) and its seat is released; the returned
+    ReservationFailedEvent asks Point to refund whatever it deducted. It is raised every time, since
+    each call may follow another deduction; Point refunds each deduction once. A confirmed
+    reservation is never failed.
+    """
+    reservation = _get(store, reservation_id)
+    if reservation.status == ReservationStatus.CONFIRMED:
+        raise ReservationClosed(reservation_id, str(reservation.status))
+    if reservation.status in _OPEN:
+        reservation.status = ReservationStatus.FAILED
+        reservation.ended_at = now
+        reservation.failure_reason = reason
+        store.put(RESERVATIONS, reservation_id, reservation)
+        _release_seat(store, reservation)
+        store.delete(OPEN_HOLDS, reservation_id)
+        _set_payment(store, reservation, PaymentStatus.FAILED, now)
+    return [
+        ReservationFailed(reservation_id=reservation_id, user_id=reservation.user_id,
+                          date_id=reservation.date_id, seat_no=reservation.seat_no,
+                          amount=reservation.amount, reason=reason)
+    ]
+
+
+def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired]:
+    """Expire every open hold whose TTL has run out and release its seat (seed 4.1)."""
+    due = sorted(
+        ((store.get(OPEN_HOLDS, rid), rid) for rid in store.keys(OPEN_HOLDS)),
+    )
+    expired = []
+    for expires_at, reservation_id in due:
+        if expires_at > now:
+            break
+        reservation = _get(store, reservation_id)
+        if reservation.status not in _OPEN or not is_hold_expired(reservation, now):
+            continue
+        reservation.status = ReservationStatus.EXPIRED
+        reservation.ended_at = now
+        store.put(RESERVATIONS, reservation_id, reservation)
+        _release_seat(store, reservation)
+        store.delete(OPEN_HOLDS, reservation_id)
+        expired.append(
+            ReservationExpired(reservation_id=reservation_id, user_id=reservation.user_id,
+                               date_id=reservation.date_id, seat_no=reservation.seat_no)
+        )
+    return expired
+
+
+def reservation_status(store: Store, reservation_id: str) -> ReservationStatus:
+    reservation = store.get(RESERVATIONS, reservation_id)
+    if reservation is None:
+        raise ReservationNotFound(reservation_id)
+    return reservation.status

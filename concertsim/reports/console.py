@@ -1,0 +1,82 @@
+"""The terminal summary of a run (rich tables)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from concertsim.api import RunOutcome
+
+__all__ = ["print_run_summary", "verdict_table"]
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:,.1f}"
+
+
+def verdict_table(outcome: RunOutcome) -> Table:
+    table = Table(title="Invariants", title_justify="left")
+    table.add_column("invariant")
+    table.add_column("kind")
+    table.add_column("verdict")
+    table.add_column("first violation", overflow="fold")
+    for verdict in outcome.verdicts:
+        first = verdict.violations[0].message if verdict.violations else ""
+        mark = "[green]holds[/green]" if verdict.holds else f"[red]violated ×{len(verdict.violations)}[/red]"
+        table.add_row(verdict.invariant.id, verdict.invariant.kind, mark, first)
+    return table
+
+
+def print_run_summary(console: Console, outcome: RunOutcome, out: Path) -> None:
+    result, m = outcome.result, outcome.metrics
+    design = result.scenario.design
+    console.print(
+        f"[bold]{result.scenario.name}[/bold]  seed {result.seed}  "
+        f"payment_flow={design.payment_flow} publish={design.publish}  "
+        f"faults={len(result.scenario.faults)}"
+    )
+    counts = Table(title="What happened", title_justify="left", show_header=False)
+    counts.add_column("what")
+    counts.add_column("figures")
+    r, p, e, c, t = m["reservations"], m["points"], m["events"], m["client"], m["time"]
+    counts.add_row("users", f"{m['users']}")
+    counts.add_row(
+        "reservations",
+        f"held {r['held']} · confirmed {r['confirmed']} · expired {r['expired']} · failed {r['failed']}"
+        + (f" · still held {r['still_held']}" if r["still_held"] else ""),
+    )
+    counts.add_row(
+        "points",
+        f"charged {p['charged']:,} · used {p['used']:,} ({p['uses']}) · refunded {p['refunded']:,} ({p['refunds']})",
+    )
+    counts.add_row(
+        "events",
+        f"raised {e['raised']} · published {e['published']} · delivered {e['delivered']} · "
+        f"redelivered {e['redelivered']} · duplicates skipped {e['duplicates_skipped']} · "
+        f"dead-lettered {e['dead_lettered']} · dropped {e['dropped']}",
+    )
+    counts.add_row("client operations", f"{c['operations']} · ok {c['ok']} · fail {c['fail']} · unknown {c['unknown']}")
+    convergence = t["time_to_convergence"]
+    counts.add_row(
+        "time",
+        f"simulated {t['simulated_seconds']:,.1f}s (heal at {t['heal_at']:,.0f}s, "
+        + (f"converged {convergence:,.1f}s later" if convergence is not None else "[red]never converged[/red]")
+        + f") · wall {t['wall_seconds']:.2f}s",
+    )
+    console.print(counts)
+
+    latency = Table(title="Latency per endpoint (client-observed, ms)", title_justify="left")
+    for column in ("endpoint", "count", "p50", "p95", "p99", "max"):
+        latency.add_column(column, justify="right" if column != "endpoint" else "left")
+    for route, row in m["latency"].items():
+        latency.add_row(route, str(row["count"]), _ms(row["p50_ms"]), _ms(row["p95_ms"]),
+                        _ms(row["p99_ms"]), _ms(row["max_ms"]))
+    console.print(latency)
+    console.print(verdict_table(outcome))
+    verdict = "[green]all invariants hold[/green]" if outcome.holds else f"[red]violated: {', '.join(outcome.violated)}[/red]"
+    console.print(f"{verdict}  trace sha256 {result.trace_sha256[:16]}…  written to {out}/")

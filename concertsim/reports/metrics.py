@@ -1,0 +1,118 @@
+"""Run metrics: counts, latency percentiles and convergence, computed from a run's records."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from concertsim.models import points, reservations
+from concertsim.sim.result import RunResult
+
+__all__ = ["compute_metrics", "percentile"]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) by the nearest-rank method; NaN for no values."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def _latencies(result: RunResult) -> dict[str, dict[str, float]]:
+    by_route: dict[str, list[float]] = {}
+    for op in result.history:
+        if op.complete_at is not None:
+            by_route.setdefault(op.route, []).append(op.complete_at - op.invoke_at)
+    table = {}
+    for route in sorted(by_route):
+        values = sorted(by_route[route])
+        table[route] = {
+            "count": len(values),
+            "p50_ms": percentile(values, 50) * 1000,
+            "p95_ms": percentile(values, 95) * 1000,
+            "p99_ms": percentile(values, 99) * 1000,
+            "max_ms": values[-1] * 1000,
+        }
+    return table
+
+
+def _count_kinds(result: RunResult, kinds: Iterable[str]) -> dict[str, int]:
+    wanted = set(kinds)
+    counts = Counter(r.kind for r in result.trace.records if r.kind in wanted)
+    return {k: counts.get(k, 0) for k in sorted(wanted)}
+
+
+def compute_metrics(result: RunResult) -> dict[str, Any]:
+    """A JSON-ready dict of the run's figures (the ``metrics`` of ``summary.json``)."""
+    statuses = Counter(
+        str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
+    )
+    ledger = Counter()
+    ledger_counts = Counter()
+    for entry in result.table("point", points.LEDGER).values():
+        ledger[entry.kind] += entry.amount
+        ledger_counts[entry.kind] += 1
+    kinds = _count_kinds(
+        result,
+        [
+            "event.raised", "broker.append", "broker.deliver", "consumer.handled",
+            "consumer.duplicate_skipped", "consumer.failed", "consumer.dropped",
+            "broker.dead_letter", "publish.dropped", "call.send", "fault.strike",
+        ],
+    )
+    deliveries_per_handling: Counter[tuple[str, str]] = Counter(
+        (r.data["group"], r.data["event_id"]) for r in result.trace.of_kind("broker.deliver")
+    )
+    redelivered = sum(n - 1 for n in deliveries_per_handling.values() if n > 1)
+    outcomes = Counter(op.outcome for op in result.history)
+    phases = result.phases
+    return {
+        "users": result.counters.get("users", 0),
+        "reservations": {
+            "held": sum(statuses.values()),
+            "confirmed": statuses.get("CONFIRMED", 0),
+            "expired": statuses.get("EXPIRED", 0),
+            "failed": statuses.get("FAILED", 0),
+            "still_held": statuses.get("HELD", 0) + statuses.get("PAYMENT_PENDING", 0),
+        },
+        "points": {
+            "charged": ledger.get("charge", 0),
+            "used": ledger.get("use", 0),
+            "refunded": ledger.get("refund", 0),
+            "uses": ledger_counts.get("use", 0),
+            "refunds": ledger_counts.get("refund", 0),
+        },
+        "events": {
+            "raised": kinds["event.raised"],
+            "published": kinds["broker.append"],
+            "delivered": kinds["broker.deliver"],
+            "redelivered": redelivered,
+            "handled": kinds["consumer.handled"],
+            "duplicates_skipped": kinds["consumer.duplicate_skipped"],
+            "handling_failures": kinds["consumer.failed"],
+            "dead_lettered": kinds["broker.dead_letter"],
+            "still_dead_lettered": len(result.dead_letters),
+            "dropped": kinds["consumer.dropped"] + kinds["publish.dropped"],
+        },
+        "client": {
+            "operations": len(result.history),
+            "ok": outcomes.get("ok", 0),
+            "fail": outcomes.get("fail", 0),
+            "unknown": outcomes.get("unknown", 0),
+        },
+        "latency": _latencies(result),
+        "messages": {"calls": kinds["call.send"], "deliveries": kinds["broker.deliver"]},
+        "faults": {"windows": len(result.fault_windows), "message_strikes": kinds["fault.strike"]},
+        "time": {
+            "workload_end": phases.workload_end,
+            "heal_at": phases.heal_at,
+            "settled_at": phases.settled_at,
+            "simulated_seconds": phases.ended_at,
+            "time_to_convergence": phases.time_to_convergence,
+            "wall_seconds": round(result.wall_seconds, 3),
+        },
+        "trace_records": len(result.trace),
+    }

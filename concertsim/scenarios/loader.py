@@ -1,0 +1,160 @@
+"""Loading scenarios: YAML files (safely), built-in scenarios, and ``--set`` overrides.
+
+Every way a scenario can be wrong ends in one :class:`ScenarioError` that names the file, the field
+path and the reason; the CLI prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from concertsim.scenarios.schema import Scenario
+
+__all__ = [
+    "ScenarioError",
+    "load_scenario",
+    "scenario_from_data",
+    "builtin_names",
+    "builtin_path",
+    "load_builtin",
+    "apply_overrides",
+    "DEFAULT_SCENARIO",
+]
+
+DEFAULT_SCENARIO = "ticket-opening"
+_MAX_BYTES = 5_000_000
+
+
+class ScenarioError(Exception):
+    """A scenario could not be loaded. ``problems`` holds (field path, reason) pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: invalid scenario"]
+        lines += [f"  {field or '(top level)'}: {reason}" for field, reason in problems]
+        super().__init__("\n".join(lines))
+
+
+def builtin_names() -> list[str]:
+    folder = resources.files("concertsim.scenarios") / "builtin"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def builtin_path(name: str) -> Path:
+    return Path(str(resources.files("concertsim.scenarios") / "builtin" / f"{name}.yaml"))
+
+
+def load_builtin(name: str = DEFAULT_SCENARIO, overrides: Iterable[str] = ()) -> Scenario:
+    if name not in builtin_names():
+        raise ScenarioError(name, [("", f"no built-in scenario {name!r}; known: {builtin_names()}")])
+    return load_scenario(builtin_path(name), overrides)
+
+
+def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """Read, override and validate the scenario in ``path``.
+
+    Raises :class:`ScenarioError` for a missing, unreadable, non-text, empty or malformed file, a
+    YAML tag other than the plain ones, an unknown key, or an invalid value.
+    """
+    source = str(path)
+    data = _read_yaml(Path(path), source)
+    return scenario_from_data(data, source, overrides)
+
+
+def scenario_from_data(data: Any, source: str, overrides: Iterable[str] = ()) -> Scenario:
+    if not isinstance(data, Mapping):
+        raise ScenarioError(
+            source, [("", f"a scenario is a mapping of fields, not {type(data).__name__}")]
+        )
+    data = apply_overrides(dict(data), overrides, source)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as invalid:
+        raise ScenarioError(source, _problems(invalid)) from None
+
+
+def _read_yaml(path: Path, source: str) -> Any:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(source, [("", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(source, [("", "is a directory, not a scenario file")]) from None
+    except OSError as error:
+        raise ScenarioError(source, [("", f"cannot be read: {error.strerror}")]) from None
+    if len(raw) > _MAX_BYTES:
+        raise ScenarioError(source, [("", f"is larger than {_MAX_BYTES} bytes")])
+    if b"\x00" in raw:
+        raise ScenarioError(source, [("", "is a binary file, not YAML text")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ScenarioError(source, [("", f"is not UTF-8 text (byte {error.start})")]) from None
+    if not text.strip():
+        raise ScenarioError(source, [("", "the file is empty")])
+    try:
+        return yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as error:
+        raise ScenarioError(source, [(_mark(error), f"YAML tag not allowed: {error.problem}")]) from None
+    except yaml.YAMLError as error:
+        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ScenarioError(source, [(_mark(error), f"YAML syntax error: {reason}")]) from None
+
+
+def _mark(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _problems(invalid: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for error in invalid.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+        reason = error["msg"]
+        if error["type"] == "extra_forbidden":
+            reason = "unknown field (not part of the scenario schema)"
+        problems.append((path, reason))
+    return problems
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and part in {"constant", "exponential", "lognormal", "uniform"}
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str) -> dict[str, Any]:
+    """Apply ``KEY=VALUE`` overrides; KEY is a dotted path (list items by index), VALUE is parsed
+    as a YAML scalar or flow collection (``true``, ``3``, ``[a, b]``)."""
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep or not key:
+            raise ScenarioError(source, [(override, "an override is KEY=VALUE, e.g. design.publish=dual_write")])
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            raise ScenarioError(source, [(key, f"cannot parse value {text!r}")]) from None
+        data = _set_path(data, key.split("."), value, key, source)
+    return data
+
+
+def _set_path(node: Any, parts: list[str], value: Any, key: str, source: str) -> Any:
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, list):
+        if not head.isdigit() or int(head) >= len(node):
+            raise ScenarioError(source, [(key, f"{head!r} is not an index of a list of {len(node)}")])
+        node = list(node)
+        node[int(head)] = _set_path(node[int(head)], rest, value, key, source) if rest else value
+        return node
+    if node is None:
+        node = {}
+    if not isinstance(node, Mapping):
+        raise ScenarioError(source, [(key, f"cannot set a field inside a {type(node).__name__}")])
+    node = dict(node)
+    node[head] = _set_path(node.get(head), rest, value, key, source) if rest else value
+    return node

@@ -1,0 +1,1 @@
+"""The runtime: SimPy processes that host the domain (ARCHITECTURE.md, "sim/")."""

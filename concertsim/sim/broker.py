@@ -1,0 +1,173 @@
+"""A Kafka-like event broker (seed 8).
+
+Topics are named after event types and split into partitions. A publish appends the event to one
+partition, chosen by the event's key (so one aggregate's events keep their order, seed 4.2.3) or at
+random (the ``partitioning=random`` ablation). Consumer groups read each partition from a committed
+offset; a consumer commits after handling, so a crash in between means redelivery: delivery is at
+least once, and order holds within a partition only.
+
+The log is durable: a broker crash makes it unreachable (publishes and fetches fail, offset commits
+are lost) but keeps every acknowledged event. A message a group could not handle within its retry
+budget is parked in the group's dead-letter topic with the reason (seed 4.2.3).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from concertsim.models.events import Event
+
+if TYPE_CHECKING:
+    from concertsim.sim.network import Network
+    from concertsim.sim.world import World
+
+__all__ = ["Broker", "DeadLetter", "BROKER"]
+
+BROKER = "broker"
+
+
+@dataclass(slots=True, frozen=True)
+class DeadLetter:
+    """A message parked for manual handling: which group gave up on it, when, and why."""
+
+    group: str
+    topic: str
+    partition: int
+    offset: int
+    event: Event
+    reason: str
+    parked_at: float
+
+
+class Broker:
+    """Topics, partitions, consumer-group offsets and dead-letter topics.
+
+    ``publish`` is a generator returning whether the broker acknowledged the event; a publisher that
+    gets no acknowledgement cannot know whether the event was appended (a lost ack), so it publishes
+    again: duplicates, never loss. ``appended(topic, partition)`` is an event that fires when the
+    partition grows, so idle consumers cost nothing.
+    """
+
+    name = BROKER
+
+    def __init__(
+        self,
+        world: World,
+        network: Network,
+        partitions: int,
+        partitioning: str,
+        publish_timeout: float,
+    ) -> None:
+        self.world = world
+        self.env = world.env
+        self.network = network
+        self.partitions = partitions
+        self.partitioning = partitioning
+        self.publish_timeout = publish_timeout
+        self._random_partition = world.rng("broker/partitioning")
+        self.logs: dict[tuple[str, int], list[Event]] = {}
+        self._growth: dict[tuple[str, int], simpy.Event] = {}
+        self.offsets: dict[tuple[str, str, int], int] = {}
+        self.subscriptions: dict[str, list[str]] = {}
+        self.dead_letters: list[DeadLetter] = []
+        self.is_up = True
+
+    # --- topology --------------------------------------------------------------------------------
+
+    def subscribe(self, group: str, topic: str) -> None:
+        groups = self.subscriptions.setdefault(topic, [])
+        if group not in groups:
+            groups.append(group)
+
+    def partition_for(self, event: Event) -> int:
+        if self.partitioning == "random":
+            return self._random_partition.randrange(self.partitions)
+        return zlib.crc32(event.key.encode()) % self.partitions
+
+    # --- producing -------------------------------------------------------------------------------
+
+    def publish(self, source: str, event: Event) -> Generator[simpy.Event, Any, bool]:
+        """Send ``event`` to the broker and wait for its acknowledgement (True) or a timeout."""
+        started = self.env.now
+        copies = self.network.transit_delays("publish", source, BROKER, event.type, event.key)
+        if copies and copies[0] < self.publish_timeout:
+            yield self.env.timeout(copies[0])
+            if self.is_up:
+                for _copy in copies:  # a duplicated publish appends the event twice
+                    self._append(source, event)
+                ack = self.network.transit_delays("ack", BROKER, source, event.type, event.key)
+                if ack and self.env.now - started + ack[0] < self.publish_timeout:
+                    yield self.env.timeout(ack[0])
+                    return True
+        yield self.env.timeout(max(0.0, started + self.publish_timeout - self.env.now))
+        self.world.record("broker.publish_unacked", source, event.trace_id, event_id=event.event_id)
+        return False
+
+    def _append(self, source: str, event: Event) -> None:
+        partition = self.partition_for(event)
+        address = (event.type, partition)
+        log = self.logs.setdefault(address, [])
+        log.append(event)
+        self.world.record(
+            "broker.append", source, event.trace_id, event_id=event.event_id, type=event.type,
+            key=event.key, partition=partition, offset=len(log) - 1,
+        )
+        growth = self._growth.pop(address, None)
+        if growth is not None:
+            growth.succeed()
+
+    # --- consuming -------------------------------------------------------------------------------
+
+    def log(self, topic: str, partition: int) -> list[Event]:
+        return self.logs.get((topic, partition), [])
+
+    def appended(self, topic: str, partition: int) -> simpy.Event:
+        address = (topic, partition)
+        growth = self._growth.get(address)
+        if growth is None:
+            growth = self._growth[address] = self.env.event()
+        return growth
+
+    def committed(self, group: str, topic: str, partition: int) -> int:
+        return self.offsets.get((group, topic, partition), 0)
+
+    def commit(self, group: str, topic: str, partition: int, offset: int) -> None:
+        address = (group, topic, partition)
+        if offset > self.offsets.get(address, 0):
+            self.offsets[address] = offset
+
+    def lag(self, group: str, topic: str, partition: int) -> int:
+        return len(self.log(topic, partition)) - self.committed(group, topic, partition)
+
+    def total_lag(self) -> int:
+        return sum(
+            self.lag(group, topic, partition)
+            for topic, groups in self.subscriptions.items()
+            for group in groups
+            for partition in range(self.partitions)
+        )
+
+    def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
+        letter = DeadLetter(group, topic, partition, offset, event, reason, self.env.now)
+        self.dead_letters.append(letter)
+        self.world.record(
+            "broker.dead_letter", group, event.trace_id, event_id=event.event_id, type=event.type,
+            reason=reason,
+        )
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def crash(self) -> None:
+        if self.is_up:
+            self.is_up = False
+            self.world.record("host.crash", BROKER)
+
+    def restart(self) -> None:
+        if not self.is_up:
+            self.is_up = True
+            self.world.record("host.restart", BROKER)

@@ -1,0 +1,195 @@
+"""Event consumers: fetch from a partition, handle once, commit the offset (seed 4.2.3).
+
+A consumer of group G reads one partition of one topic from G's committed offset, in batches. Each
+event is handled in a local transaction that also records its id in the inbox, so a redelivered
+event (after a crash before the offset commit, or a duplicated delivery) is recognised and skipped:
+"each service stores the ids it has processed and skips duplicates". Handling that fails is retried
+with exponential backoff up to ``retries`` times; then the event is parked in G's dead-letter topic
+with the reason, or, without a dead-letter topic, dropped with an error log (it is lost).
+
+A delivery that the network loses is noticed as a gap: the consumer handles what arrived before it,
+commits up to there and fetches again after ``fetch_timeout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from concertsim.models.errors import DomainError
+from concertsim.models.events import Event, EventPayload
+from concertsim.sim.broker import BROKER, Broker, DeadLetter
+from concertsim.sim.host import Host, Unavailable
+from concertsim.sim.network import Network
+from concertsim.sim.storage import Transaction
+
+__all__ = ["EventWork", "ConsumerPolicy", "consume_partition", "consumer_name", "redrive"]
+
+EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
+"""A service's handling of one event: reads and writes ``tx`` at time ``now``, returns the events
+it raises. It may raise a domain error, which counts as a failed handling."""
+
+
+def consumer_name(group: str, topic: str, partition: int) -> str:
+    return f"consumer:{group}:{topic}:{partition}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerPolicy:
+    dedup: bool
+    retries: int
+    dead_letter: bool
+    retry_backoff: float
+    fetch_timeout: float
+    fetch_batch: int = 20
+
+
+def handle_once(
+    host: Host, group: str, event: Event, work: EventWork, dedup: bool
+) -> Generator[simpy.Event, Any, bool]:
+    """Handle ``event`` in one transaction with the inbox; True if handled, False if skipped as a
+    duplicate."""
+
+    def in_transaction(tx: Transaction, now: float) -> tuple[bool, list[EventPayload]]:
+        if dedup and tx.is_processed(group, event.event_id):
+            return False, []
+        raised = work(tx, now, event)
+        if dedup:
+            tx.mark_processed(group, event.event_id)
+        return True, raised
+
+    return (
+        yield from host.transact(
+            in_transaction, event.trace_id, causation_id=event.event_id, label=f"{group}<-{event.type}"
+        )
+    )
+
+
+def handle_with_retries(
+    host: Host, broker: Broker, group: str, partition: int, offset: int, event: Event,
+    work: EventWork, policy: ConsumerPolicy,
+) -> Generator[simpy.Event, Any, None]:
+    """Handle one delivered event, retrying failures with backoff, then park or drop it."""
+    world = host.world
+    attempt = 0
+    label = f"{group}<-{event.type}"
+    while True:
+        try:
+            handled = yield from host.work_on_worker(
+                label, handle_once(host, group, event, work, policy.dedup)
+            )
+        except (DomainError, Unavailable) as failure:
+            attempt += 1
+            reason = getattr(failure, "message", str(failure))
+            world.record(
+                "consumer.failed", host.name, event.trace_id, group=group, event_id=event.event_id,
+                attempt=attempt, reason=reason,
+            )
+            if attempt > policy.retries:
+                if policy.dead_letter:
+                    broker.park(group, event.type, partition, offset, event, reason)
+                else:
+                    world.record(
+                        "consumer.dropped", host.name, event.trace_id, group=group,
+                        event_id=event.event_id, reason=reason,
+                    )
+                return
+            yield host.env.timeout(policy.retry_backoff * 2 ** (attempt - 1))
+            continue
+        world.record(
+            "consumer.handled" if handled else "consumer.duplicate_skipped", host.name,
+            event.trace_id, group=group, event_id=event.event_id, type=event.type,
+        )
+        return
+
+
+def consume_partition(
+    host: Host, broker: Broker, network: Network, group: str, topic: str, partition: int,
+    work: EventWork, policy: ConsumerPolicy,
+) -> Generator[simpy.Event, Any, None]:
+    """The consumer loop of (group, topic, partition): fetch, handle each, commit the offset."""
+    env = host.env
+    world = host.world
+    while True:
+        offset = broker.committed(group, topic, partition)
+        log = broker.log(topic, partition)
+        if offset >= len(log):
+            yield broker.appended(topic, partition)
+            continue
+        if not broker.is_up or not network.reachable(host.name, BROKER):
+            yield env.timeout(policy.fetch_timeout)
+            continue
+        batch = log[offset : offset + policy.fetch_batch]
+        arrivals: list[tuple[float, int, Event]] = []
+        gap = False
+        for index, event in enumerate(batch):
+            copies = network.transit_delays(
+                "delivery", BROKER, host.name, event.type, event.key, group=group
+            )
+            if not copies:
+                world.record(
+                    "broker.delivery_lost", BROKER, event.trace_id, group=group,
+                    event_id=event.event_id,
+                )
+                gap = True
+                batch = batch[:index]
+                break
+            arrivals.extend((delay, offset + index, event) for delay in copies)
+        arrivals.sort(key=lambda arrival: (arrival[0], arrival[1]))
+        fetched_at = env.now
+        for delay, message_offset, event in arrivals:
+            wait = fetched_at + delay - env.now
+            if wait > 0:
+                yield env.timeout(wait)
+            world.record(
+                "broker.deliver", BROKER, event.trace_id, group=group, event_id=event.event_id,
+                type=event.type, partition=partition, offset=message_offset,
+            )
+            yield from handle_with_retries(
+                host, broker, group, partition, message_offset, event, work, policy
+            )
+        if batch:
+            yield from _commit_offset(host, broker, network, group, topic, partition, offset + len(batch))
+        if gap:
+            yield env.timeout(policy.fetch_timeout)
+
+
+def _commit_offset(
+    host: Host, broker: Broker, network: Network, group: str, topic: str, partition: int, offset: int
+) -> Generator[simpy.Event, Any, None]:
+    copies = network.transit_delays("offset_commit", host.name, BROKER, topic, "", group=group)
+    if copies:
+        yield host.env.timeout(copies[0])
+    if copies and broker.is_up:
+        broker.commit(group, topic, partition, offset)
+    else:
+        host.world.record("consumer.commit_lost", host.name, group=group, topic=topic, offset=offset)
+
+
+def redrive(
+    host: Host, broker: Broker, letter: DeadLetter, work: EventWork, dedup: bool
+) -> Generator[simpy.Event, Any, None]:
+    """Hand one parked event to its group again (the operator's manual handling, seed 4.2.3);
+    it leaves the dead-letter topic only if handling now succeeds."""
+    try:
+        handled = yield from host.work_on_worker(
+            f"{letter.group}<-{letter.event.type}", handle_once(host, letter.group, letter.event, work, dedup)
+        )
+    except (DomainError, Unavailable) as failure:
+        host.world.record(
+            "dlq.redrive_failed", letter.group, letter.event.trace_id,
+            event_id=letter.event.event_id, reason=getattr(failure, "message", str(failure)),
+        )
+        return
+    broker.dead_letters.remove(letter)
+    host.world.record(
+        "dlq.redriven", letter.group, letter.event.trace_id, event_id=letter.event.event_id,
+        outcome="handled" if handled else "duplicate_skipped",
+    )
+    host.world.record(
+        "consumer.handled" if handled else "consumer.duplicate_skipped", host.name,
+        letter.event.trace_id, group=letter.group, event_id=letter.event.event_id, type=letter.event.type,
+    )

@@ -1,0 +1,240 @@
+"""Failure injection: the one place where every fault of a run is made to happen.
+
+A fault schedule is data (``FaultSpec``: at, kind, target, duration, match, params). The injector
+turns each spec into a window of simulated time during which the fault holds, records its start and
+end in the trace, and lifts every fault that is still active at the heal phase.
+
+- *crash*: a host (or only its relay or consumers, or the broker) stops; it restarts at the end.
+- *partition*: messages between two parties, in one or both directions, are lost.
+- *message faults* (drop, duplicate, delay, reorder): strike the messages of one channel that match
+  a filter (type, key, group, source, destination), by occurrence (skip the first ``skip``, strike
+  ``count``) and by rate. "A reply is lost" is ``drop`` on channel ``reply``.
+- *slow*, *commit_failure*, *clock_skew*: change how one service behaves while the window lasts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from concertsim.scenarios.schema import FaultSpec, MessageFilter
+from concertsim.sim.broker import BROKER
+from concertsim.sim.consumer import consumer_name
+from concertsim.sim.relay import relay_name
+
+if TYPE_CHECKING:
+    from concertsim.sim.system import System
+    from concertsim.sim.world import World
+
+__all__ = ["FaultInjector", "MessageFault"]
+
+
+class MessageFault:
+    """An active message fault and its occurrence counter."""
+
+    __slots__ = ("spec", "index", "matched", "struck", "rng")
+
+    def __init__(self, spec: FaultSpec, index: int, world: World) -> None:
+        self.spec = spec
+        self.index = index
+        self.matched = 0
+        self.struck = 0
+        self.rng = world.rng(f"faults/{index}")
+
+    def strikes(
+        self, source: str, destination: str, message_type: str, key: str, group: str
+    ) -> bool:
+        match = self.spec.match or _MATCH_ALL
+        if (
+            (match.message_type is not None and match.message_type != message_type)
+            or (match.key is not None and match.key != key)
+            or (match.group is not None and match.group != group)
+            or (match.source is not None and match.source != source)
+            or (match.destination is not None and match.destination != destination)
+        ):
+            return False
+        occurrence = self.matched
+        self.matched += 1
+        if occurrence < match.skip:
+            return False
+        if match.count is not None and self.struck >= match.count:
+            return False
+        if match.rate < 1.0 and self.rng.random() >= match.rate:
+            return False
+        self.struck += 1
+        return True
+
+
+_MATCH_ALL = MessageFilter()
+
+
+class FaultInjector:
+    """Schedules a run's faults and answers the network's question "what happens to this message".
+
+    ``message_faults_active`` is False whenever no message fault is active, so the network's hot
+    path pays nothing for the feature when it is not used.
+    """
+
+    def __init__(self, world: World, system: System) -> None:
+        self.world = world
+        self.system = system
+        self.env = world.env
+        self.active_message_faults: dict[str, list[MessageFault]] = {}
+        self.message_faults_active = False
+        self._lifts: dict[int, Any] = {}
+        self._windows: list[dict[str, Any]] = []
+        self._healed = False
+        system.network.faults = self
+
+    # --- scheduling ------------------------------------------------------------------------------
+
+    def schedule(self, specs: Sequence[FaultSpec]) -> None:
+        for index, spec in enumerate(specs):
+            self.env.process(self._window(index, spec))
+
+    def _window(self, index: int, spec: FaultSpec) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(spec.at)
+        if self._healed:
+            return
+        lift = self._start(index, spec)
+        self._lifts[index] = lift
+        window = {"index": index, "kind": spec.kind, "target": spec.target, "start": self.env.now, "end": None}
+        self._windows.append(window)
+        self.world.record("fault.start", "faults", None, index=index, kind=spec.kind, target=spec.target)
+        duration = spec.duration
+        if duration == 0 and spec.kind == "crash":
+            duration = self._restart_time(spec.target)
+        if duration == 0:
+            return  # lasts until heal
+        yield self.env.timeout(duration)
+        self._end(index)
+
+    def _end(self, index: int) -> None:
+        lift = self._lifts.pop(index, None)
+        if lift is None:
+            return
+        lift()
+        for window in self._windows:
+            if window["index"] == index and window["end"] is None:
+                window["end"] = self.env.now
+        self.world.record("fault.end", "faults", None, index=index)
+
+    def heal_all(self) -> None:
+        """Lift every active fault (the heal phase). Faults scheduled later never start."""
+        for index in sorted(self._lifts):
+            self._end(index)
+        self._healed = True
+
+    def windows(self) -> list[dict[str, Any]]:
+        return [dict(w) for w in self._windows]
+
+    # --- starting each kind; each returns the function that lifts it ------------------------------
+
+    def _start(self, index: int, spec: FaultSpec) -> Any:
+        kind = spec.kind
+        if kind == "crash":
+            return self._crash(spec.target)
+        if kind == "partition":
+            return self._partition(spec.target)
+        if kind in ("drop", "duplicate", "delay", "reorder"):
+            return self._message_fault(index, spec)
+        host = self.system.hosts[spec.target]
+        if kind == "slow":
+            host.slow_factor = float(spec.params.get("factor", 10.0))
+            return lambda: setattr(host, "slow_factor", 1.0)
+        if kind == "clock_skew":
+            host.clock_skew = float(spec.params.get("seconds", 30.0))
+            return lambda: setattr(host, "clock_skew", 0.0)
+        if kind == "commit_failure":
+            rate = float(spec.params.get("rate", 1.0))
+            rng = self.world.rng(f"faults/{index}")
+            assert host.db is not None
+            host.db.commit_fails = (lambda: True) if rate >= 1.0 else (lambda: rng.random() < rate)
+            return lambda: setattr(host.db, "commit_fails", None)
+        raise ValueError(f"unknown fault kind {kind!r}")
+
+    def _crash(self, target: str) -> Any:
+        if target == BROKER:
+            broker = self.system.broker
+            broker.crash()
+            return broker.restart
+        if target.startswith(("relay:", "consumer:")):
+            role, service = target.split(":", 1)
+            host = self.system.hosts[service]
+            if role == "relay":
+                names = [relay_name(service)]
+            else:
+                prefix = consumer_name(service, "", 0).rsplit(":", 2)[0]
+                names = [n for n in host.daemon_factories if n.startswith(prefix + ":")]
+            for name in names:
+                host.stop_daemon(name)
+            self.world.record("daemon.crash", target, None, daemons=names)
+
+            def resume() -> None:
+                for name in names:
+                    host.resume_daemon(name)
+                self.world.record("daemon.restart", target, None, daemons=names)
+
+            return resume
+        host = self.system.hosts[target]
+        host.crash()
+        return host.restart
+
+    def _restart_time(self, target: str) -> float:
+        if target == BROKER:
+            return self.world.scenario.broker.restart_time
+        service = target.split(":", 1)[-1]
+        return self.system.hosts[service].spec.restart_time
+
+    def _partition(self, target: str) -> Any:
+        if "->" in target:
+            a, b = target.split("->")
+            cut = {(a, b)}
+        else:
+            a, b = target.split("|")
+            cut = {(a, b), (b, a)}
+        new = cut - self.system.network.blocked
+        self.system.network.blocked |= new
+        return lambda: self.system.network.blocked.difference_update(new)
+
+    def _message_fault(self, index: int, spec: FaultSpec) -> Any:
+        fault = MessageFault(spec, index, self.world)
+        faults = self.active_message_faults.setdefault(spec.target, [])
+        faults.append(fault)
+        self.message_faults_active = True
+
+        def lift() -> None:
+            faults.remove(fault)
+            self.message_faults_active = any(self.active_message_faults.values())
+
+        return lift
+
+    # --- the network's question ------------------------------------------------------------------
+
+    def transit(
+        self, channel: str, source: str, destination: str, message_type: str, key: str,
+        group: str, delay: float,
+    ) -> list[float]:
+        """The arrival delays of the copies of one message (empty: lost)."""
+        copies = [delay]
+        for fault in self.active_message_faults.get(channel, ()):
+            if not copies or not fault.strikes(source, destination, message_type, key, group):
+                continue
+            kind, params = fault.spec.kind, fault.spec.params
+            if kind == "drop":
+                copies = []
+            elif kind == "duplicate":
+                copies = copies + [copies[-1] + float(params.get("gap", 0.001))]
+            elif kind == "delay":
+                copies = [c + float(params.get("seconds", 1.0)) for c in copies]
+            else:
+                window = float(params.get("window", 1.0))
+                copies = [c + fault.rng.uniform(0.0, window) for c in copies]
+            self.world.record(
+                "fault.strike", "faults", None, index=fault.index, kind=kind, channel=channel,
+                source=source, destination=destination, message_type=message_type, key=key,
+                group=group,
+            )
+        return copies

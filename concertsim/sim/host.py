@@ -1,0 +1,282 @@
+"""A service host: runs one service's domain behind its endpoints, consumers and scheduled jobs.
+
+A host has a bounded worker pool (requests queue for a worker, so load shows up as latency), a
+database, and a lifecycle: *up*, or *down* after a crash until it has restarted. A crash interrupts
+everything the host is doing: in-flight requests send no reply, uncommitted transactions vanish,
+background loops (outbox relay, consumers, jobs) stop and are started afresh on restart. Committed
+state survives (seed 8: each service's own database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import simpy
+
+from concertsim.models.errors import DomainError
+from concertsim.models.events import Event, EventPayload
+from concertsim.scenarios.schema import ServiceSpec
+from concertsim.sim.network import Failed, Reply
+from concertsim.sim.random_streams import sampler
+from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteConflict
+
+if TYPE_CHECKING:
+    from concertsim.sim.broker import Broker
+    from concertsim.sim.network import Network
+    from concertsim.sim.world import World
+
+__all__ = ["Host", "Handler", "Unavailable"]
+
+R = TypeVar("R")
+Handler = Callable[["Host", dict[str, Any], str | None], Generator[simpy.Event, Any, Reply]]
+DaemonFactory = Callable[[], Generator[simpy.Event, Any, None]]
+
+
+class Unavailable(Exception):
+    """The host could not do the work now (commit failed, too many write conflicts); retriable."""
+
+
+class Host:
+    """One party of the simulation that serves requests.
+
+    ``spawn(gen)`` runs ``gen`` as a process that a crash interrupts; the process's value is the
+    generator's return value, or None if a crash cut it short. ``daemon(name, factory)`` registers a
+    background loop that runs while the host is up.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        name: str,
+        spec: ServiceSpec,
+        database: Database | None,
+        publish_mode: str = "outbox",
+    ) -> None:
+        self.world = world
+        self.env = world.env
+        self.name = name
+        self.spec = spec
+        self.db = database
+        self.publish_mode = publish_mode
+        self.broker: Broker | None = None
+        self.network: Network | None = None
+        self.peers: dict[str, Host] = {}
+        self.workers = simpy.Resource(self.env, capacity=spec.workers)
+        rng = world.rng(f"service-time/{name}")
+        self._service_time = sampler(spec.service_time, rng)
+        self._endpoint_times = {ep: sampler(d, rng) for ep, d in spec.endpoint_times.items()}
+        self.endpoints: dict[str, Handler] = {}
+        self.daemon_factories: dict[str, DaemonFactory] = {}
+        self.daemons: dict[str, simpy.Process] = {}
+        self.stopped_daemons: set[str] = set()
+        self.inflight: dict[simpy.Process, None] = {}  # insertion-ordered: crashes interrupt in spawn order
+        self.is_up = True
+        self.incarnation = 0
+        self.slow_factor = 1.0
+        self.clock_skew = 0.0
+        self.conflict_retries = world.scenario.storage.conflict_retries
+
+    # --- time as this host sees it ---------------------------------------------------------------
+
+    def clock(self) -> float:
+        """This host's clock: simulated time plus any injected skew. Used for timestamps and for
+        the host's own rules (hold expiry), as a real service would use its own clock."""
+        return self.env.now + self.clock_skew
+
+    # --- processes that die with the host --------------------------------------------------------
+
+    def spawn(self, work: Generator[simpy.Event, Any, R]) -> simpy.Process:
+        process = self.env.process(self._guarded(work))
+        self.inflight[process] = None
+        process.callbacks.append(self._forget)
+        return process
+
+    def _forget(self, process: simpy.Event) -> None:
+        self.inflight.pop(process, None)  # type: ignore[call-overload]
+
+    @staticmethod
+    def _guarded(work: Generator[simpy.Event, Any, R]) -> Generator[simpy.Event, Any, R | None]:
+        try:
+            return (yield from work)
+        except simpy.Interrupt:
+            return None
+
+    def daemon(self, name: str, factory: DaemonFactory) -> None:
+        """Register a background loop, started now if the host is up and after every restart."""
+        self.daemon_factories[name] = factory
+        if self.is_up:
+            self._start_daemon(name)
+
+    def _start_daemon(self, name: str) -> None:
+        if name in self.stopped_daemons:
+            return
+        process = self.daemons.get(name)
+        if process is None or not process.is_alive:
+            self.daemons[name] = self.spawn(self.daemon_factories[name]())
+
+    def stop_daemon(self, name: str) -> None:
+        """Stop one background loop (an injected crash of a relay or consumer) until resumed."""
+        self.stopped_daemons.add(name)
+        process = self.daemons.pop(name, None)
+        if process is not None and process.is_alive:
+            process.interrupt("stopped")
+
+    def resume_daemon(self, name: str) -> None:
+        self.stopped_daemons.discard(name)
+        if self.is_up:
+            self._start_daemon(name)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def crash(self) -> None:
+        """Stop at once: in-flight work is lost, committed state is kept."""
+        if not self.is_up:
+            return
+        self.is_up = False
+        self.world.record("host.crash", self.name, inflight=len(self.inflight))
+        for process in list(self.inflight):
+            if process.is_alive:
+                process.interrupt("crash")
+        self.daemons.clear()
+
+    def restart(self) -> None:
+        if self.is_up:
+            return
+        self.is_up = True
+        self.incarnation += 1
+        self.world.record("host.restart", self.name, incarnation=self.incarnation)
+        for name in self.daemon_factories:
+            self._start_daemon(name)
+
+    # --- serving requests ------------------------------------------------------------------------
+
+    def service_time(self, endpoint: str) -> float:
+        draw = self._endpoint_times.get(endpoint, self._service_time)
+        return draw() * self.slow_factor
+
+    def serve(
+        self, endpoint: str, body: dict[str, Any], trace_id: str | None, call_id: str
+    ) -> Generator[simpy.Event, Any, Reply]:
+        """Run ``endpoint`` on a worker. Domain errors become definite failures."""
+        handler = self.endpoints[endpoint]
+        with self.workers.request() as worker:
+            yield worker
+            yield self.env.timeout(self.service_time(endpoint))
+            try:
+                reply = yield from handler(self, body, trace_id)
+            except DomainError as refusal:
+                reply = Failed(refusal.code, refusal.message)
+            except Unavailable as error:
+                reply = Failed("unavailable", str(error), transient=True)
+        self.world.record(
+            "call.serve", self.name, trace_id, call=call_id, endpoint=endpoint,
+            outcome="ok" if reply.ok else reply.code,
+        )
+        return reply
+
+    def work_on_worker(self, label: str, work: Generator[simpy.Event, Any, R]) -> Generator[simpy.Event, Any, R]:
+        """Run ``work`` on a worker of the pool after the service time of ``label``."""
+        with self.workers.request() as worker:
+            yield worker
+            yield self.env.timeout(self.service_time(label))
+            return (yield from work)
+
+    # --- calling other hosts ---------------------------------------------------------------------
+
+    def call(
+        self,
+        callee: str,
+        endpoint: str,
+        body: dict[str, Any],
+        trace_id: str | None,
+        *,
+        key: str = "",
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> Generator[simpy.Event, Any, Reply]:
+        """Call ``callee.endpoint`` synchronously, retrying a timeout or a transient failure with
+        backoff. The request must be safe to repeat (the callee de-duplicates it, seed 4.2.3).
+        Returns the last reply; a :data:`TIMEOUT` means the outcome is unknown."""
+        assert self.network is not None
+        spec = self.world.scenario.network
+        attempts = 1 + (spec.call_retries if retries is None else retries)
+        reply: Reply = Failed("not-called")
+        for attempt in range(attempts):
+            if attempt:
+                yield self.env.timeout(spec.retry_backoff * 2 ** (attempt - 1))
+            reply = yield from self.network.call(
+                self.name, self.peers[callee], endpoint, body,
+                timeout=timeout or spec.call_timeout, trace_id=trace_id, key=key,
+            )
+            if reply.ok or (isinstance(reply, Failed) and not reply.transient):
+                break
+        return reply
+
+    # --- local transactions ----------------------------------------------------------------------
+
+    def transact(
+        self,
+        work: Callable[[Transaction, float], tuple[R, list[EventPayload]]],
+        trace_id: str | None,
+        causation_id: str | None = None,
+        label: str = "",
+    ) -> Generator[simpy.Event, Any, R]:
+        """Run ``work(tx, now)`` in a local transaction and commit it, with the events it raises.
+
+        With the outbox, the events are written to the outbox in the same transaction (they will
+        be published by the relay, at least once). With dual write, they are published straight to
+        the broker after the commit: a crash or broker failure in between loses them (seed 6.2).
+        ``work`` is re-run on a write conflict. Domain errors propagate; a failed commit raises
+        :class:`Unavailable`. Either way nothing was written.
+        """
+        assert self.db is not None
+        for _attempt in range(self.conflict_retries + 1):
+            tx = self.db.begin()
+            now = self.clock()
+            result, payloads = work(tx, now)
+            events = [self.wrap(p, now, trace_id, causation_id) for p in payloads]
+            if self.publish_mode == "outbox":
+                for event in events:
+                    tx.add_outbox(event)
+            try:
+                yield from self.db.commit(tx)
+            except WriteConflict:
+                self.world.record("tx.conflict", self.name, trace_id, label=label)
+                continue
+            except CommitFailed as failure:
+                self.world.record("tx.failed", self.name, trace_id, label=label)
+                raise Unavailable(str(failure)) from None
+            if not tx.is_empty:
+                self.world.record(
+                    "tx.commit", self.name, trace_id, label=label,
+                    events=[e.event_id for e in events],
+                )
+            for event in events:
+                self.world.record(
+                    "event.raised", self.name, event.trace_id, event_id=event.event_id,
+                    type=event.type, key=event.key, payload=event.payload.model_dump(),
+                )
+            if self.publish_mode == "dual_write":
+                for event in events:
+                    assert self.broker is not None
+                    acked = yield from self.broker.publish(self.name, event)
+                    if not acked:
+                        self.world.record(
+                            "publish.dropped", self.name, event.trace_id, event_id=event.event_id
+                        )
+            return result
+        raise Unavailable(f"{self.name}: gave up after {self.conflict_retries + 1} write conflicts")
+
+    def wrap(
+        self, payload: EventPayload, now: float, trace_id: str | None, causation_id: str | None
+    ) -> Event:
+        return Event.wrap(
+            payload,
+            event_id=self.world.next_id("evt"),
+            occurred_at=now,
+            key=payload.partition_key(),
+            trace_id=trace_id or "",
+            causation_id=causation_id,
+        )
+

@@ -1,0 +1,176 @@
+"""Synchronous calls between parties: latency, client timeouts, partitions, lost messages.
+
+A call is two messages, a request and a reply, each with a sampled latency. Either can be lost:
+to a partition, to a crashed callee, or to an injected message fault. The caller waits at most
+``timeout`` and then gets :data:`TIMEOUT`, which is *unknown*: the request may have been lost, or
+executed with its reply lost, and the caller cannot tell which (the ambiguous case of seed 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+if TYPE_CHECKING:
+    from concertsim.sim.faults import FaultInjector
+    from concertsim.sim.host import Host
+    from concertsim.sim.world import World
+
+__all__ = ["Ok", "Failed", "Timeout", "TIMEOUT", "Reply", "Network"]
+
+
+class Ok:
+    """The callee executed the request; ``value`` is its answer."""
+
+    __slots__ = ("value",)
+    ok = True
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Ok({self.value!r})"
+
+
+class Failed:
+    """The callee answered that it did nothing. ``transient`` failures (unavailable, a failed
+    commit) may succeed when retried; domain refusals (``InsufficientPoints``) will not."""
+
+    __slots__ = ("code", "message", "transient")
+    ok = False
+
+    def __init__(self, code: str, message: str = "", transient: bool = False) -> None:
+        self.code = code
+        self.message = message
+        self.transient = transient
+
+    def __repr__(self) -> str:
+        return f"Failed({self.code!r})"
+
+
+class Timeout:
+    """No reply within the timeout: the outcome is unknown."""
+
+    __slots__ = ()
+    ok = False
+    code = "timeout"
+
+    def __repr__(self) -> str:
+        return "TIMEOUT"
+
+
+TIMEOUT = Timeout()
+Reply = Ok | Failed | Timeout
+
+
+class Network:
+    """Carries requests and replies between hosts.
+
+    ``blocked`` holds directed (source, destination) pairs that a partition currently separates;
+    the fault injector adds and removes them. ``faults`` may drop, duplicate or delay a message.
+    """
+
+    def __init__(self, world: World, latency: Callable[[], float]) -> None:
+        self.world = world
+        self.env = world.env
+        self.latency = latency
+        self.blocked: set[tuple[str, str]] = set()
+        self.faults: FaultInjector | None = None
+        self.calls = 0
+
+    def reachable(self, source: str, destination: str) -> bool:
+        return (source, destination) not in self.blocked
+
+    def transit_delays(
+        self,
+        channel: str,
+        source: str,
+        destination: str,
+        message_type: str,
+        key: str,
+        group: str = "",
+    ) -> list[float]:
+        """How the network carries one message: one delay per copy delivered (none if lost).
+
+        ``channel`` is one of ``request``, ``reply`` (synchronous calls), ``publish``, ``ack``,
+        ``delivery``, ``offset_commit`` (the broker's traffic)."""
+        if not self.reachable(source, destination):
+            return []
+        delay = self.latency()
+        if self.faults is None or not self.faults.message_faults_active:
+            return [delay]
+        return self.faults.transit(channel, source, destination, message_type, key, group, delay)
+
+    def call(
+        self,
+        source: str,
+        callee: Host,
+        endpoint: str,
+        body: dict[str, Any],
+        *,
+        timeout: float,
+        trace_id: str | None,
+        key: str = "",
+    ) -> Generator[simpy.Event, Any, Reply]:
+        """Send ``body`` to ``callee.endpoint`` and wait for the reply or the timeout."""
+        self.calls += 1
+        env = self.env
+        call_id = self.world.next_id("call")
+        outcome = env.event()
+        self.world.record(
+            "call.send", source, trace_id, call=call_id, to=callee.name, endpoint=endpoint, key=key
+        )
+        delays = self.transit_delays("request", source, callee.name, endpoint, key)
+        if not delays:
+            self.world.record("call.request_lost", source, trace_id, call=call_id, to=callee.name)
+        for delay in delays:
+            env.process(
+                self._carry(source, callee, endpoint, body, delay, outcome, call_id, trace_id, key)
+            )
+
+        def expire(_: simpy.Event) -> None:
+            if not outcome.triggered:
+                outcome.succeed(TIMEOUT)
+
+        env.timeout(timeout).callbacks.append(expire)
+        reply: Reply = yield outcome
+        self.world.record(
+            "call.return",
+            source,
+            trace_id,
+            call=call_id,
+            endpoint=endpoint,
+            outcome="ok" if reply.ok else reply.code,
+        )
+        return reply
+
+    def _carry(
+        self,
+        source: str,
+        callee: Host,
+        endpoint: str,
+        body: dict[str, Any],
+        request_delay: float,
+        outcome: simpy.Event,
+        call_id: str,
+        trace_id: str | None,
+        key: str,
+    ) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(request_delay)
+        if not callee.is_up:
+            self.world.record("call.refused", callee.name, trace_id, call=call_id, reason="down")
+            return
+        reply = yield callee.spawn(callee.serve(endpoint, body, trace_id, call_id))
+        if reply is None:  # the callee crashed while serving: no reply is sent
+            return
+        delays = self.transit_delays("reply", callee.name, source, endpoint, key)
+        if not delays:
+            self.world.record("call.reply_lost", callee.name, trace_id, call=call_id)
+            return
+        yield self.env.timeout(delays[0])
+        if outcome.triggered:
+            self.world.record("call.late_reply", source, trace_id, call=call_id)
+        else:
+            outcome.succeed(reply)

@@ -1,0 +1,71 @@
+"""The records of a finished run: what checks and reports read (never the live simulation)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from concertsim.scenarios.schema import Scenario
+from concertsim.sim.broker import DeadLetter
+from concertsim.sim.history import ClientOp
+from concertsim.sim.trace import Trace
+
+__all__ = ["RunResult", "Phases", "Sample"]
+
+
+@dataclass(frozen=True, slots=True)
+class Phases:
+    """When each phase ended. ``settled_at`` is None if the run never became quiescent before the
+    settle deadline."""
+
+    workload_end: float
+    heal_at: float
+    settled_at: float | None
+    ended_at: float
+
+    @property
+    def time_to_convergence(self) -> float | None:
+        return None if self.settled_at is None else self.settled_at - self.heal_at
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The system's backlog at one moment, sampled every ``settle.check_interval``."""
+
+    at: float
+    outbox_backlog: int
+    consumer_lag: int
+    open_holds: int
+    active_users: int
+    dead_letters: int
+
+
+@dataclass
+class RunResult:
+    """Everything a run leaves behind.
+
+    ``state`` holds each service's committed tables (service -> table -> key -> row), ``history``
+    the client operations, ``subscriptions`` the consumer groups of each topic.
+    """
+
+    scenario: Scenario
+    seed: int
+    trace: Trace
+    history: list[ClientOp]
+    state: dict[str, dict[str, dict[Hashable, Any]]]
+    dead_letters: list[DeadLetter]
+    subscriptions: dict[str, list[str]]
+    phases: Phases
+    samples: list[Sample]
+    counters: dict[str, int]
+    fault_windows: list[dict[str, Any]] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    @cached_property
+    def trace_sha256(self) -> str:
+        return self.trace.sha256()
+
+    def table(self, service: str, table: str) -> dict[Hashable, Any]:
+        return self.state.get(service, {}).get(table, {})

@@ -1,0 +1,121 @@
+"""A run: workload (with faults) → heal → settle → records (ARCHITECTURE.md, "sim/").
+
+``run_scenario`` is a pure function of (scenario, seed) apart from ``wall_seconds``: the same inputs
+give the same trace, byte for byte.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from concertsim.models import reservations
+from concertsim.scenarios.schema import Scenario
+from concertsim.sim.consumer import redrive
+from concertsim.sim.faults import FaultInjector
+from concertsim.sim.result import Phases, RunResult, Sample
+from concertsim.sim.system import System, build_system
+from concertsim.sim.workload import Workload
+from concertsim.sim.world import World
+
+__all__ = ["run_scenario"]
+
+
+def run_scenario(scenario: Scenario, seed: int | None = None) -> RunResult:
+    """Simulate ``scenario`` with ``seed`` (default: the scenario's own) and return its records."""
+    started = time.perf_counter()
+    seed = scenario.seed if seed is None else seed
+    world = World(scenario, seed)
+    system = build_system(world)
+    faults = FaultInjector(world, system)
+    faults.schedule(scenario.faults)
+    workload = Workload(world, system.network, system.hosts["gateway"])
+    workload.start()
+    samples: list[Sample] = []
+    world.env.process(_sample(system, workload, samples))
+    env = world.env
+
+    world.record("phase.workload", "runner")
+    env.run(until=scenario.workload.duration)
+    workload_end = env.now
+
+    faults.heal_all()
+    heal_at = env.now
+    world.record("phase.heal", "runner")
+    _redrive_dead_letters(system)
+
+    settled_at = None
+    deadline = heal_at + scenario.settle.deadline
+    while env.now < deadline:
+        if _quiescent(system, workload):
+            settled_at = env.now
+            break
+        env.run(until=min(deadline, env.now + scenario.settle.check_interval))
+    if settled_at is None and _quiescent(system, workload):
+        settled_at = env.now
+    world.record("phase.settled" if settled_at is not None else "phase.settle_deadline", "runner")
+
+    return RunResult(
+        scenario=scenario,
+        seed=seed,
+        trace=world.trace,
+        history=workload.history,
+        state={host.name: host.db.snapshot() for host in system.services},
+        dead_letters=list(system.broker.dead_letters),
+        subscriptions={topic: list(groups) for topic, groups in system.broker.subscriptions.items()},
+        phases=Phases(workload_end, heal_at, settled_at, env.now),
+        samples=samples,
+        counters={
+            "calls": system.network.calls,
+            "users": workload.arrived,
+            "commits": sum(h.db.commits for h in system.services),
+        },
+        fault_windows=faults.windows(),
+        wall_seconds=time.perf_counter() - started,
+    )
+
+
+def _redrive_dead_letters(system: System) -> None:
+    """After heal, the operator hands every parked event back to its group once (seed 4.2.3:
+    "a dead-letter queue for manual handling")."""
+    for letter in list(system.broker.dead_letters):
+        host = system.hosts[letter.group]
+        work = system.handlers[(letter.group, letter.topic)]
+        host.spawn(redrive(host, system.broker, letter, work, system.policy.dedup))
+
+
+def _in_flight(system: System) -> tuple[int, int]:
+    outbox = sum(h.db.outbox_backlog() for h in system.services)
+    holds = len(system.hosts["reservation"].db.tables.get(reservations.OPEN_HOLDS, {}))
+    return outbox, holds
+
+
+def _quiescent(system: System, workload: Workload) -> bool:
+    """Nothing left to do: no user active, every host up, outboxes empty, consumer lag zero and no
+    reservation saga in flight (every hold confirmed, expired or failed)."""
+    if workload.active_users or workload.arrived < _expected_users(workload):
+        return False
+    if not system.broker.is_up or not all(h.is_up for h in system.hosts.values()):
+        return False
+    outbox, holds = _in_flight(system)
+    return outbox == 0 and holds == 0 and system.broker.total_lag() == 0
+
+
+def _expected_users(workload: Workload) -> int:
+    spec = workload.spec
+    return spec.users if spec.arrival == "flash_crowd" else workload.arrived
+
+
+def _sample(system: System, workload: Workload, samples: list[Sample]) -> Generator[simpy.Event, Any, None]:
+    env = system.world.env
+    interval = system.world.scenario.settle.check_interval
+    while True:
+        outbox, holds = _in_flight(system)
+        samples.append(
+            Sample(env.now, outbox, system.broker.total_lag(), holds, workload.active_users,
+                   len(system.broker.dead_letters))
+        )
+        yield env.timeout(interval)

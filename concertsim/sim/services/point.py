@@ -1,0 +1,92 @@
+"""Point: prepaid points (seed 2). Charge, balance and "use" (called by Reservation); refunds on
+ReservationFailedEvent (the compensation of seed 4.2.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from concertsim.models import points
+from concertsim.models.events import (
+    Event,
+    EventPayload,
+    PointCharged,
+    PointRefunded,
+    PointUsed,
+    ReservationFailed,
+)
+from concertsim.sim.host import Host
+from concertsim.sim.consumer import EventWork
+from concertsim.sim.network import Ok, Reply
+from concertsim.sim.services.common import Job
+from concertsim.sim.storage import Transaction
+
+__all__ = ["ENDPOINTS", "subscriptions", "jobs"]
+
+
+def charge(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    user_id, amount = body["user_id"], body["amount"]
+
+    def work(tx: Transaction, now: float) -> tuple[int, list[EventPayload]]:
+        points.open_account(tx, user_id, now)
+        raised = points.charge(tx, host.world, user_id=user_id, amount=amount, now=now)
+        return points.balance(tx, user_id), list(raised)
+
+    balance = yield from host.transact(work, trace_id, label="point.charge")
+    return Ok({"balance": balance})
+
+
+def balance(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    yield from ()
+    tx = host.db.begin()
+    found = tx.get(points.ACCOUNTS, body["user_id"])
+    return Ok({"balance": found.balance if found is not None else 0})
+
+
+def use(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """Deduct points for a reservation. With idempotency keys a repeated request (a retry after a
+    lost reply) is applied once; with cancel tombstones a request that arrives after the refund of
+    its reservation is refused (seed 4.2.3)."""
+    design = host.world.scenario.design
+    key = body["idempotency_key"] if design.idempotency_keys else host.world.next_id("use-key")
+
+    def work(tx: Transaction, now: float) -> tuple[str, list[EventPayload]]:
+        deduction, raised = points.use(
+            tx, host.world, user_id=body["user_id"], amount=body["amount"],
+            reservation_id=body["reservation_id"], idempotency_key=key, now=now,
+            idempotent=design.idempotency_keys, honour_tombstones=design.cancel_tombstones,
+        )
+        return deduction.use_id, list(raised)
+
+    use_id = yield from host.transact(work, trace_id, label="point.use")
+    return Ok({"use_id": use_id})
+
+
+ENDPOINTS = {"point.charge": charge, "point.balance": balance, "point.use": use}
+CALLS: dict[str, tuple[str, ...]] = {}
+PUBLISHES = (PointCharged.TYPE, PointUsed.TYPE, PointRefunded.TYPE)
+
+
+def subscriptions(host: Host) -> dict[str, EventWork]:
+    """Without compensation Point does not listen for ReservationFailedEvent at all."""
+    design = host.world.scenario.design
+    if not design.compensation:
+        return {}
+
+    def refund(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
+        failed = event.payload
+        assert isinstance(failed, ReservationFailed)
+        return list(
+            points.refund_reservation(
+                tx, host.world, reservation_id=failed.reservation_id, now=now,
+                leave_tombstone=design.cancel_tombstones,
+            )
+        )
+
+    return {ReservationFailed.TYPE: refund}
+
+
+def jobs(host: Host) -> dict[str, Job]:
+    return {}

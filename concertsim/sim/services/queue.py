@@ -1,0 +1,89 @@
+"""Queue: the waiting room (seed 2). Tokens are issued in order, activated up to the capacity by a
+scheduled activator, expired after inactivity by a sweeper and on completion. The gateway checks a
+token on every protected request. The seed lists no subscription for Queue; "expired on completion"
+needs one, so Queue consumes ReservationCompletedEvent to end the buyer's token."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from concertsim.models import queue
+from concertsim.models.events import (
+    Event,
+    EventPayload,
+    QueueTokenActivated,
+    QueueTokenExpired,
+    ReservationCompleted,
+)
+from concertsim.sim.consumer import EventWork
+from concertsim.sim.host import Host
+from concertsim.sim.network import Ok, Reply
+from concertsim.sim.services.common import Job, every
+from concertsim.sim.storage import Transaction
+
+__all__ = ["ENDPOINTS", "subscriptions", "jobs"]
+
+
+def issue(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    def work(tx: Transaction, now: float) -> tuple[queue.QueueToken, list[EventPayload]]:
+        return queue.issue_token(tx, host.world, user_id=body["user_id"], now=now), []
+
+    token = yield from host.transact(work, trace_id, label="queue.issue_token")
+    return Ok({"token_id": token.token_id, "status": str(token.status)})
+
+
+def token_status(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    yield from ()
+    tx = host.db.begin()
+    token = tx.get(queue.TOKENS, body["token_id"])
+    if token is None:
+        return Ok({"status": "unknown"})
+    return Ok({"status": str(token.status), "position": queue.position(tx, body["token_id"])})
+
+
+def check(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """The gateway's token check: refuses an inactive token, and counts as activity."""
+
+    def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+        queue.check_active(tx, token_id=body["token_id"], now=now)
+        return None, []
+
+    yield from host.transact(work, trace_id, label="queue.check")
+    return Ok({"active": True})
+
+
+ENDPOINTS = {"queue.issue_token": issue, "queue.token_status": token_status, "queue.check": check}
+CALLS: dict[str, tuple[str, ...]] = {}
+PUBLISHES = (QueueTokenActivated.TYPE, QueueTokenExpired.TYPE)
+
+
+def subscriptions(host: Host) -> dict[str, EventWork]:
+    def complete(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
+        assert isinstance(event.payload, ReservationCompleted)
+        return list(queue.complete(tx, user_id=event.payload.user_id, now=now))
+
+    return {ReservationCompleted.TYPE: complete}
+
+
+def jobs(host: Host) -> dict[str, Job]:
+    rules = host.world.scenario.rules
+
+    def activate(host: Host) -> Generator[simpy.Event, Any, None]:
+        def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+            return None, list(queue.activate_waiting(tx, capacity=rules.queue_capacity, now=now))
+
+        yield from host.transact(work, None, label="queue.activate")
+
+    def expire(host: Host) -> Generator[simpy.Event, Any, None]:
+        def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+            return None, list(queue.expire_idle(tx, idle_ttl=rules.token_idle_ttl, now=now))
+
+        yield from host.transact(work, None, label="queue.expire_idle")
+
+    return {
+        "token-activator": every(host, rules.activation_interval, "queue.activate", activate),
+        "token-expirer": every(host, rules.sweep_interval, "queue.expire_idle", expire),
+    }

@@ -1,0 +1,172 @@
+"""Reservation: seat holds and payments, the hub of both sagas (seed 3.1, 3.2, 4.2.1).
+
+Hold (3.2): check the seat with Concert synchronously, hold it locally, publish SeatReservedEvent.
+
+Payment, ``payment_flow=sync`` (3.1): call Point's "use" synchronously, then confirm locally and
+publish ReservationCompletedEvent. If the confirmation is refused (the hold expired meanwhile) or
+Point's answer never came (the ambiguous timeout), the payment fails and ReservationFailedEvent asks
+Point to refund whatever it deducted (4.2.2).
+
+Payment, ``payment_flow=choreography`` (4.2.1): ask Point to deduct and answer the client "pending";
+Point publishes PointUsedEvent, and Reservation confirms when it consumes it, or fails the payment
+(with ReservationFailedEvent) if the hold is gone by then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from concertsim.models import reservations
+from concertsim.models.errors import HoldExpired, ReservationClosed
+from concertsim.models.events import (
+    Event,
+    EventPayload,
+    PointUsed,
+    ReservationCompleted,
+    ReservationExpired,
+    ReservationFailed,
+    SeatReserved,
+    seat_key,
+)
+from concertsim.sim.consumer import EventWork
+from concertsim.sim.host import Host
+from concertsim.sim.network import Failed, Ok, Reply
+from concertsim.sim.services.common import Job, every
+from concertsim.sim.storage import Transaction
+
+__all__ = ["ENDPOINTS", "subscriptions", "jobs"]
+
+
+def hold(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    date_id, seat_no, user_id = body["date_id"], body["seat_no"], body["user_id"]
+    seen = yield from host.call(
+        "concert", "concert.check_seat", {"date_id": date_id, "seat_no": seat_no}, trace_id,
+        key=seat_key(date_id, seat_no), retries=0,
+    )
+    if isinstance(seen, Failed) and not seen.transient:
+        return seen
+    if not seen.ok:
+        return Failed("dependency-unavailable", "Concert did not answer the seat check", transient=True)
+    ttl = host.world.scenario.rules.hold_ttl
+
+    def work(tx: Transaction, now: float) -> tuple[reservations.Reservation, list[EventPayload]]:
+        held, raised = reservations.hold_seat(
+            tx, host.world, user_id=user_id, date_id=date_id, seat_no=seat_no, ttl=ttl, now=now
+        )
+        return held, list(raised)
+
+    held = yield from host.transact(work, trace_id, label="reservation.hold")
+    return Ok(
+        {
+            "reservation_id": held.reservation_id,
+            "amount": held.amount,
+            "hold_expires_at": held.hold_expires_at,
+        }
+    )
+
+
+def pay(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    reservation_id, user_id = body["reservation_id"], body["user_id"]
+    design = host.world.scenario.design
+
+    def start(tx: Transaction, now: float) -> tuple[reservations.Reservation, list[EventPayload]]:
+        started = reservations.start_payment(
+            tx, reservation_id=reservation_id, user_id=user_id, now=now, pending=False
+        )
+        return started, []
+
+    reservation = yield from host.transact(start, trace_id, label="reservation.start_payment")
+    if reservation.status == reservations.ReservationStatus.CONFIRMED:
+        return Ok({"status": "confirmed"})
+    used = yield from host.call(
+        "point", "point.use",
+        {
+            "user_id": user_id,
+            "amount": reservation.amount,
+            "reservation_id": reservation_id,
+            "idempotency_key": reservations.payment_id_for(reservation_id),
+        },
+        trace_id, key=f"user-{user_id}",
+    )
+    refused = isinstance(used, Failed) and not used.transient
+    if refused:
+        return used  # Point did nothing; the hold stands and the client may charge and retry
+    if design.payment_flow == "choreography":
+        return Ok({"status": "pending"})
+    if used.ok:
+        outcome = yield from host.transact(
+            _confirm_or_fail(reservation_id), trace_id, label="reservation.confirm"
+        )
+        return Ok({"status": "confirmed"}) if outcome == "confirmed" else Failed(outcome)
+    yield from host.transact(
+        _fail(reservation_id, "point-use-unknown"), trace_id, label="reservation.fail_payment"
+    )
+    return Failed("payment-failed", "Point did not answer; the payment was failed and compensated")
+
+
+def _confirm_or_fail(reservation_id: str) -> Any:
+    """Confirm the paid reservation, or fail the payment if the hold is gone (seed 4.2.2)."""
+
+    def work(tx: Transaction, now: float) -> tuple[str, list[EventPayload]]:
+        try:
+            return "confirmed", list(reservations.confirm(tx, reservation_id=reservation_id, now=now))
+        except (HoldExpired, ReservationClosed) as refusal:
+            failed = reservations.fail_payment(
+                tx, reservation_id=reservation_id, reason=refusal.code, now=now
+            )
+            return refusal.code, list(failed)
+
+    return work
+
+
+def _fail(reservation_id: str, reason: str) -> Any:
+    def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+        try:
+            failed = reservations.fail_payment(tx, reservation_id=reservation_id, reason=reason, now=now)
+        except ReservationClosed:
+            return None, []  # confirmed meanwhile (a retried call got through): nothing to undo
+        return None, list(failed)
+
+    return work
+
+
+def status(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    yield from ()
+    found = reservations.reservation_status(host.db.begin(), body["reservation_id"])
+    return Ok({"status": str(found)})
+
+
+ENDPOINTS = {"reservation.hold": hold, "reservation.pay": pay, "reservation.get": status}
+CALLS = {"reservation.hold": ("concert.check_seat",), "reservation.pay": ("point.use",)}
+PUBLISHES = (SeatReserved.TYPE, ReservationCompleted.TYPE, ReservationExpired.TYPE, ReservationFailed.TYPE)
+
+
+def subscriptions(host: Host) -> dict[str, EventWork]:
+    if host.world.scenario.design.payment_flow != "choreography":
+        return {}
+
+    def on_point_used(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
+        used = event.payload
+        assert isinstance(used, PointUsed)
+        _, raised = _confirm_or_fail(used.reservation_id)(tx, now)
+        return raised
+
+    return {PointUsed.TYPE: on_point_used}
+
+
+def jobs(host: Host) -> dict[str, Job]:
+    """The hold-expiry sweeper (seed 4.1, problem 3), unless the design switches it off."""
+    rules = host.world.scenario.rules
+    if not host.world.scenario.design.hold_expiry:
+        return {}
+
+    def sweep(host: Host) -> Generator[simpy.Event, Any, None]:
+        def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+            return None, list(reservations.expire_due_holds(tx, now=now))
+
+        yield from host.transact(work, None, label="reservation.expire_holds")
+
+    return {"hold-expiry-sweeper": every(host, rules.sweep_interval, "reservation.expire_holds", sweep)}

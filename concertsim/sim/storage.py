@@ -1,0 +1,204 @@
+"""Per-service databases: in-memory tables with local, all-or-nothing transactions.
+
+Each service owns one :class:`Database` (seed 8: a database per service). Business tables, the
+outbox and the inbox (processed event ids) live in the same database, so "business write + outbox
+row" and "handle an event + mark it processed" commit together or not at all (seed 6.2, 4.2.3).
+
+Semantics:
+
+- A :class:`Transaction` buffers its writes; nothing is visible to others until :meth:`Database.commit`
+  applies them at one simulated instant, after the commit latency has passed.
+- A crash (the committing process is interrupted) or a failed commit discards the buffer; committed
+  state is kept. There is no partial write.
+- Isolation is optimistic: rows read with ``get_for_update`` remember their version, and a commit
+  whose rows changed in between raises :class:`WriteConflict` (the caller re-runs its work).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Generator, Hashable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from concertsim.models.events import Event
+
+__all__ = [
+    "Database",
+    "Transaction",
+    "OutboxRow",
+    "WriteConflict",
+    "CommitFailed",
+    "OUTBOX",
+    "INBOX",
+]
+
+OUTBOX = "outbox"
+INBOX = "inbox"
+
+_DELETED = object()
+
+
+class WriteConflict(Exception):
+    """Another transaction committed a row this one read for update."""
+
+
+class CommitFailed(Exception):
+    """The database refused the commit (an injected fault); nothing was written."""
+
+
+@dataclass(slots=True)
+class OutboxRow:
+    """An event written in the same transaction as the business change that raised it."""
+
+    seq: int
+    event: Event
+    published: bool = False
+
+
+class Transaction:
+    """A buffer of reads-for-update and writes against one :class:`Database` (a ``Store``)."""
+
+    __slots__ = ("db", "read_versions", "writes", "outbox_events")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.read_versions: dict[tuple[str, Hashable], int] = {}
+        self.writes: dict[tuple[str, Hashable], Any] = {}
+        self.outbox_events: list[Event] = []
+
+    def get(self, table: str, key: Hashable) -> Any | None:
+        written = self.writes.get((table, key), None)
+        if written is not None:
+            return None if written is _DELETED else written
+        return self.db.tables.get(table, {}).get(key)
+
+    def get_for_update(self, table: str, key: Hashable) -> Any | None:
+        address = (table, key)
+        written = self.writes.get(address)
+        if written is not None:
+            return None if written is _DELETED else written
+        self.read_versions.setdefault(address, self.db.versions.get(address, 0))
+        row = self.db.tables.get(table, {}).get(key)
+        return copy.copy(row) if row is not None else None
+
+    def put(self, table: str, key: Hashable, row: Any) -> None:
+        self.writes[(table, key)] = row
+
+    def delete(self, table: str, key: Hashable) -> None:
+        self.writes[(table, key)] = _DELETED
+
+    def keys(self, table: str) -> Iterator[Hashable]:
+        committed = self.db.tables.get(table, {})
+        pending = [
+            k for (t, k), row in self.writes.items()
+            if t == table and row is not _DELETED and k not in committed
+        ]
+        deleted = {k for (t, k), row in self.writes.items() if t == table and row is _DELETED}
+        return iter([k for k in committed if k not in deleted] + pending)
+
+    def add_outbox(self, event: Event) -> None:
+        """Write ``event`` to the outbox as part of this transaction (seed 6.2)."""
+        self.outbox_events.append(event)
+
+    def is_processed(self, group: str, event_id: str) -> bool:
+        """Whether ``group`` already handled ``event_id``; reads for update, so two concurrent
+        handlings of one event conflict and only one commits (seed 4.2.3)."""
+        self.read_versions.setdefault((INBOX, (group, event_id)), self.db.versions.get((INBOX, (group, event_id)), 0))
+        return self.get(INBOX, (group, event_id)) is not None
+
+    def mark_processed(self, group: str, event_id: str) -> None:
+        self.put(INBOX, (group, event_id), True)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.writes and not self.outbox_events
+
+
+class Database:
+    """A service's tables, their row versions and its outbox sequence.
+
+    ``commit(tx)`` is a SimPy generator: it waits the commit latency, then either raises
+    (:class:`CommitFailed`, :class:`WriteConflict`) or applies every write at once and returns the
+    outbox rows it appended. ``commit_fails`` is the hook the fault injector sets.
+    """
+
+    def __init__(
+        self, name: str, env: simpy.Environment, commit_latency: Callable[[], float]
+    ) -> None:
+        self.name = name
+        self.env = env
+        self.commit_latency = commit_latency
+        self.tables: dict[str, dict[Hashable, Any]] = {}
+        self.versions: dict[tuple[str, Hashable], int] = {}
+        self.next_outbox_seq = 1
+        self.outbox_head = 1
+        self.outbox_appended = env.event()
+        self.commit_fails: Callable[[], bool] | None = None
+        self.commits = 0
+
+    def begin(self) -> Transaction:
+        return Transaction(self)
+
+    def commit(self, tx: Transaction) -> Generator[simpy.Event, Any, list[OutboxRow]]:
+        if tx.is_empty:
+            return []
+        yield self.env.timeout(self.commit_latency())
+        if self.commit_fails is not None and self.commit_fails():
+            raise CommitFailed(f"commit to {self.name} failed")
+        for address, version in tx.read_versions.items():
+            if self.versions.get(address, 0) != version:
+                raise WriteConflict(f"{self.name}: {address[0]}[{address[1]!r}] changed")
+        return self._apply(tx)
+
+    def load(self, tx: Transaction) -> None:
+        """Apply ``tx`` at once, without latency or faults: initial data before the run starts."""
+        self._apply(tx)
+
+    def _apply(self, tx: Transaction) -> list[OutboxRow]:
+        versions = self.versions
+        for address, row in tx.writes.items():
+            table, key = address
+            rows = self.tables.setdefault(table, {})
+            if row is _DELETED:
+                rows.pop(key, None)
+            else:
+                rows[key] = row
+            versions[address] = versions.get(address, 0) + 1
+        appended = []
+        if tx.outbox_events:
+            outbox = self.tables.setdefault(OUTBOX, {})
+            for event in tx.outbox_events:
+                row = OutboxRow(self.next_outbox_seq, event)
+                outbox[row.seq] = row
+                appended.append(row)
+                self.next_outbox_seq += 1
+            signal, self.outbox_appended = self.outbox_appended, self.env.event()
+            signal.succeed()
+        self.commits += 1
+        return appended
+
+    # --- the outbox, read by the relay -----------------------------------------------------------
+
+    def unpublished(self, limit: int) -> list[OutboxRow]:
+        """Up to ``limit`` committed, unpublished outbox rows in commit order."""
+        outbox = self.tables.get(OUTBOX, {})
+        while self.outbox_head < self.next_outbox_seq and outbox[self.outbox_head].published:
+            self.outbox_head += 1
+        rows = []
+        seq = self.outbox_head
+        while seq < self.next_outbox_seq and len(rows) < limit:
+            row = outbox[seq]
+            if not row.published:
+                rows.append(row)
+            seq += 1
+        return rows
+
+    def outbox_backlog(self) -> int:
+        return len(self.unpublished(limit=10**9))
+
+    def snapshot(self) -> dict[str, dict[Hashable, Any]]:
+        """The committed tables (shared, not copied: read them only after the run)."""
+        return self.tables

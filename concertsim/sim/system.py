@@ -1,0 +1,123 @@
+"""Wiring: builds the whole simulated system of a scenario in a :class:`World`.
+
+Six hosts (the gateway and the five services of seed 2), each service with its own database, the
+network between them, the broker, one outbox relay per service, one consumer per subscribed
+(group, topic, partition), the scheduled jobs, and the initial data (concert dates and seats,
+point accounts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from types import ModuleType
+
+from concertsim.models import concert, points, reservations
+from concertsim.scenarios.schema import SERVICE_NAMES
+from concertsim.sim.broker import Broker
+from concertsim.sim.consumer import ConsumerPolicy, EventWork, consume_partition, consumer_name
+from concertsim.sim.gateway import install_routes
+from concertsim.sim.host import Host
+from concertsim.sim.network import Network
+from concertsim.sim.random_streams import sampler
+from concertsim.sim.relay import relay_name, relay_outbox
+from concertsim.sim.services import concert as concert_service
+from concertsim.sim.services import data_platform as data_platform_service
+from concertsim.sim.services import point as point_service
+from concertsim.sim.services import queue as queue_service
+from concertsim.sim.services import reservation as reservation_service
+from concertsim.sim.storage import Database
+from concertsim.sim.world import World
+
+__all__ = ["System", "build_system", "SERVICE_MODULES"]
+
+SERVICE_MODULES: dict[str, ModuleType] = {
+    "reservation": reservation_service,
+    "point": point_service,
+    "queue": queue_service,
+    "concert": concert_service,
+    "data_platform": data_platform_service,
+}
+
+
+@dataclass
+class System:
+    world: World
+    network: Network
+    broker: Broker
+    hosts: dict[str, Host]
+    handlers: dict[tuple[str, str], EventWork]
+    """(group, topic) -> the work of that subscription; groups are named after their service."""
+    policy: ConsumerPolicy
+
+    @property
+    def services(self) -> list[Host]:
+        return [h for h in self.hosts.values() if h.db is not None]
+
+
+def build_system(world: World) -> System:
+    scenario = world.scenario
+    design = scenario.design
+    env = world.env
+    network = Network(world, sampler(scenario.network.latency, world.rng("network/latency")))
+    broker = Broker(
+        world, network, scenario.broker.partitions, design.partitioning,
+        publish_timeout=scenario.network.call_timeout,
+    )
+    hosts: dict[str, Host] = {}
+    for name in SERVICE_NAMES:
+        database = None
+        if name != "gateway":
+            commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{name}"))
+            database = Database(name, env, commit_latency)
+        host = Host(world, name, getattr(scenario.services, name), database, design.publish)
+        host.broker, host.network, host.peers = broker, network, hosts
+        hosts[name] = host
+    _load_initial_data(world, hosts)
+
+    install_routes(hosts["gateway"])
+    policy = ConsumerPolicy(
+        dedup=design.consumer_dedup,
+        retries=design.retries,
+        dead_letter=design.dead_letter,
+        retry_backoff=scenario.broker.retry_backoff,
+        fetch_timeout=scenario.broker.fetch_timeout,
+    )
+    handlers: dict[tuple[str, str], EventWork] = {}
+    for name, module in SERVICE_MODULES.items():
+        host = hosts[name]
+        host.endpoints.update(module.ENDPOINTS)
+        if design.publish == "outbox":
+            host.daemon(
+                relay_name(name),
+                partial(relay_outbox, host, broker, scenario.broker.relay_batch,
+                        scenario.broker.relay_poll_interval),
+            )
+        for topic, work in module.subscriptions(host).items():
+            broker.subscribe(name, topic)
+            handlers[(name, topic)] = work
+            for partition in range(scenario.broker.partitions):
+                host.daemon(
+                    consumer_name(name, topic, partition),
+                    partial(consume_partition, host, broker, network, name, topic, partition, work, policy),
+                )
+        for job_name, job in module.jobs(host).items():
+            host.daemon(f"job:{job_name}", job)
+    return System(world, network, broker, hosts, handlers, policy)
+
+
+def _load_initial_data(world: World, hosts: dict[str, Host]) -> None:
+    """Dates and seats on both sides, and a point account per user, committed before time 0."""
+    scenario = world.scenario
+    on_sale = scenario.concerts
+    booking, read_side, wallet = (hosts[n].db.begin() for n in ("reservation", "concert", "point"))
+    for date_id in range(1, on_sale.dates + 1):
+        reservations.add_seats(booking, date_id=date_id, seats=on_sale.seats_per_date, price=on_sale.price)
+        concert.add_date(
+            read_side, date_id=date_id, opens_at=on_sale.opens_at, seats=on_sale.seats_per_date,
+            price=on_sale.price,
+        )
+    for user_id in range(1, scenario.workload.users + 1):
+        points.open_account(wallet, user_id, 0.0, initial_balance=scenario.workload.initial_points)
+    for tx in (booking, read_side, wallet):
+        tx.db.load(tx)

@@ -1,0 +1,95 @@
+"""The trace: every call, commit, publish, delivery, state change and fault of a run, in order.
+
+Records are cheap ``__slots__`` objects appended on the hot path; they are serialized only when the
+run is over (JSONL, one record a line, keys sorted). The run's fingerprint is the SHA-256 of that
+serialization, so two runs with the same (scenario, seed) give the same hash in any process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TraceRecord", "Trace", "record_to_json"]
+
+
+class TraceRecord:
+    """One thing that happened.
+
+    ``kind`` is a dotted name (``call.send``, ``tx.commit``, ``broker.publish``, ``fault.start``,
+    ...); ``party`` is who did it (a service, ``broker``, ``relay:point``, ``client``); ``trace_id``
+    groups the records of one client operation and everything it caused; ``data`` holds the facts,
+    JSON-serializable values only.
+    """
+
+    __slots__ = ("seq", "at", "kind", "party", "trace_id", "data")
+
+    def __init__(
+        self, seq: int, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]
+    ) -> None:
+        self.seq = seq
+        self.at = at
+        self.kind = kind
+        self.party = party
+        self.trace_id = trace_id
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "kind": self.kind,
+            "party": self.party,
+            "trace_id": self.trace_id,
+            "data": self.data,
+        }
+
+    def __repr__(self) -> str:
+        return f"TraceRecord({self.seq}, t={self.at:.4f}, {self.kind}, {self.party}, {self.data})"
+
+
+def record_to_json(record: TraceRecord) -> str:
+    return json.dumps(record.to_json(), sort_keys=True, separators=(",", ":"), default=str)
+
+
+class Trace:
+    """An append-only list of :class:`TraceRecord`, numbered from 0."""
+
+    def __init__(self) -> None:
+        self.records: list[TraceRecord] = []
+
+    def add(
+        self, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]
+    ) -> TraceRecord:
+        record = TraceRecord(len(self.records), at, kind, party, trace_id, data)
+        self.records.append(record)
+        return record
+
+    def __iter__(self) -> Iterator[TraceRecord]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def of_kind(self, *kinds: str) -> Iterable[TraceRecord]:
+        wanted = frozenset(kinds)
+        return (r for r in self.records if r.kind in wanted)
+
+    def lines(self) -> Iterator[str]:
+        return (record_to_json(r) for r in self.records)
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for line in self.lines():
+            digest.update(line.encode())
+            digest.update(b"\n")
+        return digest.hexdigest()
+
+    def write_jsonl(self, path: Path) -> None:
+        with path.open("w", encoding="utf-8") as out:
+            for line in self.lines():
+                out.write(line)
+                out.write("\n")

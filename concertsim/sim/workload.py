@@ -1,0 +1,207 @@
+"""Simulated users (ARCHITECTURE.md, "Workload").
+
+Users arrive in a flash crowd at ticket opening or steadily. Each one takes a queue token, waits for
+it to be activated, lists the open dates, lists a date's seats, holds a free seat (trying another if
+it was taken), tops up points if short, and then pays or abandons the hold. Requests that time out
+are retried where retrying is safe. Every operation is recorded in the history as invoke → ok |
+fail | unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from concertsim.scenarios.schema import Workload as WorkloadSpec
+from concertsim.sim.history import ClientOp, Outcome
+from concertsim.sim.host import Host
+from concertsim.sim.network import Failed, Network, Reply, Timeout
+from concertsim.sim.random_streams import sampler
+from concertsim.sim.world import World
+
+__all__ = ["Workload", "CLIENT"]
+
+CLIENT = "client"
+_UNKNOWN_CODES = frozenset({"gateway-timeout"})
+
+
+def classify(reply: Reply) -> Outcome:
+    if reply.ok:
+        return "ok"
+    if isinstance(reply, Timeout) or reply.code in _UNKNOWN_CODES:
+        return "unknown"
+    return "fail"
+
+
+class Workload:
+    """Starts users and keeps the history. ``active_users`` counts sessions still running."""
+
+    def __init__(self, world: World, network: Network, gateway: Host) -> None:
+        self.world = world
+        self.env = world.env
+        self.network = network
+        self.gateway = gateway
+        self.spec: WorkloadSpec = world.scenario.workload
+        self.price = world.scenario.concerts.price
+        self.rng = world.rng("workload/behaviour")
+        self._arrivals = world.rng("workload/arrivals")
+        self._think = sampler(self.spec.think_time, world.rng("workload/think"))
+        self.history: list[ClientOp] = []
+        self.active_users = 0
+        self.arrived = 0
+
+    def start(self) -> None:
+        self.env.process(self._arrive())
+
+    def _arrive(self) -> Generator[simpy.Event, Any, None]:
+        spec = self.spec
+        if spec.arrival == "flash_crowd":
+            times = sorted(self._arrivals.uniform(0, spec.flash_window) for _ in range(spec.users))
+        else:
+            times, t = [], 0.0
+            while len(times) < spec.users:
+                t += self._arrivals.expovariate(spec.rate_per_second)
+                if t >= spec.duration:
+                    break
+                times.append(t)
+        for user_id, at in enumerate(times, start=1):
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            self.arrived += 1
+            self.env.process(self._session(user_id))
+
+    # --- one user --------------------------------------------------------------------------------
+
+    def _session(self, user_id: int) -> Generator[simpy.Event, Any, None]:
+        self.active_users += 1
+        try:
+            yield from self._book(user_id)
+        finally:
+            self.active_users -= 1
+
+    def _book(self, user_id: int) -> Generator[simpy.Event, Any, None]:
+        spec, rng, env = self.spec, self.rng, self.env
+        gave_up_at = env.now + spec.patience
+        issued = yield from self._request(user_id, "token", "POST /api/v1/queue/tokens", {"user_id": user_id})
+        if not issued.ok:
+            return
+        token = issued.value["token_id"]
+        status = issued.value["status"]
+        while status != "ACTIVE":
+            if env.now >= gave_up_at or status == "EXPIRED":
+                return
+            yield env.timeout(spec.poll_interval)
+            polled = yield from self._request(
+                user_id, "token-status", "GET /api/v1/queue/tokens/{tokenId}", {"token_id": token},
+                record=False,
+            )
+            if polled.ok:
+                status = polled.value["status"]
+        base = {"user_id": user_id, "token_id": token}
+        listed = yield from self._request(user_id, "dates", "GET /api/v1/concerts/dates", base)
+        if not listed.ok or not listed.value["dates"]:
+            return
+        date_id = rng.choice(listed.value["dates"])
+        held = None
+        for _attempt in range(spec.seat_attempts):
+            seats = yield from self._request(
+                user_id, "seats", "GET /api/v1/concerts/dates/{date}/seats", {**base, "date_id": date_id}
+            )
+            if not seats.ok or not seats.value["available"]:
+                return
+            seat_no = rng.choice(seats.value["available"])
+            held = yield from self._request(
+                user_id, "hold", "POST /api/v1/reservations",
+                {**base, "date_id": date_id, "seat_no": seat_no}, retries=0,
+            )
+            if held.ok:
+                break
+        if held is None or not held.ok:
+            return
+        reservation_id = held.value["reservation_id"]
+        amount = held.value["amount"]
+        if rng.random() < spec.abandon_probability:
+            return  # the hold is left to expire
+        yield env.timeout(self._think())
+        balance = yield from self._request(user_id, "balance", "GET /api/v1/points/{userId}", {"user_id": user_id})
+        if balance.ok and balance.value["balance"] < amount:
+            charged = yield from self._request(
+                user_id, "charge", "POST /api/v1/points/charge",
+                {"user_id": user_id, "amount": amount - balance.value["balance"]}, retries=0,
+            )
+            if not charged.ok:
+                return
+        yield from self._pay(user_id, token, reservation_id, gave_up_at)
+
+    def _pay(
+        self, user_id: int, token: str, reservation_id: str, gave_up_at: float
+    ) -> Generator[simpy.Event, Any, None]:
+        op = self._invoke(user_id, "pay", "POST /api/v1/payments", reservation_id=reservation_id)
+        body = {"user_id": user_id, "token_id": token, "reservation_id": reservation_id}
+        reply = yield from self._attempts(op, body, self.spec.client_retries)
+        outcome = classify(reply)
+        if reply.ok and reply.value["status"] == "pending":
+            outcome = yield from self._await_confirmation(user_id, reservation_id, gave_up_at)
+        self._complete(op, outcome, None if reply.ok else reply.code)
+
+    def _await_confirmation(
+        self, user_id: int, reservation_id: str, gave_up_at: float
+    ) -> Generator[simpy.Event, Any, Outcome]:
+        """In the choreography flow a payment is accepted, then confirmed later: poll for it."""
+        while self.env.now < gave_up_at:
+            yield self.env.timeout(self.spec.poll_interval)
+            polled = yield from self._request(
+                user_id, "reservation-status", "GET /api/v1/reservations/{reservationId}",
+                {"reservation_id": reservation_id}, record=False,
+            )
+            if polled.ok:
+                status = polled.value["status"]
+                if status == "CONFIRMED":
+                    return "ok"
+                if status in ("EXPIRED", "FAILED"):
+                    return "fail"
+        return "unknown"
+
+    # --- requests and the history ----------------------------------------------------------------
+
+    def _request(
+        self, user_id: int, action: str, route: str, body: dict[str, Any],
+        *, retries: int | None = None, record: bool = True,
+    ) -> Generator[simpy.Event, Any, Reply]:
+        op = self._invoke(user_id, action, route) if record else None
+        reply = yield from self._attempts(op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route)
+        if op is not None:
+            self._complete(op, classify(reply), None if reply.ok else reply.code)
+        return reply
+
+    def _attempts(
+        self, op: ClientOp | None, body: dict[str, Any], retries: int, route: str | None = None
+    ) -> Generator[simpy.Event, Any, Reply]:
+        route = route or (op.route if op else body["route"])
+        trace_id = op.op_id if op else None
+        reply: Reply = Failed("not-sent")
+        for attempt in range(1 + retries):
+            if attempt:
+                yield self.env.timeout(self.spec.poll_interval)
+            if op is not None:
+                op.attempts += 1
+            reply = yield from self.network.call(
+                CLIENT, self.gateway, route, body, timeout=self.spec.client_timeout, trace_id=trace_id,
+            )
+            if classify(reply) != "unknown" and not (isinstance(reply, Failed) and reply.transient):
+                break
+        return reply
+
+    def _invoke(self, user_id: int, action: str, route: str, **detail: Any) -> ClientOp:
+        op = ClientOp(self.world.next_id("op"), user_id, action, route, self.env.now, detail=detail)
+        self.history.append(op)
+        self.world.record("client.invoke", CLIENT, op.op_id, user=user_id, action=action, **detail)
+        return op
+
+    def _complete(self, op: ClientOp, outcome: Outcome, error: str | None) -> None:
+        op.complete_at = self.env.now
+        op.outcome = outcome
+        op.error = error
+        self.world.record(f"client.{outcome}", CLIENT, op.op_id, action=op.action, error=error)

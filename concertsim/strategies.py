@@ -1,0 +1,188 @@
+"""Hypothesis strategies for workloads and fault schedules (public API).
+
+The strategies are swarm-style: each example first draws *which* fault kinds are enabled, so some
+examples hammer one kind of failure and others mix several. Every part is declared so that Hypothesis
+shrinks towards the simplest failing case: fewer faults, fewer users, earlier times, shorter
+windows, narrower message filters.
+
+    >>> from hypothesis import given
+    >>> from concertsim.strategies import scenarios
+    >>> @given(scenarios())
+    ... def test_design_keeps_its_promises(scenario): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import strategies as st
+
+from concertsim.models.events import PAYLOAD_TYPES
+from concertsim.scenarios.schema import (
+    CHANNELS,
+    DOMAIN_SERVICES,
+    PARTIES,
+    SERVICE_NAMES,
+    FaultSpec,
+    MessageFilter,
+    Scenario,
+)
+from concertsim.sim.system import SERVICE_MODULES
+
+__all__ = [
+    "FAULT_KINDS",
+    "fault_specs",
+    "fault_schedules",
+    "workloads",
+    "scenarios",
+    "ENDPOINT_NAMES",
+    "EVENT_TYPES",
+]
+
+FAULT_KINDS = (
+    "crash",
+    "partition",
+    "drop",
+    "duplicate",
+    "delay",
+    "reorder",
+    "slow",
+    "commit_failure",
+    "clock_skew",
+)
+ENDPOINT_NAMES = tuple(sorted(name for m in SERVICE_MODULES.values() for name in m.ENDPOINTS))
+EVENT_TYPES = tuple(sorted(PAYLOAD_TYPES))
+_CRASH_TARGETS = (
+    *DOMAIN_SERVICES,
+    "broker",
+    *(f"relay:{s}" for s in DOMAIN_SERVICES),
+    *(f"consumer:{s}" for s in DOMAIN_SERVICES),
+    "gateway",
+)
+_MESSAGE_KINDS = ("drop", "duplicate", "delay", "reorder")
+
+
+def _tenths(low: float, high: float) -> st.SearchStrategy[float]:
+    """Times on a 0.1 s grid: integers shrink towards ``low`` and print legibly."""
+    return st.integers(int(low * 10), int(high * 10)).map(lambda n: n / 10)
+
+
+def _partition_targets() -> st.SearchStrategy[str]:
+    pairs = [(a, b) for i, a in enumerate(PARTIES) for b in PARTIES[i + 1 :]]
+    return st.tuples(st.sampled_from(pairs), st.booleans()).map(
+        lambda p: f"{p[0][0]}->{p[0][1]}" if p[1] else f"{p[0][0]}|{p[0][1]}"
+    )
+
+
+def _message_filter(channel: str) -> st.SearchStrategy[MessageFilter | None]:
+    types = ENDPOINT_NAMES if channel in ("request", "reply") else EVENT_TYPES
+    narrowed = st.builds(
+        MessageFilter,
+        message_type=st.none() | st.sampled_from(types),
+        skip=st.integers(0, 5),
+        count=st.none() | st.integers(1, 3),
+        rate=st.sampled_from([1.0, 0.5, 0.1]),
+    )
+    return st.none() | narrowed
+
+
+@st.composite
+def fault_specs(
+    draw: st.DrawFn, kinds: Sequence[str] = FAULT_KINDS, horizon: float = 60.0, max_duration: float = 20.0
+) -> FaultSpec:
+    """One fault of one of ``kinds``, starting within ``horizon`` seconds."""
+    kind = draw(st.sampled_from(sorted(kinds, key=FAULT_KINDS.index)))
+    at = draw(_tenths(0, horizon))
+    duration = draw(_tenths(0, max_duration))
+    match: MessageFilter | None = None
+    params: dict[str, float] = {}
+    if kind == "crash":
+        target = draw(st.sampled_from(_CRASH_TARGETS))
+    elif kind == "partition":
+        target = draw(_partition_targets())
+    elif kind in _MESSAGE_KINDS:
+        target = draw(st.sampled_from(CHANNELS))
+        match = draw(_message_filter(target))
+        if kind == "delay":
+            params = {"seconds": draw(st.sampled_from([0.5, 2.0, 10.0]))}
+        elif kind == "reorder":
+            params = {"window": draw(st.sampled_from([0.5, 5.0]))}
+    elif kind == "commit_failure":
+        target = draw(st.sampled_from(DOMAIN_SERVICES))
+        params = {"rate": draw(st.sampled_from([1.0, 0.5]))}
+    else:
+        target = draw(st.sampled_from(SERVICE_NAMES))
+        if kind == "slow":
+            params = {"factor": draw(st.sampled_from([5.0, 50.0]))}
+        else:
+            params = {"seconds": draw(st.sampled_from([-30.0, 30.0, 200.0]))}
+    return FaultSpec(at=at, kind=kind, target=target, duration=duration, match=match, params=params)
+
+
+@st.composite
+def fault_schedules(
+    draw: st.DrawFn,
+    kinds: Sequence[str] = FAULT_KINDS,
+    max_faults: int = 4,
+    horizon: float = 60.0,
+    max_duration: float = 20.0,
+) -> tuple[FaultSpec, ...]:
+    """A schedule of up to ``max_faults`` faults, swarm-style: first the subset of ``kinds`` this
+    example enables, then faults of those kinds only."""
+    ordered = sorted(kinds, key=FAULT_KINDS.index)
+    enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
+    enabled.sort(key=FAULT_KINDS.index)
+    faults = draw(
+        st.lists(fault_specs(enabled, horizon, max_duration), max_size=max_faults)
+    )
+    return tuple(sorted(faults, key=lambda f: f.at))
+
+
+@st.composite
+def workloads(draw: st.DrawFn, max_users: int = 30) -> dict[str, Any]:
+    """A small workload (as scenario fields) that shrinks towards fewer users and less variety."""
+    return {
+        "users": draw(st.integers(1, max_users)),
+        "flash_window": draw(_tenths(1, 20)),
+        "abandon_probability": draw(st.sampled_from([0.0, 0.2, 0.5])),
+        "initial_points": draw(st.sampled_from([0, 50_000, 200_000])),
+    }
+
+
+@st.composite
+def scenarios(
+    draw: st.DrawFn,
+    base: Scenario | None = None,
+    kinds: Sequence[str] = FAULT_KINDS,
+    max_faults: int = 4,
+    max_users: int = 30,
+) -> Scenario:
+    """``base`` (default: a small ticket opening) with a drawn workload, seed and fault schedule."""
+    base = base or small_base()
+    workload = draw(workloads(max_users))
+    faults = draw(
+        fault_schedules(kinds, max_faults, horizon=base.workload.duration, max_duration=20.0)
+    )
+    seed = draw(st.integers(0, 2**16))
+    data = base.model_dump()
+    data["workload"] = {**data["workload"], **workload}
+    data["faults"] = [f.model_dump() for f in faults]
+    data["seed"] = seed
+    return Scenario.model_validate(data)
+
+
+def small_base() -> Scenario:
+    """The scenario property tests vary: 2 dates of 8 seats, short holds, a one-minute opening."""
+    return Scenario.model_validate(
+        {
+            "name": "property-base",
+            "concerts": {"dates": 2, "seats_per_date": 8},
+            "rules": {"hold_ttl": 20, "queue_capacity": 15, "token_idle_ttl": 30, "sweep_interval": 2},
+            "workload": {
+                "users": 20, "flash_window": 5, "duration": 60,
+                "think_time": {"kind": "exponential", "mean": 3}, "patience": 120,
+            },
+            "settle": {"deadline": 300},
+        }
+    )

@@ -1,0 +1,29 @@
+"""Shared test helpers: small scenarios that run in well under a second."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from concertsim.scenarios.loader import scenario_from_data
+from concertsim.scenarios.schema import Scenario
+
+SMALL: dict[str, Any] = {
+    "name": "small",
+    "concerts": {"dates": 2, "seats_per_date": 10},
+    "rules": {"hold_ttl": 30, "queue_capacity": 20, "token_idle_ttl": 30},
+    "workload": {"users": 40, "flash_window": 5, "duration": 60, "think_time": {"kind": "exponential", "mean": 3}},
+    "settle": {"deadline": 300},
+}
+
+
+def small_scenario(*overrides: str, **fields: Any) -> Scenario:
+    """The small scenario with ``--set``-style overrides."""
+    data = {**SMALL, **fields}
+    return scenario_from_data(data, "small", overrides)
+
+
+@pytest.fixture
+def small() -> Scenario:
+    return small_scenario()
