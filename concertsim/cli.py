@@ -121,6 +121,38 @@ def run(
     raise typer.Exit(EXIT_OK if outcome.holds else EXIT_VIOLATION)
 
 
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="The scenario YAML file to check.", show_default=False)],
+    set_: SetOption = None,
+) -> None:
+    """Check a scenario file against the schema without running it (exit 2 if invalid)."""
+    try:
+        scenario = load_scenario(file, tuple(set_ or ()))
+    except ScenarioError as error:
+        raise _bad_input(str(error).replace("[", r"\[")) from None
+    stdout.print(
+        f"{file}: valid scenario [bold]{scenario.name}[/bold] "
+        f"({len(scenario.faults)} fault(s), {scenario.workload.users} users, "
+        f"payment_flow={scenario.design.payment_flow})",
+        highlight=False,
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files, for editors to validate and complete them."""
+    sys.stdout.write(json.dumps(Scenario.model_json_schema(), indent=2) + "\n")
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios, one line each. Run one with `concertsim run NAME`."""
+    for name in builtin_names():
+        described = load_scenario(builtin_path(name))
+        stdout.print(f"[bold]{name:<22}[/bold] {described.description}", highlight=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

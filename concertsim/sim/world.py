@@ -47,6 +47,6 @@ class World:
         return f"{prefix}-{n}"
 
     def record(
-        self, kind: str, party: str, trace_id: str | None = None, **data: Any
+        self, kind: str, party: str, trace_id: str | None = None, /, **data: Any
     ) -> TraceRecord:
         return self.trace.add(self.env.now, kind, party, trace_id, data)
