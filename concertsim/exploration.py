@@ -87,9 +87,18 @@ def explore(
     report = Exploration(base=base, examples_requested=examples)
     wanted = set(invariants) if invariants is not None else set(base.enabled_checks())
 
+    verdicts: dict[str, bool] = {}
+
     def violates(candidate: Scenario) -> bool:
+        key = candidate.model_dump_json()
+        if key in verdicts:
+            return verdicts[key]
         if report.examples_to_failure is not None and report.runs >= report.examples_to_failure + shrink_budget:
             return False  # shrinking budget spent: keep the smallest failure found so far
+        verdicts[key] = broken = _violates(candidate)
+        return broken
+
+    def _violates(candidate: Scenario) -> bool:
         report.runs += 1
         result = run_scenario(candidate)
         broken = any(not v.holds for v in check_run(result, wanted))

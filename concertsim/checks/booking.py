@@ -12,40 +12,51 @@ from concertsim.sim.result import RunResult
 _OPEN = (ReservationStatus.HELD, ReservationStatus.PAYMENT_PENDING)
 
 
-def _claim_interval(r: reservations.Reservation, end: float) -> tuple[float, float]:
-    """When ``r`` had a claim on its seat: from the hold until it ended (forever once confirmed)."""
-    if r.status == ReservationStatus.CONFIRMED:
-        return r.held_at, float("inf")
-    return r.held_at, r.ended_at if r.ended_at is not None else end
-
-
 @invariant(
     "no-double-booking",
     "safety",
     "No seat is ever held or sold for two reservations at the same moment.",
 )
 def no_double_booking(result: RunResult) -> list[Violation]:
-    by_seat: dict[tuple[int, int], list[reservations.Reservation]] = defaultdict(list)
-    for r in result.table("reservation", reservations.RESERVATIONS).values():
-        by_seat[(r.date_id, r.seat_no)].append(r)
-    end = result.phases.ended_at
+    """Replays the seat events in commit order: a seat claimed while another reservation still
+    holds it, or two confirmed reservations of one seat, is a double booking."""
+    holder: dict[tuple[int, int], str] = {}
     violations = []
-    for seat, claims in sorted(by_seat.items()):
-        claims.sort(key=lambda r: (r.held_at, r.reservation_id))
-        for earlier, later in zip(claims, claims[1:]):
-            _, earlier_end = _claim_interval(earlier, end)
-            if later.held_at < earlier_end:
+    for record in result.trace.of_kind("event.raised"):
+        payload = record.data["payload"]
+        if "seat_no" not in payload:
+            continue
+        seat = (payload["date_id"], payload["seat_no"])
+        reservation_id = payload["reservation_id"]
+        event_type = record.data["type"]
+        if event_type == "SeatReservedEvent":
+            current = holder.get(seat)
+            if current is not None and current != reservation_id:
                 violations.append(
                     Violation(
                         "no-double-booking",
-                        f"seat {seat[1]} of date {seat[0]} claimed by {earlier.reservation_id} "
-                        f"({earlier.status}) and {later.reservation_id} ({later.status}) at once",
-                        at=later.held_at,
-                        evidence={"date_id": seat[0], "seat_no": seat[1],
-                                  "reservations": [earlier.reservation_id, later.reservation_id]},
-                        saga=later.reservation_id,
+                        f"seat {seat[1]} of date {seat[0]} held for {reservation_id} while "
+                        f"{current} still had it",
+                        at=record.at,
+                        evidence={"date_id": seat[0], "seat_no": seat[1], "reservations": [current, reservation_id]},
+                        records=(record.seq,),
+                        saga=reservation_id,
                     )
                 )
+            holder[seat] = reservation_id
+        elif event_type in ("ReservationExpiredEvent", "ReservationFailedEvent") and holder.get(seat) == reservation_id:
+            del holder[seat]
+    confirmed: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for r in result.table("reservation", reservations.RESERVATIONS).values():
+        if r.status == ReservationStatus.CONFIRMED:
+            confirmed[(r.date_id, r.seat_no)].append(r.reservation_id)
+    for seat, owners in sorted(confirmed.items()):
+        if len(owners) > 1:
+            violations.append(
+                Violation("no-double-booking", f"seat {seat[1]} of date {seat[0]} sold to {sorted(owners)}",
+                          evidence={"date_id": seat[0], "seat_no": seat[1], "reservations": sorted(owners)},
+                          saga=sorted(owners)[-1])
+            )
     return violations
 
 

@@ -8,12 +8,14 @@ from concertsim.checks.base import Violation, invariant
 from concertsim.models import points
 from concertsim.sim.result import RunResult
 
-__all__ = ["id_number"]
+__all__ = ["ledger_order"]
 
 
-def id_number(identifier: str) -> int:
-    """The counter of an id such as ``led-17``: ids of one prefix are numbered in order of use."""
-    return int(identifier.rsplit("-", 1)[1])
+def ledger_order(entry: points.LedgerEntry) -> tuple[int, int]:
+    """Commit order of a user's ledger entries: the opening balance first, then by id number
+    (ids are drawn in the order transactions run, and the account row serializes a user's)."""
+    opening = entry.entry_id.startswith(points.OPENING_ENTRY_PREFIX)
+    return (0 if opening else 1, int(entry.entry_id.rsplit("-", 1)[1]))
 
 
 def _entries_by_user(result: RunResult) -> dict[int, list[points.LedgerEntry]]:
@@ -21,7 +23,7 @@ def _entries_by_user(result: RunResult) -> dict[int, list[points.LedgerEntry]]:
     for entry in result.table("point", points.LEDGER).values():
         by_user[entry.user_id].append(entry)
     for entries in by_user.values():
-        entries.sort(key=lambda e: id_number(e.entry_id))
+        entries.sort(key=ledger_order)
     return by_user
 
 

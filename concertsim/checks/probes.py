@@ -53,7 +53,7 @@ def _payment_at_hold_expiry(result: RunResult) -> int:
     return sum(
         1 for r in result.trace.of_kind("event.raised")
         if r.data["type"] == "ReservationFailedEvent"
-        and r.data["payload"]["reason"] in ("hold-expired", "reservation-closed")
+        and r.data["payload"]["reason"] in ("hold-expired", "reservation-closed", "hold-expired-during-payment")
     )
 
 

@@ -67,6 +67,7 @@ class SalesTally:
     seats: int
     opens_at: float
     sold_count: int = 0
+    last_sale_at: float | None = None
     sold_out_at: float | None = None
 
 
@@ -124,12 +125,14 @@ def apply_seat_event(store: Store, payload: EventPayload, now: float) -> None:
 
 
 def record_sale(store: Store, payload: ReservationCompleted) -> None:
-    """Count a sale for the ranking. A plain counter: a duplicate delivery counts twice, which is
-    why consumers de-duplicate (seed 4.2.3)."""
+    """Count a sale for the ranking. A date sells out at its latest confirmation, whatever order
+    the sales arrive in (different seats travel in different partitions). A plain counter: a
+    duplicate delivery counts twice, which is why consumers de-duplicate (seed 4.2.3)."""
     tally = store.get_for_update(TALLIES, payload.date_id)
     tally.sold_count += 1
+    tally.last_sale_at = max(tally.last_sale_at or payload.confirmed_at, payload.confirmed_at)
     if tally.sold_count == tally.seats:
-        tally.sold_out_at = payload.confirmed_at
+        tally.sold_out_at = tally.last_sale_at
     store.put(TALLIES, payload.date_id, tally)
 
 

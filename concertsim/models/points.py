@@ -26,6 +26,7 @@ __all__ = [
     "USES_BY_KEY",
     "USES_BY_RESERVATION",
     "TOMBSTONES",
+    "OPENING_ENTRY_PREFIX",
     "PointAccount",
     "PointUse",
     "LedgerEntry",
@@ -44,6 +45,7 @@ USES = "uses"
 USES_BY_KEY = "uses_by_key"
 USES_BY_RESERVATION = "uses_by_reservation"
 TOMBSTONES = "refund_tombstones"
+OPENING_ENTRY_PREFIX = "led-open-"
 
 
 @dataclass(slots=True)
@@ -97,14 +99,14 @@ def _append_ledger(store: Store, ids: IdSource, entry_kind: str, user_id: int, a
     store.put(LEDGER, entry.entry_id, entry)
 
 
-def open_account(store: Store, user_id: int, now: float, initial_balance: int = 0, ids: IdSource | None = None) -> None:
+def open_account(store: Store, user_id: int, now: float, initial_balance: int = 0) -> None:
     """Create ``user_id``'s account if it has none; an initial balance is a ledger charge."""
     if store.get(ACCOUNTS, user_id) is not None:
         return
     store.get_for_update(ACCOUNTS, user_id)
     store.put(ACCOUNTS, user_id, PointAccount(user_id, initial_balance))
     if initial_balance > 0:
-        entry = LedgerEntry(f"led-init-{user_id}", user_id, "charge", initial_balance, now)
+        entry = LedgerEntry(f"{OPENING_ENTRY_PREFIX}{user_id}", user_id, "charge", initial_balance, now)
         store.put(LEDGER, entry.entry_id, entry)
 
 

@@ -253,8 +253,13 @@ def fail_payment(store: Store, *, reservation_id: str, reason: str, now: float) 
     ]
 
 
-def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired]:
-    """Expire every open hold whose TTL has run out and release its seat (seed 4.1)."""
+def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired | ReservationFailed]:
+    """Expire every open hold whose TTL has run out and release its seat (seed 4.1).
+
+    A hold whose payment was started but never settled (the service failed between the deduction
+    and the confirmation) also fails that payment: ReservationFailedEvent asks Point to refund
+    whatever it deducted, so a payment stuck half-way cannot orphan a deduction.
+    """
     due = sorted(
         ((store.get(OPEN_HOLDS, rid), rid) for rid in store.keys(OPEN_HOLDS)),
     )
@@ -274,6 +279,14 @@ def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired]:
             ReservationExpired(reservation_id=reservation_id, user_id=reservation.user_id,
                                date_id=reservation.date_id, seat_no=reservation.seat_no)
         )
+        payment = store.get_for_update(PAYMENTS, payment_id_for(reservation_id))
+        if payment is not None and payment.status == PaymentStatus.PENDING:
+            _set_payment(store, reservation, PaymentStatus.FAILED, now)
+            expired.append(
+                ReservationFailed(reservation_id=reservation_id, user_id=reservation.user_id,
+                                  date_id=reservation.date_id, seat_no=reservation.seat_no,
+                                  amount=reservation.amount, reason="hold-expired-during-payment")
+            )
     return expired
 
 

@@ -1,8 +1,11 @@
 """A Kafka-like event broker (seed 8).
 
-Topics are named after event types and split into partitions. A publish appends the event to one
-partition, chosen by the event's key (so one aggregate's events keep their order, seed 4.2.3) or at
-random (the ``partitioning=random`` ablation). Consumer groups read each partition from a committed
+Each publishing service has one topic (``reservation-events``, ...) holding every event type it
+raises, split into partitions. A publish appends the event to one partition, chosen by the event's
+key (so one aggregate's events keep their order, seed 4.2.3) or at random (the
+``partitioning=random`` ablation). One topic per *publisher* rather than per event type is what
+makes the key work: a seat's SeatReservedEvent and its later ReservationCompletedEvent share a
+partition, so no consumer can apply them in the wrong order. Consumer groups read each partition from a committed
 offset; a consumer commits after handling, so a crash in between means redelivery: delivery is at
 least once, and order holds within a partition only.
 
@@ -62,6 +65,7 @@ class Broker:
         partitions: int,
         partitioning: str,
         publish_timeout: float,
+        topic_of: dict[str, str],
     ) -> None:
         self.world = world
         self.env = world.env
@@ -73,16 +77,26 @@ class Broker:
         self.logs: dict[tuple[str, int], list[Event]] = {}
         self._growth: dict[tuple[str, int], simpy.Event] = {}
         self.offsets: dict[tuple[str, str, int], int] = {}
+        self.topic_of = topic_of
+        """event type -> the topic it is published to"""
         self.subscriptions: dict[str, list[str]] = {}
+        """topic -> consumer groups reading it"""
+        self.interests: dict[str, list[str]] = {}
+        """event type -> the groups that handle it (a group skips the other types of its topics)"""
         self.dead_letters: list[DeadLetter] = []
+        self._parked_keys: dict[tuple[str, str], int] = {}
         self.is_up = True
 
     # --- topology --------------------------------------------------------------------------------
 
-    def subscribe(self, group: str, topic: str) -> None:
-        groups = self.subscriptions.setdefault(topic, [])
-        if group not in groups:
-            groups.append(group)
+    def subscribe(self, group: str, event_type: str) -> str:
+        """``group`` handles ``event_type``; returns the topic it must read."""
+        topic = self.topic_of[event_type]
+        for registry, name in ((self.subscriptions, topic), (self.interests, event_type)):
+            groups = registry.setdefault(name, [])
+            if group not in groups:
+                groups.append(group)
+        return topic
 
     def partition_for(self, event: Event) -> int:
         if self.partitioning == "random":
@@ -110,12 +124,13 @@ class Broker:
 
     def _append(self, source: str, event: Event) -> None:
         partition = self.partition_for(event)
-        address = (event.type, partition)
+        topic = self.topic_of[event.type]
+        address = (topic, partition)
         log = self.logs.setdefault(address, [])
         log.append(event)
         self.world.record(
             "broker.append", source, event.trace_id, event_id=event.event_id, type=event.type,
-            key=event.key, partition=partition, offset=len(log) - 1,
+            key=event.key, topic=topic, partition=partition, offset=len(log) - 1,
         )
         growth = self._growth.pop(address, None)
         if growth is not None:
@@ -153,12 +168,29 @@ class Broker:
         )
 
     def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
+        """Park ``event`` in ``group``'s dead-letter topic. The key stays blocked for the group
+        until the letter is handled: its later events are parked behind it, so a parked event
+        never lets a younger one of the same aggregate overtake it."""
         letter = DeadLetter(group, topic, partition, offset, event, reason, self.env.now)
         self.dead_letters.append(letter)
+        address = (group, event.key)
+        self._parked_keys[address] = self._parked_keys.get(address, 0) + 1
         self.world.record(
             "broker.dead_letter", group, event.trace_id, event_id=event.event_id, type=event.type,
             reason=reason,
         )
+
+    def is_key_parked(self, group: str, key: str) -> bool:
+        return (group, key) in self._parked_keys
+
+    def unpark(self, letter: DeadLetter) -> None:
+        self.dead_letters.remove(letter)
+        address = (letter.group, letter.event.key)
+        remaining = self._parked_keys[address] - 1
+        if remaining:
+            self._parked_keys[address] = remaining
+        else:
+            del self._parked_keys[address]
 
     # --- lifecycle -------------------------------------------------------------------------------
 

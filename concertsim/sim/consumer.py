@@ -26,7 +26,14 @@ from concertsim.sim.host import Host, Unavailable
 from concertsim.sim.network import Network
 from concertsim.sim.storage import Transaction
 
-__all__ = ["EventWork", "ConsumerPolicy", "consume_partition", "consumer_name", "redrive"]
+__all__ = [
+    "EventWork",
+    "ConsumerPolicy",
+    "consume_partition",
+    "consumer_name",
+    "redrive",
+    "handle_with_retries",
+]
 
 EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
 """A service's handling of one event: reads and writes ``tx`` at time ``now``, returns the events
@@ -69,11 +76,14 @@ def handle_once(
 
 
 def handle_with_retries(
-    host: Host, broker: Broker, group: str, partition: int, offset: int, event: Event,
-    work: EventWork, policy: ConsumerPolicy,
+    host: Host, broker: Broker, group: str, topic: str, partition: int, offset: int,
+    event: Event, work: EventWork, policy: ConsumerPolicy,
 ) -> Generator[simpy.Event, Any, None]:
     """Handle one delivered event, retrying failures with backoff, then park or drop it."""
     world = host.world
+    if policy.dead_letter and broker.is_key_parked(group, event.key):
+        broker.park(group, topic, partition, offset, event, f"behind a parked event of key {event.key}")
+        return
     attempt = 0
     label = f"{group}<-{event.type}"
     while True:
@@ -90,7 +100,7 @@ def handle_with_retries(
             )
             if attempt > policy.retries:
                 if policy.dead_letter:
-                    broker.park(group, event.type, partition, offset, event, reason)
+                    broker.park(group, topic, partition, offset, event, reason)
                 else:
                     world.record(
                         "consumer.dropped", host.name, event.trace_id, group=group,
@@ -108,9 +118,10 @@ def handle_with_retries(
 
 def consume_partition(
     host: Host, broker: Broker, network: Network, group: str, topic: str, partition: int,
-    work: EventWork, policy: ConsumerPolicy,
+    handlers: dict[str, EventWork], policy: ConsumerPolicy,
 ) -> Generator[simpy.Event, Any, None]:
-    """The consumer loop of (group, topic, partition): fetch, handle each, commit the offset."""
+    """The consumer loop of (group, topic, partition): fetch, handle each event of a type in
+    ``handlers`` (skipping the topic's other types), commit the offset."""
     env = host.env
     world = host.world
     while True:
@@ -123,38 +134,61 @@ def consume_partition(
             yield env.timeout(policy.fetch_timeout)
             continue
         batch = log[offset : offset + policy.fetch_batch]
-        arrivals: list[tuple[float, int, Event]] = []
-        gap = False
-        for index, event in enumerate(batch):
-            copies = network.transit_delays(
-                "delivery", BROKER, host.name, event.type, event.key, group=group
+        arrivals, delivered = _arrivals(network, host.name, group, batch, offset)
+        gap = delivered < len(batch)
+        if gap:
+            lost = batch[delivered]
+            world.record(
+                "broker.delivery_lost", BROKER, lost.trace_id, group=group, event_id=lost.event_id
             )
-            if not copies:
-                world.record(
-                    "broker.delivery_lost", BROKER, event.trace_id, group=group,
-                    event_id=event.event_id,
-                )
-                gap = True
-                batch = batch[:index]
-                break
-            arrivals.extend((delay, offset + index, event) for delay in copies)
-        arrivals.sort(key=lambda arrival: (arrival[0], arrival[1]))
+            batch = batch[:delivered]
         fetched_at = env.now
         for delay, message_offset, event in arrivals:
             wait = fetched_at + delay - env.now
             if wait > 0:
                 yield env.timeout(wait)
+            work = handlers.get(event.type)
+            if work is None:
+                continue
             world.record(
                 "broker.deliver", BROKER, event.trace_id, group=group, event_id=event.event_id,
                 type=event.type, partition=partition, offset=message_offset,
             )
             yield from handle_with_retries(
-                host, broker, group, partition, message_offset, event, work, policy
+                host, broker, group, topic, partition, message_offset, event, work, policy
             )
         if batch:
             yield from _commit_offset(host, broker, network, group, topic, partition, offset + len(batch))
         if gap:
             yield env.timeout(policy.fetch_timeout)
+
+
+def _arrivals(
+    network: Network, consumer: str, group: str, batch: list[Event], offset: int
+) -> tuple[list[tuple[float, int, Event]], int]:
+    """When each event of a fetched batch reaches the consumer, in handling order.
+
+    The batch travels as one response, so its events arrive in log order after one latency; a
+    delayed event holds back the rest of the partition behind it (order holds within a
+    partition), while a reordered one is overtaken. A lost event ends the batch there: the
+    consumer notices the gap and fetches again. Returns the arrivals and how many events of the
+    batch were delivered.
+    """
+    base = network.latency()
+    arrivals: list[tuple[float, int, Event]] = []
+    head_of_line = 0.0
+    for index, event in enumerate(batch):
+        copies, overtaken = network.carry(
+            "delivery", BROKER, consumer, event.type, event.key, group, delay=base
+        )
+        if not copies:
+            return sorted(arrivals, key=lambda a: (a[0], a[1])), index
+        for delay in copies:
+            arrival = delay if overtaken else max(delay, head_of_line)
+            if not overtaken:
+                head_of_line = arrival
+            arrivals.append((arrival, offset + index, event))
+    return sorted(arrivals, key=lambda a: (a[0], a[1])), len(batch)
 
 
 def _commit_offset(
@@ -171,25 +205,27 @@ def _commit_offset(
 
 def redrive(
     host: Host, broker: Broker, letter: DeadLetter, work: EventWork, dedup: bool
-) -> Generator[simpy.Event, Any, None]:
-    """Hand one parked event to its group again (the operator's manual handling, seed 4.2.3);
-    it leaves the dead-letter topic only if handling now succeeds."""
+) -> Generator[simpy.Event, Any, bool]:
+    """Hand one parked event to its group again (the operator's manual handling, seed 4.2.3).
+    It leaves the dead-letter topic only if handling now succeeds; returns whether it did."""
+    event = letter.event
     try:
         handled = yield from host.work_on_worker(
-            f"{letter.group}<-{letter.event.type}", handle_once(host, letter.group, letter.event, work, dedup)
+            f"{letter.group}<-{event.type}", handle_once(host, letter.group, event, work, dedup)
         )
     except (DomainError, Unavailable) as failure:
         host.world.record(
-            "dlq.redrive_failed", letter.group, letter.event.trace_id,
-            event_id=letter.event.event_id, reason=getattr(failure, "message", str(failure)),
+            "dlq.redrive_failed", letter.group, event.trace_id, event_id=event.event_id,
+            reason=getattr(failure, "message", str(failure)),
         )
-        return
-    broker.dead_letters.remove(letter)
+        return False
+    broker.unpark(letter)
     host.world.record(
-        "dlq.redriven", letter.group, letter.event.trace_id, event_id=letter.event.event_id,
+        "dlq.redriven", letter.group, event.trace_id, event_id=event.event_id,
         outcome="handled" if handled else "duplicate_skipped",
     )
     host.world.record(
         "consumer.handled" if handled else "consumer.duplicate_skipped", host.name,
-        letter.event.trace_id, group=letter.group, event_id=letter.event.event_id, type=letter.event.type,
+        event.trace_id, group=letter.group, event_id=event.event_id, type=event.type,
     )
+    return True

@@ -216,9 +216,11 @@ class FaultInjector:
     def transit(
         self, channel: str, source: str, destination: str, message_type: str, key: str,
         group: str, delay: float,
-    ) -> list[float]:
-        """The arrival delays of the copies of one message (empty: lost)."""
+    ) -> tuple[list[float], bool]:
+        """The arrival delays of the copies of one message (empty: lost), and whether a reorder
+        fault let later messages overtake it."""
         copies = [delay]
+        overtaken = False
         for fault in self.active_message_faults.get(channel, ()):
             if not copies or not fault.strikes(source, destination, message_type, key, group):
                 continue
@@ -232,9 +234,10 @@ class FaultInjector:
             else:
                 window = float(params.get("window", 1.0))
                 copies = [c + fault.rng.uniform(0.0, window) for c in copies]
+                overtaken = True
             self.world.record(
                 "fault.strike", "faults", None, index=fault.index, kind=kind, channel=channel,
                 source=source, destination=destination, message_type=message_type, key=key,
                 group=group,
             )
-        return copies
+        return copies, overtaken

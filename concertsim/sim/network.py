@@ -96,11 +96,26 @@ class Network:
 
         ``channel`` is one of ``request``, ``reply`` (synchronous calls), ``publish``, ``ack``,
         ``delivery``, ``offset_commit`` (the broker's traffic)."""
+        return self.carry(channel, source, destination, message_type, key, group)[0]
+
+    def carry(
+        self,
+        channel: str,
+        source: str,
+        destination: str,
+        message_type: str,
+        key: str,
+        group: str = "",
+        delay: float | None = None,
+    ) -> tuple[list[float], bool]:
+        """Like :meth:`transit_delays` (with ``delay`` instead of a sampled latency if given),
+        also telling whether a reorder fault let later messages overtake this one."""
         if not self.reachable(source, destination):
-            return []
-        delay = self.latency()
+            return [], False
+        if delay is None:
+            delay = self.latency()
         if self.faults is None or not self.faults.message_faults_active:
-            return [delay]
+            return [delay], False
         return self.faults.transit(channel, source, destination, message_type, key, group, delay)
 
     def call(

@@ -47,7 +47,7 @@ class RunResult:
     """Everything a run leaves behind.
 
     ``state`` holds each service's committed tables (service -> table -> key -> row), ``history``
-    the client operations, ``subscriptions`` the consumer groups of each topic.
+    the client operations, ``subscriptions`` the consumer groups that handle each event type.
     """
 
     scenario: Scenario

@@ -45,16 +45,16 @@ def run_scenario(scenario: Scenario, seed: int | None = None) -> RunResult:
     faults.heal_all()
     heal_at = env.now
     world.record("phase.heal", "runner")
-    _redrive_dead_letters(system)
+    redriving = env.process(_redrive_dead_letters(system))
 
     settled_at = None
     deadline = heal_at + scenario.settle.deadline
     while env.now < deadline:
-        if _quiescent(system, workload):
+        if redriving.triggered and _quiescent(system, workload):
             settled_at = env.now
             break
         env.run(until=min(deadline, env.now + scenario.settle.check_interval))
-    if settled_at is None and _quiescent(system, workload):
+    if settled_at is None and redriving.triggered and _quiescent(system, workload):
         settled_at = env.now
     world.record("phase.settled" if settled_at is not None else "phase.settle_deadline", "runner")
 
@@ -65,7 +65,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None) -> RunResult:
         history=workload.history,
         state={host.name: host.db.snapshot() for host in system.services},
         dead_letters=list(system.broker.dead_letters),
-        subscriptions={topic: list(groups) for topic, groups in system.broker.subscriptions.items()},
+        subscriptions={kind: list(groups) for kind, groups in system.broker.interests.items()},
         phases=Phases(workload_end, heal_at, settled_at, env.now),
         samples=samples,
         counters={
@@ -78,13 +78,20 @@ def run_scenario(scenario: Scenario, seed: int | None = None) -> RunResult:
     )
 
 
-def _redrive_dead_letters(system: System) -> None:
-    """After heal, the operator hands every parked event back to its group once (seed 4.2.3:
-    "a dead-letter queue for manual handling")."""
+def _redrive_dead_letters(system: System) -> Generator[simpy.Event, Any, None]:
+    """After heal, the operator hands every parked event back to its group, one at a time in the
+    order they were parked (seed 4.2.3: "a dead-letter queue for manual handling"). A letter that
+    fails again stays parked, and so do the later letters of its key."""
+    stuck: set[tuple[str, str]] = set()
     for letter in list(system.broker.dead_letters):
+        address = (letter.group, letter.event.key)
+        if address in stuck:
+            continue
         host = system.hosts[letter.group]
-        work = system.handlers[(letter.group, letter.topic)]
-        host.spawn(redrive(host, system.broker, letter, work, system.policy.dedup))
+        work = system.handlers[(letter.group, letter.event.type)]
+        done = yield host.spawn(redrive(host, system.broker, letter, work, system.policy.dedup))
+        if not done:
+            stuck.add(address)
 
 
 def _in_flight(system: System) -> tuple[int, int]:

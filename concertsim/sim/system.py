@@ -29,7 +29,7 @@ from concertsim.sim.services import reservation as reservation_service
 from concertsim.sim.storage import Database
 from concertsim.sim.world import World
 
-__all__ = ["System", "build_system", "SERVICE_MODULES"]
+__all__ = ["System", "build_system", "SERVICE_MODULES", "topic_name", "topics_by_event_type"]
 
 SERVICE_MODULES: dict[str, ModuleType] = {
     "reservation": reservation_service,
@@ -47,7 +47,8 @@ class System:
     broker: Broker
     hosts: dict[str, Host]
     handlers: dict[tuple[str, str], EventWork]
-    """(group, topic) -> the work of that subscription; groups are named after their service."""
+    """(group, event type) -> the work of that subscription; groups are named after their
+    service."""
     policy: ConsumerPolicy
 
     @property
@@ -62,7 +63,7 @@ def build_system(world: World) -> System:
     network = Network(world, sampler(scenario.network.latency, world.rng("network/latency")))
     broker = Broker(
         world, network, scenario.broker.partitions, design.partitioning,
-        publish_timeout=scenario.network.call_timeout,
+        publish_timeout=scenario.network.call_timeout, topic_of=topics_by_event_type(),
     )
     hosts: dict[str, Host] = {}
     for name in SERVICE_NAMES:
@@ -93,17 +94,33 @@ def build_system(world: World) -> System:
                 partial(relay_outbox, host, broker, scenario.broker.relay_batch,
                         scenario.broker.relay_poll_interval),
             )
-        for topic, work in module.subscriptions(host).items():
-            broker.subscribe(name, topic)
-            handlers[(name, topic)] = work
+        by_topic: dict[str, dict[str, EventWork]] = {}
+        for event_type, work in module.subscriptions(host).items():
+            by_topic.setdefault(broker.subscribe(name, event_type), {})[event_type] = work
+            handlers[(name, event_type)] = work
+        for topic, topic_handlers in by_topic.items():
             for partition in range(scenario.broker.partitions):
                 host.daemon(
                     consumer_name(name, topic, partition),
-                    partial(consume_partition, host, broker, network, name, topic, partition, work, policy),
+                    partial(consume_partition, host, broker, network, name, topic, partition,
+                            topic_handlers, policy),
                 )
         for job_name, job in module.jobs(host).items():
             host.daemon(f"job:{job_name}", job)
     return System(world, network, broker, hosts, handlers, policy)
+
+
+def topic_name(service: str) -> str:
+    return f"{service}-events"
+
+
+def topics_by_event_type() -> dict[str, str]:
+    """Each event type goes to its publisher's topic."""
+    return {
+        event_type: topic_name(service)
+        for service, module in SERVICE_MODULES.items()
+        for event_type in module.PUBLISHES
+    }
 
 
 def _load_initial_data(world: World, hosts: dict[str, Host]) -> None:
