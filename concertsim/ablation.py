@@ -44,7 +44,7 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
     ),
     Safeguard(
         "design.compensation=false", ("no-orphaned-deduction", "client-outcomes-honoured"),
-        ("drop", "delay", "slow"),
+        ("drop", "delay", "crash"),
         "When the confirmation fails after the deduction, only ReservationFailedEvent → refund "
         "gives the points back.", "4.2.2",
     ),

@@ -85,11 +85,14 @@ def _partition_targets() -> st.SearchStrategy[str]:
 
 
 def _message_filter(channel: str) -> st.SearchStrategy[MessageFilter | None]:
-    types = ENDPOINT_NAMES if channel in ("request", "reply") else EVENT_TYPES
+    if channel in ("request", "reply"):
+        saga, everything = _SAGA_ENDPOINTS, ENDPOINT_NAMES
+    else:
+        saga, everything = _SAGA_EVENTS, EVENT_TYPES
     narrowed = st.builds(
         MessageFilter,
-        message_type=st.none() | st.sampled_from(types),
-        skip=st.integers(0, 5),
+        message_type=st.none() | st.sampled_from(saga) | st.sampled_from(everything),
+        skip=st.integers(0, 3),
         count=st.none() | st.integers(1, 3),
         rate=st.sampled_from([1.0, 0.5, 0.1]),
     )
@@ -123,7 +126,7 @@ def fault_specs(
         target = draw(st.sampled_from(channels))
         match = draw(_message_filter(target))
         if kind == "delay":
-            params = {"seconds": draw(st.sampled_from([0.5, 2.0, 10.0]))}
+            params = {"seconds": draw(st.sampled_from([0.5, 2.0, 10.0, 30.0]))}
         elif kind == "reorder":
             params = {"window": draw(st.sampled_from([0.5, 5.0]))}
     elif kind == "commit_failure":

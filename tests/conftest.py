@@ -27,3 +27,19 @@ def small_scenario(*overrides: str, **fields: Any) -> Scenario:
 @pytest.fixture
 def small() -> Scenario:
     return small_scenario()
+
+
+# Hypothesis profiles: CI is fixed and bounded so a green build stays green; "explore" searches
+# wide. Choose with HYPOTHESIS_PROFILE=explore; long searches belong to `concertsim explore`.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("explore", max_examples=2000, deadline=None, print_blob=True)
+settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", "ci"))
