@@ -18,6 +18,8 @@ from concertsim.scenarios.schema import Scenario
 
 __all__ = [
     "ScenarioError",
+    "to_yaml",
+    "compact",
     "load_scenario",
     "scenario_from_data",
     "builtin_names",
@@ -158,3 +160,29 @@ def _set_path(node: Any, parts: list[str], value: Any, key: str, source: str) ->
     node = dict(node)
     node[head] = _set_path(node.get(head), rest, value, key, source) if rest else value
     return node
+
+
+def compact(scenario: Scenario) -> dict[str, Any]:
+    """``scenario`` as plain data without the fields that equal their defaults (but keeping each
+    distribution's ``kind``, which says how to read the rest). Loads back to an equal scenario."""
+    return _without_defaults(scenario.model_dump(mode="json"), Scenario().model_dump(mode="json")) or {}
+
+
+def _without_defaults(value: Any, default: Any) -> Any:
+    if isinstance(value, dict) and isinstance(default, dict):
+        kept = {}
+        for key, item in value.items():
+            if key in default and item == default[key]:
+                continue
+            kept[key] = _without_defaults(item, default.get(key))
+        if "kind" in value and kept:
+            kept = {"kind": value["kind"], **kept}
+        return kept
+    return value
+
+
+def to_yaml(scenario: Scenario, header: str = "") -> str:
+    """A YAML scenario file for ``scenario`` (compact), with an optional comment ``header``."""
+    body = yaml.safe_dump(compact(scenario), sort_keys=False, allow_unicode=True, width=100)
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comment + body
