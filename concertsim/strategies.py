@@ -19,6 +19,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from concertsim.models.events import PAYLOAD_TYPES
+from concertsim.scenarios.loader import load_builtin
 from concertsim.scenarios.schema import (
     CHANNELS,
     DOMAIN_SERVICES,
@@ -31,6 +32,8 @@ from concertsim.scenarios.schema import (
 from concertsim.sim.system import SERVICE_MODULES
 
 __all__ = [
+    "EXPLORATION_BASE",
+    "small_base",
     "FAULT_KINDS",
     "fault_specs",
     "fault_schedules",
@@ -40,6 +43,7 @@ __all__ = [
     "EVENT_TYPES",
 ]
 
+EXPLORATION_BASE = "small-opening"
 FAULT_KINDS = (
     "crash",
     "partition",
@@ -199,16 +203,5 @@ def scenarios(
 
 
 def small_base() -> Scenario:
-    """The scenario property tests vary: 2 dates of 8 seats, short holds, a one-minute opening."""
-    return Scenario.model_validate(
-        {
-            "name": "property-base",
-            "concerts": {"dates": 2, "seats_per_date": 8},
-            "rules": {"hold_ttl": 20, "queue_capacity": 15, "token_idle_ttl": 30, "sweep_interval": 2},
-            "workload": {
-                "users": 20, "flash_window": 5, "duration": 60,
-                "think_time": {"kind": "exponential", "mean": 3}, "patience": 120,
-            },
-            "settle": {"deadline": 300},
-        }
-    )
+    """The scenario property tests vary: the built-in ``small-opening``."""
+    return load_builtin(EXPLORATION_BASE)

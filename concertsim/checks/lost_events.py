@@ -34,7 +34,7 @@ def no_lost_events(result: RunResult) -> list[Violation]:
             violations.append(
                 Violation(
                     "no-lost-events",
-                    f"{event_type} {event_id} {where} by {group}",
+                    f"{event_type} {event_id} {where}, so {group} never handled it",
                     at=at,
                     evidence={"event_id": event_id, "type": event_type, "group": group,
                               "published": event_id in appended},

@@ -1,0 +1,131 @@
+"""Sweeps: one scenario over many seeds, in parallel, aggregated into one result.
+
+Runs are independent, so they spread over a local process pool by default, or over a Dask
+distributed cluster given its scheduler address. Each worker returns only a small, picklable
+summary of its run; the aggregation counts, per invariant, the seeds that broke it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from concertsim.api import RunOutcome
+from concertsim.checks import check_run
+from concertsim.scenarios.schema import Scenario
+from concertsim.sim.runner import run_scenario
+
+__all__ = ["SeedResult", "SweepResult", "run_seed", "sweep"]
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    seed: int
+    trace_sha256: str
+    violated: tuple[str, ...]
+    confirmed: int
+    time_to_convergence: float | None
+    wall_seconds: float
+    first_violations: tuple[str, ...]
+
+
+def run_seed(scenario_json: str, seed: int) -> SeedResult:
+    """Run one seed (in a worker process or on a Dask worker) and keep only its summary."""
+    scenario = Scenario.model_validate_json(scenario_json)
+    result = run_scenario(scenario, seed)
+    outcome = RunOutcome(result, check_run(result))
+    metrics = outcome.metrics
+    return SeedResult(
+        seed=seed,
+        trace_sha256=result.trace_sha256,
+        violated=tuple(outcome.violated),
+        confirmed=metrics["reservations"]["confirmed"],
+        time_to_convergence=metrics["time"]["time_to_convergence"],
+        wall_seconds=result.wall_seconds,
+        first_violations=tuple(
+            f"{v.invariant.id}: {v.violations[0].message}" for v in outcome.verdicts if not v.holds
+        ),
+    )
+
+
+@dataclass
+class SweepResult:
+    scenario: Scenario
+    seeds: list[SeedResult] = field(default_factory=list)
+
+    @property
+    def holds(self) -> bool:
+        return all(not s.violated for s in self.seeds)
+
+    def violations_by_invariant(self) -> dict[str, list[int]]:
+        broken: dict[str, list[int]] = {}
+        for result in sorted(self.seeds, key=lambda s: s.seed):
+            for invariant in result.violated:
+                broken.setdefault(invariant, []).append(result.seed)
+        return broken
+
+    def to_json(self) -> dict[str, Any]:
+        convergence = [s.time_to_convergence for s in self.seeds if s.time_to_convergence is not None]
+        confirmed = [s.confirmed for s in self.seeds]
+        return {
+            "scenario": self.scenario.name,
+            "seeds": len(self.seeds),
+            "holds": self.holds,
+            "violations_by_invariant": self.violations_by_invariant(),
+            "confirmed": _spread(confirmed),
+            "time_to_convergence": _spread(convergence),
+            "never_converged": sum(1 for s in self.seeds if s.time_to_convergence is None),
+            "runs": [
+                {"seed": s.seed, "trace_sha256": s.trace_sha256, "violated": list(s.violated),
+                 "confirmed": s.confirmed, "time_to_convergence": s.time_to_convergence,
+                 "first_violations": list(s.first_violations)}
+                for s in sorted(self.seeds, key=lambda s: s.seed)
+            ],
+        }
+
+
+def _spread(values: Sequence[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def sweep(
+    scenario: Scenario,
+    seeds: Iterable[int],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_result: Callable[[SeedResult], None] | None = None,
+) -> SweepResult:
+    """Run ``scenario`` once per seed: on a local pool of ``workers`` processes, or on the Dask
+    cluster at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``)."""
+    payload = scenario.model_dump_json()
+    seeds = list(seeds)
+    result = SweepResult(scenario)
+
+    def collect(seed_result: SeedResult) -> None:
+        result.seeds.append(seed_result)
+        if on_result is not None:
+            on_result(seed_result)
+
+    if scheduler is not None:
+        from dask.distributed import Client, as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = client.map(run_seed, [payload] * len(seeds), seeds, pure=False)
+            for future in dask_completed(futures):
+                collect(future.result())
+    elif workers == 1:
+        for seed in seeds:
+            collect(run_seed(payload, seed))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run_seed, payload, seed) for seed in seeds]
+            for future in as_completed(futures):
+                collect(future.result())
+    result.seeds.sort(key=lambda s: s.seed)
+    return result
