@@ -125,18 +125,18 @@ def check_active(store: Store, *, token_id: str, now: float) -> QueueToken:
 
 
 def position(store: Store, token_id: str) -> int:
-    """0 for an active token; for a waiting one, 1 + the waiting tokens issued before it."""
+    """0 for an active or expired token; for a waiting one, its place in line (1 = next in).
+
+    Waiting tokens are activated in issue order and never expire, so every token from the head of
+    the line up to this one is still waiting.
+    """
     token = store.get(TOKENS, token_id)
     if token is None:
         raise TokenNotFound(token_id)
     if token.status != TokenStatus.WAITING:
         return 0
     state = store.get(STATE, _STATE_KEY) or QueueState()
-    return 1 + sum(
-        1 for seq in range(state.head_seq, token.seq)
-        if (earlier := store.get(WAITING, seq)) is not None
-        and store.get(TOKENS, earlier).status == TokenStatus.WAITING
-    )
+    return token.seq - state.head_seq + 1
 
 
 def _expire(store: Store, token: QueueToken, reason: str, now: float, state: QueueState) -> QueueTokenExpired:
