@@ -1,0 +1,162 @@
+"""Each invariant holds on a clean run and fires, with evidence, on a run whose records show the
+broken promise. The broken records are made by editing a clean run's final state or trace the way
+the corresponding bug would have left them."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import pytest
+
+from concertsim.checks import REGISTRY, check_run
+from concertsim.models import concert, data_platform, points, reservations
+from concertsim.models.reservations import ReservationStatus, SeatStatus
+from concertsim.sim.result import Phases, RunResult
+from concertsim.sim.runner import run_scenario
+from tests.conftest import small_scenario
+
+
+@pytest.fixture(scope="module")
+def clean() -> RunResult:
+    return run_scenario(small_scenario("workload.initial_points=50000"))
+
+
+def broken(clean: RunResult) -> RunResult:
+    """A deep copy of ``clean`` to damage."""
+    return copy.deepcopy(clean)
+
+
+def violations(result: RunResult, invariant: str) -> list:
+    return next(v for v in check_run(result, [invariant])).violations
+
+
+def confirmed_reservation(result: RunResult) -> reservations.Reservation:
+    return next(
+        r for r in result.table("reservation", reservations.RESERVATIONS).values()
+        if r.status == ReservationStatus.CONFIRMED
+    )
+
+
+def test_every_invariant_holds_on_a_clean_run(clean: RunResult) -> None:
+    assert {v.invariant.id: v.violations[:1] for v in check_run(clean) if not v.holds} == {}
+    assert len(REGISTRY) == 13
+
+
+def test_double_refund_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    use = next(iter(result.table("point", points.USES).values()))
+    ledger = result.state["point"][points.LEDGER]
+    for n in (1, 2):
+        ledger[f"led-x{n}-9999{n}"] = points.LedgerEntry(f"led-x{n}-9999{n}", use.user_id, "refund", use.amount, 99.0, use.reservation_id, use.use_id)
+    found = violations(result, "no-double-refund")
+    assert found and found[0].evidence["use_id"] == use.use_id
+
+
+def test_unbalanced_ledger_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    account = next(iter(result.table("point", points.ACCOUNTS).values()))
+    account.balance += 1
+    assert violations(result, "points-ledger-balanced")
+
+
+def test_negative_balance_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    ledger = result.state["point"][points.LEDGER]
+    ledger["led-99999"] = points.LedgerEntry("led-99999", 1, "use", 10**9, 99.0, "res-x", "use-x")
+    assert violations(result, "points-never-negative")
+
+
+def test_orphaned_deduction_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    r = confirmed_reservation(result)
+    r.status = ReservationStatus.FAILED
+    found = violations(result, "no-orphaned-deduction")
+    assert found[0].saga == r.reservation_id
+    assert found[0].evidence["unrefunded_uses"]
+
+
+def test_free_ticket_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    r = confirmed_reservation(result)
+    for use in result.table("point", points.USES).values():
+        if use.reservation_id == r.reservation_id:
+            use.refunded_at = 99.0
+    assert "free ticket" in violations(result, "no-orphaned-deduction")[0].message
+
+
+def test_double_booking_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    first, second = [r for r in result.table("reservation", reservations.RESERVATIONS).values()
+                      if r.status == ReservationStatus.CONFIRMED][:2]
+    second.date_id, second.seat_no = first.date_id, first.seat_no
+    assert violations(result, "no-double-booking")
+
+
+def test_unreleased_hold_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    r = next(r for r in result.table("reservation", reservations.RESERVATIONS).values()
+             if r.status == ReservationStatus.EXPIRED)
+    r.status = ReservationStatus.HELD
+    assert violations(result, "seats-released-on-expiry")[0].saga == r.reservation_id
+
+
+def test_seat_view_divergence_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    r = confirmed_reservation(result)
+    view = result.state["concert"][concert.SEAT_VIEW][(r.date_id, r.seat_no)]
+    view.status = SeatStatus.HELD
+    assert violations(result, "seat-view-converges")
+
+
+def test_ranking_divergence_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    tally = next(iter(result.table("concert", concert.TALLIES).values()))
+    tally.sold_count += 1
+    assert violations(result, "ranking-converges")
+
+
+def test_data_platform_duplicate_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    collected = result.state["data_platform"][data_platform.COLLECTED]
+    record = next(iter(collected.values()))
+    collected["dp-dup"] = replace(record, record_id="dp-dup")
+    assert violations(result, "data-platform-exactly-once")[0].evidence["collected"] == 2
+
+
+def test_lost_event_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    handled = next(r for r in result.trace.records if r.kind == "consumer.handled")
+    handled.kind = "consumer.dropped"
+    found = violations(result, "no-lost-events")
+    assert found[0].evidence["event_id"] == handled.data["event_id"]
+
+
+def test_queue_over_capacity_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    result.scenario = result.scenario.model_copy(
+        update={"rules": result.scenario.rules.model_copy(update={"queue_capacity": 1})}
+    )
+    assert violations(result, "queue-capacity")
+
+
+def test_reservation_without_admission_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    for record in result.trace.records:
+        if record.kind == "call.serve" and record.data["endpoint"] == "queue.check":
+            record.data["outcome"] = "token-not-active"
+    assert any("without the gateway admitting" in v.message for v in violations(result, "queue-capacity"))
+
+
+def test_dishonoured_client_outcome_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    op = next(op for op in result.history if op.action == "pay" and op.outcome == "ok")
+    result.state["reservation"][reservations.RESERVATIONS][op.detail["reservation_id"]].status = ReservationStatus.EXPIRED
+    assert any(v.evidence["op"]["op_id"] == op.op_id for v in violations(result, "client-outcomes-honoured"))
+
+
+def test_saga_that_never_settles_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    result.phases = Phases(result.phases.workload_end, result.phases.heal_at, None, result.phases.ended_at)
+    assert violations(result, "sagas-terminate")
+
