@@ -548,8 +548,8 @@ def graph(
     if json_output:
         _emit_json(report.to_json())
     else:
-        stdout.print(format_text(report), highlight=False, markup=False)
-        stdout.print(f"graph written to {out}/architecture.graphml and {out}/architecture.png")
+        sys.stdout.write(format_text(report) + "\n")
+        sys.stdout.write(f"graph written to {out}/architecture.graphml and {out}/architecture.png\n")
 
 
 @app.command()
