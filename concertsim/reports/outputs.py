@@ -19,6 +19,13 @@ __all__ = ["OutputDir", "OutputDirError"]
 MANIFEST = ".concertsim-manifest"
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (mkstemp's 0600 is too private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 class OutputDirError(Exception):
     pass
 
@@ -57,6 +64,7 @@ class OutputDir:
         try:
             with os.fdopen(descriptor, "wb") as out:
                 write(out)
+            os.chmod(temporary, _file_mode())
             os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -1,0 +1,23 @@
+"""The Chrome trace-event export is well formed."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from concertsim.reports.chrome_trace import chrome_trace
+from concertsim.sim.runner import run_scenario
+from tests.conftest import small_scenario
+
+
+def test_chrome_trace_is_well_formed() -> None:
+    result = run_scenario(small_scenario("workload.users=10", "faults=[{at: 3, kind: crash, target: point, duration: 2}]"))
+    trace = json.loads(json.dumps(chrome_trace(result)))
+    events = trace["traceEvents"]
+    assert all({"ph", "ts", "pid"} <= set(e) for e in events)
+    assert all(e["dur"] >= 0 for e in events if e["ph"] == "X")
+    phases = Counter(e["ph"] for e in events)
+    assert phases["X"] > 0 and phases["M"] >= 8
+    starts = {e["id"] for e in events if e["ph"] == "s"}
+    assert {e["id"] for e in events if e["ph"] == "f"} <= starts
+    assert any(e["name"] == "fault.start" for e in events if e["ph"] == "i")
