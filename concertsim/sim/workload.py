@@ -25,6 +25,9 @@ __all__ = ["Workload", "CLIENT"]
 
 CLIENT = "client"
 _UNKNOWN_CODES = frozenset({"gateway-timeout"})
+# Refusals by the gateway, before the request reaches the service: they say nothing about what an
+# earlier attempt of the same operation did.
+_GATEWAY_REFUSALS = frozenset({"token-not-active", "token-not-found", "rate-limited", "unavailable"})
 
 
 def classify(reply: Reply) -> Outcome:
@@ -140,16 +143,20 @@ class Workload:
     ) -> Generator[simpy.Event, Any, None]:
         op = self._invoke(user_id, "pay", "POST /api/v1/payments", reservation_id=reservation_id)
         body = {"user_id": user_id, "token_id": token, "reservation_id": reservation_id}
-        reply = yield from self._attempts(op, body, self.spec.client_retries)
+        reply, uncertain = yield from self._attempts(op, body, self.spec.client_retries)
         outcome = classify(reply)
-        if reply.ok and reply.value["status"] == "pending":
+        if uncertain and outcome == "fail" and reply.code in _GATEWAY_REFUSALS:
+            outcome = "unknown"  # e.g. the token ended because the first attempt did complete
+        if outcome == "unknown" or (reply.ok and reply.value["status"] == "pending"):
             outcome = yield from self._await_confirmation(user_id, reservation_id, gave_up_at)
         self._complete(op, outcome, None if reply.ok else reply.code)
 
     def _await_confirmation(
         self, user_id: int, reservation_id: str, gave_up_at: float
     ) -> Generator[simpy.Event, Any, Outcome]:
-        """In the choreography flow a payment is accepted, then confirmed later: poll for it."""
+        """Learn how a payment ended by polling its reservation: in the choreography flow a
+        payment is accepted and confirmed later, and after an ambiguous answer a careful client
+        looks before it tells its user anything."""
         while self.env.now < gave_up_at:
             yield self.env.timeout(self.spec.poll_interval)
             polled = yield from self._request(
@@ -171,17 +178,20 @@ class Workload:
         *, retries: int | None = None, record: bool = True,
     ) -> Generator[simpy.Event, Any, Reply]:
         op = self._invoke(user_id, action, route) if record else None
-        reply = yield from self._attempts(op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route)
+        reply, _ = yield from self._attempts(op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route)
         if op is not None:
             self._complete(op, classify(reply), None if reply.ok else reply.code)
         return reply
 
     def _attempts(
         self, op: ClientOp | None, body: dict[str, Any], retries: int, route: str | None = None
-    ) -> Generator[simpy.Event, Any, Reply]:
+    ) -> Generator[simpy.Event, Any, tuple[Reply, bool]]:
+        """Send the request, retrying unknown and transient outcomes; returns the last reply and
+        whether any attempt's outcome was unknown."""
         route = route or (op.route if op else body["route"])
         trace_id = op.op_id if op else None
         reply: Reply = Failed("not-sent")
+        uncertain = False
         for attempt in range(1 + retries):
             if attempt:
                 yield self.env.timeout(self.spec.poll_interval)
@@ -190,9 +200,11 @@ class Workload:
             reply = yield from self.network.call(
                 CLIENT, self.gateway, route, body, timeout=self.spec.client_timeout, trace_id=trace_id,
             )
-            if classify(reply) != "unknown" and not (isinstance(reply, Failed) and reply.transient):
+            if classify(reply) == "unknown":
+                uncertain = True
+            elif not (isinstance(reply, Failed) and reply.transient):
                 break
-        return reply
+        return reply, uncertain
 
     def _invoke(self, user_id: int, action: str, route: str, **detail: Any) -> ClientOp:
         op = ClientOp(self.world.next_id("op"), user_id, action, route, self.env.now, detail=detail)
