@@ -75,11 +75,25 @@ def scenario_from_data(data: Any, source: str, overrides: Iterable[str] = ()) ->
         raise ScenarioError(
             source, [("", f"a scenario is a mapping of fields, not {type(data).__name__}")]
         )
+    overrides = list(overrides)
     data = apply_overrides(dict(data), overrides, source)
     try:
         return Scenario.model_validate(data)
     except ValidationError as invalid:
-        raise ScenarioError(source, _problems(invalid)) from None
+        raise ScenarioError(source, _blame_overrides(_problems(invalid), overrides)) from None
+
+
+def _blame_overrides(problems: list[tuple[str, str]], overrides: list[str]) -> list[tuple[str, str]]:
+    """Say which ``--set`` a problem comes from, so the user is not sent hunting in the file."""
+    blamed = []
+    for field, reason in problems:
+        culprit = next(
+            (o for o in overrides
+             if (key := o.partition("=")[0]) == field or key.startswith(field + ".") or field.startswith(key + ".")),
+            None,
+        )
+        blamed.append((field, f"{reason} (from --set {culprit})" if culprit else reason))
+    return blamed
 
 
 def _read_yaml(path: Path, source: str) -> Any:
@@ -119,7 +133,7 @@ def _problems(invalid: ValidationError) -> list[tuple[str, str]]:
     problems = []
     for error in invalid.errors(include_url=False):
         path = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
-        reason = error["msg"]
+        reason = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             reason = "unknown field (not part of the scenario schema)"
         problems.append((path, reason))

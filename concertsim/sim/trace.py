@@ -51,8 +51,11 @@ class TraceRecord:
         return f"TraceRecord({self.seq}, t={self.at:.4f}, {self.kind}, {self.party}, {self.data})"
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def record_to_json(record: TraceRecord) -> str:
-    return json.dumps(record.to_json(), sort_keys=True, separators=(",", ":"), default=str)
+    return _ENCODER.encode(record.to_json())
 
 
 class Trace:
@@ -60,6 +63,7 @@ class Trace:
 
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
+        self._lines: list[str] | None = None
 
     def add(
         self, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]
@@ -78,8 +82,11 @@ class Trace:
         wanted = frozenset(kinds)
         return (r for r in self.records if r.kind in wanted)
 
-    def lines(self) -> Iterator[str]:
-        return (record_to_json(r) for r in self.records)
+    def lines(self) -> list[str]:
+        """The JSONL serialization, one line per record (computed once, after the run)."""
+        if self._lines is None or len(self._lines) != len(self.records):
+            self._lines = [record_to_json(r) for r in self.records]
+        return self._lines
 
     def sha256(self) -> str:
         digest = hashlib.sha256()

@@ -1,0 +1,127 @@
+"""The command line: exit codes 0/1/2, files written, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from concertsim.cli import app
+from concertsim.scenarios.loader import builtin_names
+
+BROKEN = sorted((Path(__file__).parents[1] / "scenarios" / "broken").glob("*.yaml"))
+SMALL = ["--set", "workload.users=15"]
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[p.name for p in BROKEN])
+def test_validate_refuses_each_broken_file_with_exit_2_and_no_traceback(path: Path) -> None:
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2
+    assert path.name in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_validate_accepts_the_builtins(name: str) -> None:
+    from concertsim.scenarios.loader import builtin_path
+
+    assert invoke("validate", str(builtin_path(name))).exit_code == 0
+
+
+@pytest.mark.parametrize("override", ["workload.users=-5", "nosuch.field=1", "design.publish=carrier_pigeon"])
+def test_run_with_a_bad_override_exits_2_naming_the_field(override: str, tmp_path: Path) -> None:
+    result = invoke("run", "--set", override, "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert override.split("=")[0] in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_writes_summary_trace_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = invoke("run", *SMALL, "--out", str(out), "--json")
+    assert result.exit_code == 0
+    summary = json.loads(result.output)
+    assert summary["holds"] and len(summary["trace_sha256"]) == 64
+    for name in ("summary.json", "trace.jsonl", "report.md", "report.html", "latency-cdf.png"):
+        assert (out / name).exists(), name
+
+
+def test_run_exits_1_on_a_violation(tmp_path: Path) -> None:
+    result = invoke("run", *SMALL, "--set", "design.hold_expiry=false", "--set", "settle.deadline=60",
+                    "--out", str(tmp_path / "o"), "--quiet")
+    assert result.exit_code == 1
+
+
+def test_run_refuses_a_directory_of_other_files(tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("keep me")
+    result = invoke("run", *SMALL, "--out", str(tmp_path), "--quiet")
+    assert result.exit_code == 2 and (tmp_path / "mine.txt").exists()
+
+
+def test_unknown_scenario_name_exits_2(tmp_path: Path) -> None:
+    assert invoke("run", "no-such-scenario", "--out", str(tmp_path / "o")).exit_code == 2
+
+
+def test_explore_finds_dual_write_losses_and_replay_reproduces_the_hash(tmp_path: Path) -> None:
+    out = tmp_path / "explore"
+    result = invoke("explore", "--set", "design.publish=dual_write", "-n", "100", "--out", str(out), "--quiet")
+    assert result.exit_code == 1
+    counterexample = out / "counterexample.yaml"
+    expected = yaml.safe_load(counterexample.read_text())["expect"]["trace_sha256"]
+    assert json.loads((out / "summary.json").read_text())["trace_sha256"] == expected
+    replayed = invoke("replay", str(counterexample), "--out", str(tmp_path / "replay"), "--json")
+    assert replayed.exit_code == 1
+    assert json.loads(replayed.output)["trace_sha256"] == expected
+    assert json.loads(replayed.output)["reproduced"] is True
+
+
+def test_replay_reports_a_changed_trace(tmp_path: Path) -> None:
+    from concertsim.scenarios.loader import builtin_path
+
+    scenario = yaml.safe_load(builtin_path("small-opening").read_text())
+    scenario["expect"] = {"trace_sha256": "0" * 64}
+    path = tmp_path / "tampered.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = invoke("replay", str(path), "--out", str(tmp_path / "r"), "--json")
+    assert result.exit_code == 1 and json.loads(result.output)["reproduced"] is False
+
+
+def test_ablate_prints_the_matrix_for_one_safeguard(tmp_path: Path) -> None:
+    result = invoke("ablate", "--only", "consumer_dedup", "--flows", "sync", "-n", "100", "--out", str(tmp_path / "a"), "--json")
+    assert result.exit_code == 0
+    (row,) = json.loads(result.output)
+    assert row["caught"] and row["faults_in_minimal"] <= 3
+    assert (tmp_path / "a" / "report.html").exists()
+
+
+def test_sweep_runs_seeds_in_parallel_and_aggregates(tmp_path: Path) -> None:
+    result = invoke("sweep", "small-opening", "--seeds", "4", "--workers", "2", "--out", str(tmp_path / "s"), "--json")
+    assert result.exit_code == 0
+    summary = json.loads(result.output)
+    assert summary["seeds"] == 4 and len({r["trace_sha256"] for r in summary["runs"]}) == 4
+
+
+def test_graph_writes_graphml_and_figure(tmp_path: Path) -> None:
+    result = invoke("graph", "--out", str(tmp_path / "g"))
+    assert result.exit_code == 0 and "Blast radius" in result.output
+    assert (tmp_path / "g" / "architecture.graphml").exists() and (tmp_path / "g" / "architecture.png").exists()
+
+
+def test_schema_is_json_schema_and_scenarios_lists_all() -> None:
+    schema = json.loads(invoke("schema").output)
+    assert "design" in schema["properties"]
+    listed = invoke("scenarios").output
+    assert all(name in listed for name in builtin_names())
+
+
+def test_check_determinism_runs_twice(tmp_path: Path) -> None:
+    assert invoke("run", *SMALL, "--check-determinism", "--out", str(tmp_path / "d"), "--quiet").exit_code == 0
