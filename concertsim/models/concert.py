@@ -25,6 +25,7 @@ __all__ = [
     "DATES",
     "SEAT_VIEW",
     "TALLIES",
+    "FREE_SEATS",
     "SeatStatus",
     "ConcertDate",
     "SeatView",
@@ -42,6 +43,7 @@ __all__ = [
 DATES = "dates"
 SEAT_VIEW = "seat_view"
 TALLIES = "tallies"
+FREE_SEATS = "free_seats"
 
 
 @dataclass(slots=True)
@@ -74,6 +76,7 @@ class SalesTally:
 def add_date(store: Store, *, date_id: int, opens_at: float, seats: int, price: int) -> None:
     store.put(DATES, date_id, ConcertDate(date_id, opens_at, seats, price))
     store.put(TALLIES, date_id, SalesTally(date_id, seats, opens_at))
+    store.put(FREE_SEATS, date_id, seats)
     for seat_no in range(1, seats + 1):
         store.put(SEAT_VIEW, (date_id, seat_no), SeatView(date_id, seat_no, SeatStatus.AVAILABLE, None, 0.0))
 
@@ -88,10 +91,7 @@ def seats_of(store: Store, date_id: int) -> list[SeatView]:
 def available_dates(store: Store, now: float) -> list[ConcertDate]:
     """Dates on sale at ``now`` with at least one seat free in the view, by date id."""
     dates = sorted((store.get(DATES, d) for d in store.keys(DATES)), key=lambda d: d.date_id)
-    return [
-        d for d in dates
-        if d.opens_at <= now and any(s.status == SeatStatus.AVAILABLE for s in seats_of(store, d.date_id))
-    ]
+    return [d for d in dates if d.opens_at <= now and store.get(FREE_SEATS, d.date_id) > 0]
 
 
 def check_seat(store: Store, *, date_id: int, seat_no: int) -> SeatView:
@@ -112,6 +112,7 @@ def apply_seat_event(store: Store, payload: EventPayload, now: float) -> None:
     seat = store.get_for_update(SEAT_VIEW, address)
     if seat is None:
         raise UnknownSeat(payload.date_id, payload.seat_no)
+    was_free = seat.status == SeatStatus.AVAILABLE
     if isinstance(payload, SeatReserved):
         seat.status, seat.reservation_id = SeatStatus.HELD, payload.reservation_id
     elif isinstance(payload, ReservationCompleted):
@@ -122,6 +123,10 @@ def apply_seat_event(store: Store, payload: EventPayload, now: float) -> None:
         return
     seat.updated_at = now
     store.put(SEAT_VIEW, address, seat)
+    is_free = seat.status == SeatStatus.AVAILABLE
+    if was_free != is_free:
+        free = store.get_for_update(FREE_SEATS, payload.date_id)
+        store.put(FREE_SEATS, payload.date_id, free + (1 if is_free else -1))
 
 
 def record_sale(store: Store, payload: ReservationCompleted) -> None:

@@ -6,8 +6,10 @@ give the same trace, byte for byte.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import simpy
@@ -24,8 +26,26 @@ from concertsim.sim.world import World
 __all__ = ["run_scenario"]
 
 
+@contextmanager
+def _rare_garbage_collection() -> Iterator[None]:
+    """A run allocates millions of short-lived objects while its trace keeps growing; with the
+    default thresholds the cyclic collector rescans that trace over and over and the cost per
+    message grows with the run's length (measured: 17.6 s instead of 10.7 s at 10x users)."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 def run_scenario(scenario: Scenario, seed: int | None = None) -> RunResult:
     """Simulate ``scenario`` with ``seed`` (default: the scenario's own) and return its records."""
+    with _rare_garbage_collection():
+        return _run(scenario, seed)
+
+
+def _run(scenario: Scenario, seed: int | None) -> RunResult:
     started = time.perf_counter()
     seed = scenario.seed if seed is None else seed
     world = World(scenario, seed)

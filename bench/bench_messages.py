@@ -1,0 +1,158 @@
+"""Simulated messages per wall second: concertsim against bare SimPy, in the same process.
+
+A *message* is one synchronous call or one broker delivery (``call.send`` and ``broker.deliver``
+records in the trace). The baselines move messages with bare SimPy in the same run:
+
+- ``store``: a producer puts each message into a ``simpy.Store`` after a sampled latency
+  (``env.timeout``) and a consumer takes it: one put, one timeout, one get per message;
+- ``request/reply``: a client sends a request through one Store to a server with a ``Resource``
+  worker pool, which waits a service time and answers through another Store; closer to what one
+  simulated call does.
+
+Usage: python bench/bench_messages.py [--scales 1,10,100] [--repeats 5,3,1] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import platform
+import pstats
+import random
+import statistics
+import time
+
+import simpy
+
+from concertsim.scenarios.loader import load_builtin
+from concertsim.sim.runner import run_scenario
+
+BASE_USERS, BASE_DATES, BASE_CAPACITY = 400, 3, 100
+
+
+def bare_store(messages: int, seed: int = 1) -> float:
+    """Messages per second through a plain Store."""
+    env = simpy.Environment()
+    store = simpy.Store(env)
+    rng = random.Random(seed)
+
+    def producer():
+        for n in range(messages):
+            yield env.timeout(rng.expovariate(1000.0))
+            yield store.put(n)
+
+    def consumer():
+        for _ in range(messages):
+            yield store.get()
+
+    env.process(producer())
+    env.process(consumer())
+    started = time.perf_counter()
+    env.run()
+    return messages / (time.perf_counter() - started)
+
+
+def bare_request_reply(calls: int, seed: int = 1) -> float:
+    """Messages per second for request/reply through Stores with a worker pool (2 per call)."""
+    env = simpy.Environment()
+    requests, replies = simpy.Store(env), simpy.Store(env)
+    workers = simpy.Resource(env, capacity=8)
+    rng = random.Random(seed)
+
+    def serve(n):
+        with workers.request() as worker:
+            yield worker
+            yield env.timeout(rng.expovariate(500.0))
+        yield env.timeout(0.002)
+        yield replies.put(n)
+
+    def server():
+        while True:
+            n = yield requests.get()
+            env.process(serve(n))
+
+    def client():
+        for n in range(calls):
+            yield env.timeout(0.002)
+            yield requests.put(n)
+            yield replies.get()
+
+    env.process(server())
+    env.process(client())
+    started = time.perf_counter()
+    env.run()
+    return 2 * calls / (time.perf_counter() - started)
+
+
+def scaled(scale: int):
+    """The default scenario with ``scale`` times the users, and the system scaled with them (dates
+    on sale, queue capacity, worker pools), so each user meets the same system as at 1x: any growth
+    in cost per message is the simulator's, not a saturated system's."""
+    base = load_builtin("ticket-opening")
+    workers = [f"services.{name}.workers={getattr(base.services, name).workers * scale}"
+               for name in ("gateway", "reservation", "point", "queue", "concert", "data_platform")]
+    return load_builtin("ticket-opening", [
+        f"workload.users={BASE_USERS * scale}",
+        f"concerts.dates={BASE_DATES * scale}",
+        f"rules.queue_capacity={BASE_CAPACITY * scale}",
+        *workers,
+    ])
+
+
+def concertsim_run(scale: int) -> tuple[int, float]:
+    """(messages, wall seconds) of one run of the default scenario at ``scale``."""
+    scenario = scaled(scale)
+    started = time.perf_counter()
+    result = run_scenario(scenario)
+    wall = time.perf_counter() - started
+    messages = sum(1 for r in result.trace.records if r.kind in ("call.send", "broker.deliver"))
+    return messages, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1,10,100")
+    parser.add_argument("--repeats", default="5,3,1", help="runs per scale (median reported)")
+    parser.add_argument("--baseline-messages", type=int, default=200_000)
+    parser.add_argument("--profile", action="store_true", help="also profile one 1x run")
+    args = parser.parse_args()
+    scales = [int(s) for s in args.scales.split(",")]
+    repeats = [int(r) for r in args.repeats.split(",")]
+    repeats += [repeats[-1]] * (len(scales) - len(repeats))
+
+    print(f"python {platform.python_version()} on {platform.machine()}, simpy {simpy.__version__}")
+    store = statistics.median(bare_store(args.baseline_messages, seed) for seed in range(5))
+    reply = statistics.median(bare_request_reply(args.baseline_messages // 2, seed) for seed in range(5))
+    print(f"bare SimPy Store:         {store:12,.0f} msgs/s (median of 5)")
+    print(f"bare SimPy request/reply: {reply:12,.0f} msgs/s (median of 5)")
+    print()
+    print(f"{'scale':>5} {'users':>7} {'messages':>10} {'wall s':>8} {'msgs/s':>10} {'x Store':>8} {'x req/rep':>9} {'ms/user':>8}")
+    rows = []
+    for scale, runs in zip(scales, repeats):
+        samples = [concertsim_run(scale) for _ in range(runs)]
+        messages = samples[0][0]
+        wall = statistics.median(w for _, w in samples)
+        rate = messages / wall
+        users = BASE_USERS * scale
+        rows.append((users, wall))
+        print(f"{scale:>5} {users:>7} {messages:>10,} {wall:>8.2f} {rate:>10,.0f} {store / rate:>8.1f} "
+              f"{reply / rate:>9.1f} {1000 * wall / users:>8.2f}", flush=True)
+    if len(rows) >= 2:
+        mean_users = statistics.fmean(u for u, _ in rows)
+        mean_wall = statistics.fmean(w for _, w in rows)
+        slope = sum((u - mean_users) * (w - mean_wall) for u, w in rows) / sum((u - mean_users) ** 2 for u, _ in rows)
+        print(f"\nwall time grows {1000 * slope:.2f} ms per user (least squares); "
+              + ", ".join(f"wall({u2 // BASE_USERS}x)/wall({u1 // BASE_USERS}x) = {w2 / w1:.1f}"
+                          for (u1, w1), (u2, w2) in zip(rows, rows[1:])))
+    if args.profile:
+        profile = cProfile.Profile()
+        profile.runcall(run_scenario, scaled(1))
+        stats = pstats.Stats(profile)
+        print("\nTop 25 by total time:")
+        stats.sort_stats("tottime").print_stats(25)
+        print("Top 25 by cumulative time:")
+        stats.sort_stats("cumulative").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
