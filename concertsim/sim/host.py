@@ -20,6 +20,7 @@ from concertsim.scenarios.schema import ServiceSpec
 from concertsim.sim.network import Failed, Reply
 from concertsim.sim.random_streams import sampler
 from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteConflict
+from concertsim.sim.workers import WorkerPool
 
 if TYPE_CHECKING:
     from concertsim.sim.broker import Broker
@@ -62,7 +63,7 @@ class Host:
         self.broker: Broker | None = None
         self.network: Network | None = None
         self.peers: dict[str, Host] = {}
-        self.workers = simpy.Resource(self.env, capacity=spec.workers)
+        self.workers = WorkerPool(self.env, spec.workers)
         rng = world.rng(f"service-time/{name}")
         self._service_time = sampler(spec.service_time, rng)
         self._endpoint_times = {ep: sampler(d, rng) for ep, d in spec.endpoint_times.items()}
@@ -160,15 +161,16 @@ class Host:
     ) -> Generator[simpy.Event, Any, Reply]:
         """Run ``endpoint`` on a worker. Domain errors become definite failures."""
         handler = self.endpoints[endpoint]
-        with self.workers.request() as worker:
-            yield worker
+        yield from self._take_worker()
+        try:
             yield self.env.timeout(self.service_time(endpoint))
-            try:
-                reply = yield from handler(self, body, trace_id)
-            except DomainError as refusal:
-                reply = Failed(refusal.code, refusal.message)
-            except Unavailable as error:
-                reply = Failed("unavailable", str(error), transient=True)
+            reply = yield from handler(self, body, trace_id)
+        except DomainError as refusal:
+            reply = Failed(refusal.code, refusal.message)
+        except Unavailable as error:
+            reply = Failed("unavailable", str(error), transient=True)
+        finally:
+            self.workers.release()
         self.world.record(
             "call.serve", self.name, trace_id, call=call_id, endpoint=endpoint,
             outcome="ok" if reply.ok else reply.code,
@@ -177,10 +179,22 @@ class Host:
 
     def work_on_worker(self, label: str, work: Generator[simpy.Event, Any, R]) -> Generator[simpy.Event, Any, R]:
         """Run ``work`` on a worker of the pool after the service time of ``label``."""
-        with self.workers.request() as worker:
-            yield worker
+        yield from self._take_worker()
+        try:
             yield self.env.timeout(self.service_time(label))
             return (yield from work)
+        finally:
+            self.workers.release()
+
+    def _take_worker(self) -> Generator[simpy.Event, Any, None]:
+        handed_over = self.workers.acquire()
+        if handed_over is None:
+            return
+        try:
+            yield handed_over
+        except BaseException:
+            self.workers.abandon(handed_over)
+            raise
 
     # --- calling other hosts ---------------------------------------------------------------------
 

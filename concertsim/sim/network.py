@@ -9,6 +9,7 @@ executed with its reply lost, and the caller cannot tell which (the ambiguous ca
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -141,8 +142,8 @@ class Network:
         if not delays:
             self.world.record("call.request_lost", source, trace_id, call=call_id, to=callee.name)
         for delay in delays:
-            env.process(
-                self._carry(source, callee, endpoint, body, delay, outcome, call_id, trace_id, key)
+            self.env.timeout(delay).callbacks.append(
+                partial(self._arrive, source, callee, endpoint, body, outcome, call_id, trace_id, key)
             )
 
         def expire(_: simpy.Event) -> None:
@@ -161,30 +162,40 @@ class Network:
         )
         return reply
 
-    def _carry(
-        self,
-        source: str,
-        callee: Host,
-        endpoint: str,
-        body: dict[str, Any],
-        request_delay: float,
-        outcome: simpy.Event,
-        call_id: str,
-        trace_id: str | None,
-        key: str,
-    ) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(request_delay)
+    # The rest of a call's life is callbacks rather than a process of its own: a request arrives
+    # (a worker of the callee serves it), its reply travels back, the caller is woken.
+
+    def _arrive(
+        self, source: str, callee: Host, endpoint: str, body: dict[str, Any], outcome: simpy.Event,
+        call_id: str, trace_id: str | None, key: str, _arrival: simpy.Event,
+    ) -> None:
         if not callee.is_up:
             self.world.record("call.refused", callee.name, trace_id, call=call_id, reason="down")
             return
-        reply = yield callee.spawn(callee.serve(endpoint, body, trace_id, call_id))
+        served = callee.spawn(callee.serve(endpoint, body, trace_id, call_id))
+        served.callbacks.append(
+            partial(self._answer, source, callee, endpoint, outcome, call_id, trace_id, key)
+        )
+
+    def _answer(
+        self, source: str, callee: Host, endpoint: str, outcome: simpy.Event, call_id: str,
+        trace_id: str | None, key: str, served: simpy.Event,
+    ) -> None:
+        reply = served.value
         if reply is None:  # the callee crashed while serving: no reply is sent
             return
         delays = self.transit_delays("reply", callee.name, source, endpoint, key)
         if not delays:
             self.world.record("call.reply_lost", callee.name, trace_id, call=call_id)
             return
-        yield self.env.timeout(delays[0])
+        self.env.timeout(delays[0]).callbacks.append(
+            partial(self._reply_arrives, source, outcome, reply, call_id, trace_id)
+        )
+
+    def _reply_arrives(
+        self, source: str, outcome: simpy.Event, reply: Reply, call_id: str, trace_id: str | None,
+        _arrival: simpy.Event,
+    ) -> None:
         if outcome.triggered:
             self.world.record("call.late_reply", source, trace_id, call=call_id)
         else:
