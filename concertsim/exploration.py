@@ -117,6 +117,11 @@ def explore(
         database=None,
         deadline=None,
         derandomize=False,
+        # Stop generating at the first failure: Hypothesis otherwise keeps looking for other bugs
+        # for a while measured in wall-clock seconds, which would make the search's course (and
+        # so its result) depend on the machine's speed.
+        report_multiple_bugs=False,
+        print_blob=False,
         phases=[Phase.generate, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )

@@ -39,6 +39,7 @@ settings.register_profile(
     database=None,
     deadline=None,
     print_blob=True,
+    report_multiple_bugs=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile("explore", max_examples=2000, deadline=None, print_blob=True)

@@ -30,7 +30,7 @@ CASES = [
 def test_exploration_finds_what_each_safeguard_protects(safeguard: Safeguard, flow: str) -> None:
     found = explore(
         ablated(small_base(), safeguard.switch, flow),
-        examples=300, seed=0, kinds=safeguard.kinds, invariants=safeguard.protects, shrink_budget=150,
+        examples=1000, seed=0, kinds=safeguard.kinds, invariants=safeguard.protects, shrink_budget=150,
     )
     assert found.counterexample is not None, f"no violation found with {safeguard.switch} ({flow})"
     assert set(found.outcome.violated) & set(safeguard.protects)
