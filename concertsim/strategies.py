@@ -88,19 +88,20 @@ def _partition_targets() -> st.SearchStrategy[str]:
     )
 
 
-def _message_filter(channel: str) -> st.SearchStrategy[MessageFilter | None]:
+def _message_filter(channel: str) -> st.SearchStrategy[MessageFilter]:
+    """Aimed at one message type more often than not: a fault on every message of a channel
+    tends to stop the workload before it reaches the interleavings worth finding."""
     if channel in ("request", "reply"):
         saga, everything = _SAGA_ENDPOINTS, ENDPOINT_NAMES
     else:
         saga, everything = _SAGA_EVENTS, EVENT_TYPES
-    narrowed = st.builds(
+    return st.builds(
         MessageFilter,
-        message_type=st.none() | st.sampled_from(saga) | st.sampled_from(everything),
+        message_type=st.sampled_from(saga) | st.sampled_from(everything) | st.none(),
         skip=st.integers(0, 3),
         count=st.none() | st.integers(1, 3),
         rate=st.sampled_from([1.0, 0.5, 0.1]),
     )
-    return st.none() | narrowed
 
 
 @st.composite
@@ -189,12 +190,14 @@ def scenarios(
 ) -> Scenario:
     """``base`` (default: a small ticket opening) with a drawn workload, seed and fault schedule."""
     base = base or small_base()
+    # The seed and workload are drawn before the faults, so that when shrinking deletes a fault
+    # the rest of the example (and so the run's randomness) stays the same.
+    seed = draw(st.integers(0, 2**16))
     workload = draw(workloads(max_users))
     busiest = min(base.workload.duration, base.workload.flash_window + 25.0)
     faults = draw(
         fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition)
     )
-    seed = draw(st.integers(0, 2**16))
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}
     data["faults"] = [f.model_dump() for f in faults]

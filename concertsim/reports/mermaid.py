@@ -1,74 +1,268 @@
-"""Mermaid sequence diagrams of one saga (they render on code hosts that show Markdown)."""
+"""Mermaid sequence diagrams of one saga (they render on code hosts that show Markdown).
+
+The diagram is drawn from the saga's trace records alone: calls are solid arrows (``->>``), replies
+dashed (``-->>``), event publishes and deliveries open arrows (``-)``), lost messages crosses
+(``-x``), and faults, crashes, timeouts and skipped duplicates notes. Every text that comes from the
+trace is escaped with mermaid's entity codes, so an endpoint, event type or reason can never end a
+statement early or inject markup.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from concertsim.reports.figures import LIFELINES
 from concertsim.reports.saga import Saga
+from concertsim.sim.trace import TraceRecord
 
-__all__ = ["sequence_diagram"]
+__all__ = ["sequence_diagram", "relevant_records", "mermaid_text", "PARTICIPANTS"]
 
-_UNSAFE = re.compile(r"[;:#<>{}\[\]\"`|]")
-_NOISE = ("queue.check",)
+PARTICIPANTS = ("client", "gateway", "queue", "reservation", "point", "concert", "broker", "data_platform")
+"""Lifelines in drawing order; a diagram declares only those it uses."""
+
+# Mermaid reads ';' and a newline as the end of a statement and '#' as the start of an entity code;
+# angle brackets may be taken for HTML, and a colon in a label confuses some renderers. Each is
+# replaced by its numeric entity code, which mermaid turns back into the character when drawing.
+_ENTITIES = {";": "#59;", "#": "#35;", ":": "#58;", "<": "#60;", ">": "#62;", "&": "#38;"}
+_UNSAFE = re.compile("[" + re.escape("".join(_ENTITIES)) + "]")
+_MAX_TEXT = 80
+
+# Priority of a diagram line: when a saga has more lines than fit, the highest level goes first.
+# ESSENTIAL: the saga's calls, replies, events, losses and faults; SERVICE: commits that raise
+# events, restarts, lifted faults; ROUTINE: token and seat checks, commits that raise nothing.
+ESSENTIAL, SERVICE, ROUTINE = 0, 1, 2
+_ROUTINE_ENDPOINTS = frozenset({"queue.check", "queue.token_status", "concert.check_seat"})
+_ROUTINE_LABEL = "routine steps (token checks, seat checks, commits) omitted"
 
 
-def _text(value: object) -> str:
-    """Message text mermaid will not misread."""
-    return _UNSAFE.sub(" ", str(value)).strip() or "-"
+def mermaid_text(value: object) -> str:
+    """``value`` as one line of mermaid message or note text: characters mermaid would read as
+    syntax become entity codes, whitespace runs (newlines included) become one space."""
+    text = " ".join(str(value).split()).replace("->", "→").replace("<-", "←")
+    if len(text) > _MAX_TEXT:
+        text = text[: _MAX_TEXT - 3] + "..."
+    return _UNSAFE.sub(lambda m: _ENTITIES[m.group(0)], text) or "-"
+
+
+def _lifeline(party: object) -> str | None:
+    """The participant a trace party or fault target belongs to (``relay:point`` is Point's)."""
+    name = str(party).split(":")[-1].strip()
+    return name if name in PARTICIPANTS else None
+
+
+@dataclass(frozen=True)
+class _Line:
+    level: int
+    text: str
+    parties: tuple[str, ...]
+    repeat_key: tuple[object, ...] | None = None
+    """Consecutive notes with the same key are drawn as one, with a count."""
+    repeats: int = 1
+
+
+class _Drawing:
+    """The lines of a diagram under construction, with the participants each one uses."""
+
+    def __init__(self) -> None:
+        self.lines: list[_Line] = []
+
+    def arrow(self, level: int, source: str | None, arrow: str, target: str | None, text: object) -> None:
+        if source is None or target is None or source == target:
+            return
+        self.lines.append(_Line(level, f"{source}{arrow}{target}: {mermaid_text(text)}", (source, target)))
+
+    def note(
+        self, level: int, parties: Iterable[str | None], text: object, *, repeat_key: tuple[object, ...] | None = None
+    ) -> None:
+        over = {p for p in parties if p is not None}
+        previous = self.lines[-1] if self.lines else None
+        repeats = 1
+        if repeat_key is not None and previous is not None and previous.repeat_key == repeat_key:
+            self.lines.pop()
+            over |= set(previous.parties)
+            repeats = previous.repeats + 1
+            text = f"{text} ×{repeats}"
+        span = sorted(over or {"broker"}, key=PARTICIPANTS.index)
+        where = span[0] if len(span) == 1 else f"{span[0]},{span[-1]}"
+        self.lines.append(_Line(level, f"Note over {where}: {mermaid_text(text)}", tuple(span), repeat_key, repeats))
+
+
+def relevant_records(saga: Saga) -> list[TraceRecord]:
+    """The saga's records without fault strikes on other sagas' messages.
+
+    A strike (one message hit by a drop, duplicate, delay or reorder fault) belongs to this saga
+    when it hit one of the saga's calls (same time, parties and endpoint), replies, or events (same
+    event type and partition key).
+    """
+    calls = {(r.at, r.party, r.data["to"], r.data["endpoint"]) for r in saga.records if r.kind == "call.send"}
+    replies = {(r.at, r.party, r.data["endpoint"]) for r in saga.records if r.kind == "call.serve"}
+    events = {(r.data["type"], r.data.get("key")) for r in saga.records if r.kind in ("event.raised", "broker.append")}
+
+    def concerns_saga(strike: TraceRecord) -> bool:
+        d = strike.data
+        if str(d.get("key", "")).endswith(saga.reservation_id):
+            return True
+        if d["channel"] == "request":
+            return (strike.at, d["source"], d["destination"], d["message_type"]) in calls
+        if d["channel"] == "reply":
+            return (strike.at, d["source"], d["message_type"]) in replies
+        return (d["message_type"], d.get("key")) in events
+
+    return [r for r in saga.records if r.kind != "fault.strike" or concerns_saga(r)]
+
+
+def _draw(saga: Saga) -> list[_Line]:
+    records = relevant_records(saga)
+    sends = {r.data["call"]: r for r in records if r.kind == "call.send"}
+    serves = {r.data["call"]: r for r in records if r.kind == "call.serve"}
+    requests_lost = {r.data["call"] for r in records if r.kind == "call.request_lost"}
+    event_types = {r.data["event_id"]: r.data["type"] for r in records if "type" in r.data and "event_id" in r.data}
+    fault_targets: dict[int, str] = {}
+    appended: set[str] = set()
+    delivered: set[tuple[str, str]] = set()
+    drawing = _Drawing()
+
+    def routine(endpoint: str) -> int:
+        return ROUTINE if endpoint in _ROUTINE_ENDPOINTS else ESSENTIAL
+
+    for r in records:
+        d = r.data
+        kind = r.kind
+        party = _lifeline(r.party)
+        if kind == "call.send":
+            level = routine(d["endpoint"])
+            if d["call"] in requests_lost:
+                drawing.arrow(ESSENTIAL, party, "-x", _lifeline(d["to"]), f"{d['endpoint']} (request lost)")
+            else:
+                drawing.arrow(level, party, "->>", _lifeline(d["to"]), d["endpoint"])
+        elif kind == "call.return":
+            send = sends.get(d["call"])
+            callee = _lifeline(send.data["to"]) if send else None
+            level = routine(d["endpoint"])
+            if d["outcome"] == "timeout":
+                drawing.note(ESSENTIAL, [party], f"{d['endpoint']} timed out")
+            else:
+                drawing.arrow(level if d["outcome"] == "ok" else ESSENTIAL, callee, "-->>", party, d["outcome"])
+        elif kind == "call.reply_lost":
+            send, serve = sends.get(d["call"]), serves.get(d["call"])
+            outcome = serve.data["outcome"] if serve else "reply"
+            drawing.arrow(ESSENTIAL, party, "--x", _lifeline(send.party) if send else None, f"{outcome} (reply lost)")
+        elif kind == "call.late_reply":
+            send, serve = sends.get(d["call"]), serves.get(d["call"])
+            outcome = serve.data["outcome"] if serve else "reply"
+            callee = _lifeline(send.data["to"]) if send else None
+            drawing.arrow(ESSENTIAL, callee, "-->>", party, f"{outcome} (too late, ignored)")
+        elif kind == "call.refused":
+            drawing.note(ESSENTIAL, [party], "refused a call: down")
+        elif kind == "tx.commit":
+            level = SERVICE if d.get("events") else ROUTINE
+            drawing.note(level, [party], f"commit {d['label']}")
+        elif kind == "tx.failed":
+            drawing.note(ESSENTIAL, [party], f"commit of {d['label']} failed")
+        elif kind == "broker.append":
+            again = d["event_id"] in appended
+            appended.add(d["event_id"])
+            drawing.arrow(ESSENTIAL, party, "-)", "broker", f"{d['type']} again (republished)" if again else d["type"])
+        elif kind == "publish.dropped":
+            drawing.arrow(ESSENTIAL, party, "-x", "broker", f"{event_types.get(d['event_id'], d['event_id'])} (publish lost)")
+        elif kind == "broker.publish_unacked":
+            drawing.note(ESSENTIAL, [party], f"publish of {event_types.get(d['event_id'], d['event_id'])} not acknowledged")
+        elif kind == "broker.deliver":
+            again = (d["group"], d["event_id"]) in delivered
+            delivered.add((d["group"], d["event_id"]))
+            drawing.arrow(ESSENTIAL, "broker", "-)", _lifeline(d["group"]), d["type"] + (" (redelivered)" if again else ""))
+        elif kind == "broker.delivery_lost":
+            drawing.arrow(ESSENTIAL, "broker", "-x", _lifeline(d["group"]),
+                          f"{event_types.get(d['event_id'], d['event_id'])} (delivery lost)")
+        elif kind == "consumer.duplicate_skipped":
+            drawing.note(ESSENTIAL, [_lifeline(d["group"])], f"duplicate {d['type']} skipped")
+        elif kind == "consumer.failed":
+            drawing.note(ESSENTIAL, [_lifeline(d["group"])], f"handling failed ({d['reason']}), attempt {d['attempt']}")
+        elif kind == "consumer.dropped":
+            drawing.note(ESSENTIAL, [_lifeline(d["group"])], f"gave up on {event_types.get(d['event_id'], 'event')} ({d['reason']})")
+        elif kind == "broker.dead_letter":
+            drawing.note(ESSENTIAL, ["broker"], f"{d['type']} parked in dead-letter topic for {r.party} ({d['reason']})")
+        elif kind == "dlq.redriven":
+            drawing.note(ESSENTIAL, ["broker", _lifeline(r.party)], f"redriven from dead-letter topic: {d['outcome']}")
+        elif kind == "dlq.redrive_failed":
+            drawing.note(ESSENTIAL, ["broker", _lifeline(r.party)], f"redrive failed ({d['reason']})")
+        elif kind in ("client.fail", "client.unknown"):
+            what = "failed" if kind == "client.fail" else "outcome unknown"
+            drawing.note(ESSENTIAL, ["client"], f"{d['action']} {what}" + (f" ({d['error']})" if d.get("error") else ""))
+        elif kind == "fault.start":
+            fault_targets[d["index"]] = (d["kind"], d["target"])
+            verb = "crashes" if d["kind"] == "crash" else "begins"
+            drawing.note(ESSENTIAL, _fault_parties(d["target"]), f"FAULT {d['kind']} {_target_words(d['target'])} {verb}")
+        elif kind == "fault.end":
+            fault_kind, target = fault_targets.get(d["index"], ("", ""))
+            if fault_kind != "crash":  # a crash ends with the restart, drawn below
+                over = _fault_parties(target) if target else []
+                drawing.note(SERVICE, over, f"fault lifted: {fault_kind} {_target_words(target)}".strip())
+        elif kind == "fault.strike":
+            level = SERVICE if d["kind"] == "drop" else ESSENTIAL  # a drop shows as a cross too
+            over = [_lifeline(d.get("source")), _lifeline(d.get("destination")) or _lifeline(d.get("group"))]
+            drawing.note(level, over, f"FAULT {d['kind']} struck {d['message_type']} ({d['channel']})",
+                         repeat_key=(d["index"], d["message_type"], d["channel"]))
+        elif kind in ("host.restart", "daemon.restart"):
+            drawing.note(SERVICE, [party], f"{_target_words(r.party)} restarted")
+    return drawing.lines
+
+
+def _target_words(target: str) -> str:
+    """A fault target in words: ``relay:point`` is "point's relay", ``a|b`` "a and b"."""
+    if target.startswith("relay:"):
+        return f"{target.removeprefix('relay:')}'s outbox relay"
+    if target.startswith("consumer:"):
+        return f"{target.removeprefix('consumer:')}'s consumers"
+    if "|" in target:
+        return " and ".join(target.split("|")) + " (both ways)"
+    return target
+
+
+def _fault_parties(target: str) -> list[str | None]:
+    """The lifelines a fault note spans: both sides of a partition, the service that crashed or
+    was slowed, or every lifeline for a fault on a message channel."""
+    if "|" in target or "->" in target:
+        return [_lifeline(side) for side in re.split(r"\||->", target)]
+    party = _lifeline(target)
+    return [party] if party else ["client", "broker"]
+
+
+def _fit(lines: list[_Line], max_messages: int) -> tuple[list[_Line], int, int]:
+    """At most ``max_messages`` lines: routine ones go first, then service-internal ones, then the
+    tail. Returns the lines kept, how many were dropped as routine and how many cut at the end."""
+    dropped = 0
+    for level in (ROUTINE, SERVICE):
+        if len(lines) <= max_messages:
+            break
+        kept = [line for line in lines if line.level < level]
+        dropped += len(lines) - len(kept)
+        lines = kept
+    cut = max(0, len(lines) - max_messages)
+    return lines[:max_messages], dropped, cut
 
 
 def sequence_diagram(saga: Saga, *, max_messages: int = 60) -> str:
-    """A ``sequenceDiagram`` of ``saga``: calls (solid), replies (dashed), events (open arrows),
-    lost messages (crosses) and faults (notes). Beyond ``max_messages`` lines, the gateway's token
-    checks are left out first, then the rest is cut with a note saying how much."""
-    serves = {r.data["call"]: r for r in saga.records if r.kind == "call.serve"}
-    sends = {r.data["call"]: r for r in saga.records if r.kind == "call.send"}
-    appends: dict[str, str] = {}
-    lines: list[tuple[bool, str]] = []  # (is noise, mermaid line)
-    for r in saga.records:
-        d = r.data
-        if r.kind == "call.send":
-            noise = d["endpoint"] in _NOISE
-            lines.append((noise, f"{r.party}->>{d['to']}: {_text(d['endpoint'])}"))
-        elif r.kind == "call.return" and d["call"] in sends:
-            noise = d["endpoint"] in _NOISE
-            callee = sends[d["call"]].data["to"]
-            if d["outcome"] == "timeout":
-                lines.append((noise, f"Note over {r.party}: timed out waiting for {callee}"))
-            else:
-                lines.append((noise, f"{callee}-->>{r.party}: {_text(d['outcome'])}"))
-        elif r.kind == "call.reply_lost" and d["call"] in serves and d["call"] in sends:
-            lines.append((False, f"{serves[d['call']].party}--x{sends[d['call']].party}: reply lost"))
-        elif r.kind == "call.request_lost" and d["call"] in sends:
-            lines.append((False, f"{r.party}-x{sends[d['call']].data['to']}: request lost"))
-        elif r.kind == "broker.append" and d["event_id"] not in appends:
-            appends[d["event_id"]] = r.party
-            lines.append((False, f"{r.party}-)broker: {_text(d['type'])} {_text(d['event_id'])}"))
-        elif r.kind == "broker.append":
-            lines.append((False, f"{r.party}-)broker: {_text(d['type'])} again (republished)"))
-        elif r.kind == "broker.deliver":
-            lines.append((False, f"broker-){d['group']}: {_text(d['type'])}"))
-        elif r.kind == "consumer.duplicate_skipped":
-            lines.append((False, f"Note over {d['group']}: duplicate {_text(d['event_id'])} skipped"))
-        elif r.kind == "broker.dead_letter":
-            lines.append((False, f"Note over broker: parked for {r.party} ({_text(d['reason'])})"))
-        elif r.kind == "tx.commit" and d.get("events"):
-            lines.append((True, f"Note over {r.party}: commit {_text(d['label'])}"))
-        elif r.kind in ("fault.start", "host.crash", "daemon.crash", "fault.strike"):
-            party = r.party if r.party in LIFELINES else d.get("target", d.get("destination", "broker"))
-            party = str(party).split(":")[-1].split("|")[0].split("->")[0]
-            what = d.get("kind", r.kind.replace(".", " "))
-            where = d.get("target", d.get("channel", ""))
-            lines.append((False, f"Note over {party if party in LIFELINES else 'broker'}: FAULT {_text(what)} {_text(where)}"))
-    if len(lines) > max_messages:
-        lines = [line for line in lines if not line[0]]
-    omitted = max(0, len(lines) - max_messages)
-    kept = [text for _, text in lines[:max_messages]]
-    used = [p for p in LIFELINES if any(re.search(rf"(^|[\s>)x]){p}([-:\s]|$)", text) for text in kept)]
+    """A mermaid ``sequenceDiagram`` of ``saga``.
+
+    Calls are ``A->>B: endpoint``, replies ``B-->>A: outcome``, events ``reservation-)broker:
+    SeatReservedEvent`` and ``broker-)concert: ...``; lost requests, replies, publishes and
+    deliveries are crosses; faults, crashes, timeouts and skipped duplicates are notes. With more
+    than ``max_messages`` steps, routine ones (token and seat checks, commits) are left out first,
+    then the steps after the limit; a note in the diagram says how many of each were left out.
+    """
+    lines, dropped, cut = _fit(_draw(saga), max(1, max_messages))
+    used = {party for line in lines for party in line.parties}
+    participants = [p for p in PARTICIPANTS if p in used] or ["client"]
+    span = participants[0] if len(participants) == 1 else f"{participants[0]},{participants[-1]}"
     out = ["sequenceDiagram"]
-    out += [f"    participant {p}" for p in used]
-    out += [f"    {text}" for text in kept]
-    if omitted:
-        out.append(f"    Note over {used[0] if used else 'broker'}: ... {omitted} more steps omitted")
-    return "\n".join(out)
+    out += [f"    participant {p}" for p in participants]
+    if dropped:
+        out.append(f"    Note over {span}: {dropped} {_ROUTINE_LABEL}")
+    out += [f"    {line.text}" for line in lines]
+    if cut:
+        out.append(f"    Note over {span}: ... {cut} later steps omitted")
+    if not lines:
+        out.append(f"    Note over {span}: no messages recorded for {mermaid_text(saga.reservation_id)}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,70 @@
+"""A report's blocks as GitHub-flavoured Markdown (mermaid code blocks render as diagrams there).
+
+Every string is treated as untrusted text: angle brackets become entities, so a scenario name such
+as ``<script>`` shows as written and never as markup, and table cells escape ``|`` and newlines so
+a value cannot break its row.
+"""
+
+from __future__ import annotations
+
+import re
+
+from concertsim.reports.document import Block, Code, Heading, Image, Paragraph, Table, Verdict
+
+__all__ = ["to_markdown", "markdown_text"]
+
+_BLOCK_START = re.compile(r"(#{1,6}|[*+-]|\d{1,9}[.)])(\s|$)")
+
+
+def markdown_text(text: object) -> str:
+    """``text`` with anything a Markdown renderer would read as raw HTML made inert."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _line(text: object) -> str:
+    """``text`` as one line of Markdown that cannot start a heading, list or quote."""
+    line = " ".join(markdown_text(text).split())
+    start = _BLOCK_START.match(line)
+    if start is None:
+        return line
+    marker = start.group(1)
+    if marker[0].isdigit():  # "12. text" would start a numbered list: escape the dot
+        return marker[:-1] + "\\" + line[len(marker) - 1 :]
+    return "\\" + line
+
+
+def _cell(text: object) -> str:
+    return _line(text).replace("|", "\\|") or " "
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks inside ``text``."""
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
+
+
+def _block(block: Block) -> str:
+    if isinstance(block, Heading):
+        return f"{'#' * min(max(block.level, 1), 6)} {_line(block.text)}"
+    if isinstance(block, Paragraph):
+        return _line(block.text)
+    if isinstance(block, Verdict):
+        return f"**{'✅' if block.ok else '❌'} {_line(block.text)}**"
+    if isinstance(block, Table):
+        lines = ["| " + " | ".join(_cell(h) for h in block.header) + " |", "|" + "---|" * len(block.header)]
+        lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in block.rows]
+        return "\n".join(lines)
+    if isinstance(block, Code):
+        fence = _fence(block.text)
+        return f"{fence}{block.language}\n{block.text.rstrip()}\n{fence}"
+    if isinstance(block, Image):
+        return f"![{_cell(block.title)}]({block.file_name})\n\n*{_line(block.caption)}*"
+    raise TypeError(f"not a report block: {block!r}")
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    """The whole document: blocks separated by blank lines, ending in a newline."""
+    return "\n\n".join(_block(block) for block in blocks) + "\n"
