@@ -27,6 +27,10 @@ class Safeguard:
     """Fault kinds under which its absence shows."""
     why: str
     seed_section: str
+    redundant_in: tuple[str, ...] = ()
+    """Payment flows in which another mechanism already keeps the promise (a finding; see
+    ``redundancy``)."""
+    redundancy: str = ""
 
 
 SAFEGUARDS: tuple[Safeguard, ...] = (
@@ -58,6 +62,10 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         ("delay", "slow"),
         "A deduction request that arrives after its reservation's refund must be refused, or it "
         "stays deducted for a failed reservation.", "4.1, 4.2.2",
+        redundant_in=("choreography",),
+        redundancy="In the choreography flow every deduction is announced by PointUsedEvent, and "
+        "Reservation answers a deduction it cannot confirm with ReservationFailedEvent, so a "
+        "deduction that arrives after its refund is refunded in turn.",
     ),
     Safeguard(
         "design.hold_expiry=false", ("seats-released-on-expiry", "sagas-terminate"),
@@ -98,6 +106,16 @@ class AblationRow:
     @property
     def caught(self) -> bool:
         return any(i in self.broken for i in self.safeguard.protects)
+
+    @property
+    def redundant(self) -> bool:
+        """Whether the design keeps this promise in this flow without the safeguard."""
+        return self.flow in self.safeguard.redundant_in
+
+    @property
+    def as_expected(self) -> bool:
+        """Caught where the safeguard is needed, and not where it is documented redundant."""
+        return self.caught != self.redundant
 
     @property
     def faults_in_minimal(self) -> int | None:

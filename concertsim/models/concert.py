@@ -74,6 +74,8 @@ class SalesTally:
 
 
 def add_date(store: Store, *, date_id: int, opens_at: float, seats: int, price: int) -> None:
+    """Put a date on the calendar: its seats 1..``seats`` all AVAILABLE in the view, its sales
+    tally at zero."""
     store.put(DATES, date_id, ConcertDate(date_id, opens_at, seats, price))
     store.put(TALLIES, date_id, SalesTally(date_id, seats, opens_at))
     store.put(FREE_SEATS, date_id, seats)
@@ -82,6 +84,8 @@ def add_date(store: Store, *, date_id: int, opens_at: float, seats: int, price: 
 
 
 def seats_of(store: Store, date_id: int) -> list[SeatView]:
+    """The view of ``date_id``'s seats by seat number (seed 2: ``GET .../dates/{date}/seats``);
+    empty for an unknown date."""
     concert_date = store.get(DATES, date_id)
     if concert_date is None:
         return []
@@ -105,9 +109,12 @@ def check_seat(store: Store, *, date_id: int, seat_no: int) -> SeatView:
 
 
 def apply_seat_event(store: Store, payload: EventPayload, now: float) -> None:
-    """Project a seat event onto the view. A release (expiry, failure) frees the seat only if the
-    view still shows it for that reservation, so a stale release never frees someone else's hold."""
-    assert isinstance(payload, (SeatReserved, ReservationCompleted, ReservationExpired, ReservationFailed))
+    """Project a seat event onto the view (seed 3.2): SeatReserved holds the seat for its
+    reservation, ReservationCompleted sells it. A release (expiry, failure) frees the seat only if
+    the view still shows it for that reservation, so a stale release never frees someone else's
+    hold. The view's count of free seats per date follows every change."""
+    if not isinstance(payload, (SeatReserved, ReservationCompleted, ReservationExpired, ReservationFailed)):
+        raise TypeError(f"{type(payload).__name__} is not a seat event")
     address = (payload.date_id, payload.seat_no)
     seat = store.get_for_update(SEAT_VIEW, address)
     if seat is None:

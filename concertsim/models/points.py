@@ -144,14 +144,16 @@ def use(
 
     With ``idempotent``, a request whose key was seen returns the earlier deduction and raises no
     event (seed 4.2.3). With ``honour_tombstones``, a reservation already refunded is refused with
-    :class:`DeductionCancelled`. Otherwise refuses with :class:`InsufficientPoints` rather than
+    :class:`DeductionCancelled`; the tombstone is read for update, so a refund that commits its
+    tombstone while this deduction is in flight makes the deduction's commit conflict instead of
+    orphaning it (seed 4.1.1). Otherwise refuses with :class:`InsufficientPoints` rather than
     letting the balance go negative.
     """
     if idempotent:
         seen = store.get_for_update(USES_BY_KEY, idempotency_key)
         if seen is not None:
             return store.get(USES, seen), []
-    if honour_tombstones and store.get(TOMBSTONES, reservation_id) is not None:
+    if honour_tombstones and store.get_for_update(TOMBSTONES, reservation_id) is not None:
         raise DeductionCancelled(reservation_id)
     if amount <= 0:
         raise InvalidAmount(amount)
@@ -177,7 +179,9 @@ def refund_reservation(
     store: Store, ids: IdSource, *, reservation_id: str, now: float, leave_tombstone: bool = True
 ) -> list[PointRefunded]:
     """Give back every deduction of ``reservation_id`` not yet refunded (the compensation of
-    seed 4.2.2). Finding none, leave a tombstone (if asked) so a late deduction is refused."""
+    seed 4.2.2), each at most once. Finding none, leave a tombstone (if asked) so a late deduction
+    is refused (seed 4.1.1). The reservation's deductions and each refunded one are read for update,
+    so a deduction or another refund committing meanwhile makes this commit conflict."""
     use_ids = store.get_for_update(USES_BY_RESERVATION, reservation_id) or ()
     if not use_ids:
         if leave_tombstone and store.get(TOMBSTONES, reservation_id) is None:

@@ -127,8 +127,10 @@ def check_active(store: Store, *, token_id: str, now: float) -> QueueToken:
 def position(store: Store, token_id: str) -> int:
     """0 for an active or expired token; for a waiting one, its place in line (1 = next in).
 
-    Waiting tokens are activated in issue order and never expire, so every token from the head of
-    the line up to this one is still waiting.
+    Waiting tokens are activated in issue order and do not idle out, so the tokens between the
+    head of the line and this one are the ones ahead of it. The one way a waiting token leaves the
+    line early, :func:`complete` for a user who re-queued, is not subtracted: a place may be
+    overstated by such tokens, never understated.
     """
     token = store.get(TOKENS, token_id)
     if token is None:

@@ -112,17 +112,19 @@ class Payment:
 
 
 def add_seats(store: Store, *, date_id: int, seats: int, price: int) -> None:
+    """Put seats 1..``seats`` of ``date_id`` on sale, each AVAILABLE at ``price``."""
     for seat_no in range(1, seats + 1):
         store.put(SEATS, (date_id, seat_no), BookingSeat(date_id, seat_no, SeatStatus.AVAILABLE, None, price))
 
 
 def hold_expires_at(held_at: float, ttl: float) -> float:
-    """A hold expires ``ttl`` seconds after it was taken."""
+    """A hold expires ``ttl`` seconds after it was taken (seed 1, 4.1 problem 3)."""
     return held_at + ttl
 
 
 def is_hold_expired(reservation: Reservation, now: float) -> bool:
-    """Whether the hold has run out at ``now`` (at the expiry instant itself, it has)."""
+    """Whether the hold has run out at ``now`` (at the expiry instant itself, it has). Every
+    decision about expiry (paying, confirming, sweeping) asks this."""
     return now >= reservation.hold_expires_at
 
 
@@ -162,8 +164,12 @@ def payment_id_for(reservation_id: str) -> str:
 
 
 def start_payment(store: Store, *, reservation_id: str, user_id: int, now: float, pending: bool) -> Reservation:
-    """Begin paying for a held reservation. A confirmed one is returned unchanged (a retried
-    payment is answered, not repeated); a closed or expired one is refused."""
+    """Begin paying for a held reservation (seed 3.1): its one payment is created PENDING, and with
+    ``pending`` (the choreography flow, seed 4.2.1) the reservation becomes PAYMENT_PENDING.
+
+    A confirmed reservation is returned unchanged (a retried payment is answered, not repeated).
+    Refuses :class:`NotReservationOwner`, :class:`ReservationClosed` (expired or failed) and
+    :class:`HoldExpired` (the TTL ran out, swept or not)."""
     reservation = _get(store, reservation_id)
     if reservation.user_id != user_id:
         raise NotReservationOwner(reservation_id, user_id)
@@ -227,13 +233,20 @@ def confirm(store: Store, *, reservation_id: str, now: float) -> list[Reservatio
     ]
 
 
+def _failed_event(reservation: Reservation, reason: str) -> ReservationFailed:
+    return ReservationFailed(reservation_id=reservation.reservation_id, user_id=reservation.user_id,
+                             date_id=reservation.date_id, seat_no=reservation.seat_no,
+                             amount=reservation.amount, reason=reason)
+
+
 def fail_payment(store: Store, *, reservation_id: str, reason: str, now: float) -> list[ReservationFailed]:
     """Give up on a payment whose points may have been used (seed 4.2.2).
 
-    The reservation ends FAILED (or stays EXPIRED) and its seat is released; the returned
-    ReservationFailedEvent asks Point to refund whatever it deducted. It is raised every time, since
-    each call may follow another deduction; Point refunds each deduction once. A confirmed
-    reservation is never failed.
+    An open reservation ends FAILED, its payment FAILED and its seat released; an EXPIRED one stays
+    EXPIRED (its seat was released already). The returned ReservationFailedEvent asks Point to
+    refund whatever it deducted. It is raised on every call, a FAILED reservation included, since
+    each call may follow another deduction (a duplicated or late "use"); Point refunds each
+    deduction once. A confirmed reservation is never failed: :class:`ReservationClosed`.
     """
     reservation = _get(store, reservation_id)
     if reservation.status == ReservationStatus.CONFIRMED:
@@ -246,48 +259,38 @@ def fail_payment(store: Store, *, reservation_id: str, reason: str, now: float) 
         _release_seat(store, reservation)
         store.delete(OPEN_HOLDS, reservation_id)
         _set_payment(store, reservation, PaymentStatus.FAILED, now)
-    return [
-        ReservationFailed(reservation_id=reservation_id, user_id=reservation.user_id,
-                          date_id=reservation.date_id, seat_no=reservation.seat_no,
-                          amount=reservation.amount, reason=reason)
-    ]
+    return [_failed_event(reservation, reason)]
 
 
 def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired | ReservationFailed]:
-    """Expire every open hold whose TTL has run out and release its seat (seed 4.1).
+    """Expire every open hold whose TTL has run out and release its seat (seed 4.1, problem 3),
+    in the order of (hold_expires_at, reservation_id).
 
     A hold whose payment was started but never settled (the service failed between the deduction
     and the confirmation) also fails that payment: ReservationFailedEvent asks Point to refund
     whatever it deducted, so a payment stuck half-way cannot orphan a deduction.
     """
-    due = sorted(
-        ((store.get(OPEN_HOLDS, rid), rid) for rid in store.keys(OPEN_HOLDS)),
-    )
-    expired = []
-    for expires_at, reservation_id in due:
-        if expires_at > now:
+    raised: list[ReservationExpired | ReservationFailed] = []
+    for _, reservation_id in sorted((store.get(OPEN_HOLDS, rid), rid) for rid in store.keys(OPEN_HOLDS)):
+        if not is_hold_expired(store.get(RESERVATIONS, reservation_id), now):
             break
         reservation = _get(store, reservation_id)
-        if reservation.status not in _OPEN or not is_hold_expired(reservation, now):
+        if reservation.status not in _OPEN:
             continue
         reservation.status = ReservationStatus.EXPIRED
         reservation.ended_at = now
         store.put(RESERVATIONS, reservation_id, reservation)
         _release_seat(store, reservation)
         store.delete(OPEN_HOLDS, reservation_id)
-        expired.append(
+        raised.append(
             ReservationExpired(reservation_id=reservation_id, user_id=reservation.user_id,
                                date_id=reservation.date_id, seat_no=reservation.seat_no)
         )
         payment = store.get_for_update(PAYMENTS, payment_id_for(reservation_id))
         if payment is not None and payment.status == PaymentStatus.PENDING:
             _set_payment(store, reservation, PaymentStatus.FAILED, now)
-            expired.append(
-                ReservationFailed(reservation_id=reservation_id, user_id=reservation.user_id,
-                                  date_id=reservation.date_id, seat_no=reservation.seat_no,
-                                  amount=reservation.amount, reason="hold-expired-during-payment")
-            )
-    return expired
+            raised.append(_failed_event(reservation, "hold-expired-during-payment"))
+    return raised
 
 
 def reservation_status(store: Store, reservation_id: str) -> ReservationStatus:

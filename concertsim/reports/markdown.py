@@ -34,7 +34,8 @@ def _line(text: object) -> str:
 
 
 def _cell(text: object) -> str:
-    return _line(text).replace("|", "\\|") or " "
+    """A table cell: one line, ``|`` escaped (a cell cannot start a block, so nothing else is)."""
+    return " ".join(markdown_text(text).replace("|", "\\|").split()) or " "
 
 
 def _fence(text: str) -> str:

@@ -192,8 +192,11 @@ def _draw(saga: Saga) -> list[_Line]:
             drawing.note(ESSENTIAL, ["client"], f"{d['action']} {what}" + (f" ({d['error']})" if d.get("error") else ""))
         elif kind == "fault.start":
             fault_targets[d["index"]] = (d["kind"], d["target"])
-            verb = "crashes" if d["kind"] == "crash" else "begins"
-            drawing.note(ESSENTIAL, _fault_parties(d["target"]), f"FAULT {d['kind']} {_target_words(d['target'])} {verb}")
+            if d["kind"] == "crash":
+                text = f"FAULT {_target_words(d['target'])} crashes"
+            else:
+                text = f"FAULT {d['kind']} {_target_words(d['target'])} begins"
+            drawing.note(ESSENTIAL, _fault_parties(d["target"]), text)
         elif kind == "fault.end":
             fault_kind, target = fault_targets.get(d["index"], ("", ""))
             if fault_kind != "crash":  # a crash ends with the restart, drawn below

@@ -58,7 +58,12 @@ def saga_of(result: RunResult, reservation_id: str, *, include_faults: bool = Tr
     ]
     if include_faults and chosen:
         start, end = chosen[0].at, chosen[-1].at
-        faults = [r for r in records if r.kind in _FAULT_KINDS and start <= r.at <= end]
+        ended = {r.data["index"]: r.at for r in records if r.kind == "fault.end"}
+        faults = [
+            r for r in records
+            if (r.kind == "fault.start" and r.at <= end and ended.get(r.data["index"], end) >= start)
+            or (r.kind in _FAULT_KINDS and r.kind != "fault.start" and start <= r.at <= end)
+        ]
         strikes = [
             r for r in records if r.kind == "fault.strike" and start <= r.at <= end
             and (r.data.get("key", "").endswith(reservation_id) or r.data.get("message_type"))

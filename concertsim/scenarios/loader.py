@@ -179,7 +179,10 @@ def _set_path(node: Any, parts: list[str], value: Any, key: str, source: str) ->
 def compact(scenario: Scenario) -> dict[str, Any]:
     """``scenario`` as plain data without the fields that equal their defaults (but keeping each
     distribution's ``kind``, which says how to read the rest). Loads back to an equal scenario."""
-    return _without_defaults(scenario.model_dump(mode="json"), Scenario().model_dump(mode="json")) or {}
+    data = _without_defaults(scenario.model_dump(mode="json"), Scenario().model_dump(mode="json")) or {}
+    if scenario.faults:
+        data["faults"] = [fault.model_dump(mode="json", exclude_defaults=True) for fault in scenario.faults]
+    return data
 
 
 def _without_defaults(value: Any, default: Any) -> Any:

@@ -99,7 +99,7 @@ def test_ablate_prints_the_matrix_for_one_safeguard(tmp_path: Path) -> None:
     result = invoke("ablate", "--only", "consumer_dedup", "--flows", "sync", "-n", "100", "--out", str(tmp_path / "a"), "--json")
     assert result.exit_code == 0
     (row,) = json.loads(result.output)
-    assert row["caught"] and row["faults_in_minimal"] <= 3
+    assert row["caught"] and row["as_expected"] and row["faults_in_minimal"] <= 3
     assert (tmp_path / "a" / "report.html").exists()
 
 

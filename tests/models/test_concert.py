@@ -1,12 +1,18 @@
-"""Concert's projections: the seat view and the fast-sell-out ranking."""
+"""Concert's read side: dates, the seat view and the fast-sell-out ranking (seed 2, 3.2)."""
 
 from __future__ import annotations
 
 import pytest
 
 from concertsim.models import concert as c
-from concertsim.models.errors import SeatUnavailable
-from concertsim.models.events import ReservationCompleted, ReservationExpired, SeatReserved
+from concertsim.models.errors import SeatUnavailable, UnknownSeat
+from concertsim.models.events import (
+    PointUsed,
+    ReservationCompleted,
+    ReservationExpired,
+    ReservationFailed,
+    SeatReserved,
+)
 from concertsim.models.store import MemoryStore
 
 
@@ -26,35 +32,116 @@ def completed(res: str, seat: int, at: float, date: int = 1) -> ReservationCompl
     return ReservationCompleted(reservation_id=res, user_id=1, date_id=date, seat_no=seat, amount=10, confirmed_at=at)
 
 
+def expired(res: str, seat: int = 1) -> ReservationExpired:
+    return ReservationExpired(reservation_id=res, user_id=1, date_id=1, seat_no=seat)
+
+
+def failed(res: str, seat: int = 1) -> ReservationFailed:
+    return ReservationFailed(reservation_id=res, user_id=1, date_id=1, seat_no=seat, amount=10, reason="x")
+
+
+def view(store: MemoryStore, seat: int = 1, date: int = 1) -> tuple[c.SeatStatus, str | None]:
+    seen = store.get(c.SEAT_VIEW, (date, seat))
+    return seen.status, seen.reservation_id
+
+
+def test_seats_of_lists_a_dates_seats_by_number(store: MemoryStore) -> None:
+    assert [(s.seat_no, s.status) for s in c.seats_of(store, 1)] == [(1, c.SeatStatus.AVAILABLE),
+                                                                      (2, c.SeatStatus.AVAILABLE)]
+    assert c.seats_of(store, 99) == []
+
+
+def test_check_seat_answers_a_free_seat_and_refuses_an_unknown_one(store: MemoryStore) -> None:
+    assert c.check_seat(store, date_id=1, seat_no=2).seat_no == 2
+    with pytest.raises(UnknownSeat):
+        c.check_seat(store, date_id=1, seat_no=3)
+
+
 def test_seat_events_drive_the_view(store: MemoryStore) -> None:
     c.apply_seat_event(store, reserved("res-1"), 1.0)
-    with pytest.raises(SeatUnavailable):
+    assert view(store) == (c.SeatStatus.HELD, "res-1")
+    with pytest.raises(SeatUnavailable) as refused:
         c.check_seat(store, date_id=1, seat_no=1)
+    assert refused.value.status == "HELD"
     c.apply_seat_event(store, completed("res-1", 1, 2.0), 2.0)
-    assert store.get(c.SEAT_VIEW, (1, 1)).status == c.SeatStatus.SOLD
+    assert view(store) == (c.SeatStatus.SOLD, "res-1")
+    assert store.get(c.SEAT_VIEW, (1, 1)).updated_at == 2.0
 
 
-def test_a_stale_release_does_not_free_someone_elses_hold(store: MemoryStore) -> None:
+@pytest.mark.parametrize("release", [expired, failed])
+def test_a_release_frees_the_seat_of_its_own_reservation(store: MemoryStore, release) -> None:
+    c.apply_seat_event(store, reserved("res-1"), 1.0)
+    c.apply_seat_event(store, release("res-1"), 2.0)
+    assert view(store) == (c.SeatStatus.AVAILABLE, None)
+    assert c.check_seat(store, date_id=1, seat_no=1).updated_at == 2.0
+
+
+@pytest.mark.parametrize("release", [expired, failed])
+def test_a_stale_release_does_not_free_someone_elses_hold(store: MemoryStore, release) -> None:
     c.apply_seat_event(store, reserved("res-2"), 1.0)
-    c.apply_seat_event(store, ReservationExpired(reservation_id="res-1", user_id=1, date_id=1, seat_no=1), 2.0)
-    assert store.get(c.SEAT_VIEW, (1, 1)).reservation_id == "res-2"
+    c.apply_seat_event(store, release("res-1"), 2.0)
+    assert view(store) == (c.SeatStatus.HELD, "res-2")
+    assert store.get(c.SEAT_VIEW, (1, 1)).updated_at == 1.0
 
 
-def test_available_dates_skip_sold_out_ones(store: MemoryStore) -> None:
+def test_a_stale_release_does_not_unsell_a_sold_seat(store: MemoryStore) -> None:
+    c.apply_seat_event(store, completed("res-2", 1, 1.0), 1.0)
+    c.apply_seat_event(store, failed("res-1"), 2.0)
+    assert view(store) == (c.SeatStatus.SOLD, "res-2")
+
+
+def test_an_event_that_is_not_about_a_seat_is_refused(store: MemoryStore) -> None:
+    with pytest.raises(TypeError):
+        c.apply_seat_event(store, PointUsed(user_id=1, use_id="u", reservation_id="r", amount=1, balance=0), 1.0)
+
+
+def test_available_dates_are_the_opened_ones_with_a_free_seat(store: MemoryStore) -> None:
+    c.add_date(store, date_id=3, opens_at=5.0, seats=1, price=10)
+    assert [d.date_id for d in c.available_dates(store, 1.0)] == [1, 2]
+    assert [d.date_id for d in c.available_dates(store, 5.0)] == [1, 2, 3]
     c.apply_seat_event(store, completed("res-9", 1, 1.0, date=2), 1.0)
-    assert [d.date_id for d in c.available_dates(store, 1.0)] == [1]
+    assert [d.date_id for d in c.available_dates(store, 5.0)] == [1, 3]
+
+
+def test_a_date_is_available_again_when_its_last_seat_is_released_after_a_duplicate_hold(store: MemoryStore) -> None:
+    c.apply_seat_event(store, reserved("res-1", date=2), 1.0)
+    c.apply_seat_event(store, reserved("res-1", date=2), 1.5)
+    assert [d.date_id for d in c.available_dates(store, 2.0)] == [1]
+    c.apply_seat_event(store, ReservationExpired(reservation_id="res-1", user_id=1, date_id=2, seat_no=1), 3.0)
+    assert [d.date_id for d in c.available_dates(store, 3.0)] == [1, 2]
 
 
 def test_ranking_orders_sold_out_dates_by_time_to_sell_out_whatever_the_arrival_order(store: MemoryStore) -> None:
     c.record_sale(store, completed("res-3", 2, at=8.0))
     c.record_sale(store, completed("res-9", 1, at=3.0, date=2))
+    assert c.ranking(store) == [(2, 3.0)]
     c.record_sale(store, completed("res-1", 1, at=5.0))
     assert c.ranking(store) == [(2, 3.0), (1, 8.0)]
+
+
+def test_ranking_measures_from_the_opening_and_breaks_ties_by_date(store: MemoryStore) -> None:
+    c.add_date(store, date_id=3, opens_at=10.0, seats=1, price=10)
+    c.record_sale(store, completed("res-3", 1, at=13.0, date=3))
+    c.record_sale(store, completed("res-2", 1, at=3.0, date=2))
+    assert c.ranking(store) == [(2, 3.0), (3, 3.0)]
+
+
+def test_ranking_from_sales_is_what_the_projection_converges_to(store: MemoryStore) -> None:
+    sales = [completed("res-3", 2, at=8.0), completed("res-9", 1, at=3.0, date=2), completed("res-1", 1, at=5.0)]
+    for sale in sales:
+        c.record_sale(store, sale)
     dates = [store.get(c.DATES, 1), store.get(c.DATES, 2)]
-    assert c.ranking_from_sales(dates, [(1, 5.0), (1, 8.0), (2, 3.0)]) == c.ranking(store)
+    assert c.ranking_from_sales(dates, [(s.date_id, s.confirmed_at) for s in sales]) == c.ranking(store)
+
+
+def test_ranking_from_sales_leaves_out_dates_not_sold_out(store: MemoryStore) -> None:
+    dates = [store.get(c.DATES, 1), store.get(c.DATES, 2)]
+    assert c.ranking_from_sales(dates, [(1, 5.0)]) == []
+    assert c.ranking_from_sales(dates, []) == []
 
 
 def test_a_duplicate_sale_is_counted_twice_by_the_plain_projection(store: MemoryStore) -> None:
     c.record_sale(store, completed("res-1", 1, at=5.0))
     c.record_sale(store, completed("res-1", 1, at=5.0))
     assert store.get(c.TALLIES, 1).sold_count == 2
+    assert c.ranking(store) == [(1, 5.0)]

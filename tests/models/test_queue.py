@@ -6,67 +6,135 @@ import pytest
 
 from concertsim.models import queue as q
 from concertsim.models.errors import TokenNotActive, TokenNotFound
+from concertsim.models.events import QueueTokenActivated, QueueTokenExpired
 from concertsim.models.store import CountingIds, MemoryStore
 
-ids = CountingIds()
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
 
 
-def issue(store: MemoryStore, users: range) -> list[q.QueueToken]:
-    return [q.issue_token(store, ids, user_id=u, now=float(u)) for u in users]
+@pytest.fixture
+def issue(store: MemoryStore):
+    ids = CountingIds()
+
+    def issue(users: range) -> list[q.QueueToken]:
+        return [q.issue_token(store, ids, user_id=u, now=float(u)) for u in users]
+
+    return issue
 
 
-def test_tokens_are_issued_in_order_and_activate_in_that_order_up_to_capacity() -> None:
-    store = MemoryStore()
-    tokens = issue(store, range(1, 6))
+def test_tokens_are_issued_waiting_with_increasing_seq(issue) -> None:
+    tokens = issue(range(1, 4))
+    assert [t.seq for t in tokens] == [1, 2, 3]
+    assert {t.status for t in tokens} == {q.TokenStatus.WAITING}
+
+
+def test_tokens_activate_in_issue_order_up_to_capacity(store: MemoryStore, issue) -> None:
+    tokens = issue(range(1, 6))
     activated = q.activate_waiting(store, capacity=2, now=10.0)
-    assert [e.token_id for e in activated] == [t.token_id for t in tokens[:2]]
+    assert activated == [QueueTokenActivated(user_id=t.user_id, token_id=t.token_id) for t in tokens[:2]]
     assert q.active_count(store) == 2
     assert q.activate_waiting(store, capacity=2, now=11.0) == []
-    assert q.position(store, tokens[2].token_id) == 1
-    assert q.position(store, tokens[4].token_id) == 3
+    assert store.get(q.TOKENS, tokens[0].token_id).activated_at == 10.0
+    assert set(store.keys(q.ACTIVE)) == {tokens[0].token_id, tokens[1].token_id}
 
 
-def test_a_user_with_a_live_token_gets_it_back() -> None:
-    store = MemoryStore()
-    first = q.issue_token(store, ids, user_id=1, now=0.0)
-    assert q.issue_token(store, ids, user_id=1, now=1.0).token_id == first.token_id
+def test_position_is_zero_when_active_and_the_place_in_line_while_waiting(store: MemoryStore, issue) -> None:
+    tokens = issue(range(1, 6))
+    assert [q.position(store, t.token_id) for t in tokens] == [1, 2, 3, 4, 5]
+    q.activate_waiting(store, capacity=2, now=10.0)
+    assert [q.position(store, t.token_id) for t in tokens] == [0, 0, 1, 2, 3]
+    with pytest.raises(TokenNotFound):
+        q.position(store, "tok-nope")
 
 
-def test_check_refuses_a_waiting_token_and_an_unknown_one() -> None:
-    store = MemoryStore()
-    (token,) = issue(store, range(1, 2))
-    with pytest.raises(TokenNotActive):
+def test_a_user_with_a_live_token_gets_it_back(store: MemoryStore, issue) -> None:
+    (first,) = issue(range(1, 2))
+    assert issue(range(1, 2)) == [first]
+    q.activate_waiting(store, capacity=1, now=2.0)
+    assert issue(range(1, 2))[0].token_id == first.token_id
+
+
+def test_a_user_whose_token_expired_gets_a_new_one_at_the_back(store: MemoryStore, issue) -> None:
+    (first,) = issue(range(1, 2))
+    q.activate_waiting(store, capacity=1, now=1.0)
+    q.expire_idle(store, idle_ttl=5.0, now=6.0)
+    issue(range(2, 3))
+    (again,) = issue(range(1, 2))
+    assert again.token_id != first.token_id and again.seq == 3
+    assert q.position(store, again.token_id) == 2
+
+
+def test_check_refuses_a_waiting_token_and_an_unknown_one(store: MemoryStore, issue) -> None:
+    (token,) = issue(range(1, 2))
+    with pytest.raises(TokenNotActive) as refused:
         q.check_active(store, token_id=token.token_id, now=1.0)
+    assert refused.value.status == "WAITING"
     with pytest.raises(TokenNotFound):
         q.check_active(store, token_id="tok-nope", now=1.0)
 
 
-def test_idle_active_tokens_expire_and_free_their_place() -> None:
-    store = MemoryStore()
-    tokens = issue(store, range(1, 4))
+def test_check_of_an_active_token_counts_as_activity(store: MemoryStore, issue) -> None:
+    (token,) = issue(range(1, 2))
+    q.activate_waiting(store, capacity=1, now=1.0)
+    assert q.check_active(store, token_id=token.token_id, now=4.0).last_seen_at == 4.0
+    assert q.expire_idle(store, idle_ttl=5.0, now=8.0) == []
+    assert len(q.expire_idle(store, idle_ttl=5.0, now=9.0)) == 1
+
+
+def test_idle_active_tokens_expire_and_free_their_place(store: MemoryStore, issue) -> None:
+    tokens = issue(range(1, 4))
     q.activate_waiting(store, capacity=2, now=10.0)
     q.check_active(store, token_id=tokens[1].token_id, now=50.0)
     expired = q.expire_idle(store, idle_ttl=60.0, now=70.0)
-    assert [e.token_id for e in expired] == [tokens[0].token_id]
+    assert expired == [QueueTokenExpired(user_id=1, token_id=tokens[0].token_id, reason="idle")]
+    assert q.active_count(store) == 1
     with pytest.raises(TokenNotActive):
         q.check_active(store, token_id=tokens[0].token_id, now=71.0)
     assert [e.token_id for e in q.activate_waiting(store, capacity=2, now=71.0)] == [tokens[2].token_id]
 
 
-def test_completion_ends_the_buyers_token() -> None:
-    store = MemoryStore()
-    (token,) = issue(store, range(1, 2))
+def test_idle_tokens_expire_in_issue_order(store: MemoryStore, issue) -> None:
+    tokens = issue(range(1, 4))
+    q.activate_waiting(store, capacity=3, now=1.0)
+    for token in reversed(tokens):
+        q.check_active(store, token_id=token.token_id, now=2.0)
+    assert [e.token_id for e in q.expire_idle(store, idle_ttl=1.0, now=3.0)] == [t.token_id for t in tokens]
+
+
+def test_waiting_tokens_do_not_idle_out(store: MemoryStore, issue) -> None:
+    (token,) = issue(range(1, 2))
+    assert q.expire_idle(store, idle_ttl=1.0, now=100.0) == []
+    assert q.position(store, token.token_id) == 1
+
+
+def test_completion_ends_the_buyers_token(store: MemoryStore, issue) -> None:
+    issue(range(1, 2))
     q.activate_waiting(store, capacity=1, now=1.0)
     assert [e.reason for e in q.complete(store, user_id=1, now=2.0)] == ["completed"]
     assert q.active_count(store) == 0
     assert q.complete(store, user_id=1, now=3.0) == []
+    assert q.complete(store, user_id=99, now=3.0) == []
 
 
-def test_capacity_is_never_exceeded_whatever_the_interleaving() -> None:
-    store = MemoryStore()
-    issue(store, range(1, 30))
+def test_a_waiting_token_ended_by_completion_is_skipped_by_the_activator(store: MemoryStore, issue) -> None:
+    tokens = issue(range(1, 3))
+    q.complete(store, user_id=1, now=2.0)
+    assert q.active_count(store) == 0
+    assert [e.token_id for e in q.activate_waiting(store, capacity=5, now=3.0)] == [tokens[1].token_id]
+    assert store.get(q.TOKENS, tokens[0].token_id).expiry_reason == "completed"
+
+
+def test_capacity_is_never_exceeded_whatever_the_interleaving(store: MemoryStore, issue) -> None:
+    tokens = issue(range(1, 30))
+    activation_order = []
     for step in range(40):
-        q.activate_waiting(store, capacity=5, now=float(step))
-        assert q.active_count(store) <= 5
+        activation_order += [e.token_id for e in q.activate_waiting(store, capacity=5, now=float(step))]
+        assert q.active_count(store) == len(list(store.keys(q.ACTIVE))) <= 5
         if step % 3 == 0:
             q.expire_idle(store, idle_ttl=2.0, now=float(step))
+        if step % 4 == 0:
+            q.complete(store, user_id=step + 1, now=float(step))
+    assert activation_order == [t.token_id for t in tokens if t.token_id in activation_order]

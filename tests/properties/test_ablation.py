@@ -13,16 +13,13 @@ from concertsim.scenarios.schema import FaultSpec
 from concertsim.sim.runner import run_scenario
 from concertsim.strategies import small_base
 
-# In the choreography flow every deduction is announced by PointUsedEvent, and Reservation answers
-# a deduction it cannot confirm with ReservationFailedEvent: a deduction that arrives after its
-# refund is refunded in turn, so tombstones are redundant there (see the last test).
-NOT_BREAKABLE = {("design.cancel_tombstones=false", "choreography")}
-
+# Where a safeguard is documented redundant in a flow (Safeguard.redundant_in), the last test shows
+# the mechanism that keeps the promise instead.
 CASES = [
     pytest.param(safeguard, flow, id=f"{safeguard.switch.removeprefix('design.')}-{flow}")
     for safeguard in SAFEGUARDS
     for flow in ("sync", "choreography")
-    if (safeguard.switch, flow) not in NOT_BREAKABLE
+    if flow not in safeguard.redundant_in
 ]
 
 
