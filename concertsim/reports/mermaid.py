@@ -201,7 +201,8 @@ def _draw(saga: Saga) -> list[_Line]:
             fault_kind, target = fault_targets.get(d["index"], ("", ""))
             if fault_kind != "crash":  # a crash ends with the restart, drawn below
                 over = _fault_parties(target) if target else []
-                drawing.note(SERVICE, over, f"fault lifted: {fault_kind} {_target_words(target)}".strip())
+                what = f"{fault_kind} {_target_words(target)}" if target else f"fault {d['index']}"
+                drawing.note(SERVICE, over, f"{what} lifted")
         elif kind == "fault.strike":
             level = SERVICE if d["kind"] == "drop" else ESSENTIAL  # a drop shows as a cross too
             over = [_lifeline(d.get("source")), _lifeline(d.get("destination")) or _lifeline(d.get("group"))]

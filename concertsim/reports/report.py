@@ -504,9 +504,12 @@ def _probe_blocks(exploration: Exploration) -> list[Block]:
         Table(["probe", "the situation", "times reached"], rows),
     ]
     unreached = exploration.unreached_probes()
-    if unreached:
+    if unreached and not exploration.found:
         blocks.append(Verdict(False, f"Never reached: {', '.join(unreached)}. A green result that never reached the "
                                      "dangerous state proves little: run more examples, or aim the fault kinds at it."))
+    elif unreached:
+        blocks.append(Paragraph(f"Never reached before the counterexample: {', '.join(unreached)}. Promises that "
+                                "depend on those situations are not tested by this search."))
     else:
         blocks.append(Paragraph("Every probe was reached at least once."))
     return blocks
@@ -546,7 +549,9 @@ def exploration_blocks(exploration: Exploration) -> list[Block]:
                       f"exactly: the counterexample file (counterexample.yaml) gives trace {outcome.result.trace_sha256}."),
             *_fault_blocks(example, "No fault at all: the design breaks the promise on its own."),
             Heading(2, "Why it breaks"),
-            Paragraph(f"The first violation ({first.invariant}): {first.message}"),
+            Paragraph(f"The first violation ({first.invariant}): {first.message}. Replay it with "
+                      "`concertsim replay counterexample.yaml`; each broken invariant follows, with the saga "
+                      "that shows how."),
             *_violation_blocks(outcome),
             Heading(2, "The counterexample's scenario and design"),
             _scenario_table(example, example.seed),
@@ -606,8 +611,9 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
                   "and its minimal counterexample shows why the safeguard exists. ✘ not caught: it found nothing "
                   "within its examples, so either the safeguard is not needed in that flow or the search missed it."),
         Heading(2, "The matrix: safeguard switched off × payment flow"),
-        Table(["switched off", *flows],
-              [[s.switch.removeprefix("design."), *(_matrix_cell(cells[s, f]) if (s, f) in cells else "-" for f in flows)]
+        Table(["switched off", "seed", *flows],
+              [[s.switch.removeprefix("design."), s.seed_section,
+                *(_matrix_cell(cells[s, f]) if (s, f) in cells else "-" for f in flows)]
                for s in safeguards]),
         Heading(2, "Every row"),
         Table(["switched off", "flow", "invariants broken", "what it protects caught", "examples needed",
