@@ -73,7 +73,7 @@ def test_unknown_scenario_name_exits_2(tmp_path: Path) -> None:
 
 def test_explore_finds_dual_write_losses_and_replay_reproduces_the_hash(tmp_path: Path) -> None:
     out = tmp_path / "explore"
-    result = invoke("explore", "--set", "design.publish=dual_write", "-n", "100", "--out", str(out), "--quiet")
+    result = invoke("explore", "--set", "design.publish=dual_write", "-n", "1000", "--out", str(out), "--quiet")
     assert result.exit_code == 1
     counterexample = out / "counterexample.yaml"
     expected = yaml.safe_load(counterexample.read_text())["expect"]["trace_sha256"]
@@ -96,7 +96,7 @@ def test_replay_reports_a_changed_trace(tmp_path: Path) -> None:
 
 
 def test_ablate_prints_the_matrix_for_one_safeguard(tmp_path: Path) -> None:
-    result = invoke("ablate", "--only", "consumer_dedup", "--flows", "sync", "-n", "100", "--out", str(tmp_path / "a"), "--json")
+    result = invoke("ablate", "--only", "consumer_dedup", "--flows", "sync", "-n", "1000", "--out", str(tmp_path / "a"), "--json")
     assert result.exit_code == 0
     (row,) = json.loads(result.output)
     assert row["caught"] and row["as_expected"] and row["faults_in_minimal"] <= 3
