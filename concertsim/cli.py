@@ -92,7 +92,7 @@ OutOption = Annotated[
 
 
 def _bad_input(message: str) -> typer.Exit:
-    stderr.print(f"[bold red]error:[/bold red] {_escape(message)}", highlight=False)
+    stderr.print(f"[bold red]error:[/bold red] {_escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -166,9 +166,7 @@ def run(
     """
     if trace_format not in ("jsonl", "chrome"):
         raise _bad_input(f"--trace-format must be 'jsonl' or 'chrome', not {trace_format!r}")
-    resolved = _scenario(scenario, set_)
-    if seed is not None:
-        resolved = resolved.model_copy(update={"seed": seed})
+    resolved = _scenario(scenario, [*(set_ or ()), *([f"seed={seed}"] if seed is not None else [])])
     output = _prepare(out)
     outcome = _simulate(resolved, check_determinism, announce=not (quiet or json_output))
     _write_run_files(output, outcome, trace_format)

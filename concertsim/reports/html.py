@@ -41,11 +41,13 @@ td.ok { color: var(--ok); font-weight: 600; }
 td.bad { color: var(--bad); font-weight: 600; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .88em; }
 code { background: #eff1f3; padding: .1em .3em; border-radius: 3px; }
-pre { background: #f6f8fa; border: 1px solid var(--rule); padding: .8em; overflow-x: auto; line-height: 1.35; }
+pre { background: #f6f8fa; border: 1px solid var(--rule); padding: .8em; overflow-x: auto;
+      line-height: 1.35; }
 .verdict { font-size: 1.15em; font-weight: 600; padding: .5em .8em; border-radius: 6px; border: 1px solid; }
 .verdict.ok { color: var(--ok); background: #dafbe1; border-color: #aceebb; }
 .verdict.bad { color: var(--bad); background: #ffebe9; border-color: #ffcecb; }
-nav { background: #f6f8fa; border: 1px solid var(--rule); border-radius: 6px; padding: .4em 1em; font-size: .9em; }
+nav { background: #f6f8fa; border: 1px solid var(--rule); border-radius: 6px; padding: .4em 1em;
+      font-size: .9em; }
 nav ol { margin: .3em 0; padding-left: 1.4em; columns: 2; }
 nav a, nav a:visited { color: #0969da; text-decoration: none; }
 figure { margin: 1em 0 2em; }
@@ -111,10 +113,14 @@ def to_html(blocks: list[Block], title: str) -> str:
     headings after the first heading, inline style, images embedded, no external resource."""
     taken: Counter[str] = Counter()
     anchors = [_anchor(b.text, taken) if isinstance(b, Heading) and b.level == 2 else None for b in blocks]
-    sections = [(a, b.text) for a, b in zip(anchors, blocks) if a is not None and isinstance(b, Heading)]
-    body = [_block(block, anchor) for block, anchor in zip(blocks, anchors)]
+    sections = [
+        (a, b.text) for a, b in zip(anchors, blocks, strict=True) if a is not None and isinstance(b, Heading)
+    ]
+    body = [_block(block, anchor) for block, anchor in zip(blocks, anchors, strict=True)]
     if len(sections) > 2:
-        items = "".join(f'<li><a href="#{html.escape(a)}">{html.escape(text)}</a></li>' for a, text in sections)
+        items = "".join(
+            f'<li><a href="#{html.escape(a)}">{html.escape(text)}</a></li>' for a, text in sections
+        )
         contents = f"<nav><strong>Contents</strong><ol>{items}</ol></nav>"
         first_section = next(i for i, a in enumerate(anchors) if a is not None)
         body.insert(first_section, contents)

@@ -13,6 +13,7 @@ from concertsim.reports.document import Block, Code, Heading, Image, Paragraph, 
 
 __all__ = ["to_markdown", "markdown_text"]
 
+_ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")  # not str.split(): a no-break space is kept on purpose
 _BLOCK_START = re.compile(r"(#{1,6}|[*+-]|\d{1,9}[.)])(\s|$)")
 
 
@@ -21,9 +22,13 @@ def markdown_text(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _one_line(text: str) -> str:
+    return _ASCII_SPACE.sub(" ", text).strip(" ")
+
+
 def _line(text: object) -> str:
     """``text`` as one line of Markdown that cannot start a heading, list or quote."""
-    line = " ".join(markdown_text(text).split())
+    line = _one_line(markdown_text(text))
     start = _BLOCK_START.match(line)
     if start is None:
         return line
@@ -35,7 +40,7 @@ def _line(text: object) -> str:
 
 def _cell(text: object) -> str:
     """A table cell: one line, ``|`` escaped (a cell cannot start a block, so nothing else is)."""
-    return " ".join(markdown_text(text).replace("|", "\\|").split()) or " "
+    return _one_line(markdown_text(text).replace("|", "\\|")) or " "
 
 
 def _fence(text: str) -> str:
@@ -62,7 +67,8 @@ def _block(block: Block) -> str:
         fence = _fence(block.text)
         return f"{fence}{block.language}\n{block.text.rstrip()}\n{fence}"
     if isinstance(block, Image):
-        return f"![{_cell(block.title)}]({block.file_name})\n\n*{_line(block.caption)}*"
+        alt = _cell(block.title).replace("[", "\\[").replace("]", "\\]")
+        return f"![{alt}]({block.file_name})\n\n*{_line(block.caption)}*"
     raise TypeError(f"not a report block: {block!r}")
 
 

@@ -10,7 +10,7 @@ statement early or inject markup.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 from concertsim.reports.saga import Saga
@@ -56,7 +56,7 @@ class _Line:
     level: int
     text: str
     parties: tuple[str, ...]
-    repeat_key: tuple[object, ...] | None = None
+    repeat_key: Hashable = None
     """Consecutive notes with the same key are drawn as one, with a count."""
     repeats: int = 1
 
@@ -73,7 +73,7 @@ class _Drawing:
         self.lines.append(_Line(level, f"{source}{arrow}{target}: {mermaid_text(text)}", (source, target)))
 
     def note(
-        self, level: int, parties: Iterable[str | None], text: object, *, repeat_key: tuple[object, ...] | None = None
+        self, level: int, parties: Iterable[str | None], text: object, *, repeat_key: Hashable = None
     ) -> None:
         over = {p for p in parties if p is not None}
         previous = self.lines[-1] if self.lines else None
@@ -85,7 +85,8 @@ class _Drawing:
             text = f"{text} ×{repeats}"
         span = sorted(over or {"broker"}, key=PARTICIPANTS.index)
         where = span[0] if len(span) == 1 else f"{span[0]},{span[-1]}"
-        self.lines.append(_Line(level, f"Note over {where}: {mermaid_text(text)}", tuple(span), repeat_key, repeats))
+        line = f"Note over {where}: {mermaid_text(text)}"
+        self.lines.append(_Line(level, line, tuple(span), repeat_key, repeats))
 
 
 def relevant_records(saga: Saga) -> list[TraceRecord]:
@@ -97,7 +98,10 @@ def relevant_records(saga: Saga) -> list[TraceRecord]:
     """
     calls = {(r.at, r.party, r.data["to"], r.data["endpoint"]) for r in saga.records if r.kind == "call.send"}
     replies = {(r.at, r.party, r.data["endpoint"]) for r in saga.records if r.kind == "call.serve"}
-    events = {(r.data["type"], r.data.get("key")) for r in saga.records if r.kind in ("event.raised", "broker.append")}
+    events = {
+        (r.data["type"], r.data.get("key"))
+        for r in saga.records if r.kind in ("event.raised", "broker.append")
+    }
 
     def concerns_saga(strike: TraceRecord) -> bool:
         d = strike.data
@@ -113,108 +117,125 @@ def relevant_records(saga: Saga) -> list[TraceRecord]:
 
 
 def _draw(saga: Saga) -> list[_Line]:
+    """Every line the saga could draw, in trace order, each with its priority."""
     records = relevant_records(saga)
     sends = {r.data["call"]: r for r in records if r.kind == "call.send"}
     serves = {r.data["call"]: r for r in records if r.kind == "call.serve"}
     requests_lost = {r.data["call"] for r in records if r.kind == "call.request_lost"}
-    event_types = {r.data["event_id"]: r.data["type"] for r in records if "type" in r.data and "event_id" in r.data}
-    fault_targets: dict[int, str] = {}
+    event_types = {
+        r.data["event_id"]: r.data["type"] for r in records if {"type", "event_id"} <= r.data.keys()
+    }
+    fault_targets: dict[int, tuple[str, str]] = {}
     appended: set[str] = set()
     delivered: set[tuple[str, str]] = set()
     drawing = _Drawing()
 
-    def routine(endpoint: str) -> int:
+    def level_of(endpoint: str) -> int:
         return ROUTINE if endpoint in _ROUTINE_ENDPOINTS else ESSENTIAL
 
+    def type_of(event_id: str) -> str:
+        return event_types.get(event_id, event_id)
+
+    def caller_and_callee(call: str) -> tuple[str | None, str | None]:
+        send = sends.get(call)
+        return (_lifeline(send.party), _lifeline(send.data["to"])) if send else (None, None)
+
+    def served_outcome(call: str) -> str:
+        serve = serves.get(call)
+        return serve.data["outcome"] if serve else "reply"
+
     for r in records:
-        d = r.data
-        kind = r.kind
-        party = _lifeline(r.party)
+        d, kind, party = r.data, r.kind, _lifeline(r.party)
         if kind == "call.send":
-            level = routine(d["endpoint"])
+            callee = _lifeline(d["to"])
             if d["call"] in requests_lost:
-                drawing.arrow(ESSENTIAL, party, "-x", _lifeline(d["to"]), f"{d['endpoint']} (request lost)")
+                drawing.arrow(ESSENTIAL, party, "-x", callee, f"{d['endpoint']} (request lost)")
             else:
-                drawing.arrow(level, party, "->>", _lifeline(d["to"]), d["endpoint"])
+                drawing.arrow(level_of(d["endpoint"]), party, "->>", callee, d["endpoint"])
         elif kind == "call.return":
-            send = sends.get(d["call"])
-            callee = _lifeline(send.data["to"]) if send else None
-            level = routine(d["endpoint"])
+            _, callee = caller_and_callee(d["call"])
             if d["outcome"] == "timeout":
                 drawing.note(ESSENTIAL, [party], f"{d['endpoint']} timed out")
             else:
-                drawing.arrow(level if d["outcome"] == "ok" else ESSENTIAL, callee, "-->>", party, d["outcome"])
+                level = level_of(d["endpoint"]) if d["outcome"] == "ok" else ESSENTIAL
+                drawing.arrow(level, callee, "-->>", party, d["outcome"])
         elif kind == "call.reply_lost":
-            send, serve = sends.get(d["call"]), serves.get(d["call"])
-            outcome = serve.data["outcome"] if serve else "reply"
-            drawing.arrow(ESSENTIAL, party, "--x", _lifeline(send.party) if send else None, f"{outcome} (reply lost)")
+            caller, _ = caller_and_callee(d["call"])
+            drawing.arrow(ESSENTIAL, party, "--x", caller, f"{served_outcome(d['call'])} (reply lost)")
         elif kind == "call.late_reply":
-            send, serve = sends.get(d["call"]), serves.get(d["call"])
-            outcome = serve.data["outcome"] if serve else "reply"
-            callee = _lifeline(send.data["to"]) if send else None
-            drawing.arrow(ESSENTIAL, callee, "-->>", party, f"{outcome} (too late, ignored)")
+            _, callee = caller_and_callee(d["call"])
+            late = f"{served_outcome(d['call'])} (too late, ignored)"
+            drawing.arrow(ESSENTIAL, callee, "-->>", party, late)
         elif kind == "call.refused":
-            drawing.note(ESSENTIAL, [party], "refused a call: down")
+            drawing.note(ESSENTIAL, [party], "down, refused a call")
         elif kind == "tx.commit":
-            level = SERVICE if d.get("events") else ROUTINE
-            drawing.note(level, [party], f"commit {d['label']}")
+            drawing.note(SERVICE if d.get("events") else ROUTINE, [party], f"commit {d['label']}")
         elif kind == "tx.failed":
             drawing.note(ESSENTIAL, [party], f"commit of {d['label']} failed")
         elif kind == "broker.append":
             again = d["event_id"] in appended
             appended.add(d["event_id"])
-            drawing.arrow(ESSENTIAL, party, "-)", "broker", f"{d['type']} again (republished)" if again else d["type"])
+            text = d["type"] + (" again (republished)" if again else "")
+            drawing.arrow(ESSENTIAL, party, "-)", "broker", text)
         elif kind == "publish.dropped":
-            drawing.arrow(ESSENTIAL, party, "-x", "broker", f"{event_types.get(d['event_id'], d['event_id'])} (publish lost)")
+            drawing.arrow(ESSENTIAL, party, "-x", "broker", f"{type_of(d['event_id'])} (publish lost)")
         elif kind == "broker.publish_unacked":
-            drawing.note(ESSENTIAL, [party], f"publish of {event_types.get(d['event_id'], d['event_id'])} not acknowledged")
+            drawing.note(ESSENTIAL, [party], f"publish of {type_of(d['event_id'])} not acknowledged")
         elif kind == "broker.deliver":
             again = (d["group"], d["event_id"]) in delivered
             delivered.add((d["group"], d["event_id"]))
-            drawing.arrow(ESSENTIAL, "broker", "-)", _lifeline(d["group"]), d["type"] + (" (redelivered)" if again else ""))
+            group = _lifeline(d["group"])
+            drawing.arrow(ESSENTIAL, "broker", "-)", group, d["type"] + (" (redelivered)" if again else ""))
         elif kind == "broker.delivery_lost":
-            drawing.arrow(ESSENTIAL, "broker", "-x", _lifeline(d["group"]),
-                          f"{event_types.get(d['event_id'], d['event_id'])} (delivery lost)")
+            group = _lifeline(d["group"])
+            drawing.arrow(ESSENTIAL, "broker", "-x", group, f"{type_of(d['event_id'])} (delivery lost)")
         elif kind == "consumer.duplicate_skipped":
             drawing.note(ESSENTIAL, [_lifeline(d["group"])], f"duplicate {d['type']} skipped")
         elif kind == "consumer.failed":
-            drawing.note(ESSENTIAL, [_lifeline(d["group"])], f"handling failed ({d['reason']}), attempt {d['attempt']}")
+            text = f"handling failed ({d['reason']}), attempt {d['attempt']}"
+            drawing.note(ESSENTIAL, [_lifeline(d["group"])], text)
         elif kind == "consumer.dropped":
-            drawing.note(ESSENTIAL, [_lifeline(d["group"])], f"gave up on {event_types.get(d['event_id'], 'event')} ({d['reason']})")
+            text = f"gave up on {type_of(d['event_id'])} ({d['reason']})"
+            drawing.note(ESSENTIAL, [_lifeline(d["group"])], text)
         elif kind == "broker.dead_letter":
-            drawing.note(ESSENTIAL, ["broker"], f"{d['type']} parked in dead-letter topic for {r.party} ({d['reason']})")
+            text = f"{d['type']} parked in dead-letter topic for {r.party} ({d['reason']})"
+            drawing.note(ESSENTIAL, ["broker"], text)
         elif kind == "dlq.redriven":
-            drawing.note(ESSENTIAL, ["broker", _lifeline(r.party)], f"redriven from dead-letter topic: {d['outcome']}")
+            text = f"redriven from dead-letter topic ({d['outcome']})"
+            drawing.note(ESSENTIAL, ["broker", _lifeline(r.party)], text)
         elif kind == "dlq.redrive_failed":
             drawing.note(ESSENTIAL, ["broker", _lifeline(r.party)], f"redrive failed ({d['reason']})")
         elif kind in ("client.fail", "client.unknown"):
             what = "failed" if kind == "client.fail" else "outcome unknown"
-            drawing.note(ESSENTIAL, ["client"], f"{d['action']} {what}" + (f" ({d['error']})" if d.get("error") else ""))
+            error = f" ({d['error']})" if d.get("error") else ""
+            drawing.note(ESSENTIAL, ["client"], f"{d['action']} {what}{error}")
         elif kind == "fault.start":
             fault_targets[d["index"]] = (d["kind"], d["target"])
-            if d["kind"] == "crash":
-                text = f"FAULT {_target_words(d['target'])} crashes"
-            else:
-                text = f"FAULT {d['kind']} {_target_words(d['target'])} begins"
+            target = _target_words(d["target"])
+            text = f"FAULT {target} crashes" if d["kind"] == "crash" else f"FAULT {d['kind']} {target} begins"
             drawing.note(ESSENTIAL, _fault_parties(d["target"]), text)
         elif kind == "fault.end":
             fault_kind, target = fault_targets.get(d["index"], ("", ""))
             if fault_kind != "crash":  # a crash ends with the restart, drawn below
-                over = _fault_parties(target) if target else []
                 what = f"{fault_kind} {_target_words(target)}" if target else f"fault {d['index']}"
-                drawing.note(SERVICE, over, f"{what} lifted")
+                drawing.note(SERVICE, _fault_parties(target) if target else [], f"{what} lifted")
         elif kind == "fault.strike":
-            level = SERVICE if d["kind"] == "drop" else ESSENTIAL  # a drop shows as a cross too
             over = [_lifeline(d.get("source")), _lifeline(d.get("destination")) or _lifeline(d.get("group"))]
-            drawing.note(level, over, f"FAULT {d['kind']} struck {d['message_type']} ({d['channel']})",
-                         repeat_key=(d["index"], d["message_type"], d["channel"]))
+            drawing.note(
+                SERVICE if d["kind"] == "drop" else ESSENTIAL,  # a drop also shows as a cross
+                over,
+                f"FAULT {d['kind']} struck {d['message_type']} ({d['channel']})",
+                repeat_key=(d["index"], d["message_type"], d["channel"]),
+            )
         elif kind in ("host.restart", "daemon.restart"):
             drawing.note(SERVICE, [party], f"{_target_words(r.party)} restarted")
+        # host.crash and daemon.crash are drawn by their fault.start; the rest is not drawn.
     return drawing.lines
 
 
 def _target_words(target: str) -> str:
-    """A fault target in words: ``relay:point`` is "point's relay", ``a|b`` "a and b"."""
+    """A fault target in words: ``relay:point`` is "point's outbox relay", ``a|b`` "a and b (both
+    ways)"."""
     if target.startswith("relay:"):
         return f"{target.removeprefix('relay:')}'s outbox relay"
     if target.startswith("consumer:"):

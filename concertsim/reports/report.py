@@ -48,7 +48,8 @@ MESSAGE_FLOW = "message-flow"
 
 KIND_MEANING = {
     "safety": "a safety invariant: it must hold at every moment of the run, faults or not",
-    "convergence": "a convergence invariant: it must hold once every fault is healed and the system has settled",
+    "convergence": "a convergence invariant: it must hold once every fault is healed and the system "
+                   "has settled",
 }
 
 PROBE_MEANING = {
@@ -134,13 +135,19 @@ _PUBLISH = {
     "outbox": "events are written in the same transaction as the change and relayed (seed 6.2)",
     "dual_write": "commit, then publish straight to the broker: an event can be lost (seed 6.2)",
 }
-_SWITCHES: tuple[tuple[str, str, str], ...] = (
-    ("consumer_dedup", "consumer de-duplication", "consumers record processed event ids and skip redeliveries (seed 4.2.3)"),
-    ("compensation", "compensation", "ReservationFailedEvent refunds the points of a failed payment (seed 4.2.2)"),
-    ("idempotency_keys", "idempotency keys", "a point use retried after a lost reply is applied once (seed 4.2.3)"),
-    ("cancel_tombstones", "refund tombstones", "a refund that overtakes its deduction blocks the late deduction (seed 4.1)"),
-    ("hold_expiry", "hold expiry", "a sweeper expires unpaid holds and frees their seats (seed 4.1)"),
-    ("dead_letter", "dead-letter topic", "an event that keeps failing is parked with its reason, not dropped (seed 4.2.3)"),
+_SWITCHES: tuple[tuple[str, str, str], ...] = (  # (field, label, what it does)
+    ("consumer_dedup", "consumer de-duplication",
+     "consumers record processed event ids and skip redeliveries (seed 4.2.3)"),
+    ("compensation", "compensation",
+     "ReservationFailedEvent refunds the points of a failed payment (seed 4.2.2)"),
+    ("idempotency_keys", "idempotency keys",
+     "a point use retried after a lost reply is applied once (seed 4.2.3)"),
+    ("cancel_tombstones", "refund tombstones",
+     "a refund that overtakes its deduction blocks the late deduction (seed 4.1)"),
+    ("hold_expiry", "hold expiry",
+     "a sweeper expires unpaid holds and frees their seats (seed 4.1)"),
+    ("dead_letter", "dead-letter topic",
+     "an event that keeps failing is parked with its reason, not dropped (seed 4.2.3)"),
 )
 
 
@@ -151,15 +158,18 @@ def _design_rows(design: Design) -> list[list[str]]:
         return " (changed from the default)" if getattr(design, field) != getattr(default, field) else ""
 
     rows = [
-        ["payment flow", design.payment_flow + changed("payment_flow"), _FLOW[design.payment_flow]],
-        ["publishing", design.publish + changed("publish"), _PUBLISH[design.publish]],
+        ["payment flow", design.payment_flow + changed("payment_flow"), _FLOW.get(design.payment_flow, "")],
+        ["publishing", design.publish + changed("publish"), _PUBLISH.get(design.publish, "")],
     ]
-    rows += [[label, _on_off(getattr(design, field)) + changed(field), meaning] for field, label, meaning in _SWITCHES]
+    rows += [
+        [label, _on_off(getattr(design, field)) + changed(field), meaning]
+        for field, label, meaning in _SWITCHES
+    ]
     rows += [
         ["consumer retries", str(design.retries) + changed("retries"),
          "times a failing event is retried, with backoff, before it is parked (seed 4.2.3)"],
         ["partitioning", f"by {design.partitioning}" + changed("partitioning"),
-         "by aggregate key: one seat's events stay in order; random: they may overtake each other (seed 4.2.3)"],
+         "by key, one seat's events stay in order; at random they may overtake each other (seed 4.2.3)"],
     ]
     return rows
 
@@ -174,10 +184,11 @@ def _scenario_table(scenario: Scenario, seed: int) -> Table:
         ["users", f"{workload.users} ({workload.arrival.replace('_', ' ')})",
          f"arriving within {workload.flash_window:g} s" if workload.arrival == "flash_crowd"
          else f"{workload.rate_per_second:g} per second for {workload.duration:g} s"],
-        ["concert dates × seats", f"{concerts.dates} × {concerts.seats_per_date}", f"price {concerts.price:,} points"],
+        ["concert dates × seats", f"{concerts.dates} × {concerts.seats_per_date}",
+         f"price {concerts.price:,} points"],
         ["hold TTL", f"{rules.hold_ttl:g} s", "an unpaid hold expires after this"],
         ["queue capacity", str(rules.queue_capacity), "active waiting-queue tokens at once"],
-        ["faults", str(len(scenario.faults)), "scheduled in the fault schedule below" if scenario.faults else "none"],
+        ["faults", str(len(scenario.faults)), "listed in the fault schedule" if scenario.faults else "none"],
     ]
     return Table(["setting", "value", "what it means"], rows)
 
@@ -186,7 +197,7 @@ def _fault_words(fault: FaultSpec) -> str:
     target = fault.target
     if fault.kind == "crash":
         if target.startswith("relay:"):
-            return f"{target.removeprefix('relay:')}'s outbox relay stops; unpublished events wait in the outbox"
+            return f"{target.removeprefix('relay:')}'s outbox relay stops; new events wait in the outbox"
         if target.startswith("consumer:"):
             return f"{target.removeprefix('consumer:')}'s consumers stop; events wait in the broker"
         return f"{target} is down: work in flight is lost, committed data is kept"
@@ -197,8 +208,8 @@ def _fault_words(fault: FaultSpec) -> str:
         a, b = target.split("|")
         return f"{a} and {b} cannot reach each other"
     if fault.kind in MESSAGE_FAULTS:
-        verbs = {"drop": "are lost", "duplicate": "arrive twice", "delay": "arrive late", "reorder": "may be overtaken"}
-        return f"matching {target} messages {verbs[fault.kind]}"
+        verb = {"drop": "are lost", "duplicate": "arrive twice", "delay": "arrive late"}.get(fault.kind)
+        return f"matching {target} messages {verb or 'may be overtaken'}"
     return {
         "slow": f"{target} works slower",
         "commit_failure": f"{target}'s database commits fail",
@@ -219,12 +230,16 @@ def _fault_rows(faults: Sequence[tuple[int, FaultSpec]]) -> list[list[str]]:
         else:
             struck = "-"
         params = ", ".join(f"{k}={v:g}" for k, v in fault.params.items()) or "-"
-        rows.append([str(index), f"{fault.at:g} s", fault.kind, fault.target, duration, struck, params, _fault_words(fault)])
+        rows.append([
+            str(index), f"{fault.at:g} s", fault.kind, fault.target, duration, struck, params,
+            _fault_words(fault),
+        ])
     return rows
 
 
 def _fault_table(faults: Sequence[tuple[int, FaultSpec]]) -> Table:
-    return Table(["#", "at", "kind", "target", "lasts", "messages struck", "params", "in words"], _fault_rows(faults))
+    header = ["#", "at", "kind", "target", "lasts", "messages struck", "params", "in words"]
+    return Table(header, _fault_rows(faults))
 
 
 def _fault_blocks(scenario: Scenario, none: str) -> list[Block]:
@@ -312,11 +327,16 @@ def _saga_blocks(outcome: RunOutcome, reservation_id: str, flow: RenderedFigure 
         head, tail = MAX_SAGA_STEPS // 2, MAX_SAGA_STEPS - MAX_SAGA_STEPS // 2
         hidden = len(rows) - head - tail
         rows = rows[:head] + [["...", "...", f"{hidden} steps left out (all in trace.jsonl)"]] + rows[-tail:]
-    blocks += [Paragraph("Its steps in order (time in simulated seconds):"), Table(["time", "party", "what happened"], rows)]
+    blocks += [
+        Paragraph("Its steps in order (time in simulated seconds):"),
+        Table(["time", "party", "what happened"], rows),
+    ]
     return blocks
 
 
-def _violation_blocks(outcome: RunOutcome, flow: RenderedFigure | None = None, flow_saga: str | None = None) -> list[Block]:
+def _violation_blocks(
+    outcome: RunOutcome, flow: RenderedFigure | None = None, flow_saga: str | None = None
+) -> list[Block]:
     """For each violated invariant: its promise, its first violations with evidence, and the saga
     of the first violation that belongs to one (each saga drawn once)."""
     blocks: list[Block] = []
@@ -328,12 +348,14 @@ def _violation_blocks(outcome: RunOutcome, flow: RenderedFigure | None = None, f
         count = len(verdict.violations)
         blocks += [
             Heading(3, f"✘ {invariant.id}: {_plural(count, 'violation')}"),
-            Paragraph(f"What it promises: {invariant.promise} This is {KIND_MEANING.get(invariant.kind, invariant.kind)}."),
+            Paragraph(f"What it promises: {invariant.promise} "
+                      f"This is {KIND_MEANING.get(invariant.kind, invariant.kind)}."),
             Table(["#", "at", "what went wrong", "evidence", "trace records"],
                   _violation_rows(outcome, verdict.violations[:MAX_VIOLATIONS_SHOWN])),
         ]
         if count > MAX_VIOLATIONS_SHOWN:
-            blocks.append(Paragraph(f"... and {count - MAX_VIOLATIONS_SHOWN} more, all listed in summary.json."))
+            hidden = count - MAX_VIOLATIONS_SHOWN
+            blocks.append(Paragraph(f"... and {hidden} more, all listed in summary.json."))
         saga = next((v.saga for v in verdict.violations if v.saga), None)
         if saga is None:
             continue
@@ -377,23 +399,27 @@ def _convergence_text(time: dict[str, Any], deadline: float) -> str:
 
 def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
     r, p, e, c, t, f = (metrics[k] for k in ("reservations", "points", "events", "client", "time", "faults"))
+    refunded = "none refunded"
+    if p["refunds"]:
+        refunded = f"{p['refunded']:,} refunded in {_plural(p['refunds'], 'refund')}"
     rows = [
         ["users", str(metrics["users"])],
         ["reservations", f"{r['held']} held: {r['confirmed']} confirmed, {r['expired']} expired, "
                          f"{r['failed']} failed, {r['still_held']} still open"],
-        ["points", f"{p['charged']:,} charged; {p['used']:,} used in {_plural(p['uses'], 'deduction')}; "
-                   + (f"{p['refunded']:,} refunded in {_plural(p['refunds'], 'refund')}" if p["refunds"] else "none refunded")],
+        ["points",
+         f"{p['charged']:,} charged; {p['used']:,} used in {_plural(p['uses'], 'deduction')}; {refunded}"],
         ["events", f"{e['raised']} raised, {e['published']} published, {e['delivered']} delivered "
-                   f"({e['redelivered']} redelivered), {e['handled']} handled, {e['duplicates_skipped']} duplicates "
-                   f"skipped, {e['handling_failures']} handling failures"],
+                   f"({e['redelivered']} redelivered), {e['handled']} handled, {e['duplicates_skipped']} "
+                   f"duplicates skipped, {e['handling_failures']} handling failures"],
         ["events lost or parked", f"{e['dropped']} dropped, {e['dead_lettered']} dead-lettered "
                                   f"({e['still_dead_lettered']} still parked at the end)"],
-        ["client operations", f"{c['operations']}: {c['ok']} ok, {c['fail']} failed, {c['unknown']} unknown outcome"],
-        ["faults", f"{_plural(f['windows'], 'fault window')}, {_plural(f['message_strikes'], 'message')} struck"],
+        ["client operations",
+         f"{c['operations']}: {c['ok']} ok, {c['fail']} failed, {c['unknown']} unknown outcome"],
+        ["faults",
+         f"{_plural(f['windows'], 'fault window')}, {_plural(f['message_strikes'], 'message')} struck"],
         ["phases", f"workload until {_seconds(t['workload_end'])}, heal at {_seconds(t['heal_at'])}, "
                    f"run ended at {_seconds(t['simulated_seconds'])} of simulated time"],
         ["time to convergence", _convergence_text(t, deadline)],
-        ["wall-clock time", f"{t['wall_seconds']:g} s"],
     ]
     latency = [
         [route, str(v["count"]), _ms(v["p50_ms"]), _ms(v["p95_ms"]), _ms(v["p99_ms"]), _ms(v["max_ms"])]
@@ -413,12 +439,24 @@ def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
 # --- the run report --------------------------------------------------------------------------------
 
 
+def _figure_blocks(placed_so_far: list[Block], figures: Sequence[RenderedFigure]) -> list[Block]:
+    """A "Figures" section of every figure not already shown beside the saga it draws."""
+    placed = {b.file_name for b in placed_so_far if isinstance(b, Image)}
+    shown = [f for f in figures if f"{f.name}.png" not in placed]
+    blocks: list[Block] = [Heading(2, "Figures")] if shown else []
+    for figure in shown:
+        image = Image(f"{figure.name}.png", figure.title, figure.caption, figure.png)
+        blocks += [Heading(3, figure.title), image]
+    return blocks
+
+
 def _headline(outcome: RunOutcome) -> Verdict:
     total = len(outcome.verdicts)
     if outcome.holds:
         return Verdict(True, f"The design held: all {total} invariants checked hold.")
     broken = ", ".join(
-        f"{v.invariant.id} ({_plural(len(v.violations), 'violation')})" for v in outcome.verdicts if not v.holds
+        f"{v.invariant.id} ({_plural(len(v.violations), 'violation')})"
+        for v in outcome.verdicts if not v.holds
     )
     return Verdict(False, f"The design broke {len(outcome.violated)} of {total} invariants: {broken}.")
 
@@ -442,9 +480,9 @@ def run_blocks(
         *_fault_blocks(scenario, "No faults: every service stayed up and every message arrived."),
         Heading(2, "Invariants"),
         Paragraph("Each invariant is a promise of the design, checked on the run's records. A safety "
-                  "invariant must hold at every moment, faults or not; a convergence invariant must hold once "
-                  "every fault is healed and the system has settled (outboxes empty, no consumer lag, no "
-                  "saga in flight)."),
+                  "invariant must hold at every moment, faults or not; a convergence invariant must hold "
+                  "once every fault is healed and the system has settled (outboxes empty, no consumer lag, "
+                  "no saga in flight)."),
         _invariant_table(outcome.verdicts),
     ]
     if not outcome.holds:
@@ -458,11 +496,7 @@ def run_blocks(
                 *_saga_blocks(outcome, featured, flow if featured == flow_saga else None),
             ]
     blocks += [Heading(2, "Metrics"), *_metric_blocks(outcome.metrics, scenario.settle.deadline)]
-    shown = [f for f in figures if f is not flow or flow_saga is None]
-    if shown:
-        blocks.append(Heading(2, "Figures"))
-        for figure in shown:
-            blocks += [Heading(3, figure.title), Image(f"{figure.name}.png", figure.title, figure.caption, figure.png)]
+    blocks += _figure_blocks(blocks, figures)
     blocks += [
         Heading(2, "Files"),
         Paragraph("Beside this report: summary.json (every verdict, violation and metric), trace.jsonl "
@@ -499,17 +533,19 @@ def _probe_blocks(exploration: Exploration) -> list[Block]:
         rows.append([name, meaning, str(count) if count else "✘ never"])
     blocks: list[Block] = [
         Heading(2, "Coverage: did the search reach the dangerous states?"),
-        Paragraph(f"How often the {_plural(exploration.generated, 'generated example')} reached each interleaving "
-                  "that the design's safeguards exist for (counted over the search, not the shrinking)."),
+        Paragraph(f"How often the {_plural(exploration.generated, 'generated example')} reached each "
+                  "interleaving that the design's safeguards exist for (counted over the search, not the "
+                  "shrinking)."),
         Table(["probe", "the situation", "times reached"], rows),
     ]
     unreached = exploration.unreached_probes()
     if unreached and not exploration.found:
-        blocks.append(Verdict(False, f"Never reached: {', '.join(unreached)}. A green result that never reached the "
-                                     "dangerous state proves little: run more examples, or aim the fault kinds at it."))
+        blocks.append(Verdict(False, f"Never reached: {', '.join(unreached)}. A green result that never "
+                                     "reached the dangerous state proves little: run more examples, or aim "
+                                     "the fault kinds at it."))
     elif unreached:
-        blocks.append(Paragraph(f"Never reached before the counterexample: {', '.join(unreached)}. Promises that "
-                                "depend on those situations are not tested by this search."))
+        blocks.append(Paragraph(f"Never reached before the counterexample: {', '.join(unreached)}. "
+                                "Promises that depend on those situations are not tested by this search."))
     else:
         blocks.append(Paragraph("Every probe was reached at least once."))
     return blocks
@@ -521,51 +557,76 @@ def _search_table(exploration: Exploration) -> Table:
         ["examples requested", str(exploration.examples_requested)],
         ["examples generated", str(exploration.generated)],
         ["simulations run", f"{exploration.runs} (search and shrinking)"],
-        ["examples to the first failure", str(exploration.examples_to_failure) if exploration.examples_to_failure else "-"],
+        ["examples to the first failure", str(exploration.examples_to_failure or "-")],
     ]
-    return Table(["", "value"], rows)
+    return Table(["search", "value"], rows)
 
 
-def exploration_blocks(exploration: Exploration) -> list[Block]:
+def exploration_blocks(
+    exploration: Exploration, figures: Sequence[RenderedFigure] = (), *, flow_saga: str | None = None
+) -> list[Block]:
+    """The exploration report's content; ``figures`` are the counterexample run's, and
+    ``flow_saga`` the saga its message-flow figure draws, if known."""
     base = exploration.base
     outcome = exploration.outcome
     example = exploration.counterexample
     blocks: list[Block] = [Heading(1, f"Exploration of {base.name}")]
     if example is None or outcome is None:
         blocks += [
-            Verdict(True, f"No counterexample: every invariant held in all {_plural(exploration.generated, 'generated example')}."),
+            Verdict(True, "No counterexample: every invariant held in all "
+                          f"{_plural(exploration.generated, 'generated example')}."),
             _search_table(exploration),
         ]
     else:
         first = next(v for verdict in outcome.verdicts for v in verdict.violations)
+        flow = next((f for f in figures if f.name == MESSAGE_FLOW), None) if flow_saga else None
         blocks += [
             Verdict(False, f"Counterexample found: {', '.join(outcome.violated)} broken."),
             _search_table(exploration),
             Heading(2, "Invariants broken"),
             _invariant_table([v for v in outcome.verdicts if not v.holds]),
             Heading(2, "The minimal fault schedule"),
-            Paragraph(f"Shrunk to {_plural(len(example.faults), 'fault')} and {_plural(example.workload.users, 'user')} "
-                      f"(seed {example.seed}), the smallest schedule found that still breaks the promise. It replays "
-                      f"exactly: the counterexample file (counterexample.yaml) gives trace {outcome.result.trace_sha256}."),
+            Paragraph(f"Shrunk to {_plural(len(example.faults), 'fault')} and "
+                      f"{_plural(example.workload.users, 'user')} (seed {example.seed}), the smallest "
+                      "schedule found that still breaks the promise. It replays exactly: the counterexample "
+                      f"file (counterexample.yaml) gives trace {outcome.result.trace_sha256}."),
             *_fault_blocks(example, "No fault at all: the design breaks the promise on its own."),
             Heading(2, "Why it breaks"),
-            Paragraph(f"The first violation ({first.invariant}): {first.message}. Replay it with "
-                      "`concertsim replay counterexample.yaml`; each broken invariant follows, with the saga "
-                      "that shows how."),
-            *_violation_blocks(outcome),
-            Heading(2, "The counterexample's scenario and design"),
-            _scenario_table(example, example.seed),
+            Paragraph(f"The first violation ({first.invariant}): {first.message.rstrip('.')}. Replay it "
+                      "with `concertsim replay counterexample.yaml`; each broken invariant follows, with the "
+                      "saga that shows how."),
+            *_violation_blocks(outcome, flow, flow_saga),
         ]
     blocks += _probe_blocks(exploration)
     if example is None:
         blocks += [Heading(2, "Base scenario and design"), _scenario_table(base, base.seed)]
+    else:
+        blocks += [
+            Heading(2, "The counterexample's scenario and design"),
+            _scenario_table(example, example.seed),
+        ]
+        blocks += _figure_blocks(blocks, figures)
     return blocks
 
 
-def write_exploration_report(output: OutputDir, exploration: Exploration) -> None:
-    """Write the report of an exploration: the minimal counterexample and why it breaks, or, for a
-    search that found none, how much of the dangerous ground it covered."""
-    _write(output, exploration_blocks(exploration), f"concertsim exploration: {exploration.base.name}")
+def write_exploration_report(
+    output: OutputDir, exploration: Exploration, *, figures: Sequence[RenderedFigure] | None = None
+) -> None:
+    """Write the report of an exploration: the minimal counterexample, why it breaks and its run's
+    figures, or, for a search that found none, how much of the dangerous ground it covered.
+
+    Without ``figures``, a counterexample's figures are rendered, its message flow drawing the
+    saga of the first violation."""
+    flow_saga = None
+    if figures is None:
+        figures = []
+        if exploration.outcome is not None:
+            from concertsim.reports.figures import render_run_figures
+
+            flow_saga = _featured_saga(exploration.outcome)
+            figures = render_run_figures(exploration.outcome, saga=flow_saga)
+    blocks = exploration_blocks(exploration, figures, flow_saga=flow_saga)
+    _write(output, blocks, f"concertsim exploration: {exploration.base.name}")
 
 
 # --- the ablation report ---------------------------------------------------------------------------
@@ -586,30 +647,55 @@ def _schedule_text(example: Scenario | None) -> str:
 
 
 def _matrix_cell(row: AblationRow) -> str:
+    """✔ when the result is what the design documents: the safeguard's absence broke what it
+    protects, or, in a flow where it is documented redundant, nothing broke."""
     found = row.exploration
     if row.caught:
         protected = [i for i in row.broken if i in row.safeguard.protects]
-        return (f"✔ caught: {', '.join(protected)} after {_plural(found.examples_to_failure or 0, 'example')}, "
-                f"{_plural(row.faults_in_minimal or 0, 'fault')} in the minimum")
+        examples = _plural(found.examples_to_failure or 0, "example")
+        faults = _plural(row.faults_in_minimal or 0, "fault")
+        mark = "✘ caught although documented redundant" if row.redundant else "✔ caught"
+        return f"{mark}: {', '.join(protected)} after {examples}, {faults} in the minimum"
+    if row.redundant:
+        return f"✔ redundant here (documented): nothing broke in {_plural(found.generated, 'example')}"
     if row.broken:
         return f"✘ not caught: broke only {', '.join(row.broken)}"
     return f"✘ not caught in {_plural(found.generated, 'example')}"
 
 
+def _ablation_row(row: AblationRow) -> list[str]:
+    if row.caught:
+        caught = "✘ yes, although documented redundant" if row.redundant else "✔ yes"
+    else:
+        caught = "✔ no, redundant here" if row.redundant else "✘ no"
+    return [
+        row.safeguard.switch.removeprefix("design."), row.flow, ", ".join(row.broken) or "none", caught,
+        str(row.exploration.examples_to_failure or "-"),
+        "-" if row.faults_in_minimal is None else str(row.faults_in_minimal),
+        _schedule_text(row.exploration.counterexample),
+    ]
+
+
 def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
+    expected = sum(1 for row in rows if row.as_expected)
     caught = sum(1 for row in rows if row.caught)
+    redundant = sum(1 for row in rows if row.redundant and not row.caught)
     flows = list(dict.fromkeys(row.flow for row in rows))
     safeguards = list(dict.fromkeys(row.safeguard for row in rows))
     cells = {(row.safeguard, row.flow): row for row in rows}
     base = rows[0].exploration.base.name if rows else "-"
+    headline = (f"{expected} of {len(rows)} results are as the design documents: {caught} ablated designs "
+                f"broke the promise their safeguard protects")
+    headline += f", {redundant} held where the safeguard is documented redundant." if redundant else "."
     blocks: list[Block] = [
         Heading(1, "Ablation: which safeguard prevents which failure"),
-        Verdict(caught == len(rows) and bool(rows),
-                f"{caught} of {len(rows)} ablated designs broke the promise their safeguard protects."),
-        Paragraph(f"Each cell switches one safeguard off (base scenario {base}) and searches fault schedules for a "
-                  "violation of what that safeguard protects. ✔ caught: the search found the broken promise, "
-                  "and its minimal counterexample shows why the safeguard exists. ✘ not caught: it found nothing "
-                  "within its examples, so either the safeguard is not needed in that flow or the search missed it."),
+        Verdict(expected == len(rows) and bool(rows), headline),
+        Paragraph(f"Each cell switches one safeguard off (base scenario {base}) and searches fault schedules "
+                  "for a violation of what that safeguard protects. ✔ caught: the search found the broken "
+                  "promise, and its minimal counterexample shows why the safeguard exists. ✔ redundant here: "
+                  "another mechanism keeps the promise in that flow, as documented, and nothing broke. "
+                  "✘ not caught: the search found nothing within its examples, so either the safeguard is "
+                  "not needed in that flow or the search missed it."),
         Heading(2, "The matrix: safeguard switched off × payment flow"),
         Table(["switched off", "seed", *flows],
               [[s.switch.removeprefix("design."), s.seed_section,
@@ -618,29 +704,36 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
         Heading(2, "Every row"),
         Table(["switched off", "flow", "invariants broken", "what it protects caught", "examples needed",
                "faults in minimal", "minimal schedule"],
-              [[row.safeguard.switch.removeprefix("design."), row.flow, ", ".join(row.broken) or "none",
-                "✔ yes" if row.caught else "✘ no", str(row.exploration.examples_to_failure or "-"),
-                "-" if row.faults_in_minimal is None else str(row.faults_in_minimal),
-                _schedule_text(row.exploration.counterexample)] for row in rows]),
+              [_ablation_row(row) for row in rows]),
     ]
-    missed = [row for row in rows if not row.caught]
-    if missed:
-        blocks.append(Verdict(False, "Not caught: " + "; ".join(f"{r.safeguard.switch} ({r.flow})" for r in missed)
-                              + ". Run more examples, or check the safeguard is really needed there."))
+    unexpected = [row for row in rows if not row.as_expected]
+    if unexpected:
+        flows_of: dict[str, list[str]] = {}
+        for row in unexpected:
+            flows_of.setdefault(row.safeguard.switch, []).append(row.flow)
+        listed = "; ".join(f"{switch} ({', '.join(flows)})" for switch, flows in flows_of.items())
+        blocks.append(Verdict(False, f"Not as documented: {listed}. Where nothing was caught, run more "
+                                     "examples or check the safeguard is really needed there; where a "
+                                     "redundant one was caught, the documentation is wrong."))
     blocks.append(Heading(2, "Why each safeguard exists"))
     for safeguard in safeguards:
         blocks += [
             Heading(3, safeguard.switch),
             Paragraph(f"{safeguard.why} (seed {safeguard.seed_section})"),
-            Table(["protects", "fault kinds searched"], [[", ".join(safeguard.protects), ", ".join(safeguard.kinds)]]),
+            Table(["protects", "fault kinds searched"],
+                  [[", ".join(safeguard.protects), ", ".join(safeguard.kinds)]]),
         ]
+        if safeguard.redundant_in:
+            blocks.append(Paragraph(f"Documented redundant in the {', '.join(safeguard.redundant_in)} flow: "
+                                    f"{safeguard.redundancy}"))
         for flow in flows:
             row = cells.get((safeguard, flow))
             example = row.exploration.counterexample if row else None
             if example is None:
                 continue
             blocks += [
-                Paragraph(f"Minimal counterexample with the {flow} flow ({_plural(example.workload.users, 'user')}):"),
+                Paragraph(f"Minimal counterexample with the {flow} flow "
+                          f"({_plural(example.workload.users, 'user')}):"),
                 *_fault_blocks(example, "No fault needed: the design without it breaks on its own."),
             ]
     return blocks
@@ -648,5 +741,6 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
 
 def write_ablation_report(output: OutputDir, rows: Sequence[AblationRow]) -> None:
     """Write the ablation matrix (safeguard switched off × payment flow): what breaks without each
-    safeguard, how quickly the search found it, and its minimal counterexample."""
+    safeguard, how quickly the search found it, its minimal counterexample, and where a safeguard
+    is documented redundant."""
     _write(output, ablation_blocks(list(rows)), "concertsim ablation")

@@ -45,9 +45,12 @@ def saga_of(result: RunResult, reservation_id: str, *, include_faults: bool = Tr
     records = result.trace.records
     trace_ids = {op.op_id for op in result.history if op.detail.get("reservation_id") == reservation_id}
     event_ids: set[str] = set()
+    keys: set[str] = set()  # the partition keys of its messages: its seat's and its user's
     for r in records:
         if r.kind == "event.raised" and r.data["payload"].get("reservation_id") == reservation_id:
             event_ids.add(r.data["event_id"])
+            payload = r.data["payload"]
+            keys.update((r.data["key"], f"user-{payload['user_id']}"))
             if r.trace_id:
                 trace_ids.add(r.trace_id)
     chosen = [
@@ -65,8 +68,8 @@ def saga_of(result: RunResult, reservation_id: str, *, include_faults: bool = Tr
             or (r.kind in _FAULT_KINDS and r.kind != "fault.start" and start <= r.at <= end)
         ]
         strikes = [
-            r for r in records if r.kind == "fault.strike" and start <= r.at <= end
-            and (r.data.get("key", "").endswith(reservation_id) or r.data.get("message_type"))
+            r for r in records
+            if r.kind == "fault.strike" and start <= r.at <= end and r.data.get("key") in keys
         ]
         chosen = sorted({r.seq: r for r in chosen + faults + strikes}.values(), key=lambda r: r.seq)
     return Saga(reservation_id, chosen, frozenset(trace_ids), frozenset(event_ids))

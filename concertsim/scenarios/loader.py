@@ -79,6 +79,8 @@ def scenario_from_data(data: Any, source: str, overrides: Iterable[str] = ()) ->
     data = apply_overrides(dict(data), overrides, source)
     try:
         return Scenario.model_validate(data)
+    except RecursionError:
+        raise ScenarioError(source, [("", "nested too deeply to be a scenario")]) from None
     except ValidationError as invalid:
         raise ScenarioError(source, _blame_overrides(_problems(invalid), overrides)) from None
 
@@ -117,6 +119,8 @@ def _read_yaml(path: Path, source: str) -> Any:
         raise ScenarioError(source, [("", "the file is empty")])
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise ScenarioError(source, [("", "nested too deeply to be a scenario")]) from None
     except yaml.constructor.ConstructorError as error:
         raise ScenarioError(source, [(_mark(error), f"YAML tag not allowed: {error.problem}")]) from None
     except yaml.YAMLError as error:

@@ -270,13 +270,15 @@ class FaultSpec(_Frozen):
     target: str = Field(min_length=1)
     duration: NonNegativeSeconds = 0.0
     match: MessageFilter | None = None
-    params: dict[str, float] = Field(default_factory=dict)
+    params: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _target_fits_kind(self) -> FaultSpec:
         problem = target_problem(self.kind, self.target)
         if problem:
             raise ValueError(problem)
+        if self.kind == "delay" and self.params.get("seconds", 0.0) < 0:
+            raise ValueError("params.seconds of a delay must not be negative")
         unknown = set(self.params) - set(FAULT_PARAMS[self.kind])
         if unknown:
             raise ValueError(
@@ -285,6 +287,10 @@ class FaultSpec(_Frozen):
             )
         if self.match is not None and self.kind not in MESSAGE_FAULTS:
             raise ValueError(f"match applies to message faults {MESSAGE_FAULTS}, not {self.kind}")
+        for name, value in self.params.items():
+            low, high, meaning = PARAM_RANGES[name]
+            if not low <= value <= high:
+                raise ValueError(f"params.{name} = {value} is outside [{low}, {high}] ({meaning})")
         return self
 
 
@@ -299,6 +305,15 @@ FAULT_PARAMS: dict[str, tuple[str, ...]] = {
     "slow": ("factor",),
     "commit_failure": ("rate",),
     "clock_skew": ("seconds",),
+}
+
+
+PARAM_RANGES: dict[str, tuple[float, float, str]] = {
+    "gap": (0.0, 3600.0, "seconds between a message and its duplicate"),
+    "seconds": (-86_400.0, 86_400.0, "seconds of delay or of clock skew"),
+    "window": (0.0, 3600.0, "seconds a reordered message may be held back"),
+    "factor": (0.001, 10_000.0, "how many times slower the service gets"),
+    "rate": (0.0, 1.0, "the fraction of commits that fail"),
 }
 
 
