@@ -14,7 +14,7 @@ windows, narrower message filters.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import strategies as st
 
@@ -25,6 +25,7 @@ from concertsim.scenarios.schema import (
     DOMAIN_SERVICES,
     PARTIES,
     SERVICE_NAMES,
+    FaultKind,
     FaultSpec,
     MessageFilter,
     Scenario,
@@ -44,17 +45,7 @@ __all__ = [
 ]
 
 EXPLORATION_BASE = "small-opening"
-FAULT_KINDS = (
-    "crash",
-    "partition",
-    "drop",
-    "duplicate",
-    "delay",
-    "reorder",
-    "slow",
-    "commit_failure",
-    "clock_skew",
-)
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 # The saga's own messages first: a filter shrinks towards the first entry, and most draws should
 # land where the design's promises are at stake.
 _SAGA_ENDPOINTS = ("point.use", "reservation.pay", "concert.check_seat", "reservation.hold")

@@ -19,6 +19,8 @@ from concertsim.checks.base import Violation
 from concertsim.checks.probes import PROBES
 from concertsim.models import reservations
 from concertsim.models.reservations import ReservationStatus
+from concertsim.reports import figures as run_figures
+from concertsim.reports.figures import RenderedFigure
 from concertsim.reports.document import Block, Code, Heading, Image, Paragraph, Table, Verdict
 from concertsim.reports.html import to_html
 from concertsim.reports.markdown import to_markdown
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from concertsim.ablation import AblationRow
     from concertsim.api import RunOutcome
     from concertsim.exploration import Exploration
-    from concertsim.reports.figures import RenderedFigure
 
 __all__ = [
     "write_run_report",
@@ -372,19 +373,8 @@ def _first_violation_saga(outcome: RunOutcome) -> str | None:
 
 
 def _featured_saga(outcome: RunOutcome) -> str | None:
-    """The saga a run report draws: the first violation's, else the first confirmed reservation
-    (what a healthy saga looks like), else the first reservation."""
-    first = _first_violation_saga(outcome)
-    if first is not None:
-        return first
-    booked = outcome.result.table("reservation", reservations.RESERVATIONS)
-    confirmed = sorted(
-        (r for r in booked.values() if r.status == ReservationStatus.CONFIRMED),
-        key=lambda r: (r.held_at, r.reservation_id),
-    )
-    if confirmed:
-        return confirmed[0].reservation_id
-    return min(booked, default=None)
+    """The saga a run report draws (the same one its message-flow figure shows)."""
+    return run_figures.default_saga(outcome)
 
 
 # --- metrics ---------------------------------------------------------------------------------------
@@ -514,10 +504,8 @@ def write_run_report(
     explains (the first violation's, else a confirmed reservation's)."""
     flow_saga = None
     if figures is None:
-        from concertsim.reports.figures import render_run_figures
-
         flow_saga = _featured_saga(outcome)
-        figures = render_run_figures(outcome, saga=flow_saga)
+        figures = run_figures.render_run_figures(outcome, saga=flow_saga)
     blocks = run_blocks(outcome, figures, flow_saga=flow_saga)
     _write(output, blocks, f"concertsim: {outcome.result.scenario.name}")
 
@@ -621,10 +609,8 @@ def write_exploration_report(
     if figures is None:
         figures = []
         if exploration.outcome is not None:
-            from concertsim.reports.figures import render_run_figures
-
             flow_saga = _featured_saga(exploration.outcome)
-            figures = render_run_figures(exploration.outcome, saga=flow_saga)
+            figures = run_figures.render_run_figures(exploration.outcome, saga=flow_saga)
     blocks = exploration_blocks(exploration, figures, flow_saga=flow_saga)
     _write(output, blocks, f"concertsim exploration: {exploration.base.name}")
 
