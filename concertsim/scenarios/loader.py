@@ -100,7 +100,10 @@ def _blame_overrides(problems: list[tuple[str, str]], overrides: list[str]) -> l
 
 def _read_yaml(path: Path, source: str) -> Any:
     try:
-        raw = path.read_bytes()
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise ScenarioError(source, [("", "is not a regular file")])
+        with path.open("rb") as stream:
+            raw = stream.read(_MAX_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError(source, [("", "no such file")]) from None
     except IsADirectoryError:

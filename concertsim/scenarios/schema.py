@@ -57,8 +57,9 @@ INVARIANT_IDS = (
     "sagas-terminate",
 )
 
-PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeSeconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+MAX_SECONDS = 1e7  # about four months of simulated time: longer is a typo, not a scenario
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+NonNegativeSeconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
@@ -373,7 +374,7 @@ class Scenario(_Frozen):
     storage: StorageSpec = StorageSpec()
     faults: tuple[FaultSpec, ...] = ()
     settle: Settle = Settle()
-    checks: tuple[str, ...] | Literal["all"] = "all"
+    checks: Annotated[tuple[str, ...], Field(min_length=1)] | Literal["all"] = "all"
     expect: Expectation | None = None
 
     @field_validator("checks")
