@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
+from concertsim.sim.network import BROKER_PARTY
 
 if TYPE_CHECKING:
     from concertsim.sim.network import Network
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Broker", "DeadLetter", "BROKER"]
 
-BROKER = "broker"
+BROKER = BROKER_PARTY
 
 
 @dataclass(slots=True, frozen=True)

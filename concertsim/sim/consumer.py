@@ -174,7 +174,7 @@ def _arrivals(
     consumer notices the gap and fetches again. Returns the arrivals and how many events of the
     batch were delivered.
     """
-    base = network.latency()
+    base = network.broker_latency()
     arrivals: list[tuple[float, int, Event]] = []
     head_of_line = 0.0
     for index, event in enumerate(batch):

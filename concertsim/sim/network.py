@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Ok", "Failed", "Timeout", "TIMEOUT", "Reply", "Network"]
 
+BROKER_PARTY = "broker"  # the broker's name on the network (``concertsim.sim.broker.BROKER``)
+
 
 class Ok:
     """The callee executed the request; ``value`` is its answer."""
@@ -73,10 +75,14 @@ class Network:
     the fault injector adds and removes them. ``faults`` may drop, duplicate or delay a message.
     """
 
-    def __init__(self, world: World, latency: Callable[[], float]) -> None:
+    def __init__(
+        self, world: World, latency: Callable[[], float], broker_latency: Callable[[], float]
+    ) -> None:
         self.world = world
         self.env = world.env
         self.latency = latency
+        self.broker_latency = broker_latency
+        """the latency of messages to and from the broker (``broker.latency``)"""
         self.blocked: set[tuple[str, str]] = set()
         self.faults: FaultInjector | None = None
         self.calls = 0
@@ -114,7 +120,7 @@ class Network:
         if not self.reachable(source, destination):
             return [], False
         if delay is None:
-            delay = self.latency()
+            delay = self.broker_latency() if BROKER_PARTY in (source, destination) else self.latency()
         if self.faults is None or not self.faults.message_faults_active:
             return [delay], False
         return self.faults.transit(channel, source, destination, message_type, key, group, delay)

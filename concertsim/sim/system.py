@@ -60,7 +60,11 @@ def build_system(world: World) -> System:
     scenario = world.scenario
     design = scenario.design
     env = world.env
-    network = Network(world, sampler(scenario.network.latency, world.rng("network/latency")))
+    network = Network(
+        world,
+        sampler(scenario.network.latency, world.rng("network/latency")),
+        sampler(scenario.broker.latency, world.rng("broker/latency")),
+    )
     broker = Broker(
         world, network, scenario.broker.partitions, design.partitioning,
         publish_timeout=scenario.network.call_timeout, topic_of=topics_by_event_type(),
