@@ -1,29 +1,35 @@
 """Exploration: search fault schedules for a broken promise and shrink it to a minimal one.
 
-``explore`` asks Hypothesis for scenarios (``concertsim.strategies``), runs each, and stops at the
-first one that violates an invariant; Hypothesis then shrinks it (fewer faults, fewer users, earlier
-times) while it still fails. The minimal scenario is run twice more to confirm that it replays
-exactly (same trace SHA-256), as FoundationDB's simulator checks its own determinism.
+``explore`` asks Hypothesis for scenarios (``concertsim.strategies``) in fixed-size rounds, each
+seeded from the search seed and its own index (``concertsim.search.rounds``), and stops at the
+first round that meets a violation. Hypothesis shrinks that failure (fewer faults, fewer users,
+earlier times); a deletion pass then makes it 1-minimal (``concertsim.search.minimize``); and the
+result is run twice more to confirm that it replays exactly (same trace SHA-256), as
+FoundationDB's simulator checks its own determinism.
+
+A search is a function of (base scenario, options, seed, budget, concertsim version): the same from
+a checkout, an editable install or a wheel (``concertsim.search.provider``), whatever the number of
+workers, and the examples of a smaller budget are the first ones of a larger budget.
 """
 
 from __future__ import annotations
 
-import random
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from hypothesis import HealthCheck, Phase, find, settings
-from hypothesis.errors import NoSuchExample, Unsatisfiable
-
 from concertsim.api import RunOutcome
 from concertsim.checks import check_run
-from concertsim.checks.probes import PROBES, probe_counts
+from concertsim.checks.probes import PROBES
 from concertsim.scenarios.schema import Expectation, Scenario
+from concertsim.search.minimize import Minimization, one_minimal
+from concertsim.search.parallel import RoundPlan, SchedulerUnreachable, run_rounds
+from concertsim.search.rounds import ROUND_SIZE, RoundResult, SearchSpace, violates
 from concertsim.sim.runner import run_scenario
-from concertsim.strategies import FAULT_KINDS, scenarios
+from concertsim.strategies import FAULT_KINDS
 
-__all__ = ["explore", "Exploration", "DeterminismError", "run_twice"]
+__all__ = ["explore", "Exploration", "DeterminismError", "SchedulerUnreachable", "run_twice", "ROUND_SIZE"]
 
 
 class DeterminismError(Exception):
@@ -34,19 +40,33 @@ class DeterminismError(Exception):
 class Exploration:
     """What an exploration found.
 
-    ``examples_to_failure`` is how many generated examples it took to meet the first violation;
-    ``runs`` counts every simulation including the shrinking ones; ``probes`` sums the coverage
-    probes over the generated examples.
+    ``generated`` counts the distinct examples run before the search stopped, and
+    ``examples_to_failure`` is the number of the first failing one (both count examples repeated
+    from an earlier round, which are not run again). ``runs`` counts every simulation: search,
+    shrinking and the deletion pass. ``probes`` sums the coverage probes over the generated
+    examples.
     """
 
     base: Scenario
     examples_requested: int
+    seed: int = 0
+    workers: int = 1
     runs: int = 0
     generated: int = 0
+    repeated: int = 0
+    """Examples identical to one of an earlier round (counted, not run again)."""
+    not_generated: int = 0
+    """Example numbers within the budget for which Hypothesis produced no new example in its round
+    (it generates distinct examples only, and a small space runs out)."""
+    rounds: int = 0
+    shrink_runs: int = 0
     examples_to_failure: int | None = None
     counterexample: Scenario | None = None
     outcome: RunOutcome | None = None
+    minimization: Minimization | None = None
     probes: Counter[str] = field(default_factory=Counter)
+    example_digests: list[str] = field(default_factory=list)
+    """SHA-256 of each example tried, in order (a smaller budget's list is a prefix of a larger's)."""
 
     @property
     def found(self) -> bool:
@@ -54,6 +74,22 @@ class Exploration:
 
     def unreached_probes(self) -> list[str]:
         return [name for name in PROBES if not self.probes.get(name)]
+
+    def budget_note(self) -> str:
+        """Why fewer examples than asked were tried, or '' if all were."""
+        reasons = []
+        if self.examples_to_failure is not None:
+            reasons.append(f"stopped at the first failure, example {self.examples_to_failure}")
+        if self.not_generated:
+            reasons.append(
+                f"{self.not_generated} example number(s) left empty: Hypothesis generates only distinct "
+                "examples and ran out in some rounds"
+            )
+        if self.repeated:
+            reasons.append(f"{self.repeated} example(s) repeated an earlier round's and were not run again")
+        if self.generated >= self.examples_requested and not self.repeated:
+            return ""
+        return f"{self.generated} of {self.examples_requested} example(s) tried: " + "; ".join(reasons)
 
 
 def run_twice(scenario: Scenario) -> RunOutcome:
@@ -68,6 +104,14 @@ def run_twice(scenario: Scenario) -> RunOutcome:
     return RunOutcome(first, check_run(first))
 
 
+def search_plan(examples: int) -> list[RoundPlan]:
+    """The rounds a budget of ``examples`` covers; only the last may be cut short."""
+    return [
+        RoundPlan(index, min(ROUND_SIZE, examples - index * ROUND_SIZE))
+        for index in range(math.ceil(examples / ROUND_SIZE))
+    ]
+
+
 def explore(
     base: Scenario,
     *,
@@ -78,57 +122,63 @@ def explore(
     max_users: int = 30,
     invariants: Sequence[str] | None = None,
     shrink_budget: int = 300,
+    minimize_budget: int = 200,
+    workers: int = 1,
+    scheduler: str | None = None,
+    connect_timeout: float = 10.0,
     on_run: Callable[[Exploration], None] | None = None,
 ) -> Exploration:
     """Search up to ``examples`` generated scenarios derived from ``base`` for one that violates
-    any of ``invariants`` (default: all the scenario enables), then shrink it within
-    ``shrink_budget`` further runs. Deterministic for a given ``seed``.
+    any of ``invariants`` (default: all the scenario enables); shrink it within ``shrink_budget``
+    runs, then make it 1-minimal within ``minimize_budget`` runs.
+
+    Rounds run in this process (``workers`` 1), on a pool of ``workers`` processes, or on the Dask
+    cluster at ``scheduler``; the result is the same. ``on_run`` is told of progress: after each
+    round, and after each step of the deletion pass.
     """
-    report = Exploration(base=base, examples_requested=examples)
-    wanted = set(invariants) if invariants is not None else set(base.enabled_checks())
+    report = Exploration(base=base, examples_requested=examples, seed=seed, workers=workers)
+    wanted = tuple(invariants) if invariants is not None else tuple(base.enabled_checks())
+    space = SearchSpace(base.model_dump_json(), tuple(kinds), max_faults, max_users, wanted)
+    seen: set[str] = set()
 
-    verdicts: dict[str, bool] = {}
-
-    def violates(candidate: Scenario) -> bool:
-        key = candidate.model_dump_json()
-        if key in verdicts:
-            return verdicts[key]
-        if report.examples_to_failure is not None and report.runs >= report.examples_to_failure + shrink_budget:
-            return False  # shrinking budget spent: keep the smallest failure found so far
-        verdicts[key] = broken = _violates(candidate)
-        return broken
-
-    def _violates(candidate: Scenario) -> bool:
-        report.runs += 1
-        result = run_scenario(candidate)
-        broken = any(not v.holds for v in check_run(result, wanted))
-        if report.examples_to_failure is None:
+    def count(result: RoundResult) -> None:
+        report.rounds += 1
+        report.shrink_runs += result.shrink_runs
+        if not result.failed:
+            report.not_generated += result.limit - len(result.examples)
+        for example in result.examples:
             report.generated += 1
-            report.probes.update(probe_counts(result))
-            if broken:
+            report.example_digests.append(example.digest)
+            if example.digest in seen:
+                report.repeated += 1
+            else:
+                seen.add(example.digest)
+                report.runs += 1
+            report.probes.update(example.probes)
+            if example.failed:
                 report.examples_to_failure = report.generated
+                break
+        report.runs += result.shrink_runs
+        if on_run is not None:
+            on_run(report)
+
+    rounds = run_rounds(
+        space, seed, search_plan(examples), shrink_budget=shrink_budget, workers=workers,
+        scheduler=scheduler, connect_timeout=connect_timeout, on_round=count,
+    )
+    failing = rounds[-1] if rounds and rounds[-1].failed else None
+    if failing is None or failing.shrunk_json is None:
+        return report
+
+    def fails(candidate: Scenario) -> bool:
+        report.runs += 1
+        broken, _ = violates(candidate, wanted)
         if on_run is not None:
             on_run(report)
         return broken
 
-    strategy = scenarios(base, kinds=kinds, max_faults=max_faults, max_users=max_users)
-    search_settings = settings(
-        max_examples=examples,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        # Stop generating at the first failure: Hypothesis otherwise keeps looking for other bugs
-        # for a while measured in wall-clock seconds, which would make the search's course (and
-        # so its result) depend on the machine's speed.
-        report_multiple_bugs=False,
-        print_blob=False,
-        phases=[Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    try:
-        minimal = find(strategy, violates, settings=search_settings, random=random.Random(seed))
-    except (NoSuchExample, Unsatisfiable):
-        return report
+    report.minimization = one_minimal(Scenario.model_validate_json(failing.shrunk_json), fails, max_runs=minimize_budget)
+    minimal = report.minimization.scenario
     outcome = run_twice(minimal)
     report.counterexample = minimal.model_copy(
         update={

@@ -1,5 +1,6 @@
 """Each safeguard of the design, switched off, lets exploration find the promise it keeps broken;
-the shrunk counterexample is small, replays exactly, and passes once the safeguard is back."""
+the shrunk counterexample is 1-minimal (removing any one of its elements makes it pass), replays
+exactly, and passes once the safeguard is back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from concertsim.ablation import SAFEGUARDS, Safeguard, ablated
 from concertsim.checks import check_run
 from concertsim.checks.probes import probe_counts
 from concertsim.exploration import explore
-from concertsim.scenarios.schema import FaultSpec
+from concertsim.scenarios.schema import FaultSpec, Scenario
+from concertsim.search.minimize import reductions
 from concertsim.sim.runner import run_scenario
 from concertsim.strategies import small_base
 
@@ -27,11 +29,13 @@ CASES = [
 def test_exploration_finds_what_each_safeguard_protects(safeguard: Safeguard, flow: str) -> None:
     found = explore(
         ablated(small_base(), safeguard.switch, flow),
-        examples=1000, seed=0, kinds=safeguard.kinds, invariants=safeguard.protects, shrink_budget=150,
+        examples=200, seed=0, kinds=safeguard.kinds, invariants=safeguard.protects, shrink_budget=150,
     )
     assert found.counterexample is not None, f"no violation found with {safeguard.switch} ({flow})"
     assert set(found.outcome.violated) & set(safeguard.protects)
-    assert len(found.counterexample.faults) <= 3
+    assert found.minimization is not None and found.minimization.one_minimal
+    for removed, smaller in reductions(found.counterexample):
+        assert not breaks(smaller, safeguard.protects), f"not 1-minimal: still fails after '{removed}'"
 
     replay = run_scenario(found.counterexample)
     assert replay.trace_sha256 == found.counterexample.expect.trace_sha256
@@ -40,6 +44,10 @@ def test_exploration_finds_what_each_safeguard_protects(safeguard: Safeguard, fl
         update={"design": ablated(small_base(), "design.retries=3", flow).design, "expect": None}
     )
     assert all(v.holds for v in check_run(run_scenario(restored))), "fails with the safeguard on too"
+
+
+def breaks(scenario: Scenario, invariants: tuple[str, ...]) -> bool:
+    return any(not v.holds for v in check_run(run_scenario(scenario.model_copy(update={"expect": None})), set(invariants)))
 
 
 def test_choreography_refunds_a_deduction_that_overtook_its_refund() -> None:

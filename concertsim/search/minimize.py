@@ -1,0 +1,128 @@
+"""Make a failing scenario 1-minimal: no single element of it can go and leave it failing.
+
+Hypothesis shrinks by editing the choices that generated an example, which does not guarantee that
+each fault, user or filter clause of the result is needed (a dropped ``offset_commit`` beside the
+duplicated request that alone breaks the design, say). After it, :func:`one_minimal` tries every
+single-element reduction of the scenario itself and keeps each one that still fails, until none
+does (a fixpoint; every accepted step makes the scenario strictly smaller, so it ends):
+
+- delete one fault;
+- remove one user (``workload.users`` minus one);
+- remove one clause of a fault's message filter (the clause back to its default, which matches
+  more messages; a filter with no clause left is dropped);
+- halve one fault's duration (for a fault that lasts "until heal", half the time left until then).
+
+The result is 1-minimal with respect to these reductions, and :class:`Minimization` says whether
+the budget allowed the proof to finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from concertsim.scenarios.schema import FaultSpec, MessageFilter, Scenario
+
+__all__ = ["Minimization", "one_minimal", "reductions"]
+
+_FILTER_DEFAULTS: dict[str, Any] = {
+    name: info.default for name, info in MessageFilter.model_fields.items()
+}
+
+
+@dataclass
+class Minimization:
+    """What the deletion pass did: the reductions it kept, the runs it spent, and whether it ended
+    at a fixpoint (``one_minimal``) rather than on its budget."""
+
+    scenario: Scenario
+    kept: list[str] = field(default_factory=list)
+    runs: int = 0
+    checked: int = 0
+    """Reductions of the final scenario shown to make it pass (all of them when ``one_minimal``)."""
+    one_minimal: bool = False
+
+
+def reductions(scenario: Scenario) -> Iterator[tuple[str, Scenario]]:
+    """Every single-element reduction of ``scenario``, each with a description, smallest effect
+    last: whole faults first, so that the cheap big steps are tried before the fine ones."""
+    faults = list(scenario.faults)
+    for i, fault in enumerate(faults):
+        yield f"delete fault {i} ({_describe(fault)})", _with_faults(scenario, faults[:i] + faults[i + 1 :])
+    if scenario.workload.users > 1:
+        workload = scenario.workload.model_copy(update={"users": scenario.workload.users - 1})
+        yield f"one user fewer ({scenario.workload.users - 1})", _rebuilt(scenario, workload=workload)
+    for i, fault in enumerate(faults):
+        if fault.match is None:
+            continue
+        clauses = fault.match.model_dump()
+        for name, value in clauses.items():
+            if value == _FILTER_DEFAULTS[name]:
+                continue
+            rest = {**clauses, name: _FILTER_DEFAULTS[name]}
+            match = None if rest == _FILTER_DEFAULTS else MessageFilter.model_validate(rest)
+            changed = fault.model_copy(update={"match": match})
+            yield f"fault {i}: drop the filter clause {name}={value!r}", _with_faults(scenario, _replace(faults, i, changed))
+    for i, fault in enumerate(faults):
+        shorter = _halved_duration(fault, scenario.workload.duration)
+        if shorter is not None:
+            changed = fault.model_copy(update={"duration": shorter})
+            yield f"fault {i}: duration {fault.duration:g} s -> {shorter:g} s", _with_faults(scenario, _replace(faults, i, changed))
+
+
+def one_minimal(
+    scenario: Scenario, fails: Callable[[Scenario], bool], *, max_runs: int = 200
+) -> Minimization:
+    """Reduce ``scenario`` (which ``fails``) until no single reduction of it still fails, within
+    ``max_runs`` runs of ``fails``."""
+    state = Minimization(scenario)
+    while True:
+        state.checked = 0
+        for description, candidate in reductions(state.scenario):
+            if state.runs >= max_runs:
+                return state
+            state.runs += 1
+            if fails(candidate):
+                state.scenario = candidate
+                state.kept.append(description)
+                break
+            state.checked += 1
+        else:
+            state.one_minimal = True
+            return state
+
+
+def _halved_duration(fault: FaultSpec, workload_duration: float) -> float | None:
+    """Half the fault's length on the 0.1 s grid, or None where it cannot get shorter.
+
+    A zero duration means "until heal" for every kind but ``crash`` (where it means the restart
+    time, which is not the fault's to shorten)."""
+    if fault.duration > 0:
+        length = fault.duration
+    elif fault.kind != "crash" and workload_duration > fault.at:
+        length = workload_duration - fault.at
+    else:
+        return None
+    shorter = round(length / 2, 1)
+    return shorter if 0.1 <= shorter < length else None
+
+
+def _describe(fault: FaultSpec) -> str:
+    what = f"{fault.kind} {fault.target}"
+    if fault.match is not None and fault.match.message_type:
+        what += f" {fault.match.message_type}"
+    return f"{what} at {fault.at:g} s"
+
+
+def _replace(faults: list[FaultSpec], index: int, fault: FaultSpec) -> list[FaultSpec]:
+    return faults[:index] + [fault] + faults[index + 1 :]
+
+
+def _with_faults(scenario: Scenario, faults: list[FaultSpec]) -> Scenario:
+    return _rebuilt(scenario, faults=tuple(faults))
+
+
+def _rebuilt(scenario: Scenario, **update: Any) -> Scenario:
+    """``scenario`` with ``update`` applied, validated again as a whole."""
+    return Scenario.model_validate(scenario.model_copy(update=update).model_dump())

@@ -1,0 +1,154 @@
+"""A search in rounds: fixed-size, independently seeded Hypothesis searches.
+
+Example number ``n`` of a search belongs to round ``n // ROUND_SIZE``, and each round is one
+Hypothesis ``find`` seeded from (search seed, round index) alone. So the examples of ``-n N`` are
+the first ``N`` of any larger budget (a budget only decides how many rounds run and where the last
+one stops), rounds can run on any process in any order, and a given round's course never depends
+on which rounds ran before it in the same process.
+
+A round stops at its first failing example and lets Hypothesis shrink it within a budget of runs.
+Which of several failing rounds wins is decided by the caller: the one with the lowest index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+from concertsim.checks import check_run
+from concertsim.checks.probes import probe_counts
+from concertsim.scenarios.schema import Scenario
+from concertsim.search.provider import BACKEND, register
+from concertsim.sim.runner import run_scenario
+from concertsim.strategies import FAULT_KINDS, scenarios
+
+__all__ = ["ROUND_SIZE", "SearchSpace", "RoundResult", "Example", "round_seed", "run_round", "violates"]
+
+ROUND_SIZE = 25
+"""Examples per round. Part of the search's definition: changing it changes every search."""
+
+register()
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What a search draws from and what counts as a failure (picklable, for worker processes)."""
+
+    base_json: str
+    kinds: tuple[str, ...] = FAULT_KINDS
+    max_faults: int = 4
+    max_users: int = 30
+    invariants: tuple[str, ...] = ()
+    """The invariants whose violation is a failure."""
+
+    @property
+    def base(self) -> Scenario:
+        return Scenario.model_validate_json(self.base_json)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One generated example: its identity (SHA-256 of the scenario), what it reached, its verdict."""
+
+    digest: str
+    probes: dict[str, int]
+    failed: bool
+
+
+@dataclass
+class RoundResult:
+    """What one round tried and, if it failed, the example Hypothesis shrank it to."""
+
+    index: int
+    examples: list[Example] = field(default_factory=list)
+    limit: int = ROUND_SIZE
+    shrink_runs: int = 0
+    shrunk_json: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.shrunk_json is not None
+
+    @property
+    def runs(self) -> int:
+        return len(self.examples) + self.shrink_runs
+
+
+def round_seed(seed: int, index: int) -> int:
+    """The seed of round ``index`` of the search seeded ``seed`` (stable across processes)."""
+    digest = hashlib.sha256(f"concertsim-search:{seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def violates(scenario: Scenario, invariants: tuple[str, ...]) -> tuple[bool, dict[str, int]]:
+    """Run ``scenario``; whether it breaks any of ``invariants``, and its coverage probes."""
+    result = run_scenario(scenario)
+    broken = any(not v.holds for v in check_run(result, set(invariants)))
+    return broken, probe_counts(result)
+
+
+# Verdicts already computed in this process, so that an example repeated by a later round (each
+# round starts from Hypothesis's simplest example, for one) is not simulated again. Only time is
+# saved: a round's accounting never depends on what this cache holds.
+_known: dict[tuple[tuple[str, ...], str], tuple[bool, dict[str, int]]] = {}
+_KNOWN_LIMIT = 20_000
+
+
+def _judged(scenario: Scenario, digest: str, invariants: tuple[str, ...]) -> tuple[bool, dict[str, int]]:
+    key = (invariants, digest)
+    if key not in _known:
+        if len(_known) >= _KNOWN_LIMIT:
+            _known.clear()
+        _known[key] = violates(scenario, invariants)
+    return _known[key]
+
+
+def run_round(space: SearchSpace, seed: int, index: int, limit: int = ROUND_SIZE, shrink_budget: int = 300) -> RoundResult:
+    """Round ``index``: at most ``limit`` distinct examples (the round's share of the budget), then,
+    on a failure, at most ``shrink_budget`` shrinking runs."""
+    outcome = RoundResult(index=index, limit=limit)
+    verdicts: dict[str, bool] = {}
+
+    def condition(candidate: Scenario) -> bool:
+        digest = hashlib.sha256(candidate.model_dump_json().encode()).hexdigest()
+        if digest in verdicts:
+            return verdicts[digest]
+        searching = not any(e.failed for e in outcome.examples)
+        if searching and len(outcome.examples) >= limit:
+            return False  # past this round's share of the budget: never run, never counted
+        if not searching:
+            if outcome.shrink_runs >= shrink_budget:
+                return False  # shrinking budget spent: Hypothesis keeps the smallest failure so far
+            outcome.shrink_runs += 1
+        broken, probes = _judged(candidate, digest, space.invariants)
+        if searching:
+            outcome.examples.append(Example(digest, probes, broken))
+        verdicts[digest] = broken
+        return broken
+
+    strategy = scenarios(space.base, kinds=space.kinds, max_faults=space.max_faults, max_users=space.max_users)
+    try:
+        shrunk = find(strategy, condition, settings=_ROUND_SETTINGS, random=random.Random(round_seed(seed, index)))
+    except (NoSuchExample, Unsatisfiable):
+        return outcome
+    outcome.shrunk_json = shrunk.model_dump_json()
+    return outcome
+
+
+_ROUND_SETTINGS = settings(
+    backend=BACKEND,
+    max_examples=ROUND_SIZE,
+    database=None,
+    deadline=None,
+    derandomize=False,
+    # Stop generating at the first failure: Hypothesis otherwise keeps looking for other bugs for a
+    # while measured in wall-clock seconds, which would make the result depend on the machine.
+    report_multiple_bugs=False,
+    print_blob=False,
+    phases=[Phase.generate, Phase.shrink],
+    suppress_health_check=list(HealthCheck),
+)
