@@ -1,0 +1,71 @@
+"""The planted-defect catalogue (``bench/planted_defects.py``) stays plantable, and planting works.
+
+The catalogue is checked against the checkout's sources, so a refactoring that moves a defect's
+snippet fails here, cheaply, rather than in a long benchmark run. One end-to-end test plants a
+defect in a temporary copy and shows, in a subprocess, that the copy is what runs and that it
+behaves differently from a clean copy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "planted_defects.py"
+
+
+def _load() -> ModuleType:
+    """The benchmark module, loaded by path: ``bench/`` is not an installed package."""
+    name = "planted_defects"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
+
+
+planted_defects = _load()
+DEFECTS = planted_defects.DEFECTS
+
+
+@pytest.mark.parametrize("defect", DEFECTS, ids=[d.id for d in DEFECTS])
+def test_each_defect_is_a_change_to_one_place_of_the_runtime_or_the_domain(defect) -> None:
+    assert defect.path.startswith(planted_defects.PLANTABLE_ROOTS), defect.path
+    source = (planted_defects.REPO / defect.path).read_text()
+    assert source.count(defect.before) == 1, f"{defect.id}: snippet not found exactly once"
+    assert defect.after != defect.before
+    assert planted_defects.planted(defect, source) != source
+    assert defect.flows and set(defect.flows) <= set(planted_defects.FLOWS)
+    assert defect.why.strip()
+
+
+def test_the_catalogue_is_large_and_its_ids_unique() -> None:
+    ids = [d.id for d in DEFECTS]
+    assert len(ids) >= 15
+    assert len(set(ids)) == len(ids)
+
+
+def test_every_defect_has_a_witness_scenario() -> None:
+    assert set(planted_defects.WITNESSES) == {d.id for d in DEFECTS}
+
+
+def test_a_planted_copy_is_what_a_subprocess_runs_and_it_behaves_differently() -> None:
+    defect = next(d for d in DEFECTS if d.id == "queue-activates-one-over-capacity")
+    overrides = planted_defects.WITNESSES[defect.id]
+    with planted_defects.pristine_copy() as clean_root:
+        clean = planted_defects.run_witness(clean_root, overrides)
+        assert Path(clean["module"]).is_relative_to(clean_root)
+    with planted_defects.planted_copy(defect) as root:
+        assert defect.after in (root / defect.path).read_text()
+        seen = planted_defects.run_witness(root, overrides)
+        assert Path(seen["module"]).is_relative_to(root)
+    assert seen["trace_sha256"] != clean["trace_sha256"]
+    assert "queue-capacity" in seen["violated"] and not clean["violated"]
+    assert (planted_defects.REPO / defect.path).read_text().count(defect.after) == 0, "checkout touched"
