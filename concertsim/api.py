@@ -11,9 +11,8 @@ from concertsim.checks import Verdict, check_run
 from concertsim.reports.metrics import compute_metrics
 from concertsim.scenarios.loader import (
     DEFAULT_SCENARIO,
-    builtin_names,
     load_builtin,
-    load_scenario,
+    load_named_or_file,
     scenario_from_data,
 )
 from concertsim.scenarios.schema import Scenario
@@ -59,17 +58,18 @@ class RunOutcome:
 
 
 def resolve_scenario(spec: Scenario | str | Path | None, overrides: tuple[str, ...] | list[str] = ()) -> Scenario:
-    """A scenario from an object, a file path, or a built-in name (None: the default)."""
+    """A scenario from an object, a file path, or a built-in name (None: the default).
+
+    An existing file wins over a built-in scenario of the same name. Raises ``ScenarioError``,
+    with the closest built-in names for a name that is neither a file nor a built-in.
+    """
     if isinstance(spec, Scenario):
         if not overrides:
             return spec
         return scenario_from_data(spec.model_dump(mode="json"), spec.name, overrides)
     if spec is None:
         return load_builtin(DEFAULT_SCENARIO, overrides)
-    path = Path(spec)
-    if not path.exists() and str(spec) in builtin_names():
-        return load_builtin(str(spec), overrides)
-    return load_scenario(path, overrides)
+    return load_named_or_file(spec, overrides)
 
 
 def run(

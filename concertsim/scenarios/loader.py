@@ -2,11 +2,16 @@
 
 Every way a scenario can be wrong ends in one :class:`ScenarioError` that names the file, the field
 path and the reason; the CLI prints it and exits with code 2.
+
+YAML is read by :class:`StrictLoader`: ``yaml.safe_load`` (plain tags only, no Python objects)
+except that a key given twice in one mapping is an error naming the key and both lines, where
+PyYAML would silently keep the last value (a second ``faults:`` block would drop the first).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import difflib
+from collections.abc import Hashable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,11 @@ __all__ = [
     "builtin_names",
     "builtin_path",
     "load_builtin",
+    "load_named_or_file",
     "apply_overrides",
+    "parse_yaml",
+    "StrictLoader",
+    "DuplicateKeyError",
     "DEFAULT_SCENARIO",
 ]
 
@@ -44,6 +53,47 @@ class ScenarioError(Exception):
         super().__init__("\n".join(lines))
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping gives the same key twice. ``key`` is the key, ``first_line`` and ``line`` the
+    1-based lines of its first and of its repeated occurrence."""
+
+    def __init__(self, key: Any, first: yaml.Mark, again: yaml.Mark) -> None:
+        super().__init__(None, None, f"duplicate key {key!r}", again)
+        self.key = key
+        self.first_line = first.line + 1
+        self.line = again.line + 1
+        self.first_column = first.column + 1
+        self.column = again.column + 1
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key repeated within one mapping.
+
+    Everything else is ``yaml.safe_load``'s: the same tags, resolvers and merge keys (``<<``: a key
+    given explicitly beside a merge overrides the merged one, as YAML specifies; that is not a
+    duplicate).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Mark] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, Hashable):
+                    continue  # the base class reports unhashable keys
+                if key in seen:
+                    raise DuplicateKeyError(key, seen[key], key_node.start_mark)
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` parsed like ``yaml.safe_load``, refusing duplicate keys (:class:`StrictLoader`)."""
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - StrictLoader is a SafeLoader
+
+
 def builtin_names() -> list[str]:
     folder = resources.files("concertsim.scenarios") / "builtin"
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
@@ -53,17 +103,58 @@ def builtin_path(name: str) -> Path:
     return Path(str(resources.files("concertsim.scenarios") / "builtin" / f"{name}.yaml"))
 
 
+def builtin_source(name: str) -> str:
+    """How errors name a built-in scenario: by its name, not by a path inside the installation."""
+    return f"built-in scenario {name!r}"
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name, builtin_names(), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
 def load_builtin(name: str = DEFAULT_SCENARIO, overrides: Iterable[str] = ()) -> Scenario:
+    """The built-in scenario ``name`` with ``overrides``. Errors name the scenario (not the file
+    inside the installation) and the ``--set`` a problem comes from."""
     if name not in builtin_names():
-        raise ScenarioError(name, [("", f"no built-in scenario {name!r}; known: {builtin_names()}")])
-    return load_scenario(builtin_path(name), overrides)
+        raise ScenarioError(
+            name, [("", f"no built-in scenario {name!r}{_did_you_mean(name)} (known: {', '.join(builtin_names())})")]
+        )
+    source = builtin_source(name)
+    data = _read_yaml(builtin_path(name), source)
+    return scenario_from_data(data, source, overrides)
+
+
+def load_named_or_file(spec: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """The scenario ``spec`` names: an existing file, else a built-in scenario of that name.
+
+    A name that is neither is refused with the closest built-in names ("did you mean"), and with
+    "no such file" when it looks like a path (it has a directory or a ``.yaml``/``.yml`` suffix).
+    """
+    path = Path(spec)
+    text = str(spec)
+    if path.exists() or path.is_symlink():
+        return load_scenario(path, overrides)
+    if text in builtin_names():
+        return load_builtin(text, overrides)
+    looks_like_path = path.suffix.lower() in (".yaml", ".yml") or len(path.parts) > 1 or text.startswith(".")
+    hint = _did_you_mean(path.stem if looks_like_path else text)
+    if looks_like_path:
+        raise ScenarioError(text, [("", f"no such file{hint}")])
+    raise ScenarioError(
+        text,
+        [("", f"no such file or built-in scenario{hint} (built-in: {', '.join(builtin_names())}; "
+              "`concertsim scenarios` describes them)")],
+    )
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """Read, override and validate the scenario in ``path``.
 
     Raises :class:`ScenarioError` for a missing, unreadable, non-text, empty or malformed file, a
-    YAML tag other than the plain ones, an unknown key, or an invalid value.
+    YAML tag other than the plain ones, a key given twice, an unknown key, or an invalid value.
     """
     source = str(path)
     data = _read_yaml(Path(path), source)
@@ -121,14 +212,27 @@ def _read_yaml(path: Path, source: str) -> Any:
     if not text.strip():
         raise ScenarioError(source, [("", "the file is empty")])
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except RecursionError:
         raise ScenarioError(source, [("", "nested too deeply to be a scenario")]) from None
+    except DuplicateKeyError as error:
+        raise ScenarioError(source, [(_mark(error), _duplicate_reason(error))]) from None
     except yaml.constructor.ConstructorError as error:
         raise ScenarioError(source, [(_mark(error), f"YAML tag not allowed: {error.problem}")]) from None
     except yaml.YAMLError as error:
         reason = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ScenarioError(source, [(_mark(error), f"YAML syntax error: {reason}")]) from None
+
+
+def _duplicate_reason(error: DuplicateKeyError) -> str:
+    if error.first_line == error.line:
+        where = f"first at line {error.first_line} column {error.first_column}, again at column {error.column}"
+    else:
+        where = f"first at line {error.first_line}, again at line {error.line}"
+    return (
+        f"duplicate key {error.key!r}: {where} (YAML would keep only the last one and silently drop "
+        "the first; merge the two or delete one)"
+    )
 
 
 def _mark(error: yaml.YAMLError) -> str:
@@ -157,29 +261,40 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str)
     for override in overrides:
         key, sep, text = override.partition("=")
         if not sep or not key:
-            raise ScenarioError(source, [(override, "an override is KEY=VALUE, e.g. design.publish=dual_write")])
+            raise ScenarioError(
+                source, [(override, f"an override is KEY=VALUE, e.g. design.publish=dual_write (from --set {override})")]
+            )
         try:
-            value = yaml.safe_load(text) if text else ""
+            value = parse_yaml(text) if text else ""
+        except RecursionError:
+            raise ScenarioError(source, [(key, f"nested too deeply (from --set {override})")]) from None
+        except DuplicateKeyError as error:
+            raise ScenarioError(source, [(key, f"duplicate key {error.key!r} (from --set {override})")]) from None
         except yaml.YAMLError:
-            raise ScenarioError(source, [(key, f"cannot parse value {text!r}")]) from None
-        data = _set_path(data, key.split("."), value, key, source)
+            raise ScenarioError(source, [(key, f"cannot parse value {text!r} (from --set {override})")]) from None
+        data = _set_path(data, key.split("."), value, override, source)
     return data
 
 
-def _set_path(node: Any, parts: list[str], value: Any, key: str, source: str) -> Any:
+def _set_path(node: Any, parts: list[str], value: Any, override: str, source: str) -> Any:
+    key = override.partition("=")[0]
     head, rest = parts[0], parts[1:]
     if isinstance(node, list):
         if not head.isdigit() or int(head) >= len(node):
-            raise ScenarioError(source, [(key, f"{head!r} is not an index of a list of {len(node)}")])
+            raise ScenarioError(
+                source, [(key, f"{head!r} is not an index of a list of {len(node)} (from --set {override})")]
+            )
         node = list(node)
-        node[int(head)] = _set_path(node[int(head)], rest, value, key, source) if rest else value
+        node[int(head)] = _set_path(node[int(head)], rest, value, override, source) if rest else value
         return node
     if node is None:
         node = {}
     if not isinstance(node, Mapping):
-        raise ScenarioError(source, [(key, f"cannot set a field inside a {type(node).__name__}")])
+        raise ScenarioError(
+            source, [(key, f"cannot set a field inside a {type(node).__name__} (from --set {override})")]
+        )
     node = dict(node)
-    node[head] = _set_path(node.get(head), rest, value, key, source) if rest else value
+    node[head] = _set_path(node.get(head), rest, value, override, source) if rest else value
     return node
 
 

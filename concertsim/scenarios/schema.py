@@ -8,9 +8,10 @@ otherwise.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "Scenario",
@@ -34,6 +35,7 @@ __all__ = [
     "MessageFilter",
     "SERVICE_NAMES",
     "INVARIANT_IDS",
+    "text_problem",
 ]
 
 SERVICE_NAMES = ("gateway", "reservation", "point", "queue", "concert", "data_platform")
@@ -61,6 +63,58 @@ MAX_SECONDS = 1e7  # about four months of simulated time: longer is a typo, not 
 PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 NonNegativeSeconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+# Characters that make text display differently from what it is: the Unicode bidirectional
+# controls (an override turns "exe.txt" into what reads as "txt.exe") and line separators.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def text_problem(text: str, *, multiline: bool = False) -> str | None:
+    """Why ``text`` cannot stand in a report or a terminal as written, or None if it can.
+
+    Refused: bidirectional controls, control characters (newline and tab only where ``multiline``)
+    and the Unicode line and paragraph separators. Free text in a scenario ends up in HTML titles,
+    Markdown and terminal output, where such characters reorder or hide what is shown.
+    """
+    for position, char in enumerate(text, start=1):
+        if multiline and char in "\n\t":
+            continue
+        category = unicodedata.category(char)
+        if char in _BIDI_CONTROLS:
+            kind = "the bidirectional control character"
+        elif category == "Cc":
+            kind = "the control character"
+        elif category in ("Zl", "Zp"):
+            kind = "the line separator"
+        else:
+            continue
+        name = unicodedata.name(char, "")
+        return (
+            f"contains {kind} U+{ord(char):04X}{f' ({name})' if name else ''} at position {position}: "
+            "it would make the text display differently from what it is; remove it"
+        )
+    return None
+
+
+def _plain_line(text: str) -> str:
+    problem = text_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def _plain_text(text: str) -> str:
+    problem = text_problem(text, multiline=True)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+PlainLine = Annotated[str, AfterValidator(_plain_line)]
+"""One line of free text: no control, bidirectional or line-separator characters."""
+PlainText = Annotated[str, AfterValidator(_plain_text)]
+"""Free text that may span lines (newlines and tabs allowed), otherwise as :data:`PlainLine`."""
 
 
 class _Frozen(BaseModel):
@@ -138,7 +192,7 @@ class ServiceSpec(_Frozen):
 
     workers: Annotated[int, Field(ge=1, le=10_000)] = 8
     service_time: Distribution = LogNormal(median=0.004, sigma=0.4)
-    endpoint_times: dict[str, Distribution] = Field(
+    endpoint_times: dict[PlainLine, Distribution] = Field(
         default_factory=dict,
         description="per-endpoint service time overriding service_time, by endpoint name",
     )
@@ -223,11 +277,11 @@ class MessageFilter(_Frozen):
     """Which messages a message fault strikes. Every given field must match; occurrence counting
     (``skip``, ``count``) applies to the messages that match."""
 
-    message_type: str | None = Field(None, description="event type or endpoint name")
-    key: str | None = None
-    group: str | None = Field(None, description="consumer group (broker deliveries)")
-    source: str | None = None
-    destination: str | None = None
+    message_type: PlainLine | None = Field(None, description="event type or endpoint name")
+    key: PlainLine | None = None
+    group: PlainLine | None = Field(None, description="consumer group (broker deliveries)")
+    source: PlainLine | None = None
+    destination: PlainLine | None = None
     skip: Annotated[int, Field(ge=0)] = 0
     count: Annotated[int, Field(ge=1)] | None = None
     rate: Probability = 1.0
@@ -268,7 +322,7 @@ class FaultSpec(_Frozen):
 
     at: NonNegativeSeconds
     kind: FaultKind
-    target: str = Field(min_length=1)
+    target: PlainLine = Field(min_length=1)
     duration: NonNegativeSeconds = 0.0
     match: MessageFilter | None = None
     params: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
@@ -355,14 +409,14 @@ class Expectation(_Frozen):
     """What a replayed run must reproduce: written by ``explore`` into a counterexample file."""
 
     trace_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-    violated: tuple[str, ...] = ()
+    violated: tuple[PlainLine, ...] = ()
 
 
 class Scenario(_Frozen):
     """A complete, self-contained description of a run (together with a seed)."""
 
-    name: str = Field("unnamed", min_length=1, max_length=200)
-    description: str = ""
+    name: PlainLine = Field("unnamed", min_length=1, max_length=200)
+    description: PlainText = ""
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 1
     design: Design = Design()
     concerts: Concerts = Concerts()
