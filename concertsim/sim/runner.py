@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import simpy
 
@@ -23,7 +24,23 @@ from concertsim.sim.system import System, build_system
 from concertsim.sim.workload import Workload
 from concertsim.sim.world import World
 
-__all__ = ["run_scenario"]
+__all__ = ["run_scenario", "RunProgress", "PROGRESS_STEPS"]
+
+PROGRESS_STEPS = 100
+"""How many times the workload phase reports progress (it runs in this many slices)."""
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a run has got: simulated ``now``, the ``phase`` it is in, the simulated time the
+    phase ends at the latest (``phase_end``), and the users arrived out of those expected
+    (``users_expected`` is None for steady arrivals, whose count depends on the draws)."""
+
+    now: float
+    phase: Literal["workload", "settle"]
+    phase_end: float
+    users_arrived: int
+    users_expected: int | None
 
 
 @contextmanager
@@ -39,13 +56,21 @@ def _rare_garbage_collection() -> Iterator[None]:
         gc.set_threshold(*thresholds)
 
 
-def run_scenario(scenario: Scenario, seed: int | None = None) -> RunResult:
-    """Simulate ``scenario`` with ``seed`` (default: the scenario's own) and return its records."""
+def run_scenario(
+    scenario: Scenario,
+    seed: int | None = None,
+    on_progress: Callable[[RunProgress], None] | None = None,
+) -> RunResult:
+    """Simulate ``scenario`` with ``seed`` (default: the scenario's own) and return its records.
+
+    ``on_progress``, if given, is called :data:`PROGRESS_STEPS` times during the workload phase and
+    after each settle check. It observes only: the trace is the same with or without it.
+    """
     with _rare_garbage_collection():
-        return _run(scenario, seed)
+        return _run(scenario, seed, on_progress)
 
 
-def _run(scenario: Scenario, seed: int | None) -> RunResult:
+def _run(scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgress], None] | None) -> RunResult:
     started = time.perf_counter()
     seed = scenario.seed if seed is None else seed
     world = World(scenario, seed)
@@ -59,7 +84,16 @@ def _run(scenario: Scenario, seed: int | None) -> RunResult:
     env = world.env
 
     world.record("phase.workload", "runner")
-    env.run(until=scenario.workload.duration)
+    expected_users = scenario.workload.users if scenario.workload.arrival == "flash_crowd" else None
+    duration = scenario.workload.duration
+    if on_progress is None:
+        env.run(until=duration)
+    else:
+        # Slicing the run does not change it: SimPy orders events by (time, priority, id) and the
+        # slices' stop events change no one's relative order.
+        for step in range(1, PROGRESS_STEPS + 1):
+            env.run(until=duration if step == PROGRESS_STEPS else duration * step / PROGRESS_STEPS)
+            on_progress(RunProgress(env.now, "workload", duration, workload.arrived, expected_users))
     workload_end = env.now
 
     faults.heal_all()
@@ -74,6 +108,8 @@ def _run(scenario: Scenario, seed: int | None) -> RunResult:
             settled_at = env.now
             break
         env.run(until=min(deadline, env.now + scenario.settle.check_interval))
+        if on_progress is not None:
+            on_progress(RunProgress(env.now, "settle", deadline, workload.arrived, expected_users))
     if settled_at is None and redriving.triggered and _quiescent(system, workload):
         settled_at = env.now
     world.record("phase.settled" if settled_at is not None else "phase.settle_deadline", "runner")

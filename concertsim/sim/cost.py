@@ -1,0 +1,155 @@
+"""What a run will cost before it runs: trace records, memory and wall time, from the scenario alone.
+
+A run keeps every trace record in memory (ARCHITECTURE.md, "Trace"), so its memory and its time
+grow with the number of records, and the records with what the users do. Two kinds of work
+dominate:
+
+- **sessions**: each user's token, dates, seats, hold and payment, about
+  :data:`RECORDS_PER_USER` records (fewer once the dates are sold out);
+- **polling**: a user the waiting room does not let in at once asks for its token's status every
+  ``workload.poll_interval`` seconds until activated or out of ``workload.patience``; one poll is
+  a client call and a gateway call, :data:`RECORDS_PER_POLL` records. Under a flash crowd far
+  larger than ``rules.queue_capacity`` this term is nearly everything: 1,000,000 users at a
+  waiting room of 100 would poll about 300 million times.
+
+The waiting room admits about ``queue_capacity / token_idle_ttl`` users per second once the seats
+are gone (a user who finds nothing to buy keeps the token until it expires idle), so the ``k``-th
+waiting user waits about ``k / rate`` seconds, capped by ``patience``. Calibrated against measured
+runs (``bench/run_cost.py``; figures in ``bench/README.md``, "Run cost estimate"): within a factor
+of two of the measured records, memory and time for the built-in shapes from 400 to 20,000 users,
+and high, not low, where it matters: a service overloaded at the door (worker pools of 2, a hot
+queue row) turns users away with timeouts before they ever poll, and such runs cost less.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from concertsim.scenarios.schema import Scenario
+
+__all__ = [
+    "RunCost",
+    "estimate_run_cost",
+    "RECORDS_PER_USER",
+    "RECORDS_PER_POLL",
+    "BYTES_PER_RECORD",
+    "BASE_BYTES",
+    "SECONDS_PER_RECORD",
+    "LARGE_RUN_MEMORY",
+    "available_memory",
+    "memory_limit",
+    "format_bytes",
+    "format_seconds",
+]
+
+RECORDS_PER_USER = 50
+"""Trace records of one user's session (measured: 43 to 61 on the built-in shapes)."""
+RECORDS_PER_POLL = 6
+"""Trace records of one token-status poll: two calls of three records (measured: 6.0)."""
+BYTES_PER_RECORD = 450
+"""Memory per trace record including the run's other state (measured: 360 to 530)."""
+BASE_BYTES = 60 * 2**20
+"""The interpreter, concertsim and its libraries (measured: 46 to 63 MB for a small run)."""
+SECONDS_PER_RECORD = 12e-6
+"""Simulation and checks, one core (measured: 7 to 22 microseconds per record)."""
+
+
+LARGE_RUN_MEMORY = 2 * 2**30
+"""Runs estimated to need more memory than this (2 GiB), or more than the machine has available,
+are refused unless the user insists (``--allow-large``)."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new process now (Linux ``MemAvailable``), or None if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory_limit() -> int:
+    """The most memory a run may be estimated to need without ``--allow-large``:
+    :data:`LARGE_RUN_MEMORY` or the memory available now, whichever is less."""
+    available = available_memory()
+    return LARGE_RUN_MEMORY if available is None else min(LARGE_RUN_MEMORY, available)
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """The estimated size of one run. ``waiting_users`` is how many users the model
+    expects to wait in the queue, ``polls`` how many status polls they send."""
+
+    users: int
+    waiting_users: int
+    polls: int
+    records: int
+    memory_bytes: int
+    wall_seconds: float
+
+    def describe(self) -> str:
+        """One line: users, records, memory and time."""
+        waiting = f", {self.waiting_users:,} of them waiting in the queue ({self.polls:,} polls)" if self.polls else ""
+        return (
+            f"{self.users:,} users{waiting}: about {self.records:,} trace records, "
+            f"{format_bytes(self.memory_bytes)} of memory and {format_seconds(self.wall_seconds)} "
+            "of simulation"
+        )
+
+
+def estimate_run_cost(scenario: Scenario) -> RunCost:
+    """The estimated cost of running ``scenario`` once (see the module's docstring)."""
+    workload, rules = scenario.workload, scenario.rules
+    if workload.arrival == "flash_crowd":
+        users = workload.users
+        arrivals_span = workload.flash_window
+    else:
+        users = min(workload.users, int(workload.rate_per_second * workload.duration) + 1)
+        arrivals_span = workload.duration
+    admission_rate = rules.queue_capacity / rules.token_idle_ttl
+    admitted_while_arriving = admission_rate * arrivals_span
+    waiting = max(0, int(users - rules.queue_capacity - admitted_while_arriving))
+    polls = _polls(waiting, admission_rate, workload.patience, workload.poll_interval)
+    records = RECORDS_PER_USER * users + RECORDS_PER_POLL * polls
+    return RunCost(
+        users=users,
+        waiting_users=waiting,
+        polls=polls,
+        records=records,
+        memory_bytes=BASE_BYTES + BYTES_PER_RECORD * records,
+        wall_seconds=SECONDS_PER_RECORD * records,
+    )
+
+
+def _polls(waiting: int, admission_rate: float, patience: float, poll_interval: float) -> int:
+    """Sum over the waiting users k = 1..waiting of min(k / rate, patience) / poll_interval."""
+    if waiting <= 0:
+        return 0
+    patient = min(waiting, int(patience * admission_rate))
+    seconds = patient * (patient + 1) / 2 / admission_rate + (waiting - patient) * patience
+    return int(seconds / poll_interval)
+
+
+def format_bytes(count: float) -> str:
+    """``count`` bytes as "850 MB", "12.3 GB"."""
+    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20)):
+        if count >= size:
+            value = count / size
+            return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+    return f"{count / 2**10:,.0f} kB"
+
+
+def format_seconds(seconds: float) -> str:
+    """``seconds`` as "40 s", "12 min", "3.5 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:,.1f} h"
