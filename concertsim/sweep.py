@@ -7,6 +7,7 @@ summary of its run; the aggregation counts, per invariant, the seeds that broke 
 
 from __future__ import annotations
 
+import signal
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -15,6 +16,7 @@ from typing import Any
 
 from concertsim.api import RunOutcome
 from concertsim.checks import check_run
+from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, connect
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.runner import run_scenario
 
@@ -93,16 +95,36 @@ def _spread(values: Sequence[float]) -> dict[str, float] | None:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
+def _ignore_interrupts() -> None:
+    """In a pool worker: leave Ctrl-C to the parent, which cancels the pool (a worker that took
+    the terminal's SIGINT itself would print a traceback of its own)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the seeds not started and end the ones running (their results are not wanted)."""
+    for future_process in list(getattr(pool, "_processes", {}).values()):
+        future_process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def sweep(
     scenario: Scenario,
     seeds: Iterable[int],
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     on_result: Callable[[SeedResult], None] | None = None,
 ) -> SweepResult:
     """Run ``scenario`` once per seed: on a local pool of ``workers`` processes, or on the Dask
-    cluster at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``)."""
+    cluster at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``).
+
+    Raises ``concertsim.cluster.SchedulerAddressError`` for an address that is not one and
+    ``SchedulerUnreachable`` if no scheduler answers within ``connect_timeout`` seconds. On an
+    interruption (``KeyboardInterrupt``) the seeds not yet started are cancelled before it
+    propagates; ``on_result`` has been told of every seed that finished.
+    """
     payload = scenario.model_dump_json()
     seeds = list(seeds)
     result = SweepResult(scenario)
@@ -113,19 +135,28 @@ def sweep(
             on_result(seed_result)
 
     if scheduler is not None:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import as_completed as dask_completed
 
-        with Client(scheduler) as client:
+        with connect(scheduler, connect_timeout) as client:
             futures = client.map(run_seed, [payload] * len(seeds), seeds, pure=False)
-            for future in dask_completed(futures):
-                collect(future.result())
+            try:
+                for future in dask_completed(futures):
+                    collect(future.result())
+            except BaseException:
+                client.cancel(futures)
+                raise
     elif workers == 1:
         for seed in seeds:
             collect(run_seed(payload, seed))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+        try:
             futures = [pool.submit(run_seed, payload, seed) for seed in seeds]
             for future in as_completed(futures):
                 collect(future.result())
+        except BaseException:
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True)
     result.seeds.sort(key=lambda s: s.seed)
     return result
