@@ -14,6 +14,12 @@ copy and in the planted copy: a defect whose witness trace does not differ has n
 change behaviour, and its row says so.
 
     python bench/planted_defects.py [--only ID ...] [--examples N] [--seed S] [--json FILE]
+                                    [--revision REV] [--no-baseline]
+
+By default the working tree's package is copied and the working tree's tests are run against it;
+with ``--revision HEAD`` (or any git revision) the package, tests and ``pyproject.toml`` of that
+commit are exported instead, so a measurement does not depend on uncommitted work in progress. A
+first row measures the clean copy: the verifier must be green there for a catch to mean anything.
 
 The planted copy is put first on ``PYTHONPATH`` of each subprocess, with ``PYTHONSAFEPATH=1``:
 without it, ``python -m`` and ``python -c`` put the working directory first on ``sys.path`` and
@@ -26,12 +32,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -96,14 +104,22 @@ _WITNESS = _IMPORT_GUARD + (
     "from collections import Counter\n"
     "outcome = concertsim.run(sys.argv[1], overrides=json.loads(sys.argv[2]))\n"
     "booked = outcome.result.table('reservation', 'reservations').values()\n"
+    "paid = Counter(op.outcome for op in outcome.result.history if op.action == 'pay')\n"
+    "lags = [r.ended_at - r.hold_expires_at for r in booked if str(r.status) == 'EXPIRED']\n"
     "print(json.dumps({\n"
     "    'module': concertsim.__file__, 'trace_sha256': outcome.result.trace_sha256,\n"
     "    'violated': outcome.violated,\n"
-    "    'confirmed': sum(str(r.status) == 'CONFIRMED' for r in booked),\n"
-    "    'payments': dict(sorted(Counter(op.outcome for op in outcome.result.history\n"
-    "                                    if op.action == 'pay').items())),\n"
+    "    'observed': {\n"
+    "        'sold': sum(str(r.status) == 'CONFIRMED' for r in booked),\n"
+    "        'payments ok': paid['ok'], 'payments failed': paid['fail'],\n"
+    "        'payments unknown': paid['unknown'],\n"
+    "        'hold release lag (s)': round(max(lags, default=0.0), 1),\n"
+    "        'dead letters': len(outcome.result.dead_letters),\n"
+    "    },\n"
     "}))\n"
 )
+"""Runs a witness; prints the verdicts and what a buyer or an operator would see: seats sold, how
+payments were answered, the longest delay between a hold's expiry and its release, dead letters."""
 
 
 @dataclass(frozen=True)
@@ -509,7 +525,10 @@ WITNESSES: dict[str, tuple[str, ...]] = {
     "sweeper-compensates-failed-not-pending": (
         _faults("{at: 5, kind: commit_failure, target: reservation, duration: 10, params: {rate: 0.5}}"),
     ),
-    "sweeper-sorts-holds-by-id-text": ("workload.users=30", "workload.abandon_probability=0.5"),
+    "sweeper-sorts-holds-by-id-text": (
+        "workload.arrival=steady", "workload.users=40", "workload.rate_per_second=1",
+        "workload.abandon_probability=0.5",
+    ),
     "queue-activates-one-over-capacity": (),
     "concert-release-frees-any-held-seat": (
         _CHOREOGRAPHY, "workload.arrival=steady", "workload.users=40", "workload.rate_per_second=1",
@@ -544,34 +563,53 @@ def planted(defect: Defect, source: str) -> str:
     return source.replace(defect.before, defect.after)
 
 
-def _copy_package(root: Path) -> None:
-    shutil.copytree(
-        REPO / PACKAGE, root / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
+def _copy_package(root: Path, revision: str | None) -> None:
+    """Fill ``root`` with the working tree's package, or with the package, the tests and
+    ``pyproject.toml`` of git ``revision``; add the import guard."""
+    if revision is None:
+        shutil.copytree(
+            REPO / PACKAGE, root / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    else:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", revision, PACKAGE, "tests", "pyproject.toml"],
+            cwd=REPO, capture_output=True, check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(root, filter="data")
     (root / f"{_GUARD_MODULE}.py").write_text(_GUARD_SOURCE)
 
 
 @contextlib.contextmanager
-def pristine_copy() -> Iterator[Path]:
-    """A temporary directory holding an unmodified copy of the checkout's package (the baseline
-    that planted copies are compared with); removed on exit."""
+def pristine_copy(revision: str | None = None) -> Iterator[Path]:
+    """A temporary directory holding an unmodified copy of the package (the baseline planted
+    copies are compared with): the working tree's, or git ``revision``'s with its tests. Removed
+    on exit."""
     with tempfile.TemporaryDirectory(prefix="concertsim-pristine-") as temporary:
         root = Path(temporary)
-        _copy_package(root)
+        _copy_package(root, revision)
         yield root
 
 
 @contextlib.contextmanager
-def planted_copy(defect: Defect) -> Iterator[Path]:
-    """A temporary directory holding a copy of the checkout's package with ``defect`` applied;
-    put it first on ``PYTHONPATH`` of a subprocess (see :func:`subprocess_env`) to run the
-    planted package. The checkout is only read. Removed on exit."""
+def planted_copy(defect: Defect, revision: str | None = None) -> Iterator[Path]:
+    """A temporary directory holding a copy of the package with ``defect`` applied: the working
+    tree's package, or git ``revision``'s package and tests. Put it first on ``PYTHONPATH`` of a
+    subprocess (see :func:`subprocess_env`) to run the planted package. The checkout is only
+    read. Raises ValueError if the defect's snippet is not in the copy exactly once. Removed on
+    exit."""
     with tempfile.TemporaryDirectory(prefix=f"concertsim-planted-{defect.id}-") as temporary:
         root = Path(temporary)
-        _copy_package(root)
+        _copy_package(root, revision)
         target = root / defect.path
         target.write_text(planted(defect, target.read_text()))
         yield root
+
+
+def _tests_root(root: Path) -> Path:
+    """Where to run the property suite for a copy: the copy itself when it holds a revision's
+    tests, else the repository root (the working tree's tests and conftest)."""
+    return root if (root / "tests").is_dir() else REPO
 
 
 def subprocess_env(root: Path) -> dict[str, str]:
@@ -597,7 +635,7 @@ def run_witness(root: Path, overrides: Sequence[str], base: str = WITNESS_BASE) 
     imported, the trace SHA-256 and the violated invariants."""
     completed = subprocess.run(
         [sys.executable, "-c", _WITNESS, base, json.dumps(list(overrides))],
-        cwd=REPO, env=subprocess_env(root), capture_output=True, text=True, check=False,
+        cwd=root, env=subprocess_env(root), capture_output=True, text=True, check=False,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"witness run failed ({completed.returncode}): {completed.stderr.strip()[-2000:]}")
@@ -620,7 +658,7 @@ def run_property_suite(root: Path) -> SuiteResult:
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", _GUARD_MODULE,
          PROPERTY_SUITE],
-        cwd=REPO, env=subprocess_env(root), capture_output=True, text=True, check=False,
+        cwd=_tests_root(root), env=subprocess_env(root), capture_output=True, text=True, check=False,
     )
     seconds = time.perf_counter() - started
     if completed.returncode not in (0, 1):
@@ -657,7 +695,7 @@ def run_explore(root: Path, flow: str, examples: int, seed: int) -> ExploreResul
         completed = subprocess.run(
             [sys.executable, "-c", _CLI, "explore", "--set", f"design.payment_flow={flow}",
              "-n", str(examples), "--seed", str(seed), "--json", "--out", str(Path(out) / "result")],
-            cwd=REPO, env=subprocess_env(root), capture_output=True, text=True, check=False,
+            cwd=root, env=subprocess_env(root), capture_output=True, text=True, check=False,
         )
         seconds = time.perf_counter() - started
     if completed.returncode not in (0, 1):
@@ -679,10 +717,8 @@ class WitnessResult:
     trace_differs: bool
     clean_violated: list[str]
     violated: list[str]
-    clean_confirmed: int
-    confirmed: int
-    clean_payments: dict[str, int]
-    payments: dict[str, int]
+    clean_observed: dict[str, float]
+    observed: dict[str, float]
 
     @property
     def changes(self) -> bool:
@@ -714,27 +750,31 @@ class DefectResult:
 
 
 def evaluate(
-    defect: Defect | None, examples: int, seed: int, baselines: dict[tuple[str, ...], dict[str, Any]]
+    defect: Defect | None,
+    examples: int,
+    seed: int,
+    baselines: dict[tuple[str, ...], dict[str, Any]],
+    revision: str | None = None,
 ) -> DefectResult:
-    """Measure one defect (None: the clean copy, every flow): its witness against the clean
-    baseline (computed once per witness in ``baselines``), the property suite, and explore on each
-    flow it affects."""
+    """Measure one defect (None: the clean copy, every flow) in a copy of the working tree or of
+    git ``revision``: its witness against the clean baseline (computed once per witness in
+    ``baselines``), the property suite, and explore on each flow it affects."""
     if defect is None:
         result = DefectResult("(none)", "-", FLOWS)
-        context = pristine_copy()
+        context = pristine_copy(revision)
     else:
         result = DefectResult(defect.id, defect.path, defect.flows)
-        context = planted_copy(defect)
+        context = planted_copy(defect, revision)
     with context as root:
         overrides = WITNESSES.get(result.id)
         if defect is not None and overrides is not None:
             if overrides not in baselines:
-                with pristine_copy() as clean:
+                with pristine_copy(revision) as clean:
                     baselines[overrides] = run_witness(clean, overrides)
             clean, seen = baselines[overrides], run_witness(root, overrides)
             result.witness = WitnessResult(
                 seen["trace_sha256"] != clean["trace_sha256"], clean["violated"], seen["violated"],
-                clean["confirmed"], seen["confirmed"], clean["payments"], seen["payments"],
+                clean["observed"], seen["observed"],
             )
         result.suite = run_property_suite(root)
         result.explore = [run_explore(root, flow, examples, seed) for flow in result.flows]
@@ -764,14 +804,11 @@ def _witness_cell(result: DefectResult) -> str:
         return "NO CHANGE"
     if witness.violated != witness.clean_violated:
         return ", ".join(witness.violated) or "holds"
-    return f"holds; {witness.clean_confirmed} → {witness.confirmed} sold, {_payments(witness)}"
-
-
-def _payments(witness: WitnessResult) -> str:
-    def counts(payments: dict[str, int]) -> str:
-        return "/".join(str(payments.get(k, 0)) for k in ("ok", "fail", "unknown"))
-
-    return f"payments ok/fail/unknown {counts(witness.clean_payments)} → {counts(witness.payments)}"
+    changed = [
+        f"{name} {witness.clean_observed[name]:g} → {value:g}"
+        for name, value in witness.observed.items() if value != witness.clean_observed.get(name)
+    ]
+    return "holds; " + (", ".join(changed) if changed else "the trace differs")
 
 
 def table(results: Sequence[DefectResult]) -> str:
@@ -811,6 +848,18 @@ def _git_head() -> str | None:
         return None
 
 
+def _working_tree_changes() -> list[str]:
+    """``git status --porcelain`` of the package and tests: what a working-tree run measured
+    besides the commit."""
+    try:
+        return subprocess.run(
+            ["git", "status", "--porcelain", "--", PACKAGE, "tests"], cwd=REPO, capture_output=True,
+            text=True, check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The script: measure the chosen defects (all by default, after the clean copy), print the
     table, optionally write the results as JSON. Exit code 0, or 2 for an unknown defect id."""
@@ -820,6 +869,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="explore's --seed (default 0)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results here")
     parser.add_argument("--no-baseline", action="store_true", help="skip the clean copy's row")
+    parser.add_argument(
+        "--revision", metavar="REV",
+        help="measure git revision REV's package and tests (e.g. HEAD) instead of the working tree's",
+    )
     args = parser.parse_args(argv)
 
     by_id = {d.id: d for d in DEFECTS}
@@ -835,16 +888,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     for defect in chosen:
         name = defect.id if defect else "(none)"
-        print(f"... {name}", file=sys.stderr, flush=True)
-        results.append(evaluate(defect, args.examples, args.seed, baselines))
+        print(f"... {name}", file=sys.stderr, end="", flush=True)
+        result = evaluate(defect, args.examples, args.seed, baselines, args.revision)
+        results.append(result)
+        explored = ", ".join(
+            f"{e.flow} {e.examples_to_failure if e.caught else '-'}" for e in result.explore
+        )
+        print(
+            f": suite {'caught' if result.caught_by_suite else '-'}, explore {explored}",
+            file=sys.stderr, flush=True,
+        )
     wall = time.perf_counter() - started
     print(table(results))
-    print(f"wall time {wall:.0f} s for {len(results)} row(s); explore -n {args.examples} --seed {args.seed}")
+    measured = f"revision {args.revision}" if args.revision else "working tree"
+    print(
+        f"wall time {wall:.0f} s for {len(results)} row(s); explore -n {args.examples} "
+        f"--seed {args.seed}; {measured}"
+    )
     if args.json is not None:
         args.json.write_text(
             json.dumps(
                 {
                     "git_head": _git_head(),
+                    "revision": args.revision,
+                    "working_tree_changes": _working_tree_changes(),
                     "python": platform.python_version(),
                     "examples": args.examples,
                     "seed": args.seed,
