@@ -270,8 +270,11 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str)
             raise ScenarioError(source, [(key, f"nested too deeply (from --set {override})")]) from None
         except DuplicateKeyError as error:
             raise ScenarioError(source, [(key, f"duplicate key {error.key!r} (from --set {override})")]) from None
-        except yaml.YAMLError:
-            raise ScenarioError(source, [(key, f"cannot parse value {text!r} (from --set {override})")]) from None
+        except yaml.YAMLError as error:
+            reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ScenarioError(
+                source, [(key, f"cannot parse value {text!r}: {reason} (from --set {override})")]
+            ) from None
         data = _set_path(data, key.split("."), value, override, source)
     return data
 
