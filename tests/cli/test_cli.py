@@ -92,7 +92,7 @@ def test_replay_reports_a_changed_trace(tmp_path: Path) -> None:
     path = tmp_path / "tampered.yaml"
     path.write_text(yaml.safe_dump(scenario))
     result = invoke("replay", str(path), "--out", str(tmp_path / "r"), "--json")
-    assert result.exit_code == 1 and json.loads(result.output)["reproduced"] is False
+    assert result.exit_code == 3 and json.loads(result.output)["reproduced"] is False
 
 
 def test_ablate_prints_the_matrix_for_one_safeguard(tmp_path: Path) -> None:

@@ -1,0 +1,17 @@
+"""The ``concertsim`` command line: a thin layer over the library.
+
+:mod:`concertsim.cli.app` holds the typer application and what the commands share; each command
+lives in its own module and registers itself when imported here. Exit codes are listed in
+:mod:`concertsim.cli.errors`.
+"""
+
+# Importing a command's module registers it; the order is the order of `concertsim --help`.
+from concertsim.cli import run  # noqa: F401  # isort: skip
+from concertsim.cli import replay  # noqa: F401  # isort: skip
+from concertsim.cli import explore  # noqa: F401  # isort: skip
+from concertsim.cli import ablate  # noqa: F401  # isort: skip
+from concertsim.cli import sweep  # noqa: F401  # isort: skip
+from concertsim.cli import inspect  # noqa: F401  # isort: skip
+from concertsim.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,5 @@
+"""``python -m concertsim.cli``: the same as the ``concertsim`` command."""
+
+from concertsim.cli.app import main
+
+main()

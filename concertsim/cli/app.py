@@ -1,0 +1,248 @@
+"""The typer application and what its commands share: options, consoles, refusals, result
+directories, size checks and progress displays.
+
+Each command lives in its own module (``run``, ``replay``, ``explore``, ``ablate``, ``sweep``,
+``inspect``) and registers itself on :data:`app`. Commands stay thin: parse, call the library,
+print, exit with a code from :mod:`concertsim.cli.errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from concertsim.api import resolve_scenario
+from concertsim.cli.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Terminated,
+    exit_codes_help,
+    printable,
+)
+from concertsim.reports.outputs import OutputDirError
+from concertsim.reports.staging import StagedOutput
+from concertsim.scenarios.loader import ScenarioError
+from concertsim.scenarios.schema import Scenario
+from concertsim.sim.cost import RunCost, estimate_run_cost, format_bytes, memory_limit
+
+__all__ = [
+    "app",
+    "main",
+    "stdout",
+    "stderr",
+    "bad_input",
+    "escape",
+    "scenario_or_exit",
+    "staged_results",
+    "interrupted",
+    "check_size",
+    "progress_display",
+    "emit_json",
+]
+
+app = typer.Typer(
+    name="concertsim",
+    help=(
+        "Simulate the concert-booking microservices design under failure and check that its "
+        "sagas keep their promises.\n\n"
+        "Start with [bold]concertsim run[/bold] (the built-in ticket opening) and open "
+        "concertsim-out/report.html. [bold]concertsim scenarios[/bold] lists the scenario "
+        "library; [bold]concertsim explore[/bold] searches fault schedules for a broken promise; "
+        "[bold]concertsim ablate[/bold] shows which safeguard prevents which failure.\n\n"
+        "Results are written beside --out and swapped in only when complete: a failure or Ctrl-C "
+        "never destroys an earlier result.\n\n" + exit_codes_help()
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+# --- options shared by several commands --------------------------------------------------------------
+
+ScenarioArg = Annotated[
+    Optional[str],
+    typer.Argument(
+        help="A scenario YAML file, or the name of a built-in scenario (see `concertsim "
+        "scenarios`).",
+        show_default=False,
+    ),
+]
+SeedOption = Annotated[
+    Optional[int],
+    typer.Option("--seed", help="Root seed of the run (default: the scenario's `seed`).", min=0),
+]
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--set",
+        help="Override a scenario field by its dotted path, e.g. --set design.publish=dual_write "
+        "--set workload.users=50 --set 'faults=[{at: 10, kind: crash, target: point}]'. "
+        "Repeatable.",
+        metavar="KEY=VALUE",
+    ),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout (for CI).")
+]
+OutOption = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="Output directory. Written beside it and swapped in only when complete; an earlier "
+        "concertsim result there is replaced, any other non-empty directory refused.",
+    ),
+]
+AllowLargeOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-large",
+        help="Run even if the run is estimated to need more than 2 GiB of memory or more than "
+        "the machine has available.",
+    ),
+]
+
+
+# --- refusals and interruptions -------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """``text`` made printable (:func:`printable`) and safe from rich markup."""
+    return printable(text).replace("[", r"\[")
+
+
+def bad_input(message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the exit (code 2) for the caller to raise."""
+    stderr.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def scenario_or_exit(spec: str | None, overrides: list[str] | None, default: str | None = None) -> Scenario:
+    """The scenario ``spec`` names (a file or a built-in, ``default`` if None), or exit 2."""
+    try:
+        return resolve_scenario(spec if spec is not None else default, tuple(overrides or ()))
+    except ScenarioError as error:
+        raise bad_input(str(error)) from None
+
+
+def _kept(staged: StagedOutput) -> str:
+    if staged.replaces_previous:
+        return f"{staged.shown} keeps its previous results"
+    return f"nothing was written to {staged.shown}"
+
+
+@contextmanager
+def staged_results(out: Path) -> Iterator[StagedOutput]:
+    """A result directory for ``out``, checked now (before any simulation) and swapped in by
+    ``commit()``. Leaving the block without a commit (an error, an exit, Ctrl-C) removes what was
+    written and leaves ``out`` as it was; a write or swap failure is exit 2 saying so."""
+    staged = StagedOutput(out)
+    try:
+        staged.open()
+    except OutputDirError as error:
+        raise bad_input(str(error)) from None
+    with staged:
+        try:
+            yield staged
+        except OutputDirError as error:
+            staged.discard()
+            if error.file is not None:
+                raise bad_input(
+                    f"{out}: cannot write {error.file} ({error.reason}); {_kept(staged)}"
+                ) from None
+            raise bad_input(f"{error}; {_kept(staged)}") from None
+
+
+def interrupted(error: KeyboardInterrupt, staged: StagedOutput | None, how_far: str) -> typer.Exit:
+    """After Ctrl-C (or SIGTERM): say how far the command got ("interrupted after 40 examples")
+    and that earlier results are kept; return the exit (130, or 143 for SIGTERM) for the caller to
+    raise. Call it outside the ``staged_results`` block, which has removed the partial results."""
+    word = "terminated" if isinstance(error, Terminated) else "interrupted"
+    kept = f"; {_kept(staged)}" if staged is not None else ""
+    stderr.print(f"[yellow]{word}[/yellow] {escape(how_far)}{escape(kept)}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_TERMINATED if isinstance(error, Terminated) else EXIT_INTERRUPTED)
+
+
+# --- size of a run -------------------------------------------------------------------------------------------
+
+
+ANNOUNCE_SECONDS = 10.0
+"""Runs estimated to take longer than this announce their estimate before starting."""
+
+
+def check_size(scenario: Scenario, *, allow_large: bool, announce: bool, at_once: int = 1) -> RunCost:
+    """Estimate ``scenario``'s cost; refuse it (exit 2, with advice) above the memory limit unless
+    ``allow_large``; announce the estimate on stderr for a long run. ``at_once`` runs share the
+    machine's memory (a sweep's workers)."""
+    cost = estimate_run_cost(scenario)
+    needed = cost.memory_bytes * at_once
+    limit = memory_limit()
+    if needed > limit and not allow_large:
+        workers = f" with {at_once} runs at once" if at_once > 1 else ""
+        raise bad_input(
+            f"{scenario.name}: too large to run without --allow-large: estimated {cost.describe()}"
+            f"{workers}; the limit is {format_bytes(limit)} (2 GiB or the memory available, whichever "
+            "is less). Lower workload.users, raise rules.queue_capacity or workload.poll_interval, "
+            "lower workload.patience, or pass --allow-large to run it anyway"
+        )
+    if announce and (cost.wall_seconds > ANNOUNCE_SECONDS or needed > limit):
+        stderr.print(f"estimated: {escape(cost.describe())}", highlight=False, soft_wrap=True)
+    return cost
+
+
+# --- progress -------------------------------------------------------------------------------------------------
+
+
+def progress_display(enabled: bool, *columns: ProgressColumn | str) -> Progress | nullcontext[None]:
+    """A transient progress display on stderr (nothing when not ``enabled``)."""
+    if not enabled:
+        return nullcontext()
+    shown = columns or (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*shown, console=stderr, transient=True)
+
+
+def emit_json(data: Any) -> None:
+    """``data`` as one line of JSON on stdout."""
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+
+
+# --- entry point -------------------------------------------------------------------------------------------------
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
+    raise Terminated()
+
+
+def main() -> None:
+    """Console-script entry point. SIGTERM is handled like Ctrl-C (same clean-up, exit 143)."""
+    import concertsim.cli  # noqa: F401 - registers every command on the app
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        app()
+    except Terminated:
+        sys.exit(EXIT_TERMINATED)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,233 @@
+"""``concertsim explore``: search fault schedules for a broken promise and shrink it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from concertsim.checks.probes import PROBES
+from concertsim.cli.app import (
+    JsonOption,
+    OutOption,
+    QuietOption,
+    ScenarioArg,
+    SetOption,
+    app,
+    bad_input,
+    emit_json,
+    escape,
+    interrupted,
+    progress_display,
+    scenario_or_exit,
+    staged_results,
+    stderr,
+    stdout,
+)
+from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
+from concertsim.exploration import DeterminismError, Exploration, explore
+from concertsim.reports.staging import StagedOutput
+from concertsim.scenarios.loader import to_yaml
+from concertsim.strategies import EXPLORATION_BASE, FAULT_KINDS
+
+__all__ = ["explore_command", "kinds_or_exit", "SearchWatch"]
+
+KindsOption = Annotated[
+    Optional[str],
+    typer.Option("--kinds", help=f"Comma-separated fault kinds to draw from (default: all of {', '.join(FAULT_KINDS)})."),
+]
+
+
+def kinds_or_exit(text: str | None) -> tuple[str, ...]:
+    """The fault kinds ``--kinds`` names; exit 2 naming an unknown one and the closest known."""
+    import difflib
+
+    if text is None:
+        return FAULT_KINDS
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    if unknown or not kinds:
+        hints = []
+        for kind in unknown:
+            close = difflib.get_close_matches(kind, FAULT_KINDS, n=1)
+            if close:
+                hints.append(f"did you mean {close[0]!r} for {kind!r}?")
+        raise bad_input(
+            f"--kinds: unknown fault kind(s) {unknown}" + (f"; {' '.join(hints)}" if hints else "")
+            + f"; known: {', '.join(FAULT_KINDS)}"
+        )
+    return kinds
+
+
+class SearchWatch:
+    """Follows an exploration through ``explore(on_run=...)``: feeds the progress display (with an
+    estimated time to the end of the budget) and says how far it got if interrupted."""
+
+    def __init__(self, examples: int, progress: Progress | None) -> None:
+        self.examples = examples
+        self.progress = progress
+        self.task = progress.add_task("exploring", total=examples) if progress else None
+        self.last: Exploration | None = None
+
+    def __call__(self, report: Exploration) -> None:
+        self.last = report
+        if self.progress is None or self.task is None:
+            return
+        if report.examples_to_failure is None:
+            self.progress.update(self.task, completed=min(report.generated, self.examples), description="exploring")
+        else:
+            self.progress.update(
+                self.task, total=None, description=f"shrinking the failure of example {report.examples_to_failure} "
+                f"(run {report.runs})",
+            )
+
+    def how_far(self) -> str:
+        """E.g. "after 75 examples (75 runs), no counterexample yet"."""
+        report = self.last
+        if report is None:
+            return "before the first examples were judged"
+        if report.examples_to_failure is None:
+            return f"after {report.generated} examples ({report.runs} runs), no counterexample yet"
+        return (
+            f"after {report.generated} examples, while shrinking the counterexample found at example "
+            f"{report.examples_to_failure} ({report.runs} runs); no counterexample was written"
+        )
+
+
+def _search_progress(enabled: bool) -> Any:
+    return progress_display(
+        enabled, TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("ETA"), TimeRemainingColumn(),
+    )
+
+
+@app.command(name="explore")
+def explore_command(
+    scenario: ScenarioArg = None,
+    examples: Annotated[int, typer.Option("--examples", "-n", help="How many generated schedules to try.", min=1)] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the search itself (the same seed searches the same way).", min=0)] = 0,
+    set_: SetOption = None,
+    kinds: KindsOption = None,
+    max_faults: Annotated[int, typer.Option("--max-faults", help="Most faults in one schedule.", min=0)] = 4,
+    max_users: Annotated[int, typer.Option("--max-users", help="Most users in one example.", min=1)] = 30,
+    out: OutOption = Path("concertsim-explore"),
+    quiet: QuietOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Search fault schedules for a broken promise and shrink it to a minimal one.
+
+    Each example varies SCENARIO (default: the built-in small-opening) with a drawn workload,
+    seed and swarm-style fault schedule. On a violation, Hypothesis shrinks it to fewer faults,
+    fewer users and earlier times, the minimal case is run twice to check it replays exactly, and
+    --out receives counterexample.yaml (replay it with `concertsim replay`), summary.json and the
+    report. Also reports how often the search reached each dangerous situation (coverage probes).
+
+    Exit codes: 0 no counterexample within the budget; 1 a counterexample was found (or the
+    simulation was not deterministic); 2 bad input; 130 interrupted (says after how many
+    examples; an earlier counterexample in --out is kept).
+    """
+    base = scenario_or_exit(scenario, set_, default=EXPLORATION_BASE)
+    chosen = kinds_or_exit(kinds)
+    staged: StagedOutput | None = None
+    with _search_progress(not (quiet or json_output) and stderr.is_terminal) as progress:
+        watch = SearchWatch(examples, progress)
+        try:
+            with staged_results(out) as staged:
+                try:
+                    found = explore(base, examples=examples, seed=seed, kinds=chosen, max_faults=max_faults,
+                                    max_users=max_users, on_run=watch)
+                except DeterminismError as error:
+                    stderr.print(f"[bold red]determinism check failed:[/bold red] {escape(str(error))}")
+                    raise typer.Exit(EXIT_VIOLATION) from None
+                if progress is not None and watch.task is not None:
+                    progress.update(watch.task, description="writing the results")
+                _write_exploration(staged, found)
+                staged.commit()
+        except KeyboardInterrupt as error:
+            raise interrupted(error, staged, watch.how_far()) from None
+    summary = _exploration_summary(found)
+    if json_output:
+        emit_json(summary)
+    elif not quiet:
+        _print_exploration(found, out)
+    raise typer.Exit(EXIT_VIOLATION if found.found else EXIT_OK)
+
+
+def _write_exploration(staged: StagedOutput, found: Exploration) -> None:
+    from concertsim.reports.report import write_exploration_report
+
+    output = staged.output
+    assert output is not None
+    output.write_json("summary.json", _exploration_summary(found))
+    if found.counterexample is not None and found.outcome is not None:
+        output.write_text("counterexample.yaml", to_yaml(found.counterexample, _counterexample_header(found)))
+        output.write_lines("trace.jsonl", found.outcome.result.trace.lines())
+    write_exploration_report(output, found)
+
+
+def _exploration_summary(found: Exploration) -> dict[str, Any]:
+    outcome = found.outcome
+    return {
+        "base": found.base.name,
+        "examples_requested": found.examples_requested,
+        "examples_generated": found.generated,
+        "runs": found.runs,
+        "found": found.found,
+        "examples_to_failure": found.examples_to_failure,
+        "violated": outcome.violated if outcome else [],
+        "counterexample": found.counterexample.model_dump(mode="json") if found.counterexample else None,
+        "trace_sha256": outcome.result.trace_sha256 if outcome else None,
+        "invariants": [v.to_json() for v in outcome.verdicts] if outcome else [],
+        "probes": {name: found.probes.get(name, 0) for name in PROBES},
+        "unreached_probes": found.unreached_probes(),
+    }
+
+
+def _counterexample_header(found: Exploration) -> str:
+    assert found.outcome is not None and found.counterexample is not None
+    first = next(v for verdict in found.outcome.verdicts for v in verdict.violations)
+    return (
+        f"Counterexample found by `concertsim explore` after {found.examples_to_failure} example(s),\n"
+        f"shrunk to {len(found.counterexample.faults)} fault(s) and "
+        f"{found.counterexample.workload.users} user(s).\n"
+        f"Violated: {', '.join(found.outcome.violated)}\n"
+        f"First violation: {first.message}\n"
+        f"Replay: concertsim replay counterexample.yaml  (expects trace {found.outcome.result.trace_sha256[:16]}…)"
+    )
+
+
+def _print_exploration(found: Exploration, out: Path) -> None:
+    probes = Table(title="Coverage probes (dangerous situations reached while exploring)", title_justify="left")
+    probes.add_column("probe")
+    probes.add_column("times reached", justify="right")
+    for name in PROBES:
+        count = found.probes.get(name, 0)
+        probes.add_row(name, str(count) if count else "[yellow]never[/yellow]")
+    stdout.print(probes)
+    if found.unreached_probes():
+        stdout.print(
+            "[yellow]Never reached:[/yellow] " + ", ".join(found.unreached_probes())
+            + ". A green result that never reached a dangerous state proves little about it; "
+            "try more --examples or --kinds aimed at it."
+        )
+    if not found.found:
+        stdout.print(
+            f"[green]no counterexample[/green] in {found.generated} example(s) "
+            f"({found.runs} runs); results in {escape(str(out))}/", soft_wrap=True,
+        )
+        return
+    assert found.outcome is not None and found.counterexample is not None
+    stdout.print(
+        f"[red]counterexample[/red] after {found.examples_to_failure} example(s), shrunk in "
+        f"{found.runs - (found.examples_to_failure or 0)} more runs to "
+        f"{len(found.counterexample.faults)} fault(s), {found.counterexample.workload.users} user(s):"
+    )
+    for fault in found.counterexample.faults:
+        stdout.print(f"  {escape(str(fault.model_dump(mode='json', exclude_defaults=True)))}", highlight=False)
+    for verdict in found.outcome.verdicts:
+        for violation in verdict.violations[:3]:
+            stdout.print(f"  [red]{verdict.invariant.id}[/red]: {escape(violation.message)}", highlight=False)
+    stdout.print(f"replay with: concertsim replay {escape(str(out))}/counterexample.yaml", highlight=False, soft_wrap=True)

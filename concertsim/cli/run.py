@@ -1,0 +1,189 @@
+"""``concertsim run``: one scenario, one seed, every invariant checked, the results written."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from concertsim.api import RunOutcome
+from concertsim.checks import check_run
+from concertsim.cli.app import (
+    AllowLargeOption,
+    JsonOption,
+    OutOption,
+    QuietOption,
+    ScenarioArg,
+    SeedOption,
+    SetOption,
+    app,
+    bad_input,
+    check_size,
+    emit_json,
+    escape,
+    interrupted,
+    progress_display,
+    scenario_or_exit,
+    staged_results,
+    stderr,
+    stdout,
+)
+from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
+from concertsim.exploration import DeterminismError, run_twice
+from concertsim.reports.console import print_run_summary
+from concertsim.reports.outputs import OutputDir
+from concertsim.reports.staging import StagedOutput
+from concertsim.scenarios.schema import Scenario
+from concertsim.sim.runner import RunProgress, run_scenario
+
+__all__ = ["run", "simulate", "write_run_files", "run_and_write", "run_progress", "RunWatch"]
+
+
+class RunWatch:
+    """Follows a run's progress: feeds the progress display, and says how far the run got if it
+    is interrupted."""
+
+    def __init__(self, scenario: Scenario, progress: Progress | None) -> None:
+        self.scenario = scenario
+        self.progress = progress
+        self.task = progress.add_task(f"simulating {scenario.name}", total=1.0, detail="") if progress else None
+        self.last: RunProgress | None = None
+        self.stage = "before the simulation started"
+
+    def __call__(self, seen: RunProgress) -> None:
+        self.last = seen
+        self.stage = "simulating"
+        if self.progress is None or self.task is None:
+            return
+        users = f"{seen.users_arrived:,}" + (f"/{seen.users_expected:,}" if seen.users_expected else "") + " users"
+        if seen.phase == "workload":
+            self.progress.update(
+                self.task, completed=seen.now / seen.phase_end, description=f"simulating {self.scenario.name}",
+                detail=f"{seen.now:,.0f}/{seen.phase_end:,.0f} s simulated, {users}",
+            )
+        else:
+            self.progress.update(
+                self.task, completed=1.0, description="settling",
+                detail=f"{seen.now:,.0f} s simulated (deadline {seen.phase_end:,.0f} s), {users}",
+            )
+
+    def say(self, stage: str, shown: str) -> None:
+        """Enter ``stage`` (as :meth:`how_far` words it) and show ``shown`` on the display."""
+        self.stage = stage
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, description=shown, detail="")
+
+    def how_far(self) -> str:
+        """Where the run was, e.g. "after 120 of 300 s of simulated workload (2,000 users)"."""
+        if self.stage != "simulating" or self.last is None:
+            return self.stage
+        seen = self.last
+        if seen.phase == "workload":
+            return (
+                f"after {seen.now:,.0f} of {seen.phase_end:,.0f} s of simulated workload "
+                f"({seen.users_arrived:,} users arrived)"
+            )
+        return f"while settling, at {seen.now:,.0f} s of simulated time"
+
+
+def run_progress(enabled: bool) -> Progress | nullcontext[None]:
+    return progress_display(
+        enabled, TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+
+
+def simulate(scenario: Scenario, check_determinism: bool, watch: RunWatch) -> RunOutcome:
+    """Run ``scenario`` (twice with ``check_determinism``) and check it; exit 1 if two runs differ."""
+    if check_determinism:
+        watch.say("while running twice to check determinism", f"simulating {scenario.name} twice")
+        try:
+            return run_twice(scenario)
+        except DeterminismError as error:
+            stderr.print(f"[bold red]determinism check failed:[/bold red] {escape(str(error))}")
+            raise typer.Exit(EXIT_VIOLATION) from None
+    result = run_scenario(scenario, on_progress=watch)
+    return RunOutcome(result, check_run(result))
+
+
+def write_run_files(output: OutputDir, outcome: RunOutcome, trace_format: str) -> None:
+    """``summary.json``, ``trace.jsonl`` (and ``trace.chrome.json``), the reports and figures."""
+    from concertsim.reports.report import write_run_report
+
+    output.write_json("summary.json", outcome.summary())
+    output.write_lines("trace.jsonl", outcome.result.trace.lines())
+    if trace_format == "chrome":
+        from concertsim.reports.chrome_trace import chrome_trace
+
+        output.write_json("trace.chrome.json", chrome_trace(outcome.result))
+    write_run_report(output, outcome)
+
+
+def run_and_write(
+    scenario: Scenario, staged: StagedOutput, watch: RunWatch, *, check_determinism: bool, trace_format: str,
+) -> RunOutcome:
+    """Simulate, check and write into ``staged`` (not yet committed)."""
+    outcome = simulate(scenario, check_determinism, watch)
+    watch.say("while writing the results", "writing the results")
+    assert staged.output is not None
+    write_run_files(staged.output, outcome, trace_format)
+    return outcome
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg = None,
+    seed: SeedOption = None,
+    set_: SetOption = None,
+    out: OutOption = Path("concertsim-out"),
+    trace_format: Annotated[
+        str, typer.Option("--trace-format", help="Also write trace.chrome.json (opens in Perfetto) with 'chrome'.")
+    ] = "jsonl",
+    check_determinism: Annotated[
+        bool,
+        typer.Option("--check-determinism", help="Run twice; say so if the traces are the same, exit 1 if not."),
+    ] = False,
+    allow_large: AllowLargeOption = False,
+    quiet: QuietOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Run one scenario with one seed, check every invariant and write the results.
+
+    Without SCENARIO, runs the built-in ticket-opening. Writes into --out: summary.json (scenario,
+    seed, design, trace SHA-256, each invariant's verdict and violations, metrics), trace.jsonl
+    (every call, commit, publish, delivery and fault), report.md, report.html and the figures.
+    A run estimated to need more than 2 GiB is refused unless --allow-large.
+
+    Exit codes: 0 every invariant holds; 1 an invariant is violated (or, with
+    --check-determinism, the two traces differ); 2 bad input or an unusable --out; 130
+    interrupted (the previous results in --out are kept).
+    """
+    if trace_format not in ("jsonl", "chrome"):
+        raise bad_input(f"--trace-format must be 'jsonl' or 'chrome', not {trace_format!r}")
+    resolved = scenario_or_exit(scenario, [*(set_ or ()), *([f"seed={seed}"] if seed is not None else [])])
+    announce = not (quiet or json_output)
+    check_size(resolved, allow_large=allow_large, announce=announce)
+    staged: StagedOutput | None = None
+    with run_progress(announce and stderr.is_terminal) as progress:
+        watch = RunWatch(resolved, progress)
+        try:
+            with staged_results(out) as staged:
+                outcome = run_and_write(
+                    resolved, staged, watch, check_determinism=check_determinism, trace_format=trace_format
+                )
+                staged.commit()
+        except KeyboardInterrupt as error:
+            raise interrupted(error, staged, watch.how_far()) from None
+    summary = outcome.summary()
+    if json_output:
+        emit_json({**summary, "deterministic": True} if check_determinism else summary)
+    elif not quiet:
+        print_run_summary(stdout, outcome, out)
+        if check_determinism:
+            stdout.print(
+                f"deterministic: same trace twice (sha {outcome.result.trace_sha256})", highlight=False, soft_wrap=True
+            )
+    raise typer.Exit(EXIT_OK if outcome.holds else EXIT_VIOLATION)
