@@ -862,7 +862,8 @@ def _working_tree_changes() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The script: measure the chosen defects (all by default, after the clean copy), print the
-    table, optionally write the results as JSON. Exit code 0, or 2 for an unknown defect id."""
+    table, optionally write the results as JSON. Exit code 0, or 2 for bad input (an unknown
+    defect id, a revision that is not a commit)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", metavar="ID", help="measure only these defects")
     parser.add_argument("--examples", type=int, default=200, help="explore's -n (default 200)")
@@ -879,6 +880,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [i for i in args.only or () if i not in by_id]
     if unknown:
         parser.error(f"unknown defect id(s) {unknown}; known: {sorted(by_id)}")
+    commit = None
+    if args.revision is not None:
+        resolved = subprocess.run(
+            ["git", "rev-parse", "--verify", f"{args.revision}^{{commit}}"], cwd=REPO,
+            capture_output=True, text=True, check=False,
+        )
+        if resolved.returncode != 0:
+            parser.error(f"--revision {args.revision}: not a commit of {REPO}")
+        commit = resolved.stdout.strip()  # resolved once: HEAD may move while the rows run
     chosen: list[Defect | None] = [by_id[i] for i in args.only] if args.only else list(DEFECTS)
     if not args.no_baseline:
         chosen.insert(0, None)
@@ -889,7 +899,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for defect in chosen:
         name = defect.id if defect else "(none)"
         print(f"... {name}", file=sys.stderr, end="", flush=True)
-        result = evaluate(defect, args.examples, args.seed, baselines, args.revision)
+        result = evaluate(defect, args.examples, args.seed, baselines, commit)
         results.append(result)
         explored = ", ".join(
             f"{e.flow} {e.examples_to_failure if e.caught else '-'}" for e in result.explore
@@ -900,7 +910,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     wall = time.perf_counter() - started
     print(table(results))
-    measured = f"revision {args.revision}" if args.revision else "working tree"
+    measured = f"revision {args.revision} = {commit[:10]}" if commit else "working tree"
     print(
         f"wall time {wall:.0f} s for {len(results)} row(s); explore -n {args.examples} "
         f"--seed {args.seed}; {measured}"
@@ -911,6 +921,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {
                     "git_head": _git_head(),
                     "revision": args.revision,
+                    "commit": commit,
                     "working_tree_changes": _working_tree_changes(),
                     "python": platform.python_version(),
                     "examples": args.examples,
