@@ -24,6 +24,7 @@ from concertsim.cli.app import (
     escape,
     interrupted,
     progress_display,
+    raise_if_interrupted,
     scenario_or_exit,
     staged_results,
     stderr,
@@ -55,6 +56,7 @@ class CellWatch:
         return f"searching {switch.removeprefix('design.')} ({flow})"
 
     def __call__(self, row: AblationRow) -> None:
+        raise_if_interrupted()
         self.done += 1
         if self.progress is not None and self.task is not None:
             self.progress.update(self.task, completed=self.done, description=self._label())

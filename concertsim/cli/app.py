@@ -53,6 +53,7 @@ __all__ = [
     "scenario_or_exit",
     "staged_results",
     "interrupted",
+    "raise_if_interrupted",
     "check_size",
     "progress_display",
     "emit_json",
@@ -231,15 +232,44 @@ def emit_json(data: Any) -> None:
 # --- entry point -------------------------------------------------------------------------------------------------
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
-    raise Terminated()
+_pending_signal: int | None = None
+
+
+def _interruption(signum: int) -> KeyboardInterrupt:
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> NoReturn:
+    global _pending_signal
+    _pending_signal = signum
+    raise _interruption(signum)
+
+
+def raise_if_interrupted() -> None:
+    """Raise the pending Ctrl-C or SIGTERM again. The commands' progress callbacks call this: an
+    interruption that arrives while Python runs a garbage-collector callback (Hypothesis installs
+    one) is printed as "Exception ignored" and lost, and the command would go on as if nothing
+    had happened."""
+    if _pending_signal is not None:
+        raise _interruption(_pending_signal)
+
+
+def _unraisable(hook: sys.UnraisableHookArgs) -> None:
+    """Stay quiet about an interruption swallowed where it cannot propagate (it is raised again
+    by :func:`raise_if_interrupted`); report anything else as Python would."""
+    if isinstance(hook.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(hook)
 
 
 def main() -> None:
     """Console-script entry point. SIGTERM is handled like Ctrl-C (same clean-up, exit 143)."""
     import concertsim.cli  # noqa: F401 - registers every command on the app
 
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGTERM, _on_signal)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_signal)
+    sys.unraisablehook = _unraisable
     try:
         app()
     except Terminated:

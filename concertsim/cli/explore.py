@@ -22,6 +22,7 @@ from concertsim.cli.app import (
     escape,
     interrupted,
     progress_display,
+    raise_if_interrupted,
     scenario_or_exit,
     staged_results,
     stderr,
@@ -73,6 +74,7 @@ class SearchWatch:
         self.last: Exploration | None = None
 
     def __call__(self, report: Exploration) -> None:
+        raise_if_interrupted()
         self.last = report
         if self.progress is None or self.task is None:
             return

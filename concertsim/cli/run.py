@@ -26,6 +26,7 @@ from concertsim.cli.app import (
     escape,
     interrupted,
     progress_display,
+    raise_if_interrupted,
     scenario_or_exit,
     staged_results,
     stderr,
@@ -54,6 +55,7 @@ class RunWatch:
         self.stage = "before the simulation started"
 
     def __call__(self, seen: RunProgress) -> None:
+        raise_if_interrupted()
         self.last = seen
         self.stage = "simulating"
         if self.progress is None or self.task is None:

@@ -23,6 +23,7 @@ from concertsim.cli.app import (
     escape,
     interrupted,
     progress_display,
+    raise_if_interrupted,
     scenario_or_exit,
     staged_results,
     stderr,
@@ -84,6 +85,7 @@ def sweep_command(
         task = progress.add_task("sweeping", total=seeds) if progress else None
 
         def advance(result: SeedResult) -> None:
+            raise_if_interrupted()
             finished.append(result)
             if progress is not None and task is not None:
                 progress.advance(task)

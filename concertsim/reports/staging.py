@@ -4,7 +4,8 @@
 
 1. :meth:`~StagedOutput.open`, before any simulation, checks that DIR can be (re)placed: it is
    missing, or a directory that concertsim wrote (it has a manifest and no file the manifest does
-   not list); and it creates a fresh hidden directory beside DIR (``.DIR.XXXX.concertsim-new``),
+   not list); and it creates a fresh hidden directory beside DIR (``.DIR.XXXX.concertsim-new``,
+   with DIR cut to 64 characters),
    which proves the file system takes writes there. Anything wrong is an :class:`OutputDirError`
    before a second of simulation is spent.
 2. The command writes every file into that directory through the :class:`OutputDir` it returns.
@@ -84,13 +85,16 @@ class StagedOutput:
         a broken link, a directory of files concertsim did not write, or on a file system or in
         a directory that refuses writes.
         """
-        self.target = self._resolved_target()
-        self._check_replaceable(self.target)
-        self.replaces_previous = self.target.is_dir() and read_manifest(self.target) is not None
+        try:
+            self.target = self._resolved_target()
+            self._check_replaceable(self.target)
+            self.replaces_previous = self.target.is_dir() and read_manifest(self.target) is not None
+        except OSError as error:
+            raise OutputDirError(f"{self.shown}: cannot be used as an output directory ({_reason(error)})") from None
         parent = self.target.parent
         self._create_parents(parent)
         try:
-            staging = tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=STAGING_SUFFIX, dir=parent)
+            staging = tempfile.mkdtemp(prefix=f".{self.target.name[:64]}.", suffix=STAGING_SUFFIX, dir=parent)
         except OSError as error:
             self._remove_created_parents()
             raise OutputDirError(
@@ -194,7 +198,7 @@ class StagedOutput:
             return None
         if _exchange(staging, target):
             return staging
-        previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=PREVIOUS_SUFFIX, dir=target.parent))
+        previous = Path(tempfile.mkdtemp(prefix=f".{target.name[:64]}.", suffix=PREVIOUS_SUFFIX, dir=target.parent))
         os.rmdir(previous)
         os.rename(target, previous)
         try:

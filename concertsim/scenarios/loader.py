@@ -135,7 +135,11 @@ def load_named_or_file(spec: str | Path, overrides: Iterable[str] = ()) -> Scena
     """
     path = Path(spec)
     text = str(spec)
-    if path.exists() or path.is_symlink():
+    try:
+        exists = path.exists() or path.is_symlink()
+    except OSError as error:  # e.g. a name too long for the file system
+        raise ScenarioError(text, [("", f"cannot be read: {error.strerror}")]) from None
+    if exists:
         return load_scenario(path, overrides)
     if text in builtin_names():
         return load_builtin(text, overrides)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import errno
+import importlib
 import json
 import os
 import re
@@ -385,6 +386,23 @@ def test_run_progress_follows_simulated_time_and_users() -> None:
         run_scenario(scenario, on_progress=watch)
         assert progress.tasks[0].description == "settling"
     assert watch.how_far().startswith("while settling")
+
+
+def test_an_interruption_swallowed_by_a_library_is_raised_again_at_the_next_progress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concertsim.cli.errors import Terminated
+
+    app_module = importlib.import_module("concertsim.cli.app")  # the module, not the Typer app
+
+    watch = CellWatch(SAFEGUARDS[:1], ("sync",), None)
+    watch(None)  # type: ignore[arg-type]
+    monkeypatch.setattr(app_module, "_pending_signal", signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        watch(None)  # type: ignore[arg-type]
+    monkeypatch.setattr(app_module, "_pending_signal", signal.SIGTERM)
+    with pytest.raises(Terminated):
+        SearchWatch(10, None)(Exploration(base=load_builtin(SMALL), examples_requested=10))
 
 
 def test_messages_show_control_characters_escaped() -> None:

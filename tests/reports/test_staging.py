@@ -175,3 +175,9 @@ def test_a_tiny_file_system_fills_up_and_keeps_the_previous_set(tmp_path: Path) 
                 staged.commit()
         assert (target / "counterexample.yaml").read_text() == "the old counterexample\n"
         assert siblings(target) == []
+
+
+def test_a_name_too_long_for_the_file_system_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    with pytest.raises(OutputDirError, match="File name too long"):
+        StagedOutput(tmp_path / ("n" * 300)).open()
+    assert list(tmp_path.iterdir()) == []

@@ -157,3 +157,8 @@ def test_every_override_problem_names_its_set(override: str) -> None:
     with pytest.raises(ScenarioError) as refused:
         load_builtin("relay-crashes", [override])
     assert f"--set {override}" in str(refused.value)
+
+
+def test_a_scenario_name_too_long_for_the_file_system_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="File name too long"):
+        load_named_or_file("s" * 300)
