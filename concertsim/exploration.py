@@ -29,11 +29,22 @@ from concertsim.search.rounds import ROUND_SIZE, RoundResult, SearchSpace, viola
 from concertsim.sim.runner import run_scenario
 from concertsim.strategies import FAULT_KINDS
 
-__all__ = ["explore", "Exploration", "DeterminismError", "SchedulerUnreachable", "run_twice", "ROUND_SIZE"]
+__all__ = [
+    "explore", "Exploration", "DeterminismError", "SimulationCrash", "SchedulerUnreachable", "run_twice", "ROUND_SIZE",
+]
 
 
 class DeterminismError(Exception):
     """The same (scenario, seed) gave two different traces: a bug in the simulator itself."""
+
+
+class SimulationCrash(Exception):
+    """The simulation raised instead of finishing; ``scenario`` is the smallest one found that does."""
+
+    def __init__(self, scenario: Scenario, error: Exception) -> None:
+        super().__init__(f"the simulation raised {type(error).__name__}: {error}")
+        self.scenario = scenario
+        self.error = error
 
 
 @dataclass
@@ -179,7 +190,12 @@ def explore(
 
     report.minimization = one_minimal(Scenario.model_validate_json(failing.shrunk_json), fails, max_runs=minimize_budget)
     minimal = report.minimization.scenario
-    outcome = run_twice(minimal)
+    try:
+        outcome = run_twice(minimal)
+    except DeterminismError:
+        raise
+    except Exception as error:
+        raise SimulationCrash(minimal, error) from error
     report.counterexample = minimal.model_copy(
         update={
             "name": f"{base.name}-counterexample",

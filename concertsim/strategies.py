@@ -42,6 +42,7 @@ __all__ = [
     "scenarios",
     "ENDPOINT_NAMES",
     "EVENT_TYPES",
+    "SAGA_MESSAGES",
 ]
 
 EXPLORATION_BASE = "small-opening"
@@ -65,6 +66,27 @@ _CRASH_TARGETS = (
     "gateway",
 )
 _MESSAGE_KINDS = ("drop", "duplicate", "delay", "reorder")
+SAGA_MESSAGES: tuple[tuple[str, str | None], ...] = (
+    ("reply", "point.use"),
+    ("request", "point.use"),
+    ("delivery", "PointUsedEvent"),
+    ("delivery", "ReservationFailedEvent"),
+    ("delivery", "SeatReservedEvent"),
+    ("reply", "reservation.pay"),
+    ("request", "reservation.pay"),
+    ("publish", "ReservationFailedEvent"),
+    ("publish", "PointUsedEvent"),
+    ("delivery", "ReservationCompletedEvent"),
+    ("delivery", "ReservationExpiredEvent"),
+    ("offset_commit", None),
+    ("ack", None),
+)
+"""The messages on which the sagas' promises turn (the channel and the message type a fault aims
+at): the deduction and its reply, the events that confirm, fail, refund and project a reservation,
+and the broker's own bookkeeping. An example picks one as its focus (see :func:`fault_schedules`),
+the deduction's request and reply three times as often as the others: every promise about points turns
+on them."""
+_FOCUS_WEIGHTED = SAGA_MESSAGES[:2] * 2 + SAGA_MESSAGES
 
 
 def _tenths(low: float, high: float) -> st.SearchStrategy[float]:
@@ -86,13 +108,22 @@ def _message_filter(channel: str) -> st.SearchStrategy[MessageFilter]:
         saga, everything = _SAGA_ENDPOINTS, ENDPOINT_NAMES
     else:
         saga, everything = _SAGA_EVENTS, EVENT_TYPES
-    return st.builds(
+    return _filter_on(st.sampled_from(saga) | st.sampled_from(everything) | st.none())
+
+
+def _filter_on(message_type: st.SearchStrategy[str | None]) -> st.SearchStrategy[MessageFilter]:
+    """Half the filters strike every matching message in the window (no skip, no count, rate 1):
+    a retried call escapes a fault that strikes one attempt in two, and most broken promises need
+    every attempt to fail."""
+    every = st.builds(MessageFilter, message_type=message_type)
+    some = st.builds(
         MessageFilter,
-        message_type=st.sampled_from(saga) | st.sampled_from(everything) | st.none(),
+        message_type=message_type,
         skip=st.integers(0, 3),
         count=st.none() | st.integers(1, 3),
         rate=st.sampled_from([1.0, 0.5, 0.1]),
     )
+    return every | some
 
 
 @st.composite
@@ -102,15 +133,21 @@ def fault_specs(
     horizon: float = 60.0,
     max_duration: float = 20.0,
     reorder_within_partition: bool = False,
+    focus: tuple[str, str | None] | None = None,
 ) -> FaultSpec:
     """One fault of one of ``kinds``, starting within ``horizon`` seconds.
+
+    A message fault strikes the ``focus`` message (a channel and a message type) three times in
+    four, and any channel and message type otherwise.
 
     A ``reorder`` of broker deliveries breaks the broker's own guarantee (order within a
     partition), which the design builds on; it is only drawn when ``reorder_within_partition``.
     """
     kind = draw(st.sampled_from(sorted(kinds, key=FAULT_KINDS.index)))
-    at = draw(_tenths(0, horizon))
-    duration = draw(_tenths(0, max_duration))
+    # The windows that matter: the flash crowd's first seconds, when most sagas are in flight, and
+    # faults that last until the heal phase (duration 0), which every later saga meets.
+    at = draw(_tenths(0, min(5.0, horizon)) | _tenths(0, horizon))
+    duration = draw(st.just(0.0) | _tenths(0, max_duration))
     match: MessageFilter | None = None
     params: dict[str, float] = {}
     if kind == "crash":
@@ -119,8 +156,12 @@ def fault_specs(
         target = draw(_partition_targets())
     elif kind in _MESSAGE_KINDS:
         channels = [c for c in CHANNELS if reorder_within_partition or kind != "reorder" or c != "delivery"]
-        target = draw(st.sampled_from(channels))
-        match = draw(_message_filter(target))
+        if focus is not None and focus[0] in channels and draw(st.integers(0, 3)) < 3:
+            target = focus[0]
+            match = draw(_filter_on(st.just(focus[1])))
+        else:
+            target = draw(st.sampled_from(channels))
+            match = draw(_message_filter(target))
         if kind == "delay":
             params = {"seconds": draw(st.sampled_from([0.5, 2.0, 10.0, 30.0]))}
         elif kind == "reorder":
@@ -145,15 +186,21 @@ def fault_schedules(
     horizon: float = 60.0,
     max_duration: float = 20.0,
     reorder_within_partition: bool = False,
+    min_faults: int = 1,
 ) -> tuple[FaultSpec, ...]:
-    """A schedule of up to ``max_faults`` faults, swarm-style: first the subset of ``kinds`` this
-    example enables, then faults of those kinds only."""
+    """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
+    enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
+    faults of the enabled kinds only, its message faults aimed at the focus three times in four (so
+    that several faults of one example meet on the same message: a lost reply and a duplicated
+    request of the same deduction, say)."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
     enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
     enabled.sort(key=FAULT_KINDS.index)
+    focus = draw(st.sampled_from(_FOCUS_WEIGHTED))
     faults = draw(
         st.lists(
-            fault_specs(enabled, horizon, max_duration, reorder_within_partition), max_size=max_faults
+            fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus),
+            min_size=min(min_faults, max_faults), max_size=max_faults,
         )
     )
     return tuple(sorted(faults, key=lambda f: f.at))

@@ -85,8 +85,14 @@ def round_seed(seed: int, index: int) -> int:
 
 
 def violates(scenario: Scenario, invariants: tuple[str, ...]) -> tuple[bool, dict[str, int]]:
-    """Run ``scenario``; whether it breaks any of ``invariants``, and its coverage probes."""
-    result = run_scenario(scenario)
+    """Run ``scenario``; whether it breaks any of ``invariants``, and its coverage probes.
+
+    A run that raises counts as a failure, so that the search shrinks it like any other: an
+    exception inside the simulation is a bug of the simulator or of the domain code it runs."""
+    try:
+        result = run_scenario(scenario)
+    except Exception:
+        return True, {}
     broken = any(not v.holds for v in check_run(result, set(invariants)))
     return broken, probe_counts(result)
 
@@ -132,23 +138,28 @@ def run_round(space: SearchSpace, seed: int, index: int, limit: int = ROUND_SIZE
 
     strategy = scenarios(space.base, kinds=space.kinds, max_faults=space.max_faults, max_users=space.max_users)
     try:
-        shrunk = find(strategy, condition, settings=_ROUND_SETTINGS, random=random.Random(round_seed(seed, index)))
+        shrunk = find(
+            strategy, condition, settings=_settings(shrink=shrink_budget > 0),
+            random=random.Random(round_seed(seed, index)),
+        )
     except (NoSuchExample, Unsatisfiable):
         return outcome
     outcome.shrunk_json = shrunk.model_dump_json()
     return outcome
 
 
-_ROUND_SETTINGS = settings(
-    backend=BACKEND,
-    max_examples=ROUND_SIZE,
-    database=None,
-    deadline=None,
-    derandomize=False,
-    # Stop generating at the first failure: Hypothesis otherwise keeps looking for other bugs for a
-    # while measured in wall-clock seconds, which would make the result depend on the machine.
-    report_multiple_bugs=False,
-    print_blob=False,
-    phases=[Phase.generate, Phase.shrink],
-    suppress_health_check=list(HealthCheck),
-)
+def _settings(shrink: bool) -> settings:
+    return settings(
+        backend=BACKEND,
+        max_examples=ROUND_SIZE,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        # Stop generating at the first failure: Hypothesis otherwise keeps looking for other bugs
+        # for a while measured in wall-clock seconds, which would make the result depend on the
+        # machine.
+        report_multiple_bugs=False,
+        print_blob=False,
+        phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )

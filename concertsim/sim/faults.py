@@ -164,7 +164,8 @@ class FaultInjector:
             role, service = target.split(":", 1)
             host = self.system.hosts[service]
             if role == "relay":
-                names = [relay_name(service)]
+                # With dual writes (no outbox) the service has no relay: the crash strikes nothing.
+                names = [n for n in (relay_name(service),) if n in host.daemon_factories]
             else:
                 prefix = consumer_name(service, "", 0).rsplit(":", 2)[0]
                 names = [n for n in host.daemon_factories if n.startswith(prefix + ":")]

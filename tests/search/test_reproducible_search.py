@@ -15,6 +15,7 @@ import pytest
 
 from concertsim.ablation import ablated
 from concertsim.exploration import explore
+from concertsim.sim.runner import run_scenario
 from concertsim.strategies import small_base
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +25,7 @@ import hashlib, json, sys
 import concertsim
 from concertsim.ablation import ablated
 from concertsim.exploration import explore
+from concertsim.sim.runner import run_scenario
 from concertsim.strategies import small_base
 found = explore(ablated(small_base(), "design.compensation=false", "sync"), examples=150, seed=0)
 print(json.dumps({
@@ -84,3 +86,22 @@ def test_workers_find_the_same_counterexample_as_one_process(workers: int) -> No
     assert shared.example_digests == alone.example_digests
     assert shared.counterexample == alone.counterexample
     assert shared.examples_to_failure == alone.examples_to_failure
+
+
+def test_a_simulation_that_raises_is_a_failure_shrunk_like_any_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concertsim import exploration
+    from concertsim.search import rounds
+
+    def fragile(scenario, seed=None):  # a simulator bug: any broker crash raises
+        if any(f.kind == "crash" and f.target == "broker" for f in scenario.faults):
+            raise KeyError("broker")
+        return run_scenario(scenario, seed)
+
+    monkeypatch.setattr(rounds, "_known", {})
+    monkeypatch.setattr(rounds, "run_scenario", fragile)
+    monkeypatch.setattr(exploration, "run_scenario", fragile)
+    with pytest.raises(exploration.SimulationCrash) as crash:
+        explore(small_base(), examples=200, seed=0, kinds=("crash",))
+    (fault,) = crash.value.scenario.faults
+    assert (fault.kind, fault.target) == ("crash", "broker")
+    assert crash.value.scenario.workload.users == 1

@@ -78,3 +78,10 @@ def test_lost_reply_times_out_the_caller_while_the_callee_write_stands() -> None
     refunded = [u for u in deductions if u.refunded_at is not None]
     assert len(refunded) == 1, "the deduction whose reply was lost stood, and was compensated"
     assert_all_invariants_hold(result)
+
+
+def test_crashing_the_relay_of_a_service_without_an_outbox_strikes_nothing() -> None:
+    crash = {"at": 1, "kind": "crash", "target": "relay:point", "duration": 2}
+    result = run_scenario(scenario([crash], "design.publish=dual_write"))
+    restart = next(r for r in result.trace.of_kind("daemon.restart") if r.party == "relay:point")
+    assert restart.data["daemons"] == []

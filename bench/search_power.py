@@ -1,0 +1,174 @@
+"""Search power: how many examples the default `concertsim explore` needs to break a weakened design.
+
+For every design switch that removes a safeguard (× payment flow, except where the safeguard is
+documented redundant) and every planted defect of ``bench/planted_defects.py`` (× the flows it
+affects), runs the default search (all fault kinds, all invariants, ``-n 200``) with 20 search
+seeds and prints, per cell: how many seeds found a violation within the budget, the median and
+90th percentile of examples to the first failure (a miss counts as more than the budget), and
+examples per second. Targets: found by at least 19 of 20 seeds, median at most 40.
+
+Each cell runs in a subprocess (a planted defect's in a patched copy of the package), ``--jobs``
+at a time.
+
+Usage: python bench/search_power.py [--seeds 20] [--examples 200] [--jobs 2] [--only TEXT ...]
+                                    [--kind switch|defect] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOWS = ("sync", "choreography")
+TARGET_FOUND, TARGET_MEDIAN = 19, 40
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row of the table: a switch or a planted defect, in one payment flow."""
+
+    kind: str  # "switch" or "defect"
+    name: str
+    flow: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name.removeprefix('design.')} ({self.flow})"
+
+
+def cells() -> list[Cell]:
+    from concertsim.ablation import SAFEGUARDS
+
+    found = [Cell("switch", s.switch, flow) for s in SAFEGUARDS for flow in FLOWS if flow not in s.redundant_in]
+    for defect in _defects():
+        found += [Cell("defect", defect.id, flow) for flow in defect.flows]
+    return found
+
+
+def _defects() -> tuple[Any, ...]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from planted_defects import DEFECTS
+    except ImportError:
+        return ()
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    return tuple(DEFECTS)
+
+
+def search_cell(switch: str | None, flow: str, seeds: list[int], examples: int) -> list[dict[str, Any]]:
+    """In this process: the default search of the small opening in ``flow`` (with ``switch``
+    applied), once per seed; per seed the examples to the first failure (None: not found)."""
+    from concertsim.ablation import ablated
+    from concertsim.exploration import explore
+    from concertsim.strategies import small_base
+
+    design = ablated(small_base(), switch or "design.retries=3", flow)
+    rows = []
+    for seed in seeds:
+        started = time.perf_counter()
+        found = explore(design, examples=examples, seed=seed, shrink_budget=0, minimize_budget=0)
+        rows.append({
+            "seed": seed, "at": found.examples_to_failure, "examples": found.generated,
+            "seconds": time.perf_counter() - started,
+        })
+    return rows
+
+
+def run_cell(cell: Cell, seeds: int, examples: int) -> list[dict[str, Any]]:
+    """Run ``cell`` in a subprocess: the checkout for a switch, a planted copy for a defect."""
+    planted: Any = nullcontext(ROOT)
+    switch = cell.name
+    if cell.kind == "defect":
+        sys.path.insert(0, str(ROOT / "bench"))
+        from planted_defects import DEFECTS, planted_copy
+
+        planted = planted_copy(next(d for d in DEFECTS if d.id == cell.name))
+        switch = ""
+    with planted as package_root:
+        env = {**os.environ, "PYTHONPATH": str(package_root)}
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", switch, cell.flow,
+                   str(seeds), str(examples)]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{cell.label}: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout)
+
+
+def summarise(rows: list[dict[str, Any]], examples: int) -> dict[str, Any]:
+    hits = sorted(r["at"] if r["at"] is not None else math.inf for r in rows)
+    tried = sum(r["examples"] for r in rows)
+    seconds = sum(r["seconds"] for r in rows)
+    return {
+        "found": sum(1 for h in hits if h <= examples),
+        "seeds": len(rows),
+        "median": _nearest_rank(hits, 0.5),
+        "p90": _nearest_rank(hits, 0.9),
+        "examples_per_second": tried / seconds if seconds else 0.0,
+    }
+
+
+def _nearest_rank(values: list[float], q: float) -> float:
+    return values[max(0, math.ceil(q * len(values)) - 1)]
+
+
+def _show(value: float, examples: int) -> str:
+    return f">{examples}" if value == math.inf else str(int(value))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--examples", type=int, default=200)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--only", nargs="*", default=None, help="cells whose label contains any of these")
+    parser.add_argument("--kind", choices=("switch", "defect"), default=None, help="only switches or only defects")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--worker", nargs=4, metavar=("SWITCH", "FLOW", "SEEDS", "EXAMPLES"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        switch, flow, seeds, examples = args.worker
+        print(json.dumps(search_cell(switch or None, flow, list(range(int(seeds))), int(examples))))
+        return
+
+    chosen = [
+        c for c in cells()
+        if (not args.only or any(o in c.label for o in args.only)) and args.kind in (None, c.kind)
+    ]
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{args.seeds} seeds x {args.examples} examples per cell, {args.jobs} cells at a time")
+    print(f"| cell | kind | found within {args.examples} | median | p90 | examples/s | target |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    results = []
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [(cell, pool.submit(run_cell, cell, args.seeds, args.examples)) for cell in chosen]
+        for cell, future in futures:
+            summary = summarise(future.result(), args.examples)
+            met = summary["found"] >= TARGET_FOUND * args.seeds / 20 and summary["median"] <= TARGET_MEDIAN
+            results.append({"cell": cell.label, "kind": cell.kind, **summary, "met": met})
+            print(f"| {cell.label} | {cell.kind} | {summary['found']}/{summary['seeds']} | "
+                  f"{_show(summary['median'], args.examples)} | {_show(summary['p90'], args.examples)} | "
+                  f"{summary['examples_per_second']:.0f} | {'met' if met else 'MISSED'} |", flush=True)
+    met = sum(1 for r in results if r["met"])
+    print(f"\n{met} of {len(results)} cells meet the target; {time.perf_counter() - started:.0f} s wall")
+    if args.json:
+        args.json.write_text(json.dumps(
+            [{**r, "median": None if r["median"] == math.inf else r["median"],
+              "p90": None if r["p90"] == math.inf else r["p90"]} for r in results], indent=1))
+
+
+if __name__ == "__main__":
+    main()
