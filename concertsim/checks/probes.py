@@ -25,6 +25,7 @@ def _reply_lost_after_deduction(result: RunResult) -> int:
 
 
 def _redelivery_skipped_by_inbox(result: RunResult) -> int:
+    """A consumer received an event it had already processed, and its inbox skipped it."""
     return sum(1 for _ in result.trace.of_kind("consumer.duplicate_skipped"))
 
 
@@ -65,7 +66,92 @@ def _relay_republished(result: RunResult) -> int:
 
 
 def _parked_in_dead_letter_topic(result: RunResult) -> int:
+    """An event kept failing and was parked in its group's dead-letter topic."""
     return sum(1 for _ in result.trace.of_kind("broker.dead_letter"))
+
+
+def _crashed(record_kind: str, party: str, host: str, role: str) -> bool:
+    """Whether a trace record is a crash of ``host`` or of its ``role`` daemons (relay, consumer)."""
+    return (record_kind == "host.crash" and party == host) or (
+        record_kind == "daemon.crash" and party == f"{role}:{host}"
+    )
+
+
+def _relay_crash_between_publish_and_mark(result: RunResult) -> int:
+    """An event was appended to the broker again because its relay (or its service) crashed after
+    publishing it and before marking its outbox row published."""
+    first_append: dict[str, tuple[str, float]] = {}
+    crashes: list[tuple[float, str, str]] = []
+    republished: set[str] = set()
+    for r in result.trace.records:
+        if r.kind in ("host.crash", "daemon.crash"):
+            crashes.append((r.at, r.kind, r.party))
+        elif r.kind == "broker.append":
+            event_id = r.data["event_id"]
+            if event_id not in first_append:
+                first_append[event_id] = (r.party, r.at)
+                continue
+            source, at = first_append[event_id]
+            if any(at <= when <= r.at and _crashed(kind, party, source, "relay") for when, kind, party in crashes):
+                republished.add(event_id)
+    return len(republished)
+
+
+def _redeliveries(result: RunResult, crossed: Callable[[str, str, float, float], bool]) -> int:
+    """Events delivered to a group again after being handled there, where ``crossed(host, group,
+    handled_at, redelivered_at)`` says what happened in between."""
+    handled: dict[tuple[str, str], tuple[str, float]] = {}
+    count = 0
+    for r in result.trace.records:
+        if r.kind == "consumer.handled":
+            handled.setdefault((r.data["group"], r.data["event_id"]), (r.party, r.at))
+        elif r.kind == "broker.deliver":
+            first = handled.get((r.data["group"], r.data["event_id"]))
+            if first is not None and crossed(first[0], r.data["group"], first[1], r.at):
+                count += 1
+    return count
+
+
+def _consumer_crash_between_handling_and_commit(result: RunResult) -> int:
+    """A consumer handled an event, crashed before committing its offset, and got it again."""
+    crashes = [(r.at, r.kind, r.party) for r in result.trace.records if r.kind in ("host.crash", "daemon.crash")]
+    return _redeliveries(result, lambda host, _group, start, end: any(
+        start <= when <= end and _crashed(kind, party, host, "consumer") for when, kind, party in crashes
+    ))
+
+
+def _redelivery_after_lost_offset_commit(result: RunResult) -> int:
+    """A consumer's offset commit was lost, and an event it had handled was delivered again."""
+    lost = [(r.at, r.data["group"]) for r in result.trace.of_kind("consumer.commit_lost")]
+    return _redeliveries(result, lambda _host, group, start, end: any(
+        start <= when <= end and lost_group == group for when, lost_group in lost
+    ))
+
+
+def _event_overtaken_across_partitions(result: RunResult) -> int:
+    """A group handled two events about the same reservation in the opposite order from the one
+    they were raised in, because they travelled in different partitions (no order between them)."""
+    raised: dict[str, tuple[int, str]] = {}
+    partition_of: dict[str, tuple[str, int]] = {}
+    last_handled: dict[tuple[str, str], tuple[int, tuple[str, int]]] = {}
+    count = 0
+    for position, r in enumerate(result.trace.records):
+        if r.kind == "event.raised":
+            reservation = r.data["payload"].get("reservation_id")
+            if reservation is not None:
+                raised[r.data["event_id"]] = (position, reservation)
+        elif r.kind == "broker.append":
+            partition_of.setdefault(r.data["event_id"], (r.data["topic"], r.data["partition"]))
+        elif r.kind == "consumer.handled" and r.data["event_id"] in raised:
+            raised_at, reservation = raised[r.data["event_id"]]
+            address = (r.data["group"], reservation)
+            previous = last_handled.get(address)
+            partition = partition_of.get(r.data["event_id"], ("", -1))
+            if previous is not None and previous[0] > raised_at and previous[1] != partition:
+                count += 1
+            if previous is None or raised_at > previous[0]:
+                last_handled[address] = (raised_at, partition)
+    return count
 
 
 PROBES: dict[str, Callable[[RunResult], int]] = {
@@ -75,6 +161,10 @@ PROBES: dict[str, Callable[[RunResult], int]] = {
     "payment-at-hold-expiry": _payment_at_hold_expiry,
     "relay-republished": _relay_republished,
     "parked-in-dead-letter-topic": _parked_in_dead_letter_topic,
+    "relay-crash-between-publish-and-mark": _relay_crash_between_publish_and_mark,
+    "consumer-crash-between-handling-and-commit": _consumer_crash_between_handling_and_commit,
+    "redelivery-after-lost-offset-commit": _redelivery_after_lost_offset_commit,
+    "event-overtaken-across-partitions": _event_overtaken_across_partitions,
 }
 
 
