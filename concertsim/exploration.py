@@ -24,7 +24,8 @@ from concertsim.checks import check_run
 from concertsim.checks.probes import PROBES
 from concertsim.scenarios.schema import Expectation, Scenario
 from concertsim.search.minimize import Minimization, one_minimal
-from concertsim.search.parallel import RoundPlan, SchedulerUnreachable, run_rounds
+from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, SchedulerUnreachable
+from concertsim.search.parallel import RoundPlan, run_rounds
 from concertsim.search.rounds import ROUND_SIZE, RoundResult, SearchSpace, violates
 from concertsim.sim.runner import run_scenario
 from concertsim.strategies import FAULT_KINDS
@@ -136,7 +137,7 @@ def explore(
     minimize_budget: int = 200,
     workers: int = 1,
     scheduler: str | None = None,
-    connect_timeout: float = 10.0,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     on_run: Callable[[Exploration], None] | None = None,
 ) -> Exploration:
     """Search up to ``examples`` generated scenarios derived from ``base`` for one that violates

@@ -29,7 +29,8 @@ from concertsim.cli.app import (
     stdout,
 )
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
-from concertsim.exploration import DeterminismError, Exploration, explore
+from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, SchedulerAddressError, SchedulerUnreachable, scheduler_address
+from concertsim.exploration import DeterminismError, Exploration, SimulationCrash, explore
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.loader import to_yaml
 from concertsim.strategies import EXPLORATION_BASE, FAULT_KINDS
@@ -115,6 +116,12 @@ def explore_command(
     kinds: KindsOption = None,
     max_faults: Annotated[int, typer.Option("--max-faults", help="Most faults in one schedule.", min=0)] = 4,
     max_users: Annotated[int, typer.Option("--max-users", help="Most users in one example.", min=1)] = 30,
+    workers: Annotated[int, typer.Option("--workers", help="Search on this many local processes (the result is the same as with one).", min=1)] = 1,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Search on the Dask cluster at this address, e.g. tcp://10.0.0.5:8786.")] = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option("--connect-timeout", metavar="SECONDS", help="How long to wait for the --scheduler to answer.", min=0.1, max=3600),
+    ] = DEFAULT_CONNECT_TIMEOUT,
     out: OutOption = Path("concertsim-explore"),
     quiet: QuietOption = False,
     json_output: JsonOption = False,
@@ -123,16 +130,28 @@ def explore_command(
 
     Each example varies SCENARIO (default: the built-in small-opening) with a drawn workload,
     seed and swarm-style fault schedule. On a violation, Hypothesis shrinks it to fewer faults,
-    fewer users and earlier times, the minimal case is run twice to check it replays exactly, and
-    --out receives counterexample.yaml (replay it with `concertsim replay`), summary.json and the
-    report. Also reports how often the search reached each dangerous situation (coverage probes).
+    fewer users and earlier times, a deletion pass makes it 1-minimal (removing any one fault,
+    user or filter clause makes it pass), the minimal case is run twice to check it replays
+    exactly, and --out receives counterexample.yaml (replay it with `concertsim replay`),
+    summary.json and the report. Also reports how often the search reached each dangerous
+    situation (coverage probes).
+
+    The search is a function of (SCENARIO, --seed, -n, version): the same from a checkout or an
+    installed copy, with one worker or many, and the examples of a smaller -n are the first ones
+    of a larger -n (it runs in rounds of 25, each seeded from --seed and its index).
 
     Exit codes: 0 no counterexample within the budget; 1 a counterexample was found (or the
-    simulation was not deterministic); 2 bad input; 130 interrupted (says after how many
-    examples; an earlier counterexample in --out is kept).
+    simulation was not deterministic, or raised); 2 bad input (or an unreachable --scheduler);
+    130 interrupted (says after how many examples; an earlier counterexample in --out is kept).
     """
     base = scenario_or_exit(scenario, set_, default=EXPLORATION_BASE)
     chosen = kinds_or_exit(kinds)
+    address = None
+    if scheduler is not None:
+        try:
+            address = scheduler_address(scheduler)
+        except SchedulerAddressError as error:
+            raise bad_input(f"--scheduler: {error}") from None
     staged: StagedOutput | None = None
     with _search_progress(not (quiet or json_output) and stderr.is_terminal) as progress:
         watch = SearchWatch(examples, progress)
@@ -140,9 +159,15 @@ def explore_command(
             with staged_results(out) as staged:
                 try:
                     found = explore(base, examples=examples, seed=seed, kinds=chosen, max_faults=max_faults,
-                                    max_users=max_users, on_run=watch)
+                                    max_users=max_users, workers=workers, scheduler=address,
+                                    connect_timeout=connect_timeout, on_run=watch)
                 except DeterminismError as error:
                     stderr.print(f"[bold red]determinism check failed:[/bold red] {escape(str(error))}")
+                    raise typer.Exit(EXIT_VIOLATION) from None
+                except SchedulerUnreachable as error:
+                    raise bad_input(f"--scheduler: {error}") from None
+                except SimulationCrash as crash:
+                    _report_crash(staged, crash)
                     raise typer.Exit(EXIT_VIOLATION) from None
                 if progress is not None and watch.task is not None:
                     progress.update(watch.task, description="writing the results")
@@ -170,13 +195,37 @@ def _write_exploration(staged: StagedOutput, found: Exploration) -> None:
     write_exploration_report(output, found)
 
 
+def _report_crash(staged: StagedOutput, crash: SimulationCrash) -> None:
+    """A simulation that raised: keep the smallest scenario that does, and say so."""
+    output = staged.output
+    assert output is not None
+    header = (f"The simulation raises on this scenario: {crash}\n"
+              "Run it with `concertsim run crash.yaml` to see the traceback.")
+    output.write_text("crash.yaml", to_yaml(crash.scenario, header))
+    staged.commit()
+    stderr.print(f"[bold red]the simulator failed:[/bold red] {escape(str(crash))}; the smallest scenario "
+                 "that makes it fail is in crash.yaml", highlight=False)
+
+
 def _exploration_summary(found: Exploration) -> dict[str, Any]:
     outcome = found.outcome
+    minimization = found.minimization
     return {
         "base": found.base.name,
+        "seed": found.seed,
+        "workers": found.workers,
         "examples_requested": found.examples_requested,
         "examples_generated": found.generated,
+        "examples_repeated": found.repeated,
+        "example_numbers_left_empty": found.not_generated,
+        "budget_note": found.budget_note(),
+        "rounds": found.rounds,
         "runs": found.runs,
+        "shrink_runs": found.shrink_runs,
+        "deletion_pass": None if minimization is None else {
+            "removed": minimization.kept, "runs": minimization.runs,
+            "reductions_checked": minimization.checked, "one_minimal": minimization.one_minimal,
+        },
         "found": found.found,
         "examples_to_failure": found.examples_to_failure,
         "violated": outcome.violated if outcome else [],
@@ -220,12 +269,17 @@ def _print_exploration(found: Exploration, out: Path) -> None:
             f"[green]no counterexample[/green] in {found.generated} example(s) "
             f"({found.runs} runs); results in {escape(str(out))}/", soft_wrap=True,
         )
+        if found.budget_note():
+            stdout.print(escape(found.budget_note()), highlight=False, soft_wrap=True)
         return
     assert found.outcome is not None and found.counterexample is not None
+    minimization = found.minimization
+    minimal = "1-minimal" if minimization is not None and minimization.one_minimal else "not proven 1-minimal"
     stdout.print(
         f"[red]counterexample[/red] after {found.examples_to_failure} example(s), shrunk in "
         f"{found.runs - (found.examples_to_failure or 0)} more runs to "
-        f"{len(found.counterexample.faults)} fault(s), {found.counterexample.workload.users} user(s):"
+        f"{len(found.counterexample.faults)} fault(s), {found.counterexample.workload.users} user(s), "
+        f"{minimal}:", soft_wrap=True,
     )
     for fault in found.counterexample.faults:
         stdout.print(f"  {escape(str(fault.model_dump(mode='json', exclude_defaults=True)))}", highlight=False)

@@ -14,13 +14,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
+from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, connect
 from concertsim.search.rounds import RoundResult, SearchSpace, run_round
 
-__all__ = ["RoundPlan", "run_rounds", "SchedulerUnreachable"]
-
-
-class SchedulerUnreachable(Exception):
-    """The Dask scheduler did not answer within the connect timeout."""
+__all__ = ["RoundPlan", "run_rounds"]
 
 
 @dataclass(frozen=True)
@@ -39,11 +36,14 @@ def run_rounds(
     shrink_budget: int,
     workers: int = 1,
     scheduler: str | None = None,
-    connect_timeout: float = 10.0,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     on_round: Callable[[RoundResult], None] | None = None,
 ) -> list[RoundResult]:
     """Run ``plan`` until its first failing round; return the rounds that count, in plan order:
     every round up to and including the first failing one (or all, if none fails).
+
+    Raises :class:`concertsim.cluster.SchedulerUnreachable` if ``scheduler`` does not answer
+    within ``connect_timeout`` seconds.
 
     ``on_round`` is told of each counted round as soon as all rounds before it are known.
     """
@@ -78,16 +78,9 @@ def _on_dask(
     space: SearchSpace, seed: int, plan: Sequence[RoundPlan], shrink_budget: int, scheduler: str,
     connect_timeout: float, on_round: Callable[[RoundResult], None] | None,
 ) -> list[RoundResult]:
-    from dask.distributed import Client
     from dask.distributed import wait as dask_wait
 
-    try:
-        client = Client(scheduler, timeout=connect_timeout)
-    except OSError as error:
-        raise SchedulerUnreachable(
-            f"no Dask scheduler answered at {scheduler} within {connect_timeout:g} s ({error})"
-        ) from None
-    with client:
+    with connect(scheduler, connect_timeout) as client:
         workers = max(1, sum(client.nthreads().values()))
 
         def wait_first(pending: set[Any]) -> set[Any]:

@@ -125,3 +125,23 @@ def test_schema_is_json_schema_and_scenarios_lists_all() -> None:
 
 def test_check_determinism_runs_twice(tmp_path: Path) -> None:
     assert invoke("run", *SMALL, "--check-determinism", "--out", str(tmp_path / "d"), "--quiet").exit_code == 0
+
+
+def test_explore_on_two_workers_finds_what_one_finds(tmp_path: Path) -> None:
+    outputs = []
+    for workers in ("1", "2"):
+        done = CliRunner().invoke(app, ["explore", "--set", "design.compensation=false", "-n", "60", "--workers", workers,
+                                        "--json", "--out", str(tmp_path / workers)])
+        assert done.exit_code == 1, done.output
+        outputs.append(json.loads(done.stdout))
+    one, two = outputs
+    assert two["workers"] == 2
+    assert (two["examples_to_failure"], two["counterexample"], two["trace_sha256"]) == (
+        one["examples_to_failure"], one["counterexample"], one["trace_sha256"])
+    assert one["deletion_pass"]["one_minimal"]
+
+
+def test_explore_refuses_a_scheduler_that_is_not_an_address(tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["explore", "--scheduler", "notaurl", "--out", str(tmp_path / "x")])
+    assert done.exit_code == 2
+    assert "not a scheduler address" in done.output
