@@ -1,7 +1,8 @@
 """A report as a list of blocks: what a report says, independent of how it is rendered.
 
-``concertsim.reports.report`` writes each report's content once as blocks; ``markdown.py`` and
-``html.py`` render them. Every string in a block is untrusted text: the renderers escape it.
+The report modules (``run_report``, ``exploration_report``, ``ablation_report``) write each report's
+content once as blocks; ``markdown.py`` and ``html.py`` render them. Every string in a block is
+untrusted text: the renderers escape it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,158 @@
+"""The run report: what a scenario run did to the design's promises, with its saga, metrics and
+figures (``report.md``, ``report.html`` and each figure as a PNG)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from concertsim.reports import figures as run_figures
+from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
+from concertsim.reports.figures import RenderedFigure
+from concertsim.reports.outputs import OutputDir
+from concertsim.reports.report_blocks import (
+    MESSAGE_FLOW,
+    fault_blocks,
+    featured_saga,
+    figure_blocks,
+    invariant_table,
+    plural,
+    saga_blocks,
+    scenario_table,
+    seconds,
+    violation_blocks,
+    write_report,
+)
+
+if TYPE_CHECKING:
+    from concertsim.api import RunOutcome
+
+__all__ = ["run_blocks", "write_run_report"]
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:,.1f}"
+
+
+def _convergence_text(time: dict[str, Any], deadline: float) -> str:
+    convergence = time["time_to_convergence"]
+    if convergence is None:
+        return f"never became quiescent within the settle deadline of {deadline:g} s after the heal"
+    return f"quiescent {convergence:,.2f} s after the heal (at {seconds(time['settled_at'])})"
+
+
+def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
+    r, p, e, c, t, f = (metrics[k] for k in ("reservations", "points", "events", "client", "time", "faults"))
+    refunded = "none refunded"
+    if p["refunds"]:
+        refunded = f"{p['refunded']:,} refunded in {plural(p['refunds'], 'refund')}"
+    rows = [
+        ["users", str(metrics["users"])],
+        ["reservations", f"{r['held']} held: {r['confirmed']} confirmed, {r['expired']} expired, "
+                         f"{r['failed']} failed, {r['still_held']} still open"],
+        ["points",
+         f"{p['charged']:,} charged; {p['used']:,} used in {plural(p['uses'], 'deduction')}; {refunded}"],
+        ["events", f"{e['raised']} raised, {e['published']} published, {e['delivered']} delivered "
+                   f"({e['redelivered']} redelivered), {e['handled']} handled, {e['duplicates_skipped']} "
+                   f"duplicates skipped, {e['handling_failures']} handling failures"],
+        ["events lost or parked", f"{e['dropped']} dropped, {e['dead_lettered']} dead-lettered "
+                                  f"({e['still_dead_lettered']} still parked at the end)"],
+        ["client operations",
+         f"{c['operations']}: {c['ok']} ok, {c['fail']} failed, {c['unknown']} unknown outcome"],
+        ["faults",
+         f"{plural(f['windows'], 'fault window')}, {plural(f['message_strikes'], 'message')} struck"],
+        ["phases", f"workload until {seconds(t['workload_end'])}, heal at {seconds(t['heal_at'])}, "
+                   f"run ended at {seconds(t['simulated_seconds'])} of simulated time"],
+        ["time to convergence", _convergence_text(t, deadline)],
+    ]
+    latency = [
+        [route, str(v["count"]), _ms(v["p50_ms"]), _ms(v["p95_ms"]), _ms(v["p99_ms"]), _ms(v["max_ms"])]
+        for route, v in metrics["latency"].items()
+    ]
+    blocks: list[Block] = [Table(["measure", "value"], rows), Heading(3, "Latency per endpoint")]
+    if latency:
+        blocks += [
+            Paragraph("As clients saw it, in milliseconds of simulated time, over completed requests."),
+            Table(["endpoint", "requests", "p50", "p95", "p99", "max"], latency),
+        ]
+    else:
+        blocks.append(Paragraph("No client request completed."))
+    return blocks
+
+
+# --- the report ------------------------------------------------------------------------------------
+
+
+def _headline(outcome: RunOutcome) -> Verdict:
+    total = len(outcome.verdicts)
+    if outcome.holds:
+        return Verdict(True, f"The design held: all {total} invariants checked hold.")
+    broken = ", ".join(
+        f"{v.invariant.id} ({plural(len(v.violations), 'violation')})"
+        for v in outcome.verdicts if not v.holds
+    )
+    return Verdict(False, f"The design broke {len(outcome.violated)} of {total} invariants: {broken}.")
+
+
+def run_blocks(
+    outcome: RunOutcome, figures: Sequence[RenderedFigure], *, flow_saga: str | None = None
+) -> list[Block]:
+    """The run report's content. ``flow_saga`` names the saga the message-flow figure draws, if
+    known: the figure is then shown beside that saga's sequence diagram."""
+    result = outcome.result
+    scenario = result.scenario
+    flow = next((f for f in figures if f.name == MESSAGE_FLOW), None) if flow_saga else None
+    blocks: list[Block] = [
+        Heading(1, f"Consistency report: {scenario.name}"),
+        _headline(outcome),
+        Paragraph(f"Seed {result.seed}; trace SHA-256 {result.trace_sha256}. Running the same scenario with "
+                  "the same seed reproduces this trace exactly."),
+        Heading(2, "Scenario and design"),
+        scenario_table(scenario, result.seed),
+        Heading(2, "Fault schedule"),
+        *fault_blocks(scenario, "No faults: every service stayed up and every message arrived."),
+        Heading(2, "Invariants"),
+        Paragraph("Each invariant is a promise of the design, checked on the run's records. A safety "
+                  "invariant must hold at every moment, faults or not; a convergence invariant must hold "
+                  "once every fault is healed and the system has settled (outboxes empty, no consumer lag, "
+                  "no saga in flight)."),
+        invariant_table(outcome.verdicts),
+    ]
+    if not outcome.holds:
+        blocks += [Heading(2, "What broke"), *violation_blocks(outcome, flow, flow_saga)]
+    else:
+        featured = featured_saga(outcome)
+        if featured is not None:
+            blocks += [
+                Heading(2, "One saga, end to end"),
+                Paragraph("Every promise held; this is what one reservation's saga looked like."),
+                *saga_blocks(outcome, featured, flow if featured == flow_saga else None),
+            ]
+    blocks += [Heading(2, "Metrics"), *_metric_blocks(outcome.metrics, scenario.settle.deadline)]
+    blocks += figure_blocks(blocks, figures)
+    blocks += [
+        Heading(2, "Files"),
+        Paragraph("Beside this report: summary.json (every verdict, violation and metric), trace.jsonl "
+                  "(every record of the run, one JSON object per line) and each figure as a PNG file."),
+    ]
+    return blocks
+
+
+def write_run_report(
+    output: OutputDir, outcome: RunOutcome, *, figures: Sequence[RenderedFigure] | None = None
+) -> None:
+    """Write ``report.md``, ``report.html`` and each figure as ``<name>.png`` into ``output``.
+
+    Without ``figures``, every run figure is rendered, its message flow drawing the saga the report
+    explains (the first violation's, else a confirmed reservation's)."""
+    flow_saga = None
+    if figures is None:
+        flow_saga = featured_saga(outcome)
+        figures = run_figures.render_run_figures(outcome, saga=flow_saga)
+    blocks = run_blocks(outcome, figures, flow_saga=flow_saga)
+    write_report(output, blocks, f"concertsim: {outcome.result.scenario.name}")
+
