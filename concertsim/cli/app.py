@@ -120,7 +120,7 @@ AllowLargeOption = Annotated[
     bool,
     typer.Option(
         "--allow-large",
-        help="Run even if the run is estimated to need more than 2 GiB of memory or more than "
+        help="Run even if the run is estimated to need more than 4 GiB of memory or more than "
         "the machine has available.",
     ),
 ]
@@ -204,7 +204,7 @@ def check_size(scenario: Scenario, *, allow_large: bool, announce: bool, at_once
         workers = f" with {at_once} runs at once" if at_once > 1 else ""
         raise bad_input(
             f"{scenario.name}: too large to run without --allow-large: estimated {cost.describe()}"
-            f"{workers}; the limit is {format_bytes(limit)} (2 GiB or the memory available, whichever "
+            f"{workers}; the limit is {format_bytes(limit)} (4 GiB or the memory available, whichever "
             "is less). Lower workload.users, raise rules.queue_capacity or workload.poll_interval, "
             "lower workload.patience, or pass --allow-large to run it anyway"
         )

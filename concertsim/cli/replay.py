@@ -19,7 +19,6 @@ from concertsim.cli.app import (
     emit_json,
     escape,
     interrupted,
-    progress_display,
     scenario_or_exit,
     staged_results,
     stderr,

@@ -50,7 +50,7 @@ class RunWatch:
     def __init__(self, scenario: Scenario, progress: Progress | None) -> None:
         self.scenario = scenario
         self.progress = progress
-        self.task = progress.add_task(f"simulating {scenario.name}", total=1.0, detail="") if progress else None
+        self.task = progress.add_task(f"simulating {escape(scenario.name)}", total=1.0, detail="") if progress else None
         self.last: RunProgress | None = None
         self.stage = "before the simulation started"
 
@@ -63,7 +63,7 @@ class RunWatch:
         users = f"{seen.users_arrived:,}" + (f"/{seen.users_expected:,}" if seen.users_expected else "") + " users"
         if seen.phase == "workload":
             self.progress.update(
-                self.task, completed=seen.now / seen.phase_end, description=f"simulating {self.scenario.name}",
+                self.task, completed=seen.now / seen.phase_end, description=f"simulating {escape(self.scenario.name)}",
                 detail=f"{seen.now:,.0f}/{seen.phase_end:,.0f} s simulated, {users}",
             )
         else:
@@ -101,7 +101,7 @@ def run_progress(enabled: bool) -> Progress | nullcontext[None]:
 def simulate(scenario: Scenario, check_determinism: bool, watch: RunWatch) -> RunOutcome:
     """Run ``scenario`` (twice with ``check_determinism``) and check it; exit 1 if two runs differ."""
     if check_determinism:
-        watch.say("while running twice to check determinism", f"simulating {scenario.name} twice")
+        watch.say("while running twice to check determinism", f"simulating {escape(scenario.name)} twice")
         try:
             return run_twice(scenario)
         except DeterminismError as error:
@@ -157,7 +157,7 @@ def run(
     Without SCENARIO, runs the built-in ticket-opening. Writes into --out: summary.json (scenario,
     seed, design, trace SHA-256, each invariant's verdict and violations, metrics), trace.jsonl
     (every call, commit, publish, delivery and fault), report.md, report.html and the figures.
-    A run estimated to need more than 2 GiB is refused unless --allow-large.
+    A run estimated to need more than 4 GiB is refused unless --allow-large.
 
     Exit codes: 0 every invariant holds; 1 an invariant is violated (or, with
     --check-determinism, the two traces differ); 2 bad input or an unusable --out; 130

@@ -1,4 +1,6 @@
-"""The terminal summary of a run (rich tables)."""
+"""The terminal summary of a run (rich tables). Text that comes from the user (the scenario's
+name, paths, violation messages) is escaped, so square brackets print as themselves instead of
+being read as rich markup."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -26,7 +29,7 @@ def verdict_table(outcome: RunOutcome) -> Table:
     table.add_column("verdict")
     table.add_column("first violation", overflow="fold")
     for verdict in outcome.verdicts:
-        first = verdict.violations[0].message if verdict.violations else ""
+        first = escape(verdict.violations[0].message) if verdict.violations else ""
         mark = "[green]holds[/green]" if verdict.holds else f"[red]violated ×{len(verdict.violations)}[/red]"
         table.add_row(verdict.invariant.id, verdict.invariant.kind, mark, first)
     return table
@@ -36,7 +39,7 @@ def print_run_summary(console: Console, outcome: RunOutcome, out: Path) -> None:
     result, m = outcome.result, outcome.metrics
     design = result.scenario.design
     console.print(
-        f"[bold]{result.scenario.name}[/bold]  seed {result.seed}  "
+        f"[bold]{escape(result.scenario.name)}[/bold]  seed {result.seed}  "
         f"payment_flow={design.payment_flow} publish={design.publish}  "
         f"faults={len(result.scenario.faults)}"
     )
@@ -79,4 +82,4 @@ def print_run_summary(console: Console, outcome: RunOutcome, out: Path) -> None:
     console.print(latency)
     console.print(verdict_table(outcome))
     verdict = "[green]all invariants hold[/green]" if outcome.holds else f"[red]violated: {', '.join(outcome.violated)}[/red]"
-    console.print(f"{verdict}  trace sha256 {result.trace_sha256[:16]}…  written to {out}/")
+    console.print(f"{verdict}  trace sha256 {result.trace_sha256[:16]}…  written to {escape(str(out))}/")

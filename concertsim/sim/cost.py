@@ -37,6 +37,7 @@ __all__ = [
     "BYTES_PER_RECORD",
     "BASE_BYTES",
     "SECONDS_PER_RECORD",
+    "BASE_SECONDS",
     "LARGE_RUN_MEMORY",
     "available_memory",
     "memory_limit",
@@ -45,19 +46,24 @@ __all__ = [
 ]
 
 RECORDS_PER_USER = 50
-"""Trace records of one user's session (measured: 43 to 61 on the built-in shapes)."""
+"""Trace records of one user's session (measured: 35 to 110 on the built-in shapes)."""
 RECORDS_PER_POLL = 6
 """Trace records of one token-status poll: two calls of three records (measured: 6.0)."""
-BYTES_PER_RECORD = 450
-"""Memory per trace record including the run's other state (measured: 360 to 530)."""
-BASE_BYTES = 60 * 2**20
-"""The interpreter, concertsim and its libraries (measured: 46 to 63 MB for a small run)."""
-SECONDS_PER_RECORD = 12e-6
-"""Simulation and checks, one core (measured: 7 to 22 microseconds per record)."""
+BYTES_PER_RECORD = 600
+"""Peak memory of ``concertsim run`` per trace record: the records, the run's other state and the
+trace's JSON lines written at the end (measured: 560 to 760 bytes)."""
+BASE_BYTES = 100 * 2**20
+"""The interpreter, concertsim and its libraries, matplotlib included (measured: 130 to 160 MB
+for a run of a few hundred users)."""
+BASE_SECONDS = 2.0
+"""Start-up, figures and reports of any run (measured: 1.5 to 3 s for a run of a few hundred users)."""
+SECONDS_PER_RECORD = 20e-6
+"""``concertsim run`` on one core: simulation, checks, files and reports (measured: 22 to 36
+microseconds per record on a shared 2-core machine; the simulation alone is about half)."""
 
 
-LARGE_RUN_MEMORY = 2 * 2**30
-"""Runs estimated to need more memory than this (2 GiB), or more than the machine has available,
+LARGE_RUN_MEMORY = 4 * 2**30
+"""Runs estimated to need more memory than this (4 GiB), or more than the machine has available,
 are refused unless the user insists (``--allow-large``)."""
 
 
@@ -99,8 +105,7 @@ class RunCost:
         waiting = f", {self.waiting_users:,} of them waiting in the queue ({self.polls:,} polls)" if self.polls else ""
         return (
             f"{self.users:,} users{waiting}: about {self.records:,} trace records, "
-            f"{format_bytes(self.memory_bytes)} of memory and {format_seconds(self.wall_seconds)} "
-            "of simulation"
+            f"{format_bytes(self.memory_bytes)} of memory and {format_seconds(self.wall_seconds)} to run"
         )
 
 
@@ -124,7 +129,7 @@ def estimate_run_cost(scenario: Scenario) -> RunCost:
         polls=polls,
         records=records,
         memory_bytes=BASE_BYTES + BYTES_PER_RECORD * records,
-        wall_seconds=SECONDS_PER_RECORD * records,
+        wall_seconds=BASE_SECONDS + SECONDS_PER_RECORD * records,
     )
 
 
