@@ -242,7 +242,7 @@ DEFECTS: tuple[Defect, ...] = (
         flows=BOTH,
         why="Dropping the copy in get_for_update (to save an allocation) lets a transaction mutate "
         "committed rows in place, so a failed, conflicting or crashed transaction keeps its "
-        "uncommitted writes (points-ledger-balanced, no-double-booking).",
+        "uncommitted writes (points-ledger-balanced, ranking-converges).",
     ),
     Defect(
         id="storage-conflict-check-only-backwards",
@@ -251,8 +251,8 @@ DEFECTS: tuple[Defect, ...] = (
         after="            if self.versions.get(address, 0) < version:",
         flows=BOTH,
         why="Treating only a version that went backwards as a conflict never detects a concurrent "
-        "update, so two transactions on one seat or one account both commit (no-double-booking, "
-        "points-ledger-balanced).",
+        "update, so two transactions on one seat or one tally both commit (no-double-booking, "
+        "ranking-converges).",
     ),
     Defect(
         id="storage-inbox-written-outside-transaction",
@@ -262,8 +262,8 @@ DEFECTS: tuple[Defect, ...] = (
         flows=BOTH,
         why="Writing the processed-event id straight to the table instead of through the "
         "transaction marks an event handled even when the handling's commit fails or conflicts, "
-        "so its retry is skipped as a duplicate and its effect is lost (no-lost-events in effect: "
-        "seat-view-converges, no-orphaned-deduction).",
+        "so its retry is skipped as a duplicate and its effect is lost (seat-view-converges, "
+        "ranking-converges).",
     ),
     Defect(
         id="storage-outbox-scan-stops-one-short",
@@ -321,9 +321,10 @@ DEFECTS: tuple[Defect, ...] = (
         before="        except (HoldExpired, ReservationClosed) as refusal:",
         after="        except HoldExpired as refusal:",
         flows=BOTH,
-        why="Compensating only a hold that ran out, not one the sweeper already closed, leaves a "
-        "payment that arrives after the sweep with its points deducted and no "
-        "ReservationFailedEvent to refund them (no-orphaned-deduction).",
+        why="Compensating only a hold that ran out, not one the sweeper already closed, makes a "
+        "PointUsedEvent that arrives after the sweep fail until it is parked in the dead-letter "
+        "topic for good, holding up the payments behind it (the sweeper's own refund keeps the "
+        "points right; no invariant states that dead letters drain).",
     ),
     # --- the domain: points (seed 2, 4.1.1, 4.2.2, 4.2.3) ------------------------------------------
     Defect(
@@ -333,7 +334,8 @@ DEFECTS: tuple[Defect, ...] = (
         after="",
         flows=BOTH,
         why="Marking the read-for-update copy of a deduction refunded without putting it back "
-        "refunds it again on every ReservationFailedEvent (no-double-refund).",
+        "refunds it again on every ReservationFailedEvent and leaves it looking unrefunded "
+        "(no-double-refund, no-orphaned-deduction).",
     ),
     Defect(
         id="points-idempotency-key-stored-under-reservation",
