@@ -10,8 +10,8 @@ and a runner that asks the project's two bug finders whether they notice:
   counterexample (exit code 1), after ``examples_to_failure`` generated examples.
 
 Before either, each defect's *witness* (a small scenario, see :data:`WITNESSES`) is run in a clean
-copy and in the planted copy: a defect whose witness trace does not differ has not been shown to
-change behaviour, and its row says so.
+copy and in the planted copy: a defect whose witness differs in neither the trace nor the verdicts
+has not been shown to change behaviour, and its row says NO CHANGE.
 
     python bench/planted_defects.py [--only ID ...] [--examples N] [--seed S] [--json FILE]
                                     [--revision REV] [--no-baseline]
@@ -55,6 +55,10 @@ __all__ = [
     "PLANTABLE_ROOTS",
     "REPO",
     "DefectResult",
+    "WitnessResult",
+    "SuiteResult",
+    "ExploreResult",
+    "table",
     "planted",
     "planted_copy",
     "pristine_copy",
@@ -634,7 +638,8 @@ def subprocess_env(root: Path) -> dict[str, str]:
 
 def run_witness(root: Path, overrides: Sequence[str], base: str = WITNESS_BASE) -> dict[str, Any]:
     """Run ``base`` with ``overrides`` using the package in ``root``; returns the module file it
-    imported, the trace SHA-256 and the violated invariants."""
+    imported (``module``), the trace SHA-256, the violated invariants and what a buyer or an
+    operator would see (``observed``). Raises RuntimeError if the run fails."""
     completed = subprocess.run(
         [sys.executable, "-c", _WITNESS, base, json.dumps(list(overrides))],
         cwd=root, env=subprocess_env(root), capture_output=True, text=True, check=False,
