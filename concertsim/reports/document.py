@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Heading", "Paragraph", "Verdict", "Table", "Code", "Image", "Block"]
+__all__ = ["Heading", "Paragraph", "FileLink", "Verdict", "Table", "Code", "Image", "Block"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,24 @@ class Heading:
 @dataclass(frozen=True)
 class Paragraph:
     text: str
+
+
+@dataclass(frozen=True)
+class FileLink:
+    """A paragraph that links a file written beside the report: ``before``, then the file's name
+    as a link to it, then ``after`` (both as in a :class:`Paragraph`).
+
+    ``file_name`` must be a bare name in the report's directory, so the link can only point there.
+    """
+
+    file_name: str
+    before: str = ""
+    after: str = ""
+
+    def __post_init__(self) -> None:
+        name = self.file_name
+        if not name or name in (".", "..") or "/" in name or "\\" in name:
+            raise ValueError(f"a report links only files beside it, not {name!r}")
 
 
 @dataclass(frozen=True)
@@ -51,4 +69,4 @@ class Image:
     png: bytes
 
 
-Block = Heading | Paragraph | Verdict | Table | Code | Image
+Block = Heading | Paragraph | FileLink | Verdict | Table | Code | Image

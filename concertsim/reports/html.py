@@ -19,8 +19,9 @@ import base64
 import html
 import re
 from collections import Counter
+from urllib.parse import quote
 
-from concertsim.reports.document import Block, Code, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import Block, Code, FileLink, Heading, Image, Paragraph, Table, Verdict
 
 __all__ = ["to_html"]
 
@@ -50,6 +51,7 @@ nav { background: #f6f8fa; border: 1px solid var(--rule); border-radius: 6px; pa
       font-size: .9em; }
 nav ol { margin: .3em 0; padding-left: 1.4em; columns: 2; }
 nav a, nav a:visited { color: #0969da; text-decoration: none; }
+a, a:visited { color: #0969da; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; border: 1px solid var(--rule); }
 figcaption { color: var(--muted); font-size: .9em; margin-top: .3em; }
@@ -84,6 +86,9 @@ def _block(block: Block, anchor: str | None) -> str:
         return f"<h{level}{ident}>{e(block.text)}</h{level}>"
     if isinstance(block, Paragraph):
         return f"<p>{_inline(block.text)}</p>"
+    if isinstance(block, FileLink):
+        link = f'<a href="{e(quote(block.file_name))}">{e(block.file_name)}</a>'
+        return f"<p>{_inline(block.before)}{link}{_inline(block.after)}</p>"
     if isinstance(block, Verdict):
         state = "ok" if block.ok else "bad"
         return f'<p class="verdict {state}">{"✔" if block.ok else "✘"} {e(block.text)}</p>'

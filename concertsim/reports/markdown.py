@@ -8,8 +8,9 @@ a value cannot break its row.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
-from concertsim.reports.document import Block, Code, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import Block, Code, FileLink, Heading, Image, Paragraph, Table, Verdict
 
 __all__ = ["to_markdown", "markdown_text"]
 
@@ -28,7 +29,11 @@ def _one_line(text: str) -> str:
 
 def _line(text: object) -> str:
     """``text`` as one line of Markdown that cannot start a heading, list or quote."""
-    line = _one_line(markdown_text(text))
+    return _not_a_block_start(_one_line(markdown_text(text)))
+
+
+def _not_a_block_start(line: str) -> str:
+    """``line`` with a leading heading, list or quote marker escaped."""
     start = _BLOCK_START.match(line)
     if start is None:
         return line
@@ -57,6 +62,10 @@ def _block(block: Block) -> str:
         return f"{'#' * min(max(block.level, 1), 6)} {_line(block.text)}"
     if isinstance(block, Paragraph):
         return _line(block.text)
+    if isinstance(block, FileLink):
+        label = markdown_text(block.file_name).replace("[", "\\[").replace("]", "\\]")
+        around = [_ASCII_SPACE.sub(" ", markdown_text(text)) for text in (block.before, block.after)]
+        return _not_a_block_start(f"{around[0]}[{label}]({quote(block.file_name)}){around[1]}".strip(" "))
     if isinstance(block, Verdict):
         return f"**{'✅' if block.ok else '❌'} {_line(block.text)}**"
     if isinstance(block, Table):
