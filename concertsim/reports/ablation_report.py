@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from concertsim.reports.counterexample import minimality_cell, minimality_phrase, replay_blocks
 from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.report_blocks import fault_blocks, plural, write_report
@@ -14,7 +15,14 @@ from concertsim.scenarios.schema import Scenario
 if TYPE_CHECKING:
     from concertsim.ablation import AblationRow
 
-__all__ = ["ablation_blocks", "write_ablation_report"]
+__all__ = ["ablation_blocks", "write_ablation_report", "counterexample_file"]
+
+
+def counterexample_file(row: AblationRow) -> str:
+    """The name ``concertsim ablate`` gives a row's counterexample file beside the report, e.g.
+    ``counterexample-compensation-false-sync.yaml``."""
+    switch = row.safeguard.switch.removeprefix("design.").replace("=", "-")
+    return f"counterexample-{switch}-{row.flow}.yaml"
 
 
 def _schedule_text(example: Scenario | None) -> str:
@@ -58,6 +66,7 @@ def _ablation_row(row: AblationRow) -> list[str]:
         str(row.exploration.examples_to_failure or "-"),
         "-" if row.faults_in_minimal is None else str(row.faults_in_minimal),
         _schedule_text(row.exploration.counterexample),
+        minimality_cell(row.exploration),
     ]
 
 
@@ -80,7 +89,9 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
                   "promise, and its minimal counterexample shows why the safeguard exists. ✔ redundant here: "
                   "another mechanism keeps the promise in that flow, as documented, and nothing broke. "
                   "✘ not caught: the search found nothing within its examples, so either the safeguard is "
-                  "not needed in that flow or the search missed it."),
+                  "not needed in that flow or the search missed it. A 1-minimal counterexample breaks the "
+                  "promise, and removing any one of its faults, users or filter clauses, or halving any "
+                  "fault's duration, makes the run pass."),
         Heading(2, "The matrix: safeguard switched off × payment flow"),
         Table(["switched off", "seed", *flows],
               [[s.switch.removeprefix("design."), s.seed_section,
@@ -88,7 +99,7 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
                for s in safeguards]),
         Heading(2, "Every row"),
         Table(["switched off", "flow", "invariants broken", "what it protects caught", "examples needed",
-               "faults in minimal", "minimal schedule"],
+               "faults in minimal", "minimal schedule", "1-minimal"],
               [_ablation_row(row) for row in rows]),
     ]
     unexpected = [row for row in rows if not row.as_expected]
@@ -112,14 +123,15 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
             blocks.append(Paragraph(f"Documented redundant in the {', '.join(safeguard.redundant_in)} flow: "
                                     f"{safeguard.redundancy}"))
         for flow in flows:
-            row = cells.get((safeguard, flow))
-            example = row.exploration.counterexample if row else None
-            if example is None:
+            cell = cells.get((safeguard, flow))
+            if cell is None or cell.exploration.counterexample is None:
                 continue
+            example = cell.exploration.counterexample
             blocks += [
                 Paragraph(f"Minimal counterexample with the {flow} flow "
-                          f"({plural(example.workload.users, 'user')}):"),
+                          f"({plural(example.workload.users, 'user')}), {minimality_phrase(cell.exploration)}:"),
                 *fault_blocks(example, "No fault needed: the design without it breaks on its own."),
+                *replay_blocks(counterexample_file(cell)),
             ]
     return blocks
 

@@ -8,6 +8,13 @@ from typing import TYPE_CHECKING
 
 from concertsim.checks.probes import PROBES
 from concertsim.reports import figures as run_figures
+from concertsim.reports.counterexample import (
+    deletion_pass_blocks,
+    minimality_sentence,
+    replay_blocks,
+    shrinking_sentence,
+    simulations,
+)
 from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
 from concertsim.reports.figures import RenderedFigure
 from concertsim.reports.outputs import OutputDir
@@ -26,7 +33,10 @@ from concertsim.reports.report_blocks import (
 if TYPE_CHECKING:
     from concertsim.exploration import Exploration
 
-__all__ = ["exploration_blocks", "write_exploration_report"]
+__all__ = ["exploration_blocks", "write_exploration_report", "COUNTEREXAMPLE_FILE"]
+
+COUNTEREXAMPLE_FILE = "counterexample.yaml"
+"""Where ``concertsim explore`` writes the counterexample, beside the report."""
 
 PROBE_MEANING = {
     "reply-lost-after-deduction": "Point deducted points but its reply to Reservation was lost: "
@@ -70,11 +80,30 @@ def _probe_blocks(exploration: Exploration) -> list[Block]:
 
 
 def _search_table(exploration: Exploration) -> Table:
+    """How much the search did: examples asked for and tried (and why fewer), its rounds, seed
+    and every simulation it ran, split by what it was for."""
+    from concertsim.search.rounds import ROUND_SIZE  # here, so that a run report does not load Hypothesis
+
+    search, hypothesis, deletion = simulations(exploration)
+    split = [f"{search} search"]
+    if hypothesis:
+        split.append(f"{hypothesis} Hypothesis shrinking")
+    if exploration.minimization is not None:
+        split.append(f"{deletion} deletion pass")
+    described = f"{exploration.runs}: {', '.join(split)}"
+    if len(split) == 1 and not exploration.found:
+        described = f"{exploration.runs}, all search (nothing failed, so nothing was shrunk)"
+    if exploration.found:
+        described += "; 2 more confirmed that the counterexample replays exactly"
     rows = [
         ["base scenario", exploration.base.name],
         ["examples requested", str(exploration.examples_requested)],
-        ["examples generated", str(exploration.generated)],
-        ["simulations run", f"{exploration.runs} (search and shrinking)"],
+        ["examples tried", exploration.budget_note() or str(exploration.generated)],
+        ["rounds and workers", f"{plural(exploration.rounds, 'round')} of up to {ROUND_SIZE} examples on "
+                               f"{plural(exploration.workers, 'worker')} (the result does not depend on how "
+                               "many)"],
+        ["search seed", f"{exploration.seed} (the same seed and budget try the same examples)"],
+        ["simulations run", described],
         ["examples to the first failure", str(exploration.examples_to_failure or "-")],
     ]
     return Table(["search", "value"], rows)
@@ -104,14 +133,17 @@ def exploration_blocks(
             Heading(2, "Invariants broken"),
             invariant_table([v for v in outcome.verdicts if not v.holds]),
             Heading(2, "The minimal fault schedule"),
-            Paragraph(f"Shrunk to {plural(len(example.faults), 'fault')} and "
-                      f"{plural(example.workload.users, 'user')} (seed {example.seed}), the smallest "
-                      "schedule found that still breaks the promise. It replays exactly: the counterexample "
-                      f"file (counterexample.yaml) gives trace {outcome.result.trace_sha256}."),
+            Paragraph(f"The counterexample has {plural(len(example.faults), 'fault')} and "
+                      f"{plural(example.workload.users, 'user')} (seed {example.seed}). "
+                      f"{shrinking_sentence(exploration)}"),
             *fault_blocks(example, "No fault at all: the design breaks the promise on its own."),
+            Paragraph(minimality_sentence(exploration)),
+            *deletion_pass_blocks(exploration),
+            *replay_blocks(COUNTEREXAMPLE_FILE,
+                           f"It replays exactly: every run gives trace SHA-256 {outcome.result.trace_sha256}."),
             Heading(2, "Why it breaks"),
             Paragraph(f"The first violation ({first.invariant}): {first.message.rstrip('.')}. Replay it "
-                      "with `concertsim replay counterexample.yaml`; each broken invariant follows, with the "
+                      f"with `concertsim replay {COUNTEREXAMPLE_FILE}`; each broken invariant follows, with the "
                       "saga that shows how."),
             *violation_blocks(outcome, flow, flow_saga),
         ]
