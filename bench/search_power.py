@@ -79,7 +79,7 @@ def search_cell(switch: str | None, flow: str, seeds: list[int], examples: int) 
     rows = []
     for seed in seeds:
         started = time.perf_counter()
-        found = explore(design, examples=examples, seed=seed, shrink_budget=0, minimize_budget=0)
+        found = explore(design, examples=examples, seed=seed, shrink_budget=0)
         rows.append({
             "seed": seed, "at": found.examples_to_failure, "examples": found.generated,
             "seconds": time.perf_counter() - started,

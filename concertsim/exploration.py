@@ -2,9 +2,9 @@
 
 ``explore`` asks Hypothesis for scenarios (``concertsim.strategies``) in fixed-size rounds, each
 seeded from the search seed and its own index (``concertsim.search.rounds``), and stops at the
-first round that meets a violation. Hypothesis shrinks that failure (fewer faults, fewer users,
-earlier times); a deletion pass then makes it 1-minimal (``concertsim.search.minimize``); and the
-result is run twice more to confirm that it replays exactly (same trace SHA-256), as
+first round that meets a violation. That failure is shrunk until it is 1-minimal (fewer faults,
+fewer users, narrower filters, earlier and shorter faults; ``concertsim.search.minimize``), and
+the result is run twice more to confirm that it replays exactly (same trace SHA-256), as
 FoundationDB's simulator checks its own determinism.
 
 A search is a function of (base scenario, options, seed, budget, concertsim version): the same from
@@ -54,9 +54,8 @@ class Exploration:
 
     ``generated`` counts the distinct examples run before the search stopped, and
     ``examples_to_failure`` is the number of the first failing one (both count examples repeated
-    from an earlier round, which are not run again). ``runs`` counts every simulation: search,
-    shrinking and the deletion pass. ``probes`` sums the coverage probes over the generated
-    examples.
+    from an earlier round, which are not run again). ``runs`` counts every simulation: search and
+    shrinking. ``probes`` sums the coverage probes over the generated examples.
     """
 
     base: Scenario
@@ -71,7 +70,6 @@ class Exploration:
     """Example numbers within the budget for which Hypothesis produced no new example in its round
     (it generates distinct examples only, and a small space runs out)."""
     rounds: int = 0
-    shrink_runs: int = 0
     examples_to_failure: int | None = None
     counterexample: Scenario | None = None
     outcome: RunOutcome | None = None
@@ -83,6 +81,11 @@ class Exploration:
     @property
     def found(self) -> bool:
         return self.counterexample is not None
+
+    @property
+    def shrink_runs(self) -> int:
+        """Simulations spent shrinking the first failure to a 1-minimal one."""
+        return self.minimization.runs if self.minimization is not None else 0
 
     def unreached_probes(self) -> list[str]:
         return [name for name in PROBES if not self.probes.get(name)]
@@ -134,19 +137,18 @@ def explore(
     max_users: int = 30,
     invariants: Sequence[str] | None = None,
     shrink_budget: int = 300,
-    minimize_budget: int = 200,
     workers: int = 1,
     scheduler: str | None = None,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     on_run: Callable[[Exploration], None] | None = None,
 ) -> Exploration:
     """Search up to ``examples`` generated scenarios derived from ``base`` for one that violates
-    any of ``invariants`` (default: all the scenario enables); shrink it within ``shrink_budget``
-    runs, then make it 1-minimal within ``minimize_budget`` runs.
+    any of ``invariants`` (default: all the scenario enables), and shrink it until it is
+    1-minimal, within ``shrink_budget`` runs.
 
     Rounds run in this process (``workers`` 1), on a pool of ``workers`` processes, or on the Dask
     cluster at ``scheduler``; the result is the same. ``on_run`` is told of progress: after each
-    round, and after each step of the deletion pass.
+    round, and after each shrinking run.
     """
     report = Exploration(base=base, examples_requested=examples, seed=seed, workers=workers)
     wanted = tuple(invariants) if invariants is not None else tuple(base.enabled_checks())
@@ -155,7 +157,6 @@ def explore(
 
     def count(result: RoundResult) -> None:
         report.rounds += 1
-        report.shrink_runs += result.shrink_runs
         if not result.failed:
             report.not_generated += result.limit - len(result.examples)
         for example in result.examples:
@@ -170,16 +171,15 @@ def explore(
             if example.failed:
                 report.examples_to_failure = report.generated
                 break
-        report.runs += result.shrink_runs
         if on_run is not None:
             on_run(report)
 
     rounds = run_rounds(
-        space, seed, search_plan(examples), shrink_budget=shrink_budget, workers=workers,
-        scheduler=scheduler, connect_timeout=connect_timeout, on_round=count,
+        space, seed, search_plan(examples), workers=workers, scheduler=scheduler,
+        connect_timeout=connect_timeout, on_round=count,
     )
     failing = rounds[-1] if rounds and rounds[-1].failed else None
-    if failing is None or failing.shrunk_json is None:
+    if failing is None or failing.failing_json is None:
         return report
 
     def fails(candidate: Scenario) -> bool:
@@ -189,7 +189,8 @@ def explore(
             on_run(report)
         return broken
 
-    report.minimization = one_minimal(Scenario.model_validate_json(failing.shrunk_json), fails, max_runs=minimize_budget)
+    first_failure = Scenario.model_validate_json(failing.failing_json)
+    report.minimization = one_minimal(first_failure, fails, base=base, max_runs=shrink_budget)
     minimal = report.minimization.scenario
     try:
         outcome = run_twice(minimal)

@@ -129,10 +129,10 @@ def explore_command(
     """Search fault schedules for a broken promise and shrink it to a minimal one.
 
     Each example varies SCENARIO (default: the built-in small-opening) with a drawn workload,
-    seed and swarm-style fault schedule. On a violation, Hypothesis shrinks it to fewer faults,
-    fewer users and earlier times, a deletion pass makes it 1-minimal (removing any one fault,
-    user or filter clause makes it pass), the minimal case is run twice to check it replays
-    exactly, and --out receives counterexample.yaml (replay it with `concertsim replay`),
+    seed and swarm-style fault schedule. On a violation, it is shrunk to fewer faults, fewer
+    users, narrower filters, earlier and shorter faults until it is 1-minimal (removing any one
+    fault, user or filter clause, or halving a fault's duration, makes it pass), the minimal case
+    is run twice to check it replays exactly, and --out receives counterexample.yaml (replay it with `concertsim replay`),
     summary.json and the report. Also reports how often the search reached each dangerous
     situation (coverage probes).
 
@@ -258,7 +258,7 @@ def _print_exploration(found: Exploration, out: Path) -> None:
         count = found.probes.get(name, 0)
         probes.add_row(name, str(count) if count else "[yellow]never[/yellow]")
     stdout.print(probes)
-    if found.unreached_probes():
+    if found.unreached_probes() and not found.found:
         stdout.print(
             "[yellow]Never reached:[/yellow] " + ", ".join(found.unreached_probes())
             + ". A green result that never reached a dangerous state proves little about it; "

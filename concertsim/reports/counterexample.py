@@ -7,7 +7,6 @@ clause can be removed, and no fault's duration halved, with the run still failin
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from concertsim.reports.document import Block, Code, FileLink, Paragraph, Table
@@ -67,46 +66,35 @@ def minimality_cell(exploration: Exploration) -> str:
 
 
 def _reduction_text(description: str) -> str:
-    # The deletion pass writes an until-heal fault's duration as 0 s, and a user count as "N user(s) (N)".
-    text = description.replace("duration 0 s ->", "duration until heal ->").replace("->", "→")
-    return re.sub(r"\b(\d+) user\(s\) \(\1\)", lambda users: f"down to {plural(int(users[1]), 'user')}", text)
+    return description.replace("->", "→")
 
 
-def simulations(exploration: Exploration) -> tuple[int, int, int]:
-    """The exploration's simulations as (search, Hypothesis shrinking, deletion pass).
-
-    Search runs are the distinct examples tried; Hypothesis shrinking is whatever ``runs`` holds
-    beyond those and the deletion pass's runs, so the split holds whether or not Hypothesis
-    shrinks before the deletion pass."""
+def simulations(exploration: Exploration) -> tuple[int, int]:
+    """The exploration's simulations as (search, shrinking): the distinct examples tried, and the
+    runs of the deletion pass that shrank the first failure."""
     search = exploration.generated - exploration.repeated
-    deletion = exploration.minimization.runs if exploration.minimization is not None else 0
-    return search, max(exploration.runs - search - deletion, 0), deletion
+    return search, exploration.shrink_runs
 
 
 def shrinking_sentence(exploration: Exploration) -> str:
     """How the failing example became the minimal one, in a sentence."""
-    _, hypothesis, _ = simulations(exploration)
     if exploration.minimization is None:
-        return ("Hypothesis shrank the failing example." if hypothesis
-                else "It was not shrunk: a smaller schedule may fail as well.")
-    if hypothesis:
-        return ("Hypothesis shrank the failing example, then a deletion pass tried taking away each part "
-                "of it in turn and kept every reduction that still failed.")
+        return "It was not shrunk: a smaller schedule may fail as well."
     return ("A deletion pass shrank the first failing example: it tried taking away each part of it in turn "
-            "and kept every reduction that still failed.")
+            "(a fault, users, a filter clause, time) and kept every reduction that still failed.")
 
 
 def deletion_pass_blocks(exploration: Exploration) -> list[Block]:
-    """What the deletion pass removed (after Hypothesis's shrinking, where it shrank), step by step."""
+    """What the deletion pass removed, step by step."""
     done = exploration.minimization
     if done is None:
         return []
-    after = "After Hypothesis's shrinking, the" if simulations(exploration)[1] else "The"
     if not done.kept:
-        return [Paragraph(f"{after} deletion pass found nothing to remove.")]
+        return [Paragraph("The deletion pass found nothing to remove: the first failing example was already "
+                          "1-minimal.")]
     rows = [[str(step), _reduction_text(description)] for step, description in enumerate(done.kept, 1)]
     return [
-        Paragraph(f"{after} deletion pass kept {plural(len(done.kept), 'reduction')}, each of which still broke "
+        Paragraph(f"The deletion pass kept {plural(len(done.kept), 'reduction')}, each of which still broke "
                   "the promise (fault numbers as they stood at that step):"),
         Table(["step", "reduction kept"], rows),
     ]

@@ -84,12 +84,10 @@ def _search_table(exploration: Exploration) -> Table:
     and every simulation it ran, split by what it was for."""
     from concertsim.search.rounds import ROUND_SIZE  # here, so that a run report does not load Hypothesis
 
-    search, hypothesis, deletion = simulations(exploration)
+    search, shrinking = simulations(exploration)
     split = [f"{search} search"]
-    if hypothesis:
-        split.append(f"{hypothesis} Hypothesis shrinking")
     if exploration.minimization is not None:
-        split.append(f"{deletion} deletion pass")
+        split.append(f"{shrinking} shrinking")
     described = f"{exploration.runs}: {', '.join(split)}"
     if len(split) == 1 and not exploration.found:
         described = f"{exploration.runs}, all search (nothing failed, so nothing was shrunk)"

@@ -1,19 +1,22 @@
-"""Make a failing scenario 1-minimal: no single element of it can go and leave it failing.
+"""Shrink a failing scenario until it is 1-minimal: no single element of it can go and leave it
+failing.
 
-Hypothesis shrinks by editing the choices that generated an example, which does not guarantee that
-each fault, user or filter clause of the result is needed (a dropped ``offset_commit`` beside the
-duplicated request that alone breaks the design, say). After it, :func:`one_minimal` tries every
-single-element reduction of the scenario itself and keeps each one that still fails, until none
-does (a fixpoint; every accepted step makes the scenario strictly smaller, so it ends):
+:func:`one_minimal` tries every single-element reduction of the scenario and keeps the first that
+still fails, then starts again from the smaller scenario, until none does (a fixpoint; every
+accepted step makes the scenario strictly smaller, so it ends). The reductions, big steps first:
 
 - delete one fault;
-- remove one user (``workload.users`` minus one);
+- fewer users: one, half as many, one fewer;
 - remove one clause of a fault's message filter (the clause back to its default, which matches
   more messages; a filter with no clause left is dropped);
-- halve one fault's duration (for a fault that lasts "until heal", half the time left until then).
+- a fault earlier: at the start, or at half its time;
+- halve one fault's duration (for a fault that lasts "until heal", half the time left until then);
+- a workload field the search varies back to the base scenario's value.
 
-The result is 1-minimal with respect to these reductions, and :class:`Minimization` says whether
-the budget allowed the proof to finish.
+The result is 1-minimal with respect to these reductions: removing any one fault, user or filter
+clause, or halving any fault's duration, makes it pass. It is a deterministic function of the
+failing scenario (unlike Hypothesis's shrinker, whose pass order depends on ``PYTHONHASHSEED``),
+and :class:`Minimization` says whether the budget allowed the proof to finish.
 """
 
 from __future__ import annotations
@@ -44,15 +47,21 @@ class Minimization:
     one_minimal: bool = False
 
 
-def reductions(scenario: Scenario) -> Iterator[tuple[str, Scenario]]:
-    """Every single-element reduction of ``scenario``, each with a description, smallest effect
-    last: whole faults first, so that the cheap big steps are tried before the fine ones."""
+# The workload fields the search varies besides the number of users (concertsim.strategies.workloads).
+VARIED_WORKLOAD_FIELDS = ("flash_window", "abandon_probability", "initial_points")
+
+
+def reductions(scenario: Scenario, base: Scenario | None = None) -> Iterator[tuple[str, Scenario]]:
+    """Every single-element reduction of ``scenario``, each with a description, big steps first
+    (whole faults, then users), so that they are tried before the fine ones. ``base`` is the
+    scenario the search varied, whose workload values count as the simplest."""
     faults = list(scenario.faults)
     for i, fault in enumerate(faults):
         yield f"delete fault {i} ({_describe(fault)})", _with_faults(scenario, faults[:i] + faults[i + 1 :])
-    if scenario.workload.users > 1:
-        workload = scenario.workload.model_copy(update={"users": scenario.workload.users - 1})
-        yield f"one user fewer ({scenario.workload.users - 1})", _rebuilt(scenario, workload=workload)
+    users = scenario.workload.users
+    for fewer in dict.fromkeys(n for n in (1, users // 2, users - 1) if 1 <= n < users):
+        workload = scenario.workload.model_copy(update={"users": fewer})
+        yield f"down to {fewer} user{'s' if fewer > 1 else ''}", _rebuilt(scenario, workload=workload)
     for i, fault in enumerate(faults):
         if fault.match is None:
             continue
@@ -65,21 +74,32 @@ def reductions(scenario: Scenario) -> Iterator[tuple[str, Scenario]]:
             changed = fault.model_copy(update={"match": match})
             yield f"fault {i}: drop the filter clause {name}={value!r}", _with_faults(scenario, _replace(faults, i, changed))
     for i, fault in enumerate(faults):
+        for earlier in dict.fromkeys(t for t in (0.0, round(fault.at / 2, 1)) if t < fault.at):
+            changed = fault.model_copy(update={"at": earlier})
+            yield f"fault {i}: at {fault.at:g} s -> {earlier:g} s", _with_faults(scenario, _replace(faults, i, changed))
+    for i, fault in enumerate(faults):
         shorter = _halved_duration(fault, scenario.workload.duration)
         if shorter is not None:
             changed = fault.model_copy(update={"duration": shorter})
-            yield f"fault {i}: duration {fault.duration:g} s -> {shorter:g} s", _with_faults(scenario, _replace(faults, i, changed))
+            before = f"{fault.duration:g} s" if fault.duration > 0 else "until heal"
+            yield f"fault {i}: duration {before} -> {shorter:g} s", _with_faults(scenario, _replace(faults, i, changed))
+    if base is not None:
+        for name in VARIED_WORKLOAD_FIELDS:
+            simplest = getattr(base.workload, name)
+            if getattr(scenario.workload, name) != simplest:
+                workload = scenario.workload.model_copy(update={name: simplest})
+                yield f"workload.{name} back to {simplest!r}", _rebuilt(scenario, workload=workload)
 
 
 def one_minimal(
-    scenario: Scenario, fails: Callable[[Scenario], bool], *, max_runs: int = 200
+    scenario: Scenario, fails: Callable[[Scenario], bool], *, base: Scenario | None = None, max_runs: int = 300
 ) -> Minimization:
     """Reduce ``scenario`` (which ``fails``) until no single reduction of it still fails, within
-    ``max_runs`` runs of ``fails``."""
+    ``max_runs`` runs of ``fails``; ``base`` as for :func:`reductions`."""
     state = Minimization(scenario)
     while True:
         state.checked = 0
-        for description, candidate in reductions(state.scenario):
+        for description, candidate in reductions(state.scenario, base):
             if state.runs >= max_runs:
                 return state
             state.runs += 1

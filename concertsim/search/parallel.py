@@ -33,7 +33,6 @@ def run_rounds(
     seed: int,
     plan: Sequence[RoundPlan],
     *,
-    shrink_budget: int,
     workers: int = 1,
     scheduler: str | None = None,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
@@ -48,24 +47,24 @@ def run_rounds(
     ``on_round`` is told of each counted round as soon as all rounds before it are known.
     """
     if scheduler is None and workers <= 1:
-        return _in_process(space, seed, plan, shrink_budget, on_round)
+        return _in_process(space, seed, plan, on_round)
     if scheduler is not None:
-        return _on_dask(space, seed, plan, shrink_budget, scheduler, connect_timeout, on_round)
+        return _on_dask(space, seed, plan, scheduler, connect_timeout, on_round)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return _windowed(
             plan, workers,
-            lambda p: pool.submit(run_round, space, seed, p.index, p.limit, shrink_budget),
+            lambda p: pool.submit(run_round, space, seed, p.index, p.limit),
             _wait_local, on_round,
         )
 
 
 def _in_process(
-    space: SearchSpace, seed: int, plan: Sequence[RoundPlan], shrink_budget: int,
+    space: SearchSpace, seed: int, plan: Sequence[RoundPlan],
     on_round: Callable[[RoundResult], None] | None,
 ) -> list[RoundResult]:
     done = []
     for p in plan:
-        result = run_round(space, seed, p.index, p.limit, shrink_budget)
+        result = run_round(space, seed, p.index, p.limit)
         done.append(result)
         if on_round is not None:
             on_round(result)
@@ -75,7 +74,7 @@ def _in_process(
 
 
 def _on_dask(
-    space: SearchSpace, seed: int, plan: Sequence[RoundPlan], shrink_budget: int, scheduler: str,
+    space: SearchSpace, seed: int, plan: Sequence[RoundPlan], scheduler: str,
     connect_timeout: float, on_round: Callable[[RoundResult], None] | None,
 ) -> list[RoundResult]:
     from dask.distributed import wait as dask_wait
@@ -88,7 +87,7 @@ def _on_dask(
 
         return _windowed(
             plan, workers,
-            lambda p: client.submit(run_round, space, seed, p.index, p.limit, shrink_budget, pure=False),
+            lambda p: client.submit(run_round, space, seed, p.index, p.limit, pure=False),
             wait_first, on_round,
         )
 

@@ -6,8 +6,11 @@ the first ``N`` of any larger budget (a budget only decides how many rounds run 
 one stops), rounds can run on any process in any order, and a given round's course never depends
 on which rounds ran before it in the same process.
 
-A round stops at its first failing example and lets Hypothesis shrink it within a budget of runs.
-Which of several failing rounds wins is decided by the caller: the one with the lowest index.
+A round stops at its first failing example. Hypothesis only generates: its shrinker orders some
+of its passes by labels computed from Python's randomised ``hash()``, so what it shrinks to would
+depend on ``PYTHONHASHSEED``. Shrinking is done afterwards, deterministically, by
+``concertsim.search.minimize``. Which of several failing rounds wins is decided by the caller: the
+one with the lowest index.
 """
 
 from __future__ import annotations
@@ -61,21 +64,16 @@ class Example:
 
 @dataclass
 class RoundResult:
-    """What one round tried and, if it failed, the example Hypothesis shrank it to."""
+    """What one round tried and, if it failed, its first failing example."""
 
     index: int
     examples: list[Example] = field(default_factory=list)
     limit: int = ROUND_SIZE
-    shrink_runs: int = 0
-    shrunk_json: str | None = None
+    failing_json: str | None = None
 
     @property
     def failed(self) -> bool:
-        return self.shrunk_json is not None
-
-    @property
-    def runs(self) -> int:
-        return len(self.examples) + self.shrink_runs
+        return self.failing_json is not None
 
 
 def round_seed(seed: int, index: int) -> int:
@@ -113,9 +111,9 @@ def _judged(scenario: Scenario, digest: str, invariants: tuple[str, ...]) -> tup
     return _known[key]
 
 
-def run_round(space: SearchSpace, seed: int, index: int, limit: int = ROUND_SIZE, shrink_budget: int = 300) -> RoundResult:
-    """Round ``index``: at most ``limit`` distinct examples (the round's share of the budget), then,
-    on a failure, at most ``shrink_budget`` shrinking runs."""
+def run_round(space: SearchSpace, seed: int, index: int, limit: int = ROUND_SIZE) -> RoundResult:
+    """Round ``index``: at most ``limit`` distinct examples (the round's share of the budget), up to
+    the first that fails."""
     outcome = RoundResult(index=index, limit=limit)
     verdicts: dict[str, bool] = {}
 
@@ -123,43 +121,33 @@ def run_round(space: SearchSpace, seed: int, index: int, limit: int = ROUND_SIZE
         digest = hashlib.sha256(candidate.model_dump_json().encode()).hexdigest()
         if digest in verdicts:
             return verdicts[digest]
-        searching = not any(e.failed for e in outcome.examples)
-        if searching and len(outcome.examples) >= limit:
-            return False  # past this round's share of the budget: never run, never counted
-        if not searching:
-            if outcome.shrink_runs >= shrink_budget:
-                return False  # shrinking budget spent: Hypothesis keeps the smallest failure so far
-            outcome.shrink_runs += 1
+        if outcome.failed or len(outcome.examples) >= limit:
+            return False  # past the failure or this round's share of the budget: never run
         broken, probes = _judged(candidate, digest, space.invariants)
-        if searching:
-            outcome.examples.append(Example(digest, probes, broken))
+        outcome.examples.append(Example(digest, probes, broken))
+        if broken:
+            outcome.failing_json = candidate.model_dump_json()
         verdicts[digest] = broken
         return broken
 
     strategy = scenarios(space.base, kinds=space.kinds, max_faults=space.max_faults, max_users=space.max_users)
     try:
-        shrunk = find(
-            strategy, condition, settings=_settings(shrink=shrink_budget > 0),
-            random=random.Random(round_seed(seed, index)),
-        )
+        find(strategy, condition, settings=_SETTINGS, random=random.Random(round_seed(seed, index)))
     except (NoSuchExample, Unsatisfiable):
-        return outcome
-    outcome.shrunk_json = shrunk.model_dump_json()
+        pass
     return outcome
 
 
-def _settings(shrink: bool) -> settings:
-    return settings(
-        backend=BACKEND,
-        max_examples=ROUND_SIZE,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        # Stop generating at the first failure: Hypothesis otherwise keeps looking for other bugs
-        # for a while measured in wall-clock seconds, which would make the result depend on the
-        # machine.
-        report_multiple_bugs=False,
-        print_blob=False,
-        phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+_SETTINGS = settings(
+    backend=BACKEND,
+    max_examples=ROUND_SIZE,
+    database=None,
+    deadline=None,
+    derandomize=False,
+    # Stop at the first failure: Hypothesis otherwise keeps looking for other bugs for a while
+    # measured in wall-clock seconds, which would make the result depend on the machine.
+    report_multiple_bugs=False,
+    print_blob=False,
+    phases=[Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)

@@ -29,12 +29,12 @@ CASES = [
 def test_exploration_finds_what_each_safeguard_protects(safeguard: Safeguard, flow: str) -> None:
     found = explore(
         ablated(small_base(), safeguard.switch, flow),
-        examples=200, seed=0, kinds=safeguard.kinds, invariants=safeguard.protects, shrink_budget=150,
+        examples=200, seed=0, kinds=safeguard.kinds, invariants=safeguard.protects,
     )
     assert found.counterexample is not None, f"no violation found with {safeguard.switch} ({flow})"
     assert set(found.outcome.violated) & set(safeguard.protects)
     assert found.minimization is not None and found.minimization.one_minimal
-    for removed, smaller in reductions(found.counterexample):
+    for removed, smaller in reductions(found.counterexample, small_base()):
         assert not breaks(smaller, safeguard.protects), f"not 1-minimal: still fails after '{removed}'"
 
     replay = run_scenario(found.counterexample)
