@@ -1,4 +1,9 @@
-"""``no-lost-events``: every event a service committed reaches every subscriber (seed 6.2)."""
+"""Events reach their subscribers (seed 6.2, 4.2.3).
+
+``no-lost-events``: every event a service committed reaches every subscriber, or is parked in a
+dead-letter topic with its reason. ``dead-letters-drain``: once every fault is healed, the events
+parked during the faults are handled when re-driven, so nothing stays parked for good.
+"""
 
 from __future__ import annotations
 
@@ -42,3 +47,25 @@ def no_lost_events(result: RunResult) -> list[Violation]:
                 )
             )
     return violations
+
+
+@invariant(
+    "dead-letters-drain",
+    "convergence",
+    "Once every fault is healed, each event parked in a dead-letter topic is handled when re-driven: "
+    "none stays parked for good.",
+)
+def dead_letters_drain(result: RunResult) -> list[Violation]:
+    """An event still parked after heal, redrive and settle fails in a healthy system: a message
+    its consumer can never handle (a poison message), not a casualty of a fault."""
+    return [
+        Violation(
+            "dead-letters-drain",
+            f"{letter.event.type} {letter.event.event_id} is still parked for {letter.group} after every "
+            f"fault was healed and it was re-driven (parked at {letter.parked_at:.2f} s: {letter.reason})",
+            at=letter.parked_at,
+            evidence={"event_id": letter.event.event_id, "type": letter.event.type, "group": letter.group,
+                      "reason": letter.reason, "parked_at": letter.parked_at},
+        )
+        for letter in result.dead_letters
+    ]

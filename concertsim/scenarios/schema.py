@@ -55,6 +55,7 @@ INVARIANT_IDS = (
     "ranking-converges",
     "data-platform-exactly-once",
     "no-lost-events",
+    "dead-letters-drain",
     "client-outcomes-honoured",
     "sagas-terminate",
 )

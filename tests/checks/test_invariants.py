@@ -40,7 +40,7 @@ def confirmed_reservation(result: RunResult) -> reservations.Reservation:
 
 def test_every_invariant_holds_on_a_clean_run(clean: RunResult) -> None:
     assert {v.invariant.id: v.violations[:1] for v in check_run(clean) if not v.holds} == {}
-    assert len(REGISTRY) == 13
+    assert len(REGISTRY) == 14
 
 
 def test_double_refund_is_caught(clean: RunResult) -> None:
@@ -130,6 +130,21 @@ def test_lost_event_is_caught(clean: RunResult) -> None:
     handled.kind = "consumer.dropped"
     found = violations(result, "no-lost-events")
     assert found[0].evidence["event_id"] == handled.data["event_id"]
+
+
+def test_event_parked_for_good_is_caught(clean: RunResult) -> None:
+    from concertsim.models.events import PAYLOAD_TYPES, Event
+    from concertsim.sim.broker import DeadLetter
+
+    result = broken(clean)
+    raised = next(r for r in result.trace.of_kind("event.raised"))
+    event = Event.wrap(
+        PAYLOAD_TYPES[raised.data["type"]].model_validate(raised.data["payload"]), event_id=raised.data["event_id"],
+        occurred_at=raised.at, key=raised.data["key"], trace_id=raised.trace_id or "t",
+    )
+    result.dead_letters.append(DeadLetter("concert", "reservation-events", 0, 0, event, "poison: always fails", 12.5))
+    found = violations(result, "dead-letters-drain")
+    assert [(v.evidence["event_id"], v.evidence["group"]) for v in found] == [(event.event_id, "concert")]
 
 
 def test_queue_over_capacity_is_caught(clean: RunResult) -> None:
