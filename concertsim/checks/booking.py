@@ -63,7 +63,8 @@ def no_double_booking(result: RunResult) -> list[Violation]:
 @invariant(
     "seats-released-on-expiry",
     "convergence",
-    "A hold that is not paid within its TTL expires and its seat is free again.",
+    "A hold that is not paid within its TTL expires and its seat is free again: within two sweeps of "
+    "its expiry when no fault was active from the hold to then, and by the end of the run always.",
 )
 def seats_released_on_expiry(result: RunResult) -> list[Violation]:
     scenario = result.scenario
@@ -71,6 +72,23 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
     grace = 2 * scenario.rules.sweep_interval
     booked = result.table("reservation", reservations.RESERVATIONS)
     violations = []
+    for r in sorted(booked.values(), key=lambda r: r.reservation_id):
+        if r.status != ReservationStatus.EXPIRED or r.ended_at is None:
+            continue
+        late = r.ended_at - r.hold_expires_at
+        if late > grace and not _fault_during(result, r.held_at, r.hold_expires_at + grace):
+            violations.append(
+                Violation(
+                    "seats-released-on-expiry",
+                    f"{r.reservation_id} expired {late:.1f}s after its hold ran out at {r.hold_expires_at:.1f} "
+                    f"(at most {grace:g}s: two sweeps), with no fault active; seat {r.seat_no} of date "
+                    f"{r.date_id} stayed blocked meanwhile",
+                    at=r.hold_expires_at,
+                    evidence={"reservation_id": r.reservation_id, "hold_expires_at": r.hold_expires_at,
+                              "expired_at": r.ended_at, "late_by": late},
+                    saga=r.reservation_id,
+                )
+            )
     for r in sorted(booked.values(), key=lambda r: r.reservation_id):
         if r.status in _OPEN and r.hold_expires_at + grace <= end:
             violations.append(
@@ -102,3 +120,13 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
                 )
             )
     return violations
+
+
+def _fault_during(result: RunResult, start: float, end: float) -> bool:
+    """Whether any fault was active at some moment of [start, end] (a fault still active at heal
+    counts as active until then)."""
+    heal = result.phases.heal_at
+    return any(
+        w["start"] <= end and (w["end"] if w.get("end") is not None else heal) >= start
+        for w in result.fault_windows
+    )

@@ -101,6 +101,19 @@ def test_unreleased_hold_is_caught(clean: RunResult) -> None:
     assert violations(result, "seats-released-on-expiry")[0].saga == r.reservation_id
 
 
+def test_hold_released_late_without_a_fault_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    r = next(r for r in result.table("reservation", reservations.RESERVATIONS).values()
+             if r.status == ReservationStatus.EXPIRED)
+    r.ended_at = r.hold_expires_at + 3 * result.scenario.rules.sweep_interval
+    found = violations(result, "seats-released-on-expiry")
+    assert [v.evidence["reservation_id"] for v in found] == [r.reservation_id]
+
+    result.fault_windows.append({"index": 0, "kind": "crash", "target": "reservation",
+                                 "start": r.held_at + 1, "end": r.held_at + 2})
+    assert violations(result, "seats-released-on-expiry") == [], "a fault meanwhile may explain the delay"
+
+
 def test_seat_view_divergence_is_caught(clean: RunResult) -> None:
     result = broken(clean)
     r = confirmed_reservation(result)
