@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from concertsim.checks import (  # noqa: F401 - importing registers the invariants
     booking,
     client_history,
+    holds,
     lost_events,
     orphaned_deductions,
     points_ledger,

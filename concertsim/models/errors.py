@@ -15,6 +15,7 @@ __all__ = [
     "AlreadyRefunded",
     "UnknownSeat",
     "SeatUnavailable",
+    "HoldLimitReached",
     "ReservationNotFound",
     "NotReservationOwner",
     "HoldExpired",
@@ -92,6 +93,16 @@ class SeatUnavailable(DomainError):
     def __init__(self, date: int, seat: int, status: str) -> None:
         super().__init__(f"SeatUnavailable(date={date}, seat={seat}, status={status})")
         self.date, self.seat, self.status = date, seat, status
+
+
+class HoldLimitReached(DomainError):
+    """The user already has as many open holds as a user may have at once."""
+
+    code = "hold-limit-reached"
+
+    def __init__(self, user: int, open_holds: int, limit: int) -> None:
+        super().__init__(f"HoldLimitReached(user={user}, open_holds={open_holds}, limit={limit})")
+        self.user, self.open_holds, self.limit = user, open_holds, limit
 
 
 class ReservationNotFound(DomainError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from concertsim.models.errors import (
     HoldExpired,
+    HoldLimitReached,
     NotReservationOwner,
     ReservationClosed,
     ReservationNotFound,
@@ -29,6 +30,8 @@ __all__ = [
     "RESERVATIONS",
     "PAYMENTS",
     "OPEN_HOLDS",
+    "HOLDS_BY_KEY",
+    "USER_HOLDS",
     "SeatStatus",
     "ReservationStatus",
     "PaymentStatus",
@@ -39,6 +42,8 @@ __all__ = [
     "hold_expires_at",
     "is_hold_expired",
     "hold_seat",
+    "hold_for_key",
+    "open_holds_of",
     "payment_id_for",
     "start_payment",
     "confirm",
@@ -51,6 +56,8 @@ SEATS = "seats"
 RESERVATIONS = "reservations"
 PAYMENTS = "payments"
 OPEN_HOLDS = "open_holds"
+HOLDS_BY_KEY = "holds_by_key"
+USER_HOLDS = "user_holds"
 
 
 class SeatStatus(enum.StrEnum):
@@ -135,10 +142,42 @@ def _get(store: Store, reservation_id: str) -> Reservation:
     return reservation
 
 
+def hold_for_key(store: Store, idempotency_key: str) -> Reservation | None:
+    """The reservation an earlier hold request with ``idempotency_key`` made, or None."""
+    reservation_id = store.get(HOLDS_BY_KEY, idempotency_key)
+    return None if reservation_id is None else store.get(RESERVATIONS, reservation_id)
+
+
+def open_holds_of(store: Store, user_id: int, now: float) -> list[str]:
+    """The reservations of ``user_id`` still holding a seat at ``now``: open and not run out."""
+    held = []
+    for reservation_id in store.get(USER_HOLDS, user_id) or ():
+        reservation = store.get(RESERVATIONS, reservation_id)
+        if reservation.status in _OPEN and not is_hold_expired(reservation, now):
+            held.append(reservation_id)
+    return held
+
+
 def hold_seat(
-    store: Store, ids: IdSource, *, user_id: int, date_id: int, seat_no: int, ttl: float, now: float
+    store: Store, ids: IdSource, *, user_id: int, date_id: int, seat_no: int, ttl: float, now: float,
+    idempotency_key: str | None = None, max_open_holds: int | None = None,
 ) -> tuple[Reservation, list[SeatReserved]]:
-    """Hold a free seat for ``user_id`` for ``ttl`` seconds (seed 3.2)."""
+    """Hold a free seat for ``user_id`` for ``ttl`` seconds (seed 3.2).
+
+    A request whose ``idempotency_key`` was seen returns the reservation it made and raises no
+    event. Refuses :class:`HoldLimitReached` when the user already has ``max_open_holds`` open
+    holds (:func:`open_holds_of`), :class:`UnknownSeat` and :class:`SeatUnavailable`. The key and
+    the user's holds are read for update, so two concurrent requests with one key, or two holds
+    of one user, conflict instead of both succeeding."""
+    if idempotency_key is not None:
+        seen = store.get_for_update(HOLDS_BY_KEY, idempotency_key)
+        if seen is not None:
+            return store.get(RESERVATIONS, seen), []
+    users_holds = store.get_for_update(USER_HOLDS, user_id) or ()
+    if max_open_holds is not None:
+        still_open = open_holds_of(store, user_id, now)
+        if len(still_open) >= max_open_holds:
+            raise HoldLimitReached(user_id, len(still_open), max_open_holds)
     seat = store.get_for_update(SEATS, (date_id, seat_no))
     if seat is None:
         raise UnknownSeat(date_id, seat_no)
@@ -152,6 +191,9 @@ def hold_seat(
     store.put(SEATS, (date_id, seat_no), seat)
     store.put(RESERVATIONS, reservation.reservation_id, reservation)
     store.put(OPEN_HOLDS, reservation.reservation_id, reservation.hold_expires_at)
+    store.put(USER_HOLDS, user_id, (*users_holds, reservation.reservation_id))
+    if idempotency_key is not None:
+        store.put(HOLDS_BY_KEY, idempotency_key, reservation.reservation_id)
     return reservation, [
         SeatReserved(reservation_id=reservation.reservation_id, user_id=user_id, date_id=date_id,
                      seat_no=seat_no, hold_expires_at=reservation.hold_expires_at)

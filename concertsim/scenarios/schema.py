@@ -45,6 +45,7 @@ CHANNELS = ("request", "reply", "publish", "ack", "delivery", "offset_commit")
 
 INVARIANT_IDS = (
     "no-double-booking",
+    "no-duplicate-holds",
     "points-never-negative",
     "points-ledger-balanced",
     "no-double-refund",
@@ -254,6 +255,9 @@ class Rules(_Frozen):
     activation_interval: PositiveSeconds = 1.0
     sweep_interval: PositiveSeconds = 5.0
     rate_limit_per_second: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    max_open_holds_per_user: Annotated[int, Field(ge=1, le=1000)] = Field(
+        1, description="how many seats one user may hold (open, unexpired holds) at once"
+    )
 
 
 class Workload(_Frozen):

@@ -3,7 +3,8 @@
 Users arrive in a flash crowd at ticket opening or steadily. Each one takes a queue token, waits for
 it to be activated, lists the open dates, lists a date's seats, holds a free seat (trying another if
 it was taken), tops up points if short, and then pays or abandons the hold. Requests that time out
-are retried where retrying is safe. Every operation is recorded in the history as invoke → ok |
+are retried where retrying is safe; a hold carries the operation's id as its idempotency key, so a
+retry after a lost reply is answered with the first attempt's hold, not a second one. Every operation is recorded in the history as invoke → ok |
 fail | unknown.
 """
 
@@ -117,7 +118,7 @@ class Workload:
             seat_no = rng.choice(seats.value["available"])
             held = yield from self._request(
                 user_id, "hold", "POST /api/v1/reservations",
-                {**base, "date_id": date_id, "seat_no": seat_no}, retries=0,
+                {**base, "date_id": date_id, "seat_no": seat_no}, keyed=True,
             )
             if held.ok:
                 break
@@ -175,9 +176,15 @@ class Workload:
 
     def _request(
         self, user_id: int, action: str, route: str, body: dict[str, Any],
-        *, retries: int | None = None, record: bool = True,
+        *, retries: int | None = None, record: bool = True, keyed: bool = False, **detail: Any,
     ) -> Generator[simpy.Event, Any, Reply]:
-        op = self._invoke(user_id, action, route) if record else None
+        """One recorded operation (unless ``record`` is false), retried as :meth:`_attempts` says.
+        A ``keyed`` operation sends its op id as the idempotency key of every attempt."""
+        op = self._invoke(user_id, action, route, **detail) if record else None
+        if keyed:
+            assert op is not None
+            body = {**body, "idempotency_key": op.op_id}
+            op.detail["idempotency_key"] = op.op_id
         reply, _ = yield from self._attempts(op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route)
         if op is not None:
             self._complete(op, classify(reply), None if reply.ok else reply.code)

@@ -40,7 +40,7 @@ def confirmed_reservation(result: RunResult) -> reservations.Reservation:
 
 def test_every_invariant_holds_on_a_clean_run(clean: RunResult) -> None:
     assert {v.invariant.id: v.violations[:1] for v in check_run(clean) if not v.holds} == {}
-    assert len(REGISTRY) == 14
+    assert len(REGISTRY) == 15
 
 
 def test_double_refund_is_caught(clean: RunResult) -> None:
@@ -187,4 +187,19 @@ def test_saga_that_never_settles_is_caught(clean: RunResult) -> None:
     result = broken(clean)
     result.phases = Phases(result.phases.workload_end, result.phases.heal_at, None, result.phases.ended_at)
     assert violations(result, "sagas-terminate")
+
+
+
+def test_duplicate_hold_from_one_request_is_caught(clean: RunResult) -> None:
+    result = broken(clean)
+    hold_op = next(op for op in result.history if op.action == "hold" and op.outcome == "ok")
+    made = next(r for r in result.trace.of_kind("event.raised")
+                if r.data["type"] == "SeatReservedEvent" and r.trace_id == hold_op.op_id)
+    ghost = copy.deepcopy(made)
+    ghost.data["payload"]["reservation_id"] = "res-ghost"
+    ghost.data["payload"]["seat_no"] = 99
+    result.trace.records.insert(result.trace.records.index(made) + 1, ghost)
+    found = violations(result, "no-duplicate-holds")
+    assert {v.evidence.get("reservation_id") for v in found} >= {"res-ghost"}
+    assert any("made 2 reservations" in v.message for v in found)
 

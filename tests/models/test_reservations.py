@@ -254,3 +254,25 @@ def test_a_released_seat_can_be_held_by_someone_else(store: MemoryStore, hold) -
 def test_status_of_an_unknown_reservation_is_refused(store: MemoryStore) -> None:
     with pytest.raises(ReservationNotFound):
         r.reservation_status(store, "res-x")
+
+
+def test_a_hold_request_repeated_with_its_key_returns_the_first_hold(store: MemoryStore, ids: CountingIds) -> None:
+    first, raised = r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=1, ttl=TTL, now=0.0,
+                                idempotency_key="op-1")
+    again, raised_again = r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=2, ttl=TTL, now=1.0,
+                                      idempotency_key="op-1")
+    assert again.reservation_id == first.reservation_id and raised and raised_again == []
+    assert store.get(r.SEATS, (1, 2)).status == r.SeatStatus.AVAILABLE
+    assert r.hold_for_key(store, "op-1").reservation_id == first.reservation_id
+
+
+def test_a_user_may_not_hold_more_seats_than_the_limit(store: MemoryStore, ids: CountingIds) -> None:
+    from concertsim.models.errors import HoldLimitReached
+
+    r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=1, ttl=TTL, now=0.0, max_open_holds=1)
+    with pytest.raises(HoldLimitReached):
+        r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=2, ttl=TTL, now=1.0, max_open_holds=1)
+    r.hold_seat(store, ids, user_id=8, date_id=1, seat_no=2, ttl=TTL, now=1.0, max_open_holds=1)
+    # A hold that ran out no longer counts, swept or not.
+    r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=3, ttl=TTL, now=TTL, max_open_holds=1)
+    assert len(r.open_holds_of(store, 7, TTL)) == 1

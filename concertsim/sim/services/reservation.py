@@ -41,7 +41,15 @@ __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 
 
 def hold(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """Hold a seat (seed 3.2). A request repeating an earlier one's ``idempotency_key`` is answered
+    with the hold that one made, before Concert is asked (its view may already show the seat held
+    by that very hold)."""
     date_id, seat_no, user_id = body["date_id"], body["seat_no"], body["user_id"]
+    key = body.get("idempotency_key")
+    if key is not None:
+        earlier = reservations.hold_for_key(host.db.begin(), key)
+        if earlier is not None:
+            return _held(earlier)
     seen = yield from host.call(
         "concert", "concert.check_seat", {"date_id": date_id, "seat_no": seat_no}, trace_id,
         key=seat_key(date_id, seat_no), retries=0,
@@ -50,15 +58,20 @@ def hold(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[si
         return seen
     if not seen.ok:
         return Failed("dependency-unavailable", "Concert did not answer the seat check", transient=True)
-    ttl = host.world.scenario.rules.hold_ttl
+    rules = host.world.scenario.rules
 
     def work(tx: Transaction, now: float) -> tuple[reservations.Reservation, list[EventPayload]]:
         held, raised = reservations.hold_seat(
-            tx, host.world, user_id=user_id, date_id=date_id, seat_no=seat_no, ttl=ttl, now=now
+            tx, host.world, user_id=user_id, date_id=date_id, seat_no=seat_no, ttl=rules.hold_ttl,
+            now=now, idempotency_key=key, max_open_holds=rules.max_open_holds_per_user,
         )
         return held, list(raised)
 
     held = yield from host.transact(work, trace_id, label="reservation.hold")
+    return _held(held)
+
+
+def _held(held: reservations.Reservation) -> Reply:
     return Ok(
         {
             "reservation_id": held.reservation_id,

@@ -1,0 +1,38 @@
+"""A client retries what it could not learn the outcome of, and the system answers a retry with the
+first attempt's effect (seed 4.2.3: every request that may be repeated carries an idempotency key)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from concertsim.checks import check_run
+from concertsim.models import points, reservations
+from concertsim.scenarios.loader import scenario_from_data
+from concertsim.sim.result import RunResult
+from concertsim.sim.runner import run_scenario
+from tests.conftest import SMALL
+
+
+def scenario(faults=(), *overrides: str):
+    data = {**SMALL, "faults": list(faults)}
+    return scenario_from_data(
+        data, "client-retries",
+        ["workload.users=3", "workload.abandon_probability=0", *overrides],
+    )
+
+
+def assert_all_invariants_hold(result: RunResult) -> None:
+    assert {v.invariant.id: v.violations[:2] for v in check_run(result) if not v.holds} == {}
+
+
+def test_a_hold_retried_after_its_reply_was_lost_makes_one_hold() -> None:
+    lost_replies = {"at": 0, "kind": "drop", "target": "reply",
+                    "match": {"message_type": "reservation.hold", "count": 3}}
+    result = run_scenario(scenario([lost_replies], "workload.initial_points=50000"))
+    held = Counter(r.user_id for r in result.table("reservation", reservations.RESERVATIONS).values())
+    assert held == {1: 1, 2: 1, 3: 1}
+    confirmed = [r for r in result.table("reservation", reservations.RESERVATIONS).values()
+                 if r.status == reservations.ReservationStatus.CONFIRMED]
+    assert len(confirmed) == 3
+    assert_all_invariants_hold(result)
+
