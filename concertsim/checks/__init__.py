@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from concertsim.checks import (  # noqa: F401 - importing registers the invariants
     booking,
+    charges,
     client_history,
     holds,
     lost_events,

@@ -1,8 +1,8 @@
 """Point: prepaid points with a ledger (seed 2, 4.2.2, 4.2.3).
 
 Rules: a balance never goes negative; every change is a ledger entry (charge, use, refund), so a
-balance always equals its ledger; a use keyed by an idempotency key is applied once however often
-it is requested; a refund gives back each deduction of a reservation at most once; a refund that
+balance always equals its ledger; a use or a charge keyed by an idempotency key is applied once
+however often it is requested; a refund gives back each deduction of a reservation at most once; a refund that
 finds no deduction leaves a tombstone so that a deduction arriving late is refused.
 """
 
@@ -25,6 +25,7 @@ __all__ = [
     "USES",
     "USES_BY_KEY",
     "USES_BY_RESERVATION",
+    "CHARGES_BY_KEY",
     "TOMBSTONES",
     "OPENING_ENTRY_PREFIX",
     "PointAccount",
@@ -44,6 +45,7 @@ LEDGER = "ledger"
 USES = "uses"
 USES_BY_KEY = "uses_by_key"
 USES_BY_RESERVATION = "uses_by_reservation"
+CHARGES_BY_KEY = "charges_by_key"
 TOMBSTONES = "refund_tombstones"
 OPENING_ENTRY_PREFIX = "led-open-"
 
@@ -76,6 +78,8 @@ class LedgerEntry:
     at: float
     reservation_id: str | None = None
     use_id: str | None = None
+    request_key: str | None = None
+    """The idempotency key of the client request that made a charge."""
 
 
 @dataclass(slots=True)
@@ -117,14 +121,25 @@ def balance(store: Store, user_id: int) -> int:
     return account.balance
 
 
-def charge(store: Store, ids: IdSource, *, user_id: int, amount: int, now: float) -> list[PointCharged]:
-    """Add ``amount`` points (seed 2: ``POST /points/charge``)."""
+def charge(
+    store: Store, ids: IdSource, *, user_id: int, amount: int, now: float, idempotency_key: str | None = None
+) -> list[PointCharged]:
+    """Add ``amount`` points (seed 2: ``POST /points/charge``).
+
+    A request whose ``idempotency_key`` was seen credits nothing more and raises no event (a
+    client's retry after a lost reply); the key is read for update, so two concurrent requests
+    with one key conflict instead of both crediting. The charge's ledger entry records the key."""
+    if idempotency_key is not None and store.get_for_update(CHARGES_BY_KEY, idempotency_key) is not None:
+        return []
     if amount <= 0:
         raise InvalidAmount(amount)
     account = _account_for_update(store, user_id)
     account.balance += amount
     store.put(ACCOUNTS, user_id, account)
-    _append_ledger(store, ids, "charge", user_id, amount, now)
+    entry = LedgerEntry(ids.next_id("led"), user_id, "charge", amount, now, request_key=idempotency_key)
+    store.put(LEDGER, entry.entry_id, entry)
+    if idempotency_key is not None:
+        store.put(CHARGES_BY_KEY, idempotency_key, entry.entry_id)
     return [PointCharged(user_id=user_id, amount=amount, balance=account.balance)]
 
 

@@ -49,6 +49,7 @@ INVARIANT_IDS = (
     "points-never-negative",
     "points-ledger-balanced",
     "no-double-refund",
+    "charge-exactly-once",
     "queue-capacity",
     "no-orphaned-deduction",
     "seats-released-on-expiry",

@@ -3,8 +3,8 @@
 Users arrive in a flash crowd at ticket opening or steadily. Each one takes a queue token, waits for
 it to be activated, lists the open dates, lists a date's seats, holds a free seat (trying another if
 it was taken), tops up points if short, and then pays or abandons the hold. Requests that time out
-are retried where retrying is safe; a hold carries the operation's id as its idempotency key, so a
-retry after a lost reply is answered with the first attempt's hold, not a second one. Every operation is recorded in the history as invoke → ok |
+are retried; a hold and a charge carry the operation's id as their idempotency key, so a retry
+after a lost reply is answered with the first attempt's effect, not a second one. Every operation is recorded in the history as invoke → ok |
 fail | unknown.
 """
 
@@ -131,9 +131,10 @@ class Workload:
         yield env.timeout(self._think())
         balance = yield from self._request(user_id, "balance", "GET /api/v1/points/{userId}", {"user_id": user_id})
         if balance.ok and balance.value["balance"] < amount:
+            top_up = amount - balance.value["balance"]
             charged = yield from self._request(
                 user_id, "charge", "POST /api/v1/points/charge",
-                {"user_id": user_id, "amount": amount - balance.value["balance"]}, retries=0,
+                {"user_id": user_id, "amount": top_up}, keyed=True, amount=top_up,
             )
             if not charged.ok:
                 return
@@ -185,9 +186,12 @@ class Workload:
             assert op is not None
             body = {**body, "idempotency_key": op.op_id}
             op.detail["idempotency_key"] = op.op_id
-        reply, _ = yield from self._attempts(op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route)
+        reply, uncertain = yield from self._attempts(op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route)
         if op is not None:
-            self._complete(op, classify(reply), None if reply.ok else reply.code)
+            outcome = classify(reply)
+            if uncertain and outcome == "fail":
+                outcome = "unknown"  # a refused retry says nothing about what the earlier attempt did
+            self._complete(op, outcome, None if reply.ok else reply.code)
         return reply
 
     def _attempts(

@@ -40,7 +40,7 @@ def confirmed_reservation(result: RunResult) -> reservations.Reservation:
 
 def test_every_invariant_holds_on_a_clean_run(clean: RunResult) -> None:
     assert {v.invariant.id: v.violations[:1] for v in check_run(clean) if not v.holds} == {}
-    assert len(REGISTRY) == 15
+    assert len(REGISTRY) == 16
 
 
 def test_double_refund_is_caught(clean: RunResult) -> None:
@@ -203,3 +203,27 @@ def test_duplicate_hold_from_one_request_is_caught(clean: RunResult) -> None:
     assert {v.evidence.get("reservation_id") for v in found} >= {"res-ghost"}
     assert any("made 2 reservations" in v.message for v in found)
 
+
+@pytest.fixture(scope="module")
+def charging() -> RunResult:
+    """A clean run in which users top up their points."""
+    return run_scenario(small_scenario("workload.initial_points=0"))
+
+
+def test_a_charge_credited_twice_is_caught(charging: RunResult) -> None:
+    assert violations(charging, "charge-exactly-once") == []
+    result = broken(charging)
+    ledger = result.state["point"][points.LEDGER]
+    entry = next(e for e in ledger.values() if e.kind == "charge")
+    ledger["led-99998"] = replace(entry, entry_id="led-99998")
+    result.state["point"][points.ACCOUNTS][entry.user_id].balance += entry.amount
+    found = violations(result, "charge-exactly-once")
+    assert found and "credited 2 time(s)" in found[0].message
+
+
+def test_a_charge_no_client_asked_for_is_caught(charging: RunResult) -> None:
+    result = broken(charging)
+    ledger = result.state["point"][points.LEDGER]
+    ledger["led-99997"] = points.LedgerEntry("led-99997", 1, "charge", 10, 5.0)
+    found = violations(result, "charge-exactly-once")
+    assert found and "no client made" in found[0].message

@@ -228,3 +228,15 @@ def test_ledger_always_equals_the_balance(store: MemoryStore, ids: CountingIds) 
     points.refund_reservation(store, ids, reservation_id="res-a", now=3.0)
     assert points.ledger_balance(store, 1) == points.balance(store, 1) == 80
     assert points.ledger_balance(store, 2) == points.balance(store, 2) == 50
+
+
+def test_a_charge_repeated_with_its_key_credits_once() -> None:
+    from concertsim.models.store import CountingIds, MemoryStore
+
+    store, ids = MemoryStore(), CountingIds()
+    points.open_account(store, 5, 0.0)
+    assert points.charge(store, ids, user_id=5, amount=300, now=1.0, idempotency_key="op-9")
+    assert points.charge(store, ids, user_id=5, amount=300, now=2.0, idempotency_key="op-9") == []
+    assert points.balance(store, 5) == 300 == points.ledger_balance(store, 5)
+    entries = [store.get(points.LEDGER, k) for k in store.keys(points.LEDGER)]
+    assert [(e.kind, e.request_key) for e in entries] == [("charge", "op-9")]

@@ -36,3 +36,15 @@ def test_a_hold_retried_after_its_reply_was_lost_makes_one_hold() -> None:
     assert len(confirmed) == 3
     assert_all_invariants_hold(result)
 
+
+def test_a_charge_retried_after_its_reply_was_lost_credits_once() -> None:
+    lost_replies = {"at": 0, "kind": "drop", "target": "reply",
+                    "match": {"message_type": "point.charge", "count": 3}}
+    result = run_scenario(scenario([lost_replies]))
+    charges = Counter(e.user_id for e in result.table("point", points.LEDGER).values() if e.kind == "charge")
+    assert charges == {1: 1, 2: 1, 3: 1}
+    assert all(op.outcome == "ok" for op in result.history if op.action == "charge")
+    confirmed = [r for r in result.table("reservation", reservations.RESERVATIONS).values()
+                 if r.status == reservations.ReservationStatus.CONFIRMED]
+    assert len(confirmed) == 3
+    assert_all_invariants_hold(result)

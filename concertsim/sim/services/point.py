@@ -27,11 +27,14 @@ __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 
 
 def charge(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """Credit points; a request repeating an earlier one's ``idempotency_key`` credits nothing
+    more and answers the current balance."""
     user_id, amount = body["user_id"], body["amount"]
 
     def work(tx: Transaction, now: float) -> tuple[int, list[EventPayload]]:
         points.open_account(tx, user_id, now)
-        raised = points.charge(tx, host.world, user_id=user_id, amount=amount, now=now)
+        raised = points.charge(tx, host.world, user_id=user_id, amount=amount, now=now,
+                               idempotency_key=body.get("idempotency_key"))
         return points.balance(tx, user_id), list(raised)
 
     balance = yield from host.transact(work, trace_id, label="point.charge")
