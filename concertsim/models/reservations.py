@@ -4,7 +4,12 @@
 A reservation is HELD when its seat is taken for ``ttl`` seconds, and ends in exactly one of
 CONFIRMED (paid), EXPIRED (unpaid when the hold ran out) or FAILED (the payment could not be
 completed, and its points are to be refunded). PAYMENT_PENDING marks a hold whose payment was asked
-for in the choreography flow. The rule "a hold expires after its TTL" lives in
+for in the choreography flow, until it is confirmed, failed or declined.
+
+A payment is PENDING while a request to Point may still deduct for it; COMPLETED when the
+reservation is confirmed; FAILED when its points are to be refunded; DECLINED when Point answered
+every request for it that it took nothing (refused, or unavailable with nothing written): the hold
+stands and may be paid again, and an expiring hold does not ask for a refund of it. The rule "a hold expires after its TTL" lives in
 :func:`hold_expires_at` and :func:`is_hold_expired`, and nowhere else.
 """
 
@@ -46,6 +51,7 @@ __all__ = [
     "open_holds_of",
     "payment_id_for",
     "start_payment",
+    "decline_payment",
     "confirm",
     "fail_payment",
     "expire_due_holds",
@@ -78,6 +84,7 @@ class PaymentStatus(enum.StrEnum):
     PENDING = "PENDING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    DECLINED = "DECLINED"
 
 
 _OPEN = (ReservationStatus.HELD, ReservationStatus.PAYMENT_PENDING)
@@ -116,6 +123,9 @@ class Payment:
     status: PaymentStatus
     created_at: float
     completed_at: float | None = None
+    requests_out: int = 0
+    """Requests to Point started for this payment whose answer Reservation has not taken in; a
+    crash leaves them counted, so only an answered payment is ever DECLINED."""
 
 
 def add_seats(store: Store, *, date_id: int, seats: int, price: int) -> None:
@@ -206,8 +216,9 @@ def payment_id_for(reservation_id: str) -> str:
 
 
 def start_payment(store: Store, *, reservation_id: str, user_id: int, now: float, pending: bool) -> Reservation:
-    """Begin paying for a held reservation (seed 3.1): its one payment is created PENDING, and with
-    ``pending`` (the choreography flow, seed 4.2.1) the reservation becomes PAYMENT_PENDING.
+    """Begin a request to pay for a held reservation (seed 3.1): its one payment is PENDING (created,
+    or reopened if it was DECLINED) with one more request out, and with ``pending`` (the
+    choreography flow, seed 4.2.1) the reservation becomes PAYMENT_PENDING.
 
     A confirmed reservation is returned unchanged (a retried payment is answered, not repeated).
     Refuses :class:`NotReservationOwner`, :class:`ReservationClosed` (expired or failed) and
@@ -222,13 +233,34 @@ def start_payment(store: Store, *, reservation_id: str, user_id: int, now: float
     if is_hold_expired(reservation, now):
         raise HoldExpired(reservation_id, reservation.hold_expires_at, now)
     payment_id = payment_id_for(reservation_id)
-    if store.get(PAYMENTS, payment_id) is None:
-        store.put(PAYMENTS, payment_id, Payment(payment_id, reservation_id, user_id, reservation.amount,
-                                                PaymentStatus.PENDING, now))
+    payment = store.get_for_update(PAYMENTS, payment_id) or Payment(
+        payment_id, reservation_id, user_id, reservation.amount, PaymentStatus.PENDING, now
+    )
+    payment.status, payment.completed_at = PaymentStatus.PENDING, None
+    payment.requests_out += 1
+    store.put(PAYMENTS, payment_id, payment)
     if pending and reservation.status != ReservationStatus.PAYMENT_PENDING:
         reservation.status = ReservationStatus.PAYMENT_PENDING
         store.put(RESERVATIONS, reservation_id, reservation)
     return reservation
+
+
+def decline_payment(store: Store, *, reservation_id: str, now: float) -> None:
+    """Point answered one request for this payment that it took nothing (a refusal, or "unavailable"
+    with nothing written). Once every request started is answered so, the payment is DECLINED and
+    a PAYMENT_PENDING reservation is HELD again: the buyer may pay again, and the sweeper does not
+    compensate it. A payment no longer PENDING is left as it is."""
+    payment = store.get_for_update(PAYMENTS, payment_id_for(reservation_id))
+    if payment is None or payment.status != PaymentStatus.PENDING:
+        return
+    payment.requests_out = max(0, payment.requests_out - 1)
+    if payment.requests_out == 0:
+        payment.status, payment.completed_at = PaymentStatus.DECLINED, now
+        reservation = _get(store, reservation_id)
+        if reservation.status == ReservationStatus.PAYMENT_PENDING:
+            reservation.status = ReservationStatus.HELD
+            store.put(RESERVATIONS, reservation_id, reservation)
+    store.put(PAYMENTS, payment.payment_id, payment)
 
 
 def _set_payment(store: Store, reservation: Reservation, status: PaymentStatus, now: float) -> None:

@@ -276,3 +276,23 @@ def test_a_user_may_not_hold_more_seats_than_the_limit(store: MemoryStore, ids: 
     # A hold that ran out no longer counts, swept or not.
     r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=3, ttl=TTL, now=TTL, max_open_holds=1)
     assert len(r.open_holds_of(store, 7, TTL)) == 1
+
+
+def test_a_payment_declined_on_every_request_reopens_the_hold_and_is_not_compensated(store: MemoryStore, hold) -> None:
+    held = hold()
+    r.start_payment(store, reservation_id=held.reservation_id, user_id=7, now=1.0, pending=True)
+    r.start_payment(store, reservation_id=held.reservation_id, user_id=7, now=2.0, pending=True)
+    r.decline_payment(store, reservation_id=held.reservation_id, now=3.0)
+    payment = store.get(r.PAYMENTS, r.payment_id_for(held.reservation_id))
+    assert payment.status == r.PaymentStatus.PENDING  # the other request may still deduct
+    r.decline_payment(store, reservation_id=held.reservation_id, now=4.0)
+    assert store.get(r.PAYMENTS, payment.payment_id).status == r.PaymentStatus.DECLINED
+    assert r.reservation_status(store, held.reservation_id) == r.ReservationStatus.HELD
+    raised = r.expire_due_holds(store, now=TTL)
+    assert [type(e) for e in raised] == [ReservationExpired]
+    # Paying again reopens it.
+    again = hold(seat=2, user=8, now=TTL)
+    r.start_payment(store, reservation_id=again.reservation_id, user_id=8, now=TTL + 1, pending=False)
+    r.decline_payment(store, reservation_id=again.reservation_id, now=TTL + 2)
+    r.start_payment(store, reservation_id=again.reservation_id, user_id=8, now=TTL + 3, pending=False)
+    assert store.get(r.PAYMENTS, r.payment_id_for(again.reservation_id)).status == r.PaymentStatus.PENDING

@@ -33,7 +33,7 @@ from concertsim.models.events import (
 )
 from concertsim.sim.consumer import EventWork
 from concertsim.sim.host import Host
-from concertsim.sim.network import Failed, Ok, Reply
+from concertsim.sim.network import Failed, Ok, Reply, Timeout
 from concertsim.sim.services.common import Job, every
 from concertsim.sim.storage import Transaction
 
@@ -82,32 +82,32 @@ def _held(held: reservations.Reservation) -> Reply:
 
 
 def pay(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """Pay for a hold (seed 3.1, 4.2.1). Point is asked to deduct under the payment's idempotency
+    key, so every repeat is safe. An answer that Point took nothing (a refusal, or "unavailable"
+    after every retry the hold had time for) declines the payment and leaves the hold standing; an
+    answer that never came leaves the deduction in doubt: the sync flow fails and compensates the
+    payment, the choreography flow leaves it to PointUsedEvent or the hold's expiry."""
     reservation_id, user_id = body["reservation_id"], body["user_id"]
     design = host.world.scenario.design
+    choreography = design.payment_flow == "choreography"
 
     def start(tx: Transaction, now: float) -> tuple[reservations.Reservation, list[EventPayload]]:
         started = reservations.start_payment(
-            tx, reservation_id=reservation_id, user_id=user_id, now=now, pending=False
+            tx, reservation_id=reservation_id, user_id=user_id, now=now, pending=choreography
         )
         return started, []
 
     reservation = yield from host.transact(start, trace_id, label="reservation.start_payment")
     if reservation.status == reservations.ReservationStatus.CONFIRMED:
         return Ok({"status": "confirmed"})
-    used = yield from host.call(
-        "point", "point.use",
-        {
-            "user_id": user_id,
-            "amount": reservation.amount,
-            "reservation_id": reservation_id,
-            "idempotency_key": reservations.payment_id_for(reservation_id),
-        },
-        trace_id, key=f"user-{user_id}",
-    )
+    used, in_doubt = yield from _use_points(host, reservation, trace_id)
+    if isinstance(used, Failed) and not in_doubt:
+        yield from host.transact(_decline(reservation_id), trace_id, label="reservation.decline_payment")
+        return used  # Point took nothing; the hold stands and the client may charge and retry
     refused = isinstance(used, Failed) and not used.transient
     if refused:
-        return used  # Point did nothing; the hold stands and the client may charge and retry
-    if design.payment_flow == "choreography":
+        return used  # an earlier attempt may still deduct: the payment stays pending for the sweeper
+    if choreography:
         return Ok({"status": "pending"})
     if used.ok:
         outcome = yield from host.transact(
@@ -118,6 +118,47 @@ def pay(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[sim
         _fail(reservation_id, "point-use-unknown"), trace_id, label="reservation.fail_payment"
     )
     return Failed("payment-failed", "Point did not answer; the payment was failed and compensated")
+
+
+def _use_points(
+    host: Host, reservation: reservations.Reservation, trace_id: str | None
+) -> Generator[simpy.Event, Any, tuple[Reply, bool]]:
+    """Ask Point to deduct for ``reservation``; returns Point's last reply and whether any request
+    went unanswered (its deduction in doubt). A timeout is retried ``network.call_retries`` times;
+    "unavailable" (Point wrote nothing) is retried while the hold has time for another attempt."""
+    spec = host.world.scenario.network
+    reservation_id, user_id = reservation.reservation_id, reservation.user_id
+    request = {
+        "user_id": user_id,
+        "amount": reservation.amount,
+        "reservation_id": reservation_id,
+        "idempotency_key": reservations.payment_id_for(reservation_id),
+    }
+    in_doubt, timeouts, attempt = False, 0, 0
+    while True:
+        used = yield from host.call("point", "point.use", request, trace_id, key=f"user-{user_id}", retries=0)
+        attempt += 1
+        if isinstance(used, Timeout):
+            in_doubt, timeouts = True, timeouts + 1
+            if timeouts > spec.call_retries:
+                return used, in_doubt
+        elif not (isinstance(used, Failed) and used.transient):
+            return used, in_doubt
+        backoff = min(spec.retry_backoff * 2 ** (attempt - 1), _MAX_BACKOFF)
+        if host.clock() + backoff + spec.call_timeout >= reservation.hold_expires_at:
+            return used, in_doubt
+        yield host.env.timeout(backoff)
+
+
+_MAX_BACKOFF = 2.0
+
+
+def _decline(reservation_id: str) -> Any:
+    def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+        reservations.decline_payment(tx, reservation_id=reservation_id, now=now)
+        return None, []
+
+    return work
 
 
 def _confirm_or_fail(reservation_id: str) -> Any:

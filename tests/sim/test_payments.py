@@ -1,0 +1,95 @@
+"""How a payment ends when Point answers, refuses, or is unavailable (seed 3.1, 4.2.1, 4.2.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from concertsim.checks import check_run
+from concertsim.models import points, reservations
+from concertsim.models.reservations import PaymentStatus, ReservationStatus
+from concertsim.scenarios.loader import scenario_from_data
+from concertsim.scenarios.schema import Scenario
+from concertsim.sim.faults import FaultInjector
+from concertsim.sim.result import RunResult
+from concertsim.sim.runner import run_scenario
+from concertsim.sim.system import build_system
+from concertsim.sim.workload import Workload
+from concertsim.sim.world import World
+from tests.conftest import SMALL
+
+
+def scenario(faults=(), *overrides: str) -> Scenario:
+    data = {**SMALL, "faults": list(faults)}
+    return scenario_from_data(data, "payments", ["workload.abandon_probability=0", *overrides])
+
+
+def raised(result: RunResult, event_type: str) -> list[dict[str, Any]]:
+    return [r.data["payload"] for r in result.trace.of_kind("event.raised") if r.data["type"] == event_type]
+
+
+def assert_all_invariants_hold(result: RunResult) -> None:
+    assert {v.invariant.id: v.violations[:2] for v in check_run(result) if not v.holds} == {}
+
+
+def statuses_seen(scenario: Scenario, until: float) -> set[ReservationStatus]:
+    """Every reservation status Reservation's database showed, sampled every 50 ms."""
+    world = World(scenario, scenario.seed)
+    system = build_system(world)
+    FaultInjector(world, system).schedule(scenario.faults)
+    Workload(world, system.network, system.hosts["gateway"]).start()
+    seen: set[ReservationStatus] = set()
+
+    def watch() -> Generator[Any, Any, None]:
+        while True:
+            for reservation in system.hosts["reservation"].db.tables.get(reservations.RESERVATIONS, {}).values():
+                seen.add(reservation.status)
+            yield world.env.timeout(0.05)
+
+    world.env.process(watch())
+    world.env.run(until=until)
+    return seen
+
+
+def test_a_choreography_payment_is_payment_pending_until_point_used_arrives() -> None:
+    slow_events = {"at": 0, "kind": "delay", "target": "delivery",
+                   "match": {"message_type": "PointUsedEvent"}, "params": {"seconds": 1.0}}
+    seen = statuses_seen(scenario([slow_events], "design.payment_flow=choreography",
+                                  "workload.initial_points=50000"), until=40)
+    assert ReservationStatus.PAYMENT_PENDING in seen and ReservationStatus.CONFIRMED in seen
+
+
+def test_a_sync_payment_is_never_payment_pending() -> None:
+    seen = statuses_seen(scenario((), "workload.initial_points=50000"), until=40)
+    assert ReservationStatus.PAYMENT_PENDING not in seen
+
+
+def first_payment_at(base: Scenario) -> float:
+    return next(op.invoke_at for op in run_scenario(base).history if op.action == "pay")
+
+
+def test_point_unavailable_for_a_moment_is_retried_not_failed_in_the_sync_flow() -> None:
+    base = scenario((), "workload.users=1", "workload.initial_points=50000")
+    at = first_payment_at(base)
+    unavailable = {"at": at, "kind": "commit_failure", "target": "point", "duration": 1.0,
+                   "params": {"rate": 1.0}}
+    result = run_scenario(scenario([unavailable], "workload.users=1", "workload.initial_points=50000"))
+    assert [op.outcome for op in result.history if op.action == "pay"] == ["ok"]
+    assert raised(result, "ReservationFailedEvent") == []
+    assert any(r.kind == "tx.failed" and r.party == "point" for r in result.trace.records)
+    assert_all_invariants_hold(result)
+
+
+def test_a_payment_point_refused_is_declined_and_not_compensated_at_expiry() -> None:
+    # Without an answer to its balance query the buyer pays without topping up: Point refuses.
+    blind = {"at": 0, "kind": "drop", "target": "reply", "match": {"message_type": "point.balance"}}
+    result = run_scenario(scenario([blind], "workload.users=1", "workload.initial_points=0"))
+    assert [op.error for op in result.history if op.action == "pay"] == ["insufficient-points"]
+    payment = next(iter(result.table("reservation", reservations.PAYMENTS).values()))
+    assert payment.status == PaymentStatus.DECLINED
+    assert [r.status for r in result.table("reservation", reservations.RESERVATIONS).values()] == [
+        ReservationStatus.EXPIRED
+    ]
+    assert raised(result, "ReservationFailedEvent") == []
+    assert result.table("point", points.TOMBSTONES) == {}
+    assert_all_invariants_hold(result)
