@@ -121,13 +121,26 @@ def consume_partition(
     handlers: dict[str, EventWork], policy: ConsumerPolicy,
 ) -> Generator[simpy.Event, Any, None]:
     """The consumer loop of (group, topic, partition): fetch, handle each event of a type in
-    ``handlers`` (skipping the topic's other types), commit the offset."""
+    ``handlers`` (skipping the topic's other types), commit the offset.
+
+    Like a Kafka consumer, it keeps its position in memory: a lost offset commit costs nothing
+    until the consumer restarts, which resumes from the last committed offset and so redelivers
+    what it had handled since (at-least-once). Once caught up it commits again until the commit
+    lands."""
     env = host.env
     world = host.world
+    position = broker.committed(group, topic, partition)
     while True:
-        offset = broker.committed(group, topic, partition)
+        offset = position
         log = broker.log(topic, partition)
         if offset >= len(log):
+            if broker.committed(group, topic, partition) < position:
+                # Caught up, but the last commit was lost: commit again, as a Kafka consumer's
+                # periodic commit would, until it lands (else the group's lag never reaches zero).
+                yield from _commit_offset(host, broker, network, group, topic, partition, position)
+                if broker.committed(group, topic, partition) < position:
+                    yield env.timeout(policy.fetch_timeout)
+                continue
             yield broker.appended(topic, partition)
             continue
         if not broker.is_up or not network.reachable(host.name, BROKER):
@@ -158,7 +171,8 @@ def consume_partition(
                 host, broker, group, topic, partition, message_offset, event, work, policy
             )
         if batch:
-            yield from _commit_offset(host, broker, network, group, topic, partition, offset + len(batch))
+            position = offset + len(batch)
+            yield from _commit_offset(host, broker, network, group, topic, partition, position)
         if gap:
             yield env.timeout(policy.fetch_timeout)
 

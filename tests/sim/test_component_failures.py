@@ -85,3 +85,17 @@ def test_crashing_the_relay_of_a_service_without_an_outbox_strikes_nothing() -> 
     result = run_scenario(scenario([crash], "design.publish=dual_write"))
     restart = next(r for r in result.trace.of_kind("daemon.restart") if r.party == "relay:point")
     assert restart.data["daemons"] == []
+
+
+def test_lost_offset_commits_redeliver_nothing_until_the_consumer_restarts() -> None:
+    lost = {"at": 0, "kind": "drop", "target": "offset_commit", "duration": 20, "match": {"group": "concert"}}
+    restart = {"at": 15, "kind": "crash", "target": "consumer:concert", "duration": 1}
+
+    def redelivered(result: RunResult) -> int:
+        deliveries = Counter(r.data["event_id"] for r in result.trace.of_kind("broker.deliver") if r.data["group"] == "concert")
+        return sum(n - 1 for n in deliveries.values())
+
+    assert redelivered(run_scenario(scenario([lost]))) == 0
+    after_restart = run_scenario(scenario([lost, restart]))
+    assert redelivered(after_restart) > 0
+    assert_all_invariants_hold(after_restart)
