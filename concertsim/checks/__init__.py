@@ -13,6 +13,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
     charges,
     client_history,
     holds,
+    liveness,
     lost_events,
     orphaned_deductions,
     points_ledger,

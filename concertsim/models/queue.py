@@ -2,7 +2,9 @@
 
 Tokens are issued in order and wait; the activator lets them in, in issue order, while fewer than
 ``capacity`` are active; an active token expires after ``idle_ttl`` seconds without activity, or
-when its user completes a purchase. The number of active tokens never exceeds the capacity.
+when its user completes a purchase. A token does not idle out while its user holds a seat (until
+the hold runs out): a buyer thinking over a held seat is not idle. The number of active tokens
+never exceeds the capacity.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "position",
     "expire_idle",
     "complete",
+    "keep_alive_for_hold",
     "active_count",
 ]
 
@@ -57,6 +60,8 @@ class QueueToken:
     activated_at: float | None = None
     expired_at: float | None = None
     expiry_reason: str | None = None
+    held_until: float = 0.0
+    """The token does not idle out before this moment: its user holds a seat until then."""
 
 
 @dataclass(slots=True)
@@ -151,11 +156,11 @@ def _expire(store: Store, token: QueueToken, reason: str, now: float, state: Que
 
 
 def expire_idle(store: Store, *, idle_ttl: float, now: float) -> list[QueueTokenExpired]:
-    """Expire active tokens idle for ``idle_ttl`` seconds or more, in issue order. Waiting tokens
-    do not idle out: their users are in line."""
+    """Expire active tokens idle for ``idle_ttl`` seconds or more whose user holds no seat, in issue
+    order. Waiting tokens do not idle out: their users are in line."""
     idle = sorted(
         (token for token_id in store.keys(ACTIVE)
-         if now - (token := store.get(TOKENS, token_id)).last_seen_at >= idle_ttl),
+         if now - (token := store.get(TOKENS, token_id)).last_seen_at >= idle_ttl and now >= token.held_until),
         key=lambda t: t.seq,
     )
     if not idle:
@@ -176,6 +181,17 @@ def complete(store: Store, *, user_id: int, now: float) -> list[QueueTokenExpire
     expired = _expire(store, token, "completed", now, state)
     store.put(STATE, _STATE_KEY, state)
     return [expired]
+
+
+def keep_alive_for_hold(store: Store, *, user_id: int, hold_expires_at: float) -> None:
+    """The user holds a seat until ``hold_expires_at``: their active token does not idle out before
+    then (it still ends on completion). A hold learned of after the token ended changes nothing."""
+    token_id = store.get(USER_TOKENS, user_id)
+    token = store.get_for_update(TOKENS, token_id) if token_id is not None else None
+    if token is None or token.status != TokenStatus.ACTIVE or token.held_until >= hold_expires_at:
+        return
+    token.held_until = hold_expires_at
+    store.put(TOKENS, token.token_id, token)
 
 
 def active_count(store: Store) -> int:

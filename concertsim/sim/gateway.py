@@ -1,5 +1,7 @@
 """The API gateway (seed 8): the single entry point. It rate-limits, checks the queue token of
-protected routes with Queue, and routes each public endpoint to its service."""
+protected routes with Queue (the check counts as the token's activity), and routes each public
+endpoint to its service. The buyer's point balance and charge are protected too: a buyer topping
+up in the middle of a purchase keeps their token alive by doing so."""
 
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ ROUTES: dict[str, Route] = {
     "POST /api/v1/reservations": Route("reservation", "reservation.hold", True),
     "POST /api/v1/payments": Route("reservation", "reservation.pay", True),
     "GET /api/v1/reservations/{reservationId}": Route("reservation", "reservation.get", False),
-    "POST /api/v1/points/charge": Route("point", "point.charge", False),
-    "GET /api/v1/points/{userId}": Route("point", "point.balance", False),
+    "POST /api/v1/points/charge": Route("point", "point.charge", True),
+    "GET /api/v1/points/{userId}": Route("point", "point.balance", True),
 }
 
 

@@ -129,12 +129,12 @@ class Workload:
         if rng.random() < spec.abandon_probability:
             return  # the hold is left to expire
         yield env.timeout(self._think())
-        balance = yield from self._request(user_id, "balance", "GET /api/v1/points/{userId}", {"user_id": user_id})
+        balance = yield from self._request(user_id, "balance", "GET /api/v1/points/{userId}", base)
         if balance.ok and balance.value["balance"] < amount:
             top_up = amount - balance.value["balance"]
             charged = yield from self._request(
                 user_id, "charge", "POST /api/v1/points/charge",
-                {"user_id": user_id, "amount": top_up}, keyed=True, amount=top_up,
+                {**base, "amount": top_up}, keyed=True, amount=top_up,
             )
             if not charged.ok:
                 return

@@ -40,7 +40,7 @@ def confirmed_reservation(result: RunResult) -> reservations.Reservation:
 
 def test_every_invariant_holds_on_a_clean_run(clean: RunResult) -> None:
     assert {v.invariant.id: v.violations[:1] for v in check_run(clean) if not v.holds} == {}
-    assert len(REGISTRY) == 16
+    assert len(REGISTRY) == 17
 
 
 def test_double_refund_is_caught(clean: RunResult) -> None:
@@ -227,3 +227,25 @@ def test_a_charge_no_client_asked_for_is_caught(charging: RunResult) -> None:
     ledger["led-99997"] = points.LedgerEntry("led-99997", 1, "charge", 10, 5.0)
     found = violations(result, "charge-exactly-once")
     assert found and "no client made" in found[0].message
+
+
+def test_an_honest_buyer_left_unconfirmed_without_a_fault_is_caught(clean: RunResult) -> None:
+    from concertsim.checks.liveness import honest_payments
+
+    judged = honest_payments(clean)
+    assert judged
+    result = broken(clean)
+    _, pay, reservation = judged[0]
+    result.state["reservation"][reservations.RESERVATIONS][reservation.reservation_id].status = ReservationStatus.EXPIRED
+    found = violations(result, "honest-buyer-confirmed")
+    assert [v.saga for v in found] == [reservation.reservation_id]
+
+
+def test_an_honest_buyer_is_not_judged_while_a_fault_or_its_aftermath_lasts(clean: RunResult) -> None:
+    from concertsim.checks.liveness import honest_payments
+
+    hold, pay, reservation = honest_payments(clean)[0]
+    result = broken(clean)
+    result.fault_windows.append({"index": 0, "kind": "crash", "target": "point",
+                                 "start": hold.invoke_at - 1.0, "end": hold.invoke_at - 0.5})
+    assert reservation.reservation_id not in {r.reservation_id for _, _, r in honest_payments(result)}

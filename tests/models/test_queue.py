@@ -138,3 +138,14 @@ def test_capacity_is_never_exceeded_whatever_the_interleaving(store: MemoryStore
         if step % 4 == 0:
             q.complete(store, user_id=step + 1, now=float(step))
     assert activation_order == [t.token_id for t in tokens if t.token_id in activation_order]
+
+
+def test_a_token_whose_user_holds_a_seat_does_not_idle_out_before_the_hold_runs_out() -> None:
+    from concertsim.models.store import CountingIds, MemoryStore
+
+    store, ids = MemoryStore(), CountingIds()
+    token = q.issue_token(store, ids, user_id=1, now=0.0)
+    q.activate_waiting(store, capacity=5, now=0.0)
+    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=100.0)
+    assert q.expire_idle(store, idle_ttl=30.0, now=60.0) == []
+    assert [e.token_id for e in q.expire_idle(store, idle_ttl=30.0, now=100.0)] == [token.token_id]

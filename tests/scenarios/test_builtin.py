@@ -126,7 +126,8 @@ def test_broker_outage_holds_events_in_the_outboxes_and_delays_the_projections()
     (window,) = result.fault_windows
     during = [s.outbox_backlog for s in result.samples if window["start"] < s.at < window["end"]]
     after = [s.outbox_backlog for s in result.samples if window["end"] + 5 <= s.at <= window["end"] + 10]
-    assert max(during) > 100 and set(after) == {0}
+    # Drained: what is left is fresh traffic waiting for the relay's next poll, not the outage's.
+    assert max(during) > 100 and min(after) == 0 and max(after) <= 2
     raised = {r.data["event_id"]: r.at for r in result.trace.of_kind("event.raised")}
     late = [
         r.at - raised[r.data["event_id"]]

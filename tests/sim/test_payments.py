@@ -93,3 +93,19 @@ def test_a_payment_point_refused_is_declined_and_not_compensated_at_expiry() -> 
     assert raised(result, "ReservationFailedEvent") == []
     assert result.table("point", points.TOMBSTONES) == {}
     assert_all_invariants_hold(result)
+
+
+def test_a_buyer_who_thinks_longer_than_the_token_idle_ttl_still_pays_an_unexpired_hold() -> None:
+    thoughtful = scenario((), "rules.hold_ttl=120", "rules.token_idle_ttl=30", "workload.users=6")
+    thoughtful = scenario_from_data(
+        {**thoughtful.model_dump(mode="json"), "workload": {
+            **thoughtful.workload.model_dump(mode="json"), "think_time": {"kind": "constant", "value": 40.0}}},
+        "thoughtful", [],
+    )
+    result = run_scenario(thoughtful)
+    pays = [op for op in result.history if op.action == "pay"]
+    assert len(pays) == 6 and all(op.outcome == "ok" for op in pays), [op.error for op in pays]
+    from concertsim.checks.liveness import honest_payments
+
+    assert len(honest_payments(result)) == 6
+    assert_all_invariants_hold(result)

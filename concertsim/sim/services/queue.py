@@ -1,7 +1,8 @@
 """Queue: the waiting room (seed 2). Tokens are issued in order, activated up to the capacity by a
 scheduled activator, expired after inactivity by a sweeper and on completion. The gateway checks a
 token on every protected request. The seed lists no subscription for Queue; "expired on completion"
-needs one, so Queue consumes ReservationCompletedEvent to end the buyer's token."""
+needs one, so Queue consumes ReservationCompletedEvent to end the buyer's token, and
+SeatReservedEvent to keep the token of a buyer who holds a seat from idling out."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from concertsim.models.events import (
     QueueTokenActivated,
     QueueTokenExpired,
     ReservationCompleted,
+    SeatReserved,
 )
 from concertsim.sim.consumer import EventWork
 from concertsim.sim.host import Host
@@ -65,7 +67,13 @@ def subscriptions(host: Host) -> dict[str, EventWork]:
         assert isinstance(event.payload, ReservationCompleted)
         return list(queue.complete(tx, user_id=event.payload.user_id, now=now))
 
-    return {ReservationCompleted.TYPE: complete}
+    def keep_alive(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
+        held = event.payload
+        assert isinstance(held, SeatReserved)
+        queue.keep_alive_for_hold(tx, user_id=held.user_id, hold_expires_at=held.hold_expires_at)
+        return []
+
+    return {SeatReserved.TYPE: keep_alive, ReservationCompleted.TYPE: complete}
 
 
 def jobs(host: Host) -> dict[str, Job]:
