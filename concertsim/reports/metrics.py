@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from concertsim.models import points, reservations
+from concertsim.models import points, queue, reservations
 from concertsim.sim.result import RunResult
 
-__all__ = ["compute_metrics", "percentile"]
+__all__ = ["compute_metrics", "percentile", "funnel"]
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -45,6 +45,30 @@ def _count_kinds(result: RunResult, kinds: Iterable[str]) -> dict[str, int]:
     return {k: counts.get(k, 0) for k in sorted(wanted)}
 
 
+def funnel(result: RunResult) -> dict[str, int]:
+    """How far the users got, each counted once at every stage they reached: ``arrived``;
+    ``admitted`` (their queue token was activated); ``held`` (a reservation was made for them);
+    ``paid`` (they asked to pay); ``confirmed`` (a reservation of theirs ended CONFIRMED);
+    ``abandoned`` (held a seat and never asked to pay); and ``unsold_seats``, the seats not sold
+    when the run ended (Reservation's seats)."""
+    admitted = {t.user_id for t in result.table("queue", queue.TOKENS).values() if t.activated_at is not None}
+    booked = result.table("reservation", reservations.RESERVATIONS).values()
+    held = {r.user_id for r in booked}
+    confirmed = {r.user_id for r in booked if r.status == reservations.ReservationStatus.CONFIRMED}
+    paid = {op.user_id for op in result.history if op.action == "pay"}
+    unsold = sum(1 for seat in result.table("reservation", reservations.SEATS).values()
+                 if seat.status != reservations.SeatStatus.SOLD)
+    return {
+        "arrived": result.counters.get("users", 0),
+        "admitted": len(admitted),
+        "held": len(held),
+        "paid": len(paid),
+        "confirmed": len(confirmed),
+        "abandoned": len(held - paid),
+        "unsold_seats": unsold,
+    }
+
+
 def compute_metrics(result: RunResult) -> dict[str, Any]:
     """A JSON-ready dict of the run's figures (the ``metrics`` of ``summary.json``)."""
     statuses = Counter(
@@ -71,6 +95,7 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     phases = result.phases
     return {
         "users": result.counters.get("users", 0),
+        "funnel": funnel(result),
         "reservations": {
             "held": sum(statuses.values()),
             "confirmed": statuses.get("CONFIRMED", 0),

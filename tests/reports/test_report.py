@@ -297,3 +297,16 @@ def test_a_previous_run_is_replaced_not_mixed(tmp_path: Path) -> None:
     first.write_text("stale.txt", "old run")
     OutputDir(tmp_path).prepare().write_text("summary.json", "{}")
     assert not (tmp_path / "stale.txt").exists()
+
+
+def test_the_user_funnel_is_in_the_metrics_and_the_report(passing: RunOutcome, tmp_path: Path, drawn_sagas) -> None:
+    funnel = passing.metrics["funnel"]
+    result = passing.result
+    assert funnel["arrived"] == result.counters["users"]
+    assert funnel["arrived"] >= funnel["admitted"] >= funnel["held"] >= funnel["paid"] >= funnel["confirmed"] > 0
+    assert funnel["abandoned"] == funnel["held"] - funnel["paid"]
+    seats = result.scenario.concerts.dates * result.scenario.concerts.seats_per_date
+    assert funnel["unsold_seats"] == seats - passing.metrics["reservations"]["confirmed"]
+    markdown, _ = written(passing, tmp_path)
+    assert (f"{funnel['arrived']} arrived → {funnel['admitted']} admitted → {funnel['held']} held a seat"
+            in markdown)
