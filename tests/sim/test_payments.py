@@ -109,3 +109,29 @@ def test_a_buyer_who_thinks_longer_than_the_token_idle_ttl_still_pays_an_unexpir
 
     assert len(honest_payments(result)) == 6
     assert_all_invariants_hold(result)
+
+
+def test_point_refuses_a_user_it_has_no_account_for() -> None:
+    from concertsim.sim.network import Failed
+
+    small = scenario((), "workload.users=2")
+    world = World(small, small.seed)
+    system = build_system(world)
+    point = system.hosts["point"]
+    replies = {}
+
+    def ask() -> Generator[Any, Any, None]:
+        for endpoint, body in (("point.balance", {"user_id": 99}),
+                               ("point.charge", {"user_id": 99, "amount": 10, "idempotency_key": "op-x"}),
+                               ("point.balance", {"user_id": 2})):
+            replies[(endpoint, body["user_id"])] = yield from system.network.call(
+                "gateway", point, endpoint, body, timeout=5.0, trace_id=None)
+
+    world.env.process(ask())
+    world.env.run(until=10)
+    assert [(k, r.code if isinstance(r, Failed) else r.value) for k, r in replies.items()] == [
+        (("point.balance", 99), "unknown-account"),
+        (("point.charge", 99), "unknown-account"),
+        (("point.balance", 2), {"balance": 0}),
+    ]
+    assert 99 not in system.hosts["point"].db.tables.get(points.ACCOUNTS, {})

@@ -1,5 +1,9 @@
 """Point: prepaid points (seed 2). Charge, balance and "use" (called by Reservation); refunds on
-ReservationFailedEvent (the compensation of seed 4.2.2)."""
+ReservationFailedEvent (the compensation of seed 4.2.2).
+
+Accounts are opened when users sign up, before the sale (the simulation loads one per user);
+Point refuses a user it has no account for (``unknown-account``) on every endpoint rather than
+reading them as a zero balance or opening an account for any id a request names."""
 
 from __future__ import annotations
 
@@ -32,7 +36,6 @@ def charge(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[
     user_id, amount = body["user_id"], body["amount"]
 
     def work(tx: Transaction, now: float) -> tuple[int, list[EventPayload]]:
-        points.open_account(tx, user_id, now)
         raised = points.charge(tx, host.world, user_id=user_id, amount=amount, now=now,
                                idempotency_key=body.get("idempotency_key"))
         return points.balance(tx, user_id), list(raised)
@@ -43,9 +46,7 @@ def charge(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[
 
 def balance(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
     yield from ()
-    tx = host.db.begin()
-    found = tx.get(points.ACCOUNTS, body["user_id"])
-    return Ok({"balance": found.balance if found is not None else 0})
+    return Ok({"balance": points.balance(host.db.begin(), body["user_id"])})
 
 
 def use(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
