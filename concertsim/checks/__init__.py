@@ -18,6 +18,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
     orphaned_deductions,
     points_ledger,
     projections,
+    refunds,
     queue_capacity,
     termination,
 )

@@ -158,7 +158,8 @@ def use(
     """Deduct ``amount`` for ``reservation_id``.
 
     With ``idempotent``, a request whose key was seen returns the earlier deduction and raises no
-    event (seed 4.2.3). With ``honour_tombstones``, a reservation already refunded is refused with
+    event (seed 4.2.3), or refuses with :class:`DeductionCancelled` if that deduction was refunded
+    (the payment it belonged to was given up: its points are not taken again, nor reported taken). With ``honour_tombstones``, a reservation already refunded is refused with
     :class:`DeductionCancelled`; the tombstone is read for update, so a refund that commits its
     tombstone while this deduction is in flight makes the deduction's commit conflict instead of
     orphaning it (seed 4.1.1). Otherwise refuses with :class:`InsufficientPoints` rather than
@@ -167,7 +168,10 @@ def use(
     if idempotent:
         seen = store.get_for_update(USES_BY_KEY, idempotency_key)
         if seen is not None:
-            return store.get(USES, seen), []
+            earlier = store.get(USES, seen)
+            if earlier.refunded_at is not None:
+                raise DeductionCancelled(reservation_id)
+            return earlier, []
     if honour_tombstones and store.get_for_update(TOMBSTONES, reservation_id) is not None:
         raise DeductionCancelled(reservation_id)
     if amount <= 0:

@@ -9,7 +9,9 @@ for in the choreography flow, until it is confirmed, failed or declined.
 A payment is PENDING while a request to Point may still deduct for it; COMPLETED when the
 reservation is confirmed; FAILED when its points are to be refunded; DECLINED when Point answered
 every request for it that it took nothing (refused, or unavailable with nothing written): the hold
-stands and may be paid again, and an expiring hold does not ask for a refund of it. The rule "a hold expires after its TTL" lives in
+stands and may be paid again, and an expiring hold does not ask for a refund of it; REFUNDED once
+Point announced (PointRefundedEvent) that it gave back points taken for the reservation, so the
+buyer can learn it. The rule "a hold expires after its TTL" lives in
 :func:`hold_expires_at` and :func:`is_hold_expired`, and nowhere else.
 """
 
@@ -52,6 +54,8 @@ __all__ = [
     "payment_id_for",
     "start_payment",
     "decline_payment",
+    "record_refund",
+    "payment_status",
     "confirm",
     "fail_payment",
     "expire_due_holds",
@@ -85,6 +89,7 @@ class PaymentStatus(enum.StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     DECLINED = "DECLINED"
+    REFUNDED = "REFUNDED"
 
 
 _OPEN = (ReservationStatus.HELD, ReservationStatus.PAYMENT_PENDING)
@@ -261,6 +266,28 @@ def decline_payment(store: Store, *, reservation_id: str, now: float) -> None:
             reservation.status = ReservationStatus.HELD
             store.put(RESERVATIONS, reservation_id, reservation)
     store.put(PAYMENTS, payment.payment_id, payment)
+
+
+def record_refund(store: Store, *, reservation_id: str, now: float) -> None:
+    """Point gave back points taken for ``reservation_id`` (seed 4.2.2: PointRefundedEvent): its
+    payment is REFUNDED, unless it COMPLETED (a confirmed reservation keeps its payment; a refund
+    for it is a defect that ``no-orphaned-deduction`` reports). Idempotent."""
+    reservation = _get(store, reservation_id)
+    payment_id = payment_id_for(reservation_id)
+    payment = store.get_for_update(PAYMENTS, payment_id)
+    if payment is not None and payment.status in (PaymentStatus.COMPLETED, PaymentStatus.REFUNDED):
+        return
+    if payment is None:
+        payment = Payment(payment_id, reservation_id, reservation.user_id, reservation.amount,
+                          PaymentStatus.REFUNDED, now)
+    payment.status, payment.completed_at = PaymentStatus.REFUNDED, now
+    store.put(PAYMENTS, payment_id, payment)
+
+
+def payment_status(store: Store, reservation_id: str) -> PaymentStatus | None:
+    """The status of the reservation's payment, or None if no payment was asked for."""
+    payment = store.get(PAYMENTS, payment_id_for(reservation_id))
+    return None if payment is None else payment.status
 
 
 def _set_payment(store: Store, reservation: Reservation, status: PaymentStatus, now: float) -> None:

@@ -59,6 +59,7 @@ INVARIANT_IDS = (
     "no-lost-events",
     "dead-letters-drain",
     "client-outcomes-honoured",
+    "refunds-visible",
     "honest-buyer-confirmed",
     "sagas-terminate",
 )

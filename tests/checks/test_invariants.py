@@ -40,7 +40,7 @@ def confirmed_reservation(result: RunResult) -> reservations.Reservation:
 
 def test_every_invariant_holds_on_a_clean_run(clean: RunResult) -> None:
     assert {v.invariant.id: v.violations[:1] for v in check_run(clean) if not v.holds} == {}
-    assert len(REGISTRY) == 17
+    assert len(REGISTRY) == 18
 
 
 def test_double_refund_is_caught(clean: RunResult) -> None:
@@ -249,3 +249,24 @@ def test_an_honest_buyer_is_not_judged_while_a_fault_or_its_aftermath_lasts(clea
     result.fault_windows.append({"index": 0, "kind": "crash", "target": "point",
                                  "start": hold.invoke_at - 1.0, "end": hold.invoke_at - 0.5})
     assert reservation.reservation_id not in {r.reservation_id for _, _, r in honest_payments(result)}
+
+
+@pytest.fixture(scope="module")
+def refunding() -> RunResult:
+    """A run in which failed payments are refunded."""
+    from pathlib import Path
+
+    from concertsim.scenarios.loader import load_scenario
+
+    cases = Path(__file__).parents[1] / "properties" / "cases"
+    return run_scenario(load_scenario(cases / "reply-lost-after-deduction.yaml"))
+
+
+def test_a_refund_the_buyer_cannot_see_is_caught(refunding: RunResult) -> None:
+    assert violations(refunding, "refunds-visible") == []
+    result = broken(refunding)
+    payment = next(p for p in result.table("reservation", reservations.PAYMENTS).values()
+                   if p.status == reservations.PaymentStatus.REFUNDED)
+    payment.status = reservations.PaymentStatus.FAILED
+    found = violations(result, "refunds-visible")
+    assert [v.saga for v in found] == [payment.reservation_id]

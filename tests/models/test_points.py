@@ -240,3 +240,15 @@ def test_a_charge_repeated_with_its_key_credits_once() -> None:
     assert points.balance(store, 5) == 300 == points.ledger_balance(store, 5)
     entries = [store.get(points.LEDGER, k) for k in store.keys(points.LEDGER)]
     assert [(e.kind, e.request_key) for e in entries] == [("charge", "op-9")]
+
+
+def test_a_replayed_key_of_a_refunded_deduction_is_refused_not_reported_taken() -> None:
+    from concertsim.models.store import CountingIds, MemoryStore
+
+    store, ids = MemoryStore(), CountingIds()
+    points.open_account(store, 5, 0.0, initial_balance=500)
+    points.use(store, ids, user_id=5, amount=500, reservation_id="res-1", idempotency_key="pay-res-1", now=1.0)
+    points.refund_reservation(store, ids, reservation_id="res-1", now=2.0)
+    with pytest.raises(DeductionCancelled):
+        points.use(store, ids, user_id=5, amount=500, reservation_id="res-1", idempotency_key="pay-res-1", now=3.0)
+    assert points.balance(store, 5) == 500

@@ -296,3 +296,13 @@ def test_a_payment_declined_on_every_request_reopens_the_hold_and_is_not_compens
     r.decline_payment(store, reservation_id=again.reservation_id, now=TTL + 2)
     r.start_payment(store, reservation_id=again.reservation_id, user_id=8, now=TTL + 3, pending=False)
     assert store.get(r.PAYMENTS, r.payment_id_for(again.reservation_id)).status == r.PaymentStatus.PENDING
+
+
+def test_a_refund_announced_by_point_shows_on_the_payment(store: MemoryStore, hold) -> None:
+    held = hold()
+    r.start_payment(store, reservation_id=held.reservation_id, user_id=7, now=1.0, pending=False)
+    r.fail_payment(store, reservation_id=held.reservation_id, reason="point-use-unknown", now=2.0)
+    assert r.payment_status(store, held.reservation_id) == r.PaymentStatus.FAILED
+    r.record_refund(store, reservation_id=held.reservation_id, now=3.0)
+    r.record_refund(store, reservation_id=held.reservation_id, now=4.0)
+    assert r.payment_status(store, held.reservation_id) == r.PaymentStatus.REFUNDED

@@ -109,7 +109,9 @@ def test_point_used_has_a_subscriber_only_in_the_choreography_flow(report: Archi
     choreography = analyze(load_builtin(overrides=["design.payment_flow=choreography"]))
     assert "PointUsedEvent" not in choreography.unconsumed_events
     assert choreography.fan_out["PointUsedEvent"] == ["reservation"]
-    assert choreography.blast_radius["point"]["stalled_subscriptions"] == {"reservation": ["PointUsedEvent"]}
+    assert choreography.blast_radius["point"]["stalled_subscriptions"] == {
+        "reservation": ["PointRefundedEvent", "PointUsedEvent"]
+    }
 
 
 def test_without_compensation_point_no_longer_listens_for_failures() -> None:

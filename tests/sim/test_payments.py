@@ -135,3 +135,30 @@ def test_point_refuses_a_user_it_has_no_account_for() -> None:
         (("point.balance", 2), {"balance": 0}),
     ]
     assert 99 not in system.hosts["point"].db.tables.get(points.ACCOUNTS, {})
+
+
+def test_a_buyer_can_learn_that_a_failed_payment_was_refunded() -> None:
+    from pathlib import Path
+
+    from concertsim.scenarios.loader import load_scenario
+    from concertsim.sim.services import reservation as reservation_service
+
+    case = load_scenario(Path(__file__).parents[1] / "properties" / "cases" / "reply-lost-after-deduction.yaml")
+    result = run_scenario(case)
+    refunded = {u.reservation_id for u in result.table("point", points.USES).values() if u.refunded_at is not None}
+    assert refunded
+    payments = result.table("reservation", reservations.PAYMENTS)
+    assert {payments[reservations.payment_id_for(r)].status for r in refunded} == {PaymentStatus.REFUNDED}
+
+    world = World(case, case.seed)
+    system = build_system(world)
+    host = system.hosts["reservation"]
+    reservation_id = sorted(refunded)[0]
+    host.db.tables.update({k: dict(v) for k, v in result.state["reservation"].items()})
+    asked = reservation_service.status(host, {"reservation_id": reservation_id}, None)
+    try:
+        next(asked)
+    except StopIteration as answered:
+        reply = answered.value
+    assert reply.value == {"status": str(result.table("reservation", reservations.RESERVATIONS)[reservation_id].status),
+                           "payment": "REFUNDED"}

@@ -24,6 +24,7 @@ from concertsim.models.errors import HoldExpired, ReservationClosed
 from concertsim.models.events import (
     Event,
     EventPayload,
+    PointRefunded,
     PointUsed,
     ReservationCompleted,
     ReservationExpired,
@@ -188,9 +189,13 @@ def _fail(reservation_id: str, reason: str) -> Any:
 
 
 def status(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """The reservation's status and its payment's (None before any payment; REFUNDED once Point
+    gave the points back), so a buyer can learn that a failed payment was refunded."""
     yield from ()
-    found = reservations.reservation_status(host.db.begin(), body["reservation_id"])
-    return Ok({"status": str(found)})
+    tx = host.db.begin()
+    found = reservations.reservation_status(tx, body["reservation_id"])
+    paid = reservations.payment_status(tx, body["reservation_id"])
+    return Ok({"status": str(found), "payment": None if paid is None else str(paid)})
 
 
 ENDPOINTS = {"reservation.hold": hold, "reservation.pay": pay, "reservation.get": status}
@@ -199,8 +204,17 @@ PUBLISHES = (SeatReserved.TYPE, ReservationCompleted.TYPE, ReservationExpired.TY
 
 
 def subscriptions(host: Host) -> dict[str, EventWork]:
+    """PointRefundedEvent marks the payment REFUNDED (both flows); in the choreography flow
+    PointUsedEvent confirms the reservation, or fails it if the hold is gone."""
+
+    def on_point_refunded(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
+        refunded = event.payload
+        assert isinstance(refunded, PointRefunded)
+        reservations.record_refund(tx, reservation_id=refunded.reservation_id, now=now)
+        return []
+
     if host.world.scenario.design.payment_flow != "choreography":
-        return {}
+        return {PointRefunded.TYPE: on_point_refunded}
 
     def on_point_used(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
         used = event.payload
@@ -208,7 +222,7 @@ def subscriptions(host: Host) -> dict[str, EventWork]:
         _, raised = _confirm_or_fail(used.reservation_id)(tx, now)
         return raised
 
-    return {PointUsed.TYPE: on_point_used}
+    return {PointUsed.TYPE: on_point_used, PointRefunded.TYPE: on_point_refunded}
 
 
 def jobs(host: Host) -> dict[str, Job]:

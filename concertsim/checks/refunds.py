@@ -1,0 +1,55 @@
+"""``refunds-visible``: a buyer can learn that their points were given back (seed 4.2.2: "PointRefundedEvent
+(refund done, announced to others)").
+
+Point's refunds are only half of the compensation: the buyer asks Reservation about their
+reservation, so Reservation must consume the announcement and show the payment REFUNDED.
+"""
+
+from __future__ import annotations
+
+from concertsim.checks.base import Violation, invariant
+from concertsim.models import points, reservations
+from concertsim.models.reservations import PaymentStatus, ReservationStatus
+from concertsim.sim.result import RunResult
+
+
+@invariant(
+    "refunds-visible",
+    "convergence",
+    "Once the system has settled, the payment of every unconfirmed reservation whose points were "
+    "given back shows REFUNDED, and no payment shows REFUNDED without a refund.",
+)
+def refunds_visible(result: RunResult) -> list[Violation]:
+    refunded = sorted({u.reservation_id for u in result.table("point", points.USES).values()
+                       if u.refunded_at is not None})
+    booked = result.table("reservation", reservations.RESERVATIONS)
+    payments = result.table("reservation", reservations.PAYMENTS)
+    violations = []
+    for reservation_id in refunded:
+        reservation = booked.get(reservation_id)
+        if reservation is None or reservation.status == ReservationStatus.CONFIRMED:
+            continue
+        payment = payments.get(reservations.payment_id_for(reservation_id))
+        shown = None if payment is None else payment.status
+        if shown != PaymentStatus.REFUNDED:
+            violations.append(
+                Violation(
+                    "refunds-visible",
+                    f"{reservation_id} ({reservation.status}) was refunded, but its payment shows "
+                    f"{shown or 'nothing'}: the buyer cannot learn it",
+                    evidence={"reservation_id": reservation_id, "payment": str(shown)},
+                    saga=reservation_id,
+                )
+            )
+    for payment in sorted(payments.values(), key=lambda p: p.payment_id):
+        if payment.status == PaymentStatus.REFUNDED and payment.reservation_id not in refunded:
+            violations.append(
+                Violation(
+                    "refunds-visible",
+                    f"{payment.payment_id} shows REFUNDED, but Point refunded nothing for "
+                    f"{payment.reservation_id}",
+                    evidence={"payment_id": payment.payment_id},
+                    saga=payment.reservation_id,
+                )
+            )
+    return violations
