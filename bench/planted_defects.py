@@ -535,7 +535,7 @@ WITNESSES: dict[str, tuple[str, ...]] = {
         "workload.arrival=steady", "workload.users=40", "workload.rate_per_second=1",
         "workload.abandon_probability=0.5",
     ),
-    "queue-activates-one-over-capacity": (),
+    "queue-activates-one-over-capacity": ("workload.users=30",),
     "concert-release-frees-any-held-seat": (
         _CHOREOGRAPHY, "workload.arrival=steady", "workload.users=40", "workload.rate_per_second=1",
         _faults("{at: 0, kind: delay, target: delivery, match: {message_type: PointUsedEvent}, params: {seconds: 30}}"),

@@ -147,7 +147,7 @@ class QueueTokenActivated(_UserEvent):
 class QueueTokenExpired(_UserEvent):
     TYPE: ClassVar[str] = "QueueTokenExpiredEvent"
     token_id: str
-    reason: Literal["idle", "completed"]
+    reason: Literal["idle", "completed", "left"]
 
 
 PAYLOAD_TYPES: dict[str, type[EventPayload]] = {

@@ -2,7 +2,7 @@
 
 Tokens are issued in order and wait; the activator lets them in, in issue order, while fewer than
 ``capacity`` are active; an active token expires after ``idle_ttl`` seconds without activity, or
-when its user completes a purchase. A token does not idle out while its user holds a seat (until
+when its user completes a purchase, or when its user leaves the queue. A token does not idle out while its user holds a seat (until
 the hold runs out): a buyer thinking over a held seat is not idle. The number of active tokens
 never exceeds the capacity.
 """
@@ -32,6 +32,7 @@ __all__ = [
     "expire_idle",
     "complete",
     "keep_alive_for_hold",
+    "leave",
     "active_count",
 ]
 
@@ -181,6 +182,21 @@ def complete(store: Store, *, user_id: int, now: float) -> list[QueueTokenExpire
     expired = _expire(store, token, "completed", now, state)
     store.put(STATE, _STATE_KEY, state)
     return [expired]
+
+
+def leave(store: Store, *, token_id: str, user_id: int, now: float) -> list[QueueTokenExpired]:
+    """The user gives their token back (reason ``left``): a waiting one gives up its place (the
+    activator skips it), an active one frees a place for the next in line at once. Only the
+    token's own user may give it back; a token already ended is left as it is."""
+    token = store.get_for_update(TOKENS, token_id)
+    if token is None:
+        raise TokenNotFound(token_id)
+    if token.user_id != user_id or token.status == TokenStatus.EXPIRED:
+        return []
+    state = _state(store)
+    left = _expire(store, token, "left", now, state)
+    store.put(STATE, _STATE_KEY, state)
+    return [left]
 
 
 def keep_alive_for_hold(store: Store, *, user_id: int, hold_expires_at: float) -> None:

@@ -12,9 +12,10 @@ dominate:
   larger than ``rules.queue_capacity`` this term is nearly everything: 1,000,000 users at a
   waiting room of 100 would poll about 300 million times.
 
-The waiting room admits about ``queue_capacity / token_idle_ttl`` users per second once the seats
-are gone (a user who finds nothing to buy keeps the token until it expires idle), so the ``k``-th
-waiting user waits about ``k / rate`` seconds, capped by ``patience``. Calibrated against measured
+The waiting room admits about ``queue_capacity / (poll_interval + activation_interval)`` users per
+second once the seats are gone (a user who finds nothing to buy gives the token back as soon as
+their next poll has told them they are in), so the ``k``-th waiting user waits about ``k / rate``
+seconds, capped by ``patience``. Calibrated against measured
 runs (``bench/run_cost.py``; figures in ``bench/README.md``, "Run cost estimate"): within a factor
 of two of the measured records, memory and time for the built-in shapes from 400 to 20,000 users,
 and high, not low, where it matters: a service overloaded at the door (worker pools of 2, a hot
@@ -118,7 +119,7 @@ def estimate_run_cost(scenario: Scenario) -> RunCost:
     else:
         users = min(workload.users, int(workload.rate_per_second * workload.duration) + 1)
         arrivals_span = workload.duration
-    admission_rate = rules.queue_capacity / rules.token_idle_ttl
+    admission_rate = rules.queue_capacity / (workload.poll_interval + rules.activation_interval)
     admitted_while_arriving = admission_rate * arrivals_span
     waiting = max(0, int(users - rules.queue_capacity - admitted_while_arriving))
     polls = _polls(waiting, admission_rate, workload.patience, workload.poll_interval)

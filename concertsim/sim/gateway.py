@@ -25,6 +25,7 @@ class Route(NamedTuple):
 ROUTES: dict[str, Route] = {
     "POST /api/v1/queue/tokens": Route("queue", "queue.issue_token", False),
     "GET /api/v1/queue/tokens/{tokenId}": Route("queue", "queue.token_status", False),
+    "DELETE /api/v1/queue/tokens/{tokenId}": Route("queue", "queue.leave", False),
     "GET /api/v1/concerts/dates": Route("concert", "concert.dates", True),
     "GET /api/v1/concerts/dates/{date}/seats": Route("concert", "concert.seats", True),
     "GET /api/v1/concerts/ranking": Route("concert", "concert.ranking", False),

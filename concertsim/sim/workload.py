@@ -55,6 +55,7 @@ class Workload:
         self.history: list[ClientOp] = []
         self.active_users = 0
         self.arrived = 0
+        self._tokens: dict[int, str | None] = {}
 
     def start(self) -> None:
         self.env.process(self._arrive())
@@ -79,9 +80,19 @@ class Workload:
     # --- one user --------------------------------------------------------------------------------
 
     def _session(self, user_id: int) -> Generator[simpy.Event, Any, None]:
+        """One user's visit. A user who got a queue token gives it back when they leave, however
+        the visit ended (a completed purchase has ended it already; giving it back is then a
+        no-op), so that the place goes to the next in line."""
         self.active_users += 1
+        self._tokens[user_id] = None
         try:
             yield from self._book(user_id)
+            token = self._tokens.pop(user_id)
+            if token is not None:
+                yield from self._request(
+                    user_id, "leave", "DELETE /api/v1/queue/tokens/{tokenId}",
+                    {"user_id": user_id, "token_id": token},
+                )
         finally:
             self.active_users -= 1
 
@@ -92,6 +103,7 @@ class Workload:
         if not issued.ok:
             return
         token = issued.value["token_id"]
+        self._tokens[user_id] = token
         status = issued.value["status"]
         while status != "ACTIVE":
             if env.now >= gave_up_at or status == "EXPIRED":

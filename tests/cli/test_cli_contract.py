@@ -190,7 +190,7 @@ def interrupt(args: list[str], cwd: Path, out: Path, settle_seconds: float) -> s
     ("command", "how_far"),
     [
         (["explore", "-n", "1000000"], r"interrupted (after \d+ examples \(\d+ runs\), no counterexample yet|before the first examples were judged)"),
-        (["run", "ticket-opening", "--set", "workload.users=2000"], r"interrupted after \d+ of 300 s of simulated workload \([\d,]+ users arrived\)"),
+        (["run", "ticket-opening", "--set", "workload.users=10000"], r"interrupted after \d+ of 300 s of simulated workload \([\d,]+ users arrived\)"),
         (["sweep", SMALL, "--seeds", "400", "--workers", "2"], r"interrupted after \d+ of 400 seeds"),
         (["ablate", "-n", "1000000"], r"interrupted after \d+ of 16 cells, while searching \S+ \((sync|choreography)\)"),
     ],

@@ -149,3 +149,17 @@ def test_a_token_whose_user_holds_a_seat_does_not_idle_out_before_the_hold_runs_
     q.keep_alive_for_hold(store, user_id=1, hold_expires_at=100.0)
     assert q.expire_idle(store, idle_ttl=30.0, now=60.0) == []
     assert [e.token_id for e in q.expire_idle(store, idle_ttl=30.0, now=100.0)] == [token.token_id]
+
+
+def test_a_user_who_leaves_gives_their_place_to_the_next_in_line() -> None:
+    from concertsim.models.store import CountingIds, MemoryStore
+
+    store, ids = MemoryStore(), CountingIds()
+    first, second, third = (q.issue_token(store, ids, user_id=u, now=0.0) for u in (1, 2, 3))
+    q.activate_waiting(store, capacity=1, now=0.0)
+    assert q.leave(store, token_id=second.token_id, user_id=9, now=1.0) == []  # not theirs
+    assert [e.reason for e in q.leave(store, token_id=second.token_id, user_id=2, now=1.0)] == ["left"]
+    assert [e.reason for e in q.leave(store, token_id=first.token_id, user_id=1, now=2.0)] == ["left"]
+    assert q.leave(store, token_id=first.token_id, user_id=1, now=3.0) == []
+    assert [e.token_id for e in q.activate_waiting(store, capacity=1, now=3.0)] == [third.token_id]
+    assert q.active_count(store) == 1

@@ -48,3 +48,12 @@ def test_a_charge_retried_after_its_reply_was_lost_credits_once() -> None:
                  if r.status == reservations.ReservationStatus.CONFIRMED]
     assert len(confirmed) == 3
     assert_all_invariants_hold(result)
+
+
+def test_users_give_their_queue_tokens_back_when_they_leave() -> None:
+    from concertsim.models import queue
+
+    result = run_scenario(scenario((), "workload.users=40", "workload.abandon_probability=0.3"))
+    reasons = Counter(t.expiry_reason for t in result.table("queue", queue.TOKENS).values())
+    assert set(reasons) == {"left", "completed"} and reasons["left"] > 0
+    assert_all_invariants_hold(result)

@@ -57,7 +57,18 @@ def check(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[s
     return Ok({"active": True})
 
 
-ENDPOINTS = {"queue.issue_token": issue, "queue.token_status": token_status, "queue.check": check}
+def leave(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """A user gives their token back (leaving the waiting room, or done with it)."""
+
+    def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+        return None, list(queue.leave(tx, token_id=body["token_id"], user_id=body["user_id"], now=now))
+
+    yield from host.transact(work, trace_id, label="queue.leave")
+    return Ok({"left": True})
+
+
+ENDPOINTS = {"queue.issue_token": issue, "queue.token_status": token_status, "queue.check": check,
+             "queue.leave": leave}
 CALLS: dict[str, tuple[str, ...]] = {}
 PUBLISHES = (QueueTokenActivated.TYPE, QueueTokenExpired.TYPE)
 
