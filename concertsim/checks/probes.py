@@ -154,6 +154,24 @@ def _event_overtaken_across_partitions(result: RunResult) -> int:
     return count
 
 
+def _released_seat_resold(result: RunResult) -> int:
+    """A seat released by an expired or failed hold was sold to another reservation later (the
+    promise of seed 1: a hold not paid in time makes the seat available again)."""
+    released: set[tuple[int, int]] = set()
+    count = 0
+    for r in result.trace.of_kind("event.raised"):
+        payload = r.data["payload"]
+        if "seat_no" not in payload:
+            continue
+        seat = (payload["date_id"], payload["seat_no"])
+        if r.data["type"] in ("ReservationExpiredEvent", "ReservationFailedEvent"):
+            released.add(seat)
+        elif r.data["type"] == "ReservationCompletedEvent" and seat in released:
+            released.discard(seat)
+            count += 1
+    return count
+
+
 PROBES: dict[str, Callable[[RunResult], int]] = {
     "reply-lost-after-deduction": _reply_lost_after_deduction,
     "redelivery-skipped-by-inbox": _redelivery_skipped_by_inbox,
@@ -165,6 +183,7 @@ PROBES: dict[str, Callable[[RunResult], int]] = {
     "consumer-crash-between-handling-and-commit": _consumer_crash_between_handling_and_commit,
     "redelivery-after-lost-offset-commit": _redelivery_after_lost_offset_commit,
     "event-overtaken-across-partitions": _event_overtaken_across_partitions,
+    "released-seat-resold": _released_seat_resold,
 }
 
 

@@ -269,6 +269,10 @@ class Workload(_Frozen):
     arrival: Literal["flash_crowd", "steady"] = "flash_crowd"
     users: Annotated[int, Field(ge=0, le=1_000_000)] = 400
     flash_window: PositiveSeconds = 30.0
+    late_fraction: Probability = Field(
+        0.1, description="share of a flash crowd arriving later, uniformly from the end of the flash "
+        "window to the end of the workload: the demand that buys the seats expired holds release",
+    )
     rate_per_second: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
     duration: PositiveSeconds = 300.0
     initial_points: Annotated[int, Field(ge=0)] = 0

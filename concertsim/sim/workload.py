@@ -1,6 +1,7 @@
 """Simulated users (ARCHITECTURE.md, "Workload").
 
-Users arrive in a flash crowd at ticket opening or steadily. Each one takes a queue token, waits for
+Users arrive in a flash crowd at ticket opening (a share of them later, when expired holds have
+released seats again) or steadily. Each one takes a queue token, waits for
 it to be activated, lists the open dates, lists a date's seats, holds a free seat (trying another if
 it was taken), tops up points if short, and then pays or abandons the hold. Requests that time out
 are retried; a hold and a charge carry the operation's id as their idempotency key, so a retry
@@ -63,7 +64,12 @@ class Workload:
     def _arrive(self) -> Generator[simpy.Event, Any, None]:
         spec = self.spec
         if spec.arrival == "flash_crowd":
-            times = sorted(self._arrivals.uniform(0, spec.flash_window) for _ in range(spec.users))
+            late = round(spec.users * spec.late_fraction)
+            times = sorted(
+                [self._arrivals.uniform(0, spec.flash_window) for _ in range(spec.users - late)]
+                + [self._arrivals.uniform(spec.flash_window, max(spec.flash_window, spec.duration))
+                   for _ in range(late)]
+            )
         else:
             times, t = [], 0.0
             while len(times) < spec.users:

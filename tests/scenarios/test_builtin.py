@@ -166,6 +166,6 @@ def test_hold_expiry_race_refunds_payments_that_lost_the_race() -> None:
 
 def test_big_flash_crowd_queues_requests_behind_small_worker_pools() -> None:
     metrics = outcome("big-flash-crowd").metrics
-    assert metrics["reservations"]["held"] == 5 * 100
+    assert metrics["reservations"]["held"] >= 5 * 100  # every seat, and again once expired holds release it
     assert metrics["users"] == 3000
     assert metrics["latency"]["POST /api/v1/queue/tokens"]["p95_ms"] > 500, "requests wait for a worker"
