@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from concertsim.models.errors import SeatUnavailable, UnknownSeat
+from concertsim.models.errors import SalesNotOpen, SeatUnavailable, UnknownSeat
 from concertsim.models.events import (
     EventPayload,
     ReservationCompleted,
@@ -98,11 +98,15 @@ def available_dates(store: Store, now: float) -> list[ConcertDate]:
     return [d for d in dates if d.opens_at <= now and store.get(FREE_SEATS, d.date_id) > 0]
 
 
-def check_seat(store: Store, *, date_id: int, seat_no: int) -> SeatView:
-    """The seat check Reservation makes before holding (seed 3.2)."""
+def check_seat(store: Store, *, date_id: int, seat_no: int, now: float | None = None) -> SeatView:
+    """The seat check Reservation makes before holding (seed 3.2). Given ``now``, a seat of a date
+    whose sale has not opened is refused with :class:`SalesNotOpen`."""
     seat = store.get(SEAT_VIEW, (date_id, seat_no))
     if seat is None:
         raise UnknownSeat(date_id, seat_no)
+    date = store.get(DATES, date_id)
+    if now is not None and date is not None and now < date.opens_at:
+        raise SalesNotOpen(date_id, date.opens_at, now)
     if seat.status != SeatStatus.AVAILABLE:
         raise SeatUnavailable(date_id, seat_no, str(seat.status))
     return seat

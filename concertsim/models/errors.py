@@ -16,6 +16,7 @@ __all__ = [
     "UnknownSeat",
     "SeatUnavailable",
     "HoldLimitReached",
+    "SalesNotOpen",
     "ReservationNotFound",
     "NotReservationOwner",
     "HoldExpired",
@@ -103,6 +104,16 @@ class HoldLimitReached(DomainError):
     def __init__(self, user: int, open_holds: int, limit: int) -> None:
         super().__init__(f"HoldLimitReached(user={user}, open_holds={open_holds}, limit={limit})")
         self.user, self.open_holds, self.limit = user, open_holds, limit
+
+
+class SalesNotOpen(DomainError):
+    """The date's sale has not opened yet."""
+
+    code = "sales-not-open"
+
+    def __init__(self, date: int, opens_at: float, now: float) -> None:
+        super().__init__(f"SalesNotOpen(date={date}, opens_at={opens_at:.3f}, now={now:.3f})")
+        self.date, self.opens_at, self.now = date, opens_at, now
 
 
 class ReservationNotFound(DomainError):

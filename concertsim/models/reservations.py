@@ -26,6 +26,7 @@ from concertsim.models.errors import (
     NotReservationOwner,
     ReservationClosed,
     ReservationNotFound,
+    SalesNotOpen,
     SeatUnavailable,
     UnknownSeat,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "OPEN_HOLDS",
     "HOLDS_BY_KEY",
     "USER_HOLDS",
+    "SALES_OPEN",
     "SeatStatus",
     "ReservationStatus",
     "PaymentStatus",
@@ -68,6 +70,7 @@ PAYMENTS = "payments"
 OPEN_HOLDS = "open_holds"
 HOLDS_BY_KEY = "holds_by_key"
 USER_HOLDS = "user_holds"
+SALES_OPEN = "sales_open"
 
 
 class SeatStatus(enum.StrEnum):
@@ -133,8 +136,9 @@ class Payment:
     crash leaves them counted, so only an answered payment is ever DECLINED."""
 
 
-def add_seats(store: Store, *, date_id: int, seats: int, price: int) -> None:
-    """Put seats 1..``seats`` of ``date_id`` on sale, each AVAILABLE at ``price``."""
+def add_seats(store: Store, *, date_id: int, seats: int, price: int, opens_at: float = 0.0) -> None:
+    """Put seats 1..``seats`` of ``date_id`` on sale from ``opens_at``, each AVAILABLE at ``price``."""
+    store.put(SALES_OPEN, date_id, opens_at)
     for seat_no in range(1, seats + 1):
         store.put(SEATS, (date_id, seat_no), BookingSeat(date_id, seat_no, SeatStatus.AVAILABLE, None, price))
 
@@ -180,7 +184,7 @@ def hold_seat(
     """Hold a free seat for ``user_id`` for ``ttl`` seconds (seed 3.2).
 
     A request whose ``idempotency_key`` was seen returns the reservation it made and raises no
-    event. Refuses :class:`HoldLimitReached` when the user already has ``max_open_holds`` open
+    event. Refuses :class:`SalesNotOpen` before the date's sale opens, :class:`HoldLimitReached` when the user already has ``max_open_holds`` open
     holds (:func:`open_holds_of`), :class:`UnknownSeat` and :class:`SeatUnavailable`. The key and
     the user's holds are read for update, so two concurrent requests with one key, or two holds
     of one user, conflict instead of both succeeding."""
@@ -188,6 +192,9 @@ def hold_seat(
         seen = store.get_for_update(HOLDS_BY_KEY, idempotency_key)
         if seen is not None:
             return store.get(RESERVATIONS, seen), []
+    opens_at = store.get(SALES_OPEN, date_id)
+    if opens_at is not None and now < opens_at:
+        raise SalesNotOpen(date_id, opens_at, now)
     users_holds = store.get_for_update(USER_HOLDS, user_id) or ()
     if max_open_holds is not None:
         still_open = open_holds_of(store, user_id, now)

@@ -247,6 +247,21 @@ class Concerts(_Frozen):
     seats_per_date: Annotated[int, Field(ge=1, le=100_000)] = 50
     price: Annotated[int, Field(gt=0)] = 50_000
     opens_at: NonNegativeSeconds = 0.0
+    opens_at_by_date: dict[int, NonNegativeSeconds] = Field(
+        default_factory=dict,
+        description="a date's own opening time, by date id (1..dates), overriding opens_at",
+    )
+
+    @model_validator(mode="after")
+    def _known_dates(self) -> Concerts:
+        unknown = sorted(d for d in self.opens_at_by_date if not 1 <= d <= self.dates)
+        if unknown:
+            raise ValueError(f"opens_at_by_date names date(s) {unknown}, but the dates are 1..{self.dates}")
+        return self
+
+    def opening_of(self, date_id: int) -> float:
+        """When ``date_id`` goes on sale."""
+        return self.opens_at_by_date.get(date_id, self.opens_at)
 
 
 class Rules(_Frozen):

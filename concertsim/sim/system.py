@@ -133,9 +133,10 @@ def _load_initial_data(world: World, hosts: dict[str, Host]) -> None:
     on_sale = scenario.concerts
     booking, read_side, wallet = (hosts[n].db.begin() for n in ("reservation", "concert", "point"))
     for date_id in range(1, on_sale.dates + 1):
-        reservations.add_seats(booking, date_id=date_id, seats=on_sale.seats_per_date, price=on_sale.price)
+        reservations.add_seats(booking, date_id=date_id, seats=on_sale.seats_per_date, price=on_sale.price,
+                               opens_at=on_sale.opening_of(date_id))
         concert.add_date(
-            read_side, date_id=date_id, opens_at=on_sale.opens_at, seats=on_sale.seats_per_date,
+            read_side, date_id=date_id, opens_at=on_sale.opening_of(date_id), seats=on_sale.seats_per_date,
             price=on_sale.price,
         )
     for user_id in range(1, scenario.workload.users + 1):

@@ -145,3 +145,14 @@ def test_a_duplicate_sale_is_counted_twice_by_the_plain_projection(store: Memory
     c.record_sale(store, completed("res-1", 1, at=5.0))
     assert store.get(c.TALLIES, 1).sold_count == 2
     assert c.ranking(store) == [(1, 5.0)]
+
+
+def test_the_seat_check_refuses_a_date_not_yet_on_sale() -> None:
+    from concertsim.models.errors import SalesNotOpen
+    from concertsim.models.store import MemoryStore
+
+    store = MemoryStore()
+    c.add_date(store, date_id=1, opens_at=60.0, seats=2, price=100)
+    with pytest.raises(SalesNotOpen):
+        c.check_seat(store, date_id=1, seat_no=1, now=59.0)
+    assert c.check_seat(store, date_id=1, seat_no=1, now=60.0).seat_no == 1

@@ -306,3 +306,14 @@ def test_a_refund_announced_by_point_shows_on_the_payment(store: MemoryStore, ho
     r.record_refund(store, reservation_id=held.reservation_id, now=3.0)
     r.record_refund(store, reservation_id=held.reservation_id, now=4.0)
     assert r.payment_status(store, held.reservation_id) == r.PaymentStatus.REFUNDED
+
+
+def test_a_seat_is_not_held_before_its_date_goes_on_sale(ids: CountingIds) -> None:
+    from concertsim.models.errors import SalesNotOpen
+
+    store = MemoryStore()
+    r.add_seats(store, date_id=2, seats=1, price=500, opens_at=30.0)
+    with pytest.raises(SalesNotOpen):
+        r.hold_seat(store, ids, user_id=7, date_id=2, seat_no=1, ttl=TTL, now=29.9)
+    held, _ = r.hold_seat(store, ids, user_id=7, date_id=2, seat_no=1, ttl=TTL, now=30.0)
+    assert held.status == r.ReservationStatus.HELD

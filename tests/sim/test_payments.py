@@ -162,3 +162,18 @@ def test_a_buyer_can_learn_that_a_failed_payment_was_refunded() -> None:
         reply = answered.value
     assert reply.value == {"status": str(result.table("reservation", reservations.RESERVATIONS)[reservation_id].status),
                            "payment": "REFUNDED"}
+
+
+def test_each_date_goes_on_sale_at_its_own_opening_time() -> None:
+    staggered = scenario((), "workload.users=40", "workload.initial_points=50000")
+    staggered = scenario_from_data(
+        {**staggered.model_dump(mode="json"), "concerts": {
+            **staggered.concerts.model_dump(mode="json"), "opens_at_by_date": {2: 20.0}}},
+        "staggered", [],
+    )
+    result = run_scenario(staggered)
+    booked = list(result.table("reservation", reservations.RESERVATIONS).values())
+    assert {r.date_id for r in booked} == {1, 2}
+    assert min(r.held_at for r in booked if r.date_id == 2) >= 20.0
+    assert min(r.held_at for r in booked if r.date_id == 1) < 20.0
+    assert_all_invariants_hold(result)

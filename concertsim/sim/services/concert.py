@@ -51,7 +51,7 @@ def ranking(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator
 
 def check_seat(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
     yield from ()
-    concert.check_seat(host.db.begin(), date_id=body["date_id"], seat_no=body["seat_no"])
+    concert.check_seat(host.db.begin(), date_id=body["date_id"], seat_no=body["seat_no"], now=host.clock())
     return Ok({"available": True})
 
 
