@@ -367,8 +367,7 @@ DEFECTS: tuple[Defect, ...] = (
         after="    if account.balance <= amount:",
         flows=BOTH,
         why="An off-by-one in the balance check refuses a payment that would leave exactly zero "
-        "points, so every buyer who tops up exactly the price is refused (a broken promise to "
-        "buyers that no invariant states).",
+        "points, so every buyer who tops up exactly the price is refused (honest-buyer-confirmed).",
     ),
     # --- the domain: reservations and the sweeper (seed 3.2, 4.1) ---------------------------------
     Defect(
@@ -465,7 +464,7 @@ def _faults(*specs: str) -> str:
 
 WITNESSES: dict[str, tuple[str, ...]] = {
     "consumer-commits-before-handling": (
-        *_RICH, _faults("{at: 10.7, kind: crash, target: data_platform}"),
+        *_RICH, _faults("{at: 3.5944, kind: crash, target: data_platform}"),
     ),
     "consumer-inbox-only-when-events-raised": (
         _faults("{at: 0, kind: duplicate, target: publish, match: {message_type: ReservationCompletedEvent}}"),
@@ -493,7 +492,7 @@ WITNESSES: dict[str, tuple[str, ...]] = {
         _faults("{at: 5, kind: commit_failure, target: point, duration: 10, params: {rate: 0.5}}"),
     ),
     "storage-conflict-check-only-backwards": (
-        "seed=1000", "workload.users=20", "workload.flash_window=2", "workload.abandon_probability=0",
+        "seed=1002", "workload.users=20", "workload.flash_window=2", "workload.abandon_probability=0",
         "workload.initial_points=50000",
     ),
     "storage-inbox-written-outside-transaction": (
@@ -510,7 +509,7 @@ WITNESSES: dict[str, tuple[str, ...]] = {
         _faults("{at: 0, kind: drop, target: request, match: {message_type: point.use, count: 2}}"),
     ),
     "reservation-new-idempotency-key-per-request": (
-        *_RICH, _faults("{at: 9.2, kind: crash, target: reservation}"),
+        *_RICH, _faults("{at: 9.6, kind: crash, target: reservation}"),
     ),
     "reservation-confirm-misses-swept-hold": (
         _CHOREOGRAPHY, "workload.arrival=steady", "workload.users=40", "workload.rate_per_second=1",
@@ -527,7 +526,7 @@ WITNESSES: dict[str, tuple[str, ...]] = {
         _faults("{at: 0, kind: delay, target: request, match: {message_type: point.use}, params: {seconds: 30}}"),
     ),
     "points-exact-balance-refused": (),
-    "reservations-hold-only-refuses-sold-seats": (),
+    "reservations-hold-only-refuses-sold-seats": ("seed=15",),
     "sweeper-compensates-failed-not-pending": (
         _faults("{at: 5, kind: commit_failure, target: reservation, duration: 10, params: {rate: 0.5}}"),
     ),
