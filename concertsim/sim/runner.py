@@ -17,6 +17,7 @@ import simpy
 
 from concertsim.models import reservations
 from concertsim.scenarios.schema import Scenario
+from concertsim.sim.broker import DeadLetter
 from concertsim.sim.consumer import redrive
 from concertsim.sim.faults import FaultInjector
 from concertsim.sim.result import Phases, RunResult, Sample
@@ -136,18 +137,30 @@ def _run(scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgres
 
 def _redrive_dead_letters(system: System) -> Generator[simpy.Event, Any, None]:
     """After heal, the operator hands every parked event back to its group, one at a time in the
-    order they were parked (seed 4.2.3: "a dead-letter queue for manual handling"). A letter that
-    fails again stays parked, and so do the later letters of its key."""
+    order they were parked (seed 4.2.3: "a dead-letter queue for manual handling"), including the
+    events parked meanwhile behind a key still being re-driven. A letter that fails again stays
+    parked, and so do the later letters of its key."""
     stuck: set[tuple[str, str]] = set()
-    for letter in list(system.broker.dead_letters):
-        address = (letter.group, letter.event.key)
-        if address in stuck:
-            continue
+    tried: set[tuple[str, str, int, float]] = set()
+    while True:
+        letter = next(
+            (d for d in system.broker.dead_letters
+             if _letter_id(d) not in tried and (d.group, d.event.key) not in stuck),
+            None,
+        )
+        if letter is None:
+            return
+        tried.add(_letter_id(letter))
         host = system.hosts[letter.group]
         work = system.handlers[(letter.group, letter.event.type)]
         done = yield host.spawn(redrive(host, system.broker, letter, work, system.policy.dedup))
         if not done:
-            stuck.add(address)
+            stuck.add((letter.group, letter.event.key))
+
+
+def _letter_id(letter: DeadLetter) -> tuple[str, str, int, float]:
+    """A letter's identity: the same event may be parked twice (a redelivered copy)."""
+    return letter.group, letter.event.event_id, letter.offset, letter.parked_at
 
 
 def _in_flight(system: System) -> tuple[int, int]:

@@ -99,3 +99,15 @@ def test_lost_offset_commits_redeliver_nothing_until_the_consumer_restarts() -> 
     after_restart = run_scenario(scenario([lost, restart]))
     assert redelivered(after_restart) > 0
     assert_all_invariants_hold(after_restart)
+
+
+def test_events_parked_behind_a_key_during_the_redrive_are_redriven_too() -> None:
+    from pathlib import Path
+
+    from concertsim.scenarios.loader import load_scenario
+
+    result = run_scenario(load_scenario(Path(__file__).parent / "cases" / "parked-during-redrive.yaml"))
+    heal = result.phases.heal_at
+    assert any(r.at > heal for r in result.trace.of_kind("broker.dead_letter")), "no event was parked during the redrive"
+    assert result.dead_letters == []
+    assert_all_invariants_hold(result)
