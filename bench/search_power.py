@@ -59,15 +59,21 @@ def cells() -> list[Cell]:
     return found
 
 
-def _defects() -> tuple[Any, ...]:
+def _planted_defects() -> Any:
+    """The module ``bench/planted_defects.py`` (the catalogue and ``planted_copy``), or None."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        from planted_defects import DEFECTS
+        import planted_defects
     except ImportError:
-        return ()
+        return None
     finally:
         sys.path.remove(str(ROOT / "bench"))
-    return tuple(DEFECTS)
+    return planted_defects
+
+
+def _defects() -> tuple[Any, ...]:
+    catalogue = _planted_defects()
+    return tuple(catalogue.DEFECTS) if catalogue is not None else ()
 
 
 def search_cell(switch: str | None, flow: str, seeds: list[int], examples: int) -> list[dict[str, Any]]:
@@ -94,10 +100,8 @@ def run_cell(cell: Cell, seeds: int, examples: int) -> list[dict[str, Any]]:
     planted: Any = nullcontext(ROOT)
     switch = "" if cell.kind == "baseline" else cell.name
     if cell.kind == "defect":
-        sys.path.insert(0, str(ROOT / "bench"))
-        from planted_defects import DEFECTS, planted_copy
-
-        planted = planted_copy(next(d for d in DEFECTS if d.id == cell.name))
+        catalogue = _planted_defects()
+        planted = catalogue.planted_copy(next(d for d in catalogue.DEFECTS if d.id == cell.name))
         switch = ""
     with planted as package_root:
         env = {**os.environ, "PYTHONPATH": str(package_root)}

@@ -102,10 +102,6 @@ _PARTITIONS = tuple(
 (``point->reservation``) lets requests through and loses the answers."""
 
 
-def _partition_targets() -> st.SearchStrategy[str]:
-    return st.sampled_from(_PARTITIONS)
-
-
 def _message_filter(channel: str) -> st.SearchStrategy[MessageFilter]:
     """Aimed at one message type more often than not: a fault on every message of a channel
     tends to stop the workload before it reaches the interleavings worth finding."""
@@ -158,7 +154,7 @@ def fault_specs(
     if kind == "crash":
         target = draw(st.sampled_from(_CRASH_TARGETS))
     elif kind == "partition":
-        target = draw(_partition_targets())
+        target = draw(st.sampled_from(_PARTITIONS))
     elif kind in _MESSAGE_KINDS:
         channels = [c for c in CHANNELS if reorder_within_partition or kind != "reorder" or c != "delivery"]
         if focus is not None and focus[0] in channels and draw(st.integers(0, 3)) < 3:
