@@ -21,6 +21,9 @@ __all__ = [
     "NotReservationOwner",
     "HoldExpired",
     "ReservationClosed",
+    "Unauthenticated",
+    "Forbidden",
+    "NotTokenOwner",
     "TokenNotFound",
     "TokenNotActive",
 ]
@@ -150,6 +153,36 @@ class ReservationClosed(DomainError):
     def __init__(self, reservation: str, status: str) -> None:
         super().__init__(f"ReservationClosed(reservation={reservation}, status={status})")
         self.reservation, self.status = reservation, status
+
+
+class Unauthenticated(DomainError):
+    """The request carries no credential the gateway can verify."""
+
+    code = "unauthenticated"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Unauthenticated({reason})")
+        self.reason = reason
+
+
+class Forbidden(DomainError):
+    """The caller asked to act as, or read the data of, another user."""
+
+    code = "forbidden"
+
+    def __init__(self, caller: int, named: object) -> None:
+        super().__init__(f"Forbidden(caller={caller}, named_user={named})")
+        self.caller, self.named = caller, named
+
+
+class NotTokenOwner(DomainError):
+    """The queue token belongs to another user."""
+
+    code = "not-owner"
+
+    def __init__(self, token: str, user: int) -> None:
+        super().__init__(f"NotTokenOwner(token={token}, user={user})")
+        self.token, self.user = token, user
 
 
 class TokenNotFound(DomainError):

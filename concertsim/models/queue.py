@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from concertsim.models.errors import TokenNotActive, TokenNotFound
+from concertsim.models.errors import NotTokenOwner, TokenNotActive, TokenNotFound
 from concertsim.models.events import QueueTokenActivated, QueueTokenExpired
 from concertsim.models.store import IdSource, Store
 
@@ -28,6 +28,7 @@ __all__ = [
     "issue_token",
     "activate_waiting",
     "check_active",
+    "owned_token",
     "position",
     "expire_idle",
     "complete",
@@ -118,11 +119,21 @@ def activate_waiting(store: Store, *, capacity: int, now: float) -> list[QueueTo
     return activated
 
 
-def check_active(store: Store, *, token_id: str, now: float) -> QueueToken:
-    """The gateway's check: the token must be active. Counts as activity."""
-    token = store.get_for_update(TOKENS, token_id)
+def owned_token(store: Store, *, token_id: str, user_id: int) -> QueueToken:
+    """The token ``token_id`` of ``user_id``; refuses :class:`TokenNotFound` and, for another
+    user's token, :class:`NotTokenOwner` (a token admits its own user only)."""
+    token = store.get(TOKENS, token_id)
     if token is None:
         raise TokenNotFound(token_id)
+    if token.user_id != user_id:
+        raise NotTokenOwner(token_id, user_id)
+    return token
+
+
+def check_active(store: Store, *, token_id: str, user_id: int, now: float) -> QueueToken:
+    """The gateway's check: the token must be ``user_id``'s own and active. Counts as activity."""
+    owned_token(store, token_id=token_id, user_id=user_id)
+    token = store.get_for_update(TOKENS, token_id)
     if token.status != TokenStatus.ACTIVE:
         raise TokenNotActive(token_id, str(token.status))
     token.last_seen_at = now
@@ -187,11 +198,11 @@ def complete(store: Store, *, user_id: int, now: float) -> list[QueueTokenExpire
 def leave(store: Store, *, token_id: str, user_id: int, now: float) -> list[QueueTokenExpired]:
     """The user gives their token back (reason ``left``): a waiting one gives up its place (the
     activator skips it), an active one frees a place for the next in line at once. Only the
-    token's own user may give it back; a token already ended is left as it is."""
+    token's own user may give it back (:class:`NotTokenOwner`); a token already ended is left as
+    it is."""
+    owned_token(store, token_id=token_id, user_id=user_id)
     token = store.get_for_update(TOKENS, token_id)
-    if token is None:
-        raise TokenNotFound(token_id)
-    if token.user_id != user_id or token.status == TokenStatus.EXPIRED:
+    if token.status == TokenStatus.EXPIRED:
         return []
     state = _state(store)
     left = _expire(store, token, "left", now, state)

@@ -401,8 +401,12 @@ def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired | R
     return raised
 
 
-def reservation_status(store: Store, reservation_id: str) -> ReservationStatus:
+def reservation_status(store: Store, reservation_id: str, *, user_id: int | None = None) -> ReservationStatus:
+    """The reservation's status; with ``user_id`` (a buyer asking) refuses
+    :class:`NotReservationOwner` for another user's reservation."""
     reservation = store.get(RESERVATIONS, reservation_id)
     if reservation is None:
         raise ReservationNotFound(reservation_id)
+    if user_id is not None and reservation.user_id != user_id:
+        raise NotReservationOwner(reservation_id, user_id)
     return reservation.status

@@ -1,7 +1,14 @@
-"""The API gateway (seed 8): the single entry point. It rate-limits, checks the queue token of
-protected routes with Queue (the check counts as the token's activity), and routes each public
-endpoint to its service. The buyer's point balance and charge are protected too: a buyer topping
-up in the middle of a purchase keeps their token alive by doing so."""
+"""The API gateway (seed 8): the single entry point. It rate-limits, authenticates the caller,
+checks the queue token of protected routes with Queue (the token must be the caller's own, and the
+check counts as its activity), and routes each public endpoint to its service. The buyer's point
+balance and charge are protected too: a buyer topping up in the middle of a purchase keeps their
+token alive by doing so.
+
+Authorisation per route (seed 8.2): every route but the public ranking needs a verified
+credential (``unauthenticated`` otherwise); the caller's identity replaces any ``user_id`` the
+request names, and a request naming another user (``/points/{userId}`` of someone else) is
+``forbidden``. The services refuse what is not the caller's: another user's token (Queue) or
+reservation (Reservation) is ``not-owner``."""
 
 from __future__ import annotations
 
@@ -10,16 +17,20 @@ from typing import Any, NamedTuple
 
 import simpy
 
+from concertsim.models import identity
+from concertsim.models.errors import DomainError, Forbidden
 from concertsim.sim.host import Handler, Host
 from concertsim.sim.network import Failed, Reply, Timeout
 
-__all__ = ["Route", "ROUTES", "install_routes", "TokenBucket"]
+__all__ = ["Route", "ROUTES", "authorise", "install_routes", "TokenBucket"]
 
 
 class Route(NamedTuple):
     service: str
     endpoint: str
     needs_token: bool
+    public: bool = False
+    """Served without a credential (the ranking)."""
 
 
 ROUTES: dict[str, Route] = {
@@ -28,7 +39,7 @@ ROUTES: dict[str, Route] = {
     "DELETE /api/v1/queue/tokens/{tokenId}": Route("queue", "queue.leave", False),
     "GET /api/v1/concerts/dates": Route("concert", "concert.dates", True),
     "GET /api/v1/concerts/dates/{date}/seats": Route("concert", "concert.seats", True),
-    "GET /api/v1/concerts/ranking": Route("concert", "concert.ranking", False),
+    "GET /api/v1/concerts/ranking": Route("concert", "concert.ranking", False, public=True),
     "POST /api/v1/reservations": Route("reservation", "reservation.hold", True),
     "POST /api/v1/payments": Route("reservation", "reservation.pay", True),
     "GET /api/v1/reservations/{reservationId}": Route("reservation", "reservation.get", False),
@@ -54,13 +65,32 @@ class TokenBucket:
         return False
 
 
-def _route_handler(route: Route, limiter: TokenBucket | None) -> Handler:
+def authorise(key: bytes, route: Route, body: dict[str, Any]) -> dict[str, Any]:
+    """The request as forwarded: the credential verified and dropped, ``user_id`` set to the
+    caller. Refuses :class:`~concertsim.models.errors.Unauthenticated` and :class:`Forbidden`."""
+    forwarded = {name: value for name, value in body.items() if name != "credential"}
+    if route.public:
+        return forwarded
+    caller = identity.authenticate(key, body.get("credential"))
+    named = body.get("user_id", caller)
+    if named != caller:
+        raise Forbidden(caller, named)
+    forwarded["user_id"] = caller
+    return forwarded
+
+
+def _route_handler(route: Route, limiter: TokenBucket | None, key: bytes) -> Handler:
     def forward(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
         if limiter is not None and not limiter.admit(host.env.now):
             return Failed("rate-limited", "too many requests", transient=True)
+        try:
+            body = authorise(key, route, body)
+        except DomainError as refusal:
+            return Failed(refusal.code, refusal.message)
         if route.needs_token:
             checked = yield from host.call(
-                "queue", "queue.check", {"token_id": body.get("token_id")}, trace_id, retries=0
+                "queue", "queue.check", {"token_id": body.get("token_id"), "user_id": body["user_id"]},
+                trace_id, retries=0,
             )
             if isinstance(checked, Failed) and not checked.transient:
                 return checked
@@ -80,5 +110,6 @@ def _route_handler(route: Route, limiter: TokenBucket | None) -> Handler:
 def install_routes(gateway: Host) -> None:
     rate = gateway.world.scenario.rules.rate_limit_per_second
     limiter = TokenBucket(rate) if rate is not None else None
+    key = identity.signing_key_for(gateway.world.seed)
     for name, route in ROUTES.items():
-        gateway.endpoints[name] = _route_handler(route, limiter)
+        gateway.endpoints[name] = _route_handler(route, limiter, key)

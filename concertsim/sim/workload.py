@@ -7,6 +7,9 @@ it was taken), tops up points if short, and then pays or abandons the hold. Requ
 are retried; a hold and a charge carry the operation's id as their idempotency key, so a retry
 after a lost reply is answered with the first attempt's effect, not a second one. Every operation is recorded in the history as invoke → ok |
 fail | unknown.
+
+Users signed in before the sale: every request carries the session credential the gateway
+issued its user (sign-in itself is not simulated).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import simpy
 
+from concertsim.models import identity
 from concertsim.scenarios.schema import Workload as WorkloadSpec
 from concertsim.sim.history import ClientOp, Outcome
 from concertsim.sim.host import Host
@@ -57,6 +61,7 @@ class Workload:
         self.active_users = 0
         self.arrived = 0
         self._tokens: dict[int, str | None] = {}
+        self._signing_key = identity.signing_key_for(world.seed)
 
     def start(self) -> None:
         self.env.process(self._arrive())
@@ -163,7 +168,7 @@ class Workload:
     ) -> Generator[simpy.Event, Any, None]:
         op = self._invoke(user_id, "pay", "POST /api/v1/payments", reservation_id=reservation_id)
         body = {"user_id": user_id, "token_id": token, "reservation_id": reservation_id}
-        reply, uncertain = yield from self._attempts(op, body, self.spec.client_retries)
+        reply, uncertain = yield from self._attempts(user_id, op, body, self.spec.client_retries)
         outcome = classify(reply)
         if uncertain and outcome == "fail" and reply.code in _GATEWAY_REFUSALS:
             outcome = "unknown"  # e.g. the token ended because the first attempt did complete
@@ -204,7 +209,9 @@ class Workload:
             assert op is not None
             body = {**body, "idempotency_key": op.op_id}
             op.detail["idempotency_key"] = op.op_id
-        reply, uncertain = yield from self._attempts(op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route)
+        reply, uncertain = yield from self._attempts(
+            user_id, op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route
+        )
         if op is not None:
             outcome = classify(reply)
             if uncertain and outcome == "fail":
@@ -213,11 +220,12 @@ class Workload:
         return reply
 
     def _attempts(
-        self, op: ClientOp | None, body: dict[str, Any], retries: int, route: str | None = None
+        self, user_id: int, op: ClientOp | None, body: dict[str, Any], retries: int, route: str | None = None
     ) -> Generator[simpy.Event, Any, tuple[Reply, bool]]:
-        """Send the request, retrying unknown and transient outcomes; returns the last reply and
-        whether any attempt's outcome was unknown."""
+        """Send the request as ``user_id``, retrying unknown and transient outcomes; returns the
+        last reply and whether any attempt's outcome was unknown."""
         route = route or (op.route if op else body["route"])
+        body = {**body, "credential": identity.issue_credential(self._signing_key, user_id)}
         trace_id = op.op_id if op else None
         reply: Reply = Failed("not-sent")
         uncertain = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from concertsim.models import queue as q
-from concertsim.models.errors import TokenNotActive, TokenNotFound
+from concertsim.models.errors import NotTokenOwner, TokenNotActive, TokenNotFound
 from concertsim.models.events import QueueTokenActivated, QueueTokenExpired
 from concertsim.models.store import CountingIds, MemoryStore
 
@@ -70,16 +70,26 @@ def test_a_user_whose_token_expired_gets_a_new_one_at_the_back(store: MemoryStor
 def test_check_refuses_a_waiting_token_and_an_unknown_one(store: MemoryStore, issue) -> None:
     (token,) = issue(range(1, 2))
     with pytest.raises(TokenNotActive) as refused:
-        q.check_active(store, token_id=token.token_id, now=1.0)
+        q.check_active(store, token_id=token.token_id, user_id=token.user_id, now=1.0)
     assert refused.value.status == "WAITING"
     with pytest.raises(TokenNotFound):
-        q.check_active(store, token_id="tok-nope", now=1.0)
+        q.check_active(store, token_id="tok-nope", user_id=1, now=1.0)
+
+
+def test_a_token_admits_its_own_user_only(store: MemoryStore, issue) -> None:
+    mine, theirs = issue(range(1, 3))
+    q.activate_waiting(store, capacity=2, now=1.0)
+    with pytest.raises(NotTokenOwner):
+        q.check_active(store, token_id=theirs.token_id, user_id=mine.user_id, now=2.0)
+    with pytest.raises(NotTokenOwner):
+        q.leave(store, token_id=theirs.token_id, user_id=mine.user_id, now=2.0)
+    assert q.check_active(store, token_id=theirs.token_id, user_id=theirs.user_id, now=2.0).status == "ACTIVE"
 
 
 def test_check_of_an_active_token_counts_as_activity(store: MemoryStore, issue) -> None:
     (token,) = issue(range(1, 2))
     q.activate_waiting(store, capacity=1, now=1.0)
-    assert q.check_active(store, token_id=token.token_id, now=4.0).last_seen_at == 4.0
+    assert q.check_active(store, token_id=token.token_id, user_id=token.user_id, now=4.0).last_seen_at == 4.0
     assert q.expire_idle(store, idle_ttl=5.0, now=8.0) == []
     assert len(q.expire_idle(store, idle_ttl=5.0, now=9.0)) == 1
 
@@ -87,12 +97,12 @@ def test_check_of_an_active_token_counts_as_activity(store: MemoryStore, issue) 
 def test_idle_active_tokens_expire_and_free_their_place(store: MemoryStore, issue) -> None:
     tokens = issue(range(1, 4))
     q.activate_waiting(store, capacity=2, now=10.0)
-    q.check_active(store, token_id=tokens[1].token_id, now=50.0)
+    q.check_active(store, token_id=tokens[1].token_id, user_id=tokens[1].user_id, now=50.0)
     expired = q.expire_idle(store, idle_ttl=60.0, now=70.0)
     assert expired == [QueueTokenExpired(user_id=1, token_id=tokens[0].token_id, reason="idle")]
     assert q.active_count(store) == 1
     with pytest.raises(TokenNotActive):
-        q.check_active(store, token_id=tokens[0].token_id, now=71.0)
+        q.check_active(store, token_id=tokens[0].token_id, user_id=tokens[0].user_id, now=71.0)
     assert [e.token_id for e in q.activate_waiting(store, capacity=2, now=71.0)] == [tokens[2].token_id]
 
 
@@ -100,7 +110,7 @@ def test_idle_tokens_expire_in_issue_order(store: MemoryStore, issue) -> None:
     tokens = issue(range(1, 4))
     q.activate_waiting(store, capacity=3, now=1.0)
     for token in reversed(tokens):
-        q.check_active(store, token_id=token.token_id, now=2.0)
+        q.check_active(store, token_id=token.token_id, user_id=token.user_id, now=2.0)
     assert [e.token_id for e in q.expire_idle(store, idle_ttl=1.0, now=3.0)] == [t.token_id for t in tokens]
 
 
@@ -157,7 +167,8 @@ def test_a_user_who_leaves_gives_their_place_to_the_next_in_line() -> None:
     store, ids = MemoryStore(), CountingIds()
     first, second, third = (q.issue_token(store, ids, user_id=u, now=0.0) for u in (1, 2, 3))
     q.activate_waiting(store, capacity=1, now=0.0)
-    assert q.leave(store, token_id=second.token_id, user_id=9, now=1.0) == []  # not theirs
+    with pytest.raises(NotTokenOwner):
+        q.leave(store, token_id=second.token_id, user_id=9, now=1.0)
     assert [e.reason for e in q.leave(store, token_id=second.token_id, user_id=2, now=1.0)] == ["left"]
     assert [e.reason for e in q.leave(store, token_id=first.token_id, user_id=1, now=2.0)] == ["left"]
     assert q.leave(store, token_id=first.token_id, user_id=1, now=3.0) == []

@@ -155,7 +155,8 @@ def test_a_buyer_can_learn_that_a_failed_payment_was_refunded() -> None:
     host = system.hosts["reservation"]
     reservation_id = sorted(refunded)[0]
     host.db.tables.update({k: dict(v) for k, v in result.state["reservation"].items()})
-    asked = reservation_service.status(host, {"reservation_id": reservation_id}, None)
+    owner = result.table("reservation", reservations.RESERVATIONS)[reservation_id].user_id
+    asked = reservation_service.status(host, {"reservation_id": reservation_id, "user_id": owner}, None)
     try:
         next(asked)
     except StopIteration as answered:

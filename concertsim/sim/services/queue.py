@@ -38,19 +38,19 @@ def issue(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[s
 
 
 def token_status(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """The caller's token's status and place in line (a foreign token is refused)."""
     yield from ()
     tx = host.db.begin()
-    token = tx.get(queue.TOKENS, body["token_id"])
-    if token is None:
-        return Ok({"status": "unknown"})
+    token = queue.owned_token(tx, token_id=body["token_id"], user_id=body["user_id"])
     return Ok({"status": str(token.status), "position": queue.position(tx, body["token_id"])})
 
 
 def check(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
-    """The gateway's token check: refuses an inactive token, and counts as activity."""
+    """The gateway's token check: refuses another user's token and an inactive one, and counts as
+    activity."""
 
     def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
-        queue.check_active(tx, token_id=body["token_id"], now=now)
+        queue.check_active(tx, token_id=body["token_id"], user_id=body["user_id"], now=now)
         return None, []
 
     yield from host.transact(work, trace_id, label="queue.check")

@@ -189,11 +189,11 @@ def _fail(reservation_id: str, reason: str) -> Any:
 
 
 def status(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
-    """The reservation's status and its payment's (None before any payment; REFUNDED once Point
+    """The caller's reservation's status and its payment's (None before any payment; REFUNDED once Point
     gave the points back), so a buyer can learn that a failed payment was refunded."""
     yield from ()
     tx = host.db.begin()
-    found = reservations.reservation_status(tx, body["reservation_id"])
+    found = reservations.reservation_status(tx, body["reservation_id"], user_id=body["user_id"])
     paid = reservations.payment_status(tx, body["reservation_id"])
     return Ok({"status": str(found), "payment": None if paid is None else str(paid)})
 
