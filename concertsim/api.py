@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from concertsim.checks import Verdict, check_run
-from concertsim.reports.metrics import compute_metrics
+from concertsim.metrics import compute_metrics
 from concertsim.scenarios.loader import (
     DEFAULT_SCENARIO,
     load_builtin,

@@ -17,6 +17,7 @@ from typing import Any
 from concertsim.api import RunOutcome
 from concertsim.checks import check_run
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, connect
+from concertsim.metrics import headline_measures
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.runner import run_scenario
 
@@ -32,6 +33,8 @@ class SeedResult:
     time_to_convergence: float | None
     wall_seconds: float
     first_violations: tuple[str, ...]
+    measures: dict[str, float | None] = field(default_factory=dict)
+    """The run's :func:`~concertsim.metrics.headline_measures`."""
 
 
 def run_seed(scenario_json: str, seed: int) -> SeedResult:
@@ -50,6 +53,7 @@ def run_seed(scenario_json: str, seed: int) -> SeedResult:
         first_violations=tuple(
             f"{v.invariant.id}: {v.violations[0].message}" for v in outcome.verdicts if not v.holds
         ),
+        measures=headline_measures(result, metrics),
     )
 
 
