@@ -236,8 +236,15 @@ class BrokerSpec(_Frozen):
 
 
 class StorageSpec(_Frozen):
+    """Each service's database: commit latency, optimistic-conflict retries, connection pool."""
+
     commit_latency: Distribution = LogNormal(median=0.002, sigma=0.3)
     conflict_retries: Annotated[int, Field(ge=0, le=100)] = 5
+    connections: Annotated[int | None, Field(ge=1, le=10_000)] = Field(
+        10,
+        description="connections per database: a commit holds one for its latency and waits when "
+        "all are taken (null: unlimited); 10, a common pool size, binds in none of the built-in scenarios",
+    )
 
 
 class Concerts(_Frozen):

@@ -11,6 +11,7 @@ from concertsim.scenarios.schema import Scenario
 from concertsim.sim.broker import DeadLetter
 from concertsim.sim.history import ClientOp
 from concertsim.sim.trace import Trace
+from concertsim.sim.workers import PoolUsage
 
 __all__ = ["RunResult", "Phases", "Sample"]
 
@@ -62,6 +63,8 @@ class RunResult:
     counters: dict[str, int]
     fault_windows: list[dict[str, Any]] = field(default_factory=list)
     wall_seconds: float = 0.0
+    resources: dict[str, PoolUsage] = field(default_factory=dict)
+    """Each bounded resource's usage (worker pools, connection pools), by name."""
 
     @cached_property
     def trace_sha256(self) -> str:

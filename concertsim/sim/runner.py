@@ -23,6 +23,7 @@ from concertsim.sim.faults import FaultInjector
 from concertsim.sim.result import Phases, RunResult, Sample
 from concertsim.sim.system import System, build_system
 from concertsim.sim.workload import Workload
+from concertsim.sim.workers import PoolUsage
 from concertsim.sim.world import World
 
 __all__ = ["run_scenario", "RunProgress", "PROGRESS_STEPS"]
@@ -132,7 +133,19 @@ def _run(scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgres
         },
         fault_windows=faults.windows(),
         wall_seconds=time.perf_counter() - started,
+        resources=_resource_usage(system),
     )
+
+
+def _resource_usage(system: System) -> dict[str, PoolUsage]:
+    """Each bounded resource's measurements, by name: ``<service>.workers`` for every host and
+    ``<service>.connections`` for every database with a connection pool."""
+    usage = {}
+    for host in system.hosts.values():
+        usage[f"{host.name}.workers"] = host.workers.settle()
+        if host.db is not None and host.db.connections is not None:
+            usage[f"{host.name}.connections"] = host.db.connections.settle()
+    return usage
 
 
 def _redrive_dead_letters(system: System) -> Generator[simpy.Event, Any, None]:

@@ -12,6 +12,10 @@ Semantics:
   state is kept. There is no partial write.
 - Isolation is optimistic: rows read with ``get_for_update`` remember their version, and a commit
   whose rows changed in between raises :class:`WriteConflict` (the caller re-runs its work).
+- Capacity: a commit holds one of the database's ``connections`` for its latency and waits, first
+  come first served, when all are taken; so a database commits at most ``connections`` transactions
+  per commit latency, and load beyond that shows as connection waits (``connections`` None: as
+  many as are asked for).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 import simpy
 
 from concertsim.models.events import Event
+from concertsim.sim.workers import WorkerPool
 
 __all__ = [
     "Database",
@@ -126,11 +131,13 @@ class Database:
     """
 
     def __init__(
-        self, name: str, env: simpy.Environment, commit_latency: Callable[[], float]
+        self, name: str, env: simpy.Environment, commit_latency: Callable[[], float],
+        connections: int | None = None,
     ) -> None:
         self.name = name
         self.env = env
         self.commit_latency = commit_latency
+        self.connections = WorkerPool(env, connections) if connections is not None else None
         self.tables: dict[str, dict[Hashable, Any]] = {}
         self.versions: dict[tuple[str, Hashable], int] = {}
         self.next_outbox_seq = 1
@@ -145,7 +152,21 @@ class Database:
     def commit(self, tx: Transaction) -> Generator[simpy.Event, Any, list[OutboxRow]]:
         if tx.is_empty:
             return []
-        yield self.env.timeout(self.commit_latency())
+        pool = self.connections
+        if pool is None:
+            yield self.env.timeout(self.commit_latency())
+        else:
+            handed_over = pool.acquire()
+            if handed_over is not None:
+                try:
+                    yield handed_over
+                except BaseException:
+                    pool.abandon(handed_over)
+                    raise
+            try:
+                yield self.env.timeout(self.commit_latency())
+            finally:
+                pool.release()
         if self.commit_fails is not None and self.commit_fails():
             raise CommitFailed(f"commit to {self.name} failed")
         for address, version in tx.read_versions.items():

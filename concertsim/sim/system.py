@@ -74,7 +74,7 @@ def build_system(world: World) -> System:
         database = None
         if name != "gateway":
             commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{name}"))
-            database = Database(name, env, commit_latency)
+            database = Database(name, env, commit_latency, scenario.storage.connections)
         host = Host(world, name, getattr(scenario.services, name), database, design.publish)
         host.broker, host.network, host.peers = broker, network, hosts
         hosts[name] = host
