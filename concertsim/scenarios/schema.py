@@ -232,6 +232,11 @@ class BrokerSpec(_Frozen):
     retry_backoff: PositiveSeconds = 0.5
     relay_poll_interval: PositiveSeconds = 0.5
     relay_batch: Annotated[int, Field(ge=1, le=10_000)] = 50
+    relay_publish: Literal["each", "batch"] = Field(
+        "each",
+        description="how the outbox relay publishes: 'each' awaits an acknowledgement per event "
+        "(one event per round trip), 'batch' sends up to relay_batch events per produce request",
+    )
     restart_time: PositiveSeconds = 5.0
 
 

@@ -123,6 +123,35 @@ class Broker:
         self.world.record("broker.publish_unacked", source, event.trace_id, event_id=event.event_id)
         return False
 
+    def publish_batch(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, bool]:
+        """Send ``events`` in one produce request and wait for its one acknowledgement (True) or a
+        timeout: the batch is appended whole, in order, or not at all.
+
+        The request is one message on the network, so a fault that strikes any of its events
+        strikes the request: losing one loses the batch, duplicating one appends the batch twice,
+        and the request takes the longest delay any of them was given."""
+        started = self.env.now
+        network = self.network
+        latency = network.broker_latency()
+        carried = [network.carry("publish", source, BROKER, e.type, e.key, delay=latency)[0] for e in events]
+        if all(carried):
+            arrival = max(copies[0] for copies in carried)
+            if arrival < self.publish_timeout:
+                yield self.env.timeout(arrival)
+                if self.is_up:
+                    for _copy in range(max(len(copies) for copies in carried)):
+                        for event in events:
+                            self._append(source, event)
+                    last = events[-1]
+                    ack = network.transit_delays("ack", BROKER, source, last.type, last.key)
+                    if ack and self.env.now - started + ack[0] < self.publish_timeout:
+                        yield self.env.timeout(ack[0])
+                        return True
+        yield self.env.timeout(max(0.0, started + self.publish_timeout - self.env.now))
+        for event in events:
+            self.world.record("broker.publish_unacked", source, event.trace_id, event_id=event.event_id)
+        return False
+
     def _append(self, source: str, event: Event) -> None:
         partition = self.partition_for(event)
         topic = self.topic_of[event.type]

@@ -96,7 +96,7 @@ def build_system(world: World) -> System:
             host.daemon(
                 relay_name(name),
                 partial(relay_outbox, host, broker, scenario.broker.relay_batch,
-                        scenario.broker.relay_poll_interval),
+                        scenario.broker.relay_poll_interval, scenario.broker.relay_publish),
             )
         by_topic: dict[str, dict[str, EventWork]] = {}
         for event_type, work in module.subscriptions(host).items():
