@@ -106,8 +106,16 @@ class WorkerPool:
         if not busy and not queued:
             return
         usage = self.usage
-        usage.busy_area += busy * (now - since)
-        usage.queue_area += queued * (now - since)
+        span = now - since
+        usage.busy_area += busy * span
+        usage.queue_area += queued * span
+        second = math.floor(since)
+        if now <= second + 1.0:  # the common case: no second boundary crossed
+            if busy:
+                usage.busy_by_second[second] = usage.busy_by_second.get(second, 0.0) + busy * span
+            if queued:
+                usage.queue_by_second[second] = usage.queue_by_second.get(second, 0.0) + queued * span
+            return
         start = since
         while start < now:
             second = math.floor(start)
