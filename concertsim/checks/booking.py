@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
 from concertsim.sim.result import RunResult
@@ -21,6 +22,7 @@ def no_double_booking(result: RunResult) -> list[Violation]:
     """Replays the seat events in commit order: a seat claimed while another reservation still
     holds it, or two confirmed reservations of one seat, is a double booking."""
     holder: dict[tuple[int, int], str] = {}
+    held_by_record: dict[tuple[int, int], int] = {}
     violations = []
     for record in result.trace.of_kind("event.raised"):
         payload = record.data["payload"]
@@ -39,11 +41,12 @@ def no_double_booking(result: RunResult) -> list[Violation]:
                         f"{current} still had it",
                         at=record.at,
                         evidence={"date_id": seat[0], "seat_no": seat[1], "reservations": [current, reservation_id]},
-                        records=(record.seq,),
+                        records=(held_by_record[seat], record.seq),
                         saga=reservation_id,
                     )
                 )
             holder[seat] = reservation_id
+            held_by_record[seat] = record.seq
         elif event_type in ("ReservationExpiredEvent", "ReservationFailedEvent") and holder.get(seat) == reservation_id:
             del holder[seat]
     confirmed: dict[tuple[int, int], list[str]] = defaultdict(list)
@@ -52,10 +55,13 @@ def no_double_booking(result: RunResult) -> list[Violation]:
             confirmed[(r.date_id, r.seat_no)].append(r.reservation_id)
     for seat, owners in sorted(confirmed.items()):
         if len(owners) > 1:
+            index = trace_index(result)
+            sales = [index.events("reservation_id", owner, "SeatReservedEvent", "ReservationCompletedEvent")
+                     for owner in owners]
             violations.append(
                 Violation("no-double-booking", f"seat {seat[1]} of date {seat[0]} sold to {sorted(owners)}",
                           evidence={"date_id": seat[0], "seat_no": seat[1], "reservations": sorted(owners)},
-                          saga=sorted(owners)[-1])
+                          records=seqs(*sales), saga=sorted(owners)[-1])
             )
     return violations
 
@@ -86,6 +92,7 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
                     at=r.hold_expires_at,
                     evidence={"reservation_id": r.reservation_id, "hold_expires_at": r.hold_expires_at,
                               "expired_at": r.ended_at, "late_by": late},
+                    records=seqs(trace_index(result).events("reservation_id", r.reservation_id)),
                     saga=r.reservation_id,
                 )
             )
@@ -100,6 +107,7 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
                     at=r.hold_expires_at,
                     evidence={"reservation_id": r.reservation_id, "status": str(r.status),
                               "hold_expires_at": r.hold_expires_at},
+                    records=seqs(trace_index(result).events("reservation_id", r.reservation_id)),
                     saga=r.reservation_id,
                 )
             )
@@ -116,6 +124,7 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
                     at=owner.ended_at,
                     evidence={"date_id": date_id, "seat_no": seat_no,
                               "reservation_id": owner.reservation_id},
+                    records=seqs(trace_index(result).events("reservation_id", owner.reservation_id)),
                     saga=owner.reservation_id,
                 )
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import TraceIndex, seqs, trace_index
 from concertsim.models import points
 from concertsim.sim.result import RunResult
 
@@ -47,6 +48,7 @@ def charge_exactly_once(result: RunResult) -> list[Violation]:
                     + (f", with another amount in {wrong_amount}" if wrong_amount else ""),
                     at=op.complete_at,
                     evidence={"op": op.to_json(), "entries": sorted(e.entry_id for e in entries)},
+                    records=_charge_records(trace_index(result), op.op_id, op.user_id),
                 )
             )
     for key, entries in sorted(credited.items(), key=lambda item: str(item[0])):
@@ -57,6 +59,15 @@ def charge_exactly_once(result: RunResult) -> list[Violation]:
                     f"{len(entries)} charge(s) credited for a request no client made (key {key})",
                     at=min(e.at for e in entries),
                     evidence={"request_key": key, "entries": sorted(e.entry_id for e in entries)},
+                    records=seqs(*(trace_index(result).events("user_id", user, "PointChargedEvent")
+                                   for user in sorted({e.user_id for e in entries}))),
                 )
             )
     return violations
+
+
+def _charge_records(index: TraceIndex, op_id: str, user_id: int) -> tuple[int, ...]:
+    """A charge operation's invocation and outcome, and the user's PointChargedEvents raised by it
+    (by its trace) or, for a retried or lost request, under any trace."""
+    charged = index.events("user_id", user_id, "PointChargedEvent")
+    return seqs(index.client_op(op_id), charged)

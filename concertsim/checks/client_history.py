@@ -7,6 +7,7 @@ unknown one must end as exactly one of the two: confirmed with one deduction, or
 from __future__ import annotations
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import seqs, trace_index
 from concertsim.checks.orphaned_deductions import net_deductions
 from concertsim.models import reservations
 from concertsim.models.reservations import ReservationStatus
@@ -50,7 +51,19 @@ def client_outcomes_honoured(result: RunResult) -> list[Violation]:
                     f"payment {op.op_id} of user {op.user_id} for {reservation_id}: {problem}",
                     at=op.complete_at,
                     evidence={"op": op.to_json(), "confirmed": confirmed, "unrefunded_deductions": charged},
+                    records=_payment_records(result, op.op_id, reservation_id),
                     saga=reservation_id,
                 )
             )
     return violations
+
+
+_PAYMENT_EVENTS = ("PointUsedEvent", "PointRefundedEvent", "ReservationCompletedEvent", "ReservationFailedEvent",
+                   "ReservationExpiredEvent")
+
+
+def _payment_records(result: RunResult, op_id: str, reservation_id: str) -> tuple[int, ...]:
+    """The payment's invocation and outcome, and the events that settled what it did: its
+    deductions and refunds, and how the reservation ended."""
+    index = trace_index(result)
+    return seqs(index.client_op(op_id), index.events("reservation_id", reservation_id, *_PAYMENT_EVENTS))

@@ -21,6 +21,7 @@ Such a payment must end with its reservation CONFIRMED.
 from __future__ import annotations
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import seqs, trace_index
 from concertsim.checks.points_ledger import ledger_order
 from concertsim.models import points, reservations
 from concertsim.models.reservations import ReservationStatus
@@ -110,6 +111,7 @@ def honest_buyer_confirmed(result: RunResult) -> list[Violation]:
     for hold, pay, reservation in honest_payments(result):
         if reservation.status == ReservationStatus.CONFIRMED:
             continue
+        index = trace_index(result)
         violations.append(
             Violation(
                 "honest-buyer-confirmed",
@@ -120,6 +122,8 @@ def honest_buyer_confirmed(result: RunResult) -> list[Violation]:
                 at=pay.invoke_at,
                 evidence={"hold_op": hold.op_id, "pay": pay.to_json(), "status": str(reservation.status),
                           "hold_expires_at": reservation.hold_expires_at},
+                records=seqs(index.client_op(hold.op_id), index.client_op(pay.op_id),
+                             index.events("reservation_id", reservation.reservation_id)),
                 saga=reservation.reservation_id,
             )
         )

@@ -8,6 +8,7 @@ parked during the faults are handled when re-driven, so nothing stays parked for
 from __future__ import annotations
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import seqs, trace_index
 from concertsim.sim.result import RunResult
 
 
@@ -43,7 +44,7 @@ def no_lost_events(result: RunResult) -> list[Violation]:
                     at=at,
                     evidence={"event_id": event_id, "type": event_type, "group": group,
                               "published": event_id in appended},
-                    records=(seq,),
+                    records=seqs((seq,), trace_index(result).fate(event_id, group)),
                 )
             )
     return violations
@@ -66,6 +67,15 @@ def dead_letters_drain(result: RunResult) -> list[Violation]:
             at=letter.parked_at,
             evidence={"event_id": letter.event.event_id, "type": letter.event.type, "group": letter.group,
                       "reason": letter.reason, "parked_at": letter.parked_at},
+            records=_parked_records(result, letter.event.event_id, letter.group),
         )
         for letter in result.dead_letters
     ]
+
+
+def _parked_records(result: RunResult, event_id: str, group: str) -> tuple[int, ...]:
+    """An event's raising and what became of it for ``group``: its deliveries, failures, parking
+    and re-drives."""
+    index = trace_index(result)
+    raised = index.raised.get(event_id)
+    return seqs(index.fate(event_id, group), () if raised is None else (raised,))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import points, reservations
 from concertsim.sim.result import RunResult
 
@@ -64,7 +65,19 @@ def no_orphaned_deduction(result: RunResult) -> list[Violation]:
                     "amount": sum(u.amount for u in open_uses),
                     "user_id": open_uses[0].user_id if open_uses else (reservation.user_id if reservation else None),
                 },
+                records=_deduction_records(result, reservation_id, [u.use_id for u in open_uses]),
                 saga=reservation_id,
             )
         )
     return violations
+
+
+_ENDINGS = ("ReservationCompletedEvent", "ReservationFailedEvent", "ReservationExpiredEvent", "PointRefundedEvent")
+
+
+def _deduction_records(result: RunResult, reservation_id: str, use_ids: list[str]) -> tuple[int, ...]:
+    """The deductions left standing (their PointUsedEvent) and how the reservation and its refunds
+    ended (its completion, failure or expiry, and any refund)."""
+    index = trace_index(result)
+    used = [index.events("use_id", use_id, "PointUsedEvent") for use_id in use_ids]
+    return seqs(*used, index.events("reservation_id", reservation_id, *_ENDINGS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import points
 from concertsim.sim.result import RunResult
 
@@ -44,6 +45,7 @@ def points_never_negative(result: RunResult) -> list[Violation]:
                         f"user {user_id}'s balance fell to {running} at {entry.entry_id}",
                         at=entry.at,
                         evidence={"user_id": user_id, "entry_id": entry.entry_id, "balance": running},
+                        records=_point_events(result, user_id, until=entry.use_id),
                     )
                 )
                 break
@@ -66,6 +68,7 @@ def points_ledger_balanced(result: RunResult) -> list[Violation]:
                     "points-ledger-balanced",
                     f"user {user_id}: balance {account.balance} but the ledger sums to {ledger}",
                     evidence={"user_id": user_id, "balance": account.balance, "ledger": ledger},
+                    records=_point_events(result, user_id),
                 )
             )
     return violations
@@ -89,6 +92,22 @@ def no_double_refund(result: RunResult) -> list[Violation]:
                     at=max(e.at for e in entries),
                     evidence={"use_id": use_id, "refunds": sorted(e.entry_id for e in entries),
                               "reservation_id": entries[0].reservation_id},
+                    records=seqs(trace_index(result).events("use_id", use_id)),
                 )
             )
     return violations
+
+
+_POINT_EVENTS = ("PointChargedEvent", "PointUsedEvent", "PointRefundedEvent")
+
+
+def _point_events(result: RunResult, user_id: int, until: str | None = None) -> tuple[int, ...]:
+    """The events of the user's ledger entries (charges, deductions, refunds) in commit order;
+    with ``until``, only up to that deduction's or refund's event, if it has one."""
+    index = trace_index(result)
+    found = seqs(index.events("user_id", user_id, *_POINT_EVENTS))
+    if until is not None:
+        last = max(index.events("use_id", until), default=None)
+        if last is not None:
+            found = tuple(seq for seq in found if seq <= last)
+    return found

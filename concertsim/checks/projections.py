@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import concert, data_platform, reservations
 from concertsim.models.reservations import ReservationStatus
 from concertsim.models.store import MemoryStore
@@ -44,6 +45,7 @@ def seat_view_converges(result: RunResult) -> list[Violation]:
                     evidence={"date_id": address[0], "seat_no": address[1],
                               "reservation": [str(seat.status), seat.reservation_id],
                               "concert": [str(seen.status), seen.reservation_id] if seen else None},
+                    records=_handled_by(result, trace_index(result).seat_events(*address), "concert"),
                     saga=seat.reservation_id or (seen.reservation_id if seen else None),
                 )
             )
@@ -69,6 +71,7 @@ def ranking_converges(result: RunResult) -> list[Violation]:
                 "ranking-converges",
                 f"ranking shows {actual}, the confirmed reservations give {expected}",
                 evidence={"shown": actual, "expected": expected},
+                records=_sales_not_counted_once(result, None),
             )
         )
     sold = Counter(r.date_id for r in confirmed)
@@ -81,6 +84,7 @@ def ranking_converges(result: RunResult) -> list[Violation]:
                     f"{sold.get(date_id, 0)} reservations are confirmed",
                     evidence={"date_id": date_id, "counted": tally.sold_count,
                               "confirmed": sold.get(date_id, 0)},
+                    records=_sales_not_counted_once(result, date_id),
                 )
             )
     return violations
@@ -105,7 +109,36 @@ def data_platform_exactly_once(result: RunResult) -> list[Violation]:
                     f"{reservation_id} collected {times} time(s), expected {expected}",
                     evidence={"reservation_id": reservation_id, "collected": times,
                               "confirmed": reservation_id in confirmed},
+                    records=_handled_by(
+                        result, trace_index(result).events("reservation_id", reservation_id), "data_platform"
+                    ),
                     saga=reservation_id,
                 )
             )
     return violations
+
+
+def _handled_by(result: RunResult, raised: list[int], group: str) -> tuple[int, ...]:
+    """The events raised at ``raised`` and what ``group`` did with each: handled, skipped as a
+    duplicate, failed, dropped or parked (or nothing, which is the point when it is missing)."""
+    records = result.trace.records
+    index = trace_index(result)
+    return seqs(raised, *(index.fate(records[seq].data["event_id"], group) for seq in raised))
+
+
+def _sales_not_counted_once(result: RunResult, date_id: int | None) -> tuple[int, ...]:
+    """The sales (ReservationCompletedEvent, of ``date_id`` or of every date) that Concert did not
+    count exactly once, with their handling; all of the date's sales if each was counted once."""
+    records = result.trace.records
+    index = trace_index(result)
+    sales = [
+        record.seq for record in result.trace.of_kind("event.raised")
+        if record.data["type"] == "ReservationCompletedEvent"
+        and (date_id is None or record.data["payload"]["date_id"] == date_id)
+    ]
+    miscounted = [
+        seq for seq in sales
+        if sum(1 for handled in index.fate(records[seq].data["event_id"], "concert")
+               if records[handled].kind == "consumer.handled") != 1
+    ]
+    return _handled_by(result, miscounted or sales, "concert")

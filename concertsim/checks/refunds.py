@@ -8,6 +8,7 @@ reservation, so Reservation must consume the announcement and show the payment R
 from __future__ import annotations
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import points, reservations
 from concertsim.models.reservations import PaymentStatus, ReservationStatus
 from concertsim.sim.result import RunResult
@@ -38,6 +39,7 @@ def refunds_visible(result: RunResult) -> list[Violation]:
                     f"{reservation_id} ({reservation.status}) was refunded, but its payment shows "
                     f"{shown or 'nothing'}: the buyer cannot learn it",
                     evidence={"reservation_id": reservation_id, "payment": str(shown)},
+                    records=_refund_records(result, reservation_id),
                     saga=reservation_id,
                 )
             )
@@ -49,7 +51,19 @@ def refunds_visible(result: RunResult) -> list[Violation]:
                     f"{payment.payment_id} shows REFUNDED, but Point refunded nothing for "
                     f"{payment.reservation_id}",
                     evidence={"payment_id": payment.payment_id},
+                    records=_refund_records(result, payment.reservation_id),
                     saga=payment.reservation_id,
                 )
             )
     return violations
+
+
+def _refund_records(result: RunResult, reservation_id: str) -> tuple[int, ...]:
+    """The reservation's deductions and refunds (PointUsedEvent, PointRefundedEvent), what
+    Reservation did with each refund, and how the reservation ended."""
+    index = trace_index(result)
+    refunds = index.events("reservation_id", reservation_id, "PointRefundedEvent")
+    records = result.trace.records
+    endings = index.events("reservation_id", reservation_id, "PointUsedEvent", "ReservationFailedEvent",
+                           "ReservationExpiredEvent")
+    return seqs(refunds, endings, *(index.fate(records[seq].data["event_id"], "reservation") for seq in refunds))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concertsim.checks.base import Violation, invariant
+from concertsim.checks.evidence import trace_index
 from concertsim.sim.result import RunResult
 
 
@@ -27,5 +28,14 @@ def sagas_terminate(result: RunResult) -> list[Violation]:
             f"still not quiescent {phases.ended_at - phases.heal_at:.0f}s after heal: {evidence}",
             at=phases.ended_at,
             evidence=evidence,
+            records=_heal_and_end(result),
         )
     ]
+
+
+def _heal_and_end(result: RunResult) -> tuple[int, ...]:
+    """The heal record and the run's last record: between them the settle window ran out (no
+    ``phase.settled`` record follows the heal)."""
+    index = trace_index(result)
+    last = () if index.last < 0 else (index.last,)
+    return tuple(sorted({*index.phase("phase.heal"), *last}))

@@ -1,0 +1,242 @@
+"""Every violation names the trace records that prove it, deterministically, and the records are
+about what the violation says (its reservation, event, deduction, user or client operation)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from concertsim.checks import REGISTRY, Violation, check_run
+from concertsim.models import concert, data_platform, points, reservations
+from concertsim.models.reservations import ReservationStatus, SeatStatus
+from concertsim.sim.result import Phases, RunResult
+from concertsim.sim.runner import run_scenario
+from tests.conftest import small_scenario
+
+BROKEN_DESIGNS = {
+    "compensation off, point.use replies lost": (
+        ("design.compensation=false",),
+        [{"at": 0, "kind": "drop", "target": "reply", "duration": 100, "match": {"message_type": "point.use"}}],
+    ),
+    "dual write, broker crash": (("design.publish=dual_write",), [{"at": 5, "kind": "crash", "target": "broker", "duration": 10}]),
+    "no hold expiry": (("design.hold_expiry=false", "settle.deadline=60"), []),
+    "no consumer dedup, deliveries duplicated": (
+        ("design.consumer_dedup=false",), [{"at": 0, "kind": "duplicate", "target": "delivery", "duration": 100}]
+    ),
+}
+
+_ID_FIELDS = ("reservation_id", "event_id", "use_id", "hold_op", "token_id")
+
+
+def named_ids(violation: Violation) -> set[str]:
+    """The ids a violation's evidence names, as they appear in trace records."""
+    evidence = violation.evidence
+    ids = {str(evidence[name]) for name in _ID_FIELDS if evidence.get(name) is not None}
+    ids |= {str(r) for r in evidence.get("reservations", [])} | {str(u) for u in evidence.get("unrefunded_uses", [])}
+    if "op" in evidence:
+        ids.add(evidence["op"]["op_id"])
+    if "pay" in evidence:
+        ids.add(evidence["pay"]["op_id"])
+    if violation.saga:
+        ids.add(violation.saga)
+    return ids
+
+
+def assert_proven(result: RunResult, violation: Violation) -> None:
+    records = violation.records
+    assert records, f"{violation.invariant}: {violation.message} names no trace record"
+    assert list(records) == sorted(set(records)), "records are sorted, each once"
+    assert all(0 <= seq < len(result.trace.records) for seq in records)
+    shown = [json.dumps(result.trace.records[seq].to_json(), default=str) for seq in records]
+    ids = named_ids(violation)
+    if ids:
+        assert any(f'"{i}"' in text for i in ids for text in shown), (
+            f"{violation.invariant}: none of records {records} mentions {sorted(ids)}"
+        )
+    elif "user_id" in violation.evidence:
+        assert all(f'"user_id": {violation.evidence["user_id"]}' in text for text in shown
+                   if '"user_id"' in text)
+
+
+@pytest.fixture(scope="module", params=list(BROKEN_DESIGNS), ids=list(BROKEN_DESIGNS))
+def broken_design(request: pytest.FixtureRequest) -> tuple[RunResult, list]:
+    overrides, faults = BROKEN_DESIGNS[request.param]
+    result = run_scenario(small_scenario(*overrides, faults=faults))
+    return result, check_run(result)
+
+
+def test_each_violation_of_a_broken_design_names_its_records(broken_design) -> None:
+    result, verdicts = broken_design
+    found = [v for verdict in verdicts for v in verdict.violations]
+    assert found, "the broken design breaks a promise"
+    for violation in found:
+        assert_proven(result, violation)
+
+
+def test_the_records_are_the_same_in_every_run_of_the_same_scenario() -> None:
+    overrides, faults = BROKEN_DESIGNS["compensation off, point.use replies lost"]
+    runs = [run_scenario(small_scenario(*overrides, faults=faults)) for _ in range(2)]
+    first, second = ([(v.invariant, v.records) for verdict in check_run(r) for v in verdict.violations] for r in runs)
+    assert first == second and first
+
+
+# --- invariants a broken design rarely breaks: the run's records damaged as the bug would -------------
+
+
+@pytest.fixture(scope="module")
+def clean() -> RunResult:
+    """A clean run in which users top up their points and some holds expire."""
+    return run_scenario(small_scenario("workload.initial_points=0"))
+
+
+def confirmed(result: RunResult) -> list[reservations.Reservation]:
+    return [r for r in result.table("reservation", reservations.RESERVATIONS).values()
+            if r.status == ReservationStatus.CONFIRMED]
+
+
+def sold_twice(result: RunResult) -> None:
+    first, second = confirmed(result)[:2]
+    second.date_id, second.seat_no = first.date_id, first.seat_no
+
+
+def balance_below_zero(result: RunResult) -> None:
+    use = next(iter(result.table("point", points.USES).values()))
+    entry = next(e for e in result.table("point", points.LEDGER).values() if e.use_id == use.use_id)
+    entry.amount = 10**9
+
+
+def ledger_off_balance(result: RunResult) -> None:
+    next(iter(result.table("point", points.ACCOUNTS).values())).balance += 1
+
+
+def refunded_twice(result: RunResult) -> None:
+    use = next(iter(result.table("point", points.USES).values()))
+    ledger = result.state["point"][points.LEDGER]
+    for n in (1, 2):
+        ledger[f"led-x{n}-9999{n}"] = points.LedgerEntry(
+            f"led-x{n}-9999{n}", use.user_id, "refund", use.amount, 99.0, use.reservation_id, use.use_id)
+
+
+def charged_twice(result: RunResult) -> None:
+    ledger = result.state["point"][points.LEDGER]
+    entry = next(e for e in ledger.values() if e.kind == "charge" and e.request_key)
+    ledger["led-99998"] = replace(entry, entry_id="led-99998")
+    result.state["point"][points.ACCOUNTS][entry.user_id].balance += entry.amount
+
+
+def capacity_one(result: RunResult) -> None:
+    result.scenario = result.scenario.model_copy(
+        update={"rules": result.scenario.rules.model_copy(update={"queue_capacity": 1})})
+
+
+def paid_but_failed(result: RunResult) -> None:
+    from concertsim.checks.liveness import honest_payments
+
+    _, _, reservation = honest_payments(result)[0]
+    reservation.status = ReservationStatus.FAILED
+
+
+def expired_hold_still_held(result: RunResult) -> None:
+    next(r for r in result.table("reservation", reservations.RESERVATIONS).values()
+         if r.status == ReservationStatus.EXPIRED).status = ReservationStatus.HELD
+
+
+def seat_view_behind(result: RunResult) -> None:
+    r = confirmed(result)[0]
+    result.state["concert"][concert.SEAT_VIEW][(r.date_id, r.seat_no)].status = SeatStatus.HELD
+
+
+def sale_counted_twice(result: RunResult) -> None:
+    next(iter(result.table("concert", concert.TALLIES).values())).sold_count += 1
+
+
+def collected_twice(result: RunResult) -> None:
+    collected = result.state["data_platform"][data_platform.COLLECTED]
+    record = next(iter(collected.values()))
+    collected["dp-dup"] = replace(record, record_id="dp-dup")
+
+
+def event_dropped(result: RunResult) -> None:
+    next(r for r in result.trace.records if r.kind == "consumer.handled").kind = "consumer.dropped"
+
+
+def parked_for_good(result: RunResult) -> None:
+    from concertsim.models.events import PAYLOAD_TYPES, Event
+    from concertsim.sim.broker import DeadLetter
+
+    raised = next(r for r in result.trace.of_kind("event.raised"))
+    event = Event.wrap(
+        PAYLOAD_TYPES[raised.data["type"]].model_validate(raised.data["payload"]), event_id=raised.data["event_id"],
+        occurred_at=raised.at, key=raised.data["key"], trace_id=raised.trace_id or "t",
+    )
+    result.dead_letters.append(DeadLetter("concert", "reservation-events", 0, 0, event, "poison", 12.5))
+
+
+def paid_and_expired(result: RunResult) -> None:
+    op = next(op for op in result.history if op.action == "pay" and op.outcome == "ok")
+    result.state["reservation"][reservations.RESERVATIONS][op.detail["reservation_id"]].status = ReservationStatus.EXPIRED
+
+
+def refund_hidden(result: RunResult) -> None:
+    use = next(iter(result.table("point", points.USES).values()))
+    use.refunded_at = 99.0
+    result.state["reservation"][reservations.RESERVATIONS][use.reservation_id].status = ReservationStatus.FAILED
+
+
+def never_settled(result: RunResult) -> None:
+    result.phases = Phases(result.phases.workload_end, result.phases.heal_at, None, result.phases.ended_at)
+
+
+def two_holds_for_one_request(result: RunResult) -> None:
+    hold_op = next(op for op in result.history if op.action == "hold" and op.outcome == "ok")
+    made = next(r for r in result.trace.of_kind("event.raised")
+                if r.data["type"] == "SeatReservedEvent" and r.trace_id == hold_op.op_id)
+    ghost = copy.deepcopy(made)
+    ghost.data["payload"].update(reservation_id="res-ghost", seat_no=99)
+    result.trace.records.insert(result.trace.records.index(made) + 1, ghost)
+    for seq, record in enumerate(result.trace.records):
+        record.seq = seq
+
+
+def orphaned(result: RunResult) -> None:
+    confirmed(result)[0].status = ReservationStatus.FAILED
+
+
+DAMAGES: dict[str, Callable[[RunResult], None]] = {
+    "no-double-booking": sold_twice,
+    "no-duplicate-holds": two_holds_for_one_request,
+    "points-never-negative": balance_below_zero,
+    "points-ledger-balanced": ledger_off_balance,
+    "no-double-refund": refunded_twice,
+    "charge-exactly-once": charged_twice,
+    "queue-capacity": capacity_one,
+    "no-orphaned-deduction": orphaned,
+    "seats-released-on-expiry": expired_hold_still_held,
+    "seat-view-converges": seat_view_behind,
+    "ranking-converges": sale_counted_twice,
+    "data-platform-exactly-once": collected_twice,
+    "no-lost-events": event_dropped,
+    "dead-letters-drain": parked_for_good,
+    "client-outcomes-honoured": paid_and_expired,
+    "refunds-visible": refund_hidden,
+    "honest-buyer-confirmed": paid_but_failed,
+    "sagas-terminate": never_settled,
+}
+
+
+def test_every_invariant_has_a_damage_that_breaks_it() -> None:
+    assert set(DAMAGES) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("invariant", list(DAMAGES))
+def test_a_violation_of_each_invariant_names_its_records(clean: RunResult, invariant: str) -> None:
+    result = copy.deepcopy(clean)
+    DAMAGES[invariant](result)
+    (verdict,) = check_run(result, [invariant])
+    assert verdict.violations, f"the damage breaks {invariant}"
+    for violation in verdict.violations[:5]:
+        assert_proven(result, violation)
