@@ -29,24 +29,16 @@ def small() -> Scenario:
     return small_scenario()
 
 
-# Hypothesis profiles: CI is fixed and bounded so a green build stays green; "explore" searches
-# wide. Choose with HYPOTHESIS_PROFILE=explore; long searches belong to `concertsim explore`.
-# Both draw through concertsim's backend, which does not mine constants from "local" modules, so a
-# test generates the same examples from a checkout and from an installed copy.
-from hypothesis import HealthCheck, settings  # noqa: E402
+# Hypothesis profiles: CI is fixed and bounded so a green build stays green (the profile the
+# pytest plugin ships, concertsim-ci); "explore" searches wide. Choose with
+# HYPOTHESIS_PROFILE=explore; long searches belong to `concertsim explore`. Both draw through
+# concertsim's backend, which does not mine constants from "local" modules, so a test generates
+# the same examples from a checkout and from an installed copy. The plugin's own choice of profile
+# is switched off in pyproject.toml (concertsim_hypothesis_profile = none) so that this one holds.
+from hypothesis import settings  # noqa: E402
 
-from concertsim.search.provider import BACKEND, register  # noqa: E402
+from concertsim.pytest_plugin import CI_PROFILE  # noqa: E402
+from concertsim.search.provider import BACKEND  # noqa: E402
 
-register()
-settings.register_profile(
-    "ci",
-    backend=BACKEND,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    print_blob=True,
-    report_multiple_bugs=False,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 settings.register_profile("explore", backend=BACKEND, max_examples=2000, deadline=None, print_blob=True)
-settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", CI_PROFILE))
