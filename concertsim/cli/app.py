@@ -57,6 +57,8 @@ __all__ = [
     "check_size",
     "progress_display",
     "emit_json",
+    "junit_or_exit",
+    "report_to_ci",
 ]
 
 app = typer.Typer(
@@ -107,6 +109,14 @@ SetOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout (for CI).")
+]
+JunitOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--junit", metavar="FILE",
+        help="Also write the verdict as JUnit XML to FILE (a test case per invariant or cell), and "
+        "append a Markdown verdict table to $GITHUB_STEP_SUMMARY when it is set.",
+    ),
 ]
 OutOption = Annotated[
     Path,
@@ -222,6 +232,31 @@ def progress_display(enabled: bool, *columns: ProgressColumn | str) -> Progress 
         return nullcontext()
     shown = columns or (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     return Progress(*shown, console=stderr, transient=True)
+
+
+def junit_or_exit(path: Path | None) -> Path | None:
+    """``--junit``'s file, refused (exit 2) before any work if its folder does not exist or it
+    names a folder."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise bad_input(f"--junit {path}: is a directory; name a file")
+    if not path.parent.is_dir():
+        raise bad_input(f"--junit {path}: the folder {path.parent} does not exist")
+    return path
+
+
+def report_to_ci(path: Path | None, suite: str, cases: list[Any]) -> None:
+    """Write ``--junit``'s file and append to ``$GITHUB_STEP_SUMMARY``; exit 2 if either cannot
+    be written (the results in --out are kept)."""
+    from concertsim.reports.junit import append_step_summary, write_junit
+
+    try:
+        if path is not None:
+            write_junit(path, suite, cases)
+        append_step_summary(suite, cases)
+    except OSError as error:
+        raise bad_input(f"cannot write the CI verdict: {error.strerror or error} ({error.filename or path})") from None
 
 
 def emit_json(data: Any) -> None:

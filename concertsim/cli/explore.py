@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from concertsim.checks.probes import PROBES
 from concertsim.cli.app import (
     JsonOption,
+    JunitOption,
     OutOption,
     QuietOption,
     ScenarioArg,
@@ -21,8 +23,10 @@ from concertsim.cli.app import (
     emit_json,
     escape,
     interrupted,
+    junit_or_exit,
     progress_display,
     raise_if_interrupted,
+    report_to_ci,
     scenario_or_exit,
     staged_results,
     stderr,
@@ -31,6 +35,7 @@ from concertsim.cli.app import (
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, SchedulerAddressError, SchedulerUnreachable, scheduler_address
 from concertsim.exploration import DeterminismError, Exploration, SimulationCrash, explore
+from concertsim.reports.junit import exploration_cases
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.loader import to_yaml
 from concertsim.strategies import EXPLORATION_BASE, FAULT_KINDS
@@ -125,6 +130,7 @@ def explore_command(
     out: OutOption = Path("concertsim-explore"),
     quiet: QuietOption = False,
     json_output: JsonOption = False,
+    junit: JunitOption = None,
 ) -> None:
     """Search fault schedules for a broken promise and shrink it to a minimal one.
 
@@ -146,6 +152,7 @@ def explore_command(
     """
     base = scenario_or_exit(scenario, set_, default=EXPLORATION_BASE)
     chosen = kinds_or_exit(kinds)
+    junit = junit_or_exit(junit)
     address = None
     if scheduler is not None:
         try:
@@ -176,6 +183,8 @@ def explore_command(
         except KeyboardInterrupt as error:
             raise interrupted(error, staged, watch.how_far()) from None
     summary = _exploration_summary(found)
+    report_to_ci(junit, f"concertsim explore {base.name}", exploration_cases(
+        found, f"concertsim.explore.{base.name}", shlex.join(["concertsim", "replay", str(out / "counterexample.yaml")])))
     if json_output:
         emit_json(summary)
     elif not quiet:

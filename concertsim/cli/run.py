@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from concertsim.checks import check_run
 from concertsim.cli.app import (
     AllowLargeOption,
     JsonOption,
+    JunitOption,
     OutOption,
     QuietOption,
     ScenarioArg,
@@ -25,8 +27,10 @@ from concertsim.cli.app import (
     emit_json,
     escape,
     interrupted,
+    junit_or_exit,
     progress_display,
     raise_if_interrupted,
+    report_to_ci,
     scenario_or_exit,
     staged_results,
     stderr,
@@ -35,6 +39,7 @@ from concertsim.cli.app import (
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
 from concertsim.exploration import DeterminismError, run_twice
 from concertsim.reports.console import print_run_summary
+from concertsim.reports.junit import run_cases
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.schema import Scenario
@@ -111,6 +116,14 @@ def simulate(scenario: Scenario, check_determinism: bool, watch: RunWatch) -> Ru
     return RunOutcome(result, check_run(result))
 
 
+def replay_command(scenario: str | None, overrides: list[str] | None, seed: int) -> str:
+    """The command line that runs the same scenario with the same seed again."""
+    words = ["concertsim", "run", *([scenario] if scenario else []), "--seed", str(seed)]
+    for override in overrides or ():
+        words += ["--set", override]
+    return shlex.join(words)
+
+
 def write_run_files(output: OutputDir, outcome: RunOutcome, trace_format: str) -> None:
     """``summary.json``, ``trace.jsonl`` (and ``trace.chrome.json``), the reports and figures."""
     from concertsim.reports.report import write_run_report
@@ -151,6 +164,7 @@ def run(
     allow_large: AllowLargeOption = False,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
+    junit: JunitOption = None,
 ) -> None:
     """Run one scenario with one seed, check every invariant and write the results.
 
@@ -166,6 +180,7 @@ def run(
     if trace_format not in ("jsonl", "chrome"):
         raise bad_input(f"--trace-format must be 'jsonl' or 'chrome', not {trace_format!r}")
     resolved = scenario_or_exit(scenario, [*(set_ or ()), *([f"seed={seed}"] if seed is not None else [])])
+    junit = junit_or_exit(junit)
     announce = not (quiet or json_output)
     check_size(resolved, allow_large=allow_large, announce=announce)
     staged: StagedOutput | None = None
@@ -180,6 +195,8 @@ def run(
         except KeyboardInterrupt as error:
             raise interrupted(error, staged, watch.how_far()) from None
     summary = outcome.summary()
+    report_to_ci(junit, f"concertsim run {resolved.name}", run_cases(
+        outcome, f"concertsim.run.{resolved.name}", replay_command(scenario, set_, outcome.result.seed)))
     if json_output:
         emit_json({**summary, "deterministic": True} if check_determinism else summary)
     elif not quiet:
