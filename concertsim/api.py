@@ -41,6 +41,24 @@ class RunOutcome:
     def metrics(self) -> dict[str, Any]:
         return compute_metrics(self.result)
 
+    def trace_frame(self) -> Any:
+        """The trace as a pandas DataFrame (see :func:`concertsim.frames.trace_frame`)."""
+        from concertsim.frames import trace_frame
+
+        return trace_frame(self.result)
+
+    def history_frame(self) -> Any:
+        """The client operations as a pandas DataFrame."""
+        from concertsim.frames import history_frame
+
+        return history_frame(self.result)
+
+    def metrics_frame(self) -> Any:
+        """The metrics of ``summary.json`` as a long pandas DataFrame (section, name, value)."""
+        from concertsim.frames import metrics_frame
+
+        return metrics_frame(self.metrics)
+
     def summary(self) -> dict[str, Any]:
         """The content of ``summary.json``."""
         result = self.result
