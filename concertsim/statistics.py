@@ -15,7 +15,15 @@ from typing import Any
 
 from scipy import stats
 
-__all__ = ["Interval", "rate_interval", "mean_interval", "rate_difference_p", "paired_difference", "SIGNIFICANCE"]
+__all__ = [
+    "Interval",
+    "rate_interval",
+    "mean_interval",
+    "rate_difference_p",
+    "paired_difference",
+    "smallest_paired_p",
+    "SIGNIFICANCE",
+]
 
 SIGNIFICANCE = 0.05
 """A difference with a p-value below this is reported as significant."""
@@ -91,3 +99,13 @@ def paired_difference(
     if not differences or all(d == 0 for d in differences):
         return interval, 1.0
     return interval, float(stats.wilcoxon(differences, zero_method="zsplit").pvalue)
+
+
+def smallest_paired_p(pairs: int) -> float:
+    """The smallest two-sided p-value the signed-rank test of :func:`paired_difference` can give
+    over ``pairs`` non-zero differences: every difference of one sign, ``2 / 2**pairs`` under the
+    exact distribution (1.0 for no pairs). Below 6 pairs it is above :data:`SIGNIFICANCE`, so no
+    difference of a measure can be significant however large it is."""
+    if pairs <= 0:
+        return 1.0
+    return min(1.0, 2.0 / 2**pairs)
