@@ -1,0 +1,406 @@
+"""Comparing two designs over the same seeds: which promises each breaks how often, and how their
+headline measures differ, with confidence intervals and significance.
+
+:func:`concertsim.comparison_plan.plan_comparison` resolves the two sides and fixes what they share
+(the seeds, the fault schedule); :func:`run_comparison` runs each side over those seeds with
+:func:`concertsim.sweep.sweep` and :func:`judge` judges the pair; :func:`compare` does all three.
+
+Per invariant, each side's violation rate gets a Wilson interval and the two rates Fisher's exact
+test; per measure (:data:`concertsim.metrics.MEASURES`), each side's mean gets a Student-t interval
+and the per-seed differences B − A a t interval and the Wilcoxon signed-rank test. A difference is
+significant when its p-value is below :data:`concertsim.statistics.SIGNIFICANCE`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from concertsim.checks import REGISTRY
+from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT
+from concertsim.comparison_plan import (
+    FAULT_POLICIES,
+    ComparisonError,
+    ComparisonPlan,
+    FaultPolicy,
+    Side,
+    plan_comparison,
+)
+from concertsim.metrics import MEASURES
+from concertsim.scenarios.schema import INVARIANT_IDS, Scenario
+from concertsim.statistics import (
+    SIGNIFICANCE,
+    Interval,
+    mean_interval,
+    paired_difference,
+    rate_difference_p,
+    rate_interval,
+    smallest_paired_p,
+)
+from concertsim.sweep import SeedResult, SweepResult, sweep
+
+__all__ = [
+    "MeasureKind",
+    "MEASURE_KINDS",
+    "measure_kind",
+    "RateOnSide",
+    "InvariantComparison",
+    "MeasureComparison",
+    "Comparison",
+    "judge",
+    "run_comparison",
+    "compare",
+    # from concertsim.comparison_plan, for one import
+    "FaultPolicy",
+    "FAULT_POLICIES",
+    "ComparisonError",
+    "ComparisonPlan",
+    "Side",
+    "plan_comparison",
+]
+
+Better = Literal["lower", "higher"]
+
+
+@dataclass(frozen=True)
+class MeasureKind:
+    """How a headline measure is shown: a short ``title``, its ``unit``, and which way is better
+    (None where neither is, e.g. how many users arrived)."""
+
+    title: str
+    unit: str
+    better: Better | None
+
+
+MEASURE_KINDS: dict[str, MeasureKind] = {
+    "latency_p50_ms": MeasureKind("latency p50", "ms", "lower"),
+    "latency_p95_ms": MeasureKind("latency p95", "ms", "lower"),
+    "latency_p99_ms": MeasureKind("latency p99", "ms", "lower"),
+    "pay_p95_ms": MeasureKind("payment latency p95", "ms", "lower"),
+    "confirmed_per_minute": MeasureKind("throughput", "confirmed/min", "higher"),
+    "time_to_convergence_s": MeasureKind("time to convergence", "s", "lower"),
+    "messages_per_booking": MeasureKind("messages per booking", "messages", "lower"),
+    "funnel_arrived": MeasureKind("users arrived", "users", None),
+    "funnel_admitted": MeasureKind("users admitted", "users", "higher"),
+    "funnel_held": MeasureKind("users who held a seat", "users", "higher"),
+    "funnel_paid": MeasureKind("users who paid", "users", "higher"),
+    "funnel_confirmed": MeasureKind("users confirmed", "users", "higher"),
+    "funnel_abandoned": MeasureKind("users who abandoned a hold", "users", "lower"),
+    "funnel_unsold_seats": MeasureKind("seats unsold", "seats", "lower"),
+}
+
+
+def measure_kind(name: str) -> MeasureKind:
+    """How ``name`` is shown (a plain title, no unit, neither way better for a measure unknown
+    here)."""
+    return MEASURE_KINDS.get(name, MeasureKind(name.replace("_", " "), "", None))
+
+
+# --- the judgement -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateOnSide:
+    """How often one side broke an invariant: the seeds that broke it, of ``runs``."""
+
+    broken_seeds: tuple[int, ...]
+    runs: int
+    rate: Interval
+
+    def to_json(self) -> dict[str, Any]:
+        return {"violated": len(self.broken_seeds), "runs": self.runs, "seeds": list(self.broken_seeds),
+                "rate": self.rate.to_json()}
+
+
+@dataclass(frozen=True)
+class InvariantComparison:
+    """One invariant on both sides (None on a side whose scenario does not check it)."""
+
+    id: str
+    kind: str
+    promise: str
+    a: RateOnSide | None
+    b: RateOnSide | None
+    p_value: float | None
+    """Fisher's exact test of equal rates (None unless both sides check it)."""
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < SIGNIFICANCE
+
+    @property
+    def worse(self) -> Literal["a", "b"] | None:
+        """The side that broke it significantly more often."""
+        if not self.significant or self.a is None or self.b is None:
+            return None
+        return "b" if len(self.b.broken_seeds) > len(self.a.broken_seeds) else "a"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "promise": self.promise,
+                "a": self.a.to_json() if self.a else None, "b": self.b.to_json() if self.b else None,
+                "p_value": self.p_value, "significant": self.significant, "worse": self.worse}
+
+
+@dataclass(frozen=True)
+class MeasureComparison:
+    """One headline measure: each side's mean and the paired difference B − A over the seeds
+    where both have a value (``pairs``), with the signed-rank test's p-value."""
+
+    name: str
+    description: str
+    a: Interval | None
+    b: Interval | None
+    difference: Interval | None
+    p_value: float
+    pairs: int
+
+    @property
+    def kind(self) -> MeasureKind:
+        return measure_kind(self.name)
+
+    @property
+    def significant(self) -> bool:
+        return self.difference is not None and self.p_value < SIGNIFICANCE
+
+    @property
+    def interval_excludes_zero(self) -> bool:
+        """Whether the t interval of B − A lies wholly on one side of zero (a hint, not the test)."""
+        d = self.difference
+        return d is not None and (d.low > 0 or d.high < 0)
+
+    @property
+    def favours(self) -> Literal["a", "b"] | None:
+        """The side a significant difference favours (None if not significant or neither way is
+        better)."""
+        better = self.kind.better
+        if not self.significant or better is None or self.difference is None or self.difference.estimate == 0:
+            return None
+        b_higher = self.difference.estimate > 0
+        return "b" if b_higher == (better == "higher") else "a"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "unit": self.kind.unit,
+                "better": self.kind.better,
+                "a": _interval_json(self.a), "b": _interval_json(self.b),
+                "difference": _interval_json(self.difference), "pairs": self.pairs,
+                "p_value": self.p_value, "significant": self.significant, "favours": self.favours}
+
+
+def _interval_json(interval: Interval | None) -> dict[str, Any] | None:
+    return None if interval is None else interval.to_json()
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two sides run over the same seeds, and the judgement of every invariant and measure."""
+
+    plan: ComparisonPlan
+    a_runs: SweepResult
+    b_runs: SweepResult
+    invariants: tuple[InvariantComparison, ...]
+    measures: tuple[MeasureComparison, ...]
+
+    @property
+    def holds(self) -> bool:
+        """Neither side broke an invariant in any seed."""
+        return self.a_runs.holds and self.b_runs.holds
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.plan.seeds
+
+    def significant_invariants(self) -> list[InvariantComparison]:
+        return [i for i in self.invariants if i.significant]
+
+    def significant_measures(self) -> list[MeasureComparison]:
+        return [m for m in self.measures if m.significant]
+
+    def power_note(self) -> str | None:
+        """What the number of seeds cannot show (None when it can show a significant difference
+        of both rates and measures)."""
+        n = len(self.seeds)
+        paired_floor = smallest_paired_p(n)
+        rate_floor = rate_difference_p(0, n, n, n)
+        if paired_floor < SIGNIFICANCE and rate_floor < SIGNIFICANCE:
+            return None
+        parts = []
+        if paired_floor >= SIGNIFICANCE:
+            parts.append(f"no measure difference can be significant (the signed-rank test's smallest "
+                         f"p-value over {n} seeds is {paired_floor:.3g})")
+        if rate_floor >= SIGNIFICANCE:
+            parts.append("no invariant rate difference can be significant (even 0 of "
+                         f"{n} against {n} of {n} gives p = {rate_floor:.3g})")
+        enough = next(k for k in range(n + 1, 64) if smallest_paired_p(k) < SIGNIFICANCE
+                      and rate_difference_p(0, k, k, k) < SIGNIFICANCE)
+        return f"With {n} seed{'s' if n != 1 else ''}, " + " and ".join(parts) + f"; use --seeds {enough} or more."
+
+    def verdict(self) -> str:
+        """One sentence: which side to prefer and on what grounds, or that nothing differs."""
+        a, b = self.plan.a.label, self.plan.b.label
+        worse_b = [i.id for i in self.invariants if i.worse == "b"]
+        worse_a = [i.id for i in self.invariants if i.worse == "a"]
+        for_b = [m.kind.title for m in self.measures if m.favours == "b"]
+        for_a = [m.kind.title for m in self.measures if m.favours == "a"]
+        if worse_b and not worse_a:
+            though = f", although B is significantly better on {_join(for_b)}" if for_b else ""
+            return f"Prefer A ({a}): B breaks {_join(worse_b)} significantly more often{though}."
+        if worse_a and not worse_b:
+            though = f", although A is significantly better on {_join(for_a)}" if for_a else ""
+            return f"Prefer B ({b}): A breaks {_join(worse_a)} significantly more often{though}."
+        if worse_a and worse_b:
+            return (f"Neither side dominates: A breaks {_join(worse_a)} more often, "
+                    f"B breaks {_join(worse_b)} more often.")
+        tail = "" if self.holds else " Invariants were broken, at rates that do not differ significantly."
+        if for_b and not for_a:
+            return f"Prefer B ({b}): no invariant differs, and B is significantly better on {_join(for_b)}.{tail}"
+        if for_a and not for_b:
+            return f"Prefer A ({a}): no invariant differs, and A is significantly better on {_join(for_a)}.{tail}"
+        if for_a and for_b:
+            return (f"A trade-off: no invariant differs; B is significantly better on {_join(for_b)} and "
+                    f"worse on {_join(for_a)}.{tail}")
+        others = [m.kind.title for m in self.significant_measures()]
+        if others:
+            return f"No invariant differs; {_join(others)} differ significantly, neither way better.{tail}"
+        n = len(self.seeds)
+        verdict = f"No significant difference between A and B over {n} seed{'s' if n != 1 else ''}"
+        if smallest_paired_p(n) < SIGNIFICANCE:
+            return f"{verdict}.{tail}"
+        apart = [m.kind.title for m in self.measures if m.interval_excludes_zero]
+        verdict += ", too few for the signed-rank test to show a measure's difference"
+        if apart:
+            verdict += (f"; the 95% interval of B − A excludes zero for {_join(apart)}: run more seeds "
+                        "to test them")
+        return f"{verdict}.{tail}"
+
+    def to_json(self) -> dict[str, Any]:
+        by_seed = {s.seed: s for s in self.a_runs.seeds}, {s.seed: s for s in self.b_runs.seeds}
+        return {
+            "a": _side_json(self.plan.a, self.a_runs),
+            "b": _side_json(self.plan.b, self.b_runs),
+            "seeds": list(self.seeds),
+            "seed_note": self.plan.seed_note,
+            "faults": {"policy": self.plan.fault_policy, "meaning": FAULT_POLICIES[self.plan.fault_policy],
+                       "note": self.plan.fault_note},
+            "differences": [{"field": d.field, "a": d.a, "b": d.b} for d in self.plan.differences],
+            "significance": SIGNIFICANCE,
+            "holds": self.holds,
+            "verdict": self.verdict(),
+            "power_note": self.power_note(),
+            "invariants": [i.to_json() for i in self.invariants],
+            "measures": [m.to_json() for m in self.measures],
+            "runs": [{"seed": seed, "a": _run_json(by_seed[0].get(seed)), "b": _run_json(by_seed[1].get(seed))}
+                     for seed in self.seeds],
+        }
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _side_json(side: Side, runs: SweepResult) -> dict[str, Any]:
+    return {"label": side.label, "spec": side.spec, "scenario": side.scenario.name,
+            "overrides": list(side.overrides), "shared_overrides": list(side.shared),
+            "design": side.scenario.design.model_dump(mode="json"),
+            "faults": [f.model_dump(mode="json", exclude_defaults=True) for f in side.scenario.faults],
+            "faults_replaced": side.faults_replaced, "holds": runs.holds,
+            "violations_by_invariant": runs.violations_by_invariant()}
+
+
+def _run_json(result: SeedResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {"trace_sha256": result.trace_sha256, "violated": list(result.violated),
+            "first_violations": list(result.first_violations),
+            "measures": {k: _finite(v) for k, v in result.measures.items()}}
+
+
+def judge(plan: ComparisonPlan, a_runs: SweepResult, b_runs: SweepResult) -> Comparison:
+    """Compare two sides' runs of ``plan.seeds``: every invariant either side checks, in the order
+    of ``INVARIANT_IDS``, and every measure of ``MEASURES``, paired by seed."""
+    runs = {"a": {s.seed: s for s in a_runs.seeds}, "b": {s.seed: s for s in b_runs.seeds}}
+    for key in runs:
+        if sorted(runs[key]) != list(plan.seeds):
+            raise ValueError(f"side {key.upper()} ran seeds {sorted(runs[key])}, not {list(plan.seeds)}")
+    checked = {key: set(side.scenario.enabled_checks()) for key, side in (("a", plan.a), ("b", plan.b))}
+
+    def rate(key: str, invariant: str) -> RateOnSide | None:
+        if invariant not in checked[key]:
+            return None
+        broken = tuple(seed for seed in plan.seeds if invariant in runs[key][seed].violated)
+        interval = rate_interval(len(broken), len(plan.seeds))
+        assert interval is not None
+        return RateOnSide(broken, len(plan.seeds), interval)
+
+    invariants = []
+    for invariant in INVARIANT_IDS:
+        if invariant not in checked["a"] | checked["b"]:
+            continue
+        on_a, on_b = rate("a", invariant), rate("b", invariant)
+        p = None if on_a is None or on_b is None else rate_difference_p(
+            len(on_a.broken_seeds), on_a.runs, len(on_b.broken_seeds), on_b.runs)
+        definition = REGISTRY[invariant]
+        invariants.append(InvariantComparison(invariant, definition.kind, definition.promise, on_a, on_b, p))
+
+    measures = []
+    for name, description in MEASURES.items():
+        values_a = [_finite(runs["a"][seed].measures.get(name)) for seed in plan.seeds]
+        values_b = [_finite(runs["b"][seed].measures.get(name)) for seed in plan.seeds]
+        difference, p = paired_difference(values_a, values_b)
+        pairs = sum(1 for x, y in zip(values_a, values_b, strict=True) if x is not None and y is not None)
+        measures.append(MeasureComparison(
+            name, description, mean_interval([v for v in values_a if v is not None]),
+            mean_interval([v for v in values_b if v is not None]), difference, p, pairs))
+    return Comparison(plan, a_runs, b_runs, tuple(invariants), tuple(measures))
+
+
+def run_comparison(
+    plan: ComparisonPlan,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    on_result: Callable[[Literal["a", "b"], SeedResult], None] | None = None,
+) -> Comparison:
+    """Run A, then B, over ``plan.seeds`` (each side's seeds in parallel: a local pool of
+    ``workers`` processes, or the Dask cluster at ``scheduler``), and judge them.
+
+    ``on_result`` hears of each finished seed with its side. Raises what :func:`sweep` raises
+    (an unreachable scheduler, an interruption after cancelling the seeds not started).
+    """
+    results: dict[str, SweepResult] = {}
+    for side in (plan.a, plan.b):
+        def tell(result: SeedResult, key: Literal["a", "b"] = side.key) -> None:
+            if on_result is not None:
+                on_result(key, result)
+
+        results[side.key] = sweep(side.scenario, plan.seeds, workers=workers, scheduler=scheduler,
+                                  connect_timeout=connect_timeout, on_result=tell)
+    return judge(plan, results["a"], results["b"])
+
+
+def compare(
+    a: Scenario | str | Path,
+    b: Scenario | str | Path | None = None,
+    *,
+    seeds: int = 10,
+    shared: Sequence[str] = (),
+    only_a: Sequence[str] = (),
+    only_b: Sequence[str] = (),
+    faults: FaultPolicy = "a",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    on_result: Callable[[Literal["a", "b"], SeedResult], None] | None = None,
+) -> Comparison:
+    """Compare design A with design B over the same ``seeds`` seeds and the same fault schedule
+    (:func:`plan_comparison`, then :func:`run_comparison`)."""
+    plan = plan_comparison(a, b, seeds=seeds, shared=shared, only_a=only_a, only_b=only_b, faults=faults)
+    return run_comparison(plan, workers=workers, scheduler=scheduler, connect_timeout=connect_timeout,
+                          on_result=on_result)
