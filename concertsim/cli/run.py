@@ -134,6 +134,10 @@ def write_run_files(output: OutputDir, outcome: RunOutcome, trace_format: str) -
         from concertsim.reports.chrome_trace import chrome_trace
 
         output.write_json("trace.chrome.json", chrome_trace(outcome.result))
+    elif trace_format == "otlp":
+        from concertsim.reports.otlp import otlp_trace
+
+        output.write_json("trace.otlp.json", otlp_trace(outcome.result))
     write_run_report(output, outcome)
 
 
@@ -155,7 +159,8 @@ def run(
     set_: SetOption = None,
     out: OutOption = Path("concertsim-out"),
     trace_format: Annotated[
-        str, typer.Option("--trace-format", help="Also write trace.chrome.json (opens in Perfetto) with 'chrome'.")
+        str, typer.Option("--trace-format", help="Also write trace.chrome.json (opens in Perfetto) with 'chrome', or "
+                          "trace.otlp.json (OpenTelemetry OTLP/JSON, one trace per saga) with 'otlp'.")
     ] = "jsonl",
     check_determinism: Annotated[
         bool,
@@ -177,8 +182,8 @@ def run(
     --check-determinism, the two traces differ); 2 bad input or an unusable --out; 130
     interrupted (the previous results in --out are kept).
     """
-    if trace_format not in ("jsonl", "chrome"):
-        raise bad_input(f"--trace-format must be 'jsonl' or 'chrome', not {trace_format!r}")
+    if trace_format not in ("jsonl", "chrome", "otlp"):
+        raise bad_input(f"--trace-format must be 'jsonl', 'chrome' or 'otlp', not {trace_format!r}")
     resolved = scenario_or_exit(scenario, [*(set_ or ()), *([f"seed={seed}"] if seed is not None else [])])
     junit = junit_or_exit(junit)
     announce = not (quiet or json_output)
