@@ -1,8 +1,10 @@
-"""Sweeps: one scenario over many seeds, in parallel, aggregated into one result.
+"""Runs over many seeds, in parallel: one scenario's seeds (:func:`sweep`), or any list of
+(scenario, seed) jobs (:func:`run_jobs`, which the grid sweep uses).
 
 Runs are independent, so they spread over a local process pool by default, or over a Dask
 distributed cluster given its scheduler address. Each worker returns only a small, picklable
-summary of its run; the aggregation counts, per invariant, the seeds that broke it.
+summary of its run (:class:`SeedResult`); the aggregation counts, per invariant, the seeds that
+broke it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from concertsim.metrics import headline_measures
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.runner import run_scenario
 
-__all__ = ["SeedResult", "SweepResult", "run_seed", "sweep"]
+__all__ = ["SeedResult", "SweepResult", "run_seed", "run_jobs", "sweep"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,35 @@ class SeedResult:
     first_violations: tuple[str, ...]
     measures: dict[str, float | None] = field(default_factory=dict)
     """The run's :func:`~concertsim.metrics.headline_measures`."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON-ready data (``wall_seconds`` is the run's wall-clock time, the one
+        field that is not a function of scenario and seed)."""
+        return {
+            "seed": self.seed,
+            "trace_sha256": self.trace_sha256,
+            "violated": list(self.violated),
+            "first_violations": list(self.first_violations),
+            "confirmed": self.confirmed,
+            "time_to_convergence": self.time_to_convergence,
+            "measures": dict(self.measures),
+            "wall_seconds": self.wall_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SeedResult:
+        """The result :meth:`to_json` gave; ``KeyError``, ``TypeError`` or ``ValueError`` for
+        data of another shape."""
+        return cls(
+            seed=int(data["seed"]),
+            trace_sha256=str(data["trace_sha256"]),
+            violated=tuple(str(v) for v in data["violated"]),
+            confirmed=int(data["confirmed"]),
+            time_to_convergence=None if data["time_to_convergence"] is None else float(data["time_to_convergence"]),
+            wall_seconds=float(data["wall_seconds"]),
+            first_violations=tuple(str(v) for v in data["first_violations"]),
+            measures={str(k): None if v is None else float(v) for k, v in dict(data["measures"]).items()},
+        )
 
 
 def run_seed(scenario_json: str, seed: int) -> SeedResult:
@@ -112,6 +143,55 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+def run_jobs(
+    jobs: Sequence[tuple[str, int]],
+    on_done: Callable[[int, SeedResult], None],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> None:
+    """Run each job, a (scenario as JSON, seed) pair: on a local pool of ``workers`` processes
+    (one per core if None; in this process if 1), or on the Dask cluster at ``scheduler``.
+
+    ``on_done(index, result)`` is called in this process as each job finishes, in the order they
+    finish, with the job's index in ``jobs``. Raises ``concertsim.cluster.SchedulerAddressError``
+    for an address that is not one and ``SchedulerUnreachable`` if no scheduler answers within
+    ``connect_timeout`` seconds. On an interruption (``KeyboardInterrupt``, also one raised by
+    ``on_done``) the jobs not yet started are cancelled and the running ones ended before it
+    propagates; ``on_done`` has been told of every job that finished before it.
+    """
+    if not jobs:
+        return
+    payloads = [payload for payload, _ in jobs]
+    seeds = [seed for _, seed in jobs]
+    if scheduler is not None:
+        from dask.distributed import as_completed as dask_completed
+
+        with connect(scheduler, connect_timeout) as client:
+            futures = client.map(run_seed, payloads, seeds, pure=False)
+            index_of = {future.key: index for index, future in enumerate(futures)}
+            try:
+                for future in dask_completed(futures):
+                    on_done(index_of[future.key], future.result())
+            except BaseException:
+                client.cancel(futures)
+                raise
+    elif workers == 1:
+        for index, (payload, seed) in enumerate(jobs):
+            on_done(index, run_seed(payload, seed))
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+        try:
+            submitted = {pool.submit(run_seed, payload, seed): index for index, (payload, seed) in enumerate(jobs)}
+            for future in as_completed(submitted):
+                on_done(submitted[future], future.result())
+        except BaseException:
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True)
+
+
 def sweep(
     scenario: Scenario,
     seeds: Iterable[int],
@@ -130,37 +210,14 @@ def sweep(
     propagates; ``on_result`` has been told of every seed that finished.
     """
     payload = scenario.model_dump_json()
-    seeds = list(seeds)
     result = SweepResult(scenario)
 
-    def collect(seed_result: SeedResult) -> None:
+    def collect(index: int, seed_result: SeedResult) -> None:
         result.seeds.append(seed_result)
         if on_result is not None:
             on_result(seed_result)
 
-    if scheduler is not None:
-        from dask.distributed import as_completed as dask_completed
-
-        with connect(scheduler, connect_timeout) as client:
-            futures = client.map(run_seed, [payload] * len(seeds), seeds, pure=False)
-            try:
-                for future in dask_completed(futures):
-                    collect(future.result())
-            except BaseException:
-                client.cancel(futures)
-                raise
-    elif workers == 1:
-        for seed in seeds:
-            collect(run_seed(payload, seed))
-    else:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
-        try:
-            futures = [pool.submit(run_seed, payload, seed) for seed in seeds]
-            for future in as_completed(futures):
-                collect(future.result())
-        except BaseException:
-            _stop(pool)
-            raise
-        pool.shutdown(wait=True)
+    run_jobs([(payload, seed) for seed in seeds], collect, workers=workers, scheduler=scheduler,
+             connect_timeout=connect_timeout)
     result.seeds.sort(key=lambda s: s.seed)
     return result
