@@ -107,7 +107,9 @@ def test_sweep_runs_seeds_in_parallel_and_aggregates(tmp_path: Path) -> None:
     result = invoke("sweep", "small-opening", "--seeds", "4", "--workers", "2", "--out", str(tmp_path / "s"), "--json")
     assert result.exit_code == 0
     summary = json.loads(result.output)
-    assert summary["seeds"] == 4 and len({r["trace_sha256"] for r in summary["runs"]}) == 4
+    (cell,) = summary["cells"]
+    assert summary["seeds"] == [1, 2, 3, 4] and summary["runs"] == 4
+    assert len({r["trace_sha256"] for r in cell["seeds"]}) == 4
 
 
 def test_graph_writes_graphml_and_figure(tmp_path: Path) -> None:

@@ -1,0 +1,59 @@
+"""The terminal summary of a sweep: a rich table per cell (the invariants it broke, with their
+violation rates, and the key measures, each with its 95% interval), then the verdict. Text from
+the user (the scenario's name, the cells' values) is escaped from rich markup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from concertsim.reports.report_blocks import plural
+from concertsim.reports.sweep_report import cell_name, measure_parts, verdict_text
+from concertsim.sweep.aggregate import CellSummary, GridResult
+
+__all__ = ["print_sweep_summary", "cell_table", "KEY_MEASURES"]
+
+KEY_MEASURES = {
+    "funnel_confirmed": "users confirmed",
+    "confirmed_per_minute": "bookings per minute",
+    "latency_p95_ms": "latency p95 (ms)",
+    "pay_p95_ms": "payment p95 (ms)",
+    "time_to_convergence_s": "convergence (s)",
+    "messages_per_booking": "messages per booking",
+}
+"""The measures the terminal shows per cell, by a short name (the report shows them all)."""
+
+
+def cell_table(result: GridResult, cell: CellSummary) -> Table:
+    seeds = plural(len(cell.runs), "seed")
+    title = f"{result.plan.base.name} · {cell_name(cell)}: {seeds}" if result.plan.swept else f"{result.plan.base.name}: {seeds}"
+    table = Table(title=escape(title), title_justify="left")
+    table.add_column("")
+    table.add_column("rate · mean", justify="right")
+    table.add_column("95% interval")
+    runs = len(cell.runs)
+    if cell.holds:
+        table.add_row("invariants", f"[green]all held in {runs} of {runs} runs[/green]", "")
+    for rate in cell.broken:
+        interval = rate.rate
+        table.add_row(f"[red]{escape(rate.invariant)}[/red]",
+                      f"[red]broken in {rate.violated} of {rate.runs} runs ({interval.estimate * 100:.0f}%)[/red]",
+                      f"[{interval.low * 100:.0f}%, {interval.high * 100:.0f}%]".replace("[", r"\["))
+    for name, short in KEY_MEASURES.items():
+        estimate, spread = measure_parts(cell.measures.get(name))
+        table.add_row(short, estimate, escape(spread))
+    return table
+
+
+def print_sweep_summary(console: Console, result: GridResult, out: Path, resumed: int = 0) -> None:
+    """A table per cell, the verdict, and where the results are."""
+    for cell in result.cells:
+        console.print(cell_table(result, cell))
+    colour = "green" if result.holds else "red"
+    console.print(f"[{colour}]{escape(verdict_text(result))}[/{colour}]", soft_wrap=True)
+    again = f" ({resumed} of them finished before this --resume)" if resumed else ""
+    console.print(f"{plural(len(result.runs), 'run')}{again}; report, summary.json and sweep.jsonl written to "
+                  f"{escape(str(out))}/", soft_wrap=True, highlight=False)
