@@ -26,7 +26,11 @@ __all__ = [
     "SEAT_VIEW",
     "TALLIES",
     "FREE_SEATS",
+    "VIEW_VERSIONS",
     "SeatStatus",
+    "CachedListing",
+    "SeatCache",
+    "view_version",
     "ConcertDate",
     "SeatView",
     "SalesTally",
@@ -42,6 +46,8 @@ __all__ = [
 
 DATES = "dates"
 SEAT_VIEW = "seat_view"
+VIEW_VERSIONS = "view_versions"
+"""date id -> how many seat changes of that date the view has applied (a cache's validity)."""
 TALLIES = "tallies"
 FREE_SEATS = "free_seats"
 
@@ -112,11 +118,13 @@ def check_seat(store: Store, *, date_id: int, seat_no: int, now: float | None = 
     return seat
 
 
-def apply_seat_event(store: Store, payload: EventPayload, now: float) -> None:
+def apply_seat_event(store: Store, payload: EventPayload, now: float, *, count_versions: bool = False) -> None:
     """Project a seat event onto the view (seed 3.2): SeatReserved holds the seat for its
     reservation, ReservationCompleted sells it. A release (expiry, failure) frees the seat only if
     the view still shows it for that reservation, so a stale release never frees someone else's
-    hold. The view's count of free seats per date follows every change."""
+    hold. The view's count of free seats per date follows every change; with ``count_versions``
+    (a seat cache validates against it) so does the date's version, a row read for update, so two
+    concurrent changes of one date conflict rather than count once."""
     if not isinstance(payload, (SeatReserved, ReservationCompleted, ReservationExpired, ReservationFailed)):
         raise TypeError(f"{type(payload).__name__} is not a seat event")
     address = (payload.date_id, payload.seat_no)
@@ -134,10 +142,50 @@ def apply_seat_event(store: Store, payload: EventPayload, now: float) -> None:
         return
     seat.updated_at = now
     store.put(SEAT_VIEW, address, seat)
+    if count_versions:
+        store.put(VIEW_VERSIONS, payload.date_id, (store.get_for_update(VIEW_VERSIONS, payload.date_id) or 0) + 1)
     is_free = seat.status == SeatStatus.AVAILABLE
     if was_free != is_free:
         free = store.get_for_update(FREE_SEATS, payload.date_id)
         store.put(FREE_SEATS, payload.date_id, free + (1 if is_free else -1))
+
+
+def view_version(store: Store, date_id: int) -> int:
+    """How many seat changes of ``date_id`` the view has committed."""
+    return store.get(VIEW_VERSIONS, date_id) or 0
+
+
+@dataclass(slots=True, frozen=True)
+class CachedListing:
+    free: tuple[int, ...]
+    filled_at: float
+    version: int
+
+
+class SeatCache:
+    """Concert's in-memory cache of each date's free seats (seed 3.2: "invalidates its cache").
+
+    ``invalidated``: a listing is served while the view has committed no seat change of its date
+    since it was filled, so it is as fresh as the view (the invalidation follows the commit, not
+    the event's arrival). ``ttl``: a listing is served for ``ttl`` seconds whatever changes, so a
+    buyer may be shown seats already taken. A restarted Concert starts with an empty cache.
+    """
+
+    def __init__(self, mode: str, ttl: float) -> None:
+        self.mode, self.ttl = mode, ttl
+        self.listings: dict[int, CachedListing] = {}
+
+    def lookup(self, date_id: int, *, now: float, version: int) -> CachedListing | None:
+        """The cached listing of ``date_id`` if it may still be served, else None."""
+        listing = self.listings.get(date_id)
+        if listing is None:
+            return None
+        if self.mode == "ttl":
+            return listing if now - listing.filled_at < self.ttl else None
+        return listing if listing.version == version else None
+
+    def fill(self, date_id: int, free: tuple[int, ...], *, now: float, version: int) -> None:
+        self.listings[date_id] = CachedListing(free, now, version)
 
 
 def record_sale(store: Store, payload: ReservationCompleted) -> None:

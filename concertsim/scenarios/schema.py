@@ -240,6 +240,18 @@ class BrokerSpec(_Frozen):
     restart_time: PositiveSeconds = 5.0
 
 
+class SeatCacheSpec(_Frozen):
+    """Concert's cache of each date's free seats, in front of its seat view (seed 3.2)."""
+
+    mode: Literal["none", "invalidated", "ttl"] = Field(
+        "none",
+        description="none: every seat listing reads the view; invalidated: a listing is cached "
+        "until a seat event of its date is committed to the view; ttl: cached for ttl seconds, "
+        "whatever happens meanwhile",
+    )
+    ttl: PositiveSeconds = Field(5.0, description="how long a cached listing is served in ttl mode")
+
+
 class StorageSpec(_Frozen):
     """Each service's database: commit latency, optimistic-conflict retries, connection pool."""
 
@@ -465,6 +477,7 @@ class Scenario(_Frozen):
     network: Network = Network()
     broker: BrokerSpec = BrokerSpec()
     storage: StorageSpec = StorageSpec()
+    seat_cache: SeatCacheSpec = SeatCacheSpec()
     faults: tuple[FaultSpec, ...] = ()
     settle: Settle = Settle()
     checks: Annotated[tuple[str, ...], Field(min_length=1)] | Literal["all"] = "all"

@@ -4,12 +4,17 @@ Its seat view and ranking are projections of Reservation's events; they lag behi
 converge once the events are delivered (checks ``seat-view-converges``, ``ranking-converges``).
 Besides the subscriptions the seed lists, Concert consumes ReservationExpiredEvent and
 ReservationFailedEvent: without them a released seat would stay held in the view forever.
+
+Seat listings may be served from a cache (``seat_cache``, seed 3.2's "invalidates its cache"); the
+seat check before a hold always reads the view, so a stale listing costs a buyer a failed hold,
+never a double booking.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import simpy
 
@@ -37,10 +42,36 @@ def dates(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[s
     return Ok({"dates": [d.date_id for d in found]})
 
 
+_CACHES: WeakKeyDictionary[Host, tuple[int, concert.SeatCache]] = WeakKeyDictionary()
+
+
+def _seat_cache(host: Host) -> concert.SeatCache | None:
+    """The host's seat cache (None without one); a restart begins with an empty one."""
+    spec = host.world.scenario.seat_cache
+    if spec.mode == "none":
+        return None
+    kept = _CACHES.get(host)
+    if kept is None or kept[0] != host.incarnation:
+        kept = _CACHES[host] = (host.incarnation, concert.SeatCache(spec.mode, spec.ttl))
+    return kept[1]
+
+
 def seats(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """A date's free seats, from the seat cache when it has a listing it may serve (the listing's
+    age is recorded as ``cache.hit``), else from the view."""
     yield from ()
-    view = concert.seats_of(host.db.begin(), body["date_id"])
-    free = [s.seat_no for s in view if s.status == concert.SeatStatus.AVAILABLE]
+    date_id, tx, now = body["date_id"], host.db.begin(), host.clock()
+    cache = _seat_cache(host)
+    version = concert.view_version(tx, date_id)
+    if cache is not None:
+        listing = cache.lookup(date_id, now=now, version=version)
+        if listing is not None:
+            host.world.record("cache.hit", host.name, trace_id, date=date_id, age=now - listing.filled_at,
+                              behind=version - listing.version)
+            return Ok({"available": list(listing.free)})
+    free = [s.seat_no for s in concert.seats_of(tx, date_id) if s.status == concert.SeatStatus.AVAILABLE]
+    if cache is not None:
+        cache.fill(date_id, tuple(free), now=now, version=version)
     return Ok({"available": free})
 
 
@@ -66,13 +97,15 @@ PUBLISHES: tuple[str, ...] = ()
 
 
 def subscriptions(host: Host) -> dict[str, EventWork]:
+    versioned = host.world.scenario.seat_cache.mode != "none"
+
     def update_seat(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
-        concert.apply_seat_event(tx, event.payload, now)
+        concert.apply_seat_event(tx, event.payload, now, count_versions=versioned)
         return []
 
     def record_sale(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
         assert isinstance(event.payload, ReservationCompleted)
-        concert.apply_seat_event(tx, event.payload, now)
+        concert.apply_seat_event(tx, event.payload, now, count_versions=versioned)
         concert.record_sale(tx, event.payload)
         return []
 

@@ -1,0 +1,51 @@
+"""Concert's seat cache (seed 3.2): an invalidated cache is as fresh as the view, a cache with a
+lifetime shows seats taken meanwhile, which costs buyers refused holds but never a double booking."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from concertsim.api import run
+from concertsim.models.concert import SeatCache
+
+
+def test_a_ttl_listing_is_served_until_it_is_ttl_seconds_old_whatever_changed() -> None:
+    cache = SeatCache("ttl", 5.0)
+    cache.fill(1, (1, 2, 3), now=10.0, version=7)
+    assert cache.lookup(1, now=14.9, version=9).free == (1, 2, 3)
+    assert cache.lookup(1, now=15.0, version=7) is None
+    assert cache.lookup(2, now=10.0, version=0) is None
+
+
+def test_an_invalidated_listing_is_served_only_while_the_view_has_not_changed() -> None:
+    cache = SeatCache("invalidated", 5.0)
+    cache.fill(1, (1, 2), now=10.0, version=7)
+    assert cache.lookup(1, now=100.0, version=7).free == (1, 2)
+    assert cache.lookup(1, now=10.1, version=8) is None
+
+
+def hits_and_refused_holds(mode: str) -> tuple[list[dict], int, list[str]]:
+    outcome = run("ticket-opening", overrides=[f"seat_cache.mode={mode}", "workload.users=150"])
+    hits = [r.data for r in outcome.result.trace.records if r.kind == "cache.hit"]
+    refused = Counter(op.error for op in outcome.result.history if op.action == "hold")["seat-unavailable"]
+    return hits, refused, outcome.violated
+
+
+@pytest.mark.parametrize("mode", ["invalidated", "ttl"])
+def test_a_cache_never_costs_a_promise(mode: str) -> None:
+    assert hits_and_refused_holds(mode)[2] == []
+
+
+def test_an_invalidated_cache_never_serves_a_listing_the_view_has_moved_past() -> None:
+    hits, _, _ = hits_and_refused_holds("invalidated")
+    assert hits and all(hit["behind"] == 0 for hit in hits)
+
+
+def test_a_cache_with_a_lifetime_serves_stale_listings_and_buyers_pay_with_refused_holds() -> None:
+    stale_hits, stale_refused, _ = hits_and_refused_holds("ttl")
+    _, fresh_refused, _ = hits_and_refused_holds("none")
+    assert sum(hit["behind"] > 0 for hit in stale_hits) > 10
+    assert max(hit["age"] for hit in stale_hits) < 5.0
+    assert stale_refused > fresh_refused + 10
