@@ -1,5 +1,9 @@
 """The Scenario: everything a run needs, as immutable, validated data.
 
+Its building blocks (field types, distributions) are in :mod:`concertsim.scenarios.fields` and
+fault schedules in :mod:`concertsim.scenarios.fault_specs`; this module re-exports them, so
+``concertsim.scenarios.schema`` stays the one place to import a scenario's parts from.
+
 A scenario is the *description* layer (STYLE.md): the runtime reads it and never changes it. Every
 model forbids unknown keys and validates its values, so a typo in a YAML file is an error naming the
 field, not a silently ignored setting. Times are seconds of simulated time unless a name says
@@ -8,10 +12,39 @@ otherwise.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from concertsim.scenarios.fault_specs import (
+    FAULT_PARAMS,
+    MESSAGE_FAULTS,
+    PARAM_RANGES,
+    FaultKind,
+    FaultSpec,
+    MessageFilter,
+    target_problem,
+)
+from concertsim.scenarios.fields import (
+    CHANNELS,
+    DOMAIN_SERVICES,
+    PARTIES,
+    SERVICE_NAMES,
+    Constant,
+    Distribution,
+    Exponential,
+    FrozenModel,
+    LogNormal,
+    NonNegativeSeconds,
+    PlainLine,
+    PlainText,
+    PositiveSeconds,
+    Probability,
+    Uniform,
+    text_problem,
+)
+
+_Frozen = FrozenModel
 
 __all__ = [
     "Scenario",
@@ -33,15 +66,19 @@ __all__ = [
     "Expectation",
     "FaultSpec",
     "MessageFilter",
+    "SeatCacheSpec",
+    "FaultKind",
+    "MESSAGE_FAULTS",
+    "FAULT_PARAMS",
+    "PARAM_RANGES",
+    "target_problem",
     "SERVICE_NAMES",
+    "DOMAIN_SERVICES",
+    "PARTIES",
+    "CHANNELS",
     "INVARIANT_IDS",
     "text_problem",
 ]
-
-SERVICE_NAMES = ("gateway", "reservation", "point", "queue", "concert", "data_platform")
-DOMAIN_SERVICES = SERVICE_NAMES[1:]
-PARTIES = (*SERVICE_NAMES, "broker", "client")
-CHANNELS = ("request", "reply", "publish", "ack", "delivery", "offset_commit")
 
 INVARIANT_IDS = (
     "no-double-booking",
@@ -63,109 +100,6 @@ INVARIANT_IDS = (
     "honest-buyer-confirmed",
     "sagas-terminate",
 )
-
-MAX_SECONDS = 1e7  # about four months of simulated time: longer is a typo, not a scenario
-PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
-NonNegativeSeconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
-Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-
-
-# Characters that make text display differently from what it is: the Unicode bidirectional
-# controls (an override turns "exe.txt" into what reads as "txt.exe") and line separators.
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def text_problem(text: str, *, multiline: bool = False) -> str | None:
-    """Why ``text`` cannot stand in a report or a terminal as written, or None if it can.
-
-    Refused: bidirectional controls, control characters (newline and tab only where ``multiline``)
-    and the Unicode line and paragraph separators. Free text in a scenario ends up in HTML titles,
-    Markdown and terminal output, where such characters reorder or hide what is shown.
-    """
-    for position, char in enumerate(text, start=1):
-        if multiline and char in "\n\t":
-            continue
-        category = unicodedata.category(char)
-        if char in _BIDI_CONTROLS:
-            kind = "the bidirectional control character"
-        elif category == "Cc":
-            kind = "the control character"
-        elif category in ("Zl", "Zp"):
-            kind = "the line separator"
-        else:
-            continue
-        name = unicodedata.name(char, "")
-        return (
-            f"contains {kind} U+{ord(char):04X}{f' ({name})' if name else ''} at position {position}: "
-            "it would make the text display differently from what it is; remove it"
-        )
-    return None
-
-
-def _plain_line(text: str) -> str:
-    problem = text_problem(text)
-    if problem:
-        raise ValueError(problem)
-    return text
-
-
-def _plain_text(text: str) -> str:
-    problem = text_problem(text, multiline=True)
-    if problem:
-        raise ValueError(problem)
-    return text
-
-
-PlainLine = Annotated[str, AfterValidator(_plain_line)]
-"""One line of free text: no control, bidirectional or line-separator characters."""
-PlainText = Annotated[str, AfterValidator(_plain_text)]
-"""Free text that may span lines (newlines and tabs allowed), otherwise as :data:`PlainLine`."""
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-# --- distributions -------------------------------------------------------------------------------
-
-
-class Constant(_Frozen):
-    """Always ``value`` seconds."""
-
-    kind: Literal["constant"] = "constant"
-    value: NonNegativeSeconds
-
-
-class Exponential(_Frozen):
-    """Memoryless, with the given mean."""
-
-    kind: Literal["exponential"] = "exponential"
-    mean: PositiveSeconds
-
-
-class LogNormal(_Frozen):
-    """Right-skewed, like real latencies: ``median`` seconds, spread ``sigma`` (of the log)."""
-
-    kind: Literal["lognormal"] = "lognormal"
-    median: PositiveSeconds
-    sigma: Annotated[float, Field(ge=0, le=3, allow_inf_nan=False)] = 0.5
-
-
-class Uniform(_Frozen):
-    kind: Literal["uniform"] = "uniform"
-    low: NonNegativeSeconds
-    high: NonNegativeSeconds
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Uniform:
-        if self.high < self.low:
-            raise ValueError(f"high ({self.high}) must not be below low ({self.low})")
-        return self
-
-
-Distribution = Annotated[
-    Constant | Exponential | LogNormal | Uniform, Field(discriminator="kind")
-]
 
 
 # --- the design under test -----------------------------------------------------------------------
@@ -322,130 +256,6 @@ class Workload(_Frozen):
     client_timeout: PositiveSeconds = 5.0
     client_retries: Annotated[int, Field(ge=0, le=10)] = 2
     seat_attempts: Annotated[int, Field(ge=1, le=100)] = 3
-
-
-class MessageFilter(_Frozen):
-    """Which messages a message fault strikes. Every given field must match; occurrence counting
-    (``skip``, ``count``) applies to the messages that match."""
-
-    message_type: PlainLine | None = Field(None, description="event type or endpoint name")
-    key: PlainLine | None = None
-    group: PlainLine | None = Field(None, description="consumer group (broker deliveries)")
-    source: PlainLine | None = None
-    destination: PlainLine | None = None
-    skip: Annotated[int, Field(ge=0)] = 0
-    count: Annotated[int, Field(ge=1)] | None = None
-    rate: Probability = 1.0
-
-
-FaultKind = Literal[
-    "crash",
-    "partition",
-    "drop",
-    "duplicate",
-    "delay",
-    "reorder",
-    "slow",
-    "commit_failure",
-    "clock_skew",
-]
-
-
-class FaultSpec(_Frozen):
-    """One fault: ``kind`` strikes ``target`` from ``at`` for ``duration`` seconds.
-
-    Targets by kind:
-
-    - ``crash``: a service, ``gateway``, ``broker``, ``relay:<service>`` (the outbox relay only) or
-      ``consumer:<service>`` (that service's consumers only). ``duration`` 0 means the target's
-      restart time.
-    - ``partition``: ``a|b`` cuts both directions, ``a->b`` only messages from a to b; parties are
-      the services, ``gateway``, ``broker`` and ``client``.
-    - ``drop``, ``duplicate``, ``delay``, ``reorder``: a message channel (``request``, ``reply``,
-      ``publish``, ``ack``, ``delivery``, ``offset_commit``), narrowed by ``match``. ``delay`` takes
-      ``params.seconds``; ``reorder`` holds each struck message back a random time up to
-      ``params.window`` so later ones overtake it.
-    - ``slow`` (``params.factor``), ``commit_failure`` (``params.rate``), ``clock_skew``
-      (``params.seconds``): a service.
-
-    Except for ``crash``, ``duration`` 0 means "until the heal phase".
-    """
-
-    at: NonNegativeSeconds
-    kind: FaultKind
-    target: PlainLine = Field(min_length=1)
-    duration: NonNegativeSeconds = 0.0
-    match: MessageFilter | None = None
-    params: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _target_fits_kind(self) -> FaultSpec:
-        problem = target_problem(self.kind, self.target)
-        if problem:
-            raise ValueError(problem)
-        if self.kind == "delay" and self.params.get("seconds", 0.0) < 0:
-            raise ValueError("params.seconds of a delay must not be negative")
-        unknown = set(self.params) - set(FAULT_PARAMS[self.kind])
-        if unknown:
-            raise ValueError(
-                f"{self.kind} takes params {sorted(FAULT_PARAMS[self.kind]) or 'none'}, "
-                f"not {sorted(unknown)}"
-            )
-        if self.match is not None and self.kind not in MESSAGE_FAULTS:
-            raise ValueError(f"match applies to message faults {MESSAGE_FAULTS}, not {self.kind}")
-        for name, value in self.params.items():
-            low, high, meaning = PARAM_RANGES[name]
-            if not low <= value <= high:
-                raise ValueError(f"params.{name} = {value} is outside [{low}, {high}] ({meaning})")
-        return self
-
-
-MESSAGE_FAULTS = ("drop", "duplicate", "delay", "reorder")
-FAULT_PARAMS: dict[str, tuple[str, ...]] = {
-    "crash": (),
-    "partition": (),
-    "drop": (),
-    "duplicate": ("gap",),
-    "delay": ("seconds",),
-    "reorder": ("window",),
-    "slow": ("factor",),
-    "commit_failure": ("rate",),
-    "clock_skew": ("seconds",),
-}
-
-
-PARAM_RANGES: dict[str, tuple[float, float, str]] = {
-    "gap": (0.0, 3600.0, "seconds between a message and its duplicate"),
-    "seconds": (-86_400.0, 86_400.0, "seconds of delay or of clock skew"),
-    "window": (0.0, 3600.0, "seconds a reordered message may be held back"),
-    "factor": (0.001, 10_000.0, "how many times slower the service gets"),
-    "rate": (0.0, 1.0, "the fraction of commits that fail"),
-}
-
-
-def target_problem(kind: str, target: str) -> str | None:
-    """Why ``target`` is not a valid target of a ``kind`` fault, or None if it is."""
-    if kind == "crash":
-        allowed = [*SERVICE_NAMES, "broker"]
-        allowed += [f"relay:{s}" for s in DOMAIN_SERVICES] + [f"consumer:{s}" for s in DOMAIN_SERVICES]
-    elif kind == "partition":
-        separator = "->" if "->" in target else "|"
-        sides = target.split(separator)
-        if len(sides) != 2 or sides[0] == sides[1] or not all(s in PARTIES for s in sides):
-            return (
-                f"partition target {target!r} must be 'a|b' or 'a->b' with two different parties "
-                f"of {list(PARTIES)}"
-            )
-        return None
-    elif kind in MESSAGE_FAULTS:
-        allowed = list(CHANNELS)
-    elif kind == "commit_failure":
-        allowed = list(DOMAIN_SERVICES)
-    else:
-        allowed = list(SERVICE_NAMES)
-    if target not in allowed:
-        return f"{kind} target {target!r} is not one of {allowed}"
-    return None
 
 
 class Settle(_Frozen):
