@@ -12,7 +12,9 @@ So the journal of a sweep in progress lives beside DIR, in ``.DIR.concertsim-swe
 
 When the sweep completes, both files go into DIR with its summary and report, and the journal
 directory is removed. A journal with no run in it is removed on any exit. A journal is locked
-while a sweep writes it, so two sweeps into one DIR cannot mix their runs.
+while a sweep writes it, so two sweeps into one DIR cannot mix their runs; a process forked
+meanwhile (a pool worker) lets go of the journal's file at once, so that the lock dies with the
+sweep's own process even when its workers outlive it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,27 @@ __all__ = [
 JOURNAL_FILE = "sweep.jsonl"
 PLAN_FILE = "sweep-plan.json"
 JOURNAL_SUFFIX = ".concertsim-sweep"
+
+_LOCKED: set[int] = set()
+"""File descriptors of the journals this process holds locked."""
+
+
+def _let_go_in_child() -> None:
+    """In a forked child: point each locked journal's descriptor at /dev/null. A ``flock`` lock
+    belongs to the open file, which fork shares, so a pool worker left running by a killed sweep
+    would otherwise keep the journal locked and refuse every ``--resume``."""
+    for descriptor in list(_LOCKED):
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, descriptor)
+            os.close(null)
+        except OSError:
+            pass
+    _LOCKED.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_let_go_in_child)
 
 
 class JournalError(Exception):
@@ -163,7 +186,7 @@ class Journal:
 
     def close(self) -> None:
         if self._stream is not None:
-            self._stream.close()
+            _release(self._stream)
             self._stream = None
 
     def discard(self) -> None:
@@ -181,6 +204,12 @@ class Journal:
             self.close()
 
 
+def _release(stream: IO[bytes]) -> None:
+    """Close a journal's file (its lock goes with it)."""
+    _LOCKED.discard(stream.fileno())
+    stream.close()
+
+
 def _lock(stream: IO[bytes], shown: Path) -> None:
     """Hold ``stream``'s file for this process (released when it is closed, or the process ends)."""
     if fcntl is None:
@@ -190,6 +219,7 @@ def _lock(stream: IO[bytes], shown: Path) -> None:
     except BlockingIOError:
         stream.close()
         raise JournalError(f"{shown}: another concertsim sweep is writing into it right now") from None
+    _LOCKED.add(stream.fileno())
 
 
 def _write_plan(directory: Path, plan: SweepPlan) -> None:
@@ -237,10 +267,10 @@ def _continue(directory: Path, shown: Path, plan: SweepPlan) -> Journal:
         stream.truncate(complete)
         stream.seek(complete)
     except OSError as error:
-        stream.close()
+        _release(stream)
         raise JournalError(f"{path}: cannot be resumed ({_reason(error)})") from None
     except JournalError:
-        stream.close()
+        _release(stream)
         raise
     return Journal(directory, plan, runs, stream, "", shown)
 

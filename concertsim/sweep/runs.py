@@ -9,8 +9,11 @@ broke it.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import statistics
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -24,6 +27,8 @@ from concertsim.scenarios.schema import Scenario
 from concertsim.sim.runner import run_scenario
 
 __all__ = ["SeedResult", "SweepResult", "run_seed", "run_jobs", "sweep"]
+
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -130,10 +135,27 @@ def _spread(values: Sequence[float]) -> dict[str, float] | None:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-def _ignore_interrupts() -> None:
+def _ignore_interrupts(parent: int | None = None) -> None:
     """In a pool worker: leave Ctrl-C to the parent, which cancels the pool (a worker that took
-    the terminal's SIGINT itself would print a traceback of its own)."""
+    the terminal's SIGINT itself would print a traceback of its own); let SIGTERM end the worker
+    (a handler inherited from the command line would raise inside the run, and the pool would
+    catch it as the run's failure and go on); and end with the parent (Linux): a sweep killed
+    outright (SIGKILL) cannot stop its pool, and its workers would wait for work forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _end_with_parent(parent)
+
+
+def _end_with_parent(parent: int | None) -> None:
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -181,7 +203,7 @@ def run_jobs(
         for index, (payload, seed) in enumerate(jobs):
             on_done(index, run_seed(payload, seed))
     else:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts, initargs=(os.getpid(),))
         try:
             submitted = {pool.submit(run_seed, payload, seed): index for index, (payload, seed) in enumerate(jobs)}
             for future in as_completed(submitted):

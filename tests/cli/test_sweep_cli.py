@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from concertsim.cli import app
 from concertsim.scenarios.loader import load_builtin
-from concertsim.sweep import SweepPlan, journal_directory, parse_matrix, sweep_grid
+from concertsim.sweep import SweepPlan, journal_directory, open_journal, parse_matrix, sweep_grid
 from tests.cli.test_cli_contract import assert_previous_result_intact, flat, previous_result, refused
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,3 +136,44 @@ def assert_previous_result_intact_but_the_journal(out: Path) -> None:
         assert_previous_result_intact(out)
     finally:
         hidden.rename(journal)
+
+
+def test_a_sweep_killed_outright_keeps_its_finished_runs_and_its_workers_end_with_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = [*TINY, *PUBLISH, "--seeds", "25", "--workers", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "concertsim.cli", "sweep", *args, "--out", str(out)], cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))},
+    )
+    journal = journal_directory(out) / "sweep.jsonl"
+    deadline = time.monotonic() + 60
+    while not journal.exists() or journal.read_text().count("\n") < 3:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    workers = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                                                  text=True).stdout.split()]
+    process.kill()
+    process.wait()
+    assert workers, "the sweep ran on a pool"
+    deadline = time.monotonic() + 10
+    try:
+        while any(running(pid) for pid in workers):
+            assert time.monotonic() < deadline, "the workers outlived the killed sweep"
+            time.sleep(0.05)
+    finally:
+        for pid in workers:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+    kept = len(journal.read_text().splitlines())
+    plan = SweepPlan.build(load_builtin("small-opening", ["workload.users=6"]), parse_matrix(PUBLISH[1:]), range(1, 26))
+    with open_journal(out, plan, resume=True) as resumed:
+        assert kept >= 3 and len(resumed.runs) == kept
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not gone, not a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False

@@ -5,7 +5,10 @@ a resume of another sweep, a half-written line and a second writer are handled."
 from __future__ import annotations
 
 import json
+import multiprocessing
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +146,27 @@ def test_resume_takes_up_a_complete_sweep_and_says_when_there_is_nothing_to_resu
         again.discard()
     with pytest.raises(JournalError, match="run it without --resume to replace it"):
         open_journal(out, tiny_plan("design.publish=outbox"), resume=True)
+
+
+def test_a_process_forked_while_the_journal_is_open_does_not_keep_it_locked(tmp_path: Path) -> None:
+    """Pool workers are forked while the journal is open; one that outlives a killed sweep must
+    not refuse the --resume."""
+    out, plan = tmp_path / "out", tiny_plan(*MATRIX)
+    fork = multiprocessing.get_context("fork")
+    started = fork.Event()
+    worker = fork.Process(target=idle, args=(started,))
+    with open_journal(out, plan) as journal:
+        journal.append(fakes.run(plan.cells[0], 1))
+        worker.start()
+        assert started.wait(10)
+    try:
+        with open_journal(out, plan, resume=True) as resumed:
+            assert len(resumed.runs) == 1
+    finally:
+        worker.kill()
+        worker.join()
+
+
+def idle(started: Any) -> None:
+    started.set()
+    time.sleep(30)
