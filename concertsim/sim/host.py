@@ -159,9 +159,15 @@ class Host:
     def serve(
         self, endpoint: str, body: dict[str, Any], trace_id: str | None, call_id: str
     ) -> Generator[simpy.Event, Any, Reply]:
-        """Run ``endpoint`` on a worker. Domain errors become definite failures."""
+        """Run ``endpoint`` on a worker. Domain errors become definite failures.
+
+        The ``call.serve`` record, made when the reply leaves, says when the request arrived
+        (``arrived_at``) and when a worker took it (``started_at``): the server's own view of the
+        call, apart from the network's transit (``concertsim.metrics`` reads it)."""
         handler = self.endpoints[endpoint]
+        arrived_at = self.env.now
         yield from self._take_worker()
+        started_at = self.env.now
         try:
             yield self.env.timeout(self.service_time(endpoint))
             reply = yield from handler(self, body, trace_id)
@@ -173,7 +179,7 @@ class Host:
             self.workers.release()
         self.world.record(
             "call.serve", self.name, trace_id, call=call_id, endpoint=endpoint,
-            outcome="ok" if reply.ok else reply.code,
+            outcome="ok" if reply.ok else reply.code, arrived_at=arrived_at, started_at=started_at,
         )
         return reply
 
