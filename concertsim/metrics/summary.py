@@ -1,0 +1,121 @@
+"""``compute_metrics``: the ``metrics`` of ``summary.json``, computed from a run's records.
+
+The trace is read once (:func:`~concertsim.metrics.records.records_by_kind`) and each metric reads
+the kinds it needs from there; each is a single ordered pass over those records."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from concertsim.metrics.distribution import percentile
+from concertsim.metrics.event_processing import event_processing
+from concertsim.metrics.funnel import funnel
+from concertsim.metrics.records import RecordsByKind, records_by_kind
+from concertsim.metrics.reliability import call_reliability, consumer_reliability
+from concertsim.metrics.server_time import server_time
+from concertsim.metrics.staleness import staleness
+from concertsim.models import points, reservations
+from concertsim.sim.result import RunResult
+
+__all__ = ["compute_metrics"]
+
+
+def _latencies(result: RunResult) -> dict[str, dict[str, float]]:
+    by_route: dict[str, list[float]] = {}
+    for op in result.history:
+        if op.complete_at is not None:
+            by_route.setdefault(op.route, []).append(op.complete_at - op.invoke_at)
+    table = {}
+    for route in sorted(by_route):
+        values = sorted(by_route[route])
+        table[route] = {
+            "count": len(values),
+            "p50_ms": percentile(values, 50) * 1000,
+            "p95_ms": percentile(values, 95) * 1000,
+            "p99_ms": percentile(values, 99) * 1000,
+            "max_ms": values[-1] * 1000,
+        }
+    return table
+
+
+def _count(records: RecordsByKind, kind: str) -> int:
+    return len(records.get(kind, ()))
+
+
+def compute_metrics(result: RunResult) -> dict[str, Any]:
+    """A JSON-ready dict of the run's figures (the ``metrics`` of ``summary.json``).
+
+    Besides the counts, the client ``latency`` per route and the ``funnel``: ``server_time``
+    (service -> endpoint, :mod:`~concertsim.metrics.server_time`), ``event_processing`` (per
+    consumer group, :mod:`~concertsim.metrics.event_processing`), ``staleness`` (per read model,
+    :mod:`~concertsim.metrics.staleness`) and ``reliability`` (``calls``: caller -> endpoint;
+    ``consumers``: per group, :mod:`~concertsim.metrics.reliability`)."""
+    records = records_by_kind(result.trace)
+    statuses = Counter(
+        str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
+    )
+    ledger: Counter[str] = Counter()
+    ledger_counts: Counter[str] = Counter()
+    for entry in result.table("point", points.LEDGER).values():
+        ledger[entry.kind] += entry.amount
+        ledger_counts[entry.kind] += 1
+    deliveries_per_handling: Counter[tuple[str, str]] = Counter(
+        (r.data["group"], r.data["event_id"]) for r in records.get("broker.deliver", ())
+    )
+    redelivered = sum(n - 1 for n in deliveries_per_handling.values() if n > 1)
+    outcomes = Counter(op.outcome for op in result.history)
+    phases = result.phases
+    processing = event_processing(records, result.subscriptions)
+    return {
+        "users": result.counters.get("users", 0),
+        "funnel": funnel(result),
+        "reservations": {
+            "held": sum(statuses.values()),
+            "confirmed": statuses.get("CONFIRMED", 0),
+            "expired": statuses.get("EXPIRED", 0),
+            "failed": statuses.get("FAILED", 0),
+            "still_held": statuses.get("HELD", 0) + statuses.get("PAYMENT_PENDING", 0),
+        },
+        "points": {
+            "charged": ledger.get("charge", 0),
+            "used": ledger.get("use", 0),
+            "refunded": ledger.get("refund", 0),
+            "uses": ledger_counts.get("use", 0),
+            "refunds": ledger_counts.get("refund", 0),
+        },
+        "events": {
+            "raised": _count(records, "event.raised"),
+            "published": _count(records, "broker.append"),
+            "delivered": _count(records, "broker.deliver"),
+            "redelivered": redelivered,
+            "handled": _count(records, "consumer.handled"),
+            "duplicates_skipped": _count(records, "consumer.duplicate_skipped"),
+            "handling_failures": _count(records, "consumer.failed"),
+            "dead_lettered": _count(records, "broker.dead_letter"),
+            "still_dead_lettered": len(result.dead_letters),
+            "dropped": _count(records, "consumer.dropped") + _count(records, "publish.dropped"),
+        },
+        "client": {
+            "operations": len(result.history),
+            "ok": outcomes.get("ok", 0),
+            "fail": outcomes.get("fail", 0),
+            "unknown": outcomes.get("unknown", 0),
+        },
+        "latency": _latencies(result),
+        "messages": {"calls": _count(records, "call.send"), "deliveries": _count(records, "broker.deliver")},
+        "faults": {"windows": len(result.fault_windows), "message_strikes": _count(records, "fault.strike")},
+        "time": {
+            "workload_end": phases.workload_end,
+            "heal_at": phases.heal_at,
+            "settled_at": phases.settled_at,
+            "simulated_seconds": phases.ended_at,
+            "time_to_convergence": phases.time_to_convergence,
+            "wall_seconds": round(result.wall_seconds, 3),
+        },
+        "trace_records": len(result.trace),
+        "server_time": server_time(records),
+        "event_processing": processing,
+        "staleness": staleness(records, phases.ended_at),
+        "reliability": {"calls": call_reliability(records), "consumers": consumer_reliability(processing)},
+    }
