@@ -11,6 +11,7 @@ from concertsim.reports import figures as run_figures
 from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
 from concertsim.reports.figures import RenderedFigure
 from concertsim.reports.outputs import OutputDir
+from concertsim.reports.service_metrics_report import service_metrics_blocks
 from concertsim.reports.report_blocks import (
     MESSAGE_FLOW,
     fault_blocks,
@@ -142,6 +143,7 @@ def run_blocks(
                 *saga_blocks(outcome, featured, flow if featured == flow_saga else None),
             ]
     blocks += [Heading(2, "Metrics"), *_metric_blocks(outcome.metrics, scenario.settle.deadline)]
+    blocks += service_metrics_blocks(outcome, with_figure=bool(figures))
     blocks += figure_blocks(blocks, figures)
     blocks += [
         Heading(2, "Files"),

@@ -1,0 +1,200 @@
+"""The run report's service metrics: server-side time per endpoint, event processing per consumer
+group, read-model staleness (with its figure) and retry and failure rates, as report blocks.
+
+Everything shown comes from the run's ``metrics`` (``summary.json``, which holds the full tables);
+long tables are cut to their top rows here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from concertsim.metrics.staleness import READ_MODELS
+from concertsim.reports.document import Block, Heading, Image, Paragraph, Table
+from concertsim.reports.staleness_figure import DRAWN, FILE_NAME, staleness_png
+
+if TYPE_CHECKING:
+    from concertsim.api import RunOutcome
+
+__all__ = ["service_metrics_blocks", "TOP_ROWS"]
+
+TOP_ROWS = 12
+"""The most rows a table shows; the rest are in summary.json."""
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _count_text(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _more(shown: int, total: int, what: str) -> str:
+    return f" Shown: the {shown} of {total} with the highest {what}; summary.json has them all." if total > shown else ""
+
+
+def _server_time_blocks(metrics: dict[str, Any]) -> list[Block]:
+    client = metrics["latency"]
+    rows = [
+        (service, endpoint, stats)
+        for service, endpoints in metrics["server_time"].items()
+        for endpoint, stats in endpoints.items()
+    ]
+    blocks: list[Block] = [Heading(3, "Server-side time per endpoint")]
+    if not rows:
+        return blocks + [Paragraph("No request was served.")]
+    rows.sort(key=lambda row: (-(row[2]["p95_ms"] or 0.0), row[0], row[1]))
+    shown = rows[:TOP_ROWS]
+    blocks += [
+        Paragraph(
+            "From a request's arrival at the server to its reply leaving it: waiting for a worker, the "
+            "service time and the handler's own transactions and calls, in milliseconds of simulated "
+            "time. The client's latency (the gateway's routes) adds the network both ways and the "
+            "client's retries." + _more(len(shown), len(rows), "p95")
+        ),
+        Table(
+            ["service", "endpoint", "requests", "p50", "p95", "p99", "max", "worker wait p95", "client p95"],
+            [
+                [service, endpoint, str(stats["count"]), _ms(stats["p50_ms"]), _ms(stats["p95_ms"]),
+                 _ms(stats["p99_ms"]), _ms(stats["max_ms"]), _ms(stats["worker_wait_p95_ms"]),
+                 _ms(client[endpoint]["p95_ms"]) if service == "gateway" and endpoint in client else "-"]
+                for service, endpoint, stats in shown
+            ],
+        ),
+    ]
+    return blocks
+
+
+def _event_blocks(metrics: dict[str, Any]) -> list[Block]:
+    groups = metrics["event_processing"]
+    blocks: list[Block] = [Heading(3, "Event processing per consumer group")]
+    if not groups:
+        return blocks + [Paragraph("No consumer group.")]
+    blocks += [
+        Paragraph(
+            "Age: from an event's raising (the commit that wrote it) to the group's first handling of "
+            "it. Handling: from its delivery to the consumer to its handling, waiting for a worker and "
+            "failed attempts included. In milliseconds of simulated time."
+        ),
+        Table(
+            ["group", "handled", "age p50", "age p95", "age max", "handling p95", "duplicates skipped",
+             "failures", "dead-lettered", "never handled"],
+            [
+                [group, str(g["handled"]), _ms(g["age_ms"]["p50_ms"]), _ms(g["age_ms"]["p95_ms"]),
+                 _ms(g["age_ms"]["max_ms"]), _ms(g["handling_ms"]["p95_ms"]), str(g["duplicates_skipped"]),
+                 str(g["failures"]), str(g["dead_lettered"]), str(g["never_handled"])]
+                for group, g in groups.items()
+            ],
+        ),
+    ]
+    return blocks
+
+
+def _staleness_blocks(outcome: RunOutcome, with_figure: bool) -> list[Block]:
+    staleness = outcome.metrics["staleness"]
+    blocks: list[Block] = [
+        Heading(3, "Read-model staleness"),
+        Paragraph(
+            "How long after each change of Reservation's truth a read model showed it. A seat change "
+            "is caught up when Concert's view of the seat next equals Reservation's (a change "
+            "overtaken by a newer one waits for the newer one); a sale, when the group first handled "
+            "it. In milliseconds of simulated time; \"never\" counts changes not shown when the run ended."
+        ),
+        Table(
+            ["read model", "changes", "caught up", "never", "lag p50", "p95", "p99", "max"],
+            [
+                [READ_MODELS[key], str(model["changes"]), str(model["caught_up"]),
+                 str(model["never_caught_up"]), _ms(model["lag_ms"]["p50_ms"]), _ms(model["lag_ms"]["p95_ms"]),
+                 _ms(model["lag_ms"]["p99_ms"]), _ms(model["lag_ms"]["max_ms"])]
+                for key, model in staleness.items()
+            ],
+        ),
+    ]
+    png = staleness_png(outcome.result, staleness) if with_figure else None
+    if with_figure and png is None:
+        blocks.append(Paragraph("No figure of staleness over time: no read model had a change to show."))
+    if png is not None:
+        drawn = " and ".join(label for key, (label, _) in DRAWN.items() if staleness[key]["changes"])
+        blocks.append(Image(
+            FILE_NAME, "Read-model staleness over time",
+            f"{drawn}: the most changes of the truth not yet shown at once, and the oldest lag, in each "
+            "bin of time. Fault windows are shaded; the dotted line is the heal.",
+            png,
+        ))
+    return blocks
+
+
+def _failure_text(failures: dict[str, int]) -> str:
+    return ", ".join(f"{code} {count}" for code, count in sorted(failures.items(), key=lambda f: (-f[1], f[0])))
+
+
+def _reliability_blocks(metrics: dict[str, Any]) -> list[Block]:
+    calls = [
+        (caller, endpoint, stats)
+        for caller, endpoints in metrics["reliability"]["calls"].items()
+        for endpoint, stats in endpoints.items()
+    ]
+    troubled = [row for row in calls if row[2]["ok"] < row[2]["calls"] or row[2]["retries"]]
+    troubled.sort(key=lambda row: (-(row[2]["calls"] - row[2]["ok"]), -row[2]["retries"], row[0], row[1]))
+    total = sum(stats["calls"] for _, _, stats in calls)
+    blocks: list[Block] = [Heading(3, "Retries and failures")]
+    if not troubled:
+        blocks.append(Paragraph(f"Every one of the {_count_text(total, 'call')} between parties was answered ok, "
+                                "none retried."))
+    else:
+        shown = troubled[:TOP_ROWS]
+        blocks += [
+            Paragraph(
+                f"Calls answered other than ok, or retried ({len(troubled)} of {len(calls)} caller and "
+                "endpoint pairs). A retry is the same request sent again in the same operation after an "
+                "answer other than ok; failures count the answers by code, domain refusals included."
+                + _more(len(shown), len(troubled), "failure counts")
+            ),
+            Table(
+                ["caller", "endpoint", "calls", "timeouts", "retries", "failures by code", "lost requests / replies"],
+                [
+                    [caller, endpoint, str(s["calls"]), str(s["timeouts"]), str(s["retries"]),
+                     _failure_text(s["failures"]) or "-", f"{s['requests_lost']} / {s['replies_lost']}"]
+                    for caller, endpoint, s in shown
+                ],
+            ),
+        ]
+    consumers = metrics["reliability"]["consumers"]
+    struggling = {
+        group: c for group, c in consumers.items()
+        if c["handling_failures"] or c["redeliveries"] or c["dead_lettered"] or c["dropped"]
+    }
+    if not struggling:
+        delivered = sum(c["deliveries"] for c in consumers.values())
+        blocks.append(Paragraph(
+            f"Consumers: each of the {delivered} event deliveries was handled at the first attempt; "
+            "nothing was redelivered or parked." if delivered else "Consumers: no event was delivered."
+        ))
+    else:
+        blocks.append(Table(
+            ["consumer group", "deliveries", "handling failures", "failure rate", "redeliveries",
+             "dead-lettered", "dropped"],
+            [
+                [group, str(c["deliveries"]), str(c["handling_failures"]), _rate(c["failure_rate"]),
+                 str(c["redeliveries"]), str(c["dead_lettered"]), str(c["dropped"])]
+                for group, c in struggling.items()
+            ],
+        ))
+    return blocks
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def service_metrics_blocks(outcome: RunOutcome, *, with_figure: bool = True) -> list[Block]:
+    """The service metrics section of the run report (subsections under its "Metrics"), with the
+    staleness figure if ``with_figure`` and there is something to draw."""
+    metrics = outcome.metrics
+    return [
+        *_server_time_blocks(metrics),
+        *_event_blocks(metrics),
+        *_staleness_blocks(outcome, with_figure),
+        *_reliability_blocks(metrics),
+    ]
