@@ -115,7 +115,7 @@ def sweep_command(
 
     Every cell of the grid runs the same --seeds seeds, on a local process pool or a Dask cluster
     (--scheduler). Each finished run is written at once as a line of sweep.jsonl, so an
-    interrupted sweep keeps what it finished (beside --out, in .OUT.concertsim-sweep) and
+    interrupted sweep keeps what it finished (beside --out, in .OUT.concertsim-journal) and
     --resume continues it. When complete, --out gets sweep.jsonl, summary.json (per cell: each
     invariant's violation rate with a Wilson 95% interval, each headline measure's mean with a
     Student-t 95% interval), report.md, report.html and figures.

@@ -29,7 +29,7 @@ KEY_MEASURES = {
 
 def cell_table(result: GridResult, cell: CellSummary) -> Table:
     seeds = plural(len(cell.runs), "seed")
-    title = f"{result.plan.base.name} · {cell_name(cell)}: {seeds}" if result.plan.swept else f"{result.plan.base.name}: {seeds}"
+    title = f"{cell_name(cell)} · {seeds}" if result.plan.swept else f"{result.plan.base.name} · {seeds}"
     table = Table(title=escape(title), title_justify="left")
     table.add_column("")
     table.add_column("rate · mean", justify="right")
@@ -49,11 +49,17 @@ def cell_table(result: GridResult, cell: CellSummary) -> Table:
 
 
 def print_sweep_summary(console: Console, result: GridResult, out: Path, resumed: int = 0) -> None:
-    """A table per cell, the verdict, and where the results are."""
+    """A heading, a table per cell, the verdict, and where the results are."""
+    plan = result.plan
+    if plan.swept:
+        console.print(f"[bold]{escape(plan.base.name)}[/bold] over {len(plan.cells)} cells × "
+                      f"{plural(len(plan.seeds), 'seed')}", highlight=False)
     for cell in result.cells:
         console.print(cell_table(result, cell))
     colour = "green" if result.holds else "red"
     console.print(f"[{colour}]{escape(verdict_text(result))}[/{colour}]", soft_wrap=True)
-    again = f" ({resumed} of them finished before this --resume)" if resumed else ""
+    again = ""
+    if resumed:
+        again = f" ({'all' if resumed == len(result.runs) else resumed} of them finished before this --resume)"
     console.print(f"{plural(len(result.runs), 'run')}{again}; report, summary.json and sweep.jsonl written to "
                   f"{escape(str(out))}/", soft_wrap=True, highlight=False)

@@ -3,7 +3,7 @@ interrupted sweep loses only the runs in flight and can be resumed.
 
 A sweep's results go to ``--out DIR`` as one complete set, swapped in only when the sweep is
 done (:mod:`concertsim.reports.staging`): an interruption must not touch an earlier result in DIR.
-So the journal of a sweep in progress lives beside DIR, in ``.DIR.concertsim-sweep/``:
+So the journal of a sweep in progress lives beside DIR, in ``.DIR.concertsim-journal/``:
 
 - ``sweep-plan.json``: the plan (:class:`~concertsim.sweep.grid.SweepPlan`) and its fingerprint,
   written before the first run;
@@ -46,7 +46,7 @@ __all__ = [
 
 JOURNAL_FILE = "sweep.jsonl"
 PLAN_FILE = "sweep-plan.json"
-JOURNAL_SUFFIX = ".concertsim-sweep"
+JOURNAL_SUFFIX = ".concertsim-journal"
 
 _LOCKED: set[int] = set()
 """File descriptors of the journals this process holds locked."""
@@ -76,7 +76,7 @@ class JournalError(Exception):
 
 
 def journal_directory(out: Path) -> Path:
-    """Where the unfinished sweep into ``out`` keeps its runs: ``.OUT.concertsim-sweep`` beside
+    """Where the unfinished sweep into ``out`` keeps its runs: ``.OUT.concertsim-journal`` beside
     ``out`` (its name cut to 200 characters)."""
     return out.parent / f".{out.name[:200]}{JOURNAL_SUFFIX}"
 

@@ -54,7 +54,7 @@ def test_the_terminal_shows_a_table_per_cell_with_rates_and_intervals_not_raw_di
     assert result.exit_code == 1, result.output
     printed = flat(result.stdout)
     assert "{'" not in printed and "[128" not in printed
-    assert printed.count("small-opening · design.publish=") == 2
+    assert "small-opening over 2 cells × 2 seeds" in printed and printed.count("design.publish=outbox · 2 seeds") == 1
     assert re.search(r"seats-released-on-expiry │ broken in [12] of 2 runs \((50|100)%\) │ \[\d+%, \d+%\]", printed)
     assert re.search(r"latency p95 \(ms\) │ +[\d.]+ │ \[[\d.]+, [\d.]+\]", printed)
     assert "Invariants broken in 2 of 2 cells: design.publish=outbox broke seats-released-on-expiry (" in printed
@@ -109,7 +109,7 @@ def test_an_interrupted_sweep_keeps_its_runs_and_resumes_to_the_uninterrupted_re
     assert ended.returncode == 130, ended.stderr
     said = flat(ended.stderr)
     assert "Traceback" not in ended.stderr + ended.stdout
-    assert re.search(r"interrupted after (\d+) of 50 runs \(the \1 finished are kept in \S*\.out\.concertsim-sweep: "
+    assert re.search(r"interrupted after (\d+) of 50 runs \(the \1 finished are kept in \S*\.out\.concertsim-journal: "
                      r"continue with --resume\); \S*out keeps its previous results", said), said
     kept = (journal_directory(out) / "sweep.jsonl").read_text().splitlines()
     assert 3 <= len(kept) < 50
