@@ -138,7 +138,8 @@ def _measure_blocks(result: GridResult) -> list[Block]:
     blocks: list[Block] = [
         Heading(2, "Measures per cell"),
         Paragraph("Each headline measure's mean over the cell's seeds with its 95% Student-t interval; \"-\" "
-                  "where no run had a value (no payment, no confirmed booking, no convergence)."),
+                  "where no run had a value (no payment, no confirmed booking, no convergence). Over few seeds "
+                  "an interval is wide, and may reach below zero where the measure itself cannot."),
     ]
     for cell in result.cells:
         if result.plan.swept:
