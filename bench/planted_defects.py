@@ -209,8 +209,8 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(
         id="relay-skips-past-failed-publish",
         path="concertsim/sim/relay.py",
-        before="            if not acked:\n                break",
-        after="            if not acked:\n                continue",
+        before="                if not acked:\n                    break",
+        after="                if not acked:\n                    continue",
         flows=BOTH,
         why="Going on with the next outbox row after a failed publish publishes an aggregate's "
         "later event before its earlier one, breaking the per-key order the projections rely on "
