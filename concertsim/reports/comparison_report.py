@@ -41,6 +41,8 @@ def number(value: float | None, signed: bool = False) -> str:
     """A value with as many decimals as its size needs (none from 100, one from 10, else two)."""
     if value is None:
         return "-"
+    if abs(value) < 1e-9:
+        value = 0.0  # floating-point residue of differences that cancel, e.g. a mean of +x and -x
     size = abs(value)
     digits = 0 if size >= 100 else 1 if size >= 10 else 2
     if value != 0 and round(value, digits) == 0:
