@@ -12,6 +12,7 @@ from rich.table import Table
 from concertsim.cli.app import (
     AllowLargeOption,
     JsonOption,
+    JunitOption,
     OutOption,
     QuietOption,
     app,
@@ -20,8 +21,10 @@ from concertsim.cli.app import (
     emit_json,
     escape,
     interrupted,
+    junit_or_exit,
     progress_display,
     raise_if_interrupted,
+    report_to_ci,
     staged_results,
     stderr,
     stdout,
@@ -42,6 +45,7 @@ from concertsim.reports.comparison_report import (
     rate_text,
     write_comparison_report,
 )
+from concertsim.reports.junit import comparison_cases
 from concertsim.reports.staging import StagedOutput
 from concertsim.statistics import SIGNIFICANCE
 from concertsim.sweep import SeedResult
@@ -88,6 +92,7 @@ def compare_command(
     allow_large: AllowLargeOption = False,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
+    junit: JunitOption = None,
 ) -> None:
     """Compare design A with design B over the same seeds and fault schedule, with statistics.
 
@@ -110,6 +115,7 @@ def compare_command(
                                faults=_policy(faults))
     except ComparisonError as error:
         raise bad_input(str(error)) from None
+    junit = junit_or_exit(junit)
     address = None
     if scheduler is not None:
         try:
@@ -146,6 +152,8 @@ def compare_command(
             done = finished["a"] + finished["b"]
             raise interrupted(error, staged, f"after {done} of {2 * seeds} runs (A: {finished['a']} of {seeds} "
                                              f"seeds, B: {finished['b']} of {seeds})") from None
+    report_to_ci(junit, f"concertsim compare {plan.a.label} vs {plan.b.label}",
+                 comparison_cases(comparison, "concertsim.compare"))
     if json_output:
         emit_json(comparison.to_json())
     elif not quiet:

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from concertsim.ablation import AblationRow
 from concertsim.api import RunOutcome
+from concertsim.comparison import Comparison
 from concertsim.exploration import Exploration
 
-__all__ = ["Case", "junit_xml", "run_cases", "exploration_cases", "write_junit", "step_summary", "append_step_summary"]
+__all__ = ["Case", "junit_xml", "run_cases", "exploration_cases", "ablation_cases", "comparison_cases", "write_junit", "step_summary", "append_step_summary"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,53 @@ def exploration_cases(found: Exploration, classname: str, replay: str) -> list[C
     if found.outcome is not None:
         return run_cases(found.outcome, classname, replay)
     return [Case(classname, invariant) for invariant in found.base.enabled_checks()]
+
+
+def ablation_cases(rows: Sequence[AblationRow], classname: str, replay_for: Callable[[AblationRow], str]) -> list[Case]:
+    """One case per ablation cell (a safeguard switched off in one flow): it passes when the result
+    is what the design documents (the search broke a promise the safeguard keeps, or the safeguard
+    is documented as redundant in that flow); ``replay_for`` gives a cell's replay command."""
+    cases = []
+    for row in rows:
+        name = f"{row.safeguard.switch} ({row.flow})"
+        if row.as_expected:
+            cases.append(Case(classname, name))
+            continue
+        if row.caught:
+            failure = f"documented as redundant in the {row.flow} flow, but switching it off broke {', '.join(row.broken)}"
+            details = f"{failure}\n\nreplay: {replay_for(row)}"
+        else:
+            failure = (f"switched off, it broke nothing it protects ({', '.join(row.safeguard.protects)}) "
+                       f"in {row.exploration.generated} examples")
+            details = f"{failure}\n\n{row.exploration.budget_note() or ''}".rstrip()
+        cases.append(Case(classname, name, failure, details))
+    return cases
+
+
+def comparison_cases(comparison: Comparison, classname: str) -> list[Case]:
+    """One case per invariant compared: it fails when either side broke it in some seed, with
+    each side's broken seeds, rate, Fisher's p and the commands that run those seeds again."""
+    cases = []
+    for invariant in comparison.invariants:
+        sides = [(key, side, getattr(comparison.plan, key)) for key, side in (("a", invariant.a), ("b", invariant.b))]
+        broken = [(key, side, plan) for key, side, plan in sides if side is not None and side.broken_seeds]
+        if not broken:
+            cases.append(Case(classname, invariant.id))
+            continue
+        lines = [f"promise: {invariant.promise}", ""]
+        for key, side, plan in broken:
+            lines.append(f"{key.upper()} ({plan.label}): broken in {len(side.broken_seeds)} of {side.runs} seeds "
+                         f"({', '.join(map(str, side.broken_seeds))}), rate {side.rate.format(0, 100, '%')}")
+            command = plan.run_command(side.broken_seeds[0])
+            if command is not None:
+                lines.append(f"  replay: {command}")
+        if invariant.p_value is not None:
+            lines.append(f"Fisher's exact test, A against B: p = {invariant.p_value:.3g}"
+                         + (" (significant)" if invariant.significant else ""))
+        failure = "; ".join(f"{key.upper()} broke it in {len(side.broken_seeds)} of {side.runs} seeds"
+                            for key, side, _ in broken)
+        cases.append(Case(classname, invariant.id, failure, "\n".join(lines)))
+    return cases
 
 
 def junit_xml(suite: str, cases: Sequence[Case]) -> str:
