@@ -20,6 +20,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
     projections,
     refunds,
     queue_capacity,
+    schema_versions,
     termination,
 )
 from concertsim.checks.base import REGISTRY, Invariant, Verdict, Violation

@@ -24,6 +24,7 @@ __all__ = [
     "Unauthenticated",
     "Forbidden",
     "NotTokenOwner",
+    "UnreadableEvent",
     "TokenNotFound",
     "TokenNotActive",
 ]
@@ -183,6 +184,18 @@ class NotTokenOwner(DomainError):
     def __init__(self, token: str, user: int) -> None:
         super().__init__(f"NotTokenOwner(token={token}, user={user})")
         self.token, self.user = token, user
+
+
+class UnreadableEvent(DomainError):
+    """A consumer was delivered an event in a schema version it cannot read (seed 6.3)."""
+
+    code = "unreadable-event"
+
+    def __init__(self, event_type: str, version: int, reader_version: int, reader: str) -> None:
+        super().__init__(
+            f"UnreadableEvent({event_type} v{version}, the consumer reads v{reader_version}, {reader} reader)"
+        )
+        self.event_type, self.version, self.reader_version, self.reader = event_type, version, reader_version, reader
 
 
 class TokenNotFound(DomainError):

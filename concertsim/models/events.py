@@ -34,6 +34,10 @@ __all__ = [
     "PAYLOAD_TYPES",
     "upcast",
     "seat_key",
+    "READERS",
+    "written_version",
+    "reader_version",
+    "readable",
 ]
 
 
@@ -190,12 +194,14 @@ class Event(BaseModel):
         key: str,
         trace_id: str,
         causation_id: str | None = None,
+        version: int | None = None,
     ) -> Event:
-        """Put ``payload`` in an envelope whose ``type``/``version`` come from the payload class."""
+        """Put ``payload`` in an envelope whose ``type`` comes from the payload class, and its
+        ``version`` too unless given (a producer part-way through a schema upgrade)."""
         return cls(
             event_id=event_id,
             type=payload.TYPE,
-            version=payload.VERSION,
+            version=payload.VERSION if version is None else version,
             occurred_at=occurred_at,
             key=key,
             trace_id=trace_id,
@@ -232,3 +238,30 @@ def upcast(type_name: str, version: int, body: dict[str, Any]) -> EventPayload:
             f"{type_name} version {version} has no conversion to version {payload_cls.VERSION}"
         )
     return payload_cls.model_validate(body)
+
+
+# --- schema versions during a rolling upgrade (seed 6.3) --------------------------------------------
+
+READERS = ("strict", "tolerant", "upcasting")
+"""How a consumer reads a version it was not written for: ``strict`` not at all; ``tolerant``
+(backward compatibility) reads both, ignoring a field it does not know and defaulting one that is
+missing; ``upcasting`` (a conversion layer) converts an older version up to its own, but cannot
+read a newer one."""
+
+
+def written_version(now: float, switch_at: float | None) -> int:
+    """The version a producer writes at ``now`` if it switches from 1 to 2 at ``switch_at``."""
+    return 2 if switch_at is not None and now >= switch_at else 1
+
+
+def reader_version(now: float, switch_at: float | None) -> int:
+    """The version a consumer reads natively at ``now`` if it is upgraded at ``switch_at``."""
+    return 2 if switch_at is not None and now >= switch_at else 1
+
+
+def readable(version: int, reads: int, reader: str) -> bool:
+    """Whether a consumer that natively reads version ``reads``, with ``reader`` (one of
+    :data:`READERS`), can read an event written in ``version``."""
+    if version == reads or reader == "tolerant":
+        return True
+    return reader == "upcasting" and version < reads

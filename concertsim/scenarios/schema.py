@@ -67,6 +67,7 @@ __all__ = [
     "FaultSpec",
     "MessageFilter",
     "SeatCacheSpec",
+    "SchemaUpgrade",
     "FaultKind",
     "MESSAGE_FAULTS",
     "FAULT_PARAMS",
@@ -95,6 +96,7 @@ INVARIANT_IDS = (
     "data-platform-exactly-once",
     "no-lost-events",
     "dead-letters-drain",
+    "events-readable",
     "client-outcomes-honoured",
     "refunds-visible",
     "honest-buyer-confirmed",
@@ -184,6 +186,23 @@ class SeatCacheSpec(_Frozen):
         "whatever happens meanwhile",
     )
     ttl: PositiveSeconds = Field(5.0, description="how long a cached listing is served in ttl mode")
+
+
+class SchemaUpgrade(_Frozen):
+    """A rolling upgrade of one event's schema from version 1 to version 2 (seed 6.3): its
+    producer writes v2 from ``producers_at``, its consumers read v2 natively from ``consumers_at``
+    (None: never), and ``reader`` says how a consumer reads the version it was not written for
+    (``concertsim.models.events.READERS``). Upgrading producers first needs a tolerant reader;
+    consumers first, a tolerant or an upcasting one; a strict reader breaks in either order."""
+
+    event: Literal[
+        "SeatReservedEvent", "ReservationCompletedEvent", "ReservationExpiredEvent", "ReservationFailedEvent",
+        "PointChargedEvent", "PointUsedEvent", "PointRefundedEvent", "QueueTokenActivatedEvent",
+        "QueueTokenExpiredEvent",
+    ]
+    producers_at: NonNegativeSeconds | None = None
+    consumers_at: NonNegativeSeconds | None = None
+    reader: Literal["strict", "tolerant", "upcasting"] = "strict"
 
 
 class StorageSpec(_Frozen):
@@ -288,6 +307,7 @@ class Scenario(_Frozen):
     broker: BrokerSpec = BrokerSpec()
     storage: StorageSpec = StorageSpec()
     seat_cache: SeatCacheSpec = SeatCacheSpec()
+    schema_upgrade: SchemaUpgrade | None = None
     faults: tuple[FaultSpec, ...] = ()
     settle: Settle = Settle()
     checks: Annotated[tuple[str, ...], Field(min_length=1)] | Literal["all"] = "all"

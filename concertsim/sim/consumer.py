@@ -19,8 +19,8 @@ from typing import Any
 
 import simpy
 
-from concertsim.models.errors import DomainError
-from concertsim.models.events import Event, EventPayload
+from concertsim.models.errors import DomainError, UnreadableEvent
+from concertsim.models.events import Event, EventPayload, readable, reader_version
 from concertsim.sim.broker import BROKER, Broker, DeadLetter
 from concertsim.sim.host import Host, Unavailable
 from concertsim.sim.network import Network
@@ -54,6 +54,19 @@ class ConsumerPolicy:
     fetch_batch: int = 20
 
 
+def _refuse_unreadable(host: Host, group: str, event: Event, now: float) -> None:
+    """Raise :class:`UnreadableEvent` (recorded as ``consumer.unreadable``) if ``group``, part-way
+    through the scenario's schema upgrade, cannot read ``event``'s version (seed 6.3)."""
+    upgrade = host.world.scenario.schema_upgrade
+    if upgrade is None or upgrade.event != event.type:
+        return
+    reads = reader_version(now, upgrade.consumers_at)
+    if not readable(event.version, reads, upgrade.reader):
+        host.world.record("consumer.unreadable", host.name, event.trace_id, group=group, event_id=event.event_id,
+                          type=event.type, version=event.version, reads=reads, reader=upgrade.reader)
+        raise UnreadableEvent(event.type, event.version, reads, upgrade.reader)
+
+
 def handle_once(
     host: Host, group: str, event: Event, work: EventWork, dedup: bool
 ) -> Generator[simpy.Event, Any, bool]:
@@ -63,6 +76,7 @@ def handle_once(
     def in_transaction(tx: Transaction, now: float) -> tuple[bool, list[EventPayload]]:
         if dedup and tx.is_processed(group, event.event_id):
             return False, []
+        _refuse_unreadable(host, group, event, now)
         raised = work(tx, now, event)
         if dedup:
             tx.mark_processed(group, event.event_id)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import simpy
 
 from concertsim.models.errors import DomainError
-from concertsim.models.events import Event, EventPayload
+from concertsim.models.events import Event, EventPayload, written_version
 from concertsim.scenarios.schema import ServiceSpec
 from concertsim.sim.network import Failed, Reply
 from concertsim.sim.random_streams import sampler
@@ -291,6 +291,8 @@ class Host:
     def wrap(
         self, payload: EventPayload, now: float, trace_id: str | None, causation_id: str | None
     ) -> Event:
+        upgrade = self.world.scenario.schema_upgrade
+        upgrading = upgrade is not None and upgrade.event == payload.TYPE
         return Event.wrap(
             payload,
             event_id=self.world.next_id("evt"),
@@ -298,5 +300,6 @@ class Host:
             key=payload.partition_key(),
             trace_id=trace_id or "",
             causation_id=causation_id,
+            version=written_version(now, upgrade.producers_at) if upgrading else None,
         )
 

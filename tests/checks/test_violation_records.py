@@ -206,6 +206,22 @@ def orphaned(result: RunResult) -> None:
     confirmed(result)[0].status = ReservationStatus.FAILED
 
 
+def delivered_unreadable(result: RunResult) -> None:
+    """An upgrade in which Concert could not read a SeatReservedEvent v2 it was delivered."""
+    from concertsim.scenarios.schema import SchemaUpgrade
+    from concertsim.sim.trace import TraceRecord
+
+    result.scenario = result.scenario.model_copy(update={"schema_upgrade": SchemaUpgrade(
+        event="SeatReservedEvent", producers_at=1.0, consumers_at=2.0)})
+    raised = next(r for r in result.trace.of_kind("event.raised") if r.data["type"] == "SeatReservedEvent")
+    refused = TraceRecord(0, raised.at, "consumer.unreadable", "concert", raised.trace_id, {
+        "group": "concert", "event_id": raised.data["event_id"], "type": "SeatReservedEvent", "version": 2,
+        "reads": 1, "reader": "strict"})
+    result.trace.records.insert(result.trace.records.index(raised) + 1, refused)
+    for seq, record in enumerate(result.trace.records):
+        record.seq = seq
+
+
 DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "no-double-booking": sold_twice,
     "no-duplicate-holds": two_holds_for_one_request,
@@ -221,6 +237,7 @@ DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "data-platform-exactly-once": collected_twice,
     "no-lost-events": event_dropped,
     "dead-letters-drain": parked_for_good,
+    "events-readable": delivered_unreadable,
     "client-outcomes-honoured": paid_and_expired,
     "refunds-visible": refund_hidden,
     "honest-buyer-confirmed": paid_but_failed,
