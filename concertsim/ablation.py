@@ -122,6 +122,13 @@ class AblationRow:
         example = self.exploration.counterexample
         return None if example is None else len(example.faults)
 
+    @property
+    def counterexample_file(self) -> str:
+        """The name ``concertsim ablate`` gives this cell's counterexample file beside its report,
+        e.g. ``counterexample-compensation-false-sync.yaml``."""
+        switch = self.safeguard.switch.removeprefix("design.").replace("=", "-")
+        return f"counterexample-{switch}-{self.flow}.yaml"
+
 
 def ablate(
     base: Scenario,

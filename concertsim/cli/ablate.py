@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -14,6 +15,7 @@ from rich.table import Table
 from concertsim.ablation import SAFEGUARDS, AblationRow, Safeguard, ablate
 from concertsim.cli.app import (
     JsonOption,
+    JunitOption,
     OutOption,
     QuietOption,
     ScenarioArg,
@@ -23,14 +25,17 @@ from concertsim.cli.app import (
     emit_json,
     escape,
     interrupted,
+    junit_or_exit,
     progress_display,
     raise_if_interrupted,
+    report_to_ci,
     scenario_or_exit,
     staged_results,
     stderr,
     stdout,
 )
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
+from concertsim.reports.junit import ablation_cases
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.loader import to_yaml
 
@@ -106,6 +111,7 @@ def ablate_command(
     out: OutOption = Path("concertsim-ablate"),
     quiet: QuietOption = False,
     json_output: JsonOption = False,
+    junit: JunitOption = None,
 ) -> None:
     """Switch each safeguard of the design off in turn and show which promise breaks.
 
@@ -123,6 +129,7 @@ def ablate_command(
 
     base = scenario_or_exit(scenario, set_, default=EXPLORATION_BASE)
     chosen_flows = _flows_or_exit(flows)
+    junit = junit_or_exit(junit)
     safeguards = _safeguards_or_exit(only)
     staged: StagedOutput | None = None
     display = progress_display(
@@ -138,6 +145,8 @@ def ablate_command(
                 staged.commit()
         except KeyboardInterrupt as error:
             raise interrupted(error, staged, watch.how_far()) from None
+    report_to_ci(junit, f"concertsim ablate {base.name}", ablation_cases(
+        rows, "concertsim.ablate", lambda row: shlex.join(["concertsim", "replay", str(out / row.counterexample_file)])))
     if json_output:
         emit_json([_ablation_row_json(row) for row in rows])
     elif not quiet:
@@ -154,8 +163,7 @@ def _write_ablation(staged: StagedOutput, base: str, examples: int, seed: int, r
     output.write_json("summary.json", {"base": base, "examples": examples, "seed": seed, "rows": summary})
     for row in rows:
         if row.exploration.counterexample is not None:
-            name = f"counterexample-{row.safeguard.switch.removeprefix('design.').replace('=', '-')}-{row.flow}.yaml"
-            output.write_text(name, to_yaml(row.exploration.counterexample, f"{row.safeguard.switch} ({row.flow})"))
+            output.write_text(row.counterexample_file, to_yaml(row.exploration.counterexample, f"{row.safeguard.switch} ({row.flow})"))
     write_ablation_report(output, rows)
 
 

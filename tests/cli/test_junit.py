@@ -33,12 +33,12 @@ def test_a_violating_run_fails_the_cases_of_its_broken_invariants_with_evidence_
     found = cases(junit)
     failed = {name for name, case in found.items() if case.find("failure") is not None}
     assert failed == {"no-orphaned-deduction", "client-outcomes-honoured"}
-    assert len(found) == 18
+    assert len(found) == 19
     body = found["no-orphaned-deduction"].find("failure").text
     assert "evidence:" in body and "trace records:" in body
     assert f"replay: concertsim run {LOST_REPLY} --seed 1 --set design.compensation=false" in body
     table = summary.read_text()
-    assert "**2 of 18 failed**" in table and "| ❌ | no-orphaned-deduction |" in table
+    assert "**2 of 19 failed**" in table and "| ❌ | no-orphaned-deduction |" in table
 
 
 def test_a_green_exploration_writes_passing_cases_and_a_red_one_its_counterexample(tmp_path: Path) -> None:
@@ -65,3 +65,23 @@ def test_the_schema_refuses_what_is_not_junit(tmp_path: Path) -> None:
     bogus.write_text('<testsuites><testsuite name="x"><testcase name="y"/></testsuite></testsuites>')
     with pytest.raises(xmlschema.XMLSchemaValidationError):
         SCHEMA.validate(str(bogus))
+
+
+def test_an_ablation_writes_a_case_per_cell_passing_when_the_safeguard_was_shown_to_matter(tmp_path: Path) -> None:
+    junit = tmp_path / "ablate.xml"
+    done = invoke("ablate", "--only", "design.compensation=false", "--flows", "sync", "-n", "60", "--quiet",
+                  "--out", str(tmp_path / "a"), "--junit", str(junit))
+    assert done.exit_code == 0, done.output
+    found = cases(junit)
+    assert list(found) == ["design.compensation=false (sync)"]
+    assert found["design.compensation=false (sync)"].find("failure") is None
+
+
+def test_a_comparison_fails_the_invariants_either_side_broke_with_the_seeds_to_replay(tmp_path: Path) -> None:
+    junit = tmp_path / "compare.xml"
+    done = invoke("compare", str(LOST_REPLY), "--set-b", "design.compensation=false", "--seeds", "2", "--workers", "1",
+                  "--quiet", "--out", str(tmp_path / "c"), "--junit", str(junit))
+    assert done.exit_code == 1, done.output
+    failed = {name: case.find("failure") for name, case in cases(junit).items() if case.find("failure") is not None}
+    assert set(failed) == {"no-orphaned-deduction", "client-outcomes-honoured"}
+    assert f"replay: concertsim run {LOST_REPLY} --seed 1 --set design.compensation=false" in failed["no-orphaned-deduction"].text
