@@ -279,6 +279,12 @@ class Comparison:
                         "to test them")
         return f"{verdict}.{tail}"
 
+    def frame(self) -> Any:
+        """Every run of both sides as a pandas DataFrame (:func:`concertsim.frames.comparison_frame`)."""
+        from concertsim.frames import comparison_frame
+
+        return comparison_frame(self)
+
     def to_json(self) -> dict[str, Any]:
         by_seed = {s.seed: s for s in self.a_runs.seeds}, {s.seed: s for s in self.b_runs.seeds}
         return {

@@ -16,7 +16,13 @@ from concertsim.sim.result import RunResult
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["AnalysisUnavailable", "trace_frame", "history_frame", "metrics_frame", "to_parquet", "pandas"]
+    from concertsim.comparison import Comparison
+    from concertsim.sweep import GridResult, SeedResult
+
+__all__ = [
+    "AnalysisUnavailable", "trace_frame", "history_frame", "metrics_frame", "grid_frame", "comparison_frame",
+    "to_parquet", "pandas",
+]
 
 
 class AnalysisUnavailable(ImportError):
@@ -79,6 +85,28 @@ def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
                      "text": None if number is not None or value is None else str(value)})
     return pd.DataFrame.from_records(rows, columns=["section", "name", "value", "text"]).astype(
         {"value": "float64"})
+
+
+def _seed_row(result: SeedResult) -> dict[str, Any]:
+    return {"seed": result.seed, "holds": not result.violated, "violated": ", ".join(result.violated),
+            "trace_sha256": result.trace_sha256, **result.measures}
+
+
+def grid_frame(result: GridResult) -> pd.DataFrame:
+    """One row per run of a sweep: the swept values (a column per key), the seed, whether every
+    invariant held, the invariants broken, the trace hash and the headline measures."""
+    pd = pandas()
+    return pd.DataFrame.from_records([{**run.cell, **_seed_row(run.result)} for run in result.ordered_runs()])
+
+
+def comparison_frame(comparison: Comparison) -> pd.DataFrame:
+    """One row per side and seed of a comparison: ``side`` (A or B), its ``label``, then as
+    :func:`grid_frame`; pair the sides by ``seed``."""
+    pd = pandas()
+    rows = [{"side": key.upper(), "label": getattr(comparison.plan, key).label, **_seed_row(result)}
+            for key, runs in (("a", comparison.a_runs), ("b", comparison.b_runs))
+            for result in sorted(runs.seeds, key=lambda r: r.seed)]
+    return pd.DataFrame.from_records(rows)
 
 
 def to_parquet(frame: pd.DataFrame, path: Path) -> Path:

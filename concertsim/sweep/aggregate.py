@@ -129,6 +129,12 @@ class GridResult:
         """Every run, by cell in the plan's order, then by seed."""
         return [run for cell in self.cells for run in cell.runs]
 
+    def frame(self) -> Any:
+        """Every run as a pandas DataFrame (:func:`concertsim.frames.grid_frame`)."""
+        from concertsim.frames import grid_frame
+
+        return grid_frame(self)
+
     def to_json(self) -> dict[str, Any]:
         """The content of a sweep's ``summary.json``: the plan, the verdict (which cells broke
         which invariants), and each cell's aggregate and runs. No wall-clock time: an interrupted

@@ -50,3 +50,25 @@ def test_without_pandas_a_frame_says_what_to_install(outcome: RunOutcome, monkey
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(AnalysisUnavailable, match=r"concertsim\[analysis\]"):
         outcome.trace_frame()
+
+
+def test_a_comparison_frame_has_a_row_per_side_and_seed_with_its_measures() -> None:
+    from concertsim.comparison import plan_comparison, run_comparison
+
+    plan = plan_comparison("small-opening", seeds=2, shared=["workload.users=5"], only_b=["design.payment_flow=choreography"])
+    frame = run_comparison(plan, workers=1).frame()
+    assert list(frame.side) == ["A", "A", "B", "B"] and list(frame.seed) == [1, 2, 1, 2]
+    assert {"holds", "violated", "trace_sha256", "latency_p95_ms", "funnel_confirmed"} <= set(frame.columns)
+    assert frame.holds.all()
+
+
+def test_a_grid_frame_has_a_row_per_run_with_a_column_per_swept_key() -> None:
+    from concertsim.scenarios.loader import load_builtin
+    from concertsim.sweep import SweepPlan, sweep_grid
+
+    base = load_builtin("small-opening", ["workload.users=5"])
+    plan = SweepPlan.build(base, [("design.payment_flow", ["sync", "choreography"])], [1, 2])
+    frame = sweep_grid(plan, workers=1).frame()
+    assert len(frame) == 4
+    assert sorted(frame["design.payment_flow"].unique()) == ["choreography", "sync"]
+    assert frame.groupby("design.payment_flow").seed.apply(sorted).to_dict() == {"choreography": [1, 2], "sync": [1, 2]}
