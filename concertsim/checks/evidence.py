@@ -26,7 +26,7 @@ _IN_PAYLOAD = ("reservation_id", "use_id", "user_id", "token_id")
 _EVENT_FATES = frozenset({
     "broker.append", "publish.dropped", "broker.publish_unacked", "broker.delivery_lost",
     "consumer.handled", "consumer.duplicate_skipped", "consumer.failed", "consumer.dropped",
-    "broker.dead_letter", "dlq.redriven", "dlq.redrive_failed",
+    "consumer.unreadable", "broker.dead_letter", "dlq.redriven", "dlq.redrive_failed",
 })
 _BY_GROUP = frozenset({"consumer.handled", "consumer.duplicate_skipped", "consumer.dropped",
                        "broker.dead_letter", "dlq.redriven", "dlq.redrive_failed"})
