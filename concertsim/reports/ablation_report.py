@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from concertsim.reports.counterexample import minimality_cell, minimality_phrase, replay_blocks
-from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
+from concertsim.reports.document import Block, Cell, CodeSpan, Heading, Link, Paragraph, Table, Verdict
+from concertsim.reports.fault_words import fault_sentence
+from concertsim.reports.formatting import plural
 from concertsim.reports.outputs import OutputDir
-from concertsim.reports.report_blocks import fault_blocks, plural, write_report
+from concertsim.reports.report_blocks import fault_blocks, write_report
 from concertsim.scenarios.schema import Scenario
 
 if TYPE_CHECKING:
@@ -39,9 +41,7 @@ def _schedule_text(example: Scenario | None) -> str:
     return "; ".join(parts)
 
 
-def _matrix_cell(row: AblationRow) -> str:
-    """✔ when the result is what the design documents: the safeguard's absence broke what it
-    protects, or, in a flow where it is documented redundant, nothing broke."""
+def _matrix_text(row: AblationRow) -> str:
     found = row.exploration
     if row.caught:
         protected = [i for i in row.broken if i in row.safeguard.protects]
@@ -56,7 +56,22 @@ def _matrix_cell(row: AblationRow) -> str:
     return f"✘ not caught in {plural(found.generated, 'example')}"
 
 
-def _ablation_row(row: AblationRow) -> list[str]:
+def _matrix_cell(row: AblationRow) -> Cell:
+    """✔ when the result is what the design documents: the safeguard's absence broke what it
+    protects, or, in a flow where it is documented redundant, nothing broke; then a link to its
+    counterexample file and the command that replays it."""
+    if row.exploration.counterexample is None:
+        return _matrix_text(row)
+    name = counterexample_file(row)
+    return (_matrix_text(row), ". ", Link(name, "Counterexample"), ", replay: ",
+            CodeSpan(f"concertsim replay {name}"))
+
+
+def _file_cell(row: AblationRow) -> Cell:
+    return Link(counterexample_file(row)) if row.exploration.counterexample is not None else "-"
+
+
+def _ablation_row(row: AblationRow) -> list[Cell]:
     if row.caught:
         caught = "✘ yes, although documented redundant" if row.redundant else "✔ yes"
     else:
@@ -67,6 +82,7 @@ def _ablation_row(row: AblationRow) -> list[str]:
         "-" if row.faults_in_minimal is None else str(row.faults_in_minimal),
         _schedule_text(row.exploration.counterexample),
         minimality_cell(row.exploration),
+        _file_cell(row),
     ]
 
 
@@ -91,7 +107,8 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
                   "✘ not caught: the search found nothing within its examples, so either the safeguard is "
                   "not needed in that flow or the search missed it. A 1-minimal counterexample breaks the "
                   "promise, and removing any one of its faults, users or filter clauses, or halving any "
-                  "fault's duration, makes the run pass."),
+                  "fault's duration, makes the run pass. Each counterexample file is beside this report; run "
+                  "its replay command from this report's directory."),
         Heading(2, "The matrix: safeguard switched off × payment flow"),
         Table(["switched off", "seed", *flows],
               [[s.switch.removeprefix("design."), s.seed_section,
@@ -99,7 +116,7 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
                for s in safeguards]),
         Heading(2, "Every row"),
         Table(["switched off", "flow", "invariants broken", "what it protects caught", "examples needed",
-               "faults in minimal", "minimal schedule", "1-minimal"],
+               "faults in minimal", "minimal schedule", "1-minimal", "counterexample"],
               [_ablation_row(row) for row in rows]),
     ]
     unexpected = [row for row in rows if not row.as_expected]
@@ -127,10 +144,12 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
             if cell is None or cell.exploration.counterexample is None:
                 continue
             example = cell.exploration.counterexample
+            in_words = " ".join(fault_sentence(fault, example) for fault in example.faults)
             blocks += [
                 Paragraph(f"Minimal counterexample with the {flow} flow "
                           f"({plural(example.workload.users, 'user')}), {minimality_phrase(cell.exploration)}:"),
                 *fault_blocks(example, "No fault needed: the design without it breaks on its own."),
+                *([Paragraph(f"In words: {in_words}")] if in_words else []),
                 *replay_blocks(counterexample_file(cell)),
             ]
     return blocks

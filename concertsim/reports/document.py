@@ -7,9 +7,29 @@ untrusted text: the renderers escape it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["Heading", "Paragraph", "FileLink", "Verdict", "Table", "Code", "Image", "Block"]
+__all__ = [
+    "Heading", "Paragraph", "FileLink", "Verdict", "Table", "Code", "Image", "Diagram", "Block",
+    "Link", "CodeSpan", "Inline", "Cell", "cell_parts", "report_relative_path",
+]
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def report_relative_path(path: str) -> str:
+    """``path`` if it names a file inside the report's directory (``name`` or ``dir/name``), else
+    ValueError: no absolute path, drive, backslash, ``.`` or ``..`` part, empty part or control
+    character, so a link can only lead to a file the report wrote beside itself."""
+    parts = path.split("/")
+    if (
+        not path or path.startswith("/") or _DRIVE.match(path) or "\\" in path
+        or any(part in ("", ".", "..") for part in parts)
+        or any(ord(char) < 32 or ord(char) == 127 for char in path)
+    ):
+        raise ValueError(f"a report links only files inside its own directory, not {path!r}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -25,10 +45,11 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class FileLink:
-    """A paragraph that links a file written beside the report: ``before``, then the file's name
+    """A paragraph that links a file written with the report: ``before``, then the file's path
     as a link to it, then ``after`` (both as in a :class:`Paragraph`).
 
-    ``file_name`` must be a bare name in the report's directory, so the link can only point there.
+    ``file_name`` is a path relative to the report's directory and inside it (see
+    :func:`report_relative_path`), so the link can only point there.
     """
 
     file_name: str
@@ -36,9 +57,40 @@ class FileLink:
     after: str = ""
 
     def __post_init__(self) -> None:
-        name = self.file_name
-        if not name or name in (".", "..") or "/" in name or "\\" in name:
-            raise ValueError(f"a report links only files beside it, not {name!r}")
+        report_relative_path(self.file_name)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link, within a table cell, to a file inside the report's directory (see
+    :func:`report_relative_path`); ``text`` is shown, the path itself if empty."""
+
+    path: str
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        report_relative_path(self.path)
+
+    @property
+    def label(self) -> str:
+        return self.text or self.path
+
+
+@dataclass(frozen=True)
+class CodeSpan:
+    """Code within a table cell, such as a command to run."""
+
+    text: str
+
+
+Inline = str | Link | CodeSpan
+Cell = Inline | tuple[Inline, ...]
+"""A table cell: text, a link, code, or several of them in a row."""
+
+
+def cell_parts(cell: Cell) -> tuple[Inline, ...]:
+    """The parts of a cell, in order."""
+    return cell if isinstance(cell, tuple) else (cell,)
 
 
 @dataclass(frozen=True)
@@ -51,8 +103,11 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Table:
+    """Rows of cells under a header. A cell that starts with ✔ reads as a promise kept, one that
+    starts with ✘ as a promise broken."""
+
     header: list[str]
-    rows: list[list[str]]
+    rows: list[list[Cell]]
 
 
 @dataclass(frozen=True)
@@ -69,4 +124,23 @@ class Image:
     png: bytes
 
 
-Block = Heading | Paragraph | FileLink | Verdict | Table | Code | Image
+@dataclass(frozen=True)
+class Diagram:
+    """A diagram of which the report shows a drawing: ``drawing`` (an image the report draws
+    itself) and, written beside the report as ``source_file``, its ``source`` in mermaid.
+
+    The Markdown report shows the source as a mermaid block, which code hosts draw, and the
+    drawing; the HTML page shows the drawing and links the source, never the source itself (it
+    works offline, and mermaid's script cannot load there)."""
+
+    source: str
+    source_file: str
+    drawing: Image | None = None
+    drawn_elsewhere: str = ""
+    """Where the report shows its drawing instead, if not here (e.g. "at the top of this report")."""
+
+    def __post_init__(self) -> None:
+        report_relative_path(self.source_file)
+
+
+Block = Heading | Paragraph | FileLink | Verdict | Table | Code | Image | Diagram

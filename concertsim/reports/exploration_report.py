@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from concertsim.checks.probes import PROBES
+from concertsim.checks.probes import PROBES, probe_counts
 from concertsim.reports import figures as run_figures
+from concertsim.reports.cause import failure_summary
 from concertsim.reports.counterexample import (
     deletion_pass_blocks,
     minimality_sentence,
@@ -16,19 +17,17 @@ from concertsim.reports.counterexample import (
     simulations,
 )
 from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
-from concertsim.reports.figures import RenderedFigure
+from concertsim.reports.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
+from concertsim.reports.formatting import plural
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.report_blocks import (
-    MESSAGE_FLOW,
     fault_blocks,
-    featured_saga,
     figure_blocks,
     invariant_table,
-    plural,
     scenario_table,
-    violation_blocks,
     write_report,
 )
+from concertsim.reports.violations import sagas_explained, violation_blocks
 
 if TYPE_CHECKING:
     from concertsim.exploration import Exploration
@@ -40,7 +39,8 @@ COUNTEREXAMPLE_FILE = "counterexample.yaml"
 
 PROBE_MEANING = {
     "reply-lost-after-deduction": "Point deducted points but its reply to Reservation was lost: "
-    "the caller cannot tell whether the payment happened (the ambiguous case).",
+    "the caller cannot tell whether the payment happened (the ambiguous case). A reply that only came "
+    "too late is not counted here.",
     "redelivery-skipped-by-inbox": "An event was delivered again and the consumer's processed-event "
     "table recognised and skipped it.",
     "refund-overtook-deduction": "A reservation's refund was handled before a deduction for it arrived, "
@@ -53,26 +53,41 @@ PROBE_MEANING = {
 }
 
 
+def _first_sentence(text: str) -> str:
+    """The first sentence of a docstring, on one line."""
+    flat = " ".join(text.split())
+    end = flat.find(". ")
+    return flat if end < 0 else flat[: end + 1]
+
+
 def _probe_blocks(exploration: Exploration) -> list[Block]:
+    outcome = exploration.outcome
+    in_counterexample = probe_counts(outcome.result) if outcome is not None else {}
+    header = ["probe", "the situation"]
+    header += ["in the search", "in the counterexample", "times reached"] if outcome is not None else ["times reached"]
     rows = []
     for name, probe in PROBES.items():
-        meaning = PROBE_MEANING.get(name) or (probe.__doc__ or "").strip().split("\n")[0]
-        count = exploration.probes.get(name, 0)
-        rows.append([name, meaning, str(count) if count else "✘ never"])
+        meaning = PROBE_MEANING.get(name) or _first_sentence(probe.__doc__ or "")
+        searched, found = exploration.probes.get(name, 0), in_counterexample.get(name, 0)
+        counts = [str(searched), str(found)] if outcome is not None else []
+        rows.append([name, meaning, *counts, str(searched + found) if searched + found else "✘ never"])
+    counted = (f"the {plural(exploration.generated, 'generated example')}"
+               + (" and the counterexample's own run" if outcome is not None else ""))
+    heading = ("Coverage, counting the search and the counterexample: did they reach the dangerous states?"
+               if outcome is not None else "Coverage: did the search reach the dangerous states?")
     blocks: list[Block] = [
-        Heading(2, "Coverage: did the search reach the dangerous states?"),
-        Paragraph(f"How often the {plural(exploration.generated, 'generated example')} reached each "
-                  "interleaving that the design's safeguards exist for (counted over the search, not the "
-                  "shrinking)."),
-        Table(["probe", "the situation", "times reached"], rows),
+        Heading(2, heading),
+        Paragraph(f"How often {counted} reached each interleaving that the design's safeguards exist for (the "
+                  "shrinking runs are not counted)."),
+        Table(header, rows),
     ]
-    unreached = exploration.unreached_probes()
+    unreached = [name for name in PROBES if not exploration.probes.get(name) and not in_counterexample.get(name)]
     if unreached and not exploration.found:
         blocks.append(Verdict(False, f"Never reached: {', '.join(unreached)}. A green result that never "
                                      "reached the dangerous state proves little: run more examples, or aim "
                                      "the fault kinds at it."))
     elif unreached:
-        blocks.append(Paragraph(f"Never reached before the counterexample: {', '.join(unreached)}. "
+        blocks.append(Paragraph(f"Never reached, in the search or the counterexample: {', '.join(unreached)}. "
                                 "Promises that depend on those situations are not tested by this search."))
     else:
         blocks.append(Paragraph("Every probe was reached at least once."))
@@ -108,10 +123,12 @@ def _search_table(exploration: Exploration) -> Table:
 
 
 def exploration_blocks(
-    exploration: Exploration, figures: Sequence[RenderedFigure] = (), *, flow_saga: str | None = None
+    exploration: Exploration, figures: Sequence[RenderedFigure] = (), *, flow_saga: str | None = None,
+    omitted: Sequence[tuple[str, str]] = (),
 ) -> list[Block]:
-    """The exploration report's content; ``figures`` are the counterexample run's, and
-    ``flow_saga`` the saga its message-flow figure draws, if known."""
+    """The exploration report's content; ``figures`` are the counterexample run's, ``flow_saga``
+    the saga its message-flow figure draws, if known, and ``omitted`` the figures left out for
+    having nothing to show."""
     base = exploration.base
     outcome = exploration.outcome
     example = exploration.counterexample
@@ -123,10 +140,13 @@ def exploration_blocks(
             _search_table(exploration),
         ]
     else:
-        first = next(v for verdict in outcome.verdicts for v in verdict.violations)
-        flow = next((f for f in figures if f.name == MESSAGE_FLOW), None) if flow_saga else None
+        by_name = {f.name: f for f in figures}
+        hero = by_name.get(MESSAGE_FLOW) if flow_saga else None
         blocks += [
-            Verdict(False, f"Counterexample found: {', '.join(outcome.violated)} broken."),
+            *failure_summary(outcome, hero, schedule_label="the minimal fault schedule",
+                             replay=f"concertsim replay {COUNTEREXAMPLE_FILE}"),
+            Paragraph(f"Counterexample found: {', '.join(outcome.violated)} broken, by a schedule of "
+                      f"{plural(len(example.faults), 'fault')} and {plural(example.workload.users, 'user')}."),
             _search_table(exploration),
             Heading(2, "Invariants broken"),
             invariant_table([v for v in outcome.verdicts if not v.holds]),
@@ -140,10 +160,7 @@ def exploration_blocks(
             *replay_blocks(COUNTEREXAMPLE_FILE,
                            f"It replays exactly: every run gives trace SHA-256 {outcome.result.trace_sha256}."),
             Heading(2, "Why it breaks"),
-            Paragraph(f"The first violation ({first.invariant}): {first.message.rstrip('.')}. Replay it "
-                      f"with `concertsim replay {COUNTEREXAMPLE_FILE}`; each broken invariant follows, with the "
-                      "saga that shows how."),
-            *violation_blocks(outcome, flow, flow_saga),
+            *violation_blocks(outcome, by_name.get, hero_saga=flow_saga if hero is not None else None),
         ]
     blocks += _probe_blocks(exploration)
     if example is None:
@@ -153,7 +170,7 @@ def exploration_blocks(
             Heading(2, "The counterexample's scenario and design"),
             scenario_table(example, example.seed),
         ]
-        blocks += figure_blocks(blocks, figures)
+        blocks += figure_blocks(blocks, figures, omitted)
     return blocks
 
 
@@ -163,14 +180,16 @@ def write_exploration_report(
     """Write the report of an exploration: the minimal counterexample, why it breaks and its run's
     figures, or, for a search that found none, how much of the dangerous ground it covered.
 
-    Without ``figures``, a counterexample's figures are rendered, its message flow drawing the
-    saga of the first violation."""
+    Without ``figures``, a counterexample's figures with something to show are rendered, its hero
+    message flow drawing the saga of the first violation."""
     flow_saga = None
+    omitted: list[tuple[str, str]] = []
     if figures is None:
         figures = []
         if exploration.outcome is not None:
             flow_saga = featured_saga(exploration.outcome)
-            figures = run_figures.render_run_figures(exploration.outcome, saga=flow_saga)
-    blocks = exploration_blocks(exploration, figures, flow_saga=flow_saga)
+            chosen = run_figures.run_figures(exploration.outcome, saga=flow_saga,
+                                             extra_sagas=tuple(sagas_explained(exploration.outcome)))
+            figures, omitted = chosen.rendered, chosen.omitted
+    blocks = exploration_blocks(exploration, figures, flow_saga=flow_saga, omitted=omitted)
     write_report(output, blocks, f"concertsim exploration: {exploration.base.name}")
-

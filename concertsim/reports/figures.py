@@ -1,202 +1,151 @@
-"""The figures of a run report (matplotlib, rendered to PNG without any global pyplot state).
+"""The figures of a run report, each drawn only when the run gives it something to show.
 
-Each figure is one small function from the run's records to a ``Figure``; ``render_run_figures``
-renders them all. Fault windows are shaded the same way wherever time is the x axis.
+Every figure is a function from the run to a matplotlib ``Figure`` or :class:`Omitted` with the
+reason (``load_figures``, ``event_figures``, ``seat_figures``, ``flow_figure``); this module
+chooses and renders them. The saga a report draws end to end (:func:`featured_saga`) is the one
+that shows its first broken promise best; its message flow is the report's hero figure.
 """
 
 from __future__ import annotations
 
-import io
-from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from concertsim.models import reservations  # noqa: E402
-from concertsim.models.reservations import ReservationStatus  # noqa: E402
-from concertsim.reports.saga import saga_of  # noqa: E402
-from concertsim.sim.result import RunResult  # noqa: E402
+from concertsim.models import reservations
+from concertsim.models.reservations import ReservationStatus
+from concertsim.reports.design_switches import explained_first
+from concertsim.reports.event_figures import lost_events_figure
+from concertsim.reports.flow_figure import message_flow
+from concertsim.reports.load_figures import backlog_and_lag, convergence, latency_cdf, throughput_and_sagas
+from concertsim.reports.plotting import DPI, FAULT_COLOUR, Omitted, RenderedFigure, figure_png
+from concertsim.reports.saga import saga_of
+from concertsim.reports.saga_steps import PARTICIPANTS
+from concertsim.reports.seat_figures import seat_timeline
+from concertsim.sim.result import RunResult
 
 if TYPE_CHECKING:
     from concertsim.api import RunOutcome
 
-__all__ = ["RenderedFigure", "render_run_figures", "figure_png", "default_saga", "LIFELINES"]
+__all__ = [
+    "RenderedFigure", "Omitted", "FigureSet", "FigureSpec", "RUN_FIGURES", "MESSAGE_FLOW", "run_figures",
+    "render_run_figures", "flow_figure", "flow_figure_name", "featured_saga", "default_saga", "figure_png",
+    "DPI", "FAULT_COLOUR", "LIFELINES",
+]
 
-DPI = 110
-FAULT_COLOUR = "#d62728"
-LIFELINES = ("client", "gateway", "queue", "reservation", "concert", "point", "broker", "data_platform")
+LIFELINES = PARTICIPANTS
+MESSAGE_FLOW = "message-flow"
 
 
 @dataclass(frozen=True)
-class RenderedFigure:
+class FigureSpec:
     name: str
     title: str
     caption: str
-    png: bytes
+    draw: Callable[[RunResult], Figure | Omitted]
 
 
-def figure_png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    return buffer.getvalue()
+RUN_FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("lost-events", "Events lost, where they were lost",
+               "Each cross is an event some subscriber never processed, on the lane of whoever lost it, at the "
+               "moment it was lost; the faults active then are in the red lanes above.", lost_events_figure),
+    FigureSpec("throughput", "Throughput and sagas in flight",
+               "Work done per second and reservations still open; fault windows are shaded red, their lanes "
+               "above.", throughput_and_sagas),
+    FigureSpec("backlog", "Outbox backlog and consumer lag",
+               "Events waiting to be published or consumed; they must drain to zero after the heal.",
+               backlog_and_lag),
+    FigureSpec("seat-timeline", "Seat states per date",
+               "Seats sold, held, released by a hold that ended unpaid (and not sold again since), and never "
+               "taken; the dashed line is when the last user left.", seat_timeline),
+    FigureSpec("latency-cdf", "Latency per endpoint",
+               "How long clients waited, per public endpoint with enough requests; a long tail points at "
+               "queueing or timeouts.", latency_cdf),
+    FigureSpec("convergence", "Time to convergence",
+               "How long after the heal the system became quiescent (or that it never did).", convergence),
+)
+"""The run figures, in the order a report shows them."""
 
 
-def _empty(axes: Axes, message: str) -> None:
-    axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes, color="#666666")
-    axes.set_xticks([])
-    axes.set_yticks([])
+@dataclass
+class FigureSet:
+    """The figures rendered for a run, and those left out with the reason."""
+
+    rendered: list[RenderedFigure] = field(default_factory=list)
+    omitted: list[tuple[str, str]] = field(default_factory=list)
+    """(title, why it was left out)"""
+
+    def named(self, name: str) -> RenderedFigure | None:
+        return next((f for f in self.rendered if f.name == name), None)
 
 
-def _shade_faults(axes: Axes, result: RunResult) -> None:
-    """Shade each fault window and mark the heal phase."""
-    labelled = False
-    for window in result.fault_windows:
-        end = window["end"] if window["end"] is not None else result.phases.heal_at
-        axes.axvspan(window["start"], max(end, window["start"] + 0.2), color=FAULT_COLOUR, alpha=0.12,
-                     label=None if labelled else "fault window")
-        axes.annotate(f"{window['kind']} {window['target']}", (window["start"], 1.0),
-                      xycoords=("data", "axes fraction"), fontsize=7, color=FAULT_COLOUR,
-                      rotation=90, va="top", ha="right")
-        labelled = True
-    axes.axvline(result.phases.heal_at, color="#555555", linestyle=":", linewidth=1, label="heal")
+def flow_figure_name(reservation_id: str, hero: bool) -> str:
+    """``message-flow`` for the hero saga, ``message-flow-<id>`` for any other."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in reservation_id)
+    return MESSAGE_FLOW if hero else f"{MESSAGE_FLOW}-{safe}"
 
 
-def latency_cdf(result: RunResult) -> Figure:
-    figure = Figure(figsize=(9, 4.5))
-    axes = figure.add_subplot()
-    by_route: dict[str, list[float]] = defaultdict(list)
-    for op in result.history:
-        if op.complete_at is not None:
-            by_route[op.route].append((op.complete_at - op.invoke_at) * 1000)
-    if not by_route:
-        _empty(axes, "no client operations")
-    for route in sorted(by_route):
-        values = sorted(max(v, 0.01) for v in by_route[route])
-        fractions = [(i + 1) / len(values) for i in range(len(values))]
-        axes.step(values, fractions, where="post", label=f"{route} (n={len(values)})")
-    if by_route:
-        axes.set_xscale("log")
-        axes.set_xlabel("client-observed latency (ms, log scale)")
-        axes.set_ylabel("fraction of requests ≤ x")
-        axes.set_ylim(0, 1.02)
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize=7, loc="lower right")
-    axes.set_title("Latency per endpoint (CDF)")
-    return figure
+def flow_figure(result: RunResult, reservation_id: str, *, hero: bool = True) -> RenderedFigure | Omitted:
+    """The message flow of one saga, rendered."""
+    drawn = message_flow(saga_of(result, reservation_id), result.scenario)
+    if isinstance(drawn, Omitted):
+        return drawn
+    return RenderedFigure(
+        flow_figure_name(reservation_id, hero), f"Message flow of {reservation_id}",
+        f"The saga of {reservation_id} across the services, time downward: calls, replies and events as arrows, "
+        "lost messages ending in a cross, timeouts as an orange wait, faults in red over the parties they struck.",
+        figure_png(drawn),
+    )
 
 
-def throughput_and_sagas(result: RunResult) -> Figure:
-    figure = Figure(figsize=(9, 4.5))
-    axes = figure.add_subplot()
-    end = result.phases.ended_at
-    buckets = max(1, int(end) + 1)
-    completed = [0] * buckets
-    for op in result.history:
-        if op.complete_at is not None and op.outcome == "ok":
-            completed[min(int(op.complete_at), buckets - 1)] += 1
-    confirmed = [0] * buckets
-    for r in result.table("reservation", reservations.RESERVATIONS).values():
-        if r.status == ReservationStatus.CONFIRMED and r.confirmed_at is not None:
-            confirmed[min(max(int(r.confirmed_at), 0), buckets - 1)] += 1
-    seconds = list(range(buckets))
-    axes.plot(seconds, completed, color="#1f77b4", linewidth=1, label="client operations ok / s")
-    axes.plot(seconds, confirmed, color="#2ca02c", linewidth=1.2, label="reservations confirmed / s")
-    axes.set_xlabel("simulated time (s)")
-    axes.set_ylabel("per second")
-    other = axes.twinx()
-    other.plot([s.at for s in result.samples], [s.open_holds for s in result.samples],
-               color="#ff7f0e", linewidth=1.5, label="sagas in flight (open holds)")
-    other.set_ylabel("sagas in flight")
-    _shade_faults(axes, result)
-    lines = axes.get_legend_handles_labels()
-    more = other.get_legend_handles_labels()
-    axes.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="upper right")
-    axes.set_title("Throughput and sagas in flight")
-    return figure
+def run_figures(outcome: RunOutcome, *, saga: str | None = None, extra_sagas: tuple[str, ...] = ()) -> FigureSet:
+    """Every run figure worth drawing for ``outcome``: the hero message flow of ``saga`` (default:
+    :func:`featured_saga`), one for each of ``extra_sagas``, then :data:`RUN_FIGURES`."""
+    result = outcome.result
+    found = FigureSet()
+    hero = saga or featured_saga(outcome)
+    for reservation_id, is_hero in ([(hero, True)] if hero else []) + [(s, False) for s in extra_sagas if s != hero]:
+        drawn = flow_figure(result, reservation_id, hero=is_hero)
+        if isinstance(drawn, Omitted):
+            found.omitted.append((f"Message flow of {reservation_id}", drawn.reason))
+        else:
+            found.rendered.append(drawn)
+    for spec in RUN_FIGURES:
+        figure = spec.draw(result)
+        if isinstance(figure, Omitted):
+            found.omitted.append((spec.title, figure.reason))
+        else:
+            found.rendered.append(RenderedFigure(spec.name, spec.title, spec.caption, figure_png(figure)))
+    return found
 
 
-def backlog_and_lag(result: RunResult) -> Figure:
-    figure = Figure(figsize=(9, 4))
-    axes = figure.add_subplot()
-    times = [s.at for s in result.samples]
-    axes.plot(times, [s.outbox_backlog for s in result.samples], label="outbox backlog (unpublished rows)")
-    axes.plot(times, [s.consumer_lag for s in result.samples], label="consumer lag (undelivered events)")
-    axes.plot(times, [s.dead_letters for s in result.samples], label="parked in dead-letter topics")
-    _shade_faults(axes, result)
-    axes.set_xlabel("simulated time (s)")
-    axes.set_ylabel("events")
-    axes.legend(fontsize=7, loc="upper right")
-    axes.set_title("Outbox backlog and consumer lag")
-    return figure
+def render_run_figures(outcome: RunOutcome, *, saga: str | None = None) -> list[RenderedFigure]:
+    """The rendered figures of :func:`run_figures`."""
+    return run_figures(outcome, saga=saga).rendered
 
 
-def convergence(result: RunResult) -> Figure:
-    figure = Figure(figsize=(9, 1.6))
-    axes = figure.add_subplot()
-    phases = result.phases
-    axes.barh(0, phases.workload_end, height=0.5, color="#1f77b4", alpha=0.7, label="workload (with faults)")
-    if phases.settled_at is not None:
-        axes.barh(0, max(phases.settled_at - phases.heal_at, 0.2), height=0.5, left=phases.heal_at, color="#2ca02c",
-                  label=f"settle: converged {phases.settled_at - phases.heal_at:.1f}s after heal")
-    else:
-        axes.barh(0, phases.ended_at - phases.heal_at, height=0.5, left=phases.heal_at, color=FAULT_COLOUR,
-                  label="settle: never converged before the deadline")
-    axes.axvline(phases.heal_at, color="#555555", linestyle=":", linewidth=1)
-    axes.set_yticks([])
-    axes.set_xlabel("simulated time (s)")
-    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.45), ncol=2, frameon=False)
-    axes.set_title("Time to convergence after heal")
-    return figure
+def _saga_in_records(outcome: RunOutcome, records: tuple[int, ...]) -> str | None:
+    """The first reservation an event among ``records`` is about."""
+    trace = outcome.result.trace.records
+    for seq in records:
+        payload = trace[seq].data.get("payload") if 0 <= seq < len(trace) else None
+        if isinstance(payload, dict) and isinstance(payload.get("reservation_id"), str):
+            return payload["reservation_id"]
+    return None
 
 
-def seat_timeline(result: RunResult) -> Figure:
-    booked = list(result.table("reservation", reservations.RESERVATIONS).values())
-    dates = sorted({d for d, _ in result.table("reservation", reservations.SEATS)})
-    figure = Figure(figsize=(9, 1.8 + 1.6 * max(1, len(dates))))
-    if not dates:
-        _empty(figure.add_subplot(), "no seats")
-        return figure
-    seats_per_date = defaultdict(int)
-    for date_id, _ in result.table("reservation", reservations.SEATS):
-        seats_per_date[date_id] += 1
-    end = result.phases.ended_at
-    steps = [end * i / 300 for i in range(301)]
-    for row, date_id in enumerate(dates, start=1):
-        axes = figure.add_subplot(len(dates), 1, row)
-        held, sold = [], []
-        mine = [r for r in booked if r.date_id == date_id]
-        for t in steps:
-            sold.append(sum(1 for r in mine if r.confirmed_at is not None and r.confirmed_at <= t))
-            held.append(sum(
-                1 for r in mine
-                if r.held_at <= t and (r.confirmed_at is None or r.confirmed_at > t)
-                and (r.ended_at is None or r.ended_at > t)
-            ))
-        free = [seats_per_date[date_id] - h - s for h, s in zip(held, sold)]
-        axes.stackplot(steps, sold, held, free, labels=["sold", "held", "free"],
-                       colors=["#2ca02c", "#ff7f0e", "#dddddd"])
-        axes.set_ylabel(f"date {date_id}\nseats")
-        axes.set_xlim(0, end)
-        if row == 1:
-            axes.legend(fontsize=7, loc="upper right", ncol=3)
-            axes.set_title("Seat states over time, per concert date (Reservation's view)")
-        if row == len(dates):
-            axes.set_xlabel("simulated time (s)")
-    figure.tight_layout()
-    return figure
-
-
-def default_saga(outcome: RunOutcome) -> str | None:
-    """The saga worth drawing: the first violation's, else the first confirmed reservation."""
-    for verdict in outcome.verdicts:
+def featured_saga(outcome: RunOutcome) -> str | None:
+    """The saga a report draws end to end: that of the first violation of a promise the design's
+    difference from the default explains (else of the first violation), found by its ``saga`` or
+    the first reservation its records are about; for a run that kept its promises, the first
+    confirmed reservation."""
+    for verdict in explained_first(outcome.verdicts, outcome.result.scenario.design):
         for violation in verdict.violations:
-            if violation.saga:
-                return violation.saga
+            found = violation.saga or _saga_in_records(outcome, violation.records)
+            if found:
+                return found
     booked = outcome.result.table("reservation", reservations.RESERVATIONS)
     confirmed = sorted(
         (r for r in booked.values() if r.status == ReservationStatus.CONFIRMED),
@@ -207,91 +156,4 @@ def default_saga(outcome: RunOutcome) -> str | None:
     return min(booked, default=None)
 
 
-def message_flow(result: RunResult, reservation_id: str | None) -> Figure:
-    """A Lamport diagram of one saga: lifelines, calls and events as arrows, time downward."""
-    if reservation_id is None:
-        figure = Figure(figsize=(9, 2))
-        _empty(figure.add_subplot(), "no reservation to draw")
-        return figure
-    saga = saga_of(result, reservation_id)
-    records = saga.records
-    sends = {r.data["call"]: r for r in records if r.kind == "call.send"}
-    serves = {r.data["call"]: r for r in records if r.kind == "call.serve"}
-    appends = {}
-    arrows: list[tuple[str, float, str, float, str, str]] = []
-    marks: list[tuple[str, float, str]] = []
-    for r in records:
-        d = r.data
-        if r.kind == "call.serve" and d["call"] in sends:
-            send = sends[d["call"]]
-            arrows.append((send.party, send.at, r.party, r.at, d["endpoint"], "call"))
-        elif r.kind == "call.return" and d["call"] in serves:
-            serve = serves[d["call"]]
-            arrows.append((serve.party, serve.at, r.party, r.at, d["outcome"], "reply"))
-        elif r.kind in ("call.reply_lost", "call.request_lost"):
-            marks.append((r.party, r.at, "reply lost" if "reply" in r.kind else "request lost"))
-        elif r.kind == "broker.append":
-            appends.setdefault(d["event_id"], r)
-            arrows.append((r.party, r.at, "broker", r.at, d["type"].removesuffix("Event"), "publish"))
-        elif r.kind == "broker.deliver" and d["event_id"] in appends:
-            arrows.append(("broker", appends[d["event_id"]].at, d["group"], r.at, d["type"].removesuffix("Event"), "event"))
-        elif r.kind in ("fault.start", "fault.strike", "host.crash", "daemon.crash"):
-            party = r.party if r.party in LIFELINES else d.get("destination", d.get("target", "broker"))
-            party = party.split(":")[-1] if isinstance(party, str) else "broker"
-            label = f"{d.get('kind', r.kind)} {d.get('target', d.get('channel', ''))}"
-            marks.append((party if party in LIFELINES else "broker", r.at, "FAULT " + label.strip()))
-    parties = [p for p in LIFELINES if any(p in (a[0], a[2]) for a in arrows) or any(p == m[0] for m in marks)]
-    height = max(4.0, 0.22 * (len(arrows) + len(marks)) + 1.5)
-    figure = Figure(figsize=(10, min(height, 40)))
-    axes = figure.add_subplot()
-    if not arrows:
-        _empty(axes, f"no messages recorded for {reservation_id}")
-        return figure
-    column = {p: i for i, p in enumerate(parties)}
-    start = min(a[1] for a in arrows)
-    stop = max(max(a[3] for a in arrows), max((m[1] for m in marks), default=start))
-    # Real time is mostly idle; draw each message one step below the previous (Lamport order),
-    # with the simulated time of each step on the y axis.
-    events = sorted({a[1] for a in arrows} | {a[3] for a in arrows} | {m[1] for m in marks})
-    rank = {t: i for i, t in enumerate(events)}
-    for party, x in column.items():
-        axes.plot([x, x], [-0.5, len(events) - 0.5], color="#bbbbbb", linewidth=1, zorder=0)
-    styles = {"call": ("#1f77b4", "-"), "reply": ("#1f77b4", "--"), "publish": ("#9467bd", "-"), "event": ("#9467bd", "-")}
-    for source, sent, target, received, label, kind in arrows:
-        if source not in column or target not in column:
-            continue
-        colour, line = styles[kind]
-        y0, y1 = rank[sent], rank[received]
-        axes.annotate("", xy=(column[target], y1), xytext=(column[source], y0),
-                      arrowprops={"arrowstyle": "->", "color": colour, "linestyle": line, "linewidth": 1})
-        axes.text((column[source] + column[target]) / 2, (y0 + y1) / 2, label, fontsize=6.5,
-                  ha="center", va="bottom", color=colour)
-    for party, at, label in marks:
-        if party not in column:
-            continue
-        axes.plot(column[party], rank[at], marker="X", color=FAULT_COLOUR, markersize=8)
-        axes.text(column[party] + 0.08, rank[at], label, fontsize=7, color=FAULT_COLOUR, va="center")
-    axes.set_xticks(range(len(parties)), parties, fontsize=8)
-    axes.xaxis.tick_top()
-    shown = events[:: max(1, len(events) // 25)]
-    axes.set_yticks([rank[t] for t in shown], [f"{t:.3f}s" for t in shown], fontsize=7)
-    axes.set_ylim(len(events) - 0.5, -0.8)
-    axes.set_xlim(-0.6, len(parties) - 0.4)
-    axes.set_ylabel("simulated time (each message one step down)")
-    axes.set_title(f"Message flow of {reservation_id} ({start:.2f}s to {stop:.2f}s)", pad=24)
-    return figure
-
-
-def render_run_figures(outcome: RunOutcome, *, saga: str | None = None) -> list[RenderedFigure]:
-    """Every figure of a run report, as PNG bytes with a title and a caption."""
-    result = outcome.result
-    chosen = saga or default_saga(outcome)
-    made = [
-        ("latency-cdf", "Latency per endpoint", "How long clients waited, per public endpoint; a long tail points at queueing or timeouts.", latency_cdf(result)),
-        ("throughput", "Throughput and sagas in flight", "Work done per second and reservations still open; fault windows are shaded red.", throughput_and_sagas(result)),
-        ("backlog", "Outbox backlog and consumer lag", "Events waiting to be published or consumed; they must drain to zero after heal.", backlog_and_lag(result)),
-        ("convergence", "Time to convergence", "How long after the heal the system became quiescent (or that it never did).", convergence(result)),
-        ("seat-timeline", "Seat states per date", "Seats sold, held and free over time; holds that expire return seats to sale.", seat_timeline(result)),
-        ("message-flow", f"Message flow of {chosen}", "One saga across the services: calls, replies and events as arrows, time downward, faults in red.", message_flow(result, chosen)),
-    ]
-    return [RenderedFigure(name, title, caption, figure_png(figure)) for name, title, caption, figure in made]
+default_saga = featured_saga

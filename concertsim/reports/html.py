@@ -1,9 +1,9 @@
 """A report's blocks as one self-contained HTML page.
 
 The page opens from disk with no network: the style is inline, figures are embedded as base64 PNG
-data URIs, and nothing is loaded from elsewhere (no script at all). A mermaid diagram is shown as its
-source, since mermaid's script cannot be loaded offline; the report places the rendered message-flow
-figure next to it where it has one.
+data URIs, and nothing is loaded from elsewhere (no script at all). A diagram is shown as the drawing
+the report made of it, with a link to its mermaid source beside the report: mermaid's script cannot
+be loaded offline, and a page of diagram source is not a diagram.
 
 Every string is escaped with ``html.escape``: scenario names and descriptions are user input, and
 trace and violation texts carry whatever the scenario put in them.
@@ -21,7 +21,21 @@ import re
 from collections import Counter
 from urllib.parse import quote
 
-from concertsim.reports.document import Block, Code, FileLink, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import (
+    Block,
+    Cell,
+    Code,
+    CodeSpan,
+    Diagram,
+    FileLink,
+    Heading,
+    Image,
+    Link,
+    Paragraph,
+    Table,
+    Verdict,
+    cell_parts,
+)
 
 __all__ = ["to_html"]
 
@@ -38,8 +52,8 @@ table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .9em; }
 th, td { border: 1px solid var(--rule); padding: .3em .6em; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
 tr:nth-child(even) td { background: #fbfcfd; }
-td.ok { color: var(--ok); font-weight: 600; }
-td.bad { color: var(--bad); font-weight: 600; }
+td.ok, td span.ok { color: var(--ok); font-weight: 600; }
+td.bad, td span.bad { color: var(--bad); font-weight: 600; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .88em; }
 code { background: #eff1f3; padding: .1em .3em; border-radius: 3px; }
 pre { background: #f6f8fa; border: 1px solid var(--rule); padding: .8em; overflow-x: auto;
@@ -66,10 +80,40 @@ def _inline(text: object) -> str:
     return _CODE_SPAN.sub(r"<code>\1</code>", html.escape(str(text)))
 
 
-def _cell(text: object) -> str:
-    value = str(text)
-    marker = ' class="ok"' if value.startswith("✔") else ' class="bad"' if value.startswith("✘") else ""
-    return f"<td{marker}>{html.escape(value)}</td>"
+def _link(path: str, label: str) -> str:
+    return f'<a href="{html.escape(quote(path))}">{html.escape(label)}</a>'
+
+
+def _mark(text: str) -> str:
+    return "ok" if text.startswith("✔") else "bad" if text.startswith("✘") else ""
+
+
+def _cell(cell: Cell) -> str:
+    """A table cell; one that starts with ✔ or ✘ is coloured as a promise kept or broken (the
+    whole cell, or its first part when links or code follow it)."""
+    parts = cell_parts(cell)
+    first = parts[0] if parts and isinstance(parts[0], str) else ""
+    mark = _mark(first)
+    shown = []
+    for number, part in enumerate(parts):
+        if isinstance(part, Link):
+            shown.append(_link(part.path, part.label))
+        elif isinstance(part, CodeSpan):
+            shown.append(f"<code>{html.escape(part.text)}</code>")
+        elif number == 0 and mark and len(parts) > 1:
+            shown.append(f'<span class="{mark}">{html.escape(str(part))}</span>')
+        else:
+            shown.append(html.escape(str(part)))
+    marker = f' class="{mark}"' if mark and len(parts) == 1 else ""
+    return f"<td{marker}>{''.join(shown)}</td>"
+
+
+def _image(image: Image, source_link: str = "") -> str:
+    data = base64.b64encode(image.png).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(image.title)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(image.caption)}{source_link}</figcaption></figure>"
+    )
 
 
 def _anchor(text: str, taken: Counter[str]) -> str:
@@ -87,8 +131,7 @@ def _block(block: Block, anchor: str | None) -> str:
     if isinstance(block, Paragraph):
         return f"<p>{_inline(block.text)}</p>"
     if isinstance(block, FileLink):
-        link = f'<a href="{e(quote(block.file_name))}">{e(block.file_name)}</a>'
-        return f"<p>{_inline(block.before)}{link}{_inline(block.after)}</p>"
+        return f"<p>{_inline(block.before)}{_link(block.file_name, block.file_name)}{_inline(block.after)}</p>"
     if isinstance(block, Verdict):
         state = "ok" if block.ok else "bad"
         return f'<p class="verdict {state}">{"✔" if block.ok else "✘"} {e(block.text)}</p>'
@@ -97,19 +140,16 @@ def _block(block: Block, anchor: str | None) -> str:
         rows = "\n".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in block.rows)
         return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>"
     if isinstance(block, Code):
-        if block.language == "mermaid":
-            return (
-                '<div class="diagram"><p class="diagram-note">Sequence diagram, mermaid source: it renders '
-                "as a drawing in report.md on a code host.</p>"
-                f'<pre class="mermaid-source">{e(block.text.rstrip())}</pre></div>'
-            )
         return f'<pre class="{e(block.language)}">{e(block.text.rstrip())}</pre>'
     if isinstance(block, Image):
-        data = base64.b64encode(block.png).decode("ascii")
-        return (
-            f'<figure><img alt="{e(block.title)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{e(block.caption)}</figcaption></figure>"
-        )
+        return _image(block)
+    if isinstance(block, Diagram):
+        source = _link(block.source_file, block.source_file)
+        if block.drawing is not None:
+            return _image(block.drawing, f" Its sequence diagram in mermaid: {source}.")
+        if block.drawn_elsewhere:
+            return f'<p class="diagram-note">Drawn {e(block.drawn_elsewhere)}; its sequence diagram in mermaid: {source}.</p>'
+        return f'<p class="diagram-note">Sequence diagram (mermaid source, not drawn here): {source}.</p>'
     raise TypeError(f"not a report block: {block!r}")
 
 

@@ -10,7 +10,21 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from concertsim.reports.document import Block, Code, FileLink, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import (
+    Block,
+    Cell,
+    Code,
+    CodeSpan,
+    Diagram,
+    FileLink,
+    Heading,
+    Image,
+    Link,
+    Paragraph,
+    Table,
+    Verdict,
+    cell_parts,
+)
 
 __all__ = ["to_markdown", "markdown_text"]
 
@@ -43,18 +57,46 @@ def _not_a_block_start(line: str) -> str:
     return "\\" + line
 
 
-def _cell(text: object) -> str:
-    """A table cell: one line, ``|`` escaped (a cell cannot start a block, so nothing else is)."""
-    return _one_line(markdown_text(text).replace("|", "\\|")) or " "
+def _cell_text(text: object) -> str:
+    return _ASCII_SPACE.sub(" ", markdown_text(text).replace("|", "\\|"))
 
 
-def _fence(text: str) -> str:
-    """A backtick fence longer than any run of backticks inside ``text``."""
+def _link_label(text: str) -> str:
+    return markdown_text(text).replace("[", "\\[").replace("]", "\\]")
+
+
+def _cell(cell: Cell) -> str:
+    """A table cell: one line, ``|`` escaped (a cell cannot start a block, so nothing else is);
+    links and code in it as Markdown links and code spans."""
+    shown = []
+    for part in cell_parts(cell):
+        if isinstance(part, Link):
+            shown.append(f"[{_cell_text(_link_label(part.label))}]({quote(part.path)})")
+        elif isinstance(part, CodeSpan):
+            shown.append(_code_span(_cell_text(part.text)))
+        else:
+            shown.append(_cell_text(part))
+    return "".join(shown).strip(" ") or " "
+
+
+def _longest_backtick_run(text: str) -> int:
     longest = run = 0
     for char in text:
         run = run + 1 if char == "`" else 0
         longest = max(longest, run)
-    return "`" * max(3, longest + 1)
+    return longest
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks inside ``text``."""
+    return "`" * max(3, _longest_backtick_run(text) + 1)
+
+
+def _code_span(text: str) -> str:
+    """``text`` as an inline code span, delimited by more backticks than it holds."""
+    ticks = "`" * (_longest_backtick_run(text) + 1)
+    padding = " " if "`" in text else ""
+    return f"{ticks}{padding}{text}{padding}{ticks}"
 
 
 def _block(block: Block) -> str:
@@ -63,7 +105,7 @@ def _block(block: Block) -> str:
     if isinstance(block, Paragraph):
         return _line(block.text)
     if isinstance(block, FileLink):
-        label = markdown_text(block.file_name).replace("[", "\\[").replace("]", "\\]")
+        label = _link_label(block.file_name)
         around = [_ASCII_SPACE.sub(" ", markdown_text(text)) for text in (block.before, block.after)]
         return _not_a_block_start(f"{around[0]}[{label}]({quote(block.file_name)}){around[1]}".strip(" "))
     if isinstance(block, Verdict):
@@ -77,7 +119,11 @@ def _block(block: Block) -> str:
         return f"{fence}{block.language}\n{block.text.rstrip()}\n{fence}"
     if isinstance(block, Image):
         alt = _cell(block.title).replace("[", "\\[").replace("]", "\\]")
-        return f"![{alt}]({block.file_name})\n\n*{_line(block.caption)}*"
+        return f"![{alt}]({quote(block.file_name)})\n\n*{_line(block.caption)}*"
+    if isinstance(block, Diagram):
+        source = _block(Code(block.source, "mermaid"))
+        link = f"Its sequence diagram ([{_link_label(block.source_file)}]({quote(block.source_file)})):"
+        return "\n\n".join([*([_block(block.drawing)] if block.drawing else []), link, source])
     raise TypeError(f"not a report block: {block!r}")
 
 

@@ -8,23 +8,21 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from concertsim.reports import figures as run_figures
+from concertsim.reports.cause import failure_summary
 from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
-from concertsim.reports.figures import RenderedFigure
+from concertsim.reports.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
+from concertsim.reports.formatting import plural, seconds
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.service_metrics_report import service_metrics_blocks
 from concertsim.reports.report_blocks import (
-    MESSAGE_FLOW,
     fault_blocks,
-    featured_saga,
     figure_blocks,
     invariant_table,
-    plural,
-    saga_blocks,
     scenario_table,
-    seconds,
-    violation_blocks,
     write_report,
 )
+from concertsim.reports.unsold_seats import unsold_seats
+from concertsim.reports.violations import saga_blocks, sagas_explained, violation_blocks
 
 if TYPE_CHECKING:
     from concertsim.api import RunOutcome
@@ -97,30 +95,40 @@ def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
 # --- the report ------------------------------------------------------------------------------------
 
 
-def _headline(outcome: RunOutcome) -> Verdict:
+def _breakdown(outcome: RunOutcome) -> str:
     total = len(outcome.verdicts)
-    if outcome.holds:
-        return Verdict(True, f"The design held: all {total} invariants checked hold.")
     broken = ", ".join(
         f"{v.invariant.id} ({plural(len(v.violations), 'violation')})"
         for v in outcome.verdicts if not v.holds
     )
-    return Verdict(False, f"The design broke {len(outcome.violated)} of {total} invariants: {broken}.")
+    return f"The design broke {len(outcome.violated)} of {total} invariants: {broken}."
+
+
+def _unsold_blocks(outcome: RunOutcome) -> list[Block]:
+    sentence = unsold_seats(outcome.result, outcome.metrics["funnel"]).sentence()
+    return [Paragraph(f"Unsold seats: {sentence}")] if sentence else []
 
 
 def run_blocks(
-    outcome: RunOutcome, figures: Sequence[RenderedFigure], *, flow_saga: str | None = None
+    outcome: RunOutcome, figures: Sequence[RenderedFigure], *, flow_saga: str | None = None,
+    omitted: Sequence[tuple[str, str]] = (),
 ) -> list[Block]:
     """The run report's content. ``flow_saga`` names the saga the message-flow figure draws, if
-    known: the figure is then shown beside that saga's sequence diagram."""
+    known: a failing run leads with it, a passing run shows it with its saga. ``omitted`` lists
+    the figures left out for having nothing to show, with the reason."""
     result = outcome.result
     scenario = result.scenario
-    flow = next((f for f in figures if f.name == MESSAGE_FLOW), None) if flow_saga else None
-    blocks: list[Block] = [
-        Heading(1, f"Consistency report: {scenario.name}"),
-        _headline(outcome),
-        Paragraph(f"Seed {result.seed}; trace SHA-256 {result.trace_sha256}. Running the same scenario with "
-                  "the same seed reproduces this trace exactly."),
+    by_name = {f.name: f for f in figures}
+    flow = by_name.get(MESSAGE_FLOW) if flow_saga else None
+    reproduce = Paragraph(f"Seed {result.seed}; trace SHA-256 {result.trace_sha256}. Running the same scenario "
+                          "with the same seed reproduces this trace exactly.")
+    blocks: list[Block] = [Heading(1, f"Consistency report: {scenario.name}")]
+    if outcome.holds:
+        blocks += [Verdict(True, f"The design held: all {len(outcome.verdicts)} invariants checked hold."),
+                   *_unsold_blocks(outcome), reproduce]
+    else:
+        blocks += [*failure_summary(outcome, flow), Paragraph(_breakdown(outcome)), reproduce]
+    blocks += [
         Heading(2, "Scenario and design"),
         scenario_table(scenario, result.seed),
         Heading(2, "Fault schedule"),
@@ -133,22 +141,25 @@ def run_blocks(
         invariant_table(outcome.verdicts),
     ]
     if not outcome.holds:
-        blocks += [Heading(2, "What broke"), *violation_blocks(outcome, flow, flow_saga)]
+        blocks += [Heading(2, "What broke"),
+                   *violation_blocks(outcome, by_name.get, hero_saga=flow_saga if flow is not None else None)]
     else:
-        featured = featured_saga(outcome)
+        featured = flow_saga or featured_saga(outcome)
         if featured is not None:
             blocks += [
                 Heading(2, "One saga, end to end"),
                 Paragraph("Every promise held; this is what one reservation's saga looked like."),
                 *saga_blocks(outcome, featured, flow if featured == flow_saga else None),
             ]
-    blocks += [Heading(2, "Metrics"), *_metric_blocks(outcome.metrics, scenario.settle.deadline)]
+    blocks += [Heading(2, "Metrics"), *([] if outcome.holds else _unsold_blocks(outcome)),
+               *_metric_blocks(outcome.metrics, scenario.settle.deadline)]
     blocks += service_metrics_blocks(outcome, with_figure=bool(figures))
-    blocks += figure_blocks(blocks, figures)
+    blocks += figure_blocks(blocks, figures, omitted)
     blocks += [
         Heading(2, "Files"),
         Paragraph("Beside this report: summary.json (every verdict, violation and metric), trace.jsonl "
-                  "(every record of the run, one JSON object per line) and each figure as a PNG file."),
+                  "(every record of the run, one JSON object per line), each figure as a PNG file and each "
+                  "saga's sequence diagram as a mermaid (.mmd) file."),
     ]
     return blocks
 
@@ -156,14 +167,17 @@ def run_blocks(
 def write_run_report(
     output: OutputDir, outcome: RunOutcome, *, figures: Sequence[RenderedFigure] | None = None
 ) -> None:
-    """Write ``report.md``, ``report.html`` and each figure as ``<name>.png`` into ``output``.
+    """Write ``report.md``, ``report.html``, each figure as ``<name>.png`` and each saga's
+    sequence diagram as ``sequence-<reservation>.mmd`` into ``output``.
 
-    Without ``figures``, every run figure is rendered, its message flow drawing the saga the report
-    explains (the first violation's, else a confirmed reservation's)."""
+    Without ``figures``, every run figure with something to show is rendered, its hero message
+    flow drawing the saga the report leads with (the first violation's, else a confirmed
+    reservation's), and one message flow for each other saga the report explains."""
     flow_saga = None
+    omitted: list[tuple[str, str]] = []
     if figures is None:
         flow_saga = featured_saga(outcome)
-        figures = run_figures.render_run_figures(outcome, saga=flow_saga)
-    blocks = run_blocks(outcome, figures, flow_saga=flow_saga)
+        chosen = run_figures.run_figures(outcome, saga=flow_saga, extra_sagas=tuple(sagas_explained(outcome)))
+        figures, omitted = chosen.rendered, chosen.omitted
+    blocks = run_blocks(outcome, figures, flow_saga=flow_saga, omitted=omitted)
     write_report(output, blocks, f"concertsim: {outcome.result.scenario.name}")
-

@@ -18,7 +18,7 @@ __all__ = ["Saga", "saga_of", "describe"]
 _EVENT_KINDS = frozenset(
     {"broker.append", "broker.deliver", "broker.delivery_lost", "consumer.handled",
      "consumer.duplicate_skipped", "consumer.failed", "consumer.dropped", "broker.dead_letter",
-     "dlq.redriven", "dlq.redrive_failed", "publish.dropped", "broker.publish_unacked"}
+     "dlq.redriven", "dlq.redrive_failed", "publish.dropped", "broker.publish_unacked", "consumer.unreadable"}
 )
 _FAULT_KINDS = frozenset({"fault.start", "fault.end", "host.crash", "host.restart",
                           "daemon.crash", "daemon.restart"})

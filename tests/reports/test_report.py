@@ -16,7 +16,7 @@ from concertsim.checks import check_run
 from concertsim.checks.probes import PROBES
 from concertsim.exploration import Exploration
 from concertsim.reports import figures as figures_module
-from concertsim.reports.document import Code, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import Code, Diagram, Heading, Image, Paragraph, Table, Verdict
 from concertsim.reports.html import to_html
 from concertsim.reports.markdown import to_markdown
 from concertsim.reports.outputs import OutputDir, OutputDirError
@@ -47,11 +47,12 @@ def drawn_sagas(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """Replace figure rendering (matplotlib, about a second) by fake PNGs; record the saga asked for."""
     asked: list[str | None] = []
 
-    def render(outcome: RunOutcome, *, saga: str | None = None) -> list[figures_module.RenderedFigure]:
+    def render(outcome: RunOutcome, *, saga: str | None = None, extra_sagas: tuple[str, ...] = ()
+               ) -> figures_module.FigureSet:
         asked.append(saga)
-        return fake_figures(saga)
+        return figures_module.FigureSet(fake_figures(saga), [("Time to convergence", "nothing was left to drain")])
 
-    monkeypatch.setattr(figures_module, "render_run_figures", render)
+    monkeypatch.setattr(figures_module, "run_figures", render)
     return asked
 
 
@@ -77,15 +78,21 @@ def test_a_passing_run_reports_that_the_design_held(passing: RunOutcome, tmp_pat
     assert passing.holds
     markdown, page = written(passing, tmp_path)
     for text, escape in ((markdown, str), (page, html.escape)):
-        assert "The design held: all 18 invariants checked hold." in text
+        assert "The design held: all 19 invariants checked hold." in text
         assert "What broke" not in text
-        assert "One saga, end to end" in text and "sequenceDiagram" in text
+        assert "One saga, end to end" in text
         for verdict in passing.verdicts:
             assert verdict.invariant.id in text and escape(verdict.invariant.promise) in text
         assert "No faults: every service stayed up and every message arrived." in text
-    assert markdown.count("✔\u00a0holds") == 18 and "✘" not in markdown
+    assert markdown.count("✔\u00a0holds") == 19 and "✘" not in markdown
     assert '<p class="verdict ok">' in page and 'class="bad"' not in page
     assert drawn_sagas and drawn_sagas[0] is not None, "the message flow draws the saga the report shows"
+    saga = drawn_sagas[0]
+    assert f"```mermaid\nsequenceDiagram" in markdown, "on a code host the mermaid source draws"
+    assert "sequenceDiagram" not in page, "the page shows drawings, never diagram source"
+    assert f'<a href="sequence-{saga}.mmd">sequence-{saga}.mmd</a>' in page
+    assert (tmp_path / f"sequence-{saga}.mmd").read_text(encoding="utf-8").startswith("sequenceDiagram\n")
+    assert "| Time to convergence | nothing was left to drain |" in markdown
 
 
 def test_a_failing_run_explains_the_broken_invariant_with_its_saga(
@@ -95,7 +102,7 @@ def test_a_failing_run_explains_the_broken_invariant_with_its_saga(
     markdown, page = written(failing, tmp_path)
     first = next(v for v in failing.verdicts if v.invariant.id == "seats-released-on-expiry").violations[0]
     assert drawn_sagas == [first.saga]
-    assert "❌ The design broke 2 of 18 invariants: seats-released-on-expiry" in markdown
+    assert "The design broke 2 of 19 invariants: seats-released-on-expiry" in markdown
     assert "### ✘ seats-released-on-expiry:" in markdown
     assert "A hold that is not paid within its TTL expires and its seat is free again" in markdown
     assert "| hold expiry | off (changed from the default) |" in markdown
@@ -104,15 +111,18 @@ def test_a_failing_run_explains_the_broken_invariant_with_its_saga(
     assert "```mermaid\nsequenceDiagram\n" in markdown
     assert f"{first.saga}: user " in markdown and "it ends HELD" in markdown
     assert "never became quiescent within the settle deadline of 60 s" in markdown
-    # the message flow stands beside the saga it draws, not again among the figures
+    assert "Why it broke: Hold expiry is switched off: no sweeper frees the seat of a hold nobody pays" in markdown
+    # the message flow leads the report as its hero figure, and is not repeated with its saga
     assert markdown.count("(message-flow.png)") == 1
     assert (
         markdown.index("(message-flow.png)")
+        < markdown.index("## Scenario and design")
         < markdown.index("## Metrics")
         < markdown.index("(latency-cdf.png)")
     )
     assert '<p class="verdict bad">' in page and '<td class="bad">✘\u00a0violated</td>' in page
-    assert '<pre class="mermaid-source">sequenceDiagram' in page
+    assert "sequenceDiagram" not in page
+    assert f"Drawn at the top of this report; its sequence diagram in mermaid: <a href=\"sequence-{first.saga}.mmd\">" in page
     assert f"The saga of {first.saga}" in page
 
 
@@ -164,12 +174,14 @@ def test_the_fault_schedule_lists_every_fault_and_the_saga_its_active_faults(tmp
     markdown, _ = written(outcome, tmp_path, figures=[])
     assert (
         "| 0 | 0 s | drop | request | 200 s | message_type=point.use, count=1 | - "
-        "| matching request messages are lost |"
+        "| the first request of point.use is lost |"
     ) in markdown
     assert (
         "| 1 | 3 s | crash | broker | 4 s | - | - "
-        "| broker is down: work in flight is lost, committed data is kept |"
+        "| the broker is down: work in flight is lost, committed data is kept |"
     ) in markdown
+    assert ("| the fault schedule | From 0 s to 200 s, the first request of point.use is lost. From 3 s to 7 s, "
+            "the broker is down: work in flight is lost, committed data is kept. |") in markdown
     assert "Faults active while this saga ran:" in markdown
 
 
@@ -194,6 +206,20 @@ def test_markdown_and_html_render_the_same_blocks() -> None:
     assert "<figcaption>Its caption</figcaption>" in page
 
 
+def test_a_diagram_is_drawn_in_the_page_and_its_source_only_linked() -> None:
+    drawing = Image("message-flow.png", "Message flow", "One saga", PNG)
+    source = "sequenceDiagram\n    client->>gateway: pay"
+    markdown = to_markdown([Diagram(source, "sequence-res-1.mmd", drawing)])
+    assert "![Message flow](message-flow.png)" in markdown
+    assert "```mermaid\nsequenceDiagram\n    client->>gateway: pay\n```" in markdown
+    page = to_html([Diagram(source, "sequence-res-1.mmd", drawing)], "t")
+    assert 'src="data:image/png;base64,' in page and "sequenceDiagram" not in page and "client-" not in page
+    assert '<a href="sequence-res-1.mmd">sequence-res-1.mmd</a>' in page
+    elsewhere = to_html([Diagram(source, "sequence-res-1.mmd", None, "at the top of this report")], "t")
+    assert "Drawn at the top of this report" in elsewhere and "sequenceDiagram" not in elsewhere
+    assert "not drawn here" in to_html([Diagram(source, "sequence-res-1.mmd")], "t")
+
+
 def exploration_with(outcome: RunOutcome | None, probes: dict[str, int]) -> Exploration:
     base = small_scenario("design.hold_expiry=false") if outcome else small_scenario()
     found = Exploration(
@@ -216,17 +242,26 @@ def test_an_exploration_report_shows_the_counterexample_why_and_its_figures(
     found = exploration_with(failing, {"relay-republished": 2})
     write_exploration_report(OutputDir(tmp_path).prepare(), found)
     markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "❌ Counterexample found: seats-released-on-expiry, sagas-terminate broken." in markdown
-    assert "| examples to the first failure | 7 |" in markdown
+    assert markdown.startswith(
+        "# Exploration of small\n\n**❌ Broken promise (seats-released-on-expiry): A hold that is not paid"
+    )
+    first_screen = markdown[: markdown.index("| examples to the first failure | 7 |")]
+    assert "| why the design let it | Hold expiry is switched off: no sweeper frees the seat" in first_screen
+    assert "| the minimal fault schedule | No fault: the design breaks the promise on its own. |" in first_screen
+    assert "| replay it | `concertsim replay counterexample.yaml` |" in first_screen
+    assert "(message-flow.png)" in first_screen, "the saga is the hero figure"
+    assert "Counterexample found: seats-released-on-expiry, sagas-terminate broken" in markdown
     assert "## The minimal fault schedule" in markdown
     assert "No fault at all: the design breaks the promise on its own." in markdown
     assert "## Why it breaks" in markdown and "```mermaid" in markdown and "#### The saga of res-" in markdown
+    assert "## Coverage, counting the search and the counterexample" in markdown
     assert "| relay-republished |" in markdown and "| 2 |" in markdown
-    assert "Never reached before the counterexample" in markdown
+    assert "Never reached, in the search or the counterexample" in markdown
     first_saga = next(v.saga for verdict in failing.verdicts for v in verdict.violations if v.saga)
     assert drawn_sagas == [first_saga], "the counterexample's message flow draws the first violation's saga"
-    places = [markdown.index(text) for text in ("(message-flow.png)", "## Figures", "(latency-cdf.png)")]
-    assert places == sorted(places), "the message flow beside its saga, the other figures after"
+    places = [markdown.index(text) for text in ("(message-flow.png)", "## Why it breaks", "## Figures",
+                                                "(latency-cdf.png)")]
+    assert places == sorted(places), "the message flow first, the other figures after"
     assert (tmp_path / "message-flow.png").exists() and (tmp_path / "latency-cdf.png").exists()
     assert not EXTERNAL.search((tmp_path / "report.html").read_text(encoding="utf-8"))
 
@@ -268,7 +303,8 @@ def test_an_ablation_report_shows_the_matrix_and_why_each_safeguard_exists(
     assert "| switched off | seed | sync | choreography |" in markdown
     assert (
         "| hold_expiry=false | 4.1 | ✔ caught: seats-released-on-expiry, sagas-terminate after 7 examples, "
-        "0 faults in the minimum |"
+        "0 faults in the minimum. [Counterexample](counterexample-hold_expiry-false-sync.yaml), replay: "
+        "`concertsim replay counterexample-hold_expiry-false-sync.yaml` |"
     ) in markdown
     assert "| consumer_dedup=false | 4.2.3 | ✘ not caught in 50 examples | - |" in markdown
     assert (
@@ -279,11 +315,14 @@ def test_an_ablation_report_shows_the_matrix_and_why_each_safeguard_exists(
         "| hold_expiry=false | sync | seats-released-on-expiry, sagas-terminate "
         "| ✔ yes | 7 | 0 | no fault needed |"
     ) in markdown
+    assert ('<td><span class="ok">✔ caught: seats-released-on-expiry, sagas-terminate after 7 examples, 0 faults '
+            'in the minimum</span>. <a href="counterexample-hold_expiry-false-sync.yaml">Counterexample</a>, '
+            'replay: <code>concertsim replay counterexample-hold_expiry-false-sync.yaml</code></td>') in page
     assert "Not as documented: design.consumer_dedup=false (sync)." in markdown
     for safeguard in (expiry, dedup, redundant):
         assert f"{safeguard.why} (seed {safeguard.seed_section})" in markdown
     assert f"Documented redundant in the choreography flow: {redundant.redundancy}" in markdown
-    assert '<td class="ok">✔ caught' in page and '<td class="bad">✘ not caught' in page
+    assert '<span class="ok">✔ caught' in page and '<td class="bad">✘ not caught' in page
 
 
 def test_an_output_directory_of_other_files_is_refused(tmp_path: Path) -> None:

@@ -1,0 +1,188 @@
+"""The design's switches in words: one row per field of :class:`Design`, saying what the default
+does and what changes, and what may break, when a scenario sets it otherwise.
+
+This table is the one place reports take these words from: the scenario table explains each
+switch with ``meaning``; a failure report names the cause of a broken promise with ``when_changed``,
+for each switch that differs from the default design and exists for that promise (``protects``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from concertsim.checks.base import Verdict
+
+from concertsim.scenarios.schema import Design
+
+__all__ = ["Switch", "SWITCHES", "DesignChange", "design_changes", "value_text", "explained_first"]
+
+
+@dataclass(frozen=True)
+class Switch:
+    field: str
+    label: str
+    seed_section: str
+    meaning: str
+    """What the switch does, in the default design's terms."""
+    when_changed: Callable[[Any, Any], str]
+    """(value, default value) -> one sentence: what is different, and what it lets break."""
+    protects: tuple[str, ...] = ()
+    """The invariants the default setting exists for."""
+
+
+def _retries(value: int, default: int) -> str:
+    fewer = "fewer" if value < default else "more"
+    return (f"consumers retry a failing event {value} time(s) instead of {default} before it is parked: "
+            f"{fewer} retries change how soon a failing event leaves the way of those behind it")
+
+
+SWITCHES: tuple[Switch, ...] = (
+    Switch(
+        "payment_flow", "payment flow", "3.1, 4.2.1",
+        "sync: Reservation calls Point to use the points, then confirms; choreography: Point's "
+        "PointUsedEvent confirms the reservation",
+        lambda value, default: (
+            "the choreography flow: Point's PointUsedEvent confirms the reservation, so a payment "
+            "waits on the broker instead of a call" if value == "choreography"
+            else "the synchronous flow: Reservation calls Point to use the points, then confirms"
+        ),
+    ),
+    Switch(
+        "publish", "publishing", "6.2",
+        "outbox: events are written in the same transaction as the change and relayed; dual_write: "
+        "commit, then publish straight to the broker",
+        lambda value, default: (
+            "events are published after the commit, not through an outbox: an event whose publish "
+            "fails, or whose service stops in between, is lost for good" if value == "dual_write"
+            else "events are written to an outbox with the change and relayed"
+        ),
+        ("no-lost-events", "seat-view-converges", "ranking-converges", "data-platform-exactly-once"),
+    ),
+    Switch(
+        "consumer_dedup", "consumer de-duplication", "4.2.3",
+        "consumers record processed event ids and skip redeliveries",
+        lambda value, default: (
+            "consumers keep no processed-event table: an event delivered twice is applied twice"
+            if not value else "consumers skip events they have processed"
+        ),
+        ("data-platform-exactly-once", "ranking-converges"),
+    ),
+    Switch(
+        "compensation", "compensation", "4.2.2",
+        "ReservationFailedEvent refunds the points of a failed payment",
+        lambda value, default: (
+            "compensation is switched off: nothing refunds a deduction whose reservation failed"
+            if not value else "ReservationFailedEvent refunds a failed payment's points"
+        ),
+        ("no-orphaned-deduction", "client-outcomes-honoured", "refunds-visible"),
+    ),
+    Switch(
+        "idempotency_keys", "idempotency keys", "4.2.3",
+        "a point use retried after a lost reply is applied once",
+        lambda value, default: (
+            "point uses carry no idempotency key: a request retried after a lost reply deducts again"
+            if not value else "a retried point use is applied once"
+        ),
+        ("no-orphaned-deduction", "client-outcomes-honoured", "charge-exactly-once"),
+    ),
+    Switch(
+        "cancel_tombstones", "refund tombstones", "4.1",
+        "a refund that overtakes its deduction blocks the late deduction",
+        lambda value, default: (
+            "refunds leave no tombstone: a deduction that arrives after its reservation's refund "
+            "is taken and stays taken" if not value else "a refund blocks a deduction that arrives after it"
+        ),
+        ("no-orphaned-deduction", "client-outcomes-honoured"),
+    ),
+    Switch(
+        "hold_expiry", "hold expiry", "4.1",
+        "a sweeper expires unpaid holds and frees their seats",
+        lambda value, default: (
+            "hold expiry is switched off: no sweeper frees the seat of a hold nobody pays"
+            if not value else "a sweeper expires unpaid holds"
+        ),
+        ("seats-released-on-expiry", "sagas-terminate"),
+    ),
+    Switch(
+        "dead_letter", "dead-letter topic", "4.2.3",
+        "an event that keeps failing is parked with its reason, not dropped",
+        lambda value, default: (
+            "there is no dead-letter topic: an event that still fails after its retries is dropped "
+            "and lost" if not value else "an event that keeps failing is parked with its reason"
+        ),
+        ("no-lost-events", "seat-view-converges", "ranking-converges"),
+    ),
+    Switch(
+        "retries", "consumer retries", "4.2.3",
+        "times a failing event is retried, with backoff, before it is parked",
+        _retries,
+    ),
+    Switch(
+        "partitioning", "partitioning", "4.2.3",
+        "by key, one seat's events stay in order; at random they may overtake each other",
+        lambda value, default: (
+            "events are spread over partitions at random, not by key: one seat's events can "
+            "overtake each other, and a late one overwrites a newer state" if value == "random"
+            else "events are partitioned by key, so one seat's events stay in order"
+        ),
+        ("seat-view-converges",),
+    ),
+)
+
+
+def value_text(value: Any) -> str:
+    """A switch's value as the scenario shows it: on/off for a flag."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class DesignChange:
+    """One way a scenario's design differs from the default :class:`Design`."""
+
+    switch: Switch
+    value: Any
+    default: Any
+
+    @property
+    def sentence(self) -> str:
+        return self.switch.when_changed(self.value, self.default)
+
+    @property
+    def setting(self) -> str:
+        """E.g. ``design.compensation=false``: the override that makes this change."""
+        shown = str(self.value).lower() if isinstance(self.value, bool) else str(self.value)
+        return f"design.{self.switch.field}={shown}"
+
+    def explains(self, invariant: str) -> bool:
+        """Whether the default setting of this switch exists to keep ``invariant``."""
+        return invariant in self.switch.protects
+
+
+def design_changes(design: Design) -> list[DesignChange]:
+    """How ``design`` differs from the default design, in the order of :data:`SWITCHES`."""
+    default = Design()
+    return [
+        DesignChange(switch, getattr(design, switch.field), getattr(default, switch.field))
+        for switch in SWITCHES
+        if getattr(design, switch.field) != getattr(default, switch.field)
+    ]
+
+
+def explained_first(verdicts: Sequence[Verdict], design: Design) -> list[Verdict]:
+    """The broken verdicts, those the design's differences from the default explain first, in
+    the order each difference lists what it protects (``publish=dual_write`` leads with
+    no-lost-events), then the rest in their own order."""
+    changes = design_changes(design)
+    broken = [v for v in verdicts if not v.holds]
+
+    def rank(verdict: Verdict) -> tuple[int, int]:
+        for position, change in enumerate(changes):
+            if change.explains(verdict.invariant.id):
+                return (position, change.switch.protects.index(verdict.invariant.id))
+        return (len(changes), 0)
+
+    return sorted(broken, key=rank)
