@@ -86,5 +86,5 @@ def staleness_png(result: RunResult, staleness: dict[str, Any]) -> bytes | None:
     if figure is None:
         return None
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=_DPI)  # laid out by tight_layout: no second drawing
     return buffer.getvalue()
