@@ -33,7 +33,9 @@ SeatState = tuple[str, str | None]
 """A seat as a projection shows it: (status, reservation holding it or None)."""
 
 AVAILABLE: SeatState = ("AVAILABLE", None)
-_SEAT_EVENTS = frozenset({SeatReserved.TYPE, ReservationCompleted.TYPE, ReservationExpired.TYPE, ReservationFailed.TYPE})
+_SEAT_EVENTS = frozenset(
+    {SeatReserved.TYPE, ReservationCompleted.TYPE, ReservationExpired.TYPE, ReservationFailed.TYPE}
+)
 _TRUTH = "reservation"
 READ_MODELS = {
     "seat_view": "Concert's seat view",

@@ -31,7 +31,9 @@ def _count_text(count: int, word: str) -> str:
 
 
 def _more(shown: int, total: int, what: str) -> str:
-    return f" Shown: the {shown} of {total} with the highest {what}; summary.json has them all." if total > shown else ""
+    if total <= shown:
+        return ""
+    return f" Shown: the {shown} of {total} with the highest {what}; summary.json has them all."
 
 
 def _server_time_blocks(metrics: dict[str, Any]) -> list[Block]:

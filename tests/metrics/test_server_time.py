@@ -33,7 +33,8 @@ def test_client_latency_is_server_time_plus_the_network_both_ways() -> None:
     assert all(op.attempts == 1 for op in outcome.result.history if op.route == route)
     assert served["count"] == seen["count"]
     for name in ("p50_ms", "max_ms"):
-        assert abs(seen[name] - served[name] - 2 * LATENCY * 1000) < 0.001  # server times are rounded to the microsecond
+        # Server times are rounded to the microsecond.
+        assert abs(seen[name] - served[name] - 2 * LATENCY * 1000) < 0.001
 
 
 def test_a_pool_too_small_for_the_load_shows_as_waiting_for_a_worker() -> None:
