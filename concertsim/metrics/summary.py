@@ -13,6 +13,7 @@ from concertsim.metrics.event_processing import event_processing
 from concertsim.metrics.funnel import funnel
 from concertsim.metrics.records import RecordsByKind, records_by_kind
 from concertsim.metrics.reliability import call_reliability, consumer_reliability
+from concertsim.metrics.resources import resource_usage
 from concertsim.metrics.server_time import server_time
 from concertsim.metrics.staleness import staleness
 from concertsim.models import points, reservations
@@ -50,7 +51,8 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     (service -> endpoint, :mod:`~concertsim.metrics.server_time`), ``event_processing`` (per
     consumer group, :mod:`~concertsim.metrics.event_processing`), ``staleness`` (per read model,
     :mod:`~concertsim.metrics.staleness`) and ``reliability`` (``calls``: caller -> endpoint;
-    ``consumers``: per group, :mod:`~concertsim.metrics.reliability`)."""
+    ``consumers``: per group, :mod:`~concertsim.metrics.reliability`) and ``resources`` (each
+    worker and connection pool's utilisation, queue and waits, :mod:`~concertsim.metrics.resources`)."""
     records = records_by_kind(result.trace)
     statuses = Counter(
         str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
@@ -118,4 +120,5 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "event_processing": processing,
         "staleness": staleness(records, phases.ended_at),
         "reliability": {"calls": call_reliability(records), "consumers": consumer_reliability(processing)},
+        "resources": resource_usage(result.resources, phases.ended_at),
     }

@@ -1,5 +1,6 @@
 """The run report's service metrics: server-side time per endpoint, event processing per consumer
-group, read-model staleness (with its figure) and retry and failure rates, as report blocks.
+group, read-model staleness (with its figure), retry and failure rates, and capacity (which
+worker or connection pool saturated first, with its figure), as report blocks.
 
 Everything shown comes from the run's ``metrics`` (``summary.json``, which holds the full tables);
 long tables are cut to their top rows here.
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from concertsim.metrics.resources import SATURATED, first_saturated
 from concertsim.metrics.staleness import READ_MODELS
+from concertsim.reports import capacity_figure
 from concertsim.reports.document import Block, Heading, Image, Paragraph, Table
 from concertsim.reports.staleness_figure import DRAWN, FILE_NAME, staleness_png
 
@@ -127,6 +130,49 @@ def _staleness_blocks(outcome: RunOutcome, with_figure: bool) -> list[Block]:
     return blocks
 
 
+def _capacity_blocks(outcome: RunOutcome, with_figure: bool) -> list[Block]:
+    resources = outcome.metrics["resources"]
+    blocks: list[Block] = [Heading(3, "Capacity: worker and connection pools")]
+    if not resources:
+        return blocks + [Paragraph("No bounded resource.")]
+    saturated = first_saturated(resources)
+    busiest = max(resources, key=lambda name: (resources[name]["peak_utilisation"], name))
+    if saturated:
+        order = "; then ".join(f"{name} at {second} s" for name, second in saturated[:4])
+        lead = (f"Saturated (busy at least {SATURATED:.0%} of a second): {order}"
+                + (f", and {len(saturated) - 4} more" if len(saturated) > 4 else "") + ". The first is where "
+                "this load hurts first: requests queue for it, and everything behind it waits.")
+    else:
+        row = resources[busiest]
+        lead = (f"No resource saturated. The busiest was {busiest}, {row['peak_utilisation']:.0%} busy at its "
+                f"busiest second ({row['peak_at']} s).")
+    ranked = sorted(resources, key=lambda name: (-resources[name]["peak_utilisation"], name))[:TOP_ROWS]
+    blocks += [
+        Paragraph(lead + " Utilisation is the share of the pool's servers busy, over the run and at the busiest "
+                  "second; a wait is a request that found every server taken." + _more(len(ranked), len(resources),
+                                                                                       "peak utilisation")),
+        Table(
+            ["resource", "size", "utilisation", "peak", "at (s)", "saturated from (s)", "waits", "mean wait (ms)",
+             "max wait (ms)", "max queue"],
+            [
+                [name, str(r["capacity"]), f"{r['utilisation']:.1%}", f"{r['peak_utilisation']:.0%}",
+                 "-" if r["peak_at"] is None else str(r["peak_at"]),
+                 "-" if r["saturated_at"] is None else f"{r['saturated_at']} ({r['saturated_seconds']} s in all)",
+                 str(r["waits"]), _ms(r["mean_wait_ms"]) if r["waits"] else "-",
+                 _ms(r["max_wait_ms"]) if r["waits"] else "-", str(r["max_queue"])]
+                for name, r in ((name, resources[name]) for name in ranked)
+            ],
+        ),
+    ]
+    png = capacity_figure.capacity_png(resources, outcome.result.phases.ended_at) if with_figure else None
+    if png is not None:
+        blocks.append(Image(capacity_figure.FILE_NAME, "Utilisation and queues over time",
+                            "Each drawn pool's mean share of servers busy (top) and mean queue length (bottom) "
+                            f"per second: the pools that saturated, first to last, then the busiest (at most "
+                            f"{capacity_figure.MOST_DRAWN}); the pool's size in brackets.", png))
+    return blocks
+
+
 def _failure_text(failures: dict[str, int]) -> str:
     return ", ".join(f"{code} {count}" for code, count in sorted(failures.items(), key=lambda f: (-f[1], f[0])))
 
@@ -199,4 +245,5 @@ def service_metrics_blocks(outcome: RunOutcome, *, with_figure: bool = True) -> 
         *_event_blocks(metrics),
         *_staleness_blocks(outcome, with_figure),
         *_reliability_blocks(metrics),
+        *_capacity_blocks(outcome, with_figure),
     ]

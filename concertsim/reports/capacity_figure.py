@@ -1,0 +1,56 @@
+"""The capacity figure: the utilisation and queue of the busiest resources over time, so a reader
+sees which saturated first and when. Drawn from ``metrics.resources`` series; left out when no
+resource was ever half busy or made a request queue."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+__all__ = ["capacity_png", "FILE_NAME", "MOST_DRAWN"]
+
+FILE_NAME = "capacity.png"
+MOST_DRAWN = 6
+
+
+def _drawn(resources: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    with_series = [(name, row) for name, row in resources.items() if "series" in row]
+    with_series.sort(key=lambda item: (item[1]["saturated_at"] is None, item[1]["saturated_at"] or 0,
+                                       -item[1]["peak_utilisation"], item[0]))
+    return with_series[:MOST_DRAWN]
+
+
+def capacity_png(resources: dict[str, dict[str, Any]], until: float) -> bytes | None:
+    """Utilisation (top) and mean queue length (bottom) per second of the busiest resources up to
+    ``until`` seconds; None when there is nothing to draw."""
+    drawn = _drawn(resources)
+    if not drawn:
+        return None
+    figure = Figure(figsize=(9, 5.2), layout="constrained")
+    busy_axes, queue_axes = figure.subplots(2, 1, sharex=True)
+    last = int(until) + 1
+    for name, row in drawn:
+        series = row["series"]
+        seconds = range(min(last, len(series["utilisation"])))
+        label = f"{name} ({row['capacity']})"
+        busy_axes.step(seconds, series["utilisation"][:len(seconds)], where="post", linewidth=1.1, label=label)
+        queue_axes.step(seconds, series["queue"][:len(seconds)], where="post", linewidth=1.1, label=label)
+    busy_axes.set_ylim(0, 1.05)
+    busy_axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+    busy_axes.set_ylabel("busy (mean per second)")
+    busy_axes.set_title("Worker and connection pools: utilisation and queue over time")
+    queue_axes.set_ylabel("requests queued\n(mean per second)")
+    queue_axes.set_xlabel("simulated time (s)")
+    queue_axes.set_ylim(bottom=0)
+    queue_axes.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
+    for axes in (busy_axes, queue_axes):
+        axes.grid(axis="y", alpha=0.3)
+        axes.set_xlim(0, max(1, until))
+    figure.legend(*busy_axes.get_legend_handles_labels(), loc="outside lower center", fontsize=8, frameon=False,
+                  ncol=min(3, len(drawn)))
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
