@@ -17,6 +17,7 @@ SECTIONS = [
     "Event processing per consumer group",
     "Read-model staleness",
     "Retries and failures",
+    "Capacity: worker and connection pools",
 ]
 ONE_POINT_USE_REPLY_LOST = [
     {"at": 0, "kind": "drop", "target": "reply", "match": {"message_type": "point.use", "count": 1}},
