@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from concertsim.reports.counterexample import minimality_cell, minimality_phrase, replay_blocks
 from concertsim.reports.document import Block, Cell, CodeSpan, Heading, Link, Paragraph, Table, Verdict
-from concertsim.reports.fault_words import fault_sentence
 from concertsim.reports.formatting import plural
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.report_blocks import fault_blocks, write_report
@@ -144,12 +143,10 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
             if cell is None or cell.exploration.counterexample is None:
                 continue
             example = cell.exploration.counterexample
-            in_words = " ".join(fault_sentence(fault, example) for fault in example.faults)
             blocks += [
                 Paragraph(f"Minimal counterexample with the {flow} flow "
                           f"({plural(example.workload.users, 'user')}), {minimality_phrase(cell.exploration)}:"),
                 *fault_blocks(example, "No fault needed: the design without it breaks on its own."),
-                *([Paragraph(f"In words: {in_words}")] if in_words else []),
                 *replay_blocks(counterexample_file(cell)),
             ]
     return blocks

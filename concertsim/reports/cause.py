@@ -37,8 +37,9 @@ def cause_words(outcome: RunOutcome, invariant: str) -> str:
     changes = design_changes(outcome.result.scenario.design)
     explaining = [change for change in changes if change.explains(invariant)]
     if explaining:
+        defaults = ", ".join(change.default_setting for change in explaining)
         return "; ".join(_capital(c.sentence) if i == 0 else c.sentence for i, c in enumerate(explaining)) + (
-            f" ({_settings(explaining)}; the default design has it otherwise)."
+            f" ({_settings(explaining)}, where the default design has {defaults})."
         )
     if changes:
         return (f"The design differs from the default ({_settings(changes)}), but no switch that differs exists "

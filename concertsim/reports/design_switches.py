@@ -139,6 +139,10 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def _override(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 @dataclass(frozen=True)
 class DesignChange:
     """One way a scenario's design differs from the default :class:`Design`."""
@@ -154,8 +158,12 @@ class DesignChange:
     @property
     def setting(self) -> str:
         """E.g. ``design.compensation=false``: the override that makes this change."""
-        shown = str(self.value).lower() if isinstance(self.value, bool) else str(self.value)
-        return f"design.{self.switch.field}={shown}"
+        return f"design.{self.switch.field}={_override(self.value)}"
+
+    @property
+    def default_setting(self) -> str:
+        """E.g. ``compensation=true``: the switch as the default design sets it."""
+        return f"{self.switch.field}={_override(self.default)}"
 
     def explains(self, invariant: str) -> bool:
         """Whether the default setting of this switch exists to keep ``invariant``."""

@@ -121,7 +121,8 @@ def convergence(result: RunResult) -> Figure | Omitted:
         return Omitted(f"the system was quiescent {took:g} s after the heal: nothing was left to drain")
     figure = Figure(figsize=(9, 1.8), layout="constrained")
     axes = figure.add_subplot()
-    axes.barh(0, phases.workload_end, height=0.5, color="#1f77b4", alpha=0.7, label="workload (with faults)")
+    workload = "workload (with faults)" if result.fault_windows else "workload"
+    axes.barh(0, phases.workload_end, height=0.5, color="#1f77b4", alpha=0.7, label=workload)
     if phases.settled_at is not None:
         axes.barh(0, phases.settled_at - phases.heal_at, height=0.5, left=phases.heal_at, color="#2ca02c",
                   label=f"settle: quiescent {took:,.1f} s after the heal")
