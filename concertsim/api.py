@@ -59,6 +59,12 @@ class RunOutcome:
 
         return metrics_frame(self.metrics)
 
+    def _repr_html_(self) -> str:
+        """The verdict, the invariants and the key figures, for notebooks."""
+        from concertsim.reports.notebook import run_html
+
+        return run_html(self)
+
     def summary(self) -> dict[str, Any]:
         """The content of ``summary.json``."""
         result = self.result

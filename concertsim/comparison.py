@@ -279,6 +279,12 @@ class Comparison:
                         "to test them")
         return f"{verdict}.{tail}"
 
+    def _repr_html_(self) -> str:
+        """The verdict, the invariants either side broke and the measures, for notebooks."""
+        from concertsim.reports.notebook import comparison_html
+
+        return comparison_html(self)
+
     def frame(self) -> Any:
         """Every run of both sides as a pandas DataFrame (:func:`concertsim.frames.comparison_frame`)."""
         from concertsim.frames import comparison_frame

@@ -90,6 +90,12 @@ class Exploration:
     def unreached_probes(self) -> list[str]:
         return [name for name in PROBES if not self.probes.get(name)]
 
+    def _repr_html_(self) -> str:
+        """The verdict, the minimal schedule and the counterexample's run, for notebooks."""
+        from concertsim.reports.notebook import exploration_html
+
+        return exploration_html(self)
+
     def budget_note(self) -> str:
         """Why fewer examples than asked were tried, or '' if all were."""
         reasons = []
