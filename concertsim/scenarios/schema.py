@@ -168,6 +168,11 @@ class BrokerSpec(_Frozen):
     retry_backoff: PositiveSeconds = 0.5
     relay_poll_interval: PositiveSeconds = 0.5
     relay_batch: Annotated[int, Field(ge=1, le=10_000)] = 50
+    dedup_window: PositiveSeconds | None = Field(
+        None,
+        description="seconds during which the broker drops a second publish of an event id to a topic "
+        "(an idempotent producer); null: every copy is appended",
+    )
     relay_publish: Literal["each", "batch"] = Field(
         "each",
         description="how the outbox relay publishes: 'each' awaits an acknowledgement per event "

@@ -9,6 +9,12 @@ partition, so no consumer can apply them in the wrong order. Consumer groups rea
 offset; a consumer commits after handling, so a crash in between means redelivery: delivery is at
 least once, and order holds within a partition only.
 
+With a de-duplication window (``broker.dedup_window``) the broker drops a publish of an event id
+it appended to the same topic within the window, as an idempotent producer does: duplicates from
+publishing (a lost acknowledgement, a relay that crashed before marking) never reach the log.
+Redeliveries to consumers (a lost offset commit) are not duplicates in the log, so consumers still
+de-duplicate.
+
 The log is durable: a broker crash makes it unreachable (publishes and fetches fail, offset commits
 are lost) but keeps every acknowledged event. A message a group could not handle within its retry
 budget is parked in the group's dead-letter topic with the reason (seed 4.2.3).
@@ -67,6 +73,7 @@ class Broker:
         partitioning: str,
         publish_timeout: float,
         topic_of: dict[str, str],
+        dedup_window: float | None = None,
     ) -> None:
         self.world = world
         self.env = world.env
@@ -85,6 +92,10 @@ class Broker:
         self.interests: dict[str, list[str]] = {}
         """event type -> the groups that handle it (a group skips the other types of its topics)"""
         self.dead_letters: list[DeadLetter] = []
+        self.dedup_window = dedup_window
+        """Seconds during which the broker drops a second append of an event id to a topic (the
+        idempotent producer the seed's "removes duplicates" assumes); None: it keeps every copy."""
+        self._appended_at: dict[tuple[str, str], float] = {}
         self._parked_keys: dict[tuple[str, str], int] = {}
         self.is_up = True
 
@@ -153,8 +164,15 @@ class Broker:
         return False
 
     def _append(self, source: str, event: Event) -> None:
-        partition = self.partition_for(event)
         topic = self.topic_of[event.type]
+        if self.dedup_window is not None:
+            seen_at = self._appended_at.get((topic, event.event_id))
+            if seen_at is not None and self.env.now - seen_at <= self.dedup_window:
+                self.world.record("broker.duplicate_removed", source, event.trace_id, event_id=event.event_id,
+                                  type=event.type, topic=topic, first_at=seen_at)
+                return
+            self._appended_at[(topic, event.event_id)] = self.env.now
+        partition = self.partition_for(event)
         address = (topic, partition)
         log = self.logs.setdefault(address, [])
         log.append(event)
