@@ -168,6 +168,11 @@ class BrokerSpec(_Frozen):
     retry_backoff: PositiveSeconds = 0.5
     relay_poll_interval: PositiveSeconds = 0.5
     relay_batch: Annotated[int, Field(ge=1, le=10_000)] = 50
+    partition_append_time: PositiveSeconds | None = Field(
+        None,
+        description="seconds each append holds its partition's log writer, so a partition takes at "
+        "most 1/partition_append_time events a second and appends queue behind each other (null: no limit)",
+    )
     dedup_window: PositiveSeconds | None = Field(
         None,
         description="seconds during which the broker drops a second publish of an event id to a topic "

@@ -31,6 +31,7 @@ import simpy
 
 from concertsim.models.events import Event
 from concertsim.sim.network import BROKER_PARTY
+from concertsim.sim.workers import WorkerPool
 
 if TYPE_CHECKING:
     from concertsim.sim.network import Network
@@ -74,6 +75,7 @@ class Broker:
         publish_timeout: float,
         topic_of: dict[str, str],
         dedup_window: float | None = None,
+        append_time: float | None = None,
     ) -> None:
         self.world = world
         self.env = world.env
@@ -96,6 +98,10 @@ class Broker:
         """Seconds during which the broker drops a second append of an event id to a topic (the
         idempotent producer the seed's "removes duplicates" assumes); None: it keeps every copy."""
         self._appended_at: dict[tuple[str, str], float] = {}
+        self.append_time = append_time
+        """Seconds an append holds its partition's log writer (None: no limit)."""
+        self.writers: dict[tuple[str, int], WorkerPool] = {}
+        """(topic, partition) -> its log writer, when appends take time"""
         self._parked_keys: dict[tuple[str, str], int] = {}
         self.is_up = True
 
@@ -124,8 +130,7 @@ class Broker:
         if copies and copies[0] < self.publish_timeout:
             yield self.env.timeout(copies[0])
             if self.is_up:
-                for _copy in copies:  # a duplicated publish appends the event twice
-                    self._append(source, event)
+                yield from self._write(source, [event] * len(copies))  # a duplicated publish appends twice
                 ack = self.network.transit_delays("ack", BROKER, source, event.type, event.key)
                 if ack and self.env.now - started + ack[0] < self.publish_timeout:
                     yield self.env.timeout(ack[0])
@@ -150,9 +155,7 @@ class Broker:
             if arrival < self.publish_timeout:
                 yield self.env.timeout(arrival)
                 if self.is_up:
-                    for _copy in range(max(len(copies) for copies in carried)):
-                        for event in events:
-                            self._append(source, event)
+                    yield from self._write(source, events * max(len(copies) for copies in carried))
                     last = events[-1]
                     ack = network.transit_delays("ack", BROKER, source, last.type, last.key)
                     if ack and self.env.now - started + ack[0] < self.publish_timeout:
@@ -163,7 +166,34 @@ class Broker:
             self.world.record("broker.publish_unacked", source, event.trace_id, event_id=event.event_id)
         return False
 
-    def _append(self, source: str, event: Event) -> None:
+    def _write(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, None]:
+        """Append ``events`` in order. With a partition throughput limit (``append_time``) each
+        append holds its partition's log writer for ``append_time`` seconds, queueing behind the
+        appends before it, so a partition takes at most ``1 / append_time`` events a second."""
+        if self.append_time is None:
+            for event in events:
+                self._append(source, event)
+            return
+        for event in events:
+            topic, partition = self.topic_of[event.type], self.partition_for(event)
+            writer = self.writers.get((topic, partition))
+            if writer is None:
+                writer = self.writers[(topic, partition)] = WorkerPool(self.env, 1)
+            handed_over = writer.acquire()
+            if handed_over is not None:
+                try:
+                    yield handed_over
+                except BaseException:
+                    writer.abandon(handed_over)
+                    raise
+            try:
+                yield self.env.timeout(self.append_time)
+            finally:
+                writer.release()
+            if self.is_up:
+                self._append(source, event, partition)
+
+    def _append(self, source: str, event: Event, partition: int | None = None) -> None:
         topic = self.topic_of[event.type]
         if self.dedup_window is not None:
             seen_at = self._appended_at.get((topic, event.event_id))
@@ -172,7 +202,8 @@ class Broker:
                                   type=event.type, topic=topic, first_at=seen_at)
                 return
             self._appended_at[(topic, event.event_id)] = self.env.now
-        partition = self.partition_for(event)
+        if partition is None:
+            partition = self.partition_for(event)
         address = (topic, partition)
         log = self.logs.setdefault(address, [])
         log.append(event)

@@ -138,13 +138,16 @@ def _run(scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgres
 
 
 def _resource_usage(system: System) -> dict[str, PoolUsage]:
-    """Each bounded resource's measurements, by name: ``<service>.workers`` for every host and
-    ``<service>.connections`` for every database with a connection pool."""
+    """Each bounded resource's measurements, by name: ``<service>.workers`` for every host,
+    ``<service>.connections`` for every database with a connection pool and
+    ``broker.<topic>/<partition>`` for every partition's log writer when appends take time."""
     usage = {}
     for host in system.hosts.values():
         usage[f"{host.name}.workers"] = host.workers.settle()
         if host.db is not None and host.db.connections is not None:
             usage[f"{host.name}.connections"] = host.db.connections.settle()
+    for (topic, partition), writer in sorted(system.broker.writers.items()):
+        usage[f"broker.{topic}/{partition}"] = writer.settle()
     return usage
 
 

@@ -68,7 +68,7 @@ def build_system(world: World) -> System:
     broker = Broker(
         world, network, scenario.broker.partitions, design.partitioning,
         publish_timeout=scenario.network.call_timeout, topic_of=topics_by_event_type(),
-        dedup_window=scenario.broker.dedup_window,
+        dedup_window=scenario.broker.dedup_window, append_time=scenario.broker.partition_append_time,
     )
     hosts: dict[str, Host] = {}
     for name in SERVICE_NAMES:

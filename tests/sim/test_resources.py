@@ -59,3 +59,15 @@ def test_a_run_reports_its_pools_and_a_scarce_connection_pool_shows_as_waits() -
     assert "gateway.connections" not in roomy.resources  # the gateway has no database
     assert sum(u.waits for name, u in roomy.resources.items() if name.endswith(".connections")) == 0
     assert sum(u.waits for name, u in scarce.resources.items() if name.endswith(".connections")) > 0
+
+
+def test_a_slow_partition_log_writer_saturates_and_the_outbox_waits_for_it() -> None:
+    from concertsim.checks import check_run
+    from concertsim.metrics.resources import first_saturated, resource_usage
+
+    slow = run_scenario(small_scenario("broker.partition_append_time=0.3", "broker.partitions=1", "workload.users=40"))
+    table = resource_usage(slow.resources, slow.phases.ended_at)
+    saturated = [name for name, _ in first_saturated(table)]
+    assert "broker.reservation-events/0" in saturated and "broker.queue-events/0" in saturated
+    assert [v.invariant.id for v in check_run(slow) if not v.holds] == []
+    assert not any(name.startswith("broker.") for name in run_scenario(small_scenario()).resources)
