@@ -29,7 +29,8 @@ def seat_timeline(result: RunResult) -> Figure | Omitted:
         if not held_seats:
             return Omitted("no seat was ever held: every seat stayed free")
         which = ", ".join(sorted(r.reservation_id for r in booked))
-        return Omitted(f"only {len(held_seats)} seat(s) ever held ({which}): the saga tells their story")
+        held = "1 seat was" if len(held_seats) == 1 else f"{len(held_seats)} seats were"
+        return Omitted(f"only {held} ever held ({which}): its saga tells the story")
     dates = sorted(seats_per_date)
     end = max(result.phases.ended_at, 1.0)
     steps = [end * i / _STEPS for i in range(_STEPS + 1)]
