@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from concertsim.checks.base import Verdict
-
 from concertsim.scenarios.schema import Design
 
 __all__ = ["Switch", "SWITCHES", "DesignChange", "design_changes", "value_text", "explained_first"]

@@ -139,7 +139,7 @@ def _keep_inside(figure: Figure, axes) -> None:
     to_data = axes.transData.inverted()
     for text in axes.texts:
         extent = text.get_window_extent(renderer)
-        x, y = text.get_position()
+        y = text.get_position()[1]
         if extent.x0 < box.x0:
             text.set_horizontalalignment("left")
             text.set_position((to_data.transform((box.x0 + 2, 0))[0], y))

@@ -121,7 +121,7 @@ def test_the_coverage_of_an_exploration_counts_its_counterexample(no_compensatio
     assert lost > 0
     markdown = to_markdown(exploration_blocks(found))
     assert "## Coverage, counting the search and the counterexample" in markdown
-    assert f"| reply-lost-after-deduction | " in markdown
+    assert "| reply-lost-after-deduction | " in markdown
     row = next(line for line in markdown.splitlines() if line.startswith("| reply-lost-after-deduction |"))
     assert row.endswith(f"| 0 | {lost} | {lost} |"), row
 

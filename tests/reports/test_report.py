@@ -88,7 +88,7 @@ def test_a_passing_run_reports_that_the_design_held(passing: RunOutcome, tmp_pat
     assert '<p class="verdict ok">' in page and 'class="bad"' not in page
     assert drawn_sagas and drawn_sagas[0] is not None, "the message flow draws the saga the report shows"
     saga = drawn_sagas[0]
-    assert f"```mermaid\nsequenceDiagram" in markdown, "on a code host the mermaid source draws"
+    assert "```mermaid\nsequenceDiagram" in markdown, "on a code host the mermaid source draws"
     assert "sequenceDiagram" not in page, "the page shows drawings, never diagram source"
     assert f'<a href="sequence-{saga}.mmd">sequence-{saga}.mmd</a>' in page
     assert (tmp_path / f"sequence-{saga}.mmd").read_text(encoding="utf-8").startswith("sequenceDiagram\n")
