@@ -41,7 +41,7 @@ from concertsim.scenarios.loader import to_yaml
 
 __all__ = ["ablate_command", "CellWatch"]
 
-FLOWS = ("sync", "choreography")
+FLOWS = ("sync", "choreography", "orchestration")
 
 
 class CellWatch:
@@ -80,7 +80,7 @@ def _flows_or_exit(text: str) -> tuple[str, ...]:
     if not chosen or unknown:
         hints = [f"did you mean {c[0]!r}?" for f in unknown if (c := difflib.get_close_matches(f, FLOWS, n=1))]
         raise bad_input(
-            f"--flows takes sync and/or choreography, not {text!r}" + (f"; {' '.join(hints)}" if hints else "")
+            f"--flows takes sync, choreography and/or orchestration, not {text!r}" + (f"; {' '.join(hints)}" if hints else "")
         )
     return chosen
 
@@ -106,7 +106,7 @@ def ablate_command(
         Optional[list[str]],
         typer.Option("--only", help="Only safeguards whose switch contains this text (repeatable), e.g. --only dedup."),
     ] = None,
-    flows: Annotated[str, typer.Option("--flows", help="Comma-separated payment flows.")] = "sync,choreography",
+    flows: Annotated[str, typer.Option("--flows", help="Comma-separated payment flows: sync, choreography, orchestration.")] = "sync,choreography",
     set_: SetOption = None,
     out: OutOption = Path("concertsim-ablate"),
     quiet: QuietOption = False,

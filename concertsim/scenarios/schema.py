@@ -113,7 +113,7 @@ class Design(_Frozen):
     Turning a safeguard off must let the checks find the promise it keeps broken.
     """
 
-    payment_flow: Literal["sync", "choreography"] = "sync"
+    payment_flow: Literal["sync", "choreography", "orchestration"] = "sync"
     publish: Literal["outbox", "dual_write"] = "outbox"
     consumer_dedup: bool = True
     compensation: bool = True

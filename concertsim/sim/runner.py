@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import simpy
 
-from concertsim.models import reservations
+from concertsim.models import orchestration, reservations
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.broker import DeadLetter
 from concertsim.sim.consumer import redrive
@@ -181,13 +181,15 @@ def _letter_id(letter: DeadLetter) -> tuple[str, str, int, float]:
 
 def _in_flight(system: System) -> tuple[int, int]:
     outbox = sum(h.db.outbox_backlog() for h in system.services)
-    holds = len(system.hosts["reservation"].db.tables.get(reservations.OPEN_HOLDS, {}))
+    tables = system.hosts["reservation"].db.tables
+    holds = len(tables.get(reservations.OPEN_HOLDS, {})) + len(tables.get(orchestration.UNFINISHED, {}))
     return outbox, holds
 
 
 def _quiescent(system: System, workload: Workload) -> bool:
     """Nothing left to do: no user active, every host up, outboxes empty, consumer lag zero and no
-    reservation saga in flight (every hold confirmed, expired or failed)."""
+    reservation saga in flight (every hold confirmed, expired or failed, every orchestrated
+    payment saga finished)."""
     if workload.active_users or workload.arrived < _expected_users(workload):
         return False
     if not system.broker.is_up or not all(h.is_up for h in system.hosts.values()):

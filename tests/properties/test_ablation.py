@@ -20,7 +20,7 @@ from concertsim.strategies import small_base
 CASES = [
     pytest.param(safeguard, flow, id=f"{safeguard.switch.removeprefix('design.')}-{flow}")
     for safeguard in SAFEGUARDS
-    for flow in ("sync", "choreography")
+    for flow in ("sync", "choreography", "orchestration")
     if flow not in safeguard.redundant_in
 ]
 

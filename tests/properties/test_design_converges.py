@@ -1,7 +1,7 @@
 """The property: for the full design, every invariant holds for every generated schedule.
 
-Swarm-style fault schedules (``concertsim.strategies``) over a small ticket opening, for both
-payment flows. CI runs them derandomized and bounded; ``HYPOTHESIS_PROFILE=explore`` or
+Swarm-style fault schedules (``concertsim.strategies``) over a small ticket opening, for each
+payment flow. CI runs them derandomized and bounded; ``HYPOTHESIS_PROFILE=explore`` or
 ``concertsim explore`` search further.
 """
 
@@ -20,7 +20,7 @@ from concertsim.strategies import scenarios, small_base
 
 BASES = {
     flow: scenario_from_data(small_base().model_dump(mode="json"), f"property-{flow}", [f"design.payment_flow={flow}"])
-    for flow in ("sync", "choreography")
+    for flow in ("sync", "choreography", "orchestration")
 }
 
 
@@ -41,7 +41,7 @@ def assert_keeps_every_promise(scenario: Scenario) -> None:
     assert outcome.holds, explain(outcome)
 
 
-@pytest.mark.parametrize("flow", ["sync", "choreography"])
+@pytest.mark.parametrize("flow", ["sync", "choreography", "orchestration"])
 def test_full_design_keeps_every_promise_under_generated_faults(flow: str) -> None:
     @settings(max_examples=250)
     @given(scenarios(BASES[flow]))

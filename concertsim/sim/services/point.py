@@ -68,15 +68,30 @@ def use(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[sim
     return Ok({"use_id": use_id})
 
 
-ENDPOINTS = {"point.charge": charge, "point.balance": balance, "point.use": use}
+def refund(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """The orchestrator's compensation command: give back every deduction of the reservation not
+    yet refunded (leaving a tombstone if there is none, with cancel tombstones). Idempotent."""
+    design = host.world.scenario.design
+
+    def work(tx: Transaction, now: float) -> tuple[int, list[EventPayload]]:
+        raised = points.refund_reservation(tx, host.world, reservation_id=body["reservation_id"], now=now,
+                                           leave_tombstone=design.cancel_tombstones)
+        return len(raised), list(raised)
+
+    refunded = yield from host.transact(work, trace_id, label="point.refund")
+    return Ok({"refunded": refunded})
+
+
+ENDPOINTS = {"point.charge": charge, "point.balance": balance, "point.use": use, "point.refund": refund}
 CALLS: dict[str, tuple[str, ...]] = {}
 PUBLISHES = (PointCharged.TYPE, PointUsed.TYPE, PointRefunded.TYPE)
 
 
 def subscriptions(host: Host) -> dict[str, EventWork]:
-    """Without compensation Point does not listen for ReservationFailedEvent at all."""
+    """Without compensation Point does not listen for ReservationFailedEvent at all; nor in the
+    orchestration flow, whose orchestrator commands the refund (``point.refund``)."""
     design = host.world.scenario.design
-    if not design.compensation:
+    if not design.compensation or design.payment_flow == "orchestration":
         return {}
 
     def refund(tx: Transaction, now: float, event: Event) -> list[EventPayload]:

@@ -7,6 +7,9 @@ publish ReservationCompletedEvent. If the confirmation is refused (the hold expi
 Point's answer never came (the ambiguous timeout), the payment fails and ReservationFailedEvent asks
 Point to refund whatever it deducted (4.2.2).
 
+Payment, ``payment_flow=orchestration``: a persisted saga driven by an orchestrator
+(:mod:`concertsim.sim.services.orchestrator`); the client is answered "pending".
+
 Payment, ``payment_flow=choreography`` (4.2.1): ask Point to deduct and answer the client "pending";
 Point publishes PointUsedEvent, and Reservation confirms when it consumes it, or fails the payment
 (with ReservationFailedEvent) if the hold is gone by then.
@@ -20,7 +23,6 @@ from typing import Any
 import simpy
 
 from concertsim.models import reservations
-from concertsim.models.errors import HoldExpired, ReservationClosed
 from concertsim.models.events import (
     Event,
     EventPayload,
@@ -34,8 +36,10 @@ from concertsim.models.events import (
 )
 from concertsim.sim.consumer import EventWork
 from concertsim.sim.host import Host
-from concertsim.sim.network import Failed, Ok, Reply, Timeout
+from concertsim.sim.network import Failed, Ok, Reply
+from concertsim.sim.services import orchestrator
 from concertsim.sim.services.common import Job, every
+from concertsim.sim.services.payments import confirm_or_fail, decline, fail, use_points
 from concertsim.sim.storage import Transaction
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
@@ -90,6 +94,8 @@ def pay(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[sim
     payment, the choreography flow leaves it to PointUsedEvent or the hold's expiry."""
     reservation_id, user_id = body["reservation_id"], body["user_id"]
     design = host.world.scenario.design
+    if design.payment_flow == "orchestration":
+        return (yield from orchestrator.start_saga(host, body, trace_id))
     choreography = design.payment_flow == "choreography"
 
     def start(tx: Transaction, now: float) -> tuple[reservations.Reservation, list[EventPayload]]:
@@ -101,9 +107,9 @@ def pay(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[sim
     reservation = yield from host.transact(start, trace_id, label="reservation.start_payment")
     if reservation.status == reservations.ReservationStatus.CONFIRMED:
         return Ok({"status": "confirmed"})
-    used, in_doubt = yield from _use_points(host, reservation, trace_id)
+    used, in_doubt = yield from use_points(host, reservation, trace_id)
     if isinstance(used, Failed) and not in_doubt:
-        yield from host.transact(_decline(reservation_id), trace_id, label="reservation.decline_payment")
+        yield from host.transact(decline(reservation_id), trace_id, label="reservation.decline_payment")
         return used  # Point took nothing; the hold stands and the client may charge and retry
     refused = isinstance(used, Failed) and not used.transient
     if refused:
@@ -112,80 +118,13 @@ def pay(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[sim
         return Ok({"status": "pending"})
     if used.ok:
         outcome = yield from host.transact(
-            _confirm_or_fail(reservation_id), trace_id, label="reservation.confirm"
+            confirm_or_fail(reservation_id), trace_id, label="reservation.confirm"
         )
         return Ok({"status": "confirmed"}) if outcome == "confirmed" else Failed(outcome)
     yield from host.transact(
-        _fail(reservation_id, "point-use-unknown"), trace_id, label="reservation.fail_payment"
+        fail(reservation_id, "point-use-unknown"), trace_id, label="reservation.fail_payment"
     )
     return Failed("payment-failed", "Point did not answer; the payment was failed and compensated")
-
-
-def _use_points(
-    host: Host, reservation: reservations.Reservation, trace_id: str | None
-) -> Generator[simpy.Event, Any, tuple[Reply, bool]]:
-    """Ask Point to deduct for ``reservation``; returns Point's last reply and whether any request
-    went unanswered (its deduction in doubt). A timeout is retried ``network.call_retries`` times;
-    "unavailable" (Point wrote nothing) is retried while the hold has time for another attempt."""
-    spec = host.world.scenario.network
-    reservation_id, user_id = reservation.reservation_id, reservation.user_id
-    request = {
-        "user_id": user_id,
-        "amount": reservation.amount,
-        "reservation_id": reservation_id,
-        "idempotency_key": reservations.payment_id_for(reservation_id),
-    }
-    in_doubt, timeouts, attempt = False, 0, 0
-    while True:
-        used = yield from host.call("point", "point.use", request, trace_id, key=f"user-{user_id}", retries=0)
-        attempt += 1
-        if isinstance(used, Timeout):
-            in_doubt, timeouts = True, timeouts + 1
-            if timeouts > spec.call_retries:
-                return used, in_doubt
-        elif not (isinstance(used, Failed) and used.transient):
-            return used, in_doubt
-        backoff = min(spec.retry_backoff * 2 ** (attempt - 1), _MAX_BACKOFF)
-        if host.clock() + backoff + spec.call_timeout >= reservation.hold_expires_at:
-            return used, in_doubt
-        yield host.env.timeout(backoff)
-
-
-_MAX_BACKOFF = 2.0
-
-
-def _decline(reservation_id: str) -> Any:
-    def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
-        reservations.decline_payment(tx, reservation_id=reservation_id, now=now)
-        return None, []
-
-    return work
-
-
-def _confirm_or_fail(reservation_id: str) -> Any:
-    """Confirm the paid reservation, or fail the payment if the hold is gone (seed 4.2.2)."""
-
-    def work(tx: Transaction, now: float) -> tuple[str, list[EventPayload]]:
-        try:
-            return "confirmed", list(reservations.confirm(tx, reservation_id=reservation_id, now=now))
-        except (HoldExpired, ReservationClosed) as refusal:
-            failed = reservations.fail_payment(
-                tx, reservation_id=reservation_id, reason=refusal.code, now=now
-            )
-            return refusal.code, list(failed)
-
-    return work
-
-
-def _fail(reservation_id: str, reason: str) -> Any:
-    def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
-        try:
-            failed = reservations.fail_payment(tx, reservation_id=reservation_id, reason=reason, now=now)
-        except ReservationClosed:
-            return None, []  # confirmed meanwhile (a retried call got through): nothing to undo
-        return None, list(failed)
-
-    return work
 
 
 def status(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
@@ -219,17 +158,21 @@ def subscriptions(host: Host) -> dict[str, EventWork]:
     def on_point_used(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
         used = event.payload
         assert isinstance(used, PointUsed)
-        _, raised = _confirm_or_fail(used.reservation_id)(tx, now)
+        _, raised = confirm_or_fail(used.reservation_id)(tx, now)
         return raised
 
     return {PointUsed.TYPE: on_point_used, PointRefunded.TYPE: on_point_refunded}
 
 
 def jobs(host: Host) -> dict[str, Job]:
-    """The hold-expiry sweeper (seed 4.1, problem 3), unless the design switches it off."""
+    """The hold-expiry sweeper (seed 4.1, problem 3), unless the design switches it off; in the
+    orchestration flow, the recovery job that drives on the sagas a crash orphaned."""
     rules = host.world.scenario.rules
+    recovery = ({"saga-recovery": every(host, rules.sweep_interval, "reservation.resume_sagas",
+                                        orchestrator.resume_sagas)}
+                if host.world.scenario.design.payment_flow == "orchestration" else {})
     if not host.world.scenario.design.hold_expiry:
-        return {}
+        return recovery
 
     def sweep(host: Host) -> Generator[simpy.Event, Any, None]:
         def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
@@ -237,4 +180,4 @@ def jobs(host: Host) -> dict[str, Job]:
 
         yield from host.transact(work, None, label="reservation.expire_holds")
 
-    return {"hold-expiry-sweeper": every(host, rules.sweep_interval, "reservation.expire_holds", sweep)}
+    return {"hold-expiry-sweeper": every(host, rules.sweep_interval, "reservation.expire_holds", sweep), **recovery}

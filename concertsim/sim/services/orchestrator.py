@@ -1,0 +1,152 @@
+"""The payment saga orchestrator (``payment_flow=orchestration``), inside Reservation.
+
+A payment request starts a saga (persisted with the payment, :mod:`concertsim.models.orchestration`)
+and is answered "pending"; a process of the Reservation host then drives the saga step by step,
+each step one local transaction that changes the reservation and the saga's state together:
+
+- DEDUCTING: ask Point to deduct (``point.use``, keyed by the payment, retried while the hold has
+  time). Point took nothing → DECLINED (the hold stands). Deducted → confirm: CONFIRMED, or, if the
+  hold is gone, fail the reservation → COMPENSATING. No answer → fail → COMPENSATING.
+- COMPENSATING: command Point to give back what it took for the reservation (``point.refund``,
+  idempotent, leaving a tombstone against a late deduction) until it answers → COMPENSATED.
+  Without compensation in the design the saga ends FAILED instead, and nothing is given back.
+
+Compensation is the orchestrator's command, not an event: Point does not consume
+ReservationFailedEvent in this flow. A crash kills the driving process; the recovery job
+(every ``rules.sweep_interval``) adopts each unfinished saga whose driver died and drives it on
+from its persisted state, so every step is safe to repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import simpy
+
+from concertsim.models import orchestration, reservations
+from concertsim.models.events import EventPayload
+from concertsim.models.orchestration import SagaState
+from concertsim.sim.host import Host, Unavailable
+from concertsim.sim.network import Failed, Ok, Reply
+from concertsim.sim.services.payments import MAX_BACKOFF, confirm_or_fail, decline, fail, use_points
+from concertsim.sim.storage import Transaction
+
+__all__ = ["start_saga", "resume_sagas"]
+
+_DRIVEN: WeakKeyDictionary[Host, tuple[int, set[str]]] = WeakKeyDictionary()
+
+
+def _driven(host: Host) -> set[str]:
+    """The sagas a process of this incarnation of ``host`` is driving."""
+    kept = _DRIVEN.get(host)
+    if kept is None or kept[0] != host.incarnation:
+        kept = _DRIVEN[host] = (host.incarnation, set())
+    return kept[1]
+
+
+def start_saga(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
+    """``POST /payments`` in the orchestration flow: start (or find) the payment's saga, make sure
+    a process drives it, and answer "pending" ("confirmed" for a payment already confirmed)."""
+    reservation_id, user_id = body["reservation_id"], body["user_id"]
+    saga_id = reservations.payment_id_for(reservation_id)
+
+    def work(tx: Transaction, now: float) -> tuple[orchestration.PaymentSaga | None, list[EventPayload]]:
+        existing = tx.get(orchestration.SAGAS, saga_id)
+        if existing is not None and existing.state != SagaState.DECLINED:
+            reservations.reservation_status(tx, reservation_id, user_id=user_id)  # the caller's own only
+            return existing, []
+        started = reservations.start_payment(tx, reservation_id=reservation_id, user_id=user_id, now=now, pending=True)
+        if started.status == reservations.ReservationStatus.CONFIRMED:
+            return None, []
+        return orchestration.begin_saga(tx, saga_id=saga_id, reservation_id=reservation_id, user_id=user_id,
+                                        amount=started.amount, now=now, driver=host.incarnation), []
+
+    saga = yield from host.transact(work, trace_id, label="reservation.start_saga")
+    if saga is None or saga.state == SagaState.CONFIRMED:
+        return Ok({"status": "confirmed"})
+    _ensure_driven(host, saga.saga_id, trace_id)
+    return Ok({"status": "pending"})
+
+
+def _ensure_driven(host: Host, saga_id: str, trace_id: str | None) -> None:
+    driven = _driven(host)
+    if saga_id not in driven:
+        driven.add(saga_id)
+        host.spawn(_drive(host, saga_id, trace_id))
+
+
+def _step(saga_id: str, to_for: Any, business: Any = None) -> Any:
+    """A transaction that does ``business`` (a work function, or none) and moves the saga to
+    ``to_for(outcome)``: the business change and the saga's state commit together."""
+
+    def work(tx: Transaction, now: float) -> tuple[SagaState, list[EventPayload]]:
+        outcome, raised = business(tx, now) if business is not None else (None, [])
+        to = to_for(outcome)
+        orchestration.advance(tx, saga_id=saga_id, to=to, now=now)
+        return to, raised
+
+    return work
+
+
+def _commit_step(host: Host, step: Any, trace_id: str | None) -> Generator[simpy.Event, Any, bool]:
+    """Commit a saga step; False if the database could not commit it now (the step is taken again
+    from the saga's persisted state, which did not change)."""
+    try:
+        yield from host.transact(step, trace_id, label="reservation.saga_step")
+    except Unavailable:
+        return False
+    return True
+
+
+def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Event, Any, None]:
+    """Drive the saga from its persisted state to a terminal one; a step the database could not
+    commit is taken again after a backoff."""
+    design, network = host.world.scenario.design, host.world.scenario.network
+    gave_up = SagaState.COMPENSATING if design.compensation else SagaState.FAILED
+    attempt = 0
+    try:
+        while True:
+            saga = host.db.begin().get(orchestration.SAGAS, saga_id)
+            if saga.state in orchestration.TERMINAL:
+                return
+            if saga.state == SagaState.DEDUCTING:
+                reservation = host.db.begin().get(reservations.RESERVATIONS, saga.reservation_id)
+                used, in_doubt = yield from use_points(host, reservation, trace_id)
+                if isinstance(used, Failed) and not in_doubt:
+                    step = _step(saga_id, lambda _: SagaState.DECLINED, decline(saga.reservation_id))
+                elif used.ok:
+                    step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
+                                 confirm_or_fail(saga.reservation_id))
+                else:
+                    step = _step(saga_id, lambda _: gave_up, fail(saga.reservation_id, "point-use-unknown"))
+                if not (yield from _commit_step(host, step, trace_id)):
+                    attempt += 1
+                    yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))
+                continue
+            refunded = yield from host.call("point", "point.refund", {"reservation_id": saga.reservation_id},
+                                            trace_id, key=f"user-{saga.user_id}", retries=0)
+            if refunded.ok and (yield from _commit_step(host, _step(saga_id, lambda _: SagaState.COMPENSATED), trace_id)):
+                continue
+            attempt += 1
+            yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))
+    finally:
+        _driven(host).discard(saga_id)
+
+
+def resume_sagas(host: Host) -> Generator[simpy.Event, Any, None]:
+    """The recovery job: adopt every unfinished saga no process of this incarnation of the host is
+    driving (its driver died in a crash), and drive it on."""
+    driven = _driven(host)
+
+    def work(tx: Transaction, now: float) -> tuple[list[str], list[EventPayload]]:
+        orphans = [s for s in orchestration.unfinished_sagas(tx)
+                   if s.driver != host.incarnation or s.saga_id not in driven]
+        for saga in orphans:
+            orchestration.adopt(tx, saga_id=saga.saga_id, driver=host.incarnation)
+        return [s.saga_id for s in orphans], []
+
+    adopted = yield from host.transact(work, None, label="reservation.resume_sagas")
+    for saga_id in adopted:
+        _ensure_driven(host, saga_id, None)

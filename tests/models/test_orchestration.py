@@ -1,0 +1,53 @@
+"""The payment saga's state machine: its transitions, and that every step is safe to repeat."""
+
+from __future__ import annotations
+
+import pytest
+
+from concertsim.models import orchestration as o
+from concertsim.models.orchestration import SagaState
+from concertsim.models.store import MemoryStore
+
+
+def begin(store: MemoryStore, now: float = 1.0, driver: int = 0) -> o.PaymentSaga:
+    return o.begin_saga(store, saga_id="pay-res-1", reservation_id="res-1", user_id=1, amount=10, now=now, driver=driver)
+
+
+def test_a_saga_goes_from_deducting_through_compensating_to_compensated_and_is_then_finished() -> None:
+    store = MemoryStore()
+    begin(store)
+    assert [s.saga_id for s in o.unfinished_sagas(store)] == ["pay-res-1"]
+    o.advance(store, saga_id="pay-res-1", to=SagaState.COMPENSATING, now=2.0)
+    o.advance(store, saga_id="pay-res-1", to=SagaState.COMPENSATING, now=3.0)  # a repeated step changes nothing
+    saga = o.advance(store, saga_id="pay-res-1", to=SagaState.COMPENSATED, now=4.0)
+    assert (saga.state, saga.steps, saga.updated_at) == (SagaState.COMPENSATED, 2, 4.0)
+    assert o.unfinished_sagas(store) == []
+
+
+@pytest.mark.parametrize(("path", "illegal"), [
+    ([SagaState.CONFIRMED], SagaState.COMPENSATING),
+    ([SagaState.COMPENSATING], SagaState.CONFIRMED),
+    ([], SagaState.COMPENSATED),
+])
+def test_the_machine_refuses_a_transition_it_does_not_have(path: list[SagaState], illegal: SagaState) -> None:
+    store = MemoryStore()
+    begin(store)
+    for state in path:
+        o.advance(store, saga_id="pay-res-1", to=state, now=2.0)
+    with pytest.raises(o.IllegalTransition):
+        o.advance(store, saga_id="pay-res-1", to=illegal, now=3.0)
+
+
+def test_asking_again_returns_the_running_saga_and_restarts_a_declined_one() -> None:
+    store = MemoryStore()
+    first = begin(store)
+    assert begin(store, now=5.0) is not None and store.get(o.SAGAS, "pay-res-1").started_at == first.started_at
+    o.advance(store, saga_id="pay-res-1", to=SagaState.DECLINED, now=2.0)
+    again = begin(store, now=6.0, driver=1)
+    assert (again.state, again.started_at, again.driver) == (SagaState.DEDUCTING, 6.0, 1)
+
+
+def test_adopting_a_saga_makes_the_new_incarnation_its_driver() -> None:
+    store = MemoryStore()
+    begin(store, driver=0)
+    assert o.adopt(store, saga_id="pay-res-1", driver=3).driver == 3
