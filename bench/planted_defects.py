@@ -311,7 +311,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="reservation-new-idempotency-key-per-request",
-        path="concertsim/sim/services/reservation.py",
+        path="concertsim/sim/services/payments.py",
         before='"idempotency_key": reservations.payment_id_for(reservation_id),',
         after='"idempotency_key": host.world.next_id("pay"),',
         flows=BOTH,
@@ -321,7 +321,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="reservation-confirm-misses-swept-hold",
-        path="concertsim/sim/services/reservation.py",
+        path="concertsim/sim/services/payments.py",
         before="        except (HoldExpired, ReservationClosed) as refusal:",
         after="        except HoldExpired as refusal:",
         flows=BOTH,
