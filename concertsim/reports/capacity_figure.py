@@ -24,8 +24,9 @@ def _drawn(resources: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, An
 
 
 def capacity_png(resources: dict[str, dict[str, Any]], until: float) -> bytes | None:
-    """Utilisation (top) and mean queue length (bottom) per second of the busiest resources up to
-    ``until`` seconds; None when there is nothing to draw."""
+    """Utilisation (top) and mean queue length (bottom) per second of the busiest resources, up to
+    a little after the last second any of them was 5% busy (at most ``until``); None when there
+    is nothing to draw."""
     drawn = _drawn(resources)
     if not drawn:
         return None
@@ -46,9 +47,12 @@ def capacity_png(resources: dict[str, dict[str, Any]], until: float) -> bytes | 
     queue_axes.set_xlabel("simulated time (s)")
     queue_axes.set_ylim(bottom=0)
     queue_axes.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
+    busy_until = max((second for _, row in drawn for second, value in enumerate(row["series"]["utilisation"])
+                      if value >= 0.05), default=0)
+    shown_until = min(until, max(10.0, busy_until * 1.15 + 5))  # the quiet tail after the load is left out
     for axes in (busy_axes, queue_axes):
         axes.grid(axis="y", alpha=0.3)
-        axes.set_xlim(0, max(1, until))
+        axes.set_xlim(0, shown_until)
     figure.legend(*busy_axes.get_legend_handles_labels(), loc="outside lower center", fontsize=8, frameon=False,
                   ncol=min(3, len(drawn)))
     buffer = io.BytesIO()
