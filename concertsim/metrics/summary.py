@@ -14,6 +14,7 @@ from concertsim.metrics.funnel import funnel
 from concertsim.metrics.records import RecordsByKind, records_by_kind
 from concertsim.metrics.reliability import call_reliability, consumer_reliability
 from concertsim.metrics.resources import resource_usage
+from concertsim.metrics.service_series import service_series
 from concertsim.metrics.server_time import server_time
 from concertsim.metrics.staleness import staleness
 from concertsim.models import points, reservations
@@ -52,7 +53,8 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     consumer group, :mod:`~concertsim.metrics.event_processing`), ``staleness`` (per read model,
     :mod:`~concertsim.metrics.staleness`) and ``reliability`` (``calls``: caller -> endpoint;
     ``consumers``: per group, :mod:`~concertsim.metrics.reliability`) and ``resources`` (each
-    worker and connection pool's utilisation, queue and waits, :mod:`~concertsim.metrics.resources`)."""
+    worker and connection pool's utilisation, queue and waits, :mod:`~concertsim.metrics.resources`)
+    and ``series`` (per service and consumer group over time, :mod:`~concertsim.metrics.service_series`)."""
     records = records_by_kind(result.trace)
     statuses = Counter(
         str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
@@ -121,4 +123,5 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "staleness": staleness(records, phases.ended_at),
         "reliability": {"calls": call_reliability(records), "consumers": consumer_reliability(processing)},
         "resources": resource_usage(result.resources, phases.ended_at),
+        "series": service_series(records, phases.ended_at),
     }

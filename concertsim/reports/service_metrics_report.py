@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from concertsim.metrics.resources import SATURATED, first_saturated
 from concertsim.metrics.staleness import READ_MODELS
-from concertsim.reports import capacity_figure
+from concertsim.reports import capacity_figure, service_series_figure
 from concertsim.reports.document import Block, Heading, Image, Paragraph, Table
 from concertsim.reports.staleness_figure import DRAWN, FILE_NAME, staleness_png
 
@@ -236,6 +236,20 @@ def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _series_blocks(metrics: dict[str, Any], with_figure: bool) -> list[Block]:
+    png = service_series_figure.service_series_png(metrics["series"]) if with_figure else None
+    if png is None:
+        return []
+    width = metrics["series"]["bin_seconds"]
+    return [
+        Heading(3, "Services and consumers over time"),
+        Image(service_series_figure.FILE_NAME, "Services and consumers over time",
+              f"Per {width} s of simulated time: each service's p95 server time and each consumer group's "
+              "p95 handling time (log scale), and the requests answered other than ok and the failed "
+              "handling attempts (summary.json: metrics.series).", png),
+    ]
+
+
 def service_metrics_blocks(outcome: RunOutcome, *, with_figure: bool = True) -> list[Block]:
     """The service metrics section of the run report (subsections under its "Metrics"), with the
     staleness figure if ``with_figure`` and there is something to draw."""
@@ -245,5 +259,6 @@ def service_metrics_blocks(outcome: RunOutcome, *, with_figure: bool = True) -> 
         *_event_blocks(metrics),
         *_staleness_blocks(outcome, with_figure),
         *_reliability_blocks(metrics),
+        *_series_blocks(metrics, with_figure),
         *_capacity_blocks(outcome, with_figure),
     ]

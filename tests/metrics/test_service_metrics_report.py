@@ -26,14 +26,15 @@ ONE_POINT_USE_REPLY_LOST = [
 
 def test_the_section_shows_each_metric_in_compact_tables_and_the_staleness_figure() -> None:
     blocks = service_metrics_blocks(small_run(faults=ONE_POINT_USE_REPLY_LOST))
-    assert [b.text for b in blocks if isinstance(b, Heading)] == SECTIONS
+    with_series = [*SECTIONS[:4], "Services and consumers over time", *SECTIONS[4:]]
+    assert [b.text for b in blocks if isinstance(b, Heading)] == with_series
     tables = [b for b in blocks if isinstance(b, Table)]
     assert all(len(table.rows) <= TOP_ROWS for table in tables)
     retries = next(t for t in tables if "retries" in t.header)
     assert ["reservation", "point.use"] == retries.rows[0][:2]
     assert retries.rows[0][retries.header.index("timeouts")] == "1"
     images = [b for b in blocks if isinstance(b, Image)]
-    assert [image.file_name for image in images] == [FILE_NAME]
+    assert [image.file_name for image in images] == [FILE_NAME, "service-series.png"]
     assert matplotlib.image.imread(io.BytesIO(images[0].png)).shape[0] > 100
 
 

@@ -1,0 +1,26 @@
+"""Per-service metrics over time: a partition between Reservation and Point shows, in the bins it
+lasts, as Reservation's server time and failures, and nowhere else."""
+
+from __future__ import annotations
+
+from concertsim.api import run
+from concertsim.reports.service_series_figure import service_series_png
+
+
+def test_a_partition_shows_in_the_bins_it_lasts() -> None:
+    partition = "faults=[{at: 10, kind: partition, target: 'reservation->point', duration: 10}]"
+    outcome = run("small-opening", overrides=["workload.users=30", "workload.flash_window=20", partition])
+    series = outcome.metrics["series"]
+    assert series["bin_seconds"] == 1
+    reservation = series["services"]["reservation"]
+    during = [v for v in reservation["p95_ms"][11:20] if v is not None]
+    before = [v for v in reservation["p95_ms"][:10] if v is not None]
+    assert during and before and max(during) > 10 * max(before)  # waiting out call timeouts
+    assert sum(reservation["count"]) == sum(1 for r in outcome.result.trace.records
+                                            if r.kind == "call.serve" and r.party == "reservation")
+    assert service_series_png(series) is not None
+
+
+def test_a_run_without_requests_draws_no_series_figure() -> None:
+    empty = {"bin_seconds": 1, "services": {}, "consumers": {}}
+    assert service_series_png(empty) is None
