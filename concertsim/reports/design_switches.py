@@ -31,6 +31,15 @@ class Switch:
     """The invariants the default setting exists for."""
 
 
+_FLOWS = {
+    "sync": "the synchronous flow: Reservation calls Point to use the points, then confirms",
+    "choreography": "the choreography flow: Point's PointUsedEvent confirms the reservation, so a payment "
+                    "waits on the broker instead of a call",
+    "orchestration": "the orchestration flow: an orchestrator in Reservation drives a persisted payment saga "
+                     "and commands Point's refund when the confirmation fails",
+}
+
+
 def _retries(value: int, default: int) -> str:
     fewer = "fewer" if value < default else "more"
     return (f"consumers retry a failing event {value} time(s) instead of {default} before it is parked: "
@@ -41,12 +50,9 @@ SWITCHES: tuple[Switch, ...] = (
     Switch(
         "payment_flow", "payment flow", "3.1, 4.2.1",
         "sync: Reservation calls Point to use the points, then confirms; choreography: Point's "
-        "PointUsedEvent confirms the reservation",
-        lambda value, default: (
-            "the choreography flow: Point's PointUsedEvent confirms the reservation, so a payment "
-            "waits on the broker instead of a call" if value == "choreography"
-            else "the synchronous flow: Reservation calls Point to use the points, then confirms"
-        ),
+        "PointUsedEvent confirms the reservation; orchestration: an orchestrator in Reservation drives a "
+        "persisted payment saga and commands the refund",
+        lambda value, default: _FLOWS.get(value, f"the {value} payment flow"),
     ),
     Switch(
         "publish", "publishing", "6.2",

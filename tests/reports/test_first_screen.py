@@ -70,6 +70,17 @@ def test_every_design_switch_has_its_words_in_one_table() -> None:
     assert design_changes(Design()) == []
 
 
+def test_each_value_of_a_choice_has_its_own_words() -> None:
+    for switch in SWITCHES:
+        options = getattr(Design.model_fields[switch.field].annotation, "__args__", ())
+        if not all(isinstance(option, str) for option in options) or not options:
+            continue
+        sentences = {switch.when_changed(option, getattr(Design(), switch.field)) for option in options}
+        assert len(sentences) == len(options), switch.field
+        for option in options:
+            assert option in switch.meaning, f"{switch.field}: the scenario table explains {option}"
+
+
 def test_the_switches_exist_for_what_the_ablation_says_they_protect() -> None:
     for safeguard in SAFEGUARDS:
         field, value = safeguard.switch.removeprefix("design.").split("=")
