@@ -97,8 +97,12 @@ def failure_summary(
     rows: list[list] = [
         ["what broke", what],
         ["why the design let it", cause_words(outcome, lead.invariant)],
-        [schedule_label, schedule_words(outcome)],
     ]
+    others = [c for c in design_changes(outcome.result.scenario.design) if not c.explains(lead.invariant)]
+    if others and len(others) < len(design_changes(outcome.result.scenario.design)):
+        rows.append(["also unlike the default design",
+                     "; ".join(f"{_capital(c.sentence)} ({c.setting})" for c in others)])
+    rows.append([schedule_label, schedule_words(outcome)])
     if replay:
         rows.append(["replay it", CodeSpan(replay)])
     blocks: list[Block] = [Verdict(False, headline), Table(["the failure", "in short"], rows)]

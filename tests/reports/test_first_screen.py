@@ -166,3 +166,14 @@ def test_a_sold_out_run_says_nothing_of_unsold_seats() -> None:
     assert outcome.metrics["funnel"]["unsold_seats"] == 0
     assert unsold_seats(outcome.result, outcome.metrics["funnel"]).sentence() == ""
     assert "Unsold seats" not in to_markdown(run_blocks(outcome, []))
+
+
+def test_a_difference_that_does_not_explain_the_failure_is_named_apart() -> None:
+    outcome = run(small_scenario("design.hold_expiry=false", "design.payment_flow=choreography",
+                                 "settle.deadline=60", "workload.users=6"))
+    assert "seats-released-on-expiry" in outcome.violated
+    rows = rows_of(first_screen(run_blocks(outcome, [])))
+    assert rows["why the design let it"].startswith("Hold expiry is switched off")
+    assert rows["also unlike the default design"] == (
+        "The choreography flow: Point's PointUsedEvent confirms the reservation, so a payment waits on the "
+        "broker instead of a call (design.payment_flow=choreography)")
