@@ -5,6 +5,10 @@
       def test_the_opening_holds(concertsim):
           concertsim.assert_holds("ticket-opening", overrides=["workload.users=50"])
 
+      @given(scenarios())
+      def test_my_variant_keeps_its_promises(concertsim, scenario):
+          concertsim.assert_holds(scenario)
+
   A broken promise fails the test with each broken invariant and its first violation, after
   writing a scenario file that replays the run (``concertsim replay FILE``) to the counterexample
   directory: ``--concertsim-dir`` or the ini option ``concertsim_dir``, default
@@ -86,7 +90,8 @@ def _counterexample_dir(config: pytest.Config) -> Path:
     return directory if directory.is_absolute() else config.rootpath / directory
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def concertsim(pytestconfig: pytest.Config) -> ConcertsimFixture:
-    """Asserts that scenarios keep their promises; see :mod:`concertsim.pytest_plugin`."""
+    """Asserts that scenarios keep their promises; see :mod:`concertsim.pytest_plugin`. Session
+    scoped (it holds no state of a test), so Hypothesis property tests may use it too."""
     return ConcertsimFixture(_counterexample_dir(pytestconfig))

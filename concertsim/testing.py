@@ -44,7 +44,8 @@ def assert_holds(
     outcome if every enabled invariant held. Otherwise raise :class:`PromiseBroken`, naming each
     broken invariant with its first violation, after writing the scenario (with the seed that broke
     it) to ``counterexample_dir`` (None: write nothing) under a name derived from its content, so
-    the same failure always lands in the same file. Raises ``ScenarioError`` for a bad scenario."""
+    the same failure always lands in the same file; inside a Hypothesis test, only the example
+    Hypothesis finally reports is written. Raises ``ScenarioError`` for a bad scenario."""
     __tracebackhide__ = True  # pytest shows the caller's line and this message, not this body
     resolved = resolve_scenario(scenario, list(overrides))
     if seed is not None:
@@ -53,7 +54,8 @@ def assert_holds(
     outcome = RunOutcome(result, check_run(result))
     if outcome.holds:
         return outcome
-    path = _write(resolved, outcome, counterexample_dir) if counterexample_dir is not None else None
+    write = counterexample_dir is not None and _reported_example()
+    path = _write(resolved, outcome, counterexample_dir) if write else None
     lines = [f"scenario {resolved.name!r} (seed {result.seed}) broke {len(outcome.violated)} invariant(s):"]
     for verdict in outcome.verdicts:
         if not verdict.holds:
@@ -63,6 +65,18 @@ def assert_holds(
     if path is not None:
         lines.append(f"scenario written to {path}; replay with: concertsim replay {path}")
     raise PromiseBroken("\n".join(lines), outcome, path)
+
+
+def _reported_example() -> bool:
+    """False while Hypothesis is still searching or shrinking: only the example it finally reports
+    is written, not every failing one it tried on the way."""
+    from hypothesis.control import current_build_context
+    from hypothesis.errors import InvalidArgument
+
+    try:
+        return bool(current_build_context().is_final)
+    except InvalidArgument:  # not inside a Hypothesis test
+        return True
 
 
 def _write(scenario: Scenario, outcome: RunOutcome, directory: Path) -> Path:

@@ -13,6 +13,7 @@ SCRATCH_TESTS = '''
 from hypothesis import given, settings, strategies as st
 
 from concertsim.pytest_plugin import CI_PROFILE
+from concertsim.strategies import scenarios, small_base
 
 
 def test_the_small_opening_holds(concertsim):
@@ -27,6 +28,12 @@ def test_without_compensation_a_lost_reply_orphans_a_deduction(concertsim):
 @given(st.integers())
 def test_hypothesis_runs_under_the_shipped_profile(n):
     assert settings.default.derandomize and settings.default.database is None
+
+
+@settings(max_examples=60)
+@given(scenarios(small_base().model_copy(update={"design": small_base().design.model_copy(update={"compensation": False})})))
+def test_a_property_over_generated_schedules_writes_its_counterexample(concertsim, scenario):
+    concertsim.assert_holds(scenario)
 '''
 
 CASE = Path(__file__).parents[1] / "properties" / "cases" / "reply-lost-after-deduction.yaml"
@@ -46,10 +53,12 @@ def test_a_scratch_project_gets_the_fixture_the_profile_and_replayable_counterex
     (tmp_path / "test_scratch.py").write_text(
         "from pathlib import Path\nHERE = Path(__file__).parent\n" + SCRATCH_TESTS)
     ran = run_pytest(tmp_path)
-    assert "1 failed, 2 passed" in ran.stdout, ran.stdout + ran.stderr
+    assert "2 failed, 2 passed" in ran.stdout, ran.stdout + ran.stderr
     assert "no-orphaned-deduction" in ran.stdout  # the broken promise, by name
     written = sorted((tmp_path / ".concertsim" / "counterexamples").glob("broken-*.yaml"))
     assert len(written) == 1 and f"concertsim replay {written[0]}" in ran.stdout
+    found = sorted((tmp_path / ".concertsim" / "counterexamples").glob("small-opening-*.yaml"))
+    assert len(found) == 1 and f"concertsim replay {found[0]}" in ran.stdout  # only the example Hypothesis reports
     replayed = subprocess.run([sys.executable, "-m", "concertsim.cli", "replay", str(written[0]), "--quiet",
                                "--out", str(tmp_path / "replayed")], capture_output=True, text=True, timeout=300)
     assert replayed.returncode == 1, replayed.stdout + replayed.stderr  # the recording reproduced: it violates
