@@ -236,6 +236,24 @@ def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _seat_cache_blocks(metrics: dict[str, Any]) -> list[Block]:
+    cache = metrics.get("seat_cache")
+    if cache is None:
+        return []
+    kind = (f"listings cached for {cache['ttl']:g} s whatever changes" if cache["mode"] == "ttl"
+            else "listings cached until a seat change of their date is committed")
+    served = (f"{_count_text(cache['hits'], 'listing')} served from the cache, {cache['stale_hits']} of them behind "
+              f"Concert's view (by up to {cache['most_behind']} seat changes; at most "
+              f"{cache['age_max_s']:.1f} s old)" if cache["hits"] else "no listing served from the cache")
+    return [
+        Heading(3, "Concert's seat cache"),
+        Paragraph(f"{kind.capitalize()}: {served}. {cache['refused_holds']} of {cache['hold_attempts']} hold "
+                  "attempts were refused because the seat shown was taken (seat-unavailable); the seat check "
+                  "before a hold reads the view, so a stale listing costs a buyer a refused hold, never a double "
+                  "booking."),
+    ]
+
+
 def _series_blocks(metrics: dict[str, Any], with_figure: bool) -> list[Block]:
     png = service_series_figure.service_series_png(metrics["series"]) if with_figure else None
     if png is None:
@@ -258,6 +276,7 @@ def service_metrics_blocks(outcome: RunOutcome, *, with_figure: bool = True) -> 
         *_server_time_blocks(metrics),
         *_event_blocks(metrics),
         *_staleness_blocks(outcome, with_figure),
+        *_seat_cache_blocks(metrics),
         *_reliability_blocks(metrics),
         *_series_blocks(metrics, with_figure),
         *_capacity_blocks(outcome, with_figure),

@@ -49,3 +49,16 @@ def test_a_cache_with_a_lifetime_serves_stale_listings_and_buyers_pay_with_refus
     assert sum(hit["behind"] > 0 for hit in stale_hits) > 10
     assert max(hit["age"] for hit in stale_hits) < 5.0
     assert stale_refused > fresh_refused + 10
+
+
+def test_the_metrics_and_the_report_say_how_stale_the_cache_was() -> None:
+    from concertsim.reports.document import Paragraph
+    from concertsim.reports.service_metrics_report import service_metrics_blocks
+
+    outcome = run("seat-cache", overrides=["workload.users=150"])
+    cache = outcome.metrics["seat_cache"]
+    assert cache["mode"] == "ttl" and cache["stale_hits"] > 10 and cache["age_max_s"] < 5.0
+    assert cache["refused_holds"] == Counter(op.error for op in outcome.result.history if op.action == "hold")["seat-unavailable"]
+    shown = " ".join(b.text for b in service_metrics_blocks(outcome, with_figure=False) if isinstance(b, Paragraph))
+    assert f"{cache['stale_hits']} of them behind Concert's view" in shown
+    assert run("small-opening", overrides=["workload.users=5"]).metrics["seat_cache"] is None
