@@ -173,6 +173,11 @@ class BrokerSpec(_Frozen):
         description="seconds each append holds its partition's log writer, so a partition takes at "
         "most 1/partition_append_time events a second and appends queue behind each other (null: no limit)",
     )
+    retry_topic: bool = Field(
+        False,
+        description="retry a failed handling from the group's retry topic, letting the partition go on "
+        "(no head-of-line blocking, but a later event of the same key may overtake it); false: retry in place",
+    )
     dedup_window: PositiveSeconds | None = Field(
         None,
         description="seconds during which the broker drops a second publish of an event id to a topic "

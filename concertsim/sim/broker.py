@@ -37,9 +37,23 @@ if TYPE_CHECKING:
     from concertsim.sim.network import Network
     from concertsim.sim.world import World
 
-__all__ = ["Broker", "DeadLetter", "BROKER"]
+__all__ = ["Broker", "DeadLetter", "RetryEntry", "BROKER"]
 
 BROKER = BROKER_PARTY
+
+
+@dataclass(slots=True, frozen=True)
+class RetryEntry:
+    """An event a group failed to handle, waiting in the group's retry topic until ``due_at``:
+    its ``attempt``-th retry."""
+
+    due_at: float
+    seq: int
+    attempt: int
+    topic: str
+    partition: int
+    offset: int
+    event: Event
 
 
 @dataclass(slots=True, frozen=True)
@@ -94,6 +108,10 @@ class Broker:
         self.interests: dict[str, list[str]] = {}
         """event type -> the groups that handle it (a group skips the other types of its topics)"""
         self.dead_letters: list[DeadLetter] = []
+        self.retry_topics: dict[str, list[RetryEntry]] = {}
+        """group -> its retry topic (with ``broker.retry_topic``), durable like the log"""
+        self._retry_growth: dict[str, simpy.Event] = {}
+        self._retry_seq = 0
         self.dedup_window = dedup_window
         """Seconds during which the broker drops a second append of an event id to a topic (the
         idempotent producer the seed's "removes duplicates" assumes); None: it keeps every copy."""
@@ -239,12 +257,40 @@ class Broker:
         return len(self.log(topic, partition)) - self.committed(group, topic, partition)
 
     def total_lag(self) -> int:
+        """Events not yet handled: behind each group's committed offsets, and waiting in retry topics."""
         return sum(
             self.lag(group, topic, partition)
             for topic, groups in self.subscriptions.items()
             for group in groups
             for partition in range(self.partitions)
-        )
+        ) + sum(len(entries) for entries in self.retry_topics.values())
+
+    # --- retry topics ----------------------------------------------------------------------------
+
+    def enqueue_retry(self, group: str, entry_for: Any) -> RetryEntry:
+        """Append to ``group``'s retry topic the entry ``entry_for(seq)`` builds."""
+        self._retry_seq += 1
+        entry = entry_for(self._retry_seq)
+        self.retry_topics.setdefault(group, []).append(entry)
+        growth = self._retry_growth.pop(group, None)
+        if growth is not None:
+            growth.succeed()
+        return entry
+
+    def next_retry(self, group: str) -> RetryEntry | None:
+        """The entry of ``group``'s retry topic due first (None if it is empty); it stays in the
+        topic until :meth:`retried`, so a consumer that crashes while retrying it retries it again."""
+        entries = self.retry_topics.get(group)
+        return min(entries, key=lambda e: (e.due_at, e.seq)) if entries else None
+
+    def retried(self, group: str, entry: RetryEntry) -> None:
+        self.retry_topics[group].remove(entry)
+
+    def retry_enqueued(self, group: str) -> simpy.Event:
+        growth = self._retry_growth.get(group)
+        if growth is None:
+            growth = self._retry_growth[group] = self.env.event()
+        return growth
 
     def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
         """Park ``event`` in ``group``'s dead-letter topic. The key stays blocked for the group

@@ -4,8 +4,11 @@ A consumer of group G reads one partition of one topic from G's committed offset
 event is handled in a local transaction that also records its id in the inbox, so a redelivered
 event (after a crash before the offset commit, or a duplicated delivery) is recognised and skipped:
 "each service stores the ids it has processed and skips duplicates". Handling that fails is retried
-with exponential backoff up to ``retries`` times; then the event is parked in G's dead-letter topic
-with the reason, or, without a dead-letter topic, dropped with an error log (it is lost).
+with exponential backoff up to ``retries`` times, in place (the partition waits: head-of-line
+blocking) or, with ``broker.retry_topic``, from G's retry topic (the partition goes on, and a later
+event of the same key may overtake the one being retried); then the event is parked in G's
+dead-letter topic with the reason, or, without a dead-letter topic, dropped with an error log (it
+is lost).
 
 A delivery that the network loses is noticed as a gap: the consumer handles what arrived before it,
 commits up to there and fetches again after ``fetch_timeout``.
@@ -21,7 +24,7 @@ import simpy
 
 from concertsim.models.errors import DomainError, UnreadableEvent
 from concertsim.models.events import Event, EventPayload, readable, reader_version
-from concertsim.sim.broker import BROKER, Broker, DeadLetter
+from concertsim.sim.broker import BROKER, Broker, DeadLetter, RetryEntry
 from concertsim.sim.host import Host, Unavailable
 from concertsim.sim.network import Network
 from concertsim.sim.storage import Transaction
@@ -33,6 +36,7 @@ __all__ = [
     "consumer_name",
     "redrive",
     "handle_with_retries",
+    "consume_retries",
 ]
 
 EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
@@ -52,6 +56,10 @@ class ConsumerPolicy:
     retry_backoff: float
     fetch_timeout: float
     fetch_batch: int = 20
+    retry_topic: bool = False
+    """Retry a failed handling from the group's retry topic instead of in place: the partition
+    goes on meanwhile (no head-of-line blocking), so a later event of the same key may be handled
+    before the one being retried."""
 
 
 def _refuse_unreadable(host: Host, group: str, event: Event, now: float) -> None:
@@ -89,6 +97,65 @@ def handle_once(
     )
 
 
+def give_up(
+    host: Host, broker: Broker, group: str, topic: str, partition: int, offset: int, event: Event, reason: str,
+    policy: ConsumerPolicy,
+) -> None:
+    """The retries are spent: park the event in the group's dead-letter topic, or drop it."""
+    if policy.dead_letter:
+        broker.park(group, topic, partition, offset, event, reason)
+    else:
+        host.world.record("consumer.dropped", host.name, event.trace_id, group=group, event_id=event.event_id,
+                          reason=reason)
+
+
+def queue_retry(
+    host: Host, broker: Broker, group: str, topic: str, partition: int, offset: int, event: Event, attempt: int,
+    policy: ConsumerPolicy,
+) -> None:
+    """Put the event in the group's retry topic, due after the backoff of its ``attempt``-th failure."""
+    due_at = host.env.now + policy.retry_backoff * 2 ** (attempt - 1)
+    broker.enqueue_retry(group, lambda seq: RetryEntry(due_at, seq, attempt, topic, partition, offset, event))
+    host.world.record("consumer.retry_queued", host.name, event.trace_id, group=group, event_id=event.event_id,
+                      attempt=attempt, due_at=due_at)
+
+
+def consume_retries(
+    host: Host, broker: Broker, group: str, handlers: dict[str, EventWork], policy: ConsumerPolicy,
+) -> Generator[simpy.Event, Any, None]:
+    """The loop of ``group``'s retry topic: take the entry due first, wait until it is due, handle
+    it; a failure queues it again (or parks it once the retries are spent). An entry leaves the
+    topic only when it is handled or given up, so a crash in between retries it again."""
+    world = host.world
+    while True:
+        entry = broker.next_retry(group)
+        if entry is None:
+            yield broker.retry_enqueued(group)
+            continue
+        if entry.due_at > host.env.now:
+            yield host.env.timeout(entry.due_at - host.env.now) | broker.retry_enqueued(group)
+            continue
+        event = entry.event
+        try:
+            handled = yield from host.work_on_worker(
+                f"{group}<-{event.type}", handle_once(host, group, event, handlers[event.type], policy.dedup)
+            )
+        except (DomainError, Unavailable) as failure:
+            attempt = entry.attempt + 1
+            reason = getattr(failure, "message", str(failure))
+            world.record("consumer.failed", host.name, event.trace_id, group=group, event_id=event.event_id,
+                         attempt=attempt, reason=reason)
+            broker.retried(group, entry)
+            if attempt > policy.retries:
+                give_up(host, broker, group, entry.topic, entry.partition, entry.offset, event, reason, policy)
+            else:
+                queue_retry(host, broker, group, entry.topic, entry.partition, entry.offset, event, attempt, policy)
+            continue
+        broker.retried(group, entry)
+        world.record("consumer.handled" if handled else "consumer.duplicate_skipped", host.name, event.trace_id,
+                     group=group, event_id=event.event_id, type=event.type)
+
+
 def handle_with_retries(
     host: Host, broker: Broker, group: str, topic: str, partition: int, offset: int,
     event: Event, work: EventWork, policy: ConsumerPolicy,
@@ -113,13 +180,10 @@ def handle_with_retries(
                 attempt=attempt, reason=reason,
             )
             if attempt > policy.retries:
-                if policy.dead_letter:
-                    broker.park(group, topic, partition, offset, event, reason)
-                else:
-                    world.record(
-                        "consumer.dropped", host.name, event.trace_id, group=group,
-                        event_id=event.event_id, reason=reason,
-                    )
+                give_up(host, broker, group, topic, partition, offset, event, reason, policy)
+                return
+            if policy.retry_topic:
+                queue_retry(host, broker, group, topic, partition, offset, event, attempt, policy)
                 return
             yield host.env.timeout(policy.retry_backoff * 2 ** (attempt - 1))
             continue

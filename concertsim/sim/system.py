@@ -15,7 +15,7 @@ from types import ModuleType
 from concertsim.models import concert, points, reservations
 from concertsim.scenarios.schema import SERVICE_NAMES
 from concertsim.sim.broker import Broker
-from concertsim.sim.consumer import ConsumerPolicy, EventWork, consume_partition, consumer_name
+from concertsim.sim.consumer import ConsumerPolicy, EventWork, consume_partition, consume_retries, consumer_name
 from concertsim.sim.gateway import install_routes
 from concertsim.sim.host import Host
 from concertsim.sim.network import Network
@@ -88,6 +88,7 @@ def build_system(world: World) -> System:
         dead_letter=design.dead_letter,
         retry_backoff=scenario.broker.retry_backoff,
         fetch_timeout=scenario.broker.fetch_timeout,
+        retry_topic=scenario.broker.retry_topic,
     )
     handlers: dict[tuple[str, str], EventWork] = {}
     for name, module in SERVICE_MODULES.items():
@@ -110,6 +111,9 @@ def build_system(world: World) -> System:
                     partial(consume_partition, host, broker, network, name, topic, partition,
                             topic_handlers, policy),
                 )
+        if policy.retry_topic and by_topic:
+            group_handlers = {t: w for topic_handlers in by_topic.values() for t, w in topic_handlers.items()}
+            host.daemon(f"retry:{name}", partial(consume_retries, host, broker, name, group_handlers, policy))
         for job_name, job in module.jobs(host).items():
             host.daemon(f"job:{job_name}", job)
     return System(world, network, broker, hosts, handlers, policy)
