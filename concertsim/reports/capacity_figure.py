@@ -1,6 +1,6 @@
 """The capacity figure: the utilisation and queue of the busiest resources over time, so a reader
-sees which saturated first and when. Drawn from ``metrics.resources`` series; left out when no
-resource was ever half busy or made a request queue."""
+sees which saturated first and when. Drawn from ``metrics.resources`` series, for the pools that
+were at least half busy in some second; left out when none was."""
 
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ FILE_NAME = "capacity.png"
 MOST_DRAWN = 6
 
 
+DRAWN_FROM = 0.5
+"""A pool is drawn if it was at least this busy in some second; the figure needs one such pool."""
+
+
 def _drawn(resources: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    with_series = [(name, row) for name, row in resources.items() if "series" in row]
+    with_series = [(name, row) for name, row in resources.items()
+                   if "series" in row and row["peak_utilisation"] >= DRAWN_FROM]
     with_series.sort(key=lambda item: (item[1]["saturated_at"] is None, item[1]["saturated_at"] or 0,
                                        -item[1]["peak_utilisation"], item[0]))
     return with_series[:MOST_DRAWN]
@@ -45,7 +50,7 @@ def capacity_png(resources: dict[str, dict[str, Any]], until: float) -> bytes | 
     busy_axes.set_title("Worker and connection pools: utilisation and queue over time")
     queue_axes.set_ylabel("requests queued\n(mean per second)")
     queue_axes.set_xlabel("simulated time (s)")
-    queue_axes.set_ylim(bottom=0)
+    queue_axes.set_ylim(0, max(1.0, max(max(row["series"]["queue"]) for _, row in drawn) * 1.1))
     queue_axes.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
     busy_until = max((second for _, row in drawn for second, value in enumerate(row["series"]["utilisation"])
                       if value >= 0.05), default=0)

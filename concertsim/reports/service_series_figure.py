@@ -11,6 +11,8 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from concertsim.reports.plotting import milliseconds_axis
+
 __all__ = ["service_series_png", "FILE_NAME"]
 
 FILE_NAME = "service-series.png"
@@ -47,7 +49,7 @@ def service_series_png(series: dict[str, Any]) -> bytes | None:
             points = [(i * width, v) for i, v in enumerate(row[key]) if v is not None]
             if points:
                 axes.plot(*zip(*points), linewidth=1.0, marker=".", markersize=2, label=name)
-        axes.set_yscale("log")
+        milliseconds_axis(axes, "y")
         axes.set_ylabel(label)
         axes.legend(fontsize=7, ncol=3, loc="upper right", frameon=False)
     if failing:
