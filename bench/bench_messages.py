@@ -9,18 +9,22 @@ records in the trace). The baselines move messages with bare SimPy in the same r
   worker pool, which waits a service time and answers through another Store; closer to what one
   simulated call does.
 
-Usage: python bench/bench_messages.py [--scales 1,10,100] [--repeats 5,3,1] [--profile]
+Usage: python bench/bench_messages.py [--scales 1,10,100] [--repeats 5,3,1] [--profile] [--memory]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import platform
 import pstats
 import random
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import simpy
 
@@ -109,12 +113,27 @@ def concertsim_run(scale: int) -> tuple[int, float]:
     return messages, wall
 
 
+def peak_memory_mib(scale: int) -> float:
+    """The peak resident memory (MiB) of a fresh process that runs the scenario at ``scale`` once
+    (the simulation and its checks, not the reports), as that process reports it."""
+    # VmHWM, the process's own high-water mark, starts afresh at exec (ru_maxrss may keep the
+    # forking parent's peak).
+    code = ("import sys, bench_messages as b; from concertsim.checks import check_run; "
+            "check_run(b.run_scenario(b.scaled(int(sys.argv[1])))); "
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))")
+    done = subprocess.run([sys.executable, "-c", code, str(scale)], check=True, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])})
+    return int(done.stdout.split()[-1]) / 1024  # VmHWM is in kB
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1,10,100")
     parser.add_argument("--repeats", default="5,3,1", help="runs per scale (median reported)")
     parser.add_argument("--baseline-messages", type=int, default=200_000)
     parser.add_argument("--profile", action="store_true", help="also profile one 1x run")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure each scale's peak memory in a fresh process (MiB, and KiB per user)")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     repeats = [int(r) for r in args.repeats.split(",")]
@@ -144,6 +163,12 @@ def main() -> None:
         print(f"\nwall time grows {1000 * slope:.2f} ms per user (least squares); "
               + ", ".join(f"wall({u2 // BASE_USERS}x)/wall({u1 // BASE_USERS}x) = {w2 / w1:.1f}"
                           for (u1, w1), (u2, w2) in zip(rows, rows[1:])))
+    if args.memory:
+        print(f"\n{'scale':>5} {'users':>7} {'peak MiB':>9} {'KiB/user':>9}")
+        for scale in scales:
+            peak = peak_memory_mib(scale)
+            users = BASE_USERS * scale
+            print(f"{scale:>5} {users:>7} {peak:>9.0f} {1024 * peak / users:>9.1f}", flush=True)
     if args.profile:
         profile = cProfile.Profile()
         profile.runcall(run_scenario, scaled(1))
