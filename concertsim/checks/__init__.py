@@ -12,6 +12,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
     booking,
     charges,
     client_history,
+    event_sourcing,
     holds,
     liveness,
     lost_events,

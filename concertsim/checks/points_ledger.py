@@ -9,7 +9,7 @@ from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import points
 from concertsim.sim.result import RunResult
 
-__all__ = ["ledger_order"]
+__all__ = ["ledger_order", "point_events"]
 
 
 def ledger_order(entry: points.LedgerEntry) -> tuple[int, int]:
@@ -45,7 +45,7 @@ def points_never_negative(result: RunResult) -> list[Violation]:
                         f"user {user_id}'s balance fell to {running} at {entry.entry_id}",
                         at=entry.at,
                         evidence={"user_id": user_id, "entry_id": entry.entry_id, "balance": running},
-                        records=_point_events(result, user_id, until=entry.use_id),
+                        records=point_events(result, user_id, until=entry.use_id),
                     )
                 )
                 break
@@ -68,7 +68,7 @@ def points_ledger_balanced(result: RunResult) -> list[Violation]:
                     "points-ledger-balanced",
                     f"user {user_id}: balance {account.balance} but the ledger sums to {ledger}",
                     evidence={"user_id": user_id, "balance": account.balance, "ledger": ledger},
-                    records=_point_events(result, user_id),
+                    records=point_events(result, user_id),
                 )
             )
     return violations
@@ -101,7 +101,7 @@ def no_double_refund(result: RunResult) -> list[Violation]:
 _POINT_EVENTS = ("PointChargedEvent", "PointUsedEvent", "PointRefundedEvent")
 
 
-def _point_events(result: RunResult, user_id: int, until: str | None = None) -> tuple[int, ...]:
+def point_events(result: RunResult, user_id: int, until: str | None = None) -> tuple[int, ...]:
     """The events of the user's ledger entries (charges, deductions, refunds) in commit order;
     with ``until``, only up to that deduction's or refund's event, if it has one."""
     index = trace_index(result)

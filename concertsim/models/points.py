@@ -4,6 +4,12 @@ Rules: a balance never goes negative; every change is a ledger entry (charge, us
 balance always equals its ledger; a use or a charge keyed by an idempotency key is applied once
 however often it is requested; a refund gives back each deduction of a reservation at most once; a refund that
 finds no deduction leaves a tombstone so that a deduction arriving late is refused.
+
+Accounts are stored one of two ways (:class:`AccountStorage`). *State*: a balance row per user,
+updated with each ledger entry. *Events* (event sourcing, seed 6.1): no balance is stored; each
+user's ledger entries form a stream, and a balance is derived by replaying it, from the latest
+snapshot (written every ``snapshot_every`` entries) when there is one. A stream is read for update
+before it grows, so two concurrent changes of one account conflict, as the balance row does.
 """
 
 from __future__ import annotations
@@ -38,6 +44,13 @@ __all__ = [
     "use",
     "refund_reservation",
     "ledger_balance",
+    "STREAMS",
+    "SNAPSHOTS",
+    "AccountStorage",
+    "AccountStream",
+    "Snapshot",
+    "replay",
+    "STATE_STORED",
 ]
 
 ACCOUNTS = "accounts"
@@ -48,6 +61,38 @@ USES_BY_RESERVATION = "uses_by_reservation"
 CHARGES_BY_KEY = "charges_by_key"
 TOMBSTONES = "refund_tombstones"
 OPENING_ENTRY_PREFIX = "led-open-"
+STREAMS = "account_streams"
+SNAPSHOTS = "account_snapshots"
+_SIGN = {"charge": 1, "use": -1, "refund": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStorage:
+    """How accounts are stored: ``sourced`` (event sourcing) or a balance row; with event
+    sourcing, a snapshot of the balance every ``snapshot_every`` entries (None: never)."""
+
+    sourced: bool = False
+    snapshot_every: int | None = None
+
+
+STATE_STORED = AccountStorage()
+
+
+@dataclass(slots=True)
+class AccountStream:
+    """An event-sourced account: its ledger entries' ids, in the order they were committed."""
+
+    user_id: int
+    entries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The balance after the first ``version`` entries of a user's stream."""
+
+    user_id: int
+    version: int
+    balance: int
 
 
 @dataclass(slots=True)
@@ -90,31 +135,70 @@ class RefundTombstone:
     at: float
 
 
-def _account_for_update(store: Store, user_id: int) -> PointAccount:
+def replay(store: Store, user_id: int, *, from_snapshot: bool = True) -> tuple[int, int]:
+    """An event-sourced account's balance and how many entries were replayed to get it: from its
+    latest snapshot (or, ``from_snapshot`` false, from the start). Refuses :class:`UnknownAccount`."""
+    stream = store.get(STREAMS, user_id)
+    if stream is None:
+        raise UnknownAccount(user_id)
+    snapshot = store.get(SNAPSHOTS, user_id) if from_snapshot else None
+    start, total = (snapshot.version, snapshot.balance) if snapshot is not None else (0, 0)
+    for entry_id in stream.entries[start:]:
+        entry = store.get(LEDGER, entry_id)
+        total += _SIGN[entry.kind] * entry.amount
+    return total, len(stream.entries) - start
+
+
+def _account_for_update(store: Store, user_id: int, storage: AccountStorage) -> PointAccount:
+    if storage.sourced:
+        if store.get_for_update(STREAMS, user_id) is None:
+            raise UnknownAccount(user_id)
+        return PointAccount(user_id, replay(store, user_id)[0])
     account = store.get_for_update(ACCOUNTS, user_id)
     if account is None:
         raise UnknownAccount(user_id)
     return account
 
 
-def _append_ledger(store: Store, ids: IdSource, entry_kind: str, user_id: int, amount: int, now: float,
-                   reservation_id: str | None = None, use_id: str | None = None) -> None:
-    entry = LedgerEntry(ids.next_id("led"), user_id, entry_kind, amount, now, reservation_id, use_id)
+def _record(store: Store, entry: LedgerEntry, account: PointAccount, storage: AccountStorage) -> None:
+    """Write ``entry`` and the account it leaves: the balance row, or the stream (and, when due, a
+    snapshot of the balance after it)."""
     store.put(LEDGER, entry.entry_id, entry)
-
-
-def open_account(store: Store, user_id: int, now: float, initial_balance: int = 0) -> None:
-    """Create ``user_id``'s account if it has none; an initial balance is a ledger charge."""
-    if store.get(ACCOUNTS, user_id) is not None:
+    if not storage.sourced:
+        store.put(ACCOUNTS, account.user_id, account)
         return
-    store.get_for_update(ACCOUNTS, user_id)
-    store.put(ACCOUNTS, user_id, PointAccount(user_id, initial_balance))
+    stream = store.get_for_update(STREAMS, account.user_id) or AccountStream(account.user_id)
+    stream.entries = (*stream.entries, entry.entry_id)
+    store.put(STREAMS, account.user_id, stream)
+    if storage.snapshot_every and len(stream.entries) % storage.snapshot_every == 0:
+        store.put(SNAPSHOTS, account.user_id, Snapshot(account.user_id, len(stream.entries), account.balance))
+
+
+def _entry(ids: IdSource, entry_kind: str, user_id: int, amount: int, now: float,
+           reservation_id: str | None = None, use_id: str | None = None) -> LedgerEntry:
+    return LedgerEntry(ids.next_id("led"), user_id, entry_kind, amount, now, reservation_id, use_id)
+
+
+def open_account(store: Store, user_id: int, now: float, initial_balance: int = 0,
+                 storage: AccountStorage = STATE_STORED) -> None:
+    """Create ``user_id``'s account if it has none; an initial balance is a ledger charge."""
+    table = STREAMS if storage.sourced else ACCOUNTS
+    if store.get(table, user_id) is not None:
+        return
+    store.get_for_update(table, user_id)
+    account = PointAccount(user_id, initial_balance)
+    if storage.sourced:
+        store.put(STREAMS, user_id, AccountStream(user_id))
+    else:
+        store.put(ACCOUNTS, user_id, account)
     if initial_balance > 0:
-        entry = LedgerEntry(f"{OPENING_ENTRY_PREFIX}{user_id}", user_id, "charge", initial_balance, now)
-        store.put(LEDGER, entry.entry_id, entry)
+        _record(store, LedgerEntry(f"{OPENING_ENTRY_PREFIX}{user_id}", user_id, "charge", initial_balance, now),
+                account, storage)
 
 
-def balance(store: Store, user_id: int) -> int:
+def balance(store: Store, user_id: int, storage: AccountStorage = STATE_STORED) -> int:
+    if storage.sourced:
+        return replay(store, user_id)[0]
     account = store.get(ACCOUNTS, user_id)
     if account is None:
         raise UnknownAccount(user_id)
@@ -122,7 +206,8 @@ def balance(store: Store, user_id: int) -> int:
 
 
 def charge(
-    store: Store, ids: IdSource, *, user_id: int, amount: int, now: float, idempotency_key: str | None = None
+    store: Store, ids: IdSource, *, user_id: int, amount: int, now: float, idempotency_key: str | None = None,
+    storage: AccountStorage = STATE_STORED,
 ) -> list[PointCharged]:
     """Add ``amount`` points (seed 2: ``POST /points/charge``).
 
@@ -133,11 +218,10 @@ def charge(
         return []
     if amount <= 0:
         raise InvalidAmount(amount)
-    account = _account_for_update(store, user_id)
+    account = _account_for_update(store, user_id, storage)
     account.balance += amount
-    store.put(ACCOUNTS, user_id, account)
     entry = LedgerEntry(ids.next_id("led"), user_id, "charge", amount, now, request_key=idempotency_key)
-    store.put(LEDGER, entry.entry_id, entry)
+    _record(store, entry, account, storage)
     if idempotency_key is not None:
         store.put(CHARGES_BY_KEY, idempotency_key, entry.entry_id)
     return [PointCharged(user_id=user_id, amount=amount, balance=account.balance)]
@@ -154,6 +238,7 @@ def use(
     now: float,
     idempotent: bool = True,
     honour_tombstones: bool = True,
+    storage: AccountStorage = STATE_STORED,
 ) -> tuple[PointUse, list[PointUsed]]:
     """Deduct ``amount`` for ``reservation_id``.
 
@@ -176,18 +261,17 @@ def use(
         raise DeductionCancelled(reservation_id)
     if amount <= 0:
         raise InvalidAmount(amount)
-    account = _account_for_update(store, user_id)
+    account = _account_for_update(store, user_id, storage)
     if account.balance < amount:
         raise InsufficientPoints(user_id, account.balance, amount)
     account.balance -= amount
-    store.put(ACCOUNTS, user_id, account)
     deduction = PointUse(ids.next_id("use"), user_id, reservation_id, amount, idempotency_key, now)
     store.put(USES, deduction.use_id, deduction)
     if idempotent:
         store.put(USES_BY_KEY, idempotency_key, deduction.use_id)
     earlier = store.get_for_update(USES_BY_RESERVATION, reservation_id) or ()
     store.put(USES_BY_RESERVATION, reservation_id, (*earlier, deduction.use_id))
-    _append_ledger(store, ids, "use", user_id, amount, now, reservation_id, deduction.use_id)
+    _record(store, _entry(ids, "use", user_id, amount, now, reservation_id, deduction.use_id), account, storage)
     return deduction, [
         PointUsed(user_id=user_id, use_id=deduction.use_id, reservation_id=reservation_id,
                   amount=amount, balance=account.balance)
@@ -195,7 +279,8 @@ def use(
 
 
 def refund_reservation(
-    store: Store, ids: IdSource, *, reservation_id: str, now: float, leave_tombstone: bool = True
+    store: Store, ids: IdSource, *, reservation_id: str, now: float, leave_tombstone: bool = True,
+    storage: AccountStorage = STATE_STORED,
 ) -> list[PointRefunded]:
     """Give back every deduction of ``reservation_id`` not yet refunded (the compensation of
     seed 4.2.2), each at most once. Finding none, leave a tombstone (if asked) so a late deduction
@@ -213,10 +298,10 @@ def refund_reservation(
             continue
         deduction.refunded_at = now
         store.put(USES, use_id, deduction)
-        account = _account_for_update(store, deduction.user_id)
+        account = _account_for_update(store, deduction.user_id, storage)
         account.balance += deduction.amount
-        store.put(ACCOUNTS, deduction.user_id, account)
-        _append_ledger(store, ids, "refund", deduction.user_id, deduction.amount, now, reservation_id, use_id)
+        _record(store, _entry(ids, "refund", deduction.user_id, deduction.amount, now, reservation_id, use_id),
+                account, storage)
         refunded.append(
             PointRefunded(user_id=deduction.user_id, use_id=use_id, reservation_id=reservation_id,
                           amount=deduction.amount, balance=account.balance)
@@ -226,10 +311,9 @@ def refund_reservation(
 
 def ledger_balance(store: Store, user_id: int) -> int:
     """Charges minus uses plus refunds of ``user_id`` (what the balance must equal)."""
-    sign = {"charge": 1, "use": -1, "refund": 1}
     total = 0
     for key in store.keys(LEDGER):
         entry = store.get(LEDGER, key)
         if entry.user_id == user_id:
-            total += sign[entry.kind] * entry.amount
+            total += _SIGN[entry.kind] * entry.amount
     return total

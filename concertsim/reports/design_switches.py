@@ -134,6 +134,17 @@ SWITCHES: tuple[Switch, ...] = (
         ),
         ("seat-view-converges",),
     ),
+    Switch(
+        "point_storage", "Point's accounts", "6.1",
+        "state: a balance row per user; events: Point stores each user's events and derives balances by "
+        "replaying them, from a snapshot when there is one",
+        lambda value, default: (
+            "Point stores events only and derives each balance by replaying them (event sourcing): a "
+            "snapshot that disagrees with its events would show a balance no replay gives" if value == "events"
+            else "Point keeps a balance row per user"
+        ),
+        ("point-replay-consistent",),
+    ),
 )
 
 

@@ -254,6 +254,22 @@ def _seat_cache_blocks(metrics: dict[str, Any]) -> list[Block]:
     ]
 
 
+def _point_storage_blocks(metrics: dict[str, Any]) -> list[Block]:
+    storage = metrics["point_storage"]
+    if storage["mode"] != "events":
+        return []
+    return [
+        Heading(3, "Point's event-sourced accounts"),
+        Paragraph(
+            f"Point stored {storage['events']} events and {storage['snapshots']} snapshots, and no balance: "
+            f"{storage['reads']} requests derived a balance by replaying {storage['events_replayed']} events "
+            f"(at most {storage['max_replayed']} at once), {storage['replay_seconds'] * 1000:,.1f} ms of service "
+            f"time in all; Point's database committed {storage['commits']} transactions. `concertsim compare` "
+            "with `--set-b design.point_storage=state` puts the same run with a balance row per user beside it."
+        ),
+    ]
+
+
 def _series_blocks(metrics: dict[str, Any], with_figure: bool) -> list[Block]:
     png = service_series_figure.service_series_png(metrics["series"]) if with_figure else None
     if png is None:
@@ -277,6 +293,7 @@ def service_metrics_blocks(outcome: RunOutcome, *, with_figure: bool = True) -> 
         *_event_blocks(metrics),
         *_staleness_blocks(outcome, with_figure),
         *_seat_cache_blocks(metrics),
+        *_point_storage_blocks(metrics),
         *_reliability_blocks(metrics),
         *_series_blocks(metrics, with_figure),
         *_capacity_blocks(outcome, with_figure),

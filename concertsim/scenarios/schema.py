@@ -87,6 +87,7 @@ INVARIANT_IDS = (
     "points-never-negative",
     "points-ledger-balanced",
     "no-double-refund",
+    "point-replay-consistent",
     "charge-exactly-once",
     "queue-capacity",
     "no-orphaned-deduction",
@@ -123,6 +124,8 @@ class Design(_Frozen):
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     dead_letter: bool = True
     partitioning: Literal["key", "random"] = "key"
+    point_storage: Literal["state", "events"] = "state"
+    """How Point stores accounts: a balance row per user, or event sourcing (seed 6.1)."""
 
 
 # --- topology and infrastructure -----------------------------------------------------------------
@@ -221,10 +224,19 @@ class SchemaUpgrade(_Frozen):
 
 
 class StorageSpec(_Frozen):
-    """Each service's database: commit latency, optimistic-conflict retries, connection pool."""
+    """Each service's database: commit latency, optimistic-conflict retries, connection pool; and,
+    for Point with event sourcing, its snapshots and the cost of replaying events."""
 
     commit_latency: Distribution = LogNormal(median=0.002, sigma=0.3)
     conflict_retries: Annotated[int, Field(ge=0, le=100)] = 5
+    point_snapshot_every: Annotated[int | None, Field(ge=1, le=1_000_000)] = Field(
+        50, description="with design.point_storage=events: a balance snapshot every this many entries of a "
+        "user's stream (null: never, every balance is replayed from the first entry)",
+    )
+    replay_seconds_per_event: Annotated[float, Field(ge=0, le=1.0, allow_inf_nan=False)] = Field(
+        0.00002, description="with design.point_storage=events: the service time of replaying one event to "
+        "derive a balance",
+    )
     connections: Annotated[int | None, Field(ge=1, le=10_000)] = Field(
         10,
         description="connections per database: a commit holds one for its latency and waits when "

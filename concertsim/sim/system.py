@@ -144,7 +144,8 @@ def _load_initial_data(world: World, hosts: dict[str, Host]) -> None:
             read_side, date_id=date_id, opens_at=on_sale.opening_of(date_id), seats=on_sale.seats_per_date,
             price=on_sale.price,
         )
+    storage = point_service.account_storage(hosts["point"])
     for user_id in range(1, scenario.workload.users + 1):
-        points.open_account(wallet, user_id, 0.0, initial_balance=scenario.workload.initial_points)
+        points.open_account(wallet, user_id, 0.0, initial_balance=scenario.workload.initial_points, storage=storage)
     for tx in (booking, read_side, wallet):
         tx.db.load(tx)

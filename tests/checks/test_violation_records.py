@@ -222,12 +222,23 @@ def delivered_unreadable(result: RunResult) -> None:
         record.seq = seq
 
 
+def snapshot_off_by_a_charge(result: RunResult) -> None:
+    """An event-sourced account whose snapshot missed one of the events it covers."""
+    from concertsim.models.points import AccountStream, Snapshot
+
+    user_id = next(iter(result.table("point", points.ACCOUNTS)))
+    entries = tuple(sorted(e for e, entry in result.table("point", points.LEDGER).items() if entry.user_id == user_id))
+    result.state["point"][points.STREAMS] = {user_id: AccountStream(user_id, entries)}
+    result.state["point"][points.SNAPSHOTS] = {user_id: Snapshot(user_id, len(entries), -1)}
+
+
 DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "no-double-booking": sold_twice,
     "no-duplicate-holds": two_holds_for_one_request,
     "points-never-negative": balance_below_zero,
     "points-ledger-balanced": ledger_off_balance,
     "no-double-refund": refunded_twice,
+    "point-replay-consistent": snapshot_off_by_a_charge,
     "charge-exactly-once": charged_twice,
     "queue-capacity": capacity_one,
     "no-orphaned-deduction": orphaned,
@@ -257,3 +268,4 @@ def test_a_violation_of_each_invariant_names_its_records(clean: RunResult, invar
     assert verdict.violations, f"the damage breaks {invariant}"
     for violation in verdict.violations[:5]:
         assert_proven(result, violation)
+

@@ -11,6 +11,7 @@ import xmlschema
 from typer.testing import CliRunner
 
 from concertsim.cli import app
+from concertsim.scenarios.schema import INVARIANT_IDS
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parents[1] / "data" / "junit.xsd")
 LOST_REPLY = Path(__file__).parents[1] / "properties" / "cases" / "reply-lost-after-deduction.yaml"
@@ -33,12 +34,12 @@ def test_a_violating_run_fails_the_cases_of_its_broken_invariants_with_evidence_
     found = cases(junit)
     failed = {name for name, case in found.items() if case.find("failure") is not None}
     assert failed == {"no-orphaned-deduction", "client-outcomes-honoured"}
-    assert len(found) == 19
+    assert len(found) == len(INVARIANT_IDS)
     body = found["no-orphaned-deduction"].find("failure").text
     assert "evidence:" in body and "trace records:" in body
     assert f"replay: concertsim run {LOST_REPLY} --seed 1 --set design.compensation=false" in body
     table = summary.read_text()
-    assert "**2 of 19 failed**" in table and "| ❌ | no-orphaned-deduction |" in table
+    assert f"**2 of {len(INVARIANT_IDS)} failed**" in table and "| ❌ | no-orphaned-deduction |" in table
 
 
 def test_a_green_exploration_writes_passing_cases_and_a_red_one_its_counterexample(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from concertsim.scenarios.schema import INVARIANT_IDS
+
 NOTEBOOK = Path(__file__).resolve().parents[2] / "docs" / "notebook.ipynb"
 
 
@@ -37,7 +39,7 @@ def test_every_cell_runs_and_what_it_shows_renders() -> None:
         assert rendered and "Traceback" not in rendered
     outcome_html, found_html, comparison_html = (shown[0]._repr_html_(), shown[4]._repr_html_(),
                                                  shown[5]._repr_html_())
-    assert "all 19 invariants hold" in outcome_html and "data:image/png;base64," in outcome_html
+    assert f"all {len(INVARIANT_IDS)} invariants hold" in outcome_html and "data:image/png;base64," in outcome_html
     assert "counterexample at example" in found_html and "no-orphaned-deduction" in found_html
     assert "A = small-opening" in comparison_html
     assert list(shown[6].columns) == ["A", "B"]

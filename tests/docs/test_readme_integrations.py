@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from concertsim.scenarios.schema import INVARIANT_IDS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,7 +29,7 @@ def test_the_command_writes_a_junit_file_and_an_otlp_trace(tmp_path: Path) -> No
     done = subprocess.run([sys.executable, "-m", "concertsim.cli", *words[1:]], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert (tmp_path / "results.xml").read_text().count("<testcase ") == 19
+    assert (tmp_path / "results.xml").read_text().count("<testcase ") == len(INVARIANT_IDS)
     assert (tmp_path / "run-small" / "trace.otlp.json").is_file()
 
 

@@ -4,13 +4,14 @@ inline, and every string from the scenario escaped."""
 from __future__ import annotations
 
 from concertsim.api import run
+from concertsim.scenarios.schema import INVARIANT_IDS
 
 
 def test_a_run_shows_its_verdict_and_escapes_what_the_scenario_says() -> None:
     outcome = run("small-opening", overrides=["workload.users=5", "name=<script>alert(1)</script>"])
     shown = outcome._repr_html_()
     assert "<script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
-    assert shown.index("all 19 invariants hold") < shown.index("data:image/png;base64,")
+    assert shown.index(f"all {len(INVARIANT_IDS)} invariants hold") < shown.index("data:image/png;base64,")
 
 
 def test_a_broken_run_lists_its_broken_invariants_with_their_first_violation() -> None:
@@ -18,5 +19,5 @@ def test_a_broken_run_lists_its_broken_invariants_with_their_first_violation() -
 
     case = Path(__file__).parents[1] / "properties" / "cases" / "reply-lost-after-deduction.yaml"
     shown = run(case, overrides=["design.compensation=false"])._repr_html_()
-    assert "broke 2 of 19 invariants" in shown
+    assert f"broke 2 of {len(INVARIANT_IDS)} invariants" in shown
     assert "no-orphaned-deduction" in shown and "points taken for nothing" in shown

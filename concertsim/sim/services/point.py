@@ -13,6 +13,7 @@ from typing import Any
 import simpy
 
 from concertsim.models import points
+from concertsim.models.errors import UnknownAccount
 from concertsim.models.events import (
     Event,
     EventPayload,
@@ -30,23 +31,48 @@ from concertsim.sim.storage import Transaction
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 
 
+def account_storage(host: Host) -> points.AccountStorage:
+    """How this run's Point stores accounts (``design.point_storage``)."""
+    scenario = host.world.scenario
+    return points.AccountStorage(sourced=scenario.design.point_storage == "events",
+                                 snapshot_every=scenario.storage.point_snapshot_every)
+
+
+def _replay_cost(host: Host, user_id: Any, storage: points.AccountStorage) -> Generator[simpy.Event, Any, None]:
+    """With event sourcing, the time to replay the user's events since their latest snapshot (as
+    committed when the request is served): deriving a balance costs in proportion to them."""
+    if not storage.sourced:
+        return
+    try:
+        _, replayed = points.replay(host.db.begin(), user_id)
+    except UnknownAccount:
+        return  # refused by the handler itself
+    cost = replayed * host.world.scenario.storage.replay_seconds_per_event
+    host.world.record("point.replay", host.name, None, user=user_id, events=replayed)
+    if cost > 0:
+        yield host.env.timeout(cost)
+
+
 def charge(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
     """Credit points; a request repeating an earlier one's ``idempotency_key`` credits nothing
     more and answers the current balance."""
     user_id, amount = body["user_id"], body["amount"]
+    storage = account_storage(host)
+    yield from _replay_cost(host, user_id, storage)
 
     def work(tx: Transaction, now: float) -> tuple[int, list[EventPayload]]:
         raised = points.charge(tx, host.world, user_id=user_id, amount=amount, now=now,
-                               idempotency_key=body.get("idempotency_key"))
-        return points.balance(tx, user_id), list(raised)
+                               idempotency_key=body.get("idempotency_key"), storage=storage)
+        return points.balance(tx, user_id, storage), list(raised)
 
     balance = yield from host.transact(work, trace_id, label="point.charge")
     return Ok({"balance": balance})
 
 
 def balance(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
-    yield from ()
-    return Ok({"balance": points.balance(host.db.begin(), body["user_id"])})
+    storage = account_storage(host)
+    yield from _replay_cost(host, body["user_id"], storage)
+    return Ok({"balance": points.balance(host.db.begin(), body["user_id"], storage)})
 
 
 def use(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
@@ -55,12 +81,14 @@ def use(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[sim
     its reservation is refused (seed 4.2.3)."""
     design = host.world.scenario.design
     key = body["idempotency_key"] if design.idempotency_keys else host.world.next_id("use-key")
+    storage = account_storage(host)
+    yield from _replay_cost(host, body["user_id"], storage)
 
     def work(tx: Transaction, now: float) -> tuple[str, list[EventPayload]]:
         deduction, raised = points.use(
             tx, host.world, user_id=body["user_id"], amount=body["amount"],
             reservation_id=body["reservation_id"], idempotency_key=key, now=now,
-            idempotent=design.idempotency_keys, honour_tombstones=design.cancel_tombstones,
+            idempotent=design.idempotency_keys, honour_tombstones=design.cancel_tombstones, storage=storage,
         )
         return deduction.use_id, list(raised)
 
@@ -75,7 +103,7 @@ def refund(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[
 
     def work(tx: Transaction, now: float) -> tuple[int, list[EventPayload]]:
         raised = points.refund_reservation(tx, host.world, reservation_id=body["reservation_id"], now=now,
-                                           leave_tombstone=design.cancel_tombstones)
+                                           leave_tombstone=design.cancel_tombstones, storage=account_storage(host))
         return len(raised), list(raised)
 
     refunded = yield from host.transact(work, trace_id, label="point.refund")
@@ -100,7 +128,7 @@ def subscriptions(host: Host) -> dict[str, EventWork]:
         return list(
             points.refund_reservation(
                 tx, host.world, reservation_id=failed.reservation_id, now=now,
-                leave_tombstone=design.cancel_tombstones,
+                leave_tombstone=design.cancel_tombstones, storage=account_storage(host),
             )
         )
 

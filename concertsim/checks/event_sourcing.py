@@ -1,0 +1,66 @@
+"""``point-replay-consistent``: with event sourcing (``design.point_storage=events``, seed 6.1),
+replaying a user's events gives the balance the service uses. Every ledger entry of the user is
+in their stream exactly once, and each snapshot equals the replay of the entries it covers, so a
+balance read from the latest snapshot equals one replayed from the first event."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from concertsim.checks.base import Violation, invariant
+from concertsim.checks.points_ledger import point_events
+from concertsim.models import points
+from concertsim.models.store import MemoryStore
+from concertsim.sim.result import RunResult
+
+_SIGN = {"charge": 1, "use": -1, "refund": 1}
+
+
+@invariant(
+    "point-replay-consistent",
+    "safety",
+    "With event sourcing, each account's stream holds every one of its ledger entries once, and each "
+    "snapshot equals the replay of the events it covers: the live balance is the replayed one.",
+)
+def point_replay_consistent(result: RunResult) -> list[Violation]:
+    streams = result.table("point", points.STREAMS)
+    if not streams:
+        return []
+    ledger = result.table("point", points.LEDGER)
+    snapshots = result.table("point", points.SNAPSHOTS)
+    by_user: dict[int, set[str]] = defaultdict(set)
+    for entry_id, entry in ledger.items():
+        by_user[entry.user_id].add(entry_id)
+    violations = []
+    for user_id in sorted(streams):
+        stream = streams[user_id]
+        listed = Counter(stream.entries)
+        if set(listed) != by_user.get(user_id, set()) or any(n > 1 for n in listed.values()):
+            violations.append(Violation(
+                "point-replay-consistent",
+                f"user {user_id}'s stream lists {len(stream.entries)} events, but the ledger has "
+                f"{len(by_user.get(user_id, ()))} of theirs",
+                evidence={"user_id": user_id, "missing": sorted(by_user.get(user_id, set()) - set(listed)),
+                          "extra": sorted(set(listed) - by_user.get(user_id, set()))},
+                records=point_events(result, user_id),
+            ))
+            continue
+        snapshot = snapshots.get(user_id)
+        if snapshot is None:
+            continue
+        covered = sum(_SIGN[ledger[e].kind] * ledger[e].amount for e in stream.entries[:snapshot.version])
+        if covered != snapshot.balance:
+            store = MemoryStore()
+            for table in (points.STREAMS, points.SNAPSHOTS, points.LEDGER):
+                for key, row in result.table("point", table).items():
+                    store.put(table, key, row)
+            live, replayed = points.replay(store, user_id)[0], points.replay(store, user_id, from_snapshot=False)[0]
+            violations.append(Violation(
+                "point-replay-consistent",
+                f"user {user_id}'s snapshot at event {snapshot.version} says {snapshot.balance}, but its events "
+                f"sum to {covered}: the balance read from it is {live}, the replayed one {replayed}",
+                evidence={"user_id": user_id, "snapshot_version": snapshot.version, "snapshot_balance": snapshot.balance,
+                          "replayed_balance": covered},
+                records=point_events(result, user_id),
+            ))
+    return violations

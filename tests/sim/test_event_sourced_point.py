@@ -1,0 +1,47 @@
+"""A run with Point event-sourced keeps every promise, pays for deriving balances by replay, and
+the checks catch a snapshot that does not match its events."""
+
+from __future__ import annotations
+
+from concertsim.api import run
+from concertsim.checks import check_run
+from concertsim.models import points
+
+
+def test_an_event_sourced_point_keeps_every_promise_and_stores_events_only() -> None:
+    outcome = run("small-opening", overrides=["design.point_storage=events", "storage.point_snapshot_every=2"])
+    assert outcome.violated == []
+    assert outcome.result.table("point", points.ACCOUNTS) == {}
+    assert outcome.result.table("point", points.SNAPSHOTS)
+    assert any(r.kind == "point.replay" for r in outcome.result.trace.records)
+
+
+def test_a_snapshot_that_disagrees_with_its_events_is_caught() -> None:
+    result = run("small-opening", overrides=["design.point_storage=events", "storage.point_snapshot_every=1"]).result
+    user_id, snapshot = next(iter(result.table("point", points.SNAPSHOTS).items()))
+    result.state["point"][points.SNAPSHOTS][user_id] = points.Snapshot(user_id, snapshot.version, snapshot.balance + 1)
+    (verdict,) = check_run(result, ["point-replay-consistent"])
+    assert verdict.violations and "snapshot" in verdict.violations[0].message
+
+
+def test_snapshots_bound_what_a_read_replays() -> None:
+    def replayed(every: str) -> list[int]:
+        outcome = run("small-opening", overrides=["design.point_storage=events", f"storage.point_snapshot_every={every}"])
+        assert outcome.violated == []
+        return [r.data["events"] for r in outcome.result.trace.records if r.kind == "point.replay"]
+
+    assert max(replayed("null")) >= 1  # every read replays the stream from the opening balance
+    assert max(replayed("1")) == 0  # a snapshot after every event: nothing left to replay
+
+
+def test_the_metrics_and_the_report_say_what_event_sourcing_cost() -> None:
+    from concertsim.reports.document import Paragraph
+    from concertsim.reports.service_metrics_report import service_metrics_blocks
+
+    outcome = run("small-opening", overrides=["design.point_storage=events", "storage.point_snapshot_every=null"])
+    cost = outcome.metrics["point_storage"]
+    replays = [r.data["events"] for r in outcome.result.trace.records if r.kind == "point.replay"]
+    assert (cost["reads"], cost["events_replayed"]) == (len(replays), sum(replays)) and cost["snapshots"] == 0
+    shown = " ".join(b.text for b in service_metrics_blocks(outcome, with_figure=False) if isinstance(b, Paragraph))
+    assert f"replaying {cost['events_replayed']} events" in shown
+    assert run("small-opening", overrides=["workload.users=5"]).metrics["point_storage"].keys() == {"mode", "commits"}
