@@ -16,8 +16,9 @@ from collections import Counter
 from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
+from concertsim.sim.trace import TraceRecord
 
-__all__ = ["call_reliability", "consumer_reliability"]
+__all__ = ["call_reliability", "consumer_reliability", "retry_sends"]
 
 _NETWORK_KINDS = (
     ("call.request_lost", "requests_lost"), ("call.reply_lost", "replies_lost"),
@@ -29,42 +30,55 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _failed_calls(records: RecordsByKind) -> tuple[dict[str, int], set[str]]:
+    """The calls whose caller got no "ok" (call id -> seq of that return), and their traces."""
+    failed: dict[str, int] = {}
+    troubled_traces: set[str] = set()
+    for record in records.get("call.return", ()):
+        if record.data["outcome"] != "ok":
+            failed[record.data["call"]] = record.seq
+            if record.trace_id is not None:
+                troubled_traces.add(record.trace_id)
+    return failed, troubled_traces
+
+
+def retry_sends(records: RecordsByKind) -> list[TraceRecord]:
+    """The ``call.send`` records that are retries: a request sent again by the same caller to the
+    same callee, endpoint, trace and key after the previous one got no "ok"."""
+    failed, troubled_traces = _failed_calls(records)
+    last_of_chain: dict[tuple[str, str, str, str, str], str] = {}
+    found = []
+    for record in records.get("call.send", ()):
+        if record.trace_id not in troubled_traces:
+            continue  # only a call that got no "ok" can be retried: chains are followed in these traces only
+        data = record.data
+        chain = (record.party, data["to"], data["endpoint"], record.trace_id, data["key"])
+        previous = last_of_chain.get(chain)
+        if previous in failed and failed[previous] < record.seq:
+            found.append(record)
+        last_of_chain[chain] = data["call"]
+    return found
+
+
 def call_reliability(records: RecordsByKind) -> dict[str, dict[str, dict[str, Any]]]:
     """caller -> endpoint -> ``callee``, ``calls``, ``ok``, ``timeouts``, ``retries``,
     ``failures`` (code -> count, timeouts included), the network's counts, and ``timeout_rate``,
     ``retry_rate`` and ``failure_rate`` (per call; None for no calls)."""
     outcomes: Counter[tuple[str, str, str]] = Counter()
-    failed: dict[str, int] = {}  # call id -> seq of a return that was no "ok"
-    troubled_traces: set[str] = set()
     for record in records.get("call.return", ()):
-        data = record.data
-        outcome = data["outcome"]
-        outcomes[record.party, data["endpoint"], outcome] += 1
-        if outcome != "ok":
-            # Only a call that got no "ok" can be retried: chains are followed in these traces only.
-            failed[data["call"]] = record.seq
-            if record.trace_id is not None:
-                troubled_traces.add(record.trace_id)
+        outcomes[record.party, record.data["endpoint"], record.data["outcome"]] += 1
     noticed = {r.data["call"]: name for kind, name in _NETWORK_KINDS for r in records.get(kind, ())}
     calls: Counter[tuple[str, str]] = Counter()
     callee: dict[tuple[str, str], str] = {}
-    retries: Counter[tuple[str, str]] = Counter()
     network: Counter[tuple[tuple[str, str], str]] = Counter()
-    last_of_chain: dict[tuple[str, str, str, str, str], str] = {}
     for record in records.get("call.send", ()):
         data = record.data
         address = (record.party, data["endpoint"])
         calls[address] += 1
         callee[address] = data["to"]
-        call = data["call"]
-        if call in noticed:
-            network[address, noticed[call]] += 1
-        if record.trace_id in troubled_traces:
-            chain = (record.party, data["to"], data["endpoint"], record.trace_id, data["key"])
-            previous = last_of_chain.get(chain)
-            if previous in failed and failed[previous] < record.seq:
-                retries[address] += 1
-            last_of_chain[chain] = call
+        if data["call"] in noticed:
+            network[address, noticed[data["call"]]] += 1
+    retries: Counter[tuple[str, str]] = Counter((r.party, r.data["endpoint"]) for r in retry_sends(records))
 
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for address in sorted(calls):

@@ -1,5 +1,6 @@
 """Per-service metrics over time (seed 7: response time per service, event processing time,
-failure and retry rates), in bins of simulated time, for the run report's figure.
+failure and retry rates), in bins of simulated time, for the run report's figure. Retries are
+counted per caller, from the same chains of requests as ``metrics.reliability``.
 
 Per service, from ``call.serve``: requests served, the p95 of their server time (arrival to reply)
 and how many were answered other than ok. Per consumer group, from deliveries and handlings:
@@ -15,6 +16,7 @@ from typing import Any
 
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.records import RecordsByKind
+from concertsim.metrics.reliability import retry_sends
 
 __all__ = ["service_series", "bin_seconds"]
 
@@ -36,8 +38,9 @@ def _series(samples: dict[int, list[float]], failures: dict[int, int], bins: int
 def service_series(records: RecordsByKind, ended_at: float) -> dict[str, Any]:
     """``bin_seconds``; ``services``: service -> ``count``, ``p95_ms`` (server time, None in a bin
     without requests) and ``failures`` per bin; ``consumers``: group -> ``count``, ``p95_ms``
-    (handling time) and ``failures`` (failed attempts) per bin. Services and groups with nothing
-    to show are left out."""
+    (handling time) and ``failures`` (failed attempts) per bin; ``retries``: caller -> requests
+    sent again per bin (as :func:`~concertsim.metrics.reliability.retry_sends` counts them).
+    Services, groups and callers with nothing to show are left out."""
     width = bin_seconds(ended_at)
     bins = int(math.floor(ended_at / width)) + 1
 
@@ -66,9 +69,13 @@ def service_series(records: RecordsByKind, ended_at: float) -> dict[str, Any]:
     for record in records.get("consumer.failed", ()):
         bucket = failed.setdefault(record.data["group"], {})
         bucket[index(record.at)] = bucket.get(index(record.at), 0) + 1
+    retried: dict[str, list[int]] = {}
+    for record in retry_sends(records):
+        retried.setdefault(record.party, [0] * bins)[index(record.at)] += 1
     return {
         "bin_seconds": width,
         "services": {name: _series(served[name], refused.get(name, {}), bins) for name in sorted(served)},
         "consumers": {name: _series(handled.get(name, {}), failed.get(name, {}), bins)
                       for name in sorted(set(handled) | set(failed))},
+        "retries": {caller: retried[caller] for caller in sorted(retried)},
     }

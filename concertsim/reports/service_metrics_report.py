@@ -279,8 +279,8 @@ def _series_blocks(metrics: dict[str, Any], with_figure: bool) -> list[Block]:
         Heading(3, "Services and consumers over time"),
         Image(service_series_figure.FILE_NAME, "Services and consumers over time",
               f"Per {width} s of simulated time: each service's p95 server time and each consumer group's "
-              "p95 handling time (log scale), and the requests answered other than ok and the failed "
-              "handling attempts (summary.json: metrics.series).", png),
+              "p95 handling time (log scale), and the requests answered other than ok, the failed "
+              "handling attempts and each caller's retries (summary.json: metrics.series).", png),
     ]
 
 

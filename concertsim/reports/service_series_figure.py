@@ -1,5 +1,5 @@
 """Per-service metrics over time (seed 7): each service's p95 server time, each consumer group's
-p95 handling time, and the failures of both, per bin of simulated time. Drawn from
+p95 handling time, and the failures of both and each caller's retries, per bin of simulated time. Drawn from
 ``metrics.series``; a panel with nothing in it is left out, and so is the figure when every panel
 would be."""
 
@@ -38,6 +38,8 @@ def service_series_png(series: dict[str, Any]) -> bytes | None:
         panels.append(("consumers", "p95_ms", "event handling p95 (ms)"))
     failing = {f"{group[:-1]} {name}": row["failures"] for group in ("services", "consumers")
                for name, row in series[group].items() if any(row["failures"])}
+    failing.update({f"retries by {caller}": counts for caller, counts in series.get("retries", {}).items()
+                    if any(counts)})
     if not panels and not failing:
         return None
     rows = len(panels) + (1 if failing else 0)
@@ -56,7 +58,7 @@ def service_series_png(series: dict[str, Any]) -> bytes | None:
         axes = axes_list[-1]
         for name, failures in failing.items():
             axes.step([i * width for i in range(len(failures))], failures, where="post", linewidth=1.0, label=name)
-        axes.set_ylabel(f"failures per {width} s")
+        axes.set_ylabel(f"failures and retries\nper {width} s")
         axes.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
         axes.set_ylim(bottom=0)
         axes.legend(fontsize=7, ncol=3, loc="upper right", frameon=False)

@@ -24,3 +24,13 @@ def test_a_partition_shows_in_the_bins_it_lasts() -> None:
 def test_a_run_without_requests_draws_no_series_figure() -> None:
     empty = {"bin_seconds": 1, "services": {}, "consumers": {}}
     assert service_series_png(empty) is None
+
+
+def test_retries_over_time_add_up_to_the_retries_per_caller() -> None:
+    lost = "faults=[{at: 0, kind: drop, target: reply, duration: 30, match: {message_type: point.use}}]"
+    outcome = run("small-opening", overrides=["workload.users=10", lost])
+    per_bin = outcome.metrics["series"]["retries"]
+    calls = outcome.metrics["reliability"]["calls"]
+    assert per_bin and {caller: sum(counts) for caller, counts in per_bin.items()} == {
+        caller: sum(e["retries"] for e in endpoints.values()) for caller, endpoints in calls.items()
+        if any(e["retries"] for e in endpoints.values())}
