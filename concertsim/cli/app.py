@@ -58,6 +58,8 @@ __all__ = [
     "progress_display",
     "emit_json",
     "junit_or_exit",
+    "SchedulerOption",
+    "ConnectTimeoutOption",
     "report_to_ci",
 ]
 
@@ -109,6 +111,15 @@ SetOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout (for CI).")
+]
+SchedulerOption = Annotated[
+    Optional[str],
+    typer.Option("--scheduler", help="Address of a Dask scheduler, e.g. tcp://10.0.0.5:8786, to run on a cluster."),
+]
+ConnectTimeoutOption = Annotated[
+    float,
+    typer.Option("--connect-timeout", metavar="SECONDS", help="How long to wait for the --scheduler to answer.",
+                 min=0.1, max=3600),
 ]
 JunitOption = Annotated[
     Optional[Path],

@@ -11,10 +11,12 @@ from rich.table import Table
 
 from concertsim.cli.app import (
     AllowLargeOption,
+    ConnectTimeoutOption,
     JsonOption,
     JunitOption,
     OutOption,
     QuietOption,
+    SchedulerOption,
     app,
     bad_input,
     check_size,
@@ -36,7 +38,13 @@ from concertsim.cluster import (
     SchedulerUnreachable,
     scheduler_address,
 )
-from concertsim.comparison import FAULT_POLICIES, Comparison, ComparisonError, plan_comparison, run_comparison
+from concertsim.comparison import (
+    FAULT_POLICIES,
+    Comparison,
+    ComparisonError,
+    plan_comparison,
+    run_comparison,
+)
 from concertsim.reports.comparison_report import (
     invariant_significance,
     measure_significance,
@@ -83,11 +91,8 @@ def compare_command(
                           "own (each its own: differences may then come from the faults)."),
     ] = "a",
     workers: Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).", min=1)] = None,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a Dask scheduler, e.g. tcp://10.0.0.5:8786, to run on a cluster.")] = None,
-    connect_timeout: Annotated[
-        float,
-        typer.Option("--connect-timeout", metavar="SECONDS", help="How long to wait for the --scheduler to answer.", min=0.1, max=3600),
-    ] = DEFAULT_CONNECT_TIMEOUT,
+    scheduler: SchedulerOption = None,
+    connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     out: OutOption = Path("concertsim-compare"),
     allow_large: AllowLargeOption = False,
     quiet: QuietOption = False,

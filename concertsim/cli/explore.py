@@ -7,16 +7,25 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from concertsim.checks.probes import PROBES
 from concertsim.cli.app import (
+    ConnectTimeoutOption,
     JsonOption,
     JunitOption,
     OutOption,
     QuietOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
     app,
     bad_input,
@@ -33,8 +42,18 @@ from concertsim.cli.app import (
     stdout,
 )
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
-from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, SchedulerAddressError, SchedulerUnreachable, scheduler_address
-from concertsim.exploration import DeterminismError, Exploration, SimulationCrash, explore
+from concertsim.cluster import (
+    DEFAULT_CONNECT_TIMEOUT,
+    SchedulerAddressError,
+    SchedulerUnreachable,
+    scheduler_address,
+)
+from concertsim.exploration import (
+    DeterminismError,
+    Exploration,
+    SimulationCrash,
+    explore,
+)
 from concertsim.reports.junit import exploration_cases
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.loader import to_yaml
@@ -122,11 +141,8 @@ def explore_command(
     max_faults: Annotated[int, typer.Option("--max-faults", help="Most faults in one schedule.", min=0)] = 4,
     max_users: Annotated[int, typer.Option("--max-users", help="Most users in one example.", min=1)] = 30,
     workers: Annotated[int, typer.Option("--workers", help="Search on this many local processes (the result is the same as with one).", min=1)] = 1,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Search on the Dask cluster at this address, e.g. tcp://10.0.0.5:8786.")] = None,
-    connect_timeout: Annotated[
-        float,
-        typer.Option("--connect-timeout", metavar="SECONDS", help="How long to wait for the --scheduler to answer.", min=0.1, max=3600),
-    ] = DEFAULT_CONNECT_TIMEOUT,
+    scheduler: SchedulerOption = None,
+    connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     out: OutOption = Path("concertsim-explore"),
     quiet: QuietOption = False,
     json_output: JsonOption = False,

@@ -12,10 +12,12 @@ import typer
 
 from concertsim.cli.app import (
     AllowLargeOption,
+    ConnectTimeoutOption,
     JsonOption,
     OutOption,
     QuietOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
     app,
     bad_input,
@@ -38,9 +40,9 @@ from concertsim.cluster import (
     scheduler_address,
 )
 from concertsim.reports.outputs import OutputDir
-from concertsim.reports.sweep_report import write_sweep_report
 from concertsim.reports.staging import StagedOutput
 from concertsim.reports.sweep_console import print_sweep_summary
+from concertsim.reports.sweep_report import write_sweep_report
 from concertsim.sim.cost import estimate_run_cost
 from concertsim.sweep import (
     GridResult,
@@ -100,11 +102,8 @@ def sweep_command(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted sweep into --out (the same scenario, --set, --matrix and --seeds): runs it finished are not run again.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted sweep into --out and start afresh.")] = False,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).", min=1)] = None,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a Dask scheduler, e.g. tcp://10.0.0.5:8786, to run on a cluster.")] = None,
-    connect_timeout: Annotated[
-        float,
-        typer.Option("--connect-timeout", metavar="SECONDS", help="How long to wait for the --scheduler to answer.", min=0.1, max=3600),
-    ] = DEFAULT_CONNECT_TIMEOUT,
+    scheduler: SchedulerOption = None,
+    connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     set_: SetOption = None,
     out: OutOption = Path("concertsim-sweep"),
     allow_large: AllowLargeOption = False,
