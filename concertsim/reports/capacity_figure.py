@@ -4,11 +4,12 @@ were at least half busy in some second; left out when none was."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from concertsim.reports.plotting import figure_png
 
 __all__ = ["capacity_png", "FILE_NAME", "MOST_DRAWN"]
 
@@ -60,6 +61,4 @@ def capacity_png(resources: dict[str, dict[str, Any]], until: float) -> bytes | 
         axes.set_xlim(0, shown_until)
     figure.legend(*busy_axes.get_legend_handles_labels(), loc="outside lower center", fontsize=8, frameon=False,
                   ncol=min(3, len(drawn)))
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
+    return figure_png(figure)

@@ -37,7 +37,7 @@ from concertsim.reports.document import (
     cell_parts,
 )
 
-__all__ = ["to_html"]
+__all__ = ["to_html", "to_html_fragment"]
 
 _STYLE = """
 :root { --ok: #1a7f37; --bad: #cf222e; --ink: #1f2328; --muted: #59636e; --rule: #d1d9e0; }
@@ -151,6 +151,24 @@ def _block(block: Block, anchor: str | None) -> str:
             return f'<p class="diagram-note">Drawn {e(block.drawn_elsewhere)}; its sequence diagram in mermaid: {source}.</p>'
         return f'<p class="diagram-note">Sequence diagram (mermaid source, not drawn here): {source}.</p>'
     raise TypeError(f"not a report block: {block!r}")
+
+
+_FRAGMENT_STYLE = """
+.concertsim .verdict { font-weight: 600; padding: .4em .7em; border-radius: 6px; border: 1px solid; }
+.concertsim .verdict.ok { color: #1a7f37; background: #dafbe1; border-color: #aceebb; }
+.concertsim .verdict.bad { color: #cf222e; background: #ffebe9; border-color: #ffcecb; }
+.concertsim td.ok, .concertsim td span.ok { color: #1a7f37; font-weight: 600; }
+.concertsim td.bad, .concertsim td span.bad { color: #cf222e; font-weight: 600; }
+.concertsim figure { margin: .6em 0; } .concertsim figure img { max-width: 100%; }
+.concertsim figcaption { color: #59636e; font-size: .9em; }
+"""
+
+
+def to_html_fragment(blocks: list[Block]) -> str:
+    """``blocks`` as one ``<div>`` to embed in another page (a notebook's output): the same
+    rendering as :func:`to_html`, with a style scoped to the fragment and no contents list."""
+    body = "\n".join(_block(block, None) for block in blocks)
+    return f'<div class="concertsim"><style>{_FRAGMENT_STYLE}</style>\n{body}\n</div>'
 
 
 def to_html(blocks: list[Block], title: str) -> str:

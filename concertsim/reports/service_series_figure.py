@@ -5,13 +5,12 @@ would be."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from concertsim.reports.plotting import milliseconds_axis
+from concertsim.reports.plotting import figure_png, milliseconds_axis
 
 __all__ = ["service_series_png", "FILE_NAME"]
 
@@ -67,6 +66,4 @@ def service_series_png(series: dict[str, Any]) -> bytes | None:
         axes.set_xlim(0, max(last, 10))
     axes_list[0].set_title("Services and consumers over time")
     axes_list[-1].set_xlabel("simulated time (s)")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    return buffer.getvalue()
+    return figure_png(figure)
