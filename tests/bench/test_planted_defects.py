@@ -8,30 +8,13 @@ behaves differently from a clean copy.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "planted_defects.py"
+from tests.bench.bench_modules import load_bench
 
-
-def _load() -> ModuleType:
-    """The benchmark module, loaded by path: ``bench/`` is not an installed package."""
-    name = "planted_defects"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
-
-
-planted_defects = _load()
+planted_defects = load_bench("planted_defects")
 DEFECTS = planted_defects.DEFECTS
 
 

@@ -7,30 +7,13 @@ The benchmark checks four utilisations with long replications; here two, short, 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "queueing_validation.py"
-
-
-def _load() -> ModuleType:
-    name = "queueing_validation"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
+from tests.bench.bench_modules import load_bench
 
 
 def test_erlang_c_matches_a_textbook_value() -> None:
-    bench = _load()
+    bench = load_bench("queueing_validation")
     # 2 servers, 1 erlang offered: C = 1/3 (an arrival waits with probability one third).
     assert bench.erlang_c(2, 1.0) == pytest.approx(1 / 3)
     # M/M/1 at ρ: time in system 1/(μ-λ).
@@ -39,7 +22,7 @@ def test_erlang_c_matches_a_textbook_value() -> None:
 
 @pytest.mark.parametrize(("stations", "utilisation"), [(1, 0.7), (2, 0.5)])
 def test_a_simulated_service_waits_what_queueing_theory_says(stations: int, utilisation: float) -> None:
-    bench = _load()
+    bench = load_bench("queueing_validation")
     check = bench.validate(workers=4, utilisation=utilisation, stations=stations,
                            replications=8, customers=8000, warmup=1000)
     assert check.inside, (check.expected, check.measured)
@@ -49,7 +32,7 @@ def test_a_simulated_service_waits_what_queueing_theory_says(stations: int, util
 
 def test_the_check_can_fail_when_the_worker_pool_is_not_what_the_formula_assumes() -> None:
     """The same measurement against the formula for twice the workers: far outside the interval."""
-    bench = _load()
+    bench = load_bench("queueing_validation")
     check = bench.validate(workers=2, utilisation=0.8, stations=1, replications=6, customers=6000, warmup=600)
     wrong = bench.mmc_time_in_system(4, 0.4, bench.MEAN_SERVICE)
     assert not check.measured.low <= wrong <= check.measured.high
