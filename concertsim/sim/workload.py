@@ -62,6 +62,8 @@ class Workload:
         self.arrived = 0
         self._tokens: dict[int, str | None] = {}
         self._signing_key = identity.signing_key_for(world.seed)
+        self._credentials: dict[int, str] = {}
+        """user id -> the session credential of a user whose visit is under way"""
 
     def start(self) -> None:
         self.env.process(self._arrive())
@@ -96,6 +98,7 @@ class Workload:
         no-op), so that the place goes to the next in line."""
         self.active_users += 1
         self._tokens[user_id] = None
+        self._credentials[user_id] = identity.issue_credential(self._signing_key, user_id)
         try:
             yield from self._book(user_id)
             token = self._tokens.pop(user_id)
@@ -106,6 +109,7 @@ class Workload:
                 )
         finally:
             self.active_users -= 1
+            self._credentials.pop(user_id, None)
 
     def _book(self, user_id: int) -> Generator[simpy.Event, Any, None]:
         spec, rng, env = self.spec, self.rng, self.env
@@ -225,7 +229,7 @@ class Workload:
         """Send the request as ``user_id``, retrying unknown and transient outcomes; returns the
         last reply and whether any attempt's outcome was unknown."""
         route = route or (op.route if op else body["route"])
-        body = {**body, "credential": identity.issue_credential(self._signing_key, user_id)}
+        body = {**body, "credential": self._credentials[user_id]}
         trace_id = op.op_id if op else None
         reply: Reply = Failed("not-sent")
         uncertain = False
