@@ -142,20 +142,9 @@ class Broker:
     # --- producing -------------------------------------------------------------------------------
 
     def publish(self, source: str, event: Event) -> Generator[simpy.Event, Any, bool]:
-        """Send ``event`` to the broker and wait for its acknowledgement (True) or a timeout."""
-        started = self.env.now
-        copies = self.network.transit_delays("publish", source, BROKER, event.type, event.key)
-        if copies and copies[0] < self.publish_timeout:
-            yield self.env.timeout(copies[0])
-            if self.is_up:
-                yield from self._write(source, [event] * len(copies))  # a duplicated publish appends twice
-                ack = self.network.transit_delays("ack", BROKER, source, event.type, event.key)
-                if ack and self.env.now - started + ack[0] < self.publish_timeout:
-                    yield self.env.timeout(ack[0])
-                    return True
-        yield self.env.timeout(max(0.0, started + self.publish_timeout - self.env.now))
-        self.world.record("broker.publish_unacked", source, event.trace_id, event_id=event.event_id)
-        return False
+        """Send ``event`` to the broker and wait for its acknowledgement (True) or a timeout: a
+        produce request of one event."""
+        return (yield from self.publish_batch(source, [event]))
 
     def publish_batch(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, bool]:
         """Send ``events`` in one produce request and wait for its one acknowledgement (True) or a
@@ -166,7 +155,7 @@ class Broker:
         and the request takes the longest delay any of them was given."""
         started = self.env.now
         network = self.network
-        latency = network.broker_latency()
+        latency = network.broker_latency() if network.reachable(source, BROKER) else 0.0  # drawn for a message sent
         carried = [network.carry("publish", source, BROKER, e.type, e.key, delay=latency)[0] for e in events]
         if all(carried):
             arrival = max(copies[0] for copies in carried)
@@ -197,13 +186,7 @@ class Broker:
             writer = self.writers.get((topic, partition))
             if writer is None:
                 writer = self.writers[(topic, partition)] = WorkerPool(self.env, 1)
-            handed_over = writer.acquire()
-            if handed_over is not None:
-                try:
-                    yield handed_over
-                except BaseException:
-                    writer.abandon(handed_over)
-                    raise
+            yield from writer.take()
             try:
                 yield self.env.timeout(self.append_time)
             finally:

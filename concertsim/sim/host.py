@@ -166,7 +166,7 @@ class Host:
         call, apart from the network's transit (``concertsim.metrics`` reads it)."""
         handler = self.endpoints[endpoint]
         arrived_at = self.env.now
-        yield from self._take_worker()
+        yield from self.workers.take()
         started_at = self.env.now
         try:
             yield self.env.timeout(self.service_time(endpoint))
@@ -185,22 +185,12 @@ class Host:
 
     def work_on_worker(self, label: str, work: Generator[simpy.Event, Any, R]) -> Generator[simpy.Event, Any, R]:
         """Run ``work`` on a worker of the pool after the service time of ``label``."""
-        yield from self._take_worker()
+        yield from self.workers.take()
         try:
             yield self.env.timeout(self.service_time(label))
             return (yield from work)
         finally:
             self.workers.release()
-
-    def _take_worker(self) -> Generator[simpy.Event, Any, None]:
-        handed_over = self.workers.acquire()
-        if handed_over is None:
-            return
-        try:
-            yield handed_over
-        except BaseException:
-            self.workers.abandon(handed_over)
-            raise
 
     # --- calling other hosts ---------------------------------------------------------------------
 

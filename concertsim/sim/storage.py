@@ -156,13 +156,7 @@ class Database:
         if pool is None:
             yield self.env.timeout(self.commit_latency())
         else:
-            handed_over = pool.acquire()
-            if handed_over is not None:
-                try:
-                    yield handed_over
-                except BaseException:
-                    pool.abandon(handed_over)
-                    raise
+            yield from pool.take()
             try:
                 yield self.env.timeout(self.commit_latency())
             finally:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
@@ -41,8 +43,9 @@ class PoolUsage:
 
 class WorkerPool:
     """``acquire()`` takes a server: it returns None when one was free, or an event that fires
-    when one is handed over (first come, first served). Every acquisition ends with ``release()``;
-    a waiter that gives up (its process was interrupted) calls ``abandon(event)`` instead.
+    when one is handed over (first come, first served); ``take()`` is the same as a generator that
+    waits for it. Every acquisition ends with ``release()``; a waiter that gives up (its process
+    was interrupted) calls ``abandon(event)`` instead.
     ``usage`` holds the measurements, exact up to the last change (see :meth:`settle`)."""
 
     def __init__(self, env: simpy.Environment, capacity: int) -> None:
@@ -63,6 +66,18 @@ class WorkerPool:
         self.waiting.append((handed_over, self.env.now))
         self.usage.queue_max = max(self.usage.queue_max, len(self.waiting))
         return handed_over
+
+    def take(self) -> Generator[simpy.Event, Any, None]:
+        """Take a server, waiting for one if all are busy (``yield from pool.take()``); a waiter
+        interrupted while it waits gives up its place. End with :meth:`release`."""
+        handed_over = self.acquire()
+        if handed_over is None:
+            return
+        try:
+            yield handed_over
+        except BaseException:
+            self.abandon(handed_over)
+            raise
 
     def release(self) -> None:
         self._account()
