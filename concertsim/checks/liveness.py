@@ -29,7 +29,6 @@ from concertsim.sim.result import RunResult
 
 __all__ = ["clean_since", "honest_payments"]
 
-_SIGN = {"charge": 1, "use": -1, "refund": 1}
 
 
 def clean_since(result: RunResult) -> list[tuple[float, float]]:
@@ -64,7 +63,7 @@ def _within(intervals: list[tuple[float, float]], start: float, end: float) -> b
 
 
 def _balance_at(entries: list[points.LedgerEntry], at: float) -> int:
-    return sum(_SIGN[e.kind] * e.amount for e in entries if e.at <= at)
+    return sum(points.entry_delta(e) for e in entries if e.at <= at)
 
 
 def honest_payments(result: RunResult) -> list[tuple[object, object, reservations.Reservation]]:

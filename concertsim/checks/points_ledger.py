@@ -28,7 +28,6 @@ def _entries_by_user(result: RunResult) -> dict[int, list[points.LedgerEntry]]:
     return by_user
 
 
-_SIGN = {"charge": 1, "use": -1, "refund": 1}
 
 
 @invariant("points-never-negative", "safety", "No user's point balance is ever below zero.")
@@ -37,7 +36,7 @@ def points_never_negative(result: RunResult) -> list[Violation]:
     for user_id, entries in sorted(_entries_by_user(result).items()):
         running = 0
         for entry in entries:
-            running += _SIGN[entry.kind] * entry.amount
+            running += points.entry_delta(entry)
             if running < 0:
                 violations.append(
                     Violation(
@@ -61,7 +60,7 @@ def points_ledger_balanced(result: RunResult) -> list[Violation]:
     by_user = _entries_by_user(result)
     violations = []
     for user_id, account in sorted(result.table("point", points.ACCOUNTS).items()):
-        ledger = sum(_SIGN[e.kind] * e.amount for e in by_user.get(user_id, []))
+        ledger = sum(points.entry_delta(e) for e in by_user.get(user_id, []))
         if ledger != account.balance:
             violations.append(
                 Violation(

@@ -50,6 +50,7 @@ __all__ = [
     "AccountStream",
     "Snapshot",
     "replay",
+    "entry_delta",
     "STATE_STORED",
 ]
 
@@ -135,6 +136,11 @@ class RefundTombstone:
     at: float
 
 
+def entry_delta(entry: LedgerEntry) -> int:
+    """What ``entry`` does to its user's balance: a charge or a refund adds, a use takes."""
+    return _SIGN[entry.kind] * entry.amount
+
+
 def replay(store: Store, user_id: int, *, from_snapshot: bool = True) -> tuple[int, int]:
     """An event-sourced account's balance and how many entries were replayed to get it: from its
     latest snapshot (or, ``from_snapshot`` false, from the start). Refuses :class:`UnknownAccount`."""
@@ -145,7 +151,7 @@ def replay(store: Store, user_id: int, *, from_snapshot: bool = True) -> tuple[i
     start, total = (snapshot.version, snapshot.balance) if snapshot is not None else (0, 0)
     for entry_id in stream.entries[start:]:
         entry = store.get(LEDGER, entry_id)
-        total += _SIGN[entry.kind] * entry.amount
+        total += entry_delta(entry)
     return total, len(stream.entries) - start
 
 
@@ -315,5 +321,5 @@ def ledger_balance(store: Store, user_id: int) -> int:
     for key in store.keys(LEDGER):
         entry = store.get(LEDGER, key)
         if entry.user_id == user_id:
-            total += _SIGN[entry.kind] * entry.amount
+            total += entry_delta(entry)
     return total
