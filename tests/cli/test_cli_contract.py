@@ -26,15 +26,12 @@ from typing import Any, BinaryIO
 
 import pytest
 import yaml
-from click.testing import Result
 from rich.console import Console
 from rich.progress import Progress
-from typer.testing import CliRunner
 
 import concertsim.cli.run as run_module
 from concertsim.ablation import SAFEGUARDS
 from concertsim.checks import check_run
-from concertsim.cli import app
 from concertsim.cli.ablate import CellWatch
 from concertsim.cli.errors import EXIT_CODES, printable
 from concertsim.cli.explore import SearchWatch
@@ -43,27 +40,11 @@ from concertsim.reports.outputs import OutputDir
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.loader import builtin_names, builtin_path, load_builtin
 from concertsim.sim.runner import run_scenario
+from tests.cli.invoking import cli, flat, refused
 from tests.mounts import read_only_directory, tmpfs
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = "small-opening"
-
-
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
-
-
-def refused(result: Result) -> str:
-    """The one-line refusal of ``result``, checked: exit 2, on stderr, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    assert result.stderr.startswith("error:")
-    return flat(result.stderr)
 
 
 def previous_result(out: Path) -> None:

@@ -14,21 +14,21 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
-from concertsim.cli import app
 from concertsim.scenarios.loader import load_builtin
-from concertsim.sweep import SweepPlan, journal_directory, open_journal, parse_matrix, sweep_grid
-from tests.cli.test_cli_contract import assert_previous_result_intact, flat, previous_result, refused
+from concertsim.sweep import (
+    SweepPlan,
+    journal_directory,
+    open_journal,
+    parse_matrix,
+    sweep_grid,
+)
+from tests.cli.invoking import cli, flat, refused
+from tests.cli.test_cli_contract import assert_previous_result_intact, previous_result
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["small-opening", "--set", "workload.users=6"]
 PUBLISH = ["--matrix", "design.publish=outbox,dual_write"]
-
-
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
 
 
 def test_a_grid_sweep_writes_the_stream_the_summary_and_the_report(tmp_path: Path) -> None:

@@ -8,32 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
 import concertsim.comparison as comparison_module
-from concertsim.cli import app
 from concertsim.reports.staging import StagedOutput
+from tests.cli.invoking import cli, flat, refused
 
 SMALL = ("small-opening", "--set", "workload.users=10")
 BROKER_CRASH = "faults=[{at: 5, kind: crash, target: broker, duration: 10}]"
-
-
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
-
-
-def refused(result: Result) -> str:
-    """The refusal of ``result``, checked: exit 2, on stderr, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    assert result.stderr.startswith("error:")
-    return flat(result.stderr)
 
 
 @pytest.fixture
