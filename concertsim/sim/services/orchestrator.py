@@ -19,7 +19,7 @@ from its persisted state, so every step is safe to repeat.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -77,7 +77,11 @@ def _ensure_driven(host: Host, saga_id: str, trace_id: str | None) -> None:
         host.spawn(_drive(host, saga_id, trace_id))
 
 
-def _step(saga_id: str, to_for: Any, business: Any = None) -> Any:
+Work = Callable[[Transaction, float], tuple[Any, list[EventPayload]]]
+"""A local transaction's work, as ``host.transact`` takes it."""
+
+
+def _step(saga_id: str, to_for: Callable[[Any], SagaState], business: Work | None = None) -> Work:
     """A transaction that does ``business`` (a work function, or none) and moves the saga to
     ``to_for(outcome)``: the business change and the saga's state commit together."""
 
@@ -90,7 +94,7 @@ def _step(saga_id: str, to_for: Any, business: Any = None) -> Any:
     return work
 
 
-def _commit_step(host: Host, step: Any, trace_id: str | None) -> Generator[simpy.Event, Any, bool]:
+def _commit_step(host: Host, step: Work, trace_id: str | None) -> Generator[simpy.Event, Any, bool]:
     """Commit a saga step; False if the database could not commit it now (the step is taken again
     from the saga's persisted state, which did not change)."""
     try:
