@@ -10,6 +10,7 @@ records in the trace). The baselines move messages with bare SimPy in the same r
   simulated call does.
 
 Usage: python bench/bench_messages.py [--scales 1,10,100] [--repeats 5,3,1] [--profile] [--memory]
+       [--trace-mode memory|stream]
 """
 
 from __future__ import annotations
@@ -103,25 +104,27 @@ def scaled(scale: int):
     ])
 
 
-def concertsim_run(scale: int) -> tuple[int, float]:
-    """(messages, wall seconds) of one run of the default scenario at ``scale``."""
+def concertsim_run(scale: int, trace_mode: str = "memory") -> tuple[int, float]:
+    """(messages, wall seconds) of one run of the default scenario at ``scale`` (the simulation only)."""
     scenario = scaled(scale)
     started = time.perf_counter()
-    result = run_scenario(scenario)
+    result = run_scenario(scenario, trace_mode=trace_mode)
     wall = time.perf_counter() - started
-    messages = sum(1 for r in result.trace.records if r.kind in ("call.send", "broker.deliver"))
-    return messages, wall
+    messages = result.trace.by_kind()
+    count = len(messages.get("call.send", ())) + len(messages.get("broker.deliver", ()))
+    result.trace.close()
+    return count, wall
 
 
-def peak_memory_mib(scale: int) -> float:
+def peak_memory_mib(scale: int, trace_mode: str = "memory") -> float:
     """The peak resident memory (MiB) of a fresh process that runs the scenario at ``scale`` once
     (the simulation and its checks, not the reports), as that process reports it."""
     # VmHWM, the process's own high-water mark, starts afresh at exec (ru_maxrss may keep the
     # forking parent's peak).
     code = ("import sys, bench_messages as b; from concertsim.checks import check_run; "
-            "check_run(b.run_scenario(b.scaled(int(sys.argv[1])))); "
+            "check_run(b.run_scenario(b.scaled(int(sys.argv[1])), trace_mode=sys.argv[2])); "
             "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))")
-    done = subprocess.run([sys.executable, "-c", code, str(scale)], check=True, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code, str(scale), trace_mode], check=True, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])})
     return int(done.stdout.split()[-1]) / 1024  # VmHWM is in kB
 
@@ -134,12 +137,15 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also profile one 1x run")
     parser.add_argument("--memory", action="store_true",
                         help="also measure each scale's peak memory in a fresh process (MiB, and KiB per user)")
+    parser.add_argument("--trace-mode", choices=("memory", "stream"), default="memory",
+                        help="keep the whole trace in memory, or stream its high-volume kinds to disk")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     repeats = [int(r) for r in args.repeats.split(",")]
     repeats += [repeats[-1]] * (len(scales) - len(repeats))
 
-    print(f"python {platform.python_version()} on {platform.machine()}, simpy {simpy.__version__}")
+    print(f"python {platform.python_version()} on {platform.machine()}, simpy {simpy.__version__}, "
+          f"{os.cpu_count()} cores, trace mode {args.trace_mode}")
     store = statistics.median(bare_store(args.baseline_messages, seed) for seed in range(5))
     reply = statistics.median(bare_request_reply(args.baseline_messages // 2, seed) for seed in range(5))
     print(f"bare SimPy Store:         {store:12,.0f} msgs/s (median of 5)")
@@ -148,7 +154,7 @@ def main() -> None:
     print(f"{'scale':>5} {'users':>7} {'messages':>10} {'wall s':>8} {'msgs/s':>10} {'x Store':>8} {'x req/rep':>9} {'ms/user':>8}")
     rows = []
     for scale, runs in zip(scales, repeats):
-        samples = [concertsim_run(scale) for _ in range(runs)]
+        samples = [concertsim_run(scale, args.trace_mode) for _ in range(runs)]
         messages = samples[0][0]
         wall = statistics.median(w for _, w in samples)
         rate = messages / wall
@@ -166,7 +172,7 @@ def main() -> None:
     if args.memory:
         print(f"\n{'scale':>5} {'users':>7} {'peak MiB':>9} {'KiB/user':>9}")
         for scale in scales:
-            peak = peak_memory_mib(scale)
+            peak = peak_memory_mib(scale, args.trace_mode)
             users = BASE_USERS * scale
             print(f"{scale:>5} {users:>7} {peak:>9.0f} {1024 * peak / users:>9.1f}", flush=True)
     if args.profile:

@@ -18,6 +18,7 @@ from concertsim.scenarios.loader import (
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.result import RunResult
 from concertsim.sim.runner import run_scenario
+from concertsim.sim.trace import TraceMode
 
 __all__ = ["run", "RunOutcome", "resolve_scenario"]
 
@@ -100,8 +101,12 @@ def run(
     scenario: Scenario | str | Path | None = None,
     seed: int | None = None,
     overrides: tuple[str, ...] | list[str] = (),
+    trace_mode: TraceMode = "memory",
 ) -> RunOutcome:
-    """Run ``scenario`` (default: the built-in ticket opening) with ``seed`` and check it."""
+    """Run ``scenario`` (default: the built-in ticket opening) with ``seed`` and check it.
+
+    ``trace_mode="stream"`` keeps most of the trace on disk while the run goes (for runs too big
+    for memory): the same outcome, read back more slowly."""
     resolved = resolve_scenario(scenario, overrides)
-    result = run_scenario(resolved, seed)
+    result = run_scenario(resolved, seed, trace_mode=trace_mode)
     return RunOutcome(result, check_run(result))

@@ -28,6 +28,7 @@ from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, SchedulerUnreachable
 from concertsim.search.parallel import RoundPlan, run_rounds
 from concertsim.search.rounds import ROUND_SIZE, RoundResult, SearchSpace, violates
 from concertsim.sim.runner import run_scenario
+from concertsim.sim.trace import TraceMode
 from concertsim.strategies import FAULT_KINDS
 
 __all__ = [
@@ -113,10 +114,10 @@ class Exploration:
         return f"{self.generated} of {self.examples_requested} example(s) tried: " + "; ".join(reasons)
 
 
-def run_twice(scenario: Scenario) -> RunOutcome:
+def run_twice(scenario: Scenario, trace_mode: TraceMode = "memory") -> RunOutcome:
     """Run ``scenario`` twice and insist on the same trace hash (``--check-determinism``)."""
-    first = run_scenario(scenario)
-    second = run_scenario(scenario)
+    first = run_scenario(scenario, trace_mode=trace_mode)
+    second = run_scenario(scenario, trace_mode=trace_mode)
     if first.trace_sha256 != second.trace_sha256:
         raise DeterminismError(
             f"{scenario.name} seed {scenario.seed}: trace {first.trace_sha256[:12]} then "

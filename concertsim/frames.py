@@ -45,7 +45,7 @@ def trace_frame(result: RunResult) -> pd.DataFrame:
     order fields first appear."""
     pd = pandas()
     rows = [{"seq": r.seq, "at": r.at, "kind": r.kind, "party": r.party, "trace_id": r.trace_id, **r.data}
-            for r in result.trace.records]
+            for r in result.trace]
     return pd.DataFrame.from_records(rows).set_index("seq")
 
 

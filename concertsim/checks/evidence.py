@@ -23,6 +23,7 @@ __all__ = ["TraceIndex", "trace_index", "seqs"]
 
 _CLIENT_END = ("client.ok", "client.fail", "client.unknown")
 _IN_PAYLOAD = ("reservation_id", "use_id", "user_id", "token_id")
+_PHASES = ("phase.workload", "phase.heal", "phase.settled", "phase.settle_deadline")
 _EVENT_FATES = frozenset({
     "broker.append", "publish.dropped", "broker.publish_unacked", "broker.delivery_lost",
     "consumer.handled", "consumer.duplicate_skipped", "consumer.failed", "consumer.dropped",
@@ -48,7 +49,7 @@ class TraceIndex:
         self._fates: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
         self._client: dict[str, list[int]] = defaultdict(list)
         self._by_kind: dict[str, list[int]] = defaultdict(list)
-        for record in trace.records:
+        for record in trace.of_kind("event.raised", *_EVENT_FATES, "client.invoke", *_CLIENT_END, *_PHASES):
             kind, data = record.kind, record.data
             if kind == "event.raised":
                 self.raised[data["event_id"]] = record.seq
@@ -66,7 +67,7 @@ class TraceIndex:
                     self._client[record.trace_id].append(record.seq)
             elif kind.startswith("phase."):
                 self._by_kind[kind].append(record.seq)
-        self.last = len(trace.records) - 1
+        self.last = len(trace) - 1
 
     def events(self, field: str, value: object, *types: str) -> list[int]:
         """The ``event.raised`` records whose payload has ``field`` = ``value`` (of ``types``, if
@@ -97,6 +98,6 @@ _INDEXES: weakref.WeakKeyDictionary[Trace, TraceIndex] = weakref.WeakKeyDictiona
 def trace_index(result: RunResult) -> TraceIndex:
     """The index of ``result``'s trace, built on first use and shared by every check of the run."""
     index = _INDEXES.get(result.trace)
-    if index is None or index.last != len(result.trace.records) - 1:
+    if index is None or index.last != len(result.trace) - 1:
         index = _INDEXES[result.trace] = TraceIndex(result.trace)
     return index

@@ -22,7 +22,8 @@ def no_lost_events(result: RunResult) -> list[Violation]:
     raised: list[tuple[int, float, str, str, str | None]] = []
     processed: set[tuple[str, str]] = set()
     appended: set[str] = set()
-    for record in result.trace.records:
+    for record in result.trace.of_kind("event.raised", "consumer.handled", "consumer.duplicate_skipped",
+                                       "broker.append"):
         kind = record.kind
         if kind == "event.raised":
             raised.append((record.seq, record.at, record.data["event_id"], record.data["type"], record.trace_id))

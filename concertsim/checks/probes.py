@@ -34,7 +34,7 @@ def _refund_overtook_deduction(result: RunResult) -> int:
     reservation_of: dict[str, str] = {}
     refunded_at: dict[str, float] = {}
     count = 0
-    for r in result.trace.records:
+    for r in result.trace.of_kind("event.raised", "consumer.handled", "call.serve"):
         if r.kind == "event.raised" and r.data["type"] == "ReservationFailedEvent":
             reservation_of[r.data["event_id"]] = r.data["payload"]["reservation_id"]
         elif r.kind == "consumer.handled" and r.data["group"] == "point":
@@ -83,7 +83,7 @@ def _relay_crash_between_publish_and_mark(result: RunResult) -> int:
     first_append: dict[str, tuple[str, float]] = {}
     crashes: list[tuple[float, str, str]] = []
     republished: set[str] = set()
-    for r in result.trace.records:
+    for r in result.trace.of_kind("host.crash", "daemon.crash", "broker.append"):
         if r.kind in ("host.crash", "daemon.crash"):
             crashes.append((r.at, r.kind, r.party))
         elif r.kind == "broker.append":
@@ -102,7 +102,7 @@ def _redeliveries(result: RunResult, crossed: Callable[[str, str, float, float],
     handled_at, redelivered_at)`` says what happened in between."""
     handled: dict[tuple[str, str], tuple[str, float]] = {}
     count = 0
-    for r in result.trace.records:
+    for r in result.trace.of_kind("consumer.handled", "broker.deliver"):
         if r.kind == "consumer.handled":
             handled.setdefault((r.data["group"], r.data["event_id"]), (r.party, r.at))
         elif r.kind == "broker.deliver":
@@ -114,7 +114,7 @@ def _redeliveries(result: RunResult, crossed: Callable[[str, str, float, float],
 
 def _consumer_crash_between_handling_and_commit(result: RunResult) -> int:
     """A consumer handled an event, crashed before committing its offset, and got it again."""
-    crashes = [(r.at, r.kind, r.party) for r in result.trace.records if r.kind in ("host.crash", "daemon.crash")]
+    crashes = [(r.at, r.kind, r.party) for r in result.trace.of_kind("host.crash", "daemon.crash")]
     return _redeliveries(result, lambda host, _group, start, end: any(
         start <= when <= end and _crashed(kind, party, host, "consumer") for when, kind, party in crashes
     ))
@@ -135,7 +135,8 @@ def _event_overtaken_across_partitions(result: RunResult) -> int:
     partition_of: dict[str, tuple[str, int]] = {}
     last_handled: dict[tuple[str, str], tuple[int, tuple[str, int]]] = {}
     count = 0
-    for position, r in enumerate(result.trace.records):
+    for r in result.trace.of_kind("event.raised", "broker.append", "consumer.handled"):
+        position = r.seq
         if r.kind == "event.raised":
             reservation = r.data["payload"].get("reservation_id")
             if reservation is not None:

@@ -121,7 +121,7 @@ def data_platform_exactly_once(result: RunResult) -> list[Violation]:
 def _handled_by(result: RunResult, raised: list[int], group: str) -> tuple[int, ...]:
     """The events raised at ``raised`` and what ``group`` did with each: handled, skipped as a
     duplicate, failed, dropped or parked (or nothing, which is the point when it is missing)."""
-    records = result.trace.records
+    records = result.trace.lookup(raised)
     index = trace_index(result)
     return seqs(raised, *(index.fate(records[seq].data["event_id"], group) for seq in raised))
 
@@ -129,16 +129,17 @@ def _handled_by(result: RunResult, raised: list[int], group: str) -> tuple[int, 
 def _sales_not_counted_once(result: RunResult, date_id: int | None) -> tuple[int, ...]:
     """The sales (ReservationCompletedEvent, of ``date_id`` or of every date) that Concert did not
     count exactly once, with their handling; all of the date's sales if each was counted once."""
-    records = result.trace.records
     index = trace_index(result)
     sales = [
-        record.seq for record in result.trace.of_kind("event.raised")
+        record for record in result.trace.of_kind("event.raised")
         if record.data["type"] == "ReservationCompletedEvent"
         and (date_id is None or record.data["payload"]["date_id"] == date_id)
     ]
+    fates = {sale.seq: index.fate(sale.data["event_id"], "concert") for sale in sales}
+    fate_records = result.trace.lookup(seq for seqs_of_sale in fates.values() for seq in seqs_of_sale)
     miscounted = [
-        seq for seq in sales
-        if sum(1 for handled in index.fate(records[seq].data["event_id"], "concert")
-               if records[handled].kind == "consumer.handled") != 1
+        seq for seq, fate in fates.items()
+        if sum(1 for handled in fate if fate_records[handled].kind == "consumer.handled") != 1
     ]
-    return _handled_by(result, miscounted or sales, "concert")
+    sales_seqs = list(fates)
+    return _handled_by(result, miscounted or sales_seqs, "concert")

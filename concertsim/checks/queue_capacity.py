@@ -21,7 +21,7 @@ def queue_capacity(result: RunResult) -> list[Violation]:
     violations: list[Violation] = []
     active: set[str] = set()
     admitted_traces: set[str] = set()
-    for record in result.trace.records:
+    for record in result.trace.of_kind("event.raised", "call.serve"):
         kind = record.kind
         if kind == "event.raised":
             event_type = record.data["type"]

@@ -63,7 +63,7 @@ def _refund_records(result: RunResult, reservation_id: str) -> tuple[int, ...]:
     Reservation did with each refund, and how the reservation ended."""
     index = trace_index(result)
     refunds = index.events("reservation_id", reservation_id, "PointRefundedEvent")
-    records = result.trace.records
+    records = result.trace.lookup(refunds)
     endings = index.events("reservation_id", reservation_id, "PointUsedEvent", "ReservationFailedEvent",
                            "ReservationExpiredEvent")
     return seqs(refunds, endings, *(index.fate(records[seq].data["event_id"], "reservation") for seq in refunds))

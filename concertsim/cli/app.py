@@ -214,11 +214,13 @@ ANNOUNCE_SECONDS = 10.0
 """Runs estimated to take longer than this announce their estimate before starting."""
 
 
-def check_size(scenario: Scenario, *, allow_large: bool, announce: bool, at_once: int = 1) -> RunCost:
+def check_size(
+    scenario: Scenario, *, allow_large: bool, announce: bool, at_once: int = 1, trace_mode: str = "memory"
+) -> RunCost:
     """Estimate ``scenario``'s cost; refuse it (exit 2, with advice) above the memory limit unless
     ``allow_large``; announce the estimate on stderr for a long run. ``at_once`` runs share the
     machine's memory (a sweep's workers)."""
-    cost = estimate_run_cost(scenario)
+    cost = estimate_run_cost(scenario, streamed=trace_mode == "stream")
     needed = cost.memory_bytes * at_once
     limit = memory_limit()
     if needed > limit and not allow_large:
@@ -227,7 +229,8 @@ def check_size(scenario: Scenario, *, allow_large: bool, announce: bool, at_once
             f"{scenario.name}: too large to run without --allow-large: estimated {cost.describe()}"
             f"{workers}; the limit is {format_bytes(limit)} (4 GiB or the memory available, whichever "
             "is less). Lower workload.users, raise rules.queue_capacity or workload.poll_interval, "
-            "lower workload.patience, or pass --allow-large to run it anyway"
+            f"lower workload.patience, {'' if trace_mode == 'stream' else 'use --trace-mode stream (concertsim run), '}"
+            "or pass --allow-large to run it anyway"
         )
     if announce and (cost.wall_seconds > ANNOUNCE_SECONDS or needed > limit):
         stderr.print(f"estimated: {escape(cost.describe())}", highlight=False, soft_wrap=True)

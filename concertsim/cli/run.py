@@ -44,6 +44,7 @@ from concertsim.reports.outputs import OutputDir
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.runner import RunProgress, run_scenario
+from concertsim.sim.trace import TRACE_MODES, TraceMode
 
 __all__ = ["run", "simulate", "write_run_files", "run_and_write", "run_progress", "RunWatch"]
 
@@ -103,16 +104,18 @@ def run_progress(enabled: bool) -> Progress | nullcontext[None]:
     )
 
 
-def simulate(scenario: Scenario, check_determinism: bool, watch: RunWatch) -> RunOutcome:
+def simulate(
+    scenario: Scenario, check_determinism: bool, watch: RunWatch, trace_mode: TraceMode = "memory"
+) -> RunOutcome:
     """Run ``scenario`` (twice with ``check_determinism``) and check it; exit 1 if two runs differ."""
     if check_determinism:
         watch.say("while running twice to check determinism", f"simulating {escape(scenario.name)} twice")
         try:
-            return run_twice(scenario)
+            return run_twice(scenario, trace_mode)
         except DeterminismError as error:
             stderr.print(f"[bold red]determinism check failed:[/bold red] {escape(str(error))}")
             raise typer.Exit(EXIT_VIOLATION) from None
-    result = run_scenario(scenario, on_progress=watch)
+    result = run_scenario(scenario, on_progress=watch, trace_mode=trace_mode)
     return RunOutcome(result, check_run(result))
 
 
@@ -143,9 +146,10 @@ def write_run_files(output: OutputDir, outcome: RunOutcome, trace_format: str) -
 
 def run_and_write(
     scenario: Scenario, staged: StagedOutput, watch: RunWatch, *, check_determinism: bool, trace_format: str,
+    trace_mode: TraceMode = "memory",
 ) -> RunOutcome:
     """Simulate, check and write into ``staged`` (not yet committed)."""
-    outcome = simulate(scenario, check_determinism, watch)
+    outcome = simulate(scenario, check_determinism, watch, trace_mode)
     watch.say("while writing the results", "writing the results")
     assert staged.output is not None
     write_run_files(staged.output, outcome, trace_format)
@@ -162,6 +166,11 @@ def run(
         str, typer.Option("--trace-format", help="Also write trace.chrome.json (opens in Perfetto) with 'chrome', or "
                           "trace.otlp.json (OpenTelemetry OTLP/JSON, one trace per saga) with 'otlp'.")
     ] = "jsonl",
+    trace_mode: Annotated[
+        str, typer.Option("--trace-mode", help="'memory' keeps the whole trace in memory; 'stream' writes "
+                          "calls, commits and client operations to disk as they happen and reads them back "
+                          "for the checks and reports: the same results in a fraction of the memory, more slowly.")
+    ] = "memory",
     check_determinism: Annotated[
         bool,
         typer.Option("--check-determinism", help="Run twice; say so if the traces are the same, exit 1 if not."),
@@ -176,7 +185,8 @@ def run(
     Without SCENARIO, runs the built-in ticket-opening. Writes into --out: summary.json (scenario,
     seed, design, trace SHA-256, each invariant's verdict and violations, metrics), trace.jsonl
     (every call, commit, publish, delivery and fault), report.md, report.html and the figures.
-    A run estimated to need more than 4 GiB is refused unless --allow-large.
+    A run estimated to need more than 4 GiB (or the memory available) is refused unless
+    --allow-large; --trace-mode stream needs about a third of the memory.
 
     Exit codes: 0 every invariant holds; 1 an invariant is violated (or, with
     --check-determinism, the two traces differ); 2 bad input or an unusable --out; 130
@@ -184,19 +194,23 @@ def run(
     """
     if trace_format not in ("jsonl", "chrome", "otlp"):
         raise bad_input(f"--trace-format must be 'jsonl', 'chrome' or 'otlp', not {trace_format!r}")
+    if trace_mode not in TRACE_MODES:
+        raise bad_input(f"--trace-mode must be 'memory' or 'stream', not {trace_mode!r}")
     resolved = scenario_or_exit(scenario, [*(set_ or ()), *([f"seed={seed}"] if seed is not None else [])])
     junit = junit_or_exit(junit)
     announce = not (quiet or json_output)
-    check_size(resolved, allow_large=allow_large, announce=announce)
+    check_size(resolved, allow_large=allow_large, announce=announce, trace_mode=trace_mode)
     staged: StagedOutput | None = None
     with run_progress(announce and stderr.is_terminal) as progress:
         watch = RunWatch(resolved, progress)
         try:
             with staged_results(out) as staged:
                 outcome = run_and_write(
-                    resolved, staged, watch, check_determinism=check_determinism, trace_format=trace_format
+                    resolved, staged, watch, check_determinism=check_determinism, trace_format=trace_format,
+                    trace_mode=trace_mode,
                 )
                 staged.commit()
+                outcome.result.trace.close()
         except KeyboardInterrupt as error:
             raise interrupted(error, staged, watch.how_far()) from None
     summary = outcome.summary()

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from operator import attrgetter
 
 from concertsim.sim.trace import Trace, TraceRecord
 
 __all__ = ["RecordsByKind", "records_by_kind", "in_trace_order"]
 
-RecordsByKind = dict[str, list[TraceRecord]]
-"""kind -> that kind's records, in trace order."""
+RecordsByKind = Mapping[str, Iterable[TraceRecord]]
+"""kind -> that kind's records, in trace order: each re-iterable and with a ``len`` (a list, or, for
+the kinds a streamed trace keeps on disk, a view that reads them back)."""
 
 
 def records_by_kind(trace: Trace | Iterable[TraceRecord]) -> RecordsByKind:
-    """Every record of ``trace`` under its kind, each list in trace order (one pass)."""
-    grouped: RecordsByKind = {}
+    """Every record of ``trace`` under its kind, each in trace order (one pass)."""
+    if isinstance(trace, Trace):
+        return trace.by_kind()
+    grouped: dict[str, list[TraceRecord]] = {}
     for record in trace:
         records = grouped.get(record.kind)
         if records is None:

@@ -39,7 +39,7 @@ def chrome_trace(result: RunResult) -> dict[str, Any]:
     delivered: dict[tuple[str, str], float] = {}
     flow_ids: dict[object, int] = {}
     saga_of_event: dict[str, str | None] = {}
-    for record in result.trace.records:
+    for record in result.trace:
         kind, data = record.kind, record.data
         party = record.party.split(":")[-1] if record.party.startswith(("relay:", "consumer:")) else record.party
         if party not in pid:

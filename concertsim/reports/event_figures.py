@@ -41,7 +41,7 @@ def lost_events(result: RunResult) -> list[LostEvent]:
     raised: dict[str, tuple[float, str, str]] = {}
     processed: set[tuple[str, str]] = set()
     lost_at: dict[str, tuple[float, str, str]] = {}
-    for record in result.trace.records:
+    for record in result.trace.of_kind("event.raised", "consumer.handled", "consumer.duplicate_skipped", *_WHERE):
         data = record.data
         if record.kind == "event.raised":
             raised[data["event_id"]] = (record.at, data["type"], record.party)

@@ -128,9 +128,9 @@ def render_run_figures(outcome: RunOutcome, *, saga: str | None = None) -> list[
 
 def _saga_in_records(outcome: RunOutcome, records: tuple[int, ...]) -> str | None:
     """The first reservation an event among ``records`` is about."""
-    trace = outcome.result.trace.records
+    trace = outcome.result.trace.lookup(records)
     for seq in records:
-        payload = trace[seq].data.get("payload") if 0 <= seq < len(trace) else None
+        payload = trace[seq].data.get("payload") if seq in trace else None
         if isinstance(payload, dict) and isinstance(payload.get("reservation_id"), str):
             return payload["reservation_id"]
     return None

@@ -165,7 +165,7 @@ def otlp_trace(result: RunResult) -> dict[str, Any]:
     never traced (a crash cut them short, the run ended first) end where they started and carry
     ``concertsim.unfinished``."""
     builder = _Builder()
-    for record in result.trace.records:
+    for record in result.trace:
         builder.add(record)
     seed = result.seed
     by_service: dict[str, list[dict[str, Any]]] = {}

@@ -42,33 +42,34 @@ class Saga:
 
 def saga_of(result: RunResult, reservation_id: str, *, include_faults: bool = True) -> Saga:
     """The records of ``reservation_id``'s saga, in trace order."""
-    records = result.trace.records
+    trace = result.trace
     trace_ids = {op.op_id for op in result.history if op.detail.get("reservation_id") == reservation_id}
     event_ids: set[str] = set()
     keys: set[str] = set()  # the partition keys of its messages: its seat's and its user's
-    for r in records:
-        if r.kind == "event.raised" and r.data["payload"].get("reservation_id") == reservation_id:
+    for r in trace.of_kind("event.raised"):
+        if r.data["payload"].get("reservation_id") == reservation_id:
             event_ids.add(r.data["event_id"])
             payload = r.data["payload"]
             keys.update((r.data["key"], f"user-{payload['user_id']}"))
             if r.trace_id:
                 trace_ids.add(r.trace_id)
     chosen = [
-        r for r in records
+        r for r in trace
         if (r.trace_id in trace_ids and r.kind != "event.raised")
         or (r.kind == "event.raised" and r.data["event_id"] in event_ids)
         or (r.kind in _EVENT_KINDS and r.data.get("event_id") in event_ids)
     ]
     if include_faults and chosen:
         start, end = chosen[0].at, chosen[-1].at
-        ended = {r.data["index"]: r.at for r in records if r.kind == "fault.end"}
+        around = list(trace.of_kind(*_FAULT_KINDS, "fault.strike"))
+        ended = {r.data["index"]: r.at for r in around if r.kind == "fault.end"}
         faults = [
-            r for r in records
+            r for r in around
             if (r.kind == "fault.start" and r.at <= end and ended.get(r.data["index"], end) >= start)
             or (r.kind in _FAULT_KINDS and r.kind != "fault.start" and start <= r.at <= end)
         ]
         strikes = [
-            r for r in records
+            r for r in around
             if r.kind == "fault.strike" and start <= r.at <= end and r.data.get("key") in keys
         ]
         chosen = sorted({r.seq: r for r in chosen + faults + strikes}.values(), key=lambda r: r.seq)

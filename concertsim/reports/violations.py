@@ -76,9 +76,9 @@ def _arrows(text: str) -> str:
 
 
 def _records_text(outcome: RunOutcome, violation: Violation) -> str:
-    records = outcome.result.trace.records
+    records = outcome.result.trace.lookup(violation.records[:MAX_RECORDS_SHOWN])
     shown = [f"#{seq} {_arrows(describe(records[seq]))}" for seq in violation.records[:MAX_RECORDS_SHOWN]
-             if 0 <= seq < len(records)]
+             if seq in records]
     if len(violation.records) > MAX_RECORDS_SHOWN:
         shown.append(f"and {len(violation.records) - MAX_RECORDS_SHOWN} more (summary.json)")
     return "; ".join(shown) or "-"

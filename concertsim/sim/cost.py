@@ -1,7 +1,9 @@
 """What a run will cost before it runs: trace records, memory and wall time, from the scenario alone.
 
-A run keeps every trace record in memory (ARCHITECTURE.md, "Trace"), so its memory and its time
-grow with the number of records, and the records with what the users do. Two kinds of work
+A run keeps every trace record in memory (ARCHITECTURE.md, "Trace"), or, with ``--trace-mode
+stream``, the few kinds the checks read across the whole trace
+(:mod:`~concertsim.sim.spilled_trace`); either way its memory and its time grow with the number of
+records, and the records with what the users do. Two kinds of work
 dominate:
 
 - **sessions**: each user's token, dates, seats, hold and payment, about
@@ -36,6 +38,7 @@ __all__ = [
     "RECORDS_PER_USER",
     "RECORDS_PER_POLL",
     "BYTES_PER_RECORD",
+    "STREAMED_BYTES_PER_RECORD",
     "BASE_BYTES",
     "SECONDS_PER_RECORD",
     "BASE_SECONDS",
@@ -53,6 +56,8 @@ RECORDS_PER_POLL = 6
 BYTES_PER_RECORD = 600
 """Peak memory of ``concertsim run`` per trace record: the records, the run's other state and the
 trace's JSON lines written at the end (measured: 560 to 760 bytes)."""
+STREAMED_BYTES_PER_RECORD = 200
+"""The same with ``--trace-mode stream``: about nine records in ten are on disk."""
 BASE_BYTES = 100 * 2**20
 """The interpreter, concertsim and its libraries, matplotlib included (measured: 130 to 160 MB
 for a run of a few hundred users)."""
@@ -110,8 +115,9 @@ class RunCost:
         )
 
 
-def estimate_run_cost(scenario: Scenario) -> RunCost:
-    """The estimated cost of running ``scenario`` once (see the module's docstring)."""
+def estimate_run_cost(scenario: Scenario, *, streamed: bool = False) -> RunCost:
+    """The estimated cost of running ``scenario`` once (see the module's docstring), ``streamed``
+    with ``--trace-mode stream``."""
     workload, rules = scenario.workload, scenario.rules
     if workload.arrival == "flash_crowd":
         users = workload.users
@@ -129,7 +135,7 @@ def estimate_run_cost(scenario: Scenario) -> RunCost:
         waiting_users=waiting,
         polls=polls,
         records=records,
-        memory_bytes=BASE_BYTES + BYTES_PER_RECORD * records,
+        memory_bytes=BASE_BYTES + (STREAMED_BYTES_PER_RECORD if streamed else BYTES_PER_RECORD) * records,
         wall_seconds=BASE_SECONDS + SECONDS_PER_RECORD * records,
     )
 

@@ -21,7 +21,9 @@ from concertsim.sim.broker import DeadLetter
 from concertsim.sim.consumer import redrive
 from concertsim.sim.faults import FaultInjector
 from concertsim.sim.result import Phases, RunResult, Sample
+from concertsim.sim.spilled_trace import SpillingTrace
 from concertsim.sim.system import System, build_system
+from concertsim.sim.trace import Trace, TraceMode
 from concertsim.sim.workload import Workload
 from concertsim.sim.workers import PoolUsage
 from concertsim.sim.world import World
@@ -62,20 +64,26 @@ def run_scenario(
     scenario: Scenario,
     seed: int | None = None,
     on_progress: Callable[[RunProgress], None] | None = None,
+    trace_mode: TraceMode = "memory",
 ) -> RunResult:
     """Simulate ``scenario`` with ``seed`` (default: the scenario's own) and return its records.
 
     ``on_progress``, if given, is called :data:`PROGRESS_STEPS` times during the workload phase and
     after each settle check. It observes only: the trace is the same with or without it.
+    ``trace_mode="stream"`` keeps the trace's high-volume kinds on disk
+    (:class:`~concertsim.sim.spilled_trace.SpillingTrace`): the same records, read back more slowly.
     """
+    trace = SpillingTrace() if trace_mode == "stream" else Trace()
     with _rare_garbage_collection():
-        return _run(scenario, seed, on_progress)
+        return _run(scenario, seed, on_progress, trace)
 
 
-def _run(scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgress], None] | None) -> RunResult:
+def _run(
+    scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgress], None] | None, trace: Trace
+) -> RunResult:
     started = time.perf_counter()
     seed = scenario.seed if seed is None else seed
-    world = World(scenario, seed)
+    world = World(scenario, seed, trace)
     system = build_system(world)
     faults = FaultInjector(world, system)
     faults.schedule(scenario.faults)

@@ -3,17 +3,26 @@
 Records are cheap ``__slots__`` objects appended on the hot path; they are serialized only when the
 run is over (JSONL, one record a line, keys sorted). The run's fingerprint is the SHA-256 of that
 serialization, so two runs with the same (scenario, seed) give the same hash in any process.
+
+Everything that reads a finished trace goes through :class:`Trace`'s reading interface (iteration
+in order, ``of_kind``, ``by_kind``, ``lookup``, ``len``), never a list of records, so a trace that
+keeps part of itself on disk (:class:`~concertsim.sim.spilled_trace.SpillingTrace`) reads the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-__all__ = ["TraceRecord", "Trace", "record_to_json"]
+__all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES"]
+
+TraceMode = Literal["memory", "stream"]
+TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
+"""``memory`` keeps every record in memory; ``stream`` spills the high-volume kinds to disk as they
+happen (:mod:`concertsim.sim.spilled_trace`). Both give the same records, hash and verdicts."""
 
 
 class TraceRecord:
@@ -59,7 +68,7 @@ def record_to_json(record: TraceRecord) -> str:
 
 
 class Trace:
-    """An append-only list of :class:`TraceRecord`, numbered from 0."""
+    """An append-only list of :class:`TraceRecord`, numbered from 0, kept in memory."""
 
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
@@ -79,10 +88,28 @@ class Trace:
         return len(self.records)
 
     def of_kind(self, *kinds: str) -> Iterable[TraceRecord]:
+        """The records of ``kinds``, in trace order."""
         wanted = frozenset(kinds)
         return (r for r in self.records if r.kind in wanted)
 
-    def lines(self) -> list[str]:
+    def by_kind(self) -> Mapping[str, Iterable[TraceRecord]]:
+        """kind -> that kind's records in trace order (each re-iterable, with a ``len``)."""
+        grouped: dict[str, list[TraceRecord]] = {}
+        for record in self.records:
+            records = grouped.get(record.kind)
+            if records is None:
+                records = grouped[record.kind] = []
+            records.append(record)
+        return grouped
+
+    def lookup(self, seqs: Iterable[int]) -> dict[int, TraceRecord]:
+        """The records numbered ``seqs`` (numbers outside the trace are left out)."""
+        return {seq: self.records[seq] for seq in seqs if 0 <= seq < len(self.records)}
+
+    def close(self) -> None:
+        """Release what the trace holds outside memory (nothing, here)."""
+
+    def lines(self) -> Iterable[str]:
         """The JSONL serialization, one line per record (computed once, after the run)."""
         if self._lines is None or len(self._lines) != len(self.records):
             self._lines = [record_to_json(r) for r in self.records]

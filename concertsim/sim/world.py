@@ -26,11 +26,11 @@ class World:
     ``record(...)`` appends a trace record stamped with the current simulated time.
     """
 
-    def __init__(self, scenario: Scenario, seed: int) -> None:
+    def __init__(self, scenario: Scenario, seed: int, trace: Trace | None = None) -> None:
         self.scenario = scenario
         self.seed = seed
         self.env = simpy.Environment()
-        self.trace = Trace()
+        self.trace = Trace() if trace is None else trace
         self.rng_streams = RandomStreams(seed)
         self._id_counters: dict[str, int] = {}
 

@@ -1,0 +1,206 @@
+"""A trace that writes its high-volume records to disk as they happen (``--trace-mode stream``).
+
+Nine in ten records of a run are calls, transactions and client operations (``call.*``, ``tx.*``,
+``client.*``, ``relay.marked``: :data:`SPILLED_KINDS`). The checks read them
+only kind by kind, so a :class:`SpillingTrace` keeps them out of memory: each is appended to its
+kind's spill file in chunks of :data:`CHUNK` records (``marshal``, which reads back about ten times
+faster than JSON) and read back whenever a reader asks for that kind. Every other kind stays in
+memory, as in :class:`~concertsim.sim.trace.Trace`.
+
+Reading is the same interface: iteration and ``of_kind`` merge the kinds back into trace order by
+sequence number, so checks, metrics, reports and the JSONL file (and with it the run's SHA-256) are
+identical to an in-memory run's. What it costs is time: each read of a spilled kind reads its file
+again (measured in ``bench/bench_messages.py --trace-mode stream``).
+
+The spill files live in a private temporary folder that :meth:`SpillingTrace.close` (or the
+trace's collection) removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import marshal
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from concertsim.sim.trace import Trace, TraceRecord, record_to_json
+
+__all__ = ["SpillingTrace", "SPILLED_KINDS", "CHUNK"]
+
+SPILLED_KINDS = frozenset({
+    "call.send", "call.serve", "call.return", "call.late_reply", "tx.commit", "tx.conflict",
+    "client.invoke", "client.ok", "client.fail", "client.unknown", "relay.marked",
+})
+"""The kinds kept on disk: calls, transactions and client operations, nine in ten records of a flash
+crowd (96% of an overloaded one's)."""
+
+CHUNK = 4096
+"""Records of one kind buffered in memory before they are written out together."""
+
+_SEQ = attrgetter("seq")
+_Row = tuple[int, float, str, "str | None", dict[str, Any]]
+
+
+class _SpillFile:
+    """One kind's records on disk, appended in chunks; readable any number of times."""
+
+    def __init__(self, kind: str, path: Path) -> None:
+        self.kind = kind
+        self.path = path
+        self.pending: list[_Row] = []
+        self.count = 0
+        self._out: BinaryIO | None = None
+
+    def append(self, row: _Row) -> None:
+        self.pending.append(row)
+        self.count += 1
+        if len(self.pending) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        if self._out is None:
+            self._out = self.path.open("ab")
+        marshal.dump(self.pending, self._out)
+        self._out.flush()
+        self.pending = []
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[TraceRecord]:
+        self.flush()
+        kind = self.kind
+        if self.path.exists():
+            with self.path.open("rb") as spilled:
+                while True:
+                    try:
+                        chunk = marshal.load(spilled)
+                    except EOFError:
+                        break
+                    for seq, at, party, trace_id, data in chunk:
+                        yield TraceRecord(seq, at, kind, party, trace_id, data)
+
+
+class _KeptRecords:
+    """The in-memory records of one kind, as a view with a ``len`` (for :meth:`SpillingTrace.by_kind`)."""
+
+    def __init__(self, records: list[TraceRecord]) -> None:
+        self._records = records
+
+    def __iter__(self) -> Iterator[TraceRecord]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+class SpillingTrace(Trace):
+    """A :class:`~concertsim.sim.trace.Trace` whose :data:`SPILLED_KINDS` live on disk.
+
+    ``directory`` is where the spill folder is made (the system's temporary folder by default).
+    """
+
+    def __init__(self, directory: Path | None = None, spilled: frozenset[str] = SPILLED_KINDS) -> None:
+        super().__init__()
+        self._spilled_kinds = spilled
+        self._folder = Path(tempfile.mkdtemp(prefix="concertsim-trace-", dir=directory))
+        self._files: dict[str, _SpillFile] = {}
+        self._count = 0
+        self._digest: str | None = None
+        self._finalizer = weakref.finalize(self, _remove, self._folder, self._files)
+
+    @property
+    def folder(self) -> Path:
+        """Where the spill files are (gone after :meth:`close`)."""
+        return self._folder
+
+    def add(
+        self, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]
+    ) -> TraceRecord:
+        seq = self._count
+        self._count = seq + 1
+        self._digest = None
+        if kind in self._spilled_kinds:
+            spill = self._files.get(kind)
+            if spill is None:
+                spill = self._files[kind] = _SpillFile(kind, self._folder / f"{kind}.marshal")
+            spill.append((seq, at, party, trace_id, data))
+            return TraceRecord(seq, at, kind, party, trace_id, data)
+        record = TraceRecord(seq, at, kind, party, trace_id, data)
+        self.records.append(record)
+        return record
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[TraceRecord]:
+        return heapq.merge(self.records, *self._files.values(), key=_SEQ)
+
+    def of_kind(self, *kinds: str) -> Iterable[TraceRecord]:
+        """The records of ``kinds``, in trace order (spilled kinds read back from disk)."""
+        wanted = frozenset(kinds)
+        kept = (r for r in self.records if r.kind in wanted)
+        spilled = [self._files[kind] for kind in sorted(wanted) if kind in self._files]
+        return heapq.merge(kept, *spilled, key=_SEQ) if spilled else kept
+
+    def by_kind(self) -> Mapping[str, Iterable[TraceRecord]]:
+        grouped: dict[str, Any] = {kind: _KeptRecords(records) for kind, records in super().by_kind().items()}
+        grouped.update(self._files)
+        return grouped
+
+    def lookup(self, seqs: Iterable[int]) -> dict[int, TraceRecord]:
+        wanted = set(seqs)
+        found = {r.seq: r for r in self.records if r.seq in wanted}
+        if len(found) < len(wanted):
+            for spill in self._files.values():
+                found.update((r.seq, r) for r in spill if r.seq in wanted)
+        return found
+
+    def sha256(self) -> str:
+        """The SHA-256 of the JSONL serialization, which is written beside the spill files on the
+        way, so that :meth:`lines` reads it back instead of serializing every record again."""
+        if self._digest is None:
+            digest = hashlib.sha256()
+            jsonl = self._folder / "trace.jsonl"
+            with jsonl.open("w", encoding="utf-8") as out:
+                for record in self:
+                    line = record_to_json(record) + "\n"
+                    digest.update(line.encode())
+                    out.write(line)
+            self._digest = digest.hexdigest()
+        return self._digest
+
+    def lines(self) -> Iterator[str]:
+        """The JSONL serialization, one line per record, read from disk (nothing is kept)."""
+        self.sha256()
+        with (self._folder / "trace.jsonl").open(encoding="utf-8") as serialized:
+            for line in serialized:
+                yield line[:-1]
+
+    def write_jsonl(self, path: Path) -> None:
+        self.sha256()
+        shutil.copyfile(self._folder / "trace.jsonl", path)
+
+    def close(self) -> None:
+        """Remove the spill files; the trace is empty of its spilled kinds afterwards."""
+        self._finalizer()
+
+
+def _remove(folder: Path, files: dict[str, _SpillFile]) -> None:
+    for spill in files.values():
+        spill.close()
+    files.clear()
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,91 @@
+"""``--trace-mode stream``: the high-volume kinds on disk, the same trace, checks and metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from concertsim import api
+from concertsim.sim.runner import run_scenario
+from concertsim.sim.spilled_trace import CHUNK, SPILLED_KINDS, SpillingTrace
+from tests.cli.invoking import cli, refused
+from tests.conftest import small_scenario
+
+# Faults that make every kind of record (crashes, lost and duplicated messages) and a design
+# switch that breaks promises, so the comparison covers violations and their records too.
+FAULTY = (
+    "design.compensation=false",
+    "design.consumer_dedup=false",
+    'faults=[{"at": 0, "kind": "duplicate", "target": "delivery", "duration": 30},'
+    ' {"at": 0, "kind": "drop", "target": "reply", "duration": 30, "match": {"message_type": "point.use"}},'
+    ' {"at": 8, "kind": "crash", "target": "point"}]',
+    "workload.users=120",
+)
+
+
+@pytest.fixture(scope="module")
+def both() -> tuple[api.RunOutcome, api.RunOutcome]:
+    scenario = small_scenario(*FAULTY)
+    return api.run(scenario), api.run(scenario, trace_mode="stream")
+
+
+def _without_wall_time(summary: dict) -> dict:
+    summary["metrics"]["time"].pop("wall_seconds")
+    return summary
+
+
+def test_a_streamed_trace_reads_back_record_for_record(both):
+    in_memory, streamed = (outcome.result.trace for outcome in both)
+    assert isinstance(streamed, SpillingTrace)
+    assert len(streamed) == len(in_memory)
+    assert [r.to_json() for r in streamed] == [r.to_json() for r in in_memory]
+    assert streamed.sha256() == in_memory.sha256()
+    for kinds in (("call.serve",), ("event.raised", "call.send", "client.ok"), ("fault.start", "tx.commit")):
+        assert [r.seq for r in streamed.of_kind(*kinds)] == [r.seq for r in in_memory.of_kind(*kinds)]
+    wanted = [0, 5, len(in_memory) // 2, len(in_memory) - 1, len(in_memory) + 3]
+    assert {s: r.to_json() for s, r in streamed.lookup(wanted).items()} == {
+        s: r.to_json() for s, r in in_memory.lookup(wanted).items()}
+    by_kind = streamed.by_kind()
+    assert {kind: len(records) for kind, records in by_kind.items()} == {
+        kind: len(records) for kind, records in in_memory.by_kind().items()}
+
+
+def test_the_spilled_kinds_are_not_in_memory(both):
+    streamed = both[1].result.trace
+    kept = {record.kind for record in streamed.records}
+    assert not kept & SPILLED_KINDS
+    assert len(streamed.records) < len(streamed) / 3
+    assert len(streamed) > CHUNK, "the run is too small to write a whole chunk to disk"
+
+
+def test_a_streamed_run_gives_the_same_verdicts_violations_and_metrics(both):
+    in_memory, streamed = both
+    assert in_memory.violated, "the faulty run should break a promise, so violations are compared too"
+    assert _without_wall_time(streamed.summary()) == _without_wall_time(in_memory.summary())
+
+
+def test_closing_a_streamed_trace_removes_its_files():
+    result = run_scenario(small_scenario(), trace_mode="stream")
+    folder = result.trace.folder
+    assert sum(1 for _ in result.trace) == len(result.trace)
+    assert any(folder.iterdir()), "reading the trace writes out what was still buffered"
+    result.trace.close()
+    assert not folder.exists()
+
+
+def test_run_writes_the_same_files_with_either_trace_mode(tmp_path: Path):
+    for mode in ("memory", "stream"):
+        done = cli("run", "small-opening", "--trace-mode", mode, "--out", str(tmp_path / mode), "--quiet")
+        assert done.exit_code == 0, done.output
+    memory, stream = tmp_path / "memory", tmp_path / "stream"
+    assert (stream / "trace.jsonl").read_bytes() == (memory / "trace.jsonl").read_bytes()
+    summaries = [_without_wall_time(json.loads((d / "summary.json").read_text())) for d in (memory, stream)]
+    assert summaries[0] == summaries[1]
+    assert (stream / "report.md").read_text() == (memory / "report.md").read_text()
+
+
+def test_an_unknown_trace_mode_is_refused(tmp_path: Path):
+    message = refused(cli("run", "--trace-mode", "disk", "--out", str(tmp_path)))
+    assert "--trace-mode must be 'memory' or 'stream', not 'disk'" in message
