@@ -127,9 +127,7 @@ class SpillingTrace(Trace):
         """Where the spill files are (gone after :meth:`close`)."""
         return self._folder
 
-    def add(
-        self, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]
-    ) -> TraceRecord:
+    def add(self, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]) -> None:
         seq = self._count
         self._count = seq + 1
         self._digest = None
@@ -138,10 +136,8 @@ class SpillingTrace(Trace):
             if spill is None:
                 spill = self._files[kind] = _SpillFile(kind, self._folder / f"{kind}.marshal")
             spill.append((seq, at, party, trace_id, data))
-            return TraceRecord(seq, at, kind, party, trace_id, data)
-        record = TraceRecord(seq, at, kind, party, trace_id, data)
-        self.records.append(record)
-        return record
+        else:
+            self.records.append(TraceRecord(seq, at, kind, party, trace_id, data))
 
     def __len__(self) -> int:
         return self._count

@@ -74,12 +74,9 @@ class Trace:
         self.records: list[TraceRecord] = []
         self._lines: list[str] | None = None
 
-    def add(
-        self, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]
-    ) -> TraceRecord:
-        record = TraceRecord(len(self.records), at, kind, party, trace_id, data)
-        self.records.append(record)
-        return record
+    def add(self, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]) -> None:
+        """Append a record numbered after the last one."""
+        self.records.append(TraceRecord(len(self.records), at, kind, party, trace_id, data))
 
     def __iter__(self) -> Iterator[TraceRecord]:
         return iter(self.records)

@@ -14,7 +14,7 @@ import simpy
 
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.random_streams import RandomStreams
-from concertsim.sim.trace import Trace, TraceRecord
+from concertsim.sim.trace import Trace
 
 __all__ = ["World"]
 
@@ -46,7 +46,5 @@ class World:
         self._id_counters[prefix] = n
         return f"{prefix}-{n}"
 
-    def record(
-        self, kind: str, party: str, trace_id: str | None = None, /, **data: Any
-    ) -> TraceRecord:
-        return self.trace.add(self.env.now, kind, party, trace_id, data)
+    def record(self, kind: str, party: str, trace_id: str | None = None, /, **data: Any) -> None:
+        self.trace.add(self.env.now, kind, party, trace_id, data)
