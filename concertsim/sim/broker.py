@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.event_broker import produce
+from concertsim.sim.event_broker import DedupWindow, produce
 from concertsim.sim.network import BROKER_PARTY
 from concertsim.sim.workers import WorkerPool
 
@@ -116,7 +116,7 @@ class Broker:
         self.dedup_window = dedup_window
         """Seconds during which the broker drops a second append of an event id to a topic (the
         idempotent producer the seed's "removes duplicates" assumes); None: it keeps every copy."""
-        self._appended_at: dict[tuple[str, str], float] = {}
+        self._dedup = DedupWindow(dedup_window) if dedup_window is not None else None
         self.append_time = append_time
         """Seconds an append holds its partition's log writer (None: no limit)."""
         self.writers: dict[tuple[str, int], WorkerPool] = {}
@@ -176,13 +176,12 @@ class Broker:
 
     def _append(self, source: str, event: Event, partition: int | None = None) -> None:
         topic = self.topic_of[event.type]
-        if self.dedup_window is not None:
-            seen_at = self._appended_at.get((topic, event.event_id))
-            if seen_at is not None and self.env.now - seen_at <= self.dedup_window:
+        if self._dedup is not None:
+            seen_at = self._dedup.duplicate_of(topic, event.event_id, self.env.now)
+            if seen_at is not None:
                 self.world.record("broker.duplicate_removed", source, event.trace_id, event_id=event.event_id,
                                   type=event.type, topic=topic, first_at=seen_at)
                 return
-            self._appended_at[(topic, event.event_id)] = self.env.now
         if partition is None:
             partition = self.partition_for(event)
         address = (topic, partition)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from concertsim.sim.workers import WorkerPool
     from concertsim.sim.world import World
 
-__all__ = ["EventBroker", "produce"]
+__all__ = ["EventBroker", "produce", "DedupWindow"]
 
 Write = Callable[[str, list[Event]], Generator[simpy.Event, Any, None]]
 
@@ -95,3 +95,23 @@ def produce(
     for event in events:
         world.record("broker.publish_unacked", source, event.trace_id, event_id=event.event_id)
     return False
+
+
+class DedupWindow:
+    """The broker's de-duplication of publishes (``broker.dedup_window``, an idempotent producer):
+    a publish of an event id already accepted for the same destination (a topic, an exchange)
+    within ``seconds`` is a duplicate. A duplicate does not renew the window."""
+
+    __slots__ = ("seconds", "_accepted_at")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._accepted_at: dict[tuple[str, str], float] = {}
+
+    def duplicate_of(self, destination: str, event_id: str, now: float) -> float | None:
+        """When the copy this one duplicates was accepted, or None (and it is accepted now)."""
+        seen_at = self._accepted_at.get((destination, event_id))
+        if seen_at is not None and now - seen_at <= self.seconds:
+            return seen_at
+        self._accepted_at[(destination, event_id)] = now
+        return None
