@@ -30,11 +30,15 @@ EXAMPLES = 5
 
 
 def broker_delivery(result: RunResult, records: RecordsByKind) -> dict[str, Any]:
-    """The broker's kind and the counts above (JSON-ready)."""
+    """The broker's kind (with a queue's consumers and whether one is active at a time, None in Kafka
+    mode) and the counts above (JSON-ready)."""
+    spec = result.scenario.broker
     reasons = Counter(r.data["reason"] for r in records.get("queue.redelivered", ()))
+    queues = spec.kind == "rabbitmq"
     return {
-        "kind": result.scenario.broker.kind,
-        "single_active_consumer": result.scenario.broker.single_active_consumer,
+        "kind": spec.kind,
+        "consumers_per_queue": (spec.consumers_per_queue or spec.partitions) if queues else None,
+        "single_active_consumer": spec.single_active_consumer if queues else None,
         "redeliveries": sum(reasons.values()),
         "redelivered_by_reason": dict(sorted(reasons.items())),
         "requeues": len(records.get("queue.requeued", ())),
