@@ -280,7 +280,9 @@ class QueueBroker:
 
     # --- settling --------------------------------------------------------------------------------
 
-    def settle(self, channel: Channel, tag: int, outcome: str, reason: str, _arrival: simpy.Event | None = None) -> None:
+    def settle(
+        self, channel: Channel, tag: int, outcome: str, reason: str, _arrival: simpy.Event | None = None
+    ) -> None:
         """A consumer's settlement of delivery ``tag`` reaches the broker: ``ack``, ``nack`` (requeue
         after the backoff of this failure) or ``reject`` (dead-letter with ``reason``). Ignored on a
         channel the broker has closed (the message was requeued then) or for a message already settled."""

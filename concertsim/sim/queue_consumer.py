@@ -22,7 +22,13 @@ import simpy
 
 from concertsim.scenarios.schema import BrokerSpec
 from concertsim.sim.broker import BROKER
-from concertsim.sim.consumer import ConsumerPolicy, EventWork, attempt_handling, consumer_name, give_up
+from concertsim.sim.consumer import (
+    ConsumerPolicy,
+    EventWork,
+    attempt_handling,
+    consumer_name,
+    give_up,
+)
 from concertsim.sim.host import Host
 from concertsim.sim.network import Network
 from concertsim.sim.queue_broker import Channel, Delivery, QueueBroker, queue_name

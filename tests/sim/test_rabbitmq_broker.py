@@ -9,12 +9,13 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
-import simpy
 
 from concertsim.api import RunOutcome, run
+from concertsim.checks.probes import probe_counts
 from concertsim.models.events import Event, SeatReserved
 from concertsim.sim.network import Network
 from concertsim.sim.queue_broker import Channel, QueueBroker
+from concertsim.sim.runner import run_scenario
 from concertsim.sim.world import World
 from tests.conftest import small_scenario
 
@@ -208,3 +209,10 @@ def test_the_builtin_rabbitmq_scenario_redelivers_requeues_and_keeps_order_with_
     competing = run("rabbitmq-broker", overrides=["broker.single_active_consumer=false"])
     assert competing.violated == ["seat-view-converges"]
     assert competing.metrics["broker"]["out_of_order"]["by_group"] == {"concert": 1}
+
+
+def test_a_lost_acknowledgement_redelivers_what_was_handled_and_the_probe_sees_it() -> None:
+    lost = "faults=[{at: 0, kind: drop, target: offset_commit, duration: 20, match: {group: concert, count: 3}}]"
+    result = run_scenario(small_scenario("broker.kind=rabbitmq", lost))
+    assert probe_counts(result)["redelivery-after-lost-offset-commit"] > 0
+    assert any(r.kind == "consumer.ack_lost" for r in result.trace.records)
