@@ -210,12 +210,20 @@ class BrokerSpec(_Frozen):
         description="rabbitmq: only one consumer of a queue receives at a time (order kept, no parallelism); "
         "the others stand by",
     )
+    retry_in_place: bool = Field(
+        False,
+        description="rabbitmq: a consumer retries a failed handling itself, holding the message unacknowledged "
+        "(head-of-line blocking, as the kafka default); false: it nacks it into the queue's delay queue",
+    )
 
     @model_validator(mode="after")
-    def _queues_have_no_partition_writers(self) -> BrokerSpec:
+    def _kafka_settings_only_with_kafka(self) -> BrokerSpec:
         if self.kind == "rabbitmq" and self.partition_append_time is not None:
             raise ValueError("partition_append_time applies to the kafka broker only (a rabbitmq broker has no "
                              "partition log writers): leave it null with kind rabbitmq")
+        if self.kind == "rabbitmq" and self.retry_topic:
+            raise ValueError("retry_topic applies to the kafka broker only: with kind rabbitmq a failed handling "
+                             "is nacked into the queue's delay queue (or retried in place with retry_in_place)")
         return self
 
 

@@ -167,6 +167,7 @@ class QueueBroker:
         self.writers: dict[tuple[str, int], WorkerPool] = {}
         self._dedup = DedupWindow(dedup_window) if dedup_window is not None else None
         self._published: dict[str, int] = {}
+        self._parked_keys: dict[tuple[str, str], int] = {}
         self.is_up = True
 
     # --- topology --------------------------------------------------------------------------------
@@ -338,17 +339,27 @@ class QueueBroker:
     # --- dead letters ----------------------------------------------------------------------------
 
     def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
-        """Dead-letter ``event`` through ``group``'s queue's dead-letter exchange. Unlike a Kafka
-        partition, the queue goes on with the key's later events meanwhile."""
+        """Dead-letter ``event`` through ``group``'s queue's dead-letter exchange. As in Kafka mode,
+        the key stays parked for the group until the letter is handled, and a consumer parks the
+        key's later events behind it (:meth:`is_key_parked`); but a later event already delivered
+        to another consumer may be handled first."""
         self.dead_letters.append(DeadLetter(group, topic, partition, offset, event, reason, self.env.now))
+        address = (group, event.key)
+        self._parked_keys[address] = self._parked_keys.get(address, 0) + 1
         self.world.record("broker.dead_letter", group, event.trace_id, event_id=event.event_id, type=event.type,
                           reason=reason)
 
     def is_key_parked(self, group: str, key: str) -> bool:
-        return False
+        return (group, key) in self._parked_keys
 
     def unpark(self, letter: DeadLetter) -> None:
         self.dead_letters.remove(letter)
+        address = (letter.group, letter.event.key)
+        remaining = self._parked_keys[address] - 1
+        if remaining:
+            self._parked_keys[address] = remaining
+        else:
+            del self._parked_keys[address]
 
     # --- state -----------------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ then settles it with the broker: an ack once handled; a nack when the handling f
 requeues it after the backoff of that failure (the retry count travels with the message, so any
 consumer may take the next attempt); after ``design.retries`` failed retries a reject, which sends
 it to the dead-letter exchange with the reason (or, without a dead-letter topic, drops it with an
-error log after an ack). Settlements travel on the ``offset_commit`` channel of the network; one
+error log after an ack). With ``broker.retry_in_place`` the consumer instead retries a failing
+message itself, holding it unacknowledged, as a Kafka consumer retries in place
+(:func:`~concertsim.sim.consumer.handle_with_retries`), then parks or drops it and acks. Settlements travel on the ``offset_commit`` channel of the network; one
 that is lost breaks the channel. A consumer whose channel was closed opens a new one; a consumer
 that crashes takes its channel down with it, and the broker requeues what it held.
 """
@@ -28,6 +30,7 @@ from concertsim.sim.consumer import (
     attempt_handling,
     consumer_name,
     give_up,
+    handle_with_retries,
 )
 from concertsim.sim.host import Host
 from concertsim.sim.network import Network
@@ -61,13 +64,14 @@ def start_queue_consumers(
     for index in range(consumers):
         host.daemon(
             consumer_name(group, queue_name(group), index),
-            partial(consume_queue, host, broker, network, group, index, handlers, policy, spec.prefetch),
+            partial(consume_queue, host, broker, network, group, index, handlers, policy, spec.prefetch,
+                    spec.retry_in_place),
         )
 
 
 def consume_queue(
     host: Host, broker: QueueBroker, network: Network, group: str, index: int, handlers: dict[str, EventWork],
-    policy: ConsumerPolicy, prefetch: int,
+    policy: ConsumerPolicy, prefetch: int, retry_in_place: bool = False,
 ) -> Generator[simpy.Event, Any, None]:
     """Consumer ``index`` of ``group``: while the broker is reachable, consume from a channel
     until it closes, then open another. Stopped (its host crashed), it leaves its channel to the
@@ -78,7 +82,7 @@ def consume_queue(
             continue
         channel = broker.open_channel(group, index, host.name, prefetch)
         try:
-            yield from _consume(host, broker, network, channel, handlers, policy)
+            yield from _consume(host, broker, network, channel, handlers, policy, retry_in_place)
         except simpy.Interrupt:
             broker.break_channel(channel, "consumer stopped")
             raise
@@ -86,8 +90,12 @@ def consume_queue(
 
 def _consume(
     host: Host, broker: QueueBroker, network: Network, channel: Channel, handlers: dict[str, EventWork],
-    policy: ConsumerPolicy,
+    policy: ConsumerPolicy, retry_in_place: bool,
 ) -> Generator[simpy.Event, Any, None]:
+    """Handle what arrives on ``channel`` until it closes. Retrying in place, the consumer holds a
+    failing message through its retries with backoff (nothing behind it on this channel moves),
+    then parks or drops it and acks; otherwise each failure is a nack, and the last a reject. An
+    event whose key is parked in the dead-letter exchange is parked behind it (rejected unhandled)."""
     world = host.world
     while channel.is_open:
         if not channel.inbox:
@@ -100,8 +108,17 @@ def _consume(
             "broker.deliver", BROKER, event.trace_id, group=channel.group, event_id=event.event_id,
             type=event.type, partition=channel.index, offset=message.tag, delivery=delivery.number,
         )
+        work = handlers[event.type]
+        if retry_in_place:
+            yield from handle_with_retries(host, broker, channel.group, message.exchange, channel.index, message.tag,
+                                           event, work, policy)
+            _settle(host, broker, network, channel, delivery, "ack")
+            continue
+        if policy.dead_letter and broker.is_key_parked(channel.group, event.key):
+            _settle(host, broker, network, channel, delivery, "reject", f"behind a parked event of key {event.key}")
+            continue
         attempt = delivery.failures + 1
-        reason = yield from attempt_handling(host, channel.group, event, handlers[event.type], policy.dedup, attempt)
+        reason = yield from attempt_handling(host, channel.group, event, work, policy.dedup, attempt)
         if reason is None:
             _settle(host, broker, network, channel, delivery, "ack")
         elif attempt <= policy.retries:

@@ -13,6 +13,7 @@ import pytest
 from concertsim.api import RunOutcome, run
 from concertsim.checks.probes import probe_counts
 from concertsim.models.events import Event, SeatReserved
+from concertsim.scenarios.loader import ScenarioError
 from concertsim.sim.network import Network
 from concertsim.sim.queue_broker import Channel, QueueBroker
 from concertsim.sim.runner import run_scenario
@@ -216,3 +217,26 @@ def test_a_lost_acknowledgement_redelivers_what_was_handled_and_the_probe_sees_i
     result = run_scenario(small_scenario("broker.kind=rabbitmq", lost))
     assert probe_counts(result)["redelivery-after-lost-offset-commit"] > 0
     assert any(r.kind == "consumer.ack_lost" for r in result.trace.records)
+
+
+CONCERT_COMMITS_FAIL = "faults=[{at: 0, kind: commit_failure, target: concert, duration: 20, params: {rate: 0.5}}]"
+
+
+def test_retries_through_the_delay_queue_reorder_a_seat_even_with_a_single_active_consumer() -> None:
+    outcome = opening("broker.kind=rabbitmq", "broker.single_active_consumer=true", CONCERT_COMMITS_FAIL)
+    assert outcome.metrics["broker"]["requeues"] > 0 and outcome.metrics["broker"]["out_of_order"]["handlings"] > 0
+    assert outcome.violated == ["seat-view-converges"]
+
+
+def test_a_single_active_consumer_retrying_in_place_keeps_each_seats_order_as_kafka_does() -> None:
+    outcome = opening("broker.kind=rabbitmq", "broker.single_active_consumer=true", "broker.retry_in_place=true",
+                      CONCERT_COMMITS_FAIL)
+    broker = outcome.metrics["broker"]
+    assert broker["requeues"] == 0 and broker["dead_letters"] > 0 and broker["out_of_order"]["handlings"] == 0
+    assert outcome.violated == []
+
+
+@pytest.mark.parametrize("setting", ["broker.retry_topic=true", "broker.partition_append_time=0.01"])
+def test_kafka_only_settings_are_refused_with_a_rabbitmq_broker(setting: str) -> None:
+    with pytest.raises(ScenarioError, match="applies to the kafka broker only"):
+        small_scenario("broker.kind=rabbitmq", setting)
