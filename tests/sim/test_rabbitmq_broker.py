@@ -13,6 +13,7 @@ import pytest
 from concertsim.api import RunOutcome, run
 from concertsim.checks.probes import probe_counts
 from concertsim.models.events import Event, SeatReserved
+from concertsim.reports.otlp import otlp_trace
 from concertsim.scenarios.loader import ScenarioError
 from concertsim.sim.network import Network
 from concertsim.sim.queue_broker import Channel, QueueBroker
@@ -240,3 +241,12 @@ def test_a_single_active_consumer_retrying_in_place_keeps_each_seats_order_as_ka
 def test_kafka_only_settings_are_refused_with_a_rabbitmq_broker(setting: str) -> None:
     with pytest.raises(ScenarioError, match="applies to the kafka broker only"):
         small_scenario("broker.kind=rabbitmq", setting)
+
+
+def test_the_opentelemetry_export_names_the_broker_it_ran_on() -> None:
+    outcome = run("small-opening", overrides=["broker.kind=rabbitmq"])
+    systems = {attribute["value"]["stringValue"]
+               for scope in otlp_trace(outcome.result)["resourceSpans"]
+               for spans in scope["scopeSpans"] for span in spans["spans"]
+               for attribute in span["attributes"] if attribute["key"] == "messaging.system"}
+    assert systems == {"rabbitmq"}
