@@ -9,9 +9,10 @@ consumer may take the next attempt); after ``design.retries`` failed retries a r
 it to the dead-letter exchange with the reason (or, without a dead-letter topic, drops it with an
 error log after an ack). With ``broker.retry_in_place`` the consumer instead retries a failing
 message itself, holding it unacknowledged, as a Kafka consumer retries in place
-(:func:`~concertsim.sim.consumer.handle_with_retries`), then parks or drops it and acks. Settlements travel on the ``offset_commit`` channel of the network; one
-that is lost breaks the channel. A consumer whose channel was closed opens a new one; a consumer
-that crashes takes its channel down with it, and the broker requeues what it held.
+(:func:`~concertsim.sim.consumer.handle_with_retries`), then parks or drops it and acks.
+Settlements travel on the ``offset_commit`` channel of the network; one that is lost breaks the
+channel. A consumer whose channel was closed opens a new one; a consumer that crashes takes its
+channel down with it, and the broker requeues what it held.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from concertsim.sim.network import Network
 from concertsim.sim.queue_broker import Channel, Delivery, QueueBroker, queue_name
 from concertsim.sim.world import World
 
-__all__ = ["consume_queue", "start_queue_consumers", "queue_broker"]
+__all__ = ["build_queue_broker", "consume_queue", "start_queue_consumers"]
 
 
-def queue_broker(world: World, network: Network, topic_of: dict[str, str], policy: ConsumerPolicy) -> QueueBroker:
+def build_queue_broker(
+    world: World, network: Network, topic_of: dict[str, str], policy: ConsumerPolicy
+) -> QueueBroker:
     """The scenario's RabbitMQ-like broker: nacked messages wait the consumers' backoff, and the
     broker notices a broken channel after ``broker.fetch_timeout`` (the time a Kafka consumer
     takes to notice a gap, so a lost delivery costs the same wait in both modes)."""

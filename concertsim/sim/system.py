@@ -21,7 +21,7 @@ from concertsim.sim.gateway import install_routes
 from concertsim.sim.host import Host
 from concertsim.sim.network import Network
 from concertsim.sim.queue_broker import QueueBroker
-from concertsim.sim.queue_consumer import queue_broker, start_queue_consumers
+from concertsim.sim.queue_consumer import build_queue_broker, start_queue_consumers
 from concertsim.sim.random_streams import sampler
 from concertsim.sim.relay import relay_name, relay_outbox
 from concertsim.sim.services import concert as concert_service
@@ -78,7 +78,7 @@ def build_system(world: World) -> System:
     )
     broker: EventBroker
     if scenario.broker.kind == "rabbitmq":
-        broker = queue_broker(world, network, topics_by_event_type(), policy)
+        broker = build_queue_broker(world, network, topics_by_event_type(), policy)
     else:
         broker = Broker(
             world, network, scenario.broker.partitions, design.partitioning,
