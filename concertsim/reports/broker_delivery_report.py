@@ -1,14 +1,49 @@
-"""The run report's section on how the broker delivered: shown for a RabbitMQ-like broker, or
-whenever a consumer group handled events of one key out of publishing order (``metrics.broker``,
-:mod:`concertsim.metrics.broker_delivery`)."""
+"""The run report's words for the broker: its section on how the broker delivered (shown for a
+RabbitMQ-like broker, or whenever a consumer group handled events of one key out of publishing
+order: ``metrics.broker``, :mod:`concertsim.metrics.broker_delivery`), its row in the scenario
+table and the cause it gives a broken promise, both for a broker other than the Kafka-like default."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from concertsim.reports.document import Block, Heading, Paragraph, Table
+from concertsim.scenarios.schema import Scenario
 
-__all__ = ["broker_delivery_blocks"]
+__all__ = ["broker_delivery_blocks", "broker_row", "broker_cause", "ORDER_SENSITIVE"]
+
+ORDER_SENSITIVE = ("seat-view-converges",)
+"""The promises that rest on each key's events being handled in publishing order: Concert's seat
+view applies seat events as they come (the counts behind the other read models do not care)."""
+
+
+def _consumers(scenario: Scenario) -> str:
+    spec = scenario.broker
+    if spec.single_active_consumer:
+        return "a single active consumer per queue"
+    consumers = spec.consumers_per_queue or spec.partitions
+    return f"{_times(consumers, 'competing consumer')} per queue"
+
+
+def broker_row(scenario: Scenario) -> list[str] | None:
+    """The scenario table's row for a RabbitMQ-like broker; None for the Kafka-like default."""
+    if scenario.broker.kind != "rabbitmq":
+        return None
+    retries = "retried in place" if scenario.broker.retry_in_place else "nacked into a delay queue"
+    return ["broker", "rabbitmq (changed from the default)",
+            f"a queue per consumer group with {_consumers(scenario)}; a failed handling is {retries}; "
+            "unacknowledged messages are redelivered (seed 8)"]
+
+
+def broker_cause(scenario: Scenario, invariant: str) -> str | None:
+    """Why a RabbitMQ-like broker lets ``invariant`` break, if it is one that rests on each key's
+    order; None otherwise."""
+    if scenario.broker.kind != "rabbitmq" or invariant not in ORDER_SENSITIVE:
+        return None
+    return (f"The broker is RabbitMQ-like (broker.kind=rabbitmq, {_consumers(scenario)}): a queue keeps no order "
+            "between a key's events once one is redelivered to another consumer, waits in the delay queue, or "
+            "is delayed on its way to one consumer while another goes on; the Kafka-like default keeps each "
+            "key's order in its partition, and this promise rests on it.")
 
 
 def _times(count: int, word: str, plural: str = "") -> str:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from concertsim.reports.broker_delivery_report import broker_delivery_blocks
+from concertsim.api import run
+from concertsim.reports.broker_delivery_report import broker_cause, broker_delivery_blocks, broker_row
+from concertsim.reports.cause import cause_words
 from concertsim.reports.markdown import to_markdown
+from tests.conftest import small_scenario
 
 IN_ORDER = {"handlings": 0, "keys": 0, "by_group": {}, "examples": []}
 LATE = {"handlings": 2, "keys": 1, "by_group": {"concert": 2}, "examples": [
@@ -39,3 +42,20 @@ def test_late_handlings_are_listed_whichever_the_broker() -> None:
         assert "2 events (concert 2) were handled after a later event of the same key" in text
         assert "| concert | seat-1-4 | SeatReservedEvent evt-9 | ReservationCompletedEvent evt-12 | 17.2 |" in text
     assert "retry topic" in to_markdown(broker_delivery_blocks(metrics("kafka", LATE)))
+
+
+def test_only_a_rabbitmq_broker_has_a_row_and_a_cause_and_only_for_promises_resting_on_order() -> None:
+    kafka, queues = small_scenario(), small_scenario("broker.kind=rabbitmq", "broker.single_active_consumer=true")
+    assert broker_row(kafka) is None and broker_cause(kafka, "seat-view-converges") is None
+    row = broker_row(queues)
+    assert row is not None and row[1] == "rabbitmq (changed from the default)"
+    assert "a single active consumer per queue" in row[2] and "nacked into a delay queue" in row[2]
+    cause = broker_cause(queues, "seat-view-converges")
+    assert cause is not None and "keeps no order" in cause and "a single active consumer per queue" in cause
+    assert broker_cause(queues, "no-lost-events") is None
+
+
+def test_a_failure_report_on_rabbitmq_names_the_broker_as_the_cause() -> None:
+    outcome = run("small-opening", overrides=["broker.kind=rabbitmq"])
+    assert cause_words(outcome, "seat-view-converges").startswith("The broker is RabbitMQ-like")
+    assert cause_words(run("small-opening"), "seat-view-converges").startswith("Nothing is switched off")
