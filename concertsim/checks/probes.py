@@ -121,8 +121,9 @@ def _consumer_crash_between_handling_and_commit(result: RunResult) -> int:
 
 
 def _redelivery_after_lost_offset_commit(result: RunResult) -> int:
-    """A consumer's offset commit was lost, and an event it had handled was delivered again."""
-    lost = [(r.at, r.data["group"]) for r in result.trace.of_kind("consumer.commit_lost")]
+    """A consumer's offset commit (with a RabbitMQ-like broker: its acknowledgement) was lost, and an
+    event it had handled was delivered again."""
+    lost = [(r.at, r.data["group"]) for r in result.trace.of_kind("consumer.commit_lost", "consumer.ack_lost")]
     return _redeliveries(result, lambda _host, group, start, end: any(
         start <= when <= end and lost_group == group for when, lost_group in lost
     ))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from concertsim.metrics.broker_delivery import broker_delivery
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.event_processing import event_processing
 from concertsim.metrics.funnel import funnel
@@ -58,7 +59,9 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     worker and connection pool's utilisation, queue and waits, :mod:`~concertsim.metrics.resources`)
     ``series`` (per service and consumer group over time, :mod:`~concertsim.metrics.service_series`)
     ``seat_cache`` (None without one, :mod:`~concertsim.metrics.seat_cache`) and ``point_storage``
-    (what storing Point's accounts cost, :mod:`~concertsim.metrics.point_storage`)."""
+    (what storing Point's accounts cost, :mod:`~concertsim.metrics.point_storage`) and ``broker``
+    (redeliveries, requeues, dead letters and out-of-order handlings,
+    :mod:`~concertsim.metrics.broker_delivery`)."""
     records = records_by_kind(result.trace)
     statuses = Counter(
         str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
@@ -130,4 +133,5 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "series": service_series(records, phases.ended_at),
         "seat_cache": seat_cache(result, records),
         "point_storage": point_storage(result, records),
+        "broker": broker_delivery(result, records),
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from concertsim.checks.base import Violation
+from concertsim.reports.broker_delivery_report import broker_cause
 from concertsim.reports.design_switches import DesignChange, design_changes, explained_first
 from concertsim.reports.document import Block, CodeSpan, Image, Table, Verdict
 from concertsim.reports.fault_words import fault_sentence
@@ -41,6 +42,9 @@ def cause_words(outcome: RunOutcome, invariant: str) -> str:
         return "; ".join(_capital(c.sentence) if i == 0 else c.sentence for i, c in enumerate(explaining)) + (
             f" ({_settings(explaining)}, where the default design has {defaults})."
         )
+    broker = broker_cause(outcome.result.scenario, invariant)
+    if broker is not None:
+        return broker
     if changes:
         return (f"The design differs from the default ({_settings(changes)}), but no switch that differs exists "
                 "for this promise: the default design may break it the same way, or it follows from another "

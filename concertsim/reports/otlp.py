@@ -58,7 +58,9 @@ def _party(name: str) -> str:
 class _Builder:
     """Pairs the trace's records into spans in one pass."""
 
-    def __init__(self) -> None:
+    def __init__(self, messaging_system: str = "kafka") -> None:
+        self.messaging_system = messaging_system
+        """OpenTelemetry's name of the broker: ``broker.kind`` (kafka, rabbitmq)"""
         self.spans: dict[str, _Span] = {}
         self.calls_in_flight: dict[tuple[str, str], list[str]] = {}
         """(callee, trace) -> calls sent to it and not served yet, oldest first"""
@@ -112,7 +114,7 @@ class _Builder:
             self.spans[f"publish:{event_id}"] = _Span(
                 service, saga, f"publish:{event_id}", f"publish {data['type']}", _PRODUCER, record.at,
                 parent_key=self.enclosing(service, saga) if trace else None,
-                attributes={"messaging.system": "kafka", "messaging.message.id": event_id,
+                attributes={"messaging.system": self.messaging_system, "messaging.message.id": event_id,
                             "messaging.operation.type": "publish"})
         elif kind == "broker.append" and f"publish:{data['event_id']}" in self.spans:
             span = self.spans[f"publish:{data['event_id']}"]
@@ -126,7 +128,7 @@ class _Builder:
             self.spans[key] = _Span(
                 data["group"], producer.trace, key, f"handle {data['type']}", _CONSUMER, record.at,
                 parent_key=producer.span_key, link_key=producer.span_key,
-                attributes={"messaging.system": "kafka", "messaging.consumer.group.name": data["group"],
+                attributes={"messaging.system": self.messaging_system, "messaging.consumer.group.name": data["group"],
                             "messaging.message.id": data["event_id"], "messaging.operation.type": "process"})
             self.handling.setdefault((data["group"], producer.trace), []).append(key)
         elif kind in ("consumer.handled", "consumer.duplicate_skipped", "consumer.dropped") or (
@@ -164,7 +166,7 @@ def otlp_trace(result: RunResult) -> dict[str, Any]:
     """The run as an OTLP ``ExportTraceServiceRequest`` in its JSON encoding. Spans whose end was
     never traced (a crash cut them short, the run ended first) end where they started and carry
     ``concertsim.unfinished``."""
-    builder = _Builder()
+    builder = _Builder(result.scenario.broker.kind)
     for record in result.trace:
         builder.add(record)
     seed = result.seed

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from concertsim.checks.base import Verdict as InvariantVerdict
+from concertsim.reports.broker_delivery_report import broker_row
 from concertsim.reports.design_switches import SWITCHES, value_text
 from concertsim.reports.document import Block, Diagram, Heading, Image, Paragraph, Table
 from concertsim.reports.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
@@ -91,6 +92,7 @@ def scenario_table(scenario: Scenario, seed: int) -> Table:
         ["description", scenario.description or "-", ""],
         ["seed", str(seed), "the run is a pure function of scenario and seed"],
         *_design_rows(scenario.design),
+        *([row] if (row := broker_row(scenario)) is not None else []),
         ["users", f"{workload.users} ({workload.arrival.replace('_', ' ')})",
          f"arriving within {workload.flash_window:g} s" if workload.arrival == "flash_crowd"
          else f"{workload.rate_per_second:g} per second for {workload.duration:g} s"],

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from concertsim.metrics.resources import SATURATED, first_saturated
 from concertsim.metrics.staleness import READ_MODELS
 from concertsim.reports import capacity_figure, service_series_figure
+from concertsim.reports.broker_delivery_report import broker_delivery_blocks
 from concertsim.reports.document import Block, Heading, Image, Paragraph, Table
 from concertsim.reports.staleness_figure import DRAWN, FILE_NAME, staleness_png
 
@@ -291,6 +292,7 @@ def service_metrics_blocks(outcome: RunOutcome, *, with_figure: bool = True) -> 
     return [
         *_server_time_blocks(metrics),
         *_event_blocks(metrics),
+        *broker_delivery_blocks(metrics),
         *_staleness_blocks(outcome, with_figure),
         *_seat_cache_blocks(metrics),
         *_point_storage_blocks(metrics),

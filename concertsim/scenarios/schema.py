@@ -163,7 +163,8 @@ class Network(_Frozen):
 
 
 class BrokerSpec(_Frozen):
-    """The Kafka-like broker: partitions per topic, delivery latency, consumer retry backoff."""
+    """The event broker: Kafka-like (partitions per topic) or RabbitMQ-like (a queue per consumer
+    group), its delivery latency and the consumers' retry backoff."""
 
     partitions: Annotated[int, Field(ge=1, le=256)] = 4
     latency: Distribution = LogNormal(median=0.003, sigma=0.5)
@@ -192,6 +193,38 @@ class BrokerSpec(_Frozen):
         "(one event per round trip), 'batch' sends up to relay_batch events per produce request",
     )
     restart_time: PositiveSeconds = 5.0
+    kind: Literal["kafka", "rabbitmq"] = Field(
+        "kafka",
+        description="kafka: topics split into partitions read in order by one consumer each; rabbitmq: an "
+        "exchange per publisher and a queue per consumer group with competing consumers, acks and redelivery "
+        "(sim/queue_broker.py)",
+    )
+    consumers_per_queue: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        None, description="rabbitmq: competing consumers on each group's queue (null: as many as partitions)"
+    )
+    prefetch: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        10, description="rabbitmq: unacknowledged deliveries a consumer may hold at once"
+    )
+    single_active_consumer: bool = Field(
+        False,
+        description="rabbitmq: only one consumer of a queue receives at a time (order kept, no parallelism); "
+        "the others stand by",
+    )
+    retry_in_place: bool = Field(
+        False,
+        description="rabbitmq: a consumer retries a failed handling itself, holding the message unacknowledged "
+        "(head-of-line blocking, as the kafka default); false: it nacks it into the queue's delay queue",
+    )
+
+    @model_validator(mode="after")
+    def _kafka_settings_only_with_kafka(self) -> BrokerSpec:
+        if self.kind == "rabbitmq" and self.partition_append_time is not None:
+            raise ValueError("partition_append_time applies to the kafka broker only (a rabbitmq broker has no "
+                             "partition log writers): leave it null with kind rabbitmq")
+        if self.kind == "rabbitmq" and self.retry_topic:
+            raise ValueError("retry_topic applies to the kafka broker only: with kind rabbitmq a failed handling "
+                             "is nacked into the queue's delay queue (or retried in place with retry_in_place)")
+        return self
 
 
 class SeatCacheSpec(_Frozen):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
+from concertsim.sim.event_broker import DedupWindow, produce
 from concertsim.sim.network import BROKER_PARTY
 from concertsim.sim.workers import WorkerPool
 
@@ -115,7 +116,7 @@ class Broker:
         self.dedup_window = dedup_window
         """Seconds during which the broker drops a second append of an event id to a topic (the
         idempotent producer the seed's "removes duplicates" assumes); None: it keeps every copy."""
-        self._appended_at: dict[tuple[str, str], float] = {}
+        self._dedup = DedupWindow(dedup_window) if dedup_window is not None else None
         self.append_time = append_time
         """Seconds an append holds its partition's log writer (None: no limit)."""
         self.writers: dict[tuple[str, int], WorkerPool] = {}
@@ -148,30 +149,9 @@ class Broker:
 
     def publish_batch(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, bool]:
         """Send ``events`` in one produce request and wait for its one acknowledgement (True) or a
-        timeout: the batch is appended whole, in order, or not at all.
-
-        The request is one message on the network, so a fault that strikes any of its events
-        strikes the request: losing one loses the batch, duplicating one appends the batch twice,
-        and the request takes the longest delay any of them was given."""
-        started = self.env.now
-        network = self.network
-        latency = network.broker_latency() if network.reachable(source, BROKER) else 0.0  # drawn for a message sent
-        carried = [network.carry("publish", source, BROKER, e.type, e.key, delay=latency)[0] for e in events]
-        if all(carried):
-            arrival = max(copies[0] for copies in carried)
-            if arrival < self.publish_timeout:
-                yield self.env.timeout(arrival)
-                if self.is_up:
-                    yield from self._write(source, events * max(len(copies) for copies in carried))
-                    last = events[-1]
-                    ack = network.transit_delays("ack", BROKER, source, last.type, last.key)
-                    if ack and self.env.now - started + ack[0] < self.publish_timeout:
-                        yield self.env.timeout(ack[0])
-                        return True
-        yield self.env.timeout(max(0.0, started + self.publish_timeout - self.env.now))
-        for event in events:
-            self.world.record("broker.publish_unacked", source, event.trace_id, event_id=event.event_id)
-        return False
+        timeout: the batch is appended whole, in order, or not at all (:func:`produce`)."""
+        return (yield from produce(self.world, self.network, self.publish_timeout, lambda: self.is_up, source,
+                                   events, self._write))
 
     def _write(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, None]:
         """Append ``events`` in order. With a partition throughput limit (``append_time``) each
@@ -196,13 +176,12 @@ class Broker:
 
     def _append(self, source: str, event: Event, partition: int | None = None) -> None:
         topic = self.topic_of[event.type]
-        if self.dedup_window is not None:
-            seen_at = self._appended_at.get((topic, event.event_id))
-            if seen_at is not None and self.env.now - seen_at <= self.dedup_window:
+        if self._dedup is not None:
+            seen_at = self._dedup.duplicate_of(topic, event.event_id, self.env.now)
+            if seen_at is not None:
                 self.world.record("broker.duplicate_removed", source, event.trace_id, event_id=event.event_id,
                                   type=event.type, topic=topic, first_at=seen_at)
                 return
-            self._appended_at[(topic, event.event_id)] = self.env.now
         if partition is None:
             partition = self.partition_for(event)
         address = (topic, partition)

@@ -25,6 +25,7 @@ import simpy
 from concertsim.models.errors import DomainError, UnreadableEvent
 from concertsim.models.events import Event, EventPayload, readable, reader_version
 from concertsim.sim.broker import BROKER, Broker, DeadLetter, RetryEntry
+from concertsim.sim.event_broker import EventBroker
 from concertsim.sim.host import Host, Unavailable
 from concertsim.sim.network import Network
 from concertsim.sim.storage import Transaction
@@ -37,6 +38,8 @@ __all__ = [
     "redrive",
     "handle_with_retries",
     "consume_retries",
+    "attempt_handling",
+    "give_up",
 ]
 
 EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
@@ -60,6 +63,10 @@ class ConsumerPolicy:
     """Retry a failed handling from the group's retry topic instead of in place: the partition
     goes on meanwhile (no head-of-line blocking), so a later event of the same key may be handled
     before the one being retried."""
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retrying after the ``attempt``-th failed handling."""
+        return self.retry_backoff * 2 ** (attempt - 1)
 
 
 def _refuse_unreadable(host: Host, group: str, event: Event, now: float) -> None:
@@ -97,8 +104,32 @@ def handle_once(
     )
 
 
+def attempt_handling(
+    host: Host, group: str, event: Event, work: EventWork, dedup: bool, attempt: int
+) -> Generator[simpy.Event, Any, str | None]:
+    """One attempt, the ``attempt``-th, at handling ``event`` on a worker of ``host``: None if it
+    was handled or skipped as a duplicate (recorded as ``consumer.handled`` or
+    ``consumer.duplicate_skipped``), else the reason it failed (recorded as ``consumer.failed``)."""
+    try:
+        handled = yield from host.work_on_worker(
+            f"{group}<-{event.type}", handle_once(host, group, event, work, dedup)
+        )
+    except (DomainError, Unavailable) as failure:
+        reason = getattr(failure, "message", str(failure))
+        host.world.record(
+            "consumer.failed", host.name, event.trace_id, group=group, event_id=event.event_id,
+            attempt=attempt, reason=reason,
+        )
+        return reason
+    host.world.record(
+        "consumer.handled" if handled else "consumer.duplicate_skipped", host.name,
+        event.trace_id, group=group, event_id=event.event_id, type=event.type,
+    )
+    return None
+
+
 def give_up(
-    host: Host, broker: Broker, group: str, topic: str, partition: int, offset: int, event: Event, reason: str,
+    host: Host, broker: EventBroker, group: str, topic: str, partition: int, offset: int, event: Event, reason: str,
     policy: ConsumerPolicy,
 ) -> None:
     """The retries are spent: park the event in the group's dead-letter topic, or drop it."""
@@ -114,7 +145,7 @@ def queue_retry(
     policy: ConsumerPolicy,
 ) -> None:
     """Put the event in the group's retry topic, due after the backoff of its ``attempt``-th failure."""
-    due_at = host.env.now + policy.retry_backoff * 2 ** (attempt - 1)
+    due_at = host.env.now + policy.backoff(attempt)
     broker.enqueue_retry(group, lambda seq: RetryEntry(due_at, seq, attempt, topic, partition, offset, event))
     host.world.record("consumer.retry_queued", host.name, event.trace_id, group=group, event_id=event.event_id,
                       attempt=attempt, due_at=due_at)
@@ -126,7 +157,6 @@ def consume_retries(
     """The loop of ``group``'s retry topic: take the entry due first, wait until it is due, handle
     it; a failure queues it again (or parks it once the retries are spent). An entry leaves the
     topic only when it is handled or given up, so a crash in between retries it again."""
-    world = host.world
     while True:
         entry = broker.next_retry(group)
         if entry is None:
@@ -136,24 +166,15 @@ def consume_retries(
             yield host.env.timeout(entry.due_at - host.env.now) | broker.retry_enqueued(group)
             continue
         event = entry.event
-        try:
-            handled = yield from host.work_on_worker(
-                f"{group}<-{event.type}", handle_once(host, group, event, handlers[event.type], policy.dedup)
-            )
-        except (DomainError, Unavailable) as failure:
-            attempt = entry.attempt + 1
-            reason = getattr(failure, "message", str(failure))
-            world.record("consumer.failed", host.name, event.trace_id, group=group, event_id=event.event_id,
-                         attempt=attempt, reason=reason)
-            broker.retried(group, entry)
-            if attempt > policy.retries:
-                give_up(host, broker, group, entry.topic, entry.partition, entry.offset, event, reason, policy)
-            else:
-                queue_retry(host, broker, group, entry.topic, entry.partition, entry.offset, event, attempt, policy)
-            continue
+        attempt = entry.attempt + 1
+        reason = yield from attempt_handling(host, group, event, handlers[event.type], policy.dedup, attempt)
         broker.retried(group, entry)
-        world.record("consumer.handled" if handled else "consumer.duplicate_skipped", host.name, event.trace_id,
-                     group=group, event_id=event.event_id, type=event.type)
+        if reason is None:
+            continue
+        if attempt > policy.retries:
+            give_up(host, broker, group, entry.topic, entry.partition, entry.offset, event, reason, policy)
+        else:
+            queue_retry(host, broker, group, entry.topic, entry.partition, entry.offset, event, attempt, policy)
 
 
 def handle_with_retries(
@@ -161,37 +182,22 @@ def handle_with_retries(
     event: Event, work: EventWork, policy: ConsumerPolicy,
 ) -> Generator[simpy.Event, Any, None]:
     """Handle one delivered event, retrying failures with backoff, then park or drop it."""
-    world = host.world
     if policy.dead_letter and broker.is_key_parked(group, event.key):
         broker.park(group, topic, partition, offset, event, f"behind a parked event of key {event.key}")
         return
     attempt = 0
-    label = f"{group}<-{event.type}"
     while True:
-        try:
-            handled = yield from host.work_on_worker(
-                label, handle_once(host, group, event, work, policy.dedup)
-            )
-        except (DomainError, Unavailable) as failure:
-            attempt += 1
-            reason = getattr(failure, "message", str(failure))
-            world.record(
-                "consumer.failed", host.name, event.trace_id, group=group, event_id=event.event_id,
-                attempt=attempt, reason=reason,
-            )
-            if attempt > policy.retries:
-                give_up(host, broker, group, topic, partition, offset, event, reason, policy)
-                return
-            if policy.retry_topic:
-                queue_retry(host, broker, group, topic, partition, offset, event, attempt, policy)
-                return
-            yield host.env.timeout(policy.retry_backoff * 2 ** (attempt - 1))
-            continue
-        world.record(
-            "consumer.handled" if handled else "consumer.duplicate_skipped", host.name,
-            event.trace_id, group=group, event_id=event.event_id, type=event.type,
-        )
-        return
+        attempt += 1
+        reason = yield from attempt_handling(host, group, event, work, policy.dedup, attempt)
+        if reason is None:
+            return
+        if attempt > policy.retries:
+            give_up(host, broker, group, topic, partition, offset, event, reason, policy)
+            return
+        if policy.retry_topic:
+            queue_retry(host, broker, group, topic, partition, offset, event, attempt, policy)
+            return
+        yield host.env.timeout(policy.backoff(attempt))
 
 
 def consume_partition(
@@ -296,7 +302,7 @@ def _commit_offset(
 
 
 def redrive(
-    host: Host, broker: Broker, letter: DeadLetter, work: EventWork, dedup: bool
+    host: Host, broker: EventBroker, letter: DeadLetter, work: EventWork, dedup: bool
 ) -> Generator[simpy.Event, Any, bool]:
     """Hand one parked event to its group again (the operator's manual handling, seed 4.2.3).
     It leaves the dead-letter topic only if handling now succeeds; returns whether it did."""

@@ -23,7 +23,7 @@ from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteCon
 from concertsim.sim.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from concertsim.sim.broker import Broker
+    from concertsim.sim.event_broker import EventBroker
     from concertsim.sim.network import Network
     from concertsim.sim.world import World
 
@@ -60,7 +60,7 @@ class Host:
         self.spec = spec
         self.db = database
         self.publish_mode = publish_mode
-        self.broker: Broker | None = None
+        self.broker: EventBroker | None = None
         self.network: Network | None = None
         self.peers: dict[str, Host] = {}
         self.workers = WorkerPool(self.env, spec.workers)

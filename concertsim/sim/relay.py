@@ -17,7 +17,7 @@ from typing import Any
 
 import simpy
 
-from concertsim.sim.broker import Broker
+from concertsim.sim.event_broker import EventBroker
 from concertsim.sim.host import Host
 from concertsim.sim.storage import OUTBOX
 
@@ -29,7 +29,7 @@ def relay_name(service: str) -> str:
 
 
 def relay_outbox(
-    host: Host, broker: Broker, batch: int, poll_interval: float, publish: str = "each"
+    host: Host, broker: EventBroker, batch: int, poll_interval: float, publish: str = "each"
 ) -> Generator[simpy.Event, Any, None]:
     """Publish ``host``'s outbox forever; the loop the host restarts after a crash.
 

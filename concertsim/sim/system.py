@@ -16,9 +16,12 @@ from concertsim.models import concert, points, reservations
 from concertsim.scenarios.schema import SERVICE_NAMES
 from concertsim.sim.broker import Broker
 from concertsim.sim.consumer import ConsumerPolicy, EventWork, consume_partition, consume_retries, consumer_name
+from concertsim.sim.event_broker import EventBroker
 from concertsim.sim.gateway import install_routes
 from concertsim.sim.host import Host
 from concertsim.sim.network import Network
+from concertsim.sim.queue_broker import QueueBroker
+from concertsim.sim.queue_consumer import build_queue_broker, start_queue_consumers
 from concertsim.sim.random_streams import sampler
 from concertsim.sim.relay import relay_name, relay_outbox
 from concertsim.sim.services import concert as concert_service
@@ -44,7 +47,7 @@ SERVICE_MODULES: dict[str, ModuleType] = {
 class System:
     world: World
     network: Network
-    broker: Broker
+    broker: EventBroker
     hosts: dict[str, Host]
     handlers: dict[tuple[str, str], EventWork]
     """(group, event type) -> the work of that subscription; groups are named after their
@@ -65,11 +68,23 @@ def build_system(world: World) -> System:
         sampler(scenario.network.latency, world.rng("network/latency")),
         sampler(scenario.broker.latency, world.rng("broker/latency")),
     )
-    broker = Broker(
-        world, network, scenario.broker.partitions, design.partitioning,
-        publish_timeout=scenario.network.call_timeout, topic_of=topics_by_event_type(),
-        dedup_window=scenario.broker.dedup_window, append_time=scenario.broker.partition_append_time,
+    policy = ConsumerPolicy(
+        dedup=design.consumer_dedup,
+        retries=design.retries,
+        dead_letter=design.dead_letter,
+        retry_backoff=scenario.broker.retry_backoff,
+        fetch_timeout=scenario.broker.fetch_timeout,
+        retry_topic=scenario.broker.retry_topic,
     )
+    broker: EventBroker
+    if scenario.broker.kind == "rabbitmq":
+        broker = build_queue_broker(world, network, topics_by_event_type(), policy)
+    else:
+        broker = Broker(
+            world, network, scenario.broker.partitions, design.partitioning,
+            publish_timeout=scenario.network.call_timeout, topic_of=topics_by_event_type(),
+            dedup_window=scenario.broker.dedup_window, append_time=scenario.broker.partition_append_time,
+        )
     hosts: dict[str, Host] = {}
     for name in SERVICE_NAMES:
         database = None
@@ -82,14 +97,6 @@ def build_system(world: World) -> System:
     _load_initial_data(world, hosts)
 
     install_routes(hosts["gateway"])
-    policy = ConsumerPolicy(
-        dedup=design.consumer_dedup,
-        retries=design.retries,
-        dead_letter=design.dead_letter,
-        retry_backoff=scenario.broker.retry_backoff,
-        fetch_timeout=scenario.broker.fetch_timeout,
-        retry_topic=scenario.broker.retry_topic,
-    )
     handlers: dict[tuple[str, str], EventWork] = {}
     for name, module in SERVICE_MODULES.items():
         host = hosts[name]
@@ -104,6 +111,10 @@ def build_system(world: World) -> System:
         for event_type, work in module.subscriptions(host).items():
             by_topic.setdefault(broker.subscribe(name, event_type), {})[event_type] = work
             handlers[(name, event_type)] = work
+        if isinstance(broker, QueueBroker):
+            for queue_handlers in by_topic.values():
+                start_queue_consumers(host, broker, network, name, queue_handlers, policy, scenario.broker)
+            by_topic = {}  # no partitions to read, no retry topic: the queue redelivers and delays
         for topic, topic_handlers in by_topic.items():
             for partition in range(scenario.broker.partitions):
                 host.daemon(

@@ -1,0 +1,117 @@
+"""What publishers, consumers' dead-letter handling and the runner ask of a broker, whichever it is.
+
+Two brokers implement :class:`EventBroker`: the Kafka-like :class:`~concertsim.sim.broker.Broker`
+(topics and partitions) and the RabbitMQ-like :class:`~concertsim.sim.queue_broker.QueueBroker`
+(exchanges and queues); ``broker.kind`` chooses one (:data:`concertsim.sim.system.BROKER_KINDS`).
+Both accept a publish the same way, :func:`produce`: one produce request over the network and one
+acknowledgement, so a fault on the ``publish`` or ``ack`` channel, a partition or a broker crash
+means the same thing to a relay whichever broker it talks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, Protocol
+
+import simpy
+
+from concertsim.models.events import Event
+from concertsim.sim.network import BROKER_PARTY
+
+if TYPE_CHECKING:
+    from concertsim.sim.broker import DeadLetter
+    from concertsim.sim.network import Network
+    from concertsim.sim.workers import WorkerPool
+    from concertsim.sim.world import World
+
+__all__ = ["EventBroker", "produce", "DedupWindow"]
+
+Write = Callable[[str, list[Event]], Generator[simpy.Event, Any, None]]
+
+
+class EventBroker(Protocol):
+    """A broker as the rest of the runtime sees it.
+
+    ``publish`` / ``publish_batch`` return whether the broker acknowledged the events (a publisher
+    without an acknowledgement publishes again: duplicates, never loss). ``subscribe`` registers a
+    group's interest in an event type. Dead letters are :class:`~concertsim.sim.broker.DeadLetter`
+    records in ``dead_letters`` whichever broker parked them; ``park`` puts one there and
+    ``unpark`` takes it out once re-driven. ``total_lag`` counts the events not yet handled, so a
+    run settles only when it is zero."""
+
+    name: str
+    is_up: bool
+    topic_of: dict[str, str]
+    interests: dict[str, list[str]]
+    dead_letters: list[DeadLetter]
+    writers: dict[tuple[str, int], WorkerPool]
+
+    def publish(self, source: str, event: Event) -> Generator[simpy.Event, Any, bool]: ...
+
+    def publish_batch(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, bool]: ...
+
+    def subscribe(self, group: str, event_type: str) -> str: ...
+
+    def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None: ...
+
+    def is_key_parked(self, group: str, key: str) -> bool: ...
+
+    def unpark(self, letter: DeadLetter) -> None: ...
+
+    def total_lag(self) -> int: ...
+
+    def crash(self) -> None: ...
+
+    def restart(self) -> None: ...
+
+
+def produce(
+    world: World, network: Network, publish_timeout: float, is_up: Callable[[], bool], source: str,
+    events: list[Event], write: Write,
+) -> Generator[simpy.Event, Any, bool]:
+    """Send ``events`` to the broker in one produce request and wait for its one acknowledgement
+    (True) or ``publish_timeout`` (False): the broker runs ``write`` on the events, whole, in
+    order, or not at all.
+
+    The request is one message on the network, so a fault that strikes any of its events
+    strikes the request: losing one loses the batch, duplicating one writes the batch twice,
+    and the request takes the longest delay any of them was given."""
+    env = world.env
+    started = env.now
+    latency = network.broker_latency() if network.reachable(source, BROKER_PARTY) else 0.0  # drawn for a message sent
+    carried = [network.carry("publish", source, BROKER_PARTY, e.type, e.key, delay=latency)[0] for e in events]
+    if all(carried):
+        arrival = max(copies[0] for copies in carried)
+        if arrival < publish_timeout:
+            yield env.timeout(arrival)
+            if is_up():
+                yield from write(source, events * max(len(copies) for copies in carried))
+                last = events[-1]
+                ack = network.transit_delays("ack", BROKER_PARTY, source, last.type, last.key)
+                if ack and env.now - started + ack[0] < publish_timeout:
+                    yield env.timeout(ack[0])
+                    return True
+    yield env.timeout(max(0.0, started + publish_timeout - env.now))
+    for event in events:
+        world.record("broker.publish_unacked", source, event.trace_id, event_id=event.event_id)
+    return False
+
+
+class DedupWindow:
+    """The broker's de-duplication of publishes (``broker.dedup_window``, an idempotent producer):
+    a publish of an event id already accepted for the same destination (a topic, an exchange)
+    within ``seconds`` is a duplicate. A duplicate does not renew the window."""
+
+    __slots__ = ("seconds", "_accepted_at")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._accepted_at: dict[tuple[str, str], float] = {}
+
+    def duplicate_of(self, destination: str, event_id: str, now: float) -> float | None:
+        """When the copy this one duplicates was accepted, or None (and it is accepted now)."""
+        seen_at = self._accepted_at.get((destination, event_id))
+        if seen_at is not None and now - seen_at <= self.seconds:
+            return seen_at
+        self._accepted_at[(destination, event_id)] = now
+        return None
