@@ -13,8 +13,8 @@ from pydantic import Field, model_validator
 from concertsim.scenarios.fields import (
     CHANNELS,
     DOMAIN_SERVICES,
-    PARTIES,
     MAX_REPLICAS,
+    PARTIES,
     SERVICE_NAMES,
     FrozenModel,
     NonNegativeSeconds,

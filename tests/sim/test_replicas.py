@@ -83,7 +83,7 @@ def test_partitions_are_spread_over_the_replicas_from_the_start() -> None:
 def test_a_crashed_replicas_partitions_move_after_the_rebalance_delay_and_back_when_it_returns() -> None:
     crash = "faults=[{at: 10, kind: crash, target: 'point#2', duration: 8}]"
     result = outcome(*REPLICATED, "broker.rebalance_delay=3", crash)
-    start, left, joined = rebalances(result, "point")
+    _start, left, joined = rebalances(result, "point")
     assert left.at == pytest.approx(13.0) and left.data["members"] == ["point#1", "point#3"]
     assert [2, "point#2"] not in [[m[1], m[3]] for m in left.data["moved"]]
     assert any(m[2] == "point#2" for m in left.data["moved"])
@@ -102,8 +102,8 @@ def test_a_replica_back_within_the_rebalance_delay_keeps_its_partitions() -> Non
 # partitions from the group's committed offsets and is delivered again what concert#2 had handled.
 _UNCOMMITTED_THEN_CRASH = (
     "services.concert.replicas=2",
-    "faults=[{at: 0, kind: drop, target: offset_commit, duration: 40, match: {source: 'concert#2'}},"
-    " {at: 30, kind: crash, target: 'concert#2', duration: 20}]",
+    ("faults=[{at: 0, kind: drop, target: offset_commit, duration: 40, match: {source: 'concert#2'}},"
+     " {at: 30, kind: crash, target: 'concert#2', duration: 20}]"),
 )
 
 
