@@ -198,3 +198,13 @@ def test_a_crash_of_the_service_strikes_every_replica() -> None:
     result = outcome(*REPLICATED, "faults=[{at: 10, kind: crash, target: point, duration: 5}]")
     crashed = {r.party for r in records(result, "host.crash")}
     assert crashed == {"point#1", "point#2", "point#3"}
+
+
+def test_an_orchestrated_payment_retried_on_another_replica_keeps_one_driver() -> None:
+    # Point's replies are lost, so buyers ask again and their retries reach other replicas than
+    # the one driving the saga; a second driver would take a finished saga back to COMPENSATING.
+    lost_replies = "faults=[{at: 0, kind: drop, target: reply, duration: 20, match: {message_type: point.use}}]"
+    result = outcome("design.payment_flow=orchestration", "services.reservation.replicas=3", lost_replies)
+    assert result.violated == []
+    drivers = {r.party for r in records(result, "call.send") if r.data["endpoint"] == "point.use"}
+    assert len(drivers) > 1, "the sagas should be driven by several replicas"
