@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from concertsim.reports.document import Block, Heading, Paragraph, Table
+from concertsim.scenarios.schema import Scenario
 
-__all__ = ["replica_blocks"]
+__all__ = ["replica_blocks", "replica_rows"]
 
 _POLICIES = {
     "round_robin": "in turn (round robin)",
@@ -19,6 +20,17 @@ _POLICIES = {
 def _moves(moves: list[list[Any]]) -> str:
     """``point-events/1 point#2→point#3, ...`` (an unassigned side shows as a dash)."""
     return ", ".join(f"{topic}/{partition} {source or '-'}→{target or '-'}" for topic, partition, source, target in moves)
+
+
+def replica_rows(scenario: Scenario) -> list[list[str]]:
+    """The scenario table's row for replicated services (none when every service runs as one)."""
+    counts = [f"{name} × {spec.replicas}" for name, spec in scenario.services if spec.replicas > 1]
+    if not counts:
+        return []
+    policy = scenario.network.load_balancing.replace("_", " ")
+    return [["replicas", ", ".join(counts),
+             f"behind the load balancer ({policy}); partitions rebalance {scenario.broker.rebalance_delay:g} s "
+             "after a replica crashes (seed 8.2)"]]
 
 
 def replica_blocks(metrics: dict[str, Any]) -> list[Block]:

@@ -161,6 +161,12 @@ class Services(_Frozen):
     concert: ServiceSpec = ServiceSpec(service_time=LogNormal(median=0.002, sigma=0.3))
     data_platform: ServiceSpec = ServiceSpec(workers=2)
 
+    @model_validator(mode="after")
+    def _one_gateway(self) -> Services:
+        if self.gateway.replicas != 1:
+            raise ValueError("gateway.replicas must be 1: the gateway runs as one instance")
+        return self
+
 
 class Network(_Frozen):
     """Synchronous calls between parties."""
@@ -374,8 +380,6 @@ class Scenario(_Frozen):
 
     @model_validator(mode="after")
     def _replicas_exist(self) -> Scenario:
-        if self.services.gateway.replicas != 1:
-            raise ValueError("services.gateway.replicas must be 1: the gateway runs as one instance")
         for position, fault in enumerate(self.faults):
             named = replica_of(fault.target)
             if named is None:
