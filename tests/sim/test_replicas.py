@@ -208,3 +208,11 @@ def test_an_orchestrated_payment_retried_on_another_replica_keeps_one_driver() -
     assert result.violated == []
     drivers = {r.party for r in records(result, "call.send") if r.data["endpoint"] == "point.use"}
     assert len(drivers) > 1, "the sagas should be driven by several replicas"
+
+
+def test_a_partition_of_a_service_cuts_every_replica_of_it() -> None:
+    system = build_system(World(small_scenario(*REPLICATED), 1))
+    system.network.blocked.add(("point", "broker"))
+    assert not system.network.reachable("point#2", "broker")
+    assert not system.network.reachable("point", "broker")
+    assert system.network.reachable("reservation#2", "broker")
