@@ -4,7 +4,8 @@ A host has a bounded worker pool (requests queue for a worker, so load shows up 
 database, and a lifecycle: *up*, or *down* after a crash until it has restarted. A crash interrupts
 everything the host is doing: in-flight requests send no reply, uncommitted transactions vanish,
 background loops (outbox relay, consumers, jobs) stop and are started afresh on restart. Committed
-state survives (seed 8: each service's own database).
+state survives (seed 8: each service's own database). A service with several replicas has a host
+per replica, sharing its database (:mod:`concertsim.sim.replicas`).
 """
 
 from __future__ import annotations
