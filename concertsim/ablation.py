@@ -31,6 +31,9 @@ class Safeguard:
     """Payment flows in which another mechanism already keeps the promise (a finding; see
     ``redundancy``)."""
     redundancy: str = ""
+    setting: tuple[str, ...] = ()
+    """Overrides the base needs for the safeguard to matter at all (e.g. replicas of a service),
+    applied with the switch."""
 
 
 SAFEGUARDS: tuple[Safeguard, ...] = (
@@ -84,12 +87,20 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         "A message that keeps failing is parked for manual handling; without a dead-letter topic "
         "it is dropped after the retries.", "4.2.3",
     ),
+    Safeguard(
+        "design.single_relay=false", ("seat-view-converges",),
+        ("drop", "delay"),
+        "With several replicas, one relay per outbox publishes its rows in commit order; relays "
+        "competing for the rows let a seat's later event reach the broker while its earlier one "
+        "is still being retried.", "6.2, 8.2",
+        setting=("services.reservation.replicas=3",),
+    ),
 )
 
 
-def ablated(base: Scenario, switch: str, flow: str) -> Scenario:
+def ablated(base: Scenario, switch: str, flow: str, setting: Sequence[str] = ()) -> Scenario:
     data = base.model_dump(mode="json")
-    return scenario_from_data(data, base.name, [switch, f"design.payment_flow={flow}"])
+    return scenario_from_data(data, base.name, [*setting, switch, f"design.payment_flow={flow}"])
 
 
 @dataclass
@@ -146,7 +157,7 @@ def ablate(
     for safeguard in safeguards:
         for flow in flows:
             found = explore(
-                ablated(base, safeguard.switch, flow),
+                ablated(base, safeguard.switch, flow, safeguard.setting),
                 examples=examples,
                 seed=seed,
                 kinds=safeguard.kinds,

@@ -7,6 +7,7 @@ from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
 from concertsim.models import points
+from concertsim.sim.replicas import service_of
 from concertsim.sim.result import RunResult
 
 __all__ = ["point_storage"]
@@ -17,7 +18,7 @@ def point_storage(result: RunResult, records: RecordsByKind) -> dict[str, Any]:
     ``snapshots``, ``reads`` that derived a balance, ``events_replayed`` by them in all and at
     most (``max_replayed``), and the ``replay_seconds`` of service time that cost."""
     mode = result.scenario.design.point_storage
-    commits = sum(1 for r in records.get("tx.commit", ()) if r.party == "point")
+    commits = sum(1 for r in records.get("tx.commit", ()) if service_of(r.party) == "point")
     summary: dict[str, Any] = {"mode": mode, "commits": commits}
     if mode != "events":
         return summary

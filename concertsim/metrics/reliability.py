@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
+from concertsim.sim.replicas import service_of
 from concertsim.sim.trace import TraceRecord
 
 __all__ = ["call_reliability", "consumer_reliability", "retry_sends"]
@@ -66,19 +67,19 @@ def call_reliability(records: RecordsByKind) -> dict[str, dict[str, dict[str, An
     ``retry_rate`` and ``failure_rate`` (per call; None for no calls)."""
     outcomes: Counter[tuple[str, str, str]] = Counter()
     for record in records.get("call.return", ()):
-        outcomes[record.party, record.data["endpoint"], record.data["outcome"]] += 1
+        outcomes[service_of(record.party), record.data["endpoint"], record.data["outcome"]] += 1
     noticed = {r.data["call"]: name for kind, name in _NETWORK_KINDS for r in records.get(kind, ())}
     calls: Counter[tuple[str, str]] = Counter()
     callee: dict[tuple[str, str], str] = {}
     network: Counter[tuple[tuple[str, str], str]] = Counter()
     for record in records.get("call.send", ()):
         data = record.data
-        address = (record.party, data["endpoint"])
+        address = (service_of(record.party), data["endpoint"])
         calls[address] += 1
         callee[address] = data["to"]
         if data["call"] in noticed:
             network[address, noticed[data["call"]]] += 1
-    retries: Counter[tuple[str, str]] = Counter((r.party, r.data["endpoint"]) for r in retry_sends(records))
+    retries: Counter[tuple[str, str]] = Counter((service_of(r.party), r.data["endpoint"]) for r in retry_sends(records))
 
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for address in sorted(calls):

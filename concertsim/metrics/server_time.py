@@ -13,6 +13,7 @@ from typing import Any
 
 from concertsim.metrics.distribution import percentile, summarize_ms
 from concertsim.metrics.records import RecordsByKind
+from concertsim.sim.replicas import service_of
 
 __all__ = ["server_time"]
 
@@ -28,7 +29,7 @@ def server_time(records: RecordsByKind) -> dict[str, dict[str, dict[str, Any]]]:
         arrived_at = data.get("arrived_at")
         if arrived_at is None:  # a trace recorded before the server's times were
             continue
-        address = (record.party, data["endpoint"])
+        address = (service_of(record.party), data["endpoint"])
         if address in totals:
             totals[address].append(record.at - arrived_at)
             waits[address].append(data["started_at"] - arrived_at)

@@ -17,6 +17,7 @@ from typing import Any
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.records import RecordsByKind
 from concertsim.metrics.reliability import retry_sends
+from concertsim.sim.replicas import service_of
 
 __all__ = ["service_series", "bin_seconds"]
 
@@ -53,9 +54,9 @@ def service_series(records: RecordsByKind, ended_at: float) -> dict[str, Any]:
         arrived_at = record.data.get("arrived_at")
         if arrived_at is None:
             continue
-        served.setdefault(record.party, {}).setdefault(index(record.at), []).append(record.at - arrived_at)
+        served.setdefault(service_of(record.party), {}).setdefault(index(record.at), []).append(record.at - arrived_at)
         if record.data["outcome"] != "ok":
-            bucket = refused.setdefault(record.party, {})
+            bucket = refused.setdefault(service_of(record.party), {})
             bucket[index(record.at)] = bucket.get(index(record.at), 0) + 1
     delivered: dict[tuple[str, str], float] = {}
     for record in records.get("broker.deliver", ()):
@@ -71,7 +72,7 @@ def service_series(records: RecordsByKind, ended_at: float) -> dict[str, Any]:
         bucket[index(record.at)] = bucket.get(index(record.at), 0) + 1
     retried: dict[str, list[int]] = {}
     for record in retry_sends(records):
-        retried.setdefault(record.party, [0] * bins)[index(record.at)] += 1
+        retried.setdefault(service_of(record.party), [0] * bins)[index(record.at)] += 1
     return {
         "bin_seconds": width,
         "services": {name: _series(served[name], refused.get(name, {}), bins) for name in sorted(served)},

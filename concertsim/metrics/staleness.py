@@ -26,6 +26,7 @@ from concertsim.metrics.distribution import summarize_ms
 from concertsim.metrics.lag_series import LagInterval, lag_series
 from concertsim.metrics.records import RecordsByKind, in_trace_order
 from concertsim.models.events import ReservationCompleted, ReservationExpired, ReservationFailed, SeatReserved
+from concertsim.sim.replicas import service_of
 
 __all__ = ["staleness", "project_seat", "replay_seats", "SeatReplay", "sale_lags", "SeatState", "READ_MODELS"]
 
@@ -80,7 +81,7 @@ def replay_seats(records: RecordsByKind, group: str = "concert") -> SeatReplay:
     for record in in_trace_order(records, "event.raised", "consumer.handled"):
         data = record.data
         if record.kind == "event.raised":
-            if record.party != _TRUTH or data["type"] not in _SEAT_EVENTS:
+            if service_of(record.party) != _TRUTH or data["type"] not in _SEAT_EVENTS:
                 continue
             seat, event_type, reservation_id = data["key"], data["type"], data["payload"]["reservation_id"]
             seat_events[data["event_id"]] = (seat, event_type, reservation_id)
@@ -112,7 +113,7 @@ def sale_lags(records: RecordsByKind, group: str) -> list[LagInterval]:
     return [
         (record.at, first_handled.get(record.data["event_id"]))
         for record in records.get("event.raised", ())
-        if record.party == _TRUTH and record.data["type"] == ReservationCompleted.TYPE
+        if service_of(record.party) == _TRUTH and record.data["type"] == ReservationCompleted.TYPE
     ]
 
 

@@ -16,6 +16,7 @@ from concertsim.metrics.records import RecordsByKind, records_by_kind
 from concertsim.metrics.reliability import call_reliability, consumer_reliability
 from concertsim.metrics.resources import resource_usage
 from concertsim.metrics.point_storage import point_storage
+from concertsim.metrics.replicas import replicas
 from concertsim.metrics.seat_cache import seat_cache
 from concertsim.metrics.service_series import service_series
 from concertsim.metrics.server_time import server_time
@@ -59,9 +60,10 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     worker and connection pool's utilisation, queue and waits, :mod:`~concertsim.metrics.resources`)
     ``series`` (per service and consumer group over time, :mod:`~concertsim.metrics.service_series`)
     ``seat_cache`` (None without one, :mod:`~concertsim.metrics.seat_cache`) and ``point_storage``
-    (what storing Point's accounts cost, :mod:`~concertsim.metrics.point_storage`) and ``broker``
+    (what storing Point's accounts cost, :mod:`~concertsim.metrics.point_storage`), ``broker``
     (redeliveries, requeues, dead letters and out-of-order handlings,
-    :mod:`~concertsim.metrics.broker_delivery`)."""
+    :mod:`~concertsim.metrics.broker_delivery`) and ``replicas``
+    (None without replicated services, :mod:`~concertsim.metrics.replicas`)."""
     records = records_by_kind(result.trace)
     statuses = Counter(
         str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
@@ -133,5 +135,8 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "series": service_series(records, phases.ended_at),
         "seat_cache": seat_cache(result, records),
         "point_storage": point_storage(result, records),
-        "broker": broker_delivery(result, records),
+    (what storing Point's accounts cost, :mod:`~concertsim.metrics.point_storage`), ``broker``
+    (redeliveries, requeues, dead letters and out-of-order handlings,
+    :mod:`~concertsim.metrics.broker_delivery`) and ``replicas``
+    (None without replicated services, :mod:`~concertsim.metrics.replicas`)."""
     }

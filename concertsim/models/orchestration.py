@@ -6,9 +6,10 @@ States: DEDUCTING (asking Point to deduct) → CONFIRMED (the reservation is pai
 took nothing; the hold stands) | COMPENSATING (points may have been taken for a reservation that
 failed: asking Point to give them back) → COMPENSATED. Without compensation in the design, a
 failed payment ends FAILED with nothing given back. CONFIRMED, DECLINED, COMPENSATED and FAILED are
-terminal. ``driver`` is the incarnation of the Reservation host whose process drives the saga: a
-saga whose driver is not the host's current incarnation lost its process in a crash and is
-resumed by the recovery job.
+terminal. ``driver`` is the incarnation of the Reservation host whose process drives the saga
+(with several Reservation replicas, the replica and its incarnation, ``reservation#2@1``): a
+saga whose driver is not a current incarnation lost its process in a crash and is resumed by the
+recovery job.
 """
 
 from __future__ import annotations
@@ -66,13 +67,13 @@ class PaymentSaga:
     state: SagaState
     started_at: float
     updated_at: float
-    driver: int
+    driver: int | str
     steps: int = 0
     """Transitions taken so far."""
 
 
 def begin_saga(store: Store, *, saga_id: str, reservation_id: str, user_id: int, amount: int, now: float,
-               driver: int) -> PaymentSaga:
+               driver: int | str) -> PaymentSaga:
     """Start the payment saga ``saga_id`` (one per payment), or return it if it exists: a payment
     asked for again (a client's retry, a new attempt after a decline) restarts a DECLINED saga at
     DEDUCTING and leaves any other as it is."""
@@ -101,7 +102,7 @@ def advance(store: Store, *, saga_id: str, to: SagaState, now: float) -> Payment
     return saga
 
 
-def adopt(store: Store, *, saga_id: str, driver: int) -> PaymentSaga:
+def adopt(store: Store, *, saga_id: str, driver: int | str) -> PaymentSaga:
     """Make ``driver`` the saga's driver (the recovery job taking over an orphaned saga)."""
     saga = store.get_for_update(SAGAS, saga_id)
     saga.driver = driver

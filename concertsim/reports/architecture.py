@@ -83,7 +83,8 @@ def build_graph(scenario: Scenario) -> nx.MultiDiGraph:
     service to its endpoints and database).
     """
     system = build_system(World(scenario, scenario.seed))
-    hosts, broker = system.hosts, system.broker
+    hosts = {service: replicas[0] for service, replicas in system.replicas.items()}  # one node per service
+    broker = system.broker
     graph = nx.MultiDiGraph(name=scenario.name, **_design_attributes(scenario))
     graph.add_node(CLIENT, kind="client")
     graph.add_node(GATEWAY, kind="gateway")

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from concertsim.sim.replicas import service_of
 from concertsim.sim.result import RunResult
 
 __all__ = ["chrome_trace", "write_chrome_trace"]
@@ -26,7 +27,8 @@ def _us(seconds: float) -> float:
 
 
 def _party(name: str) -> str:
-    return name.split(":")[-1] if name.startswith(("relay:", "consumer:")) else name
+    """The process a party's records are drawn in: its service (replicas of it share one)."""
+    return service_of(name.split(":")[-1] if name.startswith(("relay:", "consumer:")) else name)
 
 
 def chrome_trace(result: RunResult) -> dict[str, Any]:

@@ -145,6 +145,17 @@ SWITCHES: tuple[Switch, ...] = (
         ),
         ("point-replay-consistent",),
     ),
+    Switch(
+        "single_relay", "relays per outbox", "6.2, 8.2",
+        "with several replicas of a service, one relay per outbox, on the replica holding its lease, "
+        "publishes the rows in commit order; off: every replica runs a relay and they compete for the rows",
+        lambda value, default: (
+            "every replica of a service runs its own relay, competing for the shared outbox's rows: "
+            "while one relay retries a seat's event another may publish the seat's later one first"
+            if not value else "one relay per outbox publishes its rows in commit order"
+        ),
+        ("seat-view-converges",),
+    ),
 )
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from concertsim.sim.replicas import service_of
 from concertsim.sim.result import RunResult
 
 __all__ = ["otlp_trace", "write_otlp_trace", "EPOCH_UNIX_SECONDS"]
@@ -52,7 +53,7 @@ class _Span:
 
 
 def _party(name: str) -> str:
-    return name.split(":", 1)[1] if name.startswith(("relay:", "consumer:")) else name
+    return service_of(name.split(":", 1)[1] if name.startswith(("relay:", "consumer:")) else name)
 
 
 class _Builder:

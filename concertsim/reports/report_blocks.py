@@ -22,6 +22,7 @@ from concertsim.reports.formatting import plural, seconds
 from concertsim.reports.html import to_html
 from concertsim.reports.markdown import to_markdown
 from concertsim.reports.outputs import OutputDir
+from concertsim.reports.replicas_report import replica_rows
 from concertsim.reports.violations import fault_table, saga_blocks, violation_blocks
 from concertsim.scenarios.schema import Design, Scenario
 
@@ -100,6 +101,7 @@ def scenario_table(scenario: Scenario, seed: int) -> Table:
          f"price {concerts.price:,} points"],
         ["hold TTL", f"{rules.hold_ttl:g} s", "an unpaid hold expires after this"],
         ["queue capacity", str(rules.queue_capacity), "active waiting-queue tokens at once"],
+        *replica_rows(scenario),
         ["faults", str(len(scenario.faults)), "listed in the fault schedule" if scenario.faults else "none"],
     ]
     return Table(["setting", "value", "what it means"], rows)

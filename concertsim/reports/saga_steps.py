@@ -20,6 +20,7 @@ from typing import Literal
 from concertsim.reports.fault_words import fault_effect, fault_window_words
 from concertsim.reports.saga import Saga
 from concertsim.scenarios.schema import FaultSpec, Scenario
+from concertsim.sim.replicas import service_of
 from concertsim.sim.trace import TraceRecord
 
 __all__ = [
@@ -77,7 +78,7 @@ class Step:
 
 def _lifeline(party: object) -> str | None:
     """The lifeline a trace party or fault target belongs to (``relay:point`` is Point's)."""
-    name = str(party).split(":")[-1].strip()
+    name = service_of(str(party).split(":")[-1].strip())
     return name if name in PARTICIPANTS else None
 
 

@@ -13,12 +13,14 @@ from pydantic import Field, model_validator
 from concertsim.scenarios.fields import (
     CHANNELS,
     DOMAIN_SERVICES,
+    MAX_REPLICAS,
     PARTIES,
     SERVICE_NAMES,
     FrozenModel,
     NonNegativeSeconds,
     PlainLine,
     Probability,
+    replica_of,
 )
 
 __all__ = ["MessageFilter", "FaultKind", "FaultSpec", "MESSAGE_FAULTS", "FAULT_PARAMS", "PARAM_RANGES", "target_problem"]
@@ -56,17 +58,17 @@ class FaultSpec(FrozenModel):
 
     Targets by kind:
 
-    - ``crash``: a service, ``gateway``, ``broker``, ``relay:<service>`` (the outbox relay only) or
-      ``consumer:<service>`` (that service's consumers only). ``duration`` 0 means the target's
-      restart time.
+    - ``crash``: a service (every replica of it), one replica (``point#2``), ``gateway``, ``broker``,
+      ``relay:<service>`` (the outbox relay only) or ``consumer:<service>`` (that service's consumers
+      only, on every replica). ``duration`` 0 means the target's restart time.
     - ``partition``: ``a|b`` cuts both directions, ``a->b`` only messages from a to b; parties are
       the services, ``gateway``, ``broker`` and ``client``.
     - ``drop``, ``duplicate``, ``delay``, ``reorder``: a message channel (``request``, ``reply``,
       ``publish``, ``ack``, ``delivery``, ``offset_commit``), narrowed by ``match``. ``delay`` takes
       ``params.seconds``; ``reorder`` holds each struck message back a random time up to
       ``params.window`` so later ones overtake it.
-    - ``slow`` (``params.factor``), ``commit_failure`` (``params.rate``), ``clock_skew``
-      (``params.seconds``): a service.
+    - ``slow`` (``params.factor``), ``clock_skew`` (``params.seconds``): a service (every replica)
+      or one replica; ``commit_failure`` (``params.rate``): a service's database.
 
     Except for ``crash``, ``duration`` 0 means "until the heal phase".
     """
@@ -143,6 +145,12 @@ def target_problem(kind: str, target: str) -> str | None:
         allowed = list(DOMAIN_SERVICES)
     else:
         allowed = list(SERVICE_NAMES)
+    if kind in ("crash", "slow", "clock_skew") and replica_of(target) is not None:
+        _service, index = replica_of(target)  # type: ignore[misc]
+        if not 1 <= index <= MAX_REPLICAS:
+            return f"{kind} target {target!r} names replica {index}, but replicas are numbered 1..{MAX_REPLICAS}"
+        return None
     if target not in allowed:
-        return f"{kind} target {target!r} is not one of {allowed}"
+        replicas = " or a replica such as 'point#2'" if kind in ("crash", "slow", "clock_skew") else ""
+        return f"{kind} target {target!r} is not one of {allowed}{replicas}"
     return None

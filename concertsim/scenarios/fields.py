@@ -12,13 +12,22 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 __all__ = [
     "SERVICE_NAMES", "DOMAIN_SERVICES", "PARTIES", "CHANNELS", "MAX_SECONDS", "PositiveSeconds",
     "NonNegativeSeconds", "Probability", "text_problem", "PlainLine", "PlainText", "FrozenModel",
-    "Constant", "Exponential", "LogNormal", "Uniform", "Distribution",
+    "Constant", "Exponential", "LogNormal", "Uniform", "Distribution", "MAX_REPLICAS", "replica_of",
 ]
 
 SERVICE_NAMES = ("gateway", "reservation", "point", "queue", "concert", "data_platform")
 DOMAIN_SERVICES = SERVICE_NAMES[1:]
 PARTIES = (*SERVICE_NAMES, "broker", "client")
 CHANNELS = ("request", "reply", "publish", "ack", "delivery", "offset_commit")
+MAX_REPLICAS = 32
+
+
+def replica_of(name: str) -> tuple[str, int] | None:
+    """``("point", 2)`` for the replica name ``point#2`` of a domain service, else None."""
+    service, hash_sign, index = name.partition("#")
+    if not hash_sign or service not in DOMAIN_SERVICES or not index.isdigit() or index != str(int(index)):
+        return None
+    return service, int(index)
 
 MAX_SECONDS = 1e7  # about four months of simulated time: longer is a typo, not a scenario
 PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]

@@ -28,6 +28,7 @@ from concertsim.scenarios.fault_specs import (
 from concertsim.scenarios.fields import (
     CHANNELS,
     DOMAIN_SERVICES,
+    MAX_REPLICAS,
     PARTIES,
     SERVICE_NAMES,
     Constant,
@@ -41,6 +42,7 @@ from concertsim.scenarios.fields import (
     PositiveSeconds,
     Probability,
     Uniform,
+    replica_of,
     text_problem,
 )
 
@@ -126,6 +128,10 @@ class Design(_Frozen):
     partitioning: Literal["key", "random"] = "key"
     point_storage: Literal["state", "events"] = "state"
     """How Point stores accounts: a balance row per user, or event sourcing (seed 6.1)."""
+    single_relay: bool = True
+    """With several replicas of a service: one relay per outbox, on the replica holding the relay
+    lease (True), or one relay per replica competing for the shared outbox's rows (False), which
+    loses the outbox's commit order (seed 8.2)."""
 
 
 # --- topology and infrastructure -----------------------------------------------------------------
@@ -141,6 +147,10 @@ class ServiceSpec(_Frozen):
         description="per-endpoint service time overriding service_time, by endpoint name",
     )
     restart_time: PositiveSeconds = 5.0
+    replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = Field(
+        1, description="stateless instances of the service behind the load balancer, sharing its one "
+        "database; each has its own workers and crashes on its own (named service#1, service#2, ...)",
+    )
 
 
 class Services(_Frozen):
@@ -151,6 +161,12 @@ class Services(_Frozen):
     concert: ServiceSpec = ServiceSpec(service_time=LogNormal(median=0.002, sigma=0.3))
     data_platform: ServiceSpec = ServiceSpec(workers=2)
 
+    @model_validator(mode="after")
+    def _one_gateway(self) -> Services:
+        if self.gateway.replicas != 1:
+            raise ValueError("gateway.replicas must be 1: the gateway runs as one instance")
+        return self
+
 
 class Network(_Frozen):
     """Synchronous calls between parties."""
@@ -160,6 +176,14 @@ class Network(_Frozen):
     call_retries: Annotated[int, Field(ge=0, le=10)] = 1
     retry_backoff: PositiveSeconds = 0.1
     gateway_timeout: PositiveSeconds = Field(3.0, description="the gateway's wait for a service")
+    load_balancing: Literal["round_robin", "least_outstanding"] = Field(
+        "round_robin",
+        description="how a call picks one of a service's replicas: in turn, or the one with the fewest "
+        "calls awaiting a reply; a replica that let a call time out is skipped for ejection_time",
+    )
+    ejection_time: PositiveSeconds = Field(
+        5.0, description="seconds the load balancer skips a replica after a call to it timed out",
+    )
 
 
 class BrokerSpec(_Frozen):
@@ -214,6 +238,11 @@ class BrokerSpec(_Frozen):
         False,
         description="rabbitmq: a consumer retries a failed handling itself, holding the message unacknowledged "
         "(head-of-line blocking, as the kafka default); false: it nacks it into the queue's delay queue",
+    )
+
+    rebalance_delay: PositiveSeconds = Field(
+        3.0, description="the consumer-group session timeout: seconds after a replica crashes before its "
+        "partitions (and the relay and job leases it held) move to the replicas still up",
     )
 
     @model_validator(mode="after")
@@ -382,6 +411,21 @@ class Scenario(_Frozen):
         if unknown:
             raise ValueError(f"unknown invariant id(s) {unknown}; known: {list(INVARIANT_IDS)}")
         return value
+
+    @model_validator(mode="after")
+    def _replicas_exist(self) -> Scenario:
+        for position, fault in enumerate(self.faults):
+            named = replica_of(fault.target)
+            if named is None:
+                continue
+            service, index = named
+            count = getattr(self.services, service).replicas
+            if index > count:
+                raise ValueError(
+                    f"faults[{position}].target {fault.target!r}: {service} has {count} replica(s), "
+                    f"{service}#1..{service}#{count}"
+                )
+        return self
 
     def enabled_checks(self) -> tuple[str, ...]:
         return INVARIANT_IDS if self.checks == "all" else tuple(self.checks)

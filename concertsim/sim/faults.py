@@ -4,7 +4,8 @@ A fault schedule is data (``FaultSpec``: at, kind, target, duration, match, para
 turns each spec into a window of simulated time during which the fault holds, records its start and
 end in the trace, and lifts every fault that is still active at the heal phase.
 
-- *crash*: a host (or only its relay or consumers, or the broker) stops; it restarts at the end.
+- *crash*: a host (or only its relay or consumers, or the broker) stops; it restarts at the end. A
+  service's name strikes every replica of it, a replica's name (``point#2``) that one only.
 - *partition*: messages between two parties, in one or both directions, are lost.
 - *message faults* (drop, duplicate, delay, reorder): strike the messages of one channel that match
   a filter (type, key, group, source, destination), by occurrence (skip the first ``skip``, strike
@@ -23,8 +24,10 @@ from concertsim.scenarios.schema import FaultSpec, MessageFilter
 from concertsim.sim.broker import BROKER
 from concertsim.sim.consumer import consumer_name
 from concertsim.sim.relay import relay_name
+from concertsim.sim.replicas import service_of
 
 if TYPE_CHECKING:
+    from concertsim.sim.host import Host
     from concertsim.sim.system import System
     from concertsim.sim.world import World
 
@@ -51,8 +54,8 @@ class MessageFault:
             (match.message_type is not None and match.message_type != message_type)
             or (match.key is not None and match.key != key)
             or (match.group is not None and match.group != group)
-            or (match.source is not None and match.source != source)
-            or (match.destination is not None and match.destination != destination)
+            or (match.source is not None and match.source not in (source, service_of(source)))
+            or (match.destination is not None and match.destination not in (destination, service_of(destination)))
         ):
             return False
         occurrence = self.matched
@@ -140,13 +143,16 @@ class FaultInjector:
             return self._partition(spec.target)
         if kind in ("drop", "duplicate", "delay", "reorder"):
             return self._message_fault(index, spec)
-        host = self.system.hosts[spec.target]
+        hosts = self._hosts(spec.target)
+        host = hosts[0]
         if kind == "slow":
-            host.slow_factor = float(spec.params.get("factor", 10.0))
-            return lambda: setattr(host, "slow_factor", 1.0)
+            for each in hosts:
+                each.slow_factor = float(spec.params.get("factor", 10.0))
+            return lambda: [setattr(each, "slow_factor", 1.0) for each in hosts]
         if kind == "clock_skew":
-            host.clock_skew = float(spec.params.get("seconds", 30.0))
-            return lambda: setattr(host, "clock_skew", 0.0)
+            for each in hosts:
+                each.clock_skew = float(spec.params.get("seconds", 30.0))
+            return lambda: [setattr(each, "clock_skew", 0.0) for each in hosts]
         if kind == "commit_failure":
             rate = float(spec.params.get("rate", 1.0))
             rng = self.world.rng(f"faults/{index}")
@@ -162,32 +168,41 @@ class FaultInjector:
             return broker.restart
         if target.startswith(("relay:", "consumer:")):
             role, service = target.split(":", 1)
-            host = self.system.hosts[service]
+            hosts = self._hosts(service)
             if role == "relay":
                 # With dual writes (no outbox) the service has no relay: the crash strikes nothing.
-                names = [n for n in (relay_name(service),) if n in host.daemon_factories]
+                stopped = [(h, [n for n in (relay_name(service),) if n in h.daemon_factories]) for h in hosts]
             else:
                 prefix = consumer_name(service, "", 0).rsplit(":", 2)[0]
-                names = [n for n in host.daemon_factories if n.startswith(prefix + ":")]
-            for name in names:
-                host.stop_daemon(name)
+                stopped = [(h, [n for n in h.daemon_factories if n.startswith(prefix + ":")]) for h in hosts]
+            for host, names in stopped:
+                for name in names:
+                    host.stop_daemon(name)
+            names = [name for _host, names in stopped for name in names]
             self.world.record("daemon.crash", target, None, daemons=names)
 
             def resume() -> None:
-                for name in names:
-                    host.resume_daemon(name)
+                for host, names in stopped:
+                    for name in names:
+                        host.resume_daemon(name)
                 self.world.record("daemon.restart", target, None, daemons=names)
 
             return resume
-        host = self.system.hosts[target]
-        host.crash()
-        return host.restart
+        hosts = self._hosts(target)
+        for host in hosts:
+            host.crash()
+        return lambda: [host.restart() for host in hosts]
+
+    def _hosts(self, target: str) -> list[Host]:
+        """The hosts a fault names: one replica (``point#2``), or every replica of a service."""
+        host = self.system.hosts.get(target)
+        return [host] if host is not None else self.system.replicas[target]
 
     def _restart_time(self, target: str) -> float:
         if target == BROKER:
             return self.world.scenario.broker.restart_time
         service = target.split(":", 1)[-1]
-        return self.system.hosts[service].spec.restart_time
+        return self._hosts(service)[0].spec.restart_time
 
     def _partition(self, target: str) -> Any:
         if "->" in target:

@@ -4,7 +4,8 @@ A host has a bounded worker pool (requests queue for a worker, so load shows up 
 database, and a lifecycle: *up*, or *down* after a crash until it has restarted. A crash interrupts
 everything the host is doing: in-flight requests send no reply, uncommitted transactions vanish,
 background loops (outbox relay, consumers, jobs) stop and are started afresh on restart. Committed
-state survives (seed 8: each service's own database).
+state survives (seed 8: each service's own database). A service with several replicas has a host
+per replica, sharing its database (:mod:`concertsim.sim.replicas`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import simpy
 from concertsim.models.errors import DomainError
 from concertsim.models.events import Event, EventPayload, written_version
 from concertsim.scenarios.schema import ServiceSpec
-from concertsim.sim.network import Failed, Reply
+from concertsim.sim.network import TIMEOUT, Failed, Reply
 from concertsim.sim.random_streams import sampler
 from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteConflict
 from concertsim.sim.workers import WorkerPool
@@ -25,6 +26,7 @@ from concertsim.sim.workers import WorkerPool
 if TYPE_CHECKING:
     from concertsim.sim.event_broker import EventBroker
     from concertsim.sim.network import Network
+    from concertsim.sim.replicas import Balancer
     from concertsim.sim.world import World
 
 __all__ = ["Host", "Handler", "Unavailable"]
@@ -53,16 +55,23 @@ class Host:
         spec: ServiceSpec,
         database: Database | None,
         publish_mode: str = "outbox",
+        service: str | None = None,
     ) -> None:
         self.world = world
         self.env = world.env
         self.name = name
+        self.service = service or name
+        """the service this host is a replica of (``name`` is ``point#2`` when there are several)"""
         self.spec = spec
         self.db = database
         self.publish_mode = publish_mode
         self.broker: EventBroker | None = None
         self.network: Network | None = None
         self.peers: dict[str, Host] = {}
+        self.balancers: dict[str, Balancer] = {}
+        """service -> the load balancer of its replicas, for services with more than one"""
+        self.lifecycle_listeners: list[Callable[[Host], None]] = []
+        """called after every crash and restart (the consumer group's coordinator listens)"""
         self.workers = WorkerPool(self.env, spec.workers)
         rng = world.rng(f"service-time/{name}")
         self._service_time = sampler(spec.service_time, rng)
@@ -125,8 +134,15 @@ class Host:
 
     def resume_daemon(self, name: str) -> None:
         self.stopped_daemons.discard(name)
-        if self.is_up:
+        if self.is_up and name in self.daemon_factories:
             self._start_daemon(name)
+
+    def withdraw_daemon(self, name: str) -> None:
+        """Stop a background loop for good: its work was handed to another replica."""
+        process = self.daemons.pop(name, None)
+        if process is not None and process.is_alive:
+            process.interrupt("revoked")
+        self.daemon_factories.pop(name, None)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -140,6 +156,8 @@ class Host:
             if process.is_alive:
                 process.interrupt("crash")
         self.daemons.clear()
+        for listener in self.lifecycle_listeners:
+            listener(self)
 
     def restart(self) -> None:
         if self.is_up:
@@ -149,6 +167,8 @@ class Host:
         self.world.record("host.restart", self.name, incarnation=self.incarnation)
         for name in self.daemon_factories:
             self._start_daemon(name)
+        for listener in self.lifecycle_listeners:
+            listener(self)
 
     # --- serving requests ------------------------------------------------------------------------
 
@@ -212,15 +232,36 @@ class Host:
         spec = self.world.scenario.network
         attempts = 1 + (spec.call_retries if retries is None else retries)
         reply: Reply = Failed("not-called")
+        balancer = self.balancers.get(callee)
         for attempt in range(attempts):
             if attempt:
                 yield self.env.timeout(spec.retry_backoff * 2 ** (attempt - 1))
-            reply = yield from self.network.call(
-                self.name, self.peers[callee], endpoint, body,
-                timeout=timeout or spec.call_timeout, trace_id=trace_id, key=key,
-            )
+            if balancer is None:
+                reply = yield from self.network.call(
+                    self.name, self.peers[callee], endpoint, body,
+                    timeout=timeout or spec.call_timeout, trace_id=trace_id, key=key,
+                )
+            else:
+                reply = yield from self._call_balanced(balancer, endpoint, body, trace_id, key,
+                                                       timeout or spec.call_timeout)
             if reply.ok or (isinstance(reply, Failed) and not reply.transient):
                 break
+        return reply
+
+    def _call_balanced(
+        self, balancer: Balancer, endpoint: str, body: dict[str, Any], trace_id: str | None, key: str,
+        timeout: float,
+    ) -> Generator[simpy.Event, Any, Reply]:
+        """One attempt of a call to the replica ``balancer`` picks (:mod:`concertsim.sim.replicas`)."""
+        assert self.network is not None
+        replica = balancer.pick(self.env.now)
+        reply: Reply | None = None
+        try:
+            reply = yield from self.network.call(
+                self.name, replica, endpoint, body, timeout=timeout, trace_id=trace_id, key=key,
+            )
+        finally:
+            balancer.done(replica, reply is TIMEOUT, self.env.now)
         return reply
 
     # --- local transactions ----------------------------------------------------------------------

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from concertsim.sim.replicas import service_of
+
 if TYPE_CHECKING:
     from concertsim.sim.faults import FaultInjector
     from concertsim.sim.host import Host
@@ -88,7 +90,11 @@ class Network:
         self.calls = 0
 
     def reachable(self, source: str, destination: str) -> bool:
-        return (source, destination) not in self.blocked
+        """Whether a partition separates the two parties; a partition cuts every replica of a
+        service (``point#2`` is reachable when ``point`` is)."""
+        if not self.blocked:
+            return True
+        return (service_of(source), service_of(destination)) not in self.blocked
 
     def transit_delays(
         self,
@@ -136,17 +142,18 @@ class Network:
         trace_id: str | None,
         key: str = "",
     ) -> Generator[simpy.Event, Any, Reply]:
-        """Send ``body`` to ``callee.endpoint`` and wait for the reply or the timeout."""
+        """Send ``body`` to ``callee.endpoint`` and wait for the reply or the timeout. The request
+        is addressed to the callee's service (``to``); ``callee`` is the replica that receives it."""
         self.calls += 1
         env = self.env
         call_id = self.world.next_id("call")
         outcome = env.event()
         self.world.record(
-            "call.send", source, trace_id, call=call_id, to=callee.name, endpoint=endpoint, key=key
+            "call.send", source, trace_id, call=call_id, to=callee.service, endpoint=endpoint, key=key
         )
-        delays = self.transit_delays("request", source, callee.name, endpoint, key)
+        delays = self.transit_delays("request", source, callee.service, endpoint, key)
         if not delays:
-            self.world.record("call.request_lost", source, trace_id, call=call_id, to=callee.name)
+            self.world.record("call.request_lost", source, trace_id, call=call_id, to=callee.service)
         for delay in delays:
             self.env.timeout(delay).callbacks.append(
                 partial(self._arrive, source, callee, endpoint, body, outcome, call_id, trace_id, key)
@@ -190,7 +197,7 @@ class Network:
         reply = served.value
         if reply is None:  # the callee crashed while serving: no reply is sent
             return
-        delays = self.transit_delays("reply", callee.name, source, endpoint, key)
+        delays = self.transit_delays("reply", callee.service, source, endpoint, key)
         if not delays:
             self.world.record("call.reply_lost", callee.name, trace_id, call=call_id)
             return

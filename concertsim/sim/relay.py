@@ -8,6 +8,13 @@ the simplest relay, whose throughput is one event per round trip); ``batch`` sen
 ``relay_batch`` rows in one produce request with one acknowledgement, as a Kafka producer or
 Debezium does. A crash between publishing and marking
 leaves the rows unmarked, so they are published again after the restart: duplicates, never loss.
+
+A replicated service runs one relay per outbox, on the replica holding the relay lease
+(:mod:`concertsim.sim.membership`). With ``design.single_relay`` off, every replica runs its own
+relay over the shared outbox and they compete for its rows as ``SELECT ... FOR UPDATE SKIP LOCKED``
+pollers do (:class:`OutboxClaims`): each takes the first rows no other live relay holds, so while
+one relay publishes rows 1-50 another publishes 51-100, and an aggregate's later event can reach the
+broker before its earlier one: the outbox's commit order is lost.
 """
 
 from __future__ import annotations
@@ -19,9 +26,31 @@ import simpy
 
 from concertsim.sim.event_broker import EventBroker
 from concertsim.sim.host import Host
-from concertsim.sim.storage import OUTBOX
+from concertsim.sim.storage import OUTBOX, Database, OutboxRow
 
-__all__ = ["relay_outbox", "relay_name"]
+__all__ = ["relay_outbox", "relay_name", "OutboxClaims"]
+
+
+class OutboxClaims:
+    """The outbox rows each competing relay holds, as row locks do: a relay's rows are its own
+    until it polls again, and free as soon as its loop has stopped (a crash releases the locks)."""
+
+    def __init__(self) -> None:
+        self._holders: dict[int, simpy.Process] = {}
+
+    def take(self, db: Database, limit: int, relay: simpy.Process) -> list[OutboxRow]:
+        """Up to ``limit`` unpublished rows, in commit order, that no other live relay holds;
+        ``relay`` now holds them (and no longer the rows it held before)."""
+        holders = self._holders
+        for seq in [s for s, p in holders.items() if p is relay or not p.is_alive]:
+            del holders[seq]
+        rows = [row for row in db.unpublished(limit + len(holders)) if row.seq not in holders][:limit]
+        for row in rows:
+            holders[row.seq] = relay
+        return rows
+
+    def held_by_others(self, relay: simpy.Process) -> bool:
+        return any(p is not relay and p.is_alive for p in self._holders.values())
 
 
 def relay_name(service: str) -> str:
@@ -29,20 +58,26 @@ def relay_name(service: str) -> str:
 
 
 def relay_outbox(
-    host: Host, broker: EventBroker, batch: int, poll_interval: float, publish: str = "each"
+    host: Host, broker: EventBroker, batch: int, poll_interval: float, publish: str = "each",
+    claims: OutboxClaims | None = None,
 ) -> Generator[simpy.Event, Any, None]:
     """Publish ``host``'s outbox forever; the loop the host restarts after a crash.
 
     An idle relay sleeps until a commit appends to the outbox; after a failed publish it waits
-    ``poll_interval`` and tries again from the first unpublished row.
+    ``poll_interval`` and tries again from the first unpublished row. Given ``claims``, it competes
+    with the other replicas' relays for the rows (see the module); one that finds every row taken
+    polls again after ``poll_interval``, since the rows may come free without a commit.
     """
     db = host.db
     assert db is not None
     env = host.env
     party = relay_name(host.name)
     while True:
-        rows = db.unpublished(batch)
+        rows = db.unpublished(batch) if claims is None else claims.take(db, batch, env.active_process)
         if not rows:
+            if claims is not None and claims.held_by_others(env.active_process):
+                yield db.outbox_appended | env.timeout(poll_interval)
+                continue
             yield db.outbox_appended
             continue
         acknowledged = []

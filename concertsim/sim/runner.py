@@ -129,7 +129,7 @@ def _run(
         seed=seed,
         trace=world.trace,
         history=workload.history,
-        state={host.name: host.db.snapshot() for host in system.services},
+        state={host.service: host.db.snapshot() for host in system.services},
         dead_letters=list(system.broker.dead_letters),
         subscriptions={kind: list(groups) for kind, groups in system.broker.interests.items()},
         phases=Phases(workload_end, heal_at, settled_at, env.now),
@@ -147,13 +147,15 @@ def _run(
 
 def _resource_usage(system: System) -> dict[str, PoolUsage]:
     """Each bounded resource's measurements, by name: ``<service>.workers`` for every host,
-    ``<service>.connections`` for every database with a connection pool and
+    (``<service>#<n>.workers`` for each replica), ``<service>.connections`` for every database with a
+    connection pool (shared by a service's replicas) and
     ``broker.<topic>/<partition>`` for every partition's log writer when appends take time."""
     usage = {}
     for host in system.hosts.values():
         usage[f"{host.name}.workers"] = host.workers.settle()
-        if host.db is not None and host.db.connections is not None:
-            usage[f"{host.name}.connections"] = host.db.connections.settle()
+        first = host is system.replicas[host.service][0]
+        if first and host.db is not None and host.db.connections is not None:
+            usage[f"{host.service}.connections"] = host.db.connections.settle()
     for (topic, partition), writer in sorted(system.broker.writers.items()):
         usage[f"broker.{topic}/{partition}"] = writer.settle()
     return usage
@@ -175,7 +177,7 @@ def _redrive_dead_letters(system: System) -> Generator[simpy.Event, Any, None]:
         if letter is None:
             return
         tried.add(_letter_id(letter))
-        host = system.hosts[letter.group]
+        host = system.host_of(letter.group)
         work = system.handlers[(letter.group, letter.event.type)]
         done = yield host.spawn(redrive(host, system.broker, letter, work, system.policy.dedup))
         if not done:
@@ -189,7 +191,7 @@ def _letter_id(letter: DeadLetter) -> tuple[str, str, int, float]:
 
 def _in_flight(system: System) -> tuple[int, int]:
     outbox = sum(h.db.outbox_backlog() for h in system.services)
-    tables = system.hosts["reservation"].db.tables
+    tables = system.replicas["reservation"][0].db.tables
     holds = len(tables.get(reservations.OPEN_HOLDS, {})) + len(tables.get(orchestration.UNFINISHED, {}))
     return outbox, holds
 

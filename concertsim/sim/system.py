@@ -3,14 +3,18 @@
 Six hosts (the gateway and the five services of seed 2), each service with its own database, the
 network between them, the broker, one outbox relay per service, one consumer per subscribed
 (group, topic, partition), the scheduled jobs, and the initial data (concert dates and seats,
-point accounts).
+point accounts). A service with several replicas (seed 8.2) has a host per replica sharing its
+database, a load balancer in front of them (:mod:`concertsim.sim.replicas`), and a
+:class:`~concertsim.sim.membership.ServiceGroup` that spreads its partitions over the replicas and
+runs its relay and jobs on one of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from types import ModuleType
+from typing import Any
 
 from concertsim.models import concert, points, reservations
 from concertsim.scenarios.schema import SERVICE_NAMES
@@ -19,11 +23,13 @@ from concertsim.sim.consumer import ConsumerPolicy, EventWork, consume_partition
 from concertsim.sim.event_broker import EventBroker
 from concertsim.sim.gateway import install_routes
 from concertsim.sim.host import Host
+from concertsim.sim.membership import ServiceGroup
 from concertsim.sim.network import Network
 from concertsim.sim.queue_broker import QueueBroker
 from concertsim.sim.queue_consumer import build_queue_broker, start_queue_consumers
 from concertsim.sim.random_streams import sampler
-from concertsim.sim.relay import relay_name, relay_outbox
+from concertsim.sim.relay import OutboxClaims, relay_name, relay_outbox
+from concertsim.sim.replicas import Balancer, replica_names
 from concertsim.sim.services import concert as concert_service
 from concertsim.sim.services import data_platform as data_platform_service
 from concertsim.sim.services import point as point_service
@@ -49,14 +55,25 @@ class System:
     network: Network
     broker: EventBroker
     hosts: dict[str, Host]
+    """every host by name: a replica's name (``point#2``) when its service has several"""
     handlers: dict[tuple[str, str], EventWork]
     """(group, event type) -> the work of that subscription; groups are named after their
     service."""
     policy: ConsumerPolicy
+    replicas: dict[str, list[Host]] = field(default_factory=dict)
+    """service -> its hosts, in replica order (one for a service without replicas)"""
+    groups: dict[str, ServiceGroup] = field(default_factory=dict)
+    """service -> its consumer group's coordinator, for services with several replicas"""
 
     @property
     def services(self) -> list[Host]:
-        return [h for h in self.hosts.values() if h.db is not None]
+        """One host per service with a database (its first replica): the service's state."""
+        return [hosts[0] for hosts in self.replicas.values() if hosts[0].db is not None]
+
+    def host_of(self, service: str) -> Host:
+        """The service's lowest-numbered replica that is up (its first if none is)."""
+        hosts = self.replicas[service]
+        return next((h for h in hosts if h.is_up), hosts[0])
 
 
 def build_system(world: World) -> System:
@@ -86,19 +103,31 @@ def build_system(world: World) -> System:
             dedup_window=scenario.broker.dedup_window, append_time=scenario.broker.partition_append_time,
         )
     hosts: dict[str, Host] = {}
+    replicas: dict[str, list[Host]] = {}
+    balancers: dict[str, Balancer] = {}
     for name in SERVICE_NAMES:
         database = None
         if name != "gateway":
             commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{name}"))
             database = Database(name, env, commit_latency, scenario.storage.connections)
-        host = Host(world, name, getattr(scenario.services, name), database, design.publish)
-        host.broker, host.network, host.peers = broker, network, hosts
-        hosts[name] = host
-    _load_initial_data(world, hosts)
+        spec = getattr(scenario.services, name)
+        replicas[name] = []
+        for host_name in replica_names(name, spec.replicas):
+            host = Host(world, host_name, spec, database, design.publish, service=name)
+            host.broker, host.network, host.peers, host.balancers = broker, network, hosts, balancers
+            hosts[host_name] = host
+            replicas[name].append(host)
+        if spec.replicas > 1:
+            balancers[name] = Balancer(replicas[name], scenario.network.load_balancing, scenario.network.ejection_time)
+    _load_initial_data(world, {name: group[0] for name, group in replicas.items()})
 
     install_routes(hosts["gateway"])
     handlers: dict[tuple[str, str], EventWork] = {}
+    groups: dict[str, ServiceGroup] = {}
     for name, module in SERVICE_MODULES.items():
+        if len(replicas[name]) > 1:
+            groups[name] = _replicated_service(world, broker, network, policy, module, replicas[name], handlers)
+            continue
         host = hosts[name]
         host.endpoints.update(module.ENDPOINTS)
         if design.publish == "outbox":
@@ -127,7 +156,59 @@ def build_system(world: World) -> System:
             host.daemon(f"retry:{name}", partial(consume_retries, host, broker, name, group_handlers, policy))
         for job_name, job in module.jobs(host).items():
             host.daemon(f"job:{job_name}", job)
-    return System(world, network, broker, hosts, handlers, policy)
+    return System(world, network, broker, hosts, handlers, policy, replicas, groups)
+
+
+def _replicated_service(
+    world: World, broker: Broker, network: Network, policy: ConsumerPolicy, module: ModuleType,
+    replicas: list[Host], handlers: dict[tuple[str, str], EventWork],
+) -> ServiceGroup:
+    """Wire a service of several replicas: endpoints on each, its partitions and its relay and
+    jobs through its :class:`ServiceGroup` (or, without ``design.single_relay``, a relay on every
+    replica competing for the outbox's rows)."""
+    scenario = world.scenario
+    name = replicas[0].service
+    group = ServiceGroup(world, name, replicas, scenario.broker.rebalance_delay)
+    for host in replicas:
+        host.endpoints.update(module.ENDPOINTS)
+    if scenario.design.publish == "outbox":
+        def relay(host: Host, claims: OutboxClaims | None = None) -> partial[Any]:
+            return partial(relay_outbox, host, broker, scenario.broker.relay_batch,
+                           scenario.broker.relay_poll_interval, scenario.broker.relay_publish, claims)
+
+        if scenario.design.single_relay:
+            group.lease(relay_name(name), relay)
+        else:
+            claims = OutboxClaims()
+            for host in replicas:
+                host.daemon(relay_name(name), relay(host, claims))
+    # Each replica's handlers are its own (they may keep per-host state, like Concert's seat cache).
+    subscriptions = {host.name: module.subscriptions(host) for host in replicas}
+    topics: dict[str, list[str]] = {}
+    for event_type, work in subscriptions[replicas[0].name].items():
+        topics.setdefault(broker.subscribe(name, event_type), []).append(event_type)
+        handlers[(name, event_type)] = work
+
+    def handlers_on(host: Host, event_types: list[str]) -> dict[str, EventWork]:
+        return {t: subscriptions[host.name][t] for t in event_types}
+
+    for topic, event_types in topics.items():
+        for partition in range(scenario.broker.partitions):
+            group.consume(
+                consumer_name(name, topic, partition), topic, partition,
+                lambda host, topic=topic, partition=partition, event_types=event_types: partial(
+                    consume_partition, host, broker, network, name, topic, partition,
+                    handlers_on(host, event_types), policy),
+            )
+    if policy.retry_topic and topics:
+        every_type = [t for event_types in topics.values() for t in event_types]
+        group.lease(f"retry:{name}", lambda host: partial(
+            consume_retries, host, broker, name, handlers_on(host, every_type), policy))
+    jobs = {host.name: module.jobs(host) for host in replicas}
+    for job_name in jobs[replicas[0].name]:
+        group.lease(f"job:{job_name}", lambda host, job_name=job_name: jobs[host.name][job_name])
+    group.start()
+    return group
 
 
 def topic_name(service: str) -> str:

@@ -28,7 +28,7 @@ CASES = [
 @pytest.mark.parametrize(("safeguard", "flow"), CASES)
 def test_exploration_finds_what_each_safeguard_protects(safeguard: Safeguard, flow: str) -> None:
     found = explore(
-        ablated(small_base(), safeguard.switch, flow),
+        ablated(small_base(), safeguard.switch, flow, safeguard.setting),
         examples=200, seed=0, kinds=safeguard.kinds, invariants=safeguard.protects,
     )
     assert found.counterexample is not None, f"no violation found with {safeguard.switch} ({flow})"

@@ -19,6 +19,7 @@ LIBRARY = {
     "ticket-opening", "small-opening", "steady-state", "point-partition", "broker-outage",
     "relay-crashes", "duplicate-storm", "hold-expiry-race", "dual-write", "big-flash-crowd", "seat-cache", "rolling-upgrade", "event-sourced-point",
     "rabbitmq-broker",
+    "replicas",
 }
 # The anti-pattern demo: without the outbox a broker outage loses events, and with them the
 # projections built from those events. Nothing else may break.

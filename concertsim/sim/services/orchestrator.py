@@ -46,6 +46,22 @@ def _driven(host: Host) -> set[str]:
     return kept[1]
 
 
+def _driver_id(host: Host) -> int | str:
+    """Who drives a saga, as its row says: the host's incarnation, and with several Reservation
+    replicas the replica too (``reservation#2@1``)."""
+    return host.incarnation if host.name == host.service else f"{host.name}@{host.incarnation}"
+
+
+def _orphaned(host: Host, saga: orchestration.PaymentSaga) -> bool:
+    """Whether no live process drives ``saga``: its driver is not this incarnation of ``host``
+    (nor, with replicas, the current incarnation of a replica that is up and driving it, as a
+    driver's lease on its sagas would tell)."""
+    driver = host
+    if isinstance(saga.driver, str):
+        driver = host.peers.get(saga.driver.rpartition("@")[0], host)
+    return not driver.is_up or saga.driver != _driver_id(driver) or saga.saga_id not in _driven(driver)
+
+
 def start_saga(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
     """``POST /payments`` in the orchestration flow: start (or find) the payment's saga, make sure
     a process drives it, and answer "pending" ("confirmed" for a payment already confirmed)."""
@@ -61,12 +77,14 @@ def start_saga(host: Host, body: dict[str, Any], trace_id: str | None) -> Genera
         if started.status == reservations.ReservationStatus.CONFIRMED:
             return None, []
         return orchestration.begin_saga(tx, saga_id=saga_id, reservation_id=reservation_id, user_id=user_id,
-                                        amount=started.amount, now=now, driver=host.incarnation), []
+                                        amount=started.amount, now=now, driver=_driver_id(host)), []
 
     saga = yield from host.transact(work, trace_id, label="reservation.start_saga")
     if saga is None or saga.state == SagaState.CONFIRMED:
         return Ok({"status": "confirmed"})
-    _ensure_driven(host, saga.saga_id, trace_id)
+    if host.name == host.service or saga.driver == _driver_id(host):
+        # Another replica's saga is left to it, or, if it died, to the recovery job.
+        _ensure_driven(host, saga.saga_id, trace_id)
     return Ok({"status": "pending"})
 
 
@@ -140,15 +158,14 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
 
 
 def resume_sagas(host: Host) -> Generator[simpy.Event, Any, None]:
-    """The recovery job: adopt every unfinished saga no process of this incarnation of the host is
-    driving (its driver died in a crash), and drive it on."""
-    driven = _driven(host)
+    """The recovery job: adopt every unfinished saga no live process is driving (its driver died in
+    a crash), and drive it on. With replicas it runs on one of them (the lease holder) and adopts
+    the orphans of every replica."""
 
     def work(tx: Transaction, now: float) -> tuple[list[str], list[EventPayload]]:
-        orphans = [s for s in orchestration.unfinished_sagas(tx)
-                   if s.driver != host.incarnation or s.saga_id not in driven]
+        orphans = [s for s in orchestration.unfinished_sagas(tx) if _orphaned(host, s)]
         for saga in orphans:
-            orchestration.adopt(tx, saga_id=saga.saga_id, driver=host.incarnation)
+            orchestration.adopt(tx, saga_id=saga.saga_id, driver=_driver_id(host))
         return [s.saga_id for s in orphans], []
 
     adopted = yield from host.transact(work, None, label="reservation.resume_sagas")
