@@ -135,8 +135,6 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "series": service_series(records, phases.ended_at),
         "seat_cache": seat_cache(result, records),
         "point_storage": point_storage(result, records),
-    (what storing Point's accounts cost, :mod:`~concertsim.metrics.point_storage`), ``broker``
-    (redeliveries, requeues, dead letters and out-of-order handlings,
-    :mod:`~concertsim.metrics.broker_delivery`) and ``replicas``
-    (None without replicated services, :mod:`~concertsim.metrics.replicas`)."""
+        "broker": broker_delivery(result, records),
+        "replicas": replicas(result, records),
     }

@@ -57,14 +57,15 @@ def build_queue_broker(
 
 def start_queue_consumers(
     host: Host, broker: QueueBroker, network: Network, group: str, handlers: dict[str, EventWork],
-    policy: ConsumerPolicy, spec: BrokerSpec,
+    policy: ConsumerPolicy, spec: BrokerSpec, replica: int = 0,
 ) -> None:
     """Register ``spec.consumers_per_queue`` competing consumers (default: one per partition, the
     parallelism of Kafka mode) of ``group``'s queue as daemons of ``host``, named like partition
     consumers (``consumer:<group>:<queue>:<index>``) so that a crash of ``consumer:<group>`` stops
-    them all."""
+    them all. Each replica of a service runs a set of its own: the ``replica``-th (from 0) numbers
+    its consumers after those of the replicas before it."""
     consumers = spec.consumers_per_queue or spec.partitions
-    for index in range(consumers):
+    for index in range(replica * consumers, (replica + 1) * consumers):
         host.daemon(
             consumer_name(group, queue_name(group), index),
             partial(consume_queue, host, broker, network, group, index, handlers, policy, spec.prefetch,

@@ -192,6 +192,14 @@ def _replicated_service(
     def handlers_on(host: Host, event_types: list[str]) -> dict[str, EventWork]:
         return {t: subscriptions[host.name][t] for t in event_types}
 
+    if isinstance(broker, QueueBroker):
+        # Every replica consumes the group's queue with consumers of its own; the broker, not a
+        # group coordinator, spreads the messages, and a crashed replica's channels are requeued.
+        for replica, host in enumerate(replicas):
+            for event_types in topics.values():
+                start_queue_consumers(host, broker, network, name, handlers_on(host, event_types), policy,
+                                      scenario.broker, replica)
+        topics = {}
     for topic, event_types in topics.items():
         for partition in range(scenario.broker.partitions):
             group.consume(

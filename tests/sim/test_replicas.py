@@ -216,3 +216,28 @@ def test_a_partition_of_a_service_cuts_every_replica_of_it() -> None:
     assert not system.network.reachable("point#2", "broker")
     assert not system.network.reachable("point", "broker")
     assert system.network.reachable("reservation#2", "broker")
+
+
+# --- replicas on a RabbitMQ-like broker -----------------------------------------------------------
+
+
+def test_every_replica_consumes_its_groups_queue_on_a_rabbitmq_broker() -> None:
+    replicated = outcome("broker.kind=rabbitmq", "services.concert.replicas=3")
+    handled_by = {r.party for r in records(replicated, "consumer.handled") if r.data["group"] == "concert"}
+    assert handled_by == {"concert#1", "concert#2", "concert#3"}
+    moved = [r for r in rebalances(replicated, "concert") if r.data["moved"]]
+    assert not moved, "a queue needs no partitions assigned: only the relay and job leases are"
+    assert replicated.holds, replicated.violated
+
+
+def test_a_crashed_replicas_unacknowledged_messages_go_to_the_others_on_a_rabbitmq_broker() -> None:
+    overrides = ("broker.kind=rabbitmq", "services.concert.replicas=2")
+    first = next(r for r in records(outcome(*overrides), "consumer.handled") if r.party == "concert#2")
+    crash = f'faults=[{{"at": {first.at - 0.0005}, "kind": "crash", "target": "concert#2", "duration": 20}}]'
+    crashed = outcome(*overrides, crash)
+    redelivered = [r.data["event_id"] for r in records(crashed, "queue.redelivered") if r.data["group"] == "concert"]
+    assert first.data["event_id"] in redelivered
+    handled = [r for r in records(crashed, "consumer.handled") if r.data["event_id"] == first.data["event_id"]
+               and r.data["group"] == "concert"]
+    assert [r.party for r in handled] == ["concert#1"]
+    assert crashed.holds, crashed.violated
