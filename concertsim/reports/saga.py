@@ -8,10 +8,11 @@ as a sequence diagram; explanations list it.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from concertsim.sim.result import RunResult
-from concertsim.sim.trace import TraceRecord
+from concertsim.sim.trace import Trace, TraceRecord
 
 __all__ = ["Saga", "saga_of", "describe"]
 
@@ -40,8 +41,20 @@ class Saga:
         return self.records[-1].at if self.records else 0.0
 
 
+_SAGAS: weakref.WeakKeyDictionary[Trace, dict[tuple[str, bool], Saga]] = weakref.WeakKeyDictionary()
+
+
 def saga_of(result: RunResult, reservation_id: str, *, include_faults: bool = True) -> Saga:
-    """The records of ``reservation_id``'s saga, in trace order."""
+    """The records of ``reservation_id``'s saga, in trace order (cut once per trace: a report
+    draws and lists the same saga, and each cut reads the whole trace)."""
+    cut = _SAGAS.setdefault(result.trace, {})
+    key = (reservation_id, include_faults)
+    if key not in cut:
+        cut[key] = _cut_saga(result, reservation_id, include_faults)
+    return cut[key]
+
+
+def _cut_saga(result: RunResult, reservation_id: str, include_faults: bool) -> Saga:
     trace = result.trace
     trace_ids = {op.op_id for op in result.history if op.detail.get("reservation_id") == reservation_id}
     event_ids: set[str] = set()

@@ -68,7 +68,11 @@ class _SpillFile:
             return
         if self._out is None:
             self._out = self.path.open("ab")
-        marshal.dump(self.pending, self._out)
+        # Length-prefixed: marshal.loads on whole bytes is many times faster than marshal.load
+        # reading a file piece by piece.
+        blob = marshal.dumps(self.pending)
+        self._out.write(len(blob).to_bytes(8, "little"))
+        self._out.write(blob)
         self._out.flush()
         self.pending = []
 
@@ -85,11 +89,8 @@ class _SpillFile:
         kind = self.kind
         if self.path.exists():
             with self.path.open("rb") as spilled:
-                while True:
-                    try:
-                        chunk = marshal.load(spilled)
-                    except EOFError:
-                        break
+                while size := spilled.read(8):
+                    chunk = marshal.loads(spilled.read(int.from_bytes(size, "little")))
                     for seq, at, party, trace_id, data in chunk:
                         yield TraceRecord(seq, at, kind, party, trace_id, data)
 
