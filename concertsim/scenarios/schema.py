@@ -126,6 +126,9 @@ class Design(_Frozen):
     partitioning: Literal["key", "random"] = "key"
     point_storage: Literal["state", "events"] = "state"
     """How Point stores accounts: a balance row per user, or event sourcing (seed 6.1)."""
+    topology: Literal["monolith", "point_split", "queue_split", "concert_split", "services"] = "services"
+    """Which services share one process, database and transaction: a stage of the migration from
+    the monolith (seed 9), ``services`` being every service apart (``concertsim.sim.topology``)."""
 
 
 # --- topology and infrastructure -----------------------------------------------------------------

@@ -10,6 +10,10 @@ end in the trace, and lifts every fault that is still active at the heal phase.
   a filter (type, key, group, source, destination), by occurrence (skip the first ``skip``, strike
   ``count``) and by rate. "A reply is lost" is ``drop`` on channel ``reply``.
 - *slow*, *commit_failure*, *clock_skew*: change how one service behaves while the window lasts.
+
+A service that shares a process with others (a migration stage, ``design.topology``) shares its
+fate: a crash, slowness or clock skew aimed at it strikes the whole process, a failing commit its
+one database, a relay crash the process's one relay.
 """
 
 from __future__ import annotations
@@ -141,12 +145,11 @@ class FaultInjector:
         if kind in ("drop", "duplicate", "delay", "reorder"):
             return self._message_fault(index, spec)
         host = self.system.hosts[spec.target]
+        process = self.system.process_of(spec.target)
         if kind == "slow":
-            host.slow_factor = float(spec.params.get("factor", 10.0))
-            return lambda: setattr(host, "slow_factor", 1.0)
+            return _set_each(process, "slow_factor", float(spec.params.get("factor", 10.0)), 1.0)
         if kind == "clock_skew":
-            host.clock_skew = float(spec.params.get("seconds", 30.0))
-            return lambda: setattr(host, "clock_skew", 0.0)
+            return _set_each(process, "clock_skew", float(spec.params.get("seconds", 30.0)), 0.0)
         if kind == "commit_failure":
             rate = float(spec.params.get("rate", 1.0))
             rng = self.world.rng(f"faults/{index}")
@@ -164,6 +167,10 @@ class FaultInjector:
             role, service = target.split(":", 1)
             host = self.system.hosts[service]
             if role == "relay":
+                # Services sharing a process share its relay, run by the first of them.
+                if host.colocation is not None:
+                    service = host.colocation.members[0]
+                    host = self.system.hosts[service]
                 # With dual writes (no outbox) the service has no relay: the crash strikes nothing.
                 names = [n for n in (relay_name(service),) if n in host.daemon_factories]
             else:
@@ -179,9 +186,15 @@ class FaultInjector:
                 self.world.record("daemon.restart", target, None, daemons=names)
 
             return resume
-        host = self.system.hosts[target]
-        host.crash()
-        return host.restart
+        process = self.system.process_of(target)
+        for host in process:
+            host.crash()
+
+        def restart() -> None:
+            for host in process:
+                host.restart()
+
+        return restart
 
     def _restart_time(self, target: str) -> float:
         if target == BROKER:
@@ -242,3 +255,15 @@ class FaultInjector:
                 group=group,
             )
         return copies, overtaken
+
+
+def _set_each(hosts: list[Any], attribute: str, value: float, normal: float) -> Any:
+    """Set ``attribute`` on every host of a process; returns what sets it back."""
+    for host in hosts:
+        setattr(host, attribute, value)
+
+    def lift() -> None:
+        for host in hosts:
+            setattr(host, attribute, normal)
+
+    return lift

@@ -25,6 +25,7 @@ from concertsim.sim.workers import WorkerPool
 if TYPE_CHECKING:
     from concertsim.sim.broker import Broker
     from concertsim.sim.network import Network
+    from concertsim.sim.topology import SharedProcess
     from concertsim.sim.world import World
 
 __all__ = ["Host", "Handler", "Unavailable"]
@@ -77,6 +78,8 @@ class Host:
         self.slow_factor = 1.0
         self.clock_skew = 0.0
         self.conflict_retries = world.scenario.storage.conflict_retries
+        self.colocation: SharedProcess | None = None
+        """The process this service shares with others (a migration stage, seed 9), if any."""
 
     # --- time as this host sees it ---------------------------------------------------------------
 
@@ -208,6 +211,10 @@ class Host:
         """Call ``callee.endpoint`` synchronously, retrying a timeout or a transient failure with
         backoff. The request must be safe to repeat (the callee de-duplicates it, seed 4.2.3).
         Returns the last reply; a :data:`TIMEOUT` means the outcome is unknown."""
+        if self.colocation is not None:
+            if callee in self.colocation.hosts:
+                return (yield from self.colocation.call_inline(self, callee, endpoint, body, trace_id))
+            yield from self.colocation.before_remote_call(self, trace_id)
         assert self.network is not None
         spec = self.world.scenario.network
         attempts = 1 + (spec.call_retries if retries is None else retries)
@@ -240,6 +247,8 @@ class Host:
         ``work`` is re-run on a write conflict. Domain errors propagate; a failed commit raises
         :class:`Unavailable`. Either way nothing was written.
         """
+        if self.colocation is not None:
+            return (yield from self.colocation.transact(self, work, trace_id, causation_id, label))
         assert self.db is not None
         for _attempt in range(self.conflict_retries + 1):
             tx = self.db.begin()

@@ -123,13 +123,13 @@ def _run(scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgres
         history=workload.history,
         state={host.name: host.db.snapshot() for host in system.services},
         dead_letters=list(system.broker.dead_letters),
-        subscriptions={kind: list(groups) for kind, groups in system.broker.interests.items()},
+        subscriptions=system.subscriptions(),
         phases=Phases(workload_end, heal_at, settled_at, env.now),
         samples=samples,
         counters={
             "calls": system.network.calls,
             "users": workload.arrived,
-            "commits": sum(h.db.commits for h in system.services),
+            "commits": sum(db.commits for db in system.databases),
         },
         fault_windows=faults.windows(),
         wall_seconds=time.perf_counter() - started,
@@ -180,7 +180,7 @@ def _letter_id(letter: DeadLetter) -> tuple[str, str, int, float]:
 
 
 def _in_flight(system: System) -> tuple[int, int]:
-    outbox = sum(h.db.outbox_backlog() for h in system.services)
+    outbox = sum(db.outbox_backlog() for db in system.databases)
     tables = system.hosts["reservation"].db.tables
     holds = len(tables.get(reservations.OPEN_HOLDS, {})) + len(tables.get(orchestration.UNFINISHED, {}))
     return outbox, holds

@@ -27,6 +27,7 @@ from concertsim.sim.services import point as point_service
 from concertsim.sim.services import queue as queue_service
 from concertsim.sim.services import reservation as reservation_service
 from concertsim.sim.storage import Database
+from concertsim.sim.topology import Topology
 from concertsim.sim.world import World
 
 __all__ = ["System", "build_system", "SERVICE_MODULES", "topic_name", "topics_by_event_type"]
@@ -50,10 +51,31 @@ class System:
     """(group, event type) -> the work of that subscription; groups are named after their
     service."""
     policy: ConsumerPolicy
+    topology: Topology | None = None
 
     @property
     def services(self) -> list[Host]:
         return [h for h in self.hosts.values() if h.db is not None]
+
+    @property
+    def databases(self) -> list[Database]:
+        """Each database once (services of one process share theirs)."""
+        return list({id(h.db): h.db for h in self.services if h.db is not None}.values())
+
+    def subscriptions(self) -> dict[str, list[str]]:
+        """event type -> the groups that handle it, through the broker or in the raising
+        transaction."""
+        found = {kind: list(groups) for kind, groups in self.broker.interests.items()}
+        if self.topology is not None:
+            for kind, groups in self.topology.inline_subscriptions().items():
+                found.setdefault(kind, []).extend(groups)
+        return found
+
+    def process_of(self, service: str) -> list[Host]:
+        """The hosts of ``service``'s process, ``service``'s own first: a fault aimed at one
+        strikes them all."""
+        mates = self.topology.mates(service) if self.topology is not None else (service,)
+        return [self.hosts[service], *(self.hosts[m] for m in mates if m != service)]
 
 
 def build_system(world: World) -> System:
@@ -70,14 +92,18 @@ def build_system(world: World) -> System:
         publish_timeout=scenario.network.call_timeout, topic_of=topics_by_event_type(),
         dedup_window=scenario.broker.dedup_window, append_time=scenario.broker.partition_append_time,
     )
+    topology = Topology(world, design.topology, publishers_by_event_type())
+
+    def new_database(name: str) -> Database:
+        commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{name}"))
+        return Database(name, env, commit_latency, scenario.storage.connections)
+
     hosts: dict[str, Host] = {}
     for name in SERVICE_NAMES:
-        database = None
-        if name != "gateway":
-            commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{name}"))
-            database = Database(name, env, commit_latency, scenario.storage.connections)
+        database = topology.database(name, new_database) if name != "gateway" else None
         host = Host(world, name, getattr(scenario.services, name), database, design.publish)
         host.broker, host.network, host.peers = broker, network, hosts
+        topology.place(host, lambda service: getattr(scenario.services, service).workers)
         hosts[name] = host
     _load_initial_data(world, hosts)
 
@@ -94,7 +120,7 @@ def build_system(world: World) -> System:
     for name, module in SERVICE_MODULES.items():
         host = hosts[name]
         host.endpoints.update(module.ENDPOINTS)
-        if design.publish == "outbox":
+        if design.publish == "outbox" and topology.runs_relay(name):
             host.daemon(
                 relay_name(name),
                 partial(relay_outbox, host, broker, scenario.broker.relay_batch,
@@ -102,8 +128,12 @@ def build_system(world: World) -> System:
             )
         by_topic: dict[str, dict[str, EventWork]] = {}
         for event_type, work in module.subscriptions(host).items():
-            by_topic.setdefault(broker.subscribe(name, event_type), {})[event_type] = work
             handlers[(name, event_type)] = work
+            if topology.handles_inline(name, event_type):
+                assert host.colocation is not None
+                host.colocation.handle_inline(name, event_type, work)
+                continue
+            by_topic.setdefault(broker.subscribe(name, event_type), {})[event_type] = work
         for topic, topic_handlers in by_topic.items():
             for partition in range(scenario.broker.partitions):
                 host.daemon(
@@ -116,7 +146,8 @@ def build_system(world: World) -> System:
             host.daemon(f"retry:{name}", partial(consume_retries, host, broker, name, group_handlers, policy))
         for job_name, job in module.jobs(host).items():
             host.daemon(f"job:{job_name}", job)
-    return System(world, network, broker, hosts, handlers, policy)
+    topology.finish(hosts, lambda event_type: bool(broker.interests.get(event_type)))
+    return System(world, network, broker, hosts, handlers, policy, topology)
 
 
 def topic_name(service: str) -> str:
@@ -130,6 +161,11 @@ def topics_by_event_type() -> dict[str, str]:
         for service, module in SERVICE_MODULES.items()
         for event_type in module.PUBLISHES
     }
+
+
+def publishers_by_event_type() -> dict[str, str]:
+    """Each event type's publishing service."""
+    return {event_type: service for service, module in SERVICE_MODULES.items() for event_type in module.PUBLISHES}
 
 
 def _load_initial_data(world: World, hosts: dict[str, Host]) -> None:
