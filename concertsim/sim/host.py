@@ -91,6 +91,8 @@ class Host:
     # --- processes that die with the host --------------------------------------------------------
 
     def spawn(self, work: Generator[simpy.Event, Any, R]) -> simpy.Process:
+        if self.colocation is not None:
+            work = self.colocation.after_commit(work)
         process = self.env.process(self._guarded(work))
         self.inflight[process] = None
         process.callbacks.append(self._forget)

@@ -27,7 +27,8 @@ A process of one service is what it always was. A process of several services (a
   wrote nothing. A call to *another* process first commits the unit so far, and each later step of
   the request commits on its own, as the design's services commit before they call out: once
   Point is split out, the deduction and the confirmation are two transactions (seed 4, problem
-  1). Work that is no request (consumers, jobs) commits each transaction as before.
+  1). Work that is no request (consumers, jobs) commits each transaction as before. A process
+  a request starts (a payment saga's driver) begins once the request's unit has ended.
 - **Events between its services are handled in the transaction that raises them**, by the same
   handlers a consumer would run (recorded as ``consumer.handled``), and events they raise in turn
   too: no outbox row, no broker, no consumer. An event another process subscribes to still goes
@@ -72,6 +73,11 @@ with Reservation, last."""
 STAGE_NAMES: tuple[str, ...] = tuple(STAGES)
 
 
+class _RunAgain(Exception):
+    """The request's unit of work met a write conflict before anything of it left the process:
+    run the request again from the start."""
+
+
 @dataclass(slots=True)
 class _Unit:
     """One request's local transaction and what to record once it commits."""
@@ -82,6 +88,12 @@ class _Unit:
     """(service that raised it, event), in the order raised."""
     handled: list[tuple[str, str, Event]] = field(default_factory=list)
     """(service, group, event) handled in the transaction."""
+    settled: simpy.Event | None = None
+    """Made when work waits for this unit's end: succeeds with whether it committed."""
+
+    def settle(self, committed: bool) -> None:
+        if self.settled is not None and not self.settled.triggered:
+            self.settled.succeed(committed)
 
 
 class SharedProcess:
@@ -127,11 +139,18 @@ class SharedProcess:
                 self._units[me] = _Unit(self.database.begin())
                 try:
                     reply = yield from handler(host, body, trace_id)
-                finally:
+                except _RunAgain:
+                    continue
+                except BaseException:
                     unit = self._units.pop(me, None)
+                    if unit is not None:
+                        unit.settle(False)
+                    raise
+                unit = self._units.pop(me, None)
                 if unit is None:
                     return reply  # it called out: each step since committed on its own
                 outcome = yield from self._commit_unit(host, unit, trace_id)
+                unit.settle(outcome == "committed")
                 if outcome == "committed":
                     return reply
                 if outcome == "failed":
@@ -143,16 +162,37 @@ class SharedProcess:
     def before_remote_call(self, caller: Host, trace_id: str | None) -> Generator[simpy.Event, Any, None]:
         """Commit the request's unit of work before a call leaves the process; from then on each
         of the request's steps commits on its own, as in the design's services, which commit
-        before they call out (a payment is marked started before Point is asked). Raises
-        :class:`~concertsim.sim.host.Unavailable` if that commit fails."""
+        before they call out (a payment is marked started before Point is asked). A write
+        conflict runs the request again (nothing of it has left the process yet); a failed commit
+        raises :class:`~concertsim.sim.host.Unavailable`."""
         from concertsim.sim.host import Unavailable
 
         unit = self._units.pop(self.env.active_process, None)
         if unit is None:
             return
         outcome = yield from self._commit_unit(caller, unit, trace_id)
-        if outcome != "committed":
+        unit.settle(outcome == "committed")
+        if outcome == "conflict":
+            raise _RunAgain()
+        if outcome == "failed":
             raise Unavailable(f"{self.name}: the commit before calling out failed")
+
+    def after_commit(self, work: Generator[simpy.Event, Any, R]) -> Generator[simpy.Event, Any, R]:
+        """``work`` to run in a process of its own, started once the request's unit of work (if
+        the spawning process has one) has ended: a process started from a request (a payment
+        saga's driver) sees what the request committed, as work handed to an after-commit hook
+        does. It runs even if the unit did not commit, and then finds nothing of it."""
+        unit = self._units.get(self.env.active_process)
+        if unit is None:
+            return work
+        if unit.settled is None:
+            unit.settled = self.env.event()
+        return self._when_settled(unit.settled, work)
+
+    @staticmethod
+    def _when_settled(settled: simpy.Event, work: Generator[simpy.Event, Any, R]) -> Generator[simpy.Event, Any, R]:
+        yield settled
+        return (yield from work)
 
     # --- calls between services of the process ---------------------------------------------------
 
