@@ -4,7 +4,9 @@ A host has a bounded worker pool (requests queue for a worker, so load shows up 
 database, and a lifecycle: *up*, or *down* after a crash until it has restarted. A crash interrupts
 everything the host is doing: in-flight requests send no reply, uncommitted transactions vanish,
 background loops (outbox relay, consumers, jobs) stop and are started afresh on restart. Committed
-state survives (seed 8: each service's own database).
+state survives (seed 8: each service's own database). A service that shares its process with
+others (a migration stage, :mod:`concertsim.sim.topology`) hands its calls to them, its
+transactions and the processes it starts to that process.
 """
 
 from __future__ import annotations

@@ -138,14 +138,18 @@ def _run(scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgres
 
 
 def _resource_usage(system: System) -> dict[str, PoolUsage]:
-    """Each bounded resource's measurements, by name: ``<service>.workers`` for every host,
+    """Each bounded resource's measurements, by name: ``<service>.workers`` for every host (a
+    process of several services: ``<service>+<service>....workers``, once),
     ``<service>.connections`` for every database with a connection pool and
     ``broker.<topic>/<partition>`` for every partition's log writer when appends take time."""
     usage = {}
     for host in system.hosts.values():
-        usage[f"{host.name}.workers"] = host.workers.settle()
+        if host.colocation is not None and host.colocation.members[0] != host.name:
+            continue  # services sharing a process share its pools, reported once under its name
+        name = host.name if host.colocation is None else host.colocation.name
+        usage[f"{name}.workers"] = host.workers.settle()
         if host.db is not None and host.db.connections is not None:
-            usage[f"{host.name}.connections"] = host.db.connections.settle()
+            usage[f"{name}.connections"] = host.db.connections.settle()
     for (topic, partition), writer in sorted(system.broker.writers.items()):
         usage[f"broker.{topic}/{partition}"] = writer.settle()
     return usage

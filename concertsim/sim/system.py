@@ -94,9 +94,10 @@ def build_system(world: World) -> System:
     )
     topology = Topology(world, design.topology, publishers_by_event_type())
 
-    def new_database(name: str) -> Database:
+    def new_database(name: str, services: int) -> Database:
         commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{name}"))
-        return Database(name, env, commit_latency, scenario.storage.connections)
+        connections = scenario.storage.connections
+        return Database(name, env, commit_latency, None if connections is None else connections * services)
 
     hosts: dict[str, Host] = {}
     for name in SERVICE_NAMES:

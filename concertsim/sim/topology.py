@@ -9,8 +9,8 @@ A process of one service is what it always was. A process of several services (a
 :class:`SharedProcess`) is a monolith, or what remains of one:
 
 - **One database.** Its services keep their own tables (their names do not collide) in one
-  :class:`~concertsim.sim.storage.Database`, with one outbox and one relay (run by the process's
-  first service).
+  :class:`~concertsim.sim.storage.Database`, with as many connections as theirs added up, one
+  outbox and one relay (run by the process's first service).
 - **One worker pool, one crash domain.** The services' hosts share one pool, as many workers as
   theirs added up; a fault aimed at one of them (crash, slow, clock skew, failed commits) strikes
   the whole process (``concertsim.sim.faults``).
@@ -343,11 +343,12 @@ class Topology:
         """The services of ``service``'s process (itself alone if it runs apart)."""
         return self.process_of.get(service, (service,))
 
-    def database(self, service: str, make: Callable[[str], Database]) -> Database:
-        """The database ``service`` writes to: one per process, made by ``make(lead)``."""
+    def database(self, service: str, make: Callable[[str, int], Database]) -> Database:
+        """The database ``service`` writes to: one per process, made by ``make(lead, services)``
+        (``services``: how many services the process runs, whose connection pools it adds up)."""
         lead = self.lead(service)
         shared = self.shared.get(lead)
-        return shared.database if shared is not None else make(lead)
+        return shared.database if shared is not None else make(lead, len(self.mates(service)))
 
     def place(self, host: Host, worker_count: Callable[[str], int]) -> None:
         """Put ``host`` in its process: a process of several services shares its first host's
