@@ -4,7 +4,9 @@ service apart), over the same seeds.
 
 Per stage: each invariant's violation rate (a Wilson 95% interval over the seeds), the headline
 measures (Student-t 95% intervals), and the failure modes the stage introduces: the invariants
-broken at that stage and at no earlier one. The runs go through the grid sweep
+broken at that stage and at no earlier one, and the dangerous situations (coverage probes,
+:mod:`concertsim.checks.probes`) first reached there, such as a reply lost after a deduction,
+which needs a network between Reservation and Point. The runs go through the grid sweep
 (:func:`concertsim.sweep.sweep_grid`), one cell per stage.
 """
 
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from concertsim.checks.probes import PROBES
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.topology import STAGE_NAMES, STAGES
@@ -74,12 +77,16 @@ def plan_migration(base: Scenario, stages: Sequence[str], seeds: Sequence[int]) 
 @dataclass(frozen=True)
 class StageResult:
     """One stage's runs: ``summary`` (rates and measures), the invariants first broken here
-    (``introduced``) and those broken at an earlier stage that hold here (``repaired``)."""
+    (``introduced``), those broken at an earlier stage that hold here (``repaired``), and the
+    probes some run reached (``reached``: probe -> how many runs), ``first_reached`` the ones no
+    earlier stage's run did."""
 
     stage: str
     summary: CellSummary
     introduced: tuple[str, ...]
     repaired: tuple[str, ...]
+    reached: dict[str, int]
+    first_reached: tuple[str, ...]
 
     @property
     def broken(self) -> list[InvariantRate]:
@@ -94,6 +101,8 @@ class StageResult:
             "violated": summary["violated"],
             "introduced": list(self.introduced),
             "repaired": list(self.repaired),
+            "probes_reached": dict(self.reached),
+            "probes_first_reached": list(self.first_reached),
             "invariants": summary["invariants"],
             "measures": summary["measures"],
             "seeds": summary["seeds"],
@@ -127,16 +136,32 @@ class Migration:
 
 
 def judge_stages(summaries: Sequence[tuple[str, CellSummary]]) -> tuple[StageResult, ...]:
-    """Each stage with the invariants it is the first to break, and those it repairs."""
+    """Each stage with the invariants it is the first to break, those it repairs, and the
+    probes it is the first to reach."""
     results = []
     broken_before: dict[str, None] = {}
+    reached_before: dict[str, None] = {}
     for stage, summary in summaries:
         broken_here = [rate.invariant for rate in summary.broken]
         introduced = tuple(name for name in broken_here if name not in broken_before)
         repaired = tuple(name for name in broken_before if name not in broken_here)
-        results.append(StageResult(stage, summary, introduced, repaired))
+        reached = _probes_reached(summary)
+        first_reached = tuple(name for name in reached if name not in reached_before)
+        results.append(StageResult(stage, summary, introduced, repaired, reached, first_reached))
         broken_before.update(dict.fromkeys(broken_here))
+        reached_before.update(dict.fromkeys(reached))
     return tuple(results)
+
+
+def _probes_reached(summary: CellSummary) -> dict[str, int]:
+    """probe -> how many of the stage's runs reached it (only probes some run reached), in the
+    probes' order."""
+    counts: dict[str, int] = {}
+    for run in summary.runs:
+        for name, count in run.result.probes.items():
+            if count:
+                counts[name] = counts.get(name, 0) + 1
+    return {name: counts[name] for name in PROBES if name in counts}
 
 
 def run_migration(

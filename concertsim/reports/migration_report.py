@@ -62,6 +62,22 @@ def _stage_table(migration: Migration) -> Table:
     return Table(header, rows)
 
 
+def _probe_table(migration: Migration) -> Table | None:
+    """probe × stage: how many runs reached it (None when no run reached any)."""
+    names = list(dict.fromkeys(name for stage in migration.stages for name in stage.reached))
+    if not names:
+        return None
+    rows = []
+    for name in names:
+        cells = []
+        for stage in migration.stages:
+            count = stage.reached.get(name, 0)
+            first = " (first)" if name in stage.first_reached and stage is not migration.stages[0] else ""
+            cells.append(f"{count} of {len(stage.summary.runs)}{first}" if count else "-")
+        rows.append([name, *cells])
+    return Table(["situation", *(stage.stage for stage in migration.stages)], rows)
+
+
 def _invariant_table(migration: Migration) -> Table:
     names = list(dict.fromkeys(name for stage in migration.stages for name in stage.summary.rates))
     rows = []
@@ -133,6 +149,16 @@ def migration_blocks(migration: Migration) -> list[Block]:
     if repaired:
         blocks.append(Paragraph("Broken earlier, held here: " + "; ".join(
             f"{stage.stage}: {', '.join(stage.repaired)}" for stage in repaired) + "."))
+    probes = _probe_table(migration)
+    if probes is not None:
+        blocks += [
+            Heading(2, "Situations reached by stage"),
+            Paragraph("The dangerous interleavings the coverage probes look for (concertsim explore lists them): how "
+                      "many runs of each stage reached each one, \"first\" where no run of an earlier stage did. A "
+                      "split makes new situations possible (a reply lost after a deduction needs a network between "
+                      "Reservation and Point); the safeguards exist for them."),
+            probes,
+        ]
     blocks += [
         Heading(2, "Invariants by stage"),
         _invariant_table(migration),

@@ -30,6 +30,8 @@ def test_migrate_prints_the_stage_table_and_names_what_the_split_breaks(tmp_path
         ["reservation", "point", "queue", "concert", "data_platform"]]
     assert "no-orphaned-deduction" in stages["point_split"]["introduced"]
     assert stages["point_split"]["invariants"]["no-orphaned-deduction"]["violated"] == 2
+    assert "reply-lost-after-deduction" in stages["point_split"]["probes_first_reached"]
+    assert "reply-lost-after-deduction" not in stages["monolith"]["probes_reached"]  # no network in between
     report = (out / "report.md").read_text()
     assert "## Stage by stage" in report and "reservation+queue+concert+data_platform \\| point" in report
 
