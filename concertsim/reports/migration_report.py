@@ -1,9 +1,9 @@
 """The migration report: every stage of seed 9 side by side, in the seed's order.
 
 It opens with the verdict and the failure modes each split introduces, then a stage-by-stage table
-(processes, invariants, latency, messages per booking), every invariant's violation rate per stage,
-a figure of the measures that change from stage to stage (when there are two stages or more), and
-how to read it. ``migration.json`` beside it holds the same figures.
+(processes, invariants, latency, messages per booking), a figure of latency and messages by stage
+(when there are two stages or more), the dangerous situations each stage reached (coverage
+probes), every invariant's violation rate per stage, the fault schedule, and how to read it. ``migration.json`` beside it holds the same figures.
 """
 
 from __future__ import annotations
@@ -117,7 +117,6 @@ def stage_figure(migration: Migration) -> RenderedFigure | None:
         axes.set_xticks(positions, [stage.stage.replace("_", "\n") for stage in stages], fontsize=8)
         axes.set_ylabel(label)
         axes.set_ylim(bottom=0)
-        axes.set_title(label, fontsize=10)
     return RenderedFigure(
         "migration-stages.png", "Latency and messages by stage",
         "Each bar is the mean over the seeds, with its 95% interval: what each split costs in latency and "
