@@ -3,7 +3,9 @@
 Six hosts (the gateway and the five services of seed 2), each service with its own database, the
 network between them, the broker, one outbox relay per service, one consumer per subscribed
 (group, topic, partition), the scheduled jobs, and the initial data (concert dates and seats,
-point accounts).
+point accounts). At an earlier stage of the migration (``design.topology``) services of one
+process share its database, worker pool and relay, and handle each other's events in the raising
+transaction instead of subscribing at the broker (:mod:`concertsim.sim.topology`).
 """
 
 from __future__ import annotations
