@@ -59,9 +59,10 @@ def migrate_command(
     The stages: monolith (one process, one database, one local transaction), point_split (Point
     apart), queue_split (Queue too), concert_split (Concert too), services (every service apart:
     the full design). Every stage runs the same workload, fault schedule and --seeds seeds. Prints
-    a table per stage: the invariants broken (violation rate with a Wilson 95% interval), latency
-    p50/p95 and messages per booking (means with Student-t 95% intervals), and the invariants first
-    broken at that stage. Writes migration.json, report.md and report.html into --out.
+    a row per stage (how many runs broke an invariant, latency p50/p95 and messages per booking as
+    means over the seeds, how many invariants first break there), then each broken invariant's
+    violation rate with its Wilson 95% interval. Writes migration.json, report.md and report.html
+    (measures with Student-t 95% intervals, the situations each stage first reaches) into --out.
 
     Exit codes: 0 every stage kept every invariant; 1 a run broke one; 2 bad input (a scenario, an
     override, --stages), an unwritable --out, or no scheduler answering; 130 interrupted.
