@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,8 +30,20 @@ from concertsim.cli.app import (
     stdout,
 )
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
-from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, SchedulerAddressError, SchedulerUnreachable, scheduler_address
-from concertsim.migration import STAGE_NAMES, TOPOLOGY_KEY, MigrationError, parse_stages, plan_migration, run_migration
+from concertsim.cluster import (
+    DEFAULT_CONNECT_TIMEOUT,
+    SchedulerAddressError,
+    SchedulerUnreachable,
+    scheduler_address,
+)
+from concertsim.migration import (
+    STAGE_NAMES,
+    TOPOLOGY_KEY,
+    MigrationError,
+    parse_stages,
+    plan_migration,
+    run_migration,
+)
 from concertsim.reports.migration_console import print_migration_summary
 from concertsim.reports.migration_report import write_migration_report
 from concertsim.reports.staging import StagedOutput
@@ -44,8 +56,8 @@ __all__ = ["migrate_command"]
 def migrate_command(
     scenario: ScenarioArg = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per stage: the scenario's seed and the ones after it, the same at every stage.", min=1)] = 5,
-    stages: Annotated[Optional[str], typer.Option("--stages", metavar="A,B,...", help=f"The stages to run, comma-separated (default: all, {', '.join(STAGE_NAMES)}); run in that order.")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).", min=1)] = None,
+    stages: Annotated[str | None, typer.Option("--stages", metavar="A,B,...", help=f"The stages to run, comma-separated (default: all, {', '.join(STAGE_NAMES)}); run in that order.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Local worker processes (default: one per core).", min=1)] = None,
     scheduler: SchedulerOption = None,
     connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     set_: SetOption = None,

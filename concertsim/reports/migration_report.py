@@ -8,6 +8,8 @@ probes), every invariant's violation rate per stage, the fault schedule, and how
 
 from __future__ import annotations
 
+from matplotlib.figure import Figure
+
 from concertsim.migration import Migration, StageResult, processes_text
 from concertsim.reports.document import Block, Heading, Image, Paragraph, Table, Verdict
 from concertsim.reports.outputs import OutputDir
@@ -16,10 +18,14 @@ from concertsim.reports.report_blocks import fault_blocks, plural, write_report
 from concertsim.reports.sweep_report import measure_parts
 from concertsim.sweep.grid import seed_range
 
-from matplotlib.figure import Figure  # noqa: I001  # after plotting, which selects the Agg backend
-
-__all__ = ["migration_blocks", "write_migration_report", "verdict_text", "introduced_text", "STAGE_MEASURES",
-           "measure_cell"]
+__all__ = [
+    "STAGE_MEASURES",
+    "introduced_text",
+    "measure_cell",
+    "migration_blocks",
+    "verdict_text",
+    "write_migration_report",
+]
 
 STAGE_MEASURES = {
     "latency_p50_ms": "latency p50 (ms)",

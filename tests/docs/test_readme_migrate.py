@@ -33,7 +33,7 @@ def test_the_readme_migration_examples_print_what_they_show(tmp_path: Path) -> N
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"}
     for command, shown, code in examples:
         done = subprocess.run([sys.executable, "-m", "concertsim.cli", *command], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == code, done.stderr
         assert [line.rstrip() for line in done.stdout.splitlines()] == [line.rstrip() for line in shown]
     assert (tmp_path / "concertsim-migrate" / "migration.json").is_file()
