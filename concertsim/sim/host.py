@@ -5,7 +5,7 @@ database, and a lifecycle: *up*, or *down* after a crash until it has restarted.
 everything the host is doing: in-flight requests send no reply, uncommitted transactions vanish,
 background loops (outbox relay, consumers, jobs) stop and are started afresh on restart. Committed
 state survives (seed 8: each service's own database). A service that shares its process with
-others (a migration stage, :mod:`concertsim.sim.topology`) hands its calls to them, its
+others (a migration stage, :mod:`concertsim.sim.shared_process`) hands its calls to them, its
 transactions and the processes it starts to that process.
 """
 
@@ -27,7 +27,7 @@ from concertsim.sim.workers import WorkerPool
 if TYPE_CHECKING:
     from concertsim.sim.broker import Broker
     from concertsim.sim.network import Network
-    from concertsim.sim.topology import SharedProcess
+    from concertsim.sim.shared_process import SharedProcess
     from concertsim.sim.world import World
 
 __all__ = ["Host", "Handler", "Unavailable"]
