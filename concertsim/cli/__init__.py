@@ -12,6 +12,7 @@ from concertsim.cli import explore  # noqa: F401  # isort: skip
 from concertsim.cli import ablate  # noqa: F401  # isort: skip
 from concertsim.cli import sweep  # noqa: F401  # isort: skip
 from concertsim.cli import compare  # noqa: F401  # isort: skip
+from concertsim.cli import migrate  # noqa: F401  # isort: skip
 from concertsim.cli import inspect  # noqa: F401  # isort: skip
 from concertsim.cli.app import app, main
 

@@ -40,6 +40,19 @@ _FLOWS = {
 }
 
 
+_STAGES = {
+    "monolith": "one process runs every service on one database: calls between services are function calls and "
+                "events are handled in the transaction that raised them, so a payment and its deduction commit "
+                "together or not at all, and one crash stops everything",
+    "point_split": "Point runs apart with its own database, reached over the network and through the broker; the "
+                   "rest is still one process, so a deduction can now outlive a payment that failed",
+    "queue_split": "Point and Queue run apart; Reservation, Concert and Data Platform are still one process",
+    "concert_split": "Point, Queue and Concert run apart; Reservation and Data Platform are still one process, so "
+                     "Concert's seat view now lags the bookings",
+    "services": "every service runs apart",
+}
+
+
 def _retries(value: int, default: int) -> str:
     fewer = "fewer" if value < default else "more"
     return (f"consumers retry a failing event {value} time(s) instead of {default} before it is parked: "
@@ -155,6 +168,13 @@ SWITCHES: tuple[Switch, ...] = (
             if not value else "one relay per outbox publishes its rows in commit order"
         ),
         ("seat-view-converges",),
+    ),
+    Switch(
+        "topology", "migration stage", "9",
+        "services: every service is its own process with its own database, reached over the network and "
+        "through the broker; monolith: one process, one database, one local transaction; point_split, "
+        "queue_split, concert_split: the stages between, Point, then Queue, then Concert split out",
+        lambda value, default: _STAGES.get(value, f"the {value} stage of the migration"),
     ),
 )
 

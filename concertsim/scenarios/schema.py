@@ -132,6 +132,9 @@ class Design(_Frozen):
     """With several replicas of a service: one relay per outbox, on the replica holding the relay
     lease (True), or one relay per replica competing for the shared outbox's rows (False), which
     loses the outbox's commit order (seed 8.2)."""
+    topology: Literal["monolith", "point_split", "queue_split", "concert_split", "services"] = "services"
+    """Which services share one process, database and transaction: a stage of the migration from
+    the monolith (seed 9), ``services`` being every service apart (``concertsim.sim.topology``)."""
 
 
 # --- topology and infrastructure -----------------------------------------------------------------
@@ -425,6 +428,16 @@ class Scenario(_Frozen):
                     f"faults[{position}].target {fault.target!r}: {service} has {count} replica(s), "
                     f"{service}#1..{service}#{count}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _replicas_only_apart(self) -> Scenario:
+        replicated = [name for name in SERVICE_NAMES if getattr(self.services, name).replicas > 1]
+        if replicated and self.design.topology != "services":
+            raise ValueError(
+                f"services.{replicated[0]}.replicas > 1 needs design.topology services: at the "
+                f"{self.design.topology} stage a service shares a process with others and runs as one instance"
+            )
         return self
 
     def enabled_checks(self) -> tuple[str, ...]:

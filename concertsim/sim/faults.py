@@ -11,6 +11,10 @@ end in the trace, and lifts every fault that is still active at the heal phase.
   a filter (type, key, group, source, destination), by occurrence (skip the first ``skip``, strike
   ``count``) and by rate. "A reply is lost" is ``drop`` on channel ``reply``.
 - *slow*, *commit_failure*, *clock_skew*: change how one service behaves while the window lasts.
+
+A service that shares a process with others (a migration stage, ``design.topology``) shares its
+fate: a crash, slowness or clock skew aimed at it strikes the whole process, a failing commit its
+one database, a relay crash the process's one relay.
 """
 
 from __future__ import annotations
@@ -146,13 +150,9 @@ class FaultInjector:
         hosts = self._hosts(spec.target)
         host = hosts[0]
         if kind == "slow":
-            for each in hosts:
-                each.slow_factor = float(spec.params.get("factor", 10.0))
-            return lambda: [setattr(each, "slow_factor", 1.0) for each in hosts]
+            return _set_each(hosts, "slow_factor", float(spec.params.get("factor", 10.0)), 1.0)
         if kind == "clock_skew":
-            for each in hosts:
-                each.clock_skew = float(spec.params.get("seconds", 30.0))
-            return lambda: [setattr(each, "clock_skew", 0.0) for each in hosts]
+            return _set_each(hosts, "clock_skew", float(spec.params.get("seconds", 30.0)), 0.0)
         if kind == "commit_failure":
             rate = float(spec.params.get("rate", 1.0))
             rng = self.world.rng(f"faults/{index}")
@@ -170,6 +170,10 @@ class FaultInjector:
             role, service = target.split(":", 1)
             hosts = self._hosts(service)
             if role == "relay":
+                # Services sharing a process share its relay, run by the first of them.
+                if host.colocation is not None:
+                    service = host.colocation.members[0]
+                    host = self.system.hosts[service]
                 # With dual writes (no outbox) the service has no relay: the crash strikes nothing.
                 stopped = [(h, [n for n in (relay_name(service),) if n in h.daemon_factories]) for h in hosts]
             else:
@@ -191,12 +195,20 @@ class FaultInjector:
         hosts = self._hosts(target)
         for host in hosts:
             host.crash()
-        return lambda: [host.restart() for host in hosts]
+
+        def restart() -> None:
+            for host in hosts:
+                host.restart()
+
+        return restart
 
     def _hosts(self, target: str) -> list[Host]:
-        """The hosts a fault names: one replica (``point#2``), or every replica of a service."""
+        """The hosts a fault names: one replica (``point#2``), every replica of a service, or a
+        service sharing its process with others (a migration stage) and so every host of it."""
         host = self.system.hosts.get(target)
-        return [host] if host is not None else self.system.replicas[target]
+        if host is None:
+            return self.system.replicas[target]
+        return self.system.process_of(target) if host.colocation is not None else [host]
 
     def _restart_time(self, target: str) -> float:
         if target == BROKER:
@@ -257,3 +269,15 @@ class FaultInjector:
                 group=group,
             )
         return copies, overtaken
+
+
+def _set_each(hosts: list[Any], attribute: str, value: float, normal: float) -> Any:
+    """Set ``attribute`` on every host of a process; returns what sets it back."""
+    for host in hosts:
+        setattr(host, attribute, value)
+
+    def lift() -> None:
+        for host in hosts:
+            setattr(host, attribute, normal)
+
+    return lift

@@ -5,7 +5,9 @@ database, and a lifecycle: *up*, or *down* after a crash until it has restarted.
 everything the host is doing: in-flight requests send no reply, uncommitted transactions vanish,
 background loops (outbox relay, consumers, jobs) stop and are started afresh on restart. Committed
 state survives (seed 8: each service's own database). A service with several replicas has a host
-per replica, sharing its database (:mod:`concertsim.sim.replicas`).
+per replica, sharing its database (:mod:`concertsim.sim.replicas`). A service that shares its
+process with others (a migration stage, :mod:`concertsim.sim.shared_process`) hands its calls to
+them, its transactions and the processes it starts to that process.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from concertsim.sim.event_broker import EventBroker
     from concertsim.sim.network import Network
     from concertsim.sim.replicas import Balancer
+    from concertsim.sim.shared_process import SharedProcess
     from concertsim.sim.world import World
 
 __all__ = ["Host", "Handler", "Unavailable"]
@@ -86,6 +89,8 @@ class Host:
         self.slow_factor = 1.0
         self.clock_skew = 0.0
         self.conflict_retries = world.scenario.storage.conflict_retries
+        self.colocation: SharedProcess | None = None
+        """The process this service shares with others (a migration stage, seed 9), if any."""
 
     # --- time as this host sees it ---------------------------------------------------------------
 
@@ -97,6 +102,8 @@ class Host:
     # --- processes that die with the host --------------------------------------------------------
 
     def spawn(self, work: Generator[simpy.Event, Any, R]) -> simpy.Process:
+        if self.colocation is not None:
+            work = self.colocation.after_commit(work)
         process = self.env.process(self._guarded(work))
         self.inflight[process] = None
         process.callbacks.append(self._forget)
@@ -228,6 +235,10 @@ class Host:
         """Call ``callee.endpoint`` synchronously, retrying a timeout or a transient failure with
         backoff. The request must be safe to repeat (the callee de-duplicates it, seed 4.2.3).
         Returns the last reply; a :data:`TIMEOUT` means the outcome is unknown."""
+        if self.colocation is not None:
+            if callee in self.colocation.hosts:
+                return (yield from self.colocation.call_inline(self, callee, endpoint, body, trace_id))
+            yield from self.colocation.before_remote_call(self, trace_id)
         assert self.network is not None
         spec = self.world.scenario.network
         attempts = 1 + (spec.call_retries if retries is None else retries)
@@ -281,6 +292,8 @@ class Host:
         ``work`` is re-run on a write conflict. Domain errors propagate; a failed commit raises
         :class:`Unavailable`. Either way nothing was written.
         """
+        if self.colocation is not None:
+            return (yield from self.colocation.transact(self, work, trace_id, causation_id, label))
         assert self.db is not None
         for _attempt in range(self.conflict_retries + 1):
             tx = self.db.begin()

@@ -131,13 +131,13 @@ def _run(
         history=workload.history,
         state={host.service: host.db.snapshot() for host in system.services},
         dead_letters=list(system.broker.dead_letters),
-        subscriptions={kind: list(groups) for kind, groups in system.broker.interests.items()},
+        subscriptions=system.subscriptions(),
         phases=Phases(workload_end, heal_at, settled_at, env.now),
         samples=samples,
         counters={
             "calls": system.network.calls,
             "users": workload.arrived,
-            "commits": sum(h.db.commits for h in system.services),
+            "commits": sum(db.commits for db in system.databases),
         },
         fault_windows=faults.windows(),
         wall_seconds=time.perf_counter() - started,
@@ -146,16 +146,20 @@ def _run(
 
 
 def _resource_usage(system: System) -> dict[str, PoolUsage]:
-    """Each bounded resource's measurements, by name: ``<service>.workers`` for every host,
-    (``<service>#<n>.workers`` for each replica), ``<service>.connections`` for every database with a
-    connection pool (shared by a service's replicas) and
+    """Each bounded resource's measurements, by name: ``<service>.workers`` for every host
+    (``<service>#<n>.workers`` for each replica; a process of several services:
+    ``<service>+<service>....workers``, once), ``<service>.connections`` for every database with a
+    connection pool (shared by a service's replicas, or a process's services) and
     ``broker.<topic>/<partition>`` for every partition's log writer when appends take time."""
     usage = {}
     for host in system.hosts.values():
-        usage[f"{host.name}.workers"] = host.workers.settle()
+        if host.colocation is not None and host.colocation.members[0] != host.name:
+            continue  # services sharing a process share its pools, reported once under its name
+        name = host.name if host.colocation is None else host.colocation.name
+        usage[f"{name}.workers"] = host.workers.settle()
         first = host is system.replicas[host.service][0]
         if first and host.db is not None and host.db.connections is not None:
-            usage[f"{host.service}.connections"] = host.db.connections.settle()
+            usage[f"{host.service if host.colocation is None else name}.connections"] = host.db.connections.settle()
     for (topic, partition), writer in sorted(system.broker.writers.items()):
         usage[f"broker.{topic}/{partition}"] = writer.settle()
     return usage
@@ -190,7 +194,7 @@ def _letter_id(letter: DeadLetter) -> tuple[str, str, int, float]:
 
 
 def _in_flight(system: System) -> tuple[int, int]:
-    outbox = sum(h.db.outbox_backlog() for h in system.services)
+    outbox = sum(db.outbox_backlog() for db in system.databases)
     tables = system.replicas["reservation"][0].db.tables
     holds = len(tables.get(reservations.OPEN_HOLDS, {})) + len(tables.get(orchestration.UNFINISHED, {}))
     return outbox, holds

@@ -121,6 +121,21 @@ class Transaction:
     def is_empty(self) -> bool:
         return not self.writes and not self.outbox_events
 
+    def savepoint(self) -> tuple[dict[tuple[str, Hashable], Any], dict[tuple[str, Hashable], int], int]:
+        """What :meth:`rollback_to` restores: the writes (each row copied, since later work in the
+        same transaction may change a written row in place), the reads and the outbox so far."""
+        writes = {address: row if row is _DELETED else copy.copy(row) for address, row in self.writes.items()}
+        return writes, dict(self.read_versions), len(self.outbox_events)
+
+    def rollback_to(
+        self, point: tuple[dict[tuple[str, Hashable], Any], dict[tuple[str, Hashable], int], int]
+    ) -> None:
+        """Undo everything done since ``point`` (a :meth:`savepoint`); the rest stays."""
+        writes, read_versions, outbox_length = point
+        self.writes = dict(writes)
+        self.read_versions = dict(read_versions)
+        del self.outbox_events[outbox_length:]
+
 
 class Database:
     """A service's tables, their row versions and its outbox sequence.

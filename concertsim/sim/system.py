@@ -6,7 +6,9 @@ network between them, the broker, one outbox relay per service, one consumer per
 point accounts). A service with several replicas (seed 8.2) has a host per replica sharing its
 database, a load balancer in front of them (:mod:`concertsim.sim.replicas`), and a
 :class:`~concertsim.sim.membership.ServiceGroup` that spreads its partitions over the replicas and
-runs its relay and jobs on one of them.
+runs its relay and jobs on one of them. At an earlier stage of the migration (``design.topology``)
+services of one process share its database, worker pool and relay, and handle each other's events
+in the raising transaction instead of subscribing at the broker (:mod:`concertsim.sim.topology`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from concertsim.sim.services import point as point_service
 from concertsim.sim.services import queue as queue_service
 from concertsim.sim.services import reservation as reservation_service
 from concertsim.sim.storage import Database
+from concertsim.sim.topology import Topology
 from concertsim.sim.world import World
 
 __all__ = ["System", "build_system", "SERVICE_MODULES", "topic_name", "topics_by_event_type"]
@@ -64,11 +67,32 @@ class System:
     """service -> its hosts, in replica order (one for a service without replicas)"""
     groups: dict[str, ServiceGroup] = field(default_factory=dict)
     """service -> its consumer group's coordinator, for services with several replicas"""
+    topology: Topology | None = None
 
     @property
     def services(self) -> list[Host]:
         """One host per service with a database (its first replica): the service's state."""
         return [hosts[0] for hosts in self.replicas.values() if hosts[0].db is not None]
+
+    @property
+    def databases(self) -> list[Database]:
+        """Each database once (replicas of a service and services of one process share theirs)."""
+        return list({id(h.db): h.db for h in self.services if h.db is not None}.values())
+
+    def subscriptions(self) -> dict[str, list[str]]:
+        """event type -> the groups that handle it, through the broker or in the raising
+        transaction."""
+        found = {kind: list(groups) for kind, groups in self.broker.interests.items()}
+        if self.topology is not None:
+            for kind, groups in self.topology.inline_subscriptions().items():
+                found.setdefault(kind, []).extend(groups)
+        return found
+
+    def process_of(self, service: str) -> list[Host]:
+        """The hosts of ``service``'s process, ``service``'s own first: a fault aimed at one
+        strikes them all."""
+        mates = self.topology.mates(service) if self.topology is not None else (service,)
+        return [self.hosts[service], *(self.hosts[m] for m in mates if m != service)]
 
     def host_of(self, service: str) -> Host:
         """The service's lowest-numbered replica that is up (its first if none is)."""
@@ -102,19 +126,24 @@ def build_system(world: World) -> System:
             publish_timeout=scenario.network.call_timeout, topic_of=topics_by_event_type(),
             dedup_window=scenario.broker.dedup_window, append_time=scenario.broker.partition_append_time,
         )
+    topology = Topology(world, design.topology, publishers_by_event_type())
+
+    def new_database(name: str, services: int) -> Database:
+        commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{name}"))
+        connections = scenario.storage.connections
+        return Database(name, env, commit_latency, None if connections is None else connections * services)
+
     hosts: dict[str, Host] = {}
     replicas: dict[str, list[Host]] = {}
     balancers: dict[str, Balancer] = {}
     for name in SERVICE_NAMES:
-        database = None
-        if name != "gateway":
-            commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{name}"))
-            database = Database(name, env, commit_latency, scenario.storage.connections)
+        database = topology.database(name, new_database) if name != "gateway" else None
         spec = getattr(scenario.services, name)
         replicas[name] = []
         for host_name in replica_names(name, spec.replicas):
             host = Host(world, host_name, spec, database, design.publish, service=name)
             host.broker, host.network, host.peers, host.balancers = broker, network, hosts, balancers
+            topology.place(host, lambda service: getattr(scenario.services, service).workers)
             hosts[host_name] = host
             replicas[name].append(host)
         if spec.replicas > 1:
@@ -130,7 +159,7 @@ def build_system(world: World) -> System:
             continue
         host = hosts[name]
         host.endpoints.update(module.ENDPOINTS)
-        if design.publish == "outbox":
+        if design.publish == "outbox" and topology.runs_relay(name):
             host.daemon(
                 relay_name(name),
                 partial(relay_outbox, host, broker, scenario.broker.relay_batch,
@@ -138,8 +167,12 @@ def build_system(world: World) -> System:
             )
         by_topic: dict[str, dict[str, EventWork]] = {}
         for event_type, work in module.subscriptions(host).items():
-            by_topic.setdefault(broker.subscribe(name, event_type), {})[event_type] = work
             handlers[(name, event_type)] = work
+            if topology.handles_inline(name, event_type):
+                assert host.colocation is not None
+                host.colocation.handle_inline(name, event_type, work)
+                continue
+            by_topic.setdefault(broker.subscribe(name, event_type), {})[event_type] = work
         if isinstance(broker, QueueBroker):
             for queue_handlers in by_topic.values():
                 start_queue_consumers(host, broker, network, name, queue_handlers, policy, scenario.broker)
@@ -156,7 +189,8 @@ def build_system(world: World) -> System:
             host.daemon(f"retry:{name}", partial(consume_retries, host, broker, name, group_handlers, policy))
         for job_name, job in module.jobs(host).items():
             host.daemon(f"job:{job_name}", job)
-    return System(world, network, broker, hosts, handlers, policy, replicas, groups)
+    topology.finish(hosts, lambda event_type: bool(broker.interests.get(event_type)))
+    return System(world, network, broker, hosts, handlers, policy, replicas, groups, topology)
 
 
 def _replicated_service(
@@ -249,3 +283,8 @@ def _load_initial_data(world: World, hosts: dict[str, Host]) -> None:
         points.open_account(wallet, user_id, 0.0, initial_balance=scenario.workload.initial_points, storage=storage)
     for tx in (booking, read_side, wallet):
         tx.db.load(tx)
+
+
+def publishers_by_event_type() -> dict[str, str]:
+    """Each event type's publishing service."""
+    return {event_type: service for service, module in SERVICE_MODULES.items() for event_type in module.PUBLISHES}

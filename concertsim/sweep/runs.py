@@ -21,6 +21,7 @@ from typing import Any
 
 from concertsim.api import RunOutcome
 from concertsim.checks import check_run
+from concertsim.checks.probes import probe_counts
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, connect
 from concertsim.metrics import headline_measures
 from concertsim.scenarios.schema import Scenario
@@ -42,6 +43,9 @@ class SeedResult:
     first_violations: tuple[str, ...]
     measures: dict[str, float | None] = field(default_factory=dict)
     """The run's :func:`~concertsim.metrics.headline_measures`."""
+    probes: dict[str, int] = field(default_factory=dict)
+    """How often the run reached each coverage probe's situation
+    (:func:`~concertsim.checks.probes.probe_counts`)."""
 
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready data (``wall_seconds`` is the run's wall-clock time, the one
@@ -54,6 +58,7 @@ class SeedResult:
             "confirmed": self.confirmed,
             "time_to_convergence": self.time_to_convergence,
             "measures": dict(self.measures),
+            "probes": dict(self.probes),
             "wall_seconds": self.wall_seconds,
         }
 
@@ -70,6 +75,7 @@ class SeedResult:
             wall_seconds=float(data["wall_seconds"]),
             first_violations=tuple(str(v) for v in data["first_violations"]),
             measures={str(k): None if v is None else float(v) for k, v in dict(data["measures"]).items()},
+            probes={str(k): int(v) for k, v in dict(data.get("probes", {})).items()},
         )
 
 
@@ -90,6 +96,7 @@ def run_seed(scenario_json: str, seed: int) -> SeedResult:
             f"{v.invariant.id}: {v.violations[0].message}" for v in outcome.verdicts if not v.holds
         ),
         measures=headline_measures(result, metrics),
+        probes=probe_counts(result),
     )
 
 

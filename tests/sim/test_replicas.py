@@ -241,3 +241,8 @@ def test_a_crashed_replicas_unacknowledged_messages_go_to_the_others_on_a_rabbit
                and r.data["group"] == "concert"]
     assert [r.party for r in handled] == ["concert#1"]
     assert crashed.holds, crashed.violated
+
+
+def test_replicas_are_refused_at_a_migration_stage(tmp_path) -> None:
+    message = refused(cli("run", "replicas", "--set", "design.topology=point_split", "--out", str(tmp_path / "out")))
+    assert "services.reservation.replicas > 1 needs design.topology services" in message

@@ -131,6 +131,8 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
     try:
         while True:
             saga = host.db.begin().get(orchestration.SAGAS, saga_id)
+            if saga is None:
+                return  # its start never committed (the request's transaction, in a monolith, failed)
             if saga.state in orchestration.TERMINAL:
                 return
             if saga.state == SagaState.DEDUCTING:

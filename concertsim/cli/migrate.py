@@ -1,0 +1,129 @@
+"""``concertsim migrate``: the stages of the migration from the monolith (seed 9), side by side."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from concertsim.cli.app import (
+    AllowLargeOption,
+    ConnectTimeoutOption,
+    JsonOption,
+    OutOption,
+    QuietOption,
+    ScenarioArg,
+    SchedulerOption,
+    SetOption,
+    app,
+    bad_input,
+    check_size,
+    emit_json,
+    interrupted,
+    progress_display,
+    raise_if_interrupted,
+    scenario_or_exit,
+    staged_results,
+    stderr,
+    stdout,
+)
+from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
+from concertsim.cluster import (
+    DEFAULT_CONNECT_TIMEOUT,
+    SchedulerAddressError,
+    SchedulerUnreachable,
+    scheduler_address,
+)
+from concertsim.migration import (
+    STAGE_NAMES,
+    TOPOLOGY_KEY,
+    MigrationError,
+    parse_stages,
+    plan_migration,
+    run_migration,
+)
+from concertsim.reports.migration_console import print_migration_summary
+from concertsim.reports.migration_report import write_migration_report
+from concertsim.reports.staging import StagedOutput
+from concertsim.sweep import GridRun
+
+__all__ = ["migrate_command"]
+
+
+@app.command(name="migrate")
+def migrate_command(
+    scenario: ScenarioArg = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per stage: the scenario's seed and the ones after it, the same at every stage.", min=1)] = 5,
+    stages: Annotated[str | None, typer.Option("--stages", metavar="A,B,...", help=f"The stages to run, comma-separated (default: all, {', '.join(STAGE_NAMES)}); run in that order.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Local worker processes (default: one per core).", min=1)] = None,
+    scheduler: SchedulerOption = None,
+    connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
+    set_: SetOption = None,
+    out: OutOption = Path("concertsim-migrate"),
+    allow_large: AllowLargeOption = False,
+    quiet: QuietOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Run a scenario at every stage of the migration from the monolith (seed 9) and compare them.
+
+    The stages: monolith (one process, one database, one local transaction), point_split (Point
+    apart), queue_split (Queue too), concert_split (Concert too), services (every service apart:
+    the full design). Every stage runs the same workload, fault schedule and --seeds seeds. Prints
+    a row per stage (how many runs broke an invariant, latency p50/p95 and messages per booking as
+    means over the seeds, how many invariants first break there), then each broken invariant's
+    violation rate with its Wilson 95% interval. Writes migration.json, report.md and report.html
+    (measures with Student-t 95% intervals, the situations each stage first reaches) into --out.
+
+    Exit codes: 0 every stage kept every invariant; 1 a run broke one; 2 bad input (a scenario, an
+    override, --stages), an unwritable --out, or no scheduler answering; 130 interrupted.
+    """
+    try:
+        chosen = parse_stages(stages)
+    except MigrationError as error:
+        raise bad_input(str(error)) from None
+    if any(override.split("=", 1)[0].strip() == TOPOLOGY_KEY for override in set_ or ()):
+        raise bad_input(f"--set {TOPOLOGY_KEY}: the stages are chosen with --stages")
+    resolved = scenario_or_exit(scenario, set_)
+    try:
+        plan = plan_migration(resolved, chosen, range(resolved.seed, resolved.seed + seeds))
+    except MigrationError as error:
+        raise bad_input(str(error)) from None
+    address = None
+    if scheduler is not None:
+        try:
+            address = scheduler_address(scheduler)
+        except SchedulerAddressError as error:
+            raise bad_input(f"--scheduler: {error}") from None
+    announce = not (quiet or json_output)
+    at_once = 1 if address is not None else min(plan.total_runs, workers or os.cpu_count() or 1)
+    check_size(resolved, allow_large=allow_large, announce=announce, at_once=at_once)
+    finished = [0]
+    staged: StagedOutput | None = None
+    with progress_display(announce and stderr.is_terminal) as progress:
+        task = progress.add_task("migrating", total=plan.total_runs) if progress else None
+
+        def advance(_run: GridRun) -> None:
+            raise_if_interrupted()
+            finished[0] += 1
+            if progress is not None and task is not None:
+                progress.advance(task)
+
+        try:
+            with staged_results(out) as staged:
+                try:
+                    migration = run_migration(resolved, chosen, plan.seeds, workers=workers, scheduler=address,
+                                              connect_timeout=connect_timeout, on_result=advance)
+                except SchedulerUnreachable as error:
+                    raise bad_input(f"--scheduler: {error}") from None
+                assert staged.output is not None
+                write_migration_report(staged.output, migration)
+                staged.commit()
+        except KeyboardInterrupt as error:
+            raise interrupted(error, staged, f"after {finished[0]} of {plan.total_runs} runs") from None
+    if json_output:
+        emit_json(migration.to_json())
+    elif not quiet:
+        print_migration_summary(stdout, migration, out)
+    raise typer.Exit(EXIT_OK if migration.holds else EXIT_VIOLATION)

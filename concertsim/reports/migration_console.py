@@ -1,0 +1,58 @@
+"""The terminal summary of a migration: one table of the stages (invariants broken, latency,
+messages per booking, what first breaks at the stage), each broken invariant's rate below it, then
+the verdict. Text from the user (the scenario's name) is escaped from rich markup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from concertsim.migration import Migration
+from concertsim.reports.migration_report import verdict_text
+from concertsim.reports.report_blocks import plural
+from concertsim.reports.sweep_report import measure_parts
+from concertsim.sweep.grid import seed_range
+
+__all__ = ["print_migration_summary", "stage_table"]
+
+_COLUMNS = {"latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms", "messages_per_booking": "msgs/booking"}
+
+
+def stage_table(migration: Migration) -> Table:
+    """A row per stage: how many of its runs broke an invariant, three key measures (means over
+    the seeds) and how many invariants first break at that stage (listed below the table)."""
+    table = Table(title=f"{escape(migration.plan.base.name)} · {seed_range(list(migration.seeds))}",
+                  title_justify="left")
+    table.add_column("stage")
+    table.add_column("runs broken", justify="right")
+    for short in _COLUMNS.values():
+        table.add_column(short, justify="right")
+    table.add_column("new breaks", justify="right")
+    for stage in migration.stages:
+        runs = stage.summary.runs
+        failed = sum(1 for run in runs if run.result.violated)
+        broken = f"[red]{failed} of {len(runs)}[/red]" if failed else f"[green]0 of {len(runs)}[/green]"
+        table.add_row(stage.stage, broken, *(measure_parts(stage.summary.measures.get(m))[0] for m in _COLUMNS),
+                      f"[red]{len(stage.introduced)}[/red]" if stage.introduced else "0")
+    return table
+
+
+def print_migration_summary(console: Console, migration: Migration, out: Path) -> None:
+    """The stage table, each broken invariant with its rate and interval, the verdict, and where
+    the results are."""
+    console.print(stage_table(migration))
+    for stage in migration.stages:
+        for rate in stage.broken:
+            interval = rate.rate
+            new = " (new)" if rate.invariant in stage.introduced else ""
+            console.print(f"{stage.stage}: {escape(rate.invariant)}{new} broken in {rate.violated} of {rate.runs} "
+                          f"runs, {interval.estimate * 100:.0f}% [{interval.low * 100:.0f}, {interval.high * 100:.0f}]",
+                          highlight=False, soft_wrap=True)
+    colour = "green" if migration.holds else "red"
+    console.print(f"[{colour}]{escape(verdict_text(migration))}[/{colour}]", soft_wrap=True, highlight=False)
+    runs = len(migration.stages) * len(migration.seeds)
+    console.print(f"{plural(runs, 'run')}; report and migration.json written to {escape(str(out))}/",
+                  soft_wrap=True, highlight=False)
