@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from operator import attrgetter
 
 from concertsim.sim.result import RunResult
 from concertsim.sim.trace import Trace, TraceRecord
@@ -21,6 +22,7 @@ _EVENT_KINDS = frozenset(
      "consumer.duplicate_skipped", "consumer.failed", "consumer.dropped", "broker.dead_letter",
      "dlq.redriven", "dlq.redrive_failed", "publish.dropped", "broker.publish_unacked", "consumer.unreadable"}
 )
+_SEQ = attrgetter("seq")
 _FAULT_KINDS = frozenset({"fault.start", "fault.end", "host.crash", "host.restart",
                           "daemon.crash", "daemon.restart"})
 
@@ -66,12 +68,14 @@ def _cut_saga(result: RunResult, reservation_id: str, include_faults: bool) -> S
             keys.update((r.data["key"], f"user-{payload['user_id']}"))
             if r.trace_id:
                 trace_ids.add(r.trace_id)
-    chosen = [
-        r for r in trace
+    # Kind by kind, then into trace order: a streamed trace reads each kind's file once and never
+    # merges the whole trace back together for the few records a saga has.
+    chosen = sorted((
+        r for records in trace.by_kind().values() for r in records
         if (r.trace_id in trace_ids and r.kind != "event.raised")
         or (r.kind == "event.raised" and r.data["event_id"] in event_ids)
         or (r.kind in _EVENT_KINDS and r.data.get("event_id") in event_ids)
-    ]
+    ), key=_SEQ)
     if include_faults and chosen:
         start, end = chosen[0].at, chosen[-1].at
         around = list(trace.of_kind(*_FAULT_KINDS, "fault.strike"))
