@@ -135,8 +135,10 @@ def fault_specs(
     max_duration: float = 20.0,
     reorder_within_partition: bool = False,
     focus: tuple[str, str | None] | None = None,
+    crash_targets: Sequence[str] = _CRASH_TARGETS,
 ) -> FaultSpec:
-    """One fault of one of ``kinds``, starting within ``horizon`` seconds.
+    """One fault of one of ``kinds``, starting within ``horizon`` seconds; a crash strikes one of
+    ``crash_targets``.
 
     A message fault strikes the ``focus`` message (a channel and a message type) three times in
     four, and any channel and message type otherwise.
@@ -152,7 +154,7 @@ def fault_specs(
     match: MessageFilter | None = None
     params: dict[str, float] = {}
     if kind == "crash":
-        target = draw(st.sampled_from(_CRASH_TARGETS))
+        target = draw(st.sampled_from(crash_targets))
     elif kind == "partition":
         target = draw(st.sampled_from(_PARTITIONS))
     elif kind in _MESSAGE_KINDS:
@@ -188,6 +190,7 @@ def fault_schedules(
     max_duration: float = 20.0,
     reorder_within_partition: bool = False,
     min_faults: int = 1,
+    crash_targets: Sequence[str] = _CRASH_TARGETS,
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
@@ -200,7 +203,7 @@ def fault_schedules(
     focus = draw(st.sampled_from(_FOCUS_WEIGHTED))
     faults = draw(
         st.lists(
-            fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus),
+            fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus, crash_targets),
             min_size=min(min_faults, max_faults), max_size=max_faults,
         )
     )
@@ -235,13 +238,27 @@ def scenarios(
     workload = draw(workloads(max_users))
     busiest = min(base.workload.duration, base.workload.flash_window + 25.0)
     faults = draw(
-        fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition)
+        fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition,
+                        crash_targets=crash_targets_of(base))
     )
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}
     data["faults"] = [f.model_dump() for f in faults]
     data["seed"] = seed
     return Scenario.model_validate(data)
+
+
+def crash_targets_of(base: Scenario) -> tuple[str, ...]:
+    """What a crash may strike in ``base``: every service, relay, consumer set, the broker and the
+    gateway, then each replica of a replicated service (``point#2``), listed last so that a base
+    without replicas draws exactly as before."""
+    replicas = [
+        f"{service}#{index}"
+        for service in DOMAIN_SERVICES
+        for index in range(1, getattr(base.services, service).replicas + 1)
+        if getattr(base.services, service).replicas > 1
+    ]
+    return (*_CRASH_TARGETS, *replicas)
 
 
 def small_base() -> Scenario:

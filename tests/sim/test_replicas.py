@@ -246,3 +246,12 @@ def test_a_crashed_replicas_unacknowledged_messages_go_to_the_others_on_a_rabbit
 def test_replicas_are_refused_at_a_migration_stage(tmp_path) -> None:
     message = refused(cli("run", "replicas", "--set", "design.topology=point_split", "--out", str(tmp_path / "out")))
     assert "services.reservation.replicas > 1 needs design.topology services" in message
+
+
+def test_exploration_crashes_single_replicas_of_a_replicated_base() -> None:
+    from concertsim.strategies import _CRASH_TARGETS, crash_targets_of
+
+    assert crash_targets_of(small_scenario()) == _CRASH_TARGETS
+    replicated = crash_targets_of(small_scenario(*REPLICATED))
+    assert replicated[: len(_CRASH_TARGETS)] == _CRASH_TARGETS
+    assert set(replicated[len(_CRASH_TARGETS):]) == {f"{s}#{i}" for s in ("reservation", "point") for i in (1, 2, 3)}
