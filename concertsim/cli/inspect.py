@@ -44,13 +44,8 @@ def graph(
     cycles, events nobody consumes and subscriptions nobody feeds. Writes architecture.graphml (for Gephi, yEd, networkx) and architecture.png into --out.
     Exit codes: 0 written; 2 bad input or an unusable --out; 130 interrupted.
     """
-    from concertsim.reports.architecture import (
-        analyze,
-        architecture_figure_png,
-        build_graph,
-        format_text,
-        write_graphml,
-    )
+    from concertsim.reports.architecture import analyze, build_graph, format_text, write_graphml
+    from concertsim.reports.architecture_figure import architecture_figure_png
 
     resolved = scenario_or_exit(scenario, set_)
     staged: StagedOutput | None = None

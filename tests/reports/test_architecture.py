@@ -13,11 +13,11 @@ from concertsim.reports.architecture import (
     ArchitectureReport,
     analyze,
     analyze_graph,
-    architecture_figure_png,
     build_graph,
     format_text,
     write_graphml,
 )
+from concertsim.reports.architecture_figure import architecture_figure_png
 from concertsim.scenarios.loader import load_builtin
 from concertsim.sim.gateway import ROUTES
 from concertsim.sim.services import reservation as reservation_service
