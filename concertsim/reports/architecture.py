@@ -26,6 +26,7 @@ from concertsim.models import queue as queue_model
 from concertsim.models import reservations as reservations_model
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.gateway import ROUTES
+from concertsim.sim.services import orchestrator
 from concertsim.sim.storage import INBOX, OUTBOX
 from concertsim.sim.system import SERVICE_MODULES, build_system
 from concertsim.sim.world import World
@@ -123,10 +124,14 @@ def build_graph(scenario: Scenario) -> nx.MultiDiGraph:
         if target.needs_token:
             graph.add_edge(route, endpoint_node("queue.check"), kind="token-check")
         graph.add_edge(route, endpoint_node(target.endpoint), kind="route")
-    for module in SERVICE_MODULES.values():
-        for caller, callees in module.CALLS.items():
+    calls = [module.CALLS for module in SERVICE_MODULES.values()]
+    if scenario.design.payment_flow == "orchestration":
+        calls.append(orchestrator.CALLS)
+    for callers in calls:
+        for caller, callees in callers.items():
             for callee in callees:
-                graph.add_edge(endpoint_node(caller), endpoint_node(callee), kind="sync")
+                if not graph.has_edge(endpoint_node(caller), endpoint_node(callee)):
+                    graph.add_edge(endpoint_node(caller), endpoint_node(callee), kind="sync")
 
     for service, module in SERVICE_MODULES.items():
         for event_type in module.PUBLISHES:

@@ -58,6 +58,12 @@ def test_the_graph_follows_the_design_switches() -> None:
     assert unswept == ""
 
 
+def test_an_orchestrated_payment_commands_the_refund_itself() -> None:
+    orchestrated = build_graph(load_builtin(overrides=["design.payment_flow=orchestration"]))
+    assert orchestrated.has_edge("reservation.pay", "point.refund")
+    assert not build_graph(load_builtin()).has_edge("reservation.pay", "point.refund")
+
+
 def test_payment_chain_goes_through_the_token_check_then_reservation_to_point(report: ArchitectureReport) -> None:
     assert report.depth[PAYMENTS] >= 2
     assert report.call_chains[PAYMENTS] == [

@@ -33,7 +33,11 @@ from concertsim.sim.network import Failed, Ok, Reply
 from concertsim.sim.services.payments import MAX_BACKOFF, confirm_or_fail, decline, fail, use_points
 from concertsim.sim.storage import Transaction
 
-__all__ = ["start_saga", "resume_sagas"]
+__all__ = ["start_saga", "resume_sagas", "CALLS"]
+
+CALLS = {"reservation.pay": ("point.use", "point.refund")}
+"""The calls a payment's saga makes on the payment's behalf: the deduction, and the refund it
+commands when it compensates (for the architecture graph; the saga's driver makes them)."""
 
 _DRIVEN: WeakKeyDictionary[Host, tuple[int, set[str]]] = WeakKeyDictionary()
 
