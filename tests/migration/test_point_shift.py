@@ -56,6 +56,10 @@ def test_without_acknowledged_replication_the_stores_disagree(replication: str, 
     assert set(broken(result)) == {"point-stores-agree"}  # the owners' view keeps every other promise
     (verdict,) = check_run(result, ["point-stores-agree"])
     assert "the Point stores disagree on user" in verdict.violations[0].message
+    accounts = result.table("point", points.ACCOUNTS)  # what the other checks read: each owner's rows
+    for user_id, account in accounts.items():
+        owner = "point_new" if user_id % 100 < 20 else "point_old"
+        assert account is result.table(owner, points.ACCOUNTS)[user_id]
 
 
 def test_the_shifted_users_payments_meet_the_distributed_transaction_problem() -> None:
