@@ -171,9 +171,10 @@ class FaultInjector:
             hosts = self._hosts(service)
             if role == "relay":
                 # Services sharing a process share its relay, run by the first of them.
-                if host.colocation is not None:
-                    service = host.colocation.members[0]
-                    host = self.system.hosts[service]
+                colocation = hosts[0].colocation
+                if colocation is not None:
+                    service = colocation.members[0]
+                    hosts = [self.system.hosts[service]]
                 # With dual writes (no outbox) the service has no relay: the crash strikes nothing.
                 stopped = [(h, [n for n in (relay_name(service),) if n in h.daemon_factories]) for h in hosts]
             else:

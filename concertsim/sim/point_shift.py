@@ -213,8 +213,8 @@ def _new_point_host(system: System) -> Host:
     scenario = world.scenario
     spec = scenario.services.point
     connections = scenario.storage.connections
-    database = Database(NEW_POINT, world.env, sampler(scenario.storage.commit_latency, world.rng(f"storage/{NEW_POINT}")),
-                        connections)
+    commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{NEW_POINT}"))
+    database = Database(NEW_POINT, world.env, commit_latency, connections)
     host = Host(world, NEW_POINT, spec, database, scenario.design.publish, service=NEW_POINT)
     host.broker, host.network, host.peers, host.balancers = system.broker, system.network, system.hosts, {}
     system.hosts[NEW_POINT] = host
