@@ -5,7 +5,9 @@ Both stores are loaded with every account, and each store's changes are replicat
 (:mod:`concertsim.sim.point_shift`), so once the run has settled every Point row must be the same
 in both: a balance, a ledger entry, a deduction or a tombstone one store has and the other lacks
 or holds otherwise is a change the replication lost, and switching all traffic to either store
-would lose it. Without a shift there is one store and nothing to compare.
+would lose it. And no payment may be served by both Points (its deduction by one, its refund by
+the other): each user's operations take one path. Without a shift there is one store and nothing
+to compare.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ _POINT_EVENTS = ("PointChargedEvent", "PointUsedEvent", "PointRefundedEvent")
     "point-stores-agree",
     "convergence",
     "During a traffic shift to the split-out Point, once the system has settled the monolith's and "
-    "the new service's Point stores hold every account alike: its balance, ledger, deductions and tombstones.",
+    "the new service's Point stores hold every account alike: its balance, ledger, deductions and tombstones; "
+    "and no payment is served by both.",
 )
 def point_stores_agree(result: RunResult) -> list[Violation]:
     if not result.scenario.design.point_shift:
@@ -44,7 +47,7 @@ def point_stores_agree(result: RunResult) -> list[Violation]:
                                                   f"{_said(theirs)} in the new service")
     index = trace_index(result)
     replicated = [record.seq for record in result.trace.of_kind("point.replicated")]
-    violations = []
+    violations = _served_twice(result)
     for user, differences in sorted(differing.items(), key=lambda item: (item[0] is None, item[0] or 0)):
         who = f"user {user}" if user is not None else "a refund tombstone"
         violations.append(
@@ -59,6 +62,25 @@ def point_stores_agree(result: RunResult) -> list[Violation]:
             )
         )
     return violations
+
+
+def _served_twice(result: RunResult) -> list[Violation]:
+    """A payment whose points both Points moved: the router sent one payment down both paths."""
+    by_reservation: dict[str, dict[str, list[int]]] = {}
+    for record in result.trace.of_kind("event.raised"):
+        if record.data["type"] in _POINT_EVENTS and "reservation_id" in record.data["payload"]:
+            served = by_reservation.setdefault(record.data["payload"]["reservation_id"], {})
+            served.setdefault(record.party, []).append(record.seq)
+    return [
+        Violation(
+            "point-stores-agree",
+            f"{reservation_id} was served by both Points ({', '.join(sorted(served))}): one payment took both paths",
+            evidence={"reservation_id": reservation_id, "served_by": sorted(served)},
+            records=seqs(*served.values()),
+            saga=reservation_id,
+        )
+        for reservation_id, served in sorted(by_reservation.items()) if len(served) > 1
+    ]
 
 
 def _said(row: Any) -> str:

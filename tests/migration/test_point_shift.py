@@ -3,6 +3,7 @@ two Point stores kept alike by replication, and the invariant that compares them
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -78,6 +79,22 @@ def test_the_shifted_users_payments_meet_the_distributed_transaction_problem() -
     assert orphaned
     assert all(u.user_id % 100 < 20 for u in orphaning.table("point", points.USES).values()
                if u.reservation_id in orphaned)
+
+
+def test_a_payment_served_by_both_points_is_a_violation() -> None:
+    result = run_scenario(small_scenario(*SHIFT))
+    assert broken(result) == {}
+    used = next(r for r in result.trace.of_kind("event.raised")
+                if r.data["type"] == "PointUsedEvent" and r.party == "point_new")
+    result.trace.records[used.seq].party = "point"  # as if the monolith's Point had made this deduction...
+    refund = copy.deepcopy(result.trace.records[used.seq])  # ...and the new one had refunded it
+    refund.party, refund.data["type"] = "point_new", "PointRefundedEvent"
+    result.trace.records.append(refund)
+    refund.seq = len(result.trace.records) - 1
+    (verdict,) = check_run(result, ["point-stores-agree"])
+    reservation_id = used.data["payload"]["reservation_id"]
+    assert [v.message for v in verdict.violations] == [
+        f"{reservation_id} was served by both Points (point, point_new): one payment took both paths"]
 
 
 @pytest.mark.parametrize(
