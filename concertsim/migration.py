@@ -8,24 +8,33 @@ broken at that stage and at no earlier one, and the dangerous situations (covera
 :mod:`concertsim.checks.probes`) first reached there, such as a reply lost after a deduction,
 which needs a network between Reservation and Point. The runs go through the grid sweep
 (:func:`concertsim.sweep.sweep_grid`), one cell per stage.
+
+A stage may carry a traffic shift (the strangler pattern): ``monolith@25`` is the monolith with
+``design.point_shift`` 25, a quarter of the users' Point operations served by the split-out Point
+(:mod:`concertsim.sim.point_shift`); it runs between the monolith and ``point_split``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from pydantic import ValidationError
 
 from concertsim.checks.probes import PROBES
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.topology import STAGE_NAMES, STAGES
-from concertsim.sweep import CellSummary, GridRun, MatrixError, SweepPlan, sweep_grid
+from concertsim.sim.shift_routing import NEW_POINT
+from concertsim.sweep import Axis, CellSummary, GridRun, MatrixError, SweepPlan, sweep_grid
 from concertsim.sweep.aggregate import InvariantRate
 
 __all__ = [
     "STAGE_NAMES",
     "TOPOLOGY_KEY",
+    "SHIFT_KEY",
+    "with_shift",
     "MigrationError",
     "StageResult",
     "Migration",
@@ -36,6 +45,12 @@ __all__ = [
 ]
 
 TOPOLOGY_KEY = "design.topology"
+SHIFT_KEY = "design.point_shift"
+SHIFTED_STAGE = "monolith"
+"""The stage a traffic shift runs at (``monolith@N``)."""
+SHIFT_ONLY = ("point-stores-agree",)
+"""Invariants about two Point stores: a stage without a shift has one store, so holding them
+there repairs nothing."""
 
 
 class MigrationError(ValueError):
@@ -60,18 +75,75 @@ def parse_stages(text: str | None) -> tuple[str, ...]:
     return tuple(stage for stage in STAGE_NAMES if stage in names)
 
 
+def with_shift(stages: Sequence[str], shift: int | None) -> tuple[str, ...]:
+    """``stages`` and, with a ``shift`` (1 to 100), the monolith with that share of users shifted
+    to the split-out Point (``monolith@25``), in the seed's order. Raises :class:`MigrationError`
+    for a shift out of range."""
+    if shift is None:
+        return tuple(stages)
+    if not 1 <= shift <= 100:
+        raise MigrationError(f"--shift: {shift} is not a share of users in percent, 1 to 100")
+    return tuple(sorted({*stages, f"{SHIFTED_STAGE}@{shift}"}, key=_stage_order))
+
+
+def _stage_parts(stage: str) -> tuple[str, int]:
+    """(topology, shift) of a stage label: ``monolith@25`` -> (``monolith``, 25)."""
+    topology, _, shift = stage.partition("@")
+    return topology, int(shift or 0)
+
+
+def _stage_order(stage: str) -> tuple[int, int]:
+    topology, shift = _stage_parts(stage)
+    return STAGE_NAMES.index(topology), shift
+
+
 def processes_text(stage: str) -> str:
-    """``reservation+queue+concert+data_platform | point``: the stage's processes."""
-    return " | ".join("+".join(members) for members in STAGES[stage])
+    """``reservation+queue+concert+data_platform | point``: the stage's processes (with a shift,
+    the split-out Point and the share of users it serves)."""
+    topology, shift = _stage_parts(stage)
+    text = " | ".join("+".join(members) for members in STAGES[topology])
+    return f"{text} | {NEW_POINT} ({shift}% of users)" if shift else text
 
 
 def plan_migration(base: Scenario, stages: Sequence[str], seeds: Sequence[int]) -> SweepPlan:
     """The grid of ``base`` over ``stages`` and ``seeds`` (every stage runs the same seeds and the
     same fault schedule). Raises :class:`MigrationError` if a stage is not a valid scenario."""
+    if not any("@" in stage for stage in stages):
+        try:
+            return SweepPlan.build(base, [(TOPOLOGY_KEY, list(stages))], seeds)
+        except MatrixError as error:
+            raise MigrationError(str(error)) from None
+    cells = []
+    for index, stage in enumerate(stages):
+        topology, shift = _stage_parts(stage)
+        try:
+            (cell,) = SweepPlan.build(_shifted(base, topology, shift), [(TOPOLOGY_KEY, [topology])], seeds).cells
+        except MatrixError as error:
+            raise MigrationError(str(error)) from None
+        if shift:
+            cell = replace(cell, values={**cell.values, SHIFT_KEY: shift}, texts={**cell.texts, SHIFT_KEY: str(shift)})
+        cells.append(replace(cell, index=index))
+    return SweepPlan(base, (Axis("stage", tuple(stages), tuple(stages)),), tuple(seeds), tuple(cells))
+
+
+def _shifted(base: Scenario, topology: str, shift: int) -> Scenario:
+    """``base`` at ``topology`` with ``shift`` percent of users on the split-out Point (``base``
+    itself without a shift)."""
+    if not shift:
+        return base
+    data = base.model_dump(mode="json")
+    data["design"].update({"topology": topology, "point_shift": shift})
     try:
-        return SweepPlan.build(base, [(TOPOLOGY_KEY, list(stages))], seeds)
-    except MatrixError as error:
-        raise MigrationError(str(error)) from None
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        reasons = "; ".join(str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors())
+        raise MigrationError(f"--shift {shift}: {reasons}") from None
+
+
+def stage_of(values: dict[str, Any]) -> str:
+    """The stage label of a cell's values: its topology, and ``@shift`` with a traffic shift."""
+    shift = values.get(SHIFT_KEY)
+    return f"{values[TOPOLOGY_KEY]}@{shift}" if shift else str(values[TOPOLOGY_KEY])
 
 
 @dataclass(frozen=True)
@@ -96,7 +168,8 @@ class StageResult:
         summary = self.summary.to_json()
         return {
             "stage": self.stage,
-            "processes": [list(members) for members in STAGES[self.stage]],
+            "processes": [list(members) for members in STAGES[_stage_parts(self.stage)[0]]],
+            "point_shift": _stage_parts(self.stage)[1],
             "holds": summary["holds"],
             "violated": summary["violated"],
             "introduced": list(self.introduced),
@@ -144,7 +217,8 @@ def judge_stages(summaries: Sequence[tuple[str, CellSummary]]) -> tuple[StageRes
     for stage, summary in summaries:
         broken_here = [rate.invariant for rate in summary.broken]
         introduced = tuple(name for name in broken_here if name not in broken_before)
-        repaired = tuple(name for name in broken_before if name not in broken_here)
+        repaired = tuple(name for name in broken_before if name not in broken_here
+                         and ("@" in stage or name not in SHIFT_ONLY))
         reached = _probes_reached(summary)
         first_reached = tuple(name for name in reached if name not in reached_before)
         results.append(StageResult(stage, summary, introduced, repaired, reached, first_reached))
@@ -180,6 +254,6 @@ def run_migration(
     plan = plan_migration(base, stages, seeds)
     grid = sweep_grid(plan, workers=workers, scheduler=scheduler, connect_timeout=connect_timeout,
                       on_result=on_result)
-    by_stage = {summary.cell.values[TOPOLOGY_KEY]: summary for summary in grid.cells}
-    ordered = [(stage, by_stage[stage]) for stage in STAGE_NAMES if stage in by_stage]
+    by_stage = {stage_of(summary.cell.values): summary for summary in grid.cells}
+    ordered = [(stage, by_stage[stage]) for stage in sorted(by_stage, key=_stage_order)]
     return Migration(plan, judge_stages(ordered))

@@ -17,6 +17,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
     liveness,
     lost_events,
     orphaned_deductions,
+    point_stores,
     points_ledger,
     projections,
     refunds,

@@ -37,12 +37,14 @@ from concertsim.cluster import (
     scheduler_address,
 )
 from concertsim.migration import (
+    SHIFT_KEY,
     STAGE_NAMES,
     TOPOLOGY_KEY,
     MigrationError,
     parse_stages,
     plan_migration,
     run_migration,
+    with_shift,
 )
 from concertsim.reports.migration_console import print_migration_summary
 from concertsim.reports.migration_report import write_migration_report
@@ -57,6 +59,7 @@ def migrate_command(
     scenario: ScenarioArg = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per stage: the scenario's seed and the ones after it, the same at every stage.", min=1)] = 5,
     stages: Annotated[str | None, typer.Option("--stages", metavar="A,B,...", help=f"The stages to run, comma-separated (default: all, {', '.join(STAGE_NAMES)}); run in that order.")] = None,
+    shift: Annotated[int | None, typer.Option("--shift", metavar="PERCENT", help="Also run the monolith with this share of users (user_id % 100 below it) served by the split-out Point, its store kept in sync by replication: the stage monolith@PERCENT, run after the monolith.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Local worker processes (default: one per core).", min=1)] = None,
     scheduler: SchedulerOption = None,
     connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
@@ -70,21 +73,24 @@ def migrate_command(
 
     The stages: monolith (one process, one database, one local transaction), point_split (Point
     apart), queue_split (Queue too), concert_split (Concert too), services (every service apart:
-    the full design). Every stage runs the same workload, fault schedule and --seeds seeds. Prints
+    the full design). With --shift PERCENT, also monolith@PERCENT: the monolith with that share
+    of users served by the split-out Point and its own store (the strangler pattern's gradual
+    shift; the invariant point-stores-agree compares the two stores). Every stage runs the same workload, fault schedule and --seeds seeds. Prints
     a row per stage (how many runs broke an invariant, latency p50/p95 and messages per booking as
     means over the seeds, how many invariants first break there), then each broken invariant's
     violation rate with its Wilson 95% interval. Writes migration.json, report.md and report.html
     (measures with Student-t 95% intervals, the situations each stage first reaches) into --out.
 
     Exit codes: 0 every stage kept every invariant; 1 a run broke one; 2 bad input (a scenario, an
-    override, --stages), an unwritable --out, or no scheduler answering; 130 interrupted.
+    override, --stages, --shift), an unwritable --out, or no scheduler answering; 130 interrupted.
     """
     try:
-        chosen = parse_stages(stages)
+        chosen = with_shift(parse_stages(stages), shift)
     except MigrationError as error:
         raise bad_input(str(error)) from None
-    if any(override.split("=", 1)[0].strip() == TOPOLOGY_KEY for override in set_ or ()):
-        raise bad_input(f"--set {TOPOLOGY_KEY}: the stages are chosen with --stages")
+    for key, option in ((TOPOLOGY_KEY, "--stages"), (SHIFT_KEY, "--shift")):
+        if any(override.split("=", 1)[0].strip() == key for override in set_ or ()):
+            raise bad_input(f"--set {key}: it is chosen with {option}")
     resolved = scenario_or_exit(scenario, set_)
     try:
         plan = plan_migration(resolved, chosen, range(resolved.seed, resolved.seed + seeds))

@@ -176,6 +176,28 @@ SWITCHES: tuple[Switch, ...] = (
         "queue_split, concert_split: the stages between, Point, then Queue, then Concert split out",
         lambda value, default: _STAGES.get(value, f"the {value} stage of the migration"),
     ),
+    Switch(
+        "point_shift", "traffic shifted to the split-out Point", "9",
+        "0: the monolith's in-process Point serves every user; x (at the monolith stage): users with "
+        "user_id % 100 below x are served by the split-out Point service and its own store, the two stores "
+        "kept in sync by replication",
+        lambda value, default: (
+            f"users with user_id % 100 below {value} are served by the split-out Point over the network while the "
+            "rest stay in-process: their payments meet the distributed transaction problem, and the two Point "
+            "stores must be kept alike by replication" if value else "the monolith's Point serves every user"
+        ),
+    ),
+    Switch(
+        "shift_replication", "replication between the Point stores", "9",
+        "acked: during a traffic shift each Point store's changes are shipped to the other in commit order "
+        "and re-sent until acknowledged; once: sent once; none: not shipped",
+        lambda value, default: {
+            "once": "each store's changes are sent to the other once: a lost replication message is a change "
+                    "the other store never sees, and the stores disagree",
+            "none": "no change reaches the other store: the stores disagree from the first change on",
+        }.get(value, "each store's changes are re-sent until the other acknowledges them"),
+        ("point-stores-agree",),
+    ),
 )
 
 

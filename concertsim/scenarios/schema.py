@@ -113,6 +113,7 @@ INVARIANT_IDS = (
     "refunds-visible",
     "honest-buyer-confirmed",
     "sagas-terminate",
+    "point-stores-agree",
 )
 
 
@@ -144,6 +145,14 @@ class Design(_Frozen):
     topology: Literal["monolith", "point_split", "queue_split", "concert_split", "services"] = "services"
     """Which services share one process, database and transaction: a stage of the migration from
     the monolith (seed 9), ``services`` being every service apart (``concertsim.sim.topology``)."""
+    point_shift: Annotated[int, Field(ge=0, le=100)] = 0
+    """At the ``monolith`` stage, the share (in %) of users whose Point operations the split-out
+    Point service serves (users with ``user_id % 100 < point_shift``), the rest staying on the
+    monolith's in-process Point: the strangler pattern's gradual shift (``concertsim.sim.point_shift``)."""
+    shift_replication: Literal["acked", "once", "none"] = "acked"
+    """During a shift, how each Point store's changes reach the other: shipped in commit order and
+    re-sent until acknowledged (``acked``), sent once (``once``: a lost message is never re-sent),
+    or not at all (``none``)."""
 
 
 # --- the design in motion --------------------------------------------------------------------
@@ -288,6 +297,18 @@ class Scenario(_Frozen):
                     f"faults[{position}].target {fault.target!r}: {service} has {count} replica(s), "
                     f"{service}#1..{service}#{count}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _shift_at_the_monolith(self) -> Scenario:
+        design = self.design
+        if design.point_shift == 0:
+            return self
+        if design.topology != "monolith":
+            raise ValueError(f"design.point_shift needs design.topology monolith, not {design.topology}: the shift "
+                             "moves users from the monolith's Point to the split-out one")
+        if design.payment_flow != "sync" or self.broker.kind != "kafka":
+            raise ValueError("design.point_shift is modelled for design.payment_flow sync and broker.kind kafka only")
         return self
 
     @model_validator(mode="after")

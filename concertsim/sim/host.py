@@ -91,6 +91,9 @@ class Host:
         self.conflict_retries = world.scenario.storage.conflict_retries
         self.colocation: SharedProcess | None = None
         """The process this service shares with others (a migration stage, seed 9), if any."""
+        self.route: Callable[[str, dict[str, Any]], str] | None = None
+        """(callee, body) -> the host to call instead: the router of a gradual traffic shift
+        (:mod:`concertsim.sim.point_shift`), if any."""
 
     # --- time as this host sees it ---------------------------------------------------------------
 
@@ -235,6 +238,8 @@ class Host:
         """Call ``callee.endpoint`` synchronously, retrying a timeout or a transient failure with
         backoff. The request must be safe to repeat (the callee de-duplicates it, seed 4.2.3).
         Returns the last reply; a :data:`TIMEOUT` means the outcome is unknown."""
+        if self.route is not None:
+            callee = self.route(callee, body)
         if self.colocation is not None:
             if callee in self.colocation.hosts:
                 return (yield from self.colocation.call_inline(self, callee, endpoint, body, trace_id))

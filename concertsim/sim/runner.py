@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -129,7 +129,7 @@ def _run(
         seed=seed,
         trace=world.trace,
         history=workload.history,
-        state={host.service: host.db.snapshot() for host in system.services},
+        state=_state(system),
         dead_letters=list(system.broker.dead_letters),
         subscriptions=system.subscriptions(),
         phases=Phases(workload_end, heal_at, settled_at, env.now),
@@ -209,7 +209,18 @@ def _quiescent(system: System, workload: Workload) -> bool:
     if not system.broker.is_up or not all(h.is_up for h in system.hosts.values()):
         return False
     outbox, holds = _in_flight(system)
+    if system.point_shift is not None and system.point_shift.backlog():
+        return False
     return outbox == 0 and holds == 0 and system.broker.total_lag() == 0
+
+
+def _state(system: System) -> dict[str, dict[str, dict[Hashable, Any]]]:
+    """Each service's committed tables; during a traffic shift, ``point`` is the owners' view of
+    the two Point stores (:mod:`concertsim.sim.point_shift`)."""
+    state = {host.service: host.db.snapshot() for host in system.services}
+    if system.point_shift is not None:
+        state.update(system.point_shift.result_state())
+    return state
 
 
 def _expected_users(workload: Workload) -> int:

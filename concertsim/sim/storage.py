@@ -31,6 +31,7 @@ from concertsim.models.events import Event
 from concertsim.sim.workers import WorkerPool
 
 __all__ = [
+    "DELETED",
     "Database",
     "Transaction",
     "OutboxRow",
@@ -44,6 +45,8 @@ OUTBOX = "outbox"
 INBOX = "inbox"
 
 _DELETED = object()
+DELETED = _DELETED
+"""What a transaction's write of a deleted row holds (a change feed ships it as a deletion)."""
 
 
 class WriteConflict(Exception):
@@ -160,6 +163,8 @@ class Database:
         self.outbox_appended = env.event()
         self.commit_fails: Callable[[], bool] | None = None
         self.commits = 0
+        self.commit_listeners: list[Callable[[Transaction], None]] = []
+        """Called with each committed transaction (a change feed reads them), after it applied."""
 
     def begin(self) -> Transaction:
         return Transaction(self)
@@ -208,6 +213,8 @@ class Database:
             signal, self.outbox_appended = self.outbox_appended, self.env.event()
             signal.succeed()
         self.commits += 1
+        for listener in self.commit_listeners:
+            listener(tx)
         return appended
 
     # --- the outbox, read by the relay -----------------------------------------------------------

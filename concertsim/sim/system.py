@@ -27,6 +27,7 @@ from concertsim.sim.gateway import install_routes
 from concertsim.sim.host import Host
 from concertsim.sim.membership import ServiceGroup
 from concertsim.sim.network import Network
+from concertsim.sim.point_shift import PointShift
 from concertsim.sim.queue_broker import QueueBroker
 from concertsim.sim.queue_consumer import build_queue_broker, start_queue_consumers
 from concertsim.sim.random_streams import sampler
@@ -68,6 +69,8 @@ class System:
     groups: dict[str, ServiceGroup] = field(default_factory=dict)
     """service -> its consumer group's coordinator, for services with several replicas"""
     topology: Topology | None = None
+    point_shift: PointShift | None = None
+    """The gradual traffic shift to the split-out Point (``design.point_shift``), if any."""
 
     @property
     def services(self) -> list[Host]:
@@ -85,7 +88,8 @@ class System:
         found = {kind: list(groups) for kind, groups in self.broker.interests.items()}
         if self.topology is not None:
             for kind, groups in self.topology.inline_subscriptions().items():
-                found.setdefault(kind, []).extend(groups)
+                known = found.setdefault(kind, [])
+                known.extend(group for group in groups if group not in known)
         return found
 
     def process_of(self, service: str) -> list[Host]:
@@ -189,8 +193,11 @@ def build_system(world: World) -> System:
             host.daemon(f"retry:{name}", partial(consume_retries, host, broker, name, group_handlers, policy))
         for job_name, job in module.jobs(host).items():
             host.daemon(f"job:{job_name}", job)
-    topology.finish(hosts, lambda event_type: bool(broker.interests.get(event_type)))
-    return System(world, network, broker, hosts, handlers, policy, replicas, groups, topology)
+    topology.finish(hosts, lambda event_type: broker.interests.get(event_type, ()))
+    system = System(world, network, broker, hosts, handlers, policy, replicas, groups, topology)
+    if design.point_shift:
+        system.point_shift = PointShift.install(system)
+    return system
 
 
 def _replicated_service(

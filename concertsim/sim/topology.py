@@ -14,7 +14,8 @@ transaction per request, events between its services handled in the transaction 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from concertsim.sim.shared_process import SharedProcess
@@ -92,11 +93,13 @@ class Topology:
         members = self.mates(group)
         return len(members) > 1 and publisher in members
 
-    def finish(self, hosts: dict[str, Host], remote_interest: Callable[[str], bool]) -> None:
+    def finish(self, hosts: dict[str, Host], subscribers: Callable[[str], Sequence[str]]) -> None:
         """Once every host is built: each shared process's endpoints serve in one transaction,
-        and it asks ``remote_interest`` which events to send to other processes."""
+        and it sends to the broker the events a group of another process subscribes to
+        (``subscribers``: event type -> the groups subscribed at the broker, asked when an event
+        is raised)."""
         for process in self.shared.values():
-            process.remote_interest = remote_interest
+            process.remote_interest = partial(_outside, subscribers, process.members)
             for name in process.members:
                 host = hosts[name]
                 host.endpoints = {ep: process.in_one_transaction(handler) for ep, handler in host.endpoints.items()}
@@ -108,3 +111,8 @@ class Topology:
             for event_type, subscribers in process.inline.items():
                 found.setdefault(event_type, []).extend(group for group, _ in subscribers)
         return found
+
+
+def _outside(subscribers: Callable[[str], Sequence[str]], members: tuple[str, ...], event_type: str) -> bool:
+    """Whether a group outside ``members`` subscribes to ``event_type`` at the broker."""
+    return any(group not in members for group in subscribers(event_type))

@@ -24,6 +24,10 @@ BROKEN_DESIGNS = {
     ),
     "dual write, broker crash": (("design.publish=dual_write",), [{"at": 5, "kind": "crash", "target": "broker", "duration": 10}]),
     "no hold expiry": (("design.hold_expiry=false", "settle.deadline=60"), []),
+    "point shift, replication sent once and lost": (
+        ("design.topology=monolith", "design.point_shift=20", "design.shift_replication=once"),
+        [{"at": 0, "kind": "drop", "target": "request", "duration": 20, "match": {"message_type": "point.replicate"}}],
+    ),
     "no consumer dedup, deliveries duplicated": (
         ("design.consumer_dedup=false",), [{"at": 0, "kind": "duplicate", "target": "delivery", "duration": 100}]
     ),
@@ -191,6 +195,17 @@ def never_settled(result: RunResult) -> None:
     result.phases = Phases(result.phases.workload_end, result.phases.heal_at, None, result.phases.ended_at)
 
 
+def stores_apart(result: RunResult) -> None:
+    """A shift whose new store lost a user's charge: the two stores disagree on that user."""
+    design = result.scenario.design.model_copy(update={"point_shift": 20})
+    result.scenario = result.scenario.model_copy(update={"design": design})
+    old = copy.deepcopy(result.state["point"])
+    new = copy.deepcopy(old)
+    charge = next(key for key, entry in new[points.LEDGER].items() if entry.kind == "charge")
+    del new[points.LEDGER][charge]
+    result.state["point_old"], result.state["point_new"] = old, new
+
+
 def two_holds_for_one_request(result: RunResult) -> None:
     hold_op = next(op for op in result.history if op.action == "hold" and op.outcome == "ok")
     made = next(r for r in result.trace.of_kind("event.raised")
@@ -253,6 +268,7 @@ DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "refunds-visible": refund_hidden,
     "honest-buyer-confirmed": paid_but_failed,
     "sagas-terminate": never_settled,
+    "point-stores-agree": stores_apart,
 }
 
 

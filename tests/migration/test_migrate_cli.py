@@ -51,7 +51,7 @@ def test_bad_stages_are_refused_with_exit_2(stages: str, says: str, tmp_path: Pa
 
 def test_setting_the_topology_is_refused_since_the_stages_choose_it(tmp_path: Path) -> None:
     text = refused(cli("migrate", "small-opening", "--set", "design.topology=monolith", "--out", str(tmp_path / "x")))
-    assert "--set design.topology: the stages are chosen with --stages" in text
+    assert "--set design.topology: it is chosen with --stages" in text
 
 
 def test_stages_are_put_in_the_seeds_order() -> None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from concertsim.api import RunOutcome, run
 from concertsim.cli import app
+from concertsim.models import points
 from concertsim.scenarios.loader import builtin_names, builtin_path, load_builtin
 from concertsim.scenarios.schema import INVARIANT_IDS
 
@@ -20,6 +21,7 @@ LIBRARY = {
     "relay-crashes", "duplicate-storm", "hold-expiry-race", "dual-write", "big-flash-crowd", "seat-cache", "rolling-upgrade", "event-sourced-point",
     "rabbitmq-broker",
     "replicas",
+    "point-shift",
 }
 # The anti-pattern demo: without the outbox a broker outage loses events, and with them the
 # projections built from those events. Nothing else may break.
@@ -121,6 +123,15 @@ def test_point_partition_fails_ambiguous_payments_and_refunds_them() -> None:
     assert metrics["points"]["refunds"] > 0
     assert metrics["points"]["refunds"] == metrics["reservations"]["failed"]
     assert metrics["points"]["uses"] == metrics["reservations"]["confirmed"] + metrics["points"]["refunds"]
+
+
+def test_point_shift_loses_replication_and_payment_replies_and_the_stores_still_agree() -> None:
+    result = outcome("point-shift").result
+    lost = [r for r in result.trace.of_kind("call.request_lost") if r.party == "point"]  # the monolith's feed
+    assert lost, "replication requests were lost"
+    refunded = [u for u in result.table("point", points.USES).values() if u.refunded_at is not None]
+    assert refunded and all(u.user_id % 100 < 25 for u in refunded)  # only the shifted users' payments cross a network
+    assert result.table("point_old", points.LEDGER) == result.table("point_new", points.LEDGER)
 
 
 def test_broker_outage_holds_events_in_the_outboxes_and_delays_the_projections() -> None:

@@ -26,6 +26,7 @@ from concertsim.sim.host import Host
 from concertsim.sim.consumer import EventWork
 from concertsim.sim.network import Ok, Reply
 from concertsim.sim.services.common import Job
+from concertsim.sim.shift_routing import point_host_for
 from concertsim.sim.storage import Transaction
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
@@ -117,7 +118,8 @@ PUBLISHES = (PointCharged.TYPE, PointUsed.TYPE, PointRefunded.TYPE)
 
 def subscriptions(host: Host) -> dict[str, EventWork]:
     """Without compensation Point does not listen for ReservationFailedEvent at all; nor in the
-    orchestration flow, whose orchestrator commands the refund (``point.refund``)."""
+    orchestration flow, whose orchestrator commands the refund (``point.refund``). During a
+    traffic shift each Point refunds only the users its store owns."""
     design = host.world.scenario.design
     if not design.compensation or design.payment_flow == "orchestration":
         return {}
@@ -125,6 +127,8 @@ def subscriptions(host: Host) -> dict[str, EventWork]:
     def refund(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
         failed = event.payload
         assert isinstance(failed, ReservationFailed)
+        if design.point_shift and point_host_for(design.point_shift, failed.user_id) != host.name:
+            return []  # during a shift, the other Point's store owns this user's account
         return list(
             points.refund_reservation(
                 tx, host.world, reservation_id=failed.reservation_id, now=now,
