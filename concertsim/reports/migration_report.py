@@ -117,16 +117,17 @@ def stage_figure(migration: Migration) -> RenderedFigure | None:
         axes = figure.add_subplot(1, 2, index + 1)
         intervals = [stage.summary.measures.get(name) for stage in stages]
         heights = [i.estimate if i is not None else 0.0 for i in intervals]
-        errors = [[i.estimate - i.low if i is not None else 0.0 for i in intervals],
+        # Neither measure can be negative: an interval reaching below zero (few seeds) is cut there.
+        errors = [[i.estimate - max(i.low, 0.0) if i is not None else 0.0 for i in intervals],
                   [i.high - i.estimate if i is not None else 0.0 for i in intervals]]
         axes.bar(positions, heights, yerr=errors, color="#4c72b0", capsize=4)
-        axes.set_xticks(positions, [stage.stage.replace("_", "\n") for stage in stages], fontsize=8)
+        axes.set_xticks(positions, [stage.stage.replace("_", "\n").replace("@", "\n@") for stage in stages], fontsize=8)
         axes.set_ylabel(label)
         axes.set_ylim(bottom=0)
     return RenderedFigure(
         "migration-stages.png", "Latency and messages by stage",
-        "Each bar is the mean over the seeds, with its 95% interval: what each split costs in latency and "
-        "in messages (client calls, service calls over the network and event deliveries) per booking.",
+        "Each bar is the mean over the seeds, with its 95% interval (cut at zero): what each split costs in "
+        "latency and in messages (client calls, service calls over the network and event deliveries) per booking.",
         figure_png(figure),
     )
 
