@@ -16,6 +16,7 @@ from concertsim.metrics.records import RecordsByKind, records_by_kind
 from concertsim.metrics.reliability import call_reliability, consumer_reliability
 from concertsim.metrics.resources import resource_usage
 from concertsim.metrics.point_storage import point_storage
+from concertsim.metrics.point_shift import point_shift
 from concertsim.metrics.replicas import replicas
 from concertsim.metrics.seat_cache import seat_cache
 from concertsim.metrics.service_series import service_series
@@ -62,8 +63,9 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     ``seat_cache`` (None without one, :mod:`~concertsim.metrics.seat_cache`) and ``point_storage``
     (what storing Point's accounts cost, :mod:`~concertsim.metrics.point_storage`), ``broker``
     (redeliveries, requeues, dead letters and out-of-order handlings,
-    :mod:`~concertsim.metrics.broker_delivery`) and ``replicas``
-    (None without replicated services, :mod:`~concertsim.metrics.replicas`)."""
+    :mod:`~concertsim.metrics.broker_delivery`), ``replicas``
+    (None without replicated services, :mod:`~concertsim.metrics.replicas`) and ``point_shift``
+    (None without a traffic shift, :mod:`~concertsim.metrics.point_shift`)."""
     records = records_by_kind(result.trace)
     statuses = Counter(
         str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
@@ -137,4 +139,5 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "point_storage": point_storage(result, records),
         "broker": broker_delivery(result, records),
         "replicas": replicas(result, records),
+        "point_shift": point_shift(result, records),
     }

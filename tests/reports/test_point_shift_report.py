@@ -1,0 +1,27 @@
+"""The run report's traffic-shift section and ``metrics.point_shift``."""
+
+from __future__ import annotations
+
+from concertsim import api
+from concertsim.reports.point_shift_report import point_shift_blocks
+from concertsim.reports.markdown import to_markdown
+
+
+def test_a_shift_run_counts_each_path_and_each_replication_direction() -> None:
+    outcome = api.run("point-shift")
+    shift = outcome.metrics["point_shift"]
+    users = outcome.result.scenario.workload.users
+    assert shift["users_shifted"] == sum(1 for user in range(1, users + 1) if user % 100 < shift["share_percent"])
+    assert shift["served_by_new"] > 0
+    assert set(shift["applied"]) == {"point->point_new", "point_new->point"}
+    assert all(direction["batches"] > 0 and direction["changes"] >= direction["batches"]
+               for direction in shift["applied"].values())
+    text = to_markdown(point_shift_blocks(outcome.metrics))
+    assert "Traffic shift to the split-out Point" in text
+    assert "| point → point_new |" in text
+
+
+def test_no_shift_no_section() -> None:
+    outcome = api.run("small-opening")
+    assert outcome.metrics["point_shift"] is None
+    assert point_shift_blocks(outcome.metrics) == []
