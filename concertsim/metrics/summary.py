@@ -16,6 +16,7 @@ from concertsim.metrics.records import RecordsByKind, records_by_kind
 from concertsim.metrics.reliability import call_reliability, consumer_reliability
 from concertsim.metrics.resources import resource_usage
 from concertsim.metrics.point_storage import point_storage
+from concertsim.metrics.payment_sagas import payment_sagas
 from concertsim.metrics.point_shift import point_shift
 from concertsim.metrics.replicas import replicas
 from concertsim.metrics.seat_cache import seat_cache
@@ -65,7 +66,8 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     (redeliveries, requeues, dead letters and out-of-order handlings,
     :mod:`~concertsim.metrics.broker_delivery`), ``replicas``
     (None without replicated services, :mod:`~concertsim.metrics.replicas`) and ``point_shift``
-    (None without a traffic shift, :mod:`~concertsim.metrics.point_shift`)."""
+    (None without a traffic shift, :mod:`~concertsim.metrics.point_shift`) and ``payment_sagas``
+    (None outside the orchestration flow, :mod:`~concertsim.metrics.payment_sagas`)."""
     records = records_by_kind(result.trace)
     statuses = Counter(
         str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
@@ -140,4 +142,5 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "broker": broker_delivery(result, records),
         "replicas": replicas(result, records),
         "point_shift": point_shift(result, records),
+        "payment_sagas": payment_sagas(result, records),
     }

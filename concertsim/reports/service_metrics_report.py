@@ -15,6 +15,7 @@ from concertsim.metrics.staleness import READ_MODELS
 from concertsim.reports import capacity_figure, service_series_figure
 from concertsim.reports.broker_delivery_report import broker_delivery_blocks
 from concertsim.reports.document import Block, Heading, Image, Paragraph, Table
+from concertsim.reports.payment_sagas_report import payment_saga_blocks
 from concertsim.reports.point_shift_report import point_shift_blocks
 from concertsim.reports.replicas_report import replica_blocks
 from concertsim.reports.staleness_figure import DRAWN, FILE_NAME, staleness_png
@@ -298,6 +299,7 @@ def service_metrics_blocks(outcome: RunOutcome, *, with_figure: bool = True) -> 
         *_staleness_blocks(outcome, with_figure),
         *_seat_cache_blocks(metrics),
         *_point_storage_blocks(metrics),
+        *payment_saga_blocks(metrics),
         *replica_blocks(metrics),
         *point_shift_blocks(metrics),
         *_reliability_blocks(metrics),

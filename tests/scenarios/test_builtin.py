@@ -22,6 +22,7 @@ LIBRARY = {
     "rabbitmq-broker",
     "replicas",
     "point-shift",
+    "orchestrated-payments",
 }
 # The anti-pattern demo: without the outbox a broker outage loses events, and with them the
 # projections built from those events. Nothing else may break.
