@@ -90,3 +90,34 @@ def test_outbox_rows_commit_with_the_business_write_in_order() -> None:
     env.run()
     assert [row.event.event_id for row in db.unpublished(10)] == ["e0", "e1", "e2"]
     assert db.tables["accounts"] == {1: "balance"}
+
+
+def test_a_row_copy_is_equal_and_separate_whatever_the_row() -> None:
+    from dataclasses import dataclass
+
+    from concertsim.sim.storage import copy_row
+
+    @dataclass(slots=True)
+    class Slotted:
+        a: int
+        b: list[int]
+
+    @dataclass(slots=True, frozen=True)
+    class Frozen:
+        a: int
+
+    @dataclass(slots=True)
+    class One:
+        a: int
+
+    @dataclass
+    class Plain:
+        a: int
+
+    for row in (Slotted(1, [2]), Frozen(3), One(4), Plain(5), True, ("t", 1)):
+        copied = copy_row(row)
+        assert copied == row and type(copied) is type(row)
+    slotted = Slotted(1, [2])
+    copied = copy_row(slotted)
+    copied.a = 9
+    assert slotted.a == 1 and copied.b is slotted.b, "shallow, as copy.copy"
