@@ -89,24 +89,26 @@ def bare_request_reply(calls: int, seed: int = 1) -> float:
     return 2 * calls / (time.perf_counter() - started)
 
 
-def scaled(scale: int):
+def scaled(scale: int, spread: bool = False):
     """The default scenario with ``scale`` times the users, and the system scaled with them (dates
     on sale, queue capacity, worker pools), so each user meets the same system as at 1x: any growth
-    in cost per message is the simulator's, not a saturated system's."""
+    in cost per message is the simulator's, not a saturated system's. One thing does not scale:
+    Queue keeps its state in one row, so ten times the users arriving in the same flash window
+    conflict on it far more than ten times as often (a hot spot of the design, measured in
+    bench/README). With ``spread`` the users arrive over ``scale`` times the flash window instead,
+    at the 1x rate, and only the dates on sale grow with them: every user meets the 1x system."""
     base = load_builtin("ticket-opening")
+    grown = [f"workload.users={BASE_USERS * scale}", f"concerts.dates={BASE_DATES * scale}"]
+    if spread:
+        return load_builtin("ticket-opening", [*grown, f"workload.flash_window={base.workload.flash_window * scale:g}"])
     workers = [f"services.{name}.workers={getattr(base.services, name).workers * scale}"
                for name in ("gateway", "reservation", "point", "queue", "concert", "data_platform")]
-    return load_builtin("ticket-opening", [
-        f"workload.users={BASE_USERS * scale}",
-        f"concerts.dates={BASE_DATES * scale}",
-        f"rules.queue_capacity={BASE_CAPACITY * scale}",
-        *workers,
-    ])
+    return load_builtin("ticket-opening", [*grown, f"rules.queue_capacity={BASE_CAPACITY * scale}", *workers])
 
 
-def concertsim_run(scale: int, trace_mode: str = "memory") -> tuple[int, float]:
+def concertsim_run(scale: int, trace_mode: str = "memory", spread: bool = False) -> tuple[int, float]:
     """(messages, wall seconds) of one run of the default scenario at ``scale`` (the simulation only)."""
-    scenario = scaled(scale)
+    scenario = scaled(scale, spread)
     started = time.perf_counter()
     result = run_scenario(scenario, trace_mode=trace_mode)
     wall = time.perf_counter() - started
@@ -139,13 +141,16 @@ def main() -> None:
                         help="also measure each scale's peak memory in a fresh process (MiB, and KiB per user)")
     parser.add_argument("--trace-mode", choices=("memory", "stream"), default="memory",
                         help="keep the whole trace in memory, or stream its high-volume kinds to disk")
+    parser.add_argument("--spread", action="store_true",
+                        help="users arrive over scale times the flash window (the 1x arrival rate), so Queue's "
+                             "single state row meets the same load at every scale")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     repeats = [int(r) for r in args.repeats.split(",")]
     repeats += [repeats[-1]] * (len(scales) - len(repeats))
 
     print(f"python {platform.python_version()} on {platform.machine()}, simpy {simpy.__version__}, "
-          f"{os.cpu_count()} cores, trace mode {args.trace_mode}")
+          f"{os.cpu_count()} cores, trace mode {args.trace_mode}{', arrivals spread' if args.spread else ''}")
     store = statistics.median(bare_store(args.baseline_messages, seed) for seed in range(5))
     reply = statistics.median(bare_request_reply(args.baseline_messages // 2, seed) for seed in range(5))
     print(f"bare SimPy Store:         {store:12,.0f} msgs/s (median of 5)")
@@ -154,7 +159,7 @@ def main() -> None:
     print(f"{'scale':>5} {'users':>7} {'messages':>10} {'wall s':>8} {'msgs/s':>10} {'x Store':>8} {'x req/rep':>9} {'ms/user':>8}")
     rows = []
     for scale, runs in zip(scales, repeats):
-        samples = [concertsim_run(scale, args.trace_mode) for _ in range(runs)]
+        samples = [concertsim_run(scale, args.trace_mode, args.spread) for _ in range(runs)]
         messages = samples[0][0]
         wall = statistics.median(w for _, w in samples)
         rate = messages / wall
