@@ -241,7 +241,7 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(
         id="storage-read-for-update-shares-committed-row",
         path="concertsim/sim/storage.py",
-        before="        return copy.copy(row) if row is not None else None",
+        before="        return copy_row(row) if row is not None else None",
         after="        return row",
         flows=BOTH,
         why="Dropping the copy in get_for_update (to save an allocation) lets a transaction mutate "
