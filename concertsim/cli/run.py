@@ -43,19 +43,31 @@ from concertsim.reports.junit import run_cases
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.schema import Scenario
+from concertsim.sim.cost import format_bytes, memory_limit, resident_memory
 from concertsim.sim.runner import RunProgress, run_scenario
 from concertsim.sim.trace import TRACE_MODES, TraceMode
 
 __all__ = ["run", "simulate", "write_run_files", "run_and_write", "run_progress", "RunWatch"]
 
 
-class RunWatch:
-    """Follows a run's progress: feeds the progress display, and says how far the run got if it
-    is interrupted."""
+class MemoryCeilingReached(Exception):
+    """The run outgrew the memory it may take (its estimate was too low): stop it before the
+    machine runs out."""
 
-    def __init__(self, scenario: Scenario, progress: Progress | None) -> None:
+    def __init__(self, resident: int, ceiling: int) -> None:
+        super().__init__(f"{format_bytes(resident)} resident, {format_bytes(ceiling)} allowed")
+        self.resident = resident
+        self.ceiling = ceiling
+
+
+class RunWatch:
+    """Follows a run's progress: feeds the progress display, says how far the run got if it is
+    interrupted, and stops a run whose memory passes ``memory_ceiling`` (None: no ceiling)."""
+
+    def __init__(self, scenario: Scenario, progress: Progress | None, memory_ceiling: int | None = None) -> None:
         self.scenario = scenario
         self.progress = progress
+        self.memory_ceiling = memory_ceiling
         self.task = progress.add_task(f"simulating {escape(scenario.name)}", total=1.0, detail="") if progress else None
         self.last: RunProgress | None = None
         self.stage = "before the simulation started"
@@ -64,6 +76,10 @@ class RunWatch:
         raise_if_interrupted()
         self.last = seen
         self.stage = "simulating"
+        if self.memory_ceiling is not None:
+            resident = resident_memory()
+            if resident is not None and resident > self.memory_ceiling:
+                raise MemoryCeilingReached(resident, self.memory_ceiling)
         if self.progress is None or self.task is None:
             return
         users = f"{seen.users_arrived:,}" + (f"/{seen.users_expected:,}" if seen.users_expected else "") + " users"
@@ -185,8 +201,9 @@ def run(
     Without SCENARIO, runs the built-in ticket-opening. Writes into --out: summary.json (scenario,
     seed, design, trace SHA-256, each invariant's verdict and violations, metrics), trace.jsonl
     (every call, commit, publish, delivery and fault), report.md, report.html and the figures.
-    A run estimated to need more than 4 GiB (or the memory available) is refused unless
-    --allow-large; --trace-mode stream needs about a third of the memory.
+    A run estimated to need more than 4 GiB (or the memory available) is refused, and one that
+    grows past that while it runs is stopped, unless --allow-large; --trace-mode stream needs
+    about a third of the memory.
 
     Exit codes: 0 every invariant holds; 1 an invariant is violated (or, with
     --check-determinism, the two traces differ); 2 bad input or an unusable --out; 130
@@ -202,7 +219,7 @@ def run(
     check_size(resolved, allow_large=allow_large, announce=announce, trace_mode=trace_mode)
     staged: StagedOutput | None = None
     with run_progress(announce and stderr.is_terminal) as progress:
-        watch = RunWatch(resolved, progress)
+        watch = RunWatch(resolved, progress, None if allow_large else memory_limit())
         try:
             with staged_results(out) as staged:
                 outcome = run_and_write(
@@ -213,6 +230,13 @@ def run(
                 outcome.result.trace.close()
         except KeyboardInterrupt as error:
             raise interrupted(error, staged, watch.how_far()) from None
+        except MemoryCeilingReached as reached:
+            advice = "lower workload.users" if trace_mode == "stream" else "use --trace-mode stream or lower workload.users"
+            raise bad_input(
+                f"{resolved.name}: stopped {watch.how_far()}: the run outgrew the memory it may take ({reached}: "
+                f"4 GiB or the memory available, whichever is less), beyond its estimate; {advice}, or pass "
+                "--allow-large to let it take more. Earlier results in --out are kept"
+            ) from None
     summary = outcome.summary()
     report_to_ci(junit, f"concertsim run {resolved.name}", run_cases(
         outcome, f"concertsim.run.{resolved.name}", replay_command(scenario, set_, outcome.result.seed)))

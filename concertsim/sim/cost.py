@@ -44,6 +44,7 @@ __all__ = [
     "BASE_SECONDS",
     "LARGE_RUN_MEMORY",
     "available_memory",
+    "resident_memory",
     "memory_limit",
     "format_bytes",
     "format_seconds",
@@ -86,6 +87,15 @@ def available_memory() -> int | None:
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
+        return None
+
+
+def resident_memory() -> int | None:
+    """Bytes of memory this process holds now (Linux ``/proc/self/statm``), or None if unknown."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
         return None
 
 

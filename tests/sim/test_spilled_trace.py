@@ -89,3 +89,16 @@ def test_run_writes_the_same_files_with_either_trace_mode(tmp_path: Path):
 def test_an_unknown_trace_mode_is_refused(tmp_path: Path):
     message = refused(cli("run", "--trace-mode", "disk", "--out", str(tmp_path)))
     assert "--trace-mode must be 'memory' or 'stream', not 'disk'" in message
+
+
+def test_a_run_that_outgrows_its_memory_is_stopped_with_advice(tmp_path: Path, monkeypatch) -> None:
+    import concertsim.cli.run as run_command
+
+    monkeypatch.setattr(run_command, "resident_memory", lambda: 2**50)
+    message = refused(cli("run", "small-opening", "--out", str(tmp_path / "out")))
+    assert "small-opening: stopped after" in message
+    assert "the run outgrew the memory it may take" in message
+    assert "use --trace-mode stream or lower workload.users" in message
+    assert not (tmp_path / "out").exists(), "nothing half-written is left"
+    insisted = cli("run", "small-opening", "--allow-large", "--quiet", "--out", str(tmp_path / "out"))
+    assert insisted.exit_code == 0, insisted.output
