@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.event_broker import DedupWindow, produce
+from concertsim.sim.event_broker import (
+    DeadLetter,
+    DeadLetterTopics,
+    DedupWindow,
+    produce,
+)
 from concertsim.sim.network import BROKER_PARTY
 from concertsim.sim.workers import WorkerPool
 
@@ -57,20 +62,7 @@ class RetryEntry:
     event: Event
 
 
-@dataclass(slots=True, frozen=True)
-class DeadLetter:
-    """A message parked for manual handling: which group gave up on it, when, and why."""
-
-    group: str
-    topic: str
-    partition: int
-    offset: int
-    event: Event
-    reason: str
-    parked_at: float
-
-
-class Broker:
+class Broker(DeadLetterTopics):
     """Topics, partitions, consumer-group offsets and dead-letter topics.
 
     ``publish`` is a generator returning whether the broker acknowledged the event; a publisher that
@@ -108,7 +100,7 @@ class Broker:
         """topic -> consumer groups reading it"""
         self.interests: dict[str, list[str]] = {}
         """event type -> the groups that handle it (a group skips the other types of its topics)"""
-        self.dead_letters: list[DeadLetter] = []
+        self._open_dead_letters()
         self.retry_topics: dict[str, list[RetryEntry]] = {}
         """group -> its retry topic (with ``broker.retry_topic``), durable like the log"""
         self._retry_growth: dict[str, simpy.Event] = {}
@@ -121,7 +113,6 @@ class Broker:
         """Seconds an append holds its partition's log writer (None: no limit)."""
         self.writers: dict[tuple[str, int], WorkerPool] = {}
         """(topic, partition) -> its log writer, when appends take time"""
-        self._parked_keys: dict[tuple[str, str], int] = {}
         self.is_up = True
 
     # --- topology --------------------------------------------------------------------------------
@@ -176,12 +167,8 @@ class Broker:
 
     def _append(self, source: str, event: Event, partition: int | None = None) -> None:
         topic = self.topic_of[event.type]
-        if self._dedup is not None:
-            seen_at = self._dedup.duplicate_of(topic, event.event_id, self.env.now)
-            if seen_at is not None:
-                self.world.record("broker.duplicate_removed", source, event.trace_id, event_id=event.event_id,
-                                  type=event.type, topic=topic, first_at=seen_at)
-                return
+        if self._dedup is not None and self._dedup.removes(self.world, source, topic, event):
+            return
         if partition is None:
             partition = self.partition_for(event)
         address = (topic, partition)
@@ -253,31 +240,6 @@ class Broker:
         if growth is None:
             growth = self._retry_growth[group] = self.env.event()
         return growth
-
-    def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
-        """Park ``event`` in ``group``'s dead-letter topic. The key stays blocked for the group
-        until the letter is handled: its later events are parked behind it, so a parked event
-        never lets a younger one of the same aggregate overtake it."""
-        letter = DeadLetter(group, topic, partition, offset, event, reason, self.env.now)
-        self.dead_letters.append(letter)
-        address = (group, event.key)
-        self._parked_keys[address] = self._parked_keys.get(address, 0) + 1
-        self.world.record(
-            "broker.dead_letter", group, event.trace_id, event_id=event.event_id, type=event.type,
-            reason=reason,
-        )
-
-    def is_key_parked(self, group: str, key: str) -> bool:
-        return (group, key) in self._parked_keys
-
-    def unpark(self, letter: DeadLetter) -> None:
-        self.dead_letters.remove(letter)
-        address = (letter.group, letter.event.key)
-        remaining = self._parked_keys[address] - 1
-        if remaining:
-            self._parked_keys[address] = remaining
-        else:
-            del self._parked_keys[address]
 
     # --- lifecycle -------------------------------------------------------------------------------
 

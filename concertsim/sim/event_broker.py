@@ -11,6 +11,7 @@ means the same thing to a relay whichever broker it talks to.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import simpy
@@ -19,14 +20,62 @@ from concertsim.models.events import Event
 from concertsim.sim.network import BROKER_PARTY
 
 if TYPE_CHECKING:
-    from concertsim.sim.broker import DeadLetter
     from concertsim.sim.network import Network
     from concertsim.sim.workers import WorkerPool
     from concertsim.sim.world import World
 
-__all__ = ["EventBroker", "produce", "DedupWindow"]
+__all__ = ["EventBroker", "produce", "DedupWindow", "DeadLetter", "DeadLetterTopics"]
 
 Write = Callable[[str, list[Event]], Generator[simpy.Event, Any, None]]
+
+
+@dataclass(slots=True, frozen=True)
+class DeadLetter:
+    """A message parked for manual handling: which group gave up on it, when, and why."""
+
+    group: str
+    topic: str
+    partition: int
+    offset: int
+    event: Event
+    reason: str
+    parked_at: float
+
+
+class DeadLetterTopics:
+    """The dead letters both brokers keep, and the keys they park (seed 4.2.3): a parked event's
+    key stays blocked for its group until the letter is handled, so consumers park the key's later
+    events behind it instead of letting a younger event of the same aggregate overtake it. A
+    broker inherits this and calls :meth:`_open_dead_letters` in its constructor."""
+
+    world: World
+    dead_letters: list[DeadLetter]
+    _parked_keys: dict[tuple[str, str], int]
+
+    def _open_dead_letters(self) -> None:
+        self.dead_letters = []
+        self._parked_keys = {}
+
+    def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
+        """Park ``event`` for ``group``, with the reason, and block its key for the group."""
+        self.dead_letters.append(DeadLetter(group, topic, partition, offset, event, reason, self.world.env.now))
+        address = (group, event.key)
+        self._parked_keys[address] = self._parked_keys.get(address, 0) + 1
+        self.world.record("broker.dead_letter", group, event.trace_id, event_id=event.event_id, type=event.type,
+                          reason=reason)
+
+    def is_key_parked(self, group: str, key: str) -> bool:
+        return (group, key) in self._parked_keys
+
+    def unpark(self, letter: DeadLetter) -> None:
+        """Take ``letter`` out once re-driven; its key is free again when no other letter parks it."""
+        self.dead_letters.remove(letter)
+        address = (letter.group, letter.event.key)
+        remaining = self._parked_keys[address] - 1
+        if remaining:
+            self._parked_keys[address] = remaining
+        else:
+            del self._parked_keys[address]
 
 
 class EventBroker(Protocol):
@@ -107,6 +156,16 @@ class DedupWindow:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._accepted_at: dict[tuple[str, str], float] = {}
+
+    def removes(self, world: World, source: str, destination: str, event: Event) -> bool:
+        """Whether ``event``, published by ``source`` to ``destination``, is a duplicate to drop
+        (recorded as ``broker.duplicate_removed``); if not, it is accepted now."""
+        seen_at = self.duplicate_of(destination, event.event_id, world.env.now)
+        if seen_at is None:
+            return False
+        world.record("broker.duplicate_removed", source, event.trace_id, event_id=event.event_id,
+                     type=event.type, topic=destination, first_at=seen_at)
+        return True
 
     def duplicate_of(self, destination: str, event_id: str, now: float) -> float | None:
         """When the copy this one duplicates was accepted, or None (and it is accepted now)."""

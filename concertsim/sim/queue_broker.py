@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.broker import DeadLetter
-from concertsim.sim.event_broker import DedupWindow, produce
+from concertsim.sim.event_broker import DeadLetterTopics, DedupWindow, produce
 from concertsim.sim.network import BROKER_PARTY
 
 if TYPE_CHECKING:
@@ -132,9 +131,11 @@ class _Queue:
         return len(self.ready) + len(self.delayed) + sum(len(c.unacked) for c in self.channels)
 
 
-class QueueBroker:
+class QueueBroker(DeadLetterTopics):
     """Exchanges, a queue per consumer group with competing consumers, acks, redelivery, delay
-    queues and a dead-letter exchange. Implements :class:`~concertsim.sim.event_broker.EventBroker`."""
+    queues and a dead-letter exchange. Implements :class:`~concertsim.sim.event_broker.EventBroker`.
+    A dead letter parks its key as in Kafka mode, but a later event of the key already delivered to
+    another consumer may be handled first."""
 
     name = BROKER_PARTY
 
@@ -163,11 +164,10 @@ class QueueBroker:
         """event type -> the groups whose queue is bound to it"""
         self.queues: dict[str, _Queue] = {}
         """group -> its queue"""
-        self.dead_letters: list[DeadLetter] = []
+        self._open_dead_letters()
         self.writers: dict[tuple[str, int], WorkerPool] = {}
         self._dedup = DedupWindow(dedup_window) if dedup_window is not None else None
         self._published: dict[str, int] = {}
-        self._parked_keys: dict[tuple[str, str], int] = {}
         self.is_up = True
 
     # --- topology --------------------------------------------------------------------------------
@@ -199,12 +199,8 @@ class QueueBroker:
 
     def _accept(self, source: str, event: Event) -> None:
         exchange = self.topic_of[event.type]
-        if self._dedup is not None:
-            seen_at = self._dedup.duplicate_of(exchange, event.event_id, self.env.now)
-            if seen_at is not None:
-                self.world.record("broker.duplicate_removed", source, event.trace_id, event_id=event.event_id,
-                                  type=event.type, topic=exchange, first_at=seen_at)
-                return
+        if self._dedup is not None and self._dedup.removes(self.world, source, exchange, event):
+            return
         position = self._published.get(exchange, 0)
         self._published[exchange] = position + 1
         groups = self.interests.get(event.type, [])
@@ -337,29 +333,6 @@ class QueueBroker:
         self._dispatch(queue)
 
     # --- dead letters ----------------------------------------------------------------------------
-
-    def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
-        """Dead-letter ``event`` through ``group``'s queue's dead-letter exchange. As in Kafka mode,
-        the key stays parked for the group until the letter is handled, and a consumer parks the
-        key's later events behind it (:meth:`is_key_parked`); but a later event already delivered
-        to another consumer may be handled first."""
-        self.dead_letters.append(DeadLetter(group, topic, partition, offset, event, reason, self.env.now))
-        address = (group, event.key)
-        self._parked_keys[address] = self._parked_keys.get(address, 0) + 1
-        self.world.record("broker.dead_letter", group, event.trace_id, event_id=event.event_id, type=event.type,
-                          reason=reason)
-
-    def is_key_parked(self, group: str, key: str) -> bool:
-        return (group, key) in self._parked_keys
-
-    def unpark(self, letter: DeadLetter) -> None:
-        self.dead_letters.remove(letter)
-        address = (letter.group, letter.event.key)
-        remaining = self._parked_keys[address] - 1
-        if remaining:
-            self._parked_keys[address] = remaining
-        else:
-            del self._parked_keys[address]
 
     # --- state -----------------------------------------------------------------------------------
 
