@@ -37,6 +37,7 @@ from concertsim.cli.errors import (
     exit_codes_help,
     printable,
 )
+from concertsim.cluster import SchedulerAddressError, scheduler_address
 from concertsim.reports.outputs import OutputDirError
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.loader import ScenarioError
@@ -59,6 +60,7 @@ __all__ = [
     "emit_json",
     "junit_or_exit",
     "SchedulerOption",
+    "scheduler_or_exit",
     "ConnectTimeoutOption",
     "report_to_ci",
 ]
@@ -246,6 +248,16 @@ def progress_display(enabled: bool, *columns: ProgressColumn | str) -> Progress 
         return nullcontext()
     shown = columns or (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     return Progress(*shown, console=stderr, transient=True)
+
+
+def scheduler_or_exit(scheduler: str | None) -> str | None:
+    """``--scheduler``'s address, checked (exit 2 if it is not one), or None to run locally."""
+    if scheduler is None:
+        return None
+    try:
+        return scheduler_address(scheduler)
+    except SchedulerAddressError as error:
+        raise bad_input(f"--scheduler: {error}") from None
 
 
 def junit_or_exit(path: Path | None) -> Path | None:

@@ -27,6 +27,7 @@ from concertsim.cli.app import (
     progress_display,
     raise_if_interrupted,
     report_to_ci,
+    scheduler_or_exit,
     staged_results,
     stderr,
     stdout,
@@ -34,9 +35,7 @@ from concertsim.cli.app import (
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
 from concertsim.cluster import (
     DEFAULT_CONNECT_TIMEOUT,
-    SchedulerAddressError,
     SchedulerUnreachable,
-    scheduler_address,
 )
 from concertsim.comparison import (
     FAULT_POLICIES,
@@ -121,12 +120,7 @@ def compare_command(
     except ComparisonError as error:
         raise bad_input(str(error)) from None
     junit = junit_or_exit(junit)
-    address = None
-    if scheduler is not None:
-        try:
-            address = scheduler_address(scheduler)
-        except SchedulerAddressError as error:
-            raise bad_input(f"--scheduler: {error}") from None
+    address = scheduler_or_exit(scheduler)
     announce = not (quiet or json_output)
     at_once = 1 if address is not None else min(seeds, workers or os.cpu_count() or 1)
     for side in (plan.a, plan.b):

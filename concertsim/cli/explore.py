@@ -37,6 +37,7 @@ from concertsim.cli.app import (
     raise_if_interrupted,
     report_to_ci,
     scenario_or_exit,
+    scheduler_or_exit,
     staged_results,
     stderr,
     stdout,
@@ -44,9 +45,7 @@ from concertsim.cli.app import (
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
 from concertsim.cluster import (
     DEFAULT_CONNECT_TIMEOUT,
-    SchedulerAddressError,
     SchedulerUnreachable,
-    scheduler_address,
 )
 from concertsim.exploration import (
     DeterminismError,
@@ -169,12 +168,7 @@ def explore_command(
     base = scenario_or_exit(scenario, set_, default=EXPLORATION_BASE)
     chosen = kinds_or_exit(kinds)
     junit = junit_or_exit(junit)
-    address = None
-    if scheduler is not None:
-        try:
-            address = scheduler_address(scheduler)
-        except SchedulerAddressError as error:
-            raise bad_input(f"--scheduler: {error}") from None
+    address = scheduler_or_exit(scheduler)
     staged: StagedOutput | None = None
     with _search_progress(not (quiet or json_output) and stderr.is_terminal) as progress:
         watch = SearchWatch(examples, progress)

@@ -25,6 +25,7 @@ from concertsim.cli.app import (
     progress_display,
     raise_if_interrupted,
     scenario_or_exit,
+    scheduler_or_exit,
     staged_results,
     stderr,
     stdout,
@@ -32,9 +33,7 @@ from concertsim.cli.app import (
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
 from concertsim.cluster import (
     DEFAULT_CONNECT_TIMEOUT,
-    SchedulerAddressError,
     SchedulerUnreachable,
-    scheduler_address,
 )
 from concertsim.migration import (
     SHIFT_KEY,
@@ -96,12 +95,7 @@ def migrate_command(
         plan = plan_migration(resolved, chosen, range(resolved.seed, resolved.seed + seeds))
     except MigrationError as error:
         raise bad_input(str(error)) from None
-    address = None
-    if scheduler is not None:
-        try:
-            address = scheduler_address(scheduler)
-        except SchedulerAddressError as error:
-            raise bad_input(f"--scheduler: {error}") from None
+    address = scheduler_or_exit(scheduler)
     announce = not (quiet or json_output)
     at_once = 1 if address is not None else min(plan.total_runs, workers or os.cpu_count() or 1)
     check_size(resolved, allow_large=allow_large, announce=announce, at_once=at_once)

@@ -28,6 +28,7 @@ from concertsim.cli.app import (
     progress_display,
     raise_if_interrupted,
     scenario_or_exit,
+    scheduler_or_exit,
     staged_results,
     stderr,
     stdout,
@@ -35,9 +36,7 @@ from concertsim.cli.app import (
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
 from concertsim.cluster import (
     DEFAULT_CONNECT_TIMEOUT,
-    SchedulerAddressError,
     SchedulerUnreachable,
-    scheduler_address,
 )
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.staging import StagedOutput
@@ -131,12 +130,7 @@ def sweep_command(
         raise bad_input(str(error)) from None
     if resume and restart:
         raise bad_input("--resume and --restart: give one or the other")
-    address = None
-    if scheduler is not None:
-        try:
-            address = scheduler_address(scheduler)
-        except SchedulerAddressError as error:
-            raise bad_input(f"--scheduler: {error}") from None
+    address = scheduler_or_exit(scheduler)
     announce = not (quiet or json_output)
     at_once = 1 if address is not None else min(plan.total_runs, workers or os.cpu_count() or 1)
     largest = max(plan.cells, key=lambda cell: estimate_run_cost(cell.scenario).memory_bytes)
