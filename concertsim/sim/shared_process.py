@@ -253,15 +253,11 @@ class SharedProcess:
         for _attempt in range(host.conflict_retries + 1):
             unit = _Unit(self.database.begin(), [label])
             result = self._run(host, unit, work, trace_id, causation_id)
-            try:
-                yield from self.database.commit(unit.tx)
-            except WriteConflict:
-                self.world.record("tx.conflict", host.name, trace_id, label=label)
+            outcome = yield from self._commit_unit(host, unit, trace_id)
+            if outcome == "conflict":
                 continue
-            except CommitFailed as failure:
-                self.world.record("tx.failed", host.name, trace_id, label=label)
-                raise Unavailable(str(failure)) from None
-            yield from self._committed(host, unit, trace_id)
+            if outcome == "failed":
+                raise Unavailable(f"commit to {self.database.name} failed")
             return result
         raise Unavailable(f"{host.name}: gave up after {host.conflict_retries + 1} write conflicts")
 
