@@ -120,7 +120,8 @@ class SpillingTrace(Trace):
         self._folder = Path(tempfile.mkdtemp(prefix="concertsim-trace-", dir=directory))
         self._files: dict[str, _SpillFile] = {}
         self._count = 0
-        self._digest: str | None = None
+        self._digest: tuple[int, str] | None = None
+        """(records covered, their SHA-256): the serialization written for the trace as it was then"""
         self._finalizer = weakref.finalize(self, _remove, self._folder, self._files)
 
     @property
@@ -131,7 +132,6 @@ class SpillingTrace(Trace):
     def add(self, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]) -> None:
         seq = self._count
         self._count = seq + 1
-        self._digest = None
         if kind in self._spilled_kinds:
             spill = self._files.get(kind)
             if spill is None:
@@ -169,7 +169,7 @@ class SpillingTrace(Trace):
     def sha256(self) -> str:
         """The SHA-256 of the JSONL serialization, which is written beside the spill files on the
         way, so that :meth:`lines` reads it back instead of serializing every record again."""
-        if self._digest is None:
+        if self._digest is None or self._digest[0] != self._count:
             digest = hashlib.sha256()
             jsonl = self._folder / "trace.jsonl"
             with jsonl.open("w", encoding="utf-8") as out:
@@ -177,8 +177,8 @@ class SpillingTrace(Trace):
                     line = record_to_json(record) + "\n"
                     digest.update(line.encode())
                     out.write(line)
-            self._digest = digest.hexdigest()
-        return self._digest
+            self._digest = (self._count, digest.hexdigest())
+        return self._digest[1]
 
     def lines(self) -> Iterator[str]:
         """The JSONL serialization, one line per record, read from disk (nothing is kept)."""
