@@ -1,0 +1,6 @@
+"""``python -m concertsim``: the same command line as the ``concertsim`` script."""
+
+from concertsim.cli import main
+
+if __name__ == "__main__":
+    main()
