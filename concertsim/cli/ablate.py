@@ -30,6 +30,7 @@ from concertsim.cli.app import (
     raise_if_interrupted,
     report_to_ci,
     scenario_or_exit,
+    given_files,
     staged_results,
     stderr,
     stdout,
@@ -129,7 +130,7 @@ def ablate_command(
 
     base = scenario_or_exit(scenario, set_, default=EXPLORATION_BASE)
     chosen_flows = _flows_or_exit(flows)
-    junit = junit_or_exit(junit)
+    junit = junit_or_exit(junit, out)
     safeguards = _safeguards_or_exit(only)
     staged: StagedOutput | None = None
     display = progress_display(
@@ -139,7 +140,7 @@ def ablate_command(
     with display as progress:
         watch = CellWatch(safeguards, chosen_flows, progress)
         try:
-            with staged_results(out) as staged:
+            with staged_results(out, inputs=given_files(scenario)) as staged:
                 rows = ablate(base, flows=chosen_flows, safeguards=safeguards, examples=examples, seed=seed, on_row=watch)
                 _write_ablation(staged, base.name, examples, seed, rows)
                 staged.commit()

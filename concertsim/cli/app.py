@@ -9,6 +9,7 @@ print, exit with a code from :mod:`concertsim.cli.errors`.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -59,6 +60,7 @@ __all__ = [
     "progress_display",
     "emit_json",
     "junit_or_exit",
+    "given_files",
     "SchedulerOption",
     "scheduler_or_exit",
     "ConnectTimeoutOption",
@@ -171,6 +173,12 @@ def scenario_or_exit(spec: str | None, overrides: list[str] | None, default: str
         raise bad_input(str(error)) from None
 
 
+def given_files(*specs: str | None) -> tuple[Path, ...]:
+    """The scenario arguments that name files (not built-in names): a command's inputs, which its
+    ``--out`` may not hold (see :func:`staged_results`)."""
+    return tuple(Path(spec) for spec in specs if spec is not None and Path(spec).is_file())
+
+
 def _kept(staged: StagedOutput) -> str:
     if staged.replaces_previous:
         return f"{staged.shown} keeps its previous results"
@@ -178,11 +186,19 @@ def _kept(staged: StagedOutput) -> str:
 
 
 @contextmanager
-def staged_results(out: Path) -> Iterator[StagedOutput]:
-    """A result directory for ``out``, checked now (before any simulation) and swapped in by
-    ``commit()``. Leaving the block without a commit (an error, an exit, Ctrl-C) removes what was
-    written and leaves ``out`` as it was; a write or swap failure is exit 2 saying so."""
-    staged = StagedOutput(out)
+def staged_results(out: Path, inputs: tuple[Path, ...] = ()) -> Iterator[StagedOutput]:
+    """A result directory for ``out``, locked and checked now (before any simulation) and swapped
+    in by ``commit()``. Leaving the block without a commit (an error, an exit, Ctrl-C) removes what
+    was written and leaves ``out`` as it was; a write or swap failure is exit 2 saying so, and so
+    is an ``out`` that another command is writing, that holds one of ``inputs`` (the files the
+    command reads), or that ``$GITHUB_STEP_SUMMARY`` points into."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and _inside(Path(summary), out):
+        raise bad_input(
+            f"GITHUB_STEP_SUMMARY={summary}: lies inside --out {out}, which each run replaces whole; "
+            "point it elsewhere"
+        )
+    staged = StagedOutput(out, inputs)
     try:
         staged.open()
     except OutputDirError as error:
@@ -260,16 +276,36 @@ def scheduler_or_exit(scheduler: str | None) -> str | None:
         raise bad_input(f"--scheduler: {error}") from None
 
 
-def junit_or_exit(path: Path | None) -> Path | None:
-    """``--junit``'s file, refused (exit 2) before any work if its folder does not exist or it
-    names a folder."""
+def junit_or_exit(path: Path | None, out: Path | None = None) -> Path | None:
+    """``--junit``'s file, refused (exit 2) before any work if its folder does not exist, it names
+    a folder, it lies inside ``out`` (the result directory each run replaces whole: the verdict
+    would be deleted, or make the directory foreign to the next run), or it is the file
+    ``$GITHUB_STEP_SUMMARY`` names (the two would overwrite each other)."""
     if path is None:
         return None
+    if out is not None and _inside(path, out):
+        raise bad_input(f"--junit {path}: lies inside --out {out}, which each run replaces whole; write it elsewhere")
     if path.is_dir():
         raise bad_input(f"--junit {path}: is a directory; name a file")
     if not path.parent.is_dir():
         raise bad_input(f"--junit {path}: the folder {path.parent} does not exist")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and _same_file(path, Path(summary)):
+        raise bad_input(f"--junit {path}: is the file GITHUB_STEP_SUMMARY names; choose another")
     return path
+
+
+def _resolved(path: Path) -> Path:
+    return Path(os.path.abspath(path)).resolve()
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    """Whether ``path`` is ``directory`` or lies below it (links resolved)."""
+    return _resolved(path).is_relative_to(_resolved(directory))
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    return _resolved(first) == _resolved(second)
 
 
 def report_to_ci(path: Path | None, suite: str, cases: list[Any]) -> None:

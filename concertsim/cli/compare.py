@@ -28,6 +28,7 @@ from concertsim.cli.app import (
     raise_if_interrupted,
     report_to_ci,
     scheduler_or_exit,
+    given_files,
     staged_results,
     stderr,
     stdout,
@@ -119,7 +120,7 @@ def compare_command(
                                faults=_policy(faults))
     except ComparisonError as error:
         raise bad_input(str(error)) from None
-    junit = junit_or_exit(junit)
+    junit = junit_or_exit(junit, out)
     address = scheduler_or_exit(scheduler)
     announce = not (quiet or json_output)
     at_once = 1 if address is not None else min(seeds, workers or os.cpu_count() or 1)
@@ -138,7 +139,7 @@ def compare_command(
                 progress.update(task, advance=1, description=f"{side.key.upper()}: {escape(side.label)}")
 
         try:
-            with staged_results(out) as staged:
+            with staged_results(out, inputs=given_files(a, b)) as staged:
                 try:
                     comparison = run_comparison(plan, workers=workers, scheduler=address,
                                                 connect_timeout=connect_timeout, on_result=advance)

@@ -38,6 +38,7 @@ from concertsim.cli.app import (
     report_to_ci,
     scenario_or_exit,
     scheduler_or_exit,
+    given_files,
     staged_results,
     stderr,
     stdout,
@@ -167,13 +168,13 @@ def explore_command(
     """
     base = scenario_or_exit(scenario, set_, default=EXPLORATION_BASE)
     chosen = kinds_or_exit(kinds)
-    junit = junit_or_exit(junit)
+    junit = junit_or_exit(junit, out)
     address = scheduler_or_exit(scheduler)
     staged: StagedOutput | None = None
     with _search_progress(not (quiet or json_output) and stderr.is_terminal) as progress:
         watch = SearchWatch(examples, progress)
         try:
-            with staged_results(out) as staged:
+            with staged_results(out, inputs=given_files(scenario)) as staged:
                 try:
                     found = explore(base, examples=examples, seed=seed, kinds=chosen, max_faults=max_faults,
                                     max_users=max_users, workers=workers, scheduler=address,

@@ -20,6 +20,7 @@ from concertsim.cli.app import (
     escape,
     interrupted,
     scenario_or_exit,
+    given_files,
     staged_results,
     stdout,
 )
@@ -50,7 +51,7 @@ def graph(
     resolved = scenario_or_exit(scenario, set_)
     staged: StagedOutput | None = None
     try:
-        with staged_results(out) as staged:
+        with staged_results(out, inputs=given_files(scenario)) as staged:
             report = analyze(resolved)
             output = staged.output
             assert output is not None

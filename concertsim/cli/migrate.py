@@ -26,6 +26,7 @@ from concertsim.cli.app import (
     raise_if_interrupted,
     scenario_or_exit,
     scheduler_or_exit,
+    given_files,
     staged_results,
     stderr,
     stdout,
@@ -111,7 +112,7 @@ def migrate_command(
                 progress.advance(task)
 
         try:
-            with staged_results(out) as staged:
+            with staged_results(out, inputs=given_files(scenario)) as staged:
                 try:
                     migration = run_migration(resolved, chosen, plan.seeds, workers=workers, scheduler=address,
                                               connect_timeout=connect_timeout, on_result=advance)

@@ -20,6 +20,7 @@ from concertsim.cli.app import (
     escape,
     interrupted,
     scenario_or_exit,
+    given_files,
     staged_results,
     stderr,
     stdout,
@@ -142,7 +143,7 @@ def replay(
     with run_progress(announce and stderr.is_terminal) as progress:
         watch = RunWatch(scenario, progress)
         try:
-            with staged_results(out) as staged:
+            with staged_results(out, inputs=given_files(file)) as staged:
                 outcome = run_and_write(scenario, staged, watch, check_determinism=False, trace_format="jsonl")
                 staged.commit()
         except KeyboardInterrupt as error:

@@ -32,6 +32,7 @@ from concertsim.cli.app import (
     raise_if_interrupted,
     report_to_ci,
     scenario_or_exit,
+    given_files,
     staged_results,
     stderr,
     stdout,
@@ -214,14 +215,14 @@ def run(
     if trace_mode not in TRACE_MODES:
         raise bad_input(f"--trace-mode must be 'memory' or 'stream', not {trace_mode!r}")
     resolved = scenario_or_exit(scenario, [*(set_ or ()), *([f"seed={seed}"] if seed is not None else [])])
-    junit = junit_or_exit(junit)
+    junit = junit_or_exit(junit, out)
     announce = not (quiet or json_output)
     check_size(resolved, allow_large=allow_large, announce=announce, trace_mode=trace_mode)
     staged: StagedOutput | None = None
     with run_progress(announce and stderr.is_terminal) as progress:
         watch = RunWatch(resolved, progress, None if allow_large else memory_limit())
         try:
-            with staged_results(out) as staged:
+            with staged_results(out, inputs=given_files(scenario)) as staged:
                 outcome = run_and_write(
                     resolved, staged, watch, check_determinism=check_determinism, trace_format=trace_format,
                     trace_mode=trace_mode,

@@ -29,6 +29,7 @@ from concertsim.cli.app import (
     raise_if_interrupted,
     scenario_or_exit,
     scheduler_or_exit,
+    given_files,
     staged_results,
     stderr,
     stdout,
@@ -139,7 +140,7 @@ def sweep_command(
     journal: Journal | None = None
     with progress_display(announce and stderr.is_terminal) as progress:
         try:
-            with staged_results(out) as staged:
+            with staged_results(out, inputs=given_files(scenario)) as staged:
                 try:
                     journal = open_journal(staged.target, plan, resume=resume, restart=restart, shown=out)
                 except JournalError as error:

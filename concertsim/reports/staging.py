@@ -2,7 +2,9 @@
 
 :class:`StagedOutput` is how a command writes its results into ``--out DIR``:
 
-1. :meth:`~StagedOutput.open`, before any simulation, checks that DIR can be (re)placed: it is
+1. :meth:`~StagedOutput.open`, before any simulation, takes DIR's lock (:class:`~concertsim.reports.
+   output_lock.OutputLock`: one command at a time), refuses a DIR that holds one of the command's
+   own inputs (replacing DIR would delete it), and checks that DIR can be (re)placed: it is
    missing, or a directory that concertsim wrote (it has a manifest and no file the manifest does
    not list); and it creates a fresh hidden directory beside DIR (``.DIR.XXXX.concertsim-new``,
    with DIR cut to 64 characters),
@@ -35,6 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+from concertsim.reports.output_lock import OutputLock
 from concertsim.reports.outputs import MANIFEST, OutputDir, OutputDirError, read_manifest
 
 __all__ = ["StagedOutput", "STAGING_SUFFIX", "PREVIOUS_SUFFIX"]
@@ -66,9 +69,12 @@ class StagedOutput:
     removes everything written. ``target`` is shown in messages as the user gave it.
     """
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, inputs: tuple[Path, ...] = ()) -> None:
         self.shown = target
         self.target = target
+        self.inputs = inputs
+        """Files the command reads (a replayed scenario file): none may lie inside the target."""
+        self._lock: OutputLock | None = None
         self.staging: Path | None = None
         self.output: OutputDir | None = None
         self.committed = False
@@ -87,16 +93,23 @@ class StagedOutput:
         """
         try:
             self.target = self._resolved_target()
+            self._refuse_inputs_inside(self.target)
             self._check_replaceable(self.target)
-            self.replaces_previous = self.target.is_dir() and read_manifest(self.target) is not None
         except OSError as error:
             raise OutputDirError(f"{self.shown}: cannot be used as an output directory ({_reason(error)})") from None
         parent = self.target.parent
         self._create_parents(parent)
         try:
+            self._lock = OutputLock(self.target, self.shown)
+            self._lock.acquire()
+            self._check_replaceable(self.target)  # again, now that no other command can change it
+            self.replaces_previous = self.target.is_dir() and read_manifest(self.target) is not None
             staging = tempfile.mkdtemp(prefix=f".{self.target.name[:64]}.", suffix=STAGING_SUFFIX, dir=parent)
-        except OSError as error:
+        except (OSError, OutputDirError) as error:
+            self._release_lock()
             self._remove_created_parents()
+            if isinstance(error, OutputDirError):
+                raise
             raise OutputDirError(
                 f"{self.shown}: cannot write results there ({_reason(error)}); choose another --out"
             ) from None
@@ -118,6 +131,19 @@ class StagedOutput:
                 f"{self.shown}: is the current directory or contains it; choose a directory below it"
             )
         return resolved
+
+    def _refuse_inputs_inside(self, target: Path) -> None:
+        for given in self.inputs:
+            if Path(os.path.abspath(given)).resolve().is_relative_to(target.resolve()):
+                raise OutputDirError(
+                    f"{self.shown}: holds {given}, which this command reads; replacing the results "
+                    "would delete it. Choose another --out (or copy the file out first)"
+                )
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _check_replaceable(self, target: Path) -> None:
         if not target.exists():
@@ -213,6 +239,7 @@ class StagedOutput:
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
+        self._release_lock()
         self._remove_created_parents()
 
     def _remove_created_parents(self) -> None:
@@ -231,6 +258,7 @@ class StagedOutput:
     ) -> None:
         if not self.committed:
             self.discard()
+        self._release_lock()
 
 
 @contextmanager
