@@ -1,13 +1,19 @@
 """Scheduler addresses are checked before anything runs; an unreachable scheduler is reported after
-the connect timeout, saying how long it waited; an interrupted sweep stops its workers."""
+the connect timeout, saying how long it waited; a listener that is not a Dask scheduler is refused
+within it; an interrupted sweep stops its workers."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
 
-from concertsim.cluster import SchedulerAddressError, SchedulerUnreachable, connect, scheduler_address
+from concertsim.cluster import NotAScheduler, SchedulerAddressError, SchedulerUnreachable, connect, scheduler_address
 from concertsim.sweep import SeedResult, sweep
 from tests.conftest import small_scenario
 
@@ -62,3 +68,63 @@ def test_an_interrupted_sweep_stops_its_workers_and_says_which_seeds_finished() 
         sweep(small_scenario(), range(40), workers=2, on_result=interrupt_after_the_first)
     assert len(finished) == 1
     assert time.monotonic() - started < 30, "the 39 other seeds were not all run"
+
+
+@contextmanager
+def _listener(greeting: bytes | None) -> Iterator[str]:
+    """A loopback listener that is not a Dask scheduler: it greets with ``greeting`` on every
+    connection, or (None) says nothing and waits, as a web server waits for a request."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            held.append(connection)
+            if greeting is not None:
+                connection.sendall(greeting)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("greeting", "why"),
+    [
+        (None, "sent no Dask handshake within 1 s"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "does not speak Dask's protocol"),
+        (b"HTTP/1.0 400 Bad Request\r\n\r\n", "does not speak Dask's protocol"),
+        ((5).to_bytes(8, "little") + b"hello", "does not speak Dask's protocol"),
+    ],
+)
+def test_a_listener_that_is_not_a_scheduler_is_refused_within_the_timeout(greeting: bytes | None, why: str) -> None:
+    with _listener(greeting) as address:
+        started = time.monotonic()
+        with pytest.raises(NotAScheduler) as refused:
+            connect(address, timeout=1)
+    assert time.monotonic() - started < 10
+    assert "is not a Dask scheduler" in str(refused.value) and why in str(refused.value)
+
+
+def test_sweep_at_a_web_server_says_it_is_not_a_scheduler_with_exit_2(tmp_path: Path) -> None:
+    from tests.cli.invoking import cli, refused
+
+    with _listener(None) as address:
+        result = cli("sweep", "small-opening", "--seeds", "1", "--scheduler", address,
+                     "--connect-timeout", "1", "--out", str(tmp_path / "sweep"))
+    assert "is not a Dask scheduler" in refused(result)
