@@ -26,7 +26,7 @@ from concertsim.checks.probes import PROBES
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.topology import STAGE_NAMES, STAGES
-from concertsim.sim.shift_routing import NEW_POINT
+from concertsim.sim.shift_routing import NEW_POINT, ShiftRouting
 from concertsim.sweep import Axis, CellSummary, GridRun, MatrixError, SweepPlan, sweep_grid
 from concertsim.sweep.aggregate import InvariantRate
 
@@ -42,6 +42,7 @@ __all__ = [
     "plan_migration",
     "run_migration",
     "processes_text",
+    "users_shifted",
 ]
 
 TOPOLOGY_KEY = "design.topology"
@@ -97,12 +98,18 @@ def _stage_order(stage: str) -> tuple[int, int]:
     return STAGE_NAMES.index(topology), shift
 
 
-def processes_text(stage: str) -> str:
+def processes_text(stage: str, users: int) -> str:
     """``reservation+queue+concert+data_platform | point``: the stage's processes (with a shift,
-    the split-out Point and the share of users it serves)."""
+    the split-out Point and how many of the ``users`` it serves)."""
     topology, shift = _stage_parts(stage)
     text = " | ".join("+".join(members) for members in STAGES[topology])
-    return f"{text} | {NEW_POINT} ({shift}% of users)" if shift else text
+    return f"{text} | {NEW_POINT} ({users_shifted(stage, users)} of {users} users, {shift}%)" if shift else text
+
+
+def users_shifted(stage: str, users: int) -> int:
+    """How many of ``users`` the split-out Point serves at ``stage`` (0 without a shift)."""
+    shift = _stage_parts(stage)[1]
+    return len(ShiftRouting(shift, users).shifted) if shift else 0
 
 
 def plan_migration(base: Scenario, stages: Sequence[str], seeds: Sequence[int]) -> SweepPlan:

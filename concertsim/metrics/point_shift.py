@@ -8,7 +8,7 @@ from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
 from concertsim.sim.result import RunResult
-from concertsim.sim.shift_routing import NEW_POINT, OLD_POINT, takes_new_path
+from concertsim.sim.shift_routing import NEW_POINT, OLD_POINT, ShiftRouting
 
 __all__ = ["point_shift"]
 
@@ -42,7 +42,7 @@ def point_shift(result: RunResult, records: RecordsByKind) -> dict[str, Any] | N
         "share_percent": design.point_shift,
         "replication": design.shift_replication,
         "users": users,
-        "users_shifted": sum(1 for user_id in range(1, users + 1) if takes_new_path(design.point_shift, user_id)),
+        "users_shifted": len(ShiftRouting(design.point_shift, users).shifted),
         "served_by_new": served_by_new,
         "applied": applied,
     }

@@ -178,11 +178,11 @@ SWITCHES: tuple[Switch, ...] = (
     ),
     Switch(
         "point_shift", "traffic shifted to the split-out Point", "9",
-        "0: the monolith's in-process Point serves every user; x (at the monolith stage): users with "
-        "user_id % 100 below x are served by the split-out Point service and its own store, the two stores "
+        "0: the monolith's in-process Point serves every user; x (at the monolith stage): x % of the "
+        "users are served by the split-out Point service and its own store, the two stores "
         "kept in sync by replication",
         lambda value, default: (
-            f"users with user_id % 100 below {value} are served by the split-out Point over the network while the "
+            f"{value} % of the users are served by the split-out Point over the network while the "
             "rest stay in-process: their payments meet the distributed transaction problem, and the two Point "
             "stores must be kept alike by replication" if value else "the monolith's Point serves every user"
         ),

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from concertsim.migration import Migration
+from concertsim.migration import Migration, users_shifted
 from concertsim.reports.migration_report import verdict_text
 from concertsim.reports.report_blocks import plural
 from concertsim.reports.sweep_report import measure_parts
@@ -44,7 +44,11 @@ def print_migration_summary(console: Console, migration: Migration, out: Path) -
     """The stage table, each broken invariant with its rate and interval, the verdict, and where
     the results are."""
     console.print(stage_table(migration))
+    users = migration.plan.base.workload.users
     for stage in migration.stages:
+        if shifted := users_shifted(stage.stage, users):
+            console.print(f"{stage.stage}: {shifted} of {plural(users, 'user')} served by the split-out Point",
+                          highlight=False, soft_wrap=True)
         for rate in stage.broken:
             interval = rate.rate
             new = " (new)" if rate.invariant in stage.introduced else ""

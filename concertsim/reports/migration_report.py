@@ -63,7 +63,7 @@ def _stage_table(migration: Migration) -> Table:
         runs = len(stage.summary.runs)
         invariants = (f"all held in {runs} of {runs}" if stage.summary.holds else
                       "; ".join(f"{rate.invariant} {rate.violated} of {rate.runs}" for rate in stage.broken))
-        rows.append([stage.stage, processes_text(stage.stage), invariants,
+        rows.append([stage.stage, processes_text(stage.stage, migration.plan.base.workload.users), invariants,
                      *(measure_cell(stage, m) for m in STAGE_MEASURES), introduced_text(stage)])
     return Table(header, rows)
 

@@ -7,7 +7,7 @@ With ``design.point_shift`` = x (and ``design.topology: monolith``):
   database of its own (the *new* store), its own outbox and relay, reached over the network.
   Both stores are loaded with every account before the run (the migration's copy).
 - **Routing by user bucket.** A router in front of Point's endpoints (:attr:`Host.route`, on every
-  host) sends the calls of users with ``user_id % 100 < x`` to the new service, over the network,
+  host) sends the calls of x % of the users (:class:`~concertsim.sim.shift_routing.ShiftRouting`) to the new service, over the network,
   and leaves the others on the monolith's path (a function call inside the monolith, or the
   gateway's call to the monolith). The store of a user's path *owns* the user's account; the
   compensation (ReservationFailedEvent) is acted on only by the owning Point
@@ -46,7 +46,7 @@ from concertsim.sim.network import Failed, Ok, Reply
 from concertsim.sim.random_streams import sampler
 from concertsim.sim.relay import relay_name, relay_outbox
 from concertsim.sim.services import point as point_service
-from concertsim.sim.shift_routing import NEW_POINT, OLD_POINT, point_host_for, takes_new_path
+from concertsim.sim.shift_routing import NEW_POINT, OLD_POINT, ShiftRouting
 from concertsim.sim.storage import DELETED, CommitFailed, Database, Transaction
 
 if TYPE_CHECKING:
@@ -156,8 +156,8 @@ class _Applier:
 class PointShift:
     """The wiring of a shift: the new Point's host, the router and the two change feeds."""
 
-    def __init__(self, shift: int, old: Host, new: Host, feeds: tuple[_Feed, ...]) -> None:
-        self.shift = shift
+    def __init__(self, routing: ShiftRouting, old: Host, new: Host, feeds: tuple[_Feed, ...]) -> None:
+        self.routing = routing
         self.old = old
         self.new = new
         self.feeds = feeds
@@ -170,11 +170,11 @@ class PointShift:
         design = scenario.design
         old = system.hosts[OLD_POINT]
         new = _new_point_host(system)
-        shift = design.point_shift
+        routing = ShiftRouting(design.point_shift, scenario.workload.users)
 
         def route(callee: str, body: dict[str, Any]) -> str:
             if callee == OLD_POINT and "user_id" in body:
-                return point_host_for(shift, body["user_id"])
+                return routing.host_for(body["user_id"])
             return callee
 
         for host in system.hosts.values():
@@ -190,7 +190,7 @@ class PointShift:
                                    partial(feed.ship, design.shift_replication == "acked"))
             old.endpoints[REPLICATE] = _Applier(world.env).replicate
             new.endpoints[REPLICATE] = _Applier(world.env).replicate
-        return cls(shift, old, new, feeds)
+        return cls(routing, old, new, feeds)
 
     def backlog(self) -> int:
         """Changes not yet shipped to the other store (the run is not settled before it is 0)."""
@@ -203,7 +203,7 @@ class PointShift:
         view = dict(old_tables)
         for table in POINT_TABLES:
             if table in old_tables or table in new_tables:
-                view[table] = owners_view(self.shift, table, old_tables, new_tables)
+                view[table] = owners_view(self.routing, table, old_tables, new_tables)
         return {OLD_POINT: view, "point_old": old_tables}
 
 
@@ -269,7 +269,7 @@ def user_of(tables: dict[str, dict[Hashable, Any]], table: str, key: Hashable, r
     return None
 
 
-def owners_view(shift: int, table: str, old: dict[str, dict[Hashable, Any]],
+def owners_view(routing: ShiftRouting, table: str, old: dict[str, dict[Hashable, Any]],
                 new: dict[str, dict[Hashable, Any]]) -> dict[Hashable, Any]:
     """``table`` with each row as the store owning its user holds it; a row only one store holds
     (a change not yet replicated, or a tombstone) from that store."""
@@ -278,7 +278,7 @@ def owners_view(shift: int, table: str, old: dict[str, dict[Hashable, Any]],
     for key, row in old_rows.items():
         if key in new_rows:
             user = user_of(old, table, key, row)
-            if user is not None and takes_new_path(shift, user):
+            if user is not None and routing.takes_new_path(user):
                 row = new_rows[key]
         view[key] = row
     for key, row in new_rows.items():

@@ -14,6 +14,7 @@ from concertsim.models import points
 from concertsim.scenarios.loader import ScenarioError
 from concertsim.sim.result import RunResult
 from concertsim.sim.runner import run_scenario
+from concertsim.sim.shift_routing import ShiftRouting
 from tests.cli.invoking import cli, flat, refused
 from tests.conftest import small_scenario
 
@@ -23,6 +24,27 @@ LOST_REPLICATION = [{"at": 0, "kind": "drop", "target": "request", "duration": 2
 LOST_USE_REPLIES = [{"at": 0, "kind": "drop", "target": "reply", "match": {"message_type": "point.use"}}]
 
 
+def shifted(result: RunResult) -> frozenset[int]:
+    """The users the split-out Point serves in ``result``."""
+    design = result.scenario.design
+    return ShiftRouting(design.point_shift, result.scenario.workload.users).shifted
+
+
+def test_a_shift_moves_that_share_of_the_users_there_are_and_more_users_for_a_larger_share() -> None:
+    assert len(ShiftRouting(25, 20).shifted) == 5
+    assert len(ShiftRouting(25, 1000).shifted) == 250
+    assert ShiftRouting(25, 20).shifted < ShiftRouting(50, 20).shifted < ShiftRouting(100, 20).shifted
+    assert ShiftRouting(100, 20).shifted == frozenset(range(1, 21))
+    assert ShiftRouting(25, 20).shifted != frozenset(range(1, 6))  # spread over the users, not the first ids
+
+
+def test_25_and_100_percent_of_a_small_opening_are_different_runs() -> None:
+    quarter = run_scenario(small_scenario("design.topology=monolith", "design.point_shift=25"))
+    everyone = run_scenario(small_scenario("design.topology=monolith", "design.point_shift=100"))
+    assert quarter.trace_sha256 != everyone.trace_sha256
+    assert len(shifted(quarter)) == round(quarter.scenario.workload.users / 4)
+
+
 def broken(result: RunResult) -> dict[str, int]:
     return {v.invariant.id: len(v.violations) for v in check_run(result) if v.violations}
 
@@ -30,7 +52,7 @@ def broken(result: RunResult) -> dict[str, int]:
 def test_each_users_point_operations_go_to_the_store_of_their_bucket() -> None:
     result = run_scenario(small_scenario(*SHIFT))
     raised = [r for r in result.trace.of_kind("event.raised") if r.data["type"].startswith("Point")]
-    by_host = {(r.party, r.data["payload"]["user_id"] % 100 < 20) for r in raised}
+    by_host = {(r.party, r.data["payload"]["user_id"] in shifted(result)) for r in raised}
     assert by_host == {("point_new", True), ("point", False)}  # both paths served, each its own users
     served = {(r.party, r.data["endpoint"]) for r in result.trace.of_kind("call.serve")}
     assert ("point_new", "point.use") in served  # new path: over the network
@@ -44,7 +66,7 @@ def test_acknowledged_replication_survives_lost_messages_and_the_stores_agree() 
     assert broken(result) == {}
     old, new = result.table("point_old", points.LEDGER), result.table("point_new", points.LEDGER)
     assert old == new and any(e.kind == "use" for e in old.values())
-    assert any(e.user_id % 100 < 20 for e in old.values() if e.kind == "use")  # the new path's, replicated
+    assert any(e.user_id in shifted(result) for e in old.values() if e.kind == "use")  # the new path's, replicated
 
 
 @pytest.mark.parametrize(
@@ -59,7 +81,7 @@ def test_without_acknowledged_replication_the_stores_disagree(replication: str, 
     assert "the Point stores disagree on user" in verdict.violations[0].message
     accounts = result.table("point", points.ACCOUNTS)  # what the other checks read: each owner's rows
     for user_id, account in accounts.items():
-        owner = "point_new" if user_id % 100 < 20 else "point_old"
+        owner = "point_new" if user_id in shifted(result) else "point_old"
         assert account is result.table(owner, points.ACCOUNTS)[user_id]
 
 
@@ -70,14 +92,14 @@ def test_the_shifted_users_payments_meet_the_distributed_transaction_problem() -
     kept = run_scenario(small_scenario(*SHIFT, faults=LOST_USE_REPLIES))
     assert broken(kept) == {}
     refunded = [u for u in kept.table("point", points.USES).values() if u.refunded_at is not None]
-    assert refunded and all(u.user_id % 100 < 20 for u in refunded)
+    assert refunded and all(u.user_id in shifted(kept) for u in refunded)
     assert any(r.party == "point_new" and r.data["type"] == "ReservationFailedEvent"
                for r in kept.trace.of_kind("consumer.handled"))
     orphaning = run_scenario(small_scenario(*SHIFT, "design.compensation=false", faults=LOST_USE_REPLIES))
     (verdict,) = check_run(orphaning, ["no-orphaned-deduction"])
     orphaned = {v.evidence["reservation_id"] for v in verdict.violations}
     assert orphaned
-    assert all(u.user_id % 100 < 20 for u in orphaning.table("point", points.USES).values()
+    assert all(u.user_id in shifted(orphaning) for u in orphaning.table("point", points.USES).values()
                if u.reservation_id in orphaned)
 
 
@@ -125,7 +147,8 @@ def test_migrate_runs_the_shifted_monolith_between_the_monolith_and_point_split(
     stages = {stage["stage"]: stage for stage in data["stages"]}
     assert stages["monolith@25"]["point_shift"] == 25 and stages["monolith"]["point_shift"] == 0
     assert stages["point_split"]["repaired"] == []  # one store there: nothing to agree on, nothing repaired
-    assert "point_new (25% of users)" in (out / "report.md").read_text()
+    assert "monolith@25: 5 of 20 users served by the split-out Point" in text
+    assert "point_new (5 of 20 users, 25%)" in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from concertsim.api import RunOutcome, run
+from concertsim.sim.shift_routing import ShiftRouting
 from concertsim.cli import app
 from concertsim.models import points
 from concertsim.scenarios.loader import builtin_names, builtin_path, load_builtin
@@ -131,7 +132,7 @@ def test_point_shift_loses_replication_and_payment_replies_and_the_stores_still_
     lost = [r for r in result.trace.of_kind("call.request_lost") if r.party == "point"]  # the monolith's feed
     assert lost, "replication requests were lost"
     refunded = [u for u in result.table("point", points.USES).values() if u.refunded_at is not None]
-    assert refunded and all(u.user_id % 100 < 25 for u in refunded)  # only the shifted users' payments cross a network
+    assert refunded and all(u.user_id in ShiftRouting(25, result.scenario.workload.users).shifted for u in refunded)  # only the shifted users' payments cross a network
     assert result.table("point_old", points.LEDGER) == result.table("point_new", points.LEDGER)
 
 

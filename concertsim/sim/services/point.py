@@ -26,7 +26,7 @@ from concertsim.sim.host import Host
 from concertsim.sim.consumer import EventWork
 from concertsim.sim.network import Ok, Reply
 from concertsim.sim.services.common import Job
-from concertsim.sim.shift_routing import point_host_for
+from concertsim.sim.shift_routing import ShiftRouting
 from concertsim.sim.storage import Transaction
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
@@ -121,13 +121,14 @@ def subscriptions(host: Host) -> dict[str, EventWork]:
     orchestration flow, whose orchestrator commands the refund (``point.refund``). During a
     traffic shift each Point refunds only the users its store owns."""
     design = host.world.scenario.design
+    routing = ShiftRouting(design.point_shift, host.world.scenario.workload.users) if design.point_shift else None
     if not design.compensation or design.payment_flow == "orchestration":
         return {}
 
     def refund(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
         failed = event.payload
         assert isinstance(failed, ReservationFailed)
-        if design.point_shift and point_host_for(design.point_shift, failed.user_id) != host.name:
+        if routing is not None and routing.host_for(failed.user_id) != host.name:
             return []  # during a shift, the other Point's store owns this user's account
         return list(
             points.refund_reservation(
