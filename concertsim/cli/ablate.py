@@ -14,6 +14,8 @@ from rich.table import Table
 
 from concertsim.ablation import SAFEGUARDS, AblationRow, Safeguard, ablate
 from concertsim.cli.app import (
+    MAX_EXAMPLES,
+    MAX_SEED,
     JsonOption,
     JunitOption,
     OutOption,
@@ -101,8 +103,8 @@ def _safeguards_or_exit(only: list[str] | None) -> list[Safeguard]:
 @app.command(name="ablate")
 def ablate_command(
     scenario: ScenarioArg = None,
-    examples: Annotated[int, typer.Option("--examples", "-n", help="Most examples per safeguard and flow (each search stops at its first violation).", min=1)] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the searches.", min=0)] = 0,
+    examples: Annotated[int, typer.Option("--examples", "-n", help="Most examples per safeguard and flow (each search stops at its first violation).", min=1, max=MAX_EXAMPLES)] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the searches.", min=0, max=MAX_SEED)] = 0,
     only: Annotated[
         Optional[list[str]],
         typer.Option("--only", help="Only safeguards whose switch contains this text (repeatable), e.g. --only dedup."),

@@ -60,6 +60,12 @@ __all__ = [
     "progress_display",
     "emit_json",
     "junit_or_exit",
+    "MAX_SEED",
+    "MAX_SEEDS",
+    "MAX_EXAMPLES",
+    "MAX_WORKERS",
+    "MAX_FAULTS",
+    "MAX_USERS",
     "given_files",
     "SchedulerOption",
     "scheduler_or_exit",
@@ -88,6 +94,24 @@ app = typer.Typer(
 stdout = Console()
 stderr = Console(stderr=True)
 
+# --- bounds of the numeric options ---------------------------------------------------------------------------
+# Every count a user types is bounded, so a typo is refused (exit 2) instead of overflowing a
+# container or growing a command's bookkeeping without end.
+
+MAX_SEED = 2**63 - 1
+"""The largest seed (the scenario schema's bound on ``seed``)."""
+MAX_SEEDS = 100_000
+"""Most seeds per cell of a sweep, a comparison or a migration: each finished run is kept."""
+MAX_EXAMPLES = 10_000_000
+"""Most examples of one search."""
+MAX_WORKERS = 1024
+"""Most local worker processes."""
+MAX_FAULTS = 1000
+"""Most faults in one generated schedule."""
+MAX_USERS = 1_000_000
+"""Most users in one generated example (the scenario schema's bound on ``workload.users``)."""
+
+
 # --- options shared by several commands --------------------------------------------------------------
 
 ScenarioArg = Annotated[
@@ -100,7 +124,7 @@ ScenarioArg = Annotated[
 ]
 SeedOption = Annotated[
     Optional[int],
-    typer.Option("--seed", help="Root seed of the run (default: the scenario's `seed`).", min=0),
+    typer.Option("--seed", help="Root seed of the run (default: the scenario's `seed`).", min=0, max=MAX_SEED),
 ]
 SetOption = Annotated[
     Optional[list[str]],

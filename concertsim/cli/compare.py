@@ -10,6 +10,8 @@ import typer
 from rich.table import Table
 
 from concertsim.cli.app import (
+    MAX_SEEDS,
+    MAX_WORKERS,
     AllowLargeOption,
     ConnectTimeoutOption,
     JsonOption,
@@ -70,7 +72,7 @@ def compare_command(
         Optional[str],
         typer.Argument(metavar="B", help="Design B, likewise (default: A itself, varied by --set-b).", show_default=False),
     ] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="How many seeds each side runs: A's seed and the ones after it.", min=1)] = 10,
+    seeds: Annotated[int, typer.Option("--seeds", help="How many seeds each side runs: A's seed and the ones after it.", min=1, max=MAX_SEEDS)] = 10,
     set_: Annotated[
         SideOverrides,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a scenario field of both sides by its dotted path (repeatable)."),
@@ -90,7 +92,7 @@ def compare_command(
                      help="Which fault schedule the sides run: a (both run A's, the default), b (both run B's), "
                           "own (each its own: differences may then come from the faults)."),
     ] = "a",
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).", min=1)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).", min=1, max=MAX_WORKERS)] = None,
     scheduler: SchedulerOption = None,
     connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     out: OutOption = Path("concertsim-compare"),

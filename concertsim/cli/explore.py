@@ -19,6 +19,11 @@ from rich.table import Table
 
 from concertsim.checks.probes import PROBES
 from concertsim.cli.app import (
+    MAX_EXAMPLES,
+    MAX_FAULTS,
+    MAX_SEED,
+    MAX_USERS,
+    MAX_WORKERS,
     ConnectTimeoutOption,
     JsonOption,
     JunitOption,
@@ -134,13 +139,13 @@ def _search_progress(enabled: bool) -> Any:
 @app.command(name="explore")
 def explore_command(
     scenario: ScenarioArg = None,
-    examples: Annotated[int, typer.Option("--examples", "-n", help="How many generated schedules to try.", min=1)] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the search itself (the same seed searches the same way).", min=0)] = 0,
+    examples: Annotated[int, typer.Option("--examples", "-n", help="How many generated schedules to try.", min=1, max=MAX_EXAMPLES)] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the search itself (the same seed searches the same way).", min=0, max=MAX_SEED)] = 0,
     set_: SetOption = None,
     kinds: KindsOption = None,
-    max_faults: Annotated[int, typer.Option("--max-faults", help="Most faults in one schedule.", min=0)] = 4,
-    max_users: Annotated[int, typer.Option("--max-users", help="Most users in one example.", min=1)] = 30,
-    workers: Annotated[int, typer.Option("--workers", help="Search on this many local processes (the result is the same as with one).", min=1)] = 1,
+    max_faults: Annotated[int, typer.Option("--max-faults", help="Most faults in one schedule.", min=0, max=MAX_FAULTS)] = 4,
+    max_users: Annotated[int, typer.Option("--max-users", help="Most users in one example.", min=1, max=MAX_USERS)] = 30,
+    workers: Annotated[int, typer.Option("--workers", help="Search on this many local processes (the result is the same as with one).", min=1, max=MAX_WORKERS)] = 1,
     scheduler: SchedulerOption = None,
     connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     out: OutOption = Path("concertsim-explore"),

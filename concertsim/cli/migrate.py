@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from concertsim.cli.app import (
+    MAX_SEEDS,
+    MAX_WORKERS,
     AllowLargeOption,
     ConnectTimeoutOption,
     JsonOption,
@@ -57,10 +59,10 @@ __all__ = ["migrate_command"]
 @app.command(name="migrate")
 def migrate_command(
     scenario: ScenarioArg = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per stage: the scenario's seed and the ones after it, the same at every stage.", min=1)] = 5,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per stage: the scenario's seed and the ones after it, the same at every stage.", min=1, max=MAX_SEEDS)] = 5,
     stages: Annotated[str | None, typer.Option("--stages", metavar="A,B,...", help=f"The stages to run, comma-separated (default: all, {', '.join(STAGE_NAMES)}); run in that order.")] = None,
     shift: Annotated[int | None, typer.Option("--shift", metavar="PERCENT", help="Also run the monolith with this share of the users (spread over them, the same users and more for a larger share) served by the split-out Point, its store kept in sync by replication: the stage monolith@PERCENT, run after the monolith.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Local worker processes (default: one per core).", min=1)] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Local worker processes (default: one per core).", min=1, max=MAX_WORKERS)] = None,
     scheduler: SchedulerOption = None,
     connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     set_: SetOption = None,

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from concertsim.cli.app import (
+    MAX_SEEDS,
+    MAX_WORKERS,
     AllowLargeOption,
     ConnectTimeoutOption,
     JsonOption,
@@ -98,10 +100,10 @@ def _how_far(plan: SweepPlan, journal: Journal | None) -> str:
 def sweep_command(
     scenario: ScenarioArg = None,
     matrix: MatrixOption = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per cell: the scenario's seed and the ones after it, the same in every cell.", min=1)] = 10,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per cell: the scenario's seed and the ones after it, the same in every cell.", min=1, max=MAX_SEEDS)] = 10,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted sweep into --out (the same scenario, --set, --matrix and --seeds): runs it finished are not run again.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted sweep into --out and start afresh.")] = False,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).", min=1)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).", min=1, max=MAX_WORKERS)] = None,
     scheduler: SchedulerOption = None,
     connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     set_: SetOption = None,

@@ -35,8 +35,8 @@ class MessageFilter(FrozenModel):
     group: PlainLine | None = Field(None, description="consumer group (broker deliveries)")
     source: PlainLine | None = None
     destination: PlainLine | None = None
-    skip: Annotated[int, Field(ge=0)] = 0
-    count: Annotated[int, Field(ge=1)] | None = None
+    skip: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
+    count: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
     rate: Probability = 1.0
 
 
@@ -78,7 +78,7 @@ class FaultSpec(FrozenModel):
     target: PlainLine = Field(min_length=1)
     duration: NonNegativeSeconds = 0.0
     match: MessageFilter | None = None
-    params: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
+    params: dict[str, Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _target_fits_kind(self) -> FaultSpec:

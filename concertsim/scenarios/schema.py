@@ -183,7 +183,7 @@ class Concerts(_Frozen):
 
     dates: Annotated[int, Field(ge=1, le=1000)] = 3
     seats_per_date: Annotated[int, Field(ge=1, le=100_000)] = 50
-    price: Annotated[int, Field(gt=0)] = 50_000
+    price: Annotated[int, Field(gt=0, le=1_000_000_000)] = 50_000
     opens_at: NonNegativeSeconds = 0.0
     opens_at_by_date: dict[int, NonNegativeSeconds] = Field(
         default_factory=dict,
@@ -206,11 +206,11 @@ class Rules(_Frozen):
     """Business rule parameters of the services."""
 
     hold_ttl: PositiveSeconds = 180.0
-    queue_capacity: Annotated[int, Field(ge=1)] = 100
+    queue_capacity: Annotated[int, Field(ge=1, le=1_000_000)] = 100
     token_idle_ttl: PositiveSeconds = 60.0
     activation_interval: PositiveSeconds = 1.0
     sweep_interval: PositiveSeconds = 5.0
-    rate_limit_per_second: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    rate_limit_per_second: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] | None = None
     max_open_holds_per_user: Annotated[int, Field(ge=1, le=1000)] = Field(
         1, description="how many seats one user may hold (open, unexpired holds) at once"
     )
@@ -226,9 +226,9 @@ class Workload(_Frozen):
         0.1, description="share of a flash crowd arriving later, uniformly from the end of the flash "
         "window to the end of the workload: the demand that buys the seats expired holds release",
     )
-    rate_per_second: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    rate_per_second: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] = 1.0
     duration: PositiveSeconds = 300.0
-    initial_points: Annotated[int, Field(ge=0)] = 0
+    initial_points: Annotated[int, Field(ge=0, le=10**15)] = 0
     abandon_probability: Probability = 0.2
     think_time: Distribution = Exponential(mean=10.0)
     poll_interval: PositiveSeconds = 2.0
