@@ -18,9 +18,10 @@ from concertsim.scenarios.loader import (
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.result import RunResult
 from concertsim.sim.runner import run_scenario
-from concertsim.sim.trace import TraceMode
+from concertsim.sim.cost import refuse_if_too_large
+from concertsim.sim.trace import TRACE_MODES, TraceMode
 
-__all__ = ["run", "RunOutcome", "resolve_scenario"]
+__all__ = ["run", "RunOutcome", "resolve_scenario", "check_run_arguments"]
 
 
 @dataclass
@@ -102,11 +103,28 @@ def run(
     seed: int | None = None,
     overrides: tuple[str, ...] | list[str] = (),
     trace_mode: TraceMode = "memory",
+    allow_large: bool = False,
 ) -> RunOutcome:
     """Run ``scenario`` (default: the built-in ticket opening) with ``seed`` and check it.
 
     ``trace_mode="stream"`` keeps most of the trace on disk while the run goes (for runs too big
-    for memory): the same outcome, read back more slowly."""
+    for memory): the same outcome, read back more slowly. The arguments are checked as the command
+    line checks them: a ``seed`` that is not a whole number from 0 to 2**63 - 1 or an unknown
+    ``trace_mode`` raises ``ValueError``, a bad scenario ``ScenarioError``, and a run estimated to
+    need more memory than the machine allows :class:`~concertsim.sim.cost.RunTooLarge` unless
+    ``allow_large``."""
+    check_run_arguments(seed, trace_mode)
     resolved = resolve_scenario(scenario, overrides)
+    if not allow_large:
+        refuse_if_too_large(resolved, streamed=trace_mode == "stream")
     result = run_scenario(resolved, seed, trace_mode=trace_mode)
     return RunOutcome(result, check_run(result))
+
+
+def check_run_arguments(seed: object, trace_mode: object = "memory") -> None:
+    """Raise ``ValueError`` naming the argument if ``seed`` is not None or a whole number from 0
+    to 2**63 - 1 (the scenario's bound), or ``trace_mode`` is not one of :data:`TRACE_MODES`."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, not {seed!r}")
+    if trace_mode not in TRACE_MODES:
+        raise ValueError(f"trace_mode must be one of {', '.join(map(repr, TRACE_MODES))}, not {trace_mode!r}")

@@ -59,11 +59,12 @@ class ConcertsimFixture:
 
     def assert_holds(
         self, scenario: Scenario | str | Path | None = None, *, seed: int | None = None,
-        overrides: Sequence[str] = (),
+        overrides: Sequence[str] = (), allow_large: bool = False,
     ) -> RunOutcome:
         """See :func:`concertsim.testing.assert_holds`."""
         __tracebackhide__ = True
-        return assert_holds(scenario, seed=seed, overrides=overrides, counterexample_dir=self.counterexample_dir)
+        return assert_holds(scenario, seed=seed, overrides=overrides, counterexample_dir=self.counterexample_dir,
+                            allow_large=allow_large)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -14,10 +14,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from concertsim.api import RunOutcome, resolve_scenario
+from concertsim.api import RunOutcome, check_run_arguments, resolve_scenario
 from concertsim.checks import check_run
 from concertsim.scenarios.loader import to_yaml
 from concertsim.scenarios.schema import Expectation, Scenario
+from concertsim.sim.cost import refuse_if_too_large
 from concertsim.sim.runner import run_scenario
 
 __all__ = ["assert_holds", "PromiseBroken", "DEFAULT_COUNTEREXAMPLE_DIR"]
@@ -39,17 +40,23 @@ def assert_holds(
     seed: int | None = None,
     overrides: Sequence[str] = (),
     counterexample_dir: Path | None = DEFAULT_COUNTEREXAMPLE_DIR,
+    allow_large: bool = False,
 ) -> RunOutcome:
     """Run ``scenario`` (an object, a file, a built-in name; None: the default) and return its
     outcome if every enabled invariant held. Otherwise raise :class:`PromiseBroken`, naming each
     broken invariant with its first violation, after writing the scenario (with the seed that broke
     it) to ``counterexample_dir`` (None: write nothing) under a name derived from its content, so
     the same failure always lands in the same file; inside a Hypothesis test, only the example
-    Hypothesis finally reports is written. Raises ``ScenarioError`` for a bad scenario."""
+    Hypothesis finally reports is written. Raises ``ScenarioError`` for a bad scenario, ``ValueError``
+    for a bad seed, and :class:`~concertsim.sim.cost.RunTooLarge` for a run estimated to need more
+    memory than the machine allows (unless ``allow_large``), as :func:`concertsim.run` does."""
     __tracebackhide__ = True  # pytest shows the caller's line and this message, not this body
+    check_run_arguments(seed)
     resolved = resolve_scenario(scenario, list(overrides))
     if seed is not None:
         resolved = resolved.model_copy(update={"seed": seed})
+    if not allow_large:
+        refuse_if_too_large(resolved)
     result = run_scenario(resolved)
     outcome = RunOutcome(result, check_run(result))
     if outcome.holds:

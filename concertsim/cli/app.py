@@ -43,7 +43,7 @@ from concertsim.reports.outputs import OutputDirError
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.loader import ScenarioError
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.cost import RunCost, estimate_run_cost, format_bytes, memory_limit
+from concertsim.sim.cost import RunCost, RunTooLarge, refuse_if_too_large
 
 __all__ = [
     "app",
@@ -262,19 +262,20 @@ def check_size(
     """Estimate ``scenario``'s cost; refuse it (exit 2, with advice) above the memory limit unless
     ``allow_large``; announce the estimate on stderr for a long run. ``at_once`` runs share the
     machine's memory (a sweep's workers)."""
-    cost = estimate_run_cost(scenario, streamed=trace_mode == "stream")
-    needed = cost.memory_bytes * at_once
-    limit = memory_limit()
-    if needed > limit and not allow_large:
-        workers = f" with {at_once} runs at once" if at_once > 1 else ""
-        raise bad_input(
-            f"{scenario.name}: too large to run without --allow-large: estimated {cost.describe()}"
-            f"{workers}; the limit is {format_bytes(limit)} (4 GiB or the memory available, whichever "
-            "is less). Lower workload.users, raise rules.queue_capacity or workload.poll_interval, "
-            f"lower workload.patience, {'' if trace_mode == 'stream' else 'use --trace-mode stream (concertsim run), '}"
-            "or pass --allow-large to run it anyway"
-        )
-    if announce and (cost.wall_seconds > ANNOUNCE_SECONDS or needed > limit):
+    streamed = trace_mode == "stream"
+    try:
+        cost = refuse_if_too_large(scenario, streamed=streamed, at_once=at_once)
+        too_large = False
+    except RunTooLarge as refusal:
+        if not allow_large:
+            raise bad_input(
+                f"{refusal.name}: too large to run without --allow-large: {refusal.estimate}. Lower workload.users, raise rules.queue_capacity or "
+                f"workload.poll_interval, lower workload.patience, "
+                f"{'' if streamed else 'use --trace-mode stream (concertsim run), '}"
+                "or pass --allow-large to run it anyway"
+            ) from None
+        cost, too_large = refusal.cost, True
+    if announce and (cost.wall_seconds > ANNOUNCE_SECONDS or too_large):
         stderr.print(f"estimated: {escape(cost.describe())}", highlight=False, soft_wrap=True)
     return cost
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from concertsim.api import RunOutcome
+from concertsim.api import RunOutcome, check_run_arguments
 from concertsim.checks import check_run
 from concertsim.cli.app import (
     AllowLargeOption,
@@ -46,7 +46,7 @@ from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.cost import format_bytes, memory_limit, resident_memory
 from concertsim.sim.runner import RunProgress, run_scenario
-from concertsim.sim.trace import TRACE_MODES, TraceMode
+from concertsim.sim.trace import TraceMode
 
 __all__ = ["run", "simulate", "write_run_files", "run_and_write", "run_progress", "RunWatch"]
 
@@ -212,8 +212,10 @@ def run(
     """
     if trace_format not in ("jsonl", "chrome", "otlp"):
         raise bad_input(f"--trace-format must be 'jsonl', 'chrome' or 'otlp', not {trace_format!r}")
-    if trace_mode not in TRACE_MODES:
-        raise bad_input(f"--trace-mode must be 'memory' or 'stream', not {trace_mode!r}")
+    try:
+        check_run_arguments(seed, trace_mode)
+    except ValueError as error:
+        raise bad_input(f"--{error}".replace("trace_mode", "trace-mode", 1)) from None
     resolved = scenario_or_exit(scenario, [*(set_ or ()), *([f"seed={seed}"] if seed is not None else [])])
     junit = junit_or_exit(junit, out)
     announce = not (quiet or json_output)

@@ -34,7 +34,9 @@ from concertsim.scenarios.schema import Scenario
 
 __all__ = [
     "RunCost",
+    "RunTooLarge",
     "estimate_run_cost",
+    "refuse_if_too_large",
     "RECORDS_PER_USER",
     "RECORDS_PER_POLL",
     "BYTES_PER_RECORD",
@@ -150,6 +152,32 @@ def estimate_run_cost(scenario: Scenario, *, streamed: bool = False) -> RunCost:
         memory_bytes=BASE_BYTES + (STREAMED_BYTES_PER_RECORD if streamed else BYTES_PER_RECORD) * records,
         wall_seconds=BASE_SECONDS + SECONDS_PER_RECORD * records,
     )
+
+
+class RunTooLarge(Exception):
+    """A run estimated to need more memory than :func:`memory_limit` allows. ``cost`` is the
+    estimate of one run, ``needed`` the memory of ``at_once`` such runs, ``limit`` the limit. The
+    message states the estimate; each front end adds its own advice (an option, an argument)."""
+
+    def __init__(self, name: str, cost: RunCost, needed: int, limit: int, at_once: int) -> None:
+        together = f" with {at_once} runs at once" if at_once > 1 else ""
+        self.estimate = (
+            f"estimated {cost.describe()}{together}; the limit is {format_bytes(limit)} "
+            "(4 GiB or the memory available, whichever is less)"
+        )
+        super().__init__(f"{name}: too large to run: {self.estimate}")
+        self.name, self.cost, self.needed, self.limit, self.at_once = name, cost, needed, limit, at_once
+
+
+def refuse_if_too_large(scenario: Scenario, *, streamed: bool = False, at_once: int = 1) -> RunCost:
+    """The estimated cost of ``scenario``; raises :class:`RunTooLarge` if ``at_once`` such runs
+    would need more memory than :func:`memory_limit`. Every entry point that starts runs (the
+    command line, :func:`concertsim.run`, the pytest fixture) asks this first."""
+    cost = estimate_run_cost(scenario, streamed=streamed)
+    limit = memory_limit()
+    if cost.memory_bytes * at_once > limit:
+        raise RunTooLarge(scenario.name, cost, cost.memory_bytes * at_once, limit, at_once)
+    return cost
 
 
 def _polls(waiting: int, admission_rate: float, patience: float, poll_interval: float) -> int:
