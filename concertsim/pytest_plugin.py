@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.errors import InvalidArgument
 
 from concertsim.api import RunOutcome
 from concertsim.scenarios.schema import Scenario
@@ -82,7 +83,14 @@ def pytest_configure(config: pytest.Config) -> None:
     chosen = config.getoption("hypothesis_profile", default=None)
     profile = str(config.getini("concertsim_hypothesis_profile")).strip()
     if chosen is None and profile and profile != "none":
-        settings.load_profile(profile)
+        try:
+            settings.load_profile(profile)
+        except InvalidArgument:
+            known = ", ".join(sorted(settings._profiles))  # noqa: SLF001 - Hypothesis lists them nowhere public
+            raise pytest.UsageError(
+                f"concertsim_hypothesis_profile = {profile}: no Hypothesis profile of that name "
+                f"(registered: {known}; or none to leave Hypothesis's settings alone)"
+            ) from None
 
 
 def _counterexample_dir(config: pytest.Config) -> Path:

@@ -62,7 +62,12 @@ def assert_holds(
     if outcome.holds:
         return outcome
     write = counterexample_dir is not None and _reported_example()
-    path = _write(resolved, outcome, counterexample_dir) if write else None
+    path, not_written = None, None
+    if write:
+        try:
+            path = _write(resolved, outcome, counterexample_dir)
+        except OSError as error:  # the broken promise is the news; a read-only disk must not hide it
+            not_written = f"the scenario could not be written to {counterexample_dir} ({error.strerror or error})"
     lines = [f"scenario {resolved.name!r} (seed {result.seed}) broke {len(outcome.violated)} invariant(s):"]
     for verdict in outcome.verdicts:
         if not verdict.holds:
@@ -71,6 +76,8 @@ def assert_holds(
                          if first.at is not None else f"  {verdict.invariant.id}: {first.message}")
     if path is not None:
         lines.append(f"scenario written to {path}; replay with: concertsim replay {path}")
+    if not_written is not None:
+        lines.append(f"{not_written}; choose a writable --concertsim-dir")
     raise PromiseBroken("\n".join(lines), outcome, path)
 
 

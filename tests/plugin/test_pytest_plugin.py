@@ -70,3 +70,29 @@ def test_the_counterexample_directory_is_the_users_choice(tmp_path: Path) -> Non
         "from pathlib import Path\nHERE = Path(__file__).parent\n" + SCRATCH_TESTS)
     run_pytest(tmp_path, "--concertsim-dir", "found", "-k", "lost_reply")
     assert len(list((tmp_path / "found").glob("broken-*.yaml"))) == 1
+
+
+def test_a_misspelt_profile_in_the_pytest_configuration_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nconcertsim_hypothesis_profile = concertsim-cii\n")
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    ran = run_pytest(tmp_path)
+    assert ran.returncode == 4, ran.stdout + ran.stderr  # pytest's usage error, not INTERNALERROR (3)
+    assert "INTERNALERROR" not in ran.stdout + ran.stderr
+    assert "concertsim_hypothesis_profile = concertsim-cii: no Hypothesis profile of that name" in ran.stderr
+
+
+def test_a_broken_promise_is_reported_even_where_its_scenario_cannot_be_written(tmp_path: Path) -> None:
+    from concertsim.testing import PromiseBroken, assert_holds
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    case = tmp_path / "broken.yaml"
+    case.write_text(BROKEN)
+    try:
+        assert_holds(case, counterexample_dir=blocked / "counterexamples")
+    except PromiseBroken as broken:
+        message = str(broken)
+    else:
+        raise AssertionError("the broken scenario passed")
+    assert "no-orphaned-deduction" in message
+    assert "could not be written to" in message and "--concertsim-dir" in message
