@@ -1,6 +1,6 @@
 """``python -m concertsim``: the same command line as the ``concertsim`` script."""
 
-from concertsim.cli import main
+from concertsim.console import main
 
 if __name__ == "__main__":
     main()
