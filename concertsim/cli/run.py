@@ -46,6 +46,7 @@ from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.cost import format_bytes, memory_limit, resident_memory
 from concertsim.sim.runner import RunProgress, run_scenario
+from concertsim.sim.spilled_trace import TraceSpillError
 from concertsim.sim.trace import TraceMode
 
 __all__ = ["run", "simulate", "write_run_files", "run_and_write", "run_progress", "RunWatch"]
@@ -240,6 +241,8 @@ def run(
                 f"4 GiB or the memory available, whichever is less), beyond its estimate; {advice}, or pass "
                 "--allow-large to let it take more. Earlier results in --out are kept"
             ) from None
+        except TraceSpillError as error:
+            raise bad_input(f"{resolved.name}: stopped {watch.how_far()}: {error}. Earlier results in --out are kept") from None
     summary = outcome.summary()
     report_to_ci(junit, f"concertsim run {resolved.name}", run_cases(
         outcome, f"concertsim.run.{resolved.name}", replay_command(scenario, set_, outcome.result.seed)))

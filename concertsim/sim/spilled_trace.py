@@ -12,8 +12,9 @@ sequence number, so checks, metrics, reports and the JSONL file (and with it the
 identical to an in-memory run's. What it costs is time: each read of a spilled kind reads its file
 again (measured in ``bench/bench_messages.py --trace-mode stream``).
 
-The spill files live in a private temporary folder that :meth:`SpillingTrace.close` (or the
-trace's collection) removes.
+The spill files live in a private temporary folder (under ``TMPDIR``) that
+:meth:`SpillingTrace.close` (or the trace's collection) removes. A failure to write or read them
+(a full disk, a read-only folder) is a :class:`TraceSpillError` naming the folder and the reason.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from concertsim.sim.trace import Trace, TraceRecord, record_to_json
 
-__all__ = ["SpillingTrace", "SPILLED_KINDS", "CHUNK"]
+__all__ = ["SpillingTrace", "TraceSpillError", "SPILLED_KINDS", "CHUNK"]
 
 SPILLED_KINDS = frozenset({
     "call.send", "call.serve", "call.return", "call.late_reply", "tx.commit", "tx.conflict",
@@ -44,6 +46,26 @@ CHUNK = 4096
 """Records of one kind buffered in memory before they are written out together."""
 
 _SEQ = attrgetter("seq")
+
+
+class TraceSpillError(Exception):
+    """The streamed trace's files could not be written or read: ``folder`` and the reason."""
+
+    def __init__(self, folder: Path | str, error: OSError) -> None:
+        self.folder, self.reason = folder, error.strerror or str(error)
+        super().__init__(
+            f"cannot keep the streamed trace in {folder} ({self.reason}); free space there, or point "
+            "TMPDIR at a disk with room"
+        )
+
+
+@contextmanager
+def _spilling(folder: Path | str) -> Iterator[None]:
+    """Raise any ``OSError`` inside as :class:`TraceSpillError` about ``folder``."""
+    try:
+        yield
+    except OSError as error:
+        raise TraceSpillError(folder, error) from None
 _Row = tuple[int, float, str, "str | None", dict[str, Any]]
 
 
@@ -66,19 +88,21 @@ class _SpillFile:
     def flush(self) -> None:
         if not self.pending:
             return
-        if self._out is None:
-            self._out = self.path.open("ab")
         # Length-prefixed: marshal.loads on whole bytes is many times faster than marshal.load
         # reading a file piece by piece.
         blob = marshal.dumps(self.pending)
-        self._out.write(len(blob).to_bytes(8, "little"))
-        self._out.write(blob)
-        self._out.flush()
+        with _spilling(self.path.parent):
+            if self._out is None:
+                self._out = self.path.open("ab", buffering=0)  # unbuffered: a failed write leaves nothing to flush
+            self._out.write(len(blob).to_bytes(8, "little") + blob)
         self.pending = []
 
     def close(self) -> None:
         if self._out is not None:
-            self._out.close()
+            try:
+                self._out.close()
+            except OSError:
+                pass  # being removed: what it could not write no longer matters
             self._out = None
 
     def __len__(self) -> int:
@@ -117,7 +141,8 @@ class SpillingTrace(Trace):
     def __init__(self, directory: Path | None = None, spilled: frozenset[str] = SPILLED_KINDS) -> None:
         super().__init__()
         self._spilled_kinds = spilled
-        self._folder = Path(tempfile.mkdtemp(prefix="concertsim-trace-", dir=directory))
+        with _spilling(directory or tempfile.gettempdir()):
+            self._folder = Path(tempfile.mkdtemp(prefix="concertsim-trace-", dir=directory))
         self._files: dict[str, _SpillFile] = {}
         self._count = 0
         self._digest: tuple[int, str] | None = None
@@ -172,7 +197,7 @@ class SpillingTrace(Trace):
         if self._digest is None or self._digest[0] != self._count:
             digest = hashlib.sha256()
             jsonl = self._folder / "trace.jsonl"
-            with jsonl.open("w", encoding="utf-8") as out:
+            with _spilling(self._folder), jsonl.open("w", encoding="utf-8") as out:
                 for record in self:
                     line = record_to_json(record) + "\n"
                     digest.update(line.encode())

@@ -181,7 +181,10 @@ class Journal:
             self._stream.write(line.encode("utf-8"))
             self._stream.flush()
         except OSError as error:
-            raise JournalError(f"{self.path}: cannot write ({_reason(error)})") from None
+            raise JournalError(
+                f"{self.path}: cannot write ({_reason(error)}); the {self.recorded} run(s) journaled so far are "
+                "kept: make room and run the same command with --resume"
+            ) from None
         self.recorded += 1
 
     def close(self) -> None:
@@ -205,9 +208,13 @@ class Journal:
 
 
 def _release(stream: IO[bytes]) -> None:
-    """Close a journal's file (its lock goes with it)."""
+    """Close a journal's file (its lock goes with it). A line that could not be written (a full
+    disk) was reported by :meth:`Journal.append` already; closing does not try it again."""
     _LOCKED.discard(stream.fileno())
-    stream.close()
+    try:
+        stream.close()
+    except OSError:
+        pass
 
 
 def _lock(stream: IO[bytes], shown: Path) -> None:
