@@ -112,6 +112,7 @@ def _search_table(exploration: Exploration) -> Table:
         ["base scenario", exploration.base.name],
         ["examples requested", str(exploration.examples_requested)],
         ["examples tried", exploration.budget_note() or str(exploration.generated)],
+        ["examples over the event budget", _over_budget(exploration)],
         ["rounds and workers", f"{plural(exploration.rounds, 'round')} of up to {ROUND_SIZE} examples on "
                                f"{plural(exploration.workers, 'worker')} (the result does not depend on how "
                                "many)"],
@@ -120,6 +121,12 @@ def _search_table(exploration: Exploration) -> Table:
         ["examples to the first failure", str(exploration.examples_to_failure or "-")],
     ]
     return Table(["search", "value"], rows)
+
+
+def _over_budget(exploration: Exploration) -> str:
+    if exploration.max_events is None:
+        return "none (no event budget)"
+    return exploration.over_budget_note() or f"none (each may process {exploration.max_events:,} simulated events)"
 
 
 def exploration_blocks(
