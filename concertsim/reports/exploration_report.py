@@ -123,6 +123,17 @@ def _search_table(exploration: Exploration) -> Table:
     return Table(["search", "value"], rows)
 
 
+def _no_counterexample(exploration: Exploration) -> str:
+    """The verdict of a search that found nothing: examples stopped at the event budget were not
+    judged, so they are not among those in which every invariant held."""
+    judged = exploration.generated - exploration.over_budget
+    if not exploration.over_budget:
+        return f"No counterexample: every invariant held in all {plural(judged, 'generated example')}."
+    return (f"No counterexample: every invariant held in the {plural(judged, 'judged example')}; "
+            f"{plural(exploration.over_budget, 'example')} stopped at the event budget "
+            f"{'was' if exploration.over_budget == 1 else 'were'} not judged.")
+
+
 def _over_budget(exploration: Exploration) -> str:
     if exploration.max_events is None:
         return "none (no event budget)"
@@ -142,8 +153,7 @@ def exploration_blocks(
     blocks: list[Block] = [Heading(1, f"Exploration of {base.name}")]
     if example is None or outcome is None:
         blocks += [
-            Verdict(True, "No counterexample: every invariant held in all "
-                          f"{plural(exploration.generated, 'generated example')}."),
+            Verdict(True, _no_counterexample(exploration)),
             _search_table(exploration),
         ]
     else:

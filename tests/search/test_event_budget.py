@@ -42,7 +42,11 @@ def test_explore_reports_the_examples_over_budget_the_same_on_one_worker_and_two
         outputs.append(json.loads(done.stdout))
         written = json.loads((tmp_path / workers / "summary.json").read_text())
         assert written["examples_over_budget"] == outputs[-1]["examples_over_budget"]
-        assert "examples over the event budget" in (tmp_path / workers / "report.md").read_text()
+        report = " ".join((tmp_path / workers / "report.md").read_text().split())
+        assert "examples over the event budget" in report
+        judged = outputs[-1]["examples_generated"] - outputs[-1]["examples_over_budget"]
+        assert f"every invariant held in the {judged} judged examples" in report
+        assert "stopped at the event budget were not judged" in report
     one, two = outputs
     assert one["max_events"] == SOME_OVER and one["examples_over_budget"] > 0
     for field in ("examples_over_budget", "examples_generated", "runs", "probes"):
