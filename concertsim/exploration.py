@@ -7,6 +7,10 @@ fewer users, narrower filters, earlier and shorter faults; ``concertsim.search.m
 the result is run twice more to confirm that it replays exactly (same trace SHA-256), as
 FoundationDB's simulator checks its own determinism.
 
+Each example may process at most ``max_events`` simulated events; one that would take more is
+stopped and counted as over budget (neither a pass nor a violation), so a long example cannot stall
+the search.
+
 A search is a function of (base scenario, options, seed, budget, concertsim version): the same from
 a checkout, an editable install or a wheel (``concertsim.search.provider``), whatever the number of
 workers, and the examples of a smaller budget are the first ones of a larger budget.
@@ -26,13 +30,14 @@ from concertsim.scenarios.schema import Expectation, Scenario
 from concertsim.search.minimize import Minimization, one_minimal
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, SchedulerUnreachable
 from concertsim.search.parallel import RoundPlan, run_rounds
-from concertsim.search.rounds import ROUND_SIZE, RoundResult, SearchSpace, violates
+from concertsim.search.rounds import DEFAULT_MAX_EVENTS, ROUND_SIZE, RoundResult, SearchSpace, violates
 from concertsim.sim.runner import run_scenario
 from concertsim.sim.trace import TraceMode
 from concertsim.strategies import FAULT_KINDS
 
 __all__ = [
     "explore", "Exploration", "DeterminismError", "SimulationCrash", "SchedulerUnreachable", "run_twice", "ROUND_SIZE",
+    "DEFAULT_MAX_EVENTS",
 ]
 
 
@@ -71,6 +76,11 @@ class Exploration:
     """Example numbers within the budget for which Hypothesis produced no new example in its round
     (it generates distinct examples only, and a small space runs out)."""
     rounds: int = 0
+    max_events: int | None = DEFAULT_MAX_EVENTS
+    """The simulated events an example could process (None: no limit)."""
+    over_budget: int = 0
+    """Examples stopped at ``max_events``: neither passed nor violated (repeats included, as in
+    ``generated``)."""
     examples_to_failure: int | None = None
     counterexample: Scenario | None = None
     outcome: RunOutcome | None = None
@@ -96,6 +106,13 @@ class Exploration:
         from concertsim.reports.notebook import exploration_html
 
         return exploration_html(self)
+
+    def over_budget_note(self) -> str:
+        """How many examples the event budget stopped, or '' if none."""
+        if not self.over_budget:
+            return ""
+        return (f"{self.over_budget} example(s) over the budget of {self.max_events:,} simulated events: stopped "
+                "there, neither a pass nor a violation (raise it with --max-events)")
 
     def budget_note(self) -> str:
         """Why fewer examples than asked were tried, or '' if all were."""
@@ -144,6 +161,7 @@ def explore(
     max_users: int = 30,
     invariants: Sequence[str] | None = None,
     shrink_budget: int = 300,
+    max_events: int | None = DEFAULT_MAX_EVENTS,
     workers: int = 1,
     scheduler: str | None = None,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
@@ -151,15 +169,17 @@ def explore(
 ) -> Exploration:
     """Search up to ``examples`` generated scenarios derived from ``base`` for one that violates
     any of ``invariants`` (default: all the scenario enables), and shrink it until it is
-    1-minimal, within ``shrink_budget`` runs.
+    1-minimal, within ``shrink_budget`` runs. Each run may process ``max_events`` simulated
+    events; an example that would take more is counted in ``over_budget`` (a shrinking candidate
+    over it does not fail).
 
     Rounds run in this process (``workers`` 1), on a pool of ``workers`` processes, or on the Dask
     cluster at ``scheduler``; the result is the same. ``on_run`` is told of progress: after each
     round, and after each shrinking run.
     """
-    report = Exploration(base=base, examples_requested=examples, seed=seed, workers=workers)
+    report = Exploration(base=base, examples_requested=examples, seed=seed, workers=workers, max_events=max_events)
     wanted = tuple(invariants) if invariants is not None else tuple(base.enabled_checks())
-    space = SearchSpace(base.model_dump_json(), tuple(kinds), max_faults, max_users, wanted)
+    space = SearchSpace(base.model_dump_json(), tuple(kinds), max_faults, max_users, wanted, max_events)
     seen: set[str] = set()
 
     def count(result: RoundResult) -> None:
@@ -175,6 +195,7 @@ def explore(
                 seen.add(example.digest)
                 report.runs += 1
             report.probes.update(example.probes)
+            report.over_budget += example.over_budget
             if example.failed:
                 report.examples_to_failure = report.generated
                 break
@@ -191,7 +212,7 @@ def explore(
 
     def fails(candidate: Scenario) -> bool:
         report.runs += 1
-        broken, _ = violates(candidate, wanted)
+        broken, _ = violates(candidate, wanted, max_events)
         if on_run is not None:
             on_run(report)
         return broken

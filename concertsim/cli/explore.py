@@ -54,6 +54,7 @@ from concertsim.cluster import (
     SchedulerUnreachable,
 )
 from concertsim.exploration import (
+    DEFAULT_MAX_EVENTS,
     DeterminismError,
     Exploration,
     SimulationCrash,
@@ -145,6 +146,10 @@ def explore_command(
     kinds: KindsOption = None,
     max_faults: Annotated[int, typer.Option("--max-faults", help="Most faults in one schedule.", min=0, max=MAX_FAULTS)] = 4,
     max_users: Annotated[int, typer.Option("--max-users", help="Most users in one example.", min=1, max=MAX_USERS)] = 30,
+    max_events: Annotated[int, typer.Option(
+        "--max-events", min=1, max=2**63 - 1,
+        help="Simulated events one example may process; an example that needs more is stopped and counted "
+             "as over budget (neither a pass nor a violation).")] = DEFAULT_MAX_EVENTS,
     workers: Annotated[int, typer.Option("--workers", help="Search on this many local processes (the result is the same as with one).", min=1, max=MAX_WORKERS)] = 1,
     scheduler: SchedulerOption = None,
     connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
@@ -163,9 +168,11 @@ def explore_command(
     summary.json and the report. Also reports how often the search reached each dangerous
     situation (coverage probes).
 
-    The search is a function of (SCENARIO, --seed, -n, version): the same from a checkout or an
-    installed copy, with one worker or many, and the examples of a smaller -n are the first ones
-    of a larger -n (it runs in rounds of 25, each seeded from --seed and its index).
+    The search is a function of (SCENARIO, --seed, -n, --max-events, version): the same from a
+    checkout or an installed copy, with one worker or many, and the examples of a smaller -n are
+    the first ones of a larger -n (it runs in rounds of 25, each seeded from --seed and its index).
+    --max-events is counted in simulated events, never in wall time, so which examples it stops
+    does not depend on the machine either.
 
     Exit codes: 0 no counterexample within the budget; 1 a counterexample was found (or the
     simulation was not deterministic, or raised); 2 bad input (or an unreachable --scheduler);
@@ -182,7 +189,7 @@ def explore_command(
             with staged_results(out, inputs=given_files(scenario)) as staged:
                 try:
                     found = explore(base, examples=examples, seed=seed, kinds=chosen, max_faults=max_faults,
-                                    max_users=max_users, workers=workers, scheduler=address,
+                                    max_users=max_users, max_events=max_events, workers=workers, scheduler=address,
                                     connect_timeout=connect_timeout, on_run=watch)
                 except DeterminismError as error:
                     stderr.print(f"[bold red]determinism check failed:[/bold red] {escape(str(error))}")
@@ -244,6 +251,8 @@ def _exploration_summary(found: Exploration) -> dict[str, Any]:
         "examples_repeated": found.repeated,
         "example_numbers_left_empty": found.not_generated,
         "budget_note": found.budget_note(),
+        "max_events": found.max_events,
+        "examples_over_budget": found.over_budget,
         "rounds": found.rounds,
         "runs": found.runs,
         "shrink_runs": found.shrink_runs,
@@ -296,8 +305,12 @@ def _print_exploration(found: Exploration, out: Path) -> None:
         )
         if found.budget_note():
             stdout.print(escape(found.budget_note()), highlight=False, soft_wrap=True)
+        if found.over_budget_note():
+            stdout.print(f"[yellow]{escape(found.over_budget_note())}[/yellow]", highlight=False, soft_wrap=True)
         return
     assert found.outcome is not None and found.counterexample is not None
+    if found.over_budget_note():
+        stdout.print(f"[yellow]{escape(found.over_budget_note())}[/yellow]", highlight=False, soft_wrap=True)
     minimization = found.minimization
     minimal = "1-minimal" if minimization is not None and minimization.one_minimal else "not proven 1-minimal"
     stdout.print(

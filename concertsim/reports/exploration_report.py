@@ -112,6 +112,7 @@ def _search_table(exploration: Exploration) -> Table:
         ["base scenario", exploration.base.name],
         ["examples requested", str(exploration.examples_requested)],
         ["examples tried", exploration.budget_note() or str(exploration.generated)],
+        ["examples over the event budget", _over_budget(exploration)],
         ["rounds and workers", f"{plural(exploration.rounds, 'round')} of up to {ROUND_SIZE} examples on "
                                f"{plural(exploration.workers, 'worker')} (the result does not depend on how "
                                "many)"],
@@ -120,6 +121,23 @@ def _search_table(exploration: Exploration) -> Table:
         ["examples to the first failure", str(exploration.examples_to_failure or "-")],
     ]
     return Table(["search", "value"], rows)
+
+
+def _no_counterexample(exploration: Exploration) -> str:
+    """The verdict of a search that found nothing: examples stopped at the event budget were not
+    judged, so they are not among those in which every invariant held."""
+    judged = exploration.generated - exploration.over_budget
+    if not exploration.over_budget:
+        return f"No counterexample: every invariant held in all {plural(judged, 'generated example')}."
+    return (f"No counterexample: every invariant held in the {plural(judged, 'judged example')}; "
+            f"{plural(exploration.over_budget, 'example')} stopped at the event budget "
+            f"{'was' if exploration.over_budget == 1 else 'were'} not judged.")
+
+
+def _over_budget(exploration: Exploration) -> str:
+    if exploration.max_events is None:
+        return "none (no event budget)"
+    return exploration.over_budget_note() or f"none (each may process {exploration.max_events:,} simulated events)"
 
 
 def exploration_blocks(
@@ -135,8 +153,7 @@ def exploration_blocks(
     blocks: list[Block] = [Heading(1, f"Exploration of {base.name}")]
     if example is None or outcome is None:
         blocks += [
-            Verdict(True, "No counterexample: every invariant held in all "
-                          f"{plural(exploration.generated, 'generated example')}."),
+            Verdict(True, _no_counterexample(exploration)),
             _search_table(exploration),
         ]
     else:

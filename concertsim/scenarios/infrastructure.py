@@ -94,8 +94,10 @@ class BrokerSpec(_Frozen):
     )
     dedup_window: PositiveSeconds | None = Field(
         None,
-        description="seconds during which the broker drops a second publish of an event id to a topic "
-        "(an idempotent producer); null: every copy is appended",
+        description="seconds during which the broker drops a duplicated publish: kafka, a retry within one "
+        "producer session (Kafka's idempotent producer: producer id and sequence number; a restarted relay "
+        "is a new session and its republished events are appended again); rabbitmq, any publish of the same "
+        "event id to the exchange (the message-deduplication plugin's exchange); null: every copy is appended",
     )
     relay_publish: Literal["each", "batch"] = Field(
         "each",

@@ -6,6 +6,11 @@ the first ``N`` of any larger budget (a budget only decides how many rounds run 
 one stops), rounds can run on any process in any order, and a given round's course never depends
 on which rounds ran before it in the same process.
 
+Each example runs within a budget of simulated events (``SearchSpace.max_events``): an example
+that would take more is stopped there and counted as over budget, neither a pass nor a failure, so
+one example that runs long cannot stall the search, and whether it is over budget is a function of
+the example and the budget alone (never of wall time, the machine or the number of workers).
+
 A round stops at its first failing example. Hypothesis only generates: its shrinker orders some
 of its passes by labels computed from Python's randomised ``hash()``, so what it shrinks to would
 depend on ``PYTHONHASHSEED``. Shrinking is done afterwards, deterministically, by
@@ -26,13 +31,20 @@ from concertsim.checks import check_run
 from concertsim.checks.probes import probe_counts
 from concertsim.scenarios.schema import Scenario
 from concertsim.search.provider import BACKEND, register
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.runner import OverBudget, run_scenario
 from concertsim.strategies import FAULT_KINDS, scenarios
 
-__all__ = ["ROUND_SIZE", "SearchSpace", "RoundResult", "Example", "round_seed", "run_round", "violates"]
+__all__ = [
+    "ROUND_SIZE", "DEFAULT_MAX_EVENTS", "SearchSpace", "RoundResult", "Example", "Judgement", "round_seed",
+    "run_round", "judge", "violates",
+]
 
 ROUND_SIZE = 25
 """Examples per round. Part of the search's definition: changing it changes every search."""
+
+DEFAULT_MAX_EVENTS = 250_000
+"""Simulated events an example may process by default: more than ten times the most any example of
+a built-in scenario took in a measured search (21,416; docs/design.md, "How the search searches")."""
 
 register()
 
@@ -47,6 +59,8 @@ class SearchSpace:
     max_users: int = 30
     invariants: tuple[str, ...] = ()
     """The invariants whose violation is a failure."""
+    max_events: int | None = DEFAULT_MAX_EVENTS
+    """Simulated events an example may process before it is stopped as over budget (None: no limit)."""
 
     @property
     def base(self) -> Scenario:
@@ -55,11 +69,13 @@ class SearchSpace:
 
 @dataclass(frozen=True)
 class Example:
-    """One generated example: its identity (SHA-256 of the scenario), what it reached, its verdict."""
+    """One generated example: its identity (SHA-256 of the scenario), what it reached, its verdict
+    (``failed``, or ``over_budget``: stopped at the event budget, neither passed nor failed)."""
 
     digest: str
     probes: dict[str, int]
     failed: bool
+    over_budget: bool = False
 
 
 @dataclass
@@ -82,32 +98,54 @@ def round_seed(seed: int, index: int) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def violates(scenario: Scenario, invariants: tuple[str, ...]) -> tuple[bool, dict[str, int]]:
-    """Run ``scenario``; whether it breaks any of ``invariants``, and its coverage probes.
+@dataclass(frozen=True)
+class Judgement:
+    """What running an example showed: whether it broke an invariant, the coverage probes it
+    reached, and whether it was stopped at the event budget instead (then it broke nothing)."""
+
+    broken: bool
+    probes: dict[str, int]
+    over_budget: bool = False
+
+
+def judge(scenario: Scenario, invariants: tuple[str, ...], max_events: int | None = None) -> Judgement:
+    """Run ``scenario`` within ``max_events`` simulated events; whether it breaks any of
+    ``invariants``, and its coverage probes.
 
     A run that raises counts as a failure, so that the search shrinks it like any other: an
-    exception inside the simulation is a bug of the simulator or of the domain code it runs."""
+    exception inside the simulation is a bug of the simulator or of the domain code it runs. A run
+    stopped at the budget is judged neither way."""
     try:
-        result = run_scenario(scenario)
+        result = run_scenario(scenario, max_events=max_events)
+    except OverBudget:
+        return Judgement(False, {}, over_budget=True)
     except Exception:
-        return True, {}
+        return Judgement(True, {})
     broken = any(not v.holds for v in check_run(result, set(invariants)))
-    return broken, probe_counts(result)
+    return Judgement(broken, probe_counts(result))
+
+
+def violates(
+    scenario: Scenario, invariants: tuple[str, ...], max_events: int | None = None
+) -> tuple[bool, dict[str, int]]:
+    """:func:`judge`'s verdict and probes (a run over budget does not violate)."""
+    judged = judge(scenario, invariants, max_events)
+    return judged.broken, judged.probes
 
 
 # Verdicts already computed in this process, so that an example repeated by a later round (each
 # round starts from Hypothesis's simplest example, for one) is not simulated again. Only time is
 # saved: a round's accounting never depends on what this cache holds.
-_known: dict[tuple[tuple[str, ...], str], tuple[bool, dict[str, int]]] = {}
+_known: dict[tuple[tuple[str, ...], int | None, str], Judgement] = {}
 _KNOWN_LIMIT = 20_000
 
 
-def _judged(scenario: Scenario, digest: str, invariants: tuple[str, ...]) -> tuple[bool, dict[str, int]]:
-    key = (invariants, digest)
+def _judged(scenario: Scenario, digest: str, invariants: tuple[str, ...], max_events: int | None) -> Judgement:
+    key = (invariants, max_events, digest)
     if key not in _known:
         if len(_known) >= _KNOWN_LIMIT:
             _known.clear()
-        _known[key] = violates(scenario, invariants)
+        _known[key] = judge(scenario, invariants, max_events)
     return _known[key]
 
 
@@ -123,12 +161,12 @@ def run_round(space: SearchSpace, seed: int, index: int, limit: int = ROUND_SIZE
             return verdicts[digest]
         if outcome.failed or len(outcome.examples) >= limit:
             return False  # past the failure or this round's share of the budget: never run
-        broken, probes = _judged(candidate, digest, space.invariants)
-        outcome.examples.append(Example(digest, probes, broken))
-        if broken:
+        judged = _judged(candidate, digest, space.invariants, space.max_events)
+        outcome.examples.append(Example(digest, judged.probes, judged.broken, judged.over_budget))
+        if judged.broken:
             outcome.failing_json = candidate.model_dump_json()
-        verdicts[digest] = broken
-        return broken
+        verdicts[digest] = judged.broken
+        return judged.broken
 
     strategy = scenarios(space.base, kinds=space.kinds, max_faults=space.max_faults, max_users=space.max_users)
     try:

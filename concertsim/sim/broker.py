@@ -9,11 +9,13 @@ partition, so no consumer can apply them in the wrong order. Consumer groups rea
 offset; a consumer commits after handling, so a crash in between means redelivery: delivery is at
 least once, and order holds within a partition only.
 
-With a de-duplication window (``broker.dedup_window``) the broker drops a publish of an event id
-it appended to the same topic within the window, as an idempotent producer does: duplicates from
-publishing (a lost acknowledgement, a relay that crashed before marking) never reach the log.
-Redeliveries to consumers (a lost offset commit) are not duplicates in the log, so consumers still
-de-duplicate.
+With a de-duplication window (``broker.dedup_window``) the broker de-duplicates as Kafka does for
+an idempotent producer (``enable.idempotence``, KIP-98): by producer id and sequence number, so it
+drops a retry within one producer session (a lost request or acknowledgement, a duplicated produce
+request) that it appended within the window. A relay that crashes before marking restarts with a
+new producer id and its republished rows are appended again, as is a row the relay republishes
+because it could not mark it: those duplicates reach the consumers, whose inbox must absorb them.
+Redeliveries to consumers (a lost offset commit) are not duplicates in the log either.
 
 The log is durable: a broker crash makes it unreachable (publishes and fetches fail, offset commits
 are lost) but keeps every acknowledged event. A message a group could not handle within its retry
@@ -34,6 +36,8 @@ from concertsim.sim.event_broker import (
     DeadLetter,
     DeadLetterTopics,
     DedupWindow,
+    ProducerSession,
+    ProducerStamp,
     produce,
 )
 from concertsim.sim.network import BROKER_PARTY
@@ -106,8 +110,9 @@ class Broker(DeadLetterTopics):
         self._retry_growth: dict[str, simpy.Event] = {}
         self._retry_seq = 0
         self.dedup_window = dedup_window
-        """Seconds during which the broker drops a second append of an event id to a topic (the
-        idempotent producer the seed's "removes duplicates" assumes); None: it keeps every copy."""
+        """Seconds during which the broker drops a retry of a record it appended, recognised by its
+        producer stamp (the idempotent producer the seed's "removes duplicates" assumes); None: it
+        keeps every copy."""
         self._dedup = DedupWindow(dedup_window) if dedup_window is not None else None
         self.append_time = append_time
         """Seconds an append holds its partition's log writer (None: no limit)."""
@@ -133,26 +138,30 @@ class Broker(DeadLetterTopics):
 
     # --- producing -------------------------------------------------------------------------------
 
-    def publish(self, source: str, event: Event) -> Generator[simpy.Event, Any, bool]:
-        """Send ``event`` to the broker and wait for its acknowledgement (True) or a timeout: a
-        produce request of one event."""
-        return (yield from self.publish_batch(source, [event]))
+    def publish(self, producer: ProducerSession, event: Event) -> Generator[simpy.Event, Any, bool]:
+        """Send ``event`` from ``producer`` to the broker and wait for its acknowledgement (True)
+        or a timeout: a produce request of one event."""
+        return (yield from self.publish_batch(producer, [event]))
 
-    def publish_batch(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, bool]:
-        """Send ``events`` in one produce request and wait for its one acknowledgement (True) or a
-        timeout: the batch is appended whole, in order, or not at all (:func:`produce`)."""
-        return (yield from produce(self.world, self.network, self.publish_timeout, lambda: self.is_up, source,
+    def publish_batch(self, producer: ProducerSession, events: list[Event]) -> Generator[simpy.Event, Any, bool]:
+        """Send ``events`` from ``producer`` in one produce request and wait for its one
+        acknowledgement (True) or a timeout: the batch is appended whole, in order, or not at all
+        (:func:`produce`)."""
+        return (yield from produce(self.world, self.network, self.publish_timeout, lambda: self.is_up, producer,
                                    events, self._write))
 
-    def _write(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, None]:
-        """Append ``events`` in order. With a partition throughput limit (``append_time``) each
-        append holds its partition's log writer for ``append_time`` seconds, queueing behind the
-        appends before it, so a partition takes at most ``1 / append_time`` events a second."""
+    def _write(
+        self, source: str, events: list[Event], stamps: list[ProducerStamp]
+    ) -> Generator[simpy.Event, Any, None]:
+        """Append ``events`` (sent with ``stamps``) in order. With a partition throughput limit
+        (``append_time``) each append holds its partition's log writer for ``append_time`` seconds,
+        queueing behind the appends before it, so a partition takes at most ``1 / append_time``
+        events a second."""
         if self.append_time is None:
-            for event in events:
-                self._append(source, event)
+            for event, stamp in zip(events, stamps):
+                self._append(source, event, stamp)
             return
-        for event in events:
+        for event, stamp in zip(events, stamps):
             topic, partition = self.topic_of[event.type], self.partition_for(event)
             writer = self.writers.get((topic, partition))
             if writer is None:
@@ -163,11 +172,11 @@ class Broker(DeadLetterTopics):
             finally:
                 writer.release()
             if self.is_up:
-                self._append(source, event, partition)
+                self._append(source, event, stamp, partition)
 
-    def _append(self, source: str, event: Event, partition: int | None = None) -> None:
+    def _append(self, source: str, event: Event, stamp: ProducerStamp, partition: int | None = None) -> None:
         topic = self.topic_of[event.type]
-        if self._dedup is not None and self._dedup.removes(self.world, source, topic, event):
+        if self._dedup is not None and self._dedup.removes(self.world, source, topic, event, stamp):
             return
         if partition is None:
             partition = self.partition_for(event)

@@ -5,14 +5,16 @@ Two brokers implement :class:`EventBroker`: the Kafka-like :class:`~concertsim.s
 (exchanges and queues); ``broker.kind`` chooses one (:data:`concertsim.sim.system.BROKER_KINDS`).
 Both accept a publish the same way, :func:`produce`: one produce request over the network and one
 acknowledgement, so a fault on the ``publish`` or ``ack`` channel, a partition or a broker crash
-means the same thing to a relay whichever broker it talks to.
+means the same thing to a relay whichever broker it talks to. A publisher publishes through a
+:class:`ProducerSession`, which lives as long as the process that opened it (a relay loop, a
+service incarnation).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import simpy
 
@@ -24,9 +26,20 @@ if TYPE_CHECKING:
     from concertsim.sim.workers import WorkerPool
     from concertsim.sim.world import World
 
-__all__ = ["EventBroker", "produce", "DedupWindow", "DeadLetter", "DeadLetterTopics"]
+__all__ = [
+    "EventBroker", "produce", "ProducerSession", "ProducerStamp", "DedupWindow", "DeadLetter", "DeadLetterTopics",
+]
 
-Write = Callable[[str, list[Event]], Generator[simpy.Event, Any, None]]
+
+class ProducerStamp(NamedTuple):
+    """What an idempotent producer sends with a record: its session's producer id and the record's
+    sequence number in that session."""
+
+    producer_id: str
+    sequence: int
+
+
+Write = Callable[[str, list[Event], list[ProducerStamp]], Generator[simpy.Event, Any, None]]
 
 
 @dataclass(slots=True, frozen=True)
@@ -81,8 +94,9 @@ class DeadLetterTopics:
 class EventBroker(Protocol):
     """A broker as the rest of the runtime sees it.
 
-    ``publish`` / ``publish_batch`` return whether the broker acknowledged the events (a publisher
-    without an acknowledgement publishes again: duplicates, never loss). ``subscribe`` registers a
+    ``publish`` / ``publish_batch`` send events through a producer session and return whether the
+    broker acknowledged them (a publisher without an acknowledgement publishes again: duplicates,
+    never loss). ``subscribe`` registers a
     group's interest in an event type. Dead letters are :class:`~concertsim.sim.broker.DeadLetter`
     records in ``dead_letters`` whichever broker parked them; ``park`` puts one there and
     ``unpark`` takes it out once re-driven. ``total_lag`` counts the events not yet handled, so a
@@ -95,9 +109,9 @@ class EventBroker(Protocol):
     dead_letters: list[DeadLetter]
     writers: dict[tuple[str, int], WorkerPool]
 
-    def publish(self, source: str, event: Event) -> Generator[simpy.Event, Any, bool]: ...
+    def publish(self, producer: ProducerSession, event: Event) -> Generator[simpy.Event, Any, bool]: ...
 
-    def publish_batch(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, bool]: ...
+    def publish_batch(self, producer: ProducerSession, events: list[Event]) -> Generator[simpy.Event, Any, bool]: ...
 
     def subscribe(self, group: str, event_type: str) -> str: ...
 
@@ -115,17 +129,19 @@ class EventBroker(Protocol):
 
 
 def produce(
-    world: World, network: Network, publish_timeout: float, is_up: Callable[[], bool], source: str,
+    world: World, network: Network, publish_timeout: float, is_up: Callable[[], bool], producer: ProducerSession,
     events: list[Event], write: Write,
 ) -> Generator[simpy.Event, Any, bool]:
-    """Send ``events`` to the broker in one produce request and wait for its one acknowledgement
-    (True) or ``publish_timeout`` (False): the broker runs ``write`` on the events, whole, in
-    order, or not at all.
+    """Send ``events`` to the broker in one produce request from ``producer`` and wait for its one
+    acknowledgement (True) or ``publish_timeout`` (False): the broker runs ``write`` on the events,
+    each with its producer stamp, whole, in order, or not at all.
 
     The request is one message on the network, so a fault that strikes any of its events
-    strikes the request: losing one loses the batch, duplicating one writes the batch twice,
-    and the request takes the longest delay any of them was given."""
+    strikes the request: losing one loses the batch, duplicating one writes the batch twice (with
+    the same stamps), and the request takes the longest delay any of them was given."""
     env = world.env
+    source = producer.party
+    stamps = producer.stamp(events)
     started = env.now
     latency = network.broker_latency() if network.reachable(source, BROKER_PARTY) else 0.0  # drawn for a message sent
     carried = [network.carry("publish", source, BROKER_PARTY, e.type, e.key, delay=latency)[0] for e in events]
@@ -134,11 +150,13 @@ def produce(
         if arrival < publish_timeout:
             yield env.timeout(arrival)
             if is_up():
-                yield from write(source, events * max(len(copies) for copies in carried))
+                copies = max(len(copies) for copies in carried)
+                yield from write(source, events * copies, stamps * copies)
                 last = events[-1]
                 ack = network.transit_delays("ack", BROKER_PARTY, source, last.type, last.key)
                 if ack and env.now - started + ack[0] < publish_timeout:
                     yield env.timeout(ack[0])
+                    producer.acknowledged(events)
                     return True
     yield env.timeout(max(0.0, started + publish_timeout - env.now))
     for event in events:
@@ -146,31 +164,85 @@ def produce(
     return False
 
 
+class ProducerSession:
+    """A publisher's session with the broker, as Kafka's idempotent producer has one (KIP-98,
+    ``enable.idempotence``): a producer id given when the session opens, and a sequence number
+    for every record it sends. A record sent again because its send was not acknowledged (a lost
+    request or acknowledgement, a timeout) is a retry and keeps its number; once acknowledged, a
+    record sent again is a new record to the producer (the relay republishing a row it could not
+    mark) and gets a new number. A publisher that restarts opens a new session, with a new producer
+    id: nothing it sends is a retry of what the old session sent.
+
+    Kafka numbers a producer's records per partition; numbering them per session identifies the
+    same retries, which is all the broker's de-duplication asks (:class:`DedupWindow`)."""
+
+    __slots__ = ("party", "producer_id", "_next_sequence", "_unacknowledged")
+
+    def __init__(self, world: World, party: str) -> None:
+        self.party = party
+        """who publishes, as the trace names it (the service)"""
+        self.producer_id = world.next_id(f"producer:{party}")
+        self._next_sequence = 0
+        self._unacknowledged: dict[str, int] = {}
+        """event id -> the sequence number its unacknowledged send carried"""
+
+    def stamp(self, events: list[Event]) -> list[ProducerStamp]:
+        """The stamps ``events`` are sent with now: a retry's earlier number, or the next one."""
+        stamps = []
+        for event in events:
+            sequence = self._unacknowledged.get(event.event_id)
+            if sequence is None:
+                sequence = self._unacknowledged[event.event_id] = self._next_sequence
+                self._next_sequence += 1
+            stamps.append(ProducerStamp(self.producer_id, sequence))
+        return stamps
+
+    def acknowledged(self, events: list[Event]) -> None:
+        """The broker acknowledged ``events``: sending one of them again is a new record."""
+        for event in events:
+            self._unacknowledged.pop(event.event_id, None)
+
+
 class DedupWindow:
-    """The broker's de-duplication of publishes (``broker.dedup_window``, an idempotent producer):
-    a publish of an event id already accepted for the same destination (a topic, an exchange)
-    within ``seconds`` is a duplicate. A duplicate does not renew the window."""
+    """The broker's de-duplication of publishes (``broker.dedup_window``): a publish that
+    duplicates one already accepted for the same destination (a topic, an exchange) within
+    ``seconds`` is dropped. A duplicate does not renew the window.
+
+    What counts as a duplicate is the broker's: given a :class:`ProducerStamp` (Kafka's idempotent
+    producer) a publish duplicates only one with the same stamp, a retry within one producer
+    session; without one (RabbitMQ's message-deduplication exchange, keyed by a header carrying the
+    event id) any earlier publish of the event id to the destination, whoever sent it."""
 
     __slots__ = ("seconds", "_accepted_at")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._accepted_at: dict[tuple[str, str], float] = {}
+        self._accepted_at: dict[tuple[str, object], float] = {}
 
-    def removes(self, world: World, source: str, destination: str, event: Event) -> bool:
-        """Whether ``event``, published by ``source`` to ``destination``, is a duplicate to drop
-        (recorded as ``broker.duplicate_removed``); if not, it is accepted now."""
-        seen_at = self.duplicate_of(destination, event.event_id, world.env.now)
+    def removes(
+        self, world: World, source: str, destination: str, event: Event, stamp: ProducerStamp | None = None
+    ) -> bool:
+        """Whether ``event``, published by ``source`` to ``destination`` (with ``stamp``, if the
+        broker de-duplicates by producer), is a duplicate to drop (recorded as
+        ``broker.duplicate_removed``); if not, it is accepted now."""
+        identity = event.event_id if stamp is None else stamp
+        seen_at = self.duplicate_of(destination, identity, world.env.now)
         if seen_at is None:
             return False
-        world.record("broker.duplicate_removed", source, event.trace_id, event_id=event.event_id,
-                     type=event.type, topic=destination, first_at=seen_at)
+        if stamp is None:
+            world.record("broker.duplicate_removed", source, event.trace_id, event_id=event.event_id,
+                         type=event.type, topic=destination, first_at=seen_at)
+        else:
+            world.record("broker.duplicate_removed", source, event.trace_id, event_id=event.event_id,
+                         type=event.type, topic=destination, first_at=seen_at, producer=stamp.producer_id,
+                         sequence=stamp.sequence)
         return True
 
-    def duplicate_of(self, destination: str, event_id: str, now: float) -> float | None:
-        """When the copy this one duplicates was accepted, or None (and it is accepted now)."""
-        seen_at = self._accepted_at.get((destination, event_id))
+    def duplicate_of(self, destination: str, identity: object, now: float) -> float | None:
+        """When the publish this one (``identity``: an event id or a producer stamp) duplicates was
+        accepted, or None (and it is accepted now)."""
+        seen_at = self._accepted_at.get((destination, identity))
         if seen_at is not None and now - seen_at <= self.seconds:
             return seen_at
-        self._accepted_at[(destination, event_id)] = now
+        self._accepted_at[(destination, identity)] = now
         return None

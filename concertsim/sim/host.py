@@ -20,6 +20,7 @@ import simpy
 from concertsim.models.errors import DomainError
 from concertsim.models.events import Event, EventPayload, written_version
 from concertsim.scenarios.schema import ServiceSpec
+from concertsim.sim.event_broker import ProducerSession
 from concertsim.sim.network import TIMEOUT, Failed, Reply
 from concertsim.sim.random_streams import sampler
 from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteConflict
@@ -86,6 +87,7 @@ class Host:
         self.inflight: dict[simpy.Process, None] = {}  # insertion-ordered: crashes interrupt in spawn order
         self.is_up = True
         self.incarnation = 0
+        self._producer: tuple[int, ProducerSession] | None = None
         self.slow_factor = 1.0
         self.clock_skew = 0.0
         self.conflict_retries = world.scenario.storage.conflict_retries
@@ -179,6 +181,13 @@ class Host:
             self._start_daemon(name)
         for listener in self.lifecycle_listeners:
             listener(self)
+
+    def producer(self) -> ProducerSession:
+        """This incarnation's producer session, through which its dual writes publish: a restart
+        opens a new one."""
+        if self._producer is None or self._producer[0] != self.incarnation:
+            self._producer = (self.incarnation, ProducerSession(self.world, self.name))
+        return self._producer[1]
 
     # --- serving requests ------------------------------------------------------------------------
 
@@ -329,7 +338,7 @@ class Host:
             if self.publish_mode == "dual_write":
                 for event in events:
                     assert self.broker is not None
-                    acked = yield from self.broker.publish(self.name, event)
+                    acked = yield from self.broker.publish(self.producer(), event)
                     if not acked:
                         self.world.record(
                             "publish.dropped", self.name, event.trace_id, event_id=event.event_id

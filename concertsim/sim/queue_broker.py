@@ -21,9 +21,12 @@ durable, so every unacknowledged message is ready again when the broker is back.
 delivery reaches the consumer twice (its inbox skips the second) and the second settlement of a
 message is ignored.
 
-With a de-duplication window (``broker.dedup_window``) the broker drops a publish of an event id it
-accepted for the same exchange within the window, as in Kafka mode; redeliveries are not publishes,
-so consumers still de-duplicate.
+RabbitMQ removes no duplicates of its own. A de-duplication window (``broker.dedup_window``) stands
+for the message-deduplication plugin's exchange (``x-message-deduplication``, ``x-cache-ttl`` the
+window, the event id in ``x-deduplication-header``): it drops a publish of an event id it accepted
+for the same exchange within the window, whoever published it, so unlike Kafka's idempotent
+producer it also drops what a restarted relay publishes again. Redeliveries are not publishes, so
+consumers still de-duplicate.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.event_broker import DeadLetterTopics, DedupWindow, produce
+from concertsim.sim.event_broker import DeadLetterTopics, DedupWindow, ProducerSession, ProducerStamp, produce
 from concertsim.sim.network import BROKER_PARTY
 
 if TYPE_CHECKING:
@@ -184,14 +187,18 @@ class QueueBroker(DeadLetterTopics):
 
     # --- producing -------------------------------------------------------------------------------
 
-    def publish(self, source: str, event: Event) -> Generator[simpy.Event, Any, bool]:
-        return (yield from self.publish_batch(source, [event]))
+    def publish(self, producer: ProducerSession, event: Event) -> Generator[simpy.Event, Any, bool]:
+        return (yield from self.publish_batch(producer, [event]))
 
-    def publish_batch(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, bool]:
-        return (yield from produce(self.world, self.network, self.publish_timeout, lambda: self.is_up, source,
+    def publish_batch(self, producer: ProducerSession, events: list[Event]) -> Generator[simpy.Event, Any, bool]:
+        return (yield from produce(self.world, self.network, self.publish_timeout, lambda: self.is_up, producer,
                                    events, self._route))
 
-    def _route(self, source: str, events: list[Event]) -> Generator[simpy.Event, Any, None]:
+    def _route(
+        self, source: str, events: list[Event], stamps: list[ProducerStamp]
+    ) -> Generator[simpy.Event, Any, None]:
+        """Route ``events``; the producer ``stamps`` play no part (the deduplication exchange goes by
+        the event id)."""
         for event in events:
             self._accept(source, event)
         return

@@ -8,6 +8,9 @@ the simplest relay, whose throughput is one event per round trip); ``batch`` sen
 ``relay_batch`` rows in one produce request with one acknowledgement, as a Kafka producer or
 Debezium does. A crash between publishing and marking
 leaves the rows unmarked, so they are published again after the restart: duplicates, never loss.
+Each start of the loop opens a new producer session (:class:`ProducerSession`), so a broker that
+de-duplicates by producer recognises the retries of one run of the loop, not what a restarted relay
+publishes again.
 
 A replicated service runs one relay per outbox, on the replica holding the relay lease
 (:mod:`concertsim.sim.membership`). With ``design.single_relay`` off, every replica runs its own
@@ -24,7 +27,7 @@ from typing import Any
 
 import simpy
 
-from concertsim.sim.event_broker import EventBroker
+from concertsim.sim.event_broker import EventBroker, ProducerSession
 from concertsim.sim.host import Host
 from concertsim.sim.storage import OUTBOX, Database, OutboxRow
 
@@ -72,6 +75,7 @@ def relay_outbox(
     assert db is not None
     env = host.env
     party = relay_name(host.name)
+    producer = ProducerSession(host.world, host.name)
     while True:
         rows = db.unpublished(batch) if claims is None else claims.take(db, batch, env.active_process)
         if not rows:
@@ -82,11 +86,11 @@ def relay_outbox(
             continue
         acknowledged = []
         if publish == "batch":
-            acked = yield from broker.publish_batch(host.name, [row.event for row in rows])
+            acked = yield from broker.publish_batch(producer, [row.event for row in rows])
             acknowledged = [row.seq for row in rows] if acked else []
         else:
             for row in rows:
-                acked = yield from broker.publish(host.name, row.event)
+                acked = yield from broker.publish(producer, row.event)
                 if not acked:
                     break
                 acknowledged.append(row.seq)

@@ -1,7 +1,9 @@
 """A run: workload (with faults) → heal → settle → records (ARCHITECTURE.md, "sim/").
 
 ``run_scenario`` is a pure function of (scenario, seed) apart from ``wall_seconds``: the same inputs
-give the same trace, byte for byte.
+give the same trace, byte for byte. Given ``max_events``, a run that would process more simulated
+events raises :class:`~concertsim.sim.event_budget.OverBudget` there (a budget in events, never in
+wall time, so whether a run is over it is a function of the inputs too).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from concertsim.models import orchestration, reservations
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.broker import DeadLetter
 from concertsim.sim.consumer import redrive
+from concertsim.sim.event_budget import EventBudget, OverBudget
 from concertsim.sim.faults import FaultInjector
 from concertsim.sim.result import Phases, RunResult, Sample
 from concertsim.sim.spilled_trace import SpillingTrace
@@ -28,7 +31,7 @@ from concertsim.sim.workload import Workload
 from concertsim.sim.workers import PoolUsage
 from concertsim.sim.world import World
 
-__all__ = ["run_scenario", "RunProgress", "PROGRESS_STEPS"]
+__all__ = ["run_scenario", "RunProgress", "PROGRESS_STEPS", "OverBudget"]
 
 PROGRESS_STEPS = 100
 """How many times the workload phase reports progress (it runs in this many slices)."""
@@ -65,6 +68,7 @@ def run_scenario(
     seed: int | None = None,
     on_progress: Callable[[RunProgress], None] | None = None,
     trace_mode: TraceMode = "memory",
+    max_events: int | None = None,
 ) -> RunResult:
     """Simulate ``scenario`` with ``seed`` (default: the scenario's own) and return its records.
 
@@ -72,14 +76,18 @@ def run_scenario(
     after each settle check. It observes only: the trace is the same with or without it.
     ``trace_mode="stream"`` keeps the trace's high-volume kinds on disk
     (:class:`~concertsim.sim.spilled_trace.SpillingTrace`): the same records, read back more slowly.
+    ``max_events`` bounds the simulated events the run may process: one more raises
+    :class:`OverBudget` (the run is stopped, neither passed nor failed). The count is in
+    ``counters["events"]`` and does not depend on ``on_progress``.
     """
     trace = SpillingTrace() if trace_mode == "stream" else Trace()
     with _rare_garbage_collection():
-        return _run(scenario, seed, on_progress, trace)
+        return _run(scenario, seed, on_progress, trace, max_events)
 
 
 def _run(
-    scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgress], None] | None, trace: Trace
+    scenario: Scenario, seed: int | None, on_progress: Callable[[RunProgress], None] | None, trace: Trace,
+    max_events: int | None,
 ) -> RunResult:
     started = time.perf_counter()
     seed = scenario.seed if seed is None else seed
@@ -92,17 +100,18 @@ def _run(
     samples: list[Sample] = []
     world.env.process(_sample(system, workload, samples))
     env = world.env
+    budget = EventBudget(env, max_events)
 
     world.record("phase.workload", "runner")
     expected_users = scenario.workload.users if scenario.workload.arrival == "flash_crowd" else None
     duration = scenario.workload.duration
     if on_progress is None:
-        env.run(until=duration)
+        budget.run_until(duration)
     else:
         # Slicing the run does not change it: SimPy orders events by (time, priority, id) and the
         # slices' stop events change no one's relative order.
         for step in range(1, PROGRESS_STEPS + 1):
-            env.run(until=duration if step == PROGRESS_STEPS else duration * step / PROGRESS_STEPS)
+            budget.run_until(duration if step == PROGRESS_STEPS else duration * step / PROGRESS_STEPS)
             on_progress(RunProgress(env.now, "workload", duration, workload.arrived, expected_users))
     workload_end = env.now
 
@@ -117,7 +126,7 @@ def _run(
         if redriving.triggered and _quiescent(system, workload):
             settled_at = env.now
             break
-        env.run(until=min(deadline, env.now + scenario.settle.check_interval))
+        budget.run_until(min(deadline, env.now + scenario.settle.check_interval))
         if on_progress is not None:
             on_progress(RunProgress(env.now, "settle", deadline, workload.arrived, expected_users))
     if settled_at is None and redriving.triggered and _quiescent(system, workload):
@@ -138,6 +147,7 @@ def _run(
             "calls": system.network.calls,
             "users": workload.arrived,
             "commits": sum(db.commits for db in system.databases),
+            "events": budget.processed,
         },
         fault_windows=faults.windows(),
         wall_seconds=time.perf_counter() - started,

@@ -293,6 +293,6 @@ class SharedProcess:
                 if not self.remote_interest(event.type):
                     continue
                 assert host.broker is not None
-                acked = yield from host.broker.publish(host.name, event)
+                acked = yield from host.broker.publish(host.producer(), event)
                 if not acked:
                     world.record("publish.dropped", host.name, event.trace_id, event_id=event.event_id)

@@ -94,10 +94,10 @@ def test_a_simulation_that_raises_is_a_failure_shrunk_like_any_other(monkeypatch
     from concertsim import exploration
     from concertsim.search import rounds
 
-    def fragile(scenario, seed=None):  # a simulator bug: any broker crash raises
+    def fragile(scenario, seed=None, **options):  # a simulator bug: any broker crash raises
         if any(f.kind == "crash" and f.target == "broker" for f in scenario.faults):
             raise KeyError("broker")
-        return run_scenario(scenario, seed)
+        return run_scenario(scenario, seed, **options)
 
     monkeypatch.setattr(rounds, "_known", {})
     monkeypatch.setattr(rounds, "run_scenario", fragile)

@@ -15,6 +15,7 @@ from concertsim.checks.probes import probe_counts
 from concertsim.models.events import Event, SeatReserved
 from concertsim.reports.otlp import otlp_trace
 from concertsim.scenarios.loader import ScenarioError
+from concertsim.sim.event_broker import ProducerSession
 from concertsim.sim.network import Network
 from concertsim.sim.queue_broker import Channel, QueueBroker
 from concertsim.sim.runner import run_scenario
@@ -42,8 +43,9 @@ def seat_event(n: int, event_id: str | None = None) -> Event:
 
 
 def publish(world: World, broker: QueueBroker, *events: Event) -> None:
+    """Publish each of ``events`` from a producer session of its own (a relay restarted in between)."""
     for event in events:
-        world.env.process(broker.publish("reservation", event))
+        world.env.process(broker.publish(ProducerSession(world, "reservation"), event))
     world.env.run(until=world.env.now + 0.1)
 
 
@@ -84,7 +86,7 @@ def test_a_stopped_consumers_unacked_messages_are_redelivered_to_another_consume
 def test_a_lost_delivery_breaks_the_channel_and_its_messages_come_back_after_the_heartbeat() -> None:
     world, broker = queue_broker()
     channel = broker.open_channel("concert", 0, "concert", prefetch=5)
-    world.env.process(broker.publish("reservation", seat_event(1)))
+    world.env.process(broker.publish(ProducerSession(world, "reservation"), seat_event(1)))
     world.env.run(until=0.1)
     broker.network.blocked.add(("broker", "concert"))
     publish(world, broker, seat_event(2))
@@ -126,7 +128,7 @@ def test_a_single_active_consumer_receives_alone_until_its_channel_closes() -> N
     assert held(standby) == ["evt-1", "evt-2"]
 
 
-def test_the_dedup_window_drops_a_second_publish_of_an_event_in_this_mode_too() -> None:
+def test_the_dedup_window_drops_a_second_publish_of_an_event_from_any_session_in_this_mode() -> None:
     world, broker = queue_broker(dedup_window=10.0)
     channel = broker.open_channel("concert", 0, "concert", prefetch=5)
     publish(world, broker, seat_event(1), seat_event(1))
