@@ -43,6 +43,7 @@ __all__ = [
     "run_migration",
     "processes_text",
     "users_shifted",
+    "without_shift",
 ]
 
 TOPOLOGY_KEY = "design.topology"
@@ -110,6 +111,16 @@ def users_shifted(stage: str, users: int) -> int:
     """How many of ``users`` the split-out Point serves at ``stage`` (0 without a shift)."""
     shift = _stage_parts(stage)[1]
     return len(ShiftRouting(shift, users).shifted) if shift else 0
+
+
+def without_shift(base: Scenario) -> tuple[Scenario, int]:
+    """``base`` without its traffic shift, and the shift it carried (0 if none). A scenario that
+    shifts users (the built-in ``point-shift``) describes the stage ``monolith@N``; the other stages
+    run it without the shift, which only the monolith can carry."""
+    shift = base.design.point_shift
+    if not shift:
+        return base, 0
+    return base.model_copy(update={"design": base.design.model_copy(update={"point_shift": 0})}), shift
 
 
 def plan_migration(base: Scenario, stages: Sequence[str], seeds: Sequence[int]) -> SweepPlan:

@@ -85,6 +85,9 @@ def _flows_or_exit(text: str) -> tuple[str, ...]:
         raise bad_input(
             f"--flows takes sync, choreography and/or orchestration, not {text!r}" + (f"; {' '.join(hints)}" if hints else "")
         )
+    repeated = sorted({f for f in chosen if chosen.count(f) > 1})
+    if repeated:
+        raise bad_input(f"--flows {text!r} names {', '.join(repeated)} more than once: each flow's cells would run twice")
     return chosen
 
 

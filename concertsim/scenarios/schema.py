@@ -300,6 +300,27 @@ class Scenario(_Frozen):
         return self
 
     @model_validator(mode="after")
+    def _within_the_workload(self) -> Scenario:
+        """A fault that starts after the workload ends, or a date whose sale opens after it, would
+        never take effect: the run heals every fault and stops arrivals at ``workload.duration``."""
+        end = self.workload.duration
+        for position, fault in enumerate(self.faults):
+            if fault.at > end:
+                raise ValueError(
+                    f"faults[{position}].at: {fault.at:g} s is after the workload ends at {end:g} s "
+                    "(workload.duration), when every fault is healed: it would never strike"
+                )
+        opening = {"concerts.opens_at": self.concerts.opens_at}
+        opening.update({f"concerts.opens_at_by_date.{date}": at for date, at in self.concerts.opens_at_by_date.items()})
+        for field, at in opening.items():
+            if at >= end:
+                raise ValueError(
+                    f"{field}: {at:g} s is not before the workload ends at {end:g} s (workload.duration): "
+                    "no user could buy"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _shift_at_the_monolith(self) -> Scenario:
         design = self.design
         if design.point_shift == 0:
