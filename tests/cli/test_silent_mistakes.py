@@ -35,9 +35,11 @@ def test_migrate_a_scenario_that_carries_a_shift_runs_it_as_the_shifted_stage(tm
 
 
 def test_ctrl_c_after_a_command_finished_writing_says_so(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import importlib
+
     import pytest
 
-    import concertsim.cli.app as app_module
+    app_module = importlib.import_module("concertsim.cli.app")  # the package's `app` attribute is the Typer app
 
     def interrupted_after_writing() -> None:
         raise KeyboardInterrupt
