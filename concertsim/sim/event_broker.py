@@ -31,7 +31,12 @@ Write = Callable[[str, list[Event]], Generator[simpy.Event, Any, None]]
 
 @dataclass(slots=True, frozen=True)
 class DeadLetter:
-    """A message parked for manual handling: which group gave up on it, when, and why."""
+    """A message parked for manual handling: which group gave up on it, when, and why.
+
+    ``number`` is its place in the dead-letter topics, counted from 1 in parking order: the
+    identity of this one parked record, as a record's offset in a Kafka dead-letter topic is. The
+    same event can be parked twice at the same moment from the same offset (a duplicated delivery
+    parked behind its own first copy), and each copy is a letter of its own to re-drive."""
 
     group: str
     topic: str
@@ -40,6 +45,7 @@ class DeadLetter:
     event: Event
     reason: str
     parked_at: float
+    number: int = 0
 
 
 class DeadLetterTopics:
@@ -51,14 +57,19 @@ class DeadLetterTopics:
     world: World
     dead_letters: list[DeadLetter]
     _parked_keys: dict[tuple[str, str], int]
+    _letters_parked: int
 
     def _open_dead_letters(self) -> None:
         self.dead_letters = []
         self._parked_keys = {}
+        self._letters_parked = 0
 
     def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
         """Park ``event`` for ``group``, with the reason, and block its key for the group."""
-        self.dead_letters.append(DeadLetter(group, topic, partition, offset, event, reason, self.world.env.now))
+        self._letters_parked += 1
+        self.dead_letters.append(
+            DeadLetter(group, topic, partition, offset, event, reason, self.world.env.now, self._letters_parked)
+        )
         address = (group, event.key)
         self._parked_keys[address] = self._parked_keys.get(address, 0) + 1
         self.world.record("broker.dead_letter", group, event.trace_id, event_id=event.event_id, type=event.type,

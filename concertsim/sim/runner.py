@@ -17,7 +17,6 @@ import simpy
 
 from concertsim.models import orchestration, reservations
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.broker import DeadLetter
 from concertsim.sim.consumer import redrive
 from concertsim.sim.faults import FaultInjector
 from concertsim.sim.result import Phases, RunResult, Sample
@@ -171,26 +170,21 @@ def _redrive_dead_letters(system: System) -> Generator[simpy.Event, Any, None]:
     events parked meanwhile behind a key still being re-driven. A letter that fails again stays
     parked, and so do the later letters of its key."""
     stuck: set[tuple[str, str]] = set()
-    tried: set[tuple[str, str, int, float]] = set()
+    tried: set[int] = set()
     while True:
         letter = next(
             (d for d in system.broker.dead_letters
-             if _letter_id(d) not in tried and (d.group, d.event.key) not in stuck),
+             if d.number not in tried and (d.group, d.event.key) not in stuck),
             None,
         )
         if letter is None:
             return
-        tried.add(_letter_id(letter))
+        tried.add(letter.number)
         host = system.host_of(letter.group)
         work = system.handlers[(letter.group, letter.event.type)]
         done = yield host.spawn(redrive(host, system.broker, letter, work, system.policy.dedup))
         if not done:
             stuck.add((letter.group, letter.event.key))
-
-
-def _letter_id(letter: DeadLetter) -> tuple[str, str, int, float]:
-    """A letter's identity: the same event may be parked twice (a redelivered copy)."""
-    return letter.group, letter.event.event_id, letter.offset, letter.parked_at
 
 
 def _in_flight(system: System) -> tuple[int, int]:
