@@ -58,11 +58,13 @@ class DeadLetterTopics:
     dead_letters: list[DeadLetter]
     _parked_keys: dict[tuple[str, str], int]
     _letters_parked: int
+    _next_letter: simpy.Event | None
 
     def _open_dead_letters(self) -> None:
         self.dead_letters = []
         self._parked_keys = {}
         self._letters_parked = 0
+        self._next_letter = None
 
     def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
         """Park ``event`` for ``group``, with the reason, and block its key for the group."""
@@ -74,6 +76,16 @@ class DeadLetterTopics:
         self._parked_keys[address] = self._parked_keys.get(address, 0) + 1
         self.world.record("broker.dead_letter", group, event.trace_id, event_id=event.event_id, type=event.type,
                           reason=reason)
+        waiting, self._next_letter = self._next_letter, None
+        if waiting is not None:
+            waiting.succeed()
+
+    def letter_parked(self) -> simpy.Event:
+        """An event that fires when the next letter is parked, so a reader of the dead-letter topics
+        waits for one at no cost."""
+        if self._next_letter is None:
+            self._next_letter = self.world.env.event()
+        return self._next_letter
 
     def is_key_parked(self, group: str, key: str) -> bool:
         return (group, key) in self._parked_keys
@@ -95,8 +107,8 @@ class EventBroker(Protocol):
     ``publish`` / ``publish_batch`` return whether the broker acknowledged the events (a publisher
     without an acknowledgement publishes again: duplicates, never loss). ``subscribe`` registers a
     group's interest in an event type. Dead letters are :class:`~concertsim.sim.broker.DeadLetter`
-    records in ``dead_letters`` whichever broker parked them; ``park`` puts one there and
-    ``unpark`` takes it out once re-driven. ``total_lag`` counts the events not yet handled, so a
+    records in ``dead_letters`` whichever broker parked them; ``park`` puts one there (and fires
+    ``letter_parked``) and ``unpark`` takes it out once re-driven. ``total_lag`` counts the events not yet handled, so a
     run settles only when it is zero."""
 
     name: str
@@ -117,6 +129,8 @@ class EventBroker(Protocol):
     def is_key_parked(self, group: str, key: str) -> bool: ...
 
     def unpark(self, letter: DeadLetter) -> None: ...
+
+    def letter_parked(self) -> simpy.Event: ...
 
     def total_lag(self) -> int: ...
 

@@ -1,6 +1,7 @@
 """Dead letters and their re-drive (seed 4.2.3): every parked record is re-driven after heal, in
 parking order, including a copy of an event parked behind its own first copy, which the inbox then
-skips as a duplicate; in Kafka mode and in RabbitMQ mode alike."""
+skips as a duplicate, and a letter parked after the re-drive went through the others; in Kafka mode
+and in RabbitMQ mode alike."""
 
 from __future__ import annotations
 
@@ -53,3 +54,15 @@ def test_each_parked_record_is_a_letter_of_its_own() -> None:
     assert broker.dead_letters == [second] and broker.is_key_parked("concert", event.key)
     broker.unpark(second)
     assert broker.dead_letters == [] and not broker.is_key_parked("concert", event.key)
+
+
+def test_a_letter_parked_after_the_redrive_went_through_the_others_is_redriven_too() -> None:
+    result = run_scenario(load_scenario(CASES / "reject-parked-after-redrive.yaml"))
+    first_redrive = next(r.at for r in result.trace.of_kind("dlq.redriven"))
+    late = [r.data["event_id"] for r in result.trace.of_kind("broker.dead_letter") if r.at > first_redrive]
+    assert late, "no letter was parked after the re-drive began"
+    redriven = {r.data["event_id"] for r in result.trace.of_kind("dlq.redriven")}
+    assert set(late) <= redriven
+    assert result.dead_letters == []
+    assert result.phases.settled_at is not None
+    assert [v.invariant.id for v in check_run(result) if not v.holds] == []
