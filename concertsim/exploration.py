@@ -94,8 +94,15 @@ class Exploration:
         return self.counterexample is not None
 
     @property
+    def search_runs(self) -> int:
+        """Simulations of the search itself: one per distinct example (a repeated one is not run
+        again, so examples and runs differ by ``repeated``)."""
+        return self.generated - self.repeated
+
+    @property
     def shrink_runs(self) -> int:
-        """Simulations spent shrinking the first failure to a 1-minimal one."""
+        """Simulations spent shrinking the first failure to a 1-minimal one (never counting the
+        search's examples: ``runs`` is ``search_runs`` plus these, once shrinking is done)."""
         return self.minimization.runs if self.minimization is not None else 0
 
     def unreached_probes(self) -> list[str]:

@@ -114,7 +114,7 @@ class SearchWatch:
         else:
             self.progress.update(
                 self.task, total=None, description=f"shrinking the failure of example {report.examples_to_failure} "
-                f"(run {report.runs})",
+                f"(shrinking run {report.runs - report.search_runs})",
             )
 
     def how_far(self) -> str:
@@ -315,7 +315,7 @@ def _print_exploration(found: Exploration, out: Path) -> None:
     minimal = "1-minimal" if minimization is not None and minimization.one_minimal else "not proven 1-minimal"
     stdout.print(
         f"[red]counterexample[/red] after {found.examples_to_failure} example(s), shrunk in "
-        f"{found.runs - (found.examples_to_failure or 0)} more runs to "
+        f"{found.shrink_runs} more runs to "
         f"{len(found.counterexample.faults)} fault(s), {found.counterexample.workload.users} user(s), "
         f"{minimal}:", soft_wrap=True,
     )
