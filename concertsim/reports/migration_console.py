@@ -51,6 +51,11 @@ def print_migration_summary(console: Console, migration: Migration, out: Path) -
             console.print(f"{stage.stage}: {escape(rate.invariant)}{new} broken in {rate.violated} of {rate.runs} "
                           f"runs, {interval.estimate * 100:.0f}% [{interval.low * 100:.0f}, {interval.high * 100:.0f}]",
                           highlight=False, soft_wrap=True)
+    for stage in migration.stages:
+        if stage.summary.not_applicable:
+            console.print(f"[dim]{stage.stage}: not applicable in every run: "
+                          f"{escape(', '.join(rate.invariant for rate in stage.summary.not_applicable))}[/dim]",
+                          highlight=False, soft_wrap=True)
     colour = "green" if migration.holds else "red"
     console.print(f"[{colour}]{escape(verdict_text(migration))}[/{colour}]", soft_wrap=True, highlight=False)
     runs = len(migration.stages) * len(migration.seeds)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from concertsim.migration import Migration, StageResult, processes_text
-from concertsim.reports.document import Block, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import Block, Heading, Image, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.plotting import RenderedFigure, figure_png
 from concertsim.reports.report_blocks import fault_blocks, plural, write_report
@@ -63,6 +63,8 @@ def _stage_table(migration: Migration) -> Table:
         runs = len(stage.summary.runs)
         invariants = (f"all held in {runs} of {runs}" if stage.summary.holds else
                       "; ".join(f"{rate.invariant} {rate.violated} of {rate.runs}" for rate in stage.broken))
+        if stage.summary.not_applicable:
+            invariants += f"; n/a: {', '.join(rate.invariant for rate in stage.summary.not_applicable)}"
         rows.append([stage.stage, processes_text(stage.stage), invariants,
                      *(measure_cell(stage, m) for m in STAGE_MEASURES), introduced_text(stage)])
     return Table(header, rows)
@@ -94,10 +96,14 @@ def _invariant_table(migration: Migration) -> Table:
             if rate is None:
                 cells.append("not checked")
                 continue
+            if rate.rate is None:
+                cells.append(not_applicable_text(rate.reason))
+                continue
             interval = rate.rate
             mark = "✘" if rate.violated else "✔"
+            unjudged = f" (n/a in {len(rate.not_applicable)})" if rate.not_applicable else ""
             cells.append(f"{mark} {rate.violated} of {rate.runs} · {interval.estimate * 100:.0f}% "
-                         f"[{interval.low * 100:.0f}, {interval.high * 100:.0f}]")
+                         f"[{interval.low * 100:.0f}, {interval.high * 100:.0f}]{unjudged}")
         rows.append([name, *cells])
     return Table(["invariant", *(stage.stage for stage in migration.stages)], rows)
 

@@ -36,12 +36,17 @@ def cell_table(result: GridResult, cell: CellSummary) -> Table:
     table.add_column("95% interval")
     runs = len(cell.runs)
     if cell.holds:
-        table.add_row("invariants", f"[green]all held in {runs} of {runs} runs[/green]", "")
+        judged = "all judged held" if cell.not_applicable else "all held"
+        table.add_row("invariants", f"[green]{judged} in {runs} of {runs} runs[/green]", "")
     for rate in cell.broken:
         interval = rate.rate
         table.add_row(f"[red]{escape(rate.invariant)}[/red]",
                       f"[red]broken in {rate.violated} of {rate.runs} runs ({interval.estimate * 100:.0f}%)[/red]",
                       f"[{interval.low * 100:.0f}%, {interval.high * 100:.0f}%]".replace("[", r"\["))
+    unjudged = cell.not_applicable
+    if unjudged:
+        table.add_row("[dim]not applicable[/dim]",
+                      f"[dim]{escape(', '.join(rate.invariant for rate in unjudged))}[/dim]", "")
     for name, short in KEY_MEASURES.items():
         estimate, spread = measure_parts(cell.measures.get(name))
         table.add_row(short, estimate, escape(spread))

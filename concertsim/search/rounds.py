@@ -60,6 +60,8 @@ class Example:
     digest: str
     probes: dict[str, int]
     failed: bool
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    """The invariants searched for that this example could not judge, with the reason."""
 
 
 @dataclass
@@ -82,27 +84,32 @@ def round_seed(seed: int, index: int) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def violates(scenario: Scenario, invariants: tuple[str, ...]) -> tuple[bool, dict[str, int]]:
-    """Run ``scenario``; whether it breaks any of ``invariants``, and its coverage probes.
+def violates(scenario: Scenario, invariants: tuple[str, ...]) -> tuple[bool, dict[str, int], dict[str, str]]:
+    """Run ``scenario``; whether it breaks any of ``invariants``, its coverage probes, and those of
+    ``invariants`` it could not judge (not applicable, with the reason).
 
     A run that raises counts as a failure, so that the search shrinks it like any other: an
     exception inside the simulation is a bug of the simulator or of the domain code it runs."""
     try:
         result = run_scenario(scenario)
     except Exception:
-        return True, {}
-    broken = any(not v.holds for v in check_run(result, set(invariants)))
-    return broken, probe_counts(result)
+        return True, {}, {}
+    verdicts = check_run(result, set(invariants))
+    broken = any(v.violated for v in verdicts)
+    unjudged = {v.invariant.id: v.not_applicable for v in verdicts if v.not_applicable is not None}
+    return broken, probe_counts(result), unjudged
 
 
 # Verdicts already computed in this process, so that an example repeated by a later round (each
 # round starts from Hypothesis's simplest example, for one) is not simulated again. Only time is
 # saved: a round's accounting never depends on what this cache holds.
-_known: dict[tuple[tuple[str, ...], str], tuple[bool, dict[str, int]]] = {}
+_known: dict[tuple[tuple[str, ...], str], tuple[bool, dict[str, int], dict[str, str]]] = {}
 _KNOWN_LIMIT = 20_000
 
 
-def _judged(scenario: Scenario, digest: str, invariants: tuple[str, ...]) -> tuple[bool, dict[str, int]]:
+def _judged(
+    scenario: Scenario, digest: str, invariants: tuple[str, ...],
+) -> tuple[bool, dict[str, int], dict[str, str]]:
     key = (invariants, digest)
     if key not in _known:
         if len(_known) >= _KNOWN_LIMIT:
@@ -123,8 +130,8 @@ def run_round(space: SearchSpace, seed: int, index: int, limit: int = ROUND_SIZE
             return verdicts[digest]
         if outcome.failed or len(outcome.examples) >= limit:
             return False  # past the failure or this round's share of the budget: never run
-        broken, probes = _judged(candidate, digest, space.invariants)
-        outcome.examples.append(Example(digest, probes, broken))
+        broken, probes, unjudged = _judged(candidate, digest, space.invariants)
+        outcome.examples.append(Example(digest, probes, broken, unjudged))
         if broken:
             outcome.failing_json = candidate.model_dump_json()
         verdicts[digest] = broken
