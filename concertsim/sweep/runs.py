@@ -24,7 +24,7 @@ from concertsim.checks import check_run
 from concertsim.checks.probes import probe_counts
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, connect
 from concertsim.metrics import headline_measures
-from concertsim.scenarios.schema import Scenario
+from concertsim.scenarios.schema import INVARIANT_IDS, Scenario
 from concertsim.sim.runner import run_scenario
 
 __all__ = ["SeedResult", "SweepResult", "run_seed", "run_jobs", "sweep"]
@@ -83,8 +83,15 @@ class SeedResult:
             first_violations=tuple(str(v) for v in data["first_violations"]),
             measures={str(k): None if v is None else float(v) for k, v in dict(data["measures"]).items()},
             probes={str(k): int(v) for k, v in dict(data.get("probes", {})).items()},
-            not_applicable={str(k): str(v) for k, v in dict(data.get("not_applicable", {})).items()},
+            not_applicable=_in_checks_order({str(k): str(v) for k, v in dict(data.get("not_applicable", {})).items()}),
         )
+
+
+def _in_checks_order(by_invariant: dict[str, str]) -> dict[str, str]:
+    """``by_invariant`` in the order of ``INVARIANT_IDS`` (a journal line stores its keys sorted),
+    so that a resumed sweep summarises exactly as one that ran through."""
+    order = {name: index for index, name in enumerate(INVARIANT_IDS)}
+    return dict(sorted(by_invariant.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 
 def run_seed(scenario_json: str, seed: int) -> SeedResult:
