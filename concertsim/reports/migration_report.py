@@ -47,10 +47,23 @@ def introduced_text(stage: StageResult) -> str:
     return ", ".join(stage.introduced) or "-"
 
 
+def not_applicable_by_stage(migration: Migration) -> tuple[list[str], dict[str, list[str]]]:
+    """The invariants no run of any stage could judge, and per stage the further ones no run of
+    that stage could (stages with none left out)."""
+    by_stage = {stage.stage: [rate.invariant for rate in stage.summary.not_applicable] for stage in migration.stages}
+    everywhere = [name for name in next(iter(by_stage.values()), []) if all(name in names for names in by_stage.values())]
+    only_at = {stage: [name for name in names if name not in everywhere] for stage, names in by_stage.items()}
+    return everywhere, {stage: names for stage, names in only_at.items() if names}
+
+
 def verdict_text(migration: Migration) -> str:
     runs = len(migration.seeds)
     if migration.holds:
-        return f"Every invariant held at every stage, in each of {plural(runs, 'seed')}."
+        everywhere, only_at = not_applicable_by_stage(migration)
+        if not everywhere and not only_at:
+            return f"Every invariant held at every stage, in each of {plural(runs, 'seed')}."
+        unjudged = f"; {len(everywhere)} not applicable at every stage" if everywhere else ""
+        return f"Every invariant judged held at every stage, in each of {plural(runs, 'seed')}{unjudged}."
     parts = [f"{stage.stage} first breaks {', '.join(stage.introduced)}" for stage in migration.stages
              if stage.introduced]
     return "; ".join(parts) + f" (over {plural(runs, 'seed')})."

@@ -43,14 +43,22 @@ def cell_table(result: GridResult, cell: CellSummary) -> Table:
         table.add_row(f"[red]{escape(rate.invariant)}[/red]",
                       f"[red]broken in {rate.violated} of {rate.runs} runs ({interval.estimate * 100:.0f}%)[/red]",
                       f"[{interval.low * 100:.0f}%, {interval.high * 100:.0f}%]".replace("[", r"\["))
-    unjudged = cell.not_applicable
-    if unjudged:
-        table.add_row("[dim]not applicable[/dim]",
-                      f"[dim]{escape(', '.join(rate.invariant for rate in unjudged))}[/dim]", "")
     for name, short in KEY_MEASURES.items():
         estimate, spread = measure_parts(cell.measures.get(name))
         table.add_row(short, estimate, escape(spread))
     return table
+
+
+def not_applicable_note(cell: CellSummary) -> str | None:
+    """The invariants some of the cell's runs could not judge: those no run judged, and those only
+    some runs did (their rates count the runs that judged them); None when every run judged every
+    invariant."""
+    never = [rate.invariant for rate in cell.not_applicable]
+    partly = [f"{rate.invariant} in {len(rate.not_applicable)} of {len(cell.runs)}" for rate in cell.rates.values()
+              if rate.not_applicable and rate.applicable]
+    parts = ([f"in every run: {', '.join(never)}"] if never else []) + ([f"in some runs: {', '.join(partly)}"]
+                                                                       if partly else [])
+    return "not applicable " + "; ".join(parts) if parts else None
 
 
 def print_sweep_summary(console: Console, result: GridResult, out: Path, resumed: int = 0) -> None:
@@ -61,6 +69,8 @@ def print_sweep_summary(console: Console, result: GridResult, out: Path, resumed
                       f"{plural(len(plan.seeds), 'seed')}", highlight=False)
     for cell in result.cells:
         console.print(cell_table(result, cell))
+        if (note := not_applicable_note(cell)) is not None:
+            console.print(f"[dim]{escape(note)}[/dim]", highlight=False, soft_wrap=True)
     colour = "green" if result.holds else "red"
     console.print(f"[{colour}]{escape(verdict_text(result))}[/{colour}]", soft_wrap=True)
     again = ""

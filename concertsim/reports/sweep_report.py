@@ -83,7 +83,13 @@ def verdict_text(result: GridResult) -> str:
     shape = (f"{len(plan.cells)} cells × {plural(len(plan.seeds), 'seed')}" if plan.swept
              else plural(len(plan.seeds), "seed"))
     if result.holds:
-        return f"Every invariant held in every run: {plural(len(result.runs), 'run')} ({shape})."
+        unjudged = any(rate.not_applicable for cell in result.cells for rate in cell.rates.values())
+        if not unjudged:
+            return f"Every invariant held in every run: {plural(len(result.runs), 'run')} ({shape})."
+        never = [name for name in (result.cells[0].rates if result.cells else {})
+                 if all(name in c.rates and not c.rates[name].applicable for c in result.cells)]
+        tail = f"; {len(never)} not applicable in every run" if never else ""
+        return f"Every invariant judged held in every run: {plural(len(result.runs), 'run')} ({shape}){tail}."
     broken = [cell for cell in result.cells if not cell.holds]
     parts = []
     for cell in broken[:MAX_CELLS_IN_VERDICT]:
