@@ -94,6 +94,8 @@ def ablation_cases(rows: Sequence[AblationRow], classname: str, replay_for: Call
         else:
             failure = (f"switched off, it broke nothing it protects ({', '.join(row.safeguard.protects)}) "
                        f"in {row.exploration.generated} examples")
+            if row.never_judged:
+                failure += f"; no example could judge {', '.join(row.never_judged)} (not applicable in every one)"
             details = f"{failure}\n\n{row.exploration.budget_note() or ''}".rstrip()
         cases.append(Case(classname, name, failure, details))
     return cases

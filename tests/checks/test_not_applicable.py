@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from concertsim.api import RunOutcome, run
-from concertsim.checks.base import Invariant, Verdict, Violation, judge
+from concertsim.checks.base import Invariant, Verdict, Violation
 
 SMALL = ["workload.users=6"]
 
@@ -62,6 +62,8 @@ def test_summary_json_gives_each_invariant_a_status_and_the_reason(outcome: RunO
 
 
 def test_a_violation_is_reported_even_where_the_invariant_says_it_does_not_apply(outcome: RunOutcome) -> None:
+    from concertsim.checks.base import judge
+
     broken = Violation("made-up", "a broken promise")
     definition = Invariant("made-up", "safety", "a promise", lambda result: [broken],
                            applies=lambda result: "its mechanism is off")

@@ -69,3 +69,19 @@ def test_a_search_that_never_judged_an_invariant_skips_it_instead_of_passing_it(
     assert cases["point-stores-agree"].find("skipped").get("message") == (
         f"not applicable in every example: {NO_SHIFT}")
     assert cases["no-double-booking"].find("skipped") is None and cases["no-double-booking"].find("failure") is None
+
+
+def test_an_ablation_cell_whose_protected_promise_was_never_judged_says_so() -> None:
+    from concertsim.ablation import SAFEGUARDS, AblationRow
+    from concertsim.reports.junit import ablation_cases
+
+    safeguard = next(s for s in SAFEGUARDS if s.switch == "design.idempotency_keys=false")
+    unjudged = "no-orphaned-deduction"
+    found = Exploration(base=load_builtin("small-opening"), examples_requested=5, generated=5, runs=5,
+                        invariants=(unjudged,))
+    found.not_applicable.update([unjudged] * 5)
+    found.not_applicable_reasons[unjudged] = "no points were deducted and no reservation was confirmed"
+    row = AblationRow(safeguard, "sync", found)
+    assert row.never_judged == [unjudged]
+    (case,) = ablation_cases([row], "c", lambda r: "replay")
+    assert case.failure is not None and f"no example could judge {unjudged} (not applicable in every one)" in case.failure
