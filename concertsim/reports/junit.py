@@ -171,7 +171,8 @@ def step_summary(title: str, cases: Sequence[Case]) -> str:
         f"**all {len(passed)} passed**" if not skipped else f"**{len(passed)} passed**")
     if skipped:
         verdict += f", {len(skipped)} not applicable"
-    lines = [f"### {_cell(title)}", "", verdict, "", "| | case | what broke |", "|---|---|---|"]
+    header = "| | case | what broke, or why not applicable |" if skipped else "| | case | what broke |"
+    lines = [f"### {_cell(title)}", "", verdict, "", header, "|---|---|---|"]
     for case in failed:
         lines.append(f"| ❌ | {_cell(case.name)} | {_cell(case.failure or '')} |")
     for case in passed:
