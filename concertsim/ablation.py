@@ -119,6 +119,15 @@ class AblationRow:
         return any(i in self.broken for i in self.safeguard.protects)
 
     @property
+    def never_judged(self) -> list[str]:
+        """The invariants the safeguard protects that no example of the search could judge (not
+        applicable in every one): its absence could not have shown there."""
+        if self.exploration.found:
+            return []
+        never = self.exploration.never_judged()
+        return [i for i in self.safeguard.protects if i in never]
+
+    @property
     def redundant(self) -> bool:
         """Whether the design keeps this promise in this flow without the safeguard."""
         return self.flow in self.safeguard.redundant_in

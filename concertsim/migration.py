@@ -169,7 +169,8 @@ class StageResult:
     """One stage's runs: ``summary`` (rates and measures), the invariants first broken here
     (``introduced``), those broken at an earlier stage that hold here (``repaired``), and the
     probes some run reached (``reached``: probe -> how many runs), ``first_reached`` the ones no
-    earlier stage's run did."""
+    earlier stage's run did. An invariant no run of the stage could judge (not applicable there)
+    is never repaired by it."""
 
     stage: str
     summary: CellSummary
@@ -190,6 +191,7 @@ class StageResult:
             "point_shift": _stage_parts(self.stage)[1],
             "holds": summary["holds"],
             "violated": summary["violated"],
+            "not_applicable": summary["not_applicable"],
             "introduced": list(self.introduced),
             "repaired": list(self.repaired),
             "probes_reached": dict(self.reached),
@@ -236,6 +238,7 @@ def judge_stages(summaries: Sequence[tuple[str, CellSummary]]) -> tuple[StageRes
         broken_here = [rate.invariant for rate in summary.broken]
         introduced = tuple(name for name in broken_here if name not in broken_before)
         repaired = tuple(name for name in broken_before if name not in broken_here
+                         and name in summary.rates and summary.rates[name].applicable
                          and ("@" in stage or name not in SHIFT_ONLY))
         reached = _probes_reached(summary)
         first_reached = tuple(name for name in reached if name not in reached_before)

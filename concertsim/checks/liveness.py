@@ -104,6 +104,8 @@ def honest_payments(result: RunResult) -> list[tuple[object, object, reservation
     "convergence",
     "A buyer who held a seat, had the points and paid the unexpired hold is confirmed, whenever no "
     "fault was active, nor any earlier fault's aftermath left, from the hold to the payment's end.",
+    applies=lambda result: None if honest_payments(result) else (
+        "no payment could be judged: none was an honest buyer's, paying an unexpired hold with no fault in sight"),
 )
 def honest_buyer_confirmed(result: RunResult) -> list[Violation]:
     violations = []

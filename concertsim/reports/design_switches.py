@@ -254,7 +254,7 @@ def explained_first(verdicts: Sequence[Verdict], design: Design) -> list[Verdict
     the order each difference lists what it protects (``publish=dual_write`` leads with
     no-lost-events), then the rest in their own order."""
     changes = design_changes(design)
-    broken = [v for v in verdicts if not v.holds]
+    broken = [v for v in verdicts if v.violated]
 
     def rank(verdict: Verdict) -> tuple[int, int]:
         for position, change in enumerate(changes):

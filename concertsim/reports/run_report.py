@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from concertsim.reports import figures as run_figures
 from concertsim.reports.cause import failure_summary
 from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
+from concertsim.reports.verdict_words import not_applicable_list, verdict_counts
 from concertsim.reports.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
 from concertsim.reports.formatting import plural, seconds
 from concertsim.reports.outputs import OutputDir
@@ -99,9 +100,19 @@ def _breakdown(outcome: RunOutcome) -> str:
     total = len(outcome.verdicts)
     broken = ", ".join(
         f"{v.invariant.id} ({plural(len(v.violations), 'violation')})"
-        for v in outcome.verdicts if not v.holds
+        for v in outcome.verdicts if v.violated
     )
-    return f"The design broke {len(outcome.violated)} of {total} invariants: {broken}."
+    unjudged = not_applicable_list(outcome.verdicts)
+    tail = f" Not applicable to this run: {unjudged}." if unjudged else ""
+    return f"The design broke {len(outcome.violated)} of {total} invariants: {broken}.{tail}"
+
+
+def _held_sentence(outcome: RunOutcome) -> str:
+    """``The design held: all 21 invariants checked hold.``, or, when some could not be judged,
+    ``The design held: 18 invariants hold, 3 not applicable (...).``"""
+    if not outcome.not_applicable:
+        return f"The design held: all {len(outcome.verdicts)} invariants checked hold."
+    return f"The design held: {verdict_counts(outcome.verdicts)}."
 
 
 def _unsold_blocks(outcome: RunOutcome) -> list[Block]:
@@ -124,7 +135,7 @@ def run_blocks(
                           "with the same seed reproduces this trace exactly.")
     blocks: list[Block] = [Heading(1, f"Consistency report: {scenario.name}")]
     if outcome.holds:
-        blocks += [Verdict(True, f"The design held: all {len(outcome.verdicts)} invariants checked hold."),
+        blocks += [Verdict(True, _held_sentence(outcome)),
                    *_unsold_blocks(outcome), reproduce]
     else:
         blocks += [*failure_summary(outcome, flow), Paragraph(_breakdown(outcome)), reproduce]
@@ -137,7 +148,8 @@ def run_blocks(
         Paragraph("Each invariant is a promise of the design, checked on the run's records. A safety "
                   "invariant must hold at every moment, faults or not; a convergence invariant must hold "
                   "once every fault is healed and the system has settled (outboxes empty, no consumer lag, "
-                  "no saga in flight)."),
+                  "no saga in flight). One the run could not judge (its mechanism is off, or nothing in the run "
+                  "exercised it) is not applicable (n/a, with the reason): neither kept nor broken."),
         invariant_table(outcome.verdicts),
     ]
     if not outcome.holds:

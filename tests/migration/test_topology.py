@@ -26,7 +26,7 @@ def _run(stage: str, *overrides: str, **fields: Any) -> RunResult:
 
 
 def _broken(result: RunResult) -> set[str]:
-    return {verdict.invariant.id for verdict in check_run(result) if not verdict.holds}
+    return {verdict.invariant.id for verdict in check_run(result) if verdict.violated}
 
 
 def _deductions_never_committed(result: RunResult) -> set[str]:

@@ -29,7 +29,7 @@ def raised(result: RunResult, event_type: str) -> list[dict[str, Any]]:
 
 
 def assert_all_invariants_hold(result: RunResult) -> None:
-    assert {v.invariant.id: v.violations[:2] for v in check_run(result) if not v.holds} == {}
+    assert {v.invariant.id: v.violations[:2] for v in check_run(result) if v.violated} == {}
 
 
 def statuses_seen(scenario: Scenario, until: float) -> set[ReservationStatus]:
