@@ -368,7 +368,7 @@ def test_ablate_progress_names_the_cell_being_searched() -> None:
 
 
 def test_run_progress_follows_simulated_time_and_users() -> None:
-    scenario = load_builtin(SMALL)
+    scenario = load_builtin(SMALL, ("workload.duration=10",))  # users still busy at heal: the run settles
     with Progress(console=recording_console()) as progress:
         watch = run_module.RunWatch(scenario, progress)
         run_scenario(scenario, on_progress=watch)
