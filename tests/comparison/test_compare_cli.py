@@ -84,7 +84,7 @@ def test_identical_sides_exit_0_and_draw_no_figure(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     shown = flat(result.stdout)
     assert "No significant difference between A and B over 2 seeds" in shown
-    assert "Neither side broke any of the 21 invariants in any of the 2 seeds" in shown
+    assert "Neither side broke any of the 23 invariants in any of the 2 seeds" in shown
     assert "{" not in result.stdout, "no raw dicts on the console"
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "comparison.json", "report.html", "report.md"]
