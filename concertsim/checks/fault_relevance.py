@@ -65,6 +65,11 @@ PUBLISHER_OF: dict[str, str] = {
 }
 """Event type (or topic name) -> the service whose outbox and topic carry it."""
 
+_ADDED: dict[str, tuple[str, float]] = {
+    "delay": ("seconds", 1.0), "reorder": ("window", 1.0), "duplicate": ("gap", 0.001),
+}
+"""Message fault kind -> the parameter (with its default in ``sim.faults``) by which it holds a
+message back."""
 _CALL_CHANNELS = ("request", "reply")
 _PUBLISH_CHANNELS = ("publish", "ack")
 _CONSUME_CHANNELS = ("delivery", "offset_commit")
@@ -175,9 +180,9 @@ class FaultScope:
             if not struck:
                 return None
             start, end = struck[0].at, struck[-1].at
-            added = {"delay": "seconds", "reorder": "window", "duplicate": "gap"}.get(spec.kind)
+            added = _ADDED.get(spec.kind)
             if added is not None:
-                end += max(0.0, float(spec.params.get(added, 1.0 if added == "seconds" else 0.0)))
+                end += max(0.0, float(spec.params.get(*added)))
         else:
             if not self._strikes_parties(spec, operation):
                 return None

@@ -133,7 +133,8 @@ def honest_buyer_confirmed(result: RunResult) -> list[Violation]:
         violations.append(
             Violation(
                 "honest-buyer-confirmed",
-                f"user {pay.user_id} paid {reservation.reservation_id} {reservation.hold_expires_at - pay.invoke_at:.0f}s "
+                f"user {pay.user_id} paid {reservation.reservation_id} "
+                f"{reservation.hold_expires_at - pay.invoke_at:.0f}s "
                 f"before its hold ran out, with the points or kept from them, no fault that could touch "
                 f"the purchase in sight, and it ended {reservation.status} (the client was told {pay.outcome}"
                 + (f": {pay.error})" if pay.error else ")"),

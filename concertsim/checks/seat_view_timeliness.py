@@ -74,7 +74,8 @@ class _Seat:
         self.address = address
         self.truth, self.holder = SeatStatus.AVAILABLE, None
         self.view = MemoryStore()
-        self.view.put(concert.SEAT_VIEW, address, concert.SeatView(address[0], address[1], SeatStatus.AVAILABLE, None, 0.0))
+        free = concert.SeatView(address[0], address[1], SeatStatus.AVAILABLE, None, 0.0)
+        self.view.put(concert.SEAT_VIEW, address, free)
         self.view.put(concert.FREE_SEATS, address[0], 1)
         self.pending: set[str] = set()
         self.agreed_at = 0.0

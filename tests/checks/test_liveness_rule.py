@@ -64,7 +64,9 @@ def test_a_fault_that_could_affect_a_payment_excuses_it_and_only_while_it_could(
 
 
 def test_a_message_fault_on_the_deduction_excuses_the_payments_it_struck() -> None:
-    result = _run(faults=["{at: 0, kind: delay, target: request, match: {message_type: point.use}, params: {seconds: 0.1}}"])
+    result = _run(faults=[
+        "{at: 0, kind: delay, target: request, match: {message_type: point.use}, params: {seconds: 0.1}}"
+    ])
     assert honest_payments(result) == []
     assert _violations(result, "honest-buyer-confirmed") == []
 
@@ -123,5 +125,6 @@ def test_a_buyer_kept_from_the_points_by_a_refused_balance_read_is_judged() -> N
     ledger = result.state["point"][points.LEDGER]
     for key in [k for k, e in ledger.items() if e.user_id == pay.user_id and points.entry_delta(e) > 0]:
         del ledger[key]
-    result.state["reservation"][reservations.RESERVATIONS][reservation.reservation_id].status = ReservationStatus.EXPIRED
+    booked = result.state["reservation"][reservations.RESERVATIONS]
+    booked[reservation.reservation_id].status = ReservationStatus.EXPIRED
     assert [v.saga for v in _violations(result, "honest-buyer-confirmed")] == [reservation.reservation_id]

@@ -64,7 +64,8 @@ def test_a_gateway_that_waits_only_the_service_timeout_is_caught() -> None:
     """The gateway gives a hold the service-to-service timeout instead of its own: a hold delayed
     half a second is answered "unknown" although it went through."""
     result = run_scenario(resolve_scenario("small-opening", [
-        "faults=[{at: 0, kind: delay, target: request, match: {message_type: reservation.hold}, params: {seconds: 0.5}}]",
+        "faults=[{at: 0, kind: delay, target: request, match: {message_type: reservation.hold},"
+        " params: {seconds: 0.5}}]",
     ]))
     assert _violations(result, "calls-wait-their-timeout") == []
     damaged = copy.deepcopy(result)
