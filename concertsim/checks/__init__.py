@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from concertsim.checks import (  # noqa: F401 - importing registers the invariants
     booking,
+    call_timeouts,
     charges,
     client_history,
     event_sourcing,
@@ -24,6 +25,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
     refunds,
     queue_capacity,
     schema_versions,
+    seat_view_timeliness,
     termination,
 )
 from concertsim.checks.base import REGISTRY, Invariant, Status, Verdict, Violation, judge
