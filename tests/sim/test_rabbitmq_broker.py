@@ -148,7 +148,7 @@ def test_a_broker_crash_closes_every_channel_and_keeps_the_messages() -> None:
 # --- what the mode means for the design ------------------------------------------------------------
 
 CONSUMER_CRASH = ("faults=[{at: 5, kind: crash, target: concert, duration: 5}, "
-                  "{at: 12, kind: crash, target: consumer:concert, duration: 3}]")
+                  "{at: 14, kind: crash, target: consumer:concert, duration: 3}]")
 
 
 @cache
