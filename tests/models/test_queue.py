@@ -182,18 +182,6 @@ def test_capacity_is_never_exceeded_whatever_the_interleaving(store: MemoryStore
     assert activation_order == [t.token_id for t in tokens if t.token_id in activation_order]
 
 
-def test_a_buyers_checked_requests_keep_the_token_alive_however_long_the_visit() -> None:
-    from concertsim.models.store import CountingIds, MemoryStore
-
-    store, ids = MemoryStore(), CountingIds()
-    token = q.issue_token(store, ids, user_id=1, now=0.0)
-    q.activate_waiting(store, capacity=5, now=0.0)
-    for now in (20.0, 40.0, 60.0, 80.0):
-        q.check_active(store, token_id=token.token_id, user_id=1, now=now)
-        assert q.expire_idle(store, idle_ttl=30.0, now=now + 29.0) == []
-    assert [e.token_id for e in q.expire_idle(store, idle_ttl=30.0, now=110.0)] == [token.token_id]
-
-
 def test_a_user_who_leaves_gives_their_place_to_the_next_in_line() -> None:
     from concertsim.models.store import CountingIds, MemoryStore
 
