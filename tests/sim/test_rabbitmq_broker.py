@@ -157,7 +157,7 @@ def opening(*overrides: str) -> RunOutcome:
 
 
 def test_the_default_broker_keeps_the_default_trace() -> None:
-    assert opening().result.trace_sha256.startswith("587538655d74")
+    assert opening().result.trace_sha256.startswith("497b70e8ca12")
     assert opening().metrics["broker"]["kind"] == "kafka"
 
 
