@@ -1,10 +1,11 @@
 """Queue: the waiting room (seed 2). Tokens are issued in order, activated up to the capacity by a
 scheduled activator, expired by a sweeper when stale (a waiting token its user stopped polling, an
 active one without requests: ``models.queue.is_stale``) and on completion. The gateway checks a
-token on every protected request; the check, like a waiting user's poll, is a sign of presence. The seed lists no subscription for Queue; "expired on completion"
-needs one, so Queue consumes ReservationCompletedEvent to end the buyer's token. A buyer thinking
-over a held seat keeps the token alive by the checkout page's requests, as with any other activity
-(no event tells Queue of the hold)."""
+token on every protected request; the check, like a waiting user's poll, is a sign of presence.
+The seed lists no subscription for Queue; "expired on completion" needs one, so Queue consumes
+ReservationCompletedEvent to end the buyer's token. A buyer thinking over a held seat keeps the
+token alive by the checkout page's requests, as with any other activity (no event tells Queue of
+the hold)."""
 
 from __future__ import annotations
 
