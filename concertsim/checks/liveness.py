@@ -17,10 +17,9 @@ well:
   invocation to the payment's end, by the rule of :mod:`concertsim.checks.fault_relevance`. The
   purchase's parties are the client, the gateway and the services on its path (Queue's token
   check, Reservation, Concert's seat check, Point); its calls the four gateway routes of hold,
-  balance, top-up and payment and the endpoints behind them; its events, in the choreography
-  flow, PointUsedEvent handled by Reservation, and, if the buyer went longer than
-  ``rules.token_idle_ttl`` without a request (so only Queue's keep-alive kept the token),
-  SeatReservedEvent handled by Queue. A fault anywhere else excuses nothing.
+  balance, top-up and payment and the endpoints behind them (the token check included, which the
+  checkout page's keep-alive requests go through); its events, in the choreography flow,
+  PointUsedEvent handled by Reservation. A fault anywhere else excuses nothing.
 
 Such a payment must end with its reservation CONFIRMED.
 """
@@ -52,17 +51,13 @@ _PURCHASE_ENDPOINTS = frozenset(
 _PURCHASE_PARTIES = frozenset({CLIENT, GATEWAY, "queue", "reservation", "concert", "point"})
 
 
-def purchase(result: RunResult, hold: ClientOp, pay: ClientOp, steps: list[ClientOp]) -> Operation:
-    """What a purchase (``hold`` ... ``pay``, with the buyer's ``steps`` in between) depends on."""
+def purchase(result: RunResult, hold: ClientOp, pay: ClientOp) -> Operation:
+    """What a purchase (``hold`` ... ``pay``) depends on."""
     events: set[str] = set()
     groups: set[str] = set()
     if result.scenario.design.payment_flow == "choreography":
         events.add(PointUsed.TYPE)
         groups.add("reservation")
-    invoked = [hold.invoke_at, *(op.invoke_at for op in steps), pay.invoke_at]
-    if max(b - a for a, b in zip(invoked, invoked[1:])) >= result.scenario.rules.token_idle_ttl:
-        events.add(SeatReserved.TYPE)
-        groups.add("queue")
     end = pay.complete_at if pay.complete_at is not None else result.phases.ended_at
     return Operation(hold.invoke_at, end, _PURCHASE_PARTIES, _PURCHASE_ENDPOINTS | _PURCHASE_ROUTES,
                      frozenset(events), frozenset(groups))
@@ -111,7 +106,7 @@ def _payments(result: RunResult) -> list[tuple[ClientOp, ClientOp, reservations.
         kept_from_points = any(op.action == "balance" and op.outcome != "ok" for op in steps)
         if not kept_from_points and _balance_at(ledgers.get(pay.user_id, []), pay.invoke_at) < reservation.amount:
             continue
-        excused = [w["index"] for w in scope.excusing(purchase(result, hold, pay, steps))]
+        excused = [w["index"] for w in scope.excusing(purchase(result, hold, pay))]
         found.append((hold, pay, reservation, excused))
     return found
 

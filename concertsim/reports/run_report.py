@@ -45,12 +45,14 @@ def _convergence_text(time: dict[str, Any], deadline: float) -> str:
     return f"quiescent {convergence:,.2f} s after the heal (at {seconds(time['settled_at'])})"
 
 
-def _funnel_text(funnel: dict[str, int]) -> str:
-    return (
+def _funnel_text(funnel: dict[str, int], losses: dict[str, int] | None = None) -> str:
+    text = (
         f"{funnel['arrived']} arrived → {funnel['admitted']} admitted → {funnel['held']} held a seat "
         f"→ {funnel['paid']} paid → {funnel['confirmed']} confirmed; {funnel['abandoned']} abandoned "
         f"a hold; {plural(funnel['unsold_seats'], 'seat')} unsold at the end"
     )
+    lost = [f"{count} {reason.replace('-', ' ')}" for reason, count in (losses or {}).items() if count]
+    return text + (f"; users lost: {', '.join(lost)}" if lost else "")
 
 
 def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
@@ -60,7 +62,7 @@ def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
         refunded = f"{p['refunded']:,} refunded in {plural(p['refunds'], 'refund')}"
     rows = [
         ["users", str(metrics["users"])],
-        ["funnel", _funnel_text(metrics["funnel"])],
+        ["funnel", _funnel_text(metrics["funnel"], metrics.get("funnel_losses"))],
         ["reservations", f"{r['held']} held: {r['confirmed']} confirmed, {r['expired']} expired, "
                          f"{r['failed']} failed, {r['still_held']} still open"],
         ["points",

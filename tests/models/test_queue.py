@@ -114,10 +114,42 @@ def test_idle_tokens_expire_in_issue_order(store: MemoryStore, issue) -> None:
     assert [e.token_id for e in q.expire_idle(store, idle_ttl=1.0, now=3.0)] == [t.token_id for t in tokens]
 
 
-def test_waiting_tokens_do_not_idle_out(store: MemoryStore, issue) -> None:
+def test_waiting_tokens_do_not_expire_without_a_waiting_ttl(store: MemoryStore, issue) -> None:
     (token,) = issue(range(1, 2))
     assert q.expire_idle(store, idle_ttl=1.0, now=100.0) == []
     assert q.position(store, token.token_id) == 1
+
+
+def test_a_waiting_token_not_polled_for_the_waiting_ttl_expires(store: MemoryStore, issue) -> None:
+    polled, forgotten = issue(range(1, 3))
+    q.poll(store, token_id=polled.token_id, user_id=1, now=25.0)
+    assert q.expire_idle(store, idle_ttl=60.0, waiting_ttl=30.0, now=31.0) == []
+    expired = q.expire_idle(store, idle_ttl=60.0, waiting_ttl=30.0, now=32.0)
+    assert expired == [QueueTokenExpired(user_id=2, token_id=forgotten.token_id, reason="idle")]
+    assert store.get(q.TOKENS, polled.token_id).status == q.TokenStatus.WAITING
+    assert q.poll(store, token_id=forgotten.token_id, user_id=2, now=33.0).status == q.TokenStatus.EXPIRED
+
+
+def test_the_activator_lets_in_the_next_user_present_instead_of_a_stale_waiting_token(
+    store: MemoryStore, issue
+) -> None:
+    gone, present = issue(range(1, 3))
+    q.poll(store, token_id=present.token_id, user_id=2, now=40.0)
+    changed = q.activate_waiting(store, capacity=1, now=45.0, waiting_ttl=30.0)
+    assert changed == [QueueTokenExpired(user_id=1, token_id=gone.token_id, reason="idle"),
+                       QueueTokenActivated(user_id=2, token_id=present.token_id)]
+    assert q.active_count(store) == 1
+
+
+def test_one_rule_decides_when_a_token_is_stale(store: MemoryStore, issue) -> None:
+    waiting, active = issue(range(1, 3))
+    q.activate_waiting(store, capacity=1, now=1.0)
+    active, waiting = store.get(q.TOKENS, waiting.token_id), store.get(q.TOKENS, active.token_id)
+    assert active.status == q.TokenStatus.ACTIVE and waiting.status == q.TokenStatus.WAITING
+    assert not q.is_stale(active, now=10.0, idle_ttl=10.0, waiting_ttl=5.0)
+    assert q.is_stale(active, now=11.0, idle_ttl=10.0, waiting_ttl=5.0)
+    assert q.is_stale(waiting, now=7.0, idle_ttl=10.0, waiting_ttl=5.0)
+    assert not q.is_stale(waiting, now=7.0, idle_ttl=10.0, waiting_ttl=None)
 
 
 def test_completion_ends_the_buyers_token(store: MemoryStore, issue) -> None:
@@ -148,17 +180,6 @@ def test_capacity_is_never_exceeded_whatever_the_interleaving(store: MemoryStore
         if step % 4 == 0:
             q.complete(store, user_id=step + 1, now=float(step))
     assert activation_order == [t.token_id for t in tokens if t.token_id in activation_order]
-
-
-def test_a_token_whose_user_holds_a_seat_does_not_idle_out_before_the_hold_runs_out() -> None:
-    from concertsim.models.store import CountingIds, MemoryStore
-
-    store, ids = MemoryStore(), CountingIds()
-    token = q.issue_token(store, ids, user_id=1, now=0.0)
-    q.activate_waiting(store, capacity=5, now=0.0)
-    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=100.0)
-    assert q.expire_idle(store, idle_ttl=30.0, now=60.0) == []
-    assert [e.token_id for e in q.expire_idle(store, idle_ttl=30.0, now=100.0)] == [token.token_id]
 
 
 def test_a_user_who_leaves_gives_their_place_to_the_next_in_line() -> None:
