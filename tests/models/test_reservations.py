@@ -317,3 +317,144 @@ def test_a_seat_is_not_held_before_its_date_goes_on_sale(ids: CountingIds) -> No
         r.hold_seat(store, ids, user_id=7, date_id=2, seat_no=1, ttl=TTL, now=29.9)
     held, _ = r.hold_seat(store, ids, user_id=7, date_id=2, seat_no=1, ttl=TTL, now=30.0)
     assert held.status == r.ReservationStatus.HELD
+
+
+def test_a_hold_records_every_field_of_the_reservation_and_the_users_holds(store: MemoryStore, ids: CountingIds) -> None:
+    first, _ = r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=2, ttl=TTL, now=3.0)
+    assert first == r.Reservation("res-1", 7, 1, 2, 500, 3.0, 13.0, r.ReservationStatus.HELD,
+                                  confirmed_at=None, ended_at=None, failure_reason=None)
+    assert store.get(r.RESERVATIONS, "res-1") == first
+    assert store.get(r.SEATS, (1, 2)) == r.BookingSeat(1, 2, r.SeatStatus.HELD, "res-1", 500)
+    second, _ = r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=3, ttl=TTL, now=4.0)
+    assert store.get(r.USER_HOLDS, 7) == ("res-1", "res-2")
+    assert r.open_holds_of(store, 7, 4.0) == ["res-1", "res-2"]
+    assert list(store.keys(r.HOLDS_BY_KEY)) == []
+
+
+def test_a_hold_refused_for_an_unknown_or_taken_seat_names_it(store: MemoryStore, hold) -> None:
+    with pytest.raises(UnknownSeat) as unknown:
+        hold(seat=4)
+    assert (unknown.value.date, unknown.value.seat) == (1, 4)
+    r.confirm(store, reservation_id=hold(seat=2).reservation_id, now=1.0)
+    with pytest.raises(SeatUnavailable) as taken:
+        hold(seat=2, user=8, now=2.0)
+    assert (taken.value.date, taken.value.seat, taken.value.status) == (1, 2, "SOLD")
+
+
+def test_a_refused_hold_changes_nothing(store: MemoryStore, hold) -> None:
+    held = hold(seat=1)
+    before = {table: dict(rows) for table, rows in store.tables.items()}
+    with pytest.raises(SeatUnavailable):
+        hold(seat=1, user=8)
+    assert store.tables == before
+    assert r.open_holds_of(store, 8, 1.0) == [] and held.reservation_id == "res-1"
+
+
+def test_a_hold_repeated_with_its_key_makes_no_new_reservation(store: MemoryStore, ids: CountingIds) -> None:
+    first, _ = r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=1, ttl=TTL, now=0.0, idempotency_key="op-1")
+    assert store.get(r.HOLDS_BY_KEY, "op-1") == first.reservation_id
+    r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=1, ttl=TTL, now=1.0, idempotency_key="op-1")
+    assert list(store.keys(r.RESERVATIONS)) == [first.reservation_id]
+    assert store.get(r.USER_HOLDS, 7) == (first.reservation_id,)
+    other, raised = r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=2, ttl=TTL, now=2.0,
+                                idempotency_key="op-2")
+    assert other.reservation_id == "res-2" and len(raised) == 1
+    assert r.hold_for_key(store, "op-3") is None
+
+
+def test_a_hold_limit_counts_open_holds_up_to_and_including_the_limit(store: MemoryStore, ids: CountingIds) -> None:
+    from concertsim.models.errors import HoldLimitReached
+
+    for seat_no in (1, 2):
+        r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=seat_no, ttl=TTL, now=0.0, max_open_holds=2)
+    with pytest.raises(HoldLimitReached) as refused:
+        r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=3, ttl=TTL, now=1.0, max_open_holds=2)
+    assert (refused.value.user, refused.value.open_holds, refused.value.limit) == (7, 2, 2)
+    assert store.get(r.SEATS, (1, 3)).status == r.SeatStatus.AVAILABLE
+    r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=3, ttl=TTL, now=1.0)
+
+
+def test_closed_holds_do_not_count_toward_the_limit(store: MemoryStore, ids: CountingIds) -> None:
+    held, _ = r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=1, ttl=TTL, now=0.0)
+    r.confirm(store, reservation_id=held.reservation_id, now=1.0)
+    r.hold_seat(store, ids, user_id=7, date_id=1, seat_no=2, ttl=TTL, now=2.0, max_open_holds=1)
+    assert r.open_holds_of(store, 7, 2.0) == ["res-2"]
+
+
+def test_a_hold_of_a_seat_whose_date_has_no_opening_is_not_checked_for_one(ids: CountingIds) -> None:
+    store = MemoryStore()
+    store.put(r.SEATS, (3, 1), r.BookingSeat(3, 1, r.SeatStatus.AVAILABLE, None, 80))
+    held, _ = r.hold_seat(store, ids, user_id=7, date_id=3, seat_no=1, ttl=TTL, now=0.0)
+    assert held.amount == 80
+
+
+def test_a_hold_before_the_opening_names_the_date_and_when_it_opens(ids: CountingIds) -> None:
+    from concertsim.models.errors import SalesNotOpen
+
+    store = MemoryStore()
+    r.add_seats(store, date_id=2, seats=1, price=500, opens_at=30.0)
+    assert store.get(r.SALES_OPEN, 2) == 30.0
+    with pytest.raises(SalesNotOpen) as early:
+        r.hold_seat(store, ids, user_id=7, date_id=2, seat_no=1, ttl=TTL, now=29.0)
+    assert (early.value.date, early.value.opens_at, early.value.now) == (2, 30.0, 29.0)
+
+
+def test_add_seats_opens_the_sale_at_time_zero_by_default(store: MemoryStore) -> None:
+    assert store.get(r.SALES_OPEN, 1) == 0.0
+    assert store.get(r.SEATS, (1, 4)) is None and store.get(r.SEATS, (1, 0)) is None
+
+
+def test_record_refund_of_a_failed_payment_marks_it_refunded_at_that_time(store: MemoryStore, hold) -> None:
+    held = hold()
+    pay(store, held, now=1.0)
+    r.fail_payment(store, reservation_id=held.reservation_id, reason="x", now=2.0)
+    r.record_refund(store, reservation_id=held.reservation_id, now=3.0)
+    assert store.get(r.PAYMENTS, r.payment_id_for(held.reservation_id)) == r.Payment(
+        "pay-res-1", "res-1", 7, 500, r.PaymentStatus.REFUNDED, 1.0, completed_at=3.0, requests_out=1)
+
+
+def test_record_refund_of_a_refunded_payment_changes_nothing(store: MemoryStore, hold) -> None:
+    held = hold()
+    r.record_refund(store, reservation_id=held.reservation_id, now=3.0)
+    r.record_refund(store, reservation_id=held.reservation_id, now=4.0)
+    assert store.get(r.PAYMENTS, "pay-res-1").completed_at == 3.0
+
+
+def test_record_refund_of_a_completed_payment_changes_nothing(store: MemoryStore, hold) -> None:
+    held = hold()
+    pay(store, held, now=1.0)
+    r.confirm(store, reservation_id=held.reservation_id, now=2.0)
+    r.record_refund(store, reservation_id=held.reservation_id, now=3.0)
+    payment = store.get(r.PAYMENTS, "pay-res-1")
+    assert (payment.status, payment.completed_at) == (r.PaymentStatus.COMPLETED, 2.0)
+
+
+def test_record_refund_without_a_payment_records_a_refunded_one(store: MemoryStore, hold) -> None:
+    held = hold(user=9)
+    r.record_refund(store, reservation_id=held.reservation_id, now=3.0)
+    assert store.get(r.PAYMENTS, "pay-res-1") == r.Payment(
+        "pay-res-1", "res-1", 9, 500, r.PaymentStatus.REFUNDED, 3.0, completed_at=3.0, requests_out=0)
+    assert r.payment_status(store, held.reservation_id) == r.PaymentStatus.REFUNDED
+
+
+@pytest.mark.parametrize("settle", ["pending", "declined"])
+def test_record_refund_of_an_unsettled_payment_marks_it_refunded(store: MemoryStore, hold, settle: str) -> None:
+    held = hold()
+    pay(store, held, now=1.0)
+    if settle == "declined":
+        r.decline_payment(store, reservation_id=held.reservation_id, now=2.0)
+    r.record_refund(store, reservation_id=held.reservation_id, now=3.0)
+    payment = store.get(r.PAYMENTS, "pay-res-1")
+    assert (payment.status, payment.completed_at) == (r.PaymentStatus.REFUNDED, 3.0)
+
+
+def test_record_refund_for_an_unknown_reservation_is_refused(store: MemoryStore) -> None:
+    with pytest.raises(ReservationNotFound) as unknown:
+        r.record_refund(store, reservation_id="res-x", now=1.0)
+    assert unknown.value.reservation == "res-x"
+    assert store.get(r.PAYMENTS, "pay-res-x") is None
+
+
+def test_payment_status_is_none_before_a_payment_is_asked_for(store: MemoryStore, hold) -> None:
+    assert r.payment_status(store, hold().reservation_id) is None
+    assert r.payment_id_for("res-4") == "pay-res-4"
