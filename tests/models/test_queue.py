@@ -174,3 +174,46 @@ def test_a_user_who_leaves_gives_their_place_to_the_next_in_line() -> None:
     assert q.leave(store, token_id=first.token_id, user_id=1, now=3.0) == []
     assert [e.token_id for e in q.activate_waiting(store, capacity=1, now=3.0)] == [third.token_id]
     assert q.active_count(store) == 1
+
+
+def test_a_refused_token_check_names_the_token_and_the_user(store: MemoryStore, issue) -> None:
+    token = issue(range(1, 2))[0]
+    with pytest.raises(TokenNotFound) as unknown:
+        q.owned_token(store, token_id="tok-9", user_id=1)
+    assert unknown.value.token == "tok-9"
+    with pytest.raises(NotTokenOwner) as other:
+        q.owned_token(store, token_id=token.token_id, user_id=2)
+    assert (other.value.token, other.value.user) == (token.token_id, 2)
+    with pytest.raises(TokenNotActive) as waiting:
+        q.check_active(store, token_id=token.token_id, user_id=1, now=1.0)
+    assert (waiting.value.token, waiting.value.status) == (token.token_id, "WAITING")
+    with pytest.raises(TokenNotFound) as nowhere:
+        q.position(store, "tok-9")
+    assert nowhere.value.token == "tok-9"
+
+
+def test_a_completed_or_left_token_records_when_and_why_it_ended(store: MemoryStore, issue) -> None:
+    first, second = issue(range(1, 3))
+    q.activate_waiting(store, capacity=5, now=1.0)
+    q.complete(store, user_id=1, now=2.0)
+    q.leave(store, token_id=second.token_id, user_id=2, now=3.0)
+    ended = [store.get(q.TOKENS, t.token_id) for t in (first, second)]
+    assert [(t.status, t.expired_at, t.expiry_reason) for t in ended] == [
+        (q.TokenStatus.EXPIRED, 2.0, "completed"), (q.TokenStatus.EXPIRED, 3.0, "left")]
+
+
+def test_no_token_is_active_before_the_first_is_issued(store: MemoryStore) -> None:
+    assert q.active_count(store) == 0
+
+
+def test_a_hold_keeps_alive_only_an_active_token_and_only_extends_it(store: MemoryStore, issue) -> None:
+    first, second = issue(range(1, 3))
+    q.keep_alive_for_hold(store, user_id=3, hold_expires_at=50.0)
+    q.keep_alive_for_hold(store, user_id=2, hold_expires_at=50.0)
+    assert store.get(q.TOKENS, second.token_id).held_until == 0.0
+    q.activate_waiting(store, capacity=1, now=1.0)
+    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=50.0)
+    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=40.0)
+    assert store.get(q.TOKENS, first.token_id).held_until == 50.0
+    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=60.0)
+    assert store.get(q.TOKENS, first.token_id).held_until == 60.0
