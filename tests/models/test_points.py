@@ -252,3 +252,26 @@ def test_a_replayed_key_of_a_refunded_deduction_is_refused_not_reported_taken() 
     with pytest.raises(DeductionCancelled):
         points.use(store, ids, user_id=5, amount=500, reservation_id="res-1", idempotency_key="pay-res-1", now=3.0)
     assert points.balance(store, 5) == 500
+
+
+def test_a_refund_that_finds_no_deduction_again_keeps_the_first_tombstone(store: MemoryStore, ids: CountingIds) -> None:
+    points.refund_reservation(store, ids, reservation_id="res-1", now=1.0)
+    points.refund_reservation(store, ids, reservation_id="res-1", now=2.0)
+    assert store.get(points.TOMBSTONES, "res-1") == points.RefundTombstone("res-1", 1.0)
+
+
+def test_a_refund_writes_a_ledger_entry_naming_the_reservation_and_the_deduction(
+    store: MemoryStore, ids: CountingIds
+) -> None:
+    charge(store, ids)
+    deduction, _ = use(store, ids)
+    points.refund_reservation(store, ids, reservation_id="res-1", now=2.0)
+    refund = [e for e in store.tables[points.LEDGER].values() if e.kind == "refund"]
+    assert refund == [points.LedgerEntry(refund[0].entry_id, 1, "refund", 30, 2.0, reservation_id="res-1",
+                                         use_id=deduction.use_id)]
+
+
+def test_replaying_an_account_that_has_no_stream_names_the_user() -> None:
+    with pytest.raises(UnknownAccount) as unknown:
+        points.replay(MemoryStore(), 5)
+    assert unknown.value.user == 5
