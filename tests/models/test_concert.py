@@ -165,7 +165,7 @@ def test_add_date_puts_every_seat_free_in_the_view_and_the_tally_at_zero() -> No
     assert store.get(c.TALLIES, 4) == c.SalesTally(4, 3, 15.0, sold_count=0, last_sale_at=None, sold_out_at=None)
     assert store.get(c.FREE_SEATS, 4) == 3
     assert c.seats_of(store, 4) == [c.SeatView(4, n, c.SeatStatus.AVAILABLE, None, 0.0) for n in (1, 2, 3)]
-    assert store.get(c.SEAT_VIEW, (4, 4)) is None
+    assert store.get(c.SEAT_VIEW, (4, 4)) is None and store.get(c.SEAT_VIEW, (4, 0)) is None
     assert c.view_version(store, 4) == 0
 
 

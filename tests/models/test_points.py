@@ -275,3 +275,17 @@ def test_replaying_an_account_that_has_no_stream_names_the_user() -> None:
     with pytest.raises(UnknownAccount) as unknown:
         points.replay(MemoryStore(), 5)
     assert unknown.value.user == 5
+
+
+def test_a_charge_of_one_point_is_credited(store: MemoryStore, ids: CountingIds) -> None:
+    points.charge(store, ids, user_id=1, amount=1, now=0.5)
+    assert points.balance(store, 1) == 1
+
+
+def test_refusals_of_charges_and_balances_name_the_amount_or_the_user(store: MemoryStore, ids: CountingIds) -> None:
+    with pytest.raises(InvalidAmount) as invalid:
+        points.charge(store, ids, user_id=1, amount=0, now=0.5)
+    assert invalid.value.amount == 0
+    with pytest.raises(UnknownAccount) as unknown:
+        points.balance(store, 6)
+    assert unknown.value.user == 6
