@@ -116,3 +116,8 @@ def test_a_producer_or_consumer_moves_to_version_2_at_its_switch_and_stays_at_1_
 )
 def test_which_versions_each_reader_reads(version: int, reads: int, reader: str, can: bool) -> None:
     assert readable(version, reads, reader) is can
+
+
+def test_an_envelope_may_carry_a_version_other_than_its_payloads() -> None:
+    event = Event.wrap(SALE, event_id="evt-1", occurred_at=4.0, key="seat-2-3", trace_id="op-1", version=2)
+    assert event.version == 2

@@ -274,3 +274,13 @@ def test_a_hold_that_does_not_extend_the_keep_alive_writes_nothing() -> None:
     store.touched.clear()
     q.keep_alive_for_hold(store, user_id=1, hold_expires_at=50.0)
     assert ("put", q.TOKENS, token.token_id) not in store.touched
+
+
+def test_an_issued_token_records_every_field() -> None:
+    store, ids = MemoryStore(), CountingIds()
+    q.issue_token(store, ids, user_id=4, now=2.5)
+    token = q.issue_token(store, ids, user_id=5, now=3.0)
+    assert token == q.QueueToken("tok-2", 5, 2, 3.0, q.TokenStatus.WAITING, 3.0, activated_at=None,
+                                 expired_at=None, expiry_reason=None, held_until=0.0)
+    assert (store.get(q.TOKENS, "tok-2"), store.get(q.USER_TOKENS, 5), store.get(q.WAITING, 2)) == (
+        token, "tok-2", "tok-2")
