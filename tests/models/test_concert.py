@@ -261,3 +261,14 @@ def test_the_view_counts_a_dates_seat_changes_only_when_asked(store: MemoryStore
     c.apply_seat_event(store, completed("res-2", 2, 2.0), 2.0, count_versions=True)
     c.apply_seat_event(store, reserved("res-9", date=2), 2.0, count_versions=True)
     assert (c.view_version(store, 1), c.view_version(store, 2)) == (2, 1)
+
+
+def test_ranking_and_its_expected_value_break_ties_by_date_id_whatever_the_calendar_order() -> None:
+    store = MemoryStore()
+    c.add_date(store, date_id=5, opens_at=10.0, seats=1, price=10)
+    c.add_date(store, date_id=4, opens_at=20.0, seats=1, price=10)
+    c.record_sale(store, completed("res-1", 1, at=13.0, date=5))
+    c.record_sale(store, completed("res-2", 1, at=23.0, date=4))
+    assert c.ranking(store) == [(4, 3.0), (5, 3.0)]
+    dates = [store.get(c.DATES, 5), store.get(c.DATES, 4)]
+    assert c.ranking_from_sales(dates, [(5, 13.0), (4, 23.0)]) == [(4, 3.0), (5, 3.0)]
