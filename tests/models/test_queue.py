@@ -227,18 +227,6 @@ def test_no_token_is_active_before_the_first_is_issued(store: MemoryStore) -> No
     assert q.active_count(store) == 0
 
 
-def test_a_hold_keeps_alive_only_an_active_token_and_only_extends_it(store: MemoryStore, issue) -> None:
-    first, second = issue(range(1, 3))
-    q.keep_alive_for_hold(store, user_id=3, hold_expires_at=50.0)
-    q.keep_alive_for_hold(store, user_id=2, hold_expires_at=50.0)
-    assert store.get(q.TOKENS, second.token_id).held_until == 0.0
-    q.activate_waiting(store, capacity=1, now=1.0)
-    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=50.0)
-    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=40.0)
-    assert store.get(q.TOKENS, first.token_id).held_until == 50.0
-    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=60.0)
-    assert store.get(q.TOKENS, first.token_id).held_until == 60.0
-
 
 def test_nothing_is_activated_before_the_first_token_is_issued(store: MemoryStore) -> None:
     assert q.activate_waiting(store, capacity=5, now=0.0) == []
@@ -287,21 +275,12 @@ def test_an_activator_finding_the_room_full_takes_no_lock() -> None:
     assert store.touched == []
 
 
-def test_a_hold_that_does_not_extend_the_keep_alive_writes_nothing() -> None:
-    store, ids = RecordingStore(), CountingIds()
-    token = q.issue_token(store, ids, user_id=1, now=0.0)
-    q.activate_waiting(store, capacity=1, now=0.0)
-    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=50.0)
-    store.touched.clear()
-    q.keep_alive_for_hold(store, user_id=1, hold_expires_at=50.0)
-    assert ("put", q.TOKENS, token.token_id) not in store.touched
-
 
 def test_an_issued_token_records_every_field() -> None:
     store, ids = MemoryStore(), CountingIds()
     q.issue_token(store, ids, user_id=4, now=2.5)
     token = q.issue_token(store, ids, user_id=5, now=3.0)
     assert token == q.QueueToken("tok-2", 5, 2, 3.0, q.TokenStatus.WAITING, 3.0, activated_at=None,
-                                 expired_at=None, expiry_reason=None, held_until=0.0)
+                                 expired_at=None, expiry_reason=None)
     assert (store.get(q.TOKENS, "tok-2"), store.get(q.USER_TOKENS, 5), store.get(q.WAITING, 2)) == (
         token, "tok-2", "tok-2")
