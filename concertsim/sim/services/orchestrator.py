@@ -148,7 +148,8 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
                     step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
                                  confirm_or_fail(saga.reservation_id))
                 else:
-                    step = _step(saga_id, lambda _: gave_up, fail(saga.reservation_id, "point-use-unknown"))
+                    step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
+                                 fail(saga.reservation_id, "point-use-unknown"))
                 if not (yield from _commit_step(host, step, trace_id)):
                     attempt += 1
                     yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))

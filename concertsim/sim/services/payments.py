@@ -76,11 +76,15 @@ def confirm_or_fail(reservation_id: str) -> Any:
 
 
 def fail(reservation_id: str, reason: str) -> Any:
-    def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+    """Fail the payment and ask Point to refund it; its outcome is "confirmed" instead if the
+    reservation was confirmed meanwhile (another copy of the payment got through), so that this
+    copy answers what happened rather than a failure."""
+
+    def work(tx: Transaction, now: float) -> tuple[str, list[EventPayload]]:
         try:
             failed = reservations.fail_payment(tx, reservation_id=reservation_id, reason=reason, now=now)
         except ReservationClosed:
-            return None, []  # confirmed meanwhile (a retried call got through): nothing to undo
-        return None, list(failed)
+            return "confirmed", []  # nothing to undo
+        return "failed", list(failed)
 
     return work
