@@ -51,3 +51,15 @@ def test_adopting_a_saga_makes_the_new_incarnation_its_driver() -> None:
     store = MemoryStore()
     begin(store, driver=0)
     assert o.adopt(store, saga_id="pay-res-1", driver=3).driver == 3
+
+
+def test_a_declined_saga_whose_hold_expired_is_compensated_and_unfinished_again() -> None:
+    store = MemoryStore()
+    begin(store)
+    o.advance(store, saga_id="pay-res-1", to=SagaState.DECLINED, now=2.0)
+    assert o.unfinished_sagas(store) == []
+    saga = o.compensate_declined(store, saga_id="pay-res-1", now=30.0)
+    assert saga is not None and saga.state == SagaState.COMPENSATING
+    assert [s.saga_id for s in o.unfinished_sagas(store)] == ["pay-res-1"]
+    assert o.compensate_declined(store, saga_id="pay-res-1", now=31.0) is None  # only a declined one
+    assert o.compensate_declined(store, saga_id="pay-res-9", now=31.0) is None

@@ -82,18 +82,19 @@ def test_point_unavailable_for_a_moment_is_retried_not_failed_in_the_sync_flow()
     assert_all_invariants_hold(result)
 
 
-def test_a_payment_point_refused_is_declined_and_not_compensated_at_expiry() -> None:
+def test_a_payment_point_refused_is_declined_and_its_expiry_leaves_a_tombstone() -> None:
     # Without an answer to its balance query the buyer pays without topping up: Point refuses.
     blind = {"at": 0, "kind": "drop", "target": "reply", "match": {"message_type": "point.balance"}}
     result = run_scenario(scenario([blind], "workload.users=1", "workload.initial_points=0"))
-    assert [op.error for op in result.history if op.action == "pay"] == ["insufficient-points"]
-    payment = next(iter(result.table("reservation", reservations.PAYMENTS).values()))
-    assert payment.status == PaymentStatus.DECLINED
+    assert [(op.outcome, op.error) for op in result.history if op.action == "pay"] == [
+        ("fail", "insufficient-points")
+    ]
     assert [r.status for r in result.table("reservation", reservations.RESERVATIONS).values()] == [
         ReservationStatus.EXPIRED
     ]
-    assert raised(result, "ReservationFailedEvent") == []
-    assert result.table("point", points.TOMBSTONES) == {}
+    assert [e["reason"] for e in raised(result, "ReservationFailedEvent")] == ["hold-expired-after-declined-payment"]
+    assert list(result.table("point", points.TOMBSTONES)) == ["res-1"]
+    assert result.table("point", points.USES) == {}
     assert_all_invariants_hold(result)
 
 
@@ -222,3 +223,16 @@ def test_failing_a_payment_another_copy_confirmed_answers_confirmed() -> None:
     reservations.start_payment(store, reservation_id=held.reservation_id, user_id=7, now=1.0, pending=False)
     reservations.confirm(store, reservation_id=held.reservation_id, now=2.0)
     assert fail(held.reservation_id, "point-use-unknown")(store, 3.0) == ("confirmed", [])
+
+
+@pytest.mark.parametrize("flow", ["sync", "orchestration"])
+def test_a_late_copy_of_a_declined_payments_deduction_is_refunded_or_refused(flow: str) -> None:
+    result = run_scenario(load_scenario(CASES / "declined-payment-late-duplicate-use.yaml",
+                                        [f"design.payment_flow={flow}"]))
+    declined = [r for r in result.trace.of_kind("tx.commit") if r.data["label"] in
+                ("reservation.decline_payment", "reservation.saga_step")]
+    late_uses = [r for r in result.trace.of_kind("call.serve") if r.data["endpoint"] == "point.use"
+                 and r.data["outcome"] in ("ok", "deduction-cancelled")]
+    assert declined and late_uses  # the payment was declined, and a copy of its "use" came later
+    assert_all_invariants_hold(result)
+    assert {e["reason"] for e in raised(result, "ReservationFailedEvent")} == {"hold-expired-after-declined-payment"}
