@@ -62,7 +62,6 @@ __all__ = [
     "confirm",
     "fail_payment",
     "expire_due_holds",
-    "EXPIRED_UNPAID_REASONS",
     "reservation_status",
 ]
 
@@ -400,19 +399,15 @@ def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired | R
                                date_id=reservation.date_id, seat_no=reservation.seat_no)
         )
         payment = store.get_for_update(PAYMENTS, payment_id_for(reservation_id))
-        if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.DECLINED):
-            reason = EXPIRED_UNPAID_REASONS[payment.status]
-            _set_payment(store, reservation, PaymentStatus.FAILED, now)
-            raised.append(_failed_event(reservation, reason))
+        if payment is not None and payment.status == PaymentStatus.PENDING:
+            reason = "hold-expired-during-payment"
+        elif payment is not None and payment.status == PaymentStatus.DECLINED:
+            reason = "hold-expired-after-declined-payment"  # every request answered; a copy may still deduct
+        else:
+            continue
+        _set_payment(store, reservation, PaymentStatus.FAILED, now)
+        raised.append(_failed_event(reservation, reason))
     return raised
-
-
-EXPIRED_UNPAID_REASONS = {
-    PaymentStatus.PENDING: "hold-expired-during-payment",
-    PaymentStatus.DECLINED: "hold-expired-after-declined-payment",
-}
-"""The ReservationFailedEvent reason of a hold that expired with its payment attempted and not
-completed, by the payment's status then."""
 
 
 def reservation_status(store: Store, reservation_id: str, *, user_id: int | None = None) -> ReservationStatus:
