@@ -142,7 +142,7 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
                 return
             if saga.state == SagaState.DEDUCTING:
                 reservation = host.db.begin().get(reservations.RESERVATIONS, saga.reservation_id)
-                used, in_doubt = yield from use_points(host, reservation, trace_id)
+                used, in_doubt = yield from use_points(host, reservation, trace_id, until_hold_expires=True)
                 if isinstance(used, Failed) and not in_doubt:
                     step = _step(saga_id, lambda _: SagaState.DECLINED, decline(saga.reservation_id))
                 elif used.ok:
