@@ -8,10 +8,10 @@ failed: asking Point to give them back) → COMPENSATED. Without compensation in
 failed payment ends FAILED with nothing given back. CONFIRMED, DECLINED, COMPENSATED and FAILED are
 terminal, except that a DECLINED saga starts again when its payment is asked for again and is
 compensated (→ COMPENSATING) when its hold expires unpaid, since a copy of a deduction request may
-deduct after Point's answers. ``driver`` is the incarnation of the Reservation host whose process drives the saga
-(with several Reservation replicas, the replica and its incarnation, ``reservation#2@1``): a
-saga whose driver is not a current incarnation lost its process in a crash and is resumed by the
-recovery job.
+deduct after Point's answers. ``driver`` is the incarnation of the Reservation host whose process
+drives the saga (with several Reservation replicas, the replica and its incarnation,
+``reservation#2@1``): a saga whose driver is not a current incarnation lost its process in a crash
+and is resumed by the recovery job.
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ A payment request starts a saga (persisted with the payment, :mod:`concertsim.mo
 and is answered "pending"; a process of the Reservation host then drives the saga step by step,
 each step one local transaction that changes the reservation and the saga's state together:
 
-- DEDUCTING: ask Point to deduct (``point.use``, keyed by the payment, retried while the hold has
-  time). Point took nothing → DECLINED (the hold stands; if it expires unpaid, the sweeper moves the
-  saga to COMPENSATING, since a copy of a request may still deduct). Deducted → confirm: CONFIRMED, or, if the
-  hold is gone, fail the reservation → COMPENSATING. No answer → fail → COMPENSATING.
+- DEDUCTING: ask Point to deduct (``point.use``, keyed by the payment; "unavailable" and no answer
+  alike retried while the hold has time, as a Temporal activity is retried until its deadline).
+  Point took nothing → DECLINED (the hold stands; if it expires unpaid, the sweeper moves the saga
+  to COMPENSATING, since a copy of a request may still deduct). Deducted → confirm: CONFIRMED, or,
+  if the hold is gone, fail the reservation → COMPENSATING. No answer by the deadline → fail →
+  COMPENSATING.
 - COMPENSATING: command Point to give back what it took for the reservation (``point.refund``,
   idempotent, leaving a tombstone against a late deduction) until it answers → COMPENSATED.
   Without compensation in the design the saga ends FAILED instead, and nothing is given back.
