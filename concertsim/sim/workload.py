@@ -19,7 +19,7 @@ issued its user (sign-in itself is not simulated).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -47,6 +47,17 @@ _UNKNOWN_CODES = frozenset({"gateway-timeout"})
 # Refusals by the gateway, before the request reaches the service: they say nothing about what an
 # earlier attempt of the same operation did.
 _GATEWAY_REFUSALS = frozenset({"token-not-active", "token-not-found", "rate-limited", "unavailable"})
+_NOT_FORWARDED = frozenset({"rate-limited"})
+"""A transient refusal the gateway gives before forwarding (429): the request took no effect."""
+
+
+def payment_in_doubt(reply: Reply) -> bool:
+    """Whether a reply to ``POST /payments`` leaves the payment's effect unknown: no answer, or a
+    transient failure (503, 504, a failed commit) that a copy of the request or a step already
+    committed may still complete. Only a definite refusal or the gateway's 429 is a failure."""
+    if isinstance(reply, Timeout):
+        return True
+    return isinstance(reply, Failed) and reply.transient and reply.code not in _NOT_FORWARDED
 
 
 _PAY_EXITS: dict[Outcome, str] = {"ok": "confirmed", "unknown": "payment-unknown", "fail": "payment-failed"}
@@ -268,9 +279,11 @@ class Workload:
     ) -> Generator[simpy.Event, Any, str]:
         op = self._invoke(user_id, "pay", "POST /api/v1/payments", reservation_id=reservation_id)
         body = {"user_id": user_id, "token_id": token, "reservation_id": reservation_id}
-        reply, uncertain = yield from self._attempts(user_id, op, body, self.spec.client_retries)
+        reply, uncertain = yield from self._attempts(
+            user_id, op, body, self.spec.client_retries, in_doubt=payment_in_doubt
+        )
         outcome = classify(reply)
-        if uncertain and outcome == "fail" and reply.code in _GATEWAY_REFUSALS:
+        if uncertain and outcome == "fail" and (reply.code in _GATEWAY_REFUSALS or payment_in_doubt(reply)):
             outcome = "unknown"  # e.g. the token ended because the first attempt did complete
         if outcome == "unknown" or (reply.ok and reply.value["status"] == "pending"):
             outcome = yield from self._await_confirmation(user_id, reservation_id, gave_up_at)
@@ -323,10 +336,12 @@ class Workload:
         return reply
 
     def _attempts(
-        self, user_id: int, op: ClientOp | None, body: dict[str, Any], retries: int, route: str | None = None
+        self, user_id: int, op: ClientOp | None, body: dict[str, Any], retries: int, route: str | None = None,
+        *, in_doubt: Callable[[Reply], bool] | None = None,
     ) -> Generator[simpy.Event, Any, tuple[Reply, bool]]:
         """Send the request as ``user_id``, retrying unknown and transient outcomes; returns the
-        last reply and whether any attempt's outcome was unknown."""
+        last reply and whether any attempt's outcome was unknown (or, given ``in_doubt``, any
+        attempt's reply was one it calls in doubt)."""
         route = route or (op.route if op else body["route"])
         body = {**body, "credential": self._credentials[user_id]}
         trace_id = op.op_id if op else None
@@ -340,7 +355,7 @@ class Workload:
             reply = yield from self.network.call(
                 CLIENT, self.gateway, route, body, timeout=self.spec.client_timeout, trace_id=trace_id,
             )
-            if classify(reply) == "unknown":
+            if classify(reply) == "unknown" or (in_doubt is not None and in_doubt(reply)):
                 uncertain = True
             elif not (isinstance(reply, Failed) and reply.transient):
                 break

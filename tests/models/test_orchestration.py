@@ -101,3 +101,15 @@ def test_unfinished_sagas_are_listed_oldest_first_then_by_id() -> None:
         o.begin_saga(store, saga_id=saga_id, reservation_id=saga_id[4:], user_id=1, amount=10, now=started_at,
                      driver=0)
     assert [s.saga_id for s in o.unfinished_sagas(store)] == ["pay-res-2", "pay-res-1", "pay-res-3"]
+
+
+def test_a_declined_saga_whose_hold_expired_is_compensated_and_unfinished_again() -> None:
+    store = MemoryStore()
+    begin(store)
+    o.advance(store, saga_id="pay-res-1", to=SagaState.DECLINED, now=2.0)
+    assert o.unfinished_sagas(store) == []
+    saga = o.compensate_declined(store, saga_id="pay-res-1", now=30.0)
+    assert saga is not None and saga.state == SagaState.COMPENSATING
+    assert [s.saga_id for s in o.unfinished_sagas(store)] == ["pay-res-1"]
+    assert o.compensate_declined(store, saga_id="pay-res-1", now=31.0) is None  # only a declined one
+    assert o.compensate_declined(store, saga_id="pay-res-9", now=31.0) is None
