@@ -8,6 +8,7 @@ from concertsim.checks.applicability import hold_ran_out, seat_held
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import reservations
+from concertsim.models.events import ReservationExpired, SeatReserved
 from concertsim.models.reservations import ReservationStatus, SeatStatus
 from concertsim.sim.result import RunResult
 
@@ -84,17 +85,19 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
     for r in sorted(booked.values(), key=lambda r: r.reservation_id):
         if r.status != ReservationStatus.EXPIRED or r.ended_at is None:
             continue
-        late = r.ended_at - r.hold_expires_at
-        if late > grace and not _fault_during(result, r.held_at, r.hold_expires_at + grace):
+        held_at, ended_at = _in_simulated_time(result, r)
+        due = held_at + (r.hold_expires_at - r.held_at)
+        late = ended_at - due
+        if late > grace and not _fault_during(result, held_at, due + grace):
             violations.append(
                 Violation(
                     "seats-released-on-expiry",
-                    f"{r.reservation_id} expired {late:.1f}s after its hold ran out at {r.hold_expires_at:.1f} "
+                    f"{r.reservation_id} expired {late:.1f}s after its hold ran out at {due:.1f} "
                     f"(at most {grace:g}s: two sweeps), with no fault active; seat {r.seat_no} of date "
                     f"{r.date_id} stayed blocked meanwhile",
                     at=r.hold_expires_at,
-                    evidence={"reservation_id": r.reservation_id, "hold_expires_at": r.hold_expires_at,
-                              "expired_at": r.ended_at, "late_by": late},
+                    evidence={"reservation_id": r.reservation_id, "hold_expires_at": due,
+                              "expired_at": ended_at, "late_by": late},
                     records=seqs(trace_index(result).events("reservation_id", r.reservation_id)),
                     saga=r.reservation_id,
                 )
@@ -132,6 +135,19 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
                 )
             )
     return violations
+
+
+def _in_simulated_time(result: RunResult, reservation: reservations.Reservation) -> tuple[float, float]:
+    """When ``reservation``'s hold was taken and when it ended, in simulated time. Its own
+    timestamps are Reservation's clock, which a ``clock_skew`` fault shifts; the events it raised
+    then (SeatReservedEvent, ReservationExpiredEvent) were recorded in simulated time. A
+    reservation without them keeps its own timestamps."""
+    raised = trace_index(result).events("reservation_id", reservation.reservation_id, SeatReserved.TYPE,
+                                        ReservationExpired.TYPE)
+    at: dict[str, float] = {}
+    for record in sorted(result.trace.lookup(raised).values(), key=lambda record: record.seq):
+        at.setdefault(record.data["type"], record.at)
+    return at.get(SeatReserved.TYPE, reservation.held_at), at.get(ReservationExpired.TYPE, reservation.ended_at)
 
 
 def _fault_during(result: RunResult, start: float, end: float) -> bool:
