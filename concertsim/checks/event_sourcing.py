@@ -3,7 +3,8 @@ replaying a user's stream gives the state the service decides on. The stream hol
 from 1 without a gap and every ledger entry of the user exactly once; each snapshot equals the
 replay of the entries it covers, so a balance read from the latest snapshot equals one replayed
 from the first event; and the deductions projection (``uses``, with their refunds) equals what
-the stream alone rebuilds: every deduction and every refund is an event of its user's stream."""
+the stream alone rebuilds: every deduction and every refund is an event of its user's stream, and
+the indexes by idempotency key and by reservation name what the events say."""
 
 from __future__ import annotations
 
@@ -107,7 +108,49 @@ def point_replay_consistent(result: RunResult) -> list[Violation]:
                 evidence={"user_id": user_id, "differing": differing},
                 records=point_events(result, user_id),
             ))
+    violations.extend(_indexes_disagreeing(result, store, sorted({key[0] for key in streams})))  # type: ignore[index]
     return violations
+
+
+def _indexes_disagreeing(result: RunResult, store: MemoryStore, users: list[int]) -> list[Violation]:
+    """The key and reservation indexes of event-sourced accounts that say what no event says: a
+    deduction key naming a deduction with another key, a charge key naming an entry made with
+    another, a reservation listing other deductions than its events."""
+    streamed = set(users)
+    rebuilt = {use_id: use for user_id in users for use_id, use in points.rebuild_uses(store, user_id).items()}
+    ledger = result.table("point", points.LEDGER)
+    uses = result.table("point", points.USES)
+    by_reservation: dict[str, set[str]] = defaultdict(set)
+    for use_id, use in rebuilt.items():
+        by_reservation[use.reservation_id].add(use_id)
+
+    def user_of_use(use_id: str) -> int | None:
+        use = rebuilt.get(use_id) or uses.get(use_id)
+        return use.user_id if use is not None else None
+
+    wrong: list[tuple[int | None, str, Hashable, Any]] = []
+    for key, use_id in result.table("point", points.USES_BY_KEY).items():
+        if use_id not in rebuilt or rebuilt[use_id].idempotency_key != key:
+            wrong.append((user_of_use(use_id), points.USES_BY_KEY, key, use_id))
+    for key, entry_id in result.table("point", points.CHARGES_BY_KEY).items():
+        if entry_id not in ledger or ledger[entry_id].request_key != key:
+            wrong.append((ledger[entry_id].user_id if entry_id in ledger else None, points.CHARGES_BY_KEY, key, entry_id))
+    indexed = result.table("point", points.USES_BY_RESERVATION)
+    for reservation_id in sorted(set(indexed) | set(by_reservation)):
+        listed = indexed.get(reservation_id, ())
+        if set(listed) != by_reservation.get(reservation_id, set()):
+            named = [*listed, *sorted(by_reservation.get(reservation_id, ()))]
+            wrong.append((user_of_use(named[0]), points.USES_BY_RESERVATION, reservation_id, listed))
+    wrong = [row for row in wrong if row[0] is None or row[0] in streamed]
+    if not wrong:
+        return []
+    user_id, table, key, row = wrong[0]
+    return [Violation(
+        _ID,
+        f"{len(wrong)} index rows say what no event says: {table}[{key!r}] = {row!r}",
+        evidence={"rows": [{"table": t, "key": repr(k), "row": repr(r)} for _, t, k, r in wrong[:20]]},
+        records=point_events(result, user_id) if user_id is not None else (),
+    )]
 
 
 def _describe(use: points.PointUse | None) -> str:

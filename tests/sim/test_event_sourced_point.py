@@ -89,3 +89,12 @@ def test_a_refund_command_pays_for_replaying_the_accounts_it_appends_to() -> Non
     refunds = {r.trace_id for r in outcome.result.trace.records if r.kind == "call.serve" and r.data["endpoint"] == "point.refund"}
     replays = {r.trace_id for r in outcome.result.trace.records if r.kind == "point.replay"}
     assert refunds & replays
+
+
+def test_an_idempotency_key_index_naming_another_deduction_than_its_event_is_caught() -> None:
+    result = run("small-opening", overrides=["design.point_storage=events"]).result
+    keys = result.state["point"][points.USES_BY_KEY]
+    first, second = list(keys)[:2]
+    keys[first] = keys[second]
+    (verdict,) = check_run(result, ["point-replay-consistent"])
+    assert verdict.violations and f"uses_by_key[{first!r}]" in verdict.violations[0].message
