@@ -25,7 +25,7 @@ def point_storage(result: RunResult, records: RecordsByKind) -> dict[str, Any]:
     replays = [r.data["events"] for r in records.get("point.replay", ())]
     streams = result.table("point", points.STREAMS)
     summary.update(
-        events=sum(len(stream.entries) for stream in streams.values()),
+        events=sum(1 for (_, version) in streams if version > 0),
         snapshots=len(result.table("point", points.SNAPSHOTS)),
         reads=len(replays),
         events_replayed=sum(replays),

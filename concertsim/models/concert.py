@@ -165,27 +165,39 @@ class CachedListing:
 class SeatCache:
     """Concert's in-memory cache of each date's free seats (seed 3.2: "invalidates its cache").
 
-    ``invalidated``: a listing is served while the view has committed no seat change of its date
-    since it was filled, so it is as fresh as the view (the invalidation follows the commit, not
-    the event's arrival). ``ttl``: a listing is served for ``ttl`` seconds whatever changes, so a
-    buyer may be shown seats already taken. A restarted Concert starts with an empty cache.
+    ``invalidated``: a listing is served until a seat change of its date is committed to the view
+    and :meth:`invalidate` drops it, or until it is ``ttl`` seconds old. The invalidation follows
+    the view's commit of the seat event, so until Concert handles the event the cache shows the
+    seat as free (as the view does); and a listing read from the view before a change but stored
+    after that change's invalidation (the "stale set" race of cache-aside) is served until its
+    ``ttl``. ``versioned``: a listing is served while the view's version of its date is the one it
+    was read at (a version read on every listing), so it is never staler than the view. ``ttl``: a
+    listing is served for ``ttl`` seconds whatever changes. A restarted Concert starts empty.
     """
 
     def __init__(self, mode: str, ttl: float) -> None:
         self.mode, self.ttl = mode, ttl
         self.listings: dict[int, CachedListing] = {}
 
-    def lookup(self, date_id: int, *, now: float, version: int) -> CachedListing | None:
-        """The cached listing of ``date_id`` if it may still be served, else None."""
+    def lookup(self, date_id: int, *, now: float, version: int | None = None) -> CachedListing | None:
+        """The cached listing of ``date_id`` if it may still be served, else None. ``version``
+        (the view's current version of the date) is consulted in ``versioned`` mode only."""
         listing = self.listings.get(date_id)
         if listing is None:
             return None
-        if self.mode == "ttl":
-            return listing if now - listing.filled_at < self.ttl else None
-        return listing if listing.version == version else None
+        if self.mode == "versioned":
+            return listing if listing.version == version else None
+        return listing if now - listing.filled_at < self.ttl else None
 
     def fill(self, date_id: int, free: tuple[int, ...], *, now: float, version: int) -> None:
+        """Store ``free`` (read from the view at ``version``) as ``date_id``'s listing."""
         self.listings[date_id] = CachedListing(free, now, version)
+
+    def invalidate(self, date_id: int) -> None:
+        """Drop ``date_id``'s listing (a seat change of the date was committed to the view); a
+        ``ttl`` cache is never invalidated."""
+        if self.mode != "ttl":
+            self.listings.pop(date_id, None)
 
 
 def record_sale(store: Store, payload: ReservationCompleted) -> None:

@@ -6,15 +6,25 @@ however often it is requested; a refund gives back each deduction of a reservati
 finds no deduction leaves a tombstone so that a deduction arriving late is refused.
 
 Accounts are stored one of two ways (:class:`AccountStorage`). *State*: a balance row per user,
-updated with each ledger entry. *Events* (event sourcing, seed 6.1): no balance is stored; each
-user's ledger entries form a stream, and a balance is derived by replaying it, from the latest
-snapshot (written every ``snapshot_every`` entries) when there is one. A stream is read for update
-before it grows, so two concurrent changes of one account conflict, as the balance row does.
+updated with each ledger entry. *Events* (event sourcing, seed 6.1): each user's ledger entries
+(charges, deductions, refunds) form a stream, and what is sourced is the stream: no balance is
+stored, it is derived by replaying the stream from the latest snapshot (written every
+``snapshot_every`` entries) when there is one. Appending an entry inserts it and its position
+``(user, version)`` in the stream, the next version after the one replayed; the position is read
+for update while absent, so a concurrent append at the same version makes the commit conflict (the
+expected-version check of an event store) and no earlier event is written again. A deduction
+event carries its idempotency key and a refund is an event naming the deduction, so the
+deductions and their refunds are the stream's too: the ``uses`` rows (with ``refunded_at``) and
+the key and reservation indexes are projections written in the same transaction as the event
+(:func:`rebuild_uses` derives them from the stream alone). Refund tombstones are not sourced: a
+refund that finds no deduction names only a reservation, no account, and its tombstone is a row
+written once and never changed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from concertsim.models.errors import (
     DeductionCancelled,
@@ -46,10 +56,12 @@ __all__ = [
     "ledger_balance",
     "STREAMS",
     "SNAPSHOTS",
+    "STREAM_OPENED",
     "AccountStorage",
-    "AccountStream",
     "Snapshot",
     "replay",
+    "stream_entries",
+    "rebuild_uses",
     "entry_delta",
     "STATE_STORED",
 ]
@@ -79,12 +91,9 @@ class AccountStorage:
 STATE_STORED = AccountStorage()
 
 
-@dataclass(slots=True)
-class AccountStream:
-    """An event-sourced account: its ledger entries' ids, in the order they were committed."""
-
-    user_id: int
-    entries: tuple[str, ...] = ()
+STREAM_OPENED = "opened"
+"""The row at version 0 of an event-sourced account's stream: the account exists. The entry at
+version ``n`` (from 1) is the id of the stream's ``n``-th ledger entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,25 +150,61 @@ def entry_delta(entry: LedgerEntry) -> int:
     return _SIGN[entry.kind] * entry.amount
 
 
-def replay(store: Store, user_id: int, *, from_snapshot: bool = True) -> tuple[int, int]:
-    """An event-sourced account's balance and how many entries were replayed to get it: from its
-    latest snapshot (or, ``from_snapshot`` false, from the start). Refuses :class:`UnknownAccount`."""
-    stream = store.get(STREAMS, user_id)
-    if stream is None:
+def _fold(store: Store, user_id: int, from_snapshot: bool) -> tuple[int, int, int]:
+    """(balance, stream version, entries replayed): the stream read from its latest snapshot (or
+    the start) up to its first absent version."""
+    if store.get(STREAMS, (user_id, 0)) is None:
         raise UnknownAccount(user_id)
     snapshot = store.get(SNAPSHOTS, user_id) if from_snapshot else None
     start, total = (snapshot.version, snapshot.balance) if snapshot is not None else (0, 0)
-    for entry_id in stream.entries[start:]:
+    version = start
+    while (entry_id := store.get(STREAMS, (user_id, version + 1))) is not None:
+        total += entry_delta(store.get(LEDGER, entry_id))
+        version += 1
+    return total, version, version - start
+
+
+def replay(store: Store, user_id: int, *, from_snapshot: bool = True) -> tuple[int, int]:
+    """An event-sourced account's balance and how many entries were replayed to get it: from its
+    latest snapshot (or, ``from_snapshot`` false, from the start). Refuses :class:`UnknownAccount`."""
+    total, _, replayed = _fold(store, user_id, from_snapshot)
+    return total, replayed
+
+
+def stream_entries(store: Store, user_id: int) -> list[str]:
+    """The ids of an event-sourced account's ledger entries, in stream order (empty without one)."""
+    entries = []
+    while (entry_id := store.get(STREAMS, (user_id, len(entries) + 1))) is not None:
+        entries.append(entry_id)
+    return entries
+
+
+def rebuild_uses(store: Store, user_id: int) -> dict[str, PointUse]:
+    """The deductions of an event-sourced account, by id, as its stream alone says: each use
+    event a deduction (its idempotency key the event's ``request_key``), refunded at its refund
+    event's time. What the ``uses`` projection must hold."""
+    uses: dict[str, PointUse] = {}
+    for entry_id in stream_entries(store, user_id):
         entry = store.get(LEDGER, entry_id)
-        total += entry_delta(entry)
-    return total, len(stream.entries) - start
+        if entry.kind == "use":
+            uses[entry.use_id] = PointUse(entry.use_id, user_id, entry.reservation_id, entry.amount,
+                                          entry.request_key, entry.at)
+        elif entry.kind == "refund" and entry.use_id in uses:
+            uses[entry.use_id].refunded_at = entry.at
+    return uses
+
+
+@dataclass(slots=True)
+class _SourcedAccount(PointAccount):
+    """An event-sourced account as replayed for a change: its balance and stream version."""
+
+    version: int = 0
 
 
 def _account_for_update(store: Store, user_id: int, storage: AccountStorage) -> PointAccount:
     if storage.sourced:
-        if store.get_for_update(STREAMS, user_id) is None:
-            raise UnknownAccount(user_id)
-        return PointAccount(user_id, replay(store, user_id)[0])
+        total, version, _ = _fold(store, user_id, True)
+        return _SourcedAccount(user_id, total, version)
     account = store.get_for_update(ACCOUNTS, user_id)
     if account is None:
         raise UnknownAccount(user_id)
@@ -167,17 +212,22 @@ def _account_for_update(store: Store, user_id: int, storage: AccountStorage) -> 
 
 
 def _record(store: Store, entry: LedgerEntry, account: PointAccount, storage: AccountStorage) -> None:
-    """Write ``entry`` and the account it leaves: the balance row, or the stream (and, when due, a
-    snapshot of the balance after it)."""
+    """Write ``entry`` and the account it leaves: the balance row, or (event-sourced) the entry at
+    the stream's next version, expecting it free (and, when due, a snapshot of the balance)."""
     store.put(LEDGER, entry.entry_id, entry)
     if not storage.sourced:
         store.put(ACCOUNTS, account.user_id, account)
         return
-    stream = store.get_for_update(STREAMS, account.user_id) or AccountStream(account.user_id)
-    stream.entries = (*stream.entries, entry.entry_id)
-    store.put(STREAMS, account.user_id, stream)
-    if storage.snapshot_every and len(stream.entries) % storage.snapshot_every == 0:
-        store.put(SNAPSHOTS, account.user_id, Snapshot(account.user_id, len(stream.entries), account.balance))
+    assert isinstance(account, _SourcedAccount)
+    account.version += 1
+    position = (account.user_id, account.version)
+    if store.get_for_update(STREAMS, position) is not None:
+        # only a store that shows other transactions' writes at once gets here; a transaction
+        # finds its expected version taken when it commits (WriteConflict)
+        raise RuntimeError(f"stream {account.user_id} already has version {account.version}")
+    store.put(STREAMS, position, entry.entry_id)
+    if storage.snapshot_every and account.version % storage.snapshot_every == 0:
+        store.put(SNAPSHOTS, account.user_id, Snapshot(account.user_id, account.version, account.balance))
 
 
 def _entry(ids: IdSource, entry_kind: str, user_id: int, amount: int, now: float,
@@ -188,14 +238,16 @@ def _entry(ids: IdSource, entry_kind: str, user_id: int, amount: int, now: float
 def open_account(store: Store, user_id: int, now: float, initial_balance: int = 0,
                  storage: AccountStorage = STATE_STORED) -> None:
     """Create ``user_id``'s account if it has none; an initial balance is a ledger charge."""
-    table = STREAMS if storage.sourced else ACCOUNTS
-    if store.get(table, user_id) is not None:
+    address: tuple[str, Any] = (STREAMS, (user_id, 0)) if storage.sourced else (ACCOUNTS, user_id)
+    if store.get(*address) is not None:
         return
-    store.get_for_update(table, user_id)
-    account = PointAccount(user_id, initial_balance)
+    store.get_for_update(*address)
+    account: PointAccount
     if storage.sourced:
-        store.put(STREAMS, user_id, AccountStream(user_id))
+        store.put(STREAMS, (user_id, 0), STREAM_OPENED)
+        account = _SourcedAccount(user_id, initial_balance, 0)
     else:
+        account = PointAccount(user_id, initial_balance)
         store.put(ACCOUNTS, user_id, account)
     if initial_balance > 0:
         _record(store, LedgerEntry(f"{OPENING_ENTRY_PREFIX}{user_id}", user_id, "charge", initial_balance, now),
@@ -277,7 +329,10 @@ def use(
         store.put(USES_BY_KEY, idempotency_key, deduction.use_id)
     earlier = store.get_for_update(USES_BY_RESERVATION, reservation_id) or ()
     store.put(USES_BY_RESERVATION, reservation_id, (*earlier, deduction.use_id))
-    _record(store, _entry(ids, "use", user_id, amount, now, reservation_id, deduction.use_id), account, storage)
+    entry = _entry(ids, "use", user_id, amount, now, reservation_id, deduction.use_id)
+    if storage.sourced:
+        entry.request_key = idempotency_key  # the deduction is rebuilt from its event alone
+    _record(store, entry, account, storage)
     return deduction, [
         PointUsed(user_id=user_id, use_id=deduction.use_id, reservation_id=reservation_id,
                   amount=amount, balance=account.balance)

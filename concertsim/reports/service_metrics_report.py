@@ -244,11 +244,16 @@ def _seat_cache_blocks(metrics: dict[str, Any]) -> list[Block]:
     cache = metrics.get("seat_cache")
     if cache is None:
         return []
-    kind = (f"listings cached for {cache['ttl']:g} s whatever changes" if cache["mode"] == "ttl"
-            else "listings cached until a seat change of their date is committed")
+    kind = {
+        "ttl": f"listings cached for {cache['ttl']:g} s whatever changes",
+        "invalidated": f"listings cached until a committed seat change of their date drops them, or "
+                       f"{cache['ttl']:g} s",
+        "versioned": "listings cached while the view's version of their date is unchanged",
+    }[cache["mode"]]
     served = (f"{_count_text(cache['hits'], 'listing')} served from the cache, {cache['stale_hits']} of them behind "
               f"Concert's view (by up to {cache['most_behind']} seat changes; at most "
-              f"{cache['age_max_s']:.1f} s old)" if cache["hits"] else "no listing served from the cache")
+              f"{cache['age_max_s']:.1f} s old), showing {cache['shown_taken']} seats free that the view showed "
+              "taken" if cache["hits"] else "no listing served from the cache")
     return [
         Heading(3, "Concert's seat cache"),
         Paragraph(f"{kind.capitalize()}: {served}. {cache['refused_holds']} of {cache['hold_attempts']} hold "

@@ -147,13 +147,19 @@ class BrokerSpec(_Frozen):
 class SeatCacheSpec(_Frozen):
     """Concert's cache of each date's free seats, in front of its seat view (seed 3.2)."""
 
-    mode: Literal["none", "invalidated", "ttl"] = Field(
+    mode: Literal["none", "invalidated", "versioned", "ttl"] = Field(
         "none",
         description="none: every seat listing reads the view; invalidated: a listing is cached "
-        "until a seat event of its date is committed to the view; ttl: cached for ttl seconds, "
-        "whatever happens meanwhile",
+        "until a committed seat change of its date drops it (event-driven invalidation, so a listing "
+        "read before a change and stored after its invalidation stays until ttl); versioned: a "
+        "listing is served only while the view's version row of its date is unchanged (a version "
+        "read on every listing); ttl: cached for ttl seconds, whatever happens meanwhile",
     )
-    ttl: PositiveSeconds = Field(5.0, description="how long a cached listing is served in ttl mode")
+    ttl: PositiveSeconds = Field(5.0, description="how long a cached listing is served in ttl and invalidated modes")
+    fill_seconds: Annotated[float, Field(ge=0, le=10.0, allow_inf_nan=False)] = Field(
+        0.002, description="in invalidated mode: the time from reading a listing from the view to storing "
+        "it in the cache (the read's round trip), the window of the stale-set race",
+    )
 
 
 class StorageSpec(_Frozen):

@@ -256,7 +256,9 @@ def _subscribe_across(system: System, new: Host) -> None:
 
 def user_of(tables: dict[str, dict[Hashable, Any]], table: str, key: Hashable, row: Any) -> int | None:
     """The user a Point row belongs to (None for a refund tombstone, which names only a reservation)."""
-    if table in (points.ACCOUNTS, points.STREAMS, points.SNAPSHOTS):
+    if table == points.STREAMS:
+        return int(key[0])  # type: ignore[index]
+    if table in (points.ACCOUNTS, points.SNAPSHOTS):
         return int(key)  # type: ignore[call-overload]
     if table in (points.LEDGER, points.USES):
         return int(row.user_id)

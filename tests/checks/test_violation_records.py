@@ -239,11 +239,12 @@ def delivered_unreadable(result: RunResult) -> None:
 
 def snapshot_off_by_a_charge(result: RunResult) -> None:
     """An event-sourced account whose snapshot missed one of the events it covers."""
-    from concertsim.models.points import AccountStream, Snapshot
+    from concertsim.models.points import STREAM_OPENED, Snapshot
 
     user_id = next(iter(result.table("point", points.ACCOUNTS)))
     entries = tuple(sorted(e for e, entry in result.table("point", points.LEDGER).items() if entry.user_id == user_id))
-    result.state["point"][points.STREAMS] = {user_id: AccountStream(user_id, entries)}
+    result.state["point"][points.STREAMS] = {
+        (user_id, 0): STREAM_OPENED, **{(user_id, version): e for version, e in enumerate(entries, 1)}}
     result.state["point"][points.SNAPSHOTS] = {user_id: Snapshot(user_id, len(entries), -1)}
 
 

@@ -26,7 +26,7 @@ def test_an_event_sourced_account_holds_what_a_state_stored_one_does_and_stores_
     sourced, state = history(SOURCED), history(p.STATE_STORED)
     assert p.balance(sourced, 1, SOURCED) == p.balance(state, 1) == 120
     assert sourced.tables.get(p.ACCOUNTS, {}) == {}
-    assert len(sourced.get(p.STREAMS, 1).entries) == 5
+    assert len(p.stream_entries(sourced, 1)) == 5
 
 
 def test_a_read_replays_from_the_latest_snapshot_and_agrees_with_a_full_replay() -> None:
@@ -48,14 +48,49 @@ def test_an_event_sourced_account_refuses_what_a_state_stored_one_refuses() -> N
 def test_an_event_sourced_account_opens_as_an_empty_stream_and_is_opened_once() -> None:
     store, ids = MemoryStore(), CountingIds()
     p.open_account(store, 3, 0.0, storage=SOURCED)
-    assert store.get(p.STREAMS, 3) == p.AccountStream(3, ())
+    assert p.stream_entries(store, 3) == []
     assert p.balance(store, 3, SOURCED) == 0
     p.charge(store, ids, user_id=3, amount=40, now=1.0, storage=SOURCED)
     p.open_account(store, 3, 2.0, initial_balance=999, storage=SOURCED)
-    assert store.get(p.STREAMS, 3) == p.AccountStream(3, ("led-1",))
+    assert p.stream_entries(store, 3) == ["led-1"]
     assert p.balance(store, 3, SOURCED) == 40
 
 
 def test_a_snapshot_names_its_user() -> None:
     store = history(SOURCED)
     assert store.get(p.SNAPSHOTS, 1) == p.Snapshot(1, 4, 150)
+
+
+class WritesSeen(MemoryStore):
+    """A memory store that remembers each row written, by table and key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[tuple[str, object]] = []
+
+    def put(self, table: str, key: object, row: object) -> None:  # type: ignore[override]
+        self.written.append((table, key))
+        super().put(table, key, row)
+
+
+def test_an_append_inserts_the_event_at_the_next_version_and_writes_no_earlier_event_again() -> None:
+    store, ids = WritesSeen(), CountingIds()
+    p.open_account(store, 1, 0.0, initial_balance=100, storage=SOURCED)
+    p.charge(store, ids, user_id=1, amount=50, now=1.0, storage=SOURCED)
+    p.use(store, ids, user_id=1, amount=30, reservation_id="res-1", idempotency_key="k1", now=2.0, storage=SOURCED)
+    existing = {table: set(rows) for table, rows in store.tables.items()}
+    store.written.clear()
+    p.charge(store, ids, user_id=1, amount=5, now=3.0, storage=SOURCED)
+    assert [(t, k) for t, k in store.written if t in (p.STREAMS, p.LEDGER)] == [(p.LEDGER, "led-3"), (p.STREAMS, (1, 4))]
+    assert not any(k in existing.get(t, ()) for t, k in store.written if t in (p.STREAMS, p.LEDGER))
+    assert p.stream_entries(store, 1) == ["led-open-1", "led-1", "led-2", "led-3"]
+
+
+def test_a_refund_is_an_event_of_the_stream_which_alone_rebuilds_the_refunded_deduction() -> None:
+    store = history(SOURCED)
+    refund = store.get(p.LEDGER, p.stream_entries(store, 1)[3])
+    assert (refund.kind, refund.reservation_id) == ("refund", "res-1")
+    rebuilt = p.rebuild_uses(store, 1)
+    assert rebuilt == store.tables[p.USES]
+    assert [(u.reservation_id, u.idempotency_key, u.refunded_at) for u in rebuilt.values()] == [
+        ("res-1", "k1", 3.0), ("res-2", "k2", None)]

@@ -523,17 +523,11 @@ def test_an_expired_hold_records_when_it_ended_and_fails_its_pending_payment_the
     assert (payment.status, payment.created_at, payment.completed_at) == (r.PaymentStatus.FAILED, 1.0, 12.0)
 
 
-@pytest.mark.parametrize("settle", ["confirm", "decline"])
-def test_an_expired_hold_whose_payment_is_not_pending_asks_for_no_refund(store: MemoryStore, hold, settle: str) -> None:
+def test_a_confirmed_reservation_is_not_expired_and_asks_for_no_refund(store: MemoryStore, hold) -> None:
     held = hold()
     pay(store, held, now=1.0)
-    if settle == "decline":
-        r.decline_payment(store, reservation_id=held.reservation_id, now=2.0)
-        assert [type(e) for e in r.expire_due_holds(store, now=TTL)] == [ReservationExpired]
-        assert store.get(r.PAYMENTS, "pay-res-1").completed_at == 2.0
-    else:
-        r.confirm(store, reservation_id=held.reservation_id, now=2.0)
-        assert r.expire_due_holds(store, now=TTL) == []
+    r.confirm(store, reservation_id=held.reservation_id, now=2.0)
+    assert r.expire_due_holds(store, now=TTL) == []
 
 
 def test_the_sweeper_skips_an_open_hold_entry_of_a_closed_reservation_and_goes_on(store: MemoryStore, hold) -> None:

@@ -19,8 +19,8 @@ def test_fill_keeps_the_free_seats_when_and_at_which_version_they_were_read() ->
     assert cache.listings == {1: CachedListing((3,), 6.0, 8)}
 
 
-def test_an_invalidated_listing_is_served_while_its_date_has_no_new_change_whatever_its_age() -> None:
-    cache = SeatCache("invalidated", 5.0)
+def test_a_versioned_listing_is_served_while_its_date_has_no_new_change_whatever_its_age() -> None:
+    cache = SeatCache("versioned", 5.0)
     cache.fill(1, (2, 3), now=0.0, version=3)
     assert cache.lookup(1, now=1000.0, version=3) == CachedListing((2, 3), 0.0, 3)
     assert cache.lookup(1, now=1.0, version=4) is None

@@ -45,3 +45,56 @@ def test_the_metrics_and_the_report_say_what_event_sourcing_cost() -> None:
     shown = " ".join(b.text for b in service_metrics_blocks(outcome, with_figure=False) if isinstance(b, Paragraph))
     assert f"replaying {cost['events_replayed']} events" in shown
     assert run("small-opening", overrides=["workload.users=5"]).metrics["point_storage"].keys() == {"mode", "commits"}
+
+
+def test_two_appends_to_one_stream_expect_the_same_version_and_the_later_commit_conflicts() -> None:
+    import pytest
+    import simpy
+
+    from concertsim.models.store import CountingIds
+    from concertsim.sim.storage import Database, WriteConflict
+
+    sourced = points.AccountStorage(sourced=True)
+    env, ids = simpy.Environment(), CountingIds()
+    db = Database("point", env, lambda: 1.0)
+    opening = db.begin()
+    for user_id in (1, 2):
+        points.open_account(opening, user_id, 0.0, initial_balance=100, storage=sourced)
+    db.load(opening)
+    first, second, other = db.begin(), db.begin(), db.begin()
+    for tx, user_id in ((first, 1), (second, 1), (other, 2)):
+        points.charge(tx, ids, user_id=user_id, amount=10, now=0.0, storage=sourced)
+    env.process(db.commit(first))
+    env.process(db.commit(other))  # another stream: no conflict
+    env.run()
+    with pytest.raises(WriteConflict, match=r"account_streams\[\(1, 2\)\]"):
+        env.process(db.commit(second))
+        env.run()
+    assert points.replay(db.begin(), 1) == (110, 2) and points.replay(db.begin(), 2) == (110, 2)
+
+
+def test_a_deduction_whose_projection_says_refunded_without_a_refund_event_is_caught() -> None:
+    result = run("small-opening", overrides=["design.point_storage=events"]).result
+    use = next(u for u in result.table("point", points.USES).values() if u.refunded_at is None)
+    use.refunded_at = 99.0
+    (verdict,) = check_run(result, ["point-replay-consistent"])
+    assert verdict.violations and f"{use.use_id} is refunded at 99.0 in the projection but not refunded by the events" in (
+        verdict.violations[0].message)
+
+
+def test_a_refund_command_pays_for_replaying_the_accounts_it_appends_to() -> None:
+    outcome = run("orchestrated-payments", overrides=["design.point_storage=events", "storage.point_snapshot_every=null",
+                                                      "workload.users=60"])
+    assert outcome.violated == []
+    refunds = {r.trace_id for r in outcome.result.trace.records if r.kind == "call.serve" and r.data["endpoint"] == "point.refund"}
+    replays = {r.trace_id for r in outcome.result.trace.records if r.kind == "point.replay"}
+    assert refunds & replays
+
+
+def test_an_idempotency_key_index_naming_another_deduction_than_its_event_is_caught() -> None:
+    result = run("small-opening", overrides=["design.point_storage=events"]).result
+    keys = result.state["point"][points.USES_BY_KEY]
+    first, second = list(keys)[:2]
+    keys[first] = keys[second]
+    (verdict,) = check_run(result, ["point-replay-consistent"])
+    assert verdict.violations and f"uses_by_key[{first!r}]" in verdict.violations[0].message

@@ -12,7 +12,7 @@ never a double booking.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -46,32 +46,59 @@ _CACHES: WeakKeyDictionary[Host, tuple[int, concert.SeatCache]] = WeakKeyDiction
 
 
 def _seat_cache(host: Host) -> concert.SeatCache | None:
-    """The host's seat cache (None without one); a restart begins with an empty one."""
+    """The host's seat cache (None without one); a restart begins with an empty one. An
+    invalidated cache listens to the database's commits: a committed change of a seat drops the
+    listing of its date (after the commit, as the handler of the seat event would)."""
     spec = host.world.scenario.seat_cache
     if spec.mode == "none":
         return None
     kept = _CACHES.get(host)
     if kept is None or kept[0] != host.incarnation:
-        kept = _CACHES[host] = (host.incarnation, concert.SeatCache(spec.mode, spec.ttl))
+        cache = concert.SeatCache(spec.mode, spec.ttl)
+        kept = _CACHES[host] = (host.incarnation, cache)
+        if spec.mode == "invalidated":
+            host.db.commit_listeners.append(_invalidator(cache))
     return kept[1]
 
 
+def _invalidator(cache: concert.SeatCache) -> Callable[[Transaction], None]:
+    def invalidate(tx: Transaction) -> None:
+        for table, key in tx.writes:
+            if table == concert.SEAT_VIEW:
+                cache.invalidate(key[0])  # type: ignore[index]
+
+    return invalidate
+
+
+def _shown_taken(tx: Transaction, date_id: int, listing: concert.CachedListing) -> int:
+    """How many seats ``listing`` shows free that the view shows held or sold (a measurement, not
+    part of serving: it is made only for a listing the view has moved past)."""
+    taken = {s.seat_no for s in concert.seats_of(tx, date_id) if s.status != concert.SeatStatus.AVAILABLE}
+    return sum(1 for seat_no in listing.free if seat_no in taken)
+
+
 def seats(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
-    """A date's free seats, from the seat cache when it has a listing it may serve (the listing's
-    age is recorded as ``cache.hit``), else from the view."""
-    yield from ()
+    """A date's free seats, from the seat cache when it has a listing it may serve (recorded as
+    ``cache.hit`` with the listing's age and how many seat changes the view has committed since
+    it was read, ``behind``), else from the view. An invalidated cache stores a listing
+    ``seat_cache.fill_seconds`` after reading it from the view (the read's round trip), so a
+    change committed and invalidated in between leaves the old listing cached."""
     date_id, tx, now = body["date_id"], host.db.begin(), host.clock()
     cache = _seat_cache(host)
     version = concert.view_version(tx, date_id)
     if cache is not None:
         listing = cache.lookup(date_id, now=now, version=version)
         if listing is not None:
+            behind = version - listing.version
             host.world.record("cache.hit", host.name, trace_id, date=date_id, age=now - listing.filled_at,
-                              behind=version - listing.version)
+                              behind=behind, taken=_shown_taken(tx, date_id, listing) if behind else 0)
             return Ok({"available": list(listing.free)})
     free = [s.seat_no for s in concert.seats_of(tx, date_id) if s.status == concert.SeatStatus.AVAILABLE]
     if cache is not None:
-        cache.fill(date_id, tuple(free), now=now, version=version)
+        fill_seconds = host.world.scenario.seat_cache.fill_seconds
+        if cache.mode == "invalidated" and fill_seconds > 0:
+            yield host.env.timeout(fill_seconds)
+        cache.fill(date_id, tuple(free), now=host.clock(), version=version)
     return Ok({"available": free})
 
 

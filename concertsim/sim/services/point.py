@@ -39,7 +39,8 @@ def account_storage(host: Host) -> points.AccountStorage:
                                  snapshot_every=scenario.storage.point_snapshot_every)
 
 
-def _replay_cost(host: Host, user_id: Any, storage: points.AccountStorage) -> Generator[simpy.Event, Any, None]:
+def _replay_cost(host: Host, user_id: Any, storage: points.AccountStorage,
+                 trace_id: str | None) -> Generator[simpy.Event, Any, None]:
     """With event sourcing, the time to replay the user's events since their latest snapshot (as
     committed when the request is served): deriving a balance costs in proportion to them."""
     if not storage.sourced:
@@ -49,9 +50,22 @@ def _replay_cost(host: Host, user_id: Any, storage: points.AccountStorage) -> Ge
     except UnknownAccount:
         return  # refused by the handler itself
     cost = replayed * host.world.scenario.storage.replay_seconds_per_event
-    host.world.record("point.replay", host.name, None, user=user_id, events=replayed)
+    host.world.record("point.replay", host.name, trace_id, user=user_id, events=replayed)
     if cost > 0:
         yield host.env.timeout(cost)
+
+
+def _refund_replay_cost(host: Host, reservation_id: str, storage: points.AccountStorage,
+                        trace_id: str | None) -> Generator[simpy.Event, Any, None]:
+    """With event sourcing, the replay cost of each account a refund of ``reservation_id`` will
+    append to (the users of its deductions, found through the reservation's projection)."""
+    if not storage.sourced:
+        return
+    tx = host.db.begin()
+    users = sorted({tx.get(points.USES, use_id).user_id
+                    for use_id in tx.get(points.USES_BY_RESERVATION, reservation_id) or ()})
+    for user_id in users:
+        yield from _replay_cost(host, user_id, storage, trace_id)
 
 
 def charge(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
@@ -59,7 +73,7 @@ def charge(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[
     more and answers the current balance."""
     user_id, amount = body["user_id"], body["amount"]
     storage = account_storage(host)
-    yield from _replay_cost(host, user_id, storage)
+    yield from _replay_cost(host, user_id, storage, trace_id)
 
     def work(tx: Transaction, now: float) -> tuple[int, list[EventPayload]]:
         raised = points.charge(tx, host.world, user_id=user_id, amount=amount, now=now,
@@ -72,7 +86,7 @@ def charge(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[
 
 def balance(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
     storage = account_storage(host)
-    yield from _replay_cost(host, body["user_id"], storage)
+    yield from _replay_cost(host, body["user_id"], storage, trace_id)
     return Ok({"balance": points.balance(host.db.begin(), body["user_id"], storage)})
 
 
@@ -83,7 +97,7 @@ def use(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[sim
     design = host.world.scenario.design
     key = body["idempotency_key"] if design.idempotency_keys else host.world.next_id("use-key")
     storage = account_storage(host)
-    yield from _replay_cost(host, body["user_id"], storage)
+    yield from _replay_cost(host, body["user_id"], storage, trace_id)
 
     def work(tx: Transaction, now: float) -> tuple[str, list[EventPayload]]:
         deduction, raised = points.use(
@@ -101,10 +115,12 @@ def refund(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[
     """The orchestrator's compensation command: give back every deduction of the reservation not
     yet refunded (leaving a tombstone if there is none, with cancel tombstones). Idempotent."""
     design = host.world.scenario.design
+    storage = account_storage(host)
+    yield from _refund_replay_cost(host, body["reservation_id"], storage, trace_id)
 
     def work(tx: Transaction, now: float) -> tuple[int, list[EventPayload]]:
         raised = points.refund_reservation(tx, host.world, reservation_id=body["reservation_id"], now=now,
-                                           leave_tombstone=design.cancel_tombstones, storage=account_storage(host))
+                                           leave_tombstone=design.cancel_tombstones, storage=storage)
         return len(raised), list(raised)
 
     refunded = yield from host.transact(work, trace_id, label="point.refund")
