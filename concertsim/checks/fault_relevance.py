@@ -134,7 +134,9 @@ class FaultScope:
     operation" (:meth:`excusing`)."""
 
     def __init__(self, result: RunResult) -> None:
-        self.result = result
+        # Weakly: the scope is cached under the run's trace in a WeakKeyDictionary, and a value
+        # holding its key strongly would keep every run ever checked alive.
+        self._result = weakref.ref(result)
         scenario = result.scenario
         self.scenario = scenario
         self._heal = result.phases.heal_at
@@ -155,6 +157,10 @@ class FaultScope:
         """Seconds a call or a delivery under way when a fault ends takes to finish."""
         self._stage = {name: members for members in STAGES[scenario.design.topology] for name in members}
         self._windows = sorted(result.fault_windows, key=lambda w: (w["start"], w["index"]))
+
+    def made_for(self, result: RunResult) -> bool:
+        """Whether this scope was built from ``result``."""
+        return self._result() is result
 
     # --- the three tests -------------------------------------------------------------------------
 
@@ -252,6 +258,6 @@ _SCOPES: weakref.WeakKeyDictionary[Trace, FaultScope] = weakref.WeakKeyDictionar
 def fault_scope(result: RunResult) -> FaultScope:
     """The :class:`FaultScope` of ``result``, built on first use and shared by the run's checks."""
     scope = _SCOPES.get(result.trace)
-    if scope is None or scope.result is not result:
+    if scope is None or not scope.made_for(result):
         scope = _SCOPES[result.trace] = FaultScope(result)
     return scope
