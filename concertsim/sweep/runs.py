@@ -15,8 +15,9 @@ import signal
 import statistics
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from concertsim.api import RunOutcome
@@ -217,33 +218,50 @@ def run_jobs(
     """
     if not jobs:
         return
-    payloads = [payload for payload, _ in jobs]
-    seeds = [seed for _, seed in jobs]
     if scheduler is not None:
         from dask.distributed import as_completed as dask_completed
 
         with connect(scheduler, connect_timeout) as client:
-            futures = client.map(run_seed, payloads, seeds, pure=False)
-            index_of = {future.key: index for index, future in enumerate(futures)}
+            window = IN_FLIGHT_PER_WORKER * max(1, sum(client.nthreads().values()))
+            pending = iter(enumerate(jobs))
+            in_flight = {client.submit(run_seed, payload, seed, pure=False): index
+                         for index, (payload, seed) in islice(pending, window)}
+            flowing = dask_completed(list(in_flight))
             try:
-                for future in dask_completed(futures):
-                    on_done(index_of[future.key], future.result())
+                for future in flowing:
+                    on_done(in_flight.pop(future), future.result())
+                    for index, (payload, seed) in islice(pending, window - len(in_flight)):
+                        follow = client.submit(run_seed, payload, seed, pure=False)
+                        in_flight[follow] = index
+                        flowing.add(follow)
             except BaseException:
-                client.cancel(futures)
+                client.cancel(list(in_flight))
                 raise
     elif workers == 1:
         for index, (payload, seed) in enumerate(jobs):
             on_done(index, run_seed(payload, seed))
     else:
         pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts, initargs=(os.getpid(),))
+        window = IN_FLIGHT_PER_WORKER * (workers or os.cpu_count() or 1)
+        pending = iter(enumerate(jobs))
         try:
-            submitted = {pool.submit(run_seed, payload, seed): index for index, (payload, seed) in enumerate(jobs)}
-            for future in as_completed(submitted):
-                on_done(submitted[future], future.result())
+            submitted = {pool.submit(run_seed, payload, seed): index
+                         for index, (payload, seed) in islice(pending, window)}
+            while submitted:
+                done, _ = wait(submitted, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=submitted.__getitem__):
+                    on_done(submitted.pop(future), future.result())
+                for index, (payload, seed) in islice(pending, window - len(submitted)):
+                    submitted[pool.submit(run_seed, payload, seed)] = index
         except BaseException:
             _stop(pool)
             raise
         pool.shutdown(wait=True)
+
+
+IN_FLIGHT_PER_WORKER = 4
+"""Jobs handed to the pool (or the cluster) per worker ahead of their turn: enough to keep every
+worker busy, few enough that a sweep of millions of runs holds only a window of them at once."""
 
 
 def sweep(
