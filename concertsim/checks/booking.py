@@ -8,7 +8,7 @@ from concertsim.checks.applicability import hold_ran_out, seat_held
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import reservations
-from concertsim.models.events import ReservationExpired, SeatReserved
+from concertsim.models.events import SeatReserved
 from concertsim.models.reservations import ReservationStatus, SeatStatus
 from concertsim.sim.result import RunResult
 
@@ -85,10 +85,10 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
     for r in sorted(booked.values(), key=lambda r: r.reservation_id):
         if r.status != ReservationStatus.EXPIRED or r.ended_at is None:
             continue
-        held_at, ended_at = _in_simulated_time(result, r)
-        due = held_at + (r.hold_expires_at - r.held_at)
-        late = ended_at - due
-        if late > grace and not _fault_during(result, held_at, due + grace):
+        offset = _clock_offset(result, r)
+        due = r.hold_expires_at - offset
+        late = r.ended_at - r.hold_expires_at
+        if late > grace and not _fault_during(result, r.held_at - offset, due + grace):
             violations.append(
                 Violation(
                     "seats-released-on-expiry",
@@ -97,7 +97,7 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
                     f"{r.date_id} stayed blocked meanwhile",
                     at=r.hold_expires_at,
                     evidence={"reservation_id": r.reservation_id, "hold_expires_at": due,
-                              "expired_at": ended_at, "late_by": late},
+                              "expired_at": r.ended_at - offset, "late_by": late},
                     records=seqs(trace_index(result).events("reservation_id", r.reservation_id)),
                     saga=r.reservation_id,
                 )
@@ -137,17 +137,15 @@ def seats_released_on_expiry(result: RunResult) -> list[Violation]:
     return violations
 
 
-def _in_simulated_time(result: RunResult, reservation: reservations.Reservation) -> tuple[float, float]:
-    """When ``reservation``'s hold was taken and when it ended, in simulated time. Its own
-    timestamps are Reservation's clock, which a ``clock_skew`` fault shifts; the events it raised
-    then (SeatReservedEvent, ReservationExpiredEvent) were recorded in simulated time. A
-    reservation without them keeps its own timestamps."""
-    raised = trace_index(result).events("reservation_id", reservation.reservation_id, SeatReserved.TYPE,
-                                        ReservationExpired.TYPE)
-    at: dict[str, float] = {}
-    for record in sorted(result.trace.lookup(raised).values(), key=lambda record: record.seq):
-        at.setdefault(record.data["type"], record.at)
-    return at.get(SeatReserved.TYPE, reservation.held_at), at.get(ReservationExpired.TYPE, reservation.ended_at)
+def _clock_offset(result: RunResult, reservation: reservations.Reservation) -> float:
+    """How far Reservation's clock was from simulated time when ``reservation``'s hold was taken
+    (0 unless a ``clock_skew`` fault shifted it): its own timestamps are in that clock, the faults
+    in simulated time. The SeatReservedEvent it raised then was recorded in simulated time. A
+    skew that changed while the hold was open is itself a fault in the hold's window."""
+    raised = trace_index(result).events("reservation_id", reservation.reservation_id, SeatReserved.TYPE)
+    if not raised:
+        return 0.0
+    return reservation.held_at - result.trace.lookup(raised[:1])[raised[0]].at
 
 
 def _fault_during(result: RunResult, start: float, end: float) -> bool:
