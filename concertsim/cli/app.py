@@ -257,19 +257,21 @@ ANNOUNCE_SECONDS = 10.0
 
 
 def check_size(
-    scenario: Scenario, *, allow_large: bool, announce: bool, at_once: int = 1, trace_mode: str = "memory"
+    scenario: Scenario, *, allow_large: bool, announce: bool, at_once: int = 1, trace_mode: str = "memory",
+    kept_runs: int = 0,
 ) -> RunCost:
     """Estimate ``scenario``'s cost; refuse it (exit 2, with advice) above the memory limit unless
     ``allow_large``; announce the estimate on stderr for a long run. ``at_once`` runs share the
-    machine's memory (a sweep's workers)."""
+    machine's memory (a sweep's workers), beside the summaries of ``kept_runs`` finished runs."""
     streamed = trace_mode == "stream"
     try:
-        cost = refuse_if_too_large(scenario, streamed=streamed, at_once=at_once)
+        cost = refuse_if_too_large(scenario, streamed=streamed, at_once=at_once, kept_runs=kept_runs)
         too_large = False
     except RunTooLarge as refusal:
         if not allow_large:
             raise bad_input(
-                f"{refusal.name}: too large to run without --allow-large: {refusal.estimate}. Lower workload.users, raise rules.queue_capacity or "
+                f"{refusal.name}: too large to run without --allow-large: {refusal.estimate}. "
+                f"{'Fewer --seeds or cells, or l' if refusal.kept_runs and refusal.cost.memory_bytes * refusal.at_once < refusal.limit else 'L'}ower workload.users, raise rules.queue_capacity or "
                 f"workload.poll_interval, lower workload.patience, "
                 f"{'' if streamed else 'use --trace-mode stream (concertsim run), '}"
                 "or pass --allow-large to run it anyway"

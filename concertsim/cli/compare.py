@@ -127,7 +127,8 @@ def compare_command(
     announce = not (quiet or json_output)
     at_once = 1 if address is not None else min(seeds, workers or os.cpu_count() or 1)
     for side in (plan.a, plan.b):
-        check_size(side.scenario, allow_large=allow_large, announce=announce and side.key == "a", at_once=at_once)
+        check_size(side.scenario, allow_large=allow_large, announce=announce and side.key == "a", at_once=at_once,
+                   kept_runs=2 * seeds)
     finished = {"a": 0, "b": 0}
     staged: StagedOutput | None = None
     with progress_display(announce and stderr.is_terminal) as progress:

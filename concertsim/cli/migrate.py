@@ -102,7 +102,7 @@ def migrate_command(
     address = scheduler_or_exit(scheduler)
     announce = not (quiet or json_output)
     at_once = 1 if address is not None else min(plan.total_runs, workers or os.cpu_count() or 1)
-    check_size(resolved, allow_large=allow_large, announce=announce, at_once=at_once)
+    check_size(resolved, allow_large=allow_large, announce=announce, at_once=at_once, kept_runs=plan.total_runs)
     finished = [0]
     staged: StagedOutput | None = None
     with progress_display(announce and stderr.is_terminal) as progress:

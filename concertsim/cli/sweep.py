@@ -137,7 +137,8 @@ def sweep_command(
     announce = not (quiet or json_output)
     at_once = 1 if address is not None else min(plan.total_runs, workers or os.cpu_count() or 1)
     largest = max(plan.cells, key=lambda cell: estimate_run_cost(cell.scenario).memory_bytes)
-    check_size(largest.scenario, allow_large=allow_large, announce=announce, at_once=at_once)
+    check_size(largest.scenario, allow_large=allow_large, announce=announce, at_once=at_once,
+               kept_runs=plan.total_runs)
     staged: StagedOutput | None = None
     journal: Journal | None = None
     with progress_display(announce and stderr.is_terminal) as progress:

@@ -58,3 +58,16 @@ def test_a_scenario_number_past_its_bound_is_refused_by_validate_and_run(overrid
         assert result.exit_code == 2, (result.exit_code, result.output)
         assert "Traceback" not in result.output and field.split(".")[0] in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_whose_kept_summaries_would_not_fit_is_refused_with_the_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concertsim.sim.cost as cost
+
+    monkeypatch.setattr(cost, "memory_limit", lambda: 300 * 2**20)  # a machine with 300 MiB to spare
+    output = refused_option(cli("sweep", "small-opening", "--set", "workload.users=2", "--seeds", "100000",
+                                "--matrix", "design.payment_flow=sync,choreography", "--out", str(tmp_path / "out")))
+    assert "too large to run without --allow-large" in output and "the summaries of 200,000 runs" in output
+    assert "Fewer --seeds or cells" in output
+    assert not (tmp_path / "out").exists()
