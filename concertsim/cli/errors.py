@@ -6,7 +6,8 @@ same):
 ====  ===========================================================================================
 code  meaning
 ====  ===========================================================================================
-0     every invariant holds (``replay``: and the run matched its recording)
+0     no invariant is violated: each one judged holds, the rest are not applicable (``replay``: and
+      the run matched its recording)
 1     a violation or a counterexample was found (``replay``: the recorded violation reproduced)
 2     bad input or an unusable environment: a scenario, an option, an unwritable ``--out``, a
       full disk, an unreachable scheduler, a run too large without ``--allow-large``; the
@@ -42,7 +43,8 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 EXIT_CODES: tuple[tuple[int, str], ...] = (
-    (EXIT_OK, "every invariant holds (replay: and the run matched its recording)"),
+    (EXIT_OK, "no invariant is violated: each one judged holds, the rest are not applicable (replay: and the "
+              "run matched its recording)"),
     (EXIT_VIOLATION, "a violation or counterexample was found (replay: the recorded violation reproduced)"),
     (EXIT_BAD_INPUT, "bad input or an unusable environment (scenario, option, unwritable --out, full disk, "
                      "unreachable scheduler, a run too large without --allow-large)"),

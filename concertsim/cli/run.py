@@ -207,7 +207,7 @@ def run(
     grows past that while it runs is stopped, unless --allow-large; --trace-mode stream needs
     about a third of the memory.
 
-    Exit codes: 0 every invariant holds; 1 an invariant is violated (or, with
+    Exit codes: 0 no invariant is violated (each one judged holds); 1 an invariant is violated (or, with
     --check-determinism, the two traces differ); 2 bad input or an unusable --out; 130
     interrupted (the previous results in --out are kept).
     """
