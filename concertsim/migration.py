@@ -3,7 +3,7 @@ stage (``design.topology``: the monolith, then Point, Queue and Concert split ou
 service apart), over the same seeds.
 
 Per stage: each invariant's violation rate (a Wilson 95% interval over the seeds), the headline
-measures (Student-t 95% intervals), and the failure modes the stage introduces: the invariants
+measures (percentile bootstrap 95% intervals), and the failure modes the stage introduces: the invariants
 broken at that stage and at no earlier one, and the dangerous situations (coverage probes,
 :mod:`concertsim.checks.probes`) first reached there, such as a reply lost after a deduction,
 which needs a network between Reservation and Point. The runs go through the grid sweep

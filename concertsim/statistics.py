@@ -7,14 +7,15 @@ Every interval respects what its quantity can be (:data:`Domain`, declared per h
 - Rates (a share of runs that broke an invariant) get Wilson score intervals
   (``scipy.stats.binomtest(...).proportion_ci(method="wilson")``), which stay inside [0, 1] and
   are honest for 0 of n.
-- Means of a measure, and means of paired differences B − A, get percentile bootstrap intervals
-  (``scipy.stats.bootstrap(method="percentile")``, :data:`RESAMPLES` resamples drawn from a
-  generator seeded with :data:`BOOTSTRAP_SEED`, so the same values always give the same
+- Means of a measure, and means of paired differences B − A, get expanded percentile bootstrap
+  intervals (``scipy.stats.bootstrap(method="percentile")``, :data:`RESAMPLES` resamples drawn
+  from a generator seeded with :data:`BOOTSTRAP_SEED`, so the same values always give the same
   interval). A percentile bootstrap interval of a mean lies within the values' range, so the mean
   of a non-negative measure or of a count never gets a negative bound, as a Student-t interval
-  (mean ± t·s/√n) does for a skewed measure over few seeds. The bounds are also clipped to the
-  measure's :data:`Domain`. Over few seeds a bootstrap interval is too narrow rather than too
-  wide; significance therefore comes from the tests, never from an interval.
+  (mean ± t·s/√n) does for a skewed measure over few seeds. Over few seeds a plain percentile
+  interval is too narrow, so it is read at a wider level (:func:`expanded_level`, Hesterberg's
+  expanded percentile interval). The bounds are also clipped to the measure's :data:`Domain`.
+  Significance comes from the tests, never from an interval.
 
 Two designs run on the same seeds are compared pairwise: a rate difference by Fisher's exact test
 on the two tables of runs, a measure by the Wilcoxon signed-rank test on the per-seed differences
@@ -42,6 +43,7 @@ __all__ = [
     "paired_difference",
     "smallest_paired_p",
     "thin_denominator",
+    "expanded_level",
     "SIGNIFICANCE",
     "RESAMPLES",
     "BOOTSTRAP_SEED",
@@ -126,12 +128,22 @@ def mean_interval(
     mean = min(max(mean, low_bound), high_bound)
     if n == 1 or min(finite) == max(finite):
         return Interval(mean, mean, mean, n, confidence)
-    result = stats.bootstrap((np.asarray(finite),), np.mean, confidence_level=confidence,
+    result = stats.bootstrap((np.asarray(finite),), np.mean, confidence_level=expanded_level(confidence, n),
                              n_resamples=RESAMPLES, method="percentile",
                              rng=np.random.default_rng(BOOTSTRAP_SEED))
     low = min(max(float(result.confidence_interval.low), low_bound), mean)
     high = max(min(float(result.confidence_interval.high), high_bound), mean)
-    return Interval(mean, low, high, n, confidence, "bootstrap-percentile")
+    return Interval(mean, low, high, n, confidence, "bootstrap-expanded-percentile")
+
+
+def expanded_level(confidence: float, n: int) -> float:
+    """The level at which to read a percentile bootstrap of the mean of ``n`` values so that it
+    is as wide as it should be at ``confidence`` (Hesterberg's expanded percentile interval): the
+    plain percentile interval is too narrow for small ``n`` (by about sqrt((n-1)/n), and by using
+    normal rather than t quantiles), so it is read at ``1 - 2·Φ(-sqrt(n/(n-1))·t(1-α/2, n-1))``."""
+    alpha = 1.0 - confidence
+    z = math.sqrt(n / (n - 1)) * float(stats.t.ppf(1.0 - alpha / 2.0, n - 1))
+    return 1.0 - 2.0 * float(stats.norm.sf(z))
 
 
 def rate_difference_p(hits_a: int, trials_a: int, hits_b: int, trials_b: int) -> float:

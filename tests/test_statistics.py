@@ -19,7 +19,7 @@ def test_wilson_interval_of_zero_in_twenty_is_not_degenerate() -> None:
 def test_bootstrap_interval_of_a_mean_is_deterministic_and_inside_the_values() -> None:
     interval = mean_interval([1, 2, 3, 4])
     assert interval is not None and interval.estimate == 2.5
-    assert 1 <= interval.low < 2.5 < interval.high <= 4 and interval.method == "bootstrap-percentile"
+    assert 1 <= interval.low < 2.5 < interval.high <= 4 and interval.method == "bootstrap-expanded-percentile"
     assert mean_interval([1, 2, 3, 4]) == interval  # a seeded generator: the same values, the same interval
     assert mean_interval([7.0]).half_width == 0.0
     assert mean_interval([math.nan]) is None

@@ -82,7 +82,7 @@ def migrate_command(
     a row per stage (how many runs broke an invariant, latency p50/p95 and messages per booking as
     means over the seeds, how many invariants first break there), then each broken invariant's
     violation rate with its Wilson 95% interval. Writes migration.json, report.md and report.html
-    (measures with Student-t 95% intervals, the situations each stage first reaches) into --out.
+    (measures with percentile bootstrap 95% intervals, the situations each stage first reaches) into --out.
 
     Exit codes: 0 every stage kept every invariant; 1 a run broke one; 2 bad input (a scenario, an
     override, --stages, --shift), an unwritable --out, or no scheduler answering; 130 interrupted.

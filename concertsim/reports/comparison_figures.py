@@ -119,7 +119,7 @@ def _draw(axes: Axes, measure: MeasureComparison) -> None:
 
 
 def measure_means_figure(comparison: Comparison) -> RenderedFigure | None:
-    """Each differing measure's mean on A and on B with its Student-t 95% interval (None when no
+    """Each differing measure's mean on A and on B with its percentile bootstrap 95% interval (None when no
     measure differs)."""
     measures = differing_measures(comparison)
     if not measures:

@@ -164,7 +164,7 @@ def migration_blocks(migration: Migration) -> list[Block]:
         ),
         Heading(2, "Stage by stage"),
         _stage_table(migration),
-        Paragraph("Measures: the mean over the seeds with its Student-t 95% interval. \"first broken here\": "
+        Paragraph("Measures: the mean over the seeds with its percentile bootstrap 95% interval (never outside what the measure can be). \"first broken here\": "
                   "the invariants some run of this stage broke and no run of an earlier stage did."),
     ]
     figure = stage_figure(migration)

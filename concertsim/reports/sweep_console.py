@@ -10,8 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from concertsim.metrics import RATIO_DENOMINATORS
 from concertsim.reports.report_blocks import plural
 from concertsim.reports.sweep_report import cell_name, measure_parts, verdict_text
+from concertsim.statistics import thin_denominator
 from concertsim.sweep.aggregate import CellSummary, GridResult
 
 __all__ = ["print_sweep_summary", "cell_table", "KEY_MEASURES"]
@@ -45,6 +47,12 @@ def cell_table(result: GridResult, cell: CellSummary) -> Table:
                       f"[{interval.low * 100:.0f}%, {interval.high * 100:.0f}%]".replace("[", r"\["))
     for name, short in KEY_MEASURES.items():
         estimate, spread = measure_parts(cell.measures.get(name))
+        if name == "time_to_convergence_s" and cell.measures.get(name) is None and not cell.cell.scenario.faults:
+            estimate, spread = "n/a", "no faults"
+        thin = (thin_denominator([run.result.confirmed for run in cell.runs])
+                if name in RATIO_DENOMINATORS and cell.runs else None)
+        if thin is not None:
+            spread = f"{spread}; over {thin:.2g} bookings/run: noise".lstrip("; ")
         table.add_row(short, estimate, escape(spread))
     return table
 

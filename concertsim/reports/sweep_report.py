@@ -1,5 +1,5 @@
 """The sweep report: which cells of the grid broke which invariants, how often (Wilson 95%
-intervals), each cell's headline measures (Student-t 95% intervals over the seeds), and figures of
+intervals), each cell's headline measures (percentile bootstrap 95% intervals over the seeds), and figures of
 the measures against the swept values.
 
 The formatting helpers here (:func:`rate_text`, :func:`measure_text`, :func:`cell_name`) are
@@ -163,7 +163,7 @@ def _rate_blocks(result: GridResult) -> list[Block]:
 def _measure_blocks(result: GridResult) -> list[Block]:
     blocks: list[Block] = [
         Heading(2, "Measures per cell"),
-        Paragraph("Each headline measure's mean over the cell's seeds with its 95% Student-t interval; \"-\" "
+        Paragraph("Each headline measure's mean over the cell's seeds with its 95% percentile bootstrap interval (never outside what the measure can be); \"-\" "
                   "where no run had a value (no payment, no confirmed booking, no convergence). Over few seeds "
                   "an interval is wide, and may reach below zero where the measure itself cannot."),
     ]
