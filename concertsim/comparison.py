@@ -39,6 +39,8 @@ from concertsim.scenarios.schema import INVARIANT_IDS, Scenario
 from concertsim.statistics import (
     MIN_DENOMINATOR,
     SIGNIFICANCE,
+    THIN_SHARE,
+    books_almost_nothing,
     Interval,
     mean_interval,
     paired_difference,
@@ -71,10 +73,6 @@ __all__ = [
 
 Better = Literal["lower", "higher"]
 
-THIN_SHARE = 0.1
-"""A side books almost nothing when it confirms fewer bookings per seed than this share of the
-users arriving: a tenth is far below any sale a design is meant for, so its measures describe
-failure rather than the design."""
 
 
 @dataclass(frozen=True)
@@ -278,7 +276,7 @@ class Comparison:
         for key, runs in (("a", self.a_runs), ("b", self.b_runs)):
             known = [u for s in runs.seeds if (u := s.measures.get("funnel_arrived")) is not None]
             arriving[key] = sum(known) / len(known) if known else None
-        thin = [key for key in ("a", "b") if booked[key] < max(1.0, THIN_SHARE * (arriving[key] or 0.0))]
+        thin = [key for key in ("a", "b") if books_almost_nothing(booked[key], arriving[key])]
         if not thin:
             return None
 
@@ -308,8 +306,9 @@ class Comparison:
             for measure in self.significant_measures():
                 d = measure.difference
                 assert d is not None
-                parts.append(f"{measure.kind.title} B − A {d.estimate:+.3g} {measure.kind.unit} "
-                             f"[{d.low:+.3g}, {d.high:+.3g}] (signed-rank p = {measure.p_value:.2g})")
+                low, estimate, high = (f"{v:+.3g}".replace("-", "−") for v in (d.low, d.estimate, d.high))
+                parts.append(f"{measure.kind.title} B − A {estimate} [{low}, {high}] {measure.kind.unit} per "
+                             f"seed (signed-rank p = {measure.p_value:.2g})")
         if not parts:
             parts.append("no invariant or measure differs significantly")
         text = "Rests on: " + "; ".join(parts)

@@ -48,6 +48,8 @@ __all__ = [
     "RESAMPLES",
     "BOOTSTRAP_SEED",
     "MIN_DENOMINATOR",
+    "THIN_SHARE",
+    "books_almost_nothing",
 ]
 
 SIGNIFICANCE = 0.05
@@ -64,6 +66,18 @@ MIN_DENOMINATOR = 10.0
 ratio is compared. A count of k independent events varies by about √k (Poisson), so its relative
 noise is 1/√k: 32% at 10, 100% at 1. Below 10 a per-booking measure moves by a third or more
 with one booking more or less, which is counting noise, not a property of the design."""
+
+THIN_SHARE = 0.1
+"""A design books almost nothing when it confirms fewer bookings per run than this share of the
+users arriving (and fewer than one): a tenth is far below any sale a design is meant for, so its
+measures describe failure rather than the design, and ``compare`` and ``migrate`` say so."""
+
+
+def books_almost_nothing(bookings_per_run: float, users_arriving: float | None) -> bool:
+    """Whether ``bookings_per_run`` is below :data:`THIN_SHARE` of ``users_arriving`` (or below
+    one booking when the users are unknown)."""
+    return bookings_per_run < max(1.0, THIN_SHARE * (users_arriving or 0.0))
+
 
 Domain = Literal["non_negative", "count", "proportion", "unbounded"]
 """What a quantity can be: a non-negative real (a latency, a rate per minute, a duration), a count

@@ -2,8 +2,8 @@
 
 - :func:`invariant_rates_figure`: for each invariant broken on either side, the share of seeds
   that broke it on A and on B with its Wilson 95% interval (None when neither side broke any).
-- :func:`measure_means_figure`: for each measure that differs significantly, A's and B's mean with
-  its percentile bootstrap 95% interval, one small panel per measure (None when none differs). A
+- :func:`measure_means_figure`: for each measure that differs significantly, the per-seed
+  difference B − A with its bootstrap 95% interval against zero, one small panel per measure (None when none differs). A
   ratio over too few events, or any measure when a side books almost nothing, never differs
   (:meth:`concertsim.comparison.Comparison.significant_measures`).
 """
@@ -99,17 +99,20 @@ def differing_measures(comparison: Comparison) -> list[MeasureComparison]:
 
 
 def _draw(axes: Axes, measure: MeasureComparison) -> None:
-    assert measure.a is not None and measure.b is not None
-    for position, (interval, colour) in enumerate(zip((measure.a, measure.b), SIDE_COLOURS, strict=True)):
-        axes.errorbar(
-            [position], [interval.estimate],
-            yerr=[[interval.estimate - interval.low], [interval.high - interval.estimate]],
-            fmt="o", color=colour, capsize=5, markersize=6, linewidth=1.5,
-        )
-    axes.set_xlim(-0.6, 1.6)
-    axes.set_xticks([0, 1], ["A", "B"])
+    """The per-seed difference B − A with its 95% interval against zero: what the signed-rank
+    test judged (the two sides' means, whose intervals may overlap although every seed moved the
+    same way, are in the x label)."""
+    assert measure.a is not None and measure.b is not None and measure.difference is not None
+    d = measure.difference
+    colour = SIDE_COLOURS[1] if measure.favours == "b" else SIDE_COLOURS[0] if measure.favours == "a" else "#555555"
+    axes.errorbar([0], [d.estimate], yerr=[[d.estimate - d.low], [d.high - d.estimate]],
+                  fmt="o", color=colour, capsize=6, markersize=7, linewidth=1.8)
+    axes.axhline(0, color="#555555", linewidth=1, linestyle=":")
+    axes.set_xlim(-1, 1)
+    axes.set_xticks([0], ["B − A"])
     kind = measure.kind
     axes.set_ylabel(kind.unit, fontsize=8)
+    axes.set_xlabel(f"A {measure.a.estimate:.3g}, B {measure.b.estimate:.3g}", fontsize=8)
     if kind.unit in COUNTED_UNITS:
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(labelsize=8)
@@ -119,8 +122,8 @@ def _draw(axes: Axes, measure: MeasureComparison) -> None:
 
 
 def measure_means_figure(comparison: Comparison) -> RenderedFigure | None:
-    """Each differing measure's mean on A and on B with its percentile bootstrap 95% interval (None when no
-    measure differs)."""
+    """Each significantly differing measure's per-seed difference B − A with its 95% interval
+    (None when no measure differs)."""
     measures = differing_measures(comparison)
     if not measures:
         return None
