@@ -79,7 +79,9 @@ def migrate_command(
     apart), queue_split (Queue too), concert_split (Concert too), services (every service apart:
     the full design). With --shift PERCENT, also monolith@PERCENT: the monolith with that share
     of users served by the split-out Point and its own store (the strangler pattern's gradual
-    shift; the invariant point-stores-agree compares the two stores). Every stage runs the same workload, fault schedule and --seeds seeds; with faults, every stage also runs without them (what a split costs by itself, apart from what the faults do to it). Prints
+    shift; the invariant point-stores-agree compares the two stores). Every stage runs the same
+    workload, fault schedule and --seeds seeds; with faults, every stage also runs without them
+    (what a split costs by itself, apart from what the faults do to it). Prints
     a row per stage (how many runs broke an invariant, latency p50/p95 and messages per booking as
     means over the seeds, how many invariants first break there), then each broken invariant's
     violation rate with its Wilson 95% interval. Writes migration.json, report.md and report.html

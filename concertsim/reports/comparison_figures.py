@@ -3,9 +3,9 @@
 - :func:`invariant_rates_figure`: for each invariant broken on either side, the share of seeds
   that broke it on A and on B with its Wilson 95% interval (None when neither side broke any).
 - :func:`measure_means_figure`: for each measure that differs significantly, the per-seed
-  difference B − A with its bootstrap 95% interval against zero, one small panel per measure (None when none differs). A
-  ratio over too few events, or any measure when a side books almost nothing, never differs
-  (:meth:`concertsim.comparison.Comparison.significant_measures`).
+  difference B − A with its bootstrap 95% interval against zero, one small panel per measure
+  (None when none differs). A ratio over too few events, or any measure when a side books almost
+  nothing, never differs (:meth:`concertsim.comparison.Comparison.significant_measures`).
 """
 
 from __future__ import annotations

@@ -274,7 +274,8 @@ def migration_blocks(migration: Migration) -> list[Block]:
            Heading(2, "Stage by stage, with the scenario's faults")] if migration.faulted
           else [Heading(2, "Stage by stage")]),
         _stage_table(migration),
-        Paragraph("Measures: the mean over the seeds with its percentile bootstrap 95% interval (never outside what the measure can be). \"first broken here\": "
+        Paragraph("Measures: the mean over the seeds with its percentile bootstrap 95% interval (never outside "
+                  "what the measure can be). \"first broken here\": "
                   "the invariants some run of this stage broke and no run of an earlier stage did."),
     ]
     figure = stage_figure(migration)

@@ -197,7 +197,8 @@ def render_sweep_figures(result: GridResult) -> list[RenderedFigure]:
         figure = _over_seeds(result.cells[0], measures)
         rendered.append(RenderedFigure(
             "measures-over-seeds", "Headline measures over the seeds",
-            f"Each headline measure in each of the {seeds} seeds, and its mean with the 95% percentile bootstrap interval; "
+            f"Each headline measure in each of the {seeds} seeds, and its mean with the 95% percentile bootstrap "
+            "interval; "
             "measures that were the same in every run are left out.", figure_png(figure)))
         return rendered
     for axis in result.plan.axes:

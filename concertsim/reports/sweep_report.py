@@ -163,7 +163,8 @@ def _rate_blocks(result: GridResult) -> list[Block]:
 def _measure_blocks(result: GridResult) -> list[Block]:
     blocks: list[Block] = [
         Heading(2, "Measures per cell"),
-        Paragraph("Each headline measure's mean over the cell's seeds with its 95% percentile bootstrap interval (never outside what the measure can be); \"-\" "
+        Paragraph("Each headline measure's mean over the cell's seeds with its 95% percentile bootstrap interval "
+                  "(never outside what the measure can be); \"-\" "
                   "where no run had a value (no payment, no confirmed booking, no convergence). Over few seeds "
                   "an interval is wide, and may reach below zero where the measure itself cannot."),
     ]

@@ -1,6 +1,7 @@
 """What a grid sweep found, per cell: how often each invariant broke in the runs that judged it
-(a Wilson 95% interval of the rate; a run that could not judge it counts neither way) and each headline measure's mean (a percentile bootstrap 95% interval over the seeds, within what
-the measure can be: :data:`concertsim.metrics.MEASURE_DOMAINS`).
+(a Wilson 95% interval of the rate; a run that could not judge it counts neither way) and each
+headline measure's mean (a percentile bootstrap 95% interval over the seeds, within what the
+measure can be: :data:`concertsim.metrics.MEASURE_DOMAINS`).
 
 Everything here is a function of the set of runs, not of the order they finished in nor of how
 often the sweep was interrupted and resumed: the same plan gives the same ``summary.json``.
