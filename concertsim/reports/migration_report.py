@@ -93,6 +93,7 @@ def cost_text(migration: Migration) -> str | None:
     over its own fault-free runs: so that a lost reply's retries are not read as a split's cost.
     None for a single stage without faults."""
     stages = migration.stages
+    seeds = plural(len(migration.seeds), "seed")
     parts = []
     if len(stages) > 1:
         first = stages[0]
@@ -100,7 +101,8 @@ def cost_text(migration: Migration) -> str | None:
                  f"messages per booking {_signed(_delta(stage.fault_free, first.fault_free, 'messages_per_booking'))}"
                  f"{_noise(stage.fault_free)}"
                  for stage in stages[1:]]
-        parts.append(f"Without faults, against {first.stage}: " + "; ".join(costs) + ".")
+        parts.append(f"Without faults, against {first.stage} (differences of means over {seeds}): "
+                     + "; ".join(costs) + ".")
     if migration.faulted:
         added = [f"{stage.stage} p95 {_signed(_delta(stage.summary, stage.fault_free, 'latency_p95_ms'), ' ms')}, "
                  f"messages per booking {_signed(_delta(stage.summary, stage.fault_free, 'messages_per_booking'))}"

@@ -23,7 +23,7 @@ def test_every_stage_of_a_faulted_scenario_also_runs_without_its_faults() -> Non
     assert split.baseline.holds and not split.summary.holds
     assert "under the faults only" in verdict_text(migration)
     costs = cost_text(migration)
-    assert costs is not None and costs.startswith("Without faults, against monolith: point_split p95 +")
+    assert costs is not None and costs.startswith("Without faults, against monolith (differences of means over 2 seeds): point_split p95 +")
     assert "The faults add, over each stage's fault-free runs" in costs
     # Every reply lost: the split, with the faults, sells almost nothing.
     assert any(note.startswith("point_split with the faults books almost nothing") for note in thin_notes(migration))
