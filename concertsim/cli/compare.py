@@ -209,6 +209,7 @@ def _print_comparison(comparison: Comparison, out: Path) -> None:
     same = [m for m in comparison.measures
             if m.difference is not None and m.difference.estimate == 0 and m.difference.half_width == 0]
     differing = [m for m in comparison.measures if m not in same]
+    thin = comparison.thin_sides() is not None
     if differing:
         table = Table(title=f"Measures: mean [95% interval]; significant: p < {SIGNIFICANCE:g}",
                       title_justify="left")
@@ -217,11 +218,11 @@ def _print_comparison(comparison: Comparison, out: Path) -> None:
         for measure in differing:
             kind = measure.kind
             title = f"{kind.title} ({kind.unit})" if kind.unit and kind.unit not in kind.title else kind.title
-            mark = measure_significance(measure)
+            mark = measure_significance(measure, thin)
             table.add_row(escape(title), escape(interval_text(measure.a)), escape(interval_text(measure.b)),
                           escape(interval_text(measure.difference, signed=True)),
                           p_text(measure.p_value if measure.difference else None),
-                          f"[bold]{escape(mark)}[/bold]" if measure.significant else mark)
+                          f"[bold]{escape(mark)}[/bold]" if mark.startswith("yes") else mark)
         stdout.print(table)
     if same:
         stdout.print(escape(f"The same on both sides in every seed: {', '.join(m.kind.title for m in same)}."),

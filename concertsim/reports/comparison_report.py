@@ -92,11 +92,12 @@ def p_text(p_value: float | None) -> str:
     return f"{p_value:.2g}" if p_value >= 0.001 else "< 0.001"
 
 
-def measure_significance(measure: MeasureComparison) -> str:
+def measure_significance(measure: MeasureComparison, thin_sides: bool = False) -> str:
     """"no", or "yes" with the side a significant difference favours; "no" says so when the
     seeds were too few for the test to show any difference while the interval excludes zero;
-    "not compared" for a ratio over too few events."""
-    if measure.not_compared is not None:
+    "not compared" for a ratio over too few events, and for every measure when a side books almost
+    nothing (``thin_sides``)."""
+    if measure.not_compared is not None or thin_sides:
         return "not compared: too few bookings"
     if not measure.significant:
         if measure.interval_excludes_zero and smallest_paired_p(measure.pairs) >= SIGNIFICANCE:
@@ -182,7 +183,8 @@ def _invariant_table(comparison: Comparison) -> Table:
 
 def _measure_table(comparison: Comparison) -> Table:
     rows = [[m.kind.title, m.kind.unit, interval_text(m.a), interval_text(m.b), difference_text(m),
-             p_text(m.p_value if m.difference is not None else None), measure_significance(m)]
+             p_text(m.p_value if m.difference is not None else None),
+             measure_significance(m, comparison.thin_sides() is not None)]
             for m in comparison.measures]
     return Table(["measure", "unit", "A: mean [95% CI]", "B: mean [95% CI]", "B − A per seed [95% CI]",
                   "p (signed-rank)", "significant"], rows)

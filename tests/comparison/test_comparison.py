@@ -151,3 +151,5 @@ def test_the_verdict_says_what_it_rests_on_and_that_a_side_books_almost_nothing(
     assert "B breaks no-orphaned-deduction in 6 of 6 seeds, A in 0 of 6 (Fisher p = 0.0022)" in grounds
     assert "Measures not compared: A confirms 0 bookings per seed" in grounds
     assert comparison.to_json()["grounds"] == grounds
+    assert comparison.significant_measures() == [] and [f.name for f in comparison_figures(comparison)] == [
+        "invariant-rates"]
