@@ -6,9 +6,14 @@ headline measures differ, with confidence intervals and significance.
 :func:`concertsim.sweep.sweep` and :func:`judge` judges the pair; :func:`compare` does all three.
 
 Per invariant, each side's violation rate gets a Wilson interval and the two rates Fisher's exact
-test; per measure (:data:`concertsim.metrics.MEASURES`), each side's mean gets a Student-t interval
-and the per-seed differences B − A a t interval and the Wilcoxon signed-rank test. A difference is
-significant when its p-value is below :data:`concertsim.statistics.SIGNIFICANCE`.
+test; per measure (:data:`concertsim.metrics.MEASURES`), each side's mean gets a percentile
+bootstrap interval inside what the measure can be (:data:`concertsim.metrics.MEASURE_DOMAINS`), and
+the per-seed differences B − A a bootstrap interval and the Wilcoxon signed-rank test. A difference
+is significant when its p-value is below :data:`concertsim.statistics.SIGNIFICANCE`, and never for
+a ratio over too few events on a side (:func:`concertsim.statistics.thin_denominator`, e.g. messages
+per booking over about one booking per seed). A side that books almost nothing leaves every measure
+out of the verdict (:meth:`Comparison.thin_sides`): its latencies and counts describe a sale that did
+not happen.
 """
 
 from __future__ import annotations
@@ -29,16 +34,20 @@ from concertsim.comparison_plan import (
     Side,
     plan_comparison,
 )
-from concertsim.metrics import MEASURES
+from concertsim.metrics import MEASURE_DOMAINS, MEASURES, RATIO_DENOMINATORS
 from concertsim.scenarios.schema import INVARIANT_IDS, Scenario
 from concertsim.statistics import (
+    MIN_DENOMINATOR,
     SIGNIFICANCE,
+    THIN_SHARE,
+    books_almost_nothing,
     Interval,
     mean_interval,
     paired_difference,
     rate_difference_p,
     rate_interval,
     smallest_paired_p,
+    thin_denominator,
 )
 from concertsim.sweep import SeedResult, SweepResult, sweep
 
@@ -63,6 +72,7 @@ __all__ = [
 ]
 
 Better = Literal["lower", "higher"]
+
 
 
 @dataclass(frozen=True)
@@ -161,7 +171,8 @@ class InvariantComparison:
 @dataclass(frozen=True)
 class MeasureComparison:
     """One headline measure: each side's mean and the paired difference B − A over the seeds
-    where both have a value (``pairs``), with the signed-rank test's p-value."""
+    where both have a value (``pairs``), with the signed-rank test's p-value. ``not_compared``
+    says why a measure is shown but never significant (a ratio over too few events)."""
 
     name: str
     description: str
@@ -170,6 +181,7 @@ class MeasureComparison:
     difference: Interval | None
     p_value: float
     pairs: int
+    not_compared: str | None = None
 
     @property
     def kind(self) -> MeasureKind:
@@ -177,13 +189,14 @@ class MeasureComparison:
 
     @property
     def significant(self) -> bool:
-        return self.difference is not None and self.p_value < SIGNIFICANCE
+        return self.not_compared is None and self.difference is not None and self.p_value < SIGNIFICANCE
 
     @property
     def interval_excludes_zero(self) -> bool:
-        """Whether the t interval of B − A lies wholly on one side of zero (a hint, not the test)."""
+        """Whether the interval of B − A lies wholly on one side of zero (a hint, not the test;
+        never for a measure not compared)."""
         d = self.difference
-        return d is not None and (d.low > 0 or d.high < 0)
+        return self.not_compared is None and d is not None and (d.low > 0 or d.high < 0)
 
     @property
     def favours(self) -> Literal["a", "b"] | None:
@@ -200,7 +213,8 @@ class MeasureComparison:
                 "better": self.kind.better,
                 "a": _interval_json(self.a), "b": _interval_json(self.b),
                 "difference": _interval_json(self.difference), "pairs": self.pairs,
-                "p_value": self.p_value, "significant": self.significant, "favours": self.favours}
+                "p_value": self.p_value, "significant": self.significant, "favours": self.favours,
+                "not_compared": self.not_compared}
 
 
 def _interval_json(interval: Interval | None) -> dict[str, Any] | None:
@@ -246,10 +260,73 @@ class Comparison:
                 found[invariant.id] = "; ".join(f"{key}: {side.reason}" for key, side in sides)
         return found
 
+    def bookings_per_seed(self) -> dict[str, float]:
+        """Each side's mean confirmed bookings per seed (``a``, ``b``)."""
+        return {key: sum(s.confirmed for s in runs.seeds) / len(runs.seeds) if runs.seeds else 0.0
+                for key, runs in (("a", self.a_runs), ("b", self.b_runs))}
+
+    def thin_sides(self) -> str | None:
+        """Which side books almost nothing: fewer confirmed bookings per seed, on average, than
+        :data:`THIN_SHARE` of the users arriving (and fewer than one booking when no user's
+        arrival is known), as ``A and B confirm 0.5 bookings per seed (of 20 users arriving)``;
+        None when both book. The measures of such a side describe a sale that did not happen, so
+        the verdict then rests on the invariants alone."""
+        booked = self.bookings_per_seed()
+        arriving: dict[str, float | None] = {}
+        for key, runs in (("a", self.a_runs), ("b", self.b_runs)):
+            known = [u for s in runs.seeds if (u := s.measures.get("funnel_arrived")) is not None]
+            arriving[key] = sum(known) / len(known) if known else None
+        thin = [key for key in ("a", "b") if books_almost_nothing(booked[key], arriving[key])]
+        if not thin:
+            return None
+
+        def of_users(key: str) -> str:
+            users = arriving[key]
+            return f" (of {users:.3g} users arriving)" if users is not None else ""
+
+        if len(thin) == 2 and f"{booked['a']:.2g}{of_users('a')}" == f"{booked['b']:.2g}{of_users('b')}":
+            return f"A and B confirm {booked['a']:.2g} bookings per seed{of_users('a')}"
+        return " and ".join(f"{key.upper()} confirms {booked[key]:.2g} bookings per seed{of_users(key)}"
+                            for key in thin)
+
+    def grounds(self) -> str:
+        """What the verdict rests on: the invariants that differ significantly, with their counts
+        and Fisher p-values, the measures it used, and the measures it left out and why."""
+        parts = []
+        for invariant in self.invariants:
+            if not invariant.significant or invariant.a is None or invariant.b is None:
+                continue
+            worse, other = (invariant.b, invariant.a) if invariant.worse == "b" else (invariant.a, invariant.b)
+            key, other_key = ("B", "A") if invariant.worse == "b" else ("A", "B")
+            parts.append(f"{key} breaks {invariant.id} in {len(worse.broken_seeds)} of {worse.runs} seeds, "
+                         f"{other_key} in {len(other.broken_seeds)} of {other.runs} (Fisher p = "
+                         f"{invariant.p_value:.2g})")
+        thin = self.thin_sides()
+        if thin is None:
+            for measure in self.significant_measures():
+                d = measure.difference
+                assert d is not None
+                low, estimate, high = (f"{v:+.3g}".replace("-", "−") for v in (d.low, d.estimate, d.high))
+                parts.append(f"{measure.kind.title} B − A {estimate} [{low}, {high}] {measure.kind.unit} per "
+                             f"seed (signed-rank p = {measure.p_value:.2g})")
+        if not parts:
+            parts.append("no invariant or measure differs significantly")
+        text = "Rests on: " + "; ".join(parts)
+        if thin is not None:
+            text += f". Measures not compared: {thin}"
+        else:
+            left_out = [f"{m.kind.title} ({m.not_compared})" for m in self.measures if m.not_compared]
+            if left_out:
+                text += f". Not compared: {_join(left_out)}"
+        return text + "."
+
     def significant_invariants(self) -> list[InvariantComparison]:
         return [i for i in self.invariants if i.significant]
 
     def significant_measures(self) -> list[MeasureComparison]:
+        """The measures that differ significantly (none when a side books almost nothing)."""
+        if self.thin_sides() is not None:
+            return []
         return [m for m in self.measures if m.significant]
 
     def power_note(self) -> str | None:
@@ -276,8 +353,9 @@ class Comparison:
         a, b = self.plan.a.label, self.plan.b.label
         worse_b = [i.id for i in self.invariants if i.worse == "b"]
         worse_a = [i.id for i in self.invariants if i.worse == "a"]
-        for_b = [m.kind.title for m in self.measures if m.favours == "b"]
-        for_a = [m.kind.title for m in self.measures if m.favours == "a"]
+        compared = self.significant_measures()
+        for_b = [m.kind.title for m in compared if m.favours == "b"]
+        for_a = [m.kind.title for m in compared if m.favours == "a"]
         if worse_b and not worse_a:
             though = f", although B is significantly better on {_join(for_b)}" if for_b else ""
             return f"Prefer A ({a}): B breaks {_join(worse_b)} significantly more often{though}."
@@ -302,7 +380,8 @@ class Comparison:
         verdict = f"No significant difference between A and B over {n} seed{'s' if n != 1 else ''}"
         if smallest_paired_p(n) < SIGNIFICANCE:
             return f"{verdict}.{tail}"
-        apart = [m.kind.title for m in self.measures if m.interval_excludes_zero]
+        apart = ([m.kind.title for m in self.measures if m.interval_excludes_zero]
+                 if self.thin_sides() is None else [])
         verdict += ", too few for the signed-rank test to show a measure's difference"
         if apart:
             verdict += (f"; the 95% interval of B − A excludes zero for {_join(apart)}: run more seeds "
@@ -335,6 +414,9 @@ class Comparison:
             "holds": self.holds,
             "not_applicable": self.not_applicable(),
             "verdict": self.verdict(),
+            "grounds": self.grounds(),
+            "bookings_per_seed": self.bookings_per_seed(),
+            "thin_sides": self.thin_sides(),
             "power_note": self.power_note(),
             "invariants": [i.to_json() for i in self.invariants],
             "measures": [m.to_json() for m in self.measures],
@@ -399,10 +481,24 @@ def judge(plan: ComparisonPlan, a_runs: SweepResult, b_runs: SweepResult) -> Com
         values_b = [_finite(runs["b"][seed].measures.get(name)) for seed in plan.seeds]
         difference, p = paired_difference(values_a, values_b)
         pairs = sum(1 for x, y in zip(values_a, values_b, strict=True) if x is not None and y is not None)
+        domain = MEASURE_DOMAINS.get(name, "unbounded")
         measures.append(MeasureComparison(
-            name, description, mean_interval([v for v in values_a if v is not None]),
-            mean_interval([v for v in values_b if v is not None]), difference, p, pairs))
+            name, description, mean_interval(values_a, domain=domain), mean_interval(values_b, domain=domain),
+            difference, p, pairs, _not_compared(name, runs, plan.seeds)))
     return Comparison(plan, a_runs, b_runs, tuple(invariants), tuple(measures))
+
+
+def _not_compared(name: str, runs: dict[str, dict[int, SeedResult]], seeds: Sequence[int]) -> str | None:
+    """Why a ratio measure is not compared (its denominator is below :data:`MIN_DENOMINATOR` per
+    seed on a side), or None."""
+    per = RATIO_DENOMINATORS.get(name)
+    if per is None:
+        return None
+    thin = {key: thin_denominator([runs[key][seed].confirmed for seed in seeds]) for key in ("a", "b")}
+    low = [f"{key.upper()} {value:.2g}" for key, value in thin.items() if value is not None]
+    if not low:
+        return None
+    return f"over {' and '.join(low)} {per} per seed, under {MIN_DENOMINATOR:g}: counting noise"
 
 
 def run_comparison(

@@ -3,11 +3,15 @@ stage (``design.topology``: the monolith, then Point, Queue and Concert split ou
 service apart), over the same seeds.
 
 Per stage: each invariant's violation rate (a Wilson 95% interval over the seeds), the headline
-measures (Student-t 95% intervals), and the failure modes the stage introduces: the invariants
+measures (percentile bootstrap 95% intervals), and the failure modes the stage introduces: the invariants
 broken at that stage and at no earlier one, and the dangerous situations (coverage probes,
 :mod:`concertsim.checks.probes`) first reached there, such as a reply lost after a deduction,
 which needs a network between Reservation and Point. The runs go through the grid sweep
 (:func:`concertsim.sweep.sweep_grid`), one cell per stage.
+
+A scenario with faults also runs every stage without them (``faults: []``, the same seeds): the
+fault-free runs say what a split costs by itself (a network hop, event deliveries), the faulted runs
+what the faults do to it; a lost reply's retries and timeouts are not a split's cost.
 
 A stage may carry a traffic shift (the strangler pattern): ``monolith@25`` is the monolith with
 ``design.point_shift`` 25, a quarter of the users' Point operations served by the split-out Point
@@ -44,6 +48,9 @@ __all__ = [
     "processes_text",
     "users_shifted",
     "without_shift",
+    "without_faults",
+    "runs_needed",
+    "bookings_per_run",
 ]
 
 TOPOLOGY_KEY = "design.topology"
@@ -170,7 +177,8 @@ class StageResult:
     (``introduced``), those broken at an earlier stage that hold here (``repaired``), and the
     probes some run reached (``reached``: probe -> how many runs), ``first_reached`` the ones no
     earlier stage's run did. An invariant no run of the stage could judge (not applicable there)
-    is never repaired by it."""
+    is never repaired by it. ``baseline`` is the stage's runs without the scenario's faults (None
+    when the scenario has none: ``summary`` is then fault-free itself)."""
 
     stage: str
     summary: CellSummary
@@ -178,6 +186,13 @@ class StageResult:
     repaired: tuple[str, ...]
     reached: dict[str, int]
     first_reached: tuple[str, ...]
+    baseline: CellSummary | None = None
+
+    @property
+    def fault_free(self) -> CellSummary:
+        """The stage's runs without faults: ``baseline``, or ``summary`` for a scenario without
+        faults."""
+        return self.baseline if self.baseline is not None else self.summary
 
     @property
     def broken(self) -> list[InvariantRate]:
@@ -199,7 +214,20 @@ class StageResult:
             "invariants": summary["invariants"],
             "measures": summary["measures"],
             "seeds": summary["seeds"],
+            "bookings_per_run": bookings_per_run(self.summary),
+            "without_faults": None if self.baseline is None else {
+                "holds": self.baseline.holds,
+                "violated": [rate.invariant for rate in self.baseline.broken],
+                "measures": {name: None if i is None else i.to_json() for name, i in self.baseline.measures.items()},
+                "bookings_per_run": bookings_per_run(self.baseline),
+            },
         }
+
+
+def bookings_per_run(summary: CellSummary) -> float | None:
+    """The mean confirmed bookings per run of a stage (None without runs)."""
+    runs = summary.runs
+    return sum(run.result.confirmed for run in runs) / len(runs) if runs else None
 
 
 @dataclass(frozen=True)
@@ -217,20 +245,28 @@ class Migration:
     def seeds(self) -> tuple[int, ...]:
         return self.plan.seeds
 
+    @property
+    def faulted(self) -> bool:
+        """Whether the scenario has faults (every stage then also ran without them)."""
+        return bool(self.plan.base.faults)
+
     def to_json(self) -> dict[str, Any]:
         base = self.plan.base
         return {
             "scenario": base.name,
             "seeds": list(self.seeds),
             "faults": [fault.model_dump(mode="json") for fault in base.faults],
+            "fault_free_baseline": self.faulted,
             "holds": self.holds,
             "stages": [stage.to_json() for stage in self.stages],
         }
 
 
-def judge_stages(summaries: Sequence[tuple[str, CellSummary]]) -> tuple[StageResult, ...]:
-    """Each stage with the invariants it is the first to break, those it repairs, and the
-    probes it is the first to reach."""
+def judge_stages(
+    summaries: Sequence[tuple[str, CellSummary]], baselines: dict[str, CellSummary] | None = None
+) -> tuple[StageResult, ...]:
+    """Each stage with the invariants it is the first to break, those it repairs, the probes it
+    is the first to reach, and its fault-free runs from ``baselines`` (by stage), if any."""
     results = []
     broken_before: dict[str, None] = {}
     reached_before: dict[str, None] = {}
@@ -242,7 +278,8 @@ def judge_stages(summaries: Sequence[tuple[str, CellSummary]]) -> tuple[StageRes
                          and ("@" in stage or name not in SHIFT_ONLY))
         reached = _probes_reached(summary)
         first_reached = tuple(name for name in reached if name not in reached_before)
-        results.append(StageResult(stage, summary, introduced, repaired, reached, first_reached))
+        results.append(StageResult(stage, summary, introduced, repaired, reached, first_reached,
+                                   (baselines or {}).get(stage)))
         broken_before.update(dict.fromkeys(broken_here))
         reached_before.update(dict.fromkeys(reached))
     return tuple(results)
@@ -271,10 +308,27 @@ def run_migration(
 ) -> Migration:
     """Run ``base`` at every stage of ``stages`` with every seed (on a process pool or a Dask
     cluster, as :func:`~concertsim.sweep.sweep_grid` says) and judge the stages in the seed's
-    order. Raises :class:`MigrationError` for a stage that is not a valid scenario."""
+    order. A scenario with faults runs every stage a second time without them (:func:`runs_needed`
+    runs in all). Raises :class:`MigrationError` for a stage that is not a valid scenario."""
     plan = plan_migration(base, stages, seeds)
     grid = sweep_grid(plan, workers=workers, scheduler=scheduler, connect_timeout=connect_timeout,
                       on_result=on_result)
     by_stage = {stage_of(summary.cell.values): summary for summary in grid.cells}
     ordered = [(stage, by_stage[stage]) for stage in sorted(by_stage, key=_stage_order)]
-    return Migration(plan, judge_stages(ordered))
+    baselines: dict[str, CellSummary] = {}
+    if base.faults:
+        fault_free = sweep_grid(plan_migration(without_faults(base), stages, seeds), workers=workers,
+                                scheduler=scheduler, connect_timeout=connect_timeout, on_result=on_result)
+        baselines = {stage_of(summary.cell.values): summary for summary in fault_free.cells}
+    return Migration(plan, judge_stages(ordered, baselines))
+
+
+def without_faults(base: Scenario) -> Scenario:
+    """``base`` with ``faults: []``: what a stage costs by itself."""
+    return base.model_copy(update={"faults": ()})
+
+
+def runs_needed(plan: SweepPlan) -> int:
+    """How many runs :func:`run_migration` makes for ``plan``: twice its runs when the scenario
+    has faults (the fault-free baseline of every stage)."""
+    return plan.total_runs * (2 if plan.base.faults else 1)

@@ -51,7 +51,7 @@ from concertsim.reports.comparison_report import (
     invariant_significance,
     measure_significance,
     p_text,
-    plus_minus_text,
+    interval_text,
     rate_text,
     write_comparison_report,
 )
@@ -106,9 +106,12 @@ def compare_command(
     Both sides run A's seed and the --seeds - 1 after it, in parallel (a local process pool, or a
     Dask cluster with --scheduler). Per invariant: each side's violation rate with its Wilson 95%
     interval, and Fisher's exact test. Per headline measure (latency percentiles, throughput, time
-    to convergence, messages per booking, the user funnel): each side's mean with its Student-t
-    95% interval, and the paired difference B - A with its interval and the Wilcoxon signed-rank
-    test. Significant: p < 0.05. Writes comparison.json, report.md and report.html.
+    to convergence, messages per booking, the user funnel): each side's mean with its percentile
+    bootstrap 95% interval (never outside what the measure can be), and the paired difference
+    B - A with its interval and the Wilcoxon signed-rank test. Significant: p < 0.05; a ratio over
+    fewer than 10 bookings per seed is not compared, and when a side books almost nothing the
+    verdict rests on the invariants alone (it says so). Writes comparison.json, report.md and
+    report.html.
 
     Example: concertsim compare ticket-opening --set-b design.publish=dual_write --seeds 10
 
@@ -177,6 +180,7 @@ def _print_comparison(comparison: Comparison, out: Path) -> None:
     stdout.print(escape(f"{plan.seed_note} {plan.fault_note}"), highlight=False, soft_wrap=True)
     colour = "green" if comparison.holds else "red"
     stdout.print(f"[bold {colour}]{escape(comparison.verdict())}[/bold {colour}]", highlight=False, soft_wrap=True)
+    stdout.print(escape(comparison.grounds()), highlight=False, soft_wrap=True)
     if (power := comparison.power_note()) is not None:
         stdout.print(f"[yellow]{escape(power)}[/yellow]", highlight=False, soft_wrap=True)
 
@@ -206,19 +210,20 @@ def _print_comparison(comparison: Comparison, out: Path) -> None:
     same = [m for m in comparison.measures
             if m.difference is not None and m.difference.estimate == 0 and m.difference.half_width == 0]
     differing = [m for m in comparison.measures if m not in same]
+    thin = comparison.thin_sides() is not None
     if differing:
-        table = Table(title=f"Measures: mean ± half its 95% interval; significant: p < {SIGNIFICANCE:g}",
+        table = Table(title=f"Measures: mean [95% interval]; significant: p < {SIGNIFICANCE:g}",
                       title_justify="left")
         for column in ("measure", "A", "B", "B − A per seed", "p", "significant"):
             table.add_column(column, overflow="fold")
         for measure in differing:
             kind = measure.kind
             title = f"{kind.title} ({kind.unit})" if kind.unit and kind.unit not in kind.title else kind.title
-            mark = measure_significance(measure)
-            table.add_row(escape(title), escape(plus_minus_text(measure.a)), escape(plus_minus_text(measure.b)),
-                          escape(plus_minus_text(measure.difference, signed=True)),
+            mark = measure_significance(measure, thin)
+            table.add_row(escape(title), escape(interval_text(measure.a)), escape(interval_text(measure.b)),
+                          escape(interval_text(measure.difference, signed=True)),
                           p_text(measure.p_value if measure.difference else None),
-                          f"[bold]{escape(mark)}[/bold]" if measure.significant else mark)
+                          f"[bold]{escape(mark)}[/bold]" if mark.startswith("yes") else mark)
         stdout.print(table)
     if same:
         stdout.print(escape(f"The same on both sides in every seed: {', '.join(m.kind.title for m in same)}."),

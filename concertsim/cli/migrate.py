@@ -46,6 +46,7 @@ from concertsim.migration import (
     parse_stages,
     plan_migration,
     run_migration,
+    runs_needed,
     with_shift,
     without_shift,
 )
@@ -78,11 +79,13 @@ def migrate_command(
     apart), queue_split (Queue too), concert_split (Concert too), services (every service apart:
     the full design). With --shift PERCENT, also monolith@PERCENT: the monolith with that share
     of users served by the split-out Point and its own store (the strangler pattern's gradual
-    shift; the invariant point-stores-agree compares the two stores). Every stage runs the same workload, fault schedule and --seeds seeds. Prints
+    shift; the invariant point-stores-agree compares the two stores). Every stage runs the same
+    workload, fault schedule and --seeds seeds; with faults, every stage also runs without them
+    (what a split costs by itself, apart from what the faults do to it). Prints
     a row per stage (how many runs broke an invariant, latency p50/p95 and messages per booking as
     means over the seeds, how many invariants first break there), then each broken invariant's
     violation rate with its Wilson 95% interval. Writes migration.json, report.md and report.html
-    (measures with Student-t 95% intervals, the situations each stage first reaches) into --out.
+    (measures with percentile bootstrap 95% intervals, the situations each stage first reaches) into --out.
 
     Exit codes: 0 every stage kept every invariant; 1 a run broke one; 2 bad input (a scenario, an
     override, --stages, --shift), an unwritable --out, or no scheduler answering; 130 interrupted.
@@ -101,12 +104,12 @@ def migrate_command(
         raise bad_input(str(error)) from None
     address = scheduler_or_exit(scheduler)
     announce = not (quiet or json_output)
-    at_once = 1 if address is not None else min(plan.total_runs, workers or os.cpu_count() or 1)
-    check_size(resolved, allow_large=allow_large, announce=announce, at_once=at_once, kept_runs=plan.total_runs)
+    at_once = 1 if address is not None else min(runs_needed(plan), workers or os.cpu_count() or 1)
+    check_size(resolved, allow_large=allow_large, announce=announce, at_once=at_once, kept_runs=runs_needed(plan))
     finished = [0]
     staged: StagedOutput | None = None
     with progress_display(announce and stderr.is_terminal) as progress:
-        task = progress.add_task("migrating", total=plan.total_runs) if progress else None
+        task = progress.add_task("migrating", total=runs_needed(plan)) if progress else None
 
         def advance(_run: GridRun) -> None:
             raise_if_interrupted()
@@ -125,7 +128,7 @@ def migrate_command(
                 write_migration_report(staged.output, migration)
                 staged.commit()
         except KeyboardInterrupt as error:
-            raise interrupted(error, staged, f"after {finished[0]} of {plan.total_runs} runs") from None
+            raise interrupted(error, staged, f"after {finished[0]} of {runs_needed(plan)} runs") from None
     if json_output:
         emit_json(migration.to_json())
     elif not quiet:

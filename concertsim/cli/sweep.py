@@ -119,7 +119,7 @@ def sweep_command(
     interrupted sweep keeps what it finished (beside --out, in .OUT.concertsim-journal) and
     --resume continues it. When complete, --out gets sweep.jsonl, summary.json (per cell: each
     invariant's violation rate with a Wilson 95% interval, each headline measure's mean with a
-    Student-t 95% interval), report.md, report.html and figures.
+    percentile bootstrap 95% interval), report.md, report.html and figures.
 
     Exit codes: 0 every run kept every invariant; 1 a run broke an invariant; 2 bad input (a
     --matrix key or value, a resume of another sweep), an address that is not a scheduler's, or

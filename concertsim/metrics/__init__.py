@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.funnel import funnel
-from concertsim.metrics.headline import MEASURES, headline_measures
+from concertsim.metrics.headline import MEASURE_DOMAINS, MEASURES, RATIO_DENOMINATORS, headline_measures
 from concertsim.metrics.summary import compute_metrics
 
-__all__ = ["compute_metrics", "headline_measures", "MEASURES", "percentile", "funnel"]
+__all__ = ["compute_metrics", "headline_measures", "MEASURES", "MEASURE_DOMAINS", "RATIO_DENOMINATORS",
+           "percentile", "funnel"]

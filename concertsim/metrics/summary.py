@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from concertsim.metrics.broker_delivery import broker_delivery
+from concertsim.metrics.convergence import faults_ended_at, time_to_convergence
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.event_processing import event_processing
 from concertsim.metrics.funnel import funnel, funnel_losses
@@ -129,7 +130,8 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
             "heal_at": phases.heal_at,
             "settled_at": phases.settled_at,
             "simulated_seconds": phases.ended_at,
-            "time_to_convergence": phases.time_to_convergence,
+            "faults_ended_at": faults_ended_at(result),
+            "time_to_convergence": time_to_convergence(result),
             "wall_seconds": round(result.wall_seconds, 3),
         },
         "trace_records": len(result.trace),

@@ -2,10 +2,10 @@
 
 - :func:`invariant_rates_figure`: for each invariant broken on either side, the share of seeds
   that broke it on A and on B with its Wilson 95% interval (None when neither side broke any).
-- :func:`measure_means_figure`: for each measure that differs, A's and B's mean with its
-  Student-t 95% interval, one small panel per measure (None when none differs). A measure
-  differs when its difference is significant, or, where the seeds are too few for the
-  signed-rank test to show any difference, when the interval of B − A excludes zero.
+- :func:`measure_means_figure`: for each measure that differs significantly, the per-seed
+  difference B − A with its bootstrap 95% interval against zero, one small panel per measure
+  (None when none differs). A ratio over too few events, or any measure when a side books almost
+  nothing, never differs (:meth:`concertsim.comparison.Comparison.significant_measures`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 from concertsim.comparison import Comparison, InvariantComparison, MeasureComparison  # noqa: E402
 from concertsim.reports.figures import RenderedFigure, figure_png  # noqa: E402
-from concertsim.statistics import SIGNIFICANCE, smallest_paired_p  # noqa: E402
+from concertsim.statistics import SIGNIFICANCE  # noqa: E402
 
 __all__ = [
     "INVARIANT_RATES",
@@ -93,44 +93,37 @@ def invariant_rates_figure(comparison: Comparison) -> RenderedFigure | None:
 
 
 def differing_measures(comparison: Comparison) -> list[MeasureComparison]:
-    """The measures whose difference is significant, or, where the seeds are too few for the
-    signed-rank test to show one, whose interval of B − A excludes zero; significant ones first."""
-    shown = []
-    for measure in comparison.measures:
-        if measure.a is None or measure.b is None:
-            continue
-        untestable = smallest_paired_p(measure.pairs) >= SIGNIFICANCE
-        if measure.significant or (untestable and measure.interval_excludes_zero):
-            shown.append(measure)
-    return sorted(shown, key=lambda m: not m.significant)
+    """The measures whose difference is significant (and comparable: not a ratio over too few
+    events, no side that books almost nothing)."""
+    return [m for m in comparison.significant_measures() if m.a is not None and m.b is not None]
 
 
 def _draw(axes: Axes, measure: MeasureComparison) -> None:
-    assert measure.a is not None and measure.b is not None
-    for position, (interval, colour) in enumerate(zip((measure.a, measure.b), SIDE_COLOURS, strict=True)):
-        axes.errorbar(
-            [position], [interval.estimate],
-            yerr=[[interval.estimate - interval.low], [interval.high - interval.estimate]],
-            fmt="o", color=colour, capsize=5, markersize=6, linewidth=1.5,
-        )
-    axes.set_xlim(-0.6, 1.6)
-    axes.set_xticks([0, 1], ["A", "B"])
+    """The per-seed difference B − A with its 95% interval against zero: what the signed-rank
+    test judged (the two sides' means, whose intervals may overlap although every seed moved the
+    same way, are in the x label)."""
+    assert measure.a is not None and measure.b is not None and measure.difference is not None
+    d = measure.difference
+    colour = SIDE_COLOURS[1] if measure.favours == "b" else SIDE_COLOURS[0] if measure.favours == "a" else "#555555"
+    axes.errorbar([0], [d.estimate], yerr=[[d.estimate - d.low], [d.high - d.estimate]],
+                  fmt="o", color=colour, capsize=6, markersize=7, linewidth=1.8)
+    axes.axhline(0, color="#555555", linewidth=1, linestyle=":")
+    axes.set_xlim(-1, 1)
+    axes.set_xticks([0], ["B − A"])
     kind = measure.kind
     axes.set_ylabel(kind.unit, fontsize=8)
+    axes.set_xlabel(f"A {measure.a.estimate:.3g}, B {measure.b.estimate:.3g}", fontsize=8)
     if kind.unit in COUNTED_UNITS:
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(labelsize=8)
     axes.grid(True, axis="y", alpha=0.3)
-    if measure.significant:
-        axes.set_title(f"{kind.title}\np = {measure.p_value:.2g}, significant", fontsize=9,
-                       color=SIGNIFICANT_COLOUR, fontweight="bold")
-    else:
-        axes.set_title(f"{kind.title}\np = {measure.p_value:.2g} ({measure.pairs} seeds: too few)", fontsize=9)
+    axes.set_title(f"{kind.title}\np = {measure.p_value:.2g}, significant", fontsize=9,
+                   color=SIGNIFICANT_COLOUR, fontweight="bold")
 
 
 def measure_means_figure(comparison: Comparison) -> RenderedFigure | None:
-    """Each differing measure's mean on A and on B with its Student-t 95% interval (None when no
-    measure differs)."""
+    """Each significantly differing measure's per-seed difference B − A with its 95% interval
+    (None when no measure differs)."""
     measures = differing_measures(comparison)
     if not measures:
         return None
@@ -145,9 +138,9 @@ def measure_means_figure(comparison: Comparison) -> RenderedFigure | None:
             axes.set_visible(False)
     figure.tight_layout(h_pad=1.5, w_pad=1.2)
     caption = (f"{_sides(comparison)}. Each point is a side's mean over the same {len(comparison.seeds)} seeds, its "
-               "bar the Student-t 95% interval of that mean; p is the signed-rank test's of the paired "
-               f"differences B − A. Shown: the measures that differ significantly (titles in red) and, where the "
-               "seeds are too few for the test to show any difference, those whose interval of B − A excludes zero.")
+               "bar the percentile bootstrap 95% interval of that mean; p is the signed-rank test's of the paired "
+                   "differences B − A. Shown: only the measures that differ significantly; a ratio over too few "
+                   "bookings is never shown as a difference.")
     return RenderedFigure(MEASURE_MEANS, "Measures that differ, A against B", caption, figure_png(figure))
 
 

@@ -2,7 +2,7 @@
 
 It opens with the verdict and the differences that are significant, then every invariant (how
 often each side broke it, with its Wilson interval, and Fisher's exact test), every headline
-measure (each side's mean with its Student-t interval, the paired difference B − A with its
+measure (each side's mean with its bootstrap interval, the paired difference B − A with its
 interval and the signed-rank test), a figure of the measures that differ, each seed's runs, and
 how to read the numbers. ``comparison.json`` beside it holds the same figures.
 """
@@ -17,7 +17,7 @@ from concertsim.reports.document import Block, Heading, Image, Paragraph, Table,
 from concertsim.reports.figures import RenderedFigure
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.report_blocks import fault_blocks, write_report
-from concertsim.statistics import SIGNIFICANCE, Interval, smallest_paired_p
+from concertsim.statistics import MIN_DENOMINATOR, SIGNIFICANCE, Interval, smallest_paired_p
 
 __all__ = [
     "comparison_blocks",
@@ -60,7 +60,8 @@ def interval_text(interval: Interval | None, signed: bool = False) -> str:
 
 
 def plus_minus_text(interval: Interval | None, signed: bool = False) -> str:
-    """``12.3 ± 1.2``: the estimate and half its 95% interval (a t interval is symmetric)."""
+    """``12.3 ± 1.2``: the estimate and half its 95% interval's width (only for a symmetric
+    interval; a bootstrap interval is shown by :func:`interval_text`)."""
     if interval is None:
         return "-"
     return f"{number(interval.estimate, signed)} ± {number(interval.half_width)}"
@@ -91,9 +92,13 @@ def p_text(p_value: float | None) -> str:
     return f"{p_value:.2g}" if p_value >= 0.001 else "< 0.001"
 
 
-def measure_significance(measure: MeasureComparison) -> str:
+def measure_significance(measure: MeasureComparison, thin_sides: bool = False) -> str:
     """"no", or "yes" with the side a significant difference favours; "no" says so when the
-    seeds were too few for the test to show any difference while the interval excludes zero."""
+    seeds were too few for the test to show any difference while the interval excludes zero;
+    "not compared" for a ratio over too few events, and for every measure when a side books almost
+    nothing (``thin_sides``)."""
+    if measure.not_compared is not None or thin_sides:
+        return "not compared: too few bookings"
     if not measure.significant:
         if measure.interval_excludes_zero and smallest_paired_p(measure.pairs) >= SIGNIFICANCE:
             return f"no: {measure.pairs} seeds too few (interval excludes 0)"
@@ -178,7 +183,8 @@ def _invariant_table(comparison: Comparison) -> Table:
 
 def _measure_table(comparison: Comparison) -> Table:
     rows = [[m.kind.title, m.kind.unit, interval_text(m.a), interval_text(m.b), difference_text(m),
-             p_text(m.p_value if m.difference is not None else None), measure_significance(m)]
+             p_text(m.p_value if m.difference is not None else None),
+             measure_significance(m, comparison.thin_sides() is not None)]
             for m in comparison.measures]
     return Table(["measure", "unit", "A: mean [95% CI]", "B: mean [95% CI]", "B − A per seed [95% CI]",
                   "p (signed-rank)", "significant"], rows)
@@ -266,10 +272,14 @@ def _method_blocks(comparison: Comparison) -> list[Block]:
         Paragraph(f"Both sides ran the same {n} seeds, so a seed's two runs saw the same arrivals and the same "
                   "random draws wherever the designs do not make them diverge. An invariant's rate is the "
                   "share of seeds that broke it, with its Wilson 95% interval (honest for 0 of n); two rates "
-                  "are compared with Fisher's exact test. A measure's mean has its Student-t 95% interval; "
-                  "the two sides are compared seed by seed: the mean of the differences B − A with its t "
-                  "interval, and the Wilcoxon signed-rank test, which assumes no normal distribution. A "
-                  f"difference is significant when its p-value is below {SIGNIFICANCE:g}."),
+                  "are compared with Fisher's exact test. A measure's mean has a percentile bootstrap 95% "
+                  "interval, which stays within what the measure can be (no negative latency, throughput, "
+                  "time or count); the two sides are compared seed by seed: the mean of the differences "
+                  "B − A with its bootstrap interval, and the Wilcoxon signed-rank test, which assumes no "
+                  f"normal distribution. A difference is significant when its p-value is below {SIGNIFICANCE:g}. "
+                  f"A ratio over fewer than {MIN_DENOMINATOR:g} events per seed (messages per booking over "
+                  "a booking or two) is not compared: one booking more or less moves it by a third or more. "
+                  "When a side books almost nothing, the verdict rests on the invariants alone."),
         Paragraph(f"This report makes {tests} tests. Of differences that are really nothing, about one in "
                   f"twenty comes out below {SIGNIFICANCE:g} by chance, so a lone significant measure among "
                   "many should hold up with more seeds (--seeds) before it decides anything. (Identical "
@@ -284,6 +294,7 @@ def comparison_blocks(comparison: Comparison, figures: Sequence[RenderedFigure])
     blocks: list[Block] = [
         Heading(1, f"Comparison: {plan.a.label} vs {plan.b.label}"),
         Verdict(comparison.holds, comparison.verdict()),
+        Paragraph(comparison.grounds()),
         _what_is_compared(comparison),
         *_significance_blocks(comparison),
         Heading(2, "Invariants"),

@@ -83,7 +83,9 @@ def print_run_summary(console: Console, outcome: RunOutcome, out: Path) -> None:
     counts.add_row(
         "time",
         f"simulated {t['simulated_seconds']:,.1f}s (heal at {t['heal_at']:,.0f}s, "
-        + (f"converged {convergence:,.1f}s later" if convergence is not None else "[red]never converged[/red]")
+        + ("[red]never converged[/red]" if t["settled_at"] is None
+           else f"quiescent at {t['settled_at']:,.1f}s; no fault to recover from" if t.get("faults_ended_at") is None
+           else f"converged {convergence:,.1f}s after the last fault ended")
         + f") · wall {t['wall_seconds']:.2f}s",
     )
     console.print(counts)

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from concertsim.migration import Migration, users_shifted
-from concertsim.reports.migration_report import not_applicable_by_stage, verdict_text
+from concertsim.reports.migration_report import cost_text, not_applicable_by_stage, thin_notes, verdict_text
 from concertsim.reports.report_blocks import plural
 from concertsim.reports.sweep_report import measure_parts
 from concertsim.sweep.grid import seed_range
@@ -21,28 +21,35 @@ __all__ = ["print_migration_summary", "stage_table"]
 _COLUMNS = {"latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms", "messages_per_booking": "msgs/booking"}
 
 
-def stage_table(migration: Migration) -> Table:
+def stage_table(migration: Migration, fault_free: bool = False) -> Table:
     """A row per stage: how many of its runs broke an invariant, three key measures (means over
-    the seeds) and how many invariants first break at that stage (listed below the table)."""
-    table = Table(title=f"{escape(migration.plan.base.name)} · {seed_range(list(migration.seeds))}",
-                  title_justify="left")
+    the seeds) and how many invariants first break at that stage (listed below the table); with
+    ``fault_free``, the stages' runs without the scenario's faults."""
+    title = f"{escape(migration.plan.base.name)} · {seed_range(list(migration.seeds))}"
+    if migration.faulted:
+        title += " · without faults" if fault_free else " · with its faults"
+    table = Table(title=title, title_justify="left")
     table.add_column("stage")
     table.add_column("runs broken", justify="right")
     for short in _COLUMNS.values():
         table.add_column(short, justify="right")
-    table.add_column("new breaks", justify="right")
+    if not fault_free:
+        table.add_column("new breaks", justify="right")
     for stage in migration.stages:
-        runs = stage.summary.runs
+        summary = stage.fault_free if fault_free else stage.summary
+        runs = summary.runs
         failed = sum(1 for run in runs if run.result.violated)
         broken = f"[red]{failed} of {len(runs)}[/red]" if failed else f"[green]0 of {len(runs)}[/green]"
-        table.add_row(stage.stage, broken, *(measure_parts(stage.summary.measures.get(m))[0] for m in _COLUMNS),
-                      f"[red]{len(stage.introduced)}[/red]" if stage.introduced else "0")
+        new = [] if fault_free else [f"[red]{len(stage.introduced)}[/red]" if stage.introduced else "0"]
+        table.add_row(stage.stage, broken, *(measure_parts(summary.measures.get(m))[0] for m in _COLUMNS), *new)
     return table
 
 
 def print_migration_summary(console: Console, migration: Migration, out: Path) -> None:
     """The stage table, each broken invariant with its rate and interval, the verdict, and where
     the results are."""
+    if migration.faulted:
+        console.print(stage_table(migration, fault_free=True))
     console.print(stage_table(migration))
     users = migration.plan.base.workload.users
     for stage in migration.stages:
@@ -64,8 +71,12 @@ def print_migration_summary(console: Console, migration: Migration, out: Path) -
     for stage, names in only_at.items():
         console.print(f"[dim]{stage}: not applicable in every run: {escape(', '.join(names))}[/dim]",
                       highlight=False, soft_wrap=True)
+    if (costs := cost_text(migration)) is not None:
+        console.print(escape(costs), highlight=False, soft_wrap=True)
+    for note in thin_notes(migration):
+        console.print(f"[yellow]{escape(note)}[/yellow]", highlight=False, soft_wrap=True)
     colour = "green" if migration.holds else "red"
     console.print(f"[{colour}]{escape(verdict_text(migration))}[/{colour}]", soft_wrap=True, highlight=False)
-    runs = len(migration.stages) * len(migration.seeds)
+    runs = len(migration.stages) * len(migration.seeds) * (2 if migration.faulted else 1)
     console.print(f"{plural(runs, 'run')}; report and migration.json written to {escape(str(out))}/",
                   soft_wrap=True, highlight=False)

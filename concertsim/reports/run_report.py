@@ -39,10 +39,13 @@ def _ms(value: float) -> str:
 
 
 def _convergence_text(time: dict[str, Any], deadline: float) -> str:
-    convergence = time["time_to_convergence"]
-    if convergence is None:
+    if time["settled_at"] is None:
         return f"never became quiescent within the settle deadline of {deadline:g} s after the heal"
-    return f"quiescent {convergence:,.2f} s after the heal (at {seconds(time['settled_at'])})"
+    if time.get("faults_ended_at") is None:
+        return (f"not applicable: no fault, so nothing to recover from (quiescent at "
+                f"{seconds(time['settled_at'])}, when the last users and holds were done)")
+    return (f"quiescent {time['time_to_convergence']:,.2f} s after the last fault ended "
+            f"(at {seconds(time['faults_ended_at'])}; quiescent at {seconds(time['settled_at'])})")
 
 
 def _funnel_text(funnel: dict[str, int], losses: dict[str, int] | None = None) -> str:

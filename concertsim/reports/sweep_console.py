@@ -10,8 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from concertsim.metrics import RATIO_DENOMINATORS
 from concertsim.reports.report_blocks import plural
 from concertsim.reports.sweep_report import cell_name, measure_parts, verdict_text
+from concertsim.statistics import MIN_DENOMINATOR, thin_denominator
 from concertsim.sweep.aggregate import CellSummary, GridResult
 
 __all__ = ["print_sweep_summary", "cell_table", "KEY_MEASURES"]
@@ -45,8 +47,18 @@ def cell_table(result: GridResult, cell: CellSummary) -> Table:
                       f"[{interval.low * 100:.0f}%, {interval.high * 100:.0f}%]".replace("[", r"\["))
     for name, short in KEY_MEASURES.items():
         estimate, spread = measure_parts(cell.measures.get(name))
+        if name == "time_to_convergence_s" and cell.measures.get(name) is None and not cell.cell.scenario.faults:
+            estimate, spread = "n/a", "no faults"
+        if name in RATIO_DENOMINATORS and thin_bookings(cell) is not None:
+            spread = "few bookings"
         table.add_row(short, estimate, escape(spread))
     return table
+
+
+def thin_bookings(cell: CellSummary) -> float | None:
+    """The cell's mean bookings per run when too few for a per-booking measure
+    (:func:`~concertsim.statistics.thin_denominator`), else None."""
+    return thin_denominator([run.result.confirmed for run in cell.runs]) if cell.runs else None
 
 
 def not_applicable_note(cell: CellSummary) -> str | None:
@@ -69,6 +81,9 @@ def print_sweep_summary(console: Console, result: GridResult, out: Path, resumed
                       f"{plural(len(plan.seeds), 'seed')}", highlight=False)
     for cell in result.cells:
         console.print(cell_table(result, cell))
+        if (booked := thin_bookings(cell)) is not None:
+            console.print(f"[dim]messages per booking rests on {booked:.2g} bookings per run (under "
+                          f"{MIN_DENOMINATOR:g}): counting noise, not a cost[/dim]", highlight=False, soft_wrap=True)
         if (note := not_applicable_note(cell)) is not None:
             console.print(f"[dim]{escape(note)}[/dim]", highlight=False, soft_wrap=True)
     colour = "green" if result.holds else "red"

@@ -1,7 +1,7 @@
 """The figures of a sweep report (matplotlib, rendered to PNG without global pyplot state).
 
 With a matrix: one figure per swept key, a small panel per headline measure, the measure's mean
-over the seeds (error bars: its 95% Student-t interval) against the key's values, one line per
+over the seeds (error bars: its 95% percentile bootstrap interval) against the key's values, one line per
 combination of the other keys' values. Without one: the measures' spread over the seeds (each
 seed a dot, the mean with its interval beside them). A measure that is the same in every run, or
 has no value in any, gets no panel; a figure without a panel is not drawn.
@@ -197,7 +197,8 @@ def render_sweep_figures(result: GridResult) -> list[RenderedFigure]:
         figure = _over_seeds(result.cells[0], measures)
         rendered.append(RenderedFigure(
             "measures-over-seeds", "Headline measures over the seeds",
-            f"Each headline measure in each of the {seeds} seeds, and its mean with the 95% Student-t interval; "
+            f"Each headline measure in each of the {seeds} seeds, and its mean with the 95% percentile bootstrap "
+            "interval; "
             "measures that were the same in every run are left out.", figure_png(figure)))
         return rendered
     for axis in result.plan.axes:
@@ -209,6 +210,6 @@ def render_sweep_figures(result: GridResult) -> list[RenderedFigure]:
         rendered.append(RenderedFigure(
             figure_name(axis.key), f"Headline measures against {axis.key}",
             f"Each measure's mean over the {seeds} seeds of a cell against {axis.key}, error bars its 95% "
-            f"Student-t interval; {lines}measures that were the same in every run are left out.",
+            f"percentile bootstrap interval; {lines}measures that were the same in every run are left out.",
             figure_png(figure)))
     return rendered

@@ -1,5 +1,5 @@
 """The sweep report: which cells of the grid broke which invariants, how often (Wilson 95%
-intervals), each cell's headline measures (Student-t 95% intervals over the seeds), and figures of
+intervals), each cell's headline measures (percentile bootstrap 95% intervals over the seeds), and figures of
 the measures against the swept values.
 
 The formatting helpers here (:func:`rate_text`, :func:`measure_text`, :func:`cell_name`) are
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import shlex
 
-from concertsim.metrics import MEASURES
+from concertsim.metrics import MEASURES, RATIO_DENOMINATORS
 from concertsim.reports.document import Block, FileLink, Heading, Image, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.figures import RenderedFigure
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.report_blocks import plural, write_report
 from concertsim.reports.sweep_figures import render_sweep_figures
 from concertsim.scenarios.loader import builtin_names
-from concertsim.statistics import Interval, rate_interval
+from concertsim.statistics import MIN_DENOMINATOR, Interval, rate_interval, thin_denominator
 from concertsim.sweep.aggregate import CellSummary, GridResult, InvariantRate
 from concertsim.sweep.grid import seed_range
 from concertsim.sweep.journal import JOURNAL_FILE
@@ -163,19 +163,30 @@ def _rate_blocks(result: GridResult) -> list[Block]:
 def _measure_blocks(result: GridResult) -> list[Block]:
     blocks: list[Block] = [
         Heading(2, "Measures per cell"),
-        Paragraph("Each headline measure's mean over the cell's seeds with its 95% Student-t interval; \"-\" "
-                  "where no run had a value (no payment, no confirmed booking, no convergence). Over few seeds "
-                  "an interval is wide, and may reach below zero where the measure itself cannot."),
+        Paragraph("Each headline measure's mean over the cell's seeds with its 95% percentile bootstrap interval "
+                  "(never outside what the measure can be); \"-\" "
+                  "where no run had a value (no payment, no confirmed booking, no fault to converge from). Over few "
+                  "seeds the interval is the values' whole range. A ratio over fewer than "
+                  f"{MIN_DENOMINATOR:g} bookings per run is marked: counting noise, not a cost."),
     ]
     for cell in result.cells:
         if result.plan.swept:
             blocks.append(Heading(3, cell_name(cell)))
         blocks.append(Table(
             ["measure", "mean [95% interval]", "runs with a value"],
-            [[MEASURES[name], measure_text(cell.measures[name]), f"{len(cell.values(name))} of {len(cell.runs)}"]
+            [[MEASURES[name], measure_text(cell.measures[name]) + _noise(cell, name),
+              f"{len(cell.values(name))} of {len(cell.runs)}"]
              for name in MEASURES],
         ))
     return blocks
+
+
+def _noise(cell: CellSummary, name: str) -> str:
+    """`` (over 0.7 bookings per run: noise)`` for a ratio measure over too few bookings."""
+    if name not in RATIO_DENOMINATORS or not cell.runs:
+        return ""
+    booked = thin_denominator([run.result.confirmed for run in cell.runs])
+    return "" if booked is None else f" (over {booked:.2g} bookings per run: noise)"
 
 
 def _figure_blocks(result: GridResult, figures: list[RenderedFigure]) -> list[Block]:

@@ -5,7 +5,7 @@ aggregated into one result.
   in all); ``compare`` builds on it.
 - :func:`sweep_grid` runs every cell of a :class:`SweepPlan` (a base scenario, ``--matrix``
   values, seeds) with every seed and aggregates each cell (:class:`GridResult`): per invariant
-  the violation rate with a Wilson interval, per headline measure the mean with a Student-t
+  the violation rate with a Wilson interval, per headline measure the mean with a percentile bootstrap
   interval. A :class:`Journal` streams the finished runs to ``sweep.jsonl`` so that an
   interrupted sweep can be resumed.
 

@@ -1,5 +1,7 @@
 """What a grid sweep found, per cell: how often each invariant broke in the runs that judged it
-(a Wilson 95% interval of the rate; a run that could not judge it counts neither way) and each headline measure's mean (a Student-t 95% interval over the seeds).
+(a Wilson 95% interval of the rate; a run that could not judge it counts neither way) and each
+headline measure's mean (a percentile bootstrap 95% interval over the seeds, within what the
+measure can be: :data:`concertsim.metrics.MEASURE_DOMAINS`).
 
 Everything here is a function of the set of runs, not of the order they finished in nor of how
 often the sweep was interrupted and resumed: the same plan gives the same ``summary.json``.
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from concertsim.metrics import MEASURES
+from concertsim.metrics import MEASURE_DOMAINS, MEASURES
 from concertsim.statistics import Interval, mean_interval, rate_interval
 from concertsim.sweep.grid import Cell, GridRun, SweepPlan
 from concertsim.sweep.runs import SeedResult
@@ -124,7 +126,8 @@ def summarise_cell(cell: Cell, runs: Iterable[GridRun]) -> CellSummary:
         for invariant in (*checked, *dict.fromkeys(extra)):
             rates[invariant] = invariant_rate(invariant, (run.result for run in ordered))
     measures = {
-        name: mean_interval([v for run in ordered if (v := run.result.measures.get(name)) is not None])
+        name: mean_interval([v for run in ordered if (v := run.result.measures.get(name)) is not None],
+                            domain=MEASURE_DOMAINS.get(name, "unbounded"))
         for name in MEASURES
     }
     return CellSummary(cell, ordered, rates, measures)

@@ -152,7 +152,9 @@ class SweepResult:
             "not_applicable": self.not_applicable(),
             "confirmed": _spread(confirmed),
             "time_to_convergence": _spread(convergence),
-            "never_converged": sum(1 for s in self.seeds if s.time_to_convergence is None),
+            # Without faults there is nothing to recover from: time to convergence does not apply.
+            "never_converged": (sum(1 for s in self.seeds if s.time_to_convergence is None)
+                                if self.scenario.faults else None),
             "runs": [
                 {"seed": s.seed, "trace_sha256": s.trace_sha256, "violated": list(s.violated),
                  "confirmed": s.confirmed, "time_to_convergence": s.time_to_convergence,

@@ -63,7 +63,7 @@ def test_json_on_stdout_is_the_comparison_json_written_beside_the_reports(tmp_pa
     assert printed["faults"]["policy"] == "a" and printed["significance"] == 0.05
     lost = next(i for i in printed["invariants"] if i["id"] == "no-lost-events")
     assert lost["a"]["violated"] == 0 and lost["b"]["violated"] == 6 and lost["b"]["runs"] == 6
-    assert set(lost["b"]["rate"]) == {"estimate", "low", "high", "n", "confidence"}
+    assert set(lost["b"]["rate"]) == {"estimate", "low", "high", "n", "confidence", "method"}
     assert lost["significant"] is True and lost["worse"] == "b" and lost["p_value"] < 0.05
     measure = printed["measures"][0]
     assert set(measure) >= {"name", "unit", "a", "b", "difference", "p_value", "significant", "favours", "pairs"}
@@ -103,7 +103,7 @@ def test_the_console_shows_tables_of_what_differs(tmp_path: Path) -> None:
                  "--workers", "2", "--out", str(tmp_path / "out"))
     shown = flat(result.stdout)
     assert "A = small-opening B = small-opening (design.publish=dual_write)" in shown
-    assert "Invariants broken on either side" in shown and "Measures: mean ± half its 95% interval" in shown
+    assert "Invariants broken on either side" in shown and "Measures: mean [95% interval]" in shown
     assert "no-lost-events" in shown and "yes: B" in shown
     assert "{" not in result.stdout
 

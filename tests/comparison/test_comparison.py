@@ -19,8 +19,8 @@ LOST_USE_REPLIES = "faults=[{at: 0, kind: drop, target: reply, match: {message_t
 SMALL = ("workload.users=10",)
 
 
-def fake_run(seed: int, violated: tuple[str, ...] = (), **measures: float | None) -> SeedResult:
-    return SeedResult(seed=seed, trace_sha256=f"{seed:064x}", violated=violated, confirmed=1,
+def fake_run(seed: int, violated: tuple[str, ...] = (), confirmed: int = 15, **measures: float | None) -> SeedResult:
+    return SeedResult(seed=seed, trace_sha256=f"{seed:064x}", violated=violated, confirmed=confirmed,
                       time_to_convergence=1.0, wall_seconds=0.0, first_violations=(), measures=measures)
 
 
@@ -116,3 +116,40 @@ def test_the_json_is_plain_data_with_every_invariant_and_measure() -> None:
     assert [m["name"] for m in data["measures"]] == list(MEASURES)
     assert data["runs"][0]["a"]["measures"]["latency_p95_ms"] is None, "NaN is not JSON"
     assert data["differences"] == [{"field": "design.compensation", "a": True, "b": False}]
+
+
+def test_a_measure_that_cannot_be_negative_gets_no_negative_bound() -> None:
+    # Half the seeds confirm one user: a Student-t interval of the mean reaches below zero.
+    a = [fake_run(seed, funnel_confirmed=float(seed % 2), time_to_convergence_s=[0.1, 0.2, 6.0][seed % 3])
+         for seed in range(1, 7)]
+    comparison = judged(a, a)
+    for name in ("funnel_confirmed", "time_to_convergence_s"):
+        measure = next(m for m in comparison.measures if m.name == name)
+        assert measure.a is not None and measure.a.low >= 0.0, (name, measure.a)
+
+
+def test_a_per_booking_measure_over_about_one_booking_is_not_a_difference() -> None:
+    # B sends more messages per booking in every seed, but each seed confirms one booking.
+    a = [fake_run(seed, confirmed=1, messages_per_booking=560.0 + seed) for seed in range(1, 8)]
+    b = [fake_run(seed, confirmed=1, messages_per_booking=590.0 + seed) for seed in range(1, 8)]
+    comparison = judged(a, b)
+    measure = next(m for m in comparison.measures if m.name == "messages_per_booking")
+    assert measure.p_value < 0.05 and not measure.significant
+    assert measure.not_compared is not None and "bookings per seed" in measure.not_compared
+    assert "messages per booking" not in comparison.verdict()
+    assert [f.name for f in comparison_figures(comparison)] == []
+
+
+def test_the_verdict_says_what_it_rests_on_and_that_a_side_books_almost_nothing() -> None:
+    a = [fake_run(seed, confirmed=0, latency_p95_ms=100.0 + seed) for seed in range(1, 7)]
+    b = [fake_run(seed, ("no-orphaned-deduction",), confirmed=1, latency_p95_ms=200.0 + seed)
+         for seed in range(1, 7)]
+    comparison = judged(a, b)
+    assert comparison.verdict().startswith("Prefer A")
+    assert "latency" not in comparison.verdict()  # a side that books nothing: its latency is no finding
+    grounds = comparison.grounds()
+    assert "B breaks no-orphaned-deduction in 6 of 6 seeds, A in 0 of 6 (Fisher p = 0.0022)" in grounds
+    assert "Measures not compared: A confirms 0 bookings per seed" in grounds
+    assert comparison.to_json()["grounds"] == grounds
+    assert comparison.significant_measures() == [] and [f.name for f in comparison_figures(comparison)] == [
+        "invariant-rates"]

@@ -31,16 +31,17 @@ def test_each_invariant_gets_its_violation_rate_with_a_wilson_interval() -> None
     assert list(cells[0].rates) == list(INVARIANT_IDS), "every checked invariant, in the checks' order"
 
 
-def test_each_measure_gets_its_mean_with_a_student_t_interval_and_none_when_no_run_had_one() -> None:
+def test_each_measure_gets_its_mean_with_a_bootstrap_interval_and_none_when_no_run_had_one() -> None:
     plan = fakes.plan(seeds=range(1, 5))
     (cell,) = plan.cells
     latencies = [10.0, 12.0, 14.0, 16.0]
     runs = [fakes.run(cell, s, latency_p95_ms=v, pay_p95_ms=None) for s, v in zip(plan.seeds, latencies)]
     (summary,) = fakes.result(plan, runs).cells
     interval = summary.measures["latency_p95_ms"]
-    # mean 13, sample sd sqrt(20/3), t(0.975, 3) = 3.18245: 13 ± 3.18245 * sqrt(20/3) / 2
-    assert interval.estimate == 13 and interval.n == 4
-    assert interval.low == pytest.approx(13 - 4.1085, abs=1e-3) and interval.high == pytest.approx(13 + 4.1085, abs=1e-3)
+    # Over four seeds the expanded percentile bootstrap reads its resamples at the 0.01% tails:
+    # the whole range of the values.
+    assert interval.estimate == 13 and interval.n == 4 and interval.method == "bootstrap-expanded-percentile"
+    assert (interval.low, interval.high) == (10.0, 16.0)
     assert summary.measures["pay_p95_ms"] is None
     assert set(summary.measures) == set(MEASURES)
 
@@ -61,3 +62,14 @@ def test_the_summary_depends_only_on_the_set_of_runs_and_holds_no_wall_time() ->
     assert first["invariants"]["sagas-terminate"]["seeds"] == [2]
     assert first["measures"]["latency_p95_ms"]["estimate"] == 2.0
     assert [s["seed"] for s in first["seeds"]] == [1, 2, 3]
+
+
+def test_no_measure_of_a_cell_gets_a_negative_bound() -> None:
+    # A skewed non-negative measure over four seeds: a Student-t interval reaches below zero.
+    plan = fakes.plan(seeds=range(1, 5))
+    (cell,) = plan.cells
+    runs = [fakes.run(cell, s, time_to_convergence_s=v, funnel_confirmed=c)
+            for s, v, c in zip(plan.seeds, [0.1, 0.2, 0.1, 6.0], [0.0, 0.0, 0.0, 2.0])]
+    (summary,) = fakes.result(plan, runs).cells
+    for name in ("time_to_convergence_s", "funnel_confirmed"):
+        assert summary.measures[name].low >= 0.0, (name, summary.measures[name])
