@@ -58,12 +58,18 @@ def _driver_id(host: Host) -> int | str:
 
 def _orphaned(host: Host, saga: orchestration.PaymentSaga) -> bool:
     """Whether no live process drives ``saga``: its driver is not this incarnation of ``host``
-    (nor, with replicas, the current incarnation of a replica that is up and driving it, as a
-    driver's lease on its sagas would tell)."""
-    driver = host
-    if isinstance(saga.driver, str):
-        driver = host.peers.get(saga.driver.rpartition("@")[0], host)
-    return not driver.is_up or saga.driver != _driver_id(driver) or saga.saga_id not in _driven(driver)
+    (nor, with replicas, an incarnation of a replica that the consumer group's coordinator knows as
+    a member: a driver holds its sagas through its group session, and loses them when it is evicted).
+
+    With replicas the recovery job adopts under the recovery lease: a job whose fencing token is
+    stale (its replica was evicted while paused or cut off) adopts nothing, with ``design.fencing``.
+    """
+    group = host.membership
+    if group is None or not isinstance(saga.driver, str):
+        return saga.driver != _driver_id(host) or saga.saga_id not in _driven(host)
+    if saga.driver == _driver_id(host) and saga.saga_id in _driven(host):
+        return False
+    return not group.drives(saga.driver) and group.holds_lease(host, "saga recovery")
 
 
 def start_saga(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
