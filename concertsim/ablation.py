@@ -95,6 +95,21 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         "is still being retried.", "6.2, 8.2",
         setting=("services.reservation.replicas=3",),
     ),
+    Safeguard(
+        "design.fencing=false", ("no-orphaned-deduction",),
+        ("pause", "drop"),
+        "A replica frozen past its session timeout is evicted while it still runs; the recovery job "
+        "adopts its sagas, and when it resumes its stale saga step must be refused by the driver id "
+        "in the saga's row (a fencing token), or it overwrites what the new driver did.", "8.2",
+        redundant_in=("sync", "choreography"),
+        redundancy="Without an orchestrator a zombie replica's stale actions are offset commits, relay "
+        "publishes and handlings of events it held: the inbox skips the copies, a stale transaction "
+        "conflicts at commit and Point's idempotency keys absorb its calls, so fencing them changes no "
+        "promise.",
+        # Two replicas, a session shorter than the drawn pauses, and calls that wait long enough
+        # (2 s) for a pause to catch a driver between its deduction and its step.
+        setting=("services.reservation.replicas=2", "broker.session_timeout=10", "network.call_timeout=2"),
+    ),
 )
 
 

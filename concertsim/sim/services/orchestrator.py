@@ -145,25 +145,27 @@ class SagaTakenOver(Unavailable):
 def _as_driver(host: Host, believed: orchestration.PaymentSaga, step: Work) -> Work:
     """``step`` as a conditional write on the saga's driver id, its fencing token (``UPDATE ...
     WHERE driver = me``): with ``design.fencing`` a driver that is no longer the row's is refused
-    (``saga.step_fenced``). Without, its step is the blind write of a driver that acts on the state
-    it last read (``saga.stale_step``): it overwrites the row's state with that one first."""
+    (``saga.step_fenced``). Without, a step is the blind write of a driver that acts on the state it
+    last read: where another driver moved the saga on meanwhile (``saga.stale_step``), the step
+    overwrites the row's state with the one it read and takes its transition from there."""
     group = host.membership
     assert group is not None
     me = _driver_id(host)
 
     def work(tx: Transaction, now: float) -> tuple[Any, list[EventPayload]]:
         saga = tx.get_for_update(orchestration.SAGAS, believed.saga_id)
-        if saga is not None and saga.driver != me:
-            if group.fencing:
-                host.world.record("saga.step_fenced", host.name, saga_id=saga.saga_id, driver=saga.driver)
-                raise SagaTakenOver(f"{me}: saga {saga.saga_id} is driven by {saga.driver}")
+        if saga is None:
+            return step(tx, now)
+        if group.fencing and saga.driver != me:
+            host.world.record("saga.step_fenced", host.name, saga_id=saga.saga_id, driver=saga.driver)
+            raise SagaTakenOver(f"{me}: saga {saga.saga_id} is driven by {saga.driver}")
+        if not group.fencing and saga.state != believed.state:
             host.world.record("saga.stale_step", host.name, saga_id=saga.saga_id, driver=saga.driver,
                               state=str(saga.state), believed=str(believed.state))
-            if saga.state != believed.state:
-                saga.state = believed.state
-                tx.put(orchestration.SAGAS, saga.saga_id, saga)
-                if believed.state not in orchestration.TERMINAL:
-                    tx.put(orchestration.UNFINISHED, saga.saga_id, True)
+            saga.state = believed.state
+            tx.put(orchestration.SAGAS, saga.saga_id, saga)
+            if believed.state not in orchestration.TERMINAL:
+                tx.put(orchestration.UNFINISHED, saga.saga_id, True)
         return step(tx, now)
 
     return work
