@@ -129,3 +129,39 @@ def test_the_renamed_rebalance_delay_is_refused_with_its_new_name() -> None:
 
     with pytest.raises(ScenarioError, match="rebalance_delay is now session_timeout"):
         small_scenario("broker.rebalance_delay=3")
+
+
+# The search's minimal case: one buyer; Point's deduction requests are lost for 10 s, so
+# reservation#2, driving the saga, is still retrying when it freezes at 9 s for 15 s. Evicted at
+# 18 s, its saga is adopted by the recovery job on reservation#1, which deducts and confirms.
+ZOMBIE_DRIVER = (
+    "design.payment_flow=orchestration", "services.reservation.replicas=2", "broker.session_timeout=10",
+    "network.call_timeout=2", "workload.users=1",
+    ("faults=[{at: 0, kind: drop, target: request, duration: 10, match: {message_type: point.use}},"
+     " {at: 9, kind: pause, target: 'reservation#2', duration: 15}]"),
+)
+
+
+def test_the_recovery_job_adopts_the_sagas_of_an_evicted_replica_while_it_is_paused() -> None:
+    result = outcome(*ZOMBIE_DRIVER)
+    left = next(r for r in rebalances(result, "reservation") if "left" in r.data["reason"])
+    assert left.data["reason"] == "reservation#2 left (session timeout)" and left.at < 24.0
+    deductions = [r for r in records(result, "call.send") if r.data["endpoint"] == "point.use"]
+    assert {r.party for r in deductions if r.at < 9.0} == {"reservation#2"}
+    assert [r for r in deductions if r.party == "reservation#1" and left.at <= r.at < 24.0], \
+        "the saga is driven on by reservation#1 while its first driver is frozen"
+
+
+def test_a_zombie_saga_drivers_step_is_refused_once_its_saga_was_adopted() -> None:
+    result = outcome(*ZOMBIE_DRIVER)
+    fenced = records(result, "saga.step_fenced", "reservation#2")
+    assert fenced and fenced[0].at >= 24.0 and fenced[0].data["driver"] == "reservation#1@0"
+    assert not records(result, "saga.stale_step")
+    assert result.violated == []
+
+
+def test_without_fencing_a_zombie_saga_driver_overwrites_the_confirmed_saga_and_refunds_a_sold_seat() -> None:
+    result = outcome(*ZOMBIE_DRIVER, "design.fencing=false")
+    stale = records(result, "saga.stale_step", "reservation#2")
+    assert stale and stale[0].data["state"] == "CONFIRMED" and stale[0].data["believed"] == "DEDUCTING"
+    assert result.violated == ["no-orphaned-deduction"]
