@@ -450,6 +450,20 @@ DEFECTS: tuple[Defect, ...] = (
         why="Sorting the fast-sell-out ranking by date id instead of by time to sell out shows the "
         "wrong date first whenever a later date sold out faster (ranking-converges).",
     ),
+    Defect(
+        id="expiry-skips-declined-payment",
+        path="concertsim/models/reservations.py",
+        before="        elif payment is not None and payment.status == PaymentStatus.DECLINED:",
+        after=(
+            "        elif payment is not None and payment.status == PaymentStatus.DECLINED "
+            "and payment.requests_out > 0:"
+        ),
+        flows=SYNC,
+        why="Compensating an expiring hold's declined payment only while a request of it is counted "
+        "out trusts that Point's answers covered every request, but a network duplicate or a mesh "
+        "retry of point.use that Reservation never counted can deduct after the decline, and "
+        "nothing gives those points back (no-orphaned-deduction).",
+    ),
 )
 
 
@@ -547,6 +561,13 @@ WITNESSES: dict[str, tuple[str, ...]] = {
         ),
     ),
     "concert-ranking-ordered-by-date": (*_RICH, "workload.users=30", "seed=3"),
+    "expiry-skips-declined-payment": (
+        *_RICH, "workload.users=1",
+        _faults(
+            "{at: 0, kind: commit_failure, target: point, duration: 30},"
+            " {at: 0, kind: duplicate, target: request, match: {message_type: point.use}, params: {gap: 10}}"
+        ),
+    ),
 }
 """Defect id -> ``--set`` overrides of the ``small-opening`` scenario (no faults, sync flow, unless
 overridden) under which the planted copy behaves differently from a clean copy: a different trace,

@@ -11,7 +11,16 @@ directory) against:
   directory, the root, ``/proc``, a read-only file system, a file system that fills up (tmpfs
   mounts need root; without it those cases are listed as skipped);
 - interruptions: SIGINT and SIGTERM in the middle of ``run``, ``replay``, ``explore``, ``ablate`` and
-  ``sweep``, each over an earlier result that must survive.
+  ``sweep``, each over an earlier result that must survive, and in the first instants of a command;
+- paths that collide: an ``--out`` that holds the command's own input, two commands into one
+  ``--out`` at once, ``--junit`` or ``GITHUB_STEP_SUMMARY`` inside ``--out`` or naming one file;
+- numbers past their type: huge ``--seeds``, ``-n``, ``--seed``, rates and counts in a scenario;
+- resources exhausted mid-way: a sweep's journal or a streamed trace's spill files on a file
+  system that fills up (tmpfs, root only);
+- guards that must hold in every entry point: the same refusals from ``concertsim.run`` and the
+  pytest helper as from the command line;
+- foreign listeners on a loopback port given as ``--scheduler``: a web server that waits for a
+  request, a service that greets first.
 
 For each case it prints a row: the input, the exit code (and the one expected), the first line of
 the message, leftovers (hidden staging directories, half-written files, an output directory created
@@ -20,6 +29,7 @@ counts the cases that did not behave as expected.
 
     python bench/soak_cli.py                 # all cases, two at a time
     python bench/soak_cli.py --jobs 1 --only corpus
+    python bench/soak_cli.py --only collide --only numbers --only exhausted --only guards --only scheduler
 """
 
 from __future__ import annotations
@@ -66,7 +76,15 @@ class Case:
     setup: Callable[[Path], Callable[[], None] | None] | None = None
     interrupt: int | None = None
     interrupt_after: float = 1.0
+    interrupt_from_start: bool = False
+    """Send the signal ``interrupt_after`` seconds after the process starts (not after it starts
+    writing): an interruption while the command line is still importing."""
     keeps_previous: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment variables (``{dir}`` and ``{out}`` expanded)."""
+    python: str | None = None
+    """Instead of the command line, this Python code (``{dir}``, ``{out}`` expanded): a library
+    entry point that must refuse as the command line does (exit 2 from the code's own handler)."""
 
 
 @dataclass
@@ -156,6 +174,27 @@ def broken_link(folder: Path) -> None:
 
 def a_file(folder: Path) -> None:
     (folder / "out").write_text("a file, not a directory")
+
+
+def previous_result_with_its_scenario(folder: Path) -> None:
+    """An earlier counterexample in ``out``, listed by its manifest, that a replay reads."""
+    with StagedOutput(folder / "out") as staged:
+        staged.open().write_text("counterexample.yaml", PREVIOUS + "name: found\nworkload: {users: 3, duration: 20}\n")
+        staged.commit()
+
+
+def lock_held(folder: Path) -> Callable[[], None]:
+    """Another command writing ``out`` right now: its lock is held by this process."""
+    from concertsim.reports.output_lock import OutputLock
+
+    previous_result(folder)
+    lock = OutputLock((folder / "out").resolve(), folder / "out")
+    lock.acquire()
+    return lock.release
+
+
+def tiny_mount(folder: Path) -> Callable[[], None]:
+    return mount_tmpfs(folder / "tiny", "size=160k")
 
 
 def then(*steps: Callable[[Path], object]) -> Callable[[Path], None]:
@@ -279,6 +318,140 @@ def interruption_cases() -> list[Case]:
     ]
 
 
+def collision_cases() -> list[Case]:
+    small = ["small-opening", "--set", "workload.users=3", "--set", "workload.duration=20"]
+    return [
+        Case("collide", "replay OUT/counterexample.yaml --out OUT", ["replay", "{out}/counterexample.yaml", "--out", "{out}"],
+             setup=previous_result_with_its_scenario, keeps_previous=True),
+        Case("collide", "run into an --out another command is writing", ["run", *small, "--out", "{out}"],
+             setup=lock_held, keeps_previous=True),
+        Case("collide", "explore into an --out another command is writing", ["explore", "-n", "3", "--out", "{out}"],
+             setup=lock_held, keeps_previous=True),
+        Case("collide", "run --junit OUT/summary.json --out OUT", ["run", *small, "--junit", "{out}/summary.json", "--out", "{out}"],
+             setup=previous_result, keeps_previous=True),
+        Case("collide", "run --junit OUT/verdict.xml --out OUT", ["run", *small, "--junit", "{out}/verdict.xml", "--out", "{out}"],
+             setup=previous_result, keeps_previous=True),
+        Case("collide", "run --junit F with GITHUB_STEP_SUMMARY=F", ["run", *small, "--junit", "{dir}/ci.xml", "--out", "{out}"],
+             env={"GITHUB_STEP_SUMMARY": "{dir}/ci.xml"}),
+        Case("collide", "run with GITHUB_STEP_SUMMARY inside --out", ["run", *small, "--out", "{out}"],
+             env={"GITHUB_STEP_SUMMARY": "{out}/summary.md"}, setup=previous_result, keeps_previous=True),
+    ]
+
+
+def number_cases() -> list[Case]:
+    huge = "99999999999999999999"
+    small = "small-opening"
+    return [
+        Case("numbers", "sweep --seeds 10**20", ["sweep", small, "--seeds", huge, "--out", "{out}"]),
+        Case("numbers", "compare --seeds 10**20", ["compare", small, "--set-b", "design.compensation=false", "--seeds", huge, "--out", "{out}"]),
+        Case("numbers", "migrate --seeds 10**20", ["migrate", small, "--seeds", huge, "--out", "{out}"]),
+        Case("numbers", "explore -n 10**20", ["explore", "-n", huge, "--out", "{out}"]),
+        Case("numbers", "explore --workers 10**20", ["explore", "--workers", huge, "--out", "{out}"]),
+        Case("numbers", "run steady-state rate_per_second=1e308", ["run", "steady-state", "--set", "workload.rate_per_second=1e308", "--out", "{out}"]),
+        Case("numbers", "validate steady-state rate_per_second=1e308", ["validate", "steady-state", "--set", "workload.rate_per_second=1e308"]),
+        Case("numbers", "run initial_points=10**20", ["run", small, "--set", f"workload.initial_points={huge}", "--out", "{out}"]),
+        Case("numbers", "run a fault param of 1e308", ["run", small, "--set", "faults=[{at: 0, kind: slow, target: point, params: {factor: 1e308}}]", "--out", "{out}"]),
+        Case("numbers", "run a fault count of 10**20", ["run", small, "--set", f"faults=[{{at: 0, kind: drop, target: request, match: {{count: {huge}}}}}]", "--out", "{out}"]),
+        Case("numbers", "run a fault after the workload ends", ["run", small, "--set", "faults=[{at: 500, kind: crash, target: point}]", "--out", "{out}"]),
+        Case("numbers", "run a sale opening after the workload ends", ["run", small, "--set", "concerts.opens_at=500", "--out", "{out}"]),
+    ]
+
+
+def exhaustion_cases() -> list[Case]:
+    return [
+        Case("exhausted", "sweep whose journal fills a 160 kB file system",
+             ["sweep", "small-opening", "--seeds", "400", "--workers", "1", "--out", "{dir}/tiny/out"], setup=tiny_mount),
+        Case("exhausted", "streamed run whose spill files fill TMPDIR (160 kB)",
+             ["run", "small-opening", "--trace-mode", "stream", "--out", "{out}"], setup=tiny_mount,
+             env={"TMPDIR": "{dir}/tiny"}),
+    ]
+
+
+_REFUSES = (
+    "import sys\n"
+    "from concertsim.sim.cost import RunTooLarge\n"
+    "try:\n"
+    "    {call}\n"
+    "except (ValueError, RunTooLarge) as refusal:\n"
+    "    print('error:', refusal, file=sys.stderr); sys.exit(2)\n"
+)
+
+
+def guard_cases() -> list[Case]:
+    def code(call: str) -> str:
+        return _REFUSES.replace("{call}", call)
+
+    million = "overrides=['workload.users=1000000']"
+    return [
+        Case("guards", "concertsim.run 1,000,000 users", [], python=code(f"import concertsim; concertsim.run('small-opening', {million})")),
+        Case("guards", "pytest helper 1,000,000 users", [],
+             python=code(f"from concertsim.testing import assert_holds; assert_holds('small-opening', {million})")),
+        Case("guards", "concertsim.run trace_mode='streem'", [], python=code("import concertsim; concertsim.run('small-opening', trace_mode='streem')")),
+        Case("guards", "concertsim.run seed=1.5", [], python=code("import concertsim; concertsim.run('small-opening', seed=1.5)")),
+        Case("guards", "pytest helper seed=1.5", [], python=code("from concertsim.testing import assert_holds; assert_holds('small-opening', seed=1.5)")),
+        Case("guards", "SIGINT 0.3 s after explore starts", ["explore", "-n", "50", "--out", "{out}"], expect=130,
+             interrupt=signal.SIGINT, interrupt_after=0.3, interrupt_from_start=True),
+        Case("guards", "SIGINT 1 s after explore starts", ["explore", "-n", "50", "--out", "{out}"], expect=130,
+             interrupt=signal.SIGINT, interrupt_after=1.0, interrupt_from_start=True),
+    ]
+
+
+def scheduler_cases() -> list[Case]:
+    return [
+        Case("scheduler", "sweep --scheduler at a web server (loopback)",
+             ["sweep", "small-opening", "--seeds", "1", "--scheduler", "tcp://127.0.0.1:{http_port}", "--connect-timeout", "2", "--out", "{out}"]),
+        Case("scheduler", "explore --scheduler at a web server (loopback)",
+             ["explore", "-n", "5", "--scheduler", "tcp://127.0.0.1:{http_port}", "--connect-timeout", "2", "--out", "{out}"]),
+        Case("scheduler", "sweep --scheduler at a greeting service (loopback)",
+             ["sweep", "small-opening", "--seeds", "1", "--scheduler", "tcp://127.0.0.1:{greeting_port}", "--connect-timeout", "2", "--out", "{out}"]),
+        Case("scheduler", "compare --scheduler at a greeting service (loopback)",
+             ["compare", "small-opening", "--set-b", "design.compensation=false", "--seeds", "1", "--scheduler",
+              "tcp://127.0.0.1:{greeting_port}", "--connect-timeout", "2", "--out", "{out}"]),
+    ]
+
+
+class _Listeners:
+    """Two loopback listeners that are not Dask schedulers: a web server (answers only a request)
+    and a service that greets every connection first, as SSH does."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        self.greeting = socket.create_server(("127.0.0.1", 0))
+        self.greeting.settimeout(0.2)
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self.http.serve_forever, daemon=True),
+                         threading.Thread(target=self._greet, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def ports(self) -> dict[str, str]:
+        return {"{http_port}": str(self.http.server_address[1]), "{greeting_port}": str(self.greeting.getsockname()[1])}
+
+    def _greet(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.greeting.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    def close(self) -> None:
+        self._stop.set()
+        self.http.shutdown()
+        self.http.server_close()
+        self.greeting.close()
+
+
+_PLACEHOLDERS: dict[str, str] = {}
+"""Values of the ``{http_port}``-style placeholders of the running soak."""
+
+
 # --- running a case -----------------------------------------------------------------------------------------
 
 
@@ -308,7 +481,7 @@ def leftovers(folder: Path, case: Case, out_existed: bool) -> list[str]:
     out = folder / "out"
     if case.keeps_previous:
         survivor = out / "counterexample.yaml" if (out / "counterexample.yaml").exists() else folder / "tiny" / "out" / "counterexample.yaml"
-        if not survivor.exists() or survivor.read_text() != PREVIOUS:
+        if not survivor.exists() or not survivor.read_text().startswith(PREVIOUS):
             found.append("earlier result lost")
     elif case.expect == 2 and not out_existed and (out.exists() or out.is_symlink()):
         found.append("out created by a refused command")
@@ -331,7 +504,7 @@ def run_case(case: Case, root: Path, index: int) -> Outcome:
             except PermissionError as error:
                 return Outcome(case, None, "", skipped=str(error))
         out_existed = (folder / "out").exists() or (folder / "out").is_symlink()
-        args = [a.replace("{dir}", str(folder)).replace("{out}", str(folder / "out")) for a in case.args]
+        args = [_expand(a, folder) for a in case.args]
         started = time.monotonic()
         code, stdout, stderr = _execute(args, folder, case)
         seconds = time.monotonic() - started
@@ -345,15 +518,26 @@ def run_case(case: Case, root: Path, index: int) -> Outcome:
             clean_up()
 
 
+def _expand(text: str, folder: Path) -> str:
+    text = text.replace("{dir}", str(folder)).replace("{out}", str(folder / "out"))
+    for placeholder, value in _PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
 def _execute(args: list[str], folder: Path, case: Case) -> tuple[int, str, str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-           "COLUMNS": "200"}
+           "COLUMNS": "200", **{name: _expand(value, folder) for name, value in case.env.items()}}
+    command = ["-c", _expand(case.python, folder)] if case.python is not None else ["-m", "concertsim", *args]
     process = subprocess.Popen(
-        [sys.executable, "-m", "concertsim.cli", *args], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, *command], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, encoding="utf-8", errors="replace", env=env,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    if case.interrupt is not None:
+    if case.interrupt is not None and case.interrupt_from_start:
+        time.sleep(case.interrupt_after)
+        process.send_signal(case.interrupt)
+    elif case.interrupt is not None:
         target = folder / "out"
         deadline = time.monotonic() + 120
         while process.poll() is None and time.monotonic() < deadline:
@@ -418,13 +602,18 @@ def _count(values: object) -> dict[int, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="cases run at once (interruptions run alone)")
-    parser.add_argument("--only", choices=["corpus", "options", "out", "interrupt"], help="one group of cases")
+    parser.add_argument("--only", action="append", help="a group of cases (repeatable)",
+                        choices=["corpus", "options", "out", "interrupt", "collide", "numbers", "exhausted", "guards",
+                                 "scheduler"])
     options = parser.parse_args()
-    cases = [*corpus_cases(), *option_cases(), *output_cases(), *interruption_cases()]
+    cases = [*corpus_cases(), *option_cases(), *output_cases(), *interruption_cases(), *collision_cases(),
+             *number_cases(), *exhaustion_cases(), *guard_cases(), *scheduler_cases()]
     if options.only:
-        cases = [c for c in cases if c.group == options.only]
+        cases = [c for c in cases if c.group in options.only]
     root = Path(tempfile.mkdtemp(prefix="concertsim-soak-"))
     started = time.monotonic()
+    listeners = _Listeners()
+    _PLACEHOLDERS.update(listeners.ports)
     try:
         calm = [(i, c) for i, c in enumerate(cases) if c.interrupt is None]
         timed = [(i, c) for i, c in enumerate(cases) if c.interrupt is not None]
@@ -436,6 +625,7 @@ def main() -> int:
             results[i] = run_case(case, root, i)
         outcomes = [results[i] for i in range(len(cases))]
     finally:
+        listeners.close()
         shutil.rmtree(root, ignore_errors=True)
     print(table(outcomes))
     print()

@@ -96,16 +96,16 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         setting=("services.reservation.replicas=3",),
     ),
     Safeguard(
-        "design.fencing=false", ("no-orphaned-deduction",),
+        "design.fencing=false", ("no-orphaned-deduction", "seat-view-converges", "data-platform-exactly-once"),
         ("pause", "drop"),
-        "A replica frozen past its session timeout is evicted while it still runs; the recovery job "
-        "adopts its sagas, and when it resumes its stale saga step must be refused by the driver id "
-        "in the saga's row (a fencing token), or it overwrites what the new driver did.", "8.2",
-        redundant_in=("sync", "choreography"),
-        redundancy="Without an orchestrator a zombie replica's stale actions are offset commits, relay "
-        "publishes and handlings of events it held: the inbox skips the copies, a stale transaction "
-        "conflicts at commit and Point's idempotency keys absorb its calls, so fencing them changes no "
-        "promise.",
+        "A replica frozen past its session timeout is evicted while it still runs; when it resumes, its "
+        "offset commits, relay publishes and saga steps are stale and must be refused by generation and "
+        "fencing token, or they are applied beside the new owner's.", "8.2",
+        redundant_in=("sync", "choreography", "orchestration"),
+        redundancy="A zombie's stale actions are absorbed without fencing: the inbox skips the events it "
+        "publishes or handles again, a stale transaction conflicts at commit and is re-run on fresh reads, "
+        "Point's idempotency keys and tombstones absorb its calls, and a stale saga step that overwrites a "
+        "confirmed saga finds the reservation confirmed and ends CONFIRMED again.",
         # Two replicas, a session shorter than the drawn pauses, and calls that wait long enough
         # (2 s) for a pause to catch a driver between its deduction and its step.
         setting=("services.reservation.replicas=2", "broker.session_timeout=10", "network.call_timeout=2"),
@@ -132,6 +132,15 @@ class AblationRow:
     @property
     def caught(self) -> bool:
         return any(i in self.broken for i in self.safeguard.protects)
+
+    @property
+    def never_judged(self) -> list[str]:
+        """The invariants the safeguard protects that no example of the search could judge (not
+        applicable in every one): its absence could not have shown there."""
+        if self.exploration.found:
+            return []
+        never = self.exploration.never_judged()
+        return [i for i in self.safeguard.protects if i in never]
 
     @property
     def redundant(self) -> bool:

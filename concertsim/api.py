@@ -26,18 +26,31 @@ __all__ = ["run", "RunOutcome", "resolve_scenario", "check_run_arguments"]
 
 @dataclass
 class RunOutcome:
-    """A finished run and the verdict of every enabled invariant."""
+    """A finished run and the verdict of every enabled invariant: holds, violated, or not
+    applicable (it could not be judged on this run, with the reason)."""
 
     result: RunResult
     verdicts: list[Verdict]
 
     @property
     def holds(self) -> bool:
-        return all(v.holds for v in self.verdicts)
+        """No invariant was violated (those not applicable do not count either way)."""
+        return not any(v.violated for v in self.verdicts)
 
     @property
     def violated(self) -> list[str]:
-        return [v.invariant.id for v in self.verdicts if not v.holds]
+        """The invariants broken, in the checks' order."""
+        return [v.invariant.id for v in self.verdicts if v.violated]
+
+    @property
+    def held(self) -> list[str]:
+        """The invariants judged on this run and kept (never one that is not applicable)."""
+        return [v.invariant.id for v in self.verdicts if v.holds]
+
+    @property
+    def not_applicable(self) -> dict[str, str]:
+        """The invariants this run could not judge, each with the reason."""
+        return {v.invariant.id: v.not_applicable for v in self.verdicts if v.not_applicable is not None}
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
@@ -68,7 +81,9 @@ class RunOutcome:
         return run_html(self)
 
     def summary(self) -> dict[str, Any]:
-        """The content of ``summary.json``."""
+        """The content of ``summary.json``. ``holds`` is true when no invariant was violated;
+        each invariant's ``status`` says whether it holds, was violated or is not applicable (with
+        its ``reason``)."""
         result = self.result
         return {
             "scenario": result.scenario.name,
@@ -77,6 +92,7 @@ class RunOutcome:
             "trace_sha256": result.trace_sha256,
             "holds": self.holds,
             "violated": self.violated,
+            "not_applicable": self.not_applicable,
             "invariants": [v.to_json() for v in self.verdicts],
             "metrics": self.metrics,
             "scenario_definition": result.scenario.model_dump(mode="json"),

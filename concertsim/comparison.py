@@ -104,15 +104,29 @@ def measure_kind(name: str) -> MeasureKind:
 
 @dataclass(frozen=True)
 class RateOnSide:
-    """How often one side broke an invariant: the seeds that broke it, of ``runs``."""
+    """How often one side broke an invariant: the seeds that broke it, of the ``runs`` that judged
+    it. Seeds that could not judge it (``not_applicable``, with the first one's ``reason``) count
+    neither way; when none judged it, ``runs`` is 0 and ``rate`` None: not applicable on that side."""
 
     broken_seeds: tuple[int, ...]
     runs: int
-    rate: Interval
+    rate: Interval | None
+    not_applicable: tuple[int, ...] = ()
+    reason: str | None = None
+
+    @property
+    def applicable(self) -> bool:
+        return self.runs > 0
+
+    @property
+    def status(self) -> str:
+        return "violated" if self.broken_seeds else "holds" if self.applicable else "not_applicable"
 
     def to_json(self) -> dict[str, Any]:
-        return {"violated": len(self.broken_seeds), "runs": self.runs, "seeds": list(self.broken_seeds),
-                "rate": self.rate.to_json()}
+        return {"status": self.status, "violated": len(self.broken_seeds), "runs": self.runs,
+                "seeds": list(self.broken_seeds), "rate": None if self.rate is None else self.rate.to_json(),
+                "not_applicable": len(self.not_applicable), "not_applicable_seeds": list(self.not_applicable),
+                "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -125,7 +139,7 @@ class InvariantComparison:
     a: RateOnSide | None
     b: RateOnSide | None
     p_value: float | None
-    """Fisher's exact test of equal rates (None unless both sides check it)."""
+    """Fisher's exact test of equal rates (None unless some seed of each side judged it)."""
 
     @property
     def significant(self) -> bool:
@@ -216,6 +230,22 @@ class Comparison:
     def seeds(self) -> tuple[int, ...]:
         return self.plan.seeds
 
+    def not_applicable(self) -> dict[str, str]:
+        """The invariants that no seed could judge on a side that checks them: id -> which side(s)
+        and why (``A and B: <reason>``, ``B: <reason>``)."""
+        found = {}
+        for invariant in self.invariants:
+            sides = [(key.upper(), side) for key, side in (("a", invariant.a), ("b", invariant.b))
+                     if side is not None and not side.applicable]
+            if not sides:
+                continue
+            reasons = dict.fromkeys(side.reason for _, side in sides)
+            if len(sides) == 2 and len(reasons) == 1:
+                found[invariant.id] = f"A and B: {sides[0][1].reason}"
+            else:
+                found[invariant.id] = "; ".join(f"{key}: {side.reason}" for key, side in sides)
+        return found
+
     def significant_invariants(self) -> list[InvariantComparison]:
         return [i for i in self.invariants if i.significant]
 
@@ -303,6 +333,7 @@ class Comparison:
             "differences": [{"field": d.field, "a": d.a, "b": d.b} for d in self.plan.differences],
             "significance": SIGNIFICANCE,
             "holds": self.holds,
+            "not_applicable": self.not_applicable(),
             "verdict": self.verdict(),
             "power_note": self.power_note(),
             "invariants": [i.to_json() for i in self.invariants],
@@ -322,14 +353,15 @@ def _side_json(side: Side, runs: SweepResult) -> dict[str, Any]:
             "design": side.scenario.design.model_dump(mode="json"),
             "faults": [f.model_dump(mode="json", exclude_defaults=True) for f in side.scenario.faults],
             "faults_replaced": side.faults_replaced, "holds": runs.holds,
-            "violations_by_invariant": runs.violations_by_invariant()}
+            "violations_by_invariant": runs.violations_by_invariant(),
+            "not_applicable": runs.not_applicable()}
 
 
 def _run_json(result: SeedResult | None) -> dict[str, Any] | None:
     if result is None:
         return None
     return {"trace_sha256": result.trace_sha256, "violated": list(result.violated),
-            "first_violations": list(result.first_violations),
+            "first_violations": list(result.first_violations), "not_applicable": dict(result.not_applicable),
             "measures": {k: _finite(v) for k, v in result.measures.items()}}
 
 
@@ -345,17 +377,18 @@ def judge(plan: ComparisonPlan, a_runs: SweepResult, b_runs: SweepResult) -> Com
     def rate(key: str, invariant: str) -> RateOnSide | None:
         if invariant not in checked[key]:
             return None
-        broken = tuple(seed for seed in plan.seeds if invariant in runs[key][seed].violated)
-        interval = rate_interval(len(broken), len(plan.seeds))
-        assert interval is not None
-        return RateOnSide(broken, len(plan.seeds), interval)
+        judged = [seed for seed in plan.seeds if runs[key][seed].judged(invariant)]
+        unjudged = [seed for seed in plan.seeds if not runs[key][seed].judged(invariant)]
+        broken = tuple(seed for seed in judged if invariant in runs[key][seed].violated)
+        reason = runs[key][unjudged[0]].not_applicable[invariant] if unjudged else None
+        return RateOnSide(broken, len(judged), rate_interval(len(broken), len(judged)), tuple(unjudged), reason)
 
     invariants = []
     for invariant in INVARIANT_IDS:
         if invariant not in checked["a"] | checked["b"]:
             continue
         on_a, on_b = rate("a", invariant), rate("b", invariant)
-        p = None if on_a is None or on_b is None else rate_difference_p(
+        p = None if on_a is None or on_b is None or not on_a.applicable or not on_b.applicable else rate_difference_p(
             len(on_a.broken_seeds), on_a.runs, len(on_b.broken_seeds), on_b.runs)
         definition = REGISTRY[invariant]
         invariants.append(InvariantComparison(invariant, definition.kind, definition.promise, on_a, on_b, p))

@@ -88,15 +88,40 @@ class Exploration:
     probes: Counter[str] = field(default_factory=Counter)
     example_digests: list[str] = field(default_factory=list)
     """SHA-256 of each example tried, in order (a smaller budget's list is a prefix of a larger's)."""
+    invariants: tuple[str, ...] = ()
+    """The invariants searched for (a violation of one is a failure)."""
+    not_applicable: Counter[str] = field(default_factory=Counter)
+    """Per invariant, the generated examples that could not judge it (they neither kept nor broke
+    it), counted as ``generated`` counts them."""
+    not_applicable_reasons: dict[str, str] = field(default_factory=dict)
+    """Per invariant some example could not judge, the first such example's reason."""
 
     @property
     def found(self) -> bool:
         return self.counterexample is not None
 
     @property
+    def search_runs(self) -> int:
+        """Simulations of the search itself: one per distinct example (a repeated one is not run
+        again, so examples and runs differ by ``repeated``)."""
+        return self.generated - self.repeated
+
+    @property
     def shrink_runs(self) -> int:
-        """Simulations spent shrinking the first failure to a 1-minimal one."""
+        """Simulations spent shrinking the first failure to a 1-minimal one (never counting the
+        search's examples: ``runs`` is ``search_runs`` plus these, once shrinking is done)."""
         return self.minimization.runs if self.minimization is not None else 0
+
+    def judged(self, invariant: str) -> int:
+        """How many generated examples judged ``invariant`` (it held or was violated)."""
+        return self.generated - self.not_applicable.get(invariant, 0)
+
+    def never_judged(self) -> dict[str, str]:
+        """The invariants searched for that no generated example could judge, with a reason: a
+        search that never judged a promise says nothing about it."""
+        if not self.generated:
+            return {}
+        return {name: self.not_applicable_reasons.get(name, "") for name in self.invariants if self.judged(name) <= 0}
 
     def unreached_probes(self) -> list[str]:
         return [name for name in PROBES if not self.probes.get(name)]
@@ -177,8 +202,9 @@ def explore(
     cluster at ``scheduler``; the result is the same. ``on_run`` is told of progress: after each
     round, and after each shrinking run.
     """
-    report = Exploration(base=base, examples_requested=examples, seed=seed, workers=workers, max_events=max_events)
     wanted = tuple(invariants) if invariants is not None else tuple(base.enabled_checks())
+    report = Exploration(base=base, examples_requested=examples, seed=seed, workers=workers, max_events=max_events,
+                         invariants=wanted)
     space = SearchSpace(base.model_dump_json(), tuple(kinds), max_faults, max_users, wanted, max_events)
     seen: set[str] = set()
 
@@ -196,6 +222,9 @@ def explore(
                 report.runs += 1
             report.probes.update(example.probes)
             report.over_budget += example.over_budget
+            report.not_applicable.update(list(example.not_applicable))
+            for name, reason in example.not_applicable.items():
+                report.not_applicable_reasons.setdefault(name, reason)
             if example.failed:
                 report.examples_to_failure = report.generated
                 break

@@ -89,12 +89,14 @@ def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 def _seed_row(result: SeedResult) -> dict[str, Any]:
     return {"seed": result.seed, "holds": not result.violated, "violated": ", ".join(result.violated),
+            "not_applicable": ", ".join(result.not_applicable),
             "trace_sha256": result.trace_sha256, **result.measures}
 
 
 def grid_frame(result: GridResult) -> pd.DataFrame:
-    """One row per run of a sweep: the swept values (a column per key), the seed, whether every
-    invariant held, the invariants broken, the trace hash and the headline measures."""
+    """One row per run of a sweep: the swept values (a column per key), the seed, whether no
+    invariant was broken (``holds``), the invariants broken, those the run could not judge
+    (``not_applicable``), the trace hash and the headline measures."""
     pd = pandas()
     return pd.DataFrame.from_records([{**run.cell, **_seed_row(run.result)} for run in result.ordered_runs()])
 

@@ -43,6 +43,7 @@ __all__ = [
     "run_migration",
     "processes_text",
     "users_shifted",
+    "without_shift",
 ]
 
 TOPOLOGY_KEY = "design.topology"
@@ -112,6 +113,16 @@ def users_shifted(stage: str, users: int) -> int:
     return len(ShiftRouting(shift, users).shifted) if shift else 0
 
 
+def without_shift(base: Scenario) -> tuple[Scenario, int]:
+    """``base`` without its traffic shift, and the shift it carried (0 if none). A scenario that
+    shifts users (the built-in ``point-shift``) describes the stage ``monolith@N``; the other stages
+    run it without the shift, which only the monolith can carry."""
+    shift = base.design.point_shift
+    if not shift:
+        return base, 0
+    return base.model_copy(update={"design": base.design.model_copy(update={"point_shift": 0})}), shift
+
+
 def plan_migration(base: Scenario, stages: Sequence[str], seeds: Sequence[int]) -> SweepPlan:
     """The grid of ``base`` over ``stages`` and ``seeds`` (every stage runs the same seeds and the
     same fault schedule). Raises :class:`MigrationError` if a stage is not a valid scenario."""
@@ -158,7 +169,8 @@ class StageResult:
     """One stage's runs: ``summary`` (rates and measures), the invariants first broken here
     (``introduced``), those broken at an earlier stage that hold here (``repaired``), and the
     probes some run reached (``reached``: probe -> how many runs), ``first_reached`` the ones no
-    earlier stage's run did."""
+    earlier stage's run did. An invariant no run of the stage could judge (not applicable there)
+    is never repaired by it."""
 
     stage: str
     summary: CellSummary
@@ -179,6 +191,7 @@ class StageResult:
             "point_shift": _stage_parts(self.stage)[1],
             "holds": summary["holds"],
             "violated": summary["violated"],
+            "not_applicable": summary["not_applicable"],
             "introduced": list(self.introduced),
             "repaired": list(self.repaired),
             "probes_reached": dict(self.reached),
@@ -225,6 +238,7 @@ def judge_stages(summaries: Sequence[tuple[str, CellSummary]]) -> tuple[StageRes
         broken_here = [rate.invariant for rate in summary.broken]
         introduced = tuple(name for name in broken_here if name not in broken_before)
         repaired = tuple(name for name in broken_before if name not in broken_here
+                         and name in summary.rates and summary.rates[name].applicable
                          and ("@" in stage or name not in SHIFT_ONLY))
         reached = _probes_reached(summary)
         first_reached = tuple(name for name in reached if name not in reached_before)

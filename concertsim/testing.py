@@ -70,7 +70,7 @@ def assert_holds(
             not_written = f"the scenario could not be written to {counterexample_dir} ({error.strerror or error})"
     lines = [f"scenario {resolved.name!r} (seed {result.seed}) broke {len(outcome.violated)} invariant(s):"]
     for verdict in outcome.verdicts:
-        if not verdict.holds:
+        if verdict.violated:
             first = verdict.violations[0]
             lines.append(f"  {verdict.invariant.id}: {first.message} (at {first.at:.3f} s)"
                          if first.at is not None else f"  {verdict.invariant.id}: {first.message}")

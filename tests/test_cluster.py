@@ -128,3 +128,29 @@ def test_sweep_at_a_web_server_says_it_is_not_a_scheduler_with_exit_2(tmp_path: 
         result = cli("sweep", "small-opening", "--seeds", "1", "--scheduler", address,
                      "--connect-timeout", "1", "--out", str(tmp_path / "sweep"))
     assert "is not a Dask scheduler" in refused(result)
+
+
+def test_a_sweep_on_a_loopback_dask_cluster_equals_the_local_one(tmp_path: Path) -> None:
+    """A real scheduler and worker, bound to the loopback address only, give the same runs as the
+    local process pool."""
+    from dask.distributed import LocalCluster
+
+    from tests.cli.invoking import cli
+
+    args = ("sweep", "small-opening", "--seeds", "2", "--set", "workload.users=4", "--quiet")
+    local = cli(*args, "--workers", "1", "--out", str(tmp_path / "local"))
+    assert local.exit_code == 0, local.output
+    with LocalCluster(host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None, protocol="tcp") as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        remote = cli(*args, "--scheduler", address, "--out", str(tmp_path / "remote"))
+    assert remote.exit_code == 0, remote.output
+
+    def hashes(out: Path) -> list[tuple[int, str]]:
+        import json
+
+        runs = [json.loads(line) for line in (out / "sweep.jsonl").read_text().splitlines()]
+        return sorted((run["seed"], run["trace_sha256"]) for run in runs)
+
+    assert hashes(tmp_path / "remote") == hashes(tmp_path / "local")

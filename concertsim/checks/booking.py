@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from concertsim.checks.applicability import hold_ran_out, seat_held
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import reservations
@@ -17,6 +18,7 @@ _OPEN = (ReservationStatus.HELD, ReservationStatus.PAYMENT_PENDING)
     "no-double-booking",
     "safety",
     "No seat is ever held or sold for two reservations at the same moment.",
+    applies=seat_held,
 )
 def no_double_booking(result: RunResult) -> list[Violation]:
     """Replays the seat events in commit order: a seat claimed while another reservation still
@@ -71,6 +73,7 @@ def no_double_booking(result: RunResult) -> list[Violation]:
     "convergence",
     "A hold that is not paid within its TTL expires and its seat is free again: within two sweeps of "
     "its expiry when no fault was active from the hold to then, and by the end of the run always.",
+    applies=hold_ran_out,
 )
 def seats_released_on_expiry(result: RunResult) -> list[Violation]:
     scenario = result.scenario

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from concertsim.checks.applicability import charge_asked
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import TraceIndex, seqs, trace_index
 from concertsim.models import points
@@ -22,6 +23,7 @@ from concertsim.sim.result import RunResult
     "Each charge a client asked for is credited exactly once if acknowledged, never if refused, at "
     "most once if its outcome is unknown, with the amount asked; no charge is credited that no "
     "client asked for.",
+    applies=charge_asked,
 )
 def charge_exactly_once(result: RunResult) -> list[Violation]:
     credited: dict[str | None, list[points.LedgerEntry]] = defaultdict(list)

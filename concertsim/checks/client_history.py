@@ -6,6 +6,7 @@ unknown one must end as exactly one of the two: confirmed with one deduction, or
 
 from __future__ import annotations
 
+from concertsim.checks.applicability import payment_answered
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.checks.orphaned_deductions import net_deductions
@@ -19,6 +20,7 @@ from concertsim.sim.result import RunResult
     "convergence",
     "An acknowledged payment is confirmed, a failed one is not charged, an unknown one ends as one "
     "of the two.",
+    applies=payment_answered,
 )
 def client_outcomes_honoured(result: RunResult) -> list[Violation]:
     booked = result.table("reservation", reservations.RESERVATIONS)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from concertsim.checks.applicability import point_storage_events
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.points_ledger import point_events
 from concertsim.models import points
@@ -17,6 +18,7 @@ from concertsim.sim.result import RunResult
     "safety",
     "With event sourcing, each account's stream holds every one of its ledger entries once, and each "
     "snapshot equals the replay of the events it covers: the live balance is the replayed one.",
+    applies=point_storage_events,
 )
 def point_replay_consistent(result: RunResult) -> list[Violation]:
     streams = result.table("point", points.STREAMS)

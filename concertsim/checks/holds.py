@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from concertsim.checks.applicability import seat_held
 from concertsim.checks.base import Violation, invariant
 from concertsim.sim.result import RunResult
 
@@ -21,6 +22,7 @@ _HOLD_ENDS = ("ReservationCompletedEvent", "ReservationExpiredEvent", "Reservati
     "safety",
     "A hold request makes at most one reservation, however often it is retried, and no user has "
     "more open holds at once than rules.max_open_holds_per_user.",
+    applies=seat_held,
 )
 def no_duplicate_holds(result: RunResult) -> list[Violation]:
     """Replays SeatReservedEvent and the events that end a hold, in commit order. A hold counts

@@ -7,6 +7,7 @@ parked during the faults are handled when re-driven, so nothing stays parked for
 
 from __future__ import annotations
 
+from concertsim.checks.applicability import event_raised, events_parked
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.sim.result import RunResult
@@ -17,6 +18,7 @@ from concertsim.sim.result import RunResult
     "convergence",
     "Each committed event is processed by every subscribing group, or parked in its dead-letter "
     "topic with a reason.",
+    applies=event_raised,
 )
 def no_lost_events(result: RunResult) -> list[Violation]:
     raised: list[tuple[int, float, str, str, str | None]] = []
@@ -56,6 +58,7 @@ def no_lost_events(result: RunResult) -> list[Violation]:
     "convergence",
     "Once every fault is healed, each event parked in a dead-letter topic is handled when re-driven: "
     "none stays parked for good.",
+    applies=events_parked,
 )
 def dead_letters_drain(result: RunResult) -> list[Violation]:
     """An event still parked after heal, redrive and settle fails in a healthy system: a message

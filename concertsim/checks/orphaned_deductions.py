@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from concertsim.checks.applicability import money_moved
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import points, reservations
@@ -29,6 +30,7 @@ def net_deductions(result: RunResult) -> dict[str, list[points.PointUse]]:
     "no-orphaned-deduction",
     "convergence",
     "Each point deduction ends matched by a confirmed reservation or refunded exactly once.",
+    applies=money_moved,
 )
 def no_orphaned_deduction(result: RunResult) -> list[Violation]:
     unrefunded = net_deductions(result)

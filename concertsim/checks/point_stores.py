@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from concertsim.checks.applicability import point_shifted
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.sim.point_shift import POINT_TABLES, user_of
@@ -29,6 +30,7 @@ _POINT_EVENTS = ("PointChargedEvent", "PointUsedEvent", "PointRefundedEvent")
     "During a traffic shift to the split-out Point, once the system has settled the monolith's and "
     "the new service's Point stores hold every account alike: its balance, ledger, deductions and tombstones; "
     "and no payment is served by both.",
+    applies=point_shifted,
 )
 def point_stores_agree(result: RunResult) -> list[Violation]:
     if not result.scenario.design.point_shift:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from concertsim.checks.applicability import refund_made
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import points
@@ -73,7 +74,7 @@ def points_ledger_balanced(result: RunResult) -> list[Violation]:
     return violations
 
 
-@invariant("no-double-refund", "safety", "No deduction is refunded more than once.")
+@invariant("no-double-refund", "safety", "No deduction is refunded more than once.", applies=refund_made)
 def no_double_refund(result: RunResult) -> list[Violation]:
     refunds: dict[str, list[points.LedgerEntry]] = defaultdict(list)
     for entry in result.table("point", points.LEDGER).values():

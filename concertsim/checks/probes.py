@@ -174,6 +174,22 @@ def _released_seat_resold(result: RunResult) -> int:
     return count
 
 
+def _liveness_judged_beside_a_fault(result: RunResult) -> int:
+    """An honest buyer's payment was judged by ``honest-buyer-confirmed`` although a fault was
+    active during its purchase (on a party or a message the purchase does not touch): the promise
+    is judged under faults, not only in fault-free stretches."""
+    from concertsim.checks.liveness import honest_payments
+
+    heal = result.phases.heal_at
+    windows = [(w["start"], w["end"] if w.get("end") is not None else heal) for w in result.fault_windows]
+    count = 0
+    for hold, pay, _reservation in honest_payments(result):
+        end = pay.complete_at if pay.complete_at is not None else result.phases.ended_at
+        if any(start <= end and stop >= hold.invoke_at for start, stop in windows):
+            count += 1
+    return count
+
+
 PROBES: dict[str, Callable[[RunResult], int]] = {
     "reply-lost-after-deduction": _reply_lost_after_deduction,
     "redelivery-skipped-by-inbox": _redelivery_skipped_by_inbox,
@@ -186,6 +202,7 @@ PROBES: dict[str, Callable[[RunResult], int]] = {
     "redelivery-after-lost-offset-commit": _redelivery_after_lost_offset_commit,
     "event-overtaken-across-partitions": _event_overtaken_across_partitions,
     "released-seat-resold": _released_seat_resold,
+    "liveness-judged-beside-a-fault": _liveness_judged_beside_a_fault,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from concertsim.checks.applicability import reservation_confirmed
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import concert, data_platform, reservations
@@ -94,6 +95,7 @@ def ranking_converges(result: RunResult) -> list[Violation]:
     "data-platform-exactly-once",
     "convergence",
     "Data Platform holds each confirmed reservation exactly once.",
+    applies=reservation_confirmed,
 )
 def data_platform_exactly_once(result: RunResult) -> list[Violation]:
     collected = Counter(r.reservation_id for r in result.table("data_platform", data_platform.COLLECTED).values())

@@ -7,6 +7,7 @@ reservation, so Reservation must consume the announcement and show the payment R
 
 from __future__ import annotations
 
+from concertsim.checks.applicability import points_refunded
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import points, reservations
@@ -19,6 +20,7 @@ from concertsim.sim.result import RunResult
     "convergence",
     "Once the system has settled, the payment of every unconfirmed reservation whose points were "
     "given back shows REFUNDED, and no payment shows REFUNDED without a refund.",
+    applies=points_refunded,
 )
 def refunds_visible(result: RunResult) -> list[Violation]:
     refunded = sorted({u.reservation_id for u in result.table("point", points.USES).values()

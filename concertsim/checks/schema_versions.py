@@ -8,6 +8,7 @@ broke (producers or consumers first) and the reader that would have kept it read
 
 from __future__ import annotations
 
+from concertsim.checks.applicability import schema_upgraded
 from concertsim.checks.base import Violation, invariant
 from concertsim.sim.result import RunResult
 
@@ -32,6 +33,7 @@ _FIX = {
     "safety",
     "During a rolling upgrade of an event's schema, every consumer can read every event it is "
     "delivered, in whichever version it was written.",
+    applies=schema_upgraded,
 )
 def events_readable(result: RunResult) -> list[Violation]:
     upgrade = result.scenario.schema_upgrade

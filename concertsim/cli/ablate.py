@@ -85,6 +85,9 @@ def _flows_or_exit(text: str) -> tuple[str, ...]:
         raise bad_input(
             f"--flows takes sync, choreography and/or orchestration, not {text!r}" + (f"; {' '.join(hints)}" if hints else "")
         )
+    repeated = sorted({f for f in chosen if chosen.count(f) > 1})
+    if repeated:
+        raise bad_input(f"--flows {text!r} names {', '.join(repeated)} more than once: each flow's cells would run twice")
     return chosen
 
 
@@ -179,6 +182,7 @@ def _ablation_row_json(row: AblationRow) -> dict[str, Any]:
         "redundant_in_this_flow": row.redundant,
         "as_expected": row.as_expected,
         "broken": row.broken,
+        "never_judged": row.never_judged,
         "examples_to_failure": row.exploration.examples_to_failure,
         "runs": row.exploration.runs,
         "faults_in_minimal": row.faults_in_minimal,
@@ -201,6 +205,8 @@ def _print_ablation(rows: list[AblationRow], out: Path) -> None:
             broken = ", ".join(row.broken)
         elif row.redundant:
             broken = "nothing: redundant in this flow (documented)"
+        elif row.never_judged:
+            broken = f"[yellow]nothing it protects[/yellow] [dim](never judged: {', '.join(row.never_judged)})[/dim]"
         else:
             broken = "[yellow]nothing it protects[/yellow]"
         table.add_row(

@@ -394,7 +394,8 @@ def main() -> None:
     sys.unraisablehook = _unraisable
     try:
         app()
-    except Terminated:
-        sys.exit(EXIT_TERMINATED)
-    except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as error:  # past every command's own report (after its results, say)
+        word = "terminated" if isinstance(error, Terminated) else "interrupted"
+        stderr.print(f"[yellow]{word}[/yellow] after the command's last step; any results it wrote are "
+                     "complete (they are swapped in whole or not at all)", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_TERMINATED if isinstance(error, Terminated) else EXIT_INTERRUPTED)

@@ -192,8 +192,15 @@ def _print_comparison(comparison: Comparison, out: Path) -> None:
                           p_text(invariant.p_value), f"[bold]{escape(mark)}[/bold]" if invariant.significant else mark)
         stdout.print(table)
     else:
-        stdout.print(f"[green]Neither side broke any of the {len(comparison.invariants)} invariants "
+        judged = len(comparison.invariants) - sum(
+            1 for i in comparison.invariants if all(side is None or not side.applicable for side in (i.a, i.b)))
+        stdout.print(f"[green]Neither side broke any of the {judged} invariants judged "
                      f"in any of the {len(comparison.seeds)} seeds.[/green]", soft_wrap=True)
+    unjudged = comparison.not_applicable()
+    if unjudged:
+        stdout.print("[dim]Not applicable (no seed could judge it): "
+                     + escape("; ".join(f"{name} ({where})" for name, where in unjudged.items())) + "[/dim]",
+                     highlight=False, soft_wrap=True)
 
     same = [m for m in comparison.measures
             if m.difference is not None and m.difference.estimate == 0 and m.difference.half_width == 0]

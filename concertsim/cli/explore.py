@@ -114,7 +114,7 @@ class SearchWatch:
         else:
             self.progress.update(
                 self.task, total=None, description=f"shrinking the failure of example {report.examples_to_failure} "
-                f"(run {report.runs})",
+                f"(shrinking run {report.runs - report.search_runs})",
             )
 
     def how_far(self) -> str:
@@ -266,6 +266,8 @@ def _exploration_summary(found: Exploration) -> dict[str, Any]:
         "counterexample": found.counterexample.model_dump(mode="json") if found.counterexample else None,
         "trace_sha256": outcome.result.trace_sha256 if outcome else None,
         "invariants": [v.to_json() for v in outcome.verdicts] if outcome else [],
+        "not_applicable_examples": {name: found.not_applicable.get(name, 0) for name in found.invariants},
+        "never_judged": found.never_judged(),
         "probes": {name: found.probes.get(name, 0) for name in PROBES},
         "unreached_probes": found.unreached_probes(),
     }
@@ -307,6 +309,11 @@ def _print_exploration(found: Exploration, out: Path) -> None:
             stdout.print(escape(found.budget_note()), highlight=False, soft_wrap=True)
         if found.over_budget_note():
             stdout.print(f"[yellow]{escape(found.over_budget_note())}[/yellow]", highlight=False, soft_wrap=True)
+        never = found.never_judged()
+        if never:
+            stdout.print(f"[dim]not applicable in every example, so never judged: "
+                         f"{escape('; '.join(f'{name} ({reason})' for name, reason in never.items()))}[/dim]",
+                         highlight=False, soft_wrap=True)
         return
     assert found.outcome is not None and found.counterexample is not None
     if found.over_budget_note():
@@ -315,7 +322,7 @@ def _print_exploration(found: Exploration, out: Path) -> None:
     minimal = "1-minimal" if minimization is not None and minimization.one_minimal else "not proven 1-minimal"
     stdout.print(
         f"[red]counterexample[/red] after {found.examples_to_failure} example(s), shrunk in "
-        f"{found.runs - (found.examples_to_failure or 0)} more runs to "
+        f"{found.shrink_runs} more runs to "
         f"{len(found.counterexample.faults)} fault(s), {found.counterexample.workload.users} user(s), "
         f"{minimal}:", soft_wrap=True,
     )

@@ -47,6 +47,7 @@ from concertsim.migration import (
     plan_migration,
     run_migration,
     with_shift,
+    without_shift,
 )
 from concertsim.reports.migration_console import print_migration_summary
 from concertsim.reports.migration_report import write_migration_report
@@ -61,7 +62,7 @@ def migrate_command(
     scenario: ScenarioArg = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per stage: the scenario's seed and the ones after it, the same at every stage.", min=1, max=MAX_SEEDS)] = 5,
     stages: Annotated[str | None, typer.Option("--stages", metavar="A,B,...", help=f"The stages to run, comma-separated (default: all, {', '.join(STAGE_NAMES)}); run in that order.")] = None,
-    shift: Annotated[int | None, typer.Option("--shift", metavar="PERCENT", help="Also run the monolith with this share of the users (spread over them, the same users and more for a larger share) served by the split-out Point, its store kept in sync by replication: the stage monolith@PERCENT, run after the monolith.")] = None,
+    shift: Annotated[int | None, typer.Option("--shift", metavar="PERCENT", help="Also run the monolith with this share of the users (spread over them, the same users and more for a larger share) served by the split-out Point, its store kept in sync by replication: the stage monolith@PERCENT, run after the monolith (default: the scenario's own design.point_shift, if it has one).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Local worker processes (default: one per core).", min=1, max=MAX_WORKERS)] = None,
     scheduler: SchedulerOption = None,
     connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
@@ -86,14 +87,14 @@ def migrate_command(
     Exit codes: 0 every stage kept every invariant; 1 a run broke one; 2 bad input (a scenario, an
     override, --stages, --shift), an unwritable --out, or no scheduler answering; 130 interrupted.
     """
-    try:
-        chosen = with_shift(parse_stages(stages), shift)
-    except MigrationError as error:
-        raise bad_input(str(error)) from None
     for key, option in ((TOPOLOGY_KEY, "--stages"), (SHIFT_KEY, "--shift")):
         if any(override.split("=", 1)[0].strip() == key for override in set_ or ()):
             raise bad_input(f"--set {key}: it is chosen with {option}")
-    resolved = scenario_or_exit(scenario, set_)
+    resolved, carried = without_shift(scenario_or_exit(scenario, set_))
+    try:
+        chosen = with_shift(parse_stages(stages), shift if shift is not None else carried or None)
+    except MigrationError as error:
+        raise bad_input(str(error)) from None
     try:
         plan = plan_migration(resolved, chosen, range(resolved.seed, resolved.seed + seeds))
     except MigrationError as error:

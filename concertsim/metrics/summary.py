@@ -11,7 +11,7 @@ from typing import Any
 from concertsim.metrics.broker_delivery import broker_delivery
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.event_processing import event_processing
-from concertsim.metrics.funnel import funnel
+from concertsim.metrics.funnel import funnel, funnel_losses
 from concertsim.metrics.records import RecordsByKind, records_by_kind
 from concertsim.metrics.reliability import call_reliability, consumer_reliability
 from concertsim.metrics.resources import resource_usage
@@ -54,7 +54,8 @@ def _count(records: RecordsByKind, kind: str) -> int:
 def compute_metrics(result: RunResult) -> dict[str, Any]:
     """A JSON-ready dict of the run's figures (the ``metrics`` of ``summary.json``).
 
-    Besides the counts, the client ``latency`` per route and the ``funnel``: ``server_time``
+    Besides the counts, the client ``latency`` per route, the ``funnel`` and where it lost users
+(``funnel_losses``, :func:`~concertsim.metrics.funnel.funnel_losses`): ``server_time``
     (service -> endpoint, :mod:`~concertsim.metrics.server_time`), ``event_processing`` (per
     consumer group, :mod:`~concertsim.metrics.event_processing`), ``staleness`` (per read model,
     :mod:`~concertsim.metrics.staleness`) and ``reliability`` (``calls``: caller -> endpoint;
@@ -87,6 +88,7 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     return {
         "users": result.counters.get("users", 0),
         "funnel": funnel(result),
+        "funnel_losses": funnel_losses(result, records),
         "reservations": {
             "held": sum(statuses.values()),
             "confirmed": statuses.get("CONFIRMED", 0),

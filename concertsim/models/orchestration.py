@@ -6,10 +6,12 @@ States: DEDUCTING (asking Point to deduct) → CONFIRMED (the reservation is pai
 took nothing; the hold stands) | COMPENSATING (points may have been taken for a reservation that
 failed: asking Point to give them back) → COMPENSATED. Without compensation in the design, a
 failed payment ends FAILED with nothing given back. CONFIRMED, DECLINED, COMPENSATED and FAILED are
-terminal. ``driver`` is the incarnation of the Reservation host whose process drives the saga
-(with several Reservation replicas, the replica and its incarnation, ``reservation#2@1``): a
-saga whose driver is not a current incarnation lost its process in a crash and is resumed by the
-recovery job.
+terminal, except that a DECLINED saga starts again when its payment is asked for again and is
+compensated (→ COMPENSATING) when its hold expires unpaid, since a copy of a deduction request may
+deduct after Point's answers. ``driver`` is the incarnation of the Reservation host whose process
+drives the saga (with several Reservation replicas, the replica and its incarnation,
+``reservation#2@1``): a saga whose driver is not a current incarnation lost its process in a crash
+and is resumed by the recovery job.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "PaymentSaga",
     "begin_saga",
     "advance",
+    "compensate_declined",
     "adopt",
     "unfinished_sagas",
     "IllegalTransition",
@@ -50,6 +53,7 @@ TERMINAL = frozenset({SagaState.CONFIRMED, SagaState.DECLINED, SagaState.COMPENS
 _NEXT = {
     SagaState.DEDUCTING: frozenset({SagaState.CONFIRMED, SagaState.DECLINED, SagaState.COMPENSATING,
                                     SagaState.FAILED}),
+    SagaState.DECLINED: frozenset({SagaState.COMPENSATING}),
     SagaState.COMPENSATING: frozenset({SagaState.COMPENSATED}),
 }
 
@@ -99,7 +103,19 @@ def advance(store: Store, *, saga_id: str, to: SagaState, now: float) -> Payment
     store.put(SAGAS, saga_id, saga)
     if to in TERMINAL:
         store.delete(UNFINISHED, saga_id)
+    else:
+        store.put(UNFINISHED, saga_id, True)
     return saga
+
+
+def compensate_declined(store: Store, *, saga_id: str, now: float) -> PaymentSaga | None:
+    """The hold of a DECLINED saga's payment expired: move it to COMPENSATING, so that Point is
+    commanded to give back what a late copy of a deduction request took, or to leave a tombstone
+    against one still travelling. Any other saga (or none) is left as it is and None returned."""
+    saga = store.get_for_update(SAGAS, saga_id)
+    if saga is None or saga.state != SagaState.DECLINED:
+        return None
+    return advance(store, saga_id=saga_id, to=SagaState.COMPENSATING, now=now)
 
 
 def adopt(store: Store, *, saga_id: str, driver: int | str) -> PaymentSaga:

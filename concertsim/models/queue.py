@@ -1,9 +1,11 @@
 """Queue: the waiting room's tokens (seed 2, ``POST /queue/tokens``).
 
 Tokens are issued in order and wait; the activator lets them in, in issue order, while fewer than
-``capacity`` are active; an active token expires after ``idle_ttl`` seconds without activity, or
-when its user completes a purchase, or when its user leaves the queue. A token does not idle out while its user holds a seat (until
-the hold runs out): a buyer thinking over a held seat is not idle. The number of active tokens
+``capacity`` are active. A token ends when its user completes a purchase, when its user gives it
+back, or when it goes stale (:func:`is_stale`, the one expiry rule): a waiting token whose user has
+not polled it for ``waiting_ttl`` seconds (the user closed the tab), an active one with no request
+through the gateway's token check for ``idle_ttl`` seconds (a buyer thinking over a held seat is
+kept alive by the checkout page's requests, like any other user). The number of active tokens
 never exceeds the capacity.
 """
 
@@ -31,8 +33,9 @@ __all__ = [
     "owned_token",
     "position",
     "expire_idle",
+    "is_stale",
+    "poll",
     "complete",
-    "keep_alive_for_hold",
     "leave",
     "active_count",
 ]
@@ -59,11 +62,11 @@ class QueueToken:
     issued_at: float
     status: TokenStatus
     last_seen_at: float
+    """When its user was last seen: the last poll while waiting, the last checked request (or the
+    activation) while active."""
     activated_at: float | None = None
     expired_at: float | None = None
     expiry_reason: str | None = None
-    held_until: float = 0.0
-    """The token does not idle out before this moment: its user holds a seat until then."""
 
 
 @dataclass(slots=True)
@@ -96,13 +99,18 @@ def issue_token(store: Store, ids: IdSource, *, user_id: int, now: float) -> Que
     return token
 
 
-def activate_waiting(store: Store, *, capacity: int, now: float) -> list[QueueTokenActivated]:
-    """Let waiting tokens in, oldest first, while fewer than ``capacity`` are active."""
+def activate_waiting(
+    store: Store, *, capacity: int, now: float, waiting_ttl: float | None = None
+) -> list[QueueTokenActivated | QueueTokenExpired]:
+    """Let waiting tokens in, oldest first, while fewer than ``capacity`` are active. A waiting
+    token gone stale (:func:`is_stale`) is expired (reason ``idle``) instead of let in, so that the
+    place goes to a user still polling; the expiries are returned beside the activations, in line
+    order."""
     state = store.get(STATE, _STATE_KEY)
     if state is None or state.active_count >= capacity or state.head_seq >= state.next_seq:
         return []
     state = _state(store)
-    activated = []
+    changed: list[QueueTokenActivated | QueueTokenExpired] = []
     while state.active_count < capacity and state.head_seq < state.next_seq:
         token_id = store.get(WAITING, state.head_seq)
         store.delete(WAITING, state.head_seq)
@@ -110,13 +118,16 @@ def activate_waiting(store: Store, *, capacity: int, now: float) -> list[QueueTo
         token = store.get_for_update(TOKENS, token_id)
         if token is None or token.status != TokenStatus.WAITING:
             continue
+        if is_stale(token, now=now, idle_ttl=None, waiting_ttl=waiting_ttl):
+            changed.append(_expire(store, token, "idle", now, state))
+            continue
         token.status, token.activated_at, token.last_seen_at = TokenStatus.ACTIVE, now, now
         store.put(TOKENS, token_id, token)
         store.put(ACTIVE, token_id, True)
         state.active_count += 1
-        activated.append(QueueTokenActivated(user_id=token.user_id, token_id=token_id))
+        changed.append(QueueTokenActivated(user_id=token.user_id, token_id=token_id))
     store.put(STATE, _STATE_KEY, state)
-    return activated
+    return changed
 
 
 def owned_token(store: Store, *, token_id: str, user_id: int) -> QueueToken:
@@ -141,13 +152,24 @@ def check_active(store: Store, *, token_id: str, user_id: int, now: float) -> Qu
     return token
 
 
+def poll(store: Store, *, token_id: str, user_id: int, now: float) -> QueueToken:
+    """The user's own token (:func:`owned_token`), as its user polls it: a poll of a waiting token
+    is its user's sign of presence (:func:`is_stale`)."""
+    owned_token(store, token_id=token_id, user_id=user_id)
+    token = store.get_for_update(TOKENS, token_id)
+    if token.status == TokenStatus.WAITING:
+        token.last_seen_at = now
+        store.put(TOKENS, token_id, token)
+    return token
+
+
 def position(store: Store, token_id: str) -> int:
     """0 for an active or expired token; for a waiting one, its place in line (1 = next in).
 
-    Waiting tokens are activated in issue order and do not idle out, so the tokens between the
-    head of the line and this one are the ones ahead of it. The one way a waiting token leaves the
-    line early, :func:`complete` for a user who re-queued, is not subtracted: a place may be
-    overstated by such tokens, never understated.
+    Waiting tokens are activated in issue order, so the tokens between the head of the line and
+    this one are the ones ahead of it. The tokens that left the line early (given back, gone
+    stale, or ended by :func:`complete` for a user who re-queued) are not subtracted: a place may
+    be overstated by such tokens, never understated.
     """
     token = store.get(TOKENS, token_id)
     if token is None:
@@ -167,18 +189,34 @@ def _expire(store: Store, token: QueueToken, reason: str, now: float, state: Que
     return QueueTokenExpired(user_id=token.user_id, token_id=token.token_id, reason=reason)
 
 
-def expire_idle(store: Store, *, idle_ttl: float, now: float) -> list[QueueTokenExpired]:
-    """Expire active tokens idle for ``idle_ttl`` seconds or more whose user holds no seat, in issue
-    order. Waiting tokens do not idle out: their users are in line."""
-    idle = sorted(
-        (token for token_id in store.keys(ACTIVE)
-         if now - (token := store.get(TOKENS, token_id)).last_seen_at >= idle_ttl and now >= token.held_until),
+def is_stale(token: QueueToken, *, now: float, idle_ttl: float | None, waiting_ttl: float | None) -> bool:
+    """The expiry rule: a waiting token not polled for ``waiting_ttl`` seconds, or an active one
+    with no checked request for ``idle_ttl`` seconds. A ttl of None never expires tokens of that
+    status."""
+    if token.status == TokenStatus.WAITING:
+        return waiting_ttl is not None and now - token.last_seen_at >= waiting_ttl
+    if token.status == TokenStatus.ACTIVE:
+        return idle_ttl is not None and now - token.last_seen_at >= idle_ttl
+    return False
+
+
+def expire_idle(
+    store: Store, *, idle_ttl: float, now: float, waiting_ttl: float | None = None
+) -> list[QueueTokenExpired]:
+    """Expire every stale token (:func:`is_stale`) with reason ``idle``, in issue order: an active
+    one's place goes to the next in line, a waiting one is skipped by the activator."""
+    candidates = [store.get(TOKENS, token_id) for token_id in store.keys(ACTIVE)]
+    if waiting_ttl is not None:
+        candidates += [store.get(TOKENS, store.get(WAITING, seq)) for seq in store.keys(WAITING)]
+    stale = sorted(
+        (t for t in candidates
+         if t is not None and is_stale(t, now=now, idle_ttl=idle_ttl, waiting_ttl=waiting_ttl)),
         key=lambda t: t.seq,
     )
-    if not idle:
+    if not stale:
         return []
     state = _state(store)
-    expired = [_expire(store, store.get_for_update(TOKENS, t.token_id), "idle", now, state) for t in idle]
+    expired = [_expire(store, store.get_for_update(TOKENS, t.token_id), "idle", now, state) for t in stale]
     store.put(STATE, _STATE_KEY, state)
     return expired
 
@@ -208,17 +246,6 @@ def leave(store: Store, *, token_id: str, user_id: int, now: float) -> list[Queu
     left = _expire(store, token, "left", now, state)
     store.put(STATE, _STATE_KEY, state)
     return [left]
-
-
-def keep_alive_for_hold(store: Store, *, user_id: int, hold_expires_at: float) -> None:
-    """The user holds a seat until ``hold_expires_at``: their active token does not idle out before
-    then (it still ends on completion). A hold learned of after the token ended changes nothing."""
-    token_id = store.get(USER_TOKENS, user_id)
-    token = store.get_for_update(TOKENS, token_id) if token_id is not None else None
-    if token is None or token.status != TokenStatus.ACTIVE or token.held_until >= hold_expires_at:
-        return
-    token.held_until = hold_expires_at
-    store.put(TOKENS, token.token_id, token)
 
 
 def active_count(store: Store) -> int:

@@ -9,7 +9,8 @@ for in the choreography flow, until it is confirmed, failed or declined.
 A payment is PENDING while a request to Point may still deduct for it; COMPLETED when the
 reservation is confirmed; FAILED when its points are to be refunded; DECLINED when Point answered
 every request for it that it took nothing (refused, or unavailable with nothing written): the hold
-stands and may be paid again, and an expiring hold does not ask for a refund of it; REFUNDED once
+stands and may be paid again, and an expiring hold still asks Point to refund it or leave a
+tombstone (a copy of a request may deduct after the answers); REFUNDED once
 Point announced (PointRefundedEvent) that it gave back points taken for the reservation, so the
 buyer can learn it. The rule "a hold expires after its TTL" lives in
 :func:`hold_expires_at` and :func:`is_hold_expired`, and nowhere else.
@@ -374,9 +375,12 @@ def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired | R
     """Expire every open hold whose TTL has run out and release its seat (seed 4.1, problem 3),
     in the order of (hold_expires_at, reservation_id).
 
-    A hold whose payment was started but never settled (the service failed between the deduction
-    and the confirmation) also fails that payment: ReservationFailedEvent asks Point to refund
-    whatever it deducted, so a payment stuck half-way cannot orphan a deduction.
+    A hold whose payment was attempted and never completed also fails that payment, and its
+    ReservationFailedEvent asks Point to refund whatever it deducted under the payment's key, or to
+    leave a tombstone that refuses a deduction arriving later. That holds for a PENDING payment (the
+    service failed between the deduction and the confirmation) and for a DECLINED one: Point
+    answered each request that it took nothing, but a copy of a request (a network duplicate, a
+    mesh retry) may still be travelling and deduct after the decline.
     """
     raised: list[ReservationExpired | ReservationFailed] = []
     for _, reservation_id in sorted((store.get(OPEN_HOLDS, rid), rid) for rid in store.keys(OPEN_HOLDS)):
@@ -396,8 +400,13 @@ def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired | R
         )
         payment = store.get_for_update(PAYMENTS, payment_id_for(reservation_id))
         if payment is not None and payment.status == PaymentStatus.PENDING:
-            _set_payment(store, reservation, PaymentStatus.FAILED, now)
-            raised.append(_failed_event(reservation, "hold-expired-during-payment"))
+            reason = "hold-expired-during-payment"
+        elif payment is not None and payment.status == PaymentStatus.DECLINED:
+            reason = "hold-expired-after-declined-payment"  # every request answered; a copy may still deduct
+        else:
+            continue
+        _set_payment(store, reservation, PaymentStatus.FAILED, now)
+        raised.append(_failed_event(reservation, reason))
     return raised
 
 

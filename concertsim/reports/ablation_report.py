@@ -52,6 +52,9 @@ def _matrix_text(row: AblationRow) -> str:
         return f"✔ redundant here (documented): nothing broke in {plural(found.generated, 'example')}"
     if row.broken:
         return f"✘ not caught: broke only {', '.join(row.broken)}"
+    if row.never_judged:
+        return (f"✘ not caught in {plural(found.generated, 'example')}: no example could judge "
+                f"{', '.join(row.never_judged)} (n/a in every one)")
     return f"✘ not caught in {plural(found.generated, 'example')}"
 
 

@@ -88,7 +88,7 @@ def failure_summary(
     broke, why the design let it, the faults in words (and how to replay it), then ``hero``, the
     drawing of the saga that shows it."""
     lead = first_violation(outcome)
-    broken = [v for v in outcome.verdicts if not v.holds]
+    broken = [v for v in outcome.verdicts if v.violated]
     if lead is None:
         return []
     verdict = next(v for v in broken if v.invariant.id == lead.invariant)

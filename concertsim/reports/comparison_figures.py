@@ -65,7 +65,7 @@ def invariant_rates_figure(comparison: Comparison) -> RenderedFigure | None:
     for offset, key, colour in ((0.14, "a", SIDE_COLOURS[0]), (-0.14, "b", SIDE_COLOURS[1])):
         for row, invariant in zip(rows, broken, strict=True):
             side = invariant.a if key == "a" else invariant.b
-            if side is None:
+            if side is None or side.rate is None:
                 continue
             rate = side.rate
             axes.errorbar([rate.estimate], [row + offset],

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from concertsim.comparison import Comparison, InvariantComparison, MeasureComparison, RateOnSide
 from concertsim.reports.comparison_figures import comparison_figures
-from concertsim.reports.document import Block, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import Block, Heading, Image, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.figures import RenderedFigure
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.report_blocks import fault_blocks, write_report
@@ -71,13 +71,18 @@ def difference_text(measure: MeasureComparison) -> str:
 
 
 def rate_text(rate: RateOnSide | None) -> str:
-    """``✘ 3 of 5 seeds · 60% [23, 88]`` (✔ when no seed broke it; "not checked" for none)."""
+    """``✘ 3 of 5 seeds · 60% [23, 88]`` (✔ when no seed broke it; "not checked" for none) over the
+    seeds that judged it, ``(n/a in 2)`` after it when some could not; ``n/a: <reason>`` when no
+    seed could."""
     if rate is None:
         return "not checked"
+    if rate.rate is None:
+        return not_applicable_text(rate.reason)
     broken, interval = len(rate.broken_seeds), rate.rate
     mark = "✘" if broken else "✔"
+    unjudged = f" (n/a in {len(rate.not_applicable)})" if rate.not_applicable else ""
     return (f"{mark} {broken} of {rate.runs} · {interval.estimate * 100:.0f}% "
-            f"[{interval.low * 100:.0f}, {interval.high * 100:.0f}]")
+            f"[{interval.low * 100:.0f}, {interval.high * 100:.0f}]{unjudged}")
 
 
 def p_text(p_value: float | None) -> str:
@@ -101,6 +106,10 @@ def measure_significance(measure: MeasureComparison) -> str:
 
 def invariant_significance(invariant: InvariantComparison) -> str:
     if invariant.p_value is None:
+        sides = [side for side in (invariant.a, invariant.b) if side is not None]
+        if len(sides) == 2 and not all(side.applicable for side in sides):
+            return "- (not applicable on " + ("either side)" if not any(s.applicable for s in sides) else
+                                               ("A)" if not sides[0].applicable else "B)"))
         return "- (checked on one side only)"
     if not invariant.significant:
         return "no"

@@ -12,10 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from concertsim.reports.verdict_words import verdict_counts
+
 if TYPE_CHECKING:
     from concertsim.api import RunOutcome
 
-__all__ = ["print_run_summary", "verdict_table"]
+__all__ = ["print_run_summary", "verdict_line", "verdict_table"]
 
 
 def _ms(value: float) -> str:
@@ -27,12 +29,25 @@ def verdict_table(outcome: RunOutcome) -> Table:
     table.add_column("invariant")
     table.add_column("kind")
     table.add_column("verdict")
-    table.add_column("first violation", overflow="fold")
+    table.add_column("first violation, or why not applicable", overflow="fold")
     for verdict in outcome.verdicts:
-        first = escape(verdict.violations[0].message) if verdict.violations else ""
-        mark = "[green]holds[/green]" if verdict.holds else f"[red]violated ×{len(verdict.violations)}[/red]"
-        table.add_row(verdict.invariant.id, verdict.invariant.kind, mark, first)
+        if verdict.not_applicable is not None:
+            mark, note = "[dim]n/a[/dim]", f"[dim]{escape(verdict.not_applicable)}[/dim]"
+        elif verdict.violated:
+            mark, note = f"[red]violated ×{len(verdict.violations)}[/red]", escape(verdict.violations[0].message)
+        else:
+            mark, note = "[green]holds[/green]", ""
+        table.add_row(verdict.invariant.id, verdict.invariant.kind, mark, note)
     return table
+
+
+def verdict_line(outcome: RunOutcome) -> str:
+    """The run's verdict in one line of rich markup: ``18 invariants hold, 3 not applicable (...)``
+    in green, or the violated invariants in red, then the rest counted."""
+    counts = escape(verdict_counts(outcome.verdicts))
+    if outcome.holds:
+        return f"[green]{counts}[/green]"
+    return f"[red]violated: {', '.join(outcome.violated)}[/red] ({counts})"
 
 
 def print_run_summary(console: Console, outcome: RunOutcome, out: Path) -> None:
@@ -81,5 +96,5 @@ def print_run_summary(console: Console, outcome: RunOutcome, out: Path) -> None:
                         _ms(row["p99_ms"]), _ms(row["max_ms"]))
     console.print(latency)
     console.print(verdict_table(outcome))
-    verdict = "[green]all invariants hold[/green]" if outcome.holds else f"[red]violated: {', '.join(outcome.violated)}[/red]"
+    verdict = verdict_line(outcome)
     console.print(f"{verdict}  trace sha256 {result.trace_sha256[:16]}…  written to {escape(str(out))}/")

@@ -175,11 +175,11 @@ SWITCHES: tuple[Switch, ...] = (
         "(paused, cut off) has its stale offset commits, relay publishes and saga steps refused by generation "
         "and fencing token; off: they are applied until it finds out",
         lambda value, default: (
-            "a replica evicted while still running acts on what it held until it finds out: its stale saga "
-            "step may overwrite what the saga's new driver did" if not value
+            "a replica evicted while still running acts on what it held until it finds out: its stale "
+            "commits, publishes and saga steps are applied beside the new owner's" if not value
             else "a replica evicted while still running is fenced by generation and fencing token"
         ),
-        ("no-orphaned-deduction",),
+        ("no-orphaned-deduction", "seat-view-converges", "data-platform-exactly-once"),
     ),
     Switch(
         "topology", "migration stage", "9",
@@ -266,7 +266,7 @@ def explained_first(verdicts: Sequence[Verdict], design: Design) -> list[Verdict
     the order each difference lists what it protects (``publish=dual_write`` leads with
     no-lost-events), then the rest in their own order."""
     changes = design_changes(design)
-    broken = [v for v in verdicts if not v.holds]
+    broken = [v for v in verdicts if v.violated]
 
     def rank(verdict: Verdict) -> tuple[int, int]:
         for position, change in enumerate(changes):

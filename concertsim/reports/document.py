@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Heading", "Paragraph", "FileLink", "Verdict", "Table", "Code", "Image", "Diagram", "Block",
-    "Link", "CodeSpan", "Inline", "Cell", "cell_parts", "report_relative_path",
+    "Link", "CodeSpan", "Inline", "Cell", "cell_parts", "report_relative_path", "NOT_APPLICABLE", "not_applicable_text",
 ]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -101,10 +101,19 @@ class Verdict:
     text: str
 
 
+NOT_APPLICABLE = "n/a"
+"""How a report shows a promise that could not be judged: neither kept nor broken."""
+
+
+def not_applicable_text(reason: str | None) -> str:
+    """A table cell for a promise that could not be judged: ``n/a: <reason>`` (shown muted)."""
+    return f"{NOT_APPLICABLE}: {reason}" if reason else NOT_APPLICABLE
+
+
 @dataclass(frozen=True)
 class Table:
     """Rows of cells under a header. A cell that starts with ✔ reads as a promise kept, one that
-    starts with ✘ as a promise broken."""
+    starts with ✘ as a promise broken, one that starts with ``n/a`` as a promise not judged."""
 
     header: list[str]
     rows: list[list[Cell]]

@@ -16,7 +16,7 @@ from concertsim.reports.counterexample import (
     shrinking_sentence,
     simulations,
 )
-from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
+from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
 from concertsim.reports.formatting import plural
 from concertsim.reports.outputs import OutputDir
@@ -152,10 +152,17 @@ def exploration_blocks(
     example = exploration.counterexample
     blocks: list[Block] = [Heading(1, f"Exploration of {base.name}")]
     if example is None or outcome is None:
-        blocks += [
-            Verdict(True, _no_counterexample(exploration)),
-            _search_table(exploration),
-        ]
+        never = exploration.never_judged()
+        if not never:
+            blocks.append(Verdict(True, _no_counterexample(exploration)))
+        else:
+            blocks += [
+                Verdict(True, f"{_no_counterexample(exploration)} {plural(len(never), 'invariant')} not applicable "
+                              f"in every example: {', '.join(never)}."),
+                Paragraph("A promise no example could judge was neither kept nor broken by this search."),
+                Table(["invariant", "verdict"], [[name, not_applicable_text(reason)] for name, reason in never.items()]),
+            ]
+        blocks.append(_search_table(exploration))
     else:
         by_name = {f.name: f for f in figures}
         hero = by_name.get(MESSAGE_FLOW) if flow_saga else None
@@ -166,7 +173,7 @@ def exploration_blocks(
                       f"{plural(len(example.faults), 'fault')} and {plural(example.workload.users, 'user')}."),
             _search_table(exploration),
             Heading(2, "Invariants broken"),
-            invariant_table([v for v in outcome.verdicts if not v.holds]),
+            invariant_table([v for v in outcome.verdicts if v.violated]),
             Heading(2, "The minimal fault schedule"),
             Paragraph(f"The counterexample has {plural(len(example.faults), 'fault')} and "
                       f"{plural(example.workload.users, 'user')} (seed {example.seed}). "

@@ -9,8 +9,9 @@ Every string is escaped with ``html.escape``: scenario names and descriptions ar
 trace and violation texts carry whatever the scenario put in them.
 
 Two presentation conventions, so the content stays format-neutral: a table cell that starts with ✔
-is coloured as a promise kept, one that starts with ✘ as a promise broken; a `backticked` span in a
-paragraph is set as code.
+is coloured as a promise kept, one that starts with ✘ as a promise broken, one that starts with
+``n/a`` is muted as a promise that could not be judged; a `backticked` span in a paragraph is set as
+code.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections import Counter
 from urllib.parse import quote
 
 from concertsim.reports.document import (
+    NOT_APPLICABLE,
     Block,
     Cell,
     Code,
@@ -54,6 +56,7 @@ th { background: #f6f8fa; }
 tr:nth-child(even) td { background: #fbfcfd; }
 td.ok, td span.ok { color: var(--ok); font-weight: 600; }
 td.bad, td span.bad { color: var(--bad); font-weight: 600; }
+td.na, td span.na { color: var(--muted); font-style: italic; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .88em; }
 code { background: #eff1f3; padding: .1em .3em; border-radius: 3px; }
 pre { background: #f6f8fa; border: 1px solid var(--rule); padding: .8em; overflow-x: auto;
@@ -85,12 +88,14 @@ def _link(path: str, label: str) -> str:
 
 
 def _mark(text: str) -> str:
+    if text.startswith(NOT_APPLICABLE):
+        return "na"
     return "ok" if text.startswith("✔") else "bad" if text.startswith("✘") else ""
 
 
 def _cell(cell: Cell) -> str:
-    """A table cell; one that starts with ✔ or ✘ is coloured as a promise kept or broken (the
-    whole cell, or its first part when links or code follow it)."""
+    """A table cell; one that starts with ✔ or ✘ is coloured as a promise kept or broken, one that
+    starts with ``n/a`` muted (the whole cell, or its first part when links or code follow it)."""
     parts = cell_parts(cell)
     first = parts[0] if parts and isinstance(parts[0], str) else ""
     mark = _mark(first)
@@ -159,6 +164,7 @@ _FRAGMENT_STYLE = """
 .concertsim .verdict.bad { color: #cf222e; background: #ffebe9; border-color: #ffcecb; }
 .concertsim td.ok, .concertsim td span.ok { color: #1a7f37; font-weight: 600; }
 .concertsim td.bad, .concertsim td span.bad { color: #cf222e; font-weight: 600; }
+.concertsim td.na, .concertsim td span.na { color: #59636e; font-style: italic; }
 .concertsim figure { margin: .6em 0; } .concertsim figure img { max-width: 100%; }
 .concertsim figcaption { color: #59636e; font-size: .9em; }
 """

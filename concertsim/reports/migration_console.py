@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from concertsim.migration import Migration, users_shifted
-from concertsim.reports.migration_report import verdict_text
+from concertsim.reports.migration_report import not_applicable_by_stage, verdict_text
 from concertsim.reports.report_blocks import plural
 from concertsim.reports.sweep_report import measure_parts
 from concertsim.sweep.grid import seed_range
@@ -52,9 +52,18 @@ def print_migration_summary(console: Console, migration: Migration, out: Path) -
         for rate in stage.broken:
             interval = rate.rate
             new = " (new)" if rate.invariant in stage.introduced else ""
+            unjudged = f" (n/a in {len(rate.not_applicable)})" if rate.not_applicable else ""
             console.print(f"{stage.stage}: {escape(rate.invariant)}{new} broken in {rate.violated} of {rate.runs} "
-                          f"runs, {interval.estimate * 100:.0f}% [{interval.low * 100:.0f}, {interval.high * 100:.0f}]",
+                          f"runs, {interval.estimate * 100:.0f}% [{interval.low * 100:.0f}, {interval.high * 100:.0f}]"
+                          f"{unjudged}",
                           highlight=False, soft_wrap=True)
+    everywhere, only_at = not_applicable_by_stage(migration)
+    if everywhere:
+        console.print(f"[dim]not applicable in every run of every stage: {escape(', '.join(everywhere))}[/dim]",
+                      highlight=False, soft_wrap=True)
+    for stage, names in only_at.items():
+        console.print(f"[dim]{stage}: not applicable in every run: {escape(', '.join(names))}[/dim]",
+                      highlight=False, soft_wrap=True)
     colour = "green" if migration.holds else "red"
     console.print(f"[{colour}]{escape(verdict_text(migration))}[/{colour}]", soft_wrap=True, highlight=False)
     runs = len(migration.stages) * len(migration.seeds)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from concertsim.migration import Migration, StageResult, processes_text
-from concertsim.reports.document import Block, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import Block, Heading, Image, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.plotting import RenderedFigure, figure_png
 from concertsim.reports.report_blocks import fault_blocks, plural, write_report
@@ -47,10 +47,23 @@ def introduced_text(stage: StageResult) -> str:
     return ", ".join(stage.introduced) or "-"
 
 
+def not_applicable_by_stage(migration: Migration) -> tuple[list[str], dict[str, list[str]]]:
+    """The invariants no run of any stage could judge, and per stage the further ones no run of
+    that stage could (stages with none left out)."""
+    by_stage = {stage.stage: [rate.invariant for rate in stage.summary.not_applicable] for stage in migration.stages}
+    everywhere = [name for name in next(iter(by_stage.values()), []) if all(name in names for names in by_stage.values())]
+    only_at = {stage: [name for name in names if name not in everywhere] for stage, names in by_stage.items()}
+    return everywhere, {stage: names for stage, names in only_at.items() if names}
+
+
 def verdict_text(migration: Migration) -> str:
     runs = len(migration.seeds)
     if migration.holds:
-        return f"Every invariant held at every stage, in each of {plural(runs, 'seed')}."
+        everywhere, only_at = not_applicable_by_stage(migration)
+        if not everywhere and not only_at:
+            return f"Every invariant held at every stage, in each of {plural(runs, 'seed')}."
+        unjudged = f"; {len(everywhere)} not applicable at every stage" if everywhere else ""
+        return f"Every invariant judged held at every stage, in each of {plural(runs, 'seed')}{unjudged}."
     parts = [f"{stage.stage} first breaks {', '.join(stage.introduced)}" for stage in migration.stages
              if stage.introduced]
     return "; ".join(parts) + f" (over {plural(runs, 'seed')})."
@@ -63,6 +76,8 @@ def _stage_table(migration: Migration) -> Table:
         runs = len(stage.summary.runs)
         invariants = (f"all held in {runs} of {runs}" if stage.summary.holds else
                       "; ".join(f"{rate.invariant} {rate.violated} of {rate.runs}" for rate in stage.broken))
+        if stage.summary.not_applicable:
+            invariants += f"; n/a: {', '.join(rate.invariant for rate in stage.summary.not_applicable)}"
         rows.append([stage.stage, processes_text(stage.stage, migration.plan.base.workload.users), invariants,
                      *(measure_cell(stage, m) for m in STAGE_MEASURES), introduced_text(stage)])
     return Table(header, rows)
@@ -94,10 +109,14 @@ def _invariant_table(migration: Migration) -> Table:
             if rate is None:
                 cells.append("not checked")
                 continue
+            if rate.rate is None:
+                cells.append(not_applicable_text(rate.reason))
+                continue
             interval = rate.rate
             mark = "✘" if rate.violated else "✔"
+            unjudged = f" (n/a in {len(rate.not_applicable)})" if rate.not_applicable else ""
             cells.append(f"{mark} {rate.violated} of {rate.runs} · {interval.estimate * 100:.0f}% "
-                         f"[{interval.low * 100:.0f}, {interval.high * 100:.0f}]")
+                         f"[{interval.low * 100:.0f}, {interval.high * 100:.0f}]{unjudged}")
         rows.append([name, *cells])
     return Table(["invariant", *(stage.stage for stage in migration.stages)], rows)
 

@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from concertsim.reports.capacity_figure import capacity_png
-from concertsim.reports.document import Block, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import Block, Image, Paragraph, Table, Verdict, not_applicable_text
+from concertsim.reports.verdict_words import verdict_counts
 from concertsim.reports.html import to_html_fragment
 from concertsim.reports.plotting import figure_png
 
@@ -46,21 +47,25 @@ def _run_blocks(outcome: RunOutcome) -> list[Block]:
     result = outcome.result
     broken = outcome.violated
     total = len(outcome.verdicts)
-    verdict = (f"{result.scenario.name}, seed {result.seed}: all {total} invariants hold" if not broken
+    verdict = (f"{result.scenario.name}, seed {result.seed}: {verdict_counts(outcome.verdicts)}" if not broken
                else f"{result.scenario.name}, seed {result.seed}: broke {len(broken)} of {total} invariants: "
                     + ", ".join(broken))
     blocks: list[Block] = [Verdict(not broken, verdict)]
     if broken:
         rows = []
         for v in outcome.verdicts:
-            if not v.holds:
+            if v.violated:
                 first = v.violations[0]
                 rows.append([v.invariant.id, v.invariant.kind, str(len(v.violations)),
                              first.message + (f" (at {first.at:.3f} s)" if first.at is not None else "")])
         blocks.append(Table(["broken invariant", "kind", "violations", "first violation"], rows))
     held = [v.invariant.id for v in outcome.verdicts if v.holds]
     if held:
-        blocks.append(Paragraph(f"{'Held' if broken else 'Checked'}: {', '.join(held)}."))
+        blocks.append(Paragraph(f"Held: {', '.join(held)}."))
+    unjudged = [v for v in outcome.verdicts if v.not_applicable is not None]
+    if unjudged:
+        blocks.append(Table(["not applicable", "why"], [[v.invariant.id, not_applicable_text(v.not_applicable)]
+                                                       for v in unjudged]))
     blocks.append(Image("funnel.png", "the user funnel", "How far the users got.",
                         _funnel_png(outcome.metrics["funnel"])))
     resources = outcome.metrics.get("resources", {})
@@ -128,5 +133,9 @@ def comparison_html(comparison: Comparison) -> str:
              "-" if m.difference is None else m.difference.format(2), f"{m.p_value:.3g}",
              "yes" if m.significant else "no"]
             for m in comparison.measures if m.a is not None or m.b is not None]
+    unjudged = comparison.not_applicable()
+    if unjudged:
+        blocks.append(Paragraph("Not applicable (no seed could judge it): "
+                                + "; ".join(f"{name} ({where})" for name, where in unjudged.items()) + "."))
     blocks.append(Table(["measure", "A: mean [95% CI]", "B: mean [95% CI]", "B − A", "p", "significant"], rows))
     return to_html_fragment(blocks)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from concertsim.checks.base import Verdict as InvariantVerdict
 from concertsim.reports.broker_delivery_report import broker_row
 from concertsim.reports.design_switches import SWITCHES, value_text
-from concertsim.reports.document import Block, Diagram, Heading, Image, Paragraph, Table
+from concertsim.reports.document import Block, Diagram, Heading, Image, Paragraph, Table, not_applicable_text
 from concertsim.reports.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
 from concertsim.reports.formatting import plural, seconds
 from concertsim.reports.html import to_html
@@ -70,6 +70,8 @@ def write_report(output: OutputDir, blocks: list[Block], title: str) -> None:
 
 
 def _verdict_cell(verdict: InvariantVerdict) -> str:
+    if verdict.not_applicable is not None:
+        return not_applicable_text(verdict.not_applicable)
     return "✔\u00a0holds" if verdict.holds else "✘\u00a0violated"
 
 
@@ -118,9 +120,11 @@ def fault_blocks(scenario: Scenario, none: str) -> list[Block]:
 
 
 def invariant_table(verdicts: Sequence[InvariantVerdict]) -> Table:
-    """One row per verdict: the invariant, its kind and promise, whether it held, its violations."""
+    """One row per verdict: the invariant, its kind and promise, whether it held, was violated or
+    could not be judged (n/a, with the reason), and its violations ("-" when not judged)."""
     rows = [
-        [v.invariant.id, v.invariant.kind, v.invariant.promise, _verdict_cell(v), str(len(v.violations))]
+        [v.invariant.id, v.invariant.kind, v.invariant.promise, _verdict_cell(v),
+         "-" if v.not_applicable is not None else str(len(v.violations))]
         for v in verdicts
     ]
     return Table(["invariant", "kind", "what it promises", "verdict", "violations"], rows)

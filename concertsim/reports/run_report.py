@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from concertsim.reports import figures as run_figures
 from concertsim.reports.cause import failure_summary
 from concertsim.reports.document import Block, Heading, Paragraph, Table, Verdict
+from concertsim.reports.verdict_words import not_applicable_list, verdict_counts
 from concertsim.reports.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
 from concertsim.reports.formatting import plural, seconds
 from concertsim.reports.outputs import OutputDir
@@ -44,12 +45,14 @@ def _convergence_text(time: dict[str, Any], deadline: float) -> str:
     return f"quiescent {convergence:,.2f} s after the heal (at {seconds(time['settled_at'])})"
 
 
-def _funnel_text(funnel: dict[str, int]) -> str:
-    return (
+def _funnel_text(funnel: dict[str, int], losses: dict[str, int] | None = None) -> str:
+    text = (
         f"{funnel['arrived']} arrived → {funnel['admitted']} admitted → {funnel['held']} held a seat "
         f"→ {funnel['paid']} paid → {funnel['confirmed']} confirmed; {funnel['abandoned']} abandoned "
         f"a hold; {plural(funnel['unsold_seats'], 'seat')} unsold at the end"
     )
+    lost = [f"{count} {reason.replace('-', ' ')}" for reason, count in (losses or {}).items() if count]
+    return text + (f"; users lost: {', '.join(lost)}" if lost else "")
 
 
 def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
@@ -59,7 +62,7 @@ def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
         refunded = f"{p['refunded']:,} refunded in {plural(p['refunds'], 'refund')}"
     rows = [
         ["users", str(metrics["users"])],
-        ["funnel", _funnel_text(metrics["funnel"])],
+        ["funnel", _funnel_text(metrics["funnel"], metrics.get("funnel_losses"))],
         ["reservations", f"{r['held']} held: {r['confirmed']} confirmed, {r['expired']} expired, "
                          f"{r['failed']} failed, {r['still_held']} still open"],
         ["points",
@@ -99,9 +102,19 @@ def _breakdown(outcome: RunOutcome) -> str:
     total = len(outcome.verdicts)
     broken = ", ".join(
         f"{v.invariant.id} ({plural(len(v.violations), 'violation')})"
-        for v in outcome.verdicts if not v.holds
+        for v in outcome.verdicts if v.violated
     )
-    return f"The design broke {len(outcome.violated)} of {total} invariants: {broken}."
+    unjudged = not_applicable_list(outcome.verdicts)
+    tail = f" Not applicable to this run: {unjudged}." if unjudged else ""
+    return f"The design broke {len(outcome.violated)} of {total} invariants: {broken}.{tail}"
+
+
+def _held_sentence(outcome: RunOutcome) -> str:
+    """``The design held: all 21 invariants checked hold.``, or, when some could not be judged,
+    ``The design held: 18 invariants hold, 3 not applicable (...).``"""
+    if not outcome.not_applicable:
+        return f"The design held: all {len(outcome.verdicts)} invariants checked hold."
+    return f"The design held: {verdict_counts(outcome.verdicts)}."
 
 
 def _unsold_blocks(outcome: RunOutcome) -> list[Block]:
@@ -124,7 +137,7 @@ def run_blocks(
                           "with the same seed reproduces this trace exactly.")
     blocks: list[Block] = [Heading(1, f"Consistency report: {scenario.name}")]
     if outcome.holds:
-        blocks += [Verdict(True, f"The design held: all {len(outcome.verdicts)} invariants checked hold."),
+        blocks += [Verdict(True, _held_sentence(outcome)),
                    *_unsold_blocks(outcome), reproduce]
     else:
         blocks += [*failure_summary(outcome, flow), Paragraph(_breakdown(outcome)), reproduce]
@@ -137,7 +150,8 @@ def run_blocks(
         Paragraph("Each invariant is a promise of the design, checked on the run's records. A safety "
                   "invariant must hold at every moment, faults or not; a convergence invariant must hold "
                   "once every fault is healed and the system has settled (outboxes empty, no consumer lag, "
-                  "no saga in flight)."),
+                  "no saga in flight). One the run could not judge (its mechanism is off, or nothing in the run "
+                  "exercised it) is not applicable (n/a, with the reason): neither kept nor broken."),
         invariant_table(outcome.verdicts),
     ]
     if not outcome.holds:

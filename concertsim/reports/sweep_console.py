@@ -36,7 +36,8 @@ def cell_table(result: GridResult, cell: CellSummary) -> Table:
     table.add_column("95% interval")
     runs = len(cell.runs)
     if cell.holds:
-        table.add_row("invariants", f"[green]all held in {runs} of {runs} runs[/green]", "")
+        judged = "all judged held" if cell.not_applicable else "all held"
+        table.add_row("invariants", f"[green]{judged} in {runs} of {runs} runs[/green]", "")
     for rate in cell.broken:
         interval = rate.rate
         table.add_row(f"[red]{escape(rate.invariant)}[/red]",
@@ -48,6 +49,18 @@ def cell_table(result: GridResult, cell: CellSummary) -> Table:
     return table
 
 
+def not_applicable_note(cell: CellSummary) -> str | None:
+    """The invariants some of the cell's runs could not judge: those no run judged, and those only
+    some runs did (their rates count the runs that judged them); None when every run judged every
+    invariant."""
+    never = [rate.invariant for rate in cell.not_applicable]
+    partly = [f"{rate.invariant} in {len(rate.not_applicable)} of {len(cell.runs)}" for rate in cell.rates.values()
+              if rate.not_applicable and rate.applicable]
+    parts = ([f"in every run: {', '.join(never)}"] if never else []) + ([f"in some runs: {', '.join(partly)}"]
+                                                                       if partly else [])
+    return "not applicable " + "; ".join(parts) if parts else None
+
+
 def print_sweep_summary(console: Console, result: GridResult, out: Path, resumed: int = 0) -> None:
     """A heading, a table per cell, the verdict, and where the results are."""
     plan = result.plan
@@ -56,6 +69,8 @@ def print_sweep_summary(console: Console, result: GridResult, out: Path, resumed
                       f"{plural(len(plan.seeds), 'seed')}", highlight=False)
     for cell in result.cells:
         console.print(cell_table(result, cell))
+        if (note := not_applicable_note(cell)) is not None:
+            console.print(f"[dim]{escape(note)}[/dim]", highlight=False, soft_wrap=True)
     colour = "green" if result.holds else "red"
     console.print(f"[{colour}]{escape(verdict_text(result))}[/{colour}]", soft_wrap=True)
     again = ""

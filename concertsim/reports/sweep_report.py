@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 
 from concertsim.metrics import MEASURES
-from concertsim.reports.document import Block, FileLink, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document import Block, FileLink, Heading, Image, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.figures import RenderedFigure
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.report_blocks import plural, write_report
@@ -39,11 +39,15 @@ def _percent(value: float) -> str:
 
 
 def rate_text(rate: InvariantRate) -> str:
-    """``✘ 3 of 5 · 60% [23%, 88%]`` (✔ for none)."""
+    """``✘ 3 of 5 · 60% [23%, 88%]`` (✔ for none) over the runs that judged it, ``(n/a in 2)`` after
+    it when some runs could not; ``n/a: <reason>`` when none could."""
+    if rate.rate is None:
+        return not_applicable_text(rate.reason)
     mark = "✘" if rate.violated else "✔"
     interval = rate.rate
+    unjudged = f" (n/a in {len(rate.not_applicable)})" if rate.not_applicable else ""
     return (f"{mark} {rate.violated} of {rate.runs} · {_percent(interval.estimate)} "
-            f"[{_percent(interval.low)}, {_percent(interval.high)}]")
+            f"[{_percent(interval.low)}, {_percent(interval.high)}]{unjudged}")
 
 
 def _number(value: float, digits: int) -> str:
@@ -79,7 +83,13 @@ def verdict_text(result: GridResult) -> str:
     shape = (f"{len(plan.cells)} cells × {plural(len(plan.seeds), 'seed')}" if plan.swept
              else plural(len(plan.seeds), "seed"))
     if result.holds:
-        return f"Every invariant held in every run: {plural(len(result.runs), 'run')} ({shape})."
+        unjudged = any(rate.not_applicable for cell in result.cells for rate in cell.rates.values())
+        if not unjudged:
+            return f"Every invariant held in every run: {plural(len(result.runs), 'run')} ({shape})."
+        never = [name for name in (result.cells[0].rates if result.cells else {})
+                 if all(name in c.rates and not c.rates[name].applicable for c in result.cells)]
+        tail = f"; {len(never)} not applicable in every run" if never else ""
+        return f"Every invariant judged held in every run: {plural(len(result.runs), 'run')} ({shape}){tail}."
     broken = [cell for cell in result.cells if not cell.holds]
     parts = []
     for cell in broken[:MAX_CELLS_IN_VERDICT]:
@@ -114,7 +124,11 @@ def _rate_blocks(result: GridResult) -> list[Block]:
     broken = result.broken_invariants()
     per_cell = len(result.plan.seeds)
     bound = rate_interval(0, per_cell)
-    held = [name for name in (result.cells[0].rates if result.cells else {}) if name not in broken]
+    names = [name for name in (result.cells[0].rates if result.cells else {}) if name not in broken]
+    held = [name for name in names if all(c.rates[name].runs == len(c.runs) for c in result.cells if name in c.rates)]
+    never = {name: next(c.rates[name].reason for c in result.cells if name in c.rates) for name in names
+             if all(not c.rates[name].applicable for c in result.cells if name in c.rates)}
+    partly = [name for name in names if name not in held and name not in never]
     blocks: list[Block] = [Heading(2, "Violation rate per cell")]
     if broken:
         blocks += [
@@ -131,6 +145,18 @@ def _rate_blocks(result: GridResult) -> list[Block]:
             f"{others}{len(held)} invariants held in every run of every cell: {', '.join(held)}. With "
             f"{plural(per_cell, 'run')} per cell, each one's rate is at most {_percent(bound.high)} "
             "at 95% confidence (Wilson)."))
+    if partly:
+        blocks += [
+            Paragraph("Held wherever judged, but some runs could not judge them (not applicable there): a run "
+                      "that could not judge a promise counts neither as holding nor as breaking it."),
+            Table(["cell", "runs", *partly],
+                  [[cell_name(c), str(len(c.runs)), *(rate_text(c.rates[name]) if name in c.rates else "-"
+                                                      for name in partly)]
+                   for c in result.cells]),
+        ]
+    if never:
+        blocks.append(Paragraph("Not applicable in any run, so never judged: "
+                                + "; ".join(f"{name} ({reason})" for name, reason in never.items()) + "."))
     return blocks
 
 

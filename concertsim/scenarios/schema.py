@@ -101,9 +101,11 @@ INVARIANT_IDS = (
     "point-replay-consistent",
     "charge-exactly-once",
     "queue-capacity",
+    "calls-wait-their-timeout",
     "no-orphaned-deduction",
     "seats-released-on-expiry",
     "seat-view-converges",
+    "seat-view-timely",
     "ranking-converges",
     "data-platform-exactly-once",
     "no-lost-events",
@@ -213,6 +215,10 @@ class Rules(_Frozen):
     hold_ttl: PositiveSeconds = 180.0
     queue_capacity: Annotated[int, Field(ge=1, le=1_000_000)] = 100
     token_idle_ttl: PositiveSeconds = 60.0
+    waiting_token_ttl: PositiveSeconds | None = Field(
+        30.0, description="seconds a waiting token lives without a poll from its user (who closed the "
+        "tab): the activator skips it and the sweeper expires it; None: waiting tokens never expire",
+    )
     activation_interval: PositiveSeconds = 1.0
     sweep_interval: PositiveSeconds = 5.0
     rate_limit_per_second: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] | None = None
@@ -241,6 +247,26 @@ class Workload(_Frozen):
     client_timeout: PositiveSeconds = 5.0
     client_retries: Annotated[int, Field(ge=0, le=10)] = 2
     seat_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    keepalive_interval: PositiveSeconds = Field(
+        20.0, description="seconds between the checkout page's requests (a refresh of the point balance) "
+        "while its buyer thinks over a held seat: they keep the queue token alive like any checked request",
+    )
+    opening_patience: PositiveSeconds = Field(
+        120.0, description="how long a user admitted before the sale opens keeps refreshing the empty "
+        "list of dates before giving up",
+    )
+    refresh_interval: Distribution = Field(
+        Uniform(low=5.0, high=15.0), description="seconds between two refreshes of the list of dates "
+        "by a user waiting for the sale to open (stream workload/refresh)",
+    )
+    abandon_share: Probability = Field(
+        0.1, description="share of users who close the tab without giving their queue token back, half "
+        "of them while in line, half with a seat held (stream workload/abandon)",
+    )
+    ranking_share: Probability = Field(
+        0.2, description="share of users who look at the fast sell-out ranking on arrival, and share of "
+        "confirmed buyers who look at it after booking (stream workload/ranking)",
+    )
 
 
 class Settle(_Frozen):
@@ -301,6 +327,27 @@ class Scenario(_Frozen):
                 raise ValueError(
                     f"faults[{position}].target {fault.target!r}: {service} has {count} replica(s), "
                     f"{service}#1..{service}#{count}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _within_the_workload(self) -> Scenario:
+        """A fault that starts after the workload ends, or a date whose sale opens after it, would
+        never take effect: the run heals every fault and stops arrivals at ``workload.duration``."""
+        end = self.workload.duration
+        for position, fault in enumerate(self.faults):
+            if fault.at > end:
+                raise ValueError(
+                    f"faults[{position}].at: {fault.at:g} s is after the workload ends at {end:g} s "
+                    "(workload.duration), when every fault is healed: it would never strike"
+                )
+        opening = {"concerts.opens_at": self.concerts.opens_at}
+        opening.update({f"concerts.opens_at_by_date.{date}": at for date, at in self.concerts.opens_at_by_date.items()})
+        for field, at in opening.items():
+            if at >= end:
+                raise ValueError(
+                    f"{field}: {at:g} s is not before the workload ends at {end:g} s (workload.duration): "
+                    "no user could buy"
                 )
         return self
 

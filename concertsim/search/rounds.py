@@ -76,6 +76,8 @@ class Example:
     probes: dict[str, int]
     failed: bool
     over_budget: bool = False
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    """The invariants searched for that this example could not judge, with the reason."""
 
 
 @dataclass
@@ -106,6 +108,8 @@ class Judgement:
     broken: bool
     probes: dict[str, int]
     over_budget: bool = False
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    """The invariants judged that the run could not judge, with the reason."""
 
 
 def judge(scenario: Scenario, invariants: tuple[str, ...], max_events: int | None = None) -> Judgement:
@@ -121,8 +125,10 @@ def judge(scenario: Scenario, invariants: tuple[str, ...], max_events: int | Non
         return Judgement(False, {}, over_budget=True)
     except Exception:
         return Judgement(True, {})
-    broken = any(not v.holds for v in check_run(result, set(invariants)))
-    return Judgement(broken, probe_counts(result))
+    verdicts = check_run(result, set(invariants))
+    broken = any(v.violated for v in verdicts)
+    unjudged = {v.invariant.id: v.not_applicable for v in verdicts if v.not_applicable is not None}
+    return Judgement(broken, probe_counts(result), not_applicable=unjudged)
 
 
 def violates(
@@ -162,7 +168,7 @@ def run_round(space: SearchSpace, seed: int, index: int, limit: int = ROUND_SIZE
         if outcome.failed or len(outcome.examples) >= limit:
             return False  # past the failure or this round's share of the budget: never run
         judged = _judged(candidate, digest, space.invariants, space.max_events)
-        outcome.examples.append(Example(digest, judged.probes, judged.broken, judged.over_budget))
+        outcome.examples.append(Example(digest, judged.probes, judged.broken, judged.over_budget, judged.not_applicable))
         if judged.broken:
             outcome.failing_json = candidate.model_dump_json()
         verdicts[digest] = judged.broken

@@ -12,6 +12,9 @@ is lost).
 
 A delivery that the network loses is noticed as a gap: the consumer handles what arrived before it,
 commits up to there and fetches again after ``fetch_timeout``.
+
+After heal, :class:`DeadLetterRedrive` hands every parked letter back to its group in parking order
+(:func:`redrive`), whichever broker parked it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ __all__ = [
     "consume_partition",
     "consumer_name",
     "redrive",
+    "DeadLetterRedrive",
     "handle_with_retries",
     "consume_retries",
     "attempt_handling",
@@ -336,3 +340,56 @@ def redrive(
         event.trace_id, group=letter.group, event_id=event.event_id, type=event.type,
     )
     return True
+
+
+class DeadLetterRedrive:
+    """The operator's re-drive after heal (seed 4.2.3: "a dead-letter queue for manual handling"):
+    hands each parked letter back to its group, one at a time in parking order, and keeps reading
+    the dead-letter topics until the run settles, as a listener on a dead-letter topic does, so a
+    letter parked after the others were re-driven is re-driven too (a reject that reached the
+    broker late, an event parked behind a key while its letters were being re-driven).
+
+    A letter is tried once. One that fails again stays parked, and so do the later letters of its
+    key: they are not tried, since handling them would overtake it. ``idle`` says the re-drive has
+    nothing left to do now: no letter in hand and none waiting to be tried."""
+
+    def __init__(
+        self, broker: EventBroker, host_of: Callable[[str], Host], work_of: Callable[[str, str], EventWork],
+        dedup: bool,
+    ) -> None:
+        self.broker = broker
+        self.host_of = host_of
+        """group -> the host that handles its events"""
+        self.work_of = work_of
+        """(group, event type) -> the group's handling of it"""
+        self.dedup = dedup
+        self._tried: set[int] = set()
+        self._stuck: set[tuple[str, str]] = set()
+        self._in_hand = False
+
+    @property
+    def idle(self) -> bool:
+        return not self._in_hand and self.waiting() is None
+
+    def waiting(self) -> DeadLetter | None:
+        """The first letter, in parking order, not tried yet and not behind a letter that failed."""
+        return next(
+            (letter for letter in self.broker.dead_letters
+             if letter.number not in self._tried and (letter.group, letter.event.key) not in self._stuck),
+            None,
+        )
+
+    def run(self) -> Generator[simpy.Event, Any, None]:
+        while True:
+            letter = self.waiting()
+            if letter is None:
+                yield self.broker.letter_parked()
+                continue
+            self._tried.add(letter.number)
+            host = self.host_of(letter.group)
+            work = self.work_of(letter.group, letter.event.type)
+            self._in_hand = True
+            done = yield host.spawn(redrive(host, self.broker, letter, work, self.dedup))
+            self._in_hand = False
+            if not done:
+                self._stuck.add((letter.group, letter.event.key))

@@ -44,7 +44,12 @@ Write = Callable[[str, list[Event], list[ProducerStamp]], Generator[simpy.Event,
 
 @dataclass(slots=True, frozen=True)
 class DeadLetter:
-    """A message parked for manual handling: which group gave up on it, when, and why."""
+    """A message parked for manual handling: which group gave up on it, when, and why.
+
+    ``number`` is its place in the dead-letter topics, counted from 1 in parking order: the
+    identity of this one parked record, as a record's offset in a Kafka dead-letter topic is. The
+    same event can be parked twice at the same moment from the same offset (a duplicated delivery
+    parked behind its own first copy), and each copy is a letter of its own to re-drive."""
 
     group: str
     topic: str
@@ -53,6 +58,7 @@ class DeadLetter:
     event: Event
     reason: str
     parked_at: float
+    number: int = 0
 
 
 class DeadLetterTopics:
@@ -64,18 +70,35 @@ class DeadLetterTopics:
     world: World
     dead_letters: list[DeadLetter]
     _parked_keys: dict[tuple[str, str], int]
+    _letters_parked: int
+    _next_letter: simpy.Event | None
 
     def _open_dead_letters(self) -> None:
         self.dead_letters = []
         self._parked_keys = {}
+        self._letters_parked = 0
+        self._next_letter = None
 
     def park(self, group: str, topic: str, partition: int, offset: int, event: Event, reason: str) -> None:
         """Park ``event`` for ``group``, with the reason, and block its key for the group."""
-        self.dead_letters.append(DeadLetter(group, topic, partition, offset, event, reason, self.world.env.now))
+        self._letters_parked += 1
+        self.dead_letters.append(
+            DeadLetter(group, topic, partition, offset, event, reason, self.world.env.now, self._letters_parked)
+        )
         address = (group, event.key)
         self._parked_keys[address] = self._parked_keys.get(address, 0) + 1
         self.world.record("broker.dead_letter", group, event.trace_id, event_id=event.event_id, type=event.type,
                           reason=reason)
+        waiting, self._next_letter = self._next_letter, None
+        if waiting is not None:
+            waiting.succeed()
+
+    def letter_parked(self) -> simpy.Event:
+        """An event that fires when the next letter is parked, so a reader of the dead-letter topics
+        waits for one at no cost."""
+        if self._next_letter is None:
+            self._next_letter = self.world.env.event()
+        return self._next_letter
 
     def is_key_parked(self, group: str, key: str) -> bool:
         return (group, key) in self._parked_keys
@@ -98,8 +121,8 @@ class EventBroker(Protocol):
     broker acknowledged them (a publisher without an acknowledgement publishes again: duplicates,
     never loss). ``subscribe`` registers a
     group's interest in an event type. Dead letters are :class:`~concertsim.sim.broker.DeadLetter`
-    records in ``dead_letters`` whichever broker parked them; ``park`` puts one there and
-    ``unpark`` takes it out once re-driven. ``total_lag`` counts the events not yet handled, so a
+    records in ``dead_letters`` whichever broker parked them; ``park`` puts one there (and fires
+    ``letter_parked``) and ``unpark`` takes it out once re-driven. ``total_lag`` counts the events not yet handled, so a
     run settles only when it is zero."""
 
     name: str
@@ -120,6 +143,8 @@ class EventBroker(Protocol):
     def is_key_parked(self, group: str, key: str) -> bool: ...
 
     def unpark(self, letter: DeadLetter) -> None: ...
+
+    def letter_parked(self) -> simpy.Event: ...
 
     def total_lag(self) -> int: ...
 

@@ -19,8 +19,7 @@ import simpy
 
 from concertsim.models import orchestration, reservations
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.broker import DeadLetter
-from concertsim.sim.consumer import redrive
+from concertsim.sim.consumer import DeadLetterRedrive
 from concertsim.sim.event_budget import EventBudget, OverBudget
 from concertsim.sim.faults import FaultInjector
 from concertsim.sim.result import Phases, RunResult, Sample
@@ -118,18 +117,20 @@ def _run(
     faults.heal_all()
     heal_at = env.now
     world.record("phase.heal", "runner")
-    redriving = env.process(_redrive_dead_letters(system))
+    redriving = DeadLetterRedrive(system.broker, system.host_of,
+                                  lambda group, event_type: system.handlers[(group, event_type)], system.policy.dedup)
+    env.process(redriving.run())
 
     settled_at = None
     deadline = heal_at + scenario.settle.deadline
     while env.now < deadline:
-        if redriving.triggered and _quiescent(system, workload):
+        if redriving.idle and _quiescent(system, workload):
             settled_at = env.now
             break
         budget.run_until(min(deadline, env.now + scenario.settle.check_interval))
         if on_progress is not None:
             on_progress(RunProgress(env.now, "settle", deadline, workload.arrived, expected_users))
-    if settled_at is None and redriving.triggered and _quiescent(system, workload):
+    if settled_at is None and redriving.idle and _quiescent(system, workload):
         settled_at = env.now
     world.record("phase.settled" if settled_at is not None else "phase.settle_deadline", "runner")
 
@@ -173,34 +174,6 @@ def _resource_usage(system: System) -> dict[str, PoolUsage]:
     for (topic, partition), writer in sorted(system.broker.writers.items()):
         usage[f"broker.{topic}/{partition}"] = writer.settle()
     return usage
-
-
-def _redrive_dead_letters(system: System) -> Generator[simpy.Event, Any, None]:
-    """After heal, the operator hands every parked event back to its group, one at a time in the
-    order they were parked (seed 4.2.3: "a dead-letter queue for manual handling"), including the
-    events parked meanwhile behind a key still being re-driven. A letter that fails again stays
-    parked, and so do the later letters of its key."""
-    stuck: set[tuple[str, str]] = set()
-    tried: set[tuple[str, str, int, float]] = set()
-    while True:
-        letter = next(
-            (d for d in system.broker.dead_letters
-             if _letter_id(d) not in tried and (d.group, d.event.key) not in stuck),
-            None,
-        )
-        if letter is None:
-            return
-        tried.add(_letter_id(letter))
-        host = system.host_of(letter.group)
-        work = system.handlers[(letter.group, letter.event.type)]
-        done = yield host.spawn(redrive(host, system.broker, letter, work, system.policy.dedup))
-        if not done:
-            stuck.add((letter.group, letter.event.key))
-
-
-def _letter_id(letter: DeadLetter) -> tuple[str, str, int, float]:
-    """A letter's identity: the same event may be parked twice (a redelivered copy)."""
-    return letter.group, letter.event.event_id, letter.offset, letter.parked_at
 
 
 def _in_flight(system: System) -> tuple[int, int]:

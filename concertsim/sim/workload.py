@@ -1,12 +1,17 @@
 """Simulated users (ARCHITECTURE.md, "Workload").
 
 Users arrive in a flash crowd at ticket opening (a share of them later, when expired holds have
-released seats again) or steadily. Each one takes a queue token, waits for
-it to be activated, lists the open dates, lists a date's seats, holds a free seat (trying another if
-it was taken), tops up points if short, and then pays or abandons the hold. Requests that time out
-are retried; a hold and a charge carry the operation's id as their idempotency key, so a retry
-after a lost reply is answered with the first attempt's effect, not a second one. Every operation is recorded in the history as invoke → ok |
-fail | unknown.
+released seats again) or steadily. Some look at the fast sell-out ranking first. Each one takes a
+queue token, waits for it to be activated (polling it; a user whose place expired joins the line
+again), lists the open dates (one admitted before the sale opens refreshes the list until dates
+appear or their patience runs out), lists a date's seats, holds a free seat (trying another if it
+was taken), thinks it over (the checkout page keeps the session alive meanwhile), tops up points if
+short, and then pays or abandons the hold; some buyers look at the ranking after booking. A share of
+users close the tab without a word, in line or with a seat held: they give nothing back. Requests
+that time out are retried; a hold and a charge carry the operation's id as their idempotency key, so
+a retry after a lost reply is answered with the first attempt's effect, not a second one. Every
+operation is recorded in the history as invoke → ok | fail | unknown, and every visit's end as a
+``client.exit`` record naming why it ended (read by the funnel).
 
 Users signed in before the sale: every request carries the session credential the gateway
 issued its user (sign-in itself is not simulated).
@@ -14,7 +19,7 @@ issued its user (sign-in itself is not simulated).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -27,13 +32,40 @@ from concertsim.sim.network import Failed, Network, Reply, Timeout
 from concertsim.sim.random_streams import sampler
 from concertsim.sim.world import World
 
-__all__ = ["Workload", "CLIENT"]
+__all__ = ["Workload", "CLIENT", "EXIT_REASONS"]
 
 CLIENT = "client"
+EXIT_REASONS = (
+    "confirmed", "payment-unknown", "payment-failed", "abandoned-hold", "vanished", "token-expired",
+    "gave-up-waiting", "left-before-opening", "sold-out", "no-seat", "charge-failed", "refused",
+)
+"""Why a visit ended, as the client saw it (``client.exit``): paid and told so, payment outcome
+unknown or failed, left a hold unpaid, closed the tab without a word, refused for an ended queue
+token, out of patience in line, out of patience before the sale opened, no date with a free seat,
+no seat held after every attempt, top-up failed, or another refusal."""
 _UNKNOWN_CODES = frozenset({"gateway-timeout"})
 # Refusals by the gateway, before the request reaches the service: they say nothing about what an
 # earlier attempt of the same operation did.
 _GATEWAY_REFUSALS = frozenset({"token-not-active", "token-not-found", "rate-limited", "unavailable"})
+_NOT_FORWARDED = frozenset({"rate-limited"})
+"""A transient refusal the gateway gives before forwarding (429): the request took no effect."""
+
+
+def payment_in_doubt(reply: Reply) -> bool:
+    """Whether a reply to ``POST /payments`` leaves the payment's effect unknown: no answer, or a
+    transient failure (503, 504, a failed commit) that a copy of the request or a step already
+    committed may still complete. Only a definite refusal or the gateway's 429 is a failure."""
+    if isinstance(reply, Timeout):
+        return True
+    return isinstance(reply, Failed) and reply.transient and reply.code not in _NOT_FORWARDED
+
+
+_PAY_EXITS: dict[Outcome, str] = {"ok": "confirmed", "unknown": "payment-unknown", "fail": "payment-failed"}
+
+
+def _refusal(reply: Reply) -> str:
+    """The exit reason of a visit ended by the refusal ``reply``."""
+    return "token-expired" if reply.code == "token-not-active" else "refused"
 
 
 def classify(reply: Reply) -> Outcome:
@@ -57,6 +89,11 @@ class Workload:
         self.rng = world.rng("workload/behaviour")
         self._arrivals = world.rng("workload/arrivals")
         self._think = sampler(self.spec.think_time, world.rng("workload/think"))
+        self._refresh = sampler(self.spec.refresh_interval, world.rng("workload/refresh"))
+        self._abandon = world.rng("workload/abandon")
+        self._ranking = world.rng("workload/ranking")
+        concerts = world.scenario.concerts
+        self._last_opening = max(concerts.opening_of(d) for d in range(1, concerts.dates + 1))
         self.history: list[ClientOp] = []
         self.active_users = 0
         self.arrived = 0
@@ -95,53 +132,58 @@ class Workload:
     def _session(self, user_id: int) -> Generator[simpy.Event, Any, None]:
         """One user's visit. A user who got a queue token gives it back when they leave, however
         the visit ended (a completed purchase has ended it already; giving it back is then a
-        no-op), so that the place goes to the next in line."""
+        no-op), so that the place goes to the next in line; a user who vanished does not."""
         self.active_users += 1
         self._tokens[user_id] = None
         self._credentials[user_id] = identity.issue_credential(self._signing_key, user_id)
+        vanishes = self._abandon.random() < self.spec.abandon_share
+        where = self._abandon.choice(("waiting", "holding"))
+        looks_first, looks_after = (self._ranking.random() < self.spec.ranking_share for _ in range(2))
         try:
-            yield from self._book(user_id)
+            if looks_first:
+                yield from self._look_at_ranking(user_id)
+            reason = yield from self._book(user_id, where if vanishes else None)
+            if reason == "confirmed" and looks_after:
+                yield from self._look_at_ranking(user_id)
             token = self._tokens.pop(user_id)
-            if token is not None:
+            if token is not None and reason != "vanished":
                 yield from self._request(
                     user_id, "leave", "DELETE /api/v1/queue/tokens/{tokenId}",
                     {"user_id": user_id, "token_id": token},
                 )
+            self.world.record("client.exit", CLIENT, None, user=user_id, reason=reason)
         finally:
             self.active_users -= 1
             self._credentials.pop(user_id, None)
 
-    def _book(self, user_id: int) -> Generator[simpy.Event, Any, None]:
+    def _look_at_ranking(self, user_id: int) -> Generator[simpy.Event, Any, None]:
+        yield from self._request(user_id, "ranking", "GET /api/v1/concerts/ranking", {})
+
+    def _book(self, user_id: int, vanishes: str | None) -> Generator[simpy.Event, Any, str]:
+        """The visit from joining the line to paying; returns why it ended (:data:`EXIT_REASONS`).
+        ``vanishes`` says where the user closes the tab: ``waiting`` (right after joining the
+        line), ``holding`` (right after holding a seat) or nowhere (None)."""
         spec, rng, env = self.spec, self.rng, self.env
         gave_up_at = env.now + spec.patience
-        issued = yield from self._request(user_id, "token", "POST /api/v1/queue/tokens", {"user_id": user_id})
-        if not issued.ok:
-            return
-        token = issued.value["token_id"]
-        self._tokens[user_id] = token
-        status = issued.value["status"]
-        while status != "ACTIVE":
-            if env.now >= gave_up_at or status == "EXPIRED":
-                return
-            yield env.timeout(spec.poll_interval)
-            polled = yield from self._request(
-                user_id, "token-status", "GET /api/v1/queue/tokens/{tokenId}", {"token_id": token},
-                record=False,
-            )
-            if polled.ok:
-                status = polled.value["status"]
+        token, ended = yield from self._admitted(user_id, gave_up_at, vanishes == "waiting")
+        if token is None:
+            return ended
         base = {"user_id": user_id, "token_id": token}
-        listed = yield from self._request(user_id, "dates", "GET /api/v1/concerts/dates", base)
-        if not listed.ok or not listed.value["dates"]:
-            return
+        listed = yield from self._dates(user_id, base, gave_up_at)
+        if not listed.ok:
+            return _refusal(listed)
+        if not listed.value["dates"]:
+            return "left-before-opening" if env.now < self._last_opening else "sold-out"
         date_id = rng.choice(listed.value["dates"])
         held = None
         for _attempt in range(spec.seat_attempts):
             seats = yield from self._request(
                 user_id, "seats", "GET /api/v1/concerts/dates/{date}/seats", {**base, "date_id": date_id}
             )
-            if not seats.ok or not seats.value["available"]:
-                return
+            if not seats.ok:
+                return _refusal(seats)
+            if not seats.value["available"]:
+                return "no-seat"
             seat_no = rng.choice(seats.value["available"])
             held = yield from self._request(
                 user_id, "hold", "POST /api/v1/reservations",
@@ -150,12 +192,14 @@ class Workload:
             if held.ok:
                 break
         if held is None or not held.ok:
-            return
+            return "token-expired" if held is not None and held.code == "token-not-active" else "no-seat"
+        if vanishes == "holding":
+            return "vanished"
         reservation_id = held.value["reservation_id"]
         amount = held.value["amount"]
         if rng.random() < spec.abandon_probability:
-            return  # the hold is left to expire
-        yield env.timeout(self._think())
+            return "abandoned-hold"  # the hold is left to expire
+        yield from self._think_over_hold(user_id, base)
         balance = yield from self._request(user_id, "balance", "GET /api/v1/points/{userId}", base)
         if balance.ok and balance.value["balance"] < amount:
             top_up = amount - balance.value["balance"]
@@ -164,21 +208,89 @@ class Workload:
                 {**base, "amount": top_up}, keyed=True, amount=top_up,
             )
             if not charged.ok:
-                return
-        yield from self._pay(user_id, token, reservation_id, gave_up_at)
+                return "token-expired" if charged.code == "token-not-active" else "charge-failed"
+        paid = yield from self._pay(user_id, token, reservation_id, gave_up_at)
+        return paid
+
+    def _admitted(
+        self, user_id: int, gave_up_at: float, vanishes: bool
+    ) -> Generator[simpy.Event, Any, tuple[str | None, str]]:
+        """Join the line and poll the token until it is active; returns the active token's id, or
+        None and why the visit ended. A token that expired while its user was in line (not polled
+        in time) is replaced by a new one at the back of the line."""
+        spec, env = self.spec, self.env
+        while True:
+            issued = yield from self._request(user_id, "token", "POST /api/v1/queue/tokens", {"user_id": user_id})
+            if not issued.ok:
+                return None, "refused"
+            token = issued.value["token_id"]
+            self._tokens[user_id] = token
+            if vanishes:
+                return None, "vanished"
+            status = issued.value["status"]
+            while status == "WAITING":
+                if env.now >= gave_up_at:
+                    return None, "gave-up-waiting"
+                yield env.timeout(spec.poll_interval)
+                polled = yield from self._request(
+                    user_id, "token-status", "GET /api/v1/queue/tokens/{tokenId}", {"token_id": token},
+                    record=False,
+                )
+                if polled.ok:
+                    status = polled.value["status"]
+            if status == "ACTIVE":
+                return token, "admitted"
+            if env.now >= gave_up_at:
+                return None, "gave-up-waiting"
+
+    def _dates(
+        self, user_id: int, base: dict[str, Any], gave_up_at: float
+    ) -> Generator[simpy.Event, Any, Reply]:
+        """The list of open dates. A user admitted before the sale has opened for every date
+        refreshes an empty list, at intervals drawn from ``workload.refresh_interval``, until dates
+        appear or ``workload.opening_patience`` (or the visit's patience) runs out."""
+        env = self.env
+        listed = yield from self._request(user_id, "dates", "GET /api/v1/concerts/dates", base)
+        if not (listed.ok and not listed.value["dates"] and env.now < self._last_opening):
+            return listed
+        give_up_at = min(env.now + self.spec.opening_patience, gave_up_at)
+        while listed.ok and not listed.value["dates"]:
+            wait = self._refresh()
+            if env.now + wait > give_up_at:
+                break
+            yield env.timeout(wait)
+            listed = yield from self._request(user_id, "dates", "GET /api/v1/concerts/dates", base)
+        return listed
+
+    def _think_over_hold(self, user_id: int, base: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
+        """The buyer thinks over the held seat; the checkout page refreshes the point balance every
+        ``workload.keepalive_interval`` meanwhile, and each refresh, a request through the
+        gateway's token check, keeps the queue token alive."""
+        remaining = self._think()
+        interval = self.spec.keepalive_interval
+        while remaining > interval:
+            yield self.env.timeout(interval)
+            remaining -= interval
+            yield from self._request(user_id, "balance", "GET /api/v1/points/{userId}", base, record=False)
+        yield self.env.timeout(remaining)
 
     def _pay(
         self, user_id: int, token: str, reservation_id: str, gave_up_at: float
-    ) -> Generator[simpy.Event, Any, None]:
+    ) -> Generator[simpy.Event, Any, str]:
         op = self._invoke(user_id, "pay", "POST /api/v1/payments", reservation_id=reservation_id)
         body = {"user_id": user_id, "token_id": token, "reservation_id": reservation_id}
-        reply, uncertain = yield from self._attempts(user_id, op, body, self.spec.client_retries)
+        reply, uncertain = yield from self._attempts(
+            user_id, op, body, self.spec.client_retries, in_doubt=payment_in_doubt
+        )
         outcome = classify(reply)
-        if uncertain and outcome == "fail" and reply.code in _GATEWAY_REFUSALS:
+        if uncertain and outcome == "fail" and (reply.code in _GATEWAY_REFUSALS or payment_in_doubt(reply)):
             outcome = "unknown"  # e.g. the token ended because the first attempt did complete
         if outcome == "unknown" or (reply.ok and reply.value["status"] == "pending"):
             outcome = yield from self._await_confirmation(user_id, reservation_id, gave_up_at)
         self._complete(op, outcome, None if reply.ok else reply.code)
+        if outcome == "fail" and not reply.ok and reply.code == "token-not-active":
+            return "token-expired"
+        return _PAY_EXITS[outcome]
 
     def _await_confirmation(
         self, user_id: int, reservation_id: str, gave_up_at: float
@@ -224,10 +336,12 @@ class Workload:
         return reply
 
     def _attempts(
-        self, user_id: int, op: ClientOp | None, body: dict[str, Any], retries: int, route: str | None = None
+        self, user_id: int, op: ClientOp | None, body: dict[str, Any], retries: int, route: str | None = None,
+        *, in_doubt: Callable[[Reply], bool] | None = None,
     ) -> Generator[simpy.Event, Any, tuple[Reply, bool]]:
         """Send the request as ``user_id``, retrying unknown and transient outcomes; returns the
-        last reply and whether any attempt's outcome was unknown."""
+        last reply and whether any attempt's outcome was unknown (or, given ``in_doubt``, any
+        attempt's reply was one it calls in doubt)."""
         route = route or (op.route if op else body["route"])
         body = {**body, "credential": self._credentials[user_id]}
         trace_id = op.op_id if op else None
@@ -241,7 +355,7 @@ class Workload:
             reply = yield from self.network.call(
                 CLIENT, self.gateway, route, body, timeout=self.spec.client_timeout, trace_id=trace_id,
             )
-            if classify(reply) == "unknown":
+            if classify(reply) == "unknown" or (in_doubt is not None and in_doubt(reply)):
                 uncertain = True
             elif not (isinstance(reply, Failed) and reply.transient):
                 break

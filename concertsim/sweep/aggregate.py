@@ -1,5 +1,5 @@
-"""What a grid sweep found, per cell: how often each invariant broke (a Wilson 95% interval of
-the rate) and each headline measure's mean (a Student-t 95% interval over the seeds).
+"""What a grid sweep found, per cell: how often each invariant broke in the runs that judged it
+(a Wilson 95% interval of the rate; a run that could not judge it counts neither way) and each headline measure's mean (a Student-t 95% interval over the seeds).
 
 Everything here is a function of the set of runs, not of the order they finished in nor of how
 often the sweep was interrupted and resumed: the same plan gives the same ``summary.json``.
@@ -15,27 +15,54 @@ from typing import Any
 from concertsim.metrics import MEASURES
 from concertsim.statistics import Interval, mean_interval, rate_interval
 from concertsim.sweep.grid import Cell, GridRun, SweepPlan
+from concertsim.sweep.runs import SeedResult
 
-__all__ = ["InvariantRate", "CellSummary", "GridResult", "summarise_cell"]
+__all__ = ["InvariantRate", "CellSummary", "GridResult", "invariant_rate", "summarise_cell"]
 
 
 @dataclass(frozen=True)
 class InvariantRate:
-    """How many of a cell's ``runs`` broke ``invariant`` (the seeds), with the Wilson interval of
-    the rate."""
+    """How many of the ``runs`` that judged ``invariant`` broke it (the seeds), with the Wilson
+    interval of the rate. The runs that could not judge it (``not_applicable``, their seeds, with
+    the first such run's ``reason``) count neither as held nor as broken; when no run judged it,
+    ``runs`` is 0, ``rate`` None and the invariant is not applicable to the cell."""
 
     invariant: str
     broken_seeds: tuple[int, ...]
     runs: int
-    rate: Interval
+    rate: Interval | None
+    not_applicable: tuple[int, ...] = ()
+    reason: str | None = None
 
     @property
     def violated(self) -> int:
         return len(self.broken_seeds)
 
+    @property
+    def applicable(self) -> bool:
+        """Whether some run judged it."""
+        return self.runs > 0
+
+    @property
+    def status(self) -> str:
+        return "violated" if self.violated else "holds" if self.applicable else "not_applicable"
+
     def to_json(self) -> dict[str, Any]:
-        return {"violated": self.violated, "runs": self.runs, "seeds": list(self.broken_seeds),
-                "rate": self.rate.to_json()}
+        return {"status": self.status, "violated": self.violated, "runs": self.runs,
+                "seeds": list(self.broken_seeds), "rate": None if self.rate is None else self.rate.to_json(),
+                "not_applicable": len(self.not_applicable), "not_applicable_seeds": list(self.not_applicable),
+                "reason": self.reason}
+
+
+def invariant_rate(invariant: str, results: Iterable[SeedResult]) -> InvariantRate:
+    """``invariant``'s rate over ``results`` (by seed): the seeds that broke it, of the runs that
+    judged it."""
+    ordered = sorted(results, key=lambda r: r.seed)
+    judged = [r for r in ordered if r.judged(invariant)]
+    unjudged = [r for r in ordered if not r.judged(invariant)]
+    broken = tuple(r.seed for r in judged if invariant in r.violated)
+    return InvariantRate(invariant, broken, len(judged), rate_interval(len(broken), len(judged)),
+                         tuple(r.seed for r in unjudged), unjudged[0].not_applicable[invariant] if unjudged else None)
 
 
 @dataclass(frozen=True)
@@ -51,7 +78,13 @@ class CellSummary:
 
     @property
     def holds(self) -> bool:
+        """No run of the cell broke an invariant."""
         return all(rate.violated == 0 for rate in self.rates.values())
+
+    @property
+    def not_applicable(self) -> list[InvariantRate]:
+        """The invariants no run of the cell could judge."""
+        return [rate for rate in self.rates.values() if not rate.applicable]
 
     @property
     def broken(self) -> list[InvariantRate]:
@@ -69,11 +102,13 @@ class CellSummary:
             "runs": len(self.runs),
             "holds": self.holds,
             "violated": [rate.invariant for rate in self.broken],
+            "not_applicable": {rate.invariant: rate.reason for rate in self.not_applicable},
             "invariants": {name: rate.to_json() for name, rate in self.rates.items()},
             "measures": {name: None if i is None else i.to_json() for name, i in self.measures.items()},
             "seeds": [
                 {"seed": run.result.seed, "trace_sha256": run.result.trace_sha256,
-                 "violated": list(run.result.violated), "first_violations": list(run.result.first_violations)}
+                 "violated": list(run.result.violated), "first_violations": list(run.result.first_violations),
+                 "not_applicable": dict(run.result.not_applicable)}
                 for run in self.runs
             ],
         }
@@ -85,11 +120,9 @@ def summarise_cell(cell: Cell, runs: Iterable[GridRun]) -> CellSummary:
     checked = cell.scenario.enabled_checks()
     extra = [i for run in ordered for i in run.result.violated if i not in checked]
     rates: dict[str, InvariantRate] = {}
-    for invariant in (*checked, *dict.fromkeys(extra)):
-        broken = tuple(run.result.seed for run in ordered if invariant in run.result.violated)
-        interval = rate_interval(len(broken), len(ordered))
-        if interval is not None:
-            rates[invariant] = InvariantRate(invariant, broken, len(ordered), interval)
+    if ordered:
+        for invariant in (*checked, *dict.fromkeys(extra)):
+            rates[invariant] = invariant_rate(invariant, (run.result for run in ordered))
     measures = {
         name: mean_interval([v for run in ordered if (v := run.result.measures.get(name)) is not None])
         for name in MEASURES
@@ -137,13 +170,16 @@ class GridResult:
 
     def to_json(self) -> dict[str, Any]:
         """The content of a sweep's ``summary.json``: the plan, the verdict (which cells broke
-        which invariants), and each cell's aggregate and runs. No wall-clock time: an interrupted
+        which invariants, and in which cells no run could judge one), and each cell's aggregate and runs. No wall-clock time: an interrupted
         and resumed sweep gives the same summary as one that ran through."""
         plan = self.plan
         broken: dict[str, list[str]] = {}
+        unjudged: dict[str, list[str]] = {}
         for cell in self.cells:
             for rate in cell.broken:
                 broken.setdefault(rate.invariant, []).append(cell.cell.label or plan.base.name)
+            for rate in cell.not_applicable:
+                unjudged.setdefault(rate.invariant, []).append(cell.cell.label or plan.base.name)
         return {
             "scenario": plan.base.name,
             "fingerprint": plan.fingerprint,
@@ -152,6 +188,7 @@ class GridResult:
             "runs": len(self.runs),
             "holds": self.holds,
             "violated": {name: broken[name] for name in self.broken_invariants()},
+            "not_applicable": unjudged,
             "measures": dict(MEASURES),
             "cells": [cell.to_json() for cell in self.cells],
         }

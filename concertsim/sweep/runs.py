@@ -24,7 +24,7 @@ from concertsim.checks import check_run
 from concertsim.checks.probes import probe_counts
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, connect
 from concertsim.metrics import headline_measures
-from concertsim.scenarios.schema import Scenario
+from concertsim.scenarios.schema import INVARIANT_IDS, Scenario
 from concertsim.sim.runner import run_scenario
 
 __all__ = ["SeedResult", "SweepResult", "run_seed", "run_jobs", "sweep"]
@@ -46,6 +46,12 @@ class SeedResult:
     probes: dict[str, int] = field(default_factory=dict)
     """How often the run reached each coverage probe's situation
     (:func:`~concertsim.checks.probes.probe_counts`)."""
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    """The invariants the run could not judge, each with the reason: neither held nor broken."""
+
+    def judged(self, invariant: str) -> bool:
+        """Whether the run judged ``invariant`` (it held or was violated)."""
+        return invariant not in self.not_applicable
 
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready data (``wall_seconds`` is the run's wall-clock time, the one
@@ -59,6 +65,7 @@ class SeedResult:
             "time_to_convergence": self.time_to_convergence,
             "measures": dict(self.measures),
             "probes": dict(self.probes),
+            "not_applicable": dict(self.not_applicable),
             "wall_seconds": self.wall_seconds,
         }
 
@@ -76,7 +83,15 @@ class SeedResult:
             first_violations=tuple(str(v) for v in data["first_violations"]),
             measures={str(k): None if v is None else float(v) for k, v in dict(data["measures"]).items()},
             probes={str(k): int(v) for k, v in dict(data.get("probes", {})).items()},
+            not_applicable=_in_checks_order({str(k): str(v) for k, v in dict(data.get("not_applicable", {})).items()}),
         )
+
+
+def _in_checks_order(by_invariant: dict[str, str]) -> dict[str, str]:
+    """``by_invariant`` in the order of ``INVARIANT_IDS`` (a journal line stores its keys sorted),
+    so that a resumed sweep summarises exactly as one that ran through."""
+    order = {name: index for index, name in enumerate(INVARIANT_IDS)}
+    return dict(sorted(by_invariant.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 
 def run_seed(scenario_json: str, seed: int) -> SeedResult:
@@ -93,10 +108,11 @@ def run_seed(scenario_json: str, seed: int) -> SeedResult:
         time_to_convergence=metrics["time"]["time_to_convergence"],
         wall_seconds=result.wall_seconds,
         first_violations=tuple(
-            f"{v.invariant.id}: {v.violations[0].message}" for v in outcome.verdicts if not v.holds
+            f"{v.invariant.id}: {v.violations[0].message}" for v in outcome.verdicts if v.violated
         ),
         measures=headline_measures(result, metrics),
         probes=probe_counts(result),
+        not_applicable=outcome.not_applicable,
     )
 
 
@@ -108,6 +124,14 @@ class SweepResult:
     @property
     def holds(self) -> bool:
         return all(not s.violated for s in self.seeds)
+
+    def not_applicable(self) -> dict[str, str]:
+        """The invariants the scenario checks that no seed could judge, each with the reason."""
+        if not self.seeds:
+            return {}
+        first = min(self.seeds, key=lambda s: s.seed)
+        return {name: reason for name, reason in first.not_applicable.items()
+                if all(not s.judged(name) for s in self.seeds)}
 
     def violations_by_invariant(self) -> dict[str, list[int]]:
         broken: dict[str, list[int]] = {}
@@ -124,13 +148,14 @@ class SweepResult:
             "seeds": len(self.seeds),
             "holds": self.holds,
             "violations_by_invariant": self.violations_by_invariant(),
+            "not_applicable": self.not_applicable(),
             "confirmed": _spread(confirmed),
             "time_to_convergence": _spread(convergence),
             "never_converged": sum(1 for s in self.seeds if s.time_to_convergence is None),
             "runs": [
                 {"seed": s.seed, "trace_sha256": s.trace_sha256, "violated": list(s.violated),
                  "confirmed": s.confirmed, "time_to_convergence": s.time_to_convergence,
-                 "first_violations": list(s.first_violations)}
+                 "first_violations": list(s.first_violations), "not_applicable": dict(s.not_applicable)}
                 for s in sorted(self.seeds, key=lambda s: s.seed)
             ],
         }

@@ -72,3 +72,10 @@ def test_the_default_opening_sells_seats_that_expired_holds_released() -> None:
     assert probe_counts(result)["released-seat-resold"] > 0
     late = [op for op in result.history if op.action == "token" and op.invoke_at > result.scenario.workload.flash_window]
     assert late
+
+
+def test_a_payment_is_judged_for_liveness_beside_a_fault_that_cannot_touch_it() -> None:
+    beside = "faults=[{at: 0, kind: crash, target: data_platform, duration: 30}]"
+    assert probe_counts(run_scenario(small_scenario(beside)))["liveness-judged-beside-a-fault"] > 0
+    on_point = "faults=[{at: 0, kind: crash, target: point, duration: 30}]"
+    assert probe_counts(run_scenario(small_scenario(on_point)))["liveness-judged-beside-a-fault"] == 0

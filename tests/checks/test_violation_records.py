@@ -247,6 +247,42 @@ def snapshot_off_by_a_charge(result: RunResult) -> None:
     result.state["point"][points.SNAPSHOTS] = {user_id: Snapshot(user_id, len(entries), -1)}
 
 
+def call_given_up_early(result: RunResult) -> None:
+    """A call the caller stopped waiting for at once, long before its timeout."""
+    answered = next(r for r in result.trace.of_kind("call.return") if r.data["outcome"] == "ok")
+    answered.data["outcome"] = "timeout"
+
+
+def hold_freed_by_a_redelivered_release(result: RunResult) -> None:
+    """Concert handles a seat's earlier hold and its release again after the seat was held anew:
+    the view shows the new hold's seat free with every event of the seat handled."""
+    from concertsim.checks.seat_view_timeliness import SEAT_EVENTS
+
+    records = result.trace.records
+    by_seat: dict[tuple[int, int], list] = {}
+    handled: dict[str, int] = {}
+    for record in result.trace.of_kind("event.raised", "consumer.handled"):
+        if record.kind == "event.raised" and record.data["type"] in SEAT_EVENTS:
+            payload = record.data["payload"]
+            by_seat.setdefault((payload["date_id"], payload["seat_no"]), []).append(record)
+        elif record.kind == "consumer.handled" and record.data["group"] == "concert":
+            handled[record.data["event_id"]] = record.seq
+    for events in by_seat.values():
+        for first, release, second, *rest in (events[i:] for i in range(len(events) - 2)):
+            if (first.data["type"], second.data["type"]) != ("SeatReservedEvent", "SeatReservedEvent") or \
+                    release.data["type"] not in ("ReservationExpiredEvent", "ReservationFailedEvent"):
+                continue
+            after = handled[second.data["event_id"]]
+            before = rest[0].seq if rest else len(records)
+            if before - after < 4:
+                continue
+            for seq, event in ((after + 1, first), (after + 2, release)):
+                records[seq].kind = "consumer.handled"
+                records[seq].data = {"group": "concert", "event_id": event.data["event_id"], "type": event.data["type"]}
+            return
+    raise AssertionError("no seat was held again after a release")
+
+
 DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "no-double-booking": sold_twice,
     "no-duplicate-holds": two_holds_for_one_request,
@@ -256,9 +292,11 @@ DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "point-replay-consistent": snapshot_off_by_a_charge,
     "charge-exactly-once": charged_twice,
     "queue-capacity": capacity_one,
+    "calls-wait-their-timeout": call_given_up_early,
     "no-orphaned-deduction": orphaned,
     "seats-released-on-expiry": expired_hold_still_held,
     "seat-view-converges": seat_view_behind,
+    "seat-view-timely": hold_freed_by_a_redelivered_release,
     "ranking-converges": sale_counted_twice,
     "data-platform-exactly-once": collected_twice,
     "no-lost-events": event_dropped,

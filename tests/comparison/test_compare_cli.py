@@ -84,7 +84,14 @@ def test_identical_sides_exit_0_and_draw_no_figure(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     shown = flat(result.stdout)
     assert "No significant difference between A and B over 2 seeds" in shown
-    assert "Neither side broke any of the 21 invariants in any of the 2 seeds" in shown
+    comparison = json.loads((out / "comparison.json").read_text(encoding="utf-8"))
+    unjudged = comparison["not_applicable"]
+    assert unjudged["point-stores-agree"] == "A and B: no traffic shift to the split-out Point (design.point_shift=0)"
+    assert f"Neither side broke any of the {23 - len(unjudged)} invariants judged in any of the 2 seeds" in shown
+    assert "Not applicable (no seed could judge it): " in shown and "point-stores-agree (A and B: no traffic" in shown
+    stores = next(i for i in comparison["invariants"] if i["id"] == "point-stores-agree")
+    assert stores["a"]["status"] == "not_applicable" and stores["a"]["runs"] == 0 and stores["a"]["rate"] is None
+    assert stores["p_value"] is None
     assert "{" not in result.stdout, "no raw dicts on the console"
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "comparison.json", "report.html", "report.md"]

@@ -15,6 +15,7 @@ def _constant(value: float) -> dict[str, object]:
 
 def test_server_time_is_the_service_time_for_an_endpoint_that_does_nothing_else() -> None:
     outcome = small_run(
+        "workload.abandon_share=0",
         network={"latency": _constant(LATENCY)},
         services={"concert": {"service_time": _constant(CONCERT_SERVICE)}},
     )

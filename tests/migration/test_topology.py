@@ -26,7 +26,7 @@ def _run(stage: str, *overrides: str, **fields: Any) -> RunResult:
 
 
 def _broken(result: RunResult) -> set[str]:
-    return {verdict.invariant.id for verdict in check_run(result) if not verdict.holds}
+    return {verdict.invariant.id for verdict in check_run(result) if verdict.violated}
 
 
 def _deductions_never_committed(result: RunResult) -> set[str]:
@@ -98,7 +98,7 @@ def test_a_duplicated_request_whose_first_commit_conflicts_runs_again_in_the_spl
     instead of answering "unavailable" for a payment its twin confirms (found by explore)."""
     scenario = resolve_scenario("small-opening", ["design.topology=point_split", "workload.users=1", "workload.flash_window=2.3",
                                                   "faults=[{at: 0, kind: duplicate, target: request, duration: 7.5}]"])
-    result = run_scenario(scenario, 445)
+    result = run_scenario(scenario, 5)
     conflicts = [r for r in result.trace.of_kind("tx.conflict") if r.data["label"] == "reservation.start_payment"]
     assert conflicts, "the schedule should make the two copies conflict"
     assert _broken(result) == set()

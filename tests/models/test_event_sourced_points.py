@@ -43,3 +43,19 @@ def test_an_event_sourced_account_refuses_what_a_state_stored_one_refuses() -> N
         p.use(store, ids, user_id=1, amount=500, reservation_id="res-3", idempotency_key="k3", now=5.0, storage=SOURCED)
     with pytest.raises(UnknownAccount):
         p.balance(store, 2, SOURCED)
+
+
+def test_an_event_sourced_account_opens_as_an_empty_stream_and_is_opened_once() -> None:
+    store, ids = MemoryStore(), CountingIds()
+    p.open_account(store, 3, 0.0, storage=SOURCED)
+    assert store.get(p.STREAMS, 3) == p.AccountStream(3, ())
+    assert p.balance(store, 3, SOURCED) == 0
+    p.charge(store, ids, user_id=3, amount=40, now=1.0, storage=SOURCED)
+    p.open_account(store, 3, 2.0, initial_balance=999, storage=SOURCED)
+    assert store.get(p.STREAMS, 3) == p.AccountStream(3, ("led-1",))
+    assert p.balance(store, 3, SOURCED) == 40
+
+
+def test_a_snapshot_names_its_user() -> None:
+    store = history(SOURCED)
+    assert store.get(p.SNAPSHOTS, 1) == p.Snapshot(1, 4, 150)

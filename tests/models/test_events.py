@@ -22,7 +22,10 @@ from concertsim.models.events import (
     ReservationFailed,
     SeatReserved,
     seat_key,
+    readable,
+    reader_version,
     upcast,
+    written_version,
 )
 
 SALE = ReservationCompleted(reservation_id="res-1", user_id=1, date_id=2, seat_no=3, amount=10, confirmed_at=4.0)
@@ -85,3 +88,36 @@ def test_unknown_versions_and_types_are_refused() -> None:
         upcast("ReservationCompletedEvent", 2, {})
     with pytest.raises(ValueError, match="unknown event type"):
         upcast("NoSuchEvent", 1, {})
+
+
+def test_the_envelope_record_names_every_field() -> None:
+    event = Event.wrap(SALE, event_id="evt-1", occurred_at=4.0, key="seat-2-3", trace_id="op-1")
+    assert event.to_record() == {
+        "event_id": "evt-1", "type": "ReservationCompletedEvent", "version": 1, "occurred_at": 4.0,
+        "key": "seat-2-3", "trace_id": "op-1", "causation_id": None, "payload": SALE.model_dump(),
+    }
+
+
+@pytest.mark.parametrize("version_at", [written_version, reader_version])
+def test_a_producer_or_consumer_moves_to_version_2_at_its_switch_and_stays_at_1_without_one(version_at) -> None:
+    assert version_at(100.0, None) == 1
+    assert version_at(9.999, 10.0) == 1
+    assert version_at(10.0, 10.0) == 2
+    assert version_at(11.0, 10.0) == 2
+
+
+@pytest.mark.parametrize(
+    ("version", "reads", "reader", "can"),
+    [
+        (1, 1, "strict", True), (2, 2, "upcasting", True), (2, 1, "strict", False), (1, 2, "strict", False),
+        (2, 1, "tolerant", True), (1, 2, "tolerant", True),
+        (1, 2, "upcasting", True), (2, 1, "upcasting", False),
+    ],
+)
+def test_which_versions_each_reader_reads(version: int, reads: int, reader: str, can: bool) -> None:
+    assert readable(version, reads, reader) is can
+
+
+def test_an_envelope_may_carry_a_version_other_than_its_payloads() -> None:
+    event = Event.wrap(SALE, event_id="evt-1", occurred_at=4.0, key="seat-2-3", trace_id="op-1", version=2)
+    assert event.version == 2

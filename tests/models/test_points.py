@@ -252,3 +252,102 @@ def test_a_replayed_key_of_a_refunded_deduction_is_refused_not_reported_taken() 
     with pytest.raises(DeductionCancelled):
         points.use(store, ids, user_id=5, amount=500, reservation_id="res-1", idempotency_key="pay-res-1", now=3.0)
     assert points.balance(store, 5) == 500
+
+
+def test_a_refund_that_finds_no_deduction_again_keeps_the_first_tombstone(store: MemoryStore, ids: CountingIds) -> None:
+    points.refund_reservation(store, ids, reservation_id="res-1", now=1.0)
+    points.refund_reservation(store, ids, reservation_id="res-1", now=2.0)
+    assert store.get(points.TOMBSTONES, "res-1") == points.RefundTombstone("res-1", 1.0)
+
+
+def test_a_refund_writes_a_ledger_entry_naming_the_reservation_and_the_deduction(
+    store: MemoryStore, ids: CountingIds
+) -> None:
+    charge(store, ids)
+    deduction, _ = use(store, ids)
+    points.refund_reservation(store, ids, reservation_id="res-1", now=2.0)
+    refund = [e for e in store.tables[points.LEDGER].values() if e.kind == "refund"]
+    assert refund == [points.LedgerEntry(refund[0].entry_id, 1, "refund", 30, 2.0, reservation_id="res-1",
+                                         use_id=deduction.use_id)]
+
+
+def test_replaying_an_account_that_has_no_stream_names_the_user() -> None:
+    with pytest.raises(UnknownAccount) as unknown:
+        points.replay(MemoryStore(), 5)
+    assert unknown.value.user == 5
+
+
+def test_a_charge_of_one_point_is_credited(store: MemoryStore, ids: CountingIds) -> None:
+    points.charge(store, ids, user_id=1, amount=1, now=0.5)
+    assert points.balance(store, 1) == 1
+
+
+def test_refusals_of_charges_and_balances_name_the_amount_or_the_user(store: MemoryStore, ids: CountingIds) -> None:
+    with pytest.raises(InvalidAmount) as invalid:
+        points.charge(store, ids, user_id=1, amount=0, now=0.5)
+    assert invalid.value.amount == 0
+    with pytest.raises(UnknownAccount) as unknown:
+        points.balance(store, 6)
+    assert unknown.value.user == 6
+
+
+def test_a_use_records_the_deduction_and_its_ledger_entry_with_every_field(store: MemoryStore, ids: CountingIds) -> None:
+    points.charge(store, ids, user_id=1, amount=100, now=0.5, idempotency_key="charge-1")
+    assert store.get(points.LEDGER, "led-1") == points.LedgerEntry("led-1", 1, "charge", 100, 0.5,
+                                                                   request_key="charge-1")
+    deduction, _ = points.use(store, ids, user_id=1, amount=1, reservation_id="res-1", idempotency_key="pay-res-1",
+                              now=1.0)
+    assert deduction == points.PointUse("use-1", 1, "res-1", 1, "pay-res-1", 1.0, refunded_at=None)
+    assert store.get(points.USES, "use-1") == deduction
+    assert store.get(points.LEDGER, "led-2") == points.LedgerEntry("led-2", 1, "use", 1, 1.0, reservation_id="res-1",
+                                                                   use_id="use-1")
+    assert points.balance(store, 1) == 99
+
+
+def test_every_deduction_of_a_reservation_is_refunded_together(store: MemoryStore, ids: CountingIds) -> None:
+    charge(store, ids)
+    first, _ = use(store, ids, key="k1")
+    second, _ = use(store, ids, key="k2")
+    assert store.get(points.USES_BY_RESERVATION, "res-1") == (first.use_id, second.use_id)
+    raised = points.refund_reservation(store, ids, reservation_id="res-1", now=2.0)
+    assert [e.use_id for e in raised] == [first.use_id, second.use_id]
+    assert points.balance(store, 1) == 100
+
+
+def test_refused_uses_name_the_reservation_or_the_amount(store: MemoryStore, ids: CountingIds) -> None:
+    charge(store, ids)
+    with pytest.raises(InvalidAmount) as invalid:
+        use(store, ids, amount=0)
+    assert invalid.value.amount == 0
+    points.refund_reservation(store, ids, reservation_id="res-1", now=1.0)
+    with pytest.raises(DeductionCancelled) as tombstoned:
+        use(store, ids)
+    assert tombstoned.value.reservation == "res-1"
+    use(store, ids, key="k2", reservation="res-2")
+    points.refund_reservation(store, ids, reservation_id="res-2", now=2.0)
+    with pytest.raises(DeductionCancelled) as replayed:
+        use(store, ids, key="k2", reservation="res-2")
+    assert replayed.value.reservation == "res-2"
+
+
+@pytest.mark.parametrize("storage", [points.STATE_STORED, points.AccountStorage(sourced=True)],
+                         ids=["state", "events"])
+def test_a_change_to_an_unknown_account_names_the_user(ids: CountingIds, storage: points.AccountStorage) -> None:
+    with pytest.raises(UnknownAccount) as unknown:
+        points.charge(MemoryStore(), ids, user_id=9, amount=10, now=0.5, storage=storage)
+    assert unknown.value.user == 9
+
+
+def test_an_account_opened_with_one_point_has_it_on_its_ledger() -> None:
+    store = MemoryStore()
+    points.open_account(store, 7, 0.0, initial_balance=1)
+    assert points.balance(store, 7) == 1 == points.ledger_balance(store, 7)
+    assert store.get(points.LEDGER, "led-open-7") == points.LedgerEntry("led-open-7", 7, "charge", 1, 0.0)
+
+
+def test_opening_an_account_reads_its_row_for_update_so_two_openings_conflict() -> None:
+    store = ReadRecordingStore()
+    points.open_account(store, 7, 0.0)
+    assert (points.ACCOUNTS, 7) in store.read_for_update
+    points.open_account(store, 8, 0.0, storage=points.AccountStorage(sourced=True))
+    assert (points.STREAMS, 8) in store.read_for_update

@@ -28,10 +28,10 @@ HARD_CASES = [
 def test_full_design_handles_the_hard_case(name: str, probe: str, switch: str, breaks: str) -> None:
     result = run_scenario(load_scenario(CASES / f"{name}.yaml"))
     assert probe_counts(result)[probe] > 0, f"the schedule no longer reaches {probe}"
-    assert [v.invariant.id for v in check_run(result) if not v.holds] == []
+    assert [v.invariant.id for v in check_run(result) if v.violated] == []
 
 
 @pytest.mark.parametrize(("name", "probe", "switch", "breaks"), HARD_CASES, ids=[c[0] for c in HARD_CASES])
 def test_without_its_safeguard_the_hard_case_breaks(name: str, probe: str, switch: str, breaks: str) -> None:
     result = run_scenario(load_scenario(CASES / f"{name}.yaml", [switch]))
-    assert breaks in [v.invariant.id for v in check_run(result) if not v.holds]
+    assert breaks in [v.invariant.id for v in check_run(result) if v.violated]

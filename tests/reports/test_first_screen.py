@@ -162,7 +162,7 @@ def test_a_run_says_when_seats_end_unsold_while_users_left_without_a_ticket(seat
 
 
 def test_a_sold_out_run_says_nothing_of_unsold_seats() -> None:
-    outcome = run(small_scenario())
+    outcome = run(small_scenario("workload.users=60"))
     assert outcome.metrics["funnel"]["unsold_seats"] == 0
     assert unsold_seats(outcome.result, outcome.metrics["funnel"]).sentence() == ""
     assert "Unsold seats" not in to_markdown(run_blocks(outcome, []))

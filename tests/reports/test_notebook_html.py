@@ -11,7 +11,15 @@ def test_a_run_shows_its_verdict_and_escapes_what_the_scenario_says() -> None:
     outcome = run("small-opening", overrides=["workload.users=5", "name=<script>alert(1)</script>"])
     shown = outcome._repr_html_()
     assert "<script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
-    assert shown.index(f"all {len(INVARIANT_IDS)} invariants hold") < shown.index("data:image/png;base64,")
+    counts = f"{len(outcome.held)} invariants hold, {len(outcome.not_applicable)} not applicable ("
+    assert outcome.not_applicable and shown.index(counts) < shown.index("data:image/png;base64,")
+
+
+def test_a_run_shows_the_invariants_it_could_not_judge_apart_from_those_held() -> None:
+    shown = run("small-opening", overrides=["workload.users=5"])._repr_html_()
+    held = shown[shown.index("Held: "):].split("</p>")[0]
+    assert "point-stores-agree" not in held and "point-replay-consistent" not in held
+    assert "n/a: no traffic shift to the split-out Point (design.point_shift=0)" in shown
 
 
 def test_a_broken_run_lists_its_broken_invariants_with_their_first_violation() -> None:

@@ -11,7 +11,7 @@ from tests.conftest import small_scenario
 def test_orchestrated_sagas_are_counted_by_how_they_ended() -> None:
     outcome = api.run(small_scenario(
         "design.payment_flow=orchestration",
-        'faults=[{"at": 0, "kind": "drop", "target": "reply", "duration": 30, "match": {"message_type": "point.use"}}]',
+        'faults=[{"at": 0, "kind": "drop", "target": "reply", "duration": 0, "match": {"message_type": "point.use"}}]',
     ))
     sagas = outcome.metrics["payment_sagas"]
     assert sagas["sagas"] == sum(sagas["by_state"].values()) > 0

@@ -78,13 +78,13 @@ def test_a_passing_run_reports_that_the_design_held(passing: RunOutcome, tmp_pat
     assert passing.holds
     markdown, page = written(passing, tmp_path)
     for text, escape in ((markdown, str), (page, html.escape)):
-        assert "The design held: all 21 invariants checked hold." in text
+        assert f"The design held: {len(passing.held)} invariants hold, {len(passing.not_applicable)} not applicable (" in text
         assert "What broke" not in text
         assert "One saga, end to end" in text
         for verdict in passing.verdicts:
             assert verdict.invariant.id in text and escape(verdict.invariant.promise) in text
         assert "No faults: every service stayed up and every message arrived." in text
-    assert markdown.count("✔\u00a0holds") == 21 and "✘" not in markdown
+    assert markdown.count("✔\u00a0holds") == len(passing.held) and "✘" not in markdown
     assert '<p class="verdict ok">' in page and 'class="bad"' not in page
     assert drawn_sagas and drawn_sagas[0] is not None, "the message flow draws the saga the report shows"
     saga = drawn_sagas[0]
@@ -95,6 +95,20 @@ def test_a_passing_run_reports_that_the_design_held(passing: RunOutcome, tmp_pat
     assert "| Time to convergence | nothing was left to drain |" in markdown
 
 
+def test_an_invariant_the_run_could_not_judge_shows_as_not_applicable_with_its_reason(
+    passing: RunOutcome, tmp_path: Path
+) -> None:
+    """Without a traffic shift there is one Point store: point-stores-agree was not judged, so its
+    row says n/a and why (muted), never a green "holds", and its violations are "-", not 0."""
+    assert passing.holds and "point-stores-agree" in passing.not_applicable
+    markdown, page = written(passing, tmp_path)
+    row = next(line for line in markdown.splitlines() if line.startswith("| point-stores-agree |"))
+    assert row.endswith("| n/a: no traffic shift to the split-out Point (design.point_shift=0) | - |")
+    assert "holds" not in row
+    assert '<td class="na">n/a: no traffic shift to the split-out Point (design.point_shift=0)</td>' in page
+    assert page.count('<td class="ok">✔\u00a0holds</td>') == len(passing.held) < len(passing.verdicts)
+
+
 def test_a_failing_run_explains_the_broken_invariant_with_its_saga(
     failing: RunOutcome, tmp_path: Path, drawn_sagas
 ) -> None:
@@ -102,7 +116,7 @@ def test_a_failing_run_explains_the_broken_invariant_with_its_saga(
     markdown, page = written(failing, tmp_path)
     first = next(v for v in failing.verdicts if v.invariant.id == "seats-released-on-expiry").violations[0]
     assert drawn_sagas == [first.saga]
-    assert "The design broke 2 of 21 invariants: seats-released-on-expiry" in markdown
+    assert "The design broke 2 of 23 invariants: seats-released-on-expiry" in markdown
     assert "### ✘ seats-released-on-expiry:" in markdown
     assert "A hold that is not paid within its TTL expires and its seat is free again" in markdown
     assert "| hold expiry | off (changed from the default) |" in markdown

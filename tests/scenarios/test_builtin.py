@@ -96,7 +96,7 @@ def test_builtin_keeps_every_promise(name: str) -> None:
     result = outcome(name)
     assert [v.invariant.id for v in result.verdicts] == list(INVARIANT_IDS)
     assert result.violated == [], [
-        (v.invariant.id, v.violations[0].message) for v in result.verdicts if not v.holds
+        (v.invariant.id, v.violations[0].message) for v in result.verdicts if v.violated
     ]
     assert result.result.phases.settled_at is not None
 

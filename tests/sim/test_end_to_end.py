@@ -22,7 +22,7 @@ def result(request):
 
 def test_run_settles_and_every_invariant_holds(result) -> None:
     assert result.phases.settled_at is not None
-    failing = {v.invariant.id: v.violations[:3] for v in check_run(result) if not v.holds}
+    failing = {v.invariant.id: v.violations[:3] for v in check_run(result) if v.violated}
     assert failing == {}
 
 

@@ -57,3 +57,11 @@ def test_a_saga_orphaned_by_a_crash_is_adopted_and_finished_by_the_restarted_hos
     assert done.index("reservation.resume_sagas") < done.index("reservation.saga_step")
     adopted = outcome.result.table("reservation", orchestration.SAGAS)["pay-res-1"]
     assert adopted.driver == 1 and adopted.state == SagaState.CONFIRMED
+
+
+def test_a_saga_retries_an_unanswered_deduction_while_the_hold_has_time_instead_of_compensating() -> None:
+    lost_for_a_while = "{at: 0, kind: drop, target: reply, duration: 10, match: {message_type: point.use}}"
+    outcome = run("small-opening", overrides=[*ORCHESTRATED, f"faults=[{lost_for_a_while}]"])
+    assert outcome.violated == []
+    assert sagas(outcome) == Counter({"CONFIRMED": 5})
+    assert "point.refund" not in labels(outcome)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from concertsim.checks import check_run
 from concertsim.models import points, reservations
 from concertsim.models.reservations import PaymentStatus, ReservationStatus
-from concertsim.scenarios.loader import scenario_from_data
+from concertsim.scenarios.loader import load_scenario, scenario_from_data
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.faults import FaultInjector
 from concertsim.sim.result import RunResult
@@ -29,7 +31,7 @@ def raised(result: RunResult, event_type: str) -> list[dict[str, Any]]:
 
 
 def assert_all_invariants_hold(result: RunResult) -> None:
-    assert {v.invariant.id: v.violations[:2] for v in check_run(result) if not v.holds} == {}
+    assert {v.invariant.id: v.violations[:2] for v in check_run(result) if v.violated} == {}
 
 
 def statuses_seen(scenario: Scenario, until: float) -> set[ReservationStatus]:
@@ -80,18 +82,19 @@ def test_point_unavailable_for_a_moment_is_retried_not_failed_in_the_sync_flow()
     assert_all_invariants_hold(result)
 
 
-def test_a_payment_point_refused_is_declined_and_not_compensated_at_expiry() -> None:
+def test_a_payment_point_refused_is_declined_and_its_expiry_leaves_a_tombstone() -> None:
     # Without an answer to its balance query the buyer pays without topping up: Point refuses.
     blind = {"at": 0, "kind": "drop", "target": "reply", "match": {"message_type": "point.balance"}}
     result = run_scenario(scenario([blind], "workload.users=1", "workload.initial_points=0"))
-    assert [op.error for op in result.history if op.action == "pay"] == ["insufficient-points"]
-    payment = next(iter(result.table("reservation", reservations.PAYMENTS).values()))
-    assert payment.status == PaymentStatus.DECLINED
+    assert [(op.outcome, op.error) for op in result.history if op.action == "pay"] == [
+        ("fail", "insufficient-points")
+    ]
     assert [r.status for r in result.table("reservation", reservations.RESERVATIONS).values()] == [
         ReservationStatus.EXPIRED
     ]
-    assert raised(result, "ReservationFailedEvent") == []
-    assert result.table("point", points.TOMBSTONES) == {}
+    assert [e["reason"] for e in raised(result, "ReservationFailedEvent")] == ["hold-expired-after-declined-payment"]
+    assert list(result.table("point", points.TOMBSTONES)) == ["res-1"]
+    assert result.table("point", points.USES) == {}
     assert_all_invariants_hold(result)
 
 
@@ -178,3 +181,58 @@ def test_each_date_goes_on_sale_at_its_own_opening_time() -> None:
     assert min(r.held_at for r in booked if r.date_id == 2) >= 20.0
     assert min(r.held_at for r in booked if r.date_id == 1) < 20.0
     assert_all_invariants_hold(result)
+
+
+CASES = Path(__file__).parent / "cases"
+
+
+def pay_replies(result: RunResult) -> list[str]:
+    """What the buyers' payment requests were answered, in order."""
+    return [r.data["outcome"] for r in result.trace.of_kind("call.return")
+            if r.party == "client" and r.data["endpoint"] == "POST /api/v1/payments"]
+
+
+@pytest.mark.parametrize("flow", ["sync", "choreography", "orchestration"])
+def test_a_503_from_the_copy_whose_commit_failed_leaves_the_payment_unknown_not_failed(flow: str) -> None:
+    case = load_scenario(CASES / "pay-unavailable-after-duplicated-request.yaml",
+                         [f"design.payment_flow={flow}", "workload.users=10", "workload.initial_points=50000"])
+    result = run_scenario(case)
+    assert "unavailable" in pay_replies(result)
+    assert_all_invariants_hold(result)
+
+
+def test_the_client_reads_a_transient_payment_failure_as_in_doubt_and_a_refusal_as_failed() -> None:
+    from concertsim.sim.network import TIMEOUT, Failed
+    from concertsim.sim.workload import payment_in_doubt
+
+    assert payment_in_doubt(Failed("unavailable", transient=True))
+    assert payment_in_doubt(Failed("gateway-timeout", transient=True))
+    assert payment_in_doubt(TIMEOUT)
+    assert not payment_in_doubt(Failed("rate-limited", transient=True))  # 429: not forwarded
+    assert not payment_in_doubt(Failed("insufficient-points"))
+    assert not payment_in_doubt(Failed("hold-expired"))
+
+
+def test_failing_a_payment_another_copy_confirmed_answers_confirmed() -> None:
+    from concertsim.models.store import CountingIds, MemoryStore
+    from concertsim.sim.services.payments import fail
+
+    store, ids = MemoryStore(), CountingIds()
+    reservations.add_seats(store, date_id=1, seats=1, price=500)
+    held, _ = reservations.hold_seat(store, ids, user_id=7, date_id=1, seat_no=1, ttl=30.0, now=0.0)
+    reservations.start_payment(store, reservation_id=held.reservation_id, user_id=7, now=1.0, pending=False)
+    reservations.confirm(store, reservation_id=held.reservation_id, now=2.0)
+    assert fail(held.reservation_id, "point-use-unknown")(store, 3.0) == ("confirmed", [])
+
+
+@pytest.mark.parametrize("flow", ["sync", "orchestration"])
+def test_a_late_copy_of_a_declined_payments_deduction_is_refunded_or_refused(flow: str) -> None:
+    result = run_scenario(load_scenario(CASES / "declined-payment-late-duplicate-use.yaml",
+                                        [f"design.payment_flow={flow}"]))
+    declined = [r for r in result.trace.of_kind("tx.commit") if r.data["label"] in
+                ("reservation.decline_payment", "reservation.saga_step")]
+    late_uses = [r for r in result.trace.of_kind("call.serve") if r.data["endpoint"] == "point.use"
+                 and r.data["outcome"] in ("ok", "deduction-cancelled")]
+    assert declined and late_uses  # the payment was declined, and a copy of its "use" came later
+    assert_all_invariants_hold(result)
+    assert {e["reason"] for e in raised(result, "ReservationFailedEvent")} == {"hold-expired-after-declined-payment"}

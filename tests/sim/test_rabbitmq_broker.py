@@ -150,7 +150,7 @@ def test_a_broker_crash_closes_every_channel_and_keeps_the_messages() -> None:
 # --- what the mode means for the design ------------------------------------------------------------
 
 CONSUMER_CRASH = ("faults=[{at: 5, kind: crash, target: concert, duration: 5}, "
-                  "{at: 12, kind: crash, target: consumer:concert, duration: 3}]")
+                  "{at: 14, kind: crash, target: consumer:concert, duration: 3}]")
 
 
 @cache
@@ -159,7 +159,7 @@ def opening(*overrides: str) -> RunOutcome:
 
 
 def test_the_default_broker_keeps_the_default_trace() -> None:
-    assert opening().result.trace_sha256.startswith("587538655d74")
+    assert opening().result.trace_sha256.startswith("497b70e8ca12")
     assert opening().metrics["broker"]["kind"] == "kafka"
 
 

@@ -4,9 +4,12 @@ A payment request starts a saga (persisted with the payment, :mod:`concertsim.mo
 and is answered "pending"; a process of the Reservation host then drives the saga step by step,
 each step one local transaction that changes the reservation and the saga's state together:
 
-- DEDUCTING: ask Point to deduct (``point.use``, keyed by the payment, retried while the hold has
-  time). Point took nothing → DECLINED (the hold stands). Deducted → confirm: CONFIRMED, or, if the
-  hold is gone, fail the reservation → COMPENSATING. No answer → fail → COMPENSATING.
+- DEDUCTING: ask Point to deduct (``point.use``, keyed by the payment; "unavailable" and no answer
+  alike retried while the hold has time, as a Temporal activity is retried until its deadline).
+  Point took nothing → DECLINED (the hold stands; if it expires unpaid, the sweeper moves the saga
+  to COMPENSATING, since a copy of a request may still deduct). Deducted → confirm: CONFIRMED, or,
+  if the hold is gone, fail the reservation → COMPENSATING. No answer by the deadline → fail →
+  COMPENSATING.
 - COMPENSATING: command Point to give back what it took for the reservation (``point.refund``,
   idempotent, leaving a tombstone against a late deduction) until it answers → COMPENSATED.
   Without compensation in the design the saga ends FAILED instead, and nothing is given back.
@@ -188,14 +191,15 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
                 return  # adopted by the recovery job while this replica was away: its driver now
             if saga.state == SagaState.DEDUCTING:
                 reservation = host.db.begin().get(reservations.RESERVATIONS, saga.reservation_id)
-                used, in_doubt = yield from use_points(host, reservation, trace_id)
+                used, in_doubt = yield from use_points(host, reservation, trace_id, until_hold_expires=True)
                 if isinstance(used, Failed) and not in_doubt:
                     step = _step(saga_id, lambda _: SagaState.DECLINED, decline(saga.reservation_id))
                 elif used.ok:
                     step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
                                  confirm_or_fail(saga.reservation_id))
                 else:
-                    step = _step(saga_id, lambda _: gave_up, fail(saga.reservation_id, "point-use-unknown"))
+                    step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
+                                 fail(saga.reservation_id, "point-use-unknown"))
                 if not (yield from _commit_step(host, step, trace_id, saga)):
                     attempt += 1
                     yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))

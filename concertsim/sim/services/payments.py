@@ -20,11 +20,12 @@ __all__ = ["use_points", "decline", "confirm_or_fail", "fail", "MAX_BACKOFF"]
 
 
 def use_points(
-    host: Host, reservation: reservations.Reservation, trace_id: str | None
+    host: Host, reservation: reservations.Reservation, trace_id: str | None, *, until_hold_expires: bool = False
 ) -> Generator[simpy.Event, Any, tuple[Reply, bool]]:
     """Ask Point to deduct for ``reservation``; returns Point's last reply and whether any request
-    went unanswered (its deduction in doubt). A timeout is retried ``network.call_retries`` times;
-    "unavailable" (Point wrote nothing) is retried while the hold has time for another attempt."""
+    went unanswered (its deduction in doubt). "Unavailable" (Point wrote nothing) is retried while
+    the hold has time for another attempt; a timeout is retried ``network.call_retries`` times, or,
+    ``until_hold_expires``, like "unavailable" (a saga's activity retried until its deadline)."""
     spec = host.world.scenario.network
     reservation_id, user_id = reservation.reservation_id, reservation.user_id
     request = {
@@ -39,7 +40,7 @@ def use_points(
         attempt += 1
         if isinstance(used, Timeout):
             in_doubt, timeouts = True, timeouts + 1
-            if timeouts > spec.call_retries:
+            if timeouts > spec.call_retries and not until_hold_expires:
                 return used, in_doubt
         elif not (isinstance(used, Failed) and used.transient):
             return used, in_doubt
@@ -76,11 +77,15 @@ def confirm_or_fail(reservation_id: str) -> Any:
 
 
 def fail(reservation_id: str, reason: str) -> Any:
-    def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+    """Fail the payment and ask Point to refund it; its outcome is "confirmed" instead if the
+    reservation was confirmed meanwhile (another copy of the payment got through), so that this
+    copy answers what happened rather than a failure."""
+
+    def work(tx: Transaction, now: float) -> tuple[str, list[EventPayload]]:
         try:
             failed = reservations.fail_payment(tx, reservation_id=reservation_id, reason=reason, now=now)
         except ReservationClosed:
-            return None, []  # confirmed meanwhile (a retried call got through): nothing to undo
-        return None, list(failed)
+            return "confirmed", []  # nothing to undo
+        return "failed", list(failed)
 
     return work

@@ -1,8 +1,11 @@
 """Queue: the waiting room (seed 2). Tokens are issued in order, activated up to the capacity by a
-scheduled activator, expired after inactivity by a sweeper and on completion. The gateway checks a
-token on every protected request. The seed lists no subscription for Queue; "expired on completion"
-needs one, so Queue consumes ReservationCompletedEvent to end the buyer's token, and
-SeatReservedEvent to keep the token of a buyer who holds a seat from idling out."""
+scheduled activator, expired by a sweeper when stale (a waiting token its user stopped polling, an
+active one without requests: ``models.queue.is_stale``) and on completion. The gateway checks a
+token on every protected request; the check, like a waiting user's poll, is a sign of presence.
+The seed lists no subscription for Queue; "expired on completion" needs one, so Queue consumes
+ReservationCompletedEvent to end the buyer's token. A buyer thinking over a held seat keeps the
+token alive by the checkout page's requests, as with any other activity (no event tells Queue of
+the hold)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,6 @@ from concertsim.models.events import (
     QueueTokenActivated,
     QueueTokenExpired,
     ReservationCompleted,
-    SeatReserved,
 )
 from concertsim.sim.consumer import EventWork
 from concertsim.sim.host import Host
@@ -38,11 +40,15 @@ def issue(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[s
 
 
 def token_status(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
-    """The caller's token's status and place in line (a foreign token is refused)."""
-    yield from ()
-    tx = host.db.begin()
-    token = queue.owned_token(tx, token_id=body["token_id"], user_id=body["user_id"])
-    return Ok({"status": str(token.status), "position": queue.position(tx, body["token_id"])})
+    """The caller's token's status and place in line (a foreign token is refused); the poll keeps a
+    waiting token from going stale."""
+
+    def work(tx: Transaction, now: float) -> tuple[tuple[str, int], list[EventPayload]]:
+        token = queue.poll(tx, token_id=body["token_id"], user_id=body["user_id"], now=now)
+        return (str(token.status), queue.position(tx, body["token_id"])), []
+
+    status, place = yield from host.transact(work, trace_id, label="queue.poll")
+    return Ok({"status": status, "position": place})
 
 
 def check(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
@@ -78,13 +84,7 @@ def subscriptions(host: Host) -> dict[str, EventWork]:
         assert isinstance(event.payload, ReservationCompleted)
         return list(queue.complete(tx, user_id=event.payload.user_id, now=now))
 
-    def keep_alive(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
-        held = event.payload
-        assert isinstance(held, SeatReserved)
-        queue.keep_alive_for_hold(tx, user_id=held.user_id, hold_expires_at=held.hold_expires_at)
-        return []
-
-    return {SeatReserved.TYPE: keep_alive, ReservationCompleted.TYPE: complete}
+    return {ReservationCompleted.TYPE: complete}
 
 
 def jobs(host: Host) -> dict[str, Job]:
@@ -92,13 +92,15 @@ def jobs(host: Host) -> dict[str, Job]:
 
     def activate(host: Host) -> Generator[simpy.Event, Any, None]:
         def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
-            return None, list(queue.activate_waiting(tx, capacity=rules.queue_capacity, now=now))
+            return None, list(queue.activate_waiting(
+                tx, capacity=rules.queue_capacity, now=now, waiting_ttl=rules.waiting_token_ttl))
 
         yield from host.transact(work, None, label="queue.activate")
 
     def expire(host: Host) -> Generator[simpy.Event, Any, None]:
         def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
-            return None, list(queue.expire_idle(tx, idle_ttl=rules.token_idle_ttl, now=now))
+            return None, list(queue.expire_idle(
+                tx, idle_ttl=rules.token_idle_ttl, now=now, waiting_ttl=rules.waiting_token_ttl))
 
         yield from host.transact(work, None, label="queue.expire_idle")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import simpy
 
-from concertsim.models import reservations
+from concertsim.models import orchestration, reservations
 from concertsim.models.events import (
     Event,
     EventPayload,
@@ -121,9 +121,11 @@ def pay(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[sim
             confirm_or_fail(reservation_id), trace_id, label="reservation.confirm"
         )
         return Ok({"status": "confirmed"}) if outcome == "confirmed" else Failed(outcome)
-    yield from host.transact(
+    ended = yield from host.transact(
         fail(reservation_id, "point-use-unknown"), trace_id, label="reservation.fail_payment"
     )
+    if ended == "confirmed":
+        return Ok({"status": "confirmed"})
     return Failed("payment-failed", "Point did not answer; the payment was failed and compensated")
 
 
@@ -174,9 +176,19 @@ def jobs(host: Host) -> dict[str, Job]:
     if not host.world.scenario.design.hold_expiry:
         return recovery
 
+    compensate_by_command = host.world.scenario.design.payment_flow == "orchestration" and (
+        host.world.scenario.design.compensation)
+
     def sweep(host: Host) -> Generator[simpy.Event, Any, None]:
         def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
-            return None, list(reservations.expire_due_holds(tx, now=now))
+            raised = list(reservations.expire_due_holds(tx, now=now))
+            if compensate_by_command:
+                # Point does not consume ReservationFailedEvent in this flow: the saga commands it.
+                for failed in raised:
+                    if isinstance(failed, ReservationFailed):
+                        orchestration.compensate_declined(
+                            tx, saga_id=reservations.payment_id_for(failed.reservation_id), now=now)
+            return None, raised
 
         yield from host.transact(work, None, label="reservation.expire_holds")
 
