@@ -172,6 +172,11 @@ def fault_specs(
     elif kind == "commit_failure":
         target = draw(st.sampled_from(DOMAIN_SERVICES))
         params = {"rate": draw(st.sampled_from([1.0, 0.5]))}
+    elif kind == "pause":
+        replicas = [t for t in crash_targets if "#" in t]
+        target = draw(st.sampled_from(replicas or list(DOMAIN_SERVICES)))
+        # A pause matters when it outlasts the session timeout: up to a minute, past Kafka's 45 s.
+        duration = draw(st.sampled_from([5.0, 15.0, 30.0, 60.0]))
     else:
         target = draw(st.sampled_from(SERVICE_NAMES))
         if kind == "slow":
@@ -232,6 +237,9 @@ def scenarios(
 ) -> Scenario:
     """``base`` (default: a small ticket opening) with a drawn workload, seed and fault schedule."""
     base = base or small_base()
+    if "pause" in kinds and len(kinds) > 1 and not any(t for t in crash_targets_of(base) if "#" in t):
+        # A pause makes zombies of replicas; a base without replicas draws as it did before it.
+        kinds = [k for k in kinds if k != "pause"]
     # The seed and workload are drawn before the faults, so that when shrinking deletes a fault
     # the rest of the example (and so the run's randomness) stays the same.
     seed = draw(st.integers(0, 2**16))

@@ -8,8 +8,8 @@ and service endpoints, the ``message_type`` of the request and reply channels), 
 for and the consumer groups whose handling of them it waits for, and its time span. A fault could
 have affected it only if all three of these meet:
 
-- **parties.** ``crash``, ``slow``, ``clock_skew`` and ``commit_failure`` strike a service (every
-  replica, or one replica ``point#2``: the same service's work), the gateway or the broker; aimed
+- **parties.** ``crash``, ``pause``, ``slow``, ``clock_skew`` and ``commit_failure`` strike a service
+  (every replica, or one replica ``point#2``: the same service's work), the gateway or the broker; aimed
   at a service that shares a process with others (a migration stage, ``design.topology``) they
   strike every service of that process. ``relay:S`` stops the relay publishing S's events (its
   process's one relay), ``consumer:S`` S's consumer groups. A ``partition`` cuts messages between
@@ -24,8 +24,8 @@ have affected it only if all three of these meet:
   its start to its end (the heal phase if it lasted until then), extended by a recovery allowance
   derived from the scenario, then until the next sample that shows empty outboxes, no consumer
   lag and no event parked in a dead-letter topic (the fault's backlog drained). The allowance is
-  what the fault itself adds (a crashed party's ``restart_time`` and the consumer group's
-  ``broker.rebalance_delay``; a delay's ``seconds``, a reorder's ``window``, a duplicate's
+  what the fault itself adds (a crashed party's ``restart_time`` and, with replicas, the consumer
+  group's ``broker.session_timeout`` and ``broker.rebalance_time``, also after a ``pause``; a delay's ``seconds``, a reorder's ``window``, a duplicate's
   ``gap``) and the time a call or a delivery in flight when it ended takes to finish: every
   attempt of a call (``network.call_timeout`` x (``call_retries`` + 1) with the backoff), a
   relay poll and a consumer fetch.
@@ -194,7 +194,9 @@ class FaultScope:
                 return None
             start = window["start"]
             if spec.kind == "crash":
-                end += self._restart_time(spec.target) + self.scenario.broker.rebalance_delay
+                end += self._restart_time(spec.target) + self._rebalance_allowance()
+            elif spec.kind == "pause":
+                end += self._rebalance_allowance()
         return start, self._settled_after(end + self._in_flight)
 
     def _settled_after(self, at: float) -> float:
@@ -220,6 +222,14 @@ class FaultScope:
         if spec.kind == "crash" and target.startswith("consumer:"):
             return bool(self._process(target.split(":", 1)[1]) & operation.groups)
         return bool(self._process(target) & parties)
+
+    def _rebalance_allowance(self) -> float:
+        """How long a replica that stopped leaves its partitions idle and then moves them: its
+        session timeout and the rebalance's stop-the-world time (nothing without replicas: no
+        consumer group coordinator is involved)."""
+        broker = self.scenario.broker
+        replicated = any(spec.replicas > 1 for _name, spec in self.scenario.services)
+        return broker.session_timeout + broker.rebalance_time if replicated else 0.0
 
     def _restart_time(self, target: str) -> float:
         if target == BROKER:

@@ -170,6 +170,18 @@ SWITCHES: tuple[Switch, ...] = (
         ("seat-view-converges",),
     ),
     Switch(
+        "fencing", "zombie fencing", "8.2",
+        "with several replicas of a service, a replica evicted from its consumer group while still running "
+        "(paused, cut off) has its stale offset commits, relay publishes and saga steps refused by generation "
+        "and fencing token; off: they are applied until it finds out",
+        lambda value, default: (
+            "a replica evicted while still running acts on what it held until it finds out: its stale "
+            "commits, publishes and saga steps are applied beside the new owner's" if not value
+            else "a replica evicted while still running is fenced by generation and fencing token"
+        ),
+        ("no-orphaned-deduction", "seat-view-converges", "data-platform-exactly-once"),
+    ),
+    Switch(
         "topology", "migration stage", "9",
         "services: every service is its own process with its own database, reached over the network and "
         "through the broker; monolith: one process, one database, one local transaction; point_split, "

@@ -110,6 +110,8 @@ def fault_effect(fault: FaultSpec, scenario: Scenario | None = None) -> str:
         if seconds is None:
             return f"{_service(target)}'s clock is off"
         return f"{_service(target)}'s clock is {abs(seconds):g} s {'ahead' if seconds > 0 else 'behind'}"
+    if fault.kind == "pause":
+        return f"{_service(target)} is frozen (a GC pause) and then carries on where it was"
     return f"{fault.kind} on {target}"
 
 

@@ -29,8 +29,9 @@ def replica_rows(scenario: Scenario) -> list[list[str]]:
         return []
     policy = scenario.network.load_balancing.replace("_", " ")
     return [["replicas", ", ".join(counts),
-             f"behind the load balancer ({policy}); partitions rebalance {scenario.broker.rebalance_delay:g} s "
-             "after a replica crashes (seed 8.2)"]]
+             f"behind the load balancer ({policy}); a replica without heartbeats for "
+             f"{scenario.broker.session_timeout:g} s leaves its group, which rebalances in "
+             f"{scenario.broker.rebalance_time:g} s (seed 8.2)"]]
 
 
 def replica_blocks(metrics: dict[str, Any]) -> list[Block]:
@@ -62,9 +63,9 @@ def replica_blocks(metrics: dict[str, Any]) -> list[Block]:
         return blocks
     blocks += [
         Paragraph(
-            "Rebalances after the first assignment: a replica leaves its group when it has been down for "
-            "broker.rebalance_delay seconds, and joins again when it restarts; the partitions it held are read "
-            "from the group's committed offsets by their new owner."
+            "Rebalances after the first assignment: a replica leaves its group when it has sent no heartbeat "
+            "for broker.session_timeout seconds (crashed, paused or cut off), and joins again when it restarts "
+            "or finds out; the partitions it held are read from the group's committed offsets by their new owner."
         ),
         Table(
             ["at (s)", "group", "why", "members after", "partitions moved", "lease holder"],

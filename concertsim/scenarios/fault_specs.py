@@ -50,6 +50,7 @@ FaultKind = Literal[
     "slow",
     "commit_failure",
     "clock_skew",
+    "pause",
 ]
 
 
@@ -69,6 +70,9 @@ class FaultSpec(FrozenModel):
       ``params.window`` so later ones overtake it.
     - ``slow`` (``params.factor``), ``clock_skew`` (``params.seconds``): a service (every replica)
       or one replica; ``commit_failure`` (``params.rate``): a service's database.
+    - ``pause``: a service (every replica) or one replica stops running for ``duration`` seconds
+      and then resumes where it was, unaware that time passed (a stop-the-world GC pause, a frozen
+      VM): no steps, no replies, no heartbeats. ``duration`` 0 means until the heal phase.
 
     Except for ``crash``, ``duration`` 0 means "until the heal phase".
     """
@@ -113,6 +117,7 @@ FAULT_PARAMS: dict[str, tuple[str, ...]] = {
     "slow": ("factor",),
     "commit_failure": ("rate",),
     "clock_skew": ("seconds",),
+    "pause": (),
 }
 
 
@@ -145,12 +150,12 @@ def target_problem(kind: str, target: str) -> str | None:
         allowed = list(DOMAIN_SERVICES)
     else:
         allowed = list(SERVICE_NAMES)
-    if kind in ("crash", "slow", "clock_skew") and replica_of(target) is not None:
+    if kind in ("crash", "slow", "clock_skew", "pause") and replica_of(target) is not None:
         _service, index = replica_of(target)  # type: ignore[misc]
         if not 1 <= index <= MAX_REPLICAS:
             return f"{kind} target {target!r} names replica {index}, but replicas are numbered 1..{MAX_REPLICAS}"
         return None
     if target not in allowed:
-        replicas = " or a replica such as 'point#2'" if kind in ("crash", "slow", "clock_skew") else ""
+        replicas = " or a replica such as 'point#2'" if kind in ("crash", "slow", "clock_skew", "pause") else ""
         return f"{kind} target {target!r} is not one of {allowed}{replicas}"
     return None

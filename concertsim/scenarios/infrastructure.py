@@ -4,7 +4,7 @@ holds one of each; import them from there)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -14,6 +14,7 @@ from concertsim.scenarios.fields import (
     Distribution,
     FrozenModel,
     LogNormal,
+    NonNegativeSeconds,
     PlainLine,
     PositiveSeconds,
 )
@@ -128,10 +129,24 @@ class BrokerSpec(_Frozen):
         "(head-of-line blocking, as the kafka default); false: it nacks it into the queue's delay queue",
     )
 
-    rebalance_delay: PositiveSeconds = Field(
-        3.0, description="the consumer-group session timeout: seconds after a replica crashes before its "
-        "partitions (and the relay and job leases it held) move to the replicas still up",
+    session_timeout: PositiveSeconds = Field(
+        45.0, description="the consumer-group session timeout (Kafka's session.timeout.ms, 45 s since 3.0): "
+        "seconds after a replica's last heartbeat before it is evicted from its service's group and its "
+        "partitions and leases (relay, jobs, saga recovery) move to the members left; heartbeats stop when "
+        "a replica crashes, is paused or is cut off from the broker, not when it is merely slow",
     )
+    rebalance_time: NonNegativeSeconds = Field(
+        2.0, description="how long a rebalance stops the world: every member of the group stops consuming "
+        "when it begins and the new assignment starts this many seconds later (eager rebalancing)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rebalance_delay_renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rebalance_delay" in data:
+            raise ValueError("rebalance_delay is now session_timeout (seconds after a replica's last heartbeat "
+                             "before it leaves its consumer group); rename the field")
+        return data
 
     @model_validator(mode="after")
     def _kafka_settings_only_with_kafka(self) -> BrokerSpec:

@@ -225,7 +225,8 @@ def consume_partition(
             if broker.committed(group, topic, partition) < position:
                 # Caught up, but the last commit was lost: commit again, as a Kafka consumer's
                 # periodic commit would, until it lands (else the group's lag never reaches zero).
-                yield from _commit_offset(host, broker, network, group, topic, partition, position)
+                if not (yield from _commit_offset(host, broker, network, group, topic, partition, position)):
+                    return
                 if broker.committed(group, topic, partition) < position:
                     yield env.timeout(policy.fetch_timeout)
                 continue
@@ -260,7 +261,8 @@ def consume_partition(
             )
         if batch:
             position = offset + len(batch)
-            yield from _commit_offset(host, broker, network, group, topic, partition, position)
+            if not (yield from _commit_offset(host, broker, network, group, topic, partition, position)):
+                return  # fenced: this replica lost the partition to a rebalance while it was away
         if gap:
             yield env.timeout(policy.fetch_timeout)
 
@@ -295,14 +297,21 @@ def _arrivals(
 
 def _commit_offset(
     host: Host, broker: Broker, network: Network, group: str, topic: str, partition: int, offset: int
-) -> Generator[simpy.Event, Any, None]:
+) -> Generator[simpy.Event, Any, bool]:
+    """Send an offset commit; False if the group's coordinator refused it because ``host`` is no
+    longer of the group's current generation (:meth:`ServiceGroup.commit`): the loop must stop."""
+    yield from host.awake()
     copies = network.transit_delays("offset_commit", host.name, BROKER, topic, "", group=group)
     if copies:
         yield host.env.timeout(copies[0])
     if copies and broker.is_up:
-        broker.commit(group, topic, partition, offset)
+        if host.membership is None:
+            broker.commit(group, topic, partition, offset)
+        else:
+            return host.membership.commit(host, group, topic, partition, offset)
     else:
         host.world.record("consumer.commit_lost", host.name, group=group, topic=topic, offset=offset)
+    return True
 
 
 def redrive(

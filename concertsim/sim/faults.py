@@ -11,6 +11,9 @@ end in the trace, and lifts every fault that is still active at the heal phase.
   a filter (type, key, group, source, destination), by occurrence (skip the first ``skip``, strike
   ``count``) and by rate. "A reply is lost" is ``drop`` on channel ``reply``.
 - *slow*, *commit_failure*, *clock_skew*: change how one service behaves while the window lasts.
+- *pause*: a host (a replica, or every replica of a service) is frozen for the window and then
+  resumes where it was (:meth:`Host.pause`): a GC pause or a frozen VM, after which a replica
+  evicted from its consumer group meanwhile is a zombie (:mod:`concertsim.sim.membership`).
 
 A service that shares a process with others (a migration stage, ``design.topology``) shares its
 fate: a crash, slowness or clock skew aimed at it strikes the whole process, a failing commit its
@@ -151,6 +154,15 @@ class FaultInjector:
         host = hosts[0]
         if kind == "slow":
             return _set_each(hosts, "slow_factor", float(spec.params.get("factor", 10.0)), 1.0)
+        if kind == "pause":
+            for paused in hosts:
+                paused.pause()
+
+            def resume() -> None:
+                for paused in hosts:
+                    paused.resume()
+
+            return resume
         if kind == "clock_skew":
             return _set_each(hosts, "clock_skew", float(spec.params.get("seconds", 30.0)), 0.0)
         if kind == "commit_failure":

@@ -28,6 +28,7 @@ from concertsim.sim.workers import WorkerPool
 
 if TYPE_CHECKING:
     from concertsim.sim.event_broker import EventBroker
+    from concertsim.sim.membership import ServiceGroup
     from concertsim.sim.network import Network
     from concertsim.sim.replicas import Balancer
     from concertsim.sim.shared_process import SharedProcess
@@ -86,6 +87,12 @@ class Host:
         self.stopped_daemons: set[str] = set()
         self.inflight: dict[simpy.Process, None] = {}  # insertion-ordered: crashes interrupt in spawn order
         self.is_up = True
+        self.paused = False
+        """Frozen by a ``pause`` fault: it takes no step, answers nothing and sends no heartbeat
+        until it resumes (:meth:`awake`)."""
+        self._resumed: simpy.Event | None = None
+        self.membership: ServiceGroup | None = None
+        """The consumer group this replica is a member of (a service of several replicas)."""
         self.incarnation = 0
         self._producer: tuple[int, ProducerSession] | None = None
         self.slow_factor = 1.0
@@ -163,6 +170,11 @@ class Host:
         if not self.is_up:
             return
         self.is_up = False
+        if self.paused:
+            self.paused = False
+            resumed, self._resumed = self._resumed, None
+            if resumed is not None:
+                resumed.succeed()
         self.world.record("host.crash", self.name, inflight=len(self.inflight))
         for process in list(self.inflight):
             if process.is_alive:
@@ -181,6 +193,31 @@ class Host:
             self._start_daemon(name)
         for listener in self.lifecycle_listeners:
             listener(self)
+
+    def pause(self) -> None:
+        """Freeze (a GC pause, a frozen VM): every process of the host stops at its next step
+        (:meth:`awake`) and carries on from there when :meth:`resume` is called, with what it had
+        read before; a crash meanwhile ends the pause."""
+        if not self.is_up or self.paused:
+            return
+        self.paused = True
+        self._resumed = self.env.event()
+        self.world.record("host.pause", self.name)
+
+    def resume(self) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        resumed, self._resumed = self._resumed, None
+        assert resumed is not None
+        resumed.succeed()
+        self.world.record("host.resume", self.name)
+
+    def awake(self) -> Generator[simpy.Event, Any, None]:
+        """Wait while the host is paused: every step that acts on the world (a commit, a call, a
+        reply, a publish, an offset commit) passes here first."""
+        while self.paused and self._resumed is not None:
+            yield self._resumed
 
     def producer(self) -> ProducerSession:
         """This incarnation's producer session, through which its dual writes publish: a restart
@@ -209,7 +246,9 @@ class Host:
         started_at = self.env.now
         try:
             yield self.env.timeout(self.service_time(endpoint))
+            yield from self.awake()
             reply = yield from handler(self, body, trace_id)
+            yield from self.awake()
         except DomainError as refusal:
             reply = Failed(refusal.code, refusal.message)
         except Unavailable as error:
@@ -227,6 +266,7 @@ class Host:
         yield from self.workers.take()
         try:
             yield self.env.timeout(self.service_time(label))
+            yield from self.awake()
             return (yield from work)
         finally:
             self.workers.release()
@@ -261,6 +301,7 @@ class Host:
         for attempt in range(attempts):
             if attempt:
                 yield self.env.timeout(spec.retry_backoff * 2 ** (attempt - 1))
+            yield from self.awake()
             if balancer is None:
                 reply = yield from self.network.call(
                     self.name, self.peers[callee], endpoint, body,
@@ -317,6 +358,7 @@ class Host:
             if self.publish_mode == "outbox":
                 for event in events:
                     tx.add_outbox(event)
+            yield from self.awake()
             try:
                 yield from self.db.commit(tx)
             except WriteConflict:

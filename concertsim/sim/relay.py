@@ -13,7 +13,9 @@ de-duplicates by producer recognises the retries of one run of the loop, not wha
 publishes again.
 
 A replicated service runs one relay per outbox, on the replica holding the relay lease
-(:mod:`concertsim.sim.membership`). With ``design.single_relay`` off, every replica runs its own
+(:mod:`concertsim.sim.membership`), which it holds with a fencing token: a relay that lost its lease
+while paused or cut off (a zombie) has its publish and its mark refused (``lease.fenced``) and
+stops, with ``design.fencing``; without, they are applied. With ``design.single_relay`` off, every replica runs its own
 relay over the shared outbox and they compete for its rows as ``SELECT ... FOR UPDATE SKIP LOCKED``
 pollers do (:class:`OutboxClaims`): each takes the first rows no other live relay holds, so while
 one relay publishes rows 1-50 another publishes 51-100, and an aggregate's later event can reach the
@@ -56,6 +58,13 @@ class OutboxClaims:
         return any(p is not relay and p.is_alive for p in self._holders.values())
 
 
+def _holds_lease(host: Host, what: str, claims: OutboxClaims | None) -> bool:
+    """Whether the broker (a publish) or the database (a mark) accepts the relay's fencing token:
+    always for a service of one replica, and for relays that compete for rows (``claims``), which
+    hold no lease."""
+    return host.membership is None or claims is not None or host.membership.holds_lease(host, what)
+
+
 def relay_name(service: str) -> str:
     return f"relay:{service}"
 
@@ -86,14 +95,23 @@ def relay_outbox(
             continue
         acknowledged = []
         if publish == "batch":
+            yield from host.awake()
+            if not _holds_lease(host, "publish", claims):
+                return
             acked = yield from broker.publish_batch(producer, [row.event for row in rows])
             acknowledged = [row.seq for row in rows] if acked else []
         else:
             for row in rows:
+                yield from host.awake()
+                if not _holds_lease(host, "publish", claims):
+                    return
                 acked = yield from broker.publish(producer, row.event)
                 if not acked:
                     break
                 acknowledged.append(row.seq)
+        yield from host.awake()
+        if acknowledged and not _holds_lease(host, "mark", claims):
+            return
         if acknowledged:
             tx = db.begin()
             for seq in acknowledged:

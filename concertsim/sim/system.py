@@ -209,7 +209,8 @@ def _replicated_service(
     replica competing for the outbox's rows)."""
     scenario = world.scenario
     name = replicas[0].service
-    group = ServiceGroup(world, name, replicas, scenario.broker.rebalance_delay)
+    group = ServiceGroup(world, name, replicas, scenario.broker.session_timeout, scenario.broker.rebalance_time,
+                         broker, network, scenario.design.fencing)
     for host in replicas:
         host.endpoints.update(module.ENDPOINTS)
     if scenario.design.publish == "outbox":

@@ -10,7 +10,8 @@ from tests.conftest import small_scenario
 
 
 def test_the_report_tables_requests_per_replica_and_each_rebalance() -> None:
-    scenario = small_scenario("services.point.replicas=2", "faults=[{at: 10, kind: crash, target: 'point#2', duration: 8}]")
+    scenario = small_scenario("services.point.replicas=2", "broker.session_timeout=3",
+                              "faults=[{at: 10, kind: crash, target: 'point#2', duration: 8}]")
     text = to_markdown(replica_blocks(run(scenario).metrics))
     assert "| point | point#1 |" in text and "| point | point#2 |" in text
     assert "point#2 left (session timeout)" in text and "point#2 joined" in text

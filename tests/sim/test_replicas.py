@@ -1,6 +1,6 @@
 """Replicas of a service (seed 8.2): the load balancer spreads calls over them, the consumer group
-spreads partitions over the replicas up and moves a crashed one's partitions after the rebalance
-delay (redelivering what it handled without committing), one relay per outbox keeps the commit
+spreads partitions over the replicas up and moves a crashed one's partitions after the session
+timeout (redelivering what it handled without committing), one relay per outbox keeps the commit
 order that competing relays lose, and scheduled jobs run once per service."""
 
 from __future__ import annotations
@@ -80,11 +80,12 @@ def test_partitions_are_spread_over_the_replicas_from_the_start() -> None:
     assert owners == {0: "point#1", 1: "point#2", 2: "point#3", 3: "point#1"}
 
 
-def test_a_crashed_replicas_partitions_move_after_the_rebalance_delay_and_back_when_it_returns() -> None:
+def test_a_crashed_replicas_partitions_move_after_the_session_timeout_and_back_when_it_returns() -> None:
     crash = "faults=[{at: 10, kind: crash, target: 'point#2', duration: 8}]"
-    result = outcome(*REPLICATED, "broker.rebalance_delay=3", crash)
+    result = outcome(*REPLICATED, "broker.session_timeout=3", "broker.rebalance_time=0", crash)
     _start, left, joined = rebalances(result, "point")
-    assert left.at == pytest.approx(13.0) and left.data["members"] == ["point#1", "point#3"]
+    # Heartbeats every second (a third of the session timeout): the last one at 9 s, evicted at 12 s.
+    assert left.at == pytest.approx(12.0) and left.data["members"] == ["point#1", "point#3"]
     assert [2, "point#2"] not in [[m[1], m[3]] for m in left.data["moved"]]
     assert any(m[2] == "point#2" for m in left.data["moved"])
     assert joined.at == pytest.approx(18.0) and "point#2" in joined.data["members"]
@@ -92,9 +93,9 @@ def test_a_crashed_replicas_partitions_move_after_the_rebalance_delay_and_back_w
     assert result.violated == []
 
 
-def test_a_replica_back_within_the_rebalance_delay_keeps_its_partitions() -> None:
+def test_a_replica_back_within_the_session_timeout_keeps_its_partitions() -> None:
     crash = "faults=[{at: 10, kind: crash, target: 'point#2', duration: 2}]"
-    result = outcome(*REPLICATED, "broker.rebalance_delay=3", crash)
+    result = outcome(*REPLICATED, "broker.session_timeout=3", "broker.rebalance_time=0", crash)
     assert [r.data["reason"] for r in rebalances(result, "point")] == ["start"]
 
 
@@ -102,6 +103,7 @@ def test_a_replica_back_within_the_rebalance_delay_keeps_its_partitions() -> Non
 # partitions from the group's committed offsets and is delivered again what concert#2 had handled.
 _UNCOMMITTED_THEN_CRASH = (
     "services.concert.replicas=2",
+    "broker.session_timeout=3",
     ("faults=[{at: 0, kind: drop, target: offset_commit, duration: 40, match: {source: 'concert#2'}},"
      " {at: 30, kind: crash, target: 'concert#2', duration: 20}]"),
 )
@@ -151,7 +153,7 @@ def test_competing_relays_let_a_seats_later_event_overtake_the_one_being_retried
 
 def test_the_relay_lease_moves_to_the_next_replica_when_its_holder_crashes() -> None:
     crash = "faults=[{at: 10, kind: crash, target: 'reservation#1', duration: 0}]"
-    result = outcome(*REPLICATED, crash)
+    result = outcome(*REPLICATED, "broker.session_timeout=3", crash)
     left = next(r for r in rebalances(result, "reservation") if "left" in r.data["reason"])
     assert left.data["lease_from"] == "reservation#1" and left.data["lease"] == "reservation#2"
     later = {r.party for r in records(result, "broker.append")
@@ -167,7 +169,7 @@ def singletons_running(system: System) -> dict[str, list[str]]:
 
 
 def test_scheduled_jobs_and_the_relay_run_on_one_replica_and_move_with_its_lease() -> None:
-    scenario = small_scenario(*REPLICATED, "design.payment_flow=orchestration",
+    scenario = small_scenario(*REPLICATED, "design.payment_flow=orchestration", "broker.session_timeout=3",
                               "faults=[{at: 10, kind: crash, target: 'reservation#1', duration: 0}]")
     world = World(scenario, 1)
     system = build_system(world)
@@ -175,7 +177,7 @@ def test_scheduled_jobs_and_the_relay_run_on_one_replica_and_move_with_its_lease
     singletons = ["job:hold-expiry-sweeper", "job:saga-recovery", "relay:reservation"]
     world.env.run(until=9)
     assert singletons_running(system) == {"reservation#1": singletons, "reservation#2": [], "reservation#3": []}
-    world.env.run(until=12)  # reservation#1 is down, the rebalance delay not over: nobody runs them
+    world.env.run(until=12)  # reservation#1 is down, its session not timed out: nobody runs them
     assert singletons_running(system) == {"reservation#1": [], "reservation#2": [], "reservation#3": []}
     world.env.run(until=14)
     assert singletons_running(system) == {"reservation#1": [], "reservation#2": singletons, "reservation#3": []}

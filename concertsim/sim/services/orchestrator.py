@@ -61,12 +61,18 @@ def _driver_id(host: Host) -> int | str:
 
 def _orphaned(host: Host, saga: orchestration.PaymentSaga) -> bool:
     """Whether no live process drives ``saga``: its driver is not this incarnation of ``host``
-    (nor, with replicas, the current incarnation of a replica that is up and driving it, as a
-    driver's lease on its sagas would tell)."""
-    driver = host
-    if isinstance(saga.driver, str):
-        driver = host.peers.get(saga.driver.rpartition("@")[0], host)
-    return not driver.is_up or saga.driver != _driver_id(driver) or saga.saga_id not in _driven(driver)
+    (nor, with replicas, an incarnation of a replica that the consumer group's coordinator knows as
+    a member: a driver holds its sagas through its group session, and loses them when it is evicted).
+
+    With replicas the recovery job adopts under the recovery lease: a job whose fencing token is
+    stale (its replica was evicted while paused or cut off) adopts nothing, with ``design.fencing``.
+    """
+    group = host.membership
+    if group is None or not isinstance(saga.driver, str):
+        return saga.driver != _driver_id(host) or saga.saga_id not in _driven(host)
+    if saga.driver == _driver_id(host) and saga.saga_id in _driven(host):
+        return False
+    return not group.drives(saga.driver) and group.holds_lease(host, "saga recovery")
 
 
 def start_saga(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
@@ -119,14 +125,53 @@ def _step(saga_id: str, to_for: Callable[[Any], SagaState], business: Work | Non
     return work
 
 
-def _commit_step(host: Host, step: Work, trace_id: str | None) -> Generator[simpy.Event, Any, bool]:
+def _commit_step(
+    host: Host, step: Work, trace_id: str | None, saga: orchestration.PaymentSaga | None = None,
+) -> Generator[simpy.Event, Any, bool]:
     """Commit a saga step; False if the database could not commit it now (the step is taken again
-    from the saga's persisted state, which did not change)."""
+    from the saga's persisted state, which did not change). Given the ``saga`` as the driver read
+    it, a replica's step is fenced by the driver id in the row (:func:`_as_driver`)."""
+    if saga is not None and host.membership is not None:
+        step = _as_driver(host, saga, step)
     try:
         yield from host.transact(step, trace_id, label="reservation.saga_step")
     except Unavailable:
         return False
     return True
+
+
+class SagaTakenOver(Unavailable):
+    """The saga's row names another driver: the recovery job adopted it after this replica was
+    evicted from its group (a zombie driver), and the step is refused."""
+
+
+def _as_driver(host: Host, believed: orchestration.PaymentSaga, step: Work) -> Work:
+    """``step`` as a conditional write on the saga's driver id, its fencing token (``UPDATE ...
+    WHERE driver = me``): with ``design.fencing`` a driver that is no longer the row's is refused
+    (``saga.step_fenced``). Without, a step is the blind write of a driver that acts on the state it
+    last read: where another driver moved the saga on meanwhile (``saga.stale_step``), the step
+    overwrites the row's state with the one it read and takes its transition from there."""
+    group = host.membership
+    assert group is not None
+    me = _driver_id(host)
+
+    def work(tx: Transaction, now: float) -> tuple[Any, list[EventPayload]]:
+        saga = tx.get_for_update(orchestration.SAGAS, believed.saga_id)
+        if saga is None:
+            return step(tx, now)
+        if group.fencing and saga.driver != me:
+            host.world.record("saga.step_fenced", host.name, saga_id=saga.saga_id, driver=saga.driver)
+            raise SagaTakenOver(f"{me}: saga {saga.saga_id} is driven by {saga.driver}")
+        if not group.fencing and saga.state != believed.state:
+            host.world.record("saga.stale_step", host.name, saga_id=saga.saga_id, driver=saga.driver,
+                              state=str(saga.state), believed=str(believed.state))
+            saga.state = believed.state
+            tx.put(orchestration.SAGAS, saga.saga_id, saga)
+            if believed.state not in orchestration.TERMINAL:
+                tx.put(orchestration.UNFINISHED, saga.saga_id, True)
+        return step(tx, now)
+
+    return work
 
 
 def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Event, Any, None]:
@@ -142,6 +187,8 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
                 return  # its start never committed (the request's transaction, in a monolith, failed)
             if saga.state in orchestration.TERMINAL:
                 return
+            if host.membership is not None and host.membership.fencing and saga.driver != _driver_id(host):
+                return  # adopted by the recovery job while this replica was away: its driver now
             if saga.state == SagaState.DEDUCTING:
                 reservation = host.db.begin().get(reservations.RESERVATIONS, saga.reservation_id)
                 used, in_doubt = yield from use_points(host, reservation, trace_id, until_hold_expires=True)
@@ -153,13 +200,14 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
                 else:
                     step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
                                  fail(saga.reservation_id, "point-use-unknown"))
-                if not (yield from _commit_step(host, step, trace_id)):
+                if not (yield from _commit_step(host, step, trace_id, saga)):
                     attempt += 1
                     yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))
                 continue
             refunded = yield from host.call("point", "point.refund", {"reservation_id": saga.reservation_id},
                                             trace_id, key=f"user-{saga.user_id}", retries=0)
-            if refunded.ok and (yield from _commit_step(host, _step(saga_id, lambda _: SagaState.COMPENSATED), trace_id)):
+            if refunded.ok and (yield from _commit_step(host, _step(saga_id, lambda _: SagaState.COMPENSATED), trace_id,
+                                                        saga)):
                 continue
             attempt += 1
             yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))
