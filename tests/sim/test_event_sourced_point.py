@@ -83,8 +83,9 @@ def test_a_deduction_whose_projection_says_refunded_without_a_refund_event_is_ca
 
 
 def test_a_refund_command_pays_for_replaying_the_accounts_it_appends_to() -> None:
+    lost_replies = "faults=[{at: 0, kind: drop, target: reply, match: {message_type: point.use}}]"  # sagas compensate
     outcome = run("orchestrated-payments", overrides=["design.point_storage=events", "storage.point_snapshot_every=null",
-                                                      "workload.users=60"])
+                                                      "workload.users=60", lost_replies])
     assert outcome.violated == []
     refunds = {r.trace_id for r in outcome.result.trace.records if r.kind == "call.serve" and r.data["endpoint"] == "point.refund"}
     replays = {r.trace_id for r in outcome.result.trace.records if r.kind == "point.replay"}
