@@ -94,3 +94,11 @@ def test_a_refund_is_an_event_of_the_stream_which_alone_rebuilds_the_refunded_de
     assert rebuilt == store.tables[p.USES]
     assert [(u.reservation_id, u.idempotency_key, u.refunded_at) for u in rebuilt.values()] == [
         ("res-1", "k1", 3.0), ("res-2", "k2", None)]
+
+
+def test_a_refund_of_a_deduction_the_stream_does_not_hold_rebuilds_no_deduction() -> None:
+    store = history(SOURCED)
+    stray = p.LedgerEntry("led-stray", 1, "refund", 30, 9.0, reservation_id="res-9", use_id="use-elsewhere")
+    store.put(p.LEDGER, stray.entry_id, stray)
+    store.put(p.STREAMS, (1, len(p.stream_entries(store, 1)) + 1), stray.entry_id)
+    assert "use-elsewhere" not in p.rebuild_uses(store, 1)

@@ -109,7 +109,7 @@ def test_a_declined_saga_whose_hold_expired_is_compensated_and_unfinished_again(
     o.advance(store, saga_id="pay-res-1", to=SagaState.DECLINED, now=2.0)
     assert o.unfinished_sagas(store) == []
     saga = o.compensate_declined(store, saga_id="pay-res-1", now=30.0)
-    assert saga is not None and saga.state == SagaState.COMPENSATING
+    assert saga is not None and saga.state == SagaState.COMPENSATING and saga.updated_at == 30.0
     assert [s.saga_id for s in o.unfinished_sagas(store)] == ["pay-res-1"]
     assert o.compensate_declined(store, saga_id="pay-res-1", now=31.0) is None  # only a declined one
     assert o.compensate_declined(store, saga_id="pay-res-9", now=31.0) is None

@@ -284,3 +284,10 @@ def test_an_issued_token_records_every_field() -> None:
                                  expired_at=None, expiry_reason=None)
     assert (store.get(q.TOKENS, "tok-2"), store.get(q.USER_TOKENS, 5), store.get(q.WAITING, 2)) == (
         token, "tok-2", "tok-2")
+
+
+def test_with_a_waiting_ttl_idle_active_and_stale_waiting_tokens_both_expire(store: MemoryStore, issue) -> None:
+    first, second = issue(range(1, 3))
+    q.activate_waiting(store, capacity=1, now=0.0)
+    expired = q.expire_idle(store, idle_ttl=10.0, now=100.0, waiting_ttl=10.0)
+    assert [e.token_id for e in expired] == [first.token_id, second.token_id]

@@ -37,3 +37,13 @@ def test_a_ttl_listing_is_served_until_its_ttl_runs_out_whatever_changes() -> No
 
 def test_a_new_cache_is_empty() -> None:
     assert SeatCache("invalidated", 0.0).listings == {}
+
+
+def test_invalidating_a_date_drops_its_listing_unless_the_cache_only_ages() -> None:
+    for mode, kept in (("invalidated", False), ("versioned", False), ("ttl", True)):
+        cache = SeatCache(mode, 5.0)
+        cache.fill(1, (2, 3), now=0.0, version=3)
+        cache.fill(2, (4,), now=0.0, version=1)
+        cache.invalidate(1)
+        assert (cache.lookup(1, now=1.0, version=3) is not None) is kept, mode
+        assert cache.lookup(2, now=1.0, version=1) == CachedListing((4,), 0.0, 1), mode
