@@ -351,3 +351,39 @@ def test_opening_an_account_reads_its_row_for_update_so_two_openings_conflict() 
     assert (points.ACCOUNTS, 7) in store.read_for_update
     points.open_account(store, 8, 0.0, storage=points.AccountStorage(sourced=True))
     assert (points.STREAMS, (8, 0)) in store.read_for_update  # the stream's head: no event yet
+
+
+def test_an_event_sourced_append_reads_the_streams_next_version_for_update() -> None:
+    """Two concurrent appends to one stream conflict at commit because each read the version it
+    writes for update (an expected-version check)."""
+    store, ids = ReadRecordingStore(), CountingIds()
+    sourced = points.AccountStorage(sourced=True)
+    points.open_account(store, 5, 0.0, storage=sourced)
+    points.charge(store, ids, user_id=5, amount=40, now=1.0, storage=sourced)
+    points.charge(store, ids, user_id=5, amount=10, now=2.0, storage=sourced)
+    assert {(points.STREAMS, (5, 1)), (points.STREAMS, (5, 2))} <= store.read_for_update
+
+
+def test_an_append_finding_its_version_taken_names_the_stream_and_the_version() -> None:
+    class ConcurrentAppend(MemoryStore):
+        """A store where another transaction appended version 2, which plain reads do not see yet."""
+
+        def get(self, table: str, key: Hashable) -> Any | None:
+            return None if (table, key) == (points.STREAMS, (5, 2)) else super().get(table, key)
+
+        def get_for_update(self, table: str, key: Hashable) -> Any | None:
+            return self.tables.get(table, {}).get(key)
+
+    store, ids = ConcurrentAppend(), CountingIds()
+    sourced = points.AccountStorage(sourced=True)
+    points.open_account(store, 5, 0.0, storage=sourced)
+    points.charge(store, ids, user_id=5, amount=40, now=1.0, storage=sourced)
+    store.put(points.STREAMS, (5, 2), "led-other")
+    with pytest.raises(RuntimeError, match=r"^stream 5 already has version 2$"):
+        points.charge(store, ids, user_id=5, amount=10, now=2.0, storage=sourced)
+
+
+def test_an_opening_balance_is_in_the_first_snapshot() -> None:
+    store = MemoryStore()
+    points.open_account(store, 6, 0.0, initial_balance=70, storage=points.AccountStorage(sourced=True, snapshot_every=1))
+    assert store.get(points.SNAPSHOTS, 6) == points.Snapshot(6, 1, 70)
