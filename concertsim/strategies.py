@@ -84,10 +84,9 @@ SAGA_MESSAGES: tuple[tuple[str, str | None], ...] = (
 """The messages on which the sagas' promises turn (the channel and the message type a fault aims
 at): the deduction and its reply, the events that confirm, fail, refund and project a reservation,
 and the broker's own bookkeeping. An example picks one as its focus (see :func:`fault_schedules`),
-the deduction's request, its reply and its event (PointUsedEvent, the answer Reservation acts on in
-the choreography flow) three times as often as the others: every promise about points turns on
-them."""
-_FOCUS_WEIGHTED = SAGA_MESSAGES[:3] * 2 + SAGA_MESSAGES
+the deduction's request and reply three times as often as the others: every promise about points turns
+on them."""
+_FOCUS_WEIGHTED = SAGA_MESSAGES[:2] * 2 + SAGA_MESSAGES
 _FOCUS_SERVICES: dict[tuple[str, str | None], tuple[str, ...]] = {
     ("reply", "point.use"): ("point", "reservation"),
     ("request", "point.use"): ("point", "reservation"),
