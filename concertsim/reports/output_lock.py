@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from concertsim.held_locks import hold, let_go
 from concertsim.reports.outputs import OutputDirError
 
 try:
@@ -28,25 +29,6 @@ except ImportError:  # pragma: no cover - not on Linux or macOS: no lock, the re
 __all__ = ["OutputLock", "LOCK_SUFFIX"]
 
 LOCK_SUFFIX = ".concertsim-lock"
-
-_HELD: set[int] = set()
-"""File descriptors of the output locks this process holds."""
-
-
-def _let_go_in_child() -> None:
-    for descriptor in list(_HELD):
-        try:
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, descriptor)
-            os.close(null)
-        except OSError:
-            pass
-    _HELD.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_let_go_in_child)
-
 
 class OutputLock:
     """The exclusive right of this process to write the result directory ``target``.
@@ -85,7 +67,7 @@ class OutputLock:
                 break
             os.close(descriptor)
         self._descriptor = descriptor
-        _HELD.add(descriptor)
+        hold(descriptor)
 
     def _still_at_path(self, descriptor: int) -> bool:
         try:
@@ -100,7 +82,7 @@ class OutputLock:
         descriptor, self._descriptor = self._descriptor, None
         if descriptor is None:
             return
-        _HELD.discard(descriptor)
+        let_go(descriptor)
         try:
             os.unlink(self.path)
         except OSError:

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from concertsim.held_locks import hold, let_go
 from concertsim.sweep.grid import GridRun, SweepPlan
 
 try:
@@ -47,28 +48,6 @@ __all__ = [
 JOURNAL_FILE = "sweep.jsonl"
 PLAN_FILE = "sweep-plan.json"
 JOURNAL_SUFFIX = ".concertsim-journal"
-
-_LOCKED: set[int] = set()
-"""File descriptors of the journals this process holds locked."""
-
-
-def _let_go_in_child() -> None:
-    """In a forked child: point each locked journal's descriptor at /dev/null. A ``flock`` lock
-    belongs to the open file, which fork shares, so a pool worker left running by a killed sweep
-    would otherwise keep the journal locked and refuse every ``--resume``."""
-    for descriptor in list(_LOCKED):
-        try:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, descriptor)
-            os.close(null)
-        except OSError:
-            pass
-    _LOCKED.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_let_go_in_child)
-
 
 class JournalError(Exception):
     """A journal that cannot be used: the message names the directory or file and the reason,
@@ -210,7 +189,7 @@ class Journal:
 def _release(stream: IO[bytes]) -> None:
     """Close a journal's file (its lock goes with it). A line that could not be written (a full
     disk) was reported by :meth:`Journal.append` already; closing does not try it again."""
-    _LOCKED.discard(stream.fileno())
+    let_go(stream.fileno())
     try:
         stream.close()
     except OSError:
@@ -226,7 +205,7 @@ def _lock(stream: IO[bytes], shown: Path) -> None:
     except BlockingIOError:
         stream.close()
         raise JournalError(f"{shown}: another concertsim sweep is writing into it right now") from None
-    _LOCKED.add(stream.fileno())
+    hold(stream.fileno())
 
 
 def _write_plan(directory: Path, plan: SweepPlan) -> None:
