@@ -139,6 +139,8 @@ def test_the_activator_lets_in_the_next_user_present_instead_of_a_stale_waiting_
     assert changed == [QueueTokenExpired(user_id=1, token_id=gone.token_id, reason="idle"),
                        QueueTokenActivated(user_id=2, token_id=present.token_id)]
     assert q.active_count(store) == 1
+    skipped = store.get(q.TOKENS, gone.token_id)
+    assert (skipped.status, skipped.expired_at) == (q.TokenStatus.EXPIRED, 45.0)
 
 
 def test_one_rule_decides_when_a_token_is_stale(store: MemoryStore, issue) -> None:
@@ -150,6 +152,9 @@ def test_one_rule_decides_when_a_token_is_stale(store: MemoryStore, issue) -> No
     assert q.is_stale(active, now=11.0, idle_ttl=10.0, waiting_ttl=5.0)
     assert q.is_stale(waiting, now=7.0, idle_ttl=10.0, waiting_ttl=5.0)
     assert not q.is_stale(waiting, now=7.0, idle_ttl=10.0, waiting_ttl=None)
+    q.complete(store, user_id=active.user_id, now=12.0)
+    ended = store.get(q.TOKENS, active.token_id)
+    assert not q.is_stale(ended, now=1000.0, idle_ttl=10.0, waiting_ttl=5.0)  # an ended token stays ended
 
 
 def test_completion_ends_the_buyers_token(store: MemoryStore, issue) -> None:

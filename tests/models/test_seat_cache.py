@@ -47,3 +47,10 @@ def test_invalidating_a_date_drops_its_listing_unless_the_cache_only_ages() -> N
         cache.invalidate(1)
         assert (cache.lookup(1, now=1.0, version=3) is not None) is kept, mode
         assert cache.lookup(2, now=1.0, version=1) == CachedListing((4,), 0.0, 1), mode
+
+
+def test_invalidating_a_date_with_no_listing_is_a_no_op() -> None:
+    """A seat event of a date no one has listed yet arrives before any fill."""
+    cache = SeatCache("invalidated", 5.0)
+    cache.invalidate(1)
+    assert cache.listings == {}
