@@ -7,7 +7,7 @@ from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
 from concertsim.models import points
-from concertsim.sim.replicas import service_of
+from concertsim.sim.parties import service_of
 from concertsim.sim.result import RunResult
 
 __all__ = ["point_storage"]

@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
-from concertsim.sim.replicas import service_of
+from concertsim.sim.parties import service_of
 from concertsim.sim.trace import TraceRecord
 
 __all__ = ["call_reliability", "consumer_reliability", "retry_sends"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
 from concertsim.sim.membership import REBALANCE
-from concertsim.sim.replicas import service_of
+from concertsim.sim.parties import service_of
 from concertsim.sim.result import RunResult
 
 __all__ = ["replicas"]

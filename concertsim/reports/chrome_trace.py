@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from concertsim.sim.replicas import service_of
+from concertsim.sim.parties import service_of
 from concertsim.sim.result import RunResult
 
 __all__ = ["chrome_trace", "write_chrome_trace"]

@@ -20,7 +20,7 @@ from typing import Literal
 from concertsim.reports.fault_words import fault_effect, fault_window_words
 from concertsim.reports.saga import Saga
 from concertsim.scenarios.schema import FaultSpec, Scenario
-from concertsim.sim.replicas import service_of
+from concertsim.sim.parties import service_of
 from concertsim.sim.trace import TraceRecord
 
 __all__ = [

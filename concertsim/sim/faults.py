@@ -31,7 +31,7 @@ from concertsim.scenarios.schema import FaultSpec, MessageFilter
 from concertsim.sim.broker import BROKER
 from concertsim.sim.consumer import consumer_name
 from concertsim.sim.relay import relay_name
-from concertsim.sim.replicas import service_of
+from concertsim.sim.parties import service_of
 
 if TYPE_CHECKING:
     from concertsim.sim.host import Host

@@ -73,7 +73,7 @@ class Host:
         self.broker: EventBroker | None = None
         self.network: Network | None = None
         self.peers: dict[str, Host] = {}
-        self.balancers: dict[str, Balancer] = {}
+        self.balancers: dict[str, Balancer[Host]] = {}
         """service -> the load balancer of its replicas, for services with more than one"""
         self.lifecycle_listeners: list[Callable[[Host], None]] = []
         """called after every crash and restart (the consumer group's coordinator listens)"""
@@ -315,7 +315,7 @@ class Host:
         return reply
 
     def _call_balanced(
-        self, balancer: Balancer, endpoint: str, body: dict[str, Any], trace_id: str | None, key: str,
+        self, balancer: Balancer[Host], endpoint: str, body: dict[str, Any], trace_id: str | None, key: str,
         timeout: float,
     ) -> Generator[simpy.Event, Any, Reply]:
         """One attempt of a call to the replica ``balancer`` picks (:mod:`concertsim.sim.replicas`)."""

@@ -27,12 +27,13 @@ from concertsim.sim.gateway import install_routes
 from concertsim.sim.host import Host
 from concertsim.sim.membership import ServiceGroup
 from concertsim.sim.network import Network
+from concertsim.sim.parties import replica_names
 from concertsim.sim.point_shift import PointShift
 from concertsim.sim.queue_broker import QueueBroker
 from concertsim.sim.queue_consumer import build_queue_broker, start_queue_consumers
 from concertsim.sim.random_streams import sampler
 from concertsim.sim.relay import OutboxClaims, relay_name, relay_outbox
-from concertsim.sim.replicas import Balancer, replica_names
+from concertsim.sim.replicas import Balancer
 from concertsim.sim.services import concert as concert_service
 from concertsim.sim.services import data_platform as data_platform_service
 from concertsim.sim.services import point as point_service
@@ -139,7 +140,7 @@ def build_system(world: World) -> System:
 
     hosts: dict[str, Host] = {}
     replicas: dict[str, list[Host]] = {}
-    balancers: dict[str, Balancer] = {}
+    balancers: dict[str, Balancer[Host]] = {}
     for name in SERVICE_NAMES:
         database = topology.database(name, new_database) if name != "gateway" else None
         spec = getattr(scenario.services, name)
