@@ -29,12 +29,11 @@ from concertsim.models.errors import DomainError, UnreadableEvent
 from concertsim.models.events import Event, EventPayload, readable, reader_version
 from concertsim.sim.broker import BROKER, Broker, DeadLetter, RetryEntry
 from concertsim.sim.event_broker import EventBroker
-from concertsim.sim.host import Host, Unavailable
+from concertsim.sim.host import EventWork, Host, Unavailable
 from concertsim.sim.network import Network
 from concertsim.sim.storage import Transaction
 
 __all__ = [
-    "EventWork",
     "ConsumerPolicy",
     "consume_partition",
     "consumer_name",
@@ -45,11 +44,6 @@ __all__ = [
     "attempt_handling",
     "give_up",
 ]
-
-EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
-"""A service's handling of one event: reads and writes ``tx`` at time ``now``, returns the events
-it raises. It may raise a domain error, which counts as a failed handling."""
-
 
 def consumer_name(group: str, topic: str, partition: int) -> str:
     return f"consumer:{group}:{topic}:{partition}"

@@ -13,32 +13,58 @@ them, its transactions and the processes it starts to that process.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import simpy
 
 from concertsim.models.errors import DomainError
 from concertsim.models.events import Event, EventPayload, written_version
 from concertsim.scenarios.schema import ServiceSpec
-from concertsim.sim.event_broker import ProducerSession
 from concertsim.sim.network import TIMEOUT, Failed, Reply
 from concertsim.sim.random_streams import sampler
 from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteConflict
 from concertsim.sim.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from concertsim.sim.event_broker import EventBroker
-    from concertsim.sim.membership import ServiceGroup
     from concertsim.sim.network import Network
     from concertsim.sim.replicas import Balancer
     from concertsim.sim.shared_process import SharedProcess
     from concertsim.sim.world import World
 
-__all__ = ["Host", "Handler", "Unavailable"]
+__all__ = ["Host", "Handler", "EventWork", "Unavailable", "Publisher", "Membership"]
 
 R = TypeVar("R")
 Handler = Callable[["Host", dict[str, Any], str | None], Generator[simpy.Event, Any, Reply]]
 DaemonFactory = Callable[[], Generator[simpy.Event, Any, None]]
+EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
+"""A service's handling of one event: reads and writes ``tx`` at time ``now``, returns the events
+it raises. It may raise a domain error, which counts as a failed handling. A consumer runs it
+(:mod:`concertsim.sim.consumer`), or a process that raises the event runs it in the same
+transaction (:mod:`concertsim.sim.shared_process`)."""
+
+
+class Publisher(Protocol):
+    """How a host publishes an event straight to the broker after its commit, with dual writes
+    (``design.publish: dual_write``, :class:`~concertsim.sim.dual_write.DualWrite`): True if the
+    broker acknowledged it."""
+
+    def publish(self, event: Event) -> Generator[simpy.Event, Any, bool]: ...
+
+
+class Membership(Protocol):
+    """What a replica's loops ask of the consumer group it is a member of
+    (:class:`~concertsim.sim.membership.ServiceGroup`): whether an offset commit from ``replica``
+    is applied, whether its leased loop may act on the lease (``what``: a publish, a mark, a saga
+    adoption), whether a saga's ``driver`` is a member's incarnation, and whether stale requests
+    are refused (``fencing``)."""
+
+    fencing: bool
+
+    def commit(self, replica: Host, group: str, topic: str, partition: int, offset: int) -> bool: ...
+
+    def holds_lease(self, replica: Host, what: str) -> bool: ...
+
+    def drives(self, driver: int | str) -> bool: ...
 
 
 class Unavailable(Exception):
@@ -70,7 +96,8 @@ class Host:
         self.spec = spec
         self.db = database
         self.publish_mode = publish_mode
-        self.broker: EventBroker | None = None
+        self.publisher: Publisher | None = None
+        """how the host publishes after its commits with dual writes"""
         self.network: Network | None = None
         self.peers: dict[str, Host] = {}
         self.balancers: dict[str, Balancer[Host]] = {}
@@ -91,10 +118,9 @@ class Host:
         """Frozen by a ``pause`` fault: it takes no step, answers nothing and sends no heartbeat
         until it resumes (:meth:`awake`)."""
         self._resumed: simpy.Event | None = None
-        self.membership: ServiceGroup | None = None
+        self.membership: Membership | None = None
         """The consumer group this replica is a member of (a service of several replicas)."""
         self.incarnation = 0
-        self._producer: tuple[int, ProducerSession] | None = None
         self.slow_factor = 1.0
         self.clock_skew = 0.0
         self.conflict_retries = world.scenario.storage.conflict_retries
@@ -218,13 +244,6 @@ class Host:
         reply, a publish, an offset commit) passes here first."""
         while self.paused and self._resumed is not None:
             yield self._resumed
-
-    def producer(self) -> ProducerSession:
-        """This incarnation's producer session, through which its dual writes publish: a restart
-        opens a new one."""
-        if self._producer is None or self._producer[0] != self.incarnation:
-            self._producer = (self.incarnation, ProducerSession(self.world, self.name))
-        return self._producer[1]
 
     # --- serving requests ------------------------------------------------------------------------
 
@@ -379,8 +398,8 @@ class Host:
                 )
             if self.publish_mode == "dual_write":
                 for event in events:
-                    assert self.broker is not None
-                    acked = yield from self.broker.publish(self.producer(), event)
+                    assert self.publisher is not None
+                    acked = yield from self.publisher.publish(event)
                     if not acked:
                         self.world.record(
                             "publish.dropped", self.name, event.trace_id, event_id=event.event_id

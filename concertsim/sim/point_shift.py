@@ -41,6 +41,7 @@ import simpy
 
 from concertsim.models import points
 from concertsim.sim.consumer import consume_partition, consume_retries, consumer_name
+from concertsim.sim.dual_write import DualWrite
 from concertsim.sim.host import Host
 from concertsim.sim.network import Failed, Ok, Reply
 from concertsim.sim.random_streams import sampler
@@ -216,7 +217,7 @@ def _new_point_host(system: System) -> Host:
     commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{NEW_POINT}"))
     database = Database(NEW_POINT, world.env, commit_latency, connections)
     host = Host(world, NEW_POINT, spec, database, scenario.design.publish, service=NEW_POINT)
-    host.broker, host.network, host.peers, host.balancers = system.broker, system.network, system.hosts, {}
+    host.publisher, host.network, host.peers = DualWrite(system.broker, host), system.network, system.hosts
     system.hosts[NEW_POINT] = host
     system.replicas[NEW_POINT] = [host]
     wallet = database.begin()

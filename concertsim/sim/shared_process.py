@@ -39,13 +39,12 @@ import simpy
 
 from concertsim.models.errors import DomainError
 from concertsim.models.events import Event, EventPayload
+from concertsim.sim.host import EventWork, Handler, Host, Unavailable
 from concertsim.sim.network import Failed, Reply
 from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteConflict
 from concertsim.sim.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from concertsim.sim.consumer import EventWork
-    from concertsim.sim.host import Handler, Host
     from concertsim.sim.world import World
 
 __all__ = ["SharedProcess"]
@@ -145,8 +144,6 @@ class SharedProcess:
         before they call out (a payment is marked started before Point is asked). A write
         conflict runs the request again (nothing of it has left the process yet); a failed commit
         raises :class:`~concertsim.sim.host.Unavailable`."""
-        from concertsim.sim.host import Unavailable
-
         unit = self._units.pop(self.env.active_process, None)
         if unit is None:
             return
@@ -181,8 +178,6 @@ class SharedProcess:
     ) -> Generator[simpy.Event, Any, Reply]:
         """Call ``callee.endpoint`` as a function: its service time, then its handler, on the
         caller's worker and in the caller's transaction. Domain errors become definite failures."""
-        from concertsim.sim.host import Unavailable
-
         target = self.hosts[callee]
         self.world.record("call.inline", caller.name, trace_id, to=callee, endpoint=endpoint)
         yield self.env.timeout(target.service_time(endpoint))
@@ -248,8 +243,6 @@ class SharedProcess:
         self, host: Host, work: Callable[[Transaction, float], tuple[R, list[EventPayload]]],
         trace_id: str | None, causation_id: str | None, label: str,
     ) -> Generator[simpy.Event, Any, R]:
-        from concertsim.sim.host import Unavailable
-
         for _attempt in range(host.conflict_retries + 1):
             unit = _Unit(self.database.begin(), [label])
             result = self._run(host, unit, work, trace_id, causation_id)
@@ -292,7 +285,7 @@ class SharedProcess:
             for _, event in unit.raised:
                 if not self.remote_interest(event.type):
                     continue
-                assert host.broker is not None
-                acked = yield from host.broker.publish(host.producer(), event)
+                assert host.publisher is not None
+                acked = yield from host.publisher.publish(event)
                 if not acked:
                     world.record("publish.dropped", host.name, event.trace_id, event_id=event.event_id)

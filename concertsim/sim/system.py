@@ -21,10 +21,11 @@ from typing import Any
 from concertsim.models import concert, points, reservations
 from concertsim.scenarios.schema import SERVICE_NAMES
 from concertsim.sim.broker import Broker
-from concertsim.sim.consumer import ConsumerPolicy, EventWork, consume_partition, consume_retries, consumer_name
+from concertsim.sim.consumer import ConsumerPolicy, consume_partition, consume_retries, consumer_name
+from concertsim.sim.dual_write import DualWrite
 from concertsim.sim.event_broker import EventBroker
 from concertsim.sim.gateway import install_routes
-from concertsim.sim.host import Host
+from concertsim.sim.host import EventWork, Host
 from concertsim.sim.membership import ServiceGroup
 from concertsim.sim.network import Network
 from concertsim.sim.parties import replica_names
@@ -147,7 +148,8 @@ def build_system(world: World) -> System:
         replicas[name] = []
         for host_name in replica_names(name, spec.replicas):
             host = Host(world, host_name, spec, database, design.publish, service=name)
-            host.broker, host.network, host.peers, host.balancers = broker, network, hosts, balancers
+            host.publisher = DualWrite(broker, host)
+            host.network, host.peers, host.balancers = network, hosts, balancers
             topology.place(host, lambda service: getattr(scenario.services, service).workers)
             hosts[host_name] = host
             replicas[name].append(host)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from concertsim.models import data_platform
 from concertsim.models.events import Event, EventPayload, ReservationCompleted
-from concertsim.sim.consumer import EventWork
-from concertsim.sim.host import Handler, Host
+from concertsim.sim.host import EventWork, Handler, Host
 from concertsim.sim.services.common import Job
 from concertsim.sim.storage import Transaction
 

@@ -22,8 +22,7 @@ from concertsim.models.events import (
     PointUsed,
     ReservationFailed,
 )
-from concertsim.sim.host import Host
-from concertsim.sim.consumer import EventWork
+from concertsim.sim.host import EventWork, Host
 from concertsim.sim.network import Ok, Reply
 from concertsim.sim.services.common import Job
 from concertsim.sim.shift_routing import ShiftRouting

@@ -22,8 +22,7 @@ from concertsim.models.events import (
     QueueTokenExpired,
     ReservationCompleted,
 )
-from concertsim.sim.consumer import EventWork
-from concertsim.sim.host import Host
+from concertsim.sim.host import EventWork, Host
 from concertsim.sim.network import Ok, Reply
 from concertsim.sim.services.common import Job, every
 from concertsim.sim.storage import Transaction

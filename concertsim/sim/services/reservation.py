@@ -34,8 +34,7 @@ from concertsim.models.events import (
     SeatReserved,
     seat_key,
 )
-from concertsim.sim.consumer import EventWork
-from concertsim.sim.host import Host
+from concertsim.sim.host import EventWork, Host
 from concertsim.sim.network import Failed, Ok, Reply
 from concertsim.sim.services import orchestrator
 from concertsim.sim.services.common import Job, every
