@@ -25,7 +25,7 @@ from concertsim.metrics.service_series import service_series
 from concertsim.metrics.server_time import server_time
 from concertsim.metrics.staleness import staleness
 from concertsim.models import points, reservations
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["compute_metrics"]
 

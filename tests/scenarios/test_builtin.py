@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from concertsim.api import RunOutcome, run
-from concertsim.sim.shift_routing import ShiftRouting
+from concertsim.sim.hosting.shift_routing import ShiftRouting
 from concertsim.cli import app
 from concertsim.models import points
 from concertsim.scenarios.loader import builtin_names, builtin_path, load_builtin

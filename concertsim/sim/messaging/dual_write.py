@@ -2,7 +2,7 @@
 dual_write``, the anti-pattern of seed 6.2): a crash or a broker failure between the commit and the
 publish loses the event.
 
-A host publishes through a :class:`~concertsim.sim.event_broker.ProducerSession` of its current
+A host publishes through a :class:`~concertsim.sim.messaging.event_broker.ProducerSession` of its current
 incarnation, opened at its first publish: a restart opens a new one, so nothing a restarted host
 sends is a retry of what it sent before.
 """
@@ -15,14 +15,14 @@ from typing import Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.event_broker import EventBroker, ProducerSession
-from concertsim.sim.host import Host
+from concertsim.sim.messaging.event_broker import EventBroker, ProducerSession
+from concertsim.sim.hosting.host import Host
 
 __all__ = ["DualWrite"]
 
 
 class DualWrite:
-    """``host``'s :class:`~concertsim.sim.host.Publisher` with dual writes: each event published
+    """``host``'s :class:`~concertsim.sim.hosting.host.Publisher` with dual writes: each event published
     to ``broker`` through the producer session of the host's incarnation."""
 
     __slots__ = ("broker", "host", "_session")

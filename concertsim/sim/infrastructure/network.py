@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import simpy
 
-from concertsim.sim.parties import service_of
+from concertsim.sim.infrastructure.parties import service_of
 
 if TYPE_CHECKING:
-    from concertsim.sim.world import World
+    from concertsim.sim.infrastructure.world import World
 
 __all__ = ["Ok", "Failed", "Timeout", "TIMEOUT", "Reply", "Callee", "MessageFaults", "Network"]
 
-BROKER_PARTY = "broker"  # the broker's name on the network (``concertsim.sim.broker.BROKER``)
+BROKER_PARTY = "broker"  # the broker's name on the network (``concertsim.sim.messaging.kafka.BROKER``)
 
 
 class Ok:
@@ -70,7 +70,7 @@ Reply = Ok | Failed | Timeout
 
 class Callee(Protocol):
     """The party a request is delivered to, as the network sees it (a service's host,
-    :class:`~concertsim.sim.host.Host`): ``serve`` runs the endpoint and returns the reply, in a
+    :class:`~concertsim.sim.hosting.host.Host`): ``serve`` runs the endpoint and returns the reply, in a
     process ``spawn`` starts, whose value is None if the callee crashed meanwhile (no reply is sent).
     ``service`` is the service it is a replica of, which the request is addressed to."""
 
@@ -86,7 +86,7 @@ class Callee(Protocol):
 
 
 class MessageFaults(Protocol):
-    """What the network asks of the run's fault injector (:class:`~concertsim.sim.faults.FaultInjector`):
+    """What the network asks of the run's fault injector (:class:`~concertsim.sim.run.faults.FaultInjector`):
     whether any message fault is active now, and what becomes of one message (the arrival delays of
     its copies, none if lost, and whether later messages overtake it)."""
 

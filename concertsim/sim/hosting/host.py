@@ -5,8 +5,8 @@ database, and a lifecycle: *up*, or *down* after a crash until it has restarted.
 everything the host is doing: in-flight requests send no reply, uncommitted transactions vanish,
 background loops (outbox relay, consumers, jobs) stop and are started afresh on restart. Committed
 state survives (seed 8: each service's own database). A service with several replicas has a host
-per replica, sharing its database (:mod:`concertsim.sim.replicas`). A service that shares its
-process with others (a migration stage, :mod:`concertsim.sim.shared_process`) hands its calls to
+per replica, sharing its database (:mod:`concertsim.sim.hosting.replicas`). A service that shares its
+process with others (a migration stage, :mod:`concertsim.sim.hosting.shared_process`) hands its calls to
 them, its transactions and the processes it starts to that process.
 """
 
@@ -20,16 +20,16 @@ import simpy
 from concertsim.models.errors import DomainError
 from concertsim.models.events import Event, EventPayload, written_version
 from concertsim.scenarios.schema import ServiceSpec
-from concertsim.sim.network import TIMEOUT, Failed, Reply
-from concertsim.sim.random_streams import sampler
-from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteConflict
-from concertsim.sim.workers import WorkerPool
+from concertsim.sim.infrastructure.network import TIMEOUT, Failed, Reply
+from concertsim.sim.infrastructure.random_streams import sampler
+from concertsim.sim.infrastructure.storage import CommitFailed, Database, Transaction, WriteConflict
+from concertsim.sim.infrastructure.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from concertsim.sim.network import Network
-    from concertsim.sim.replicas import Balancer
-    from concertsim.sim.shared_process import SharedProcess
-    from concertsim.sim.world import World
+    from concertsim.sim.infrastructure.network import Network
+    from concertsim.sim.hosting.replicas import Balancer
+    from concertsim.sim.hosting.shared_process import SharedProcess
+    from concertsim.sim.infrastructure.world import World
 
 __all__ = ["Host", "Handler", "EventWork", "Unavailable", "Publisher", "Membership"]
 
@@ -39,13 +39,13 @@ DaemonFactory = Callable[[], Generator[simpy.Event, Any, None]]
 EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
 """A service's handling of one event: reads and writes ``tx`` at time ``now``, returns the events
 it raises. It may raise a domain error, which counts as a failed handling. A consumer runs it
-(:mod:`concertsim.sim.consumer`), or a process that raises the event runs it in the same
-transaction (:mod:`concertsim.sim.shared_process`)."""
+(:mod:`concertsim.sim.messaging.consumer`), or a process that raises the event runs it in the same
+transaction (:mod:`concertsim.sim.hosting.shared_process`)."""
 
 
 class Publisher(Protocol):
     """How a host publishes an event straight to the broker after its commit, with dual writes
-    (``design.publish: dual_write``, :class:`~concertsim.sim.dual_write.DualWrite`): True if the
+    (``design.publish: dual_write``, :class:`~concertsim.sim.messaging.dual_write.DualWrite`): True if the
     broker acknowledged it."""
 
     def publish(self, event: Event) -> Generator[simpy.Event, Any, bool]: ...
@@ -53,7 +53,7 @@ class Publisher(Protocol):
 
 class Membership(Protocol):
     """What a replica's loops ask of the consumer group it is a member of
-    (:class:`~concertsim.sim.membership.ServiceGroup`): whether an offset commit from ``replica``
+    (:class:`~concertsim.sim.messaging.membership.ServiceGroup`): whether an offset commit from ``replica``
     is applied, whether its leased loop may act on the lease (``what``: a publish, a mark, a saga
     adoption), whether a saga's ``driver`` is a member's incarnation, and whether stale requests
     are refused (``fencing``)."""
@@ -128,7 +128,7 @@ class Host:
         """The process this service shares with others (a migration stage, seed 9), if any."""
         self.route: Callable[[str, dict[str, Any]], str] | None = None
         """(callee, body) -> the host to call instead: the router of a gradual traffic shift
-        (:mod:`concertsim.sim.point_shift`), if any."""
+        (:mod:`concertsim.sim.run.point_shift`), if any."""
 
     # --- time as this host sees it ---------------------------------------------------------------
 
@@ -337,7 +337,7 @@ class Host:
         self, balancer: Balancer[Host], endpoint: str, body: dict[str, Any], trace_id: str | None, key: str,
         timeout: float,
     ) -> Generator[simpy.Event, Any, Reply]:
-        """One attempt of a call to the replica ``balancer`` picks (:mod:`concertsim.sim.replicas`)."""
+        """One attempt of a call to the replica ``balancer`` picks (:mod:`concertsim.sim.hosting.replicas`)."""
         assert self.network is not None
         replica = balancer.pick(self.env.now)
         reply: Reply | None = None

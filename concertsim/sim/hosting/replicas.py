@@ -1,7 +1,7 @@
 """Replicas of a service and the load balancer in front of them (seed 8.2).
 
 A service with ``services.<name>.replicas`` = n > 1 runs as n stateless hosts, ``<name>#1`` ..
-``<name>#n`` (:mod:`concertsim.sim.parties`), that share the service's one database; with one
+``<name>#n`` (:mod:`concertsim.sim.infrastructure.parties`), that share the service's one database; with one
 replica the host keeps the service's own name, so a run without replicas is the run it always was.
 
 Every call to a service, from the gateway or from another service, goes through one balancer per
@@ -31,7 +31,7 @@ Replica = TypeVar("Replica")
 
 class Balancer(Generic[Replica]):
     """Picks the replica of one service that a call goes to (see the module's docstring); the
-    replicas are the service's hosts (:class:`~concertsim.sim.host.Host`).
+    replicas are the service's hosts (:class:`~concertsim.sim.hosting.host.Host`).
 
     ``pick()`` returns the replica and counts the call as outstanding; the caller must report the
     call's end with ``done(replica, timed_out)``.
