@@ -16,10 +16,10 @@ from concertsim.scenarios.loader import (
     scenario_from_data,
 )
 from concertsim.scenarios.schema import Scenario
+from concertsim.sim.infrastructure.trace import TRACE_MODES, TraceMode
+from concertsim.sim.run.cost import refuse_if_too_large
 from concertsim.sim.run.result import RunResult
 from concertsim.sim.run.runner import run_scenario
-from concertsim.sim.run.cost import refuse_if_too_large
-from concertsim.sim.infrastructure.trace import TRACE_MODES, TraceMode
 
 __all__ = ["run", "RunOutcome", "resolve_scenario", "check_run_arguments"]
 

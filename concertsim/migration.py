@@ -29,8 +29,8 @@ from pydantic import ValidationError
 from concertsim.checks.probes import PROBES
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.hosting.topology import STAGE_NAMES, STAGES
 from concertsim.sim.hosting.shift_routing import NEW_POINT, ShiftRouting
+from concertsim.sim.hosting.topology import STAGE_NAMES, STAGES
 from concertsim.sweep import Axis, CellSummary, GridRun, MatrixError, SweepPlan, sweep_grid
 from concertsim.sweep.aggregate import InvariantRate
 

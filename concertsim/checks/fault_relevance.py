@@ -48,10 +48,10 @@ from typing import Any
 
 from concertsim.scenarios.fields import replica_of
 from concertsim.scenarios.schema import FaultSpec
-from concertsim.sim.run.result import RunResult
-from concertsim.sim.run.system import SERVICE_MODULES, topic_name
 from concertsim.sim.hosting.topology import STAGES
 from concertsim.sim.infrastructure.trace import Trace
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.system import SERVICE_MODULES, topic_name
 
 __all__ = ["Operation", "FaultScope", "fault_scope", "PUBLISHER_OF", "changes_nothing"]
 

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from concertsim.models import queue, reservations
-from concertsim.sim.run.result import RunResult
 from concertsim.sim.infrastructure.trace import TraceRecord
+from concertsim.sim.run.result import RunResult
 from concertsim.sim.run.workload import EXIT_REASONS
 
 __all__ = ["funnel", "funnel_losses", "LOSS_REASONS"]

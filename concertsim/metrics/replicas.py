@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
-from concertsim.sim.messaging.membership import REBALANCE
 from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.messaging.membership import REBALANCE
 from concertsim.sim.run.result import RunResult
 
 __all__ = ["replicas"]

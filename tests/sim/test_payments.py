@@ -12,12 +12,12 @@ from concertsim.models import points, reservations
 from concertsim.models.reservations import PaymentStatus, ReservationStatus
 from concertsim.scenarios.loader import load_scenario, scenario_from_data
 from concertsim.scenarios.schema import Scenario
+from concertsim.sim.infrastructure.world import World
 from concertsim.sim.run.faults import FaultInjector
 from concertsim.sim.run.result import RunResult
 from concertsim.sim.run.runner import run_scenario
 from concertsim.sim.run.system import build_system
 from concertsim.sim.run.workload import Workload
-from concertsim.sim.infrastructure.world import World
 from tests.conftest import SMALL
 
 

@@ -26,9 +26,9 @@ from concertsim.sim.infrastructure.storage import CommitFailed, Database, Transa
 from concertsim.sim.infrastructure.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from concertsim.sim.infrastructure.network import Network
     from concertsim.sim.hosting.replicas import Balancer
     from concertsim.sim.hosting.shared_process import SharedProcess
+    from concertsim.sim.infrastructure.network import Network
     from concertsim.sim.infrastructure.world import World
 
 __all__ = ["Host", "Handler", "EventWork", "Unavailable", "Publisher", "Membership"]

@@ -27,11 +27,11 @@ import simpy
 
 from concertsim.models.errors import DomainError, UnreadableEvent
 from concertsim.models.events import Event, EventPayload, readable, reader_version
-from concertsim.sim.messaging.kafka import BROKER, Broker, DeadLetter, RetryEntry
-from concertsim.sim.messaging.event_broker import EventBroker
 from concertsim.sim.hosting.host import EventWork, Host, Unavailable
 from concertsim.sim.infrastructure.network import Network
 from concertsim.sim.infrastructure.storage import Transaction
+from concertsim.sim.messaging.event_broker import EventBroker
+from concertsim.sim.messaging.kafka import BROKER, Broker, DeadLetter, RetryEntry
 
 __all__ = [
     "ConsumerPolicy",

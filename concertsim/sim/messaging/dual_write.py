@@ -15,8 +15,8 @@ from typing import Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.messaging.event_broker import EventBroker, ProducerSession
 from concertsim.sim.hosting.host import Host
+from concertsim.sim.messaging.event_broker import EventBroker, ProducerSession
 
 __all__ = ["DualWrite"]
 

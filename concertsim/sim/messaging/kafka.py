@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
+from concertsim.sim.infrastructure.network import BROKER_PARTY
+from concertsim.sim.infrastructure.workers import WorkerPool
 from concertsim.sim.messaging.event_broker import (
     DeadLetter,
     DeadLetterTopics,
@@ -40,8 +42,6 @@ from concertsim.sim.messaging.event_broker import (
     ProducerStamp,
     produce,
 )
-from concertsim.sim.infrastructure.network import BROKER_PARTY
-from concertsim.sim.infrastructure.workers import WorkerPool
 
 if TYPE_CHECKING:
     from concertsim.sim.infrastructure.network import Network

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.messaging.event_broker import DeadLetterTopics, DedupWindow, ProducerSession, ProducerStamp, produce
 from concertsim.sim.infrastructure.network import BROKER_PARTY
+from concertsim.sim.messaging.event_broker import DeadLetterTopics, DedupWindow, ProducerSession, ProducerStamp, produce
 
 if TYPE_CHECKING:
     from concertsim.sim.infrastructure.network import Network

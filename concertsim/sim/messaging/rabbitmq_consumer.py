@@ -24,7 +24,9 @@ from typing import Any
 import simpy
 
 from concertsim.scenarios.schema import BrokerSpec
-from concertsim.sim.messaging.kafka import BROKER
+from concertsim.sim.hosting.host import Host
+from concertsim.sim.infrastructure.network import Network
+from concertsim.sim.infrastructure.world import World
 from concertsim.sim.messaging.consumer import (
     ConsumerPolicy,
     EventWork,
@@ -33,10 +35,8 @@ from concertsim.sim.messaging.consumer import (
     give_up,
     handle_with_retries,
 )
-from concertsim.sim.hosting.host import Host
-from concertsim.sim.infrastructure.network import Network
+from concertsim.sim.messaging.kafka import BROKER
 from concertsim.sim.messaging.rabbitmq import Channel, Delivery, QueueBroker, queue_name
-from concertsim.sim.infrastructure.world import World
 
 __all__ = ["build_queue_broker", "consume_queue", "start_queue_consumers"]
 

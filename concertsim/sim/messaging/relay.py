@@ -29,9 +29,9 @@ from typing import Any
 
 import simpy
 
-from concertsim.sim.messaging.event_broker import EventBroker, ProducerSession
 from concertsim.sim.hosting.host import Host
 from concertsim.sim.infrastructure.storage import OUTBOX, Database, OutboxRow
+from concertsim.sim.messaging.event_broker import EventBroker, ProducerSession
 
 __all__ = ["relay_outbox", "relay_name", "OutboxClaims"]
 

@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.scenarios.schema import FaultSpec, MessageFilter
-from concertsim.sim.messaging.kafka import BROKER
-from concertsim.sim.messaging.consumer import consumer_name
-from concertsim.sim.messaging.relay import relay_name
 from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.messaging.consumer import consumer_name
+from concertsim.sim.messaging.kafka import BROKER
+from concertsim.sim.messaging.relay import relay_name
 
 if TYPE_CHECKING:
     from concertsim.sim.hosting.host import Host
-    from concertsim.sim.run.system import System
     from concertsim.sim.infrastructure.world import World
+    from concertsim.sim.run.system import System
 
 __all__ = ["FaultInjector", "MessageFault"]
 

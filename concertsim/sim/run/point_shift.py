@@ -40,15 +40,15 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models import points
-from concertsim.sim.messaging.consumer import consume_partition, consume_retries, consumer_name
-from concertsim.sim.messaging.dual_write import DualWrite
 from concertsim.sim.hosting.host import Host
+from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT, ShiftRouting
 from concertsim.sim.infrastructure.network import Failed, Ok, Reply
 from concertsim.sim.infrastructure.random_streams import sampler
+from concertsim.sim.infrastructure.storage import DELETED, CommitFailed, Database, Transaction
+from concertsim.sim.messaging.consumer import consume_partition, consume_retries, consumer_name
+from concertsim.sim.messaging.dual_write import DualWrite
 from concertsim.sim.messaging.relay import relay_name, relay_outbox
 from concertsim.sim.services import point as point_service
-from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT, ShiftRouting
-from concertsim.sim.infrastructure.storage import DELETED, CommitFailed, Database, Transaction
 
 if TYPE_CHECKING:
     from concertsim.sim.run.system import System

@@ -19,16 +19,16 @@ import simpy
 
 from concertsim.models import orchestration, reservations
 from concertsim.scenarios.schema import Scenario
+from concertsim.sim.infrastructure.spilled_trace import SpillingTrace
+from concertsim.sim.infrastructure.trace import Trace, TraceMode
+from concertsim.sim.infrastructure.workers import PoolUsage
+from concertsim.sim.infrastructure.world import World
 from concertsim.sim.messaging.consumer import DeadLetterRedrive
 from concertsim.sim.run.event_budget import EventBudget, OverBudget
 from concertsim.sim.run.faults import FaultInjector
 from concertsim.sim.run.result import Phases, RunResult, Sample
-from concertsim.sim.infrastructure.spilled_trace import SpillingTrace
 from concertsim.sim.run.system import System, build_system
-from concertsim.sim.infrastructure.trace import Trace, TraceMode
 from concertsim.sim.run.workload import Workload
-from concertsim.sim.infrastructure.workers import PoolUsage
-from concertsim.sim.infrastructure.world import World
 
 __all__ = ["run_scenario", "RunProgress", "PROGRESS_STEPS", "OverBudget"]
 

@@ -20,29 +20,29 @@ from typing import Any
 
 from concertsim.models import concert, points, reservations
 from concertsim.scenarios.schema import SERVICE_NAMES
-from concertsim.sim.messaging.kafka import Broker
+from concertsim.sim.hosting.gateway import install_routes
+from concertsim.sim.hosting.host import EventWork, Host
+from concertsim.sim.hosting.replicas import Balancer
+from concertsim.sim.hosting.topology import Topology
+from concertsim.sim.infrastructure.network import Network
+from concertsim.sim.infrastructure.parties import replica_names
+from concertsim.sim.infrastructure.random_streams import sampler
+from concertsim.sim.infrastructure.storage import Database
+from concertsim.sim.infrastructure.world import World
 from concertsim.sim.messaging.consumer import ConsumerPolicy, consume_partition, consume_retries, consumer_name
 from concertsim.sim.messaging.dual_write import DualWrite
 from concertsim.sim.messaging.event_broker import EventBroker
-from concertsim.sim.hosting.gateway import install_routes
-from concertsim.sim.hosting.host import EventWork, Host
+from concertsim.sim.messaging.kafka import Broker
 from concertsim.sim.messaging.membership import ServiceGroup
-from concertsim.sim.infrastructure.network import Network
-from concertsim.sim.infrastructure.parties import replica_names
-from concertsim.sim.run.point_shift import PointShift
 from concertsim.sim.messaging.rabbitmq import QueueBroker
 from concertsim.sim.messaging.rabbitmq_consumer import build_queue_broker, start_queue_consumers
-from concertsim.sim.infrastructure.random_streams import sampler
 from concertsim.sim.messaging.relay import OutboxClaims, relay_name, relay_outbox
-from concertsim.sim.hosting.replicas import Balancer
+from concertsim.sim.run.point_shift import PointShift
 from concertsim.sim.services import concert as concert_service
 from concertsim.sim.services import data_platform as data_platform_service
 from concertsim.sim.services import point as point_service
 from concertsim.sim.services import queue as queue_service
 from concertsim.sim.services import reservation as reservation_service
-from concertsim.sim.infrastructure.storage import Database
-from concertsim.sim.hosting.topology import Topology
-from concertsim.sim.infrastructure.world import World
 
 __all__ = ["System", "build_system", "SERVICE_MODULES", "topic_name", "topics_by_event_type"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from concertsim.models import data_platform
 from concertsim.models.events import Event, EventPayload, ReservationCompleted
 from concertsim.sim.hosting.host import EventWork, Handler, Host
-from concertsim.sim.services.common import Job
 from concertsim.sim.infrastructure.storage import Transaction
+from concertsim.sim.services.common import Job
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 

@@ -33,8 +33,8 @@ from concertsim.models.events import EventPayload
 from concertsim.models.orchestration import SagaState
 from concertsim.sim.hosting.host import Host, Unavailable
 from concertsim.sim.infrastructure.network import Failed, Ok, Reply
-from concertsim.sim.services.payments import MAX_BACKOFF, confirm_or_fail, decline, fail, use_points
 from concertsim.sim.infrastructure.storage import Transaction
+from concertsim.sim.services.payments import MAX_BACKOFF, confirm_or_fail, decline, fail, use_points
 
 __all__ = ["start_saga", "resume_sagas", "CALLS"]
 

@@ -23,10 +23,10 @@ from concertsim.models.events import (
     ReservationFailed,
 )
 from concertsim.sim.hosting.host import EventWork, Host
-from concertsim.sim.infrastructure.network import Ok, Reply
-from concertsim.sim.services.common import Job
 from concertsim.sim.hosting.shift_routing import ShiftRouting
+from concertsim.sim.infrastructure.network import Ok, Reply
 from concertsim.sim.infrastructure.storage import Transaction
+from concertsim.sim.services.common import Job
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 

@@ -24,8 +24,8 @@ from concertsim.models.events import (
 )
 from concertsim.sim.hosting.host import EventWork, Host
 from concertsim.sim.infrastructure.network import Ok, Reply
-from concertsim.sim.services.common import Job, every
 from concertsim.sim.infrastructure.storage import Transaction
+from concertsim.sim.services.common import Job, every
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 

@@ -36,10 +36,10 @@ from concertsim.models.events import (
 )
 from concertsim.sim.hosting.host import EventWork, Host
 from concertsim.sim.infrastructure.network import Failed, Ok, Reply
+from concertsim.sim.infrastructure.storage import Transaction
 from concertsim.sim.services import orchestrator
 from concertsim.sim.services.common import Job, every
 from concertsim.sim.services.payments import confirm_or_fail, decline, fail, use_points
-from concertsim.sim.infrastructure.storage import Transaction
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 
