@@ -154,8 +154,9 @@ class Design(_Frozen):
     the monolith (seed 9), ``services`` being every service apart (``concertsim.sim.hosting.topology``)."""
     point_shift: Annotated[int, Field(ge=0, le=100)] = 0
     """At the ``monolith`` stage, the share (in %) of users whose Point operations the split-out
-    Point service serves (round(users · point_shift / 100) users, ``concertsim.sim.hosting.shift_routing``), the rest staying on the
-    monolith's in-process Point: the strangler pattern's gradual shift (``concertsim.sim.run.point_shift``)."""
+    Point service serves (round(users · point_shift / 100) users,
+    ``concertsim.sim.hosting.shift_routing``), the rest staying on the monolith's in-process Point:
+    the strangler pattern's gradual shift (``concertsim.sim.run.point_shift``)."""
     shift_replication: Literal["acked", "once", "none"] = "acked"
     """During a shift, how each Point store's changes reach the other: shipped in commit order and
     re-sent until acknowledged (``acked``), sent once (``once``: a lost message is never re-sent),

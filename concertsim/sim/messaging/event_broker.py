@@ -2,7 +2,7 @@
 
 Two brokers implement :class:`EventBroker`: the Kafka-like :class:`~concertsim.sim.messaging.kafka.Broker`
 (topics and partitions) and the RabbitMQ-like :class:`~concertsim.sim.messaging.rabbitmq.QueueBroker`
-(exchanges and queues); ``broker.kind`` chooses one (:data:`concertsim.sim.run.system.BROKER_KINDS`).
+(exchanges and queues); ``broker.kind`` chooses one (:func:`concertsim.sim.run.system.build_system`).
 Both accept a publish the same way, :func:`produce`: one produce request over the network and one
 acknowledgement, so a fault on the ``publish`` or ``ack`` channel, a partition or a broker crash
 means the same thing to a relay whichever broker it talks to. A publisher publishes through a

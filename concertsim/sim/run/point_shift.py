@@ -7,7 +7,8 @@ With ``design.point_shift`` = x (and ``design.topology: monolith``):
   database of its own (the *new* store), its own outbox and relay, reached over the network.
   Both stores are loaded with every account before the run (the migration's copy).
 - **Routing by user bucket.** A router in front of Point's endpoints (:attr:`Host.route`, on every
-  host) sends the calls of x % of the users (:class:`~concertsim.sim.hosting.shift_routing.ShiftRouting`) to the new service, over the network,
+  host) sends the calls of x % of the users
+  (:class:`~concertsim.sim.hosting.shift_routing.ShiftRouting`) to the new service, over the network,
   and leaves the others on the monolith's path (a function call inside the monolith, or the
   gateway's call to the monolith). The store of a user's path *owns* the user's account; the
   compensation (ReservationFailedEvent) is acted on only by the owning Point
