@@ -30,7 +30,7 @@ from pathlib import Path
 import simpy
 
 from concertsim.scenarios.loader import load_builtin
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 
 BASE_USERS, BASE_DATES, BASE_CAPACITY = 400, 3, 100
 

@@ -148,7 +148,7 @@ DEFECTS: tuple[Defect, ...] = (
     # --- consumers: handle, record in the inbox, commit the offset (seed 4.2.3) -------------------
     Defect(
         id="consumer-commits-before-handling",
-        path="concertsim/sim/consumer.py",
+        path="concertsim/sim/messaging/consumer.py",
         before=(
             "            yield from handle_with_retries(\n"
             "                host, broker, group, topic, partition, message_offset, event, work, policy\n"
@@ -167,7 +167,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="consumer-inbox-only-when-events-raised",
-        path="concertsim/sim/consumer.py",
+        path="concertsim/sim/messaging/consumer.py",
         before="        if dedup:\n            tx.mark_processed(group, event.event_id)",
         after="        if dedup and raised:\n            tx.mark_processed(group, event.event_id)",
         flows=BOTH,
@@ -178,7 +178,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="consumer-commits-past-lost-delivery",
-        path="concertsim/sim/consumer.py",
+        path="concertsim/sim/messaging/consumer.py",
         before="            batch = batch[:delivered]\n",
         after="",
         flows=BOTH,
@@ -187,7 +187,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="consumer-parked-key-checked-by-event-id",
-        path="concertsim/sim/consumer.py",
+        path="concertsim/sim/messaging/consumer.py",
         before="broker.is_key_parked(group, event.key)",
         after="broker.is_key_parked(group, event.event_id)",
         flows=BOTH,
@@ -198,7 +198,7 @@ DEFECTS: tuple[Defect, ...] = (
     # --- the outbox relay: poll, publish, await the ack, mark (seed 6.2) ---------------------------
     Defect(
         id="relay-marks-unacknowledged-rows",
-        path="concertsim/sim/relay.py",
+        path="concertsim/sim/messaging/relay.py",
         before="            if not acked:",
         after="            if acked is None:",
         flows=BOTH,
@@ -208,7 +208,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="relay-skips-past-failed-publish",
-        path="concertsim/sim/relay.py",
+        path="concertsim/sim/messaging/relay.py",
         before="                if not acked:\n                    break",
         after="                if not acked:\n                    continue",
         flows=BOTH,
@@ -219,7 +219,7 @@ DEFECTS: tuple[Defect, ...] = (
     # --- the broker: partition by key (seed 4.2.3) -------------------------------------------------
     Defect(
         id="broker-partitions-by-event-id",
-        path="concertsim/sim/broker.py",
+        path="concertsim/sim/messaging/kafka.py",
         before="zlib.crc32(event.key.encode()) % self.partitions",
         after="zlib.crc32(event.event_id.encode()) % self.partitions",
         flows=BOTH,
@@ -229,7 +229,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="broker-partition-modulo-off-by-one",
-        path="concertsim/sim/broker.py",
+        path="concertsim/sim/messaging/kafka.py",
         before="zlib.crc32(event.key.encode()) % self.partitions",
         after="zlib.crc32(event.key.encode()) % (self.partitions + 1)",
         flows=BOTH,
@@ -240,7 +240,7 @@ DEFECTS: tuple[Defect, ...] = (
     # --- storage: local transactions (seed 6.2, 8) -------------------------------------------------
     Defect(
         id="storage-read-for-update-shares-committed-row",
-        path="concertsim/sim/storage.py",
+        path="concertsim/sim/infrastructure/storage.py",
         before="        return copy_row(row) if row is not None else None",
         after="        return row",
         flows=BOTH,
@@ -250,7 +250,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="storage-conflict-check-only-backwards",
-        path="concertsim/sim/storage.py",
+        path="concertsim/sim/infrastructure/storage.py",
         before="            if self.versions.get(address, 0) != version:",
         after="            if self.versions.get(address, 0) < version:",
         flows=BOTH,
@@ -260,7 +260,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="storage-inbox-written-outside-transaction",
-        path="concertsim/sim/storage.py",
+        path="concertsim/sim/infrastructure/storage.py",
         before="        self.put(INBOX, (group, event_id), True)",
         after="        self.db.tables.setdefault(INBOX, {})[(group, event_id)] = True",
         flows=BOTH,
@@ -271,7 +271,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="storage-outbox-scan-stops-one-short",
-        path="concertsim/sim/storage.py",
+        path="concertsim/sim/infrastructure/storage.py",
         before="        while seq < self.next_outbox_seq and len(rows) < limit:",
         after="        while seq < self.next_outbox_seq - 1 and len(rows) < limit:",
         flows=BOTH,
@@ -282,7 +282,7 @@ DEFECTS: tuple[Defect, ...] = (
     # --- the gateway and the network's timeouts ----------------------------------------------------
     Defect(
         id="gateway-timeout-reported-as-unavailable",
-        path="concertsim/sim/gateway.py",
+        path="concertsim/sim/hosting/gateway.py",
         before='return Failed("gateway-timeout", f"{route.service} did not answer", transient=True)',
         after='return Failed("unavailable", f"{route.service} did not answer", transient=True)',
         flows=BOTH,
@@ -291,7 +291,7 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         id="host-call-ignores-timeout-override",
-        path="concertsim/sim/host.py",
+        path="concertsim/sim/hosting/host.py",
         before="timeout=timeout or spec.call_timeout,",
         after="timeout=spec.call_timeout or timeout,",
         flows=BOTH,

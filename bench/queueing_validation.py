@@ -1,6 +1,6 @@
 """Does a simulated service queue the way queueing theory says it must?
 
-A service host of concertsim (its worker pool and sampled service times, ``sim/host.py``) is fed
+A service host of concertsim (its worker pool and sampled service times, ``sim/hosting/host.py``) is fed
 Poisson arrivals with exponential service times and ``c`` workers: an M/M/c queue, whose mean
 time in system Erlang's C formula gives exactly. Two such services in series form a Jackson
 tandem, whose stations behave as independent M/M/c queues (product form), so the mean time
@@ -30,9 +30,9 @@ import simpy
 
 from concertsim.scenarios.loader import load_builtin
 from concertsim.scenarios.schema import Exponential, ServiceSpec
-from concertsim.sim.host import Host
-from concertsim.sim.network import Ok, Reply
-from concertsim.sim.world import World
+from concertsim.sim.hosting.host import Host
+from concertsim.sim.infrastructure.network import Ok, Reply
+from concertsim.sim.infrastructure.world import World
 from concertsim.statistics import Interval, mean_interval
 
 MEAN_SERVICE = 0.004

@@ -1,4 +1,4 @@
-"""The run cost estimate (``concertsim.sim.cost``) against measured runs.
+"""The run cost estimate (``concertsim.sim.run.cost``) against measured runs.
 
 Each case runs twice, each time in a fresh process: ``run_scenario`` and the checks, to count the
 trace records and time the simulation; then the whole ``concertsim run`` (files and reports
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from concertsim.scenarios.loader import load_builtin  # noqa: E402
-from concertsim.sim.cost import estimate_run_cost  # noqa: E402
+from concertsim.sim.run.cost import estimate_run_cost  # noqa: E402
 
 CASES = [
     "ticket-opening:400",
@@ -42,7 +42,7 @@ _MEASURE = """
 import json, resource, sys, time
 from concertsim.checks import check_run
 from concertsim.scenarios.loader import load_builtin
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 name, overrides = sys.argv[1], sys.argv[2:]
 started = time.perf_counter()
 result = run_scenario(load_builtin(name, overrides))

@@ -369,7 +369,7 @@ def exhaustion_cases() -> list[Case]:
 
 _REFUSES = (
     "import sys\n"
-    "from concertsim.sim.cost import RunTooLarge\n"
+    "from concertsim.sim.run.cost import RunTooLarge\n"
     "try:\n"
     "    {call}\n"
     "except (ValueError, RunTooLarge) as refusal:\n"

@@ -16,10 +16,10 @@ from concertsim.scenarios.loader import (
     scenario_from_data,
 )
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
-from concertsim.sim.cost import refuse_if_too_large
-from concertsim.sim.trace import TRACE_MODES, TraceMode
+from concertsim.sim.infrastructure.trace import TRACE_MODES, TraceMode
+from concertsim.sim.run.cost import refuse_if_too_large
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 
 __all__ = ["run", "RunOutcome", "resolve_scenario", "check_run_arguments"]
 
@@ -127,7 +127,7 @@ def run(
     for memory): the same outcome, read back more slowly. The arguments are checked as the command
     line checks them: a ``seed`` that is not a whole number from 0 to 2**63 - 1 or an unknown
     ``trace_mode`` raises ``ValueError``, a bad scenario ``ScenarioError``, and a run estimated to
-    need more memory than the machine allows :class:`~concertsim.sim.cost.RunTooLarge` unless
+    need more memory than the machine allows :class:`~concertsim.sim.run.cost.RunTooLarge` unless
     ``allow_large``."""
     check_run_arguments(seed, trace_mode)
     resolved = resolve_scenario(scenario, overrides)

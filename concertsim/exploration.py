@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from concertsim.api import RunOutcome
 from concertsim.checks import check_run
 from concertsim.checks.probes import PROBES
+from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, SchedulerUnreachable
 from concertsim.scenarios.schema import Expectation, Scenario
 from concertsim.search.minimize import Minimization, one_minimal
-from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, SchedulerUnreachable
 from concertsim.search.parallel import RoundPlan, run_rounds
 from concertsim.search.rounds import DEFAULT_MAX_EVENTS, ROUND_SIZE, RoundResult, SearchSpace, violates
-from concertsim.sim.runner import run_scenario
-from concertsim.sim.trace import TraceMode
+from concertsim.sim.infrastructure.trace import TraceMode
+from concertsim.sim.run.runner import run_scenario
 from concertsim.strategies import FAULT_KINDS
 
 __all__ = [

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 if TYPE_CHECKING:
     import pandas as pd

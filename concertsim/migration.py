@@ -15,7 +15,7 @@ what the faults do to it; a lost reply's retries and timeouts are not a split's 
 
 A stage may carry a traffic shift (the strangler pattern): ``monolith@25`` is the monolith with
 ``design.point_shift`` 25, a quarter of the users' Point operations served by the split-out Point
-(:mod:`concertsim.sim.point_shift`); it runs between the monolith and ``point_split``.
+(:mod:`concertsim.sim.run.point_shift`); it runs between the monolith and ``point_split``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pydantic import ValidationError
 from concertsim.checks.probes import PROBES
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.topology import STAGE_NAMES, STAGES
-from concertsim.sim.shift_routing import NEW_POINT, ShiftRouting
+from concertsim.sim.hosting.shift_routing import NEW_POINT, ShiftRouting
+from concertsim.sim.hosting.topology import STAGE_NAMES, STAGES
 from concertsim.sweep import Axis, CellSummary, GridRun, MatrixError, SweepPlan, sweep_grid
 from concertsim.sweep.aggregate import InvariantRate
 

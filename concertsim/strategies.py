@@ -30,7 +30,7 @@ from concertsim.scenarios.schema import (
     MessageFilter,
     Scenario,
 )
-from concertsim.sim.system import SERVICE_MODULES
+from concertsim.sim.run.system import SERVICE_MODULES
 
 __all__ = [
     "EXPLORATION_BASE",

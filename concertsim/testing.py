@@ -18,8 +18,8 @@ from concertsim.api import RunOutcome, check_run_arguments, resolve_scenario
 from concertsim.checks import check_run
 from concertsim.scenarios.loader import to_yaml
 from concertsim.scenarios.schema import Expectation, Scenario
-from concertsim.sim.cost import refuse_if_too_large
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.cost import refuse_if_too_large
+from concertsim.sim.run.runner import run_scenario
 
 __all__ = ["assert_holds", "PromiseBroken", "DEFAULT_COUNTEREXAMPLE_DIR"]
 
@@ -48,7 +48,7 @@ def assert_holds(
     it) to ``counterexample_dir`` (None: write nothing) under a name derived from its content, so
     the same failure always lands in the same file; inside a Hypothesis test, only the example
     Hypothesis finally reports is written. Raises ``ScenarioError`` for a bad scenario, ``ValueError``
-    for a bad seed, and :class:`~concertsim.sim.cost.RunTooLarge` for a run estimated to need more
+    for a bad seed, and :class:`~concertsim.sim.run.cost.RunTooLarge` for a run estimated to need more
     memory than the machine allows (unless ``allow_large``), as :func:`concertsim.run` does."""
     __tracebackhide__ = True  # pytest shows the caller's line and this message, not this body
     check_run_arguments(seed)

@@ -10,7 +10,7 @@ import pytest
 import concertsim.api as api_module
 import concertsim.testing as testing_module
 from concertsim import api
-from concertsim.sim.cost import RunTooLarge
+from concertsim.sim.run.cost import RunTooLarge
 from concertsim.testing import assert_holds
 
 

@@ -30,7 +30,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
 )
 from concertsim.checks.base import REGISTRY, Invariant, Status, Verdict, Violation, judge
 from concertsim.scenarios.schema import INVARIANT_IDS
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["check_run", "REGISTRY", "Invariant", "Status", "Verdict", "Violation"]
 

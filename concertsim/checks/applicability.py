@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from concertsim.models import points, reservations
 from concertsim.models.reservations import ReservationStatus
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = [
     "point_storage_events", "schema_upgraded", "point_shifted", "charge_asked", "points_refunded",

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = [
     "Violation", "Invariant", "Verdict", "Status", "Applicability", "REGISTRY", "invariant", "always", "judge",

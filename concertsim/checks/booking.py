@@ -10,7 +10,7 @@ from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import reservations
 from concertsim.models.events import SeatReserved
 from concertsim.models.reservations import ReservationStatus, SeatStatus
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 _OPEN = (ReservationStatus.HELD, ReservationStatus.PAYMENT_PENDING)
 

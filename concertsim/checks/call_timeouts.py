@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from concertsim.checks.base import Violation, invariant
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.gateway import ROUTES
-from concertsim.sim.result import RunResult
+from concertsim.sim.hosting.gateway import ROUTES
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["timeout_of"]
 

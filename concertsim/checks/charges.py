@@ -14,7 +14,7 @@ from concertsim.checks.applicability import charge_asked
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import TraceIndex, seqs, trace_index
 from concertsim.models import points
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 
 @invariant(

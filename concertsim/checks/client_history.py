@@ -12,7 +12,7 @@ from concertsim.checks.evidence import seqs, trace_index
 from concertsim.checks.orphaned_deductions import net_deductions
 from concertsim.models import reservations
 from concertsim.models.reservations import ReservationStatus
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 
 @invariant(

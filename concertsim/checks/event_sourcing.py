@@ -17,7 +17,7 @@ from concertsim.checks.base import Violation, invariant
 from concertsim.checks.points_ledger import point_events
 from concertsim.models import points
 from concertsim.models.store import MemoryStore
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 _ID = "point-replay-consistent"
 

@@ -16,8 +16,8 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 
-from concertsim.sim.result import RunResult
-from concertsim.sim.trace import Trace
+from concertsim.sim.infrastructure.trace import Trace
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["TraceIndex", "trace_index", "seqs"]
 

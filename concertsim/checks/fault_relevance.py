@@ -48,10 +48,10 @@ from typing import Any
 
 from concertsim.scenarios.fields import replica_of
 from concertsim.scenarios.schema import FaultSpec
-from concertsim.sim.result import RunResult
-from concertsim.sim.system import SERVICE_MODULES, topic_name
-from concertsim.sim.topology import STAGES
-from concertsim.sim.trace import Trace
+from concertsim.sim.hosting.topology import STAGES
+from concertsim.sim.infrastructure.trace import Trace
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.system import SERVICE_MODULES, topic_name
 
 __all__ = ["Operation", "FaultScope", "fault_scope", "PUBLISHER_OF", "changes_nothing"]
 
@@ -68,7 +68,7 @@ PUBLISHER_OF: dict[str, str] = {
 _ADDED: dict[str, tuple[str, float]] = {
     "delay": ("seconds", 1.0), "reorder": ("window", 1.0), "duplicate": ("gap", 0.001),
 }
-"""Message fault kind -> the parameter (with its default in ``sim.faults``) by which it holds a
+"""Message fault kind -> the parameter (with its default in ``sim.run.faults``) by which it holds a
 message back."""
 _CALL_CHANNELS = ("request", "reply")
 _PUBLISH_CHANNELS = ("publish", "ack")

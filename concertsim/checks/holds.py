@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from concertsim.checks.applicability import seat_held
 from concertsim.checks.base import Violation, invariant
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 _HOLD_ENDS = ("ReservationCompletedEvent", "ReservationExpiredEvent", "ReservationFailedEvent")
 

@@ -33,9 +33,9 @@ from concertsim.checks.points_ledger import ledger_order
 from concertsim.models import points, reservations
 from concertsim.models.events import PointUsed, SeatReserved
 from concertsim.models.reservations import ReservationStatus
-from concertsim.sim.gateway import ROUTES
-from concertsim.sim.history import ClientOp
-from concertsim.sim.result import RunResult
+from concertsim.sim.hosting.gateway import ROUTES
+from concertsim.sim.run.history import ClientOp
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["honest_payments", "purchase"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from concertsim.checks.applicability import event_raised, events_parked
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 
 @invariant(

@@ -12,7 +12,7 @@ from concertsim.checks.applicability import money_moved
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import points, reservations
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["net_deductions"]
 

@@ -2,7 +2,7 @@
 two Point stores hold the same accounts (seed 9, the strangler pattern).
 
 Both stores are loaded with every account, and each store's changes are replicated to the other
-(:mod:`concertsim.sim.point_shift`), so once the run has settled every Point row must be the same
+(:mod:`concertsim.sim.run.point_shift`), so once the run has settled every Point row must be the same
 in both: a balance, a ledger entry, a deduction or a tombstone one store has and the other lacks
 or holds otherwise is a change the replication lost, and switching all traffic to either store
 would lose it. And no payment may be served by both Points (its deduction by one, its refund by
@@ -18,8 +18,8 @@ from typing import Any
 from concertsim.checks.applicability import point_shifted
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
-from concertsim.sim.point_shift import POINT_TABLES, user_of
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.point_shift import POINT_TABLES, user_of
+from concertsim.sim.run.result import RunResult
 
 _POINT_EVENTS = ("PointChargedEvent", "PointUsedEvent", "PointRefundedEvent")
 

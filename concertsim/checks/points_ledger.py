@@ -8,7 +8,7 @@ from concertsim.checks.applicability import refund_made
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import points
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["ledger_order", "point_events"]
 

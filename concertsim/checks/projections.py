@@ -11,7 +11,7 @@ from concertsim.checks.evidence import seqs, trace_index
 from concertsim.models import concert, data_platform, reservations
 from concertsim.models.reservations import ReservationStatus
 from concertsim.models.store import MemoryStore
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 
 def _confirmed(result: RunResult) -> list[reservations.Reservation]:

@@ -8,7 +8,7 @@ clock skew can shift).
 from __future__ import annotations
 
 from concertsim.checks.base import Violation, invariant
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 
 @invariant(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from concertsim.checks.applicability import schema_upgraded
 from concertsim.checks.base import Violation, invariant
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 
 def _order(producers_at: float | None, consumers_at: float | None) -> str:

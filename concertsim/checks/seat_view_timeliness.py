@@ -44,7 +44,7 @@ from concertsim.models.events import (
 )
 from concertsim.models.reservations import SeatStatus
 from concertsim.models.store import MemoryStore
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["SEAT_EVENTS"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import trace_index
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 
 @invariant(

@@ -43,7 +43,7 @@ from concertsim.reports.outputs import OutputDirError
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.loader import ScenarioError
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.cost import RunCost, RunTooLarge, refuse_if_too_large
+from concertsim.sim.run.cost import RunCost, RunTooLarge, refuse_if_too_large
 
 __all__ = [
     "app",

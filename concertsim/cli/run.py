@@ -44,10 +44,10 @@ from concertsim.reports.junit import run_cases
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.cost import format_bytes, memory_limit, resident_memory
-from concertsim.sim.runner import RunProgress, run_scenario
-from concertsim.sim.spilled_trace import TraceSpillError
-from concertsim.sim.trace import TraceMode
+from concertsim.sim.infrastructure.spilled_trace import TraceSpillError
+from concertsim.sim.infrastructure.trace import TraceMode
+from concertsim.sim.run.cost import format_bytes, memory_limit, resident_memory
+from concertsim.sim.run.runner import RunProgress, run_scenario
 
 __all__ = ["run", "simulate", "write_run_files", "run_and_write", "run_progress", "RunWatch"]
 

@@ -45,7 +45,7 @@ from concertsim.reports.outputs import OutputDir
 from concertsim.reports.staging import StagedOutput
 from concertsim.reports.sweep_console import print_sweep_summary
 from concertsim.reports.sweep_report import write_sweep_report
-from concertsim.sim.cost import estimate_run_cost
+from concertsim.sim.run.cost import estimate_run_cost
 from concertsim.sweep import (
     GridResult,
     GridRun,

@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any
 
 from concertsim.metrics.records import RecordsByKind, in_trace_order
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["broker_delivery", "EXAMPLES"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["faults_ended_at", "time_to_convergence"]
 

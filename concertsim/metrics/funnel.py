@@ -7,14 +7,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from concertsim.models import queue, reservations
-from concertsim.sim.result import RunResult
-from concertsim.sim.trace import TraceRecord
-from concertsim.sim.workload import EXIT_REASONS
+from concertsim.sim.infrastructure.trace import TraceRecord
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.workload import EXIT_REASONS
 
 __all__ = ["funnel", "funnel_losses", "LOSS_REASONS"]
 
 LOSS_REASONS = tuple(reason for reason in EXIT_REASONS if reason != "confirmed") + ("unfinished",)
-"""Where a user without a ticket was lost: the reasons a visit ends (``sim.workload.EXIT_REASONS``)
+"""Where a user without a ticket was lost: the reasons a visit ends (``sim.run.workload.EXIT_REASONS``)
 but ``confirmed``, and ``unfinished`` (the visit had not ended when the run did)."""
 
 

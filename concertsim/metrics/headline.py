@@ -7,7 +7,7 @@ from typing import Any
 
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.summary import compute_metrics
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["MEASURES", "MEASURE_DOMAINS", "RATIO_DENOMINATORS", "headline_measures"]
 

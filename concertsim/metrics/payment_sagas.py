@@ -8,7 +8,7 @@ from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
 from concertsim.models.orchestration import SAGAS, SagaState
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["payment_sagas"]
 

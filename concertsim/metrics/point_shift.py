@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
-from concertsim.sim.result import RunResult
-from concertsim.sim.shift_routing import NEW_POINT, OLD_POINT, ShiftRouting
+from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT, ShiftRouting
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["point_shift"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
 from concertsim.models import points
-from concertsim.sim.replicas import service_of
-from concertsim.sim.result import RunResult
+from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["point_storage"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from operator import attrgetter
 
-from concertsim.sim.trace import Trace, TraceRecord
+from concertsim.sim.infrastructure.trace import Trace, TraceRecord
 
 __all__ = ["RecordsByKind", "records_by_kind", "in_trace_order"]
 

@@ -16,8 +16,8 @@ from collections import Counter
 from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
-from concertsim.sim.replicas import service_of
-from concertsim.sim.trace import TraceRecord
+from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.infrastructure.trace import TraceRecord
 
 __all__ = ["call_reliability", "consumer_reliability", "retry_sends"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
-from concertsim.sim.membership import REBALANCE
-from concertsim.sim.replicas import service_of
-from concertsim.sim.result import RunResult
+from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.messaging.membership import REBALANCE
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["replicas"]
 

@@ -1,7 +1,7 @@
 """Capacity: how busy each bounded resource was (a host's workers, a database's connections),
 how long requests queued for it, and which one saturated first.
 
-Read from the pools' own measurements (:class:`concertsim.sim.workers.PoolUsage`): busy
+Read from the pools' own measurements (:class:`concertsim.sim.infrastructure.workers.PoolUsage`): busy
 server-seconds and queued request-seconds per second of simulated time. A resource *saturates* in
 a second when its servers were busy at least :data:`SATURATED` of that second on average; the
 first such second of each resource says where a flash crowd hurts first.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from concertsim.sim.workers import PoolUsage
+from concertsim.sim.infrastructure.workers import PoolUsage
 
 __all__ = ["SATURATED", "resource_usage", "first_saturated"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.records import RecordsByKind
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["seat_cache"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from concertsim.metrics.distribution import percentile, summarize_ms
 from concertsim.metrics.records import RecordsByKind
-from concertsim.sim.replicas import service_of
+from concertsim.sim.infrastructure.parties import service_of
 
 __all__ = ["server_time"]
 

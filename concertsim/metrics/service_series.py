@@ -17,7 +17,7 @@ from typing import Any
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.records import RecordsByKind
 from concertsim.metrics.reliability import retry_sends
-from concertsim.sim.replicas import service_of
+from concertsim.sim.infrastructure.parties import service_of
 
 __all__ = ["service_series", "bin_seconds"]
 

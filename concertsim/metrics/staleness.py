@@ -26,7 +26,7 @@ from concertsim.metrics.distribution import summarize_ms
 from concertsim.metrics.lag_series import LagInterval, lag_series
 from concertsim.metrics.records import RecordsByKind, in_trace_order
 from concertsim.models.events import ReservationCompleted, ReservationExpired, ReservationFailed, SeatReserved
-from concertsim.sim.replicas import service_of
+from concertsim.sim.infrastructure.parties import service_of
 
 __all__ = ["staleness", "project_seat", "replay_seats", "SeatReplay", "sale_lags", "SeatState", "READ_MODELS"]
 

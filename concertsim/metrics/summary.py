@@ -13,19 +13,19 @@ from concertsim.metrics.convergence import faults_ended_at, time_to_convergence
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.event_processing import event_processing
 from concertsim.metrics.funnel import funnel, funnel_losses
-from concertsim.metrics.records import RecordsByKind, records_by_kind
-from concertsim.metrics.reliability import call_reliability, consumer_reliability
-from concertsim.metrics.resources import resource_usage
-from concertsim.metrics.point_storage import point_storage
 from concertsim.metrics.payment_sagas import payment_sagas
 from concertsim.metrics.point_shift import point_shift
+from concertsim.metrics.point_storage import point_storage
+from concertsim.metrics.records import RecordsByKind, records_by_kind
+from concertsim.metrics.reliability import call_reliability, consumer_reliability
 from concertsim.metrics.replicas import replicas
+from concertsim.metrics.resources import resource_usage
 from concertsim.metrics.seat_cache import seat_cache
-from concertsim.metrics.service_series import service_series
 from concertsim.metrics.server_time import server_time
+from concertsim.metrics.service_series import service_series
 from concertsim.metrics.staleness import staleness
 from concertsim.models import points, reservations
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["compute_metrics"]
 

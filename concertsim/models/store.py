@@ -1,7 +1,7 @@
 """The storage port the domain works through.
 
 Domain functions read and write rows of named tables through a :class:`Store`; the runtime passes
-a transaction of the service's database (``concertsim.sim.storage``), the unit tests a
+a transaction of the service's database (``concertsim.sim.infrastructure.storage``), the unit tests a
 :class:`MemoryStore`. Keeping the port this small is what lets the domain stay free of SimPy and of
 any notion of commit: whatever a domain function writes becomes visible all at once, or not at all,
 depending on what the caller does with the transaction.

@@ -25,11 +25,11 @@ from concertsim.models import points as points_model
 from concertsim.models import queue as queue_model
 from concertsim.models import reservations as reservations_model
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.gateway import ROUTES
+from concertsim.sim.hosting.gateway import ROUTES
+from concertsim.sim.infrastructure.storage import INBOX, OUTBOX
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.run.system import SERVICE_MODULES, build_system
 from concertsim.sim.services import orchestrator
-from concertsim.sim.storage import INBOX, OUTBOX
-from concertsim.sim.system import SERVICE_MODULES, build_system
-from concertsim.sim.world import World
 
 __all__ = [
     "build_graph",

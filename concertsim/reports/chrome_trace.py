@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from concertsim.sim.replicas import service_of
-from concertsim.sim.result import RunResult
+from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["chrome_trace", "write_chrome_trace"]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from concertsim.reports.plotting import FAULT_COLOUR, Omitted, time_figure
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["LostEvent", "lost_events", "lost_events_figure"]
 

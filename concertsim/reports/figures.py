@@ -24,7 +24,7 @@ from concertsim.reports.plotting import DPI, FAULT_COLOUR, Omitted, RenderedFigu
 from concertsim.reports.saga import saga_of
 from concertsim.reports.saga_steps import PARTICIPANTS
 from concertsim.reports.seat_figures import seat_timeline
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 if TYPE_CHECKING:
     from concertsim.api import RunOutcome

@@ -22,7 +22,7 @@ from concertsim.reports.plotting import (
     milliseconds_axis,
     time_figure,
 )
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["latency_cdf", "throughput_and_sagas", "backlog_and_lag", "convergence",
            "MIN_LATENCY_SAMPLES", "MIN_OPERATIONS"]

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from concertsim.sim.replicas import service_of
-from concertsim.sim.result import RunResult
+from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["otlp_trace", "write_otlp_trace", "EPOCH_UNIX_SECONDS"]
 

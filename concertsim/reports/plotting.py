@@ -18,7 +18,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
-from concertsim.sim.result import RunResult  # noqa: E402
+from concertsim.sim.run.result import RunResult  # noqa: E402
 
 __all__ = [
     "DPI", "FAULT_COLOUR", "RenderedFigure", "Omitted", "figure_png", "count_axis", "milliseconds_axis",

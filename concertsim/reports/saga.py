@@ -12,8 +12,8 @@ import weakref
 from dataclasses import dataclass
 from operator import attrgetter
 
-from concertsim.sim.result import RunResult
-from concertsim.sim.trace import Trace, TraceRecord
+from concertsim.sim.infrastructure.trace import Trace, TraceRecord
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["Saga", "saga_of", "describe"]
 

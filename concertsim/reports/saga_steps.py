@@ -20,8 +20,8 @@ from typing import Literal
 from concertsim.reports.fault_words import fault_effect, fault_window_words
 from concertsim.reports.saga import Saga
 from concertsim.scenarios.schema import FaultSpec, Scenario
-from concertsim.sim.replicas import service_of
-from concertsim.sim.trace import TraceRecord
+from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.infrastructure.trace import TraceRecord
 
 __all__ = [
     "PARTICIPANTS", "Step", "StepKind", "saga_steps", "fit_steps", "relevant_records", "target_words",

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from concertsim.models import reservations
 from concertsim.reports.plotting import Omitted, count_axis
 from concertsim.reports.unsold_seats import last_user_left
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["seat_timeline", "STATE_COLOURS", "MIN_SEATS_HELD"]
 

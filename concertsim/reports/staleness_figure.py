@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from concertsim.sim.result import RunResult  # noqa: E402
+from concertsim.sim.run.result import RunResult  # noqa: E402
 
 __all__ = ["staleness_figure", "staleness_png", "DRAWN", "FILE_NAME"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from concertsim.models import reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
 from concertsim.reports.formatting import plural, seconds
-from concertsim.sim.result import RunResult
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["UnsoldSeats", "unsold_seats", "released_at", "last_user_left"]
 

@@ -1,6 +1,6 @@
 """Fault schedules as data: which faults exist, what they strike, with which parameters.
 
-The runtime's side of each fault is in :mod:`concertsim.sim.faults`; this module only describes
+The runtime's side of each fault is in :mod:`concertsim.sim.run.faults`; this module only describes
 and validates them (a fault naming a target its kind cannot strike is an error naming the field).
 """
 

@@ -110,7 +110,7 @@ class BrokerSpec(_Frozen):
         "kafka",
         description="kafka: topics split into partitions read in order by one consumer each; rabbitmq: an "
         "exchange per publisher and a queue per consumer group with competing consumers, acks and redelivery "
-        "(sim/queue_broker.py)",
+        "(sim/messaging/rabbitmq.py)",
     )
     consumers_per_queue: Annotated[int, Field(ge=1, le=256)] | None = Field(
         None, description="rabbitmq: competing consumers on each group's queue (null: as many as partitions)"

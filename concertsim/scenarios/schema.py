@@ -151,11 +151,12 @@ class Design(_Frozen):
     recovery are refused. False lets a zombie act on what it held until it finds out (seed 8.2)."""
     topology: Literal["monolith", "point_split", "queue_split", "concert_split", "services"] = "services"
     """Which services share one process, database and transaction: a stage of the migration from
-    the monolith (seed 9), ``services`` being every service apart (``concertsim.sim.topology``)."""
+    the monolith (seed 9), ``services`` being every service apart (``concertsim.sim.hosting.topology``)."""
     point_shift: Annotated[int, Field(ge=0, le=100)] = 0
     """At the ``monolith`` stage, the share (in %) of users whose Point operations the split-out
-    Point service serves (round(users · point_shift / 100) users, ``concertsim.sim.shift_routing``), the rest staying on the
-    monolith's in-process Point: the strangler pattern's gradual shift (``concertsim.sim.point_shift``)."""
+    Point service serves (round(users · point_shift / 100) users,
+    ``concertsim.sim.hosting.shift_routing``), the rest staying on the monolith's in-process Point:
+    the strangler pattern's gradual shift (``concertsim.sim.run.point_shift``)."""
     shift_replication: Literal["acked", "once", "none"] = "acked"
     """During a shift, how each Point store's changes reach the other: shipped in commit order and
     re-sent until acknowledged (``acked``), sent once (``once``: a lost message is never re-sent),

@@ -31,7 +31,7 @@ from concertsim.checks import check_run
 from concertsim.checks.probes import probe_counts
 from concertsim.scenarios.schema import Scenario
 from concertsim.search.provider import BACKEND, register
-from concertsim.sim.runner import OverBudget, run_scenario
+from concertsim.sim.run.runner import OverBudget, run_scenario
 from concertsim.strategies import FAULT_KINDS, scenarios
 
 __all__ = [

@@ -26,7 +26,7 @@ from concertsim.checks.probes import probe_counts
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, connect
 from concertsim.metrics import headline_measures
 from concertsim.scenarios.schema import INVARIANT_IDS, Scenario
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 
 __all__ = ["SeedResult", "SweepResult", "run_seed", "run_jobs", "sweep"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from concertsim.checks import check_run
 from concertsim.models import reservations
 from concertsim.scenarios.loader import load_scenario
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 
 CASE = Path(__file__).parents[1] / "sim" / "cases" / "hold-expiry-under-clock-skew.yaml"
 

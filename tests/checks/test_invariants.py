@@ -12,8 +12,8 @@ import pytest
 from concertsim.checks import REGISTRY, check_run
 from concertsim.models import concert, data_platform, points, reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
-from concertsim.sim.result import Phases, RunResult
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.result import Phases, RunResult
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 
@@ -147,7 +147,7 @@ def test_lost_event_is_caught(clean: RunResult) -> None:
 
 def test_event_parked_for_good_is_caught(clean: RunResult) -> None:
     from concertsim.models.events import PAYLOAD_TYPES, Event
-    from concertsim.sim.broker import DeadLetter
+    from concertsim.sim.messaging.kafka import DeadLetter
 
     result = broken(clean)
     raised = next(r for r in result.trace.of_kind("event.raised"))

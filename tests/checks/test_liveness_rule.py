@@ -12,8 +12,8 @@ from concertsim.checks import check_run
 from concertsim.checks.fault_relevance import changes_nothing
 from concertsim.checks.liveness import honest_payments
 from concertsim.scenarios.schema import FaultSpec
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 
 POINT_TOO_SLOW = 'services.point.endpoint_times={point.use: {kind: constant, value: 0.7}}'
 """Point's deduction takes longer than Reservation's call timeout: no payment can be confirmed."""

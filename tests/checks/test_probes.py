@@ -9,8 +9,8 @@ import pytest
 
 from concertsim.checks.probes import PROBES, probe_counts
 from concertsim.scenarios.loader import load_scenario
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 CASES = Path(__file__).resolve().parents[1] / "properties" / "cases"

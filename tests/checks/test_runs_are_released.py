@@ -8,7 +8,7 @@ import gc
 import weakref
 
 from concertsim.checks import check_run
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 

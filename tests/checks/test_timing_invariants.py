@@ -13,8 +13,8 @@ from concertsim.checks.call_timeouts import timeout_of
 from concertsim.models import concert
 from concertsim.models.events import ReservationExpired, ReservationFailed
 from concertsim.models.reservations import SeatStatus
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 
 STALE_RELEASE = (
     "design.payment_flow=choreography", "workload.arrival=steady", "workload.users=40", "workload.rate_per_second=1",

@@ -13,8 +13,8 @@ import pytest
 from concertsim.checks import REGISTRY, Violation, check_run
 from concertsim.models import concert, data_platform, points, reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
-from concertsim.sim.result import Phases, RunResult
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.result import Phases, RunResult
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 BROKEN_DESIGNS = {
@@ -170,7 +170,7 @@ def event_dropped(result: RunResult) -> None:
 
 def parked_for_good(result: RunResult) -> None:
     from concertsim.models.events import PAYLOAD_TYPES, Event
-    from concertsim.sim.broker import DeadLetter
+    from concertsim.sim.messaging.kafka import DeadLetter
 
     raised = next(r for r in result.trace.of_kind("event.raised"))
     event = Event.wrap(
@@ -224,7 +224,7 @@ def orphaned(result: RunResult) -> None:
 def delivered_unreadable(result: RunResult) -> None:
     """An upgrade in which Concert could not read a SeatReservedEvent v2 it was delivered."""
     from concertsim.scenarios.schema import SchemaUpgrade
-    from concertsim.sim.trace import TraceRecord
+    from concertsim.sim.infrastructure.trace import TraceRecord
 
     result.scenario = result.scenario.model_copy(update={"schema_upgrade": SchemaUpgrade(
         event="SeatReservedEvent", producers_at=1.0, consumers_at=2.0)})

@@ -39,7 +39,7 @@ from concertsim.exploration import Exploration
 from concertsim.reports.outputs import OutputDir
 from concertsim.reports.staging import StagedOutput
 from concertsim.scenarios.loader import builtin_names, builtin_path, load_builtin
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from tests.cli.invoking import cli, flat, refused
 from tests.mounts import read_only_directory, tmpfs
 

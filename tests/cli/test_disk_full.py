@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import concertsim.sim.spilled_trace as spilled_trace
+import concertsim.sim.infrastructure.spilled_trace as spilled_trace
 import concertsim.sweep.journal as journal_module
 from tests.cli.invoking import cli, refused
 

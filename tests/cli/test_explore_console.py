@@ -13,7 +13,7 @@ from concertsim.checks import check_run
 from concertsim.cli.explore import SearchWatch, _print_exploration
 from concertsim.exploration import Exploration
 from concertsim.search.minimize import Minimization
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 EXAMPLES, REPEATED, SHRINK_RUNS = 500, 60, 14

@@ -63,7 +63,7 @@ def test_a_scenario_number_past_its_bound_is_refused_by_validate_and_run(overrid
 def test_a_sweep_whose_kept_summaries_would_not_fit_is_refused_with_the_estimate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import concertsim.sim.cost as cost
+    import concertsim.sim.run.cost as cost
 
     monkeypatch.setattr(cost, "memory_limit", lambda: 300 * 2**20)  # a machine with 300 MiB to spare
     output = refused_option(cli("sweep", "small-opening", "--set", "workload.users=2", "--seeds", "100000",

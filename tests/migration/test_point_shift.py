@@ -12,9 +12,9 @@ import pytest
 from concertsim.checks import check_run
 from concertsim.models import points
 from concertsim.scenarios.loader import ScenarioError
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
-from concertsim.sim.shift_routing import ShiftRouting
+from concertsim.sim.hosting.shift_routing import ShiftRouting
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 from tests.cli.invoking import cli, flat, refused
 from tests.conftest import small_scenario
 

@@ -9,8 +9,8 @@ from typing import Any
 from concertsim.api import resolve_scenario
 from concertsim.checks import check_run
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 PAYMENT_CUT_BY_A_CRASH: list[dict[str, Any]] = [

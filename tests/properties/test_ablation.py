@@ -12,7 +12,7 @@ from concertsim.checks.probes import probe_counts
 from concertsim.exploration import explore
 from concertsim.scenarios.schema import FaultSpec, Scenario
 from concertsim.search.minimize import reductions
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from concertsim.strategies import small_base
 
 # Where a safeguard is documented redundant in a flow (Safeguard.redundant_in), the last test shows

@@ -15,7 +15,7 @@ from concertsim.checks import check_run
 from concertsim.reports.saga import describe, saga_of
 from concertsim.scenarios.loader import scenario_from_data
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from concertsim.strategies import scenarios, small_base
 
 BASES = {

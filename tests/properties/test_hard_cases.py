@@ -11,7 +11,7 @@ import pytest
 from concertsim.checks import check_run
 from concertsim.checks.probes import probe_counts
 from concertsim.scenarios.loader import load_scenario
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 
 CASES = Path(__file__).parent / "cases"
 

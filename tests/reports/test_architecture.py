@@ -19,7 +19,7 @@ from concertsim.reports.architecture import (
 )
 from concertsim.reports.architecture_figure import architecture_figure_png
 from concertsim.scenarios.loader import load_builtin
-from concertsim.sim.gateway import ROUTES
+from concertsim.sim.hosting.gateway import ROUTES
 from concertsim.sim.services import reservation as reservation_service
 
 PAYMENTS = "POST /api/v1/payments"

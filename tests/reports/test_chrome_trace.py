@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 from concertsim.reports.chrome_trace import chrome_trace
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 

@@ -20,8 +20,8 @@ from concertsim.reports.plotting import FAULT_COLOUR, Omitted, RenderedFigure
 from concertsim.reports.saga import saga_of
 from concertsim.reports.seat_figures import seat_timeline
 from concertsim.scenarios.loader import load_builtin
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 RELAY_CRASHES = [fault.model_dump(mode="json") for fault in load_builtin("relay-crashes").faults]

@@ -8,9 +8,9 @@ import pytest
 
 from concertsim.reports.mermaid import PARTICIPANTS, mermaid_text, relevant_records, sequence_diagram
 from concertsim.reports.saga import Saga, saga_of
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
-from concertsim.sim.trace import TraceRecord
+from concertsim.sim.infrastructure.trace import TraceRecord
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 ARROW = re.compile(r"^    (\w+)(->>|-->>|-\)|-x|--x)(\w+): (.+)$")

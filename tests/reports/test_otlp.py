@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from concertsim.cli import app
 from concertsim.reports.otlp import otlp_trace
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 CHOREOGRAPHY = small_scenario("workload.users=6", "design.payment_flow=choreography", "workload.abandon_probability=0")

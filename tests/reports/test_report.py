@@ -21,7 +21,7 @@ from concertsim.reports.html import to_html
 from concertsim.reports.markdown import to_markdown
 from concertsim.reports.outputs import OutputDir, OutputDirError
 from concertsim.reports.report import write_ablation_report, write_exploration_report, write_run_report
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"not really an image"

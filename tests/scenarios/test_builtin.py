@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from concertsim.api import RunOutcome, run
-from concertsim.sim.shift_routing import ShiftRouting
 from concertsim.cli import app
 from concertsim.models import points
 from concertsim.scenarios.loader import builtin_names, builtin_path, load_builtin
 from concertsim.scenarios.schema import INVARIANT_IDS
+from concertsim.sim.hosting.shift_routing import ShiftRouting
 
 LIBRARY = {
     "ticket-opening", "small-opening", "steady-state", "point-partition", "broker-outage",

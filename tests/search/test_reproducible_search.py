@@ -15,7 +15,7 @@ import pytest
 
 from concertsim.ablation import ablated
 from concertsim.exploration import explore
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from concertsim.strategies import small_base
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ import hashlib, json, sys
 import concertsim
 from concertsim.ablation import ablated
 from concertsim.exploration import explore
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from concertsim.strategies import small_base
 found = explore(ablated(small_base(), "design.compensation=false", "sync"), examples=150, seed=0)
 print(json.dumps({

@@ -8,10 +8,10 @@ import pytest
 
 from concertsim.api import run
 from concertsim.models.events import Event, SeatReserved
-from concertsim.sim.broker import Broker
-from concertsim.sim.event_broker import ProducerSession
-from concertsim.sim.network import Network
-from concertsim.sim.world import World
+from concertsim.sim.infrastructure.network import Network
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.messaging.event_broker import ProducerSession
+from concertsim.sim.messaging.kafka import Broker
 from tests.conftest import small_scenario
 
 LATENCY = 0.01

@@ -8,8 +8,8 @@ from collections import Counter
 from concertsim.checks import check_run
 from concertsim.models import points, reservations
 from concertsim.scenarios.loader import scenario_from_data
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import SMALL
 
 

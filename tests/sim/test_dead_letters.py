@@ -12,10 +12,10 @@ import pytest
 from concertsim.checks import check_run
 from concertsim.models.events import Event, SeatReserved
 from concertsim.scenarios.loader import load_scenario
-from concertsim.sim.broker import Broker
-from concertsim.sim.network import Network
-from concertsim.sim.runner import run_scenario
-from concertsim.sim.world import World
+from concertsim.sim.infrastructure.network import Network
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.messaging.kafka import Broker
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 CASES = Path(__file__).parent / "cases"

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROGRAM = """
 import sys
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 scenario = small_scenario("design.payment_flow=" + sys.argv[2], "workload.users=25")
 print(run_scenario(scenario, int(sys.argv[1])).trace_sha256)

@@ -9,7 +9,7 @@ import pytest
 from concertsim.checks import check_run
 from concertsim.models import concert, data_platform, points, reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 FLOWS = ["sync", "choreography"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from concertsim.sim.runner import OverBudget, RunProgress, run_scenario
+from concertsim.sim.run.runner import OverBudget, RunProgress, run_scenario
 from tests.conftest import small_scenario
 
 

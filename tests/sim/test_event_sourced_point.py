@@ -52,7 +52,7 @@ def test_two_appends_to_one_stream_expect_the_same_version_and_the_later_commit_
     import simpy
 
     from concertsim.models.store import CountingIds
-    from concertsim.sim.storage import Database, WriteConflict
+    from concertsim.sim.infrastructure.storage import Database, WriteConflict
 
     sourced = points.AccountStorage(sourced=True)
     env, ids = simpy.Environment(), CountingIds()

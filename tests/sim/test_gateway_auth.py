@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from concertsim.models import identity
-from concertsim.sim.network import Failed, Reply
-from concertsim.sim.system import build_system
-from concertsim.sim.world import World
+from concertsim.sim.infrastructure.network import Failed, Reply
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.run.system import build_system
 from tests.conftest import small_scenario
 
 ALICE, MALLORY = 1, 2

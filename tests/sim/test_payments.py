@@ -12,12 +12,12 @@ from concertsim.models import points, reservations
 from concertsim.models.reservations import PaymentStatus, ReservationStatus
 from concertsim.scenarios.loader import load_scenario, scenario_from_data
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.faults import FaultInjector
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
-from concertsim.sim.system import build_system
-from concertsim.sim.workload import Workload
-from concertsim.sim.world import World
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.run.faults import FaultInjector
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
+from concertsim.sim.run.system import build_system
+from concertsim.sim.run.workload import Workload
 from tests.conftest import SMALL
 
 
@@ -115,7 +115,7 @@ def test_a_buyer_who_thinks_longer_than_the_token_idle_ttl_still_pays_an_unexpir
 
 
 def test_point_refuses_a_user_it_has_no_account_for() -> None:
-    from concertsim.sim.network import Failed
+    from concertsim.sim.infrastructure.network import Failed
 
     small = scenario((), "workload.users=2")
     world = World(small, small.seed)
@@ -202,8 +202,8 @@ def test_a_503_from_the_copy_whose_commit_failed_leaves_the_payment_unknown_not_
 
 
 def test_the_client_reads_a_transient_payment_failure_as_in_doubt_and_a_refusal_as_failed() -> None:
-    from concertsim.sim.network import TIMEOUT, Failed
-    from concertsim.sim.workload import payment_in_doubt
+    from concertsim.sim.infrastructure.network import TIMEOUT, Failed
+    from concertsim.sim.run.workload import payment_in_doubt
 
     assert payment_in_doubt(Failed("unavailable", transient=True))
     assert payment_in_doubt(Failed("gateway-timeout", transient=True))

@@ -15,11 +15,11 @@ from concertsim.checks.probes import probe_counts
 from concertsim.models.events import Event, SeatReserved
 from concertsim.reports.otlp import otlp_trace
 from concertsim.scenarios.loader import ScenarioError
-from concertsim.sim.event_broker import ProducerSession
-from concertsim.sim.network import Network
-from concertsim.sim.queue_broker import Channel, QueueBroker
-from concertsim.sim.runner import run_scenario
-from concertsim.sim.world import World
+from concertsim.sim.infrastructure.network import Network
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.messaging.event_broker import ProducerSession
+from concertsim.sim.messaging.rabbitmq import Channel, QueueBroker
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 HEARTBEAT = 1.0

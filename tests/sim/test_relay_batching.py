@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from concertsim.checks import check_run
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 

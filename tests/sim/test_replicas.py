@@ -11,10 +11,10 @@ import pytest
 
 from concertsim.api import RunOutcome, run
 from concertsim.scenarios.loader import ScenarioError
-from concertsim.sim.faults import FaultInjector
-from concertsim.sim.system import System, build_system
-from concertsim.sim.trace import TraceRecord
-from concertsim.sim.world import World
+from concertsim.sim.infrastructure.trace import TraceRecord
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.run.faults import FaultInjector
+from concertsim.sim.run.system import System, build_system
 from tests.cli.invoking import cli, refused
 from tests.conftest import small_scenario
 

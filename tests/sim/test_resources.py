@@ -8,9 +8,9 @@ from typing import Any
 
 import simpy
 
-from concertsim.sim.runner import run_scenario
-from concertsim.sim.storage import Database
-from concertsim.sim.workers import WorkerPool
+from concertsim.sim.infrastructure.storage import Database
+from concertsim.sim.infrastructure.workers import WorkerPool
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 

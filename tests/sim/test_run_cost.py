@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from concertsim.scenarios.loader import load_builtin
-from concertsim.sim.cost import LARGE_RUN_MEMORY, estimate_run_cost, format_bytes, format_seconds, memory_limit
-from concertsim.sim.runner import PROGRESS_STEPS, RunProgress, run_scenario
+from concertsim.sim.run.cost import LARGE_RUN_MEMORY, estimate_run_cost, format_bytes, format_seconds, memory_limit
+from concertsim.sim.run.runner import PROGRESS_STEPS, RunProgress, run_scenario
 from tests.conftest import small_scenario
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from concertsim import api
-from concertsim.sim.runner import run_scenario
-from concertsim.sim.spilled_trace import CHUNK, SPILLED_KINDS, SpillingTrace
+from concertsim.sim.infrastructure.spilled_trace import CHUNK, SPILLED_KINDS, SpillingTrace
+from concertsim.sim.run.runner import run_scenario
 from tests.cli.invoking import cli, refused
 from tests.conftest import small_scenario
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import simpy
 
-from concertsim.sim.storage import CommitFailed, Database, WriteConflict
+from concertsim.sim.infrastructure.storage import CommitFailed, Database, WriteConflict
 
 
 def make_db(latency: float = 1.0) -> tuple[simpy.Environment, Database]:
@@ -95,7 +95,7 @@ def test_outbox_rows_commit_with_the_business_write_in_order() -> None:
 def test_a_row_copy_is_equal_and_separate_whatever_the_row() -> None:
     from dataclasses import dataclass
 
-    from concertsim.sim.storage import copy_row
+    from concertsim.sim.infrastructure.storage import copy_row
 
     @dataclass(slots=True)
     class Slotted:

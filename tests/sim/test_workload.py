@@ -12,8 +12,8 @@ from collections import Counter
 from concertsim.metrics.funnel import funnel, funnel_losses
 from concertsim.scenarios.loader import load_builtin, scenario_from_data
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.result import RunResult
-from concertsim.sim.runner import run_scenario
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
 

@@ -10,9 +10,9 @@ from functools import cache
 import pytest
 
 from concertsim.api import RunOutcome, run
-from concertsim.sim.system import build_system
-from concertsim.sim.trace import TraceRecord
-from concertsim.sim.world import World
+from concertsim.sim.infrastructure.trace import TraceRecord
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.run.system import build_system
 from tests.conftest import small_scenario
 
 # Reservation#1 holds the relay and job leases from the start; concert#1 consumes partitions 0 and 3.

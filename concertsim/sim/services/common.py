@@ -7,7 +7,7 @@ from typing import Any
 
 import simpy
 
-from concertsim.sim.host import Host
+from concertsim.sim.hosting.host import Host
 
 __all__ = ["every", "Job"]
 

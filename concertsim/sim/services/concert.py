@@ -27,11 +27,10 @@ from concertsim.models.events import (
     ReservationFailed,
     SeatReserved,
 )
-from concertsim.sim.consumer import EventWork
-from concertsim.sim.host import Host
-from concertsim.sim.network import Ok, Reply
+from concertsim.sim.hosting.host import EventWork, Host
+from concertsim.sim.infrastructure.network import Ok, Reply
+from concertsim.sim.infrastructure.storage import Transaction
 from concertsim.sim.services.common import Job
-from concertsim.sim.storage import Transaction
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 

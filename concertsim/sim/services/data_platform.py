@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from concertsim.models import data_platform
 from concertsim.models.events import Event, EventPayload, ReservationCompleted
-from concertsim.sim.consumer import EventWork
-from concertsim.sim.host import Handler, Host
+from concertsim.sim.hosting.host import EventWork, Handler, Host
+from concertsim.sim.infrastructure.storage import Transaction
 from concertsim.sim.services.common import Job
-from concertsim.sim.storage import Transaction
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 

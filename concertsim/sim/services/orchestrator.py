@@ -31,10 +31,10 @@ import simpy
 from concertsim.models import orchestration, reservations
 from concertsim.models.events import EventPayload
 from concertsim.models.orchestration import SagaState
-from concertsim.sim.host import Host, Unavailable
-from concertsim.sim.network import Failed, Ok, Reply
+from concertsim.sim.hosting.host import Host, Unavailable
+from concertsim.sim.infrastructure.network import Failed, Ok, Reply
+from concertsim.sim.infrastructure.storage import Transaction
 from concertsim.sim.services.payments import MAX_BACKOFF, confirm_or_fail, decline, fail, use_points
-from concertsim.sim.storage import Transaction
 
 __all__ = ["start_saga", "resume_sagas", "CALLS"]
 

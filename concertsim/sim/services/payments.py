@@ -12,9 +12,9 @@ import simpy
 from concertsim.models import reservations
 from concertsim.models.errors import HoldExpired, ReservationClosed
 from concertsim.models.events import EventPayload
-from concertsim.sim.host import Host
-from concertsim.sim.network import Failed, Reply, Timeout
-from concertsim.sim.storage import Transaction
+from concertsim.sim.hosting.host import Host
+from concertsim.sim.infrastructure.network import Failed, Reply, Timeout
+from concertsim.sim.infrastructure.storage import Transaction
 
 __all__ = ["use_points", "decline", "confirm_or_fail", "fail", "MAX_BACKOFF"]
 

@@ -22,12 +22,11 @@ from concertsim.models.events import (
     PointUsed,
     ReservationFailed,
 )
-from concertsim.sim.host import Host
-from concertsim.sim.consumer import EventWork
-from concertsim.sim.network import Ok, Reply
+from concertsim.sim.hosting.host import EventWork, Host
+from concertsim.sim.hosting.shift_routing import ShiftRouting
+from concertsim.sim.infrastructure.network import Ok, Reply
+from concertsim.sim.infrastructure.storage import Transaction
 from concertsim.sim.services.common import Job
-from concertsim.sim.shift_routing import ShiftRouting
-from concertsim.sim.storage import Transaction
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 

@@ -34,13 +34,12 @@ from concertsim.models.events import (
     SeatReserved,
     seat_key,
 )
-from concertsim.sim.consumer import EventWork
-from concertsim.sim.host import Host
-from concertsim.sim.network import Failed, Ok, Reply
+from concertsim.sim.hosting.host import EventWork, Host
+from concertsim.sim.infrastructure.network import Failed, Ok, Reply
+from concertsim.sim.infrastructure.storage import Transaction
 from concertsim.sim.services import orchestrator
 from concertsim.sim.services.common import Job, every
 from concertsim.sim.services.payments import confirm_or_fail, decline, fail, use_points
-from concertsim.sim.storage import Transaction
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 

@@ -8,10 +8,10 @@ from functools import cached_property
 from typing import Any
 
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.broker import DeadLetter
-from concertsim.sim.history import ClientOp
-from concertsim.sim.trace import Trace
-from concertsim.sim.workers import PoolUsage
+from concertsim.sim.infrastructure.trace import Trace
+from concertsim.sim.infrastructure.workers import PoolUsage
+from concertsim.sim.messaging.event_broker import DeadLetter
+from concertsim.sim.run.history import ClientOp
 
 __all__ = ["RunResult", "Phases", "Sample"]
 

@@ -13,7 +13,7 @@ end in the trace, and lifts every fault that is still active at the heal phase.
 - *slow*, *commit_failure*, *clock_skew*: change how one service behaves while the window lasts.
 - *pause*: a host (a replica, or every replica of a service) is frozen for the window and then
   resumes where it was (:meth:`Host.pause`): a GC pause or a frozen VM, after which a replica
-  evicted from its consumer group meanwhile is a zombie (:mod:`concertsim.sim.membership`).
+  evicted from its consumer group meanwhile is a zombie (:mod:`concertsim.sim.messaging.membership`).
 
 A service that shares a process with others (a migration stage, ``design.topology``) shares its
 fate: a crash, slowness or clock skew aimed at it strikes the whole process, a failing commit its
@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.scenarios.schema import FaultSpec, MessageFilter
-from concertsim.sim.broker import BROKER
-from concertsim.sim.consumer import consumer_name
-from concertsim.sim.relay import relay_name
-from concertsim.sim.replicas import service_of
+from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.messaging.consumer import consumer_name
+from concertsim.sim.messaging.kafka import BROKER
+from concertsim.sim.messaging.relay import relay_name
 
 if TYPE_CHECKING:
-    from concertsim.sim.host import Host
-    from concertsim.sim.system import System
-    from concertsim.sim.world import World
+    from concertsim.sim.hosting.host import Host
+    from concertsim.sim.infrastructure.world import World
+    from concertsim.sim.run.system import System
 
 __all__ = ["FaultInjector", "MessageFault"]
 

@@ -13,8 +13,8 @@ from typing import Any
 import simpy
 
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.random_streams import RandomStreams
-from concertsim.sim.trace import Trace
+from concertsim.sim.infrastructure.random_streams import RandomStreams
+from concertsim.sim.infrastructure.trace import Trace
 
 __all__ = ["World"]
 

@@ -2,7 +2,7 @@
 
 ``run_scenario`` is a pure function of (scenario, seed) apart from ``wall_seconds``: the same inputs
 give the same trace, byte for byte. Given ``max_events``, a run that would process more simulated
-events raises :class:`~concertsim.sim.event_budget.OverBudget` there (a budget in events, never in
+events raises :class:`~concertsim.sim.run.event_budget.OverBudget` there (a budget in events, never in
 wall time, so whether a run is over it is a function of the inputs too).
 """
 
@@ -19,16 +19,16 @@ import simpy
 
 from concertsim.models import orchestration, reservations
 from concertsim.scenarios.schema import Scenario
-from concertsim.sim.consumer import DeadLetterRedrive
-from concertsim.sim.event_budget import EventBudget, OverBudget
-from concertsim.sim.faults import FaultInjector
-from concertsim.sim.result import Phases, RunResult, Sample
-from concertsim.sim.spilled_trace import SpillingTrace
-from concertsim.sim.system import System, build_system
-from concertsim.sim.trace import Trace, TraceMode
-from concertsim.sim.workload import Workload
-from concertsim.sim.workers import PoolUsage
-from concertsim.sim.world import World
+from concertsim.sim.infrastructure.spilled_trace import SpillingTrace
+from concertsim.sim.infrastructure.trace import Trace, TraceMode
+from concertsim.sim.infrastructure.workers import PoolUsage
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.messaging.consumer import DeadLetterRedrive
+from concertsim.sim.run.event_budget import EventBudget, OverBudget
+from concertsim.sim.run.faults import FaultInjector
+from concertsim.sim.run.result import Phases, RunResult, Sample
+from concertsim.sim.run.system import System, build_system
+from concertsim.sim.run.workload import Workload
 
 __all__ = ["run_scenario", "RunProgress", "PROGRESS_STEPS", "OverBudget"]
 
@@ -74,7 +74,7 @@ def run_scenario(
     ``on_progress``, if given, is called :data:`PROGRESS_STEPS` times during the workload phase and
     after each settle check. It observes only: the trace is the same with or without it.
     ``trace_mode="stream"`` keeps the trace's high-volume kinds on disk
-    (:class:`~concertsim.sim.spilled_trace.SpillingTrace`): the same records, read back more slowly.
+    (:class:`~concertsim.sim.infrastructure.spilled_trace.SpillingTrace`): the same records, read back more slowly.
     ``max_events`` bounds the simulated events the run may process: one more raises
     :class:`OverBudget` (the run is stopped, neither passed nor failed). The count is in
     ``counters["events"]`` and does not depend on ``on_progress``.
@@ -199,7 +199,7 @@ def _quiescent(system: System, workload: Workload) -> bool:
 
 def _state(system: System) -> dict[str, dict[str, dict[Hashable, Any]]]:
     """Each service's committed tables; during a traffic shift, ``point`` is the owners' view of
-    the two Point stores (:mod:`concertsim.sim.point_shift`)."""
+    the two Point stores (:mod:`concertsim.sim.run.point_shift`)."""
     state = {host.service: host.db.snapshot() for host in system.services}
     if system.point_shift is not None:
         state.update(system.point_shift.result_state())

@@ -6,7 +6,7 @@ serialization, so two runs with the same (scenario, seed) give the same hash in 
 
 Everything that reads a finished trace goes through :class:`Trace`'s reading interface (iteration
 in order, ``of_kind``, ``by_kind``, ``lookup``, ``len``), never a list of records, so a trace that
-keeps part of itself on disk (:class:`~concertsim.sim.spilled_trace.SpillingTrace`) reads the same.
+keeps part of itself on disk (:class:`~concertsim.sim.infrastructure.spilled_trace.SpillingTrace`) reads the same.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ __all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES"]
 TraceMode = Literal["memory", "stream"]
 TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
 """``memory`` keeps every record in memory; ``stream`` spills the high-volume kinds to disk as they
-happen (:mod:`concertsim.sim.spilled_trace`). Both give the same records, hash and verdicts."""
+happen (:mod:`concertsim.sim.infrastructure.spilled_trace`). Both give the same records, hash and verdicts."""
 
 
 class TraceRecord:

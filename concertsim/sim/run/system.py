@@ -4,11 +4,11 @@ Six hosts (the gateway and the five services of seed 2), each service with its o
 network between them, the broker, one outbox relay per service, one consumer per subscribed
 (group, topic, partition), the scheduled jobs, and the initial data (concert dates and seats,
 point accounts). A service with several replicas (seed 8.2) has a host per replica sharing its
-database, a load balancer in front of them (:mod:`concertsim.sim.replicas`), and a
-:class:`~concertsim.sim.membership.ServiceGroup` that spreads its partitions over the replicas and
+database, a load balancer in front of them (:mod:`concertsim.sim.hosting.replicas`), and a
+:class:`~concertsim.sim.messaging.membership.ServiceGroup` that spreads its partitions over the replicas and
 runs its relay and jobs on one of them. At an earlier stage of the migration (``design.topology``)
 services of one process share its database, worker pool and relay, and handle each other's events
-in the raising transaction instead of subscribing at the broker (:mod:`concertsim.sim.topology`).
+in the raising transaction instead of subscribing at the broker (:mod:`concertsim.sim.hosting.topology`).
 """
 
 from __future__ import annotations
@@ -20,27 +20,29 @@ from typing import Any
 
 from concertsim.models import concert, points, reservations
 from concertsim.scenarios.schema import SERVICE_NAMES
-from concertsim.sim.broker import Broker
-from concertsim.sim.consumer import ConsumerPolicy, EventWork, consume_partition, consume_retries, consumer_name
-from concertsim.sim.event_broker import EventBroker
-from concertsim.sim.gateway import install_routes
-from concertsim.sim.host import Host
-from concertsim.sim.membership import ServiceGroup
-from concertsim.sim.network import Network
-from concertsim.sim.point_shift import PointShift
-from concertsim.sim.queue_broker import QueueBroker
-from concertsim.sim.queue_consumer import build_queue_broker, start_queue_consumers
-from concertsim.sim.random_streams import sampler
-from concertsim.sim.relay import OutboxClaims, relay_name, relay_outbox
-from concertsim.sim.replicas import Balancer, replica_names
+from concertsim.sim.hosting.gateway import install_routes
+from concertsim.sim.hosting.host import EventWork, Host
+from concertsim.sim.hosting.replicas import Balancer
+from concertsim.sim.hosting.topology import Topology
+from concertsim.sim.infrastructure.network import Network
+from concertsim.sim.infrastructure.parties import replica_names
+from concertsim.sim.infrastructure.random_streams import sampler
+from concertsim.sim.infrastructure.storage import Database
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.messaging.consumer import ConsumerPolicy, consume_partition, consume_retries, consumer_name
+from concertsim.sim.messaging.dual_write import DualWrite
+from concertsim.sim.messaging.event_broker import EventBroker
+from concertsim.sim.messaging.kafka import Broker
+from concertsim.sim.messaging.membership import ServiceGroup
+from concertsim.sim.messaging.rabbitmq import QueueBroker
+from concertsim.sim.messaging.rabbitmq_consumer import build_queue_broker, start_queue_consumers
+from concertsim.sim.messaging.relay import OutboxClaims, relay_name, relay_outbox
+from concertsim.sim.run.point_shift import PointShift
 from concertsim.sim.services import concert as concert_service
 from concertsim.sim.services import data_platform as data_platform_service
 from concertsim.sim.services import point as point_service
 from concertsim.sim.services import queue as queue_service
 from concertsim.sim.services import reservation as reservation_service
-from concertsim.sim.storage import Database
-from concertsim.sim.topology import Topology
-from concertsim.sim.world import World
 
 __all__ = ["System", "build_system", "SERVICE_MODULES", "topic_name", "topics_by_event_type"]
 
@@ -139,14 +141,15 @@ def build_system(world: World) -> System:
 
     hosts: dict[str, Host] = {}
     replicas: dict[str, list[Host]] = {}
-    balancers: dict[str, Balancer] = {}
+    balancers: dict[str, Balancer[Host]] = {}
     for name in SERVICE_NAMES:
         database = topology.database(name, new_database) if name != "gateway" else None
         spec = getattr(scenario.services, name)
         replicas[name] = []
         for host_name in replica_names(name, spec.replicas):
             host = Host(world, host_name, spec, database, design.publish, service=name)
-            host.broker, host.network, host.peers, host.balancers = broker, network, hosts, balancers
+            host.publisher = DualWrite(broker, host)
+            host.network, host.peers, host.balancers = network, hosts, balancers
             topology.place(host, lambda service: getattr(scenario.services, service).workers)
             hosts[host_name] = host
             replicas[name].append(host)

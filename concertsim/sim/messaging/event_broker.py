@@ -1,8 +1,8 @@
 """What publishers, consumers' dead-letter handling and the runner ask of a broker, whichever it is.
 
-Two brokers implement :class:`EventBroker`: the Kafka-like :class:`~concertsim.sim.broker.Broker`
-(topics and partitions) and the RabbitMQ-like :class:`~concertsim.sim.queue_broker.QueueBroker`
-(exchanges and queues); ``broker.kind`` chooses one (:data:`concertsim.sim.system.BROKER_KINDS`).
+Two brokers implement :class:`EventBroker`: the Kafka-like :class:`~concertsim.sim.messaging.kafka.Broker`
+(topics and partitions) and the RabbitMQ-like :class:`~concertsim.sim.messaging.rabbitmq.QueueBroker`
+(exchanges and queues); ``broker.kind`` chooses one (:func:`concertsim.sim.run.system.build_system`).
 Both accept a publish the same way, :func:`produce`: one produce request over the network and one
 acknowledgement, so a fault on the ``publish`` or ``ack`` channel, a partition or a broker crash
 means the same thing to a relay whichever broker it talks to. A publisher publishes through a
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.network import BROKER_PARTY
+from concertsim.sim.infrastructure.network import BROKER_PARTY
 
 if TYPE_CHECKING:
-    from concertsim.sim.network import Network
-    from concertsim.sim.workers import WorkerPool
-    from concertsim.sim.world import World
+    from concertsim.sim.infrastructure.network import Network
+    from concertsim.sim.infrastructure.workers import WorkerPool
+    from concertsim.sim.infrastructure.world import World
 
 __all__ = [
     "EventBroker", "produce", "ProducerSession", "ProducerStamp", "DedupWindow", "DeadLetter", "DeadLetterTopics",
@@ -120,7 +120,7 @@ class EventBroker(Protocol):
     ``publish`` / ``publish_batch`` send events through a producer session and return whether the
     broker acknowledged them (a publisher without an acknowledgement publishes again: duplicates,
     never loss). ``subscribe`` registers a
-    group's interest in an event type. Dead letters are :class:`~concertsim.sim.broker.DeadLetter`
+    group's interest in an event type. Dead letters are :class:`~concertsim.sim.messaging.kafka.DeadLetter`
     records in ``dead_letters`` whichever broker parked them; ``park`` puts one there (and fires
     ``letter_parked``) and ``unpark`` takes it out once re-driven. ``total_lag`` counts the events not yet handled, so a
     run settles only when it is zero."""

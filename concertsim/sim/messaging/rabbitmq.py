@@ -3,7 +3,7 @@
 Each publishing service has one exchange (``reservation-events``, ...); each consumer group has one
 durable queue, bound to the exchanges for the event types the group handles. A publish that the
 broker accepts is routed to every bound queue. A queue hands each message to one of its competing
-consumers (:mod:`concertsim.sim.queue_consumer`), round robin among those holding fewer than
+consumers (:mod:`concertsim.sim.messaging.rabbitmq_consumer`), round robin among those holding fewer than
 ``prefetch`` unacknowledged messages; with ``single_active_consumer`` only the longest-connected
 consumer receives and the others stand by. There is no order across competing consumers: two
 messages of one seat handed to two consumers may be handled in either order.
@@ -12,7 +12,7 @@ A consumer settles each delivery after handling it: an *ack* removes it from the
 (the handling failed) counts the failure and puts it in the queue's delay queue for the backoff of
 that failure, then back at the tail of the queue (a retry queue with a TTL, as RabbitMQ does it);
 a *reject* after the retry budget dead-letters it through the queue's dead-letter exchange, as a
-:class:`~concertsim.sim.broker.DeadLetter` with the reason. A message stays unacknowledged while a
+:class:`~concertsim.sim.messaging.kafka.DeadLetter` with the reason. A message stays unacknowledged while a
 consumer holds it, and returns to the head of the queue, to be delivered again, possibly to another
 consumer, when the consumer's channel closes: the consumer stopped (a crash), or a delivery or an
 acknowledgement on the channel was lost, which breaks the connection; either way the broker notices
@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.event_broker import DeadLetterTopics, DedupWindow, ProducerSession, ProducerStamp, produce
-from concertsim.sim.network import BROKER_PARTY
+from concertsim.sim.infrastructure.network import BROKER_PARTY
+from concertsim.sim.messaging.event_broker import DeadLetterTopics, DedupWindow, ProducerSession, ProducerStamp, produce
 
 if TYPE_CHECKING:
-    from concertsim.sim.network import Network
-    from concertsim.sim.workers import WorkerPool
-    from concertsim.sim.world import World
+    from concertsim.sim.infrastructure.network import Network
+    from concertsim.sim.infrastructure.workers import WorkerPool
+    from concertsim.sim.infrastructure.world import World
 
 __all__ = ["QueueBroker", "QueuedMessage", "Delivery", "Channel", "queue_name"]
 
@@ -136,7 +136,7 @@ class _Queue:
 
 class QueueBroker(DeadLetterTopics):
     """Exchanges, a queue per consumer group with competing consumers, acks, redelivery, delay
-    queues and a dead-letter exchange. Implements :class:`~concertsim.sim.event_broker.EventBroker`.
+    queues and a dead-letter exchange. Implements :class:`~concertsim.sim.messaging.event_broker.EventBroker`.
     A dead letter parks its key as in Kafka mode, but a later event of the key already delivered to
     another consumer may be handled first."""
 

@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.event_broker import (
+from concertsim.sim.infrastructure.network import BROKER_PARTY
+from concertsim.sim.infrastructure.workers import WorkerPool
+from concertsim.sim.messaging.event_broker import (
     DeadLetter,
     DeadLetterTopics,
     DedupWindow,
@@ -40,12 +42,10 @@ from concertsim.sim.event_broker import (
     ProducerStamp,
     produce,
 )
-from concertsim.sim.network import BROKER_PARTY
-from concertsim.sim.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from concertsim.sim.network import Network
-    from concertsim.sim.world import World
+    from concertsim.sim.infrastructure.network import Network
+    from concertsim.sim.infrastructure.world import World
 
 __all__ = ["Broker", "DeadLetter", "RetryEntry", "BROKER"]
 

@@ -55,12 +55,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 
-from concertsim.sim.network import BROKER_PARTY as BROKER
+from concertsim.sim.infrastructure.network import BROKER_PARTY as BROKER
 
 if TYPE_CHECKING:
-    from concertsim.sim.host import DaemonFactory, Host
-    from concertsim.sim.network import Network
-    from concertsim.sim.world import World
+    from concertsim.sim.hosting.host import DaemonFactory, Host
+    from concertsim.sim.infrastructure.network import Network
+    from concertsim.sim.infrastructure.world import World
 
 __all__ = ["ServiceGroup", "PartitionLoop", "REBALANCE", "HEARTBEAT_INTERVAL"]
 

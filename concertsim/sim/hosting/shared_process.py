@@ -1,12 +1,12 @@
 """A process that runs several services: a monolith, or what remains of one during the migration
-(seed 9, :mod:`concertsim.sim.topology`).
+(seed 9, :mod:`concertsim.sim.hosting.topology`).
 
 - **One database.** Its services keep their own tables (their names do not collide) in one
-  :class:`~concertsim.sim.storage.Database`, with as many connections as theirs added up, one
+  :class:`~concertsim.sim.infrastructure.storage.Database`, with as many connections as theirs added up, one
   outbox and one relay (run by the process's first service).
 - **One worker pool, one crash domain.** The services' hosts share one pool, as many workers as
   theirs added up; a fault aimed at one of them (crash, slow, clock skew, failed commits) strikes
-  the whole process (``concertsim.sim.faults``).
+  the whole process (``concertsim.sim.run.faults``).
 - **Calls are function calls.** A call to a service of the same process runs the endpoint in the
   caller's process, after the endpoint's service time: no network, no timeout, no lost or late
   reply; a partition between two services of one process changes nothing.
@@ -39,14 +39,13 @@ import simpy
 
 from concertsim.models.errors import DomainError
 from concertsim.models.events import Event, EventPayload
-from concertsim.sim.network import Failed, Reply
-from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteConflict
-from concertsim.sim.workers import WorkerPool
+from concertsim.sim.hosting.host import EventWork, Handler, Host, Unavailable
+from concertsim.sim.infrastructure.network import Failed, Reply
+from concertsim.sim.infrastructure.storage import CommitFailed, Database, Transaction, WriteConflict
+from concertsim.sim.infrastructure.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from concertsim.sim.consumer import EventWork
-    from concertsim.sim.host import Handler, Host
-    from concertsim.sim.world import World
+    from concertsim.sim.infrastructure.world import World
 
 __all__ = ["SharedProcess"]
 
@@ -144,9 +143,7 @@ class SharedProcess:
         of the request's steps commits on its own, as in the design's services, which commit
         before they call out (a payment is marked started before Point is asked). A write
         conflict runs the request again (nothing of it has left the process yet); a failed commit
-        raises :class:`~concertsim.sim.host.Unavailable`."""
-        from concertsim.sim.host import Unavailable
-
+        raises :class:`~concertsim.sim.hosting.host.Unavailable`."""
         unit = self._units.pop(self.env.active_process, None)
         if unit is None:
             return
@@ -181,8 +178,6 @@ class SharedProcess:
     ) -> Generator[simpy.Event, Any, Reply]:
         """Call ``callee.endpoint`` as a function: its service time, then its handler, on the
         caller's worker and in the caller's transaction. Domain errors become definite failures."""
-        from concertsim.sim.host import Unavailable
-
         target = self.hosts[callee]
         self.world.record("call.inline", caller.name, trace_id, to=callee, endpoint=endpoint)
         yield self.env.timeout(target.service_time(endpoint))
@@ -248,8 +243,6 @@ class SharedProcess:
         self, host: Host, work: Callable[[Transaction, float], tuple[R, list[EventPayload]]],
         trace_id: str | None, causation_id: str | None, label: str,
     ) -> Generator[simpy.Event, Any, R]:
-        from concertsim.sim.host import Unavailable
-
         for _attempt in range(host.conflict_retries + 1):
             unit = _Unit(self.database.begin(), [label])
             result = self._run(host, unit, work, trace_id, causation_id)
@@ -292,7 +285,7 @@ class SharedProcess:
             for _, event in unit.raised:
                 if not self.remote_interest(event.type):
                     continue
-                assert host.broker is not None
-                acked = yield from host.broker.publish(host.producer(), event)
+                assert host.publisher is not None
+                acked = yield from host.publisher.publish(event)
                 if not acked:
                     world.record("publish.dropped", host.name, event.trace_id, event_id=event.event_id)

@@ -6,7 +6,7 @@ The seed splits the monolith in stages: (1) Point, the most independent, first; 
 order. ``services`` (every service apart) is the design as the rest of the simulation knows it.
 
 A process of one service is what it always was; a process of several services (a
-:class:`~concertsim.sim.shared_process.SharedProcess`) is a monolith, or what remains of one: one
+:class:`~concertsim.sim.hosting.shared_process.SharedProcess`) is a monolith, or what remains of one: one
 database, worker pool and crash domain, calls between its services as function calls, one local
 transaction per request, events between its services handled in the transaction that raises them.
 :class:`Topology` places each service's host in its process while the system is wired.
@@ -18,13 +18,13 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from concertsim.sim.shared_process import SharedProcess
-from concertsim.sim.storage import Database
-from concertsim.sim.workers import WorkerPool
+from concertsim.sim.hosting.shared_process import SharedProcess
+from concertsim.sim.infrastructure.storage import Database
+from concertsim.sim.infrastructure.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from concertsim.sim.host import Host
-    from concertsim.sim.world import World
+    from concertsim.sim.hosting.host import Host
+    from concertsim.sim.infrastructure.world import World
 
 __all__ = ["STAGES", "STAGE_NAMES", "Topology"]
 

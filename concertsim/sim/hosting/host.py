@@ -5,40 +5,66 @@ database, and a lifecycle: *up*, or *down* after a crash until it has restarted.
 everything the host is doing: in-flight requests send no reply, uncommitted transactions vanish,
 background loops (outbox relay, consumers, jobs) stop and are started afresh on restart. Committed
 state survives (seed 8: each service's own database). A service with several replicas has a host
-per replica, sharing its database (:mod:`concertsim.sim.replicas`). A service that shares its
-process with others (a migration stage, :mod:`concertsim.sim.shared_process`) hands its calls to
+per replica, sharing its database (:mod:`concertsim.sim.hosting.replicas`). A service that shares its
+process with others (a migration stage, :mod:`concertsim.sim.hosting.shared_process`) hands its calls to
 them, its transactions and the processes it starts to that process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import simpy
 
 from concertsim.models.errors import DomainError
 from concertsim.models.events import Event, EventPayload, written_version
 from concertsim.scenarios.schema import ServiceSpec
-from concertsim.sim.event_broker import ProducerSession
-from concertsim.sim.network import TIMEOUT, Failed, Reply
-from concertsim.sim.random_streams import sampler
-from concertsim.sim.storage import CommitFailed, Database, Transaction, WriteConflict
-from concertsim.sim.workers import WorkerPool
+from concertsim.sim.infrastructure.network import TIMEOUT, Failed, Reply
+from concertsim.sim.infrastructure.random_streams import sampler
+from concertsim.sim.infrastructure.storage import CommitFailed, Database, Transaction, WriteConflict
+from concertsim.sim.infrastructure.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from concertsim.sim.event_broker import EventBroker
-    from concertsim.sim.membership import ServiceGroup
-    from concertsim.sim.network import Network
-    from concertsim.sim.replicas import Balancer
-    from concertsim.sim.shared_process import SharedProcess
-    from concertsim.sim.world import World
+    from concertsim.sim.hosting.replicas import Balancer
+    from concertsim.sim.hosting.shared_process import SharedProcess
+    from concertsim.sim.infrastructure.network import Network
+    from concertsim.sim.infrastructure.world import World
 
-__all__ = ["Host", "Handler", "Unavailable"]
+__all__ = ["Host", "Handler", "EventWork", "Unavailable", "Publisher", "Membership"]
 
 R = TypeVar("R")
 Handler = Callable[["Host", dict[str, Any], str | None], Generator[simpy.Event, Any, Reply]]
 DaemonFactory = Callable[[], Generator[simpy.Event, Any, None]]
+EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
+"""A service's handling of one event: reads and writes ``tx`` at time ``now``, returns the events
+it raises. It may raise a domain error, which counts as a failed handling. A consumer runs it
+(:mod:`concertsim.sim.messaging.consumer`), or a process that raises the event runs it in the same
+transaction (:mod:`concertsim.sim.hosting.shared_process`)."""
+
+
+class Publisher(Protocol):
+    """How a host publishes an event straight to the broker after its commit, with dual writes
+    (``design.publish: dual_write``, :class:`~concertsim.sim.messaging.dual_write.DualWrite`): True if the
+    broker acknowledged it."""
+
+    def publish(self, event: Event) -> Generator[simpy.Event, Any, bool]: ...
+
+
+class Membership(Protocol):
+    """What a replica's loops ask of the consumer group it is a member of
+    (:class:`~concertsim.sim.messaging.membership.ServiceGroup`): whether an offset commit from ``replica``
+    is applied, whether its leased loop may act on the lease (``what``: a publish, a mark, a saga
+    adoption), whether a saga's ``driver`` is a member's incarnation, and whether stale requests
+    are refused (``fencing``)."""
+
+    fencing: bool
+
+    def commit(self, replica: Host, group: str, topic: str, partition: int, offset: int) -> bool: ...
+
+    def holds_lease(self, replica: Host, what: str) -> bool: ...
+
+    def drives(self, driver: int | str) -> bool: ...
 
 
 class Unavailable(Exception):
@@ -70,10 +96,11 @@ class Host:
         self.spec = spec
         self.db = database
         self.publish_mode = publish_mode
-        self.broker: EventBroker | None = None
+        self.publisher: Publisher | None = None
+        """how the host publishes after its commits with dual writes"""
         self.network: Network | None = None
         self.peers: dict[str, Host] = {}
-        self.balancers: dict[str, Balancer] = {}
+        self.balancers: dict[str, Balancer[Host]] = {}
         """service -> the load balancer of its replicas, for services with more than one"""
         self.lifecycle_listeners: list[Callable[[Host], None]] = []
         """called after every crash and restart (the consumer group's coordinator listens)"""
@@ -91,10 +118,9 @@ class Host:
         """Frozen by a ``pause`` fault: it takes no step, answers nothing and sends no heartbeat
         until it resumes (:meth:`awake`)."""
         self._resumed: simpy.Event | None = None
-        self.membership: ServiceGroup | None = None
+        self.membership: Membership | None = None
         """The consumer group this replica is a member of (a service of several replicas)."""
         self.incarnation = 0
-        self._producer: tuple[int, ProducerSession] | None = None
         self.slow_factor = 1.0
         self.clock_skew = 0.0
         self.conflict_retries = world.scenario.storage.conflict_retries
@@ -102,7 +128,7 @@ class Host:
         """The process this service shares with others (a migration stage, seed 9), if any."""
         self.route: Callable[[str, dict[str, Any]], str] | None = None
         """(callee, body) -> the host to call instead: the router of a gradual traffic shift
-        (:mod:`concertsim.sim.point_shift`), if any."""
+        (:mod:`concertsim.sim.run.point_shift`), if any."""
 
     # --- time as this host sees it ---------------------------------------------------------------
 
@@ -219,13 +245,6 @@ class Host:
         while self.paused and self._resumed is not None:
             yield self._resumed
 
-    def producer(self) -> ProducerSession:
-        """This incarnation's producer session, through which its dual writes publish: a restart
-        opens a new one."""
-        if self._producer is None or self._producer[0] != self.incarnation:
-            self._producer = (self.incarnation, ProducerSession(self.world, self.name))
-        return self._producer[1]
-
     # --- serving requests ------------------------------------------------------------------------
 
     def service_time(self, endpoint: str) -> float:
@@ -315,10 +334,10 @@ class Host:
         return reply
 
     def _call_balanced(
-        self, balancer: Balancer, endpoint: str, body: dict[str, Any], trace_id: str | None, key: str,
+        self, balancer: Balancer[Host], endpoint: str, body: dict[str, Any], trace_id: str | None, key: str,
         timeout: float,
     ) -> Generator[simpy.Event, Any, Reply]:
-        """One attempt of a call to the replica ``balancer`` picks (:mod:`concertsim.sim.replicas`)."""
+        """One attempt of a call to the replica ``balancer`` picks (:mod:`concertsim.sim.hosting.replicas`)."""
         assert self.network is not None
         replica = balancer.pick(self.env.now)
         reply: Reply | None = None
@@ -379,8 +398,8 @@ class Host:
                 )
             if self.publish_mode == "dual_write":
                 for event in events:
-                    assert self.broker is not None
-                    acked = yield from self.broker.publish(self.producer(), event)
+                    assert self.publisher is not None
+                    acked = yield from self.publisher.publish(event)
                     if not acked:
                         self.world.record(
                             "publish.dropped", self.name, event.trace_id, event_id=event.event_id

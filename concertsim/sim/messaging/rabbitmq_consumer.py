@@ -1,15 +1,15 @@
-"""Competing consumers of a group's queue (``broker.kind: rabbitmq``, :mod:`concertsim.sim.queue_broker`).
+"""Competing consumers of a group's queue (``broker.kind: rabbitmq``, :mod:`concertsim.sim.messaging.rabbitmq`).
 
 Each consumer of group G opens a channel to G's queue, takes the deliveries that arrive on it one at
 a time, handles each with the same transaction and inbox as a Kafka consumer
-(:func:`~concertsim.sim.consumer.attempt_handling`: a redelivered or duplicated event is skipped),
+(:func:`~concertsim.sim.messaging.consumer.attempt_handling`: a redelivered or duplicated event is skipped),
 then settles it with the broker: an ack once handled; a nack when the handling failed, which
 requeues it after the backoff of that failure (the retry count travels with the message, so any
 consumer may take the next attempt); after ``design.retries`` failed retries a reject, which sends
 it to the dead-letter exchange with the reason (or, without a dead-letter topic, drops it with an
 error log after an ack). With ``broker.retry_in_place`` the consumer instead retries a failing
 message itself, holding it unacknowledged, as a Kafka consumer retries in place
-(:func:`~concertsim.sim.consumer.handle_with_retries`), then parks or drops it and acks.
+(:func:`~concertsim.sim.messaging.consumer.handle_with_retries`), then parks or drops it and acks.
 Settlements travel on the ``offset_commit`` channel of the network; one that is lost breaks the
 channel. A consumer whose channel was closed opens a new one; a consumer that crashes takes its
 channel down with it, and the broker requeues what it held.
@@ -24,8 +24,10 @@ from typing import Any
 import simpy
 
 from concertsim.scenarios.schema import BrokerSpec
-from concertsim.sim.broker import BROKER
-from concertsim.sim.consumer import (
+from concertsim.sim.hosting.host import Host
+from concertsim.sim.infrastructure.network import Network
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.messaging.consumer import (
     ConsumerPolicy,
     EventWork,
     attempt_handling,
@@ -33,10 +35,8 @@ from concertsim.sim.consumer import (
     give_up,
     handle_with_retries,
 )
-from concertsim.sim.host import Host
-from concertsim.sim.network import Network
-from concertsim.sim.queue_broker import Channel, Delivery, QueueBroker, queue_name
-from concertsim.sim.world import World
+from concertsim.sim.messaging.kafka import BROKER
+from concertsim.sim.messaging.rabbitmq import Channel, Delivery, QueueBroker, queue_name
 
 __all__ = ["build_queue_broker", "consume_queue", "start_queue_consumers"]
 

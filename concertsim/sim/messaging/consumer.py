@@ -27,14 +27,13 @@ import simpy
 
 from concertsim.models.errors import DomainError, UnreadableEvent
 from concertsim.models.events import Event, EventPayload, readable, reader_version
-from concertsim.sim.broker import BROKER, Broker, DeadLetter, RetryEntry
-from concertsim.sim.event_broker import EventBroker
-from concertsim.sim.host import Host, Unavailable
-from concertsim.sim.network import Network
-from concertsim.sim.storage import Transaction
+from concertsim.sim.hosting.host import EventWork, Host, Unavailable
+from concertsim.sim.infrastructure.network import Network
+from concertsim.sim.infrastructure.storage import Transaction
+from concertsim.sim.messaging.event_broker import EventBroker
+from concertsim.sim.messaging.kafka import BROKER, Broker, DeadLetter, RetryEntry
 
 __all__ = [
-    "EventWork",
     "ConsumerPolicy",
     "consume_partition",
     "consumer_name",
@@ -45,11 +44,6 @@ __all__ = [
     "attempt_handling",
     "give_up",
 ]
-
-EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
-"""A service's handling of one event: reads and writes ``tx`` at time ``now``, returns the events
-it raises. It may raise a domain error, which counts as a failed handling."""
-
 
 def consumer_name(group: str, topic: str, partition: int) -> str:
     return f"consumer:{group}:{topic}:{partition}"

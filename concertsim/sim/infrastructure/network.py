@@ -10,20 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import simpy
 
-from concertsim.sim.replicas import service_of
+from concertsim.sim.infrastructure.parties import service_of
 
 if TYPE_CHECKING:
-    from concertsim.sim.faults import FaultInjector
-    from concertsim.sim.host import Host
-    from concertsim.sim.world import World
+    from concertsim.sim.infrastructure.world import World
 
-__all__ = ["Ok", "Failed", "Timeout", "TIMEOUT", "Reply", "Network"]
+__all__ = ["Ok", "Failed", "Timeout", "TIMEOUT", "Reply", "Callee", "MessageFaults", "Network"]
 
-BROKER_PARTY = "broker"  # the broker's name on the network (``concertsim.sim.broker.BROKER``)
+BROKER_PARTY = "broker"  # the broker's name on the network (``concertsim.sim.messaging.kafka.BROKER``)
 
 
 class Ok:
@@ -70,6 +68,35 @@ TIMEOUT = Timeout()
 Reply = Ok | Failed | Timeout
 
 
+class Callee(Protocol):
+    """The party a request is delivered to, as the network sees it (a service's host,
+    :class:`~concertsim.sim.hosting.host.Host`): ``serve`` runs the endpoint and returns the reply, in a
+    process ``spawn`` starts, whose value is None if the callee crashed meanwhile (no reply is sent).
+    ``service`` is the service it is a replica of, which the request is addressed to."""
+
+    name: str
+    service: str
+    is_up: bool
+
+    def spawn(self, work: Generator[simpy.Event, Any, Any]) -> simpy.Process: ...
+
+    def serve(
+        self, endpoint: str, body: dict[str, Any], trace_id: str | None, call_id: str
+    ) -> Generator[simpy.Event, Any, Reply]: ...
+
+
+class MessageFaults(Protocol):
+    """What the network asks of the run's fault injector (:class:`~concertsim.sim.run.faults.FaultInjector`):
+    whether any message fault is active now, and what becomes of one message (the arrival delays of
+    its copies, none if lost, and whether later messages overtake it)."""
+
+    message_faults_active: bool
+
+    def transit(
+        self, channel: str, source: str, destination: str, message_type: str, key: str, group: str, delay: float,
+    ) -> tuple[list[float], bool]: ...
+
+
 class Network:
     """Carries requests and replies between hosts.
 
@@ -86,7 +113,7 @@ class Network:
         self.broker_latency = broker_latency
         """the latency of messages to and from the broker (``broker.latency``)"""
         self.blocked: set[tuple[str, str]] = set()
-        self.faults: FaultInjector | None = None
+        self.faults: MessageFaults | None = None
         self.calls = 0
 
     def reachable(self, source: str, destination: str) -> bool:
@@ -134,7 +161,7 @@ class Network:
     def call(
         self,
         source: str,
-        callee: Host,
+        callee: Callee,
         endpoint: str,
         body: dict[str, Any],
         *,
@@ -179,7 +206,7 @@ class Network:
     # (a worker of the callee serves it), its reply travels back, the caller is woken.
 
     def _arrive(
-        self, source: str, callee: Host, endpoint: str, body: dict[str, Any], outcome: simpy.Event,
+        self, source: str, callee: Callee, endpoint: str, body: dict[str, Any], outcome: simpy.Event,
         call_id: str, trace_id: str | None, key: str, _arrival: simpy.Event,
     ) -> None:
         if not callee.is_up:
@@ -191,7 +218,7 @@ class Network:
         )
 
     def _answer(
-        self, source: str, callee: Host, endpoint: str, outcome: simpy.Event, call_id: str,
+        self, source: str, callee: Callee, endpoint: str, outcome: simpy.Event, call_id: str,
         trace_id: str | None, key: str, served: simpy.Event,
     ) -> None:
         reply = served.value

@@ -13,7 +13,7 @@ de-duplicates by producer recognises the retries of one run of the loop, not wha
 publishes again.
 
 A replicated service runs one relay per outbox, on the replica holding the relay lease
-(:mod:`concertsim.sim.membership`), which it holds with a fencing token: a relay that lost its lease
+(:mod:`concertsim.sim.messaging.membership`), which it holds with a fencing token: a relay that lost its lease
 while paused or cut off (a zombie) has its publish and its mark refused (``lease.fenced``) and
 stops, with ``design.fencing``; without, they are applied. With ``design.single_relay`` off, every replica runs its own
 relay over the shared outbox and they compete for its rows as ``SELECT ... FOR UPDATE SKIP LOCKED``
@@ -29,9 +29,9 @@ from typing import Any
 
 import simpy
 
-from concertsim.sim.event_broker import EventBroker, ProducerSession
-from concertsim.sim.host import Host
-from concertsim.sim.storage import OUTBOX, Database, OutboxRow
+from concertsim.sim.hosting.host import Host
+from concertsim.sim.infrastructure.storage import OUTBOX, Database, OutboxRow
+from concertsim.sim.messaging.event_broker import EventBroker, ProducerSession
 
 __all__ = ["relay_outbox", "relay_name", "OutboxClaims"]
 

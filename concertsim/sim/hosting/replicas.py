@@ -1,8 +1,8 @@
 """Replicas of a service and the load balancer in front of them (seed 8.2).
 
 A service with ``services.<name>.replicas`` = n > 1 runs as n stateless hosts, ``<name>#1`` ..
-``<name>#n``, that share the service's one database; with one replica the host keeps the service's
-own name, so a run without replicas is the run it always was.
+``<name>#n`` (:mod:`concertsim.sim.infrastructure.parties`), that share the service's one database; with one
+replica the host keeps the service's own name, so a run without replicas is the run it always was.
 
 Every call to a service, from the gateway or from another service, goes through one balancer per
 service (the gateway's load balancer, or a service mesh, shared by all callers), which picks a
@@ -22,26 +22,16 @@ the calls made so far.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
-if TYPE_CHECKING:
-    from concertsim.sim.host import Host
+__all__ = ["Balancer"]
 
-__all__ = ["replica_names", "service_of", "Balancer"]
-
-
-def replica_names(service: str, count: int) -> list[str]:
-    """The host names of ``count`` replicas of ``service``: the service's own name for one."""
-    return [service] if count == 1 else [f"{service}#{index}" for index in range(1, count + 1)]
+Replica = TypeVar("Replica")
 
 
-def service_of(party: str) -> str:
-    """The service a party of the trace belongs to: ``point`` for ``point#2`` (and for ``point``)."""
-    return party.partition("#")[0]
-
-
-class Balancer:
-    """Picks the replica of one service that a call goes to (see the module's docstring).
+class Balancer(Generic[Replica]):
+    """Picks the replica of one service that a call goes to (see the module's docstring); the
+    replicas are the service's hosts (:class:`~concertsim.sim.hosting.host.Host`).
 
     ``pick()`` returns the replica and counts the call as outstanding; the caller must report the
     call's end with ``done(replica, timed_out)``.
@@ -49,7 +39,7 @@ class Balancer:
 
     __slots__ = ("replicas", "policy", "ejection_time", "outstanding", "ejected_until", "_turn", "served")
 
-    def __init__(self, replicas: Sequence[Host], policy: str, ejection_time: float) -> None:
+    def __init__(self, replicas: Sequence[Replica], policy: str, ejection_time: float) -> None:
         self.replicas = list(replicas)
         self.policy = policy
         self.ejection_time = ejection_time
@@ -59,7 +49,7 @@ class Balancer:
         self.served = [0] * len(self.replicas)
         """calls sent to each replica"""
 
-    def pick(self, now: float) -> Host:
+    def pick(self, now: float) -> Replica:
         count = len(self.replicas)
         healthy = [i for i in range(count) if self.ejected_until[i] <= now] or list(range(count))
         if self.policy == "least_outstanding":
@@ -71,7 +61,7 @@ class Balancer:
         self.served[index] += 1
         return self.replicas[index]
 
-    def done(self, replica: Host, timed_out: bool, now: float) -> None:
+    def done(self, replica: Replica, timed_out: bool, now: float) -> None:
         index = self.replicas.index(replica)
         self.outstanding[index] -= 1
         if timed_out:

@@ -2,7 +2,7 @@
 
 A run keeps every trace record in memory (ARCHITECTURE.md, "Trace"), or, with ``--trace-mode
 stream``, the few kinds the checks read across the whole trace
-(:mod:`~concertsim.sim.spilled_trace`); either way its memory and its time grow with the number of
+(:mod:`~concertsim.sim.infrastructure.spilled_trace`); either way its memory and its time grow with the number of
 records, and the records with what the users do. Two kinds of work
 dominate:
 

@@ -19,8 +19,8 @@ import simpy
 
 from concertsim.models import identity
 from concertsim.models.errors import DomainError, Forbidden
-from concertsim.sim.host import Handler, Host
-from concertsim.sim.network import Failed, Reply, Timeout
+from concertsim.sim.hosting.host import Handler, Host
+from concertsim.sim.infrastructure.network import Failed, Reply, Timeout
 
 __all__ = ["Route", "ROUTES", "authorise", "install_routes", "TokenBucket"]
 

@@ -7,11 +7,12 @@ With ``design.point_shift`` = x (and ``design.topology: monolith``):
   database of its own (the *new* store), its own outbox and relay, reached over the network.
   Both stores are loaded with every account before the run (the migration's copy).
 - **Routing by user bucket.** A router in front of Point's endpoints (:attr:`Host.route`, on every
-  host) sends the calls of x % of the users (:class:`~concertsim.sim.shift_routing.ShiftRouting`) to the new service, over the network,
+  host) sends the calls of x % of the users
+  (:class:`~concertsim.sim.hosting.shift_routing.ShiftRouting`) to the new service, over the network,
   and leaves the others on the monolith's path (a function call inside the monolith, or the
   gateway's call to the monolith). The store of a user's path *owns* the user's account; the
   compensation (ReservationFailedEvent) is acted on only by the owning Point
-  (:mod:`concertsim.sim.shift_routing`). The new service's events go through its outbox and the
+  (:mod:`concertsim.sim.hosting.shift_routing`). The new service's events go through its outbox and the
   broker; the monolith's groups that subscribe to Point's events (Reservation, for
   PointRefundedEvent) consume them from the broker too, and the monolith now sends
   ReservationFailedEvent to the broker, for the new service.
@@ -40,17 +41,18 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models import points
-from concertsim.sim.consumer import consume_partition, consume_retries, consumer_name
-from concertsim.sim.host import Host
-from concertsim.sim.network import Failed, Ok, Reply
-from concertsim.sim.random_streams import sampler
-from concertsim.sim.relay import relay_name, relay_outbox
+from concertsim.sim.hosting.host import Host
+from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT, ShiftRouting
+from concertsim.sim.infrastructure.network import Failed, Ok, Reply
+from concertsim.sim.infrastructure.random_streams import sampler
+from concertsim.sim.infrastructure.storage import DELETED, CommitFailed, Database, Transaction
+from concertsim.sim.messaging.consumer import consume_partition, consume_retries, consumer_name
+from concertsim.sim.messaging.dual_write import DualWrite
+from concertsim.sim.messaging.relay import relay_name, relay_outbox
 from concertsim.sim.services import point as point_service
-from concertsim.sim.shift_routing import NEW_POINT, OLD_POINT, ShiftRouting
-from concertsim.sim.storage import DELETED, CommitFailed, Database, Transaction
 
 if TYPE_CHECKING:
-    from concertsim.sim.system import System
+    from concertsim.sim.run.system import System
 
 __all__ = ["PointShift", "POINT_TABLES", "REPLICATE", "owners_view", "user_of"]
 
@@ -216,7 +218,7 @@ def _new_point_host(system: System) -> Host:
     commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{NEW_POINT}"))
     database = Database(NEW_POINT, world.env, commit_latency, connections)
     host = Host(world, NEW_POINT, spec, database, scenario.design.publish, service=NEW_POINT)
-    host.broker, host.network, host.peers, host.balancers = system.broker, system.network, system.hosts, {}
+    host.publisher, host.network, host.peers = DualWrite(system.broker, host), system.network, system.hosts
     system.hosts[NEW_POINT] = host
     system.replicas[NEW_POINT] = [host]
     wallet = database.begin()

@@ -5,7 +5,7 @@ Nine in ten records of a run are calls, transactions and client operations (``ca
 only kind by kind, so a :class:`SpillingTrace` keeps them out of memory: each is appended to its
 kind's spill file in chunks of :data:`CHUNK` records (``marshal``, which reads back about ten times
 faster than JSON) and read back whenever a reader asks for that kind. Every other kind stays in
-memory, as in :class:`~concertsim.sim.trace.Trace`.
+memory, as in :class:`~concertsim.sim.infrastructure.trace.Trace`.
 
 Reading is the same interface: iteration and ``of_kind`` merge the kinds back into trace order by
 sequence number, so checks, metrics, reports and the JSONL file (and with it the run's SHA-256) are
@@ -31,7 +31,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from concertsim.sim.trace import Trace, TraceRecord, record_to_json
+from concertsim.sim.infrastructure.trace import Trace, TraceRecord, record_to_json
 
 __all__ = ["SpillingTrace", "TraceSpillError", "SPILLED_KINDS", "CHUNK"]
 
@@ -133,7 +133,7 @@ class _KeptRecords:
 
 
 class SpillingTrace(Trace):
-    """A :class:`~concertsim.sim.trace.Trace` whose :data:`SPILLED_KINDS` live on disk.
+    """A :class:`~concertsim.sim.infrastructure.trace.Trace` whose :data:`SPILLED_KINDS` live on disk.
 
     ``directory`` is where the spill folder is made (the system's temporary folder by default).
     """

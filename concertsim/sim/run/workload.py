@@ -26,11 +26,11 @@ import simpy
 
 from concertsim.models import identity
 from concertsim.scenarios.schema import Workload as WorkloadSpec
-from concertsim.sim.history import ClientOp, Outcome
-from concertsim.sim.host import Host
-from concertsim.sim.network import Failed, Network, Reply, Timeout
-from concertsim.sim.random_streams import sampler
-from concertsim.sim.world import World
+from concertsim.sim.hosting.host import Host
+from concertsim.sim.infrastructure.network import Failed, Network, Reply, Timeout
+from concertsim.sim.infrastructure.random_streams import sampler
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.run.history import ClientOp, Outcome
 
 __all__ = ["Workload", "CLIENT", "EXIT_REASONS"]
 

@@ -30,7 +30,7 @@ from typing import Any
 import simpy
 
 from concertsim.models.events import Event
-from concertsim.sim.workers import WorkerPool
+from concertsim.sim.infrastructure.workers import WorkerPool
 
 __all__ = [
     "DELETED",
