@@ -1,14 +1,22 @@
-"""``events-readable``: a rolling upgrade of an event's schema (seed 6.3, event versioning) loses
-no consumer's ability to read what it is delivered.
+"""A rolling upgrade of an event's schema (seed 6.3, event versioning) keeps what consumers read.
 
-Judged on the ``consumer.unreadable`` records: a consumer refused an event because it was written
-in a version the consumer could not read then. The message names the order of the upgrade that
-broke (producers or consumers first) and the reader that would have kept it readable.
+``events-readable``: no consumer refuses an event it is delivered. Judged on the
+``consumer.unreadable`` records: a consumer refused an event because it was written in a version
+its reader could not read then, or whose record did not resolve against its schema (a required
+field missing). The message names the order of the upgrade that broke (producers or consumers
+first) and the reader that would have kept it readable.
+
+``events-read-as-written``: what a consumer derives from a record is what its producer meant. A
+reader that resolves a record it was not written for may read a renamed or split field as its
+default (a buyer 0, a seat 0, an amount of 0) without refusing anything; judged by comparing each
+``consumer.read`` payload with the producer's ``event.raised`` payload, field by field.
 """
 
 from __future__ import annotations
 
-from concertsim.checks.applicability import schema_upgraded
+from typing import Any
+
+from concertsim.checks.applicability import schema_read, schema_upgraded
 from concertsim.checks.base import Violation, invariant
 from concertsim.sim.result import RunResult
 
@@ -26,6 +34,11 @@ _FIX = {
     1: "reading v2 before being upgraded needs a tolerant reader",
     2: "reading v1 after being upgraded needs a tolerant or an upcasting reader",
 }
+
+
+def _because(data: dict[str, Any]) -> str:
+    reason = data.get("reason")
+    return f" ({reason})" if reason else ""
 
 
 @invariant(
@@ -46,10 +59,57 @@ def events_readable(result: RunResult) -> list[Violation]:
         violations.append(Violation(
             "events-readable",
             f"{data['group']} could not read {data['type']} v{data['version']} ({data['event_id']}): it read "
-            f"v{data['reads']} with {'an' if data['reader'][0] in 'aeiou' else 'a'} {data['reader']} reader; {order}, and {_FIX[data['reads']]}",
+            f"v{data['reads']} with {'an' if data['reader'][0] in 'aeiou' else 'a'} {data['reader']} reader"
+            f"{_because(data)}; {order}, and {_FIX[data['reads']]}",
             at=record.at,
             evidence={"event_id": data["event_id"], "group": data["group"], "version": data["version"],
                       "reads": data["reads"], "reader": data["reader"]},
             records=(record.seq,),
+        ))
+    return violations
+
+
+def _differences(meant: dict[str, Any], derived: dict[str, Any]) -> list[str]:
+    return [f"{name} {derived.get(name)!r} instead of {value!r}"
+            for name, value in meant.items() if derived.get(name) != value]
+
+
+@invariant(
+    "events-read-as-written",
+    "safety",
+    "During a rolling upgrade of an event's schema, every consumer derives from each event it "
+    "reads the payload its producer wrote, whichever versions wrote and read it: no field is read "
+    "as a default in place of the value sent.",
+    applies=schema_read,
+)
+def events_read_as_written(result: RunResult) -> list[Violation]:
+    upgrade = result.scenario.schema_upgrade
+    rollout = result.scenario.schema_rollout()
+    if upgrade is None or rollout is None or not rollout.shipped:
+        return []
+    order = _order(upgrade.producers_at, upgrade.consumers_at)
+    meant = {r.data["event_id"]: r for r in result.trace.of_kind("event.raised") if r.data["type"] == rollout.event_type}
+    violations = []
+    judged: set[tuple[str, str]] = set()
+    for record in result.trace.of_kind("consumer.read"):
+        data = record.data
+        if (data["group"], data["event_id"]) in judged:
+            continue
+        judged.add((data["group"], data["event_id"]))
+        raised = meant.get(data["event_id"])
+        if raised is None:
+            continue
+        wrong = _differences(raised.data["payload"], data["payload"])
+        if not wrong:
+            continue
+        violations.append(Violation(
+            "events-read-as-written",
+            f"{data['group']} read {data['type']} v{data['version']} ({data['event_id']}) as v{data['reads']} with "
+            f"{'an' if data['reader'][0] in 'aeiou' else 'a'} {data['reader']} reader and applied "
+            f"{', '.join(wrong)}; {order}",
+            at=record.at,
+            evidence={"event_id": data["event_id"], "group": data["group"], "version": data["version"],
+                      "reads": data["reads"], "reader": data["reader"], "wrong": wrong},
+            records=(raised.seq, record.seq),
         ))
     return violations

@@ -183,6 +183,10 @@ class Event(BaseModel):
     trace_id: str
     causation_id: str | None = None
     payload: EventPayload
+    body: dict[str, Any] | None = None
+    """The payload serialized as the writer's schema ``version`` has it, when the event's schema
+    is being upgraded (``concertsim.models.schemas``): what the outbox stores and the broker
+    carries, and all a consumer may read. None: the payload travels in its own shape."""
 
     @classmethod
     def wrap(
@@ -195,9 +199,11 @@ class Event(BaseModel):
         trace_id: str,
         causation_id: str | None = None,
         version: int | None = None,
+        body: dict[str, Any] | None = None,
     ) -> Event:
         """Put ``payload`` in an envelope whose ``type`` comes from the payload class, and its
-        ``version`` too unless given (a producer part-way through a schema upgrade)."""
+        ``version`` too unless given (a producer part-way through a schema upgrade, which also
+        gives the ``body`` it serialized the payload to)."""
         return cls(
             event_id=event_id,
             type=payload.TYPE,
@@ -207,11 +213,13 @@ class Event(BaseModel):
             trace_id=trace_id,
             causation_id=causation_id,
             payload=payload,
+            body=body,
         )
 
     def to_record(self) -> dict[str, Any]:
-        """A plain-JSON dict of the envelope (for traces and reports)."""
-        return {
+        """A plain-JSON dict of the envelope (for traces and reports), with its ``body`` when it
+        has one."""
+        record = {
             "event_id": self.event_id,
             "type": self.type,
             "version": self.version,
@@ -221,6 +229,9 @@ class Event(BaseModel):
             "causation_id": self.causation_id,
             "payload": self.payload.model_dump(),
         }
+        if self.body is not None:
+            record["body"] = dict(self.body)
+        return record
 
 
 def upcast(type_name: str, version: int, body: dict[str, Any]) -> EventPayload:
