@@ -141,7 +141,12 @@ def resolve(record: Mapping[str, Any], writer: RecordSchema, reader: RecordSchem
     read: dict[str, Any] = {}
     for field in reader.fields:
         source = _writer_field(writer, field)
-        read[field.name] = record[source.name] if source is not None else field.default
+        if source is None:
+            read[field.name] = field.default
+        elif source.type != field.type and field.type == "double":
+            read[field.name] = float(record[source.name])
+        else:
+            read[field.name] = record[source.name]
     return read
 
 
