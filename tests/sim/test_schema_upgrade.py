@@ -119,3 +119,16 @@ def test_without_an_upgrade_no_record_is_serialized_or_read() -> None:
     assert "events-readable" not in plain.violated
     assert plain.not_applicable["events-read-as-written"] == "no event schema is upgraded (no schema_upgrade)"
     assert not any(r.kind in ("consumer.unreadable", "consumer.read") for r in plain.result.trace.records)
+
+
+CONCERT_FAILS = "faults=[{at: 1, kind: commit_failure, target: concert, duration: 3, params: {rate: 1.0}}]"
+
+
+def test_events_parked_before_the_upgrade_are_read_with_the_upgraded_reader_when_re_driven() -> None:
+    outcome = upgraded(30, 5, "upcasting", "schema_upgrade.defaults=true", "design.retries=0", CONCERT_FAILS)
+    trace = outcome.result.trace
+    parked = {r.data["event_id"] for r in trace.of_kind("broker.dead_letter") if r.data["type"] == "SeatReservedEvent"}
+    assert parked, "Concert's failing commits park SeatReservedEvent v1 records"
+    re_read = [r for r in trace.of_kind("consumer.read") if r.data["event_id"] in parked and r.at >= 5]
+    assert re_read and all((r.data["version"], r.data["reads"]) == (1, 2) for r in re_read)
+    assert outcome.violated == []
