@@ -4,7 +4,9 @@ An event is raised by a domain function inside a local transaction and carried u
 outbox, broker and consumers. The envelope (ARCHITECTURE.md) holds what the infrastructure needs:
 
 - ``event_id``: unique within a run; the inbox de-duplicates on it (seed 4.2.3).
-- ``type`` and ``version``: the schema of ``payload`` (seed 6, event versioning).
+- ``type`` and ``version``: the schema of ``payload`` (seed 6, event versioning); during a
+  schema upgrade, ``body`` is the payload serialized in that version's schema, what a consumer
+  parses (``concertsim.models.schemas``).
 - ``occurred_at``: the simulated time the raising service's clock showed (seed 4.2.3 timestamps).
 - ``key``: the partition key, the aggregate the event is about (seed 4.2.3 ordering).
 - ``trace_id`` / ``causation_id``: the saga the event belongs to and the event or call that caused it.
@@ -237,8 +239,8 @@ class Event(BaseModel):
 def upcast(type_name: str, version: int, body: dict[str, Any]) -> EventPayload:
     """Parse a serialized payload of any known version into the current schema.
 
-    Every schema is at version 1 today; an older version would be converted here, in one place,
-    so consumers only ever see the current shape (seed 6, event versioning).
+    Every payload class is version 1, the payload's own shape; the seat events' version 2 records
+    and their readers are ``concertsim.models.schemas`` (seed 6, event versioning).
     """
     try:
         payload_cls = PAYLOAD_TYPES[type_name]
@@ -255,9 +257,10 @@ def upcast(type_name: str, version: int, body: dict[str, Any]) -> EventPayload:
 
 READERS = ("strict", "tolerant", "upcasting")
 """How a consumer reads a version it was not written for: ``strict`` not at all; ``tolerant``
-(backward compatibility) reads both, ignoring a field it does not know and defaulting one that is
-missing; ``upcasting`` (a conversion layer) converts an older version up to its own, but cannot
-read a newer one."""
+reads both, resolving the record against its own schema as Avro does (a field it does not know is
+ignored, one that is missing takes its default, and one missing without a default makes the
+record unreadable: ``concertsim.models.schemas.resolve``); ``upcasting`` (a conversion layer)
+converts an older version up to its own, but cannot read a newer one."""
 
 
 def written_version(now: float, switch_at: float | None) -> int:
@@ -272,7 +275,8 @@ def reader_version(now: float, switch_at: float | None) -> int:
 
 def readable(version: int, reads: int, reader: str) -> bool:
     """Whether a consumer that natively reads version ``reads``, with ``reader`` (one of
-    :data:`READERS`), can read an event written in ``version``."""
+    :data:`READERS`), tries to read an event written in ``version`` at all; a record it tries
+    may still fail to resolve (``concertsim.models.schemas.SchemaRollout.read``)."""
     if version == reads or reader == "tolerant":
         return True
     return reader == "upcasting" and version < reads

@@ -44,6 +44,8 @@ from concertsim.models.events import (
     ReservationCompleted,
     SeatReserved,
     readable,
+    reader_version,
+    written_version,
 )
 
 __all__ = [
@@ -296,10 +298,6 @@ def evolution(event_type: str, *, defaults: bool = False, aliases: bool = True) 
 # --- a rolling upgrade ----------------------------------------------------------------------------
 
 
-def _version_at(now: float, switch_at: float | None) -> int:
-    return 2 if switch_at is not None and now >= switch_at else 1
-
-
 @dataclass(frozen=True)
 class SchemaRollout:
     """A rolling upgrade of one event's schema to version 2: registered (or refused) once, before
@@ -323,10 +321,10 @@ class SchemaRollout:
         return self.refused is None
 
     def written_version(self, now: float) -> int:
-        return _version_at(now, self.producers_at if self.shipped else None)
+        return written_version(now, self.producers_at if self.shipped else None)
 
     def reader_version(self, now: float) -> int:
-        return _version_at(now, self.consumers_at if self.shipped else None)
+        return reader_version(now, self.consumers_at if self.shipped else None)
 
     def write(self, payload: EventPayload, version: int) -> dict[str, Any]:
         """The record ``payload`` is serialized to by a producer of ``version``."""
