@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from concertsim.models import points, reservations
 from concertsim.models.reservations import ReservationStatus
+from concertsim.models.schemas import LEDGER_ENTRY
 from concertsim.sim.result import RunResult
 
 __all__ = [
@@ -37,6 +38,9 @@ def schema_upgraded(result: RunResult) -> str | None:
         return "no event schema is upgraded (no schema_upgrade)"
     if not rollout.shipped:
         return f"no event schema is upgraded: the schema registry refused v2 ({rollout.refused})"
+    if rollout.event_type == LEDGER_ENTRY and result.scenario.design.point_storage != "events":
+        return (f"{LEDGER_ENTRY} is the schema of Point's event-sourced streams, and Point's accounts are not "
+                "event-sourced (design.point_storage=state)")
     return None
 
 
@@ -46,6 +50,11 @@ def schema_read(result: RunResult) -> str | None:
     reason = schema_upgraded(result)
     if reason is not None:
         return reason
+    rollout = result.scenario.schema_rollout()
+    if rollout is not None and rollout.event_type == LEDGER_ENTRY:
+        if not any(result.table(service, points.STREAM_RECORDS) for service in result.state):
+            return "no stream event was stored as a record"
+        return None
     if next(iter(result.trace.of_kind("consumer.read")), None) is None:
         return "no consumer read an event of the upgraded schema"
     return None

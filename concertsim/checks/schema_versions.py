@@ -14,9 +14,14 @@ default (a buyer 0, a seat 0, an amount of 0) without refusing anything; judged 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from concertsim.checks.applicability import schema_read, schema_upgraded
+from concertsim.checks.points_ledger import point_events
+from concertsim.models import points
+from concertsim.models.errors import UnreadableEvent
+from concertsim.models.schemas import LEDGER_ENTRY
 from concertsim.checks.base import Violation, invariant
 from concertsim.sim.result import RunResult
 
@@ -66,7 +71,61 @@ def events_readable(result: RunResult) -> list[Violation]:
                       "reads": data["reads"], "reader": data["reader"]},
             records=(record.seq,),
         ))
+    rollout = result.scenario.schema_rollout()
+    if rollout is not None and rollout.shipped and rollout.event_type == LEDGER_ENTRY:
+        violations += _stream_refusals(result, order)
     return violations
+
+
+def _stream_refusals(result: RunResult, order: str) -> list[Violation]:
+    """Point refusing a request or a refund because a stream event it replays cannot be read, and
+    the stream events Point's final reader cannot read."""
+    violations = []
+    for record in result.trace.of_kind("call.serve", "consumer.failed"):
+        data = record.data
+        refused = (data.get("outcome") == "unreadable-event" if record.kind == "call.serve"
+                   else str(data.get("reason", "")).startswith(f"UnreadableEvent({LEDGER_ENTRY}"))
+        if refused:
+            what = data.get("endpoint") or f"the {data['group']} handling of {data['event_id']}"
+            violations.append(Violation(
+                "events-readable",
+                f"{record.party} could not replay an account's stream for {what}: a {LEDGER_ENTRY} it holds "
+                f"is in a version its reader cannot read; {order}",
+                at=record.at, evidence={"party": record.party, "kind": record.kind}, records=(record.seq,),
+            ))
+    for service, user_id, entry_id, version, outcome in _replayed_at_the_end(result):
+        if isinstance(outcome, UnreadableEvent):
+            violations.append(Violation(
+                "events-readable",
+                f"{service} cannot replay user {user_id}'s stream after the upgrade: {entry_id} ({LEDGER_ENTRY} "
+                f"v{version}) is unreadable to its v{outcome.reader_version} {outcome.reader} reader"
+                f"{f' ({outcome.reason})' if outcome.reason else ''}; {order}",
+                evidence={"service": service, "user_id": user_id, "entry_id": entry_id, "version": version},
+                records=point_events(result, user_id),
+            ))
+    return violations
+
+
+def _replayed_at_the_end(result: RunResult) -> list[tuple[str, int, str, int, Any]]:
+    """(service, user, entry id, written version, outcome) for every stream event stored as a
+    record: the outcome is (the entry as Point's reader at the end of the run reads it, the entry
+    Point meant), or the :class:`UnreadableEvent` that reader raises."""
+    rollout = result.scenario.schema_rollout()
+    assert rollout is not None
+    reads = rollout.reader_version(math.inf)
+    found = []
+    for service in sorted(result.state):
+        stored = result.table(service, points.STREAM_RECORDS)
+        for entry_id in sorted(stored):
+            version, record = stored[entry_id]
+            try:
+                read: Any = rollout.read(record, version, reads)
+            except UnreadableEvent as refused:
+                read = refused
+            meant = result.table(service, points.LEDGER)[entry_id]
+            found.append((service, meant.user_id, str(entry_id), version, (read, meant)
+                          if not isinstance(read, UnreadableEvent) else read))
+    return found
 
 
 def _differences(meant: dict[str, Any], derived: dict[str, Any]) -> list[str]:
@@ -88,6 +147,8 @@ def events_read_as_written(result: RunResult) -> list[Violation]:
     if upgrade is None or rollout is None or not rollout.shipped:
         return []
     order = _order(upgrade.producers_at, upgrade.consumers_at)
+    if rollout.event_type == LEDGER_ENTRY:
+        return _streams_replayed_as_written(result, order)
     meant = {r.data["event_id"]: r for r in result.trace.of_kind("event.raised") if r.data["type"] == rollout.event_type}
     violations = []
     judged: set[tuple[str, str]] = set()
@@ -112,4 +173,28 @@ def events_read_as_written(result: RunResult) -> list[Violation]:
                       "reads": data["reads"], "reader": data["reader"], "wrong": wrong},
             records=(raised.seq, record.seq),
         ))
+    return violations
+
+
+def _streams_replayed_as_written(result: RunResult, order: str) -> list[Violation]:
+    """Each stream event as Point's reader at the end of the run replays it, against the entry
+    Point meant (its ``ledger`` row)."""
+    violations = []
+    for service, user_id, entry_id, version, outcome in _replayed_at_the_end(result):
+        if isinstance(outcome, UnreadableEvent):
+            continue
+        read, meant = outcome
+        wrong = _differences({f: getattr(meant, f) for f in meant.__dataclass_fields__},
+                             {f: getattr(read, f) for f in read.__dataclass_fields__})
+        if wrong:
+            rollout = result.scenario.schema_rollout()
+            assert rollout is not None
+            violations.append(Violation(
+                "events-read-as-written",
+                f"{service} replays {entry_id} of user {user_id}'s stream ({LEDGER_ENTRY} v{version}) with a "
+                f"v{rollout.reader_version(math.inf)} {rollout.reader} reader as {', '.join(wrong)}; {order}",
+                evidence={"service": service, "user_id": user_id, "entry_id": entry_id, "version": version,
+                          "wrong": wrong},
+                records=point_events(result, user_id),
+            ))
     return violations

@@ -38,6 +38,7 @@ from functools import lru_cache
 from typing import Any
 
 from concertsim.models.errors import UnreadableEvent
+from concertsim.models.points import LedgerEntry
 from concertsim.models.events import (
     PAYLOAD_TYPES,
     EventPayload,
@@ -62,6 +63,8 @@ __all__ = [
     "evolution",
     "SchemaRollout",
     "plan_rollout",
+    "LEDGER_ENTRY",
+    "LedgerEvolution",
 ]
 
 SEATS_PER_ROW = 20
@@ -254,6 +257,14 @@ class Evolution:
         """A version 1 record as version 2 writes the same payload: the conversion layer."""
         return self.write(self.derive(record, 1), 2)
 
+    def meaning(self, written: Any) -> dict[str, Any]:
+        """What a producer means by ``written`` (a payload), as a dict."""
+        return written.model_dump()  # type: ignore[no-any-return]
+
+    def build(self, derived: Mapping[str, Any]) -> Any:
+        """The object a reader applies, from what it derived."""
+        return self.payload_cls.model_validate(derived)
+
 
 def _evolve(payload_cls: type[EventPayload], renamed: tuple[str, str], *, defaults: bool,
             aliases: bool) -> Evolution:
@@ -275,12 +286,68 @@ def _evolve(payload_cls: type[EventPayload], renamed: tuple[str, str], *, defaul
     return Evolution(v1, RecordSchema(payload_cls.TYPE, 2, tuple(fields)), renamed)
 
 
+LEDGER_ENTRY = "PointLedgerEntry"
+"""The schema of the events in Point's event-sourced streams (``concertsim.models.points``): its
+ledger entries, stored as records and replayed through Point's reader."""
+
+_OPTIONAL = ("reservation_id", "use_id", "request_key")
+"""Ledger entry fields that may be absent: an empty string in a record (for Avro's null union)."""
+
+
+@dataclass(frozen=True)
+class LedgerEvolution(Evolution):
+    """Point's stream entries: version 2 renames ``amount`` to ``points`` and adds the signed
+    ``delta`` the entry makes to the balance (a new required field unless ``defaults``)."""
+
+    @property
+    def payload_cls(self) -> type[EventPayload]:
+        raise TypeError("a ledger entry is not an event payload")
+
+    def write(self, meant: Mapping[str, Any], version: int) -> dict[str, Any]:
+        record = {name: ("" if name in _OPTIONAL and value is None else value) for name, value in meant.items()}
+        if version == 1:
+            return record
+        record["points"] = record.pop("amount")
+        record["delta"] = _LEDGER_SIGN[meant["kind"]] * meant["amount"]
+        return {field.name: record[field.name] for field in self.v2.fields}
+
+    def derive(self, record: Mapping[str, Any], version: int) -> dict[str, Any]:
+        derived = {field.name: record["points" if version == 2 and field.name == "amount" else field.name]
+                   for field in self.v1.fields}
+        return {name: (None if name in _OPTIONAL and value == "" else value) for name, value in derived.items()}
+
+    def meaning(self, written: Any) -> dict[str, Any]:
+        return {field.name: getattr(written, field.name) for field in self.v1.fields}
+
+    def build(self, derived: Mapping[str, Any]) -> Any:
+        return LedgerEntry(**derived)
+
+
+_LEDGER_SIGN = {"charge": 1, "use": -1, "refund": 1}
+
+
+def _ledger_evolution(*, defaults: bool, aliases: bool) -> LedgerEvolution:
+    def field(name: str, avro_type: str) -> SchemaField:
+        return SchemaField(name, avro_type, _ZERO[avro_type])
+
+    v1 = RecordSchema(LEDGER_ENTRY, 1, (
+        field("entry_id", "string"), field("user_id", "int"), field("kind", "string"), field("amount", "int"),
+        field("at", "double"), field("reservation_id", "string"), field("use_id", "string"),
+        field("request_key", "string"),
+    ))
+    new_default = 0 if defaults else REQUIRED
+    v2_fields = [SchemaField("points", "int", new_default, ("amount",) if aliases else ()) if f.name == "amount" else f
+                 for f in v1.fields]
+    v2_fields.append(SchemaField("delta", "int", new_default))
+    return LedgerEvolution(v1, RecordSchema(LEDGER_ENTRY, 2, tuple(v2_fields)), ("amount", "points"))
+
+
 _RENAMED: dict[str, tuple[type[EventPayload], tuple[str, str]]] = {
     SeatReserved.TYPE: (SeatReserved, ("user_id", "buyer_id")),
     ReservationCompleted.TYPE: (ReservationCompleted, ("amount", "price_paid")),
 }
 
-EVOLUTIONS: tuple[str, ...] = tuple(_RENAMED)
+EVOLUTIONS: tuple[str, ...] = (*_RENAMED, LEDGER_ENTRY)
 """The event types with a version 2."""
 
 
@@ -288,6 +355,8 @@ EVOLUTIONS: tuple[str, ...] = tuple(_RENAMED)
 def evolution(event_type: str, *, defaults: bool = False, aliases: bool = True) -> Evolution:
     """The two versions of ``event_type`` (one of :data:`EVOLUTIONS`): version 2's new fields
     with defaults or required, its renamed field with the old name as alias or without."""
+    if event_type == LEDGER_ENTRY:
+        return _ledger_evolution(defaults=defaults, aliases=aliases)
     try:
         payload_cls, renamed = _RENAMED[event_type]
     except KeyError:
@@ -326,11 +395,12 @@ class SchemaRollout:
     def reader_version(self, now: float) -> int:
         return reader_version(now, self.consumers_at if self.shipped else None)
 
-    def write(self, payload: EventPayload, version: int) -> dict[str, Any]:
-        """The record ``payload`` is serialized to by a producer of ``version``."""
-        return self.evolution.write(payload.model_dump(), version)
+    def write(self, payload: Any, version: int) -> dict[str, Any]:
+        """The record ``payload`` (an event's payload, or a ledger entry) is serialized to by a
+        producer of ``version``."""
+        return self.evolution.write(self.evolution.meaning(payload), version)
 
-    def read(self, record: Mapping[str, Any], version: int, reads: int) -> EventPayload:
+    def read(self, record: Mapping[str, Any], version: int, reads: int) -> Any:
         """The payload a consumer reading ``reads`` natively derives from ``record``, written in
         ``version``. Raises :class:`UnreadableEvent` when its reader cannot read that version or
         the record does not resolve against its schema."""
@@ -344,7 +414,7 @@ class SchemaRollout:
                 own = resolve(record, evolution.schema(version), evolution.schema(reads))
         except SchemaMismatch as mismatch:
             raise UnreadableEvent(self.event_type, version, reads, self.reader, reason=mismatch.reason) from None
-        return evolution.payload_cls.model_validate(evolution.derive(own, reads))
+        return evolution.build(evolution.derive(own, reads))
 
 
 @lru_cache(maxsize=64)

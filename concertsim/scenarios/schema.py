@@ -181,9 +181,12 @@ class SchemaUpgrade(_Frozen):
     ``consumers_at`` (None: never), and ``reader`` says how a consumer reads the version it was
     not written for (``concertsim.models.events.READERS``). ``defaults`` gives v2's new fields
     defaults (optional, not required); ``aliases`` names the renamed field's old name as an alias
-    in v2. The registry checks v2 under ``design.schema_compatibility`` before anyone ships it."""
+    in v2. The registry checks v2 under ``design.schema_compatibility`` before anyone ships it.
+    ``PointLedgerEntry`` is the schema of the events in Point's event-sourced streams
+    (``design.point_storage=events``): Point writes them in v2 from ``producers_at`` and replays
+    its streams with a v2 reader from ``consumers_at``."""
 
-    event: Literal["SeatReservedEvent", "ReservationCompletedEvent"]
+    event: Literal["SeatReservedEvent", "ReservationCompletedEvent", "PointLedgerEntry"]
     producers_at: NonNegativeSeconds | None = None
     consumers_at: NonNegativeSeconds | None = None
     reader: Literal["strict", "tolerant", "upcasting"] = "strict"

@@ -147,3 +147,16 @@ def test_the_envelope_carries_the_body_as_written_and_records_it() -> None:
     assert event.to_record()["body"] == body and event.to_record()["payload"] == HOLD.model_dump()
     plain = Event.wrap(HOLD, event_id="evt-1", occurred_at=4.0, key=HOLD.partition_key(), trace_id="op-1")
     assert "body" not in plain.to_record()
+
+
+def test_point_stream_events_v2_rename_the_amount_and_add_the_signed_delta() -> None:
+    from concertsim.models.points import LedgerEntry
+    from concertsim.models.schemas import LEDGER_ENTRY
+
+    entry = LedgerEntry("led-1", 7, "use", 300, 4.0, "res-1", "use-1", "key-1")
+    rollout = plan_rollout(LEDGER_ENTRY, 0.0, 0.0, "upcasting")
+    record = rollout.write(entry, 2)
+    assert (record["points"], record["delta"]) == (300, -300) and "amount" not in record
+    assert rollout.read(record, 2, 2) == entry
+    assert rollout.read(rollout.write(LedgerEntry("led-2", 7, "charge", 5, 1.0), 1), 1, 2).reservation_id is None
+    assert rollout.refused is not None, "BACKWARD refuses a required delta a v2 reader cannot find in v1"

@@ -132,3 +132,39 @@ def test_events_parked_before_the_upgrade_are_read_with_the_upgraded_reader_when
     re_read = [r for r in trace.of_kind("consumer.read") if r.data["event_id"] in parked and r.at >= 5]
     assert re_read and all((r.data["version"], r.data["reads"]) == (1, 2) for r in re_read)
     assert outcome.violated == []
+
+
+@cache
+def point_upgraded(reader: str, *settings: str) -> RunOutcome:
+    """Point's stream events upgraded: Point replays with a v2 reader from 5 s, writes v2 from 10 s."""
+    return run("event-sourced-point", overrides=[
+        "schema_upgrade.event=PointLedgerEntry", "schema_upgrade.consumers_at=5", "schema_upgrade.producers_at=10",
+        f"schema_upgrade.reader={reader}", "schema_upgrade.defaults=true", *settings])
+
+
+def test_an_upgraded_point_replays_streams_written_before_it_through_the_upcaster() -> None:
+    outcome = point_upgraded("upcasting")
+    assert outcome.violated == [] and "events-read-as-written" in outcome.held
+    stored = outcome.result.table("point", "account_stream_records")
+    assert {version for version, _ in stored.values()} == {1, 2}
+
+
+def test_a_tolerant_point_replays_an_old_streams_renamed_amount_as_zero() -> None:
+    outcome = point_upgraded("tolerant", "schema_upgrade.aliases=false")
+    assert "events-read-as-written" in outcome.violated
+    verdict = next(v for v in outcome.verdicts if v.invariant.id == "events-read-as-written")
+    assert "with a v2 tolerant reader as amount 0 instead of" in verdict.violations[0].message
+
+
+def test_a_strict_point_cannot_replay_an_old_stream_after_its_upgrade() -> None:
+    outcome = point_upgraded("strict")
+    assert "events-readable" in outcome.violated
+    messages = [v.message for v in next(v for v in outcome.verdicts if v.invariant.id == "events-readable").violations]
+    assert any("could not replay an account's stream for point." in m for m in messages)
+    assert any("cannot replay user" in m and "unreadable to its v2 strict reader" in m for m in messages)
+
+
+def test_a_stream_upgrade_without_event_sourcing_is_not_applicable() -> None:
+    outcome = point_upgraded("upcasting", "design.point_storage=state")
+    assert "Point's accounts are not event-sourced" in outcome.not_applicable["events-read-as-written"]
+    assert "Point's accounts are not event-sourced" in outcome.not_applicable["events-readable"]
