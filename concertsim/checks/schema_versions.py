@@ -10,6 +10,11 @@ first) and the reader that would have kept it readable.
 reader that resolves a record it was not written for may read a renamed or split field as its
 default (a buyer 0, a seat 0, an amount of 0) without refusing anything; judged by comparing each
 ``consumer.read`` payload with the producer's ``event.raised`` payload, field by field.
+
+For Point's stream events (``PointLedgerEntry``) the consumer is Point replaying its own streams:
+both invariants also judge each stored record as Point's reader at the end of the run reads it,
+against the ledger row Point meant, and ``events-readable`` counts the requests and handlings
+Point refused because a replay could not read an event (``unreadable-event``).
 """
 
 from __future__ import annotations
@@ -18,11 +23,11 @@ import math
 from typing import Any
 
 from concertsim.checks.applicability import schema_read, schema_upgraded
+from concertsim.checks.base import Violation, invariant
 from concertsim.checks.points_ledger import point_events
 from concertsim.models import points
 from concertsim.models.errors import UnreadableEvent
 from concertsim.models.schemas import LEDGER_ENTRY
-from concertsim.checks.base import Violation, invariant
 from concertsim.sim.result import RunResult
 
 

@@ -24,6 +24,10 @@ its own version; ``tolerant`` resolves any version against its own; ``upcasting`
 older record up with a hand-written conversion (:attr:`Evolution.upcast`), which gets the split
 and the rename right, and cannot read a newer one.
 
+Point's event-sourced streams have versions too (:data:`LEDGER_ENTRY`, :class:`LedgerEvolution`):
+version 2 of a stream event renames ``amount`` to ``points`` and adds the signed ``delta``; Point
+stores each event as a record and replays it through its reader.
+
 The schema registry (:func:`registry_refusal`) checks a new version against the registered ones
 under a compatibility mode, as Confluent Schema Registry does: ``backward`` (a reader of the new
 schema reads data of the last one), ``forward`` (a reader of the last schema reads data of the new
@@ -38,7 +42,6 @@ from functools import lru_cache
 from typing import Any
 
 from concertsim.models.errors import UnreadableEvent
-from concertsim.models.points import LedgerEntry
 from concertsim.models.events import (
     PAYLOAD_TYPES,
     EventPayload,
@@ -48,6 +51,7 @@ from concertsim.models.events import (
     reader_version,
     written_version,
 )
+from concertsim.models.points import LedgerEntry
 
 __all__ = [
     "SEATS_PER_ROW",
