@@ -110,6 +110,16 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         # (2 s) for a pause to catch a driver between its deduction and its step.
         setting=("services.reservation.replicas=2", "broker.session_timeout=10", "network.call_timeout=2"),
     ),
+    Safeguard(
+        "design.schema_compatibility=none", ("events-readable",),
+        # no fault is needed: the upgrade alone breaks it, whatever the workload
+        ("crash",),
+        "The schema registry refuses, under BACKWARD compatibility, a version 2 whose new required "
+        "fields a v2 reader cannot find in v1 records; registered without the check, it ships and the "
+        "consumers upgraded first refuse every v1 event still written and parked.", "6.3",
+        setting=("schema_upgrade.event=SeatReservedEvent", "schema_upgrade.consumers_at=0",
+                 "schema_upgrade.reader=tolerant"),
+    ),
 )
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from concertsim.models import points, reservations
 from concertsim.models.reservations import ReservationStatus
+from concertsim.models.schemas import LEDGER_ENTRY
 from concertsim.sim.run.result import RunResult
 
 __all__ = [
-    "point_storage_events", "schema_upgraded", "point_shifted", "charge_asked", "points_refunded",
+    "point_storage_events", "schema_upgraded", "schema_read", "point_shifted", "charge_asked", "points_refunded",
     "refund_made", "events_parked", "payment_answered", "seat_held", "hold_ran_out", "money_moved",
     "reservation_confirmed", "event_raised",
 ]
@@ -30,8 +31,33 @@ def point_storage_events(result: RunResult) -> str | None:
 
 
 def schema_upgraded(result: RunResult) -> str | None:
-    """``events-readable`` judges a rolling upgrade of an event's schema, if the scenario has one."""
-    return None if result.scenario.schema_upgrade is not None else "no event schema is upgraded (no schema_upgrade)"
+    """``events-readable`` judges a rolling upgrade of an event's schema, if the scenario has one
+    and the schema registry let version 2 ship."""
+    rollout = result.scenario.schema_rollout()
+    if rollout is None:
+        return "no event schema is upgraded (no schema_upgrade)"
+    if not rollout.shipped:
+        return f"no event schema is upgraded: the schema registry refused v2 ({rollout.refused})"
+    if rollout.event_type == LEDGER_ENTRY and result.scenario.design.point_storage != "events":
+        return (f"{LEDGER_ENTRY} is the schema of Point's event-sourced streams, and Point's accounts are not "
+                "event-sourced (design.point_storage=state)")
+    return None
+
+
+def schema_read(result: RunResult) -> str | None:
+    """``events-read-as-written`` judges what consumers derived from the upgraded event's records:
+    it needs an upgrade that shipped and a consumer that read one."""
+    reason = schema_upgraded(result)
+    if reason is not None:
+        return reason
+    rollout = result.scenario.schema_rollout()
+    if rollout is not None and rollout.event_type == LEDGER_ENTRY:
+        if not any(result.table(service, points.STREAM_RECORDS) for service in result.state):
+            return "no stream event was stored as a record"
+        return None
+    if next(iter(result.trace.of_kind("consumer.read")), None) is None:
+        return "no consumer read an event of the upgraded schema"
+    return None
 
 
 def point_shifted(result: RunResult) -> str | None:

@@ -191,11 +191,14 @@ class UnreadableEvent(DomainError):
 
     code = "unreadable-event"
 
-    def __init__(self, event_type: str, version: int, reader_version: int, reader: str) -> None:
+    def __init__(self, event_type: str, version: int, reader_version: int, reader: str,
+                 reason: str | None = None) -> None:
+        why = f": {reason}" if reason else ""
         super().__init__(
-            f"UnreadableEvent({event_type} v{version}, the consumer reads v{reader_version}, {reader} reader)"
+            f"UnreadableEvent({event_type} v{version}, the consumer reads v{reader_version}, {reader} reader{why})"
         )
         self.event_type, self.version, self.reader_version, self.reader = event_type, version, reader_version, reader
+        self.reason = reason
 
 
 class TokenNotFound(DomainError):

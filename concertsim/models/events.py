@@ -4,7 +4,9 @@ An event is raised by a domain function inside a local transaction and carried u
 outbox, broker and consumers. The envelope (ARCHITECTURE.md) holds what the infrastructure needs:
 
 - ``event_id``: unique within a run; the inbox de-duplicates on it (seed 4.2.3).
-- ``type`` and ``version``: the schema of ``payload`` (seed 6, event versioning).
+- ``type`` and ``version``: the schema of ``payload`` (seed 6, event versioning); during a
+  schema upgrade, ``body`` is the payload serialized in that version's schema, what a consumer
+  parses (``concertsim.models.schemas``).
 - ``occurred_at``: the simulated time the raising service's clock showed (seed 4.2.3 timestamps).
 - ``key``: the partition key, the aggregate the event is about (seed 4.2.3 ordering).
 - ``trace_id`` / ``causation_id``: the saga the event belongs to and the event or call that caused it.
@@ -183,6 +185,10 @@ class Event(BaseModel):
     trace_id: str
     causation_id: str | None = None
     payload: EventPayload
+    body: dict[str, Any] | None = None
+    """The payload serialized as the writer's schema ``version`` has it, when the event's schema
+    is being upgraded (``concertsim.models.schemas``): what the outbox stores and the broker
+    carries, and all a consumer may read. None: the payload travels in its own shape."""
 
     @classmethod
     def wrap(
@@ -195,9 +201,11 @@ class Event(BaseModel):
         trace_id: str,
         causation_id: str | None = None,
         version: int | None = None,
+        body: dict[str, Any] | None = None,
     ) -> Event:
         """Put ``payload`` in an envelope whose ``type`` comes from the payload class, and its
-        ``version`` too unless given (a producer part-way through a schema upgrade)."""
+        ``version`` too unless given (a producer part-way through a schema upgrade, which also
+        gives the ``body`` it serialized the payload to)."""
         return cls(
             event_id=event_id,
             type=payload.TYPE,
@@ -207,11 +215,13 @@ class Event(BaseModel):
             trace_id=trace_id,
             causation_id=causation_id,
             payload=payload,
+            body=body,
         )
 
     def to_record(self) -> dict[str, Any]:
-        """A plain-JSON dict of the envelope (for traces and reports)."""
-        return {
+        """A plain-JSON dict of the envelope (for traces and reports), with its ``body`` when it
+        has one."""
+        record = {
             "event_id": self.event_id,
             "type": self.type,
             "version": self.version,
@@ -221,13 +231,16 @@ class Event(BaseModel):
             "causation_id": self.causation_id,
             "payload": self.payload.model_dump(),
         }
+        if self.body is not None:
+            record["body"] = dict(self.body)
+        return record
 
 
 def upcast(type_name: str, version: int, body: dict[str, Any]) -> EventPayload:
     """Parse a serialized payload of any known version into the current schema.
 
-    Every schema is at version 1 today; an older version would be converted here, in one place,
-    so consumers only ever see the current shape (seed 6, event versioning).
+    Every payload class is version 1, the payload's own shape; the seat events' version 2 records
+    and their readers are ``concertsim.models.schemas`` (seed 6, event versioning).
     """
     try:
         payload_cls = PAYLOAD_TYPES[type_name]
@@ -244,9 +257,10 @@ def upcast(type_name: str, version: int, body: dict[str, Any]) -> EventPayload:
 
 READERS = ("strict", "tolerant", "upcasting")
 """How a consumer reads a version it was not written for: ``strict`` not at all; ``tolerant``
-(backward compatibility) reads both, ignoring a field it does not know and defaulting one that is
-missing; ``upcasting`` (a conversion layer) converts an older version up to its own, but cannot
-read a newer one."""
+reads both, resolving the record against its own schema as Avro does (a field it does not know is
+ignored, one that is missing takes its default, and one missing without a default makes the
+record unreadable: ``concertsim.models.schemas.resolve``); ``upcasting`` (a conversion layer)
+converts an older version up to its own, but cannot read a newer one."""
 
 
 def written_version(now: float, switch_at: float | None) -> int:
@@ -261,7 +275,8 @@ def reader_version(now: float, switch_at: float | None) -> int:
 
 def readable(version: int, reads: int, reader: str) -> bool:
     """Whether a consumer that natively reads version ``reads``, with ``reader`` (one of
-    :data:`READERS`), can read an event written in ``version``."""
+    :data:`READERS`), tries to read an event written in ``version`` at all; a record it tries
+    may still fail to resolve (``concertsim.models.schemas.SchemaRollout.read``)."""
     if version == reads or reader == "tolerant":
         return True
     return reader == "upcasting" and version < reads

@@ -64,6 +64,9 @@ __all__ = [
     "rebuild_uses",
     "entry_delta",
     "STATE_STORED",
+    "STREAM_RECORDS",
+    "StreamVersions",
+    "stored_entry",
 ]
 
 ACCOUNTS = "accounts"
@@ -76,16 +79,35 @@ TOMBSTONES = "refund_tombstones"
 OPENING_ENTRY_PREFIX = "led-open-"
 STREAMS = "account_streams"
 SNAPSHOTS = "account_snapshots"
+STREAM_RECORDS = "account_stream_records"
+"""entry id -> (schema version, record): an event-sourced stream's events as written during a
+schema upgrade of them (:class:`StreamVersions`)."""
 _SIGN = {"charge": 1, "use": -1, "refund": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class StreamVersions:
+    """The schema versions of Point's stream events during an upgrade of their schema (seed 6.3):
+    a change is stored as a record in version ``writes`` (``STREAM_RECORDS``), and a replay reads
+    each record with a reader of version ``reads`` (``rollout``: a
+    :class:`concertsim.models.schemas.SchemaRollout` of ``PointLedgerEntry``), which may refuse it
+    (:class:`~concertsim.models.errors.UnreadableEvent`) or read a field as its default."""
+
+    rollout: Any
+    writes: int
+    reads: int
 
 
 @dataclass(frozen=True, slots=True)
 class AccountStorage:
     """How accounts are stored: ``sourced`` (event sourcing) or a balance row; with event
-    sourcing, a snapshot of the balance every ``snapshot_every`` entries (None: never)."""
+    sourcing, a snapshot of the balance every ``snapshot_every`` entries (None: never), and the
+    versions its stream events are written and replayed in during a schema upgrade (``stream``;
+    None: the entries are read as they were meant)."""
 
     sourced: bool = False
     snapshot_every: int | None = None
+    stream: StreamVersions | None = None
 
 
 STATE_STORED = AccountStorage()
@@ -150,7 +172,19 @@ def entry_delta(entry: LedgerEntry) -> int:
     return _SIGN[entry.kind] * entry.amount
 
 
-def _fold(store: Store, user_id: int, from_snapshot: bool) -> tuple[int, int, int]:
+def stored_entry(store: Store, entry_id: str, stream: StreamVersions | None = None) -> LedgerEntry:
+    """A stream event as a replay reads it: its record read by ``stream``'s reader when it was
+    stored as one, else the entry as meant. Raises what the reader raises when it cannot read it."""
+    stored = store.get(STREAM_RECORDS, entry_id) if stream is not None else None
+    if stored is None:
+        return store.get(LEDGER, entry_id)  # type: ignore[no-any-return]
+    assert stream is not None
+    version, record = stored
+    return stream.rollout.read(record, version, stream.reads)  # type: ignore[no-any-return]
+
+
+def _fold(store: Store, user_id: int, from_snapshot: bool,
+          stream: StreamVersions | None = None) -> tuple[int, int, int]:
     """(balance, stream version, entries replayed): the stream read from its latest snapshot (or
     the start) up to its first absent version."""
     if store.get(STREAMS, (user_id, 0)) is None:
@@ -159,15 +193,17 @@ def _fold(store: Store, user_id: int, from_snapshot: bool) -> tuple[int, int, in
     start, total = (snapshot.version, snapshot.balance) if snapshot is not None else (0, 0)
     version = start
     while (entry_id := store.get(STREAMS, (user_id, version + 1))) is not None:
-        total += entry_delta(store.get(LEDGER, entry_id))
+        total += entry_delta(stored_entry(store, entry_id, stream))
         version += 1
     return total, version, version - start
 
 
-def replay(store: Store, user_id: int, *, from_snapshot: bool = True) -> tuple[int, int]:
+def replay(store: Store, user_id: int, *, from_snapshot: bool = True,
+           stream: StreamVersions | None = None) -> tuple[int, int]:
     """An event-sourced account's balance and how many entries were replayed to get it: from its
-    latest snapshot (or, ``from_snapshot`` false, from the start). Refuses :class:`UnknownAccount`."""
-    total, _, replayed = _fold(store, user_id, from_snapshot)
+    latest snapshot (or, ``from_snapshot`` false, from the start), its events read through
+    ``stream``'s reader when they were stored as records. Refuses :class:`UnknownAccount`."""
+    total, _, replayed = _fold(store, user_id, from_snapshot, stream)
     return total, replayed
 
 
@@ -203,7 +239,7 @@ class _SourcedAccount(PointAccount):
 
 def _account_for_update(store: Store, user_id: int, storage: AccountStorage) -> PointAccount:
     if storage.sourced:
-        total, version, _ = _fold(store, user_id, True)
+        total, version, _ = _fold(store, user_id, True, storage.stream)
         return _SourcedAccount(user_id, total, version)
     account = store.get_for_update(ACCOUNTS, user_id)
     if account is None:
@@ -226,6 +262,9 @@ def _record(store: Store, entry: LedgerEntry, account: PointAccount, storage: Ac
         # finds its expected version taken when it commits (WriteConflict)
         raise RuntimeError(f"stream {account.user_id} already has version {account.version}")
     store.put(STREAMS, position, entry.entry_id)
+    if storage.stream is not None:
+        writes = storage.stream.writes
+        store.put(STREAM_RECORDS, entry.entry_id, (writes, storage.stream.rollout.write(entry, writes)))
     if storage.snapshot_every and account.version % storage.snapshot_every == 0:
         store.put(SNAPSHOTS, account.user_id, Snapshot(account.user_id, account.version, account.balance))
 
@@ -256,7 +295,7 @@ def open_account(store: Store, user_id: int, now: float, initial_balance: int = 
 
 def balance(store: Store, user_id: int, storage: AccountStorage = STATE_STORED) -> int:
     if storage.sourced:
-        return replay(store, user_id)[0]
+        return replay(store, user_id, stream=storage.stream)[0]
     account = store.get(ACCOUNTS, user_id)
     if account is None:
         raise UnknownAccount(user_id)

@@ -210,7 +210,34 @@ SWITCHES: tuple[Switch, ...] = (
         }.get(value, "each store's changes are re-sent until the other acknowledges them"),
         ("point-stores-agree",),
     ),
+    Switch(
+        "schema_compatibility", "schema registry compatibility", "6.3",
+        "backward: the schema registry registers an upgraded event's new version only if a reader of it "
+        "reads the data of the last version (Confluent's default); backward_transitive: of every earlier "
+        "version; forward, forward_transitive: if readers of the earlier version read the new one's data; "
+        "full, full_transitive: both; none: it registers any version",
+        lambda value, default: _COMPATIBILITY.get(value, f"the schema registry checks new versions {value}"),
+        ("events-readable",),
+    ),
 )
+
+_COMPATIBILITY = {
+    "none": "the schema registry registers any new version of an event's schema: a version its readers "
+            "cannot resolve ships, and consumers refuse the events they are delivered",
+    "backward": "the schema registry registers a new version only if its readers can read the last version's "
+                "data (BACKWARD)",
+    "backward_transitive": "the schema registry registers a new version only if its readers can read every "
+                           "earlier version's data (BACKWARD_TRANSITIVE)",
+    "forward": "the schema registry registers a new version if the last version's readers can read its data "
+               "(FORWARD): upgraded consumers may be unable to read records written before",
+    "forward_transitive": "the schema registry registers a new version if every earlier version's readers can "
+                          "read its data (FORWARD_TRANSITIVE): upgraded consumers may be unable to read older "
+                          "records",
+    "full": "the schema registry registers a new version only if it and the last version read each other's "
+            "data (FULL)",
+    "full_transitive": "the schema registry registers a new version only if it and every earlier version read "
+                       "each other's data (FULL_TRANSITIVE)",
+}
 
 
 def value_text(value: Any) -> str:

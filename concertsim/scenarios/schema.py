@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from concertsim.models.schemas import SchemaRollout, plan_rollout
+
 from concertsim.scenarios.fault_specs import (
     FAULT_PARAMS,
     MESSAGE_FAULTS,
@@ -111,6 +113,7 @@ INVARIANT_IDS = (
     "no-lost-events",
     "dead-letters-drain",
     "events-readable",
+    "events-read-as-written",
     "client-outcomes-honoured",
     "refunds-visible",
     "honest-buyer-confirmed",
@@ -161,26 +164,35 @@ class Design(_Frozen):
     """During a shift, how each Point store's changes reach the other: shipped in commit order and
     re-sent until acknowledged (``acked``), sent once (``once``: a lost message is never re-sent),
     or not at all (``none``)."""
+    schema_compatibility: Literal[
+        "backward", "backward_transitive", "forward", "forward_transitive", "full", "full_transitive", "none",
+    ] = "backward"
+    """The schema registry's compatibility mode for an upgraded event's schema (seed 6.3): a new
+    version it refuses under the mode ships nowhere. ``backward`` is Confluent Schema Registry's
+    default; ``none`` registers any schema (``concertsim.models.schemas``)."""
 
 
 # --- the design in motion --------------------------------------------------------------------
 
 
 class SchemaUpgrade(_Frozen):
-    """A rolling upgrade of one event's schema from version 1 to version 2 (seed 6.3): its
-    producer writes v2 from ``producers_at``, its consumers read v2 natively from ``consumers_at``
-    (None: never), and ``reader`` says how a consumer reads the version it was not written for
-    (``concertsim.models.events.READERS``). Upgrading producers first needs a tolerant reader;
-    consumers first, a tolerant or an upcasting one; a strict reader breaks in either order."""
+    """A rolling upgrade of one event's schema from version 1 to version 2 (seed 6.3), whose
+    shape changes (``concertsim.models.schemas``: a renamed field, a split one, a new required
+    one): its producer writes v2 from ``producers_at``, its consumers read v2 natively from
+    ``consumers_at`` (None: never), and ``reader`` says how a consumer reads the version it was
+    not written for (``concertsim.models.events.READERS``). ``defaults`` gives v2's new fields
+    defaults (optional, not required); ``aliases`` names the renamed field's old name as an alias
+    in v2. The registry checks v2 under ``design.schema_compatibility`` before anyone ships it.
+    ``PointLedgerEntry`` is the schema of the events in Point's event-sourced streams
+    (``design.point_storage=events``): Point writes them in v2 from ``producers_at`` and replays
+    its streams with a v2 reader from ``consumers_at``."""
 
-    event: Literal[
-        "SeatReservedEvent", "ReservationCompletedEvent", "ReservationExpiredEvent", "ReservationFailedEvent",
-        "PointChargedEvent", "PointUsedEvent", "PointRefundedEvent", "QueueTokenActivatedEvent",
-        "QueueTokenExpiredEvent",
-    ]
+    event: Literal["SeatReservedEvent", "ReservationCompletedEvent", "PointLedgerEntry"]
     producers_at: NonNegativeSeconds | None = None
     consumers_at: NonNegativeSeconds | None = None
     reader: Literal["strict", "tolerant", "upcasting"] = "strict"
+    defaults: bool = False
+    aliases: bool = True
 
 
 # --- what is on sale, the rules and the workload ------------------------------------------------
@@ -377,3 +389,12 @@ class Scenario(_Frozen):
     def enabled_checks(self) -> tuple[str, ...]:
         return INVARIANT_IDS if self.checks == "all" else tuple(self.checks)
 
+    def schema_rollout(self) -> SchemaRollout | None:
+        """The scenario's ``schema_upgrade`` as the registry in ``design.schema_compatibility``
+        lets it roll out (``refused`` says why it did not), or None without one."""
+        upgrade = self.schema_upgrade
+        if upgrade is None:
+            return None
+        return plan_rollout(upgrade.event, upgrade.producers_at, upgrade.consumers_at, upgrade.reader,
+                            compatibility=self.design.schema_compatibility, defaults=upgrade.defaults,
+                            aliases=upgrade.aliases)

@@ -24,6 +24,7 @@ def verdict(outcome: RunOutcome, invariant: str) -> Verdict:
 @pytest.mark.parametrize(("invariant", "reason"), [
     ("point-replay-consistent", "Point's accounts are not event-sourced (design.point_storage=state)"),
     ("events-readable", "no event schema is upgraded (no schema_upgrade)"),
+    ("events-read-as-written", "no event schema is upgraded (no schema_upgrade)"),
     ("point-stores-agree", "no traffic shift to the split-out Point (design.point_shift=0)"),
     ("dead-letters-drain", "no event was parked in a dead-letter topic"),
     ("refunds-visible", "no points were given back"),

@@ -237,6 +237,22 @@ def delivered_unreadable(result: RunResult) -> None:
         record.seq = seq
 
 
+def read_as_a_default(result: RunResult) -> None:
+    """An upgrade in which Concert read a SeatReservedEvent's seat as its default, 0."""
+    from concertsim.scenarios.schema import SchemaUpgrade
+    from concertsim.sim.infrastructure.trace import TraceRecord
+
+    result.scenario = result.scenario.model_copy(update={"schema_upgrade": SchemaUpgrade(
+        event="SeatReservedEvent", producers_at=1.0, consumers_at=2.0, reader="tolerant", defaults=True)})
+    raised = next(r for r in result.trace.of_kind("event.raised") if r.data["type"] == "SeatReservedEvent")
+    read = TraceRecord(0, raised.at, "consumer.read", "concert", raised.trace_id, {
+        "group": "concert", "event_id": raised.data["event_id"], "type": "SeatReservedEvent", "version": 2,
+        "reads": 1, "reader": "tolerant", "payload": {**raised.data["payload"], "seat_no": 0}})
+    result.trace.records.insert(result.trace.records.index(raised) + 1, read)
+    for seq, record in enumerate(result.trace.records):
+        record.seq = seq
+
+
 def snapshot_off_by_a_charge(result: RunResult) -> None:
     """An event-sourced account whose snapshot missed one of the events it covers."""
     from concertsim.models.points import STREAM_OPENED, Snapshot
@@ -303,6 +319,7 @@ DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "no-lost-events": event_dropped,
     "dead-letters-drain": parked_for_good,
     "events-readable": delivered_unreadable,
+    "events-read-as-written": read_as_a_default,
     "client-outcomes-honoured": paid_and_expired,
     "refunds-visible": refund_hidden,
     "honest-buyer-confirmed": paid_but_failed,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from concertsim.models import points as p
-from concertsim.models.errors import InsufficientPoints, UnknownAccount
+from concertsim.models.errors import InsufficientPoints, UnknownAccount, UnreadableEvent
+from concertsim.models.schemas import LEDGER_ENTRY, plan_rollout
 from concertsim.models.store import CountingIds, MemoryStore
 
 SOURCED = p.AccountStorage(sourced=True, snapshot_every=2)
@@ -102,3 +103,18 @@ def test_a_refund_of_a_deduction_the_stream_does_not_hold_rebuilds_no_deduction(
     store.put(p.LEDGER, stray.entry_id, stray)
     store.put(p.STREAMS, (1, len(p.stream_entries(store, 1)) + 1), stray.entry_id)
     assert "use-elsewhere" not in p.rebuild_uses(store, 1)
+
+
+def test_a_replay_reads_each_stream_event_through_the_reader_of_its_version() -> None:
+    def storage(reader: str, writes: int, reads: int, **options: bool) -> p.AccountStorage:
+        rollout = plan_rollout(LEDGER_ENTRY, 0.0, 0.0, reader, compatibility="none", **options)
+        return p.AccountStorage(sourced=True, stream=p.StreamVersions(rollout, writes, reads))
+
+    store, ids = MemoryStore(), CountingIds()
+    p.open_account(store, 1, 0.0, initial_balance=5_000, storage=storage("upcasting", 1, 1))
+    p.charge(store, ids, user_id=1, amount=300, now=1.0, storage=storage("upcasting", 2, 2))
+    assert {version for version, _ in store.tables[p.STREAM_RECORDS].values()} == {1, 2}
+    assert p.replay(store, 1, stream=storage("upcasting", 2, 2).stream)[0] == 5_300
+    assert p.replay(store, 1, stream=storage("tolerant", 2, 2, defaults=True, aliases=False).stream)[0] == 300
+    with pytest.raises(UnreadableEvent):
+        p.replay(store, 1, stream=storage("strict", 2, 2).stream)

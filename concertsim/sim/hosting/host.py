@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import simpy
 
 from concertsim.models.errors import DomainError
-from concertsim.models.events import Event, EventPayload, written_version
+from concertsim.models.events import Event, EventPayload
 from concertsim.scenarios.schema import ServiceSpec
 from concertsim.sim.infrastructure.network import TIMEOUT, Failed, Reply
 from concertsim.sim.infrastructure.random_streams import sampler
@@ -410,8 +410,11 @@ class Host:
     def wrap(
         self, payload: EventPayload, now: float, trace_id: str | None, causation_id: str | None
     ) -> Event:
-        upgrade = self.world.scenario.schema_upgrade
-        upgrading = upgrade is not None and upgrade.event == payload.TYPE
+        rollout = self.world.scenario.schema_rollout()
+        version = body = None
+        if rollout is not None and rollout.shipped and rollout.event_type == payload.TYPE:
+            version = rollout.written_version(now)
+            body = rollout.write(payload, version)
         return Event.wrap(
             payload,
             event_id=self.world.next_id("evt"),
@@ -419,6 +422,7 @@ class Host:
             key=payload.partition_key(),
             trace_id=trace_id or "",
             causation_id=causation_id,
-            version=written_version(now, upgrade.producers_at) if upgrading else None,
+            version=version,
+            body=body,
         )
 

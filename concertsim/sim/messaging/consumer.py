@@ -26,7 +26,7 @@ from typing import Any
 import simpy
 
 from concertsim.models.errors import DomainError, UnreadableEvent
-from concertsim.models.events import Event, EventPayload, readable, reader_version
+from concertsim.models.events import Event, EventPayload
 from concertsim.sim.hosting.host import EventWork, Host, Unavailable
 from concertsim.sim.infrastructure.network import Network
 from concertsim.sim.infrastructure.storage import Transaction
@@ -67,17 +67,26 @@ class ConsumerPolicy:
         return self.retry_backoff * 2 ** (attempt - 1)
 
 
-def _refuse_unreadable(host: Host, group: str, event: Event, now: float) -> None:
-    """Raise :class:`UnreadableEvent` (recorded as ``consumer.unreadable``) if ``group``, part-way
-    through the scenario's schema upgrade, cannot read ``event``'s version (seed 6.3)."""
-    upgrade = host.world.scenario.schema_upgrade
-    if upgrade is None or upgrade.event != event.type:
-        return
-    reads = reader_version(now, upgrade.consumers_at)
-    if not readable(event.version, reads, upgrade.reader):
+def _read_as_delivered(host: Host, group: str, event: Event, now: float) -> Event:
+    """``event`` with the payload ``group`` derives from its body, when its schema is being
+    upgraded (seed 6.3): the body parsed by the group's reader at ``now``, recorded as
+    ``consumer.read``. Raises :class:`UnreadableEvent` (recorded as ``consumer.unreadable``) if
+    that reader cannot read it."""
+    rollout = host.world.scenario.schema_rollout()
+    if rollout is None or not rollout.shipped or rollout.event_type != event.type or event.body is None:
+        return event
+    reads = rollout.reader_version(now)
+    try:
+        payload = rollout.read(event.body, event.version, reads)
+    except UnreadableEvent as refused:
         host.world.record("consumer.unreadable", host.name, event.trace_id, group=group, event_id=event.event_id,
-                          type=event.type, version=event.version, reads=reads, reader=upgrade.reader)
-        raise UnreadableEvent(event.type, event.version, reads, upgrade.reader)
+                          type=event.type, version=event.version, reads=reads, reader=rollout.reader,
+                          reason=refused.reason)
+        raise
+    host.world.record("consumer.read", host.name, event.trace_id, group=group, event_id=event.event_id,
+                      type=event.type, version=event.version, reads=reads, reader=rollout.reader,
+                      payload=payload.model_dump())
+    return event.model_copy(update={"payload": payload})
 
 
 def handle_once(
@@ -89,8 +98,7 @@ def handle_once(
     def in_transaction(tx: Transaction, now: float) -> tuple[bool, list[EventPayload]]:
         if dedup and tx.is_processed(group, event.event_id):
             return False, []
-        _refuse_unreadable(host, group, event, now)
-        raised = work(tx, now, event)
+        raised = work(tx, now, _read_as_delivered(host, group, event, now))
         if dedup:
             tx.mark_processed(group, event.event_id)
         return True, raised

@@ -14,6 +14,7 @@ import simpy
 
 from concertsim.models import points
 from concertsim.models.errors import UnknownAccount
+from concertsim.models.schemas import LEDGER_ENTRY
 from concertsim.models.events import (
     Event,
     EventPayload,
@@ -32,10 +33,17 @@ __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 
 
 def account_storage(host: Host) -> points.AccountStorage:
-    """How this run's Point stores accounts (``design.point_storage``)."""
+    """How this run's Point stores accounts (``design.point_storage``), and, during an upgrade of
+    its stream events' schema, the versions it writes and replays them in now (seed 6.3)."""
     scenario = host.world.scenario
-    return points.AccountStorage(sourced=scenario.design.point_storage == "events",
-                                 snapshot_every=scenario.storage.point_snapshot_every)
+    sourced = scenario.design.point_storage == "events"
+    rollout = scenario.schema_rollout()
+    stream = None
+    if sourced and rollout is not None and rollout.shipped and rollout.event_type == LEDGER_ENTRY:
+        now = host.env.now
+        stream = points.StreamVersions(rollout, rollout.written_version(now), rollout.reader_version(now))
+    return points.AccountStorage(sourced=sourced, snapshot_every=scenario.storage.point_snapshot_every,
+                                 stream=stream)
 
 
 def _replay_cost(host: Host, user_id: Any, storage: points.AccountStorage,
