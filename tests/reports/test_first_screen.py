@@ -15,14 +15,14 @@ from concertsim.checks.probes import probe_counts
 from concertsim.exploration import Exploration
 from concertsim.models import reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
-from concertsim.reports.cause import cause_words, explanation
-from concertsim.reports.design_switches import SWITCHES, design_changes
-from concertsim.reports.document import Block, Heading, Image, Table, Verdict
-from concertsim.reports.exploration_report import exploration_blocks
-from concertsim.reports.figures import RenderedFigure
-from concertsim.reports.markdown import to_markdown
-from concertsim.reports.run_report import run_blocks
-from concertsim.reports.unsold_seats import unsold_seats
+from concertsim.reports.run.cause import cause_words, explanation
+from concertsim.reports.run.design_switches import SWITCHES, design_changes
+from concertsim.reports.document.blocks import Block, Heading, Image, Table, Verdict
+from concertsim.reports.exploration.report import exploration_blocks
+from concertsim.reports.run.figures import RenderedFigure
+from concertsim.reports.document.markdown import to_markdown
+from concertsim.reports.run.report import run_blocks
+from concertsim.reports.run.unsold_seats import unsold_seats
 from concertsim.scenarios.schema import Design
 from tests.conftest import small_scenario
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from concertsim.reports.mermaid import PARTICIPANTS, mermaid_text, relevant_records, sequence_diagram
-from concertsim.reports.saga import Saga, saga_of
+from concertsim.reports.run.mermaid import PARTICIPANTS, mermaid_text, relevant_records, sequence_diagram
+from concertsim.reports.run.saga import Saga, saga_of
 from concertsim.sim.result import RunResult
 from concertsim.sim.runner import run_scenario
 from concertsim.sim.trace import TraceRecord
