@@ -12,6 +12,7 @@ from concertsim.reports.run.cause import failure_summary
 from concertsim.reports.document.blocks import Block, Heading, Paragraph, Table, Verdict
 from concertsim.reports.document.verdict_words import not_applicable_list, verdict_counts
 from concertsim.reports.run.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
+from concertsim.reports.run.impact import impact_line
 from concertsim.reports.document.formatting import plural, seconds
 from concertsim.reports.results.directory import OutputDir
 from concertsim.reports.run.service_metrics import service_metrics_blocks
@@ -135,11 +136,13 @@ def run_blocks(
     reproduce = Paragraph(f"Seed {result.seed}; trace SHA-256 {result.trace_sha256}. Running the same scenario "
                           "with the same seed reproduces this trace exactly.")
     blocks: list[Block] = [Heading(1, f"Consistency report: {scenario.name}")]
+    impact = Paragraph(impact_line(outcome))
     if outcome.holds:
-        blocks += [Verdict(True, _held_sentence(outcome)),
+        blocks += [Verdict(True, _held_sentence(outcome)), impact,
                    *_unsold_blocks(outcome), reproduce]
     else:
-        blocks += [*failure_summary(outcome, flow), Paragraph(_breakdown(outcome)), reproduce]
+        summary = failure_summary(outcome, flow)
+        blocks += [*summary[:1], impact, *summary[1:], Paragraph(_breakdown(outcome)), reproduce]
     blocks += [
         Heading(2, "Scenario and design"),
         scenario_table(scenario, result.seed),
