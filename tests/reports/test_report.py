@@ -336,7 +336,7 @@ def test_an_ablation_report_shows_the_matrix_and_why_each_safeguard_exists(
             'replay: <code>concertsim replay counterexample-hold_expiry-false-sync.yaml</code></td>') in page
     assert "Not as documented: design.consumer_dedup=false (sync)." in markdown
     for safeguard in (expiry, dedup, redundant):
-        assert f"{safeguard.why} (seed {safeguard.seed_section})" in markdown
+        assert f"{safeguard.why} (design section {safeguard.seed_section})" in markdown
     assert f"Documented redundant in the choreography flow: {redundant.redundancy}" in markdown
     assert '<span class="ok">✔ caught' in page and '<td class="bad">✘ not caught' in page
 

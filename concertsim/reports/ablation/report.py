@@ -135,7 +135,7 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
     for safeguard in safeguards:
         blocks += [
             Heading(3, safeguard.switch),
-            Paragraph(f"{safeguard.why} (seed {safeguard.seed_section})"),
+            Paragraph(f"{safeguard.why} (design section {safeguard.seed_section})"),
             Table(["protects", "fault kinds searched"],
                   [[", ".join(safeguard.protects), ", ".join(safeguard.kinds)]]),
         ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Heading", "Paragraph", "FileLink", "Verdict", "Table", "Code", "Image", "Diagram", "Block",
-    "Link", "CodeSpan", "Inline", "Cell", "cell_parts", "report_relative_path", "NOT_APPLICABLE", "not_applicable_text",
+    "Link", "CodeSpan", "Folded", "Inline", "Cell", "cell_parts", "report_relative_path", "NOT_APPLICABLE", "not_applicable_text",
 ]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -152,4 +152,13 @@ class Diagram:
         report_relative_path(self.source_file)
 
 
-Block = Heading | Paragraph | FileLink | Verdict | Table | Code | Image | Diagram
+@dataclass(frozen=True)
+class Folded:
+    """Blocks a reader opens on demand under a one-line ``summary``: in HTML a ``<details>``
+    element, in Markdown the same element, which code hosts show folded too."""
+
+    summary: str
+    blocks: tuple[Block, ...]
+
+
+Block = Heading | Paragraph | FileLink | Verdict | Table | Code | Image | Diagram | Folded

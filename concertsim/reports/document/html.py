@@ -30,6 +30,7 @@ from concertsim.reports.document.blocks import (
     CodeSpan,
     Diagram,
     FileLink,
+    Folded,
     Heading,
     Image,
     Link,
@@ -57,6 +58,7 @@ tr:nth-child(even) td { background: #fbfcfd; }
 td.ok, td span.ok { color: var(--ok); font-weight: 600; }
 td.bad, td span.bad { color: var(--bad); font-weight: 600; }
 td.na, td span.na { color: var(--muted); font-style: italic; }
+details { margin: .6em 0 1.2em; } summary { cursor: pointer; color: var(--muted); }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .88em; }
 code { background: #eff1f3; padding: .1em .3em; border-radius: 3px; }
 pre { background: #f6f8fa; border: 1px solid var(--rule); padding: .8em; overflow-x: auto;
@@ -155,6 +157,9 @@ def _block(block: Block, anchor: str | None) -> str:
         if block.drawn_elsewhere:
             return f'<p class="diagram-note">Drawn {e(block.drawn_elsewhere)}; its sequence diagram in mermaid: {source}.</p>'
         return f'<p class="diagram-note">Sequence diagram (mermaid source, not drawn here): {source}.</p>'
+    if isinstance(block, Folded):
+        inner = "\n".join(_block(b, None) for b in block.blocks)
+        return f"<details><summary>{_inline(block.summary)}</summary>\n{inner}\n</details>"
     raise TypeError(f"not a report block: {block!r}")
 
 

@@ -17,6 +17,7 @@ from concertsim.reports.document.blocks import (
     CodeSpan,
     Diagram,
     FileLink,
+    Folded,
     Heading,
     Image,
     Link,
@@ -124,6 +125,9 @@ def _block(block: Block) -> str:
         source = _block(Code(block.source, "mermaid"))
         link = f"Its sequence diagram ([{_link_label(block.source_file)}]({quote(block.source_file)})):"
         return "\n\n".join([*([_block(block.drawing)] if block.drawing else []), link, source])
+    if isinstance(block, Folded):
+        inner = "\n\n".join(_block(b) for b in block.blocks)
+        return f"<details><summary>{_line(block.summary)}</summary>\n\n{inner}\n\n</details>"
     raise TypeError(f"not a report block: {block!r}")
 
 

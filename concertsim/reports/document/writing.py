@@ -4,7 +4,7 @@ and each diagram's source as its own file."""
 
 from __future__ import annotations
 
-from concertsim.reports.document.blocks import Block, Diagram, Image
+from concertsim.reports.document.blocks import Block, Diagram, Folded, Image
 from concertsim.reports.document.html import to_html
 from concertsim.reports.document.markdown import to_markdown
 from concertsim.reports.results.directory import OutputDir
@@ -23,7 +23,11 @@ def write_report(output: OutputDir, blocks: list[Block], title: str) -> None:
             written.add(name)
             output.write_bytes_with(name, lambda out: out.write(data))
 
-    for block in blocks:
+    def unfolded(blocks: list[Block] | tuple[Block, ...]) -> list[Block]:
+        return [inner for block in blocks
+                for inner in (unfolded(block.blocks) if isinstance(block, Folded) else [block])]
+
+    for block in unfolded(blocks):
         if isinstance(block, Image):
             write(block.file_name, block.png)
         elif isinstance(block, Diagram):

@@ -22,7 +22,7 @@ from concertsim.reports.document.formatting import plural
 from concertsim.reports.results.directory import OutputDir
 from concertsim.reports.document.fault_words import fault_blocks
 from concertsim.reports.document.writing import write_report
-from concertsim.reports.run.sections import figure_blocks, invariant_table, scenario_table
+from concertsim.reports.run.sections import figure_blocks, invariant_table, scenario_blocks
 from concertsim.reports.run.violations import sagas_explained, violation_blocks
 
 if TYPE_CHECKING:
@@ -184,11 +184,11 @@ def exploration_blocks(
         ]
     blocks += _probe_blocks(exploration)
     if example is None:
-        blocks += [Heading(2, "Base scenario and design"), scenario_table(base, base.seed)]
+        blocks += [Heading(2, "Base scenario and design"), *scenario_blocks(base, base.seed)]
     else:
         blocks += [
             Heading(2, "The counterexample's scenario and design"),
-            scenario_table(example, example.seed),
+            *scenario_blocks(example, example.seed),
         ]
         blocks += figure_blocks(blocks, figures, omitted)
     return blocks

@@ -265,7 +265,7 @@ def migration_blocks(migration: Migration) -> list[Block]:
         Heading(1, f"Migration stages: {base.name}"),
         Verdict(migration.holds, verdict_text(migration)),
         Paragraph(
-            f"The same workload and fault schedule ran at each stage of the migration (seed 9), over "
+            f"The same workload and fault schedule ran at each stage of the migration (design section 9), over "
             f"{seed_range(list(migration.seeds))}. A stage's processes are listed with the services each runs; "
             f"services in one process share its database, worker pool and crash domain, call each other as "
             f"functions and handle each other's events in the transaction that raises them."

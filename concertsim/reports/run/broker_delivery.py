@@ -32,7 +32,7 @@ def broker_row(scenario: Scenario) -> list[str] | None:
     retries = "retried in place" if scenario.broker.retry_in_place else "nacked into a delay queue"
     return ["broker", "rabbitmq (changed from the default)",
             f"a queue per consumer group with {_consumers(scenario)}; a failed handling is {retries}; "
-            "unacknowledged messages are redelivered (seed 8)"]
+            "unacknowledged messages are redelivered (design section 8)"]
 
 
 def broker_cause(scenario: Scenario, invariant: str) -> str | None:

@@ -31,7 +31,7 @@ def replica_rows(scenario: Scenario) -> list[list[str]]:
     return [["replicas", ", ".join(counts),
              f"behind the load balancer ({policy}); a replica without heartbeats for "
              f"{scenario.broker.session_timeout:g} s leaves its group, which rebalances in "
-             f"{scenario.broker.rebalance_time:g} s (seed 8.2)"]]
+             f"{scenario.broker.rebalance_time:g} s (design section 8.2)"]]
 
 
 def replica_blocks(metrics: dict[str, Any]) -> list[Block]:

@@ -18,7 +18,7 @@ from concertsim.reports.results.directory import OutputDir
 from concertsim.reports.run.service_metrics import service_metrics_blocks
 from concertsim.reports.document.fault_words import fault_blocks
 from concertsim.reports.document.writing import write_report
-from concertsim.reports.run.sections import figure_blocks, invariant_table, scenario_table
+from concertsim.reports.run.sections import figure_blocks, invariant_table, scenario_blocks
 from concertsim.reports.run.unsold_seats import unsold_seats
 from concertsim.reports.run.violations import saga_blocks, sagas_explained, violation_blocks
 
@@ -55,6 +55,34 @@ def _funnel_text(funnel: dict[str, int], losses: dict[str, int] | None = None) -
     return text + (f"; users lost: {', '.join(lost)}" if lost else "")
 
 
+def delivery_words(events: dict[str, Any]) -> str | None:
+    """Why the events delivered are not the events published, in words, from the counts the
+    metrics keep (``without_subscriber``, ``never_delivered``, ``redelivered``); None when they
+    are equal for no reason worth a word."""
+    published, delivered, redelivered = events["published"], events["delivered"], events["redelivered"]
+    unsubscribed = events.get("without_subscriber") or {}
+    never = events.get("never_delivered", 0)
+    alone = sum(unsubscribed.values())
+    if published == delivered and not alone and not never and not redelivered:
+        return None
+    parts = []
+    if alone:
+        types = ", ".join(f"{count} {event_type}" for event_type, count in unsubscribed.items())
+        parts.append(f"{alone} of the {published} published events are of a type no consumer group subscribes to, "
+                     f"and are delivered to nobody ({types})")
+    rest = published - alone
+    if rest:
+        first = delivered - redelivered
+        parts.append(f"{'the other' if alone else 'the'} {rest} go to every group subscribed to their type, one "
+                     f"delivery per group: {first} first {'delivery' if first == 1 else 'deliveries'}"
+                     + (f", and {redelivered} {'redelivery' if redelivered == 1 else 'redeliveries'} make the "
+                        f"{delivered} delivered" if redelivered else ""))
+    if never:
+        parts.append(f"{plural(never, 'published event')} of a subscribed type never reached a group (lost, parked "
+                     "or still on the way at the end)")
+    return "; ".join(parts)
+
+
 def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
     r, p, e, c, t, f = (metrics[k] for k in ("reservations", "points", "events", "client", "time", "faults"))
     refunded = "none refunded"
@@ -70,6 +98,7 @@ def _metric_blocks(metrics: dict[str, Any], deadline: float) -> list[Block]:
         ["events", f"{e['raised']} raised, {e['published']} published, {e['delivered']} delivered "
                    f"({e['redelivered']} redelivered), {e['handled']} handled, {e['duplicates_skipped']} "
                    f"duplicates skipped, {e['handling_failures']} handling failures"],
+        *([["published vs delivered", why]] if (why := delivery_words(e)) is not None else []),
         ["events lost or parked", f"{e['dropped']} dropped, {e['dead_lettered']} dead-lettered "
                                   f"({e['still_dead_lettered']} still parked at the end)"],
         ["client operations",
@@ -145,7 +174,7 @@ def run_blocks(
         blocks += [*summary[:1], impact, *summary[1:], Paragraph(_breakdown(outcome)), reproduce]
     blocks += [
         Heading(2, "Scenario and design"),
-        scenario_table(scenario, result.seed),
+        *scenario_blocks(scenario, result.seed),
         Heading(2, "Fault schedule"),
         *fault_blocks(scenario, "No faults: every service stayed up and every message arrived."),
         Heading(2, "Invariants"),
