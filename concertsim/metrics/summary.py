@@ -24,6 +24,7 @@ from concertsim.metrics.seat_cache import seat_cache
 from concertsim.metrics.service_series import service_series
 from concertsim.metrics.server_time import server_time
 from concertsim.metrics.staleness import staleness
+from concertsim.metrics.write_conflicts import write_conflicts
 from concertsim.models import points, reservations
 from concertsim.sim.result import RunResult
 
@@ -88,7 +89,9 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     :mod:`~concertsim.metrics.broker_delivery`), ``replicas``
     (None without replicated services, :mod:`~concertsim.metrics.replicas`) and ``point_shift``
     (None without a traffic shift, :mod:`~concertsim.metrics.point_shift`) and ``payment_sagas``
-    (None outside the orchestration flow, :mod:`~concertsim.metrics.payment_sagas`)."""
+    (None outside the orchestration flow, :mod:`~concertsim.metrics.payment_sagas`) and
+    ``write_conflicts`` (in total, per database and unit of work, per row when the trace names it,
+    :mod:`~concertsim.metrics.write_conflicts`)."""
     records = records_by_kind(result.trace)
     statuses = Counter(
         str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
@@ -162,6 +165,7 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "staleness": staleness(records, phases.ended_at),
         "reliability": {"calls": call_reliability(records), "consumers": consumer_reliability(processing)},
         "resources": resource_usage(result.resources, phases.ended_at),
+        "write_conflicts": write_conflicts(records),
         "series": service_series(records, phases.ended_at),
         "seat_cache": seat_cache(result, records),
         "point_storage": point_storage(result, records),

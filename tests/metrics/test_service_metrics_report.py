@@ -18,6 +18,7 @@ SECTIONS = [
     "Read-model staleness",
     "Retries and failures",
     "Capacity: worker and connection pools",
+    "Hot rows: write conflicts",
 ]
 ONE_POINT_USE_REPLY_LOST = [
     {"at": 0, "kind": "drop", "target": "reply", "match": {"message_type": "point.use", "count": 1}},

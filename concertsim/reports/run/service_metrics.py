@@ -1,6 +1,7 @@
 """The run report's service metrics: server-side time per endpoint, event processing per consumer
 group, read-model staleness (with its figure), retry and failure rates, and capacity (which
-worker or connection pool saturated first, with its figure), as report blocks.
+worker or connection pool saturated first, with its figure, and the hot rows that write conflicts
+show), as report blocks.
 
 Everything shown comes from the run's ``metrics`` (``summary.json``, which holds the full tables);
 long tables are cut to their top rows here.
@@ -24,7 +25,7 @@ from concertsim.reports.run.staleness_figure import DRAWN, FILE_NAME, staleness_
 if TYPE_CHECKING:
     from concertsim.api import RunOutcome
 
-__all__ = ["service_metrics_blocks", "TOP_ROWS"]
+__all__ = ["service_metrics_blocks", "hot_row_blocks", "TOP_ROWS"]
 
 TOP_ROWS = 12
 """The most rows a table shows; the rest are in summary.json."""
@@ -139,7 +140,8 @@ def _capacity_blocks(outcome: RunOutcome, with_figure: bool) -> list[Block]:
     resources = outcome.metrics["resources"]
     blocks: list[Block] = [Heading(3, "Capacity: worker and connection pools")]
     if not resources:
-        return blocks + [Paragraph("No bounded resource.")]
+        return [*blocks, Paragraph("No bounded resource."),
+                *hot_row_blocks(outcome.metrics, outcome.result.scenario.storage.conflict_retries)]
     saturated = first_saturated(resources)
     busiest = max(resources, key=lambda name: (resources[name]["peak_utilisation"], name))
     if saturated:
@@ -175,6 +177,49 @@ def _capacity_blocks(outcome: RunOutcome, with_figure: bool) -> list[Block]:
                             "Each drawn pool's mean share of servers busy (top) and mean queue length (bottom) "
                             f"per second: the pools that saturated, first to last, then the busiest (at most "
                             f"{capacity_figure.MOST_DRAWN}); the pool's size in brackets.", png))
+    return blocks + hot_row_blocks(outcome.metrics, outcome.result.scenario.storage.conflict_retries)
+
+
+def hot_row_blocks(metrics: dict[str, Any], conflict_retries: int) -> list[Block]:
+    """The "Hot rows" part of the capacity section: the write conflicts (``metrics.write_conflicts``)
+    per database with their share of its commit attempts, per unit of work, and per row when the
+    trace names the rows."""
+    conflicts = metrics.get("write_conflicts")
+    if conflicts is None:
+        return []
+    blocks: list[Block] = [Heading(4, "Hot rows: write conflicts")]
+    total = conflicts["total"]
+    if not total:
+        return blocks + [Paragraph("No write conflict: no transaction found a row it read for update changed by "
+                                   "another commit.")]
+    databases = conflicts["by_database"]
+    hottest, row = next(iter(databases.items()))
+    blocks += [
+        Paragraph(f"{_count_text(total, 'write conflict')}: each time, a transaction found a row it had read for "
+                  "update changed by another commit and ran again (at most "
+                  f"{_count_text(conflict_retries, 'time')}, then its request answered unavailable). "
+                  f"{hottest.replace('_', ' ').capitalize()}'s database had {row['conflicts']} of them, "
+                  f"{row['share']:.1%} of its commit attempts."
+                  + _more(min(len(databases), TOP_ROWS), len(databases), "conflicts")),
+        Table(["database", "write conflicts", "commits", "share of attempts"],
+              [[service, str(r["conflicts"]), str(r["commits"]), f"{r['share']:.1%}"]
+               for service, r in list(databases.items())[:TOP_ROWS]]),
+    ]
+    work = list(conflicts["by_work"].items())
+    blocks += [
+        Paragraph("By unit of work (the transaction that met the conflict)"
+                  + _more(min(len(work), TOP_ROWS), len(work), "conflicts") + ":"),
+        Table(["unit of work", "write conflicts"], [[label, str(count)] for label, count in work[:TOP_ROWS]]),
+    ]
+    if conflicts["hot_rows"]:
+        blocks += [
+            Paragraph("The hottest rows:"),
+            Table(["database", "table", "row", "write conflicts"],
+                  [[service, table, row_key, str(count)] for service, table, row_key, count in conflicts["hot_rows"]]),
+        ]
+    else:
+        blocks.append(Paragraph("The trace names each conflict's database and unit of work, not the row it met, so "
+                                "no row is named here."))
     return blocks
 
 
