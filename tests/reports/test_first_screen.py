@@ -137,6 +137,25 @@ def test_the_coverage_of_an_exploration_counts_its_counterexample(no_compensatio
     assert row.endswith(f"| 0 | {lost} | {lost} |"), row
 
 
+LATE_USE_REPLIES = [{"at": 0, "kind": "delay", "target": "reply", "duration": 15, "params": {"seconds": 30},
+                     "match": {"message_type": "point.use"}}]
+
+
+def test_a_counterexample_of_a_reply_that_came_after_the_caller_gave_up_reaches_its_probe() -> None:
+    late = run(small_scenario("design.compensation=false", "workload.users=4", faults=LATE_USE_REPLIES))
+    assert "no-orphaned-deduction" in {v.invariant.id for v in late.verdicts if v.violated}
+    assert not list(late.result.trace.of_kind("call.reply_lost"))
+    found = Exploration(base=small_scenario("design.compensation=false"), examples_requested=10, runs=12,
+                        generated=10, probes=Counter(), examples_to_failure=10)
+    found.counterexample = late.result.scenario
+    found.outcome = late
+    markdown = to_markdown(exploration_blocks(found))
+    row = next(line for line in markdown.splitlines() if line.startswith("| reply-lost-after-deduction |"))
+    assert "✘ never" not in row
+    late_replies = len(list(late.result.trace.of_kind("call.late_reply")))
+    assert row.endswith(f"| 0 | {late_replies} | {late_replies} |"), row
+
+
 @pytest.fixture(scope="module")
 def seats_left() -> RunOutcome:
     """More seats than the small workload buys: some end unsold while users leave without one."""

@@ -34,9 +34,9 @@ COUNTEREXAMPLE_FILE = "counterexample.yaml"
 """Where ``concertsim explore`` writes the counterexample, beside the report."""
 
 PROBE_MEANING = {
-    "reply-lost-after-deduction": "Point deducted points but its reply to Reservation was lost: "
-    "the caller cannot tell whether the payment happened (the ambiguous case). A reply that only came "
-    "too late is not counted here.",
+    "reply-lost-after-deduction": "Point deducted points but its reply never reached the caller in time: "
+    "it was lost, or came after the caller had given up. The caller cannot tell whether the payment "
+    "happened (the ambiguous case).",
     "redelivery-skipped-by-inbox": "An event was delivered again and the consumer's processed-event "
     "table recognised and skipped it.",
     "refund-overtook-deduction": "A reservation's refund was handled before a deduction for it arrived, "
