@@ -152,6 +152,7 @@ def test_a_counterexample_of_a_reply_that_came_after_the_caller_gave_up_reaches_
     markdown = to_markdown(exploration_blocks(found))
     row = next(line for line in markdown.splitlines() if line.startswith("| reply-lost-after-deduction |"))
     assert "✘ never" not in row
+    assert "(the promise of design section 1:" in markdown and "of seed 1" not in markdown
     late_replies = len(list(late.result.trace.of_kind("call.late_reply")))
     assert row.endswith(f"| 0 | {late_replies} | {late_replies} |"), row
 

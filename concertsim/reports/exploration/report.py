@@ -46,6 +46,8 @@ PROBE_MEANING = {
     "relay-republished": "An outbox event was published twice (a relay crashed between publishing and "
     "marking it, or an acknowledgement was lost).",
     "parked-in-dead-letter-topic": "An event kept failing and was parked in a dead-letter topic.",
+    "released-seat-resold": "A seat released by an expired or failed hold was sold to another reservation later "
+    "(the promise of design section 1: a hold not paid in time makes the seat available again).",
 }
 
 
