@@ -62,7 +62,7 @@ def test_a_failing_run_says_under_its_verdict_what_the_payments_and_the_faults_c
     strikes = lost_replies.metrics["faults"]["message_strikes"]
     assert losses["payment-failed"] > 0 and strikes > 0
     assert f"payments {losses['payment-failed']} failed, {losses['payment-unknown']} unknown" in line
-    assert f"1 fault window struck {strikes} messages, quiescent" in line
+    assert f"1 fault window striking {strikes} messages, quiescent" in line
     assert "no pool saturated" in line
 
 
@@ -71,3 +71,9 @@ def test_the_impact_line_comes_before_the_first_section_in_markdown_and_html(sat
     markdown, html = to_markdown(blocks), to_html(blocks, "t")
     for text, section in ((markdown, "## Scenario and design"), (html, ">Scenario and design<")):
         assert text.index("queue workers saturated at 2 s") < text.index(section)
+
+
+def test_a_fault_that_strikes_no_message_one_by_one_is_counted_as_its_window() -> None:
+    outage = run(small_scenario("workload.users=4", faults=[{"at": 5, "kind": "crash", "target": "point", "duration": 10}]))
+    assert outage.metrics["faults"]["message_strikes"] == 0
+    assert "; 1 fault window, quiescent " in impact_under_the_verdict(outage)

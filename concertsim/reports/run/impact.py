@@ -26,12 +26,15 @@ def saturation_words(resources: dict[str, dict[str, Any]]) -> str:
 
 
 def fault_cost_words(metrics: dict[str, Any]) -> str:
-    """``no faults``, or the fault windows, the messages they struck, and how long the system took to
-    become quiescent after the last one ended."""
+    """``no faults``, or the fault windows, the messages they struck (if any: an outage or a partition
+    strikes none one by one), and how long the system took to become quiescent after the last one
+    ended."""
     faults, time = metrics["faults"], metrics["time"]
     if not faults["windows"] and not faults["message_strikes"]:
         return "no faults"
-    words = f"{plural(faults['windows'], 'fault window')} struck {plural(faults['message_strikes'], 'message')}"
+    words = plural(faults["windows"], "fault window")
+    if faults["message_strikes"]:
+        words += f" striking {plural(faults['message_strikes'], 'message')}"
     if time["settled_at"] is None:
         return words + ", and the system never became quiescent after the heal"
     if time.get("time_to_convergence") is not None:
