@@ -83,3 +83,9 @@ def test_the_report_says_why_fewer_events_are_delivered_than_published(no_compen
     assert f"{alone} of the {events['published']} published events are of a type no consumer group subscribes to" in line
     assert f"the other {events['published'] - alone} go to every group subscribed to their type" in line
     assert f"{events['delivered']} first deliveries" in line
+
+
+def test_a_measure_that_does_not_apply_is_shown_n_a_with_the_reason(no_compensation) -> None:
+    markdown = to_markdown(run_blocks(no_compensation, []))
+    line = next(line for line in markdown.splitlines() if line.startswith("| time to convergence |"))
+    assert line.startswith("| time to convergence | n/a: no fault, so nothing to recover from (quiescent at ")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from concertsim.reports.run import figures as run_figures
 from concertsim.reports.run.cause import failure_summary
-from concertsim.reports.document.blocks import Block, Heading, Paragraph, Table, Verdict
+from concertsim.reports.document.blocks import Block, Heading, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.document.verdict_words import not_applicable_list, verdict_counts
 from concertsim.reports.run.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
 from concertsim.reports.run.impact import impact_line
@@ -39,8 +39,8 @@ def _convergence_text(time: dict[str, Any], deadline: float) -> str:
     if time["settled_at"] is None:
         return f"never became quiescent within the settle deadline of {deadline:g} s after the heal"
     if time.get("faults_ended_at") is None:
-        return (f"not applicable: no fault, so nothing to recover from (quiescent at "
-                f"{seconds(time['settled_at'])}, when the last users and holds were done)")
+        return not_applicable_text(f"no fault, so nothing to recover from (quiescent at "
+                                   f"{seconds(time['settled_at'])}, when the last users and holds were done)")
     return (f"quiescent {time['time_to_convergence']:,.2f} s after the last fault ended "
             f"(at {seconds(time['faults_ended_at'])}; quiescent at {seconds(time['settled_at'])})")
 
