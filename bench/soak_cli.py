@@ -51,7 +51,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from concertsim.reports.staging import StagedOutput  # noqa: E402
+from concertsim.reports.results.staging import StagedOutput  # noqa: E402
 
 BROKEN = REPO / "tests" / "scenarios" / "broken"
 PREVIOUS = "# the counterexample found yesterday\n"
@@ -185,7 +185,7 @@ def previous_result_with_its_scenario(folder: Path) -> None:
 
 def lock_held(folder: Path) -> Callable[[], None]:
     """Another command writing ``out`` right now: its lock is held by this process."""
-    from concertsim.reports.output_lock import OutputLock
+    from concertsim.reports.results.lock import OutputLock
 
     previous_result(folder)
     lock = OutputLock((folder / "out").resolve(), folder / "out")

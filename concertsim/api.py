@@ -76,7 +76,7 @@ class RunOutcome:
 
     def _repr_html_(self) -> str:
         """The verdict, the invariants and the key figures, for notebooks."""
-        from concertsim.reports.notebook import run_html
+        from concertsim.reports.exports.notebook import run_html
 
         return run_html(self)
 

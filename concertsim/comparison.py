@@ -390,7 +390,7 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         """The verdict, the invariants either side broke and the measures, for notebooks."""
-        from concertsim.reports.notebook import comparison_html
+        from concertsim.reports.exports.notebook import comparison_html
 
         return comparison_html(self)
 

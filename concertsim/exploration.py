@@ -128,7 +128,7 @@ class Exploration:
 
     def _repr_html_(self) -> str:
         """The verdict, the minimal schedule and the counterexample's run, for notebooks."""
-        from concertsim.reports.notebook import exploration_html
+        from concertsim.reports.exports.notebook import exploration_html
 
         return exploration_html(self)
 

@@ -67,10 +67,10 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
     # layer inside the method, on first use. Moving those methods out of RunOutcome, Comparison,
     # Exploration and GridResult would change the public API.
     ("concertsim.api", "concertsim.frames"): "RunOutcome's frames",
-    ("concertsim.api", "concertsim.reports.notebook"): "RunOutcome._repr_html_",
+    ("concertsim.api", "concertsim.reports.exports.notebook"): "RunOutcome._repr_html_",
     ("concertsim.comparison", "concertsim.frames"): "Comparison's frame",
-    ("concertsim.comparison", "concertsim.reports.notebook"): "Comparison._repr_html_",
-    ("concertsim.exploration", "concertsim.reports.notebook"): "Exploration._repr_html_",
+    ("concertsim.comparison", "concertsim.reports.exports.notebook"): "Comparison._repr_html_",
+    ("concertsim.exploration", "concertsim.reports.exports.notebook"): "Exploration._repr_html_",
     ("concertsim.sweep.aggregate", "concertsim.frames"): "GridResult's frame",
 }
 """Upward imports that exist today, each with why; nothing may be added here lightly."""

@@ -16,12 +16,14 @@ __all__ = ["PROBES", "probe_counts"]
 
 
 def _reply_lost_after_deduction(result: RunResult) -> int:
-    """A reply of Point's "use" was lost after the deduction committed (the ambiguous case)."""
+    """The deduction committed but its reply never reached the caller in time: a reply of Point's
+    "use" was lost, or came after the caller had given up on it (the ambiguous case either way:
+    the caller cannot tell whether the payment happened)."""
     served_ok = {
         r.data["call"] for r in result.trace.of_kind("call.serve")
         if r.data["endpoint"] == "point.use" and r.data["outcome"] == "ok"
     }
-    return sum(1 for r in result.trace.of_kind("call.reply_lost") if r.data["call"] in served_ok)
+    return sum(1 for r in result.trace.of_kind("call.reply_lost", "call.late_reply") if r.data["call"] in served_ok)
 
 
 def _redelivery_skipped_by_inbox(result: RunResult) -> int:

@@ -38,8 +38,8 @@ from concertsim.cli.app import (
     stdout,
 )
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
-from concertsim.reports.junit import ablation_cases
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.exports.junit import ablation_cases
+from concertsim.reports.results.staging import StagedOutput
 from concertsim.scenarios.loader import to_yaml
 
 __all__ = ["ablate_command", "CellWatch"]
@@ -161,7 +161,7 @@ def ablate_command(
 
 
 def _write_ablation(staged: StagedOutput, base: str, examples: int, seed: int, rows: list[AblationRow]) -> None:
-    from concertsim.reports.report import write_ablation_report
+    from concertsim.reports.ablation.report import write_ablation_report
 
     output = staged.output
     assert output is not None

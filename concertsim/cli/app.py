@@ -39,8 +39,8 @@ from concertsim.cli.errors import (
     printable,
 )
 from concertsim.cluster import SchedulerAddressError, scheduler_address
-from concertsim.reports.outputs import OutputDirError
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.results.directory import OutputDirError
+from concertsim.reports.results.staging import StagedOutput
 from concertsim.scenarios.loader import ScenarioError
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.run.cost import RunCost, RunTooLarge, refuse_if_too_large
@@ -338,7 +338,7 @@ def _same_file(first: Path, second: Path) -> bool:
 def report_to_ci(path: Path | None, suite: str, cases: list[Any]) -> None:
     """Write ``--junit``'s file and append to ``$GITHUB_STEP_SUMMARY``; exit 2 if either cannot
     be written (the results in --out are kept)."""
-    from concertsim.reports.junit import append_step_summary, write_junit
+    from concertsim.reports.exports.junit import append_step_summary, write_junit
 
     try:
         if path is not None:

@@ -47,7 +47,7 @@ from concertsim.comparison import (
     plan_comparison,
     run_comparison,
 )
-from concertsim.reports.comparison_report import (
+from concertsim.reports.comparison.report import (
     invariant_significance,
     measure_significance,
     p_text,
@@ -55,8 +55,8 @@ from concertsim.reports.comparison_report import (
     rate_text,
     write_comparison_report,
 )
-from concertsim.reports.junit import comparison_cases
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.exports.junit import comparison_cases
+from concertsim.reports.results.staging import StagedOutput
 from concertsim.statistics import SIGNIFICANCE
 from concertsim.sweep import SeedResult
 

@@ -60,8 +60,8 @@ from concertsim.exploration import (
     SimulationCrash,
     explore,
 )
-from concertsim.reports.junit import exploration_cases
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.exports.junit import exploration_cases
+from concertsim.reports.results.staging import StagedOutput
 from concertsim.scenarios.loader import to_yaml
 from concertsim.strategies import EXPLORATION_BASE, FAULT_KINDS
 
@@ -216,7 +216,7 @@ def explore_command(
 
 
 def _write_exploration(staged: StagedOutput, found: Exploration) -> None:
-    from concertsim.reports.report import write_exploration_report
+    from concertsim.reports.exploration.report import write_exploration_report
 
     output = staged.output
     assert output is not None

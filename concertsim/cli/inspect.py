@@ -25,7 +25,7 @@ from concertsim.cli.app import (
     stdout,
 )
 from concertsim.cli.errors import printable
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.results.staging import StagedOutput
 from concertsim.scenarios.loader import builtin_names, load_builtin
 from concertsim.scenarios.schema import Scenario
 
@@ -45,8 +45,8 @@ def graph(
     cycles, events nobody consumes and subscriptions nobody feeds. Writes architecture.graphml (for Gephi, yEd, networkx) and architecture.png into --out.
     Exit codes: 0 written; 2 bad input or an unusable --out; 130 interrupted.
     """
-    from concertsim.reports.architecture import analyze, build_graph, format_text, write_graphml
-    from concertsim.reports.architecture_figure import architecture_figure_png
+    from concertsim.reports.architecture.analysis import analyze, build_graph, format_text, write_graphml
+    from concertsim.reports.architecture.figure import architecture_figure_png
 
     resolved = scenario_or_exit(scenario, set_)
     staged: StagedOutput | None = None

@@ -50,9 +50,9 @@ from concertsim.migration import (
     with_shift,
     without_shift,
 )
-from concertsim.reports.migration_console import print_migration_summary
-from concertsim.reports.migration_report import write_migration_report
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.migration.console import print_migration_summary
+from concertsim.reports.migration.report import write_migration_report
+from concertsim.reports.results.staging import StagedOutput
 from concertsim.sweep import GridRun
 
 __all__ = ["migrate_command"]

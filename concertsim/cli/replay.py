@@ -27,8 +27,8 @@ from concertsim.cli.app import (
 )
 from concertsim.cli.errors import EXIT_NOT_REPRODUCED, EXIT_OK, EXIT_VIOLATION
 from concertsim.cli.run import RunWatch, run_progress, run_and_write
-from concertsim.reports.console import print_run_summary
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.run.console import print_run_summary
+from concertsim.reports.results.staging import StagedOutput
 from concertsim.scenarios.schema import Expectation
 
 __all__ = ["replay", "Comparison", "compare"]

@@ -39,10 +39,10 @@ from concertsim.cli.app import (
 )
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
 from concertsim.exploration import DeterminismError, run_twice
-from concertsim.reports.console import print_run_summary
-from concertsim.reports.junit import run_cases
-from concertsim.reports.outputs import OutputDir
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.run.console import print_run_summary
+from concertsim.reports.exports.junit import run_cases
+from concertsim.reports.results.directory import OutputDir
+from concertsim.reports.results.staging import StagedOutput
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.infrastructure.spilled_trace import TraceSpillError
 from concertsim.sim.infrastructure.trace import TraceMode
@@ -147,16 +147,16 @@ def replay_command(scenario: str | None, overrides: list[str] | None, seed: int)
 
 def write_run_files(output: OutputDir, outcome: RunOutcome, trace_format: str) -> None:
     """``summary.json``, ``trace.jsonl`` (and ``trace.chrome.json``), the reports and figures."""
-    from concertsim.reports.report import write_run_report
+    from concertsim.reports.run.report import write_run_report
 
     output.write_json("summary.json", outcome.summary())
     output.write_lines("trace.jsonl", outcome.result.trace.lines())
     if trace_format == "chrome":
-        from concertsim.reports.chrome_trace import chrome_trace
+        from concertsim.reports.exports.chrome_trace import chrome_trace
 
         output.write_json("trace.chrome.json", chrome_trace(outcome.result))
     elif trace_format == "otlp":
-        from concertsim.reports.otlp import otlp_trace
+        from concertsim.reports.exports.otlp import otlp_trace
 
         output.write_json("trace.otlp.json", otlp_trace(outcome.result))
     write_run_report(output, outcome)

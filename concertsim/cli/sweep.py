@@ -41,10 +41,10 @@ from concertsim.cluster import (
     DEFAULT_CONNECT_TIMEOUT,
     SchedulerUnreachable,
 )
-from concertsim.reports.outputs import OutputDir
-from concertsim.reports.staging import StagedOutput
-from concertsim.reports.sweep_console import print_sweep_summary
-from concertsim.reports.sweep_report import write_sweep_report
+from concertsim.reports.results.directory import OutputDir
+from concertsim.reports.results.staging import StagedOutput
+from concertsim.reports.sweep.console import print_sweep_summary
+from concertsim.reports.sweep.report import write_sweep_report
 from concertsim.sim.run.cost import estimate_run_cost
 from concertsim.sweep import (
     GridResult,

@@ -4,7 +4,7 @@ staleness, retry and failure rates and convergence, computed from a run's record
 :func:`compute_metrics` is the ``metrics`` of ``summary.json``; :func:`headline_measures` picks
 the numbers that runs over many seeds are compared and aggregated by (``compare``, ``sweep``).
 One module per job: ``summary`` (compute_metrics), ``funnel``, ``headline``, ``server_time``,
-``event_processing``, ``staleness`` with ``lag_series``, ``reliability``; ``distribution`` and
+``event_processing``, ``staleness`` with ``lag_series``, ``reliability``, ``write_conflicts``; ``distribution`` and
 ``records`` are what they share."""
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from concertsim.metrics.seat_cache import seat_cache
 from concertsim.metrics.server_time import server_time
 from concertsim.metrics.service_series import service_series
 from concertsim.metrics.staleness import staleness
+from concertsim.metrics.write_conflicts import write_conflicts
 from concertsim.models import points, reservations
 from concertsim.sim.run.result import RunResult
 
@@ -52,10 +53,29 @@ def _count(records: RecordsByKind, kind: str) -> int:
     return len(records.get(kind, ()))
 
 
+def _published_but_not_delivered(
+    records: RecordsByKind, subscriptions: dict[str, list[str]]
+) -> tuple[dict[str, int], int]:
+    """Why fewer events are delivered than published: the publishes of each event type no consumer
+    group subscribes to (never delivered, by design), and the publishes of a subscribed type that
+    no group was ever delivered (lost, parked, or still on the way when the run ended)."""
+    delivered = {r.data["event_id"] for r in records.get("broker.deliver", ())}
+    unsubscribed: Counter[str] = Counter()
+    never_delivered = 0
+    for record in records.get("broker.append", ()):
+        if not subscriptions.get(record.data["type"]):
+            unsubscribed[record.data["type"]] += 1
+        elif record.data["event_id"] not in delivered:
+            never_delivered += 1
+    return dict(sorted(unsubscribed.items())), never_delivered
+
+
 def compute_metrics(result: RunResult) -> dict[str, Any]:
     """A JSON-ready dict of the run's figures (the ``metrics`` of ``summary.json``).
 
-    Besides the counts, the client ``latency`` per route, the ``funnel`` and where it lost users
+    Besides the counts (of ``events``: ``without_subscriber``, the publishes of each event type no
+    consumer group subscribes to, and ``never_delivered``, those of a subscribed type no group was
+    delivered), the client ``latency`` per route, the ``funnel`` and where it lost users
 (``funnel_losses``, :func:`~concertsim.metrics.funnel.funnel_losses`): ``server_time``
     (service -> endpoint, :mod:`~concertsim.metrics.server_time`), ``event_processing`` (per
     consumer group, :mod:`~concertsim.metrics.event_processing`), ``staleness`` (per read model,
@@ -69,7 +89,9 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     :mod:`~concertsim.metrics.broker_delivery`), ``replicas``
     (None without replicated services, :mod:`~concertsim.metrics.replicas`) and ``point_shift``
     (None without a traffic shift, :mod:`~concertsim.metrics.point_shift`) and ``payment_sagas``
-    (None outside the orchestration flow, :mod:`~concertsim.metrics.payment_sagas`)."""
+    (None outside the orchestration flow, :mod:`~concertsim.metrics.payment_sagas`) and
+    ``write_conflicts`` (in total, per database and unit of work, per row when the trace names it,
+    :mod:`~concertsim.metrics.write_conflicts`)."""
     records = records_by_kind(result.trace)
     statuses = Counter(
         str(r.status) for r in result.table("reservation", reservations.RESERVATIONS).values()
@@ -86,6 +108,7 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     outcomes = Counter(op.outcome for op in result.history)
     phases = result.phases
     processing = event_processing(records, result.subscriptions)
+    without_subscriber, never_delivered = _published_but_not_delivered(records, result.subscriptions)
     return {
         "users": result.counters.get("users", 0),
         "funnel": funnel(result),
@@ -115,6 +138,8 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
             "dead_lettered": _count(records, "broker.dead_letter"),
             "still_dead_lettered": len(result.dead_letters),
             "dropped": _count(records, "consumer.dropped") + _count(records, "publish.dropped"),
+            "without_subscriber": without_subscriber,
+            "never_delivered": never_delivered,
         },
         "client": {
             "operations": len(result.history),
@@ -140,6 +165,7 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "staleness": staleness(records, phases.ended_at),
         "reliability": {"calls": call_reliability(records), "consumers": consumer_reliability(processing)},
         "resources": resource_usage(result.resources, phases.ended_at),
+        "write_conflicts": write_conflicts(records),
         "series": service_series(records, phases.ended_at),
         "seat_cache": seat_cache(result, records),
         "point_storage": point_storage(result, records),

@@ -2,7 +2,7 @@
 interrupted sweep loses only the runs in flight and can be resumed.
 
 A sweep's results go to ``--out DIR`` as one complete set, swapped in only when the sweep is
-done (:mod:`concertsim.reports.staging`): an interruption must not touch an earlier result in DIR.
+done (:mod:`concertsim.reports.results.staging`): an interruption must not touch an earlier result in DIR.
 So the journal of a sweep in progress lives beside DIR, in ``.DIR.concertsim-journal/``:
 
 - ``sweep-plan.json``: the plan (:class:`~concertsim.sweep.grid.SweepPlan`) and its fingerprint,

@@ -79,3 +79,15 @@ def test_a_payment_is_judged_for_liveness_beside_a_fault_that_cannot_touch_it() 
     assert probe_counts(run_scenario(small_scenario(beside)))["liveness-judged-beside-a-fault"] > 0
     on_point = "faults=[{at: 0, kind: crash, target: point, duration: 30}]"
     assert probe_counts(run_scenario(small_scenario(on_point)))["liveness-judged-beside-a-fault"] == 0
+
+
+def test_a_deduction_whose_reply_came_after_the_caller_gave_up_is_the_ambiguous_case() -> None:
+    late = ("faults=[{at: 0, kind: delay, target: reply, duration: 15, params: {seconds: 30}, "
+            "match: {message_type: point.use}}]")
+    result = run_scenario(small_scenario(late, "workload.users=4"))
+    late_after_deduction = {
+        r.data["call"] for r in result.trace.of_kind("call.late_reply")
+    } & {r.data["call"] for r in result.trace.of_kind("call.serve")
+         if r.data["endpoint"] == "point.use" and r.data["outcome"] == "ok"}
+    assert late_after_deduction and not list(result.trace.of_kind("call.reply_lost"))
+    assert probe_counts(result)["reply-lost-after-deduction"] == len(late_after_deduction)

@@ -36,8 +36,8 @@ from concertsim.cli.ablate import CellWatch
 from concertsim.cli.errors import EXIT_CODES, printable
 from concertsim.cli.explore import SearchWatch
 from concertsim.exploration import Exploration
-from concertsim.reports.outputs import OutputDir
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.results.directory import OutputDir
+from concertsim.reports.results.staging import StagedOutput
 from concertsim.scenarios.loader import builtin_names, builtin_path, load_builtin
 from concertsim.sim.run.runner import run_scenario
 from tests.cli.invoking import cli, flat, refused

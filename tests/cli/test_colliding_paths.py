@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from concertsim.reports.output_lock import OutputLock
+from concertsim.reports.results.lock import OutputLock
 from tests.cli.invoking import cli, refused
 
 FAST = ["--set", "workload.users=2", "--set", "workload.duration=10"]

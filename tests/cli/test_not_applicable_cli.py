@@ -11,7 +11,7 @@ from pathlib import Path
 import xmlschema
 
 from concertsim.exploration import Exploration
-from concertsim.reports.junit import exploration_cases, junit_xml, step_summary
+from concertsim.reports.exports.junit import exploration_cases, junit_xml, step_summary
 from concertsim.scenarios.loader import load_builtin
 from concertsim.scenarios.schema import INVARIANT_IDS
 from tests.cli.invoking import cli, flat
@@ -49,7 +49,7 @@ def test_junit_skips_an_invariant_not_applicable_with_the_reason(tmp_path: Path)
 
 
 def test_the_step_summary_lists_not_applicable_cases_apart_from_the_passed() -> None:
-    from concertsim.reports.junit import Case
+    from concertsim.reports.exports.junit import Case
 
     cases = [Case("c", "kept"), Case("c", "unjudged", skipped=f"not applicable: {NO_SHIFT}")]
     table = step_summary("run", cases)
@@ -73,7 +73,7 @@ def test_a_search_that_never_judged_an_invariant_skips_it_instead_of_passing_it(
 
 def test_an_ablation_cell_whose_protected_promise_was_never_judged_says_so() -> None:
     from concertsim.ablation import SAFEGUARDS, AblationRow
-    from concertsim.reports.junit import ablation_cases
+    from concertsim.reports.exports.junit import ablation_cases
 
     safeguard = next(s for s in SAFEGUARDS if s.switch == "design.idempotency_keys=false")
     unjudged = "no-orphaned-deduction"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import concertsim.comparison as comparison_module
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.results.staging import StagedOutput
 from tests.cli.invoking import cli, flat, refused
 
 SMALL = ("small-opening", "--set", "workload.users=10")

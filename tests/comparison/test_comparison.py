@@ -10,7 +10,7 @@ import pytest
 
 from concertsim.comparison import Comparison, compare, judge, plan_comparison
 from concertsim.metrics import MEASURES
-from concertsim.reports.comparison_figures import comparison_figures
+from concertsim.reports.comparison.figures import comparison_figures
 from concertsim.sweep import SeedResult, SweepResult
 
 # Every reply of Point's `use` is lost: Reservation fails the payment; only the compensating refund

@@ -17,7 +17,7 @@ def test_every_user_without_a_ticket_is_lost_somewhere_named() -> None:
 
 
 def test_the_run_report_names_where_users_were_lost() -> None:
-    from concertsim.reports.run_report import _funnel_text
+    from concertsim.reports.run.report import _funnel_text
 
     text = _funnel_text({"arrived": 5, "admitted": 5, "held": 2, "paid": 1, "confirmed": 1, "abandoned": 1,
                          "unsold_seats": 3}, {"vanished": 2, "sold-out": 0, "left-before-opening": 2})

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from concertsim.api import run
 from concertsim.metrics.resources import first_saturated
-from concertsim.reports.capacity_figure import capacity_png
-from concertsim.reports.service_metrics_report import service_metrics_blocks
-from concertsim.reports.document import Paragraph
+from concertsim.reports.plotting.capacity import capacity_png
+from concertsim.reports.run.service_metrics import service_metrics_blocks
+from concertsim.reports.document.blocks import Paragraph
 
 
 def paragraphs(outcome) -> str:

@@ -6,10 +6,10 @@ import io
 
 import matplotlib.image
 
-from concertsim.reports.document import Heading, Image, Paragraph, Table
-from concertsim.reports.run_report import run_blocks
-from concertsim.reports.service_metrics_report import TOP_ROWS, service_metrics_blocks
-from concertsim.reports.staleness_figure import FILE_NAME, staleness_figure, staleness_png
+from concertsim.reports.document.blocks import Heading, Image, Paragraph, Table
+from concertsim.reports.run.report import run_blocks
+from concertsim.reports.run.service_metrics import TOP_ROWS, service_metrics_blocks
+from concertsim.reports.run.staleness_figure import FILE_NAME, staleness_figure, staleness_png
 from tests.metrics.helpers import small_run
 
 SECTIONS = [
@@ -18,6 +18,7 @@ SECTIONS = [
     "Read-model staleness",
     "Retries and failures",
     "Capacity: worker and connection pools",
+    "Hot rows: write conflicts",
 ]
 ONE_POINT_USE_REPLY_LOST = [
     {"at": 0, "kind": "drop", "target": "reply", "match": {"message_type": "point.use", "count": 1}},

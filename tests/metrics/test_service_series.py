@@ -4,7 +4,7 @@ lasts, as Reservation's server time and failures, and nowhere else."""
 from __future__ import annotations
 
 from concertsim.api import run
-from concertsim.reports.service_series_figure import service_series_png
+from concertsim.reports.run.service_series_figure import service_series_png
 
 
 def test_a_partition_shows_in_the_bins_it_lasts() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from concertsim.migration import run_migration
-from concertsim.reports.migration_report import cost_text, thin_notes, verdict_text
+from concertsim.reports.migration.report import cost_text, thin_notes, verdict_text
 from concertsim.scenarios.loader import load_builtin
 from tests.cli.invoking import cli, flat
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 
 from concertsim.api import RunOutcome
 from concertsim.checks import check_run
-from concertsim.reports.saga import describe, saga_of
+from concertsim.reports.run.saga import describe, saga_of
 from concertsim.scenarios.loader import scenario_from_data
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.run.runner import run_scenario

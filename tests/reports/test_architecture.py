@@ -7,7 +7,7 @@ import json
 import networkx as nx
 import pytest
 
-from concertsim.reports.architecture import (
+from concertsim.reports.architecture.analysis import (
     EDGE_KINDS,
     NODE_KINDS,
     ArchitectureReport,
@@ -17,7 +17,7 @@ from concertsim.reports.architecture import (
     format_text,
     write_graphml,
 )
-from concertsim.reports.architecture_figure import architecture_figure_png
+from concertsim.reports.architecture.figure import architecture_figure_png
 from concertsim.scenarios.loader import load_builtin
 from concertsim.sim.hosting.gateway import ROUTES
 from concertsim.sim.services import reservation as reservation_service

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from concertsim.api import run
-from concertsim.reports.broker_delivery_report import broker_cause, broker_delivery_blocks, broker_row
-from concertsim.reports.cause import cause_words
-from concertsim.reports.markdown import to_markdown
+from concertsim.reports.run.broker_delivery import broker_cause, broker_delivery_blocks, broker_row
+from concertsim.reports.run.cause import cause_words
+from concertsim.reports.document.markdown import to_markdown
 from tests.conftest import small_scenario
 
 IN_ORDER = {"handlings": 0, "keys": 0, "by_group": {}, "examples": []}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from concertsim.reports.chrome_trace import chrome_trace
+from concertsim.reports.exports.chrome_trace import chrome_trace
 from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 

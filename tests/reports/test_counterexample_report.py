@@ -14,11 +14,12 @@ from typer.testing import CliRunner
 from concertsim.ablation import SAFEGUARDS, AblationRow, ablate, ablated
 from concertsim.cli import app
 from concertsim.exploration import Exploration, explore
-from concertsim.reports.document import FileLink
-from concertsim.reports.html import to_html
-from concertsim.reports.markdown import to_markdown
-from concertsim.reports.outputs import OutputDir
-from concertsim.reports.report import ablation_blocks, exploration_blocks, write_ablation_report
+from concertsim.reports.document.blocks import FileLink
+from concertsim.reports.document.html import to_html
+from concertsim.reports.document.markdown import to_markdown
+from concertsim.reports.results.directory import OutputDir
+from concertsim.reports.ablation.report import ablation_blocks, write_ablation_report
+from concertsim.reports.exploration.report import exploration_blocks
 from concertsim.search.minimize import Minimization
 from concertsim.strategies import small_base
 from tests.conftest import small_scenario

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from concertsim.reports.document import CodeSpan, FileLink, Link, Table, report_relative_path
-from concertsim.reports.html import to_html
-from concertsim.reports.markdown import to_markdown
+from concertsim.reports.document.blocks import CodeSpan, FileLink, Link, Table, report_relative_path
+from concertsim.reports.document.html import to_html
+from concertsim.reports.document.markdown import to_markdown
 
 INSIDE = ["counterexample.yaml", "cells/compensation-false-sync.yaml", "a/b/c d.mmd", "..hidden", "x..y/z"]
 OUTSIDE = [

@@ -12,13 +12,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation, Text
 
-from concertsim.reports.event_figures import lost_events, lost_events_figure
-from concertsim.reports.figures import RUN_FIGURES, flow_figure, run_figures
-from concertsim.reports.flow_figure import TIMEOUT, message_flow
-from concertsim.reports.load_figures import backlog_and_lag, convergence, latency_cdf, throughput_and_sagas
-from concertsim.reports.plotting import FAULT_COLOUR, Omitted, RenderedFigure
-from concertsim.reports.saga import saga_of
-from concertsim.reports.seat_figures import seat_timeline
+from concertsim.reports.run.event_figures import lost_events, lost_events_figure
+from concertsim.reports.run.figures import RUN_FIGURES, flow_figure, run_figures
+from concertsim.reports.run.flow_figure import TIMEOUT, message_flow
+from concertsim.reports.run.load_figures import backlog_and_lag, convergence, latency_cdf, throughput_and_sagas
+from concertsim.reports.plotting.base import FAULT_COLOUR, Omitted, RenderedFigure
+from concertsim.reports.run.saga import saga_of
+from concertsim.reports.run.seat_figures import seat_timeline
 from concertsim.scenarios.loader import load_builtin
 from concertsim.sim.run.result import RunResult
 from concertsim.sim.run.runner import run_scenario

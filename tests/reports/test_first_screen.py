@@ -15,14 +15,14 @@ from concertsim.checks.probes import probe_counts
 from concertsim.exploration import Exploration
 from concertsim.models import reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
-from concertsim.reports.cause import cause_words, explanation
-from concertsim.reports.design_switches import SWITCHES, design_changes
-from concertsim.reports.document import Block, Heading, Image, Table, Verdict
-from concertsim.reports.exploration_report import exploration_blocks
-from concertsim.reports.figures import RenderedFigure
-from concertsim.reports.markdown import to_markdown
-from concertsim.reports.run_report import run_blocks
-from concertsim.reports.unsold_seats import unsold_seats
+from concertsim.reports.run.cause import cause_words, explanation
+from concertsim.reports.run.design_switches import SWITCHES, design_changes
+from concertsim.reports.document.blocks import Block, Heading, Image, Table, Verdict
+from concertsim.reports.exploration.report import exploration_blocks
+from concertsim.reports.run.figures import RenderedFigure
+from concertsim.reports.document.markdown import to_markdown
+from concertsim.reports.run.report import run_blocks
+from concertsim.reports.run.unsold_seats import unsold_seats
 from concertsim.scenarios.schema import Design
 from tests.conftest import small_scenario
 
@@ -135,6 +135,26 @@ def test_the_coverage_of_an_exploration_counts_its_counterexample(no_compensatio
     assert "| reply-lost-after-deduction | " in markdown
     row = next(line for line in markdown.splitlines() if line.startswith("| reply-lost-after-deduction |"))
     assert row.endswith(f"| 0 | {lost} | {lost} |"), row
+
+
+LATE_USE_REPLIES = [{"at": 0, "kind": "delay", "target": "reply", "duration": 15, "params": {"seconds": 30},
+                     "match": {"message_type": "point.use"}}]
+
+
+def test_a_counterexample_of_a_reply_that_came_after_the_caller_gave_up_reaches_its_probe() -> None:
+    late = run(small_scenario("design.compensation=false", "workload.users=4", faults=LATE_USE_REPLIES))
+    assert "no-orphaned-deduction" in {v.invariant.id for v in late.verdicts if v.violated}
+    assert not list(late.result.trace.of_kind("call.reply_lost"))
+    found = Exploration(base=small_scenario("design.compensation=false"), examples_requested=10, runs=12,
+                        generated=10, probes=Counter(), examples_to_failure=10)
+    found.counterexample = late.result.scenario
+    found.outcome = late
+    markdown = to_markdown(exploration_blocks(found))
+    row = next(line for line in markdown.splitlines() if line.startswith("| reply-lost-after-deduction |"))
+    assert "✘ never" not in row
+    assert "(the promise of design section 1:" in markdown and "of seed 1" not in markdown
+    late_replies = len(list(late.result.trace.of_kind("call.late_reply")))
+    assert row.endswith(f"| 0 | {late_replies} | {late_replies} |"), row
 
 
 @pytest.fixture(scope="module")

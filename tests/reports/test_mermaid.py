@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from concertsim.reports.mermaid import PARTICIPANTS, mermaid_text, relevant_records, sequence_diagram
-from concertsim.reports.saga import Saga, saga_of
-from concertsim.sim.infrastructure.trace import TraceRecord
+from concertsim.reports.run.mermaid import PARTICIPANTS, mermaid_text, relevant_records, sequence_diagram
+from concertsim.reports.run.saga import Saga, saga_of
 from concertsim.sim.run.result import RunResult
 from concertsim.sim.run.runner import run_scenario
+from concertsim.sim.infrastructure.trace import TraceRecord
 from tests.conftest import small_scenario
 
 ARROW = re.compile(r"^    (\w+)(->>|-->>|-\)|-x|--x)(\w+): (.+)$")

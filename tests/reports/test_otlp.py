@@ -17,7 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from typer.testing import CliRunner
 
 from concertsim.cli import app
-from concertsim.reports.otlp import otlp_trace
+from concertsim.reports.exports.otlp import otlp_trace
 from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from concertsim import api
-from concertsim.reports.markdown import to_markdown
-from concertsim.reports.payment_sagas_report import payment_saga_blocks
+from concertsim.reports.document.markdown import to_markdown
+from concertsim.reports.run.payment_sagas import payment_saga_blocks
 from tests.conftest import small_scenario
 
 

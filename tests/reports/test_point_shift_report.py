@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from concertsim import api
-from concertsim.reports.point_shift_report import point_shift_blocks
-from concertsim.reports.markdown import to_markdown
+from concertsim.reports.migration.point_shift import point_shift_blocks
+from concertsim.reports.document.markdown import to_markdown
 
 
 def test_a_shift_run_counts_each_path_and_each_replication_direction() -> None:

@@ -4,8 +4,8 @@ shown only when a service runs as several replicas."""
 from __future__ import annotations
 
 from concertsim.api import run
-from concertsim.reports.markdown import to_markdown
-from concertsim.reports.replicas_report import replica_blocks, replica_rows
+from concertsim.reports.document.markdown import to_markdown
+from concertsim.reports.run.replicas import replica_blocks, replica_rows
 from tests.conftest import small_scenario
 
 

@@ -15,12 +15,14 @@ from concertsim.api import RunOutcome
 from concertsim.checks import check_run
 from concertsim.checks.probes import PROBES
 from concertsim.exploration import Exploration
-from concertsim.reports import figures as figures_module
-from concertsim.reports.document import Code, Diagram, Heading, Image, Paragraph, Table, Verdict
-from concertsim.reports.html import to_html
-from concertsim.reports.markdown import to_markdown
-from concertsim.reports.outputs import OutputDir, OutputDirError
-from concertsim.reports.report import write_ablation_report, write_exploration_report, write_run_report
+from concertsim.reports.run import figures as figures_module
+from concertsim.reports.document.blocks import Code, Diagram, Heading, Image, Paragraph, Table, Verdict
+from concertsim.reports.document.html import to_html
+from concertsim.reports.document.markdown import to_markdown
+from concertsim.reports.results.directory import OutputDir, OutputDirError
+from concertsim.reports.ablation.report import write_ablation_report
+from concertsim.reports.exploration.report import write_exploration_report
+from concertsim.reports.run.report import write_run_report
 from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
 
@@ -334,7 +336,7 @@ def test_an_ablation_report_shows_the_matrix_and_why_each_safeguard_exists(
             'replay: <code>concertsim replay counterexample-hold_expiry-false-sync.yaml</code></td>') in page
     assert "Not as documented: design.consumer_dedup=false (sync)." in markdown
     for safeguard in (expiry, dedup, redundant):
-        assert f"{safeguard.why} (seed {safeguard.seed_section})" in markdown
+        assert f"{safeguard.why} (design section {safeguard.seed_section})" in markdown
     assert f"Documented redundant in the choreography flow: {redundant.redundancy}" in markdown
     assert '<span class="ok">✔ caught' in page and '<td class="bad">✘ not caught' in page
 

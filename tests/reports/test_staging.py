@@ -9,9 +9,9 @@ from typing import BinaryIO
 
 import pytest
 
-from concertsim.reports import staging
-from concertsim.reports.outputs import MANIFEST, OutputDir, OutputDirError
-from concertsim.reports.staging import StagedOutput
+from concertsim.reports.results import staging
+from concertsim.reports.results.directory import MANIFEST, OutputDir, OutputDirError
+from concertsim.reports.results.staging import StagedOutput
 from tests.mounts import read_only_directory, tmpfs
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from concertsim.reports.document import Heading, Image, Table, Verdict
-from concertsim.reports.outputs import OutputDir
-from concertsim.reports.sweep_figures import figure_name, render_sweep_figures, varying_measures
-from concertsim.reports.sweep_report import sweep_blocks, write_sweep_report
+from concertsim.reports.document.blocks import Heading, Image, Table, Verdict
+from concertsim.reports.results.directory import OutputDir
+from concertsim.reports.sweep.figures import figure_name, render_sweep_figures, varying_measures
+from concertsim.reports.sweep.report import sweep_blocks, write_sweep_report
 from tests.sweep import fakes
 
 

@@ -35,8 +35,8 @@ def test_snapshots_bound_what_a_read_replays() -> None:
 
 
 def test_the_metrics_and_the_report_say_what_event_sourcing_cost() -> None:
-    from concertsim.reports.document import Paragraph
-    from concertsim.reports.service_metrics_report import service_metrics_blocks
+    from concertsim.reports.document.blocks import Paragraph
+    from concertsim.reports.run.service_metrics import service_metrics_blocks
 
     outcome = run("small-opening", overrides=["design.point_storage=events", "storage.point_snapshot_every=null"])
     cost = outcome.metrics["point_storage"]

@@ -13,7 +13,7 @@ import pytest
 from concertsim.api import RunOutcome, run
 from concertsim.checks.probes import probe_counts
 from concertsim.models.events import Event, SeatReserved
-from concertsim.reports.otlp import otlp_trace
+from concertsim.reports.exports.otlp import otlp_trace
 from concertsim.scenarios.loader import ScenarioError
 from concertsim.sim.infrastructure.network import Network
 from concertsim.sim.infrastructure.world import World

@@ -80,8 +80,8 @@ def test_a_cache_with_a_lifetime_serves_stale_listings_and_buyers_pay_with_refus
 
 
 def test_the_metrics_and_the_report_say_how_stale_the_cache_was() -> None:
-    from concertsim.reports.document import Paragraph
-    from concertsim.reports.service_metrics_report import service_metrics_blocks
+    from concertsim.reports.document.blocks import Paragraph
+    from concertsim.reports.run.service_metrics import service_metrics_blocks
 
     outcome = run("seat-cache", overrides=["workload.users=150"])
     cache = outcome.metrics["seat_cache"]

@@ -3,7 +3,7 @@ breaking it: the rate is over the runs that judged it, and an invariant no run j
 
 from __future__ import annotations
 
-from concertsim.reports.sweep_report import rate_text
+from concertsim.reports.sweep.report import rate_text
 from concertsim.sweep import SeedResult
 from concertsim.sweep.aggregate import invariant_rate
 

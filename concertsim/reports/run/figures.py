@@ -1,0 +1,159 @@
+"""The figures of a run report, each drawn only when the run gives it something to show.
+
+Every figure is a function from the run to a matplotlib ``Figure`` or :class:`Omitted` with the
+reason (``load_figures``, ``event_figures``, ``seat_figures``, ``flow_figure``); this module
+chooses and renders them. The saga a report draws end to end (:func:`featured_saga`) is the one
+that shows its first broken promise best; its message flow is the report's hero figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from matplotlib.figure import Figure
+
+from concertsim.models import reservations
+from concertsim.models.reservations import ReservationStatus
+from concertsim.reports.run.design_switches import explained_first
+from concertsim.reports.run.event_figures import lost_events_figure
+from concertsim.reports.run.flow_figure import message_flow
+from concertsim.reports.run.load_figures import backlog_and_lag, convergence, latency_cdf, throughput_and_sagas
+from concertsim.reports.plotting.base import DPI, FAULT_COLOUR, Omitted, RenderedFigure, figure_png
+from concertsim.reports.run.saga import saga_of
+from concertsim.reports.run.saga_steps import PARTICIPANTS
+from concertsim.reports.run.seat_figures import seat_timeline
+from concertsim.sim.run.result import RunResult
+
+if TYPE_CHECKING:
+    from concertsim.api import RunOutcome
+
+__all__ = [
+    "RenderedFigure", "Omitted", "FigureSet", "FigureSpec", "RUN_FIGURES", "MESSAGE_FLOW", "run_figures",
+    "render_run_figures", "flow_figure", "flow_figure_name", "featured_saga", "default_saga", "figure_png",
+    "DPI", "FAULT_COLOUR", "LIFELINES",
+]
+
+LIFELINES = PARTICIPANTS
+MESSAGE_FLOW = "message-flow"
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    name: str
+    title: str
+    caption: str
+    draw: Callable[[RunResult], Figure | Omitted]
+
+
+RUN_FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("lost-events", "Events lost, where they were lost",
+               "Each cross is an event some subscriber never processed, on the lane of whoever lost it, at the "
+               "moment it was lost; the faults active then are in the red lanes above.", lost_events_figure),
+    FigureSpec("throughput", "Throughput and sagas in flight",
+               "Work done per second and reservations still open; fault windows are shaded red, their lanes "
+               "above.", throughput_and_sagas),
+    FigureSpec("backlog", "Outbox backlog and consumer lag",
+               "Events waiting to be published or consumed; they must drain to zero after the heal.",
+               backlog_and_lag),
+    FigureSpec("seat-timeline", "Seat states per date",
+               "Seats sold, held, released by a hold that ended unpaid (and not sold again since), and never "
+               "taken; the dashed line is when the last user left.", seat_timeline),
+    FigureSpec("latency-cdf", "Latency per endpoint",
+               "How long clients waited, per public endpoint with enough requests; a long tail points at "
+               "queueing or timeouts.", latency_cdf),
+    FigureSpec("convergence", "Time to convergence",
+               "How long after the heal the system became quiescent (or that it never did).", convergence),
+)
+"""The run figures, in the order a report shows them."""
+
+
+@dataclass
+class FigureSet:
+    """The figures rendered for a run, and those left out with the reason."""
+
+    rendered: list[RenderedFigure] = field(default_factory=list)
+    omitted: list[tuple[str, str]] = field(default_factory=list)
+    """(title, why it was left out)"""
+
+    def named(self, name: str) -> RenderedFigure | None:
+        return next((f for f in self.rendered if f.name == name), None)
+
+
+def flow_figure_name(reservation_id: str, hero: bool) -> str:
+    """``message-flow`` for the hero saga, ``message-flow-<id>`` for any other."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in reservation_id)
+    return MESSAGE_FLOW if hero else f"{MESSAGE_FLOW}-{safe}"
+
+
+def flow_figure(result: RunResult, reservation_id: str, *, hero: bool = True) -> RenderedFigure | Omitted:
+    """The message flow of one saga, rendered."""
+    drawn = message_flow(saga_of(result, reservation_id), result.scenario)
+    if isinstance(drawn, Omitted):
+        return drawn
+    return RenderedFigure(
+        flow_figure_name(reservation_id, hero), f"Message flow of {reservation_id}",
+        f"The saga of {reservation_id} across the services, time downward: calls, replies and events as arrows, "
+        "lost messages ending in a cross, timeouts as an orange wait, faults in red over the parties they struck.",
+        figure_png(drawn),
+    )
+
+
+def run_figures(outcome: RunOutcome, *, saga: str | None = None, extra_sagas: tuple[str, ...] = ()) -> FigureSet:
+    """Every run figure worth drawing for ``outcome``: the hero message flow of ``saga`` (default:
+    :func:`featured_saga`), one for each of ``extra_sagas``, then :data:`RUN_FIGURES`."""
+    result = outcome.result
+    found = FigureSet()
+    hero = saga or featured_saga(outcome)
+    for reservation_id, is_hero in ([(hero, True)] if hero else []) + [(s, False) for s in extra_sagas if s != hero]:
+        drawn = flow_figure(result, reservation_id, hero=is_hero)
+        if isinstance(drawn, Omitted):
+            found.omitted.append((f"Message flow of {reservation_id}", drawn.reason))
+        else:
+            found.rendered.append(drawn)
+    for spec in RUN_FIGURES:
+        figure = spec.draw(result)
+        if isinstance(figure, Omitted):
+            found.omitted.append((spec.title, figure.reason))
+        else:
+            found.rendered.append(RenderedFigure(spec.name, spec.title, spec.caption, figure_png(figure)))
+    return found
+
+
+def render_run_figures(outcome: RunOutcome, *, saga: str | None = None) -> list[RenderedFigure]:
+    """The rendered figures of :func:`run_figures`."""
+    return run_figures(outcome, saga=saga).rendered
+
+
+def _saga_in_records(outcome: RunOutcome, records: tuple[int, ...]) -> str | None:
+    """The first reservation an event among ``records`` is about."""
+    trace = outcome.result.trace.lookup(records)
+    for seq in records:
+        payload = trace[seq].data.get("payload") if seq in trace else None
+        if isinstance(payload, dict) and isinstance(payload.get("reservation_id"), str):
+            return payload["reservation_id"]
+    return None
+
+
+def featured_saga(outcome: RunOutcome) -> str | None:
+    """The saga a report draws end to end: that of the first violation of a promise the design's
+    difference from the default explains (else of the first violation), found by its ``saga`` or
+    the first reservation its records are about; for a run that kept its promises, the first
+    confirmed reservation."""
+    for verdict in explained_first(outcome.verdicts, outcome.result.scenario.design):
+        for violation in verdict.violations:
+            found = violation.saga or _saga_in_records(outcome, violation.records)
+            if found:
+                return found
+    booked = outcome.result.table("reservation", reservations.RESERVATIONS)
+    confirmed = sorted(
+        (r for r in booked.values() if r.status == ReservationStatus.CONFIRMED),
+        key=lambda r: (r.held_at, r.reservation_id),
+    )
+    if confirmed:
+        return confirmed[0].reservation_id
+    return min(booked, default=None)
+
+
+default_saga = featured_saga
