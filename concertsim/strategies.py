@@ -127,6 +127,14 @@ def _filter_on(message_type: st.SearchStrategy[str | None]) -> st.SearchStrategy
     return every | some
 
 
+def _server_of(focus: tuple[str, str | None] | None) -> str | None:
+    """The service that answers the focus message, if it is a call's request or reply."""
+    if focus is None or focus[0] not in ("request", "reply") or focus[1] is None:
+        return None
+    owner = focus[1].partition(".")[0]
+    return owner if owner in DOMAIN_SERVICES else None
+
+
 @st.composite
 def fault_specs(
     draw: st.DrawFn,
@@ -169,8 +177,16 @@ def fault_specs(
             params = {"seconds": draw(st.sampled_from([0.5, 2.0, 10.0, 30.0]))}
         elif kind == "reorder":
             params = {"window": draw(st.sampled_from([0.5, 5.0]))}
+        elif kind == "duplicate" and draw(st.booleans()):
+            # A copy that comes seconds later (a mesh's or a client's resend) outlives what the
+            # original met: a failing commit, a timeout, a decline.
+            params = {"gap": 2.0}
     elif kind == "commit_failure":
-        target = draw(st.sampled_from(DOMAIN_SERVICES))
+        served_by = _server_of(focus)
+        if served_by is not None and draw(st.integers(0, 3)) < 3:
+            target = served_by  # the focus call's server fails its commits: its answers and its copies' differ
+        else:
+            target = draw(st.sampled_from(DOMAIN_SERVICES))
         params = {"rate": draw(st.sampled_from([1.0, 0.5]))}
     elif kind == "pause":
         replicas = [t for t in crash_targets if "#" in t]
@@ -196,34 +212,89 @@ def fault_schedules(
     reorder_within_partition: bool = False,
     min_faults: int = 1,
     crash_targets: Sequence[str] = _CRASH_TARGETS,
+    hold_ttl: float = 20.0,
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
     faults of the enabled kinds only, its message faults aimed at the focus three times in four (so
     that several faults of one example meet on the same message: a lost reply and a duplicated
-    request of the same deduction, say)."""
+    request of the same deduction, say). One example in four opens with :func:`server_trouble`
+    on the focus call, on the hold's scale (``hold_ttl``)."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
     enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
     enabled.sort(key=FAULT_KINDS.index)
     focus = draw(st.sampled_from(_FOCUS_WEIGHTED))
+    trouble: list[FaultSpec] = []
+    if max_faults >= 2 and draw(st.integers(0, 3)) == 0:
+        trouble = draw(server_trouble(kinds, horizon, focus, hold_ttl))
     faults = draw(
         st.lists(
             fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus, crash_targets),
-            min_size=min(min_faults, max_faults), max_size=max_faults,
+            min_size=max(0, min(min_faults, max_faults) - len(trouble)), max_size=max_faults - len(trouble),
         )
     )
-    return tuple(sorted(faults, key=lambda f: f.at))
+    return tuple(sorted([*trouble, *faults], key=lambda f: f.at))
+
+
+_LATE_MESSAGE_FAULTS = ("duplicate", "delay")
+_PAYING_CALLS = ("point.use", "reservation.pay")
 
 
 @st.composite
-def workloads(draw: st.DrawFn, max_users: int = 30) -> dict[str, Any]:
-    """A small workload (as scenario fields) that shrinks towards fewer users and less variety."""
-    return {
+def server_trouble(
+    draw: st.DrawFn,
+    kinds: Sequence[str],
+    horizon: float,
+    focus: tuple[str, str | None],
+    hold_ttl: float,
+) -> list[FaultSpec]:
+    """Two faults that meet on one call, as real incidents do: the call's server fails every
+    commit for a while, answering "unavailable" (it wrote nothing), and from the same moment until
+    the heal phase the call's requests are copied late or held back, so that copies reach the server
+    on both sides of its recovery. A request answered "unavailable" whose copy later succeeds is the
+    shape of orphaned deductions and of declines taken for final. The call is the focus if the focus
+    is a call, else one of the payment's; nothing if ``kinds`` lacks failing commits or late
+    messages.
+
+    The times are on the hold's scale (``hold_ttl``): a failure shorter than a hold is absorbed by
+    the retries a payment makes while its hold has time, so the failure lasts one and a half or two
+    holds; a copy comes one or two holds late, so that it can land after the failure ended."""
+    message_kinds = [k for k in _LATE_MESSAGE_FAULTS if k in kinds]
+    if "commit_failure" not in kinds or not message_kinds:
+        return []
+    server = _server_of(focus)
+    call = focus[1] if server is not None else draw(st.sampled_from(_PAYING_CALLS))
+    server = server or call.partition(".")[0]
+    at = draw(_tenths(0, horizon))
+    duration = draw(st.sampled_from([1.5 * hold_ttl, 2 * hold_ttl]))
+    failing = FaultSpec(at=at, kind="commit_failure", target=server, duration=duration)
+    late_kind = draw(st.sampled_from(message_kinds))
+    lateness = draw(st.sampled_from([hold_ttl, 2 * hold_ttl]))
+    late_params = {"gap": lateness} if late_kind == "duplicate" else {"seconds": lateness}
+    late = FaultSpec(
+        at=at, kind=late_kind, target="request", duration=0.0,
+        match=MessageFilter(message_type=call), params=late_params,
+    )
+    return [failing, late]
+
+
+@st.composite
+def workloads(draw: st.DrawFn, max_users: int = 30, hold_ttl: float | None = None) -> dict[str, Any]:
+    """A small workload (as scenario fields) that shrinks towards fewer users and less variety.
+
+    Given the base's ``hold_ttl``, a third of the workloads have buyers who pay in the last quarter
+    of their hold: the payments that race the hold's expiry, where a late answer meets a swept
+    hold and a seat already held again (real checkouts see them at every countdown's end)."""
+    drawn: dict[str, Any] = {
         "users": draw(st.integers(1, max_users)),
         "flash_window": draw(_tenths(1, 20)),
         "abandon_probability": draw(st.sampled_from([0.0, 0.2, 0.5])),
-        "initial_points": draw(st.sampled_from([0, 50_000, 200_000])),
+        # The simplest buyer can pay for one seat; one with nothing must top up first.
+        "initial_points": draw(st.sampled_from([50_000, 0, 200_000])),
     }
+    if hold_ttl is not None and draw(st.integers(0, 2)) == 2:
+        drawn["think_time"] = {"kind": "uniform", "low": 0.75 * hold_ttl, "high": hold_ttl}
+    return drawn
 
 
 @st.composite
@@ -243,11 +314,11 @@ def scenarios(
     # The seed and workload are drawn before the faults, so that when shrinking deletes a fault
     # the rest of the example (and so the run's randomness) stays the same.
     seed = draw(st.integers(0, 2**16))
-    workload = draw(workloads(max_users))
+    workload = draw(workloads(max_users, base.rules.hold_ttl))
     busiest = min(base.workload.duration, base.workload.flash_window + 25.0)
     faults = draw(
         fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition,
-                        crash_targets=crash_targets_of(base))
+                        crash_targets=crash_targets_of(base), hold_ttl=base.rules.hold_ttl)
     )
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}

@@ -1,11 +1,12 @@
-"""What the search draws: partitions in every direction, and at least one fault per example."""
+"""What the search draws: partitions in every direction, at least one fault per example, a server's
+trouble on the hold's scale, and buyers who pay at the end of their hold."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 
-from concertsim.scenarios.schema import Scenario
-from concertsim.strategies import _PARTITIONS, scenarios, small_base
+from concertsim.scenarios.schema import FaultSpec, Scenario
+from concertsim.strategies import _PARTITIONS, FAULT_KINDS, scenarios, server_trouble, small_base
 
 
 def test_partitions_are_drawn_one_way_in_both_directions() -> None:
@@ -17,3 +18,40 @@ def test_partitions_are_drawn_one_way_in_both_directions() -> None:
 @given(scenarios(small_base(), max_faults=2))
 def test_every_example_has_between_one_and_max_faults(scenario: Scenario) -> None:
     assert 1 <= len(scenario.faults) <= 2
+
+
+@settings(max_examples=60, derandomize=True)
+@given(server_trouble(FAULT_KINDS, 30.0, ("delivery", "PointUsedEvent"), hold_ttl=20.0))
+def test_server_trouble_fails_a_calls_server_for_longer_than_a_hold_while_its_requests_come_late(
+    faults: list[FaultSpec],
+) -> None:
+    failing, late = faults
+    assert failing.kind == "commit_failure" and failing.params.get("rate", 1.0) == 1.0
+    assert failing.duration >= 1.5 * 20.0  # longer than the retries a payment makes within its hold
+    assert late.target == "request" and late.match is not None
+    assert late.match.message_type in ("point.use", "reservation.pay")
+    assert failing.target == late.match.message_type.partition(".")[0]
+    assert late.at == failing.at and late.duration == 0.0  # from the failure's start until heal
+    lateness = late.params.get("gap", late.params.get("seconds"))
+    assert lateness is not None and lateness >= 20.0  # lands after the failure can have ended
+
+
+@settings(max_examples=20, derandomize=True)
+@given(server_trouble(FAULT_KINDS, 30.0, ("reply", "point.use"), hold_ttl=20.0))
+def test_server_trouble_aims_at_the_focus_call(faults: list[FaultSpec]) -> None:
+    assert [(f.kind, f.target) for f in faults][0] == ("commit_failure", "point")
+    assert faults[1].match is not None and faults[1].match.message_type == "point.use"
+
+
+@settings(max_examples=10, derandomize=True)
+@given(server_trouble(("crash", "delay"), 30.0, ("reply", "point.use"), hold_ttl=20.0))
+def test_server_trouble_needs_failing_commits_and_late_messages(faults: list[FaultSpec]) -> None:
+    assert faults == []
+
+
+@settings(max_examples=100, derandomize=True)
+@given(scenarios(small_base()))
+def test_a_third_of_the_buyers_may_pay_at_the_end_of_their_hold(scenario: Scenario) -> None:
+    think = scenario.workload.think_time
+    if think.kind == "uniform":
+        assert (think.low, think.high) == (15.0, 20.0)  # the last quarter of a 20 s hold
