@@ -303,3 +303,64 @@ def test_a_rendered_flow_figure_is_a_png(one_user: RunResult) -> None:
     assert isinstance(rendered, RenderedFigure) and rendered.png.startswith(b"\x89PNG")
     assert rendered.name == "message-flow"
     assert flow_figure(one_user, "res-1", hero=False).name == "message-flow-res-1"
+
+
+# --- the saga drawn end to end -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def orchestrated():
+    from concertsim.api import run
+
+    return run("orchestrated-payments")
+
+
+def test_a_run_that_kept_its_promises_draws_a_saga_a_fault_struck_and_says_why(orchestrated) -> None:
+    from concertsim.reports.run.featured import featured
+
+    assert orchestrated.holds
+    chosen = featured(orchestrated)
+    assert chosen is not None and chosen.reason.startswith("Drawn because a reply to it was lost")
+    saga = saga_of(orchestrated.result, chosen.reservation_id)
+    assert any(r.kind == "call.reply_lost" for r in saga.records)
+    hero = run_figures(orchestrated).named("message-flow")
+    assert hero is not None and hero.caption.endswith(chosen.reason)
+
+
+def test_the_flow_figure_covers_the_whole_saga_with_the_span_its_text_gives(orchestrated) -> None:
+    from concertsim.reports.run.featured import featured_saga
+    from concertsim.reports.run.saga_steps import saga_span
+    from concertsim.reports.run.violations import saga_blocks
+
+    reservation_id = featured_saga(orchestrated)
+    saga = saga_of(orchestrated.result, reservation_id)
+    start, end = saga_span(saga)
+    figure = message_flow(saga, orchestrated.result.scenario)
+    assert isinstance(figure, Figure)
+    assert f"{start:.2f} s to {end:.2f} s" in figure.axes[0].get_title()
+    assert figure.axes[0].get_yticklabels()[-1].get_text() == f"{end:.3f} s", "the last row is the saga's end"
+    summary = saga_blocks(orchestrated, reservation_id, None)[1].text
+    assert f"from {start:.2f} s to {end:.2f} s" in summary.replace("\N{NO-BREAK SPACE}", " ")
+
+
+def test_a_fault_bar_lies_over_the_parties_it_struck_and_no_other(one_user: RunResult) -> None:
+    figure = message_flow(saga_of(one_user, "res-1"), one_user.scenario)
+    assert isinstance(figure, Figure)
+    axes = figure.axes[0]
+    column = {label.get_text(): x for x, label in zip(axes.get_xticks(), axes.get_xticklabels(), strict=True)}
+    bars = [line for line in axes.lines if line.get_linewidth() == 5]
+    assert bars
+    for bar in bars:
+        low, high = bar.get_xdata()
+        assert high - low <= 0.7 + 1e-9, "one bar per lifeline struck"
+        assert (low + high) / 2 in (column["reservation"], column["point"])
+
+
+def test_replicas_are_lifelines_of_their_own() -> None:
+    result = run_scenario(small_scenario("services.concert.replicas=2", "services.reservation.replicas=2"))
+    reservation_id = next(op.detail["reservation_id"] for op in result.history if op.detail.get("reservation_id"))
+    figure = message_flow(saga_of(result, reservation_id), result.scenario)
+    assert isinstance(figure, Figure)
+    lanes = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    assert any(lane.startswith("reservation#") for lane in lanes)
+    assert "reservation" not in lanes
