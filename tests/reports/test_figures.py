@@ -183,10 +183,10 @@ def test_seat_timeline_shows_released_seats_apart_and_counts_seats(relay_crashes
     figure = seat_timeline(relay_crashes)
     assert isinstance(figure, Figure)
     dates = relay_crashes.scenario.concerts.dates
-    assert_trustworthy(figure, axes=dates)
-    for axes in figure.axes:
+    assert_trustworthy(figure, axes=dates + 1)  # the fault lanes, then a panel per date
+    for axes in figure.axes[1:]:
         assert_counts_on(axes.yaxis)
-    assert legend_labels(figure) == ["sold", "held", "released, not sold again", "free", "last user left"]
+    assert legend_labels(figure) == ["sold", "held", "released, not sold again", "free", "last user left", "heal"]
 
 
 def test_convergence_is_drawn_only_when_the_settle_phase_had_something_to_drain(
@@ -364,3 +364,114 @@ def test_replicas_are_lifelines_of_their_own() -> None:
     lanes = [label.get_text() for label in figure.axes[0].get_xticklabels()]
     assert any(lane.startswith("reservation#") for lane in lanes)
     assert "reservation" not in lanes
+
+
+# --- every plot over time on the run's range ---------------------------------------------------------
+
+
+def time_axes(figure: Figure) -> list:
+    """The panels of a figure that plot over simulated time: all axes but the fault lanes and a
+    second y axis over a panel (a twin)."""
+    drawn(figure)
+    panels, seen = [], set()
+    for axes in figure.axes:
+        where = tuple(round(v, 6) for v in axes.get_position().bounds)
+        if axes.get_ylabel() != "faults" and where not in seen:
+            panels.append(axes)
+        seen.add(where)
+    return panels
+
+
+def busy_pool(result: RunResult, queue: list[int]) -> dict:
+    """The ``metrics.resources`` of one pool busy enough to be drawn, with ``queue`` as its first
+    seconds' queue lengths (zero after)."""
+    seconds = int(result.phases.ended_at) + 1
+    return {"gateway.workers": {
+        "capacity": 4, "peak_utilisation": 0.75, "saturated_at": None,
+        "series": {"utilisation": [0.75] * 3 + [0.0] * (seconds - 3), "queue": queue + [0] * (seconds - len(queue))},
+    }}
+
+
+def test_every_plot_over_time_spans_the_whole_run_under_the_fault_lanes(relay_crashes: RunResult) -> None:
+    from concertsim.metrics import compute_metrics
+    from concertsim.reports.plotting.capacity import capacity_figure
+    from concertsim.reports.run.load_figures import latency_over_time
+    from concertsim.reports.run.service_series_figure import service_series_figure
+    from concertsim.reports.run.staleness_figure import staleness_figure
+
+    metrics = compute_metrics(relay_crashes)
+    busy = busy_pool(relay_crashes, queue=[0, 2, 1])
+    figures = {
+        "throughput": throughput_and_sagas(relay_crashes),
+        "backlog": backlog_and_lag(relay_crashes),
+        "seats": seat_timeline(relay_crashes),
+        "latency over time": latency_over_time(relay_crashes),
+        "services": service_series_figure(metrics["series"], relay_crashes),
+        "staleness": staleness_figure(relay_crashes, metrics["staleness"]),
+        "capacity": capacity_figure(busy, relay_crashes),
+    }
+    for name, figure in figures.items():
+        assert isinstance(figure, Figure), name
+        assert figure.axes[0].get_ylabel() == "faults", f"{name}: the fault lanes on top"
+        for axes in time_axes(figure):
+            assert axes.get_xlim() == (0, relay_crashes.phases.ended_at), name
+            assert any(line.get_linestyle() == ":" and list(line.get_xdata()) == [relay_crashes.phases.heal_at] * 2
+                       for line in axes.lines), f"{name}: the heal line"
+
+
+def test_lost_events_are_drawn_over_the_whole_run(dual_write: RunResult) -> None:
+    figure = lost_events_figure(dual_write)
+    assert isinstance(figure, Figure)
+    assert figure.axes[1].get_xlim() == (0, dual_write.phases.ended_at)
+
+
+def test_a_p95_line_breaks_over_a_bin_with_no_data(relay_crashes: RunResult) -> None:
+    import math
+
+    from concertsim.metrics import compute_metrics
+    from concertsim.reports.run.service_series_figure import service_series_figure
+
+    series = compute_metrics(relay_crashes)["series"]
+    figure = service_series_figure(series, relay_crashes)
+    assert isinstance(figure, Figure)
+    services = next(axes for axes in figure.axes if axes.get_ylabel() == "server time p95 (ms)")
+    reservation = next(line for line in services.lines if line.get_label() == "reservation")
+    values = series["services"]["reservation"]["p95_ms"]
+    assert None in values
+    drawn_y = list(reservation.get_ydata())
+    assert len(drawn_y) == len(values)
+    assert all(math.isnan(y) if v is None else y == v for y, v in zip(drawn_y, values, strict=True))
+
+
+def test_a_capacity_figure_without_queues_has_no_queue_panel_and_the_text_says_so() -> None:
+    from concertsim.api import run
+    from concertsim.reports.document.blocks import Image
+    from concertsim.reports.plotting.capacity import capacity_figure
+    from concertsim.reports.run.service_metrics import service_metrics_blocks
+
+    outcome = run("small-opening", overrides=["workload.users=5"])
+    resources = {name: {**outcome.metrics["resources"][name], **row}
+                 for name, row in busy_pool(outcome.result, queue=[]).items()}
+    figure = capacity_figure(resources, outcome.result)
+    assert isinstance(figure, Figure)
+    assert [axes.get_ylabel() for axes in figure.axes] == ["busy (mean per second)"]
+    outcome.metrics["resources"] = resources
+    image = next(b for b in service_metrics_blocks(outcome) if isinstance(b, Image) and b.file_name == "capacity.png")
+    assert "no queue panel" in image.caption
+
+
+def test_each_client_operation_is_a_point_coloured_by_its_outcome(relay_crashes: RunResult) -> None:
+    from matplotlib.colors import to_hex
+
+    from concertsim.reports.run.load_figures import OUTCOME_COLOURS, latency_over_time
+
+    figure = latency_over_time(relay_crashes)
+    assert isinstance(figure, Figure)
+    assert_trustworthy(figure, axes=2)
+    axes = figure.axes[1]
+    assert axes.get_yscale() == "log" and "ms" in axes.get_ylabel()
+    ended = [op for op in relay_crashes.history if op.complete_at is not None and op.outcome is not None]
+    points = {to_hex(c.get_facecolor()[0]): len(c.get_offsets()) for c in axes.collections if len(c.get_offsets())}
+    by_outcome = {outcome: sum(op.outcome == outcome for op in ended) for outcome in OUTCOME_COLOURS}
+    assert points == {OUTCOME_COLOURS[o]: n for o, n in by_outcome.items() if n}
+    assert sum(points.values()) == len(ended)

@@ -67,6 +67,9 @@ def _first_violation_saga(outcome: RunOutcome) -> FeaturedSaga | None:
 def _interest(result: RunResult) -> FeaturedSaga | None:
     """The most interesting saga of a run, read in one pass over the few record kinds it needs."""
     spans: dict[str, list[float]] = {}
+    for booked in result.table("reservation", reservations.RESERVATIONS).values():
+        ends = [at for at in (booked.confirmed_at, booked.ended_at) if at is not None]
+        spans[booked.reservation_id] = [booked.held_at, max([booked.held_at, *ends])]
     op_saga: dict[str, str] = {}
     unknown: dict[str, str] = {}
     for op in result.history:
@@ -141,7 +144,7 @@ def _interest(result: RunResult) -> FeaturedSaga | None:
     reservation_id, _ = longest({rid: "" for rid in spans})  # type: ignore[misc]
     took = spans[reservation_id][1] - spans[reservation_id][0]
     return FeaturedSaga(reservation_id, f"Drawn because it is the slowest saga of the run ({seconds(took)} from its "
-                                        "first request to its last answer): no fault struck a saga, none was in flight through a "
+                                        "hold to its last answer or end): no fault struck a saga, none was in flight through a "
                                         "crash, and every client learned its outcome.")
 
 

@@ -18,7 +18,13 @@ from matplotlib.figure import Figure
 from concertsim.reports.run.event_figures import lost_events_figure
 from concertsim.reports.run.featured import featured, featured_saga
 from concertsim.reports.run.flow_figure import message_flow
-from concertsim.reports.run.load_figures import backlog_and_lag, convergence, latency_cdf, throughput_and_sagas
+from concertsim.reports.run.load_figures import (
+    backlog_and_lag,
+    convergence,
+    latency_cdf,
+    latency_over_time,
+    throughput_and_sagas,
+)
 from concertsim.reports.plotting.base import DPI, FAULT_COLOUR, Omitted, RenderedFigure, figure_png
 from concertsim.reports.run.saga import saga_of
 from concertsim.reports.run.saga_steps import PARTICIPANTS
@@ -50,6 +56,11 @@ RUN_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("lost-events", "Events lost, where they were lost",
                "Each cross is an event some subscriber never processed, on the lane of whoever lost it, at the "
                "moment it was lost; the faults active then are in the red lanes above.", lost_events_figure),
+    FigureSpec("latency-over-time", "Latency of each client operation over time",
+               "One point per client operation: when it began and how long its client waited (log scale), blue "
+               "when it succeeded, red when it failed, orange when its outcome stayed unknown; fault windows are "
+               "shaded red, their lanes above. Admission waves show as bands, timeouts as a row of points at "
+               "the client's timeout.", latency_over_time),
     FigureSpec("throughput", "Throughput and sagas in flight",
                "Work done per second and reservations still open; fault windows are shaded red, their lanes "
                "above.", throughput_and_sagas),
