@@ -165,7 +165,7 @@ def time_panels(
             for start, width_s in spans:
                 axes.axvspan(start, start + width_s, color=FAULT_COLOUR, alpha=0.08, linewidth=0)
         if result.phases.heal_at <= end:
-            axes.axvline(result.phases.heal_at, color=HEAL_COLOUR, linestyle=":", linewidth=1,
+            axes.axvline(result.phases.heal_at, color=HEAL_COLOUR, linestyle=":", linewidth=1, zorder=4,
                          label="heal" if index == 0 else None)
         if index < len(panels) - 1:
             axes.tick_params(axis="x", labelbottom=False)
