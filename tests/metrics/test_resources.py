@@ -24,7 +24,7 @@ def test_a_one_worker_queue_saturates_first_and_the_report_says_when() -> None:
     assert row["capacity"] == 1 and row["peak_utilisation"] >= 0.9 and row["waits"] > 0 and row["max_wait_ms"] > 0
     assert row["series"]["utilisation"][second] >= 0.9
     assert f"queue.workers at {second} s" in paragraphs(outcome)
-    assert capacity_png(resources, outcome.result.phases.ended_at) is not None
+    assert capacity_png(resources, outcome.result) is not None
 
 
 def test_a_roomy_run_saturates_nothing_and_draws_no_capacity_figure() -> None:
@@ -34,4 +34,4 @@ def test_a_roomy_run_saturates_nothing_and_draws_no_capacity_figure() -> None:
     assert {"gateway.workers", "point.connections"} <= set(resources)
     assert all(0 <= r["utilisation"] <= r["peak_utilisation"] <= 1 for r in resources.values())
     assert "No resource saturated" in paragraphs(outcome)
-    assert capacity_png(resources, outcome.result.phases.ended_at) is None
+    assert capacity_png(resources, outcome.result) is None

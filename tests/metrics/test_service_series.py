@@ -18,12 +18,12 @@ def test_a_partition_shows_in_the_bins_it_lasts() -> None:
     assert during and before and max(during) > 10 * max(before)  # waiting out call timeouts
     assert sum(reservation["count"]) == sum(1 for r in outcome.result.trace.records
                                             if r.kind == "call.serve" and r.party == "reservation")
-    assert service_series_png(series) is not None
+    assert service_series_png(series, outcome.result) is not None
 
 
 def test_a_run_without_requests_draws_no_series_figure() -> None:
     empty = {"bin_seconds": 1, "services": {}, "consumers": {}}
-    assert service_series_png(empty) is None
+    assert service_series_png(empty, run("small-opening", overrides=["workload.users=1"]).result) is None
 
 
 def test_retries_over_time_add_up_to_the_retries_per_caller() -> None:

@@ -89,3 +89,15 @@ def test_the_capacity_section_shows_the_hot_rows(crowd) -> None:
 def test_a_run_without_conflicts_says_so() -> None:
     metrics = {"write_conflicts": {"total": 0, "by_database": {}, "by_work": {}, "by_table": None, "hot_rows": None}}
     assert to_markdown(hot_row_blocks(metrics, 5)).startswith("#### Hot rows: write conflicts\n\nNo write conflict")
+
+
+def test_a_runs_conflicts_name_the_table_and_row_they_met(crowd) -> None:
+    conflicts = list(crowd.result.trace.of_kind("tx.conflict"))
+    assert conflicts and all(isinstance(r.data["table"], str) and isinstance(r.data["row"], str) for r in conflicts)
+    counted = crowd.metrics["write_conflicts"]
+    assert sum(counted["by_table"].values()) == counted["total"]
+    hottest = counted["hot_rows"][0]
+    assert hottest[0] == "queue" and hottest[3] == max(count for *_, count in counted["hot_rows"])
+    markdown = to_markdown(service_metrics_blocks(crowd, with_figure=False))
+    assert "The hottest rows:" in markdown
+    assert f"| queue | {hottest[1]} | {hottest[2]} | {hottest[3]} |" in markdown

@@ -183,10 +183,10 @@ def test_seat_timeline_shows_released_seats_apart_and_counts_seats(relay_crashes
     figure = seat_timeline(relay_crashes)
     assert isinstance(figure, Figure)
     dates = relay_crashes.scenario.concerts.dates
-    assert_trustworthy(figure, axes=dates)
-    for axes in figure.axes:
+    assert_trustworthy(figure, axes=dates + 1)  # the fault lanes, then a panel per date
+    for axes in figure.axes[1:]:
         assert_counts_on(axes.yaxis)
-    assert legend_labels(figure) == ["sold", "held", "released, not sold again", "free", "last user left"]
+    assert legend_labels(figure) == ["sold", "held", "released, not sold again", "free", "last user left", "heal"]
 
 
 def test_convergence_is_drawn_only_when_the_settle_phase_had_something_to_drain(
@@ -303,3 +303,175 @@ def test_a_rendered_flow_figure_is_a_png(one_user: RunResult) -> None:
     assert isinstance(rendered, RenderedFigure) and rendered.png.startswith(b"\x89PNG")
     assert rendered.name == "message-flow"
     assert flow_figure(one_user, "res-1", hero=False).name == "message-flow-res-1"
+
+
+# --- the saga drawn end to end -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def orchestrated():
+    from concertsim.api import run
+
+    return run("orchestrated-payments")
+
+
+def test_a_run_that_kept_its_promises_draws_a_saga_a_fault_struck_and_says_why(orchestrated) -> None:
+    from concertsim.reports.run.featured import featured
+
+    assert orchestrated.holds
+    chosen = featured(orchestrated)
+    assert chosen is not None and chosen.reason.startswith("Drawn because a reply to it was lost")
+    saga = saga_of(orchestrated.result, chosen.reservation_id)
+    assert any(r.kind == "call.reply_lost" for r in saga.records)
+    hero = run_figures(orchestrated).named("message-flow")
+    assert hero is not None and hero.caption.endswith(chosen.reason)
+
+
+def test_the_flow_figure_covers_the_whole_saga_with_the_span_its_text_gives(orchestrated) -> None:
+    from concertsim.reports.run.featured import featured_saga
+    from concertsim.reports.run.saga_steps import saga_span
+    from concertsim.reports.run.violations import saga_blocks
+
+    reservation_id = featured_saga(orchestrated)
+    saga = saga_of(orchestrated.result, reservation_id)
+    start, end = saga_span(saga)
+    figure = message_flow(saga, orchestrated.result.scenario)
+    assert isinstance(figure, Figure)
+    assert f"{start:.2f} s to {end:.2f} s" in figure.axes[0].get_title()
+    assert figure.axes[0].get_yticklabels()[-1].get_text() == f"{end:.3f} s", "the last row is the saga's end"
+    summary = saga_blocks(orchestrated, reservation_id, None)[1].text
+    assert f"from {start:.2f} s to {end:.2f} s" in summary.replace("\N{NO-BREAK SPACE}", " ")
+
+
+def test_a_fault_bar_lies_over_the_parties_it_struck_and_no_other(one_user: RunResult) -> None:
+    figure = message_flow(saga_of(one_user, "res-1"), one_user.scenario)
+    assert isinstance(figure, Figure)
+    axes = figure.axes[0]
+    column = {label.get_text(): x for x, label in zip(axes.get_xticks(), axes.get_xticklabels(), strict=True)}
+    bars = [line for line in axes.lines if line.get_linewidth() == 5]
+    assert bars
+    for bar in bars:
+        low, high = bar.get_xdata()
+        assert high - low <= 0.7 + 1e-9, "one bar per lifeline struck"
+        assert (low + high) / 2 in (column["reservation"], column["point"])
+
+
+def test_replicas_are_lifelines_of_their_own() -> None:
+    result = run_scenario(small_scenario("services.concert.replicas=2", "services.reservation.replicas=2"))
+    reservation_id = next(op.detail["reservation_id"] for op in result.history if op.detail.get("reservation_id"))
+    figure = message_flow(saga_of(result, reservation_id), result.scenario)
+    assert isinstance(figure, Figure)
+    lanes = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    assert any(lane.startswith("reservation#") for lane in lanes)
+    assert "reservation" not in lanes
+
+
+# --- every plot over time on the run's range ---------------------------------------------------------
+
+
+def time_axes(figure: Figure) -> list:
+    """The panels of a figure that plot over simulated time: all axes but the fault lanes and a
+    second y axis over a panel (a twin)."""
+    drawn(figure)
+    panels, seen = [], set()
+    for axes in figure.axes:
+        where = tuple(round(v, 6) for v in axes.get_position().bounds)
+        if axes.get_ylabel() != "faults" and where not in seen:
+            panels.append(axes)
+        seen.add(where)
+    return panels
+
+
+def busy_pool(result: RunResult, queue: list[int]) -> dict:
+    """The ``metrics.resources`` of one pool busy enough to be drawn, with ``queue`` as its first
+    seconds' queue lengths (zero after)."""
+    seconds = int(result.phases.ended_at) + 1
+    return {"gateway.workers": {
+        "capacity": 4, "peak_utilisation": 0.75, "saturated_at": None,
+        "series": {"utilisation": [0.75] * 3 + [0.0] * (seconds - 3), "queue": queue + [0] * (seconds - len(queue))},
+    }}
+
+
+def test_every_plot_over_time_spans_the_whole_run_under_the_fault_lanes(relay_crashes: RunResult) -> None:
+    from concertsim.metrics import compute_metrics
+    from concertsim.reports.plotting.capacity import capacity_figure
+    from concertsim.reports.run.load_figures import latency_over_time
+    from concertsim.reports.run.service_series_figure import service_series_figure
+    from concertsim.reports.run.staleness_figure import staleness_figure
+
+    metrics = compute_metrics(relay_crashes)
+    busy = busy_pool(relay_crashes, queue=[0, 2, 1])
+    figures = {
+        "throughput": throughput_and_sagas(relay_crashes),
+        "backlog": backlog_and_lag(relay_crashes),
+        "seats": seat_timeline(relay_crashes),
+        "latency over time": latency_over_time(relay_crashes),
+        "services": service_series_figure(metrics["series"], relay_crashes),
+        "staleness": staleness_figure(relay_crashes, metrics["staleness"]),
+        "capacity": capacity_figure(busy, relay_crashes),
+    }
+    for name, figure in figures.items():
+        assert isinstance(figure, Figure), name
+        assert figure.axes[0].get_ylabel() == "faults", f"{name}: the fault lanes on top"
+        for axes in time_axes(figure):
+            assert axes.get_xlim() == (0, relay_crashes.phases.ended_at), name
+            assert any(line.get_linestyle() == ":" and list(line.get_xdata()) == [relay_crashes.phases.heal_at] * 2
+                       for line in axes.lines), f"{name}: the heal line"
+
+
+def test_lost_events_are_drawn_over_the_whole_run(dual_write: RunResult) -> None:
+    figure = lost_events_figure(dual_write)
+    assert isinstance(figure, Figure)
+    assert figure.axes[1].get_xlim() == (0, dual_write.phases.ended_at)
+
+
+def test_a_p95_line_breaks_over_a_bin_with_no_data(relay_crashes: RunResult) -> None:
+    import math
+
+    from concertsim.metrics import compute_metrics
+    from concertsim.reports.run.service_series_figure import service_series_figure
+
+    series = compute_metrics(relay_crashes)["series"]
+    figure = service_series_figure(series, relay_crashes)
+    assert isinstance(figure, Figure)
+    services = next(axes for axes in figure.axes if axes.get_ylabel() == "server time p95 (ms)")
+    reservation = next(line for line in services.lines if line.get_label() == "reservation")
+    values = series["services"]["reservation"]["p95_ms"]
+    assert None in values
+    drawn_y = list(reservation.get_ydata())
+    assert len(drawn_y) == len(values)
+    assert all(math.isnan(y) if v is None else y == v for y, v in zip(drawn_y, values, strict=True))
+
+
+def test_a_capacity_figure_without_queues_has_no_queue_panel_and_the_text_says_so() -> None:
+    from concertsim.api import run
+    from concertsim.reports.document.blocks import Image
+    from concertsim.reports.plotting.capacity import capacity_figure
+    from concertsim.reports.run.service_metrics import service_metrics_blocks
+
+    outcome = run("small-opening", overrides=["workload.users=5"])
+    resources = {name: {**outcome.metrics["resources"][name], **row}
+                 for name, row in busy_pool(outcome.result, queue=[]).items()}
+    figure = capacity_figure(resources, outcome.result)
+    assert isinstance(figure, Figure)
+    assert [axes.get_ylabel() for axes in figure.axes] == ["busy (mean per second)"]
+    outcome.metrics["resources"] = resources
+    image = next(b for b in service_metrics_blocks(outcome) if isinstance(b, Image) and b.file_name == "capacity.png")
+    assert "no queue panel" in image.caption
+
+
+def test_each_client_operation_is_a_point_coloured_by_its_outcome(relay_crashes: RunResult) -> None:
+    from matplotlib.colors import to_hex
+
+    from concertsim.reports.run.load_figures import OUTCOME_COLOURS, latency_over_time
+
+    figure = latency_over_time(relay_crashes)
+    assert isinstance(figure, Figure)
+    assert_trustworthy(figure, axes=2)
+    axes = figure.axes[1]
+    assert axes.get_yscale() == "log" and "ms" in axes.get_ylabel()
+    ended = [op for op in relay_crashes.history if op.complete_at is not None and op.outcome is not None]
+    points = {to_hex(c.get_facecolor()[0]): len(c.get_offsets()) for c in axes.collections if len(c.get_offsets())}
+    by_outcome = {outcome: sum(op.outcome == outcome for op in ended) for outcome in OUTCOME_COLOURS}
+    assert points == {OUTCOME_COLOURS[o]: n for o, n in by_outcome.items() if n}
+    assert sum(points.values()) == len(ended)

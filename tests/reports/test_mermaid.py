@@ -102,7 +102,7 @@ def test_beyond_the_limit_routine_steps_go_first_and_a_note_says_how_many(partit
     assert len(parsed["arrows"]) + len(parsed["notes"]) <= 12 + 2
     assert not any("queue.check" in text for text in parsed["arrows"])
     assert re.search(r"Note over client,broker: \d+ routine steps .* omitted", short)
-    assert re.search(r"Note over client,broker: \.\.\. \d+ later steps omitted", short)
+    assert re.search(r"Note over client,broker: \.\.\. \d+ steps before the last omitted\n    Note over", short)
 
 
 def test_text_from_the_trace_cannot_break_the_diagram() -> None:

@@ -70,7 +70,7 @@ def _run_blocks(outcome: RunOutcome) -> list[Block]:
                         _funnel_png(outcome.metrics["funnel"])))
     resources = outcome.metrics.get("resources", {})
     if any(row["saturated_at"] is not None for row in resources.values()):
-        png = capacity_png(resources, result.phases.ended_at)
+        png = capacity_png(resources, result)
         if png is not None:
             blocks.append(Image("capacity.png", "utilisation and queues over time",
                                 "The pools that saturated, and when.", png))

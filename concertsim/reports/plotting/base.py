@@ -4,11 +4,15 @@ and the lanes that show when each fault was active above any plot over simulated
 Conventions: counts get integer ticks; latency is in plain milliseconds (no offset, no powers of
 ten); legends sit outside the data; fault windows are drawn in their own lanes, one lane per party
 struck, labelled on the axis, so no fault label is rotated over the data or over another label.
+Every plot over simulated time (:func:`time_panels`) spans the whole run, from 0 to its end, so the
+figures of one run line up; a series is broken, never bridged, over a bin with no data
+(:func:`with_gaps`).
 """
 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import matplotlib
@@ -22,7 +26,7 @@ from concertsim.sim.run.result import RunResult  # noqa: E402
 
 __all__ = [
     "DPI", "FAULT_COLOUR", "RenderedFigure", "Omitted", "figure_png", "count_axis", "milliseconds_axis",
-    "time_figure", "legend_outside", "fault_lane_label",
+    "time_figure", "time_panels", "run_span", "with_gaps", "legend_outside", "fault_lane_label",
 ]
 
 DPI = 110
@@ -116,20 +120,36 @@ def _fault_lanes(result: RunResult) -> dict[str, list[tuple[float, float]]]:
     return lanes
 
 
-def time_figure(
-    result: RunResult, title: str, height: float, *, width: float = 9.0, until: float | None = None
-) -> tuple[Figure, Axes]:
-    """A figure titled ``title`` over simulated time (to ``until``, else the end of the run): the
-    main axes of ``height`` inches and, above it, one lane per fault kind and party struck (if the
-    run had faults), sharing the time axis. Fault windows are shaded on the main axes too, and the
-    heal is a dotted line."""
+def run_span(result: RunResult) -> float:
+    """The end of the time axis every plot over simulated time shares: the end of the run."""
+    return max(result.phases.ended_at, 1.0)
+
+
+def with_gaps(values: list[float | None]) -> list[float]:
+    """``values`` with each missing value (None) as NaN, so a line breaks over a bin without data
+    instead of joining its neighbours across it."""
+    return [math.nan if value is None else value for value in values]
+
+
+def time_panels(
+    result: RunResult, title: str, heights: list[float], *, width: float = 9.0
+) -> tuple[Figure, list[Axes]]:
+    """A figure titled ``title`` over the run's simulated time (0 to :func:`run_span`): one panel
+    per entry of ``heights`` (inches), sharing the time axis, and above them one lane per fault
+    kind and party struck (if the run had faults). Fault windows are shaded on every panel, the
+    heal is a dotted line on each (labelled "heal" on the first), and only the last panel is
+    labelled with the time."""
     lanes = _fault_lanes(result)
     lane_height = FAULT_LANE_HEIGHT * len(lanes) + (0.25 if lanes else 0)
-    figure = Figure(figsize=(width, height + lane_height), layout="constrained")
+    figure = Figure(figsize=(width, sum(heights) + lane_height), layout="constrained")
+    ratios = ([lane_height] if lanes else []) + list(heights)
+    grid = figure.subplots(len(ratios), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0]
+    panels = list(grid[1:] if lanes else grid)
+    end = run_span(result)
     if lanes:
-        top, axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [lane_height, height]})
+        top = grid[0]
         for row, (label, spans) in enumerate(lanes.items()):
-            top.broken_barh([(start, max(width_s, result.phases.ended_at / 400)) for start, width_s in spans],
+            top.broken_barh([(start, max(width_s, end / 400)) for start, width_s in spans],
                             (row - 0.35, 0.7), color=FAULT_COLOUR, alpha=0.75)
         top.set_yticks(range(len(lanes)), list(lanes), fontsize=8)
         top.set_ylim(len(lanes) - 0.5, -0.5)
@@ -138,15 +158,24 @@ def time_figure(
         top.set_title(title)
         for spine in ("top", "right"):
             top.spines[spine].set_visible(False)
+    else:
+        panels[0].set_title(title)
+    for index, axes in enumerate(panels):
         for spans in lanes.values():
             for start, width_s in spans:
                 axes.axvspan(start, start + width_s, color=FAULT_COLOUR, alpha=0.08, linewidth=0)
-    else:
-        axes = figure.add_subplot()
-        axes.set_title(title)
-    end = max(result.phases.ended_at if until is None else until, 1.0)
-    if result.phases.heal_at <= end:
-        axes.axvline(result.phases.heal_at, color=HEAL_COLOUR, linestyle=":", linewidth=1, label="heal")
-    axes.set_xlim(0, end)
-    axes.set_xlabel("simulated time (s)")
+        if result.phases.heal_at <= end:
+            axes.axvline(result.phases.heal_at, color=HEAL_COLOUR, linestyle=":", linewidth=1, zorder=4,
+                         label="heal" if index == 0 else None)
+        if index < len(panels) - 1:
+            axes.tick_params(axis="x", labelbottom=False)
+    for axes in grid:
+        axes.set_xlim(0, end)
+    panels[-1].set_xlabel("simulated time (s)")
+    return figure, panels
+
+
+def time_figure(result: RunResult, title: str, height: float, *, width: float = 9.0) -> tuple[Figure, Axes]:
+    """:func:`time_panels` with one panel of ``height`` inches."""
+    figure, (axes,) = time_panels(result, title, [height], width=width)
     return figure, axes

@@ -1,6 +1,7 @@
 """The capacity figure: the utilisation and queue of the busiest resources over time, so a reader
 sees which saturated first and when. Drawn from ``metrics.resources`` series, for the pools that
-were at least half busy in some second; left out when none was."""
+were at least half busy in some second; left out when none was. The queue panel is left out when
+no drawn pool ever had a request waiting (:func:`queue_drawn`), and the text says so."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from concertsim.reports.plotting.base import figure_png
+from concertsim.reports.plotting.base import figure_png, legend_outside, time_panels
+from concertsim.sim.run.result import RunResult
 
-__all__ = ["capacity_png", "FILE_NAME", "MOST_DRAWN"]
+__all__ = ["capacity_figure", "capacity_png", "queue_drawn", "FILE_NAME", "MOST_DRAWN"]
 
 FILE_NAME = "capacity.png"
 MOST_DRAWN = 6
@@ -29,36 +31,45 @@ def _drawn(resources: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, An
     return with_series[:MOST_DRAWN]
 
 
-def capacity_png(resources: dict[str, dict[str, Any]], until: float) -> bytes | None:
-    """Utilisation (top) and mean queue length (bottom) per second of the busiest resources, up to
-    a little after the last second any of them was 5% busy (at most ``until``); None when there
-    is nothing to draw."""
+def queue_drawn(resources: dict[str, dict[str, Any]]) -> bool:
+    """Whether the figure has a queue panel: some drawn pool had a request waiting in some second."""
+    return any(any(row["series"]["queue"]) for _, row in _drawn(resources))
+
+
+def capacity_figure(resources: dict[str, dict[str, Any]], result: RunResult) -> Figure | None:
+    """Utilisation (top) and, if :func:`queue_drawn`, mean queue length (bottom) per second of the
+    busiest resources, over the whole run with its fault lanes and heal line; None when there is
+    nothing to draw."""
     drawn = _drawn(resources)
     if not drawn:
         return None
-    figure = Figure(figsize=(9, 5.2), layout="constrained")
-    busy_axes, queue_axes = figure.subplots(2, 1, sharex=True)
-    last = int(until) + 1
+    with_queue = queue_drawn(resources)
+    figure, panels = time_panels(result, "Worker and connection pools: utilisation and queue over time",
+                                 [2.6, 2.2] if with_queue else [2.8])
+    busy_axes = panels[0]
     for name, row in drawn:
         series = row["series"]
-        seconds = range(min(last, len(series["utilisation"])))
         label = f"{name} ({row['capacity']})"
-        busy_axes.step(seconds, series["utilisation"][:len(seconds)], where="post", linewidth=1.1, label=label)
-        queue_axes.step(seconds, series["queue"][:len(seconds)], where="post", linewidth=1.1, label=label)
+        seconds = range(len(series["utilisation"]))
+        line, = busy_axes.step(seconds, series["utilisation"], where="post", linewidth=1.1, label=label)
+        if with_queue:
+            panels[1].step(range(len(series["queue"])), series["queue"], where="post", linewidth=1.1,
+                           color=line.get_color())
     busy_axes.set_ylim(0, 1.05)
     busy_axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     busy_axes.set_ylabel("busy (mean per second)")
-    busy_axes.set_title("Worker and connection pools: utilisation and queue over time")
-    queue_axes.set_ylabel("requests queued\n(mean per second)")
-    queue_axes.set_xlabel("simulated time (s)")
-    queue_axes.set_ylim(0, max(1.0, max(max(row["series"]["queue"]) for _, row in drawn) * 1.1))
-    queue_axes.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
-    busy_until = max((second for _, row in drawn for second, value in enumerate(row["series"]["utilisation"])
-                      if value >= 0.05), default=0)
-    shown_until = min(until, max(10.0, busy_until * 1.15 + 5))  # the quiet tail after the load is left out
-    for axes in (busy_axes, queue_axes):
+    if with_queue:
+        queue_axes = panels[1]
+        queue_axes.set_ylabel("requests queued\n(mean per second)")
+        queue_axes.set_ylim(0, max(max(row["series"]["queue"]) for _, row in drawn) * 1.1)
+        queue_axes.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
+    for axes in panels:
         axes.grid(axis="y", alpha=0.3)
-        axes.set_xlim(0, shown_until)
-    figure.legend(*busy_axes.get_legend_handles_labels(), loc="outside lower center", fontsize=8, frameon=False,
-                  ncol=min(3, len(drawn)))
-    return figure_png(figure)
+    legend_outside(figure, busy_axes)
+    return figure
+
+
+def capacity_png(resources: dict[str, dict[str, Any]], result: RunResult) -> bytes | None:
+    """:func:`capacity_figure` as PNG, or None when there is nothing to draw."""
+    figure = capacity_figure(resources, result)
+    return None if figure is None else figure_png(figure)

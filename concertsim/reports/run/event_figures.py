@@ -73,10 +73,7 @@ def lost_events_figure(result: RunResult) -> Figure | Omitted:
         lanes[(event.party, event.where, event.type.removesuffix("Event"))].append(event.at)
     order = sorted(lanes, key=lambda lane: (lane[0], lane[1], lane[2]))
     title = f"Events lost: {len(lost):,} never reached every subscriber"
-    faults_end = [w["end"] if w["end"] is not None else result.phases.heal_at for w in result.fault_windows]
-    latest = max([event.at for event in lost] + faults_end)
-    until = min(result.phases.ended_at, latest * 1.15 + 1.0)
-    figure, axes = time_figure(result, title, 0.5 + 0.42 * len(order), until=until)
+    figure, axes = time_figure(result, title, 0.5 + 0.42 * len(order))
     for row, lane in enumerate(order):
         times = lanes[lane]
         axes.plot(times, [row] * len(times), linestyle="none", marker="x", color=FAULT_COLOUR, markersize=6)

@@ -2,8 +2,9 @@
 
 Every figure is a function from the run to a matplotlib ``Figure`` or :class:`Omitted` with the
 reason (``load_figures``, ``event_figures``, ``seat_figures``, ``flow_figure``); this module
-chooses and renders them. The saga a report draws end to end (:func:`featured_saga`) is the one
-that shows its first broken promise best; its message flow is the report's hero figure.
+chooses and renders them. The saga a report draws end to end (:func:`featured_saga`, see
+``featured``) is the one that shows its first broken promise, or the most interesting one of a run
+that kept them; its message flow is the report's hero figure, its caption saying why.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
-from concertsim.models import reservations
-from concertsim.models.reservations import ReservationStatus
-from concertsim.reports.run.design_switches import explained_first
 from concertsim.reports.run.event_figures import lost_events_figure
+from concertsim.reports.run.featured import featured, featured_saga
 from concertsim.reports.run.flow_figure import message_flow
-from concertsim.reports.run.load_figures import backlog_and_lag, convergence, latency_cdf, throughput_and_sagas
+from concertsim.reports.run.load_figures import (
+    backlog_and_lag,
+    convergence,
+    latency_cdf,
+    latency_over_time,
+    throughput_and_sagas,
+)
 from concertsim.reports.plotting.base import DPI, FAULT_COLOUR, Omitted, RenderedFigure, figure_png
 from concertsim.reports.run.saga import saga_of
 from concertsim.reports.run.saga_steps import PARTICIPANTS
@@ -51,6 +56,11 @@ RUN_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("lost-events", "Events lost, where they were lost",
                "Each cross is an event some subscriber never processed, on the lane of whoever lost it, at the "
                "moment it was lost; the faults active then are in the red lanes above.", lost_events_figure),
+    FigureSpec("latency-over-time", "Latency of each client operation over time",
+               "One point per client operation: when it began and how long its client waited (log scale), blue "
+               "when it succeeded, red when it failed, orange when its outcome stayed unknown; fault windows are "
+               "shaded red, their lanes above. Admission waves show as bands, timeouts as a row of points at "
+               "the client's timeout.", latency_over_time),
     FigureSpec("throughput", "Throughput and sagas in flight",
                "Work done per second and reservations still open; fault windows are shaded red, their lanes "
                "above.", throughput_and_sagas),
@@ -87,15 +97,18 @@ def flow_figure_name(reservation_id: str, hero: bool) -> str:
     return MESSAGE_FLOW if hero else f"{MESSAGE_FLOW}-{safe}"
 
 
-def flow_figure(result: RunResult, reservation_id: str, *, hero: bool = True) -> RenderedFigure | Omitted:
-    """The message flow of one saga, rendered."""
+def flow_figure(
+    result: RunResult, reservation_id: str, *, hero: bool = True, reason: str = ""
+) -> RenderedFigure | Omitted:
+    """The message flow of one saga, rendered; ``reason`` (why this saga is drawn) ends its caption."""
     drawn = message_flow(saga_of(result, reservation_id), result.scenario)
     if isinstance(drawn, Omitted):
         return drawn
     return RenderedFigure(
         flow_figure_name(reservation_id, hero), f"Message flow of {reservation_id}",
         f"The saga of {reservation_id} across the services, time downward: calls, replies and events as arrows, "
-        "lost messages ending in a cross, timeouts as an orange wait, faults in red over the parties they struck.",
+        "lost messages ending in a cross, timeouts as an orange wait, faults in red over the parties they struck."
+        + (f" {reason}" if reason else ""),
         figure_png(drawn),
     )
 
@@ -105,9 +118,11 @@ def run_figures(outcome: RunOutcome, *, saga: str | None = None, extra_sagas: tu
     :func:`featured_saga`), one for each of ``extra_sagas``, then :data:`RUN_FIGURES`."""
     result = outcome.result
     found = FigureSet()
-    hero = saga or featured_saga(outcome)
+    chosen = featured(outcome)
+    hero = saga or (chosen.reservation_id if chosen is not None else None)
+    reason = chosen.reason if chosen is not None and chosen.reservation_id == hero else ""
     for reservation_id, is_hero in ([(hero, True)] if hero else []) + [(s, False) for s in extra_sagas if s != hero]:
-        drawn = flow_figure(result, reservation_id, hero=is_hero)
+        drawn = flow_figure(result, reservation_id, hero=is_hero, reason=reason if is_hero else "")
         if isinstance(drawn, Omitted):
             found.omitted.append((f"Message flow of {reservation_id}", drawn.reason))
         else:
@@ -124,36 +139,6 @@ def run_figures(outcome: RunOutcome, *, saga: str | None = None, extra_sagas: tu
 def render_run_figures(outcome: RunOutcome, *, saga: str | None = None) -> list[RenderedFigure]:
     """The rendered figures of :func:`run_figures`."""
     return run_figures(outcome, saga=saga).rendered
-
-
-def _saga_in_records(outcome: RunOutcome, records: tuple[int, ...]) -> str | None:
-    """The first reservation an event among ``records`` is about."""
-    trace = outcome.result.trace.lookup(records)
-    for seq in records:
-        payload = trace[seq].data.get("payload") if seq in trace else None
-        if isinstance(payload, dict) and isinstance(payload.get("reservation_id"), str):
-            return payload["reservation_id"]
-    return None
-
-
-def featured_saga(outcome: RunOutcome) -> str | None:
-    """The saga a report draws end to end: that of the first violation of a promise the design's
-    difference from the default explains (else of the first violation), found by its ``saga`` or
-    the first reservation its records are about; for a run that kept its promises, the first
-    confirmed reservation."""
-    for verdict in explained_first(outcome.verdicts, outcome.result.scenario.design):
-        for violation in verdict.violations:
-            found = violation.saga or _saga_in_records(outcome, violation.records)
-            if found:
-                return found
-    booked = outcome.result.table("reservation", reservations.RESERVATIONS)
-    confirmed = sorted(
-        (r for r in booked.values() if r.status == ReservationStatus.CONFIRMED),
-        key=lambda r: (r.held_at, r.reservation_id),
-    )
-    if confirmed:
-        return confirmed[0].reservation_id
-    return min(booked, default=None)
 
 
 default_saga = featured_saga

@@ -7,7 +7,10 @@ Lifelines run down from each party; time flows down, one step a row, the simulat
 row on the left. Calls are solid blue arrows, replies dashed blue, events purple; a message that
 never arrived is red and ends in a cross; a reply that came after its caller gave up is dashed red.
 A timeout is no arrow at all: an orange wait on the caller's lifeline, from the call to the moment
-it gave up. Faults are red boxes over the lifelines of the parties they struck; failures red text.
+it gave up. Faults are red boxes with a red bar over the lifelines of the parties they struck, and
+over no other; failures red text. A replicated service's replicas are lifelines of their own
+(``concert#2``). The title gives the saga's span (``saga_span``, the one its text gives too), and
+the last row is always the saga's last step.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from matplotlib.lines import Line2D
 
 from concertsim.reports.plotting.base import FAULT_COLOUR, Omitted
 from concertsim.reports.run.saga import Saga
-from concertsim.reports.run.saga_steps import PARTICIPANTS, ROUTINE, Step, fit_steps, saga_steps
+from concertsim.reports.run.saga_steps import ROUTINE, Step, fit_steps, lane_order, saga_span, saga_steps
 from concertsim.scenarios.schema import Scenario
 
 __all__ = ["message_flow", "MAX_ROWS", "STYLE"]
@@ -64,7 +67,7 @@ def message_flow(saga: Saga, scenario: Scenario | None = None, *, max_rows: int 
     dropped = len(every) - len(worth) + also_dropped
     if not steps:
         return Omitted(f"no messages recorded for {saga.reservation_id}")
-    lanes = [p for p in PARTICIPANTS if any(p in step.parties for step in steps)]
+    lanes = sorted({party for step in steps for party in step.parties}, key=lane_order)
     column = {party: index for index, party in enumerate(lanes)}
     rows = len(steps)
     width = max(7.0, 1.45 * len(lanes) + 2.2)
@@ -79,6 +82,12 @@ def message_flow(saga: Saga, scenario: Scenario | None = None, *, max_rows: int 
             _draw_message(axes, step, row, column)
         else:
             _draw_note(axes, step, row, column, calls.get(step.call) if step.kind == "timeout" else None)
+    for row, step in enumerate(steps):
+        if step.kind == "fault":
+            for party in step.parties:
+                x = column[party]
+                axes.plot([x - 0.35, x + 0.35], [row, row], color=FAULT_COLOUR, linewidth=5, alpha=0.35,
+                          solid_capstyle="butt", zorder=1)
     axes.set_xticks(range(len(lanes)), lanes, fontsize=9)
     axes.xaxis.tick_top()
     axes.tick_params(axis="x", length=0)
@@ -89,13 +98,13 @@ def message_flow(saga: Saga, scenario: Scenario | None = None, *, max_rows: int 
     for spine in ("top", "right", "bottom"):
         axes.spines[spine].set_visible(False)
     axes.set_ylabel("simulated time, one step a row")
-    start, end = steps[0].at, steps[-1].at
+    start, end = saga_span(saga)
     title = f"Message flow of {saga.reservation_id}, {start:.2f} s to {end:.2f} s"
     omitted = []
     if dropped:
         omitted.append(f"{dropped} routine steps (token and seat checks, commits) left out")
     if cut:
-        omitted.append(f"{cut} later steps left out")
+        omitted.append(f"{cut} steps before the last left out")
     axes.set_title(title + (f" ({'; '.join(omitted)})" if omitted else ""), fontsize=10, pad=20)
     figure.legend(handles=_legend_handles(), fontsize=8, loc="outside lower center", ncol=4, frameon=False)
     _keep_inside(figure, axes)
@@ -120,9 +129,6 @@ def _draw_note(axes, step: Step, row: int, column: dict[str, int], waited_from: 
     low, high = column[step.parties[0]], column[step.parties[-1]]
     if step.kind == "timeout" and waited_from is not None:
         axes.plot([low, low], [waited_from, row], color=TIMEOUT, linestyle=":", linewidth=2.5, zorder=1)
-    if step.kind == "fault":
-        axes.plot([low - 0.35, high + 0.35], [row, row], color=FAULT_COLOUR, linewidth=5, alpha=0.35,
-                  solid_capstyle="butt", zorder=1)
     frame = {"fault": ("#fde0dd", FAULT_COLOUR), "timeout": ("white", TIMEOUT)}.get(step.kind, ("white", "none"))
     weight = "bold" if step.kind in ("fault", "timeout", "failure") else "normal"
     axes.text((low + high) / 2, row, step.text, fontsize=7, ha="center", va="center", color=colour,

@@ -1,5 +1,6 @@
-"""Figures of the load a run carried: latency per endpoint, throughput and sagas in flight, the
-outbox backlog and consumer lag, and the time to convergence after heal.
+"""Figures of the load a run carried: latency per endpoint, each client operation's latency against
+the time it began (Jepsen's latency plot), throughput and sagas in flight, the outbox backlog and
+consumer lag, and the time to convergence after heal.
 
 Each function returns a figure, or :class:`Omitted` with the reason when the run gives it nothing
 to show (too few requests for a distribution, a backlog that never left zero, a settle phase that
@@ -24,8 +25,8 @@ from concertsim.reports.plotting.base import (
 )
 from concertsim.sim.run.result import RunResult
 
-__all__ = ["latency_cdf", "throughput_and_sagas", "backlog_and_lag", "convergence",
-           "MIN_LATENCY_SAMPLES", "MIN_OPERATIONS"]
+__all__ = ["latency_cdf", "latency_over_time", "throughput_and_sagas", "backlog_and_lag", "convergence",
+           "MIN_LATENCY_SAMPLES", "MIN_OPERATIONS", "OUTCOME_COLOURS"]
 
 MIN_LATENCY_SAMPLES = 10
 """An endpoint needs this many completed requests before its latency distribution is drawn."""
@@ -56,6 +57,34 @@ def latency_cdf(result: RunResult) -> Figure | Omitted:
     axes.grid(True, which="major", alpha=0.3)
     legend_outside(figure, axes, columns=2)
     axes.set_title("Latency per endpoint (CDF), fastest median first")
+    return figure
+
+
+OUTCOME_COLOURS = {"ok": "#1f77b4", "fail": "#d62728", "unknown": "#ff9f1c"}
+"""The colour of a client operation's point by its outcome, as in Jepsen's latency plots."""
+_OUTCOME_WORDS = {"ok": "ok", "fail": "failed", "unknown": "unknown (timed out)"}
+
+
+def latency_over_time(result: RunResult) -> Figure | Omitted:
+    """One point per client operation that ended: x when it was invoked, y how long until its
+    client had an answer or gave up (ms, log scale), coloured by outcome; the run's fault lanes
+    above and its fault windows shaded. Admission waves show as bands, the timeout path as a
+    line of failed or unknown points at the client's timeout."""
+    ended = [op for op in result.history if op.complete_at is not None and op.outcome is not None]
+    if len(ended) < MIN_OPERATIONS:
+        return Omitted(f"only {len(ended)} client operations ended (fewer than {MIN_OPERATIONS})")
+    figure, axes = time_figure(result, "Latency of each client operation, by the time it began", 4.2)
+    for outcome in ("ok", "fail", "unknown"):  # the rarer outcomes on top
+        mine = [op for op in ended if op.outcome == outcome]
+        if mine:
+            axes.scatter([op.invoke_at for op in mine],
+                         [max((op.complete_at - op.invoke_at) * 1000, 0.01) for op in mine],
+                         s=6, color=OUTCOME_COLOURS[outcome], alpha=0.6, linewidths=0,
+                         label=f"{_OUTCOME_WORDS[outcome]} ({len(mine):,})", zorder=2)
+    milliseconds_axis(axes, "y")
+    axes.set_ylabel("latency (ms, log scale)")
+    axes.grid(True, which="major", axis="y", alpha=0.3)
+    legend_outside(figure, axes, columns=4)
     return figure
 
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 
 from concertsim.reports.run.saga import Saga
-from concertsim.reports.run.saga_steps import PARTICIPANTS, Step, fit_steps, relevant_records, saga_steps
+from concertsim.reports.run.saga_steps import (
+    PARTICIPANTS,
+    Step,
+    fit_steps,
+    lane_order,
+    relevant_records,
+    saga_steps,
+)
 from concertsim.scenarios.schema import Scenario
 
 __all__ = ["sequence_diagram", "relevant_records", "mermaid_text", "PARTICIPANTS"]
@@ -43,10 +50,17 @@ def _arrow(step: Step) -> str:
     return "-->>" if step.dashed else "->>"
 
 
+def _id(lane: str) -> str:
+    """A lifeline's mermaid id: a replica's ``#`` would start an entity code, so ``concert#2`` is
+    ``concert_2`` (declared with its name as the alias)."""
+    return lane.replace("#", "_")
+
+
 def _line(step: Step) -> str:
     if step.is_message:
-        return f"{step.source}{_arrow(step)}{step.target}: {mermaid_text(step.text)}"
-    where = step.parties[0] if len(step.parties) == 1 else f"{step.parties[0]},{step.parties[-1]}"
+        return f"{_id(step.source)}{_arrow(step)}{_id(step.target)}: {mermaid_text(step.text)}"
+    first, last = _id(step.parties[0]), _id(step.parties[-1])
+    where = first if len(step.parties) == 1 else f"{first},{last}"
     return f"Note over {where}: {mermaid_text(step.text)}"
 
 
@@ -58,19 +72,20 @@ def sequence_diagram(saga: Saga, *, max_messages: int = 60, scenario: Scenario |
     SeatReservedEvent`` and ``broker-)concert: ...``; lost requests, replies, publishes and
     deliveries are crosses; faults, crashes, timeouts and skipped duplicates are notes. With more
     than ``max_messages`` steps, routine ones (token and seat checks, commits) are left out first,
-    then the steps after the limit; a note in the diagram says how many of each were left out.
+    then the steps before the last (the last always stays); a note says how many of each were left out.
     """
     steps, dropped, cut = fit_steps(saga_steps(saga, scenario), max(1, max_messages))
     used = {party for step in steps for party in step.parties}
-    participants = [p for p in PARTICIPANTS if p in used] or ["client"]
-    span = participants[0] if len(participants) == 1 else f"{participants[0]},{participants[-1]}"
+    participants = sorted(used, key=lane_order) or ["client"]
+    ids = [_id(p) for p in participants]
+    span = ids[0] if len(ids) == 1 else f"{ids[0]},{ids[-1]}"
     out = ["sequenceDiagram"]
-    out += [f"    participant {p}" for p in participants]
+    out += [f"    participant {_id(p)}" + (f" as {mermaid_text(p)}" if "#" in p else "") for p in participants]
     if dropped:
         out.append(f"    Note over {span}: {dropped} {_ROUTINE_LABEL}")
     out += [f"    {_line(step)}" for step in steps]
     if cut:
-        out.append(f"    Note over {span}: ... {cut} later steps omitted")
+        out.insert(-1, f"    Note over {span}: ... {cut} steps before the last omitted")
     if not steps:
         out.append(f"    Note over {span}: no messages recorded for {mermaid_text(saga.reservation_id)}")
     return "\n".join(out) + "\n"

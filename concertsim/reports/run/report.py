@@ -11,6 +11,7 @@ from concertsim.reports.run import figures as run_figures
 from concertsim.reports.run.cause import failure_summary
 from concertsim.reports.document.blocks import Block, Heading, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.document.verdict_words import not_applicable_list, verdict_counts
+from concertsim.reports.run.featured import featured
 from concertsim.reports.run.figures import MESSAGE_FLOW, RenderedFigure, featured_saga
 from concertsim.reports.run.impact import impact_line
 from concertsim.reports.document.formatting import plural, seconds
@@ -189,12 +190,14 @@ def run_blocks(
         blocks += [Heading(2, "What broke"),
                    *violation_blocks(outcome, by_name.get, hero_saga=flow_saga if flow is not None else None)]
     else:
-        featured = flow_saga or featured_saga(outcome)
-        if featured is not None:
+        chosen = featured(outcome)
+        shown = flow_saga or (chosen.reservation_id if chosen is not None else None)
+        if shown is not None:
+            why = f" {chosen.reason}" if chosen is not None and chosen.reservation_id == shown else ""
             blocks += [
                 Heading(2, "One saga, end to end"),
-                Paragraph("Every promise held; this is what one reservation's saga looked like."),
-                *saga_blocks(outcome, featured, flow if featured == flow_saga else None),
+                Paragraph(f"Every promise held; this is what one reservation's saga looked like.{why}"),
+                *saga_blocks(outcome, shown, flow if shown == flow_saga else None),
             ]
     blocks += [Heading(2, "Metrics"), *([] if outcome.holds else _unsold_blocks(outcome)),
                *_metric_blocks(outcome.metrics, scenario.settle.deadline)]

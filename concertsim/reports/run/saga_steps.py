@@ -25,11 +25,18 @@ from concertsim.sim.infrastructure.trace import TraceRecord
 
 __all__ = [
     "PARTICIPANTS", "Step", "StepKind", "saga_steps", "fit_steps", "relevant_records", "target_words",
-    "ESSENTIAL", "SERVICE", "ROUTINE",
+    "ESSENTIAL", "SERVICE", "ROUTINE", "lane_order", "saga_span",
 ]
 
 PARTICIPANTS = ("client", "gateway", "queue", "reservation", "point", "concert", "broker", "data_platform")
-"""Lifelines in drawing order; a diagram shows only those it uses."""
+"""Lifelines in drawing order; a diagram shows only those it uses. A replicated service's replicas
+(``concert#2``) are lifelines of their own, after their service's place, in replica order."""
+
+
+def lane_order(lane: str) -> tuple[int, int, str]:
+    """The sort key that puts lifelines in drawing order, replicas of a service side by side."""
+    service, _, replica = lane.partition("#")
+    return (PARTICIPANTS.index(service), int(replica) if replica.isdigit() else 0, lane)
 
 ESSENTIAL, SERVICE, ROUTINE = 0, 1, 2
 _ROUTINE_ENDPOINTS = frozenset({"queue.check", "queue.token_status", "concert.check_seat"})
@@ -42,6 +49,8 @@ delivery that never arrived) are messages from ``source`` to ``target``; the oth
 handling or client operation), ``skipped`` (a duplicate skipped) and ``note`` (anything else)."""
 
 _MESSAGES = frozenset({"call", "reply", "late_reply", "event", "lost"})
+_HANDLINGS = frozenset({"consumer.handled", "consumer.duplicate_skipped", "consumer.failed", "consumer.dropped",
+                        "consumer.unreadable"})
 
 
 @dataclass(frozen=True)
@@ -77,9 +86,12 @@ class Step:
 
 
 def _lifeline(party: object) -> str | None:
-    """The lifeline a trace party or fault target belongs to (``relay:point`` is Point's)."""
-    name = service_of(str(party).split(":")[-1].strip())
-    return name if name in PARTICIPANTS else None
+    """The lifeline a trace party or fault target belongs to (``relay:point`` is Point's, and
+    ``concert#2`` its own: a replica is drawn apart from its siblings)."""
+    name = str(party).split(":")[-1].strip()
+    if service_of(name) not in PARTICIPANTS:
+        return None
+    return name if "#" in name else service_of(name)
 
 
 class _Steps:
@@ -105,7 +117,7 @@ class _Steps:
             repeats = previous.repeats + 1
             text = f"{text} ×{repeats}"
             at = previous.at
-        span = tuple(sorted(over or {"broker"}, key=PARTICIPANTS.index))
+        span = tuple(sorted(over or {"broker"}, key=lane_order))
         self.steps.append(Step(level, kind, span, str(text), at, repeat_key=repeat_key, repeats=repeats, call=call))
 
 
@@ -136,6 +148,17 @@ def relevant_records(saga: Saga) -> list[TraceRecord]:
     return [r for r in saga.records if r.kind != "fault.strike" or concerns_saga(r)]
 
 
+_FAULT_RECORDS = frozenset({"fault.start", "fault.end", "host.crash", "host.restart", "daemon.crash", "daemon.restart"})
+
+
+def saga_span(saga: Saga) -> tuple[float, float]:
+    """When the saga began and ended: its first and last record of its own (a fault that began
+    before it, or was lifted after it, is not part of it). The one span both the saga's text and
+    its drawing give; (0, 0) for a saga with no record."""
+    own = [r.at for r in relevant_records(saga) if r.kind not in _FAULT_RECORDS]
+    return (min(own), max(own)) if own else (0.0, 0.0)
+
+
 def target_words(target: str) -> str:
     """A fault target in words: ``relay:point`` is "point's outbox relay", ``a|b`` "a and b (both
     ways)"."""
@@ -148,13 +171,25 @@ def target_words(target: str) -> str:
     return target
 
 
-def _fault_parties(target: str) -> list[str | None]:
-    """The lifelines a fault note spans: both sides of a partition, the service that crashed or
-    was slowed, or every lifeline for a fault on a message channel."""
+def _fault_parties(target: str, fault: FaultSpec | None = None,
+                   calls: dict[str, set[tuple[str | None, str | None]]] | None = None) -> list[str | None]:
+    """The lifelines a fault struck: both sides of a partition, the service that crashed or was
+    slowed; for a fault on a message channel, the sender and receiver its match names, else both
+    ends of this saga's calls of the endpoint it matches, else every lifeline."""
     if "|" in target or "->" in target:
         return [_lifeline(side) for side in re.split(r"\||->", target)]
     party = _lifeline(target)
-    return [party] if party else ["client", "broker"]
+    if party:
+        return [party]
+    match = fault.match if fault is not None else None
+    if match is not None:
+        named = [_lifeline(side) for side in (match.source, match.destination) if side]
+        if any(named):
+            return named
+        ends = (calls or {}).get(match.message_type or "", set())
+        if ends:
+            return [lane for pair in sorted(ends, key=str) for lane in pair]
+    return ["client", "broker"]
 
 
 def _strike_words(data: dict[str, object], fault: FaultSpec | None) -> str:
@@ -189,7 +224,20 @@ def saga_steps(saga: Saga, scenario: Scenario | None = None) -> list[Step]:
 
     def caller_and_callee(call: str) -> tuple[str | None, str | None]:
         send = sends.get(call)
-        return (_lifeline(send.party), _lifeline(send.data["to"])) if send else (None, None)
+        if send is None:
+            return (None, None)
+        serve = serves.get(call)  # the replica that served it, when the callee is replicated
+        return (_lifeline(send.party), _lifeline(serve.party if serve is not None else send.data["to"]))
+
+    handlers = {(r.data["group"], r.data["event_id"]): r.party for r in records
+                if r.kind in _HANDLINGS and "group" in r.data}
+
+    def consumer_of(group: str, event_id: str) -> str | None:
+        return _lifeline(handlers.get((group, event_id), group))
+
+    calls_of: dict[str, set[tuple[str | None, str | None]]] = {}
+    for call in sends:
+        calls_of.setdefault(sends[call].data["endpoint"], set()).add(caller_and_callee(call))
 
     def served_outcome(call: str) -> str:
         serve = serves.get(call)
@@ -201,7 +249,7 @@ def saga_steps(saga: Saga, scenario: Scenario | None = None) -> list[Step]:
     for r in records:
         d, kind, party, at = r.data, r.kind, _lifeline(r.party), r.at
         if kind == "call.send":
-            callee = _lifeline(d["to"])
+            _, callee = caller_and_callee(d["call"])
             if d["call"] in requests_lost:
                 steps.message(ESSENTIAL, "lost", party, callee, f"{d['endpoint']} (request lost)", at, call=d["call"])
             else:
@@ -238,10 +286,10 @@ def saga_steps(saga: Saga, scenario: Scenario | None = None) -> list[Step]:
         elif kind == "broker.deliver":
             again = (d["group"], d["event_id"]) in delivered
             delivered.add((d["group"], d["event_id"]))
-            steps.message(ESSENTIAL, "event", "broker", _lifeline(d["group"]),
+            steps.message(ESSENTIAL, "event", "broker", consumer_of(d["group"], d["event_id"]),
                           d["type"] + (" (redelivered)" if again else ""), at)
         elif kind == "broker.delivery_lost":
-            steps.message(ESSENTIAL, "lost", "broker", _lifeline(d["group"]),
+            steps.message(ESSENTIAL, "lost", "broker", consumer_of(d["group"], d["event_id"]),
                           f"{type_of(d['event_id'])} (delivery lost)", at)
         elif kind == "consumer.duplicate_skipped":
             steps.note(ESSENTIAL, "skipped", [_lifeline(d["group"])], f"duplicate {d['type']} skipped", at)
@@ -262,6 +310,8 @@ def saga_steps(saga: Saga, scenario: Scenario | None = None) -> list[Step]:
                        f"redriven from dead-letter topic ({d['outcome']})", at)
         elif kind == "dlq.redrive_failed":
             steps.note(ESSENTIAL, "failure", ["broker", _lifeline(r.party)], f"redrive failed ({d['reason']})", at)
+        elif kind == "client.ok":
+            steps.note(SERVICE, "note", ["client"], f"{d['action']} ok", at)
         elif kind in ("client.fail", "client.unknown"):
             what = "failed" if kind == "client.fail" else "outcome unknown"
             error = f" ({d['error']})" if d.get("error") else ""
@@ -273,12 +323,13 @@ def saga_steps(saga: Saga, scenario: Scenario | None = None) -> list[Step]:
             scheduled = fault_of(d["index"])
             if scheduled is not None and scenario is not None:
                 text = f"FAULT {fault_window_words(scheduled, scenario)}: {fault_effect(scheduled, scenario)}"
-            steps.note(ESSENTIAL, "fault", _fault_parties(d["target"]), text, at)
+            steps.note(ESSENTIAL, "fault", _fault_parties(d["target"], scheduled, calls_of), text, at)
         elif kind == "fault.end":
             fault_kind, target = fault_targets.get(d["index"], ("", ""))
             if fault_kind != "crash":  # a crash ends with the restart, drawn below
                 what = f"{fault_kind} {target_words(target)}" if target else f"fault {d['index']}"
-                steps.note(SERVICE, "fault", _fault_parties(target) if target else [], f"{what} lifted", at)
+                parties = _fault_parties(target, fault_of(d["index"]), calls_of) if target else []
+                steps.note(SERVICE, "fault", parties, f"{what} lifted", at)
         elif kind == "fault.strike":
             over = [_lifeline(d.get("source")), _lifeline(d.get("destination")) or _lifeline(d.get("group"))]
             words = _strike_words(d, fault_of(d.get("index")))
@@ -297,14 +348,20 @@ def saga_steps(saga: Saga, scenario: Scenario | None = None) -> list[Step]:
 
 
 def fit_steps(steps: list[Step], max_steps: int) -> tuple[list[Step], int, int]:
-    """At most ``max_steps`` steps: routine ones go first, then service-internal ones, then the
-    tail. Returns the steps kept, how many were dropped as routine and how many cut at the end."""
+    """At most ``max_steps`` steps: routine ones go first, then service-internal ones, then those
+    before the last; the saga's last step always stays, so a drawing reaches the saga's end.
+    Returns the steps kept, how many were dropped as routine and how many cut before the last."""
+    if not steps:
+        return [], 0, 0
+    last = steps[-1]
     dropped = 0
     for level in (ROUTINE, SERVICE):
         if len(steps) <= max_steps:
             break
-        kept = [step for step in steps if step.level < level]
+        kept = [step for step in steps[:-1] if step.level < level] + [last]
         dropped += len(steps) - len(kept)
         steps = kept
     cut = max(0, len(steps) - max_steps)
-    return steps[:max_steps], dropped, cut
+    if cut:
+        steps = steps[:max(max_steps - 1, 0)] + [last]
+    return steps, dropped, cut

@@ -1,5 +1,6 @@
 """The seat timeline: per concert date, how many seats were sold, held, released by a hold that
-ended unpaid (and not sold again since), or never taken, over simulated time."""
+ended unpaid (and not sold again since), or never taken, over the run's simulated time, under its
+fault lanes and with its heal line, as every run figure over time."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import Counter
 from matplotlib.figure import Figure
 
 from concertsim.models import reservations
-from concertsim.reports.plotting.base import Omitted, count_axis
+from concertsim.reports.plotting.base import Omitted, count_axis, legend_outside, run_span, time_panels
 from concertsim.reports.run.unsold_seats import last_user_left
 from concertsim.sim.run.result import RunResult
 
@@ -32,11 +33,11 @@ def seat_timeline(result: RunResult) -> Figure | Omitted:
         held = "1 seat was" if len(held_seats) == 1 else f"{len(held_seats)} seats were"
         return Omitted(f"only {held} ever held ({which}): its saga tells the story")
     dates = sorted(seats_per_date)
-    end = max(result.phases.ended_at, 1.0)
+    end = run_span(result)
     steps = [end * i / _STEPS for i in range(_STEPS + 1)]
     left = last_user_left(result)
-    figure = Figure(figsize=(9, 1.0 + 1.5 * len(dates)), layout="constrained")
-    rows = figure.subplots(len(dates), 1, sharex=True, squeeze=False)[:, 0]
+    figure, rows = time_panels(result, "Seat states over time, per concert date (Reservation's view)",
+                               [1.9] * len(dates))
     for axes, date_id in zip(rows, dates, strict=True):
         mine = [r for r in booked if r.date_id == date_id]
         counts: dict[str, list[int]] = {state: [] for state in STATE_COLOURS}
@@ -55,12 +56,8 @@ def seat_timeline(result: RunResult) -> Figure | Omitted:
             axes.axvline(left, color="#333333", linestyle="--", linewidth=1,
                          label="last user left" if date_id == dates[0] else None)
         axes.set_ylabel(f"date {date_id}\nseats")
-        axes.set_xlim(0, end)
         axes.set_ylim(0, seats_per_date[date_id])
         count_axis(axes)
         axes.set_ylim(0, seats_per_date[date_id])
-    rows[0].set_title("Seat states over time, per concert date (Reservation's view)")
-    rows[-1].set_xlabel("simulated time (s)")
-    handles, labels = rows[0].get_legend_handles_labels()
-    figure.legend(handles, labels, fontsize=8, loc="outside lower center", frameon=False, ncol=len(handles))
+    legend_outside(figure, rows[0], columns=6)
     return figure

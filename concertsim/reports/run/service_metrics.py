@@ -19,6 +19,7 @@ from concertsim.reports.run.broker_delivery import broker_delivery_blocks
 from concertsim.reports.document.blocks import Block, Heading, Image, Paragraph, Table
 from concertsim.reports.run.payment_sagas import payment_saga_blocks
 from concertsim.reports.migration.point_shift import point_shift_blocks
+from concertsim.sim.run.result import RunResult
 from concertsim.reports.run.replicas import replica_blocks
 from concertsim.reports.run.staleness_figure import DRAWN, FILE_NAME, staleness_png
 
@@ -171,12 +172,18 @@ def _capacity_blocks(outcome: RunOutcome, with_figure: bool) -> list[Block]:
             ],
         ),
     ]
-    png = capacity_figure.capacity_png(resources, outcome.result.phases.ended_at) if with_figure else None
+    png = capacity_figure.capacity_png(resources, outcome.result) if with_figure else None
     if png is not None:
+        if capacity_figure.queue_drawn(resources):
+            shown = "mean share of servers busy (top) and mean queue length (bottom)"
+            left_out = ""
+        else:
+            shown = "mean share of servers busy"
+            left_out = " No drawn pool ever had a request waiting, so the figure has no queue panel."
         blocks.append(Image(capacity_figure.FILE_NAME, "Utilisation and queues over time",
-                            "Each drawn pool's mean share of servers busy (top) and mean queue length (bottom) "
-                            f"per second: the pools that saturated, first to last, then the busiest (at most "
-                            f"{capacity_figure.MOST_DRAWN}); the pool's size in brackets.", png))
+                            f"Each drawn pool's {shown} per second over the run: the pools that saturated, first "
+                            f"to last, then the busiest (at most {capacity_figure.MOST_DRAWN}); the pool's size in "
+                            f"brackets.{left_out}", png))
     return blocks + hot_row_blocks(outcome.metrics, outcome.result.scenario.storage.conflict_retries)
 
 
@@ -325,8 +332,8 @@ def _point_storage_blocks(metrics: dict[str, Any]) -> list[Block]:
     ]
 
 
-def _series_blocks(metrics: dict[str, Any], with_figure: bool) -> list[Block]:
-    png = service_series_figure.service_series_png(metrics["series"]) if with_figure else None
+def _series_blocks(metrics: dict[str, Any], result: RunResult, with_figure: bool) -> list[Block]:
+    png = service_series_figure.service_series_png(metrics["series"], result) if with_figure else None
     if png is None:
         return []
     width = metrics["series"]["bin_seconds"]
@@ -354,6 +361,6 @@ def service_metrics_blocks(outcome: RunOutcome, *, with_figure: bool = True) -> 
         *replica_blocks(metrics),
         *point_shift_blocks(metrics),
         *_reliability_blocks(metrics),
-        *_series_blocks(metrics, with_figure),
+        *_series_blocks(metrics, outcome.result, with_figure),
         *_capacity_blocks(outcome, with_figure),
     ]

@@ -3,21 +3,19 @@ Data Platform's collection had not yet shown, and how old the oldest of them was
 
 It draws ``metrics.staleness`` (its ``series``, see :mod:`concertsim.metrics.lag_series`); a run
 without any change to show gets no figure. Fault windows are shaded and the heal is marked, as in
-the run's other figures over time.
+the run's other figures over time, over the same range (the whole run) and with the same fault
+lanes.
 """
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from concertsim.sim.run.result import RunResult  # noqa: E402
+from concertsim.reports.plotting.base import figure_png, legend_outside, time_panels
+from concertsim.sim.run.result import RunResult
 
 __all__ = ["staleness_figure", "staleness_png", "DRAWN", "FILE_NAME"]
 
@@ -28,9 +26,6 @@ DRAWN: dict[str, tuple[str, str]] = {
 }
 """The read models drawn, by their key in ``metrics.staleness``: label and colour. The ranking is
 left out: Concert updates its sales tally in the same handling as the seat it sells."""
-
-_FAULT_COLOUR = "#d62728"
-_DPI = 110
 
 
 def _has_changes(staleness: dict[str, Any]) -> bool:
@@ -43,8 +38,8 @@ def staleness_figure(result: RunResult, staleness: dict[str, Any]) -> Figure | N
     had a change to show."""
     if not _has_changes(staleness):
         return None
-    figure = Figure(figsize=(9, 5.2))
-    pending_axes, lag_axes = figure.subplots(2, 1, sharex=True)
+    figure, (pending_axes, lag_axes) = time_panels(
+        result, "Read-model staleness: changes of Reservation's truth not yet shown", [2.3, 2.3])
     drawn = [(key, staleness[key]) for key in DRAWN if staleness.get(key, {}).get("changes", 0)]
     longest_ms = max(max(model["series"]["oldest_lag_ms"], default=0.0) for _, model in drawn)
     in_seconds = longest_ms >= 10_000
@@ -55,36 +50,20 @@ def staleness_figure(result: RunResult, staleness: dict[str, Any]) -> Figure | N
         starts = [index * width for index in range(len(series["peak_pending"]))]
         pending_axes.step(starts, series["peak_pending"], where="post", color=colour, linewidth=1.1, label=label)
         lags = [value / 1000 if in_seconds else value for value in series["oldest_lag_ms"]]
-        lag_axes.step(starts, lags, where="post", color=colour, linewidth=1.1, label=label)
+        lag_axes.step(starts, lags, where="post", color=colour, linewidth=1.1)
     bin_text = "second" if drawn[0][1]["series"]["bin_seconds"] == 1 else f"{drawn[0][1]['series']['bin_seconds']:g} s"
     pending_axes.set_ylabel(f"changes not yet shown\n(most at once per {bin_text})")
     pending_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     pending_axes.set_ylim(bottom=0)
     lag_axes.set_ylabel(f"oldest lag ({'s' if in_seconds else 'ms'})")
     lag_axes.set_ylim(bottom=0)
-    lag_axes.set_xlabel("simulated time (s)")
-    lag_axes.set_xlim(0, result.phases.ended_at)
     for axes in (pending_axes, lag_axes):
-        _shade_faults(axes, result)
         axes.grid(True, alpha=0.3)
-    pending_axes.legend(fontsize=7, loc="upper right")
-    pending_axes.set_title("Read-model staleness: changes of Reservation's truth not yet shown")
-    figure.tight_layout()
+    legend_outside(figure, pending_axes)
     return figure
-
-
-def _shade_faults(axes: Any, result: RunResult) -> None:
-    for window in result.fault_windows:
-        end = window["end"] if window["end"] is not None else result.phases.heal_at
-        axes.axvspan(window["start"], max(end, window["start"] + 0.2), color=_FAULT_COLOUR, alpha=0.12)
-    axes.axvline(result.phases.heal_at, color="#555555", linestyle=":", linewidth=1)
 
 
 def staleness_png(result: RunResult, staleness: dict[str, Any]) -> bytes | None:
     """The figure as PNG bytes, or None when there is nothing to draw."""
     figure = staleness_figure(result, staleness)
-    if figure is None:
-        return None
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI)  # laid out by tight_layout: no second drawing
-    return buffer.getvalue()
+    return None if figure is None else figure_png(figure)

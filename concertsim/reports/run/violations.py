@@ -18,7 +18,7 @@ from concertsim.reports.run.figures import RenderedFigure, flow_figure_name
 from concertsim.reports.document.formatting import plural, seconds, value_words
 from concertsim.reports.run.mermaid import sequence_diagram
 from concertsim.reports.run.saga import describe, saga_of
-from concertsim.reports.run.saga_steps import relevant_records
+from concertsim.reports.run.saga_steps import relevant_records, saga_span
 from concertsim.scenarios.schema import MESSAGE_FAULTS, FaultSpec, Scenario
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def saga_blocks(
     records = relevant_records(saga)
     if not records:
         return [Paragraph(f"The trace holds no record of {reservation_id}'s saga.")]
-    start, end = records[0].at, records[-1].at
+    start, end = saga_span(saga)
     blocks: list[Block] = [
         Heading(4, f"The saga of {reservation_id}"),
         Paragraph(_saga_summary(outcome, reservation_id, len(records), start, end)),

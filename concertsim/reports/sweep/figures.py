@@ -2,9 +2,13 @@
 
 With a matrix: one figure per swept key, a small panel per headline measure, the measure's mean
 over the seeds (error bars: its 95% percentile bootstrap interval) against the key's values, one line per
-combination of the other keys' values. Without one: the measures' spread over the seeds (each
-seed a dot, the mean with its interval beside them). A measure that is the same in every run, or
-has no value in any, gets no panel; a figure without a panel is not drawn.
+combination of the other keys' values. A numeric key's values are joined by lines; a categorical
+key's (a design choice) are points side by side, never joined, since nothing lies between them.
+Without a matrix: the measures' spread over the seeds (each seed a dot, the mean with its interval
+beside them). A measure that is the same in every run, has no value in any, or echoes a swept
+input (users arrived, when ``workload.users`` is swept: :data:`ECHOES`) gets no panel; a figure
+without a panel is not drawn. Every value axis starts at zero (all headline measures are zero or
+more), so a difference of a fraction of a millisecond never looks like a cliff.
 """
 
 from __future__ import annotations
@@ -28,10 +32,14 @@ from concertsim.reports.plotting.base import RenderedFigure, figure_png  # noqa:
 from concertsim.sweep.aggregate import CellSummary, GridResult  # noqa: E402
 from concertsim.sweep.grid import Axis  # noqa: E402
 
-__all__ = ["render_sweep_figures", "varying_measures", "measure_title", "measure_unit", "short_keys", "figure_name"]
+__all__ = ["render_sweep_figures", "varying_measures", "echoed_measures", "measure_title", "measure_unit",
+           "short_keys", "figure_name", "ECHOES"]
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 COLUMNS = 3
+ECHOES: dict[str, str] = {"funnel_arrived": "workload.users"}
+"""Measures that repeat a scenario input, by the input: every user of the workload arrives, so
+"users arrived" against ``workload.users`` draws the swept values back."""
 
 
 def measure_unit(name: str) -> str:
@@ -73,6 +81,12 @@ def varying_measures(result: GridResult) -> list[str]:
     return shown
 
 
+def echoed_measures(result: GridResult) -> list[str]:
+    """The measures that only repeat a swept input (:data:`ECHOES`), left out of the figures."""
+    swept = {axis.key for axis in result.plan.axes if len(axis.values) > 1}
+    return [name for name, key in ECHOES.items() if key in swept]
+
+
 def short_keys(keys: Sequence[str]) -> dict[str, str]:
     """Each dotted key by its last part (``design.publish`` → ``publish``) where that is unique
     among ``keys``, else in full."""
@@ -94,11 +108,10 @@ def _grid(count: int, panel_height: float = 2.8) -> tuple[Figure, list[Axes]]:
 
 
 def _label_panel(axes: Axes, name: str) -> None:
-    """Title, unit and ticks of a measure's panel. Every headline measure is zero or more, so an
-    interval that reaches below zero (a wide one, over few seeds) is cut just below zero."""
-    bottom, top = axes.get_ylim()
-    if bottom < 0 <= top:
-        axes.set_ylim(bottom=-0.03 * top)
+    """Title, unit and ticks of a measure's panel. Every headline measure is zero or more, so the
+    axis starts at zero: a difference shows in proportion to the values, never magnified."""
+    top = axes.get_ylim()[1]
+    axes.set_ylim(0, top * 1.06 if top > 0 else 1)  # room above the highest error bar's cap
     axes.set_title("\n".join(textwrap.wrap(measure_title(name), 38)), fontsize=9.5)
     axes.set_ylabel(measure_unit(name), fontsize=8.5)
     axes.tick_params(labelsize=8)
@@ -142,7 +155,8 @@ def _against(result: GridResult, axis: Axis, others: list[Axis], measures: list[
                     below.append(interval.estimate - interval.low)
                     above.append(interval.high - interval.estimate)
             drawn = panel.errorbar(xs, means, yerr=[below, above], marker="o", markersize=4, capsize=3,
-                                   linewidth=1.2, color=COLOURS[line % len(COLOURS)])
+                                   linewidth=1.2, linestyle="-" if numeric else "none",
+                                   color=COLOURS[line % len(COLOURS)])
             if panel is panels[0]:
                 handles.append(drawn)
                 labels.append(", ".join(f"{names[k]}={_text(others, k, v)}" for k, v in fixed.items()))
@@ -188,7 +202,8 @@ def _over_seeds(cell: CellSummary, measures: list[str]) -> Figure:
 def render_sweep_figures(result: GridResult) -> list[RenderedFigure]:
     """The sweep report's figures as PNG bytes with a title and a caption (none when no measure
     varies, or no swept key has two values)."""
-    measures = varying_measures(result)
+    echoed = echoed_measures(result)
+    measures = [name for name in varying_measures(result) if name not in echoed]
     if not measures or not result.cells:
         return []
     rendered = []
@@ -206,10 +221,14 @@ def render_sweep_figures(result: GridResult) -> list[RenderedFigure]:
             continue
         others = [a for a in result.plan.axes if a is not axis]
         figure = _against(result, axis, others, measures)
-        lines = "one line per value of " + ", ".join(a.key for a in others) + "; " if others else ""
+        kind = "a line" if _numeric(axis.values) else "a colour (points, not joined: the values are choices)"
+        lines = f"{kind} per value of " + ", ".join(a.key for a in others) + "; " if others else ""
+        repeated = "".join(f" {MEASURES[name].capitalize()} is left out: it repeats {ECHOES[name]}, swept."
+                           for name in echoed)
         rendered.append(RenderedFigure(
             figure_name(axis.key), f"Headline measures against {axis.key}",
             f"Each measure's mean over the {seeds} seeds of a cell against {axis.key}, error bars its 95% "
-            f"percentile bootstrap interval; {lines}measures that were the same in every run are left out.",
+            f"percentile bootstrap interval, each axis from zero; {lines}measures that were the same in every "
+            f"run are left out.{repeated}",
             figure_png(figure)))
     return rendered

@@ -16,7 +16,7 @@ from concertsim.reports.plotting.base import RenderedFigure
 from concertsim.reports.results.directory import OutputDir
 from concertsim.reports.document.formatting import plural
 from concertsim.reports.document.writing import write_report
-from concertsim.reports.sweep.figures import render_sweep_figures
+from concertsim.reports.sweep.figures import render_sweep_figures, short_keys
 from concertsim.scenarios.loader import builtin_names
 from concertsim.statistics import MIN_DENOMINATOR, Interval, rate_interval, thin_denominator
 from concertsim.sweep.aggregate import CellSummary, GridResult, InvariantRate
@@ -170,16 +170,35 @@ def _measure_blocks(result: GridResult) -> list[Block]:
                   "seeds the interval is the values' whole range. A ratio over fewer than "
                   f"{MIN_DENOMINATOR:g} bookings per run is marked: counting noise, not a cost."),
     ]
-    for cell in result.cells:
-        if result.plan.swept:
-            blocks.append(Heading(3, cell_name(cell)))
-        blocks.append(Table(
+    if not result.plan.swept:
+        (cell,) = result.cells
+        return blocks + [Table(
             ["measure", "mean [95% interval]", "runs with a value"],
             [[MEASURES[name], measure_text(cell.measures[name]) + _noise(cell, name),
               f"{len(cell.values(name))} of {len(cell.runs)}"]
              for name in MEASURES],
-        ))
-    return blocks
+        )]
+    names = short_keys([axis.key for axis in result.plan.axes])
+    blocks[-1] = Paragraph(blocks[-1].text + " One column per cell; a value that not every run of the cell had "
+                           "says in how many it had one.")
+    return blocks + [Table(
+        ["measure", *(_cell_column(result, cell, names) for cell in result.cells)],
+        [[MEASURES[name], *(_cell_value(cell, name) for cell in result.cells)] for name in MEASURES],
+    )]
+
+
+def _cell_column(result: GridResult, cell: CellSummary, names: dict[str, str]) -> str:
+    """A cell's column heading: its values by their short keys (``publish=outbox, users=5``)."""
+    return ", ".join(f"{names[axis.key]}={axis.texts[axis.values.index(cell.cell.values[axis.key])]}"
+                     for axis in result.plan.axes if axis.key in cell.cell.values)
+
+
+def _cell_value(cell: CellSummary, name: str) -> str:
+    """One measure of one cell: its mean and interval, and in how many runs it had a value when
+    not in all."""
+    had = len(cell.values(name))
+    text = measure_text(cell.measures[name]) + _noise(cell, name)
+    return text if had in (0, len(cell.runs)) else f"{text} ({had} of {len(cell.runs)} runs)"
 
 
 def _noise(cell: CellSummary, name: str) -> str:

@@ -380,8 +380,9 @@ class Host:
             yield from self.awake()
             try:
                 yield from self.db.commit(tx)
-            except WriteConflict:
-                self.world.record("tx.conflict", self.name, trace_id, label=label)
+            except WriteConflict as conflict:
+                self.world.record("tx.conflict", self.name, trace_id, label=label, table=conflict.table,
+                                  row=conflict.row)
                 continue
             except CommitFailed as failure:
                 self.world.record("tx.failed", self.name, trace_id, label=label)

@@ -259,8 +259,9 @@ class SharedProcess:
         label = "+".join(unit.labels)
         try:
             yield from self.database.commit(unit.tx)
-        except WriteConflict:
-            self.world.record("tx.conflict", host.name, trace_id, label=label)
+        except WriteConflict as conflict:
+            self.world.record("tx.conflict", host.name, trace_id, label=label, table=conflict.table,
+                              row=conflict.row)
             return "conflict"
         except CommitFailed:
             self.world.record("tx.failed", host.name, trace_id, label=label)

@@ -84,7 +84,24 @@ def _copier_for(cls: type) -> Callable[[Any], Any]:
     return copy_slots
 
 class WriteConflict(Exception):
-    """Another transaction committed a row this one read for update."""
+    """Another transaction committed a row this one read for update: ``table`` and ``key`` name
+    the first such row (in the order the transaction read them), ``row`` gives its key as text
+    for a trace record (the parts of a compound key joined by ``/``)."""
+
+    def __init__(self, database: str, table: str, key: Hashable) -> None:
+        super().__init__(database, table, key)  # the args rebuild it when it is copied or pickled
+        self.database = database
+        self.table = table
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"{self.database}: {self.table}[{self.key!r}] changed"
+
+    @property
+    def row(self) -> str:
+        if isinstance(self.key, tuple):
+            return "/".join(str(part) for part in self.key)
+        return str(self.key)
 
 
 class CommitFailed(Exception):
@@ -219,7 +236,7 @@ class Database:
             raise CommitFailed(f"commit to {self.name} failed")
         for address, version in tx.read_versions.items():
             if self.versions.get(address, 0) != version:
-                raise WriteConflict(f"{self.name}: {address[0]}[{address[1]!r}] changed")
+                raise WriteConflict(self.name, address[0], address[1])
         return self._apply(tx)
 
     def load(self, tx: Transaction) -> None:
