@@ -201,6 +201,17 @@ def test_a_503_from_the_copy_whose_commit_failed_leaves_the_payment_unknown_not_
     assert_all_invariants_hold(result)
 
 
+@pytest.mark.parametrize("flow", ["sync", "choreography", "orchestration"])
+def test_a_token_refusal_of_a_payment_copy_leaves_the_payment_unknown_not_failed(flow: str) -> None:
+    """The first answer the buyer gets is the gateway's refusal of a copy of its payment, sent after
+    the payment's own confirmation ended the buyer's queue token."""
+    case = load_scenario(CASES / "pay-refused-token-ended-by-its-own-copy.yaml", [f"design.payment_flow={flow}"])
+    result = run_scenario(case)
+    if flow == "sync":
+        assert "token-not-active" in pay_replies(result)
+    assert_all_invariants_hold(result)
+
+
 def test_the_client_reads_a_transient_payment_failure_as_in_doubt_and_a_refusal_as_failed() -> None:
     from concertsim.sim.infrastructure.network import TIMEOUT, Failed
     from concertsim.sim.run.workload import payment_in_doubt

@@ -283,7 +283,11 @@ class Workload:
             user_id, op, body, self.spec.client_retries, in_doubt=payment_in_doubt
         )
         outcome = classify(reply)
-        if uncertain and outcome == "fail" and (reply.code in _GATEWAY_REFUSALS or payment_in_doubt(reply)):
+        # A refused token says nothing about the payment either: the buyer's token was active when it
+        # paid, and the payment's own confirmation ends it, so a copy of the request that a mesh or
+        # the network delivered after that confirmation is refused while the payment stands.
+        ended = not reply.ok and reply.code == "token-not-active"
+        if (uncertain or ended) and outcome == "fail" and (reply.code in _GATEWAY_REFUSALS or payment_in_doubt(reply)):
             outcome = "unknown"  # e.g. the token ended because the first attempt did complete
         if outcome == "unknown" or (reply.ok and reply.value["status"] == "pending"):
             outcome = yield from self._await_confirmation(user_id, reservation_id, gave_up_at)
