@@ -58,3 +58,18 @@ def test_users_give_their_queue_tokens_back_when_they_leave() -> None:
     reasons = Counter(t.expiry_reason for t in result.table("queue", queue.TOKENS).values())
     assert set(reasons) == {"left", "completed"} and reasons["left"] > 0
     assert_all_invariants_hold(result)
+
+
+def test_a_charge_answered_unavailable_whose_late_copy_credits_is_unknown_not_failed() -> None:
+    """Point fails every commit while the buyer tops up; a copy of the request, 40 s late, credits
+    the points after Point recovered. The 503 never said the charge could not take effect."""
+    from pathlib import Path
+
+    from concertsim.scenarios.loader import load_scenario
+
+    case = load_scenario(Path(__file__).parent / "cases" / "charge-unavailable-then-late-copy.yaml")
+    result = run_scenario(case)
+    charges = [op for op in result.history if op.action == "charge"]
+    assert charges and charges[0].error == "unavailable"
+    assert charges[0].outcome == "unknown"
+    assert_all_invariants_hold(result)

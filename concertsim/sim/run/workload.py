@@ -52,9 +52,10 @@ _NOT_FORWARDED = frozenset({"rate-limited"})
 
 
 def payment_in_doubt(reply: Reply) -> bool:
-    """Whether a reply to ``POST /payments`` leaves the payment's effect unknown: no answer, or a
-    transient failure (503, 504, a failed commit) that a copy of the request or a step already
-    committed may still complete. Only a definite refusal or the gateway's 429 is a failure."""
+    """Whether a reply to ``POST /payments`` (or to another keyed request, such as a charge) leaves
+    its effect unknown: no answer, or a transient failure (503, 504, a failed commit) that a copy of
+    the request or a step already committed may still complete. Only a definite refusal or the
+    gateway's 429 is a failure."""
     if isinstance(reply, Timeout):
         return True
     return isinstance(reply, Failed) and reply.transient and reply.code not in _NOT_FORWARDED
@@ -329,8 +330,11 @@ class Workload:
             assert op is not None
             body = {**body, "idempotency_key": op.op_id}
             op.detail["idempotency_key"] = op.op_id
+        # A keyed request may take effect after a 503 or 504, through a copy still on its way, as a
+        # payment may: its outcome is unknown, not failed.
         reply, uncertain = yield from self._attempts(
-            user_id, op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route
+            user_id, op, {"route": route, **body}, self.spec.client_retries if retries is None else retries, route,
+            in_doubt=payment_in_doubt if keyed else None,
         )
         if op is not None:
             outcome = classify(reply)
