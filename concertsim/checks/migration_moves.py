@@ -16,7 +16,7 @@ from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs
 from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT
 from concertsim.sim.infrastructure.storage import DELETED
-from concertsim.sim.run.point_migration import OWNERS_TABLE, WRITES_TABLE
+from concertsim.sim.run.point_migration import KEYED_TABLE, OWNERS_TABLE, WRITES_TABLE
 from concertsim.sim.run.point_shift import user_of
 from concertsim.sim.run.result import RunResult
 
@@ -163,7 +163,8 @@ def one_owner(result: RunResult) -> list[Violation]:
 @invariant(
     "migration-no-double-spend",
     "safety",
-    "While users move between Point's stores, no payment's points are deducted in both stores.",
+    "While users move between Point's stores, no payment's points are deducted in both stores, and no "
+    "charge or deduction is applied by both under one idempotency key.",
     applies=users_moved,
 )
 def no_double_spend(result: RunResult) -> list[Violation]:
@@ -175,7 +176,7 @@ def no_double_spend(result: RunResult) -> list[Violation]:
             reservation = record.data["payload"].get("reservation_id")
             if reservation is not None:
                 used.setdefault(reservation, {}).setdefault(record.party, []).append(record.seq)
-    return [
+    violations = [
         Violation(
             "migration-no-double-spend",
             f"{reservation} was deducted in both Point stores: the user's points were spent twice around a move",
@@ -185,6 +186,17 @@ def no_double_spend(result: RunResult) -> list[Violation]:
         )
         for reservation, by_store in sorted(used.items()) if len(by_store) > 1
     ]
+    keyed = result.state.get("point_migration", {}).get(KEYED_TABLE, {})
+    twice = sorted(str(key) for key, stores in keyed.items() if len(stores) > 1)
+    if twice:
+        violations.append(Violation(
+            "migration-no-double-spend",
+            f"{len(twice)} request(s) were applied by both Point stores under one idempotency key, first {twice[0]}: "
+            "a retry that crossed a move found the new store without the key the old store had recorded",
+            evidence={"idempotency_keys": twice[:10], "count": len(twice)},
+            records=seqs([r.seq for r in result.trace.of_kind("migration.moved") if r.data["pending"]][:5]),
+        ))
+    return violations
 
 
 @invariant(

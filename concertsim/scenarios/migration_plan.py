@@ -5,7 +5,8 @@ A plan names its service (Point, the first the seed splits out) and its steps, e
 time: ``copy`` starts copying the service's data to the new store (a snapshot, then the changes the
 old store commits after it), ``verify`` compares the two stores and counts the rows that differ,
 ``shift`` moves the users to the new service bucket by bucket over ``duration`` seconds (0 → 100 %),
-``cutover`` fences writes to the old store and stops copying, ``rollback`` sends every user back to
+``cutover`` fences writes to the old store, moves every user not moved yet (all of them at once
+without a ``shift``: a big-bang switch) and stops copying, ``rollback`` sends every user back to
 the old store. The runtime is :mod:`concertsim.sim.run.point_migration`.
 """
 
@@ -59,12 +60,13 @@ class MigrationPlan(FrozenModel):
     verify_timeout: PositiveSeconds = 30.0
     """How long a ``verify`` waits for the copy to catch up before comparing anyway."""
     catch_up: bool = True
-    """A user moves only once the new store has applied every change the old store committed,
-    and from then on the old store refuses that user's writes (as Vitess stops writes on the
-    source before switching). False moves users on the ramp's clock whatever the copy's lag."""
+    """A user moves only once the new store has applied every change the old store committed (as
+    Vitess waits for the target to catch up before switching). False moves users on the ramp's
+    clock whatever the copy's lag."""
     fence: bool = True
-    """``cutover`` fences writes to the old store (it refuses every commit to the service's tables
-    from its own side). False leaves it writable for requests still routed there."""
+    """The old store refuses the writes of a user who has moved, and from the ``cutover`` every
+    write to the service's tables of its own (as Vitess stops writes on the source when it
+    switches). False leaves it writable for requests still routed there."""
     propagation: NonNegativeSeconds = 1.0
     """How long after a move (or the cutover, or a rollback) the routers send the user's calls to
     the new owner: a routing change pushed to the gateway and the monolith's callers."""
@@ -92,10 +94,8 @@ class MigrationPlan(FrozenModel):
         by_action = {step.action: (i, step) for i, step in enumerate(steps)}
         if "cutover" in by_action:
             position, cutover = by_action["cutover"]
-            if "shift" not in by_action:
-                raise ValueError(f"steps[{position}]: a cutover needs a shift before it (no user is on the new store)")
-            _, shift = by_action["shift"]
-            if cutover.at < shift.at + shift.duration:
+            _, shift = by_action.get("shift", (0, cutover))
+            if shift is not cutover and cutover.at < shift.at + shift.duration:
                 raise ValueError(f"steps[{position}].at: the cutover at {cutover.at:g} s is before the shift ends at "
                                  f"{shift.at + shift.duration:g} s")
         if "rollback" in by_action:

@@ -11,13 +11,13 @@
   flow back to the old store the same way, so a rollback finds them there.
 - **shift**: a ramp moves the users, in the order of a stable hash of their id (a percentage
   rollout), so that ``ceil(n · elapsed / duration)`` have moved at each tick. With ``catch_up`` a
-  tick moves users only when the copy has no backlog, and the old store then refuses a moved
-  user's writes. Routers learn of a move ``propagation`` seconds after it (a routing table
+  tick moves users only when the copy has no backlog; with ``fence`` the old store refuses a
+  moved user's writes from the move on. Routers learn of a move ``propagation`` seconds after it (a routing table
   pushed to the gateway and the monolith's callers).
 - **verify** waits (up to ``verify_timeout``) for both copies to drain, then compares the stores
   row by row; a mismatch rolls the plan back with ``rollback_on_mismatch``.
-- **cutover** fences the old store (``fence``: it refuses every write to Point's tables of its
-  own), waits for the copy to drain, moves every user left and stops capturing the old store.
+- **cutover** fences the old store (with ``fence``: it refuses every write to Point's tables of
+  its own), waits for the copy to drain, moves every user left and stops capturing the old store.
 - **rollback** fences the new store, waits for its changes to reach the old store, and moves
   every user back; the old store's changes are captured again.
 
@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models import points
+from concertsim.models.errors import DomainError
 from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.sim.hosting.host import Host
 from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT, _position
@@ -60,16 +61,20 @@ from concertsim.sim.run.point_shift import (
 if TYPE_CHECKING:
     from concertsim.sim.run.system import System
 
-__all__ = ["PointMigration", "MigrationRouting", "PARTY", "WRITES_TABLE", "OWNERS_TABLE"]
+__all__ = ["PointMigration", "MigrationRouting", "PARTY", "WRITES_TABLE", "KEYED_TABLE", "OWNERS_TABLE", "compare_stores"]
 
 PARTY = "migration"
 WRITES_TABLE = "last_writes"
 """``state["point_migration"][WRITES_TABLE]``: (table, key) -> (store, row) of the last write."""
+KEYED_TABLE = "keyed_writes"
+"""``state["point_migration"][KEYED_TABLE]``: idempotency key -> the stores that applied it (wrote
+its charge's or deduction's key row themselves, not by the copy)."""
 OWNERS_TABLE = "owners"
 """``state["point_migration"][OWNERS_TABLE]``: user -> the store owning the user at the end
 (key None: the owner of rows that name no user)."""
 _READS = ("point.balance", "point.use", "point.charge")
 _POLL = 0.5
+_KEYED = (points.CHARGES_BY_KEY, points.USES_BY_KEY)
 
 
 class MigrationRouting:
@@ -141,6 +146,7 @@ class PointMigration:
         self.stopped = False
         self.copying = False
         self.last_writes: dict[tuple[str, Hashable], tuple[str, Any]] = {}
+        self.keyed_writes: dict[Hashable, list[str]] = {}
         feed = _DualWrites if plan.capture == "dual_write" else ChangeFeed
         self.forward = feed(self.env, self.old, NEW_POINT)
         self.backward = feed(self.env, self.new, OLD_POINT)
@@ -205,8 +211,9 @@ class PointMigration:
         return list(users), unowned
 
     def _guard(self, store: str, tx: Transaction) -> str | None:
-        """The write fence: a store refuses its own writes to Point's tables once fenced, and
-        (with ``catch_up``) the writes of a user it does not own."""
+        """The write fence (``fence``): a store refuses the writes of a user it no longer owns
+        (moved by the ramp, the cutover or a rollback), and all its own writes to Point's tables
+        once fenced as a whole (the old store from the cutover, the new one during a rollback)."""
         if isinstance(tx, ReplicaWrite):
             return None
         touches = any(table in POINT_TABLES for table, _ in tx.writes)
@@ -214,7 +221,7 @@ class PointMigration:
             return None
         if self.fenced[store]:
             return f"{store} is fenced for the migration"
-        if self.plan.catch_up and self.copying:
+        if self.plan.fence and self.copying:
             assert self.old.db is not None
             db = self.old.db if store == OLD_POINT else self.new.db
             assert db is not None
@@ -232,6 +239,10 @@ class PointMigration:
         for (table, key), row in tx.writes.items():
             if table in POINT_TABLES:
                 self.last_writes[(table, key)] = (store, row if row is DELETED else copy.copy(row))
+            if table in _KEYED and row is not DELETED:
+                applied = self.keyed_writes.setdefault(key, [])
+                if store not in applied:
+                    applied.append(store)
         db = self.old.db if store == OLD_POINT else self.new.db
         assert db is not None
         users, unowned = self._users(db.tables, tx)
@@ -244,14 +255,24 @@ class PointMigration:
 
     def _answered(self, handler: Any, endpoint: str, host: Host, body: dict[str, Any],
                   trace_id: str | None) -> Generator[simpy.Event, Any, Any]:
-        reply = yield from handler(host, body, trace_id)
-        if self.copying and isinstance(reply, Ok) and "user_id" in body:
-            assert host.db is not None
-            user = body["user_id"]
-            version = sum(1 for entry in host.db.tables.get(points.LEDGER, {}).values() if entry.user_id == user)
-            self.world.record("migration.read", host.name, trace_id, user_id=user, endpoint=endpoint,
-                              version=version)
+        """``handler``, and a ``migration.read`` of the account version it answered from (a
+        refusal such as too few points answers from the account too)."""
+        try:
+            reply = yield from handler(host, body, trace_id)
+        except DomainError:
+            self._read(host, endpoint, body, trace_id)
+            raise
+        if isinstance(reply, Ok):
+            self._read(host, endpoint, body, trace_id)
         return reply
+
+    def _read(self, host: Host, endpoint: str, body: dict[str, Any], trace_id: str | None) -> None:
+        if not self.copying or "user_id" not in body:
+            return
+        assert host.db is not None
+        user = body["user_id"]
+        version = sum(1 for entry in host.db.tables.get(points.LEDGER, {}).values() if entry.user_id == user)
+        self.world.record("migration.read", host.name, trace_id, user_id=user, endpoint=endpoint, version=version)
 
     # --- the plan ---------------------------------------------------------------------------------
 
@@ -388,7 +409,8 @@ class PointMigration:
         owners[None] = self.routing.unowned_host
         return {
             OLD_POINT: view, "point_old": old_tables,
-            "point_migration": {WRITES_TABLE: dict(self.last_writes), OWNERS_TABLE: owners},
+            "point_migration": {WRITES_TABLE: dict(self.last_writes), OWNERS_TABLE: owners,
+                                KEYED_TABLE: {key: tuple(stores) for key, stores in self.keyed_writes.items()}},
         }
 
 
