@@ -22,7 +22,7 @@
   every user back; the old store's changes are captured again.
 
 Records: ``migration.step`` (each step's outcome), ``migration.moved`` (a user's move and the
-changes of theirs the copy had not shipped yet), ``migration.verified``, ``migration.write``
+changes of theirs the copy had not shipped yet), ``migration.verified``, ``migration.refused`` (a write a fence refused), ``migration.write``
 (a store committed a user's write it did not own), ``migration.read`` (the version of a user's
 account a Point operation answered from: how many ledger entries the store held for the user).
 ``result.state``: ``point`` is the owners' view, ``point_old`` and ``point_new`` the stores, and
@@ -219,17 +219,19 @@ class PointMigration:
         touches = any(table in POINT_TABLES for table, _ in tx.writes)
         if not touches:
             return None
+        refused = None
         if self.fenced[store]:
-            return f"{store} is fenced for the migration"
-        if self.plan.fence and self.copying:
-            assert self.old.db is not None
+            refused = f"{store} is fenced for the migration"
+        elif self.plan.fence and self.copying:
             db = self.old.db if store == OLD_POINT else self.new.db
             assert db is not None
             users, _ = self._users(db.tables, tx)
-            for user in users:
-                if self.routing.owner(user) != store:
-                    return f"user {user} has moved off {store}"
-        return None
+            moved = [user for user in users if self.routing.owner(user) != store]
+            if moved:
+                refused = f"user {moved[0]} has moved off {store}"
+        if refused is not None:
+            self.world.record("migration.refused", store, None, reason=refused)
+        return refused
 
     def _witness(self, store: str, tx: Transaction) -> None:
         """Commit listener: the last write of each Point row, and a write a store made for a user
