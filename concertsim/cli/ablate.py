@@ -52,7 +52,7 @@ class CellWatch:
     searched, and an interruption says which cells were done."""
 
     def __init__(self, safeguards: Sequence[Safeguard], flows: Sequence[str], progress: Progress | None) -> None:
-        self.cells = [(s.switch, f) for s in safeguards for f in flows]
+        self.cells = [(s.switch, f) for s in safeguards for f in flows if s.applies_to(f)]
         self.done = 0
         self.progress = progress
         self.task = progress.add_task(self._label(), total=len(self.cells)) if progress else None
