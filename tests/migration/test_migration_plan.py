@@ -38,6 +38,8 @@ def copy_lost(at: float, duration: float) -> list[dict[str, Any]]:
              "match": {"message_type": "point.replicate"}}]
 
 
+CHARGE_REPLIES_LATE = [{"at": 0, "kind": "delay", "target": "reply", "duration": 14, "params": {"seconds": 2.0},
+                        "match": {"message_type": "point.charge"}}]
 CHARGE_REPLIES_LOST = [{"at": 0, "kind": "drop", "target": "reply", "duration": 14,
                         "match": {"message_type": "point.charge"}}]
 
@@ -161,6 +163,15 @@ def test_moving_users_while_the_copy_lags_applies_a_retried_charge_in_both_store
     hurried = migrated(EARLY_RAMP, faults, catch_up=False)
     assert probe_counts(hurried)["moved-while-copy-lagged"] > 0
     assert {"migration-no-double-spend", "charge-exactly-once"} <= broken(hurried)
+
+
+def test_a_user_moved_while_the_copy_lags_is_answered_from_an_older_account_than_they_saw() -> None:
+    faults = copy_lost(2, 10) + CHARGE_REPLIES_LATE
+    assert not broken(migrated(EARLY_RAMP, faults))
+    hurried = migrated(EARLY_RAMP, faults, catch_up=False)
+    assert "migration-reads-monotonic" in broken(hurried)
+    violation = next(v for v in check_run(hurried) if v.invariant.id == "migration-reads-monotonic").violations[0]
+    assert violation.evidence["stores"] == ["point", "point_new"] and violation.evidence["version"] < violation.evidence["seen"]
 
 
 def test_the_fence_refuses_writes_routed_to_the_old_store_after_the_cutover() -> None:
