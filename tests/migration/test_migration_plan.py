@@ -177,10 +177,21 @@ def test_a_user_moved_while_the_copy_lags_is_answered_from_an_older_account_than
 def test_the_fence_refuses_writes_routed_to_the_old_store_after_the_cutover() -> None:
     fenced = migrated(BIG_BANG, [])
     assert not broken(fenced) and probe_counts(fenced)["write-to-old-store-after-cutover"] == 0
-    assert any(r.party == "point" for r in fenced.trace.of_kind("migration.refused"))
+    refusals = [r.data["reason"] for r in fenced.trace.of_kind("migration.refused") if r.party == "point"]
+    assert refusals and set(refusals) == {"point is fenced for the migration"}  # the whole store, from the cutover
     open_door = migrated(BIG_BANG, [], fence=False)
     assert probe_counts(open_door)["write-to-old-store-after-cutover"] > 0
     assert {"migration-one-owner", "migration-no-lost-write"} <= broken(open_door)
+
+
+def test_the_fence_refuses_a_moved_users_writes_that_stale_routers_still_send_to_the_old_store() -> None:
+    ramp = [{"at": 0, "action": "copy"}, {"at": 2, "action": "shift", "duration": 6}, {"at": 35, "action": "cutover"}]
+    fenced = migrated(ramp, [], propagation=3)
+    assert not broken(fenced)
+    assert any(r.data["reason"].startswith("user ") for r in fenced.trace.of_kind("migration.refused"))
+    open_door = migrated(ramp, [], propagation=3, fence=False)
+    assert "migration-one-owner" in broken(open_door)
+    assert probe_counts(open_door)["write-to-old-store-after-cutover"] == 0  # during the ramp, not after
 
 
 def test_a_rollback_brings_back_what_the_new_store_took_unless_its_copy_back_was_lost() -> None:
@@ -215,7 +226,7 @@ def test_migrate_plan_runs_a_plan_file_and_prints_each_step(tmp_path: Path) -> N
     shown = flat(done.stdout)
     assert "0.0 s copy done" in shown and "3.0 s shift started" in shown and "20.0 s rollback done" in shown
     assert "migration-rollback-lossless: holds" in shown
-    assert "migration-one-owner: not applicable (the plan never cut over)" in shown
+    assert "migration-one-owner: holds" in shown
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["metrics"]["migration"]["steps"][-1]["action"] == "rollback"
 

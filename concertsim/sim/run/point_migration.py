@@ -247,10 +247,8 @@ class PointMigration:
                     applied.append(store)
         db = self.old.db if store == OLD_POINT else self.new.db
         assert db is not None
-        users, unowned = self._users(db.tables, tx)
+        users, _ = self._users(db.tables, tx)
         strays = [user for user in users if self.routing.owner(user) != store]
-        if unowned and self.routing.unowned_host != store:
-            strays.append(0)
         if strays:
             self.world.record("migration.write", store, None, users=strays, cut_over=self.cut_over,
                               rolled_back=self.rolled_back)
