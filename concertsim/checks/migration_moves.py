@@ -55,6 +55,11 @@ def rolled_back(result: RunResult) -> str | None:
     return None if _steps(result, "rollback") else "the plan never rolled back"
 
 
+def _last(result: RunResult) -> tuple[int, ...]:
+    """The run's last record (it settled there), for a violation the state alone shows."""
+    return (len(result.trace) - 1,) if len(result.trace) else ()
+
+
 def _store(result: RunResult, store: str) -> dict[str, dict[Hashable, Any]]:
     return result.state.get(_STORES[store], {})
 
@@ -103,7 +108,7 @@ def _lost(result: RunResult, written_on: str, invariant_id: str, only_owned_by_o
         f"{len(missing)} write(s) made on {_NAMES[written_on]} never reached {_NAMES[other]}, which owns them "
         f"at the end: first {table}[{key!r}]",
         evidence={"rows": [f"{t}[{k!r}]" for t, k, _ in missing[:10]], "count": len(missing)},
-        records=seqs(copies, [r.seq for r in result.trace.of_kind("migration.step")]),
+        records=seqs(copies, [r.seq for r in result.trace.of_kind("migration.step")]) or _last(result),
     )]
 
 
@@ -192,7 +197,8 @@ def no_double_spend(result: RunResult) -> list[Violation]:
             f"{len(twice)} request(s) were applied by both Point stores under one idempotency key, first {twice[0]}: "
             "a retry that crossed a move found the new store without the key the old store had recorded",
             evidence={"idempotency_keys": twice[:10], "count": len(twice)},
-            records=seqs([r.seq for r in result.trace.of_kind("migration.moved") if r.data["pending"]][:5]),
+            records=seqs([r.seq for r in result.trace.of_kind("migration.moved") if r.data["pending"]][:5])
+            or _last(result),
         ))
     return violations
 
