@@ -56,6 +56,8 @@ from concertsim.migration import (
     without_shift,
 )
 from concertsim.reports.migration_console import print_migration_summary
+from concertsim.reports.migration_timeline_figure import MIGRATION_TIMELINE, migration_timeline_figure
+from concertsim.reports.plotting import figure_png
 from concertsim.reports.migration_report import write_migration_report
 from concertsim.reports.staging import StagedOutput
 from concertsim.sweep import GridRun
@@ -92,6 +94,12 @@ def _run_plan(plan: str | None, scenario: str | None, overrides: list[str] | Non
     try:
         with staged_results(out, inputs=given_files(scenario, plan)) as staged:
             outcome = run_and_write(resolved, staged, watch, check_determinism=False, trace_format="jsonl")
+            timeline = outcome.metrics.get("migration")
+            if timeline is not None and staged.output is not None:
+                figure = migration_timeline_figure(timeline, [f.model_dump(mode="json") for f in resolved.faults],
+                                                   outcome.result.phases.ended_at)
+                png = figure_png(figure)
+                staged.output.write_bytes_with(MIGRATION_TIMELINE, lambda out: out.write(png))
             staged.commit()
     except KeyboardInterrupt as error:
         raise interrupted(error, staged, watch.how_far()) from None
@@ -155,7 +163,7 @@ def migrate_command(
     With --plan (or a SCENARIO that carries a migration: block), one run carries the whole plan
     under the workload and faults instead: copy, verify, shift, cutover, rollback at their times;
     prints each step's outcome and the migration's invariants, and writes the run's results
-    (summary.json's metrics.migration holds the timeline) into --out.
+    (summary.json's metrics.migration holds the timeline) and migration-timeline.png into --out.
 
     Exit codes: 0 every stage kept every invariant; 1 a run broke one; 2 bad input (a scenario, an
     override, --stages, --shift, a plan), an unwritable --out, or no scheduler answering; 130 interrupted.

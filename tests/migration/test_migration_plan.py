@@ -229,6 +229,7 @@ def test_migrate_plan_runs_a_plan_file_and_prints_each_step(tmp_path: Path) -> N
     assert "migration-one-owner: holds" in shown
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["metrics"]["migration"]["steps"][-1]["action"] == "rollback"
+    assert (tmp_path / "out" / "migration-timeline.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_migrate_plan_exits_1_on_a_broken_migration_invariant(tmp_path: Path) -> None:
