@@ -255,3 +255,14 @@ def test_migrate_plan_refuses_a_bad_plan_file_with_exit_2(tmp_path: Path, conten
 def test_migrate_plan_names_the_built_in_plans_for_a_scenario_without_one(tmp_path: Path) -> None:
     done = cli("migrate", "--plan", "small-opening", "--out", str(tmp_path / "out"))
     assert done.exit_code == 2 and "built-in plans: point-migration" in refused(done)
+
+
+def test_migrate_runs_the_plan_a_scenario_carries_and_refuses_to_compare_its_stages(tmp_path: Path) -> None:
+    carried = ("small-opening", "--set", "design.topology=monolith", "--set", "migration.capture=cdc")
+    done = cli("migrate", *carried, "--json", "--out", str(tmp_path / "out"))
+    assert done.exit_code == 0, done.output
+    shown = json.loads(done.stdout)
+    assert [step["action"] for step in shown["steps"]] == ["copy", "verify", "shift", "shift", "verify", "cutover"]
+    assert shown["invariants"]["migration-no-lost-write"] == "holds"
+    staged = cli("migrate", *carried, "--stages", "monolith", "--out", str(tmp_path / "other"))
+    assert staged.exit_code == 2 and "a migration plan runs in one run" in refused(staged)
