@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from concertsim.exploration import Exploration, explore
-from concertsim.scenarios.loader import scenario_from_data
+from concertsim.scenarios.loader import ScenarioError, scenario_from_data
 from concertsim.scenarios.schema import Scenario
 
 __all__ = ["Safeguard", "SAFEGUARDS", "AblationRow", "ablate", "ablated"]
@@ -227,17 +227,27 @@ def ablate(
     examples: int = 200,
     seed: int = 0,
     on_row: Callable[[AblationRow], None] | None = None,
+    on_skip: Callable[[Safeguard, str, str], None] | None = None,
     **explore_options: object,
 ) -> list[AblationRow]:
     """For each safeguard and flow, explore the design without it for a violation of what it
-    protects."""
+    protects. A cell the base cannot carry (its setting makes an invalid scenario, e.g. replicas
+    at the monolith stage) is passed to ``on_skip`` with the reason, or raises
+    :class:`ScenarioError` without one."""
     rows = []
     for safeguard in safeguards:
         for flow in flows:
             if not safeguard.applies_to(flow):
                 continue
+            try:
+                without = ablated(base, safeguard.switch, flow, safeguard.setting)
+            except ScenarioError as error:
+                if on_skip is None:
+                    raise
+                on_skip(safeguard, flow, "; ".join(reason for _, reason in error.problems) or str(error))
+                continue
             found = explore(
-                ablated(base, safeguard.switch, flow, safeguard.setting),
+                without,
                 examples=examples,
                 seed=seed,
                 kinds=safeguard.kinds,

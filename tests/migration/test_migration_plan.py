@@ -266,3 +266,11 @@ def test_migrate_runs_the_plan_a_scenario_carries_and_refuses_to_compare_its_sta
     assert shown["invariants"]["migration-no-lost-write"] == "holds"
     staged = cli("migrate", *carried, "--stages", "monolith", "--out", str(tmp_path / "other"))
     assert staged.exit_code == 2 and "a migration plan runs in one run" in refused(staged)
+
+
+def test_ablate_says_which_cells_the_base_cannot_carry_instead_of_failing(tmp_path: Path) -> None:
+    done = cli("ablate", "replicas", "--only", "migration.fence", "--flows", "sync", "-n", "1",
+               "--out", str(tmp_path / "out"))
+    assert done.exit_code == 0, done.output
+    assert "not searched: migration.fence=false (sync): services.reservation.replicas > 1 needs design.topology" \
+        in flat(done.stderr)
