@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from concertsim.exploration import Exploration, explore
-from concertsim.scenarios.loader import scenario_from_data
+from concertsim.scenarios.loader import ScenarioError, scenario_from_data
 from concertsim.scenarios.schema import Scenario
 
 __all__ = ["Safeguard", "SAFEGUARDS", "AblationRow", "ablate", "ablated"]
@@ -34,6 +34,11 @@ class Safeguard:
     setting: tuple[str, ...] = ()
     """Overrides the base needs for the safeguard to matter at all (e.g. replicas of a service),
     applied with the switch."""
+    flows: tuple[str, ...] = ()
+    """The payment flows the safeguard exists in (empty: every flow); the others get no cell."""
+
+    def applies_to(self, flow: str) -> bool:
+        return not self.flows or flow in self.flows
 
 
 SAFEGUARDS: tuple[Safeguard, ...] = (
@@ -120,6 +125,45 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         setting=("schema_upgrade.event=SeatReservedEvent", "schema_upgrade.consumers_at=0",
                  "schema_upgrade.reader=tolerant"),
     ),
+    # Point's migration in motion (seed 9): each row runs the default plan over the base's workload
+    # (copy, verify, shift, verify, cutover) at the monolith stage, in the sync flow the migration
+    # is modelled for, with the other safeguards that would hide the switched one's absence off.
+    Safeguard(
+        "migration.acks=false", ("migration-no-lost-write",),
+        ("drop",),
+        "The copy tails the old store's commit log and advances its position only when the new store "
+        "acknowledges a batch; sent once, a lost batch is a write the new store never gets.", "9",
+        setting=("design.topology=monolith", "migration.verify=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.capture=dual_write", ("migration-no-lost-write",),
+        ("drop",),
+        "Writing each change to the new store by a request of its own after the commit loses it when "
+        "the request is lost; change data capture reads it back from the commit log.", "9",
+        setting=("design.topology=monolith", "migration.verify=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.verify=false", ("migration-no-lost-write",),
+        ("drop",),
+        "Comparing the stores before the shift and the cutover finds the rows a lossy copy missed and "
+        "rolls the move back; unverified, the cutover hands the new store an incomplete copy.", "9",
+        setting=("design.topology=monolith", "migration.acks=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.catch_up=false", ("migration-no-double-spend", "charge-exactly-once"),
+        ("drop",),
+        "A user moved while the copy lags finds the new store without the idempotency keys of their "
+        "last requests, and a retry is applied a second time there; waiting for the copy closes the gap.",
+        "9", setting=("design.topology=monolith",), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.fence=false", ("migration-one-owner", "migration-no-lost-write"),
+        ("drop",),
+        "Routers learn of a switch a moment late; until then they send writes to the old store, which "
+        "must refuse them once it no longer owns the user, or they land where nobody copies them from.",
+        "9", setting=("design.topology=monolith",
+                      "migration.steps=[{at: 0, action: copy}, {at: 5, action: cutover}]"), flows=("sync",),
+    ),
 )
 
 
@@ -183,15 +227,27 @@ def ablate(
     examples: int = 200,
     seed: int = 0,
     on_row: Callable[[AblationRow], None] | None = None,
+    on_skip: Callable[[Safeguard, str, str], None] | None = None,
     **explore_options: object,
 ) -> list[AblationRow]:
     """For each safeguard and flow, explore the design without it for a violation of what it
-    protects."""
+    protects. A cell the base cannot carry (its setting makes an invalid scenario, e.g. replicas
+    at the monolith stage) is passed to ``on_skip`` with the reason, or raises
+    :class:`ScenarioError` without one."""
     rows = []
     for safeguard in safeguards:
         for flow in flows:
+            if not safeguard.applies_to(flow):
+                continue
+            try:
+                without = ablated(base, safeguard.switch, flow, safeguard.setting)
+            except ScenarioError as error:
+                if on_skip is None:
+                    raise
+                on_skip(safeguard, flow, "; ".join(reason for _, reason in error.problems) or str(error))
+                continue
             found = explore(
-                ablated(base, safeguard.switch, flow, safeguard.setting),
+                without,
                 examples=examples,
                 seed=seed,
                 kinds=safeguard.kinds,

@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
         # comparison_plan is the comparison's input; testing and pytest_plugin are the pytest
         # integration, over the api and the search
         ("comparison/migration/ablation/exploration/sweep",
-         {"comparison", "comparison_plan", "migration", "ablation", "exploration", "sweep", "testing",
+         {"comparison", "comparison_plan", "migration", "migration_plan_run", "ablation", "exploration", "sweep", "testing",
           "pytest_plugin"}),
         ("search", {"search"}),
         ("api", {"api"}),

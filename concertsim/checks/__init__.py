@@ -18,6 +18,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
     holds,
     liveness,
     lost_events,
+    migration_moves,
     orphaned_deductions,
     point_stores,
     points_ledger,

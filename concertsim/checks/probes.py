@@ -192,6 +192,17 @@ def _liveness_judged_beside_a_fault(result: RunResult) -> int:
     return count
 
 
+def _moved_while_copy_lagged(result: RunResult) -> int:
+    """A migration moved a user to the new store while changes of the user's account the old
+    store had committed were not yet shipped to it."""
+    return sum(1 for r in result.trace.of_kind("migration.moved") if r.data["pending"])
+
+
+def _write_to_old_store_after_cutover(result: RunResult) -> int:
+    """The old store committed a write of its own to Point's rows after a migration's cutover."""
+    return sum(1 for r in result.trace.of_kind("migration.write") if r.party == "point" and r.data["cut_over"])
+
+
 PROBES: dict[str, Callable[[RunResult], int]] = {
     "reply-lost-after-deduction": _reply_lost_after_deduction,
     "redelivery-skipped-by-inbox": _redelivery_skipped_by_inbox,
@@ -205,6 +216,8 @@ PROBES: dict[str, Callable[[RunResult], int]] = {
     "event-overtaken-across-partitions": _event_overtaken_across_partitions,
     "released-seat-resold": _released_seat_resold,
     "liveness-judged-beside-a-fault": _liveness_judged_beside_a_fault,
+    "moved-while-copy-lagged": _moved_while_copy_lagged,
+    "write-to-old-store-after-cutover": _write_to_old_store_after_cutover,
 }
 
 

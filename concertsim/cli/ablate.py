@@ -52,7 +52,7 @@ class CellWatch:
     searched, and an interruption says which cells were done."""
 
     def __init__(self, safeguards: Sequence[Safeguard], flows: Sequence[str], progress: Progress | None) -> None:
-        self.cells = [(s.switch, f) for s in safeguards for f in flows]
+        self.cells = [(s.switch, f) for s in safeguards for f in flows if s.applies_to(f)]
         self.done = 0
         self.progress = progress
         self.task = progress.add_task(self._label(), total=len(self.cells)) if progress else None
@@ -62,6 +62,14 @@ class CellWatch:
             return "writing the results"
         switch, flow = self.cells[self.done]
         return f"searching {switch.removeprefix('design.')} ({flow})"
+
+    def skipped(self, safeguard: Safeguard, flow: str, reason: str) -> None:
+        """A cell the base cannot carry: say so on stderr and count it done."""
+        stderr.print(f"not searched: {escape(safeguard.switch)} ({flow}): {escape(reason)}", highlight=False,
+                     soft_wrap=True)
+        self.done += 1
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, completed=self.done, description=self._label())
 
     def __call__(self, row: AblationRow) -> None:
         raise_if_interrupted()
@@ -146,7 +154,8 @@ def ablate_command(
         watch = CellWatch(safeguards, chosen_flows, progress)
         try:
             with staged_results(out, inputs=given_files(scenario)) as staged:
-                rows = ablate(base, flows=chosen_flows, safeguards=safeguards, examples=examples, seed=seed, on_row=watch)
+                rows = ablate(base, flows=chosen_flows, safeguards=safeguards, examples=examples, seed=seed, on_row=watch,
+                              on_skip=watch.skipped)
                 _write_ablation(staged, base.name, examples, seed, rows)
                 staged.commit()
         except KeyboardInterrupt as error:

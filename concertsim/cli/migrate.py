@@ -33,7 +33,12 @@ from concertsim.cli.app import (
     stderr,
     stdout,
 )
+from concertsim.api import resolve_scenario
+from concertsim.cli.app import escape
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
+from concertsim.cli.run import RunWatch, run_and_write
+from concertsim.migration_plan_run import MIGRATION_CHECKS, plan_scenario, plan_steps, step_line, verdict_line
+from concertsim.scenarios.loader import ScenarioError
 from concertsim.cluster import (
     DEFAULT_CONNECT_TIMEOUT,
     SchedulerUnreachable,
@@ -53,9 +58,76 @@ from concertsim.migration import (
 from concertsim.reports.migration.console import print_migration_summary
 from concertsim.reports.migration.report import write_migration_report
 from concertsim.reports.results.staging import StagedOutput
+from concertsim.reports.migration.timeline_figure import MIGRATION_TIMELINE, migration_timeline_figure
+from concertsim.reports.plotting.base import figure_png
 from concertsim.sweep import GridRun
 
 __all__ = ["migrate_command"]
+
+
+def _carries_plan(scenario: str | None, overrides: list[str] | None) -> bool:
+    """Whether SCENARIO names a scenario with a ``migration:`` block (a bad one is left to the
+    stage comparison to refuse)."""
+    if scenario is None:
+        return False
+    try:
+        return resolve_scenario(scenario, tuple(overrides or ())).migration is not None
+    except ScenarioError:
+        return False
+
+
+def _run_plan(plan: str | None, scenario: str | None, overrides: list[str] | None, out: Path, *, quiet: bool,
+              json_output: bool, allow_large: bool) -> None:
+    """``migrate --plan``: one run carrying the plan; each step's outcome; exit 0, 1 or 2."""
+    try:
+        if plan is None:
+            resolved = resolve_scenario(scenario, tuple(overrides or ()))
+        else:
+            base = None if scenario is None else resolve_scenario(scenario)
+            resolved = plan_scenario(plan, base, overrides or ())
+    except ScenarioError as error:
+        raise bad_input(str(error)) from None
+    announce = not (quiet or json_output)
+    check_size(resolved, allow_large=allow_large, announce=announce, at_once=1, kept_runs=1)
+    watch = RunWatch(resolved, None)
+    staged: StagedOutput | None = None
+    try:
+        with staged_results(out, inputs=given_files(scenario, plan)) as staged:
+            outcome = run_and_write(resolved, staged, watch, check_determinism=False, trace_format="jsonl")
+            timeline = outcome.metrics.get("migration")
+            if timeline is not None and staged.output is not None:
+                figure = migration_timeline_figure(timeline, [f.model_dump(mode="json") for f in resolved.faults],
+                                                   outcome.result.phases.ended_at)
+                png = figure_png(figure)
+                staged.output.write_bytes_with(MIGRATION_TIMELINE, lambda out: out.write(png))
+            staged.commit()
+    except KeyboardInterrupt as error:
+        raise interrupted(error, staged, watch.how_far()) from None
+    steps = plan_steps(outcome.result)
+    verdicts = {verdict.invariant.id: verdict for verdict in outcome.verdicts}
+    broken = [verdict for verdict in outcome.verdicts if verdict.violated]
+    if json_output:
+        emit_json({"scenario": resolved.name, "holds": not broken,
+                   "steps": [{"at": step.at, "step": step.step, "action": step.action, "outcome": step.outcome,
+                              **step.details} for step in steps],
+                   "invariants": {name: verdicts[name].status for name in MIGRATION_CHECKS if name in verdicts},
+                   "violated": [verdict.invariant.id for verdict in broken],
+                   "trace_sha256": outcome.result.trace_sha256})
+    elif not quiet:
+        stdout.print(f"migration plan of {escape(resolved.name)} ({resolved.migration.service if resolved.migration else ''}, "
+                     f"seed {resolved.seed}):", highlight=False)
+        for step in steps:
+            stdout.print("  " + escape(step_line(step)), highlight=False, soft_wrap=True)
+        for name in MIGRATION_CHECKS:
+            if name in verdicts:
+                stdout.print("  " + escape(verdict_line(verdicts[name])), highlight=False, soft_wrap=True)
+        others = [verdict for verdict in broken if verdict.invariant.id not in MIGRATION_CHECKS]
+        for verdict in others:
+            stdout.print("  " + escape(verdict_line(verdict)), highlight=False, soft_wrap=True)
+        stdout.print(f"{'every invariant holds' if not broken else f'{len(broken)} invariant(s) violated'}; "
+                     f"trace sha256 {outcome.result.trace_sha256[:16]}…; written to {escape(str(out))}/",
+                     highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_OK if not broken else EXIT_VIOLATION)
 
 
 @app.command(name="migrate")
@@ -72,6 +144,7 @@ def migrate_command(
     allow_large: AllowLargeOption = False,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
+    plan: Annotated[str | None, typer.Option("--plan", metavar="FILE", help="Run a migration plan in one run instead of comparing stages: a plan file (the fields of a migration: block) laid onto SCENARIO (default ticket-opening) at the monolith stage, or a built-in scenario that carries a plan (point-migration). Prints what each step did; exit codes as for run.")] = None,
 ) -> None:
     """Run a scenario at every stage of the migration from the monolith (seed 9) and compare them.
 
@@ -87,9 +160,19 @@ def migrate_command(
     violation rate with its Wilson 95% interval. Writes migration.json, report.md and report.html
     (measures with percentile bootstrap 95% intervals, the situations each stage first reaches) into --out.
 
+    With --plan (or a SCENARIO that carries a migration: block), one run carries the whole plan
+    under the workload and faults instead: copy, verify, shift, cutover, rollback at their times;
+    prints each step's outcome and the migration's invariants, and writes the run's results
+    (summary.json's metrics.migration holds the timeline) and migration-timeline.png into --out.
+
     Exit codes: 0 every stage kept every invariant; 1 a run broke one; 2 bad input (a scenario, an
-    override, --stages, --shift), an unwritable --out, or no scheduler answering; 130 interrupted.
+    override, --stages, --shift, a plan), an unwritable --out, or no scheduler answering; 130 interrupted.
     """
+    if plan is not None or _carries_plan(scenario, set_):
+        if stages is not None or shift is not None:
+            raise bad_input("--stages and --shift compare stages; a migration plan runs in one run (--plan)")
+        _run_plan(plan, scenario, set_, out, quiet=quiet, json_output=json_output, allow_large=allow_large)
+        return
     for key, option in ((TOPOLOGY_KEY, "--stages"), (SHIFT_KEY, "--shift")):
         if any(override.split("=", 1)[0].strip() == key for override in set_ or ()):
             raise bad_input(f"--set {key}: it is chosen with {option}")

@@ -14,6 +14,7 @@ from concertsim.metrics.distribution import percentile
 from concertsim.metrics.event_processing import event_processing
 from concertsim.metrics.funnel import funnel, funnel_losses
 from concertsim.metrics.payment_sagas import payment_sagas
+from concertsim.metrics.migration_timeline import migration_timeline
 from concertsim.metrics.point_shift import point_shift
 from concertsim.metrics.point_storage import point_storage
 from concertsim.metrics.records import RecordsByKind, records_by_kind
@@ -172,5 +173,6 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "broker": broker_delivery(result, records),
         "replicas": replicas(result, records),
         "point_shift": point_shift(result, records),
+        "migration": migration_timeline(result, records),
         "payment_sagas": payment_sagas(result, records),
     }

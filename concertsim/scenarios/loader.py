@@ -26,6 +26,7 @@ __all__ = [
     "to_yaml",
     "compact",
     "load_scenario",
+    "with_migration_plan",
     "scenario_from_data",
     "builtin_names",
     "builtin_path",
@@ -152,6 +153,23 @@ def load_named_or_file(spec: str | Path, overrides: Iterable[str] = ()) -> Scena
         [("", f"no such file or built-in scenario{hint} (built-in: {', '.join(builtin_names())}; "
               "`concertsim scenarios` describes them)")],
     )
+
+
+def with_migration_plan(base: Scenario, path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """``base`` at the monolith stage carrying the migration plan in the file ``path`` (the fields
+    of a ``migration:`` block, or a mapping whose one key is ``migration``), with ``overrides``.
+
+    Raises :class:`ScenarioError` naming the file and the field (``migration.steps[1].action``)."""
+    source = str(path)
+    plan = _read_yaml(Path(path), source)
+    if isinstance(plan, Mapping) and list(plan) == ["migration"]:
+        plan = plan["migration"]
+    if not isinstance(plan, Mapping):
+        raise ScenarioError(source, [("", f"a migration plan is a mapping of fields, not {type(plan).__name__}")])
+    data = base.model_dump(mode="json")
+    data["design"]["topology"] = "monolith"
+    data["migration"] = dict(plan)
+    return scenario_from_data(data, source, overrides)
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:

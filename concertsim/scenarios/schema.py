@@ -48,6 +48,7 @@ from concertsim.scenarios.fields import (
     replica_of,
     text_problem,
 )
+from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.scenarios.infrastructure import (
     BrokerSpec,
     Network,
@@ -81,6 +82,8 @@ __all__ = [
     "MessageFilter",
     "SeatCacheSpec",
     "SchemaUpgrade",
+    "MigrationPlan",
+    "MigrationStep",
     "FaultKind",
     "MESSAGE_FAULTS",
     "FAULT_PARAMS",
@@ -119,6 +122,11 @@ INVARIANT_IDS = (
     "honest-buyer-confirmed",
     "sagas-terminate",
     "point-stores-agree",
+    "migration-no-lost-write",
+    "migration-no-double-spend",
+    "migration-reads-monotonic",
+    "migration-one-owner",
+    "migration-rollback-lossless",
 )
 
 
@@ -313,6 +321,8 @@ class Scenario(_Frozen):
     storage: StorageSpec = StorageSpec()
     seat_cache: SeatCacheSpec = SeatCacheSpec()
     schema_upgrade: SchemaUpgrade | None = None
+    migration: MigrationPlan | None = None
+    """A migration of a service out of the monolith during the run (``concertsim.scenarios.migration_plan``)."""
     faults: tuple[FaultSpec, ...] = ()
     settle: Settle = Settle()
     checks: Annotated[tuple[str, ...], Field(min_length=1)] | Literal["all"] = "all"
@@ -374,6 +384,26 @@ class Scenario(_Frozen):
                              "moves users from the monolith's Point to the split-out one")
         if design.payment_flow != "sync" or self.broker.kind != "kafka":
             raise ValueError("design.point_shift is modelled for design.payment_flow sync and broker.kind kafka only")
+        return self
+
+    @model_validator(mode="after")
+    def _migration_from_the_monolith(self) -> Scenario:
+        plan = self.migration
+        if plan is None:
+            return self
+        design = self.design
+        if design.topology != "monolith":
+            raise ValueError(f"migration: needs design.topology monolith, not {design.topology}: the plan moves "
+                             f"{plan.service} out of the monolith")
+        if design.point_shift:
+            raise ValueError("migration: and design.point_shift both move users to the split-out Point; give one")
+        if design.payment_flow != "sync" or self.broker.kind != "kafka":
+            raise ValueError("migration: is modelled for design.payment_flow sync and broker.kind kafka only")
+        end = self.workload.duration
+        for position, step in enumerate(plan.steps):
+            if step.at + step.duration > end:
+                raise ValueError(f"migration.steps[{position}]: ends at {step.at + step.duration:g} s, after the "
+                                 f"workload ends at {end:g} s (workload.duration)")
         return self
 
     @model_validator(mode="after")

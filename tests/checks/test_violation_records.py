@@ -300,6 +300,61 @@ def hold_freed_by_a_redelivered_release(result: RunResult) -> None:
     raise AssertionError("no seat was held again after a release")
 
 
+def _migrating(result: RunResult, *records: tuple[str, str, dict]) -> None:
+    """``result`` as a run of the default migration plan, with ``records`` (kind, party, data)
+    appended to its trace at its end."""
+    from concertsim.scenarios.migration_plan import MigrationPlan
+    from concertsim.sim.infrastructure.trace import TraceRecord
+
+    design = result.scenario.design.model_copy(update={"topology": "monolith"})
+    result.scenario = result.scenario.model_copy(update={"design": design, "migration": MigrationPlan()})
+    at = result.phases.ended_at
+    for kind, party, data in records:
+        result.trace.records.append(TraceRecord(len(result.trace.records), at, kind, party, None, data))
+
+
+def _copied(result: RunResult, *, last_written_on: str, owner: str, lost_on: str) -> None:
+    """Both stores as the clean run's Point, except that one ledger entry last written on
+    ``last_written_on`` is missing from ``lost_on``; every user owned by ``owner``."""
+    old = copy.deepcopy(result.state["point"])
+    new = copy.deepcopy(old)
+    key, entry = next(iter(old[points.LEDGER].items()))
+    del (old if lost_on == "point" else new)[points.LEDGER][key]
+    result.state["point_old"], result.state["point_new"] = old, new
+    owners = {user: owner for user in result.table("point", points.ACCOUNTS)}
+    result.state["point_migration"] = {"last_writes": {(points.LEDGER, key): (last_written_on, entry)},
+                                       "owners": {**owners, None: owner}, "keyed_writes": {}}
+
+
+def write_never_copied(result: RunResult) -> None:
+    """The cutover handed the new store a copy without a write the old store took during it."""
+    _migrating(result, ("migration.step", "migration", {"step": 0, "action": "copy", "outcome": "done"}))
+    _copied(result, last_written_on="point", owner="point_new", lost_on="point_new")
+
+
+def rollback_lost_a_write(result: RunResult) -> None:
+    """A rollback whose copy back never brought the new store's write to the old store."""
+    _migrating(result, ("migration.step", "migration", {"step": 0, "action": "copy", "outcome": "done"}),
+               ("migration.step", "migration", {"step": 1, "action": "rollback", "outcome": "done"}))
+    _copied(result, last_written_on="point_new", owner="point", lost_on="point")
+
+
+def charge_applied_in_both_stores(result: RunResult) -> None:
+    _migrating(result, ("migration.moved", "migration", {"user_id": 1, "to": "point_new", "pending": 2}))
+    result.state["point_migration"] = {"last_writes": {}, "owners": {None: "point"},
+                                       "keyed_writes": {"op-7": ("point", "point_new")}}
+
+
+def read_back_in_time(result: RunResult) -> None:
+    _migrating(result,
+               ("migration.read", "point", {"user_id": 1, "endpoint": "point.charge", "version": 2}),
+               ("migration.read", "point_new", {"user_id": 1, "endpoint": "point.use", "version": 1}))
+
+
+def old_store_wrote_after_cutover(result: RunResult) -> None:
+    _migrating(result, ("migration.write", "point", {"users": [3], "cut_over": True, "rolled_back": False}))
+
+
 DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "no-double-booking": sold_twice,
     "no-duplicate-holds": two_holds_for_one_request,
@@ -325,6 +380,11 @@ DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "honest-buyer-confirmed": paid_but_failed,
     "sagas-terminate": never_settled,
     "point-stores-agree": stores_apart,
+    "migration-no-lost-write": write_never_copied,
+    "migration-no-double-spend": charge_applied_in_both_stores,
+    "migration-reads-monotonic": read_back_in_time,
+    "migration-one-owner": old_store_wrote_after_cutover,
+    "migration-rollback-lossless": rollback_lost_a_write,
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 
 import concertsim.comparison as comparison_module
 from concertsim.reports.results.staging import StagedOutput
+from concertsim.scenarios.schema import INVARIANT_IDS
 from tests.cli.invoking import cli, flat, refused
 
 SMALL = ("small-opening", "--set", "workload.users=10")
@@ -87,7 +88,7 @@ def test_identical_sides_exit_0_and_draw_no_figure(tmp_path: Path) -> None:
     comparison = json.loads((out / "comparison.json").read_text(encoding="utf-8"))
     unjudged = comparison["not_applicable"]
     assert unjudged["point-stores-agree"] == "A and B: no traffic shift to the split-out Point (design.point_shift=0)"
-    assert f"Neither side broke any of the {23 - len(unjudged)} invariants judged in any of the 2 seeds" in shown
+    assert f"Neither side broke any of the {len(INVARIANT_IDS) - len(unjudged)} invariants judged in any of the 2 seeds" in shown
     assert "Not applicable (no seed could judge it): " in shown and "point-stores-agree (A and B: no traffic" in shown
     stores = next(i for i in comparison["invariants"] if i["id"] == "point-stores-agree")
     assert stores["a"]["status"] == "not_applicable" and stores["a"]["runs"] == 0 and stores["a"]["rate"] is None

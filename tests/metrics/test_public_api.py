@@ -10,7 +10,7 @@ EXISTING_KEYS = {
     "users", "funnel", "reservations", "points", "events", "client", "latency", "messages", "faults",
     "time", "trace_records",
 }
-NEW_KEYS = {"server_time", "event_processing", "staleness", "reliability", "resources", "series", "seat_cache", "point_storage", "broker", "replicas", "point_shift", "payment_sagas", "funnel_losses", "write_conflicts"}
+NEW_KEYS = {"server_time", "event_processing", "staleness", "reliability", "resources", "series", "seat_cache", "point_storage", "broker", "replicas", "point_shift", "payment_sagas", "funnel_losses", "write_conflicts", "migration"}
 
 
 def test_the_public_names_import_from_concertsim_metrics() -> None:

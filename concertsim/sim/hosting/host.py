@@ -129,6 +129,9 @@ class Host:
         self.route: Callable[[str, dict[str, Any]], str] | None = None
         """(callee, body) -> the host to call instead: the router of a gradual traffic shift
         (:mod:`concertsim.sim.run.point_shift`), if any."""
+        self.owns: Callable[[int], bool] | None = None
+        """During a migration (:mod:`concertsim.sim.run.point_migration`): whether this host's
+        store owns a user's rows now."""
 
     # --- time as this host sees it ---------------------------------------------------------------
 

@@ -216,6 +216,8 @@ class Database:
         self.commits = 0
         self.commit_listeners: list[Callable[[Transaction], None]] = []
         """Called with each committed transaction (a change feed reads them), after it applied."""
+        self.commit_guards: list[Callable[[Transaction], str | None]] = []
+        """Asked at each commit: the reason to refuse it (a migration's write fence), or None."""
 
     def begin(self) -> Transaction:
         return Transaction(self)
@@ -234,6 +236,10 @@ class Database:
                 pool.release()
         if self.commit_fails is not None and self.commit_fails():
             raise CommitFailed(f"commit to {self.name} failed")
+        for guard in self.commit_guards:
+            refused = guard(tx)
+            if refused is not None:
+                raise CommitFailed(f"commit to {self.name} refused: {refused}")
         for address, version in tx.read_versions.items():
             if self.versions.get(address, 0) != version:
                 raise WriteConflict(self.name, address[0], address[1])

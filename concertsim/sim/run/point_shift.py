@@ -54,7 +54,10 @@ from concertsim.sim.services import point as point_service
 if TYPE_CHECKING:
     from concertsim.sim.run.system import System
 
-__all__ = ["PointShift", "POINT_TABLES", "REPLICATE", "owners_view", "user_of"]
+__all__ = [
+    "PointShift", "POINT_TABLES", "REPLICATE", "ChangeFeed", "ChangeApplier", "ReplicaWrite", "new_point_host",
+    "subscribe_across", "owners_view", "user_of",
+]
 
 REPLICATE = "point.replicate"
 POINT_TABLES: tuple[str, ...] = (
@@ -68,13 +71,13 @@ Change = tuple[str, Hashable, Any]
 """(table, key, row) of one committed write; the row is :data:`DELETED` for a deletion."""
 
 
-class _ReplicaWrite(Transaction):
+class ReplicaWrite(Transaction):
     """A transaction applying the other store's changes: the change feed does not ship it back."""
 
     __slots__ = ()
 
 
-class _Feed:
+class ChangeFeed:
     """One store's change feed to the other store: its committed writes to Point's tables, in
     commit order (entry ``i`` is change number ``i + 1``), and how far they were shipped."""
 
@@ -86,10 +89,12 @@ class _Feed:
         self.shipped = 0
         """Entries the shipper is done with: acknowledged (``acked``) or sent (``once``)."""
         self.grew = env.event()
+        self.capturing = True
+        """Whether commits are captured (a migration stops capturing the old store at cutover)."""
 
     def capture(self, tx: Transaction) -> None:
         """The database's commit listener: keep the Point rows ``tx`` wrote, as committed."""
-        if isinstance(tx, _ReplicaWrite):
+        if isinstance(tx, ReplicaWrite) or not self.capturing:
             return
         changes = tuple((table, key, row if row is DELETED else copy.copy(row))
                         for (table, key), row in tx.writes.items() if table in POINT_TABLES)
@@ -125,7 +130,7 @@ class _Feed:
                 yield self.env.timeout(backoff)
 
 
-class _Applier:
+class ChangeApplier:
     """The receiving side of a feed: applies each change once, in order, one batch at a time."""
 
     def __init__(self, env: simpy.Environment) -> None:
@@ -138,7 +143,7 @@ class _Applier:
             yield turn
             fresh = [(seq, changes) for seq, changes in body["changes"] if seq > self.applied]
             if fresh:
-                tx = _ReplicaWrite(host.db)
+                tx = ReplicaWrite(host.db)
                 for _, changes in fresh:
                     for table, key, row in changes:
                         if row is DELETED:
@@ -158,7 +163,7 @@ class _Applier:
 class PointShift:
     """The wiring of a shift: the new Point's host, the router and the two change feeds."""
 
-    def __init__(self, routing: ShiftRouting, old: Host, new: Host, feeds: tuple[_Feed, ...]) -> None:
+    def __init__(self, routing: ShiftRouting, old: Host, new: Host, feeds: tuple[ChangeFeed, ...]) -> None:
         self.routing = routing
         self.old = old
         self.new = new
@@ -171,7 +176,7 @@ class PointShift:
         scenario = world.scenario
         design = scenario.design
         old = system.hosts[OLD_POINT]
-        new = _new_point_host(system)
+        new = new_point_host(system)
         routing = ShiftRouting(design.point_shift, scenario.workload.users)
 
         def route(callee: str, body: dict[str, Any]) -> str:
@@ -181,17 +186,17 @@ class PointShift:
 
         for host in system.hosts.values():
             host.route = route
-        _subscribe_across(system, new)
-        feeds: tuple[_Feed, ...] = ()
+        subscribe_across(system, new)
+        feeds: tuple[ChangeFeed, ...] = ()
         if design.shift_replication != "none":
-            feeds = (_Feed(world.env, old, NEW_POINT), _Feed(world.env, new, OLD_POINT))
+            feeds = (ChangeFeed(world.env, old, NEW_POINT), ChangeFeed(world.env, new, OLD_POINT))
             for feed in feeds:
                 assert feed.source.db is not None
                 feed.source.db.commit_listeners.append(feed.capture)
                 feed.source.daemon(f"replication:{feed.source.name}",
                                    partial(feed.ship, design.shift_replication == "acked"))
-            old.endpoints[REPLICATE] = _Applier(world.env).replicate
-            new.endpoints[REPLICATE] = _Applier(world.env).replicate
+            old.endpoints[REPLICATE] = ChangeApplier(world.env).replicate
+            new.endpoints[REPLICATE] = ChangeApplier(world.env).replicate
         return cls(routing, old, new, feeds)
 
     def backlog(self) -> int:
@@ -209,8 +214,9 @@ class PointShift:
         return {OLD_POINT: view, "point_old": old_tables}
 
 
-def _new_point_host(system: System) -> Host:
-    """The split-out Point: its own host, database (loaded with every account), endpoints, relay."""
+def new_point_host(system: System, loaded: bool = True) -> Host:
+    """The split-out Point: its own host, database (loaded with every account, or empty when not
+    ``loaded``: a migration copies them), endpoints, relay."""
     world = system.world
     scenario = world.scenario
     spec = scenario.services.point
@@ -221,11 +227,13 @@ def _new_point_host(system: System) -> Host:
     host.publisher, host.network, host.peers = DualWrite(system.broker, host), system.network, system.hosts
     system.hosts[NEW_POINT] = host
     system.replicas[NEW_POINT] = [host]
-    wallet = database.begin()
-    storage = point_service.account_storage(host)
-    for user_id in range(1, scenario.workload.users + 1):
-        points.open_account(wallet, user_id, 0.0, initial_balance=scenario.workload.initial_points, storage=storage)
-    database.load(wallet)
+    if loaded:
+        wallet = database.begin()
+        storage = point_service.account_storage(host)
+        for user_id in range(1, scenario.workload.users + 1):
+            points.open_account(wallet, user_id, 0.0, initial_balance=scenario.workload.initial_points,
+                                storage=storage)
+        database.load(wallet)
     host.endpoints.update(point_service.ENDPOINTS)
     if scenario.design.publish == "outbox":
         host.daemon(relay_name(NEW_POINT), partial(relay_outbox, host, system.broker, scenario.broker.relay_batch,
@@ -233,7 +241,7 @@ def _new_point_host(system: System) -> Host:
     return host
 
 
-def _subscribe_across(system: System, new: Host) -> None:
+def subscribe_across(system: System, new: Host) -> None:
     """The new Point consumes what Point subscribes to from the broker; the monolith's groups that
     handle Point's events in-process consume the new Point's from the broker too."""
     wanted = [(new, NEW_POINT, point_service.subscriptions(new))]

@@ -194,6 +194,8 @@ def _quiescent(system: System, workload: Workload) -> bool:
     outbox, holds = _in_flight(system)
     if system.point_shift is not None and system.point_shift.backlog():
         return False
+    if system.point_migration is not None and system.point_migration.backlog():
+        return False
     return outbox == 0 and holds == 0 and system.broker.total_lag() == 0
 
 
@@ -203,6 +205,8 @@ def _state(system: System) -> dict[str, dict[str, dict[Hashable, Any]]]:
     state = {host.service: host.db.snapshot() for host in system.services}
     if system.point_shift is not None:
         state.update(system.point_shift.result_state())
+    if system.point_migration is not None:
+        state.update(system.point_migration.result_state())
     return state
 
 

@@ -37,6 +37,7 @@ from concertsim.sim.messaging.membership import ServiceGroup
 from concertsim.sim.messaging.rabbitmq import QueueBroker
 from concertsim.sim.messaging.rabbitmq_consumer import build_queue_broker, start_queue_consumers
 from concertsim.sim.messaging.relay import OutboxClaims, relay_name, relay_outbox
+from concertsim.sim.run.point_migration import PointMigration
 from concertsim.sim.run.point_shift import PointShift
 from concertsim.sim.services import concert as concert_service
 from concertsim.sim.services import data_platform as data_platform_service
@@ -73,6 +74,8 @@ class System:
     topology: Topology | None = None
     point_shift: PointShift | None = None
     """The gradual traffic shift to the split-out Point (``design.point_shift``), if any."""
+    point_migration: PointMigration | None = None
+    """Point's migration out of the monolith (``scenario.migration``), if any."""
 
     @property
     def services(self) -> list[Host]:
@@ -200,6 +203,8 @@ def build_system(world: World) -> System:
     system = System(world, network, broker, hosts, handlers, policy, replicas, groups, topology)
     if design.point_shift:
         system.point_shift = PointShift.install(system)
+    if world.scenario.migration is not None:
+        system.point_migration = PointMigration.install(system, world.scenario.migration)
     return system
 
 

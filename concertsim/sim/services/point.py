@@ -153,6 +153,8 @@ def subscriptions(host: Host) -> dict[str, EventWork]:
         assert isinstance(failed, ReservationFailed)
         if routing is not None and routing.host_for(failed.user_id) != host.name:
             return []  # during a shift, the other Point's store owns this user's account
+        if host.owns is not None and not host.owns(failed.user_id):
+            return []  # during a migration, the other Point's store owns this user's account
         return list(
             points.refund_reservation(
                 tx, host.world, reservation_id=failed.reservation_id, now=now,

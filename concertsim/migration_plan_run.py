@@ -1,0 +1,75 @@
+"""A migration plan run in one go (``concertsim migrate --plan``, seed 9): the scenario that carries
+it, and what each of its steps did, read from the finished run's trace.
+
+The plan comes from a plan file (the fields of a ``migration:`` block) laid onto a scenario at the
+monolith stage, or from a built-in scenario that carries one (``point-migration``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from concertsim.checks.base import Verdict
+from concertsim.scenarios.loader import ScenarioError, builtin_names, load_builtin, with_migration_plan
+from concertsim.scenarios.schema import Scenario
+from concertsim.sim.run.result import RunResult
+
+__all__ = ["MIGRATION_CHECKS", "PlanStep", "plan_scenario", "plan_steps", "step_line", "verdict_line"]
+
+MIGRATION_CHECKS = (
+    "migration-no-lost-write", "migration-no-double-spend", "migration-reads-monotonic", "migration-one-owner",
+    "migration-rollback-lossless",
+)
+_STEP_KEYS = ("step", "action", "outcome")
+
+
+def plan_scenario(plan: str, base: Scenario | None, overrides: Iterable[str] = ()) -> Scenario:
+    """The scenario to run for ``--plan plan``: a plan file laid onto ``base`` (at the monolith
+    stage), or a built-in scenario that carries a plan. Raises :class:`ScenarioError`."""
+    path = Path(plan)
+    if path.exists() or path.suffix.lower() in (".yaml", ".yml") or len(path.parts) > 1:
+        if base is None:
+            base = load_builtin()
+        return with_migration_plan(base, path, overrides)
+    if plan in builtin_names():
+        scenario = load_builtin(plan, overrides)
+        if scenario.migration is None:
+            carrying = [name for name in builtin_names() if load_builtin(name).migration is not None]
+            raise ScenarioError(plan, [("migration", "this built-in scenario carries no migration plan (built-in "
+                                        f"plans: {', '.join(carrying)})")])
+        return scenario
+    raise ScenarioError(plan, [("", "no such plan file or built-in scenario with a plan")])
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One ``migration.step`` record: a step's outcome at simulated time ``at`` and its details."""
+
+    at: float
+    step: int
+    action: str
+    outcome: str
+    details: dict[str, Any]
+
+
+def plan_steps(result: RunResult) -> list[PlanStep]:
+    """What each step of the plan did, in the order it happened."""
+    return [PlanStep(r.at, r.data["step"], r.data["action"], r.data["outcome"],
+                     {k: v for k, v in sorted(r.data.items()) if k not in _STEP_KEYS})
+            for r in result.trace.of_kind("migration.step")]
+
+
+def step_line(step: PlanStep) -> str:
+    """``  35.0 s  cutover   done (fenced=True, drained=True, moved_at_cutover=0)``."""
+    details = ", ".join(f"{key}={value}" for key, value in step.details.items() if key != "sample")
+    return f"{step.at:7.1f} s  {step.action:<9} {step.outcome}" + (f" ({details})" if details else "")
+
+
+def verdict_line(verdict: Verdict) -> str:
+    """``migration-no-lost-write: holds`` (with the reason or the first violation)."""
+    if verdict.violations:
+        return f"{verdict.invariant.id}: VIOLATED ({len(verdict.violations)}): {verdict.violations[0].message}"
+    status = verdict.status.replace("_", " ")
+    return f"{verdict.invariant.id}: {status}" + (f" ({verdict.not_applicable})" if verdict.not_applicable else "")

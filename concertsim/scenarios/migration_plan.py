@@ -1,0 +1,123 @@
+"""A migration plan as data: the timed steps that move one service's data and traffic out of the
+monolith during a run (seed 9, "migration in motion"), and the safeguards of the move.
+
+A plan names its service (Point, the first the seed splits out) and its steps, each at a simulated
+time: ``copy`` starts copying the service's data to the new store (a snapshot, then the changes the
+old store commits after it), ``verify`` compares the two stores and counts the rows that differ,
+``shift`` moves the users to the new service bucket by bucket over ``duration`` seconds (0 → 100 %),
+``cutover`` fences writes to the old store, moves every user not moved yet (all of them at once
+without a ``shift``: a big-bang switch) and stops copying, ``rollback`` sends every user back to
+the old store. The runtime is :mod:`concertsim.sim.run.point_migration`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from concertsim.scenarios.fields import FrozenModel, NonNegativeSeconds, PositiveSeconds
+
+__all__ = ["MigrationStep", "MigrationPlan", "STEP_ACTIONS", "default_steps"]
+
+STEP_ACTIONS = ("copy", "verify", "shift", "cutover", "rollback")
+
+
+class MigrationStep(FrozenModel):
+    """One step of a plan: ``action`` at ``at`` seconds; a ``shift`` ramps over ``duration``."""
+
+    at: NonNegativeSeconds
+    action: Literal["copy", "verify", "shift", "cutover", "rollback"]
+    duration: NonNegativeSeconds = 0.0
+
+    @model_validator(mode="after")
+    def _ramp_only_for_shift(self) -> MigrationStep:
+        if self.action == "shift" and self.duration <= 0:
+            raise ValueError("a shift ramps its users over a duration: give duration > 0 seconds")
+        if self.action != "shift" and self.duration:
+            raise ValueError(f"duration is the ramp of a shift; a {self.action} step takes none")
+        return self
+
+
+class MigrationPlan(FrozenModel):
+    """How a service's data and traffic move to its new store during the run, and the safeguards
+    of the move, each a switch whose default is what teams do in practice (docs/design.md,
+    "Migration in motion")."""
+
+    service: Literal["point"] = "point"
+    capture: Literal["cdc", "dual_write"] = "cdc"
+    """How the old store's changes reach the new one after the snapshot: ``cdc`` tails the old
+    store's commit log in commit order (Debezium's snapshot then streaming); ``dual_write`` has the
+    service write each change to the other store itself after its commit, once, as a separate
+    request: a lost request is a change the other store never gets."""
+    acks: bool = True
+    """With ``cdc``: a batch of changes is re-sent until the new store acknowledges it (the log
+    position advances only on the acknowledgement). False sends each batch once."""
+    verify: bool = True
+    """``verify`` steps compare the stores; a mismatch rolls the plan back
+    (``rollback_on_mismatch``). False skips them: the plan goes on whatever the stores hold."""
+    rollback_on_mismatch: bool = True
+    verify_timeout: PositiveSeconds = 30.0
+    """How long a ``verify`` waits for the copy to catch up before comparing anyway."""
+    catch_up: bool = True
+    """A user moves only once the new store has applied every change the old store committed (as
+    Vitess waits for the target to catch up before switching). False moves users on the ramp's
+    clock whatever the copy's lag."""
+    fence: bool = True
+    """The old store refuses the writes of a user who has moved, and from the ``cutover`` every
+    write to the service's tables of its own (as Vitess stops writes on the source when it
+    switches). False leaves it writable for requests still routed there."""
+    propagation: NonNegativeSeconds = 1.0
+    """How long after a move (or the cutover, or a rollback) the routers send the user's calls to
+    the new owner: a routing change pushed to the gateway and the monolith's callers."""
+    shift_interval: PositiveSeconds = 1.0
+    """How often the ramp moves the next users."""
+    steps: tuple[MigrationStep, ...] = ()
+    """The timed steps; empty: :func:`default_steps` over the workload."""
+
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> MigrationPlan:
+        steps = self.steps
+        if not steps:
+            return self
+        for position in range(1, len(steps)):
+            if steps[position].at < steps[position - 1].at:
+                raise ValueError(f"steps[{position}].at: {steps[position].at:g} s is before the step above it "
+                                 f"({steps[position - 1].at:g} s): list the steps in time order")
+        if steps[0].action != "copy":
+            raise ValueError("steps[0].action: a plan starts with copy: nothing can be verified, shifted or cut over "
+                             "before the new store holds the data")
+        for action in ("copy", "shift", "cutover", "rollback"):
+            named = [i for i, step in enumerate(steps) if step.action == action]
+            if len(named) > 1:
+                raise ValueError(f"steps[{named[1]}].action: a plan has at most one {action}")
+        by_action = {step.action: (i, step) for i, step in enumerate(steps)}
+        if "cutover" in by_action:
+            position, cutover = by_action["cutover"]
+            _, shift = by_action.get("shift", (0, cutover))
+            if shift is not cutover and cutover.at < shift.at + shift.duration:
+                raise ValueError(f"steps[{position}].at: the cutover at {cutover.at:g} s is before the shift ends at "
+                                 f"{shift.at + shift.duration:g} s")
+        if "rollback" in by_action:
+            position, _ = by_action["rollback"]
+            if position != len(steps) - 1:
+                raise ValueError(f"steps[{position + 1}]: nothing follows a rollback (the plan ends there)")
+        return self
+
+    def steps_for(self, workload_duration: float) -> tuple[MigrationStep, ...]:
+        """The plan's steps, or :func:`default_steps` for ``workload_duration`` if it lists none."""
+        return self.steps or default_steps(workload_duration)
+
+
+def default_steps(workload_duration: float) -> tuple[MigrationStep, ...]:
+    """A plan spread over a workload of ``workload_duration`` seconds: copy at the start, verify,
+    shift over the middle two fifths, verify again, cut over."""
+    d = workload_duration
+    return (
+        MigrationStep(at=0.0, action="copy"),
+        MigrationStep(at=round(0.15 * d, 3), action="verify"),
+        MigrationStep(at=round(0.2 * d, 3), action="shift", duration=round(0.4 * d, 3)),
+        MigrationStep(at=round(0.65 * d, 3), action="verify"),
+        MigrationStep(at=round(0.7 * d, 3), action="cutover"),
+    )
+

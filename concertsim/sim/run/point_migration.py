@@ -1,0 +1,430 @@
+"""Point's migration out of the monolith, in motion (seed 9): one run carries a whole plan
+(``scenario.migration``, :mod:`concertsim.scenarios.migration_plan`) under the workload and faults.
+
+- **Two stores.** The monolith's Point keeps its tables in the monolith's database (the *old*
+  store); the split-out Point runs as host :data:`NEW_POINT` with an empty database (the *new*
+  store) until the plan's ``copy``.
+- **copy**: a consistent snapshot of Point's tables is loaded into the new store, and from that
+  commit on the old store's changes reach the new one (``capture: cdc``: its commit log tailed in
+  commit order, batches re-sent until acknowledged with ``acks``; ``dual_write``: each commit
+  written again to the other store by a request of its own, once). The new store's own changes
+  flow back to the old store the same way, so a rollback finds them there.
+- **shift**: a ramp moves the users, in the order of a stable hash of their id (a percentage
+  rollout), so that ``ceil(n · elapsed / duration)`` have moved at each tick. With ``catch_up`` a
+  tick moves users only when the copy has no backlog; with ``fence`` the old store refuses a
+  moved user's writes from the move on. Routers learn of a move ``propagation`` seconds after it (a routing table
+  pushed to the gateway and the monolith's callers).
+- **verify** waits (up to ``verify_timeout``) for both copies to drain, then compares the stores
+  row by row; a mismatch rolls the plan back with ``rollback_on_mismatch``.
+- **cutover** fences the old store (with ``fence``: it refuses every write to Point's tables of
+  its own), waits for the copy to drain, moves every user left and stops capturing the old store.
+- **rollback** fences the new store, waits for its changes to reach the old store, and moves
+  every user back; the old store's changes are captured again.
+
+Records: ``migration.step`` (each step's outcome), ``migration.moved`` (a user's move and the
+changes of theirs the copy had not shipped yet), ``migration.verified``, ``migration.refused`` (a write a fence refused), ``migration.write``
+(a store committed a user's write it did not own), ``migration.read`` (the version of a user's
+account a Point operation answered from: how many ledger entries the store held for the user).
+``result.state``: ``point`` is the owners' view, ``point_old`` and ``point_new`` the stores, and
+``point_migration`` the truth the checks compare against (the last write of each row, by store).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import ChainMap
+from collections.abc import Generator, Hashable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from concertsim.models import points
+from concertsim.models.errors import DomainError
+from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
+from concertsim.sim.hosting.host import Host
+from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT, _position
+from concertsim.sim.infrastructure.network import Ok
+from concertsim.sim.infrastructure.storage import DELETED, Transaction
+from concertsim.sim.run.point_shift import (
+    POINT_TABLES,
+    REPLICATE,
+    ChangeApplier,
+    ChangeFeed,
+    ReplicaWrite,
+    new_point_host,
+    subscribe_across,
+    user_of,
+)
+
+if TYPE_CHECKING:
+    from concertsim.sim.run.system import System
+
+__all__ = ["PointMigration", "MigrationRouting", "PARTY", "WRITES_TABLE", "KEYED_TABLE", "OWNERS_TABLE", "compare_stores"]
+
+PARTY = "migration"
+WRITES_TABLE = "last_writes"
+"""``state["point_migration"][WRITES_TABLE]``: (table, key) -> (store, row) of the last write."""
+KEYED_TABLE = "keyed_writes"
+"""``state["point_migration"][KEYED_TABLE]``: idempotency key -> the stores that applied it (wrote
+its charge's or deduction's key row themselves, not by the copy)."""
+OWNERS_TABLE = "owners"
+"""``state["point_migration"][OWNERS_TABLE]``: user -> the store owning the user at the end
+(key None: the owner of rows that name no user)."""
+_READS = ("point.balance", "point.use", "point.charge")
+_POLL = 0.5
+_KEYED = (points.CHARGES_BY_KEY, points.USES_BY_KEY)
+
+
+class MigrationRouting:
+    """Who owns each user (the plan's decisions, at once) and where routers send them (the
+    decisions ``propagation`` seconds old)."""
+
+    def __init__(self, env: simpy.Environment, users: int, propagation: float) -> None:
+        self.env = env
+        self.propagation = propagation
+        self.ranked = sorted(range(1, users + 1), key=lambda user_id: (_position(user_id), user_id))
+        self.decisions: dict[int, list[tuple[float, str]]] = {}
+        self.unowned_host = OLD_POINT
+        """The owner of rows that name no user (refund tombstones)."""
+
+    def owner(self, user_id: int) -> str:
+        made = self.decisions.get(user_id)
+        return made[-1][1] if made else OLD_POINT
+
+    def routed(self, user_id: int) -> str:
+        """The host a router sends ``user_id``'s Point calls to now."""
+        seen = self.env.now - self.propagation
+        host = OLD_POINT
+        for at, decided in self.decisions.get(user_id, ()):
+            if at > seen:
+                break
+            host = decided
+        return host
+
+    def move(self, user_id: int, host: str) -> None:
+        self.decisions.setdefault(user_id, []).append((self.env.now, host))
+
+
+class _DualWrites(ChangeFeed):
+    """Dual writes: each commit's changes sent to the other store once, by a request of its own."""
+
+    def capture(self, tx: Transaction) -> None:
+        before = len(self.entries)
+        super().capture(tx)
+        if len(self.entries) > before:
+            self.source.spawn(self._send(self.entries[-1]))
+
+    def _send(self, entry: tuple[int, Any]) -> Generator[simpy.Event, Any, None]:
+        try:
+            yield from self.source.call(self.target, REPLICATE, {"source": self.source.name, "changes": [entry]},
+                                        None, retries=0)
+        finally:
+            self.shipped += 1
+
+    def ship(self, resend: bool) -> Generator[simpy.Event, Any, None]:
+        yield self.env.event()
+
+
+class PointMigration:
+    """The wiring of a plan: the new Point, the router, the copies, the fences and the plan's
+    process."""
+
+    def __init__(self, system: System, plan: MigrationPlan) -> None:
+        world = system.world
+        self.world = world
+        self.env = world.env
+        self.plan = plan
+        self.steps = plan.steps_for(world.scenario.workload.duration)
+        self.old = system.hosts[OLD_POINT]
+        self.new = new_point_host(system, loaded=False)
+        self.routing = MigrationRouting(self.env, world.scenario.workload.users, plan.propagation)
+        self.cut_over = False
+        self.rolled_back = False
+        self.fenced: dict[str, bool] = {OLD_POINT: False, NEW_POINT: False}
+        self.stopped = False
+        self.copying = False
+        self.last_writes: dict[tuple[str, Hashable], tuple[str, Any]] = {}
+        self.keyed_writes: dict[Hashable, list[str]] = {}
+        feed = _DualWrites if plan.capture == "dual_write" else ChangeFeed
+        self.forward = feed(self.env, self.old, NEW_POINT)
+        self.backward = feed(self.env, self.new, OLD_POINT)
+        for f in (self.forward, self.backward):
+            f.capturing = False
+
+    @classmethod
+    def install(cls, system: System, plan: MigrationPlan) -> PointMigration:
+        migration = cls(system, plan)
+        routing = migration.routing
+
+        def route(callee: str, body: dict[str, Any]) -> str:
+            if callee == OLD_POINT and "user_id" in body:
+                return routing.routed(body["user_id"])
+            return callee
+
+        for host in system.hosts.values():
+            host.route = route
+        for host in (migration.old, migration.new):
+            host.owns = partial(migration._owns, host.name)
+            assert host.db is not None
+            host.db.commit_guards.append(partial(migration._guard, host.name))
+            host.db.commit_listeners.append(partial(migration._witness, host.name))
+            for endpoint in _READS:
+                host.endpoints[endpoint] = partial(migration._answered, host.endpoints[endpoint], endpoint)
+        subscribe_across(system, migration.new)
+        resend = plan.capture == "cdc" and plan.acks
+        for f in (migration.forward, migration.backward):
+            assert f.source.db is not None
+            f.source.db.commit_listeners.append(f.capture)
+            f.source.daemon(f"replication:{f.source.name}", partial(f.ship, resend))
+        migration.old.endpoints[REPLICATE] = ChangeApplier(migration.env).replicate
+        migration.new.endpoints[REPLICATE] = ChangeApplier(migration.env).replicate
+        migration.env.process(migration._run_plan())
+        return migration
+
+    # --- who owns what ---------------------------------------------------------------------------
+
+    def _owns(self, store: str, user_id: int) -> bool:
+        return self.routing.owner(user_id) == store
+
+    def _users(self, db_tables: dict[str, dict[Hashable, Any]], tx: Transaction) -> tuple[list[int], bool]:
+        """The users whose Point rows ``tx`` writes, and whether it writes a row naming no user."""
+        written: dict[str, dict[Hashable, Any]] = {points.USES: {}, points.LEDGER: {}}
+        for (table, key), row in tx.writes.items():
+            if table in written and row is not DELETED:
+                written[table][key] = row
+        lookup = {table: ChainMap(rows, db_tables.get(table, {})) for table, rows in written.items()}
+        users: dict[int, None] = {}
+        unowned = False
+        for (table, key), row in tx.writes.items():
+            if table not in POINT_TABLES or row is DELETED:
+                continue
+            try:
+                user = user_of(lookup, table, key, row)  # type: ignore[arg-type]
+            except (KeyError, AttributeError, TypeError, IndexError):
+                user = None
+            if user is None:
+                unowned = True
+            else:
+                users[user] = None
+        return list(users), unowned
+
+    def _guard(self, store: str, tx: Transaction) -> str | None:
+        """The write fence (``fence``): a store refuses the writes of a user it no longer owns
+        (moved by the ramp, the cutover or a rollback), and all its own writes to Point's tables
+        once fenced as a whole (the old store from the cutover, the new one during a rollback)."""
+        if isinstance(tx, ReplicaWrite):
+            return None
+        touches = any(table in POINT_TABLES for table, _ in tx.writes)
+        if not touches:
+            return None
+        refused = None
+        if self.fenced[store]:
+            refused = f"{store} is fenced for the migration"
+        elif self.plan.fence and self.copying:
+            db = self.old.db if store == OLD_POINT else self.new.db
+            assert db is not None
+            users, _ = self._users(db.tables, tx)
+            moved = [user for user in users if self.routing.owner(user) != store]
+            if moved:
+                refused = f"user {moved[0]} has moved off {store}"
+        if refused is not None:
+            self.world.record("migration.refused", store, None, reason=refused)
+        return refused
+
+    def _witness(self, store: str, tx: Transaction) -> None:
+        """Commit listener: the last write of each Point row, and a write a store made for a user
+        it did not own."""
+        if isinstance(tx, ReplicaWrite) or not self.copying:
+            return
+        for (table, key), row in tx.writes.items():
+            if table in POINT_TABLES:
+                self.last_writes[(table, key)] = (store, row if row is DELETED else copy.copy(row))
+            if table in _KEYED and row is not DELETED:
+                applied = self.keyed_writes.setdefault(key, [])
+                if store not in applied:
+                    applied.append(store)
+        db = self.old.db if store == OLD_POINT else self.new.db
+        assert db is not None
+        users, _ = self._users(db.tables, tx)
+        strays = [user for user in users if self.routing.owner(user) != store]
+        if strays:
+            self.world.record("migration.write", store, None, users=strays, cut_over=self.cut_over,
+                              rolled_back=self.rolled_back)
+
+    def _answered(self, handler: Any, endpoint: str, host: Host, body: dict[str, Any],
+                  trace_id: str | None) -> Generator[simpy.Event, Any, Any]:
+        """``handler``, and a ``migration.read`` of the account version it answered from (a
+        refusal such as too few points answers from the account too)."""
+        try:
+            reply = yield from handler(host, body, trace_id)
+        except DomainError:
+            self._read(host, endpoint, body, trace_id)
+            raise
+        if isinstance(reply, Ok):
+            self._read(host, endpoint, body, trace_id)
+        return reply
+
+    def _read(self, host: Host, endpoint: str, body: dict[str, Any], trace_id: str | None) -> None:
+        if not self.copying or "user_id" not in body:
+            return
+        assert host.db is not None
+        user = body["user_id"]
+        version = sum(1 for entry in host.db.tables.get(points.LEDGER, {}).values() if entry.user_id == user)
+        self.world.record("migration.read", host.name, trace_id, user_id=user, endpoint=endpoint, version=version)
+
+    # --- the plan ---------------------------------------------------------------------------------
+
+    def _run_plan(self) -> Generator[simpy.Event, Any, None]:
+        for index, step in enumerate(self.steps):
+            if self.stopped:
+                self._record(index, step, "skipped", reason="the plan was rolled back")
+                continue
+            if step.at > self.env.now:
+                yield self.env.timeout(step.at - self.env.now)
+            yield from getattr(self, f"_{step.action}")(index, step)
+
+    def _record(self, index: int, step: MigrationStep, outcome: str, **data: Any) -> None:
+        self.world.record("migration.step", PARTY, None, step=index, action=step.action, outcome=outcome, **data)
+
+    def _copy(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        assert self.old.db is not None and self.new.db is not None
+        snapshot = ReplicaWrite(self.new.db)
+        rows = 0
+        for table in POINT_TABLES:
+            for key, row in self.old.db.tables.get(table, {}).items():
+                snapshot.put(table, key, copy.copy(row))
+                rows += 1
+        self.new.db.load(snapshot)
+        self.copying = True
+        self.forward.capturing = self.backward.capturing = True
+        self._record(index, step, "done", rows=rows, capture=self.plan.capture)
+        yield from ()
+
+    def _drained(self, *feeds: ChangeFeed, timeout: float) -> Generator[simpy.Event, Any, bool]:
+        deadline = self.env.now + timeout
+        while any(f.backlog for f in feeds):
+            if self.env.now >= deadline:
+                return False
+            yield self.env.timeout(_POLL)
+        return True
+
+    def _verify(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        if not self.plan.verify:
+            self._record(index, step, "skipped", reason="verification is off (migration.verify=false)")
+            return
+        caught_up = yield from self._drained(self.forward, self.backward, timeout=self.plan.verify_timeout)
+        assert self.old.db is not None and self.new.db is not None
+        mismatches, compared, sample = compare_stores(self.old.db.tables, self.new.db.tables)
+        outcome = "passed" if not mismatches else "failed"
+        self._record(index, step, outcome, rows=compared, mismatches=mismatches, caught_up=caught_up,
+                     sample=sample[:3])
+        self.world.record("migration.verified", PARTY, None, mismatches=mismatches, rows=compared)
+        if mismatches and self.plan.rollback_on_mismatch:
+            yield from self._rollback(index, MigrationStep(at=self.env.now, action="rollback"), trigger="verify")
+
+    def _shift(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        self._record(index, step, "started", duration=step.duration)
+        self.env.process(self._ramp(index, step))
+        yield from ()
+
+    def _ramp(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        ranked = self.routing.ranked
+        moved = 0
+        waited = 0
+        while moved < len(ranked) and not self.stopped and not self.cut_over:
+            elapsed = self.env.now - step.at
+            target = min(len(ranked), math.ceil(len(ranked) * elapsed / step.duration))
+            if target > moved:
+                if self.plan.catch_up and self.forward.backlog:
+                    waited += 1
+                else:
+                    for user in ranked[moved:target]:
+                        self._move(user, NEW_POINT)
+                    moved = target
+            if moved < len(ranked):
+                yield self.env.timeout(self.plan.shift_interval)
+        if moved == len(ranked):
+            self._record(index, step, "done", users=moved, ticks_waiting_for_copy=waited)
+
+    def _move(self, user: int, host: str) -> None:
+        pending = sum(1 for _, changes in self.forward.entries[self.forward.shipped:]
+                      for table, key, row in changes if table == points.ACCOUNTS and key == user)
+        self.routing.move(user, host)
+        self.world.record("migration.moved", PARTY, None, user_id=user, to=host, pending=pending)
+
+    def _cutover(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        if self.plan.fence:
+            self.fenced[OLD_POINT] = True
+        drained = yield from self._drained(self.forward, timeout=self.plan.verify_timeout)
+        left = [user for user in self.routing.ranked if self.routing.owner(user) != NEW_POINT]
+        for user in left:
+            self._move(user, NEW_POINT)
+        self.routing.unowned_host = NEW_POINT
+        self.cut_over = True
+        self.forward.capturing = False
+        self._record(index, step, "done", fenced=self.plan.fence, drained=drained, moved_at_cutover=len(left))
+
+    def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
+        self.stopped = True
+        self.fenced[NEW_POINT] = True
+        drained = not self.backward.backlog
+        if self.plan.catch_up:
+            drained = yield from self._drained(self.backward, timeout=self.plan.verify_timeout)
+        back = [user for user in self.routing.ranked if self.routing.owner(user) != OLD_POINT]
+        for user in back:
+            self._move(user, OLD_POINT)
+        self.routing.unowned_host = OLD_POINT
+        self.cut_over = False
+        self.rolled_back = True
+        self.fenced[OLD_POINT] = False
+        self.forward.capturing = True
+        self._record(index, step, "done", trigger=trigger, drained=drained, moved_back=len(back))
+
+    # --- the finished run ---------------------------------------------------------------------------
+
+    def backlog(self) -> int:
+        return self.forward.backlog + self.backward.backlog
+
+    def result_state(self) -> dict[str, dict[str, dict[Hashable, Any]]]:
+        """``point`` (each user's rows from the store owning them), ``point_old``, ``point_new``
+        and ``point_migration`` (the last writes and the owners)."""
+        assert self.old.db is not None and self.new.db is not None
+        old_tables, new_tables = self.old.db.snapshot(), self.new.db.snapshot()
+        view = dict(old_tables)
+        for table in POINT_TABLES:
+            rows: dict[Hashable, Any] = {}
+            for store, tables in ((OLD_POINT, old_tables), (NEW_POINT, new_tables)):
+                for key, row in tables.get(table, {}).items():
+                    try:
+                        user = user_of(tables, table, key, row)
+                    except (KeyError, AttributeError, TypeError, IndexError):
+                        user = None
+                    owner = self.routing.owner(user) if user is not None else self.routing.unowned_host
+                    if owner == store or key not in rows:
+                        rows[key] = row
+            view[table] = rows
+        owners: dict[Hashable, Any] = {user: self.routing.owner(user) for user in self.routing.ranked}
+        owners[None] = self.routing.unowned_host
+        return {
+            OLD_POINT: view, "point_old": old_tables,
+            "point_migration": {WRITES_TABLE: dict(self.last_writes), OWNERS_TABLE: owners,
+                                KEYED_TABLE: {key: tuple(stores) for key, stores in self.keyed_writes.items()}},
+        }
+
+
+def compare_stores(old: dict[str, dict[Hashable, Any]],
+                   new: dict[str, dict[Hashable, Any]]) -> tuple[int, int, list[str]]:
+    """(rows that differ, rows compared, a few of the differing rows) over Point's tables."""
+    mismatches = compared = 0
+    sample: list[str] = []
+    for table in POINT_TABLES:
+        old_rows, new_rows = old.get(table, {}), new.get(table, {})
+        for key in [*old_rows, *(k for k in new_rows if k not in old_rows)]:
+            compared += 1
+            if old_rows.get(key) != new_rows.get(key):
+                mismatches += 1
+                if len(sample) < 5:
+                    sample.append(f"{table}[{key!r}]")
+    return mismatches, compared, sample

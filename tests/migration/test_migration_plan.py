@@ -1,0 +1,276 @@
+"""Point's migration in motion (``migration:``): the plan as validated data, one run carrying it
+(copy, verify, shift, cutover, rollback), the invariants of the move, the coverage probes of its
+dangerous moments, each safeguard broken by a targeted run without it, and ``migrate --plan``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from concertsim.ablation import SAFEGUARDS, ablated
+from concertsim.checks import check_run
+from concertsim.checks.probes import probe_counts
+from concertsim.metrics import compute_metrics
+from concertsim.scenarios.loader import ScenarioError
+from concertsim.sim.run.result import RunResult
+from concertsim.sim.run.runner import run_scenario
+from tests.cli.invoking import cli, flat, refused
+from tests.conftest import small_scenario
+
+MIGRATION_CHECKS = (
+    "migration-no-lost-write", "migration-no-double-spend", "migration-reads-monotonic", "migration-one-owner",
+    "migration-rollback-lossless",
+)
+RAMP = [{"at": 0, "action": "copy"}, {"at": 10, "action": "shift", "duration": 20}, {"at": 35, "action": "cutover"}]
+VERIFIED = [{"at": 0, "action": "copy"}, {"at": 8, "action": "verify"}, {"at": 10, "action": "shift", "duration": 20},
+            {"at": 32, "action": "verify"}, {"at": 35, "action": "cutover"}]
+EARLY_RAMP = [{"at": 0, "action": "copy"}, {"at": 3, "action": "shift", "duration": 10}, {"at": 35, "action": "cutover"}]
+BIG_BANG = [{"at": 0, "action": "copy"}, {"at": 5, "action": "cutover"}]
+ROLLED_BACK = [{"at": 0, "action": "copy"}, {"at": 2, "action": "shift", "duration": 5}, {"at": 12, "action": "rollback"}]
+
+
+def copy_lost(at: float, duration: float) -> list[dict[str, Any]]:
+    """Every request of the copy (``point.replicate``) lost from ``at`` for ``duration`` s."""
+    return [{"at": at, "kind": "drop", "target": "request", "duration": duration,
+             "match": {"message_type": "point.replicate"}}]
+
+
+CHARGE_REPLIES_LATE = [{"at": 0, "kind": "delay", "target": "reply", "duration": 14, "params": {"seconds": 2.0},
+                        "match": {"message_type": "point.charge"}}]
+CHARGE_REPLIES_LOST = [{"at": 0, "kind": "drop", "target": "reply", "duration": 14,
+                        "match": {"message_type": "point.charge"}}]
+
+
+def migrated(steps: list[dict[str, Any]], faults: list[dict[str, Any]], **plan: Any) -> RunResult:
+    return run_scenario(small_scenario("design.topology=monolith", migration={"steps": steps, **plan},
+                                       faults=faults))
+
+
+def broken(result: RunResult) -> set[str]:
+    return {v.invariant.id for v in check_run(result) if v.violations}
+
+
+def statuses(result: RunResult) -> dict[str, str]:
+    return {v.invariant.id: v.status for v in check_run(result) if v.invariant.id in MIGRATION_CHECKS}
+
+
+def outcomes(result: RunResult) -> list[tuple[str, str]]:
+    return [(r.data["action"], r.data["outcome"]) for r in result.trace.of_kind("migration.step")]
+
+
+# --- the plan as data -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("plan", "reason"), [
+    ({"steps": [{"at": 0, "action": "shift", "duration": 5}]}, "a plan starts with copy"),
+    ({"steps": [{"at": 0, "action": "copy"}, {"at": 5, "action": "shift"}]}, "give duration > 0 seconds"),
+    ({"steps": [{"at": 0, "action": "copy"}, {"at": 5, "action": "verify", "duration": 3}]}, "a verify step takes none"),
+    ({"steps": [{"at": 5, "action": "copy"}, {"at": 1, "action": "verify"}]}, "list the steps in time order"),
+    ({"steps": [{"at": 0, "action": "copy"}, {"at": 5, "action": "shift", "duration": 20},
+                {"at": 10, "action": "cutover"}]}, "is before the shift ends at 25 s"),
+    ({"steps": [{"at": 0, "action": "copy"}, {"at": 5, "action": "rollback"}, {"at": 6, "action": "verify"}]},
+     "nothing follows a rollback"),
+    ({"steps": [{"at": 0, "action": "copy"}, {"at": 50, "action": "shift", "duration": 20}]},
+     "after the workload ends at 60 s"),
+    ({"capture": "triple_write"}, "migration.capture"),
+])
+def test_a_bad_plan_is_refused_naming_the_field_and_the_reason(plan: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ScenarioError) as refusal:
+        small_scenario("design.topology=monolith", migration=plan)
+    assert reason in flat(str(refusal.value))
+
+
+def test_a_plan_needs_the_monolith_and_leaves_no_room_for_a_fixed_shift() -> None:
+    with pytest.raises(ScenarioError, match="needs design.topology monolith"):
+        small_scenario(migration={})
+    with pytest.raises(ScenarioError, match="give one"):
+        small_scenario("design.topology=monolith", "design.point_shift=20", migration={})
+
+
+def test_a_plan_without_steps_spreads_the_default_steps_over_the_workload() -> None:
+    scenario = small_scenario("design.topology=monolith", migration={})
+    assert scenario.migration is not None
+    steps = scenario.migration.steps_for(scenario.workload.duration)
+    assert [(s.at, s.action, s.duration) for s in steps] == [
+        (0.0, "copy", 0.0), (9.0, "verify", 0.0), (12.0, "shift", 24.0), (39.0, "verify", 0.0), (42.0, "cutover", 0.0)]
+
+
+# --- one run carries the plan -----------------------------------------------------------------------
+
+
+def test_the_ramp_moves_the_users_bucket_by_bucket_while_the_run_goes_on() -> None:
+    result = migrated(RAMP, [])
+    moves = [(r.at, r.data["user_id"]) for r in result.trace.of_kind("migration.moved")]
+    assert len(moves) == 40 and {user for _, user in moves} == set(range(1, 41))
+    times = sorted({at for at, _ in moves})
+    assert times[0] >= 10 and times[-1] <= 30 and len(times) >= 15  # spread over the ramp, not at once
+    assert outcomes(result) == [("copy", "done"), ("shift", "started"), ("shift", "done"), ("cutover", "done")]
+    moved_at = {user: at for at, user in moves}
+    served = [r for r in result.trace.of_kind("migration.read") if r.party == "point_new"]
+    assert served and all(r.at >= moved_at[r.data["user_id"]] for r in served)  # the new store only after the move
+    assert statuses(result) == {"migration-no-lost-write": "holds", "migration-no-double-spend": "holds",
+                                "migration-reads-monotonic": "holds", "migration-one-owner": "holds",
+                                "migration-rollback-lossless": "not_applicable"}
+    assert not broken(result)
+
+
+def test_the_timeline_is_in_the_metrics_and_absent_without_a_plan() -> None:
+    result = migrated(RAMP, [])
+    timeline = compute_metrics(result)["migration"]
+    assert [step["action"] for step in timeline["steps"]] == ["copy", "shift", "shift", "cutover"]
+    assert timeline["moved"][-1][1] == 40 and timeline["moved"][0][0] >= 10
+    json.dumps(timeline, allow_nan=False)
+    assert compute_metrics(run_scenario(small_scenario()))["migration"] is None
+
+
+def test_without_a_plan_the_migration_invariants_are_not_applicable() -> None:
+    verdicts = {v.invariant.id: v for v in check_run(run_scenario(small_scenario()))}
+    for name in MIGRATION_CHECKS:
+        assert verdicts[name].status == "not_applicable"
+        assert verdicts[name].not_applicable == "no migration plan runs (no migration:)"
+
+
+# --- each safeguard, and a targeted run without it ---------------------------------------------------
+
+
+def test_the_copy_resends_until_acknowledged_and_loses_a_write_without_acks() -> None:
+    assert not broken(migrated(RAMP, copy_lost(2, 10)))
+    assert "migration-no-lost-write" in broken(migrated(RAMP, copy_lost(2, 10), acks=False))
+
+
+def test_dual_writes_lose_a_write_that_change_data_capture_keeps() -> None:
+    assert "migration-no-lost-write" in broken(migrated(RAMP, copy_lost(2, 10), capture="dual_write"))
+
+
+def test_a_failed_verify_rolls_back_before_the_lost_writes_matter_and_without_verify_they_are_lost() -> None:
+    verified = migrated(VERIFIED, copy_lost(2, 4), acks=False)
+    assert outcomes(verified)[1:3] == [("verify", "failed"), ("rollback", "done")]
+    verify = next(r for r in verified.trace.of_kind("migration.step") if r.data["action"] == "verify")
+    assert verify.data["mismatches"] > 0
+    assert not broken(verified)
+    unverified = migrated(VERIFIED, copy_lost(2, 4), acks=False, verify=False)
+    assert ("verify", "skipped") in outcomes(unverified)
+    assert "migration-no-lost-write" in broken(unverified)
+
+
+def test_moving_users_while_the_copy_lags_applies_a_retried_charge_in_both_stores() -> None:
+    faults = copy_lost(2, 10) + CHARGE_REPLIES_LOST
+    waited = migrated(EARLY_RAMP, faults)
+    assert not broken(waited) and probe_counts(waited)["moved-while-copy-lagged"] == 0
+    hurried = migrated(EARLY_RAMP, faults, catch_up=False)
+    assert probe_counts(hurried)["moved-while-copy-lagged"] > 0
+    assert {"migration-no-double-spend", "charge-exactly-once"} <= broken(hurried)
+
+
+def test_a_user_moved_while_the_copy_lags_is_answered_from_an_older_account_than_they_saw() -> None:
+    faults = copy_lost(2, 10) + CHARGE_REPLIES_LATE
+    assert not broken(migrated(EARLY_RAMP, faults))
+    hurried = migrated(EARLY_RAMP, faults, catch_up=False)
+    assert "migration-reads-monotonic" in broken(hurried)
+    violation = next(v for v in check_run(hurried) if v.invariant.id == "migration-reads-monotonic").violations[0]
+    assert violation.evidence["stores"] == ["point", "point_new"] and violation.evidence["version"] < violation.evidence["seen"]
+
+
+def test_the_fence_refuses_writes_routed_to_the_old_store_after_the_cutover() -> None:
+    fenced = migrated(BIG_BANG, [])
+    assert not broken(fenced) and probe_counts(fenced)["write-to-old-store-after-cutover"] == 0
+    refusals = [r.data["reason"] for r in fenced.trace.of_kind("migration.refused") if r.party == "point"]
+    assert refusals and set(refusals) == {"point is fenced for the migration"}  # the whole store, from the cutover
+    open_door = migrated(BIG_BANG, [], fence=False)
+    assert probe_counts(open_door)["write-to-old-store-after-cutover"] > 0
+    assert {"migration-one-owner", "migration-no-lost-write"} <= broken(open_door)
+
+
+def test_the_fence_refuses_a_moved_users_writes_that_stale_routers_still_send_to_the_old_store() -> None:
+    ramp = [{"at": 0, "action": "copy"}, {"at": 2, "action": "shift", "duration": 6}, {"at": 35, "action": "cutover"}]
+    fenced = migrated(ramp, [], propagation=3)
+    assert not broken(fenced)
+    assert any(r.data["reason"].startswith("user ") for r in fenced.trace.of_kind("migration.refused"))
+    open_door = migrated(ramp, [], propagation=3, fence=False)
+    assert "migration-one-owner" in broken(open_door)
+    assert probe_counts(open_door)["write-to-old-store-after-cutover"] == 0  # during the ramp, not after
+
+
+def test_a_rollback_brings_back_what_the_new_store_took_unless_its_copy_back_was_lost() -> None:
+    kept = migrated(ROLLED_BACK, copy_lost(3, 12))
+    assert ("rollback", "done") in outcomes(kept)
+    assert statuses(kept)["migration-rollback-lossless"] == "holds" and not broken(kept)
+    lossy = migrated(ROLLED_BACK, copy_lost(3, 12), acks=False)
+    assert "migration-rollback-lossless" in broken(lossy)
+
+
+def test_every_migration_safeguard_has_an_ablation_row_that_builds_a_valid_scenario() -> None:
+    rows = [s for s in SAFEGUARDS if s.switch.startswith("migration.")]
+    assert [s.switch.partition("=")[0] for s in rows] == [
+        "migration.acks", "migration.capture", "migration.verify", "migration.catch_up", "migration.fence"]
+    for safeguard in rows:
+        assert safeguard.applies_to("sync") and not safeguard.applies_to("choreography")
+        scenario = ablated(small_scenario(), safeguard.switch, "sync", safeguard.setting)
+        assert scenario.migration is not None and scenario.design.topology == "monolith"
+    fence = next(s for s in rows if s.switch == "migration.fence=false")
+    assert "migration-one-owner" in broken(run_scenario(ablated(small_scenario(), fence.switch, "sync", fence.setting)))
+
+
+# --- concertsim migrate --plan ----------------------------------------------------------------------
+
+
+def test_migrate_plan_runs_a_plan_file_and_prints_each_step(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("steps:\n  - {at: 0, action: copy}\n  - {at: 3, action: shift, duration: 10}\n"
+                    "  - {at: 20, action: rollback}\n", encoding="utf-8")
+    done = cli("migrate", "small-opening", "--plan", str(plan), "--out", str(tmp_path / "out"))
+    assert done.exit_code == 0, done.output
+    shown = flat(done.stdout)
+    assert "0.0 s copy done" in shown and "3.0 s shift started" in shown and "20.0 s rollback done" in shown
+    assert "migration-rollback-lossless: holds" in shown
+    assert "migration-one-owner: holds" in shown
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["metrics"]["migration"]["steps"][-1]["action"] == "rollback"
+    assert (tmp_path / "out" / "migration-timeline.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_migrate_plan_exits_1_on_a_broken_migration_invariant(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("migration:\n  fence: false\n  steps: [{at: 0, action: copy}, {at: 5, action: cutover}]\n",
+                    encoding="utf-8")
+    done = cli("migrate", "small-opening", "--plan", str(plan), "--out", str(tmp_path / "out"))
+    assert done.exit_code == 1, done.output
+    assert "migration-one-owner: VIOLATED" in flat(done.stdout)
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    ("steps:\n  - {at: 5, action: shift}\n", "migration.steps.0: a shift ramps its users over a duration"),
+    ("- copy\n", "a migration plan is a mapping of fields, not list"),
+])
+def test_migrate_plan_refuses_a_bad_plan_file_with_exit_2(tmp_path: Path, content: str, reason: str) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(content, encoding="utf-8")
+    done = cli("migrate", "small-opening", "--plan", str(plan), "--out", str(tmp_path / "out"))
+    assert done.exit_code == 2 and str(plan) in refused(done) and reason in refused(done)
+
+
+def test_migrate_plan_names_the_built_in_plans_for_a_scenario_without_one(tmp_path: Path) -> None:
+    done = cli("migrate", "--plan", "small-opening", "--out", str(tmp_path / "out"))
+    assert done.exit_code == 2 and "built-in plans: point-migration" in refused(done)
+
+
+def test_migrate_runs_the_plan_a_scenario_carries_and_refuses_to_compare_its_stages(tmp_path: Path) -> None:
+    carried = ("small-opening", "--set", "design.topology=monolith", "--set", "migration.capture=cdc")
+    done = cli("migrate", *carried, "--json", "--out", str(tmp_path / "out"))
+    assert done.exit_code == 0, done.output
+    shown = json.loads(done.stdout)
+    assert [step["action"] for step in shown["steps"]] == ["copy", "verify", "shift", "shift", "verify", "cutover"]
+    assert shown["invariants"]["migration-no-lost-write"] == "holds"
+    staged = cli("migrate", *carried, "--stages", "monolith", "--out", str(tmp_path / "other"))
+    assert staged.exit_code == 2 and "a migration plan runs in one run" in refused(staged)
+
+
+def test_ablate_says_which_cells_the_base_cannot_carry_instead_of_failing(tmp_path: Path) -> None:
+    done = cli("ablate", "replicas", "--only", "migration.fence", "--flows", "sync", "-n", "1",
+               "--out", str(tmp_path / "out"))
+    assert done.exit_code == 0, done.output
+    assert "not searched: migration.fence=false (sync): services.reservation.replicas > 1 needs design.topology" \
+        in flat(done.stderr)
