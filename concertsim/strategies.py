@@ -30,6 +30,7 @@ from concertsim.scenarios.schema import (
     MessageFilter,
     Scenario,
 )
+from concertsim.sim.run.point_shift import REPLICATE
 from concertsim.sim.run.system import SERVICE_MODULES
 
 __all__ = [
@@ -213,17 +214,19 @@ def fault_schedules(
     min_faults: int = 1,
     crash_targets: Sequence[str] = _CRASH_TARGETS,
     hold_ttl: float = 20.0,
+    extra_focus: Sequence[tuple[str, str | None]] = (),
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
     faults of the enabled kinds only, its message faults aimed at the focus three times in four (so
     that several faults of one example meet on the same message: a lost reply and a duplicated
     request of the same deduction, say). One example in four opens with :func:`server_trouble`
-    on the focus call, on the hold's scale (``hold_ttl``)."""
+    on the focus call, on the hold's scale (``hold_ttl``). ``extra_focus`` are messages of the
+    base's own mechanisms (a migration's copy), each as likely a focus as the deduction."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
     enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
     enabled.sort(key=FAULT_KINDS.index)
-    focus = draw(st.sampled_from(_FOCUS_WEIGHTED))
+    focus = draw(st.sampled_from(_FOCUS_WEIGHTED + tuple(extra_focus) * 3))
     trouble: list[FaultSpec] = []
     if max_faults >= 2 and draw(st.integers(0, 3)) == 0:
         trouble = draw(server_trouble(kinds, horizon, focus, hold_ttl))
@@ -235,6 +238,10 @@ def fault_schedules(
     )
     return tuple(sorted([*trouble, *faults], key=lambda f: f.at))
 
+
+_MIGRATION_COPY: tuple[tuple[str, str | None], ...] = (("request", REPLICATE), ("reply", REPLICATE))
+"""The messages a migration's copy turns on: the batches it sends the new store and their
+acknowledgements (a base without a migration plan never draws them, and draws as before)."""
 
 _LATE_MESSAGE_FAULTS = ("duplicate", "delay")
 _PAYING_CALLS = ("point.use", "reservation.pay")
@@ -318,7 +325,8 @@ def scenarios(
     busiest = min(base.workload.duration, base.workload.flash_window + 25.0)
     faults = draw(
         fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition,
-                        crash_targets=crash_targets_of(base), hold_ttl=base.rules.hold_ttl)
+                        crash_targets=crash_targets_of(base), hold_ttl=base.rules.hold_ttl,
+                        extra_focus=_MIGRATION_COPY if base.migration is not None else ())
     )
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}

@@ -55,3 +55,26 @@ def test_a_third_of_the_buyers_may_pay_at_the_end_of_their_hold(scenario: Scenar
     think = scenario.workload.think_time
     if think.kind == "uniform":
         assert (think.low, think.high) == (15.0, 20.0)  # the last quarter of a 20 s hold
+
+
+def _migrating_base() -> Scenario:
+    from concertsim.ablation import ablated
+
+    return ablated(small_base(), "migration.acks=false", "sync", ("design.topology=monolith",))
+
+
+@settings(max_examples=200, derandomize=True, database=None)
+@given(scenarios(_migrating_base(), kinds=("drop",)))
+def test_a_base_with_a_migration_plan_may_aim_at_its_copy(scenario: Scenario) -> None:
+    """Over a base that migrates Point, some examples strike the copy's batches; the test fails if
+    none does (a search that could never lose a batch could never find what the copy's safeguards
+    prevent)."""
+    _REPLICATE_SEEN.update(f.match.message_type for f in scenario.faults if f.match is not None)
+
+
+_REPLICATE_SEEN: set[str | None] = set()
+
+
+def test_the_copy_of_a_migration_was_aimed_at() -> None:
+    test_a_base_with_a_migration_plan_may_aim_at_its_copy()
+    assert "point.replicate" in _REPLICATE_SEEN
