@@ -258,14 +258,15 @@ def start_payment(store: Store, *, reservation_id: str, user_id: int, now: float
     return reservation
 
 
-def decline_payment(store: Store, *, reservation_id: str, now: float) -> None:
+def decline_payment(store: Store, *, reservation_id: str, now: float) -> PaymentStatus | None:
     """Point answered one request for this payment that it took nothing (a refusal, or "unavailable"
     with nothing written). Once every request started is answered so, the payment is DECLINED and
     a PAYMENT_PENDING reservation is HELD again: the buyer may pay again, and the sweeper does not
-    compensate it. A payment no longer PENDING is left as it is."""
+    compensate it. A payment no longer PENDING is left as it is (the sweeper may have failed it when
+    its hold expired while the request was out). Returns the payment's status after (None if none)."""
     payment = store.get_for_update(PAYMENTS, payment_id_for(reservation_id))
     if payment is None or payment.status != PaymentStatus.PENDING:
-        return
+        return None if payment is None else payment.status
     payment.requests_out = max(0, payment.requests_out - 1)
     if payment.requests_out == 0:
         payment.status, payment.completed_at = PaymentStatus.DECLINED, now
@@ -274,6 +275,7 @@ def decline_payment(store: Store, *, reservation_id: str, now: float) -> None:
             reservation.status = ReservationStatus.HELD
             store.put(RESERVATIONS, reservation_id, reservation)
     store.put(PAYMENTS, payment.payment_id, payment)
+    return payment.status
 
 
 def record_refund(store: Store, *, reservation_id: str, now: float) -> None:

@@ -282,10 +282,10 @@ def test_a_payment_declined_on_every_request_reopens_the_hold_and_is_compensated
     held = hold()
     r.start_payment(store, reservation_id=held.reservation_id, user_id=7, now=1.0, pending=True)
     r.start_payment(store, reservation_id=held.reservation_id, user_id=7, now=2.0, pending=True)
-    r.decline_payment(store, reservation_id=held.reservation_id, now=3.0)
+    assert r.decline_payment(store, reservation_id=held.reservation_id, now=3.0) == r.PaymentStatus.PENDING
     payment = store.get(r.PAYMENTS, r.payment_id_for(held.reservation_id))
     assert payment.status == r.PaymentStatus.PENDING  # the other request may still deduct
-    r.decline_payment(store, reservation_id=held.reservation_id, now=4.0)
+    assert r.decline_payment(store, reservation_id=held.reservation_id, now=4.0) == r.PaymentStatus.DECLINED
     assert store.get(r.PAYMENTS, payment.payment_id).status == r.PaymentStatus.DECLINED
     assert r.reservation_status(store, held.reservation_id) == r.ReservationStatus.HELD
     raised = r.expire_due_holds(store, now=TTL)
@@ -601,11 +601,12 @@ def test_paying_again_after_a_decline_reopens_the_same_payment(store: MemoryStor
 
 def test_a_decline_of_a_payment_never_started_or_already_settled_changes_nothing(store: MemoryStore, hold) -> None:
     held = hold()
-    r.decline_payment(store, reservation_id=held.reservation_id, now=1.0)
+    assert r.decline_payment(store, reservation_id=held.reservation_id, now=1.0) is None
     assert store.get(r.PAYMENTS, "pay-res-1") is None
     pay(store, held, now=2.0)
     r.confirm(store, reservation_id=held.reservation_id, now=3.0)
-    r.decline_payment(store, reservation_id=held.reservation_id, now=4.0)
+    # The payment's status is the answer: an orchestrator compensates a payment the sweeper failed.
+    assert r.decline_payment(store, reservation_id=held.reservation_id, now=4.0) == r.PaymentStatus.COMPLETED
     payment = store.get(r.PAYMENTS, "pay-res-1")
     assert (payment.status, payment.completed_at, payment.requests_out) == (r.PaymentStatus.COMPLETED, 3.0, 1)
     assert r.reservation_status(store, held.reservation_id) == r.ReservationStatus.CONFIRMED

@@ -65,3 +65,12 @@ def test_a_saga_retries_an_unanswered_deduction_while_the_hold_has_time_instead_
     assert outcome.violated == []
     assert sagas(outcome) == Counter({"CONFIRMED": 5})
     assert "point.refund" not in labels(outcome)
+
+
+def test_a_saga_answered_took_nothing_after_the_sweeper_failed_its_payment_compensates() -> None:
+    """Its hold was swept while a request was out (the payment failed, in doubt); Point then answers
+    "unavailable". The saga must compensate, not decline: a copy of a request still travelling may
+    deduct once Point recovers, and only a command leaves Point a tombstone or a refund."""
+    outcome = run(Path(__file__).parent / "cases" / "saga-declined-after-its-hold-was-swept.yaml")
+    assert sagas(outcome) == Counter({"COMPENSATED": 1})
+    assert outcome.violated == []

@@ -31,6 +31,7 @@ import simpy
 from concertsim.models import orchestration, reservations
 from concertsim.models.events import EventPayload
 from concertsim.models.orchestration import SagaState
+from concertsim.models.reservations import PaymentStatus
 from concertsim.sim.hosting.host import Host, Unavailable
 from concertsim.sim.infrastructure.network import Failed, Ok, Reply
 from concertsim.sim.infrastructure.storage import Transaction
@@ -193,7 +194,11 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
                 reservation = host.db.begin().get(reservations.RESERVATIONS, saga.reservation_id)
                 used, in_doubt = yield from use_points(host, reservation, trace_id, until_hold_expires=True)
                 if isinstance(used, Failed) and not in_doubt:
-                    step = _step(saga_id, lambda _: SagaState.DECLINED, decline(saga.reservation_id))
+                    # Point took nothing from this driver's requests; but if the hold expired while
+                    # they were out, the sweeper failed the payment, and a copy of a request still
+                    # travelling may deduct: compensate (Point leaves a tombstone or refunds).
+                    step = _step(saga_id, lambda status: gave_up if status == PaymentStatus.FAILED else SagaState.DECLINED,
+                                 decline(saga.reservation_id))
                 elif used.ok:
                     step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
                                  confirm_or_fail(saga.reservation_id))

@@ -54,9 +54,10 @@ MAX_BACKOFF = 2.0
 
 
 def decline(reservation_id: str) -> Any:
-    def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
-        reservations.decline_payment(tx, reservation_id=reservation_id, now=now)
-        return None, []
+    """Decline the payment (Point took nothing); the outcome is the payment's status after."""
+
+    def work(tx: Transaction, now: float) -> tuple[reservations.PaymentStatus | None, list[EventPayload]]:
+        return reservations.decline_payment(tx, reservation_id=reservation_id, now=now), []
 
     return work
 
