@@ -17,11 +17,19 @@ from concertsim.strategies import small_base
 
 # Where a safeguard is documented redundant in a flow (Safeguard.redundant_in), the last test shows
 # the mechanism that keeps the promise instead.
+# What the search does not reach yet, each shown by a targeted run instead (strict: the cell fails
+# the day the search finds it, so the mark is removed then).
+NOT_REACHED = {
+    "migration.catch_up=false": "a user moved while the copy lags and then a retried top-up: the "
+    "targeted runs of tests/migration/test_migration_plan.py break it; 200 generated examples do not",
+}
 CASES = [
-    pytest.param(safeguard, flow, id=f"{safeguard.switch.removeprefix('design.')}-{flow}")
+    pytest.param(safeguard, flow, id=f"{safeguard.switch.removeprefix('design.')}-{flow}",
+                 marks=[pytest.mark.xfail(strict=True, reason=NOT_REACHED[safeguard.switch])]
+                 if safeguard.switch in NOT_REACHED else [])
     for safeguard in SAFEGUARDS
     for flow in ("sync", "choreography", "orchestration")
-    if flow not in safeguard.redundant_in
+    if flow not in safeguard.redundant_in and (not safeguard.flows or flow in safeguard.flows)
 ]
 
 
@@ -40,8 +48,11 @@ def test_exploration_finds_what_each_safeguard_protects(safeguard: Safeguard, fl
     replay = run_scenario(found.counterexample)
     assert replay.trace_sha256 == found.counterexample.expect.trace_sha256
 
+    # The safeguard back on: the default design, or, for a migration's safeguard, the same plan
+    # with it on (the plan's other settings as the cell had them).
+    on = ablated(small_base(), "design.retries=3", flow, safeguard.setting if safeguard.switch.startswith("migration.") else ())
     restored = found.counterexample.model_copy(
-        update={"design": ablated(small_base(), "design.retries=3", flow).design, "expect": None}
+        update={"design": on.design, "migration": on.migration, "expect": None}
     )
     assert not any(v.violated for v in check_run(run_scenario(restored))), "fails with the safeguard on too"
 
