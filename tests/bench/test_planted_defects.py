@@ -1,4 +1,5 @@
-"""The planted-defect catalogue (``bench/planted_defects.py``) stays plantable, and planting works.
+"""The planted-defect catalogue (``bench/defects/``, run by ``bench/planted_defects.py``) stays
+plantable, and planting works.
 
 The catalogue is checked against the checkout's sources, so a refactoring that moves a defect's
 snippet fails here, cheaply, rather than in a long benchmark run. One end-to-end test plants a
@@ -27,6 +28,20 @@ def test_each_defect_is_a_change_to_one_place_of_the_runtime_or_the_domain(defec
     assert planted_defects.planted(defect, source) != source
     assert defect.flows and set(defect.flows) <= set(planted_defects.FLOWS)
     assert defect.why.strip()
+
+
+@pytest.mark.parametrize("defect", DEFECTS, ids=[d.id for d in DEFECTS])
+def test_each_defect_names_a_built_in_scenario_and_a_witness_that_loads(defect) -> None:
+    from concertsim.scenarios.loader import builtin_names, load_builtin
+
+    assert defect.scenario in builtin_names(), defect.scenario
+    load_builtin(defect.scenario, defect.witness)
+
+
+def test_each_mechanism_module_holds_its_own_defects() -> None:
+    mechanisms = planted_defects.MECHANISMS
+    assert [d for defects in mechanisms.values() for d in defects] == list(DEFECTS)
+    assert all(mechanisms.values()), "a mechanism without defects"
 
 
 def test_the_catalogue_is_large_and_its_ids_unique() -> None:
