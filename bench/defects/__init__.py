@@ -11,11 +11,17 @@ from . import (
     broker,
     concert,
     consumers,
+    event_sourcing,
     gateway,
+    membership,
+    orchestrator,
+    point_shift,
     points,
     queue,
+    rabbitmq,
     relay,
     reservation,
+    schemas,
     storage,
     sweeper,
 )
@@ -34,6 +40,12 @@ MECHANISMS = {
     "sweeper": sweeper.DEFECTS,
     "queue": queue.DEFECTS,
     "concert": concert.DEFECTS,
+    "orchestrator": orchestrator.DEFECTS,
+    "membership": membership.DEFECTS,
+    "rabbitmq": rabbitmq.DEFECTS,
+    "event_sourcing": event_sourcing.DEFECTS,
+    "schemas": schemas.DEFECTS,
+    "point_shift": point_shift.DEFECTS,
 }
 """Mechanism name -> its defects, in the catalogue's order."""
 

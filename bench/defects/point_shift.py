@@ -1,0 +1,22 @@
+"""The traffic shift to the split-out Point (``design.point_shift``, seed 9): routing by user and the
+replication of each store's changes to the other."""
+
+from __future__ import annotations
+
+from .defect import BOTH, Defect
+
+DEFECTS: tuple[Defect, ...] = (
+    Defect(
+        id="shift-feed-echoes-replicated-writes",
+        path="concertsim/sim/run/point_shift.py",
+        before="        if isinstance(tx, _ReplicaWrite):\n            return\n",
+        after="",
+        flows=BOTH,
+        why="A change feed that does not skip the writes it applied from the other store ships "
+        "them back (the replication loop of two-way replication): batches echo between the "
+        "stores for ever and an older copy of a row can overwrite a newer one "
+        "(points-ledger-balanced, sagas-terminate).",
+        scenario="point-shift",
+        witness=(),
+    ),
+)
