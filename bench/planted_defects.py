@@ -16,7 +16,10 @@ clean copy and in the planted copy: a defect whose witness differs in neither th
 verdicts has not been shown to change behaviour, and its row says NO CHANGE.
 
     python bench/planted_defects.py [--only ID ...] [--examples N] [--seed S] [--json FILE]
-                                    [--revision REV] [--no-baseline]
+                                    [--revision REV] [--no-baseline] [--witness-only]
+
+``--witness-only`` runs each defect's witness and nothing else: a minute or two for the whole
+catalogue, to show that each defect is harmful where it is meant to be.
 
 By default the working tree's package is copied and the working tree's tests are run against it;
 with ``--revision HEAD`` (or any git revision) the package, tests and ``pyproject.toml`` of that
@@ -343,11 +346,13 @@ def evaluate(
     seed: int,
     baselines: dict[tuple[str, tuple[str, ...]], dict[str, Any]],
     revision: str | None = None,
+    witness_only: bool = False,
 ) -> DefectResult:
     """Measure one defect (None: the clean copy, the sync and choreography flows of
     ``small-opening``) in a copy of the working tree or of git ``revision``: its witness against
     the clean baseline (computed once per scenario and witness in ``baselines``), the property
-    suite, and explore of its scenario on each flow it affects."""
+    suite, and explore of its scenario on each flow it affects (with ``witness_only``, the witness
+    alone)."""
     if defect is None:
         result = DefectResult("(none)", "-", ("sync", "choreography"))
         context = pristine_copy(revision)
@@ -365,6 +370,8 @@ def evaluate(
                 seen["trace_sha256"] != clean["trace_sha256"], clean["violated"], seen["violated"],
                 clean["observed"], seen["observed"],
             )
+        if witness_only:
+            return result
         result.suite = run_property_suite(root)
         result.explore = [
             run_explore(root, flow, examples, seed, result.scenario) for flow in result.flows
@@ -376,7 +383,8 @@ def evaluate(
 
 
 def _suite_cell(result: DefectResult) -> str:
-    assert result.suite is not None
+    if result.suite is None:
+        return "–"
     return f"{'y' if result.suite.caught else 'n'} ({result.suite.seconds:.0f} s)"
 
 
@@ -418,7 +426,15 @@ def table(results: Sequence[DefectResult]) -> str:
         )
     planted_results = [r for r in results if r.id != "(none)"]
     n = len(planted_results)
-    if n:
+    witnessed = [r for r in planted_results if r.witness is not None]
+    if witnessed:
+        harmful = [r.id for r in witnessed if set(r.witness.violated) - set(r.witness.clean_violated)]
+        lines.append("")
+        lines.append(
+            f"witness breaks an invariant the clean copy keeps: {len(harmful)}/{len(witnessed)}; "
+            f"not shown harmful: {', '.join(r.id for r in witnessed if r.id not in harmful) or 'none'}"
+        )
+    if n and all(r.suite is not None for r in planted_results):
         by_suite = sum(r.caught_by_suite for r in planted_results)
         by_explore = sum(r.caught_by_explore for r in planted_results)
         either = sum(not r.escapes for r in planted_results)
@@ -464,6 +480,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results here")
     parser.add_argument("--no-baseline", action="store_true", help="skip the clean copy's row")
     parser.add_argument(
+        "--witness-only", action="store_true",
+        help="run each defect's witness only (no property suite, no explore; no clean-copy row)",
+    )
+    parser.add_argument(
         "--revision", metavar="REV",
         help="measure git revision REV's package and tests (e.g. HEAD) instead of the working tree's",
     )
@@ -483,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--revision {args.revision}: not a commit of {REPO}")
         commit = resolved.stdout.strip()  # resolved once: HEAD may move while the rows run
     chosen: list[Defect | None] = [by_id[i] for i in args.only] if args.only else list(DEFECTS)
-    if not args.no_baseline:
+    if not (args.no_baseline or args.witness_only):
         chosen.insert(0, None)
 
     started = time.perf_counter()
@@ -492,15 +512,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for defect in chosen:
         name = defect.id if defect else "(none)"
         print(f"... {name}", file=sys.stderr, end="", flush=True)
-        result = evaluate(defect, args.examples, args.seed, baselines, commit)
+        result = evaluate(defect, args.examples, args.seed, baselines, commit, args.witness_only)
         results.append(result)
         explored = ", ".join(
             f"{e.flow} {e.examples_to_failure if e.caught else '-'}" for e in result.explore
         )
-        print(
-            f": suite {'caught' if result.caught_by_suite else '-'}, explore {explored}",
-            file=sys.stderr, flush=True,
+        progress = (
+            f"witness {_witness_cell(result)}" if args.witness_only
+            else f"suite {'caught' if result.caught_by_suite else '-'}, explore {explored}"
         )
+        print(f": {progress}", file=sys.stderr, flush=True)
     wall = time.perf_counter() - started
     print(table(results))
     measured = f"revision {args.revision} = {commit[:10]}" if commit else "working tree"
