@@ -67,3 +67,14 @@ def test_a_planted_copy_is_what_a_subprocess_runs_and_it_behaves_differently() -
     assert seen["trace_sha256"] != clean["trace_sha256"]
     assert "queue-capacity" in seen["violated"] and not clean["violated"]
     assert (planted_defects.REPO / defect.path).read_text().count(defect.after) == 0, "checkout touched"
+
+
+def test_a_defect_of_a_newer_mechanism_is_witnessed_on_its_own_scenario() -> None:
+    defect = next(d for d in DEFECTS if d.id == "rabbitmq-nack-not-requeued")
+    assert defect.scenario == "rabbitmq-broker"
+    with planted_defects.pristine_copy() as clean_root:
+        clean = planted_defects.run_witness(clean_root, defect.witness, defect.scenario)
+    with planted_defects.planted_copy(defect) as root:
+        seen = planted_defects.run_witness(root, defect.witness, defect.scenario)
+    assert clean["violated"] == []
+    assert "no-lost-events" in seen["violated"]
