@@ -7,6 +7,19 @@ from .defect import BOTH, Defect
 
 DEFECTS: tuple[Defect, ...] = (
     Defect(
+        id="shift-feed-skips-one-change-per-batch",
+        path="concertsim/sim/run/point_shift.py",
+        before="            batch = self.entries[self.shipped:self.shipped + _BATCH]",
+        after="            batch = self.entries[self.shipped + 1:self.shipped + 1 + _BATCH]",
+        flows=BOTH,
+        why="Reading the count of changes shipped as the index of the last one shipped (change "
+        "number n is entry n - 1) starts each batch one change late, so the other store never "
+        "sees one change of every batch and the two Points disagree about the users they share "
+        "(point-stores-agree).",
+        scenario="point-shift",
+        witness=(),
+    ),
+    Defect(
         id="shift-feed-echoes-replicated-writes",
         path="concertsim/sim/run/point_shift.py",
         before="        if isinstance(tx, _ReplicaWrite):\n            return\n",
