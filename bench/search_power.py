@@ -16,7 +16,11 @@ Each cell runs in a subprocess (a planted defect's in a patched copy of the pack
 at a time.
 
 Usage: python bench/search_power.py [--seeds 20] [--examples 200] [--jobs 2] [--only TEXT ...]
-                                    [--kind baseline|switch|defect] [--json FILE]
+                                    [--kind baseline|switch|defect] [--invariants ID,...] [--json FILE]
+
+``--invariants`` restricts every chosen cell's search to those invariants (default: all): for a
+scenario whose full design the default search already breaks, a defect cell then counts only the
+breaks the defect adds.
 """
 
 from __future__ import annotations
@@ -88,7 +92,8 @@ def _defects() -> tuple[Any, ...]:
 
 
 def search_cell(
-    switch: str | None, flow: str, seeds: list[int], examples: int, scenario: str = BASE
+    switch: str | None, flow: str, seeds: list[int], examples: int, scenario: str = BASE,
+    invariants: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """In this process: the default search of the built-in ``scenario`` in ``flow`` (with
     ``switch`` applied), once per seed; per seed the examples to the first failure (None: not
@@ -101,7 +106,7 @@ def search_cell(
     rows = []
     for seed in seeds:
         started = time.perf_counter()
-        found = explore(design, examples=examples, seed=seed, shrink_budget=0)
+        found = explore(design, examples=examples, seed=seed, shrink_budget=0, invariants=invariants)
         rows.append({
             "seed": seed, "at": found.examples_to_failure, "examples": found.generated,
             "seconds": time.perf_counter() - started,
@@ -109,7 +114,7 @@ def search_cell(
     return rows
 
 
-def run_cell(cell: Cell, seeds: int, examples: int) -> list[dict[str, Any]]:
+def run_cell(cell: Cell, seeds: int, examples: int, invariants: str = "") -> list[dict[str, Any]]:
     """Run ``cell`` in a subprocess: the checkout for a switch, a planted copy for a defect."""
     planted: Any = nullcontext(ROOT)
     switch = "" if cell.kind == "baseline" else cell.name
@@ -120,7 +125,7 @@ def run_cell(cell: Cell, seeds: int, examples: int) -> list[dict[str, Any]]:
     with planted as package_root:
         env = {**os.environ, "PYTHONPATH": str(package_root)}
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", switch, cell.flow,
-                   str(seeds), str(examples), cell.scenario]
+                   str(seeds), str(examples), cell.scenario, invariants]
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{cell.label}: {done.stderr.strip().splitlines()[-1:]}")
@@ -157,12 +162,16 @@ def main() -> None:
     parser.add_argument("--kind", choices=("baseline", "switch", "defect"), default=None,
                         help="only the full design, only switches or only defects")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--worker", nargs=5, metavar=("SWITCH", "FLOW", "SEEDS", "EXAMPLES", "SCENARIO"),
+    parser.add_argument("--invariants", default="", metavar="ID,...",
+                        help="search for violations of these invariants only (default: all)")
+    parser.add_argument("--worker", nargs=6,
+                        metavar=("SWITCH", "FLOW", "SEEDS", "EXAMPLES", "SCENARIO", "INVARIANTS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        switch, flow, seeds, examples, scenario = args.worker
-        print(json.dumps(search_cell(switch or None, flow, list(range(int(seeds))), int(examples), scenario)))
+        switch, flow, seeds, examples, scenario, invariants = args.worker
+        print(json.dumps(search_cell(switch or None, flow, list(range(int(seeds))), int(examples), scenario,
+                                     invariants.split(",") if invariants else None)))
         return
 
     chosen = [
@@ -170,13 +179,14 @@ def main() -> None:
         if (not args.only or any(o in c.label for o in args.only)) and args.kind in (None, c.kind)
     ]
     print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{args.seeds} seeds x {args.examples} examples per cell, {args.jobs} cells at a time")
+          f"{args.seeds} seeds x {args.examples} examples per cell, {args.jobs} cells at a time"
+          f"{'; invariants ' + args.invariants if args.invariants else ''}")
     print(f"| cell | kind | found within {args.examples} | median | p90 | examples/s | target |")
     print("|---|---|---:|---:|---:|---:|---|")
     results = []
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [(cell, pool.submit(run_cell, cell, args.seeds, args.examples)) for cell in chosen]
+        futures = [(cell, pool.submit(run_cell, cell, args.seeds, args.examples, args.invariants)) for cell in chosen]
         for cell, future in futures:
             summary = summarise(future.result(), args.examples)
             if cell.kind == "baseline":  # a catch elsewhere means something only if this finds nothing
