@@ -3,7 +3,7 @@ replication of each store's changes to the other."""
 
 from __future__ import annotations
 
-from .defect import BOTH, Defect
+from .defect import SYNC, Defect
 
 DEFECTS: tuple[Defect, ...] = (
     Defect(
@@ -11,7 +11,7 @@ DEFECTS: tuple[Defect, ...] = (
         path="concertsim/sim/run/point_shift.py",
         before="            batch = self.entries[self.shipped:self.shipped + _BATCH]",
         after="            batch = self.entries[self.shipped + 1:self.shipped + 1 + _BATCH]",
-        flows=BOTH,
+        flows=SYNC,
         why="Reading the count of changes shipped as the index of the last one shipped (change "
         "number n is entry n - 1) starts each batch one change late, so the other store never "
         "sees one change of every batch and the two Points disagree about the users they share "
@@ -24,7 +24,7 @@ DEFECTS: tuple[Defect, ...] = (
         path="concertsim/sim/run/point_shift.py",
         before="        if isinstance(tx, _ReplicaWrite):\n            return\n",
         after="",
-        flows=BOTH,
+        flows=SYNC,
         why="A change feed that does not skip the writes it applied from the other store ships "
         "them back (the replication loop of two-way replication): batches echo between the "
         "stores for ever and an older copy of a row can overwrite a newer one "

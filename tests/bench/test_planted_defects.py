@@ -36,6 +36,8 @@ def test_each_defect_names_a_built_in_scenario_and_a_witness_that_loads(defect) 
 
     assert defect.scenario in builtin_names(), defect.scenario
     load_builtin(defect.scenario, defect.witness)
+    for flow in defect.flows:  # explore varies the scenario in each flow the defect names
+        load_builtin(defect.scenario, [f"design.payment_flow={flow}"])
 
 
 def test_each_mechanism_module_holds_its_own_defects() -> None:
