@@ -18,8 +18,9 @@ verdicts has not been shown to change behaviour, and its row says NO CHANGE.
     python bench/planted_defects.py [--only ID ...] [--examples N] [--seed S] [--json FILE]
                                     [--revision REV] [--no-baseline] [--witness-only]
 
-``--witness-only`` runs each defect's witness and nothing else: a minute or two for the whole
-catalogue, to show that each defect is harmful where it is meant to be.
+``--witness-only`` runs each defect's witness and nothing else (two runs a defect, a few seconds
+each; minutes for the whole catalogue), to show that each defect is harmful where it is meant to
+be.
 
 By default the working tree's package is copied and the working tree's tests are run against it;
 with ``--revision HEAD`` (or any git revision) the package, tests and ``pyproject.toml`` of that
