@@ -2,17 +2,25 @@
 
 For the full design (the baseline: no seed may find anything, or the other cells' catches mean
 nothing), every design switch that removes a safeguard (× payment flow, except where the safeguard
-is documented redundant) and every planted defect of ``bench/planted_defects.py`` (× the flows it
-affects), runs the default search (all fault kinds, all invariants, ``-n 200``) with 20 search
-seeds and prints, per cell: how many seeds found a violation within the budget, the median and
+is documented redundant) and every planted defect of ``bench/defects/`` (× the flows it affects),
+runs the default search (all fault kinds, all invariants, ``-n 200``) with 20 search seeds and
+prints, per cell: how many seeds found a violation within the budget, the median and
 90th percentile of examples to the first failure (a miss counts as more than the budget), and
 examples per second. Targets: found by at least 19 of 20 seeds, median at most 40.
+
+Switches are searched on ``small-opening``; a defect on its own scenario (``Defect.scenario``: the
+built-in a user would pick for its mechanism, e.g. ``orchestrated-payments``), and every scenario
+other than ``small-opening`` that a defect names gets baseline cells of its own.
 
 Each cell runs in a subprocess (a planted defect's in a patched copy of the package), ``--jobs``
 at a time.
 
 Usage: python bench/search_power.py [--seeds 20] [--examples 200] [--jobs 2] [--only TEXT ...]
-                                    [--kind baseline|switch|defect] [--json FILE]
+                                    [--kind baseline|switch|defect] [--invariants ID,...] [--json FILE]
+
+``--invariants`` restricts every chosen cell's search to those invariants (default: all): for a
+scenario whose full design the default search already breaks, a defect cell then counts only the
+breaks the defect adds.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOWS = ("sync", "choreography")
+BASE = "small-opening"
 TARGET_FOUND, TARGET_MEDIAN = 19, 40
 
 
@@ -43,24 +52,30 @@ class Cell:
     kind: str  # "baseline" (the full design: nothing may be found), "switch" or "defect"
     name: str
     flow: str
+    scenario: str = BASE
 
     @property
     def label(self) -> str:
-        return f"{self.name.removeprefix('design.')} ({self.flow})"
+        where = "" if self.scenario == BASE or self.kind == "defect" else f" of {self.scenario}"
+        return f"{self.name.removeprefix('design.')}{where} ({self.flow})"
 
 
 def cells() -> list[Cell]:
     from concertsim.ablation import SAFEGUARDS
 
+    defects = _defects()
     found = [Cell("baseline", "full design", flow) for flow in FLOWS]
+    for scenario, flow in dict.fromkeys((d.scenario, f) for d in defects if d.scenario != BASE for f in d.flows):
+        found.append(Cell("baseline", "full design", flow, scenario))
     found += [Cell("switch", s.switch, flow) for s in SAFEGUARDS for flow in FLOWS if flow not in s.redundant_in]
-    for defect in _defects():
-        found += [Cell("defect", defect.id, flow) for flow in defect.flows]
+    for defect in defects:
+        found += [Cell("defect", defect.id, flow, defect.scenario) for flow in defect.flows]
     return found
 
 
 def _planted_defects() -> Any:
-    """The module ``bench/planted_defects.py`` (the catalogue and ``planted_copy``), or None."""
+    """The module ``bench/planted_defects.py`` (the runner, with the catalogue of
+    ``bench/defects/`` and ``planted_copy``), or None."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         import planted_defects
@@ -76,18 +91,22 @@ def _defects() -> tuple[Any, ...]:
     return tuple(catalogue.DEFECTS) if catalogue is not None else ()
 
 
-def search_cell(switch: str | None, flow: str, seeds: list[int], examples: int) -> list[dict[str, Any]]:
-    """In this process: the default search of the small opening in ``flow`` (with ``switch``
-    applied), once per seed; per seed the examples to the first failure (None: not found)."""
+def search_cell(
+    switch: str | None, flow: str, seeds: list[int], examples: int, scenario: str = BASE,
+    invariants: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """In this process: the default search of the built-in ``scenario`` in ``flow`` (with
+    ``switch`` applied), once per seed; per seed the examples to the first failure (None: not
+    found)."""
     from concertsim.ablation import ablated
     from concertsim.exploration import explore
-    from concertsim.strategies import small_base
+    from concertsim.scenarios.loader import load_builtin
 
-    design = ablated(small_base(), switch or "design.retries=3", flow)
+    design = ablated(load_builtin(scenario), switch or f"design.payment_flow={flow}", flow)
     rows = []
     for seed in seeds:
         started = time.perf_counter()
-        found = explore(design, examples=examples, seed=seed, shrink_budget=0)
+        found = explore(design, examples=examples, seed=seed, shrink_budget=0, invariants=invariants)
         rows.append({
             "seed": seed, "at": found.examples_to_failure, "examples": found.generated,
             "seconds": time.perf_counter() - started,
@@ -95,7 +114,7 @@ def search_cell(switch: str | None, flow: str, seeds: list[int], examples: int) 
     return rows
 
 
-def run_cell(cell: Cell, seeds: int, examples: int) -> list[dict[str, Any]]:
+def run_cell(cell: Cell, seeds: int, examples: int, invariants: str = "") -> list[dict[str, Any]]:
     """Run ``cell`` in a subprocess: the checkout for a switch, a planted copy for a defect."""
     planted: Any = nullcontext(ROOT)
     switch = "" if cell.kind == "baseline" else cell.name
@@ -106,7 +125,7 @@ def run_cell(cell: Cell, seeds: int, examples: int) -> list[dict[str, Any]]:
     with planted as package_root:
         env = {**os.environ, "PYTHONPATH": str(package_root)}
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", switch, cell.flow,
-                   str(seeds), str(examples)]
+                   str(seeds), str(examples), cell.scenario, invariants]
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{cell.label}: {done.stderr.strip().splitlines()[-1:]}")
@@ -143,11 +162,16 @@ def main() -> None:
     parser.add_argument("--kind", choices=("baseline", "switch", "defect"), default=None,
                         help="only the full design, only switches or only defects")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--worker", nargs=4, metavar=("SWITCH", "FLOW", "SEEDS", "EXAMPLES"), help=argparse.SUPPRESS)
+    parser.add_argument("--invariants", default="", metavar="ID,...",
+                        help="search for violations of these invariants only (default: all)")
+    parser.add_argument("--worker", nargs=6,
+                        metavar=("SWITCH", "FLOW", "SEEDS", "EXAMPLES", "SCENARIO", "INVARIANTS"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        switch, flow, seeds, examples = args.worker
-        print(json.dumps(search_cell(switch or None, flow, list(range(int(seeds))), int(examples))))
+        switch, flow, seeds, examples, scenario, invariants = args.worker
+        print(json.dumps(search_cell(switch or None, flow, list(range(int(seeds))), int(examples), scenario,
+                                     invariants.split(",") if invariants else None)))
         return
 
     chosen = [
@@ -155,13 +179,14 @@ def main() -> None:
         if (not args.only or any(o in c.label for o in args.only)) and args.kind in (None, c.kind)
     ]
     print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{args.seeds} seeds x {args.examples} examples per cell, {args.jobs} cells at a time")
+          f"{args.seeds} seeds x {args.examples} examples per cell, {args.jobs} cells at a time"
+          f"{'; invariants ' + args.invariants if args.invariants else ''}")
     print(f"| cell | kind | found within {args.examples} | median | p90 | examples/s | target |")
     print("|---|---|---:|---:|---:|---:|---|")
     results = []
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [(cell, pool.submit(run_cell, cell, args.seeds, args.examples)) for cell in chosen]
+        futures = [(cell, pool.submit(run_cell, cell, args.seeds, args.examples, args.invariants)) for cell in chosen]
         for cell, future in futures:
             summary = summarise(future.result(), args.examples)
             if cell.kind == "baseline":  # a catch elsewhere means something only if this finds nothing

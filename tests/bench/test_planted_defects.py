@@ -1,4 +1,5 @@
-"""The planted-defect catalogue (``bench/planted_defects.py``) stays plantable, and planting works.
+"""The planted-defect catalogue (``bench/defects/``, run by ``bench/planted_defects.py``) stays
+plantable, and planting works.
 
 The catalogue is checked against the checkout's sources, so a refactoring that moves a defect's
 snippet fails here, cheaply, rather than in a long benchmark run. One end-to-end test plants a
@@ -29,6 +30,22 @@ def test_each_defect_is_a_change_to_one_place_of_the_runtime_or_the_domain(defec
     assert defect.why.strip()
 
 
+@pytest.mark.parametrize("defect", DEFECTS, ids=[d.id for d in DEFECTS])
+def test_each_defect_names_a_built_in_scenario_and_a_witness_that_loads(defect) -> None:
+    from concertsim.scenarios.loader import builtin_names, load_builtin
+
+    assert defect.scenario in builtin_names(), defect.scenario
+    load_builtin(defect.scenario, defect.witness)
+    for flow in defect.flows:  # explore varies the scenario in each flow the defect names
+        load_builtin(defect.scenario, [f"design.payment_flow={flow}"])
+
+
+def test_each_mechanism_module_holds_its_own_defects() -> None:
+    mechanisms = planted_defects.MECHANISMS
+    assert [d for defects in mechanisms.values() for d in defects] == list(DEFECTS)
+    assert all(mechanisms.values()), "a mechanism without defects"
+
+
 def test_the_catalogue_is_large_and_its_ids_unique() -> None:
     ids = [d.id for d in DEFECTS]
     assert len(ids) >= 15
@@ -52,3 +69,14 @@ def test_a_planted_copy_is_what_a_subprocess_runs_and_it_behaves_differently() -
     assert seen["trace_sha256"] != clean["trace_sha256"]
     assert "queue-capacity" in seen["violated"] and not clean["violated"]
     assert (planted_defects.REPO / defect.path).read_text().count(defect.after) == 0, "checkout touched"
+
+
+def test_a_defect_of_a_newer_mechanism_is_witnessed_on_its_own_scenario() -> None:
+    defect = next(d for d in DEFECTS if d.id == "rabbitmq-nack-not-requeued")
+    assert defect.scenario == "rabbitmq-broker"
+    with planted_defects.pristine_copy() as clean_root:
+        clean = planted_defects.run_witness(clean_root, defect.witness, defect.scenario)
+    with planted_defects.planted_copy(defect) as root:
+        seen = planted_defects.run_witness(root, defect.witness, defect.scenario)
+    assert clean["violated"] == []
+    assert "no-lost-events" in seen["violated"]
