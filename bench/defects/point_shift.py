@@ -22,8 +22,8 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(
         id="shift-feed-echoes-replicated-writes",
         path="concertsim/sim/run/point_shift.py",
-        before="        if isinstance(tx, _ReplicaWrite):\n            return\n",
-        after="",
+        before="        if isinstance(tx, ReplicaWrite) or not self.capturing:\n",
+        after="        if not self.capturing:\n",
         flows=SYNC,
         why="A change feed that does not skip the writes it applied from the other store ships "
         "them back (the replication loop of two-way replication): batches echo between the "
