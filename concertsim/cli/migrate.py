@@ -58,8 +58,6 @@ from concertsim.migration import (
 from concertsim.reports.migration.console import print_migration_summary
 from concertsim.reports.migration.report import write_migration_report
 from concertsim.reports.results.staging import StagedOutput
-from concertsim.reports.migration.timeline_figure import MIGRATION_TIMELINE, migration_timeline_figure
-from concertsim.reports.plotting.base import figure_png
 from concertsim.sweep import GridRun
 
 __all__ = ["migrate_command"]
@@ -94,12 +92,6 @@ def _run_plan(plan: str | None, scenario: str | None, overrides: list[str] | Non
     try:
         with staged_results(out, inputs=given_files(scenario, plan)) as staged:
             outcome = run_and_write(resolved, staged, watch, check_determinism=False, trace_format="jsonl")
-            timeline = outcome.metrics.get("migration")
-            if timeline is not None and staged.output is not None:
-                figure = migration_timeline_figure(timeline, [f.model_dump(mode="json") for f in resolved.faults],
-                                                   outcome.result.phases.ended_at)
-                png = figure_png(figure)
-                staged.output.write_bytes_with(MIGRATION_TIMELINE, lambda out: out.write(png))
             staged.commit()
     except KeyboardInterrupt as error:
         raise interrupted(error, staged, watch.how_far()) from None

@@ -274,3 +274,21 @@ def test_ablate_says_which_cells_the_base_cannot_carry_instead_of_failing(tmp_pa
     assert done.exit_code == 0, done.output
     assert "not searched: migration.fence=false (sync): services.reservation.replicas > 1 needs design.topology" \
         in flat(done.stderr)
+
+
+def test_the_report_of_a_plan_shows_its_steps_and_its_timeline() -> None:
+    """The run report of a run that carried a migration plan lists each step as it happened and draws
+    the plan over time; a run without a plan shows neither."""
+    from concertsim.api import run
+    from concertsim.reports.document.markdown import to_markdown
+    from concertsim.reports.run.figures import run_figures
+    from concertsim.reports.run.report import run_blocks
+
+    planned = run("point-migration")
+    figures = run_figures(planned)
+    assert figures.named("migration-timeline") is not None
+    text = to_markdown(run_blocks(planned, figures.rendered))
+    assert "## Migration plan" in text and "| 120 s | 4 | cutover | done |" in text
+    plain = run("small-opening")
+    assert ("The migration plan over time", "no migration plan ran") in run_figures(plain).omitted
+    assert "## Migration plan" not in to_markdown(run_blocks(plain, []))

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
+from concertsim.metrics.migration_timeline import migration_timeline
+from concertsim.metrics.records import records_by_kind
+from concertsim.reports.migration.timeline_figure import MIGRATION_TIMELINE, migration_timeline_figure
 from concertsim.reports.run.event_figures import lost_events_figure
 from concertsim.reports.run.featured import featured, featured_saga
 from concertsim.reports.run.flow_figure import message_flow
@@ -52,7 +55,20 @@ class FigureSpec:
     draw: Callable[[RunResult], Figure | Omitted]
 
 
+def _migration_timeline(result: RunResult) -> Figure | Omitted:
+    """The migration plan of the run as a timeline, if one ran."""
+    timeline = migration_timeline(result, records_by_kind(result.trace))
+    if timeline is None:
+        return Omitted("no migration plan ran")
+    faults = [f.model_dump(mode="json") for f in result.scenario.faults]
+    return migration_timeline_figure(timeline, faults, result.phases.ended_at)
+
+
 RUN_FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(MIGRATION_TIMELINE.removesuffix(".png"), "The migration plan over time",
+               "The share of users on the new store as the plan moves them, each step where it happened, the "
+               "copy's batches each way, writes a fence refused and stray writes; fault windows shaded red.",
+               _migration_timeline),
     FigureSpec("lost-events", "Events lost, where they were lost",
                "Each cross is an event some subscriber never processed, on the lane of whoever lost it, at the "
                "moment it was lost; the faults active then are in the red lanes above.", lost_events_figure),

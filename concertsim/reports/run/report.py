@@ -19,7 +19,7 @@ from concertsim.reports.results.directory import OutputDir
 from concertsim.reports.run.service_metrics import service_metrics_blocks
 from concertsim.reports.document.fault_words import fault_blocks
 from concertsim.reports.document.writing import write_report
-from concertsim.reports.run.sections import figure_blocks, invariant_table, scenario_blocks
+from concertsim.reports.run.sections import figure_blocks, invariant_table, migration_blocks, scenario_blocks
 from concertsim.reports.run.unsold_seats import unsold_seats
 from concertsim.reports.run.violations import saga_blocks, sagas_explained, violation_blocks
 
@@ -178,6 +178,7 @@ def run_blocks(
         *scenario_blocks(scenario, result.seed),
         Heading(2, "Fault schedule"),
         *fault_blocks(scenario, "No faults: every service stayed up and every message arrived."),
+        *migration_blocks(outcome.metrics.get("migration")),
         Heading(2, "Invariants"),
         Paragraph("Each invariant is a promise of the design, checked on the run's records. A safety "
                   "invariant must hold at every moment, faults or not; a convergence invariant must hold "

@@ -6,6 +6,7 @@ the first screen of a failure report ``cause.py``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from concertsim.checks.base import Verdict as InvariantVerdict
 from concertsim.reports.document.blocks import (
@@ -158,3 +159,24 @@ def figure_blocks(
             Table(["figure", "why it is not drawn"], [[title, why] for title, why in omitted]),
         ]
     return blocks
+
+
+def migration_blocks(migration: dict[str, Any] | None) -> list[Block]:
+    """The migration plan the run carried (``metrics["migration"]``): its safeguards and what each
+    step did, in the order it happened; nothing when no plan ran."""
+    if migration is None:
+        return []
+    switches = ", ".join(f"{name} {migration[name]}" for name in ("capture", "acks", "verify", "catch_up", "fence")
+                         if name in migration)
+    rows = []
+    for step in migration.get("steps", []):
+        details = ", ".join(f"{k}={v}" for k, v in step.items()
+                            if k not in ("at", "step", "action", "outcome", "sample"))
+        rows.append([f"{step['at']:g} s", str(step["step"]), step["action"], step["outcome"], details or "-"])
+    return [
+        Heading(2, "Migration plan"),
+        Paragraph(f"The run moved {migration.get('service', 'point')} to its own store under the workload and the "
+                  f"faults ({switches}). Each step as it happened; the figure \"The migration plan over time\" "
+                  "draws it."),
+        Table(["at", "step", "action", "outcome", "details"], rows),
+    ]
