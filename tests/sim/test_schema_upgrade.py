@@ -168,3 +168,14 @@ def test_a_stream_upgrade_without_event_sourcing_is_not_applicable() -> None:
     outcome = point_upgraded("upcasting", "design.point_storage=state")
     assert "Point's accounts are not event-sourced" in outcome.not_applicable["events-read-as-written"]
     assert "Point's accounts are not event-sourced" in outcome.not_applicable["events-readable"]
+
+
+def test_a_skewed_clock_does_not_reorder_the_upgrade() -> None:
+    """The producer's clock runs 30 s fast; the plan still upgrades the consumers (5 s) before the
+    producer (10 s) in the world's time, so every v2 event finds a reader that can read it."""
+    from pathlib import Path
+
+    skewed = run(Path(__file__).parent / "cases" / "schema-upgrade-under-producer-clock-skew.yaml")
+    assert skewed.violated == []
+    written = [r for r in skewed.result.trace.of_kind("event.raised") if r.data.get("type") == "SeatReservedEvent"]
+    assert written and all(r.at >= 10.0 for r in written if r.data.get("version") == 2)

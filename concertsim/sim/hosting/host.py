@@ -417,7 +417,9 @@ class Host:
         rollout = self.world.scenario.schema_rollout()
         version = body = None
         if rollout is not None and rollout.shipped and rollout.event_type == payload.TYPE:
-            version = rollout.written_version(now)
+            # A deployment happens at a moment of the world, not of this host's clock: a skewed
+            # clock must not upgrade the producer before the consumers the plan upgrades first.
+            version = rollout.written_version(self.env.now)
             body = rollout.write(payload, version)
         return Event.wrap(
             payload,

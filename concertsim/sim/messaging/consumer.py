@@ -75,7 +75,7 @@ def _read_as_delivered(host: Host, group: str, event: Event, now: float) -> Even
     rollout = host.world.scenario.schema_rollout()
     if rollout is None or not rollout.shipped or rollout.event_type != event.type or event.body is None:
         return event
-    reads = rollout.reader_version(now)
+    reads = rollout.reader_version(host.env.now)  # the deployment's moment, not the host's skewed clock
     try:
         payload = rollout.read(event.body, event.version, reads)
     except UnreadableEvent as refused:
