@@ -292,3 +292,19 @@ def test_the_report_of_a_plan_shows_its_steps_and_its_timeline() -> None:
     plain = run("small-opening")
     assert ("The migration plan over time", "no migration plan ran") in run_figures(plain).omitted
     assert "## Migration plan" not in to_markdown(run_blocks(plain, []))
+
+
+def test_the_report_says_where_the_plan_stood_when_a_promise_broke() -> None:
+    from concertsim.api import run
+    from concertsim.reports.document.markdown import to_markdown
+    from concertsim.reports.run.report import run_blocks
+
+    lossy = run("small-opening", overrides=[
+        "design.topology=monolith",
+        "migration.steps=[{at: 0, action: copy}, {at: 10, action: shift, duration: 20}, {at: 35, action: cutover}]",
+        "migration.acks=false", "migration.verify=false",
+        "faults=[{at: 2, kind: drop, target: request, duration: 4, match: {message_type: point.replicate}}]",
+    ])
+    assert "migration-no-lost-write" in lossy.violated
+    text = to_markdown(run_blocks(lossy, []))
+    assert "| migration-no-lost-write | at the end | after step 2 (cutover, done) |" in text

@@ -178,7 +178,7 @@ def run_blocks(
         *scenario_blocks(scenario, result.seed),
         Heading(2, "Fault schedule"),
         *fault_blocks(scenario, "No faults: every service stayed up and every message arrived."),
-        *migration_blocks(outcome.metrics.get("migration")),
+        *migration_blocks(outcome.metrics.get("migration"), outcome.verdicts),
         Heading(2, "Invariants"),
         Paragraph("Each invariant is a promise of the design, checked on the run's records. A safety "
                   "invariant must hold at every moment, faults or not; a convergence invariant must hold "

@@ -161,9 +161,10 @@ def figure_blocks(
     return blocks
 
 
-def migration_blocks(migration: dict[str, Any] | None) -> list[Block]:
-    """The migration plan the run carried (``metrics["migration"]``): its safeguards and what each
-    step did, in the order it happened; nothing when no plan ran."""
+def migration_blocks(migration: dict[str, Any] | None, verdicts: Sequence[InvariantVerdict] = ()) -> list[Block]:
+    """The migration plan the run carried (``metrics["migration"]``): its safeguards, what each
+    step did, in the order it happened, and, for each broken promise, the step under way when it
+    first showed; nothing when no plan ran."""
     if migration is None:
         return []
     switches = ", ".join(f"{name} {migration[name]}" for name in ("capture", "acks", "verify", "catch_up", "fence")
@@ -179,4 +180,27 @@ def migration_blocks(migration: dict[str, Any] | None) -> list[Block]:
                   f"faults ({switches}). Each step as it happened; the figure \"The migration plan over time\" "
                   "draws it."),
         Table(["at", "step", "action", "outcome", "details"], rows),
+        *_broken_during(migration.get("steps", []), verdicts),
     ]
+
+
+def _broken_during(steps: Sequence[dict[str, Any]], verdicts: Sequence[InvariantVerdict]) -> list[Block]:
+    """Which step was under way when each broken promise first showed (the last step begun by then)."""
+    def named(step: dict[str, Any]) -> str:
+        return f"step {step['step']} ({step['action']}, {step['outcome']})"
+
+    rows = []
+    for verdict in verdicts:
+        if not verdict.violated:
+            continue
+        timed = [v.at for v in verdict.violations if v.at is not None]
+        if not timed:  # judged on the stores the run ended with
+            rows.append([verdict.invariant.id, "at the end", f"after {named(steps[-1])}" if steps else "-"])
+            continue
+        first = min(timed)
+        begun = [step for step in steps if step["at"] <= first]
+        rows.append([verdict.invariant.id, f"{first:g} s", named(begun[-1]) if begun else "before the plan began"])
+    if not rows:
+        return []
+    return [Paragraph("Where the plan stood when each broken promise first showed:"),
+            Table(["invariant", "first violation", "under way then"], rows)]
