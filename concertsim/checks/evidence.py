@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from concertsim.sim.infrastructure.trace import Trace
 from concertsim.sim.run.result import RunResult
 
-__all__ = ["TraceIndex", "trace_index", "seqs"]
+__all__ = ["TraceIndex", "trace_index", "seqs", "raised_per_party"]
 
 _CLIENT_END = ("client.ok", "client.fail", "client.unknown")
 _IN_PAYLOAD = ("reservation_id", "use_id", "user_id", "token_id")
@@ -101,3 +101,20 @@ def trace_index(result: RunResult) -> TraceIndex:
     if index is None or index.last != len(result.trace) - 1:
         index = _INDEXES[result.trace] = TraceIndex(result.trace)
     return index
+
+
+def raised_per_party(
+    result: RunResult, types: Iterable[str], *, parties: Iterable[str] | None = None, key: str = "reservation_id"
+) -> dict[str, dict[str, list[int]]]:
+    """The events of ``types`` raised (by one of ``parties``, if given), grouped by their payload's
+    ``key`` and then by the party that raised them: the sequence numbers of each. Events without the
+    key are left out. One payment that two stores served shows as two parties under its id."""
+    wanted, allowed = set(types), None if parties is None else set(parties)
+    grouped: dict[str, dict[str, list[int]]] = {}
+    for record in result.trace.of_kind("event.raised"):
+        if record.data["type"] not in wanted or (allowed is not None and record.party not in allowed):
+            continue
+        value = record.data["payload"].get(key)
+        if value is not None:
+            grouped.setdefault(value, {}).setdefault(record.party, []).append(record.seq)
+    return grouped

@@ -14,7 +14,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from concertsim.checks.base import Violation, invariant
-from concertsim.checks.evidence import seqs
+from concertsim.checks.evidence import raised_per_party, seqs
 from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT
 from concertsim.sim.infrastructure.storage import DELETED
 from concertsim.sim.run.point_migration import KEYED_TABLE, OWNERS_TABLE, WRITES_TABLE
@@ -173,12 +173,7 @@ def one_owner(result: RunResult) -> list[Violation]:
 def no_double_spend(result: RunResult) -> list[Violation]:
     if result.scenario.migration is None:
         return []
-    used: dict[str, dict[str, list[int]]] = {}
-    for record in result.trace.of_kind("event.raised"):
-        if record.data["type"] == "PointUsedEvent" and record.party in _STORES:
-            reservation = record.data["payload"].get("reservation_id")
-            if reservation is not None:
-                used.setdefault(reservation, {}).setdefault(record.party, []).append(record.seq)
+    used = raised_per_party(result, ("PointUsedEvent",), parties=_STORES)
     violations = [
         Violation(
             "migration-no-double-spend",

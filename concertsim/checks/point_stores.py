@@ -17,7 +17,7 @@ from typing import Any
 
 from concertsim.checks.applicability import point_shifted
 from concertsim.checks.base import Violation, invariant
-from concertsim.checks.evidence import seqs, trace_index
+from concertsim.checks.evidence import raised_per_party, seqs, trace_index
 from concertsim.sim.run.point_shift import POINT_TABLES, user_of
 from concertsim.sim.run.result import RunResult
 
@@ -68,11 +68,7 @@ def point_stores_agree(result: RunResult) -> list[Violation]:
 
 def _served_twice(result: RunResult) -> list[Violation]:
     """A payment whose points both Points moved: the router sent one payment down both paths."""
-    by_reservation: dict[str, dict[str, list[int]]] = {}
-    for record in result.trace.of_kind("event.raised"):
-        if record.data["type"] in _POINT_EVENTS and "reservation_id" in record.data["payload"]:
-            served = by_reservation.setdefault(record.data["payload"]["reservation_id"], {})
-            served.setdefault(record.party, []).append(record.seq)
+    by_reservation = raised_per_party(result, _POINT_EVENTS)
     return [
         Violation(
             "point-stores-agree",
