@@ -145,12 +145,16 @@ def fault_specs(
     reorder_within_partition: bool = False,
     focus: tuple[str, str | None] | None = None,
     crash_targets: Sequence[str] = _CRASH_TARGETS,
+    call_span: float = 1.0,
 ) -> FaultSpec:
     """One fault of one of ``kinds``, starting within ``horizon`` seconds; a crash strikes one of
     ``crash_targets``.
 
     A message fault strikes the ``focus`` message (a channel and a message type) three times in
-    four, and any channel and message type otherwise.
+    four, and any channel and message type otherwise. A duplicate comes at once, 2 s late, or
+    ``call_span`` late: the time a service's call keeps trying before it gives up (the base's
+    call timeout times its attempts), when a caller that timed out resends while the original is
+    still being served, so that the two copies end apart.
 
     A ``reorder`` of broker deliveries breaks the broker's own guarantee (order within a
     partition), which the design builds on; it is only drawn when ``reorder_within_partition``.
@@ -178,10 +182,12 @@ def fault_specs(
             params = {"seconds": draw(st.sampled_from([0.5, 2.0, 10.0, 30.0]))}
         elif kind == "reorder":
             params = {"window": draw(st.sampled_from([0.5, 5.0]))}
-        elif kind == "duplicate" and draw(st.booleans()):
+        elif kind == "duplicate":
             # A copy that comes seconds later (a mesh's or a client's resend) outlives what the
-            # original met: a failing commit, a timeout, a decline.
-            params = {"gap": 2.0}
+            # original met: a failing commit, a timeout, a decline; one that comes while the
+            # original is still served ends after it, each copy answering on its own.
+            gap = draw(st.sampled_from([None, 2.0, call_span]))
+            params = {} if gap is None else {"gap": gap}
     elif kind == "commit_failure":
         served_by = _server_of(focus)
         if served_by is not None and draw(st.integers(0, 3)) < 3:
@@ -215,24 +221,31 @@ def fault_schedules(
     crash_targets: Sequence[str] = _CRASH_TARGETS,
     hold_ttl: float = 20.0,
     extra_focus: Sequence[tuple[str, str | None]] = (),
+    call_span: float = 1.0,
+    answered_by_event: bool = False,
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
     faults of the enabled kinds only, its message faults aimed at the focus three times in four (so
     that several faults of one example meet on the same message: a lost reply and a duplicated
-    request of the same deduction, say). One example in four opens with :func:`server_trouble`
-    on the focus call, on the hold's scale (``hold_ttl``). ``extra_focus`` are messages of the
-    base's own mechanisms (a migration's copy), each as likely a focus as the deduction."""
+    request of the same deduction, say). One example in two opens with trouble on the focus
+    call, on the hold's scale (``hold_ttl``): :func:`server_trouble` or :func:`hung_call`. ``extra_focus`` are messages of the
+    base's own mechanisms (a migration's copy), each as likely a focus as the deduction.
+    ``call_span`` is how long the base's service calls keep trying (see :func:`fault_specs`);
+    ``answered_by_event``, whether its payments learn the deduction's outcome from an event
+    (see :func:`hung_call`)."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
     enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
     enabled.sort(key=FAULT_KINDS.index)
     focus = draw(st.sampled_from(_FOCUS_WEIGHTED + tuple(extra_focus) * 3))
     trouble: list[FaultSpec] = []
-    if max_faults >= 2 and draw(st.integers(0, 3)) == 0:
-        trouble = draw(server_trouble(kinds, horizon, focus, hold_ttl))
+    if max_faults >= 2 and draw(st.integers(0, 3)) < 2:
+        trouble = draw(server_trouble(kinds, horizon, focus, hold_ttl)
+                       | hung_call(kinds, horizon, focus, hold_ttl, call_span, answered_by_event))
     faults = draw(
         st.lists(
-            fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus, crash_targets),
+            fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus, crash_targets,
+                        call_span),
             min_size=max(0, min(min_faults, max_faults) - len(trouble)), max_size=max_faults - len(trouble),
         )
     )
@@ -285,6 +298,51 @@ def server_trouble(
     return [failing, late]
 
 
+_CALLER_OF: dict[str, str] = {
+    callee: caller for module in SERVICE_MODULES.values() for caller, callees in module.CALLS.items()
+    for callee in callees
+}
+"""A service endpoint -> the endpoint whose handler calls it (``point.use`` -> ``reservation.pay``)."""
+
+
+@st.composite
+def hung_call(
+    draw: st.DrawFn,
+    kinds: Sequence[str],
+    horizon: float,
+    focus: tuple[str, str | None],
+    hold_ttl: float,
+    call_span: float,
+    answered_by_event: bool = False,
+) -> list[FaultSpec]:
+    """Two faults that meet on one call and the call that made it, as a retry storm does: the
+    call hangs (its requests or its replies are lost, so every attempt times out and its effect is
+    in doubt) for one and a half or two holds, and from the same moment its caller's requests are
+    copied ``call_span`` late: the resend of a client that timed out, arriving while the first
+    request is still being served, so that the two copies give up and answer apart. The call is
+    the focus if the focus is a call that a service makes, else Point's ``point.use``; nothing if
+    ``kinds`` lacks lost or copied messages.
+
+    ``answered_by_event``: the payment learns the deduction's outcome from Point's PointUsedEvent
+    (the choreography flow), not from the call's reply; the deduction hangs there by that event's
+    deliveries being held back one or two holds (a ``delay``, if ``kinds`` has it)."""
+    if "drop" not in kinds or "duplicate" not in kinds or (answered_by_event and "delay" not in kinds):
+        return []
+    call = focus[1] if focus[0] in ("request", "reply") and focus[1] in _CALLER_OF else "point.use"
+    at = draw(_tenths(0, horizon))
+    duration = draw(st.sampled_from([1.5 * hold_ttl, 2 * hold_ttl]))
+    if answered_by_event and call == "point.use":
+        hanging = FaultSpec(at=at, kind="delay", target="delivery", duration=duration,
+                            match=MessageFilter(message_type="PointUsedEvent"),
+                            params={"seconds": draw(st.sampled_from([hold_ttl, 2 * hold_ttl]))})
+    else:
+        hanging = FaultSpec(at=at, kind="drop", target=draw(st.sampled_from(["request", "reply"])),
+                            duration=duration, match=MessageFilter(message_type=call))
+    resent = FaultSpec(at=at, kind="duplicate", target="request", duration=duration,
+                       match=MessageFilter(message_type=_CALLER_OF[call]), params={"gap": call_span})
+    return [hanging, resent]
+
+
 @st.composite
 def workloads(draw: st.DrawFn, max_users: int = 30, hold_ttl: float | None = None) -> dict[str, Any]:
     """A small workload (as scenario fields) that shrinks towards fewer users and less variety.
@@ -326,13 +384,22 @@ def scenarios(
     faults = draw(
         fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition,
                         crash_targets=crash_targets_of(base), hold_ttl=base.rules.hold_ttl,
-                        extra_focus=_MIGRATION_COPY if base.migration is not None else ())
+                        extra_focus=_MIGRATION_COPY if base.migration is not None else (),
+                        call_span=call_span_of(base),
+                        answered_by_event=base.design.payment_flow == "choreography")
     )
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}
     data["faults"] = [f.model_dump() for f in faults]
     data["seed"] = seed
     return Scenario.model_validate(data)
+
+
+def call_span_of(base: Scenario) -> float:
+    """How long one of ``base``'s service-to-service calls keeps trying before it gives up: the
+    call timeout times its attempts (the backoff between them left out), rounded to the 0.1 s grid."""
+    network = base.network
+    return round(network.call_timeout * (network.call_retries + 1), 1) or 0.1
 
 
 def crash_targets_of(base: Scenario) -> tuple[str, ...]:

@@ -1,12 +1,22 @@
 """What the search draws: partitions in every direction, at least one fault per example, a server's
-trouble on the hold's scale, and buyers who pay at the end of their hold."""
+trouble and a hung call on the hold's scale, copies that overlap their original, and buyers who pay
+at the end of their hold."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 
 from concertsim.scenarios.schema import FaultSpec, Scenario
-from concertsim.strategies import _PARTITIONS, FAULT_KINDS, scenarios, server_trouble, small_base
+from concertsim.strategies import (
+    _PARTITIONS,
+    FAULT_KINDS,
+    call_span_of,
+    fault_specs,
+    hung_call,
+    scenarios,
+    server_trouble,
+    small_base,
+)
 
 
 def test_partitions_are_drawn_one_way_in_both_directions() -> None:
@@ -47,6 +57,61 @@ def test_server_trouble_aims_at_the_focus_call(faults: list[FaultSpec]) -> None:
 @given(server_trouble(("crash", "delay"), 30.0, ("reply", "point.use"), hold_ttl=20.0))
 def test_server_trouble_needs_failing_commits_and_late_messages(faults: list[FaultSpec]) -> None:
     assert faults == []
+
+
+@settings(max_examples=40, derandomize=True)
+@given(hung_call(FAULT_KINDS, 30.0, ("request", "point.use"), hold_ttl=20.0, call_span=1.0))
+def test_a_hung_call_loses_the_deduction_while_the_payment_is_resent_before_it_gives_up(
+    faults: list[FaultSpec],
+) -> None:
+    hanging, resent = faults
+    assert hanging.kind == "drop" and hanging.target in ("request", "reply")
+    assert hanging.match is not None and hanging.match.message_type == "point.use"
+    assert (hanging.match.skip, hanging.match.count, hanging.match.rate) == (0, None, 1.0)  # every attempt
+    assert hanging.duration >= 1.5 * 20.0
+    assert resent.kind == "duplicate" and resent.target == "request"
+    assert resent.match is not None and resent.match.message_type == "reservation.pay"  # point.use's caller
+    assert resent.params == {"gap": 1.0} and (resent.at, resent.duration) == (hanging.at, hanging.duration)
+
+
+@settings(max_examples=10, derandomize=True)
+@given(hung_call(FAULT_KINDS, 30.0, ("delivery", "PointUsedEvent"), hold_ttl=20.0, call_span=1.0))
+def test_a_hung_call_away_from_a_service_call_hangs_the_deduction(faults: list[FaultSpec]) -> None:
+    assert [f.match.message_type for f in faults if f.match is not None] == ["point.use", "reservation.pay"]
+
+
+@settings(max_examples=20, derandomize=True)
+@given(hung_call(FAULT_KINDS, 30.0, ("reply", "point.use"), hold_ttl=20.0, call_span=1.0, answered_by_event=True))
+def test_a_hung_call_answered_by_an_event_holds_that_event_back_on_the_holds_scale(faults: list[FaultSpec]) -> None:
+    held_back, resent = faults
+    assert (held_back.kind, held_back.target) == ("delay", "delivery")
+    assert held_back.match is not None and held_back.match.message_type == "PointUsedEvent"
+    assert held_back.params["seconds"] >= 20.0  # the payment's answer comes after its hold
+    assert resent.match is not None and resent.match.message_type == "reservation.pay"
+
+
+@settings(max_examples=10, derandomize=True)
+@given(hung_call(("crash", "drop"), 30.0, ("reply", "point.use"), hold_ttl=20.0, call_span=1.0))
+def test_a_hung_call_needs_lost_and_copied_messages(faults: list[FaultSpec]) -> None:
+    assert faults == []
+
+
+def test_a_calls_span_is_its_timeout_times_its_attempts() -> None:
+    assert call_span_of(small_base()) == 1.0  # 0.5 s x (1 retry + 1)
+
+
+_GAPS: set[float | None] = set()
+
+
+@settings(max_examples=150, derandomize=True, database=None)
+@given(fault_specs(("duplicate",), call_span=0.7))
+def _draw_duplicates(fault: FaultSpec) -> None:
+    _GAPS.add(fault.params.get("gap"))
+
+
+def test_a_duplicate_comes_at_once_seconds_late_or_while_the_original_is_served() -> None:
+    _draw_duplicates()
+    assert _GAPS == {None, 2.0, 0.7}
 
 
 _THINK_TIMES: list[tuple[str, float | None, float | None]] = []
