@@ -277,14 +277,15 @@ class ExploreResult:
 
 
 def run_explore(
-    root: Path, flow: str, examples: int, seed: int, scenario: str = WITNESS_BASE
+    root: Path, flow: str, examples: int, seed: int, scenario: str = WITNESS_BASE, settings: Sequence[str] = ()
 ) -> ExploreResult:
-    """Run ``concertsim explore SCENARIO --set design.payment_flow=FLOW -n EXAMPLES --seed SEED
-    --json`` with the package in ``root``."""
+    """Run ``concertsim explore SCENARIO --set SETTING ... --set design.payment_flow=FLOW
+    -n EXAMPLES --seed SEED --json`` with the package in ``root``."""
+    sets = [part for setting in settings for part in ("--set", setting)]
     with tempfile.TemporaryDirectory(prefix="concertsim-explore-") as out:
         started = time.perf_counter()
         completed = subprocess.run(
-            [sys.executable, "-c", _CLI, "explore", scenario, "--set", f"design.payment_flow={flow}",
+            [sys.executable, "-c", _CLI, "explore", scenario, *sets, "--set", f"design.payment_flow={flow}",
              "-n", str(examples), "--seed", str(seed), "--json", "--out", str(Path(out) / "result")],
             cwd=root, env=subprocess_env(root), capture_output=True, text=True, check=False,
         )
@@ -362,11 +363,12 @@ def evaluate(
         context = planted_copy(defect, revision)
     with context as root:
         if defect is not None:
-            key = (defect.scenario, defect.witness)
+            overrides = WITNESSES[defect.id]
+            key = (defect.scenario, overrides)
             if key not in baselines:
                 with pristine_copy(revision) as clean:
-                    baselines[key] = run_witness(clean, defect.witness, defect.scenario)
-            clean, seen = baselines[key], run_witness(root, defect.witness, defect.scenario)
+                    baselines[key] = run_witness(clean, overrides, defect.scenario)
+            clean, seen = baselines[key], run_witness(root, overrides, defect.scenario)
             result.witness = WitnessResult(
                 seen["trace_sha256"] != clean["trace_sha256"], clean["violated"], seen["violated"],
                 clean["observed"], seen["observed"],
@@ -375,7 +377,8 @@ def evaluate(
             return result
         result.suite = run_property_suite(root)
         result.explore = [
-            run_explore(root, flow, examples, seed, result.scenario) for flow in result.flows
+            run_explore(root, flow, examples, seed, result.scenario, defect.settings if defect else ())
+            for flow in result.flows
         ]
     return result
 

@@ -53,6 +53,8 @@ class Cell:
     name: str
     flow: str
     scenario: str = BASE
+    settings: tuple[str, ...] = ()
+    """Overrides of ``scenario`` a defect's mechanism needs (``Defect.settings``)."""
 
     @property
     def label(self) -> str:
@@ -67,9 +69,14 @@ def cells() -> list[Cell]:
     found = [Cell("baseline", "full design", flow) for flow in FLOWS]
     for scenario, flow in dict.fromkeys((d.scenario, f) for d in defects if d.scenario != BASE for f in d.flows):
         found.append(Cell("baseline", "full design", flow, scenario))
-    found += [Cell("switch", s.switch, flow) for s in SAFEGUARDS for flow in FLOWS if flow not in s.redundant_in]
+    for scenario, settings, flow in dict.fromkeys(
+        (d.scenario, d.settings, f) for d in defects if d.settings for f in d.flows
+    ):
+        found.append(Cell("baseline", f"full design, {', '.join(settings)}", flow, scenario, settings))
+    found += [Cell("switch", s.switch, flow, BASE, s.setting) for s in SAFEGUARDS for flow in FLOWS
+              if flow not in s.redundant_in and s.applies_to(flow)]
     for defect in defects:
-        found += [Cell("defect", defect.id, flow, defect.scenario) for flow in defect.flows]
+        found += [Cell("defect", defect.id, flow, defect.scenario, defect.settings) for flow in defect.flows]
     return found
 
 
@@ -93,16 +100,16 @@ def _defects() -> tuple[Any, ...]:
 
 def search_cell(
     switch: str | None, flow: str, seeds: list[int], examples: int, scenario: str = BASE,
-    invariants: list[str] | None = None,
+    invariants: list[str] | None = None, settings: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """In this process: the default search of the built-in ``scenario`` in ``flow`` (with
-    ``switch`` applied), once per seed; per seed the examples to the first failure (None: not
-    found)."""
+    ``settings`` and ``switch`` applied), once per seed; per seed the examples to the first
+    failure (None: not found)."""
     from concertsim.ablation import ablated
     from concertsim.exploration import explore
     from concertsim.scenarios.loader import load_builtin
 
-    design = ablated(load_builtin(scenario), switch or f"design.payment_flow={flow}", flow)
+    design = ablated(load_builtin(scenario), switch or f"design.payment_flow={flow}", flow, settings)
     rows = []
     for seed in seeds:
         started = time.perf_counter()
@@ -125,7 +132,7 @@ def run_cell(cell: Cell, seeds: int, examples: int, invariants: str = "") -> lis
     with planted as package_root:
         env = {**os.environ, "PYTHONPATH": str(package_root)}
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", switch, cell.flow,
-                   str(seeds), str(examples), cell.scenario, invariants]
+                   str(seeds), str(examples), cell.scenario, invariants, json.dumps(list(cell.settings))]
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{cell.label}: {done.stderr.strip().splitlines()[-1:]}")
@@ -164,14 +171,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--invariants", default="", metavar="ID,...",
                         help="search for violations of these invariants only (default: all)")
-    parser.add_argument("--worker", nargs=6,
-                        metavar=("SWITCH", "FLOW", "SEEDS", "EXAMPLES", "SCENARIO", "INVARIANTS"),
+    parser.add_argument("--worker", nargs=7,
+                        metavar=("SWITCH", "FLOW", "SEEDS", "EXAMPLES", "SCENARIO", "INVARIANTS", "SETTINGS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        switch, flow, seeds, examples, scenario, invariants = args.worker
+        switch, flow, seeds, examples, scenario, invariants, settings = args.worker
         print(json.dumps(search_cell(switch or None, flow, list(range(int(seeds))), int(examples), scenario,
-                                     invariants.split(",") if invariants else None)))
+                                     invariants.split(",") if invariants else None, tuple(json.loads(settings)))))
         return
 
     chosen = [

@@ -41,6 +41,9 @@ class Safeguard:
         return not self.flows or flow in self.flows
 
 
+_IN_ORDER_QUEUES = ("broker.kind=rabbitmq", "broker.single_active_consumer=true", "broker.retry_in_place=true")
+"""A RabbitMQ-like broker set to keep each key's order (the built-in ``rabbitmq-broker``)."""
+
 SAFEGUARDS: tuple[Safeguard, ...] = (
     Safeguard(
         "design.publish=dual_write", ("no-lost-events", "seat-view-converges", "data-platform-exactly-once"),
@@ -114,6 +117,24 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         # Two replicas, a session shorter than the drawn pauses, and calls that wait long enough
         # (2 s) for a pause to catch a driver between its deduction and its step.
         setting=("services.reservation.replicas=2", "broker.session_timeout=10", "network.call_timeout=2"),
+    ),
+    # A RabbitMQ-like broker keeps a seat's events in order only with both of these on (the built-in
+    # rabbitmq-broker): each row switches one off with the other on.
+    Safeguard(
+        "broker.single_active_consumer=false", ("seat-view-converges",),
+        ("drop", "crash"),
+        "Competing consumers of one queue each take the next message, so a seat's event redelivered "
+        "after its channel closed is handled after the seat's later event; with a single active "
+        "consumer the others stand by.", "4.2.3, 8",
+        setting=_IN_ORDER_QUEUES,
+    ),
+    Safeguard(
+        "broker.retry_in_place=false", ("seat-view-converges",),
+        ("commit_failure",),
+        "A failed handling nacked into the queue's delay queue comes back behind the messages that "
+        "followed it, so a seat's event that failed once is applied after the seat's next one; "
+        "retried in place it holds the queue back instead.", "4.2.3, 8",
+        setting=_IN_ORDER_QUEUES,
     ),
     Safeguard(
         "design.schema_compatibility=none", ("events-readable",),

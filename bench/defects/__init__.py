@@ -51,8 +51,9 @@ MECHANISMS = {
 
 DEFECTS: tuple[Defect, ...] = tuple(d for defects in MECHANISMS.values() for d in defects)
 
-WITNESSES: dict[str, tuple[str, ...]] = {d.id: d.witness for d in DEFECTS}
-"""Defect id -> its witness overrides (the same as ``Defect.witness``)."""
+WITNESSES: dict[str, tuple[str, ...]] = {d.id: (*d.settings, *d.witness) for d in DEFECTS}
+"""Defect id -> the overrides of its scenario its witness runs with: ``Defect.settings``, then
+``Defect.witness``."""
 
 
 def by_mechanism(defect_id: str) -> str:

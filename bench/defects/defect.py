@@ -32,7 +32,7 @@ class Defect:
 
     ``scenario`` is the built-in scenario a user would pick to exercise the defect's mechanism:
     its witness runs on it and the search-power benchmark explores it. ``witness`` holds the
-    ``--set`` overrides of ``scenario`` under which the planted copy behaves differently from a
+    ``--set`` overrides of ``scenario`` (after ``settings``) under which the planted copy behaves differently from a
     clean copy: a different trace, or different verdicts (for state the trace does not show, such
     as the ranking). Evidence that the defect changes behaviour, not a claim about whether the
     verifier finds it."""
@@ -45,3 +45,7 @@ class Defect:
     why: str
     witness: tuple[str, ...] = ()
     scenario: str = "small-opening"
+    settings: tuple[str, ...] = ()
+    """``--set`` overrides of ``scenario`` that switch the defect's mechanism on where the built-in
+    leaves it off (a RabbitMQ consumer's delay-queue retries, say), applied to the witness and to
+    every search of the defect."""

@@ -35,9 +35,9 @@ def test_each_defect_names_a_built_in_scenario_and_a_witness_that_loads(defect) 
     from concertsim.scenarios.loader import builtin_names, load_builtin
 
     assert defect.scenario in builtin_names(), defect.scenario
-    load_builtin(defect.scenario, defect.witness)
+    load_builtin(defect.scenario, [*defect.settings, *defect.witness])
     for flow in defect.flows:  # explore varies the scenario in each flow the defect names
-        load_builtin(defect.scenario, [f"design.payment_flow={flow}"])
+        load_builtin(defect.scenario, [*defect.settings, f"design.payment_flow={flow}"])
 
 
 def test_each_mechanism_module_holds_its_own_defects() -> None:
@@ -74,9 +74,10 @@ def test_a_planted_copy_is_what_a_subprocess_runs_and_it_behaves_differently() -
 def test_a_defect_of_a_newer_mechanism_is_witnessed_on_its_own_scenario() -> None:
     defect = next(d for d in DEFECTS if d.id == "rabbitmq-nack-not-requeued")
     assert defect.scenario == "rabbitmq-broker"
+    assert planted_defects.WITNESSES[defect.id] == ("broker.retry_in_place=false",)  # the nacks it needs
     with planted_defects.pristine_copy() as clean_root:
-        clean = planted_defects.run_witness(clean_root, defect.witness, defect.scenario)
+        clean = planted_defects.run_witness(clean_root, planted_defects.WITNESSES[defect.id], defect.scenario)
     with planted_defects.planted_copy(defect) as root:
-        seen = planted_defects.run_witness(root, defect.witness, defect.scenario)
+        seen = planted_defects.run_witness(root, planted_defects.WITNESSES[defect.id], defect.scenario)
     assert clean["violated"] == []
     assert "no-lost-events" in seen["violated"]

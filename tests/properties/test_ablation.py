@@ -48,11 +48,11 @@ def test_exploration_finds_what_each_safeguard_protects(safeguard: Safeguard, fl
     replay = run_scenario(found.counterexample)
     assert replay.trace_sha256 == found.counterexample.expect.trace_sha256
 
-    # The safeguard back on: the default design, or, for a migration's safeguard, the same plan
-    # with it on (the plan's other settings as the cell had them).
-    on = ablated(small_base(), "design.retries=3", flow, safeguard.setting if safeguard.switch.startswith("migration.") else ())
+    # The safeguard back on: the cell's settings without its switch (the default design, a
+    # migration plan or a broker with the safeguard on, the other settings as the cell had them).
+    on = ablated(small_base(), "design.retries=3", flow, safeguard.setting)
     restored = found.counterexample.model_copy(
-        update={"design": on.design, "migration": on.migration, "expect": None}
+        update={"design": on.design, "migration": on.migration, "broker": on.broker, "expect": None}
     )
     assert not any(v.violated for v in check_run(run_scenario(restored))), "fails with the safeguard on too"
 

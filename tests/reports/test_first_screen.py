@@ -83,12 +83,17 @@ def test_each_value_of_a_choice_has_its_own_words() -> None:
 
 def test_the_switches_exist_for_what_the_ablation_says_they_protect() -> None:
     """Every design switch the ablation turns off is explained by the report; a migration's
-    safeguards are fields of its plan (``migration.*``), reported with the plan."""
+    safeguards are fields of its plan (``migration.*``), reported with the plan, and a broker's
+    (``broker.*``) are its settings, reported with its deliveries."""
+    from concertsim.scenarios.infrastructure import BrokerSpec
     from concertsim.scenarios.migration_plan import MigrationPlan
 
     for safeguard in SAFEGUARDS:
         if safeguard.switch.startswith("migration."):
             assert safeguard.switch.removeprefix("migration.").split("=")[0] in MigrationPlan.model_fields
+            continue
+        if safeguard.switch.startswith("broker."):
+            assert safeguard.switch.removeprefix("broker.").split("=")[0] in BrokerSpec.model_fields
             continue
         field, value = safeguard.switch.removeprefix("design.").split("=")
         switch = next(s for s in SWITCHES if s.field == field)

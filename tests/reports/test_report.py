@@ -338,7 +338,18 @@ def test_an_ablation_report_shows_the_matrix_and_why_each_safeguard_exists(
     for safeguard in (expiry, dedup, redundant):
         assert f"{safeguard.why} (design section {safeguard.seed_section})" in markdown
     assert f"Documented redundant in the choreography flow: {redundant.redundancy}" in markdown
+    assert "| seats-released-on-expiry, sagas-terminate | crash | the base as it is |" in markdown
     assert '<span class="ok">✔ caught' in page and '<td class="bad">✘ not caught' in page
+
+
+def test_an_ablation_report_says_what_a_safeguards_search_set_beside_its_switch(
+    failing: RunOutcome, tmp_path: Path
+) -> None:
+    in_order = next(s for s in SAFEGUARDS if s.switch == "broker.retry_in_place=false")
+    write_ablation_report(OutputDir(tmp_path).prepare(), [AblationRow(in_order, "sync", exploration_with(failing, {}))])
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert ("| seat-view-converges | commit_failure | broker.kind=rabbitmq, broker.single_active_consumer=true, "
+            "broker.retry_in_place=true |") in markdown
 
 
 def test_an_output_directory_of_other_files_is_refused(tmp_path: Path) -> None:

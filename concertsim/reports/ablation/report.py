@@ -136,8 +136,9 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
         blocks += [
             Heading(3, safeguard.switch),
             Paragraph(f"{safeguard.why} (design section {safeguard.seed_section})"),
-            Table(["protects", "fault kinds searched"],
-                  [[", ".join(safeguard.protects), ", ".join(safeguard.kinds)]]),
+            Table(["protects", "fault kinds searched", "searched with"],
+                  [[", ".join(safeguard.protects), ", ".join(safeguard.kinds),
+                    ", ".join(safeguard.setting) or "the base as it is"]]),
         ]
         if safeguard.redundant_in:
             blocks.append(Paragraph(f"Documented redundant in the {', '.join(safeguard.redundant_in)} flow: "
