@@ -72,7 +72,7 @@ def cells() -> list[Cell]:
     for scenario, settings, flow in dict.fromkeys(
         (d.scenario, d.settings, f) for d in defects if d.settings for f in d.flows
     ):
-        found.append(Cell("baseline", f"full design, {', '.join(settings)}", flow, scenario, settings))
+        found.append(Cell("baseline", f"design with {', '.join(settings)}", flow, scenario, settings))
     found += [Cell("switch", s.switch, flow, BASE, s.setting) for s in SAFEGUARDS for flow in FLOWS
               if flow not in s.redundant_in and s.applies_to(flow)]
     for defect in defects:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
+from concertsim.scenarios.loader import load_builtin
 from concertsim.scenarios.schema import FaultSpec, Scenario
 from concertsim.strategies import (
     _PARTITIONS,
@@ -16,6 +17,7 @@ from concertsim.strategies import (
     scenarios,
     server_trouble,
     small_base,
+    storage_settings,
 )
 
 
@@ -152,3 +154,23 @@ _REPLICATE_SEEN: set[str | None] = set()
 def test_the_copy_of_a_migration_was_aimed_at() -> None:
     test_a_base_with_a_migration_plan_may_aim_at_its_copy()
     assert "point.replicate" in _REPLICATE_SEEN
+
+
+_SNAPSHOTS: set[object] = set()
+
+
+@settings(max_examples=40, derandomize=True, database=None)
+@given(storage_settings(load_builtin("event-sourced-point")))
+def _draw_snapshot_intervals(storage: dict[str, object]) -> None:
+    _SNAPSHOTS.add(storage.get("point_snapshot_every"))
+
+
+def test_event_sourced_accounts_are_searched_with_a_snapshot_after_every_event_too() -> None:
+    _draw_snapshot_intervals()
+    assert _SNAPSHOTS == {None, 1}  # the base's interval (2), or after every event
+
+
+@settings(max_examples=10, derandomize=True, database=None)
+@given(storage_settings(small_base()))
+def test_a_base_without_event_sourcing_varies_no_storage(storage: dict[str, object]) -> None:
+    assert storage == {}
