@@ -126,6 +126,53 @@ def test_the_timeline_is_in_the_metrics_and_absent_without_a_plan() -> None:
     assert compute_metrics(run_scenario(small_scenario()))["migration"] is None
 
 
+def test_the_timeline_follows_the_copys_lag_behind_the_commit_log_from_the_trace() -> None:
+    """Each commit captured from a store's log is recorded, so the lag (captured, not yet applied
+    by the other store) can be read: it grows while the copy's requests are lost and drains after."""
+    result = migrated(RAMP, copy_lost(2, 10))
+    lag = compute_metrics(result)["migration"]["lag"]["point->point_new"]
+    assert max(behind for at, behind in lag if 2 <= at < 12) >= 3  # commits pile up while the copy is lost
+    assert lag[-1][1] == 0
+    captured = [r for r in result.trace.of_kind("point.captured") if r.party == "point"]
+    assert [r.data["through"] for r in captured] == list(range(1, len(captured) + 1))
+    assert compute_metrics(migrated(RAMP, copy_lost(2, 10)))["migration"]["lag"] == {
+        direction: [list(point) for point in series] for direction, series in
+        compute_metrics(result)["migration"]["lag"].items()}  # read from the trace alone: the same each run
+
+
+def test_the_timeline_splits_client_latency_and_errors_by_the_store_that_served_them() -> None:
+    result = migrated(EARLY_RAMP, copy_lost(2, 10) + CHARGE_REPLIES_LOST, catch_up=False)
+    timeline = compute_metrics(result)["migration"]
+    operations, width = timeline["operations"], timeline["bin_seconds"]
+    assert sum(sum(series["ops"]) for series in operations.values()) == len(result.history)
+    errors = sum(1 for op in result.history if op.outcome in ("fail", "unknown"))
+    assert errors and sum(sum(s["failed"]) + sum(s["unknown"]) for s in operations.values()) == errors
+    new = operations["point_new"]
+    first_new = next(index for index, ops in enumerate(new["ops"]) if ops)
+    assert first_new * width <= min(at for at, _ in timeline["moved"])  # by when they began, retried after the move
+    assert any(value is not None for value in new["p95_ms"]) and any(operations["point"]["ops"])
+    calls = timeline["point_calls"]
+    assert sum(calls["point_new"]) and len(calls["point"]) == len(new["ops"])
+    json.dumps(timeline, allow_nan=False)
+
+
+def test_the_timeline_figure_draws_lag_latency_and_errors_and_leaves_out_what_has_nothing_to_show() -> None:
+    from concertsim.metrics.migration_timeline import migration_timeline
+    from concertsim.metrics.records import records_by_kind
+    from concertsim.reports.migration.timeline_figure import migration_timeline_figure
+
+    def panels(result: RunResult) -> list[str]:
+        timeline = migration_timeline(result, records_by_kind(result.trace))
+        return [axes.get_ylabel().replace("\n", " ") for axes in migration_timeline_figure(result, timeline).axes]
+
+    troubled = panels(migrated(EARLY_RAMP, copy_lost(2, 10) + CHARGE_REPLIES_LOST, catch_up=False))
+    assert troubled == ["faults", "plan", "share (%)", "copy lag (commits)", "p95 latency (ms)",
+                        "errors (operations)"]
+    calm = panels(migrated(RAMP, []))
+    assert calm == ["plan", "share (%)", "copy lag (commits)", "p95 latency (ms)"]
+    assert panels(migrated(BIG_BANG, []))[-1] == "writes"  # the fence refused the old store's writes
+
+
 def test_without_a_plan_the_migration_invariants_are_not_applicable() -> None:
     verdicts = {v.invariant.id: v for v in check_run(run_scenario(small_scenario()))}
     for name in MIGRATION_CHECKS:

@@ -21,7 +21,8 @@
 - **rollback** fences the new store, waits for its changes to reach the old store, and moves
   every user back; the old store's changes are captured again.
 
-Records: ``migration.step`` (each step's outcome), ``migration.moved`` (a user's move and the
+Records: ``migration.step`` (each step's outcome), ``point.captured`` (a commit entered a store's
+change feed: the feed's length) beside ``point.replicated`` (the other store applied it), ``migration.moved`` (a user's move and the
 changes of theirs the copy had not shipped yet), ``migration.verified``, ``migration.refused`` (a write a fence refused), ``migration.write``
 (a store committed a user's write it did not own), ``migration.read`` (the version of a user's
 account a Point operation answered from: how many ledger entries the store held for the user).
@@ -152,6 +153,7 @@ class PointMigration:
         self.backward = feed(self.env, self.new, OLD_POINT)
         for f in (self.forward, self.backward):
             f.capturing = False
+            f.traced = True
 
     @classmethod
     def install(cls, system: System, plan: MigrationPlan) -> PointMigration:

@@ -91,6 +91,9 @@ class ChangeFeed:
         self.grew = env.event()
         self.capturing = True
         """Whether commits are captured (a migration stops capturing the old store at cutover)."""
+        self.traced = False
+        """Whether each capture is recorded (``point.captured``: the log position it reached), so
+        that the copy's lag behind the commit log can be read from the trace."""
 
     def capture(self, tx: Transaction) -> None:
         """The database's commit listener: keep the Point rows ``tx`` wrote, as committed."""
@@ -101,6 +104,9 @@ class ChangeFeed:
         if not changes:
             return
         self.entries.append((len(self.entries) + 1, changes))
+        if self.traced:
+            self.source.world.record("point.captured", self.source.name, None, target=self.target,
+                                     through=len(self.entries))
         if not self.grew.triggered:
             self.grew.succeed()
 
