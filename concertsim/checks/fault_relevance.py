@@ -19,7 +19,10 @@ have affected it only if all three of these meet:
   endpoint the operation calls; a publish or acknowledgement of an event from the topic of an
   event it waits for (a relay publishes its outbox in order, so one held-up event holds up the
   ones behind it); a delivery or offset commit to a group it waits for, from such a topic (a
-  partition is consumed in order). A message fault that struck nothing affected nothing.
+  partition is consumed in order). A message fault that struck nothing affected nothing. A strike
+  on a migration's copy (``point.replicate``, either way) touches every operation that calls
+  Point: while a plan waits for the copy to drain, the store it fenced refuses Point's writes (a
+  cutover fences the old store, a rollback the new one), so a stalled copy is a Point outage.
 - **time.** The fault's window (for a message fault: its first to its last relevant strike), from
   its start to its end (the heal phase if it lasted until then), extended by a recovery allowance
   derived from the scenario, then until the next sample that shows empty outboxes, no consumer
@@ -50,6 +53,7 @@ from concertsim.scenarios.fields import replica_of
 from concertsim.scenarios.schema import FaultSpec
 from concertsim.sim.hosting.topology import STAGES
 from concertsim.sim.infrastructure.trace import Trace
+from concertsim.sim.run.point_shift import REPLICATE
 from concertsim.sim.run.result import RunResult
 from concertsim.sim.run.system import SERVICE_MODULES, topic_name
 
@@ -243,6 +247,8 @@ class FaultScope:
 
     def _touches(self, strike: _Strike, operation: Operation) -> bool:
         if strike.channel in _CALL_CHANNELS:
+            if strike.message_type == REPLICATE:
+                return any(endpoint.startswith("point.") for endpoint in operation.endpoints)
             return strike.message_type in operation.endpoints
         publisher = PUBLISHER_OF.get(strike.message_type)
         if strike.channel in _PUBLISH_CHANNELS:

@@ -249,6 +249,24 @@ def test_a_rollback_brings_back_what_the_new_store_took_unless_its_copy_back_was
     assert "migration-rollback-lossless" in broken(lossy)
 
 
+def test_a_copy_stalled_while_the_cutover_waits_for_it_is_a_point_outage_that_excuses_a_failed_payment() -> None:
+    """The cutover fences the old store and waits for the copy: with the copy's requests lost, Point
+    refuses writes until they resume. A payment it failed was touched by the fault on the copy,
+    so the liveness promise is excused (found by a search of point-migration)."""
+    from concertsim.api import run
+
+    outcome = run("point-migration", seed=3908, overrides=[
+        "workload.users=11", "workload.initial_points=200000", "workload.abandon_probability=0.0",
+        "migration.steps=[{at: 0, action: copy}, {at: 13.4, action: shift, duration: 5}, {at: 23.4, action: cutover}]",
+        "faults=[{at: 11.7, kind: drop, target: request, duration: 20, match: {message_type: point.replicate}}]",
+    ])
+    refused = [r.at for r in outcome.result.trace.of_kind("migration.refused") if r.party == "point"]
+    assert refused and 23.4 <= min(refused) and max(refused) <= 31.7 + 2  # fenced, waiting for the copy
+    failed = [op for op in outcome.result.history if op.action == "pay" and op.outcome == "fail"]
+    assert failed and all(23.4 <= op.invoke_at <= 31.7 + 2 for op in failed)
+    assert "honest-buyer-confirmed" not in outcome.violated
+
+
 def test_every_migration_safeguard_has_an_ablation_row_that_builds_a_valid_scenario() -> None:
     rows = [s for s in SAFEGUARDS if s.switch.startswith("migration.")]
     assert [s.switch.partition("=")[0] for s in rows] == [
