@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from concertsim.models.events import PAYLOAD_TYPES
 from concertsim.scenarios.loader import load_builtin
+from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.scenarios.schema import (
     CHANNELS,
     DOMAIN_SERVICES,
@@ -40,6 +41,8 @@ __all__ = [
     "fault_specs",
     "fault_schedules",
     "workloads",
+    "migration_plans",
+    "copy_trouble",
     "scenarios",
     "ENDPOINT_NAMES",
     "EVENT_TYPES",
@@ -215,6 +218,7 @@ def fault_schedules(
     crash_targets: Sequence[str] = _CRASH_TARGETS,
     hold_ttl: float = 20.0,
     extra_focus: Sequence[tuple[str, str | None]] = (),
+    moves: tuple[float, float] | None = None,
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
@@ -222,7 +226,9 @@ def fault_schedules(
     that several faults of one example meet on the same message: a lost reply and a duplicated
     request of the same deduction, say). One example in four opens with :func:`server_trouble`
     on the focus call, on the hold's scale (``hold_ttl``). ``extra_focus`` are messages of the
-    base's own mechanisms (a migration's copy), each as likely a focus as the deduction."""
+    base's own mechanisms (a migration's copy), each as likely a focus as the deduction. Given the
+    span in which a migration plan ``moves`` users, one example in two of the rest opens with
+    :func:`copy_trouble` over it (a base without a plan draws as before)."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
     enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
     enabled.sort(key=FAULT_KINDS.index)
@@ -230,6 +236,8 @@ def fault_schedules(
     trouble: list[FaultSpec] = []
     if max_faults >= 2 and draw(st.integers(0, 3)) == 0:
         trouble = draw(server_trouble(kinds, horizon, focus, hold_ttl))
+    if moves is not None and not trouble and max_faults >= 2 and draw(st.booleans()):
+        trouble = draw(copy_trouble(kinds, moves))
     faults = draw(
         st.lists(
             fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus, crash_targets),
@@ -286,6 +294,37 @@ def server_trouble(
 
 
 @st.composite
+def copy_trouble(draw: st.DrawFn, kinds: Sequence[str], moves: tuple[float, float]) -> list[FaultSpec]:
+    """Two faults that meet on a migration's moves (``moves``: from the first to the last time the
+    plan moves users), as a move's incidents do: from a moment in that span the copy's requests
+    are lost, so the new store falls behind the old one's commit log, and over the same window the
+    replies of the top-ups (``point.charge``) are lost, so that the client, after its timeout,
+    sends the top-up again with the same idempotency key. A user moved between the two attempts
+    sends the second to a new store the key has not reached yet; nothing if ``kinds`` lacks
+    ``drop``. (A deduction's caller is the payment saga, whose retries come within a fraction of a
+    second and so rarely straddle a move.)"""
+    if "drop" not in kinds:
+        return []
+    first, last = moves
+    at = draw(_tenths(max(0.0, first - 2.0), max(first, last)))
+    duration = draw(st.sampled_from([10.0, 20.0]))
+    return [
+        FaultSpec(at=at, kind="drop", target="request", duration=duration, match=MessageFilter(message_type=REPLICATE)),
+        FaultSpec(at=at, kind="drop", target="reply", duration=duration, match=MessageFilter(message_type="point.charge")),
+    ]
+
+
+def plan_moves(plan: MigrationPlan, workload_duration: float) -> tuple[float, float]:
+    """When ``plan`` moves users: over its shift, else at its cutover (else at its last step)."""
+    steps = plan.steps_for(workload_duration)
+    for step in steps:
+        if step.action == "shift":
+            return step.at, step.at + step.duration
+    at = next((step.at for step in steps if step.action == "cutover"), steps[-1].at)
+    return at, at
+
+
+@st.composite
 def workloads(draw: st.DrawFn, max_users: int = 30, hold_ttl: float | None = None) -> dict[str, Any]:
     """A small workload (as scenario fields) that shrinks towards fewer users and less variety.
 
@@ -304,6 +343,37 @@ def workloads(draw: st.DrawFn, max_users: int = 30, hold_ttl: float | None = Non
     return drawn
 
 
+_RAMPS = (5.0, 10.0, 2.0, 20.0)
+"""How long a drawn shift ramps its users over (seconds), the likeliest first."""
+
+
+@st.composite
+def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: float, busiest: float) -> MigrationPlan:
+    """``plan`` as it is (one example in four), or re-timed so that its shift ramps while the users
+    are busiest: copy at the start, the shift from a time within ``busiest`` seconds over 2 to 20 s,
+    a cutover a moment after it, and, one plan in two, a verify before and after the ramp. The
+    plan's switches (its safeguards) stay as given.
+
+    A plan's failures are about timing: a user moved while the copy lags is harmed only if they
+    still use Point after the move, and a plan that ramps once the crowd has gone (the default
+    plan spreads its steps over the whole workload) moves nobody who does. Shrinks towards ``plan``."""
+    if draw(st.integers(0, 3)) == 0:
+        return plan
+    latest = max(0.0, min(busiest, workload_duration - 6.0))
+    shift_at = draw(_tenths(0, latest))
+    ramp = draw(st.sampled_from([d for d in _RAMPS if shift_at + d + 1.0 <= workload_duration]))
+    cutover_at = min(workload_duration, shift_at + ramp + draw(st.sampled_from([1.0, 5.0])))
+    verified = draw(st.booleans())
+    steps = [MigrationStep(at=0.0, action="copy")]
+    if verified:
+        steps.append(MigrationStep(at=shift_at, action="verify"))
+    steps.append(MigrationStep(at=shift_at, action="shift", duration=ramp))
+    if verified:
+        steps.append(MigrationStep(at=shift_at + ramp, action="verify"))
+    steps.append(MigrationStep(at=cutover_at, action="cutover"))
+    return plan.model_copy(update={"steps": tuple(steps)})
+
+
 @st.composite
 def scenarios(
     draw: st.DrawFn,
@@ -313,7 +383,8 @@ def scenarios(
     max_users: int = 30,
     reorder_within_partition: bool = False,
 ) -> Scenario:
-    """``base`` (default: a small ticket opening) with a drawn workload, seed and fault schedule."""
+    """``base`` (default: a small ticket opening) with a drawn workload, seed and fault schedule,
+    and, if it carries a migration plan, the plan's timing (:func:`migration_plans`)."""
     base = base or small_base()
     if "pause" in kinds and len(kinds) > 1 and not any(t for t in crash_targets_of(base) if "#" in t):
         # A pause makes zombies of replicas; a base without replicas draws as it did before it.
@@ -323,15 +394,23 @@ def scenarios(
     seed = draw(st.integers(0, 2**16))
     workload = draw(workloads(max_users, base.rules.hold_ttl))
     busiest = min(base.workload.duration, base.workload.flash_window + 25.0)
+    plan = base.migration
+    if plan is not None:
+        # The users pay within seconds of arriving: the drawn crowd's window, not the base's.
+        paying = min(base.workload.duration, workload["flash_window"] + 10.0)
+        plan = draw(migration_plans(plan, base.workload.duration, paying))
     faults = draw(
         fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition,
                         crash_targets=crash_targets_of(base), hold_ttl=base.rules.hold_ttl,
-                        extra_focus=_MIGRATION_COPY if base.migration is not None else ())
+                        extra_focus=_MIGRATION_COPY if plan is not None else (),
+                        moves=plan_moves(plan, base.workload.duration) if plan is not None else None)
     )
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}
     data["faults"] = [f.model_dump() for f in faults]
     data["seed"] = seed
+    if plan is not None:
+        data["migration"] = plan.model_dump()
     return Scenario.model_validate(data)
 
 
