@@ -117,6 +117,19 @@ def test_the_ramp_moves_the_users_bucket_by_bucket_while_the_run_goes_on() -> No
     assert not broken(result)
 
 
+def test_a_shift_held_back_by_a_verify_still_ramps_over_its_duration() -> None:
+    """The verify before the shift waits for the copy, lost from 2 s to 12 s; the shift then starts
+    late and ramps from when it starts, instead of moving at once the users its planned time passed."""
+    held = [{"at": 0, "action": "copy"}, {"at": 5, "action": "verify"}, {"at": 5, "action": "shift", "duration": 10},
+            {"at": 35, "action": "cutover"}]
+    result = migrated(held, copy_lost(2, 10))
+    started = next(r.at for r in result.trace.of_kind("migration.step") if r.data["action"] == "shift")
+    assert started >= 12
+    moves = [r.at for r in result.trace.of_kind("migration.moved")]
+    assert len(moves) == 40 and moves.count(moves[0]) <= 4  # a bucket a tick, not most users at once
+    assert moves[-1] - started >= 9
+
+
 def test_the_timeline_is_in_the_metrics_and_absent_without_a_plan() -> None:
     result = migrated(RAMP, [])
     timeline = compute_metrics(result)["migration"]

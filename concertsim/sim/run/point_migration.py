@@ -332,11 +332,15 @@ class PointMigration:
         yield from ()
 
     def _ramp(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        """Move the users over ``step.duration`` from when the shift starts: a shift held back by
+        a step before it (a verify waiting for the copy) still ramps, rather than moving at once
+        every user its planned time has passed."""
         ranked = self.routing.ranked
         moved = 0
         waited = 0
+        started = self.env.now
         while moved < len(ranked) and not self.stopped and not self.cut_over:
-            elapsed = self.env.now - step.at
+            elapsed = self.env.now - started
             target = min(len(ranked), math.ceil(len(ranked) * elapsed / step.duration))
             if target > moved:
                 if self.plan.catch_up and self.forward.backlog:
