@@ -247,9 +247,13 @@ def fault_schedules(
     return tuple(sorted([*trouble, *faults], key=lambda f: f.at))
 
 
-_MIGRATION_COPY: tuple[tuple[str, str | None], ...] = (("request", REPLICATE), ("reply", REPLICATE))
-"""The messages a migration's copy turns on: the batches it sends the new store and their
-acknowledgements (a base without a migration plan never draws them, and draws as before)."""
+def _copy_messages(service: str) -> tuple[tuple[str, str | None], ...]:
+    """The messages a migration's copy turns on: the batches it sends the new store and their
+    acknowledgements (``point.replicate`` for Point; a base without a migration plan never draws
+    them, and draws as before)."""
+    replicate = REPLICATE if service == "point" else f"{service}.replicate"
+    return (("request", replicate), ("reply", replicate))
+
 
 _LATE_MESSAGE_FAULTS = ("duplicate", "delay")
 _PAYING_CALLS = ("point.use", "reservation.pay")
@@ -352,7 +356,8 @@ def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: flo
     """``plan`` as it is (one example in four), or re-timed so that its shift ramps while the users
     are busiest: copy at the start, the shift from a time within ``busiest`` seconds over 2 to 20 s,
     a cutover a moment after it, and, one plan in two, a verify before and after the ramp. The
-    plan's switches (its safeguards) stay as given.
+    plan's switches (its safeguards) stay as given. A Queue plan (no shift: its waiting line moves at
+    once) is re-timed to cut over, after a verify one plan in two, within ``busiest`` seconds.
 
     A plan's failures are about timing: a user moved while the copy lags is harmed only if they
     still use Point after the move, and a plan that ramps once the crowd has gone (the default
@@ -360,6 +365,14 @@ def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: flo
     if draw(st.integers(0, 3)) == 0:
         return plan
     latest = max(0.0, min(busiest, workload_duration - 6.0))
+    if plan.service == "queue":
+        # The waiting line moves at once: the cutover (after a verify, one plan in two) while users wait.
+        cutover_at = draw(_tenths(0, latest))
+        line = [MigrationStep(at=0.0, action="copy")]
+        if draw(st.booleans()):
+            line.append(MigrationStep(at=cutover_at, action="verify"))
+        line.append(MigrationStep(at=cutover_at, action="cutover"))
+        return plan.model_copy(update={"steps": tuple(line)})
     shift_at = draw(_tenths(0, latest))
     ramp = draw(st.sampled_from([d for d in _RAMPS if shift_at + d + 1.0 <= workload_duration]))
     cutover_at = min(workload_duration, shift_at + ramp + draw(st.sampled_from([1.0, 5.0])))
@@ -402,8 +415,9 @@ def scenarios(
     faults = draw(
         fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition,
                         crash_targets=crash_targets_of(base), hold_ttl=base.rules.hold_ttl,
-                        extra_focus=_MIGRATION_COPY if plan is not None else (),
-                        moves=plan_moves(plan, base.workload.duration) if plan is not None else None)
+                        extra_focus=_copy_messages(plan.service) if plan is not None else (),
+                        moves=plan_moves(plan, base.workload.duration)
+                        if plan is not None and plan.service == "point" else None)
     )
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}

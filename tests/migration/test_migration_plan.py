@@ -164,7 +164,7 @@ def test_the_timeline_splits_client_latency_and_errors_by_the_store_that_served_
     first_new = next(index for index, ops in enumerate(new["ops"]) if ops)
     assert first_new * width <= min(at for at, _ in timeline["moved"])  # by when they began, retried after the move
     assert any(value is not None for value in new["p95_ms"]) and any(operations["point"]["ops"])
-    calls = timeline["point_calls"]
+    calls = timeline["calls"]
     assert sum(calls["point_new"]) and len(calls["point"]) == len(new["ops"])
     json.dumps(timeline, allow_nan=False)
 
@@ -242,6 +242,18 @@ def test_the_fence_refuses_writes_routed_to_the_old_store_after_the_cutover() ->
     open_door = migrated(BIG_BANG, [], fence=False)
     assert probe_counts(open_door)["write-to-old-store-after-cutover"] > 0
     assert {"migration-one-owner", "migration-no-lost-write"} <= broken(open_door)
+
+
+def test_a_cutover_whose_copy_cannot_catch_up_in_time_is_cancelled_and_the_old_store_writes_again() -> None:
+    """The copy's requests are lost until the heal: the cutover waits verify_timeout for it, then
+    cancels the switch (Vitess's SwitchWrites on a timeout) instead of handing every user to a new
+    store without their writes."""
+    stalled = migrated(BIG_BANG, copy_lost(4, 0), verify_timeout=10)
+    cutover = next(r for r in stalled.trace.of_kind("migration.step") if r.data["action"] == "cutover")
+    assert cutover.data["outcome"] == "failed" and cutover.at == pytest.approx(15.0)
+    assert not list(stalled.trace.of_kind("migration.moved"))
+    assert not any(r.at > 16 for r in stalled.trace.of_kind("migration.refused"))  # writable again
+    assert not broken(stalled)
 
 
 def test_the_fence_refuses_a_moved_users_writes_that_stale_routers_still_send_to_the_old_store() -> None:

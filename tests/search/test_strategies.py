@@ -155,3 +155,13 @@ def test_copy_trouble_stalls_the_copy_over_the_moves_while_top_ups_lose_their_an
 @given(copy_trouble(("crash", "delay"), (12.0, 22.0)))
 def test_copy_trouble_needs_lost_messages(faults: list[FaultSpec]) -> None:
     assert faults == []
+
+
+@settings(max_examples=40, derandomize=True, database=None)
+@given(migration_plans(MigrationPlan(service="queue"), workload_duration=60.0, busiest=15.0))
+def test_a_drawn_queue_plan_cuts_its_line_over_at_once_while_users_wait(plan: MigrationPlan) -> None:
+    if not plan.steps:
+        return
+    actions = [step.action for step in plan.steps]
+    assert actions in (["copy", "cutover"], ["copy", "verify", "cutover"])
+    assert 0 <= plan.steps[-1].at <= 15.0

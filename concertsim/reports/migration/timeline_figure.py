@@ -14,9 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator
 
-from concertsim.metrics.migration_timeline import NO_POINT_CALL
+from concertsim.metrics.migration_timeline import NO_CALL
 from concertsim.reports.plotting.base import count_axis, legend_outside, milliseconds_axis, time_panels, with_gaps
-from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT
 from concertsim.sim.run.result import RunResult
 
 __all__ = ["MIGRATION_TIMELINE", "migration_timeline_figure"]
@@ -24,10 +23,20 @@ __all__ = ["MIGRATION_TIMELINE", "migration_timeline_figure"]
 MIGRATION_TIMELINE = "migration-timeline.png"
 _STEP_COLOURS = {"copy": "#4C72B0", "verify": "#55A868", "shift": "#8172B2", "cutover": "#C44E52",
                  "rollback": "#DD8452"}
-_STORES = {OLD_POINT: ("old store", "#4C72B0"), NEW_POINT: ("new store", "#2CA02C"),
-           NO_POINT_CALL: ("no Point call", "#999999")}
-_DIRECTIONS = {f"{OLD_POINT}->{NEW_POINT}": ("copy old → new", "#4C72B0"),
-               f"{NEW_POINT}->{OLD_POINT}": ("copy new → old", "#2CA02C")}
+_OLD_COLOUR, _NEW_COLOUR, _NONE_COLOUR = "#4C72B0", "#2CA02C", "#999999"
+
+
+def _stores(timeline: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Each store's (label, colour), and those of the operations that called neither."""
+    old, new = timeline["stores"]
+    service = timeline["service"].capitalize()
+    return {old: ("old store", _OLD_COLOUR), new: ("new store", _NEW_COLOUR),
+            NO_CALL: (f"no {service} call", _NONE_COLOUR)}
+
+
+def _directions(timeline: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    old, new = timeline["stores"]
+    return {f"{old}->{new}": ("copy old → new", _OLD_COLOUR), f"{new}->{old}": ("copy new → old", _NEW_COLOUR)}
 
 
 def _step_label(step: dict[str, Any]) -> str:
@@ -61,21 +70,23 @@ def _plan(axes: Axes, steps: list[dict[str, Any]], end: float) -> None:
 
 
 def _traffic(axes: Axes, timeline: dict[str, Any], end: float) -> None:
-    """The share of Point calls each store received per bin (stacked bars) and the share of users
-    the plan had moved to the new store (a step line)."""
+    """The share of the moving service's calls each store received per bin (stacked bars) and the
+    share of users the plan had moved to the new store (a step line)."""
     width = timeline["bin_seconds"]
-    calls = timeline["point_calls"]
-    old, new = calls.get(OLD_POINT, []), calls.get(NEW_POINT, [])
+    calls = timeline["calls"]
+    old_store, new_store = timeline["stores"]
+    service = timeline["service"].capitalize()
+    old, new = calls.get(old_store, []), calls.get(new_store, [])
     starts = [index * width for index in range(len(old))]
     totals = [o + n for o, n in zip(old, new, strict=True)]
     old_share = [100.0 * o / total if total else 0.0 for o, total in zip(old, totals, strict=True)]
     new_share = [100.0 * n / total if total else 0.0 for n, total in zip(new, totals, strict=True)]
     if any(old):
-        axes.bar(starts, old_share, width=width, align="edge", color=_STORES[OLD_POINT][1], alpha=0.35,
-                 linewidth=0, label="Point calls to the old store (% per bin)")
+        axes.bar(starts, old_share, width=width, align="edge", color=_OLD_COLOUR, alpha=0.35,
+                 linewidth=0, label=f"{service} calls to the old store (% per bin)")
     if any(new):
-        axes.bar(starts, new_share, width=width, align="edge", bottom=old_share, color=_STORES[NEW_POINT][1],
-                 alpha=0.35, linewidth=0, label="Point calls to the new store (% per bin)")
+        axes.bar(starts, new_share, width=width, align="edge", bottom=old_share, color=_NEW_COLOUR,
+                 alpha=0.35, linewidth=0, label=f"{service} calls to the new store (% per bin)")
     users = max(1, int(timeline["users"]))
     moved = timeline["moved"]
     xs = [0.0] + [at for at, _ in moved] + [end]
@@ -90,7 +101,7 @@ def _lag(axes: Axes, timeline: dict[str, Any], end: float) -> None:
     for direction, series in timeline["lag"].items():
         if not any(behind for _, behind in series):
             continue
-        label, colour = _DIRECTIONS.get(direction, (direction, "#777777"))
+        label, colour = _directions(timeline).get(direction, (direction, "#777777"))
         xs = [at for at, _ in series] + [end]
         ys = [behind for _, behind in series] + [series[-1][1]]
         axes.step(xs, ys, where="post", color=colour, linewidth=1.2, label=f"{label}: commits behind")
@@ -105,7 +116,7 @@ def _latency(axes: Axes, timeline: dict[str, Any]) -> None:
         p95 = series["p95_ms"]
         if not any(value is not None for value in p95):
             continue
-        label, colour = _STORES.get(store, (store, "#777777"))
+        label, colour = _stores(timeline).get(store, (store, "#777777"))
         centres = [(index + 0.5) * width for index in range(len(p95))]
         axes.plot(centres, with_gaps(p95), marker=".", markersize=4, linewidth=1.2, color=colour,
                   label=f"p95 latency, {label}")
@@ -126,7 +137,7 @@ def _errors(axes: Axes, timeline: dict[str, Any]) -> None:
         errors = [f + u for f, u in zip(series["failed"], series["unknown"], strict=True)]
         if not any(errors):
             continue
-        label, colour = _STORES.get(store, (store, "#777777"))
+        label, colour = _stores(timeline).get(store, (store, "#777777"))
         starts = [index * width for index in range(len(errors))]
         axes.bar(starts, errors, width=width, align="edge", bottom=bottom, color=colour, alpha=0.8, linewidth=0,
                  label=f"failed or unknown, {label}")
@@ -137,9 +148,10 @@ def _errors(axes: Axes, timeline: dict[str, Any]) -> None:
 
 
 def _writes_lanes(timeline: dict[str, Any]) -> list[tuple[str, list[float], str]]:
+    old, new = timeline["stores"]
     lanes = [("refused by a fence", timeline["refused"], "#DD8452"),
-             ("stray write (old store)", timeline["stray_writes"].get(OLD_POINT, []), "#C44E52"),
-             ("stray write (new store)", timeline["stray_writes"].get(NEW_POINT, []), "#8C1C13")]
+             ("stray write (old store)", timeline["stray_writes"].get(old, []), "#C44E52"),
+             ("stray write (new store)", timeline["stray_writes"].get(new, []), "#8C1C13")]
     return [lane for lane in lanes if lane[1]]
 
 
@@ -152,9 +164,9 @@ def _writes(axes: Axes, lanes: list[tuple[str, list[float], str]]) -> None:
 
 
 def migration_timeline_figure(result: RunResult, timeline: dict[str, Any]) -> Figure:
-    """The plan over the run's time (fault lanes above, as in every run figure): the traffic share
-    per store and the users moved; the copy's lag (if a commit ever waited); the p95 latency of the
-    client operations by the store their last Point call went to (if any ended); their errors (if
+    """The plan over the run's time (fault lanes above, as in every run figure): the share of the
+    moving service's traffic per store and the users moved; the copy's lag (if a commit ever waited); the p95 latency of the
+    client operations by the store their last call to the service went to (if any ended); their errors (if
     any); the refused and stray writes (if any). Above them the plan, a row per step; each step
     that was not skipped is a line on every panel."""
     end = max(result.phases.ended_at, 1.0)

@@ -66,10 +66,10 @@ def _migration_timeline(result: RunResult) -> Figure | Omitted:
 RUN_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(MIGRATION_TIMELINE.removesuffix(".png"), "The migration plan over time",
                "The plan, a row per step (a verify with the mismatches it counted), each step also a line across "
-               "the panels below. From the top: the share of Point calls "
+               "the panels below. From the top: the share of the moving service's calls "
                "each store received and of users moved to the new store; the copy's lag (commits of one "
                "store's log the other had not applied); the p95 latency and the errors of client operations "
-               "by the store their last Point call went to; writes a fence refused and stray writes. A panel "
+               "by the store their last call to the service went to; writes a fence refused and stray writes. A panel "
                "with nothing to show is left out; fault windows shaded red, their lanes above.",
                _migration_timeline),
     FigureSpec("lost-events", "Events lost, where they were lost",
