@@ -2,7 +2,8 @@
 it, and what each of its steps did, read from the finished run's trace.
 
 The plan comes from a plan file (the fields of a ``migration:`` block) laid onto a scenario at the
-monolith stage, or from a built-in scenario that carries one (``point-migration``)."""
+stage its service moves from (the monolith for Point, ``point_split`` for Queue), or from a
+built-in scenario that carries one (``point-migration``, ``queue-migration``)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,26 @@ from concertsim.scenarios.loader import ScenarioError, builtin_names, load_built
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.run.result import RunResult
 
-__all__ = ["MIGRATION_CHECKS", "PlanStep", "plan_scenario", "plan_steps", "step_line", "verdict_line"]
+__all__ = ["MIGRATION_CHECKS", "QUEUE_MIGRATION_CHECKS", "migration_checks", "PlanStep", "plan_scenario", "plan_steps", "step_line", "verdict_line"]
 
 MIGRATION_CHECKS = (
     "migration-no-lost-write", "migration-no-double-spend", "migration-reads-monotonic", "migration-one-owner",
     "migration-rollback-lossless",
 )
+"""The invariants of a plan that moves Point."""
+QUEUE_MIGRATION_CHECKS = ("migration-queue-tokens-kept",)
+"""The invariants of a plan that moves Queue."""
+
+
+def migration_checks(service: str) -> tuple[str, ...]:
+    """The invariants about the move of ``service``, in the order ``migrate --plan`` prints them."""
+    return QUEUE_MIGRATION_CHECKS if service == "queue" else MIGRATION_CHECKS
 _STEP_KEYS = ("step", "action", "outcome")
 
 
 def plan_scenario(plan: str, base: Scenario | None, overrides: Iterable[str] = ()) -> Scenario:
-    """The scenario to run for ``--plan plan``: a plan file laid onto ``base`` (at the monolith
-    stage), or a built-in scenario that carries a plan. Raises :class:`ScenarioError`."""
+    """The scenario to run for ``--plan plan``: a plan file laid onto ``base`` (at the stage its
+    service moves from), or a built-in scenario that carries a plan. Raises :class:`ScenarioError`."""
     path = Path(plan)
     if path.exists() or path.suffix.lower() in (".yaml", ".yml") or len(path.parts) > 1:
         if base is None:

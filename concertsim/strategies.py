@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from concertsim.models.events import PAYLOAD_TYPES
 from concertsim.scenarios.loader import load_builtin
+from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.scenarios.schema import (
     CHANNELS,
     DOMAIN_SERVICES,
@@ -41,6 +42,8 @@ __all__ = [
     "fault_schedules",
     "workloads",
     "storage_settings",
+    "migration_plans",
+    "copy_trouble",
     "scenarios",
     "ENDPOINT_NAMES",
     "EVENT_TYPES",
@@ -224,17 +227,20 @@ def fault_schedules(
     extra_focus: Sequence[tuple[str, str | None]] = (),
     call_span: float = 1.0,
     answered_by_event: bool = False,
+    moves: tuple[float, float] | None = None,
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
     faults of the enabled kinds only, its message faults aimed at the focus three times in four (so
     that several faults of one example meet on the same message: a lost reply and a duplicated
     request of the same deduction, say). One example in two opens with trouble on the focus
-    call, on the hold's scale (``hold_ttl``): :func:`server_trouble` or :func:`hung_call`. ``extra_focus`` are messages of the
-    base's own mechanisms (a migration's copy), each as likely a focus as the deduction.
-    ``call_span`` is how long the base's service calls keep trying (see :func:`fault_specs`);
-    ``answered_by_event``, whether its payments learn the deduction's outcome from an event
-    (see :func:`hung_call`)."""
+    call, on the hold's scale (``hold_ttl``): :func:`server_trouble` or :func:`hung_call`.
+    ``extra_focus`` are messages of the base's own mechanisms (a migration's copy), each as likely
+    a focus as the deduction. ``call_span`` is how long the base's service calls keep trying (see
+    :func:`fault_specs`); ``answered_by_event``, whether its payments learn the deduction's outcome
+    from an event (see :func:`hung_call`). Given the span in which a migration plan ``moves``
+    users, one example in two of the rest opens with :func:`copy_trouble` over it (a base without
+    a plan draws as before)."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
     enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
     enabled.sort(key=FAULT_KINDS.index)
@@ -243,6 +249,8 @@ def fault_schedules(
     if max_faults >= 2 and draw(st.integers(0, 3)) < 2:
         trouble = draw(server_trouble(kinds, horizon, focus, hold_ttl)
                        | hung_call(kinds, horizon, focus, hold_ttl, call_span, answered_by_event))
+    if moves is not None and not trouble and max_faults >= 2 and draw(st.booleans()):
+        trouble = draw(copy_trouble(kinds, moves))
     faults = draw(
         st.lists(
             fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus, crash_targets,
@@ -253,9 +261,13 @@ def fault_schedules(
     return tuple(sorted([*trouble, *faults], key=lambda f: f.at))
 
 
-_MIGRATION_COPY: tuple[tuple[str, str | None], ...] = (("request", REPLICATE), ("reply", REPLICATE))
-"""The messages a migration's copy turns on: the batches it sends the new store and their
-acknowledgements (a base without a migration plan never draws them, and draws as before)."""
+def _copy_messages(service: str) -> tuple[tuple[str, str | None], ...]:
+    """The messages a migration's copy turns on: the batches it sends the new store and their
+    acknowledgements (``point.replicate`` for Point; a base without a migration plan never draws
+    them, and draws as before)."""
+    replicate = REPLICATE if service == "point" else f"{service}.replicate"
+    return (("request", replicate), ("reply", replicate))
+
 
 _LATE_MESSAGE_FAULTS = ("duplicate", "delay")
 _PAYING_CALLS = ("point.use", "reservation.pay")
@@ -345,6 +357,37 @@ def hung_call(
 
 
 @st.composite
+def copy_trouble(draw: st.DrawFn, kinds: Sequence[str], moves: tuple[float, float]) -> list[FaultSpec]:
+    """Two faults that meet on a migration's moves (``moves``: from the first to the last time the
+    plan moves users), as a move's incidents do: from a moment in that span the copy's requests
+    are lost, so the new store falls behind the old one's commit log, and over the same window the
+    replies of the top-ups (``point.charge``) are lost, so that the client, after its timeout,
+    sends the top-up again with the same idempotency key. A user moved between the two attempts
+    sends the second to a new store the key has not reached yet; nothing if ``kinds`` lacks
+    ``drop``. (A deduction's caller is the payment saga, whose retries come within a fraction of a
+    second and so rarely straddle a move.)"""
+    if "drop" not in kinds:
+        return []
+    first, last = moves
+    at = draw(_tenths(max(0.0, first - 2.0), max(first, last)))
+    duration = draw(st.sampled_from([10.0, 20.0]))
+    return [
+        FaultSpec(at=at, kind="drop", target="request", duration=duration, match=MessageFilter(message_type=REPLICATE)),
+        FaultSpec(at=at, kind="drop", target="reply", duration=duration, match=MessageFilter(message_type="point.charge")),
+    ]
+
+
+def plan_moves(plan: MigrationPlan, workload_duration: float) -> tuple[float, float]:
+    """When ``plan`` moves users: over its shift, else at its cutover (else at its last step)."""
+    steps = plan.steps_for(workload_duration)
+    for step in steps:
+        if step.action == "shift":
+            return step.at, step.at + step.duration
+    at = next((step.at for step in steps if step.action == "cutover"), steps[-1].at)
+    return at, at
+
+
+@st.composite
 def workloads(draw: st.DrawFn, max_users: int = 30, hold_ttl: float | None = None) -> dict[str, Any]:
     """A small workload (as scenario fields) that shrinks towards fewer users and less variety.
 
@@ -361,6 +404,46 @@ def workloads(draw: st.DrawFn, max_users: int = 30, hold_ttl: float | None = Non
     if hold_ttl is not None and draw(st.integers(0, 2)) == 2:
         drawn["think_time"] = {"kind": "uniform", "low": 0.75 * hold_ttl, "high": hold_ttl}
     return drawn
+
+
+_RAMPS = (5.0, 10.0, 2.0, 20.0)
+"""How long a drawn shift ramps its users over (seconds), the likeliest first."""
+
+
+@st.composite
+def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: float, busiest: float) -> MigrationPlan:
+    """``plan`` as it is (one example in four), or re-timed so that its shift ramps while the users
+    are busiest: copy at the start, the shift from a time within ``busiest`` seconds over 2 to 20 s,
+    a cutover a moment after it, and, one plan in two, a verify before and after the ramp. The
+    plan's switches (its safeguards) stay as given. A Queue plan (no shift: its waiting line moves at
+    once) is re-timed to cut over, after a verify one plan in two, within ``busiest`` seconds.
+
+    A plan's failures are about timing: a user moved while the copy lags is harmed only if they
+    still use Point after the move, and a plan that ramps once the crowd has gone (the default
+    plan spreads its steps over the whole workload) moves nobody who does. Shrinks towards ``plan``."""
+    if draw(st.integers(0, 3)) == 0:
+        return plan
+    latest = max(0.0, min(busiest, workload_duration - 6.0))
+    if plan.service == "queue":
+        # The waiting line moves at once: the cutover (after a verify, one plan in two) while users wait.
+        cutover_at = draw(_tenths(0, latest))
+        line = [MigrationStep(at=0.0, action="copy")]
+        if draw(st.booleans()):
+            line.append(MigrationStep(at=cutover_at, action="verify"))
+        line.append(MigrationStep(at=cutover_at, action="cutover"))
+        return plan.model_copy(update={"steps": tuple(line)})
+    shift_at = draw(_tenths(0, latest))
+    ramp = draw(st.sampled_from([d for d in _RAMPS if shift_at + d + 1.0 <= workload_duration]))
+    cutover_at = min(workload_duration, shift_at + ramp + draw(st.sampled_from([1.0, 5.0])))
+    verified = draw(st.booleans())
+    steps = [MigrationStep(at=0.0, action="copy")]
+    if verified:
+        steps.append(MigrationStep(at=shift_at, action="verify"))
+    steps.append(MigrationStep(at=shift_at, action="shift", duration=ramp))
+    if verified:
+        steps.append(MigrationStep(at=shift_at + ramp, action="verify"))
+    steps.append(MigrationStep(at=cutover_at, action="cutover"))
+    return plan.model_copy(update={"steps": tuple(steps)})
 
 
 @st.composite
@@ -383,7 +466,8 @@ def scenarios(
     max_users: int = 30,
     reorder_within_partition: bool = False,
 ) -> Scenario:
-    """``base`` (default: a small ticket opening) with a drawn workload, seed and fault schedule."""
+    """``base`` (default: a small ticket opening) with a drawn workload, seed and fault schedule,
+    and, if it carries a migration plan, the plan's timing (:func:`migration_plans`)."""
     base = base or small_base()
     if "pause" in kinds and len(kinds) > 1 and not any(t for t in crash_targets_of(base) if "#" in t):
         # A pause makes zombies of replicas; a base without replicas draws as it did before it.
@@ -394,18 +478,27 @@ def scenarios(
     workload = draw(workloads(max_users, base.rules.hold_ttl))
     storage = draw(storage_settings(base))
     busiest = min(base.workload.duration, base.workload.flash_window + 25.0)
+    plan = base.migration
+    if plan is not None:
+        # The users pay within seconds of arriving: the drawn crowd's window, not the base's.
+        paying = min(base.workload.duration, workload["flash_window"] + 10.0)
+        plan = draw(migration_plans(plan, base.workload.duration, paying))
     faults = draw(
         fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition,
                         crash_targets=crash_targets_of(base), hold_ttl=base.rules.hold_ttl,
-                        extra_focus=_MIGRATION_COPY if base.migration is not None else (),
+                        extra_focus=_copy_messages(plan.service) if plan is not None else (),
                         call_span=call_span_of(base),
-                        answered_by_event=base.design.payment_flow == "choreography")
+                        answered_by_event=base.design.payment_flow == "choreography",
+                        moves=plan_moves(plan, base.workload.duration)
+                        if plan is not None and plan.service == "point" else None)
     )
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}
     data["storage"] = {**data["storage"], **storage}
     data["faults"] = [f.model_dump() for f in faults]
     data["seed"] = seed
+    if plan is not None:
+        data["migration"] = plan.model_dump()
     return Scenario.model_validate(data)
 
 

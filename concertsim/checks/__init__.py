@@ -23,6 +23,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
     point_stores,
     points_ledger,
     projections,
+    queue_move,
     refunds,
     queue_capacity,
     schema_versions,

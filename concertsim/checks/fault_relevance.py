@@ -19,7 +19,11 @@ have affected it only if all three of these meet:
   endpoint the operation calls; a publish or acknowledgement of an event from the topic of an
   event it waits for (a relay publishes its outbox in order, so one held-up event holds up the
   ones behind it); a delivery or offset commit to a group it waits for, from such a topic (a
-  partition is consumed in order). A message fault that struck nothing affected nothing.
+  partition is consumed in order). A message fault that struck nothing affected nothing. A strike
+  on a migration's copy (``point.replicate``, ``queue.replicate``, either way) touches every
+  operation that calls the moving service: while a plan waits for the copy to drain, the store it
+  fenced refuses the service's writes (a cutover fences the old store, a rollback the new one), so
+  a stalled copy is an outage of the service.
 - **time.** The fault's window (for a message fault: its first to its last relevant strike), from
   its start to its end (the heal phase if it lasted until then), extended by a recovery allowance
   derived from the scenario, then until the next sample that shows empty outboxes, no consumer
@@ -71,6 +75,8 @@ _ADDED: dict[str, tuple[str, float]] = {
 """Message fault kind -> the parameter (with its default in ``sim.run.faults``) by which it holds a
 message back."""
 _CALL_CHANNELS = ("request", "reply")
+REPLICATE_SUFFIX = ".replicate"
+"""A migration's copy: ``point.replicate``, ``queue.replicate``."""
 _PUBLISH_CHANNELS = ("publish", "ack")
 _CONSUME_CHANNELS = ("delivery", "offset_commit")
 
@@ -243,6 +249,9 @@ class FaultScope:
 
     def _touches(self, strike: _Strike, operation: Operation) -> bool:
         if strike.channel in _CALL_CHANNELS:
+            if strike.message_type.endswith(REPLICATE_SUFFIX):
+                service = strike.message_type.removesuffix(REPLICATE_SUFFIX)
+                return any(endpoint.startswith(f"{service}.") for endpoint in operation.endpoints)
             return strike.message_type in operation.endpoints
         publisher = PUBLISHER_OF.get(strike.message_type)
         if strike.channel in _PUBLISH_CHANNELS:

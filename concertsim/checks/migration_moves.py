@@ -33,9 +33,12 @@ def _steps(result: RunResult, action: str) -> list[Any]:
 
 
 def migration_ran(result: RunResult) -> str | None:
-    """A plan ran and copied Point's data to the new store."""
-    if result.scenario.migration is None:
+    """A plan moving Point ran and copied Point's data to the new store."""
+    plan = result.scenario.migration
+    if plan is None:
         return "no migration plan runs (no migration:)"
+    if plan.service != "point":
+        return f"the plan moves {plan.service}, not Point"
     return None if _steps(result, "copy") else "the plan never copied Point's data"
 
 

@@ -37,7 +37,7 @@ from concertsim.api import resolve_scenario
 from concertsim.cli.app import escape
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
 from concertsim.cli.run import RunWatch, run_and_write
-from concertsim.migration_plan_run import MIGRATION_CHECKS, plan_scenario, plan_steps, step_line, verdict_line
+from concertsim.migration_plan_run import migration_checks, plan_scenario, plan_steps, step_line, verdict_line
 from concertsim.scenarios.loader import ScenarioError
 from concertsim.cluster import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -96,13 +96,14 @@ def _run_plan(plan: str | None, scenario: str | None, overrides: list[str] | Non
     except KeyboardInterrupt as error:
         raise interrupted(error, staged, watch.how_far()) from None
     steps = plan_steps(outcome.result)
+    checks = migration_checks(resolved.migration.service if resolved.migration else "point")
     verdicts = {verdict.invariant.id: verdict for verdict in outcome.verdicts}
     broken = [verdict for verdict in outcome.verdicts if verdict.violated]
     if json_output:
         emit_json({"scenario": resolved.name, "holds": not broken,
                    "steps": [{"at": step.at, "step": step.step, "action": step.action, "outcome": step.outcome,
                               **step.details} for step in steps],
-                   "invariants": {name: verdicts[name].status for name in MIGRATION_CHECKS if name in verdicts},
+                   "invariants": {name: verdicts[name].status for name in checks if name in verdicts},
                    "violated": [verdict.invariant.id for verdict in broken],
                    "trace_sha256": outcome.result.trace_sha256})
     elif not quiet:
@@ -110,10 +111,10 @@ def _run_plan(plan: str | None, scenario: str | None, overrides: list[str] | Non
                      f"seed {resolved.seed}):", highlight=False)
         for step in steps:
             stdout.print("  " + escape(step_line(step)), highlight=False, soft_wrap=True)
-        for name in MIGRATION_CHECKS:
+        for name in checks:
             if name in verdicts:
                 stdout.print("  " + escape(verdict_line(verdicts[name])), highlight=False, soft_wrap=True)
-        others = [verdict for verdict in broken if verdict.invariant.id not in MIGRATION_CHECKS]
+        others = [verdict for verdict in broken if verdict.invariant.id not in checks]
         for verdict in others:
             stdout.print("  " + escape(verdict_line(verdict)), highlight=False, soft_wrap=True)
         stdout.print(f"{'every invariant holds' if not broken else f'{len(broken)} invariant(s) violated'}; "
@@ -136,7 +137,7 @@ def migrate_command(
     allow_large: AllowLargeOption = False,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
-    plan: Annotated[str | None, typer.Option("--plan", metavar="FILE", help="Run a migration plan in one run instead of comparing stages: a plan file (the fields of a migration: block) laid onto SCENARIO (default ticket-opening) at the monolith stage, or a built-in scenario that carries a plan (point-migration). Prints what each step did; exit codes as for run.")] = None,
+    plan: Annotated[str | None, typer.Option("--plan", metavar="FILE", help="Run a migration plan in one run instead of comparing stages: a plan file (the fields of a migration: block) laid onto SCENARIO (default ticket-opening) at the stage its service moves from (the monolith for Point, point_split for Queue), or a built-in scenario that carries a plan (point-migration, queue-migration). Prints what each step did; exit codes as for run.")] = None,
 ) -> None:
     """Run a scenario at every stage of the migration from the monolith (seed 9) and compare them.
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from concertsim.scenarios.migration_plan import STAGE_BEFORE
 from concertsim.scenarios.schema import Scenario
 
 __all__ = [
@@ -156,7 +157,8 @@ def load_named_or_file(spec: str | Path, overrides: Iterable[str] = ()) -> Scena
 
 
 def with_migration_plan(base: Scenario, path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
-    """``base`` at the monolith stage carrying the migration plan in the file ``path`` (the fields
+    """``base`` at the stage its service moves from (the monolith for Point, ``point_split`` for
+    Queue) carrying the migration plan in the file ``path`` (the fields
     of a ``migration:`` block, or a mapping whose one key is ``migration``), with ``overrides``.
 
     Raises :class:`ScenarioError` naming the file and the field (``migration.steps[1].action``)."""
@@ -167,7 +169,8 @@ def with_migration_plan(base: Scenario, path: str | Path, overrides: Iterable[st
     if not isinstance(plan, Mapping):
         raise ScenarioError(source, [("", f"a migration plan is a mapping of fields, not {type(plan).__name__}")])
     data = base.model_dump(mode="json")
-    data["design"]["topology"] = "monolith"
+    service = plan.get("service", "point")
+    data["design"]["topology"] = STAGE_BEFORE.get(service, "monolith") if isinstance(service, str) else "monolith"
     data["migration"] = dict(plan)
     return scenario_from_data(data, source, overrides)
 

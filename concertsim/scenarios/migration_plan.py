@@ -1,13 +1,15 @@
 """A migration plan as data: the timed steps that move one service's data and traffic out of the
 monolith during a run (seed 9, "migration in motion"), and the safeguards of the move.
 
-A plan names its service (Point, the first the seed splits out) and its steps, each at a simulated
-time: ``copy`` starts copying the service's data to the new store (a snapshot, then the changes the
+A plan names its service (Point, the first the seed splits out, from the monolith; or Queue, the
+second, from what is left of it once Point is apart) and its steps, each at a simulated time: ``copy`` starts copying the service's data to the new store (a snapshot, then the changes the
 old store commits after it), ``verify`` compares the two stores and counts the rows that differ,
 ``shift`` moves the users to the new service bucket by bucket over ``duration`` seconds (0 → 100 %),
 ``cutover`` fences writes to the old store, moves every user not moved yet (all of them at once
 without a ``shift``: a big-bang switch) and stops copying, ``rollback`` sends every user back to
-the old store. The runtime is :mod:`concertsim.sim.run.point_migration`.
+the old store. Queue's waiting line is one ordered aggregate (a token's place depends on every token
+issued before it), so a Queue plan has no ``shift``: its cutover moves the whole line at once. The
+runtimes are :mod:`concertsim.sim.run.point_migration` and :mod:`concertsim.sim.run.queue_migration`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from pydantic import model_validator
 
 from concertsim.scenarios.fields import FrozenModel, NonNegativeSeconds, PositiveSeconds
 
-__all__ = ["MigrationStep", "MigrationPlan", "STEP_ACTIONS", "default_steps"]
+__all__ = ["MigrationStep", "MigrationPlan", "STEP_ACTIONS", "STAGE_BEFORE", "default_steps"]
 
 STEP_ACTIONS = ("copy", "verify", "shift", "cutover", "rollback")
+STAGE_BEFORE = {"point": "monolith", "queue": "point_split"}
+"""The stage (``design.topology``) a plan of each service runs at: the service still in the
+monolith, every service the seed moves before it already apart."""
 
 
 class MigrationStep(FrozenModel):
@@ -44,7 +49,7 @@ class MigrationPlan(FrozenModel):
     of the move, each a switch whose default is what teams do in practice (docs/design.md,
     "Migration in motion")."""
 
-    service: Literal["point"] = "point"
+    service: Literal["point", "queue"] = "point"
     capture: Literal["cdc", "dual_write"] = "cdc"
     """How the old store's changes reach the new one after the snapshot: ``cdc`` tails the old
     store's commit log in commit order (Debezium's snapshot then streaming); ``dual_write`` has the
@@ -84,6 +89,12 @@ class MigrationPlan(FrozenModel):
             if steps[position].at < steps[position - 1].at:
                 raise ValueError(f"steps[{position}].at: {steps[position].at:g} s is before the step above it "
                                  f"({steps[position - 1].at:g} s): list the steps in time order")
+        if self.service == "queue":
+            shifts = [i for i, step in enumerate(steps) if step.action == "shift"]
+            if shifts:
+                raise ValueError(f"steps[{shifts[0]}].action: Queue's waiting line is one ordered aggregate (each "
+                                 "token's place depends on the tokens before it): it moves at once at a cutover, "
+                                 "not user by user in a shift")
         if steps[0].action != "copy":
             raise ValueError("steps[0].action: a plan starts with copy: nothing can be verified, shifted or cut over "
                              "before the new store holds the data")
@@ -106,13 +117,20 @@ class MigrationPlan(FrozenModel):
 
     def steps_for(self, workload_duration: float) -> tuple[MigrationStep, ...]:
         """The plan's steps, or :func:`default_steps` for ``workload_duration`` if it lists none."""
-        return self.steps or default_steps(workload_duration)
+        return self.steps or default_steps(workload_duration, self.service)
 
 
-def default_steps(workload_duration: float) -> tuple[MigrationStep, ...]:
+def default_steps(workload_duration: float, service: str = "point") -> tuple[MigrationStep, ...]:
     """A plan spread over a workload of ``workload_duration`` seconds: copy at the start, verify,
-    shift over the middle two fifths, verify again, cut over."""
+    shift over the middle two fifths, verify again, cut over; for Queue (no shift) copy at the
+    start, verify, and cut over in the middle of the workload."""
     d = workload_duration
+    if service == "queue":
+        return (
+            MigrationStep(at=0.0, action="copy"),
+            MigrationStep(at=round(0.45 * d, 3), action="verify"),
+            MigrationStep(at=round(0.5 * d, 3), action="cutover"),
+        )
     return (
         MigrationStep(at=0.0, action="copy"),
         MigrationStep(at=round(0.15 * d, 3), action="verify"),

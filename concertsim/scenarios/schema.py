@@ -48,7 +48,7 @@ from concertsim.scenarios.fields import (
     replica_of,
     text_problem,
 )
-from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
+from concertsim.scenarios.migration_plan import STAGE_BEFORE, MigrationPlan, MigrationStep
 from concertsim.scenarios.infrastructure import (
     BrokerSpec,
     Network,
@@ -127,6 +127,7 @@ INVARIANT_IDS = (
     "migration-reads-monotonic",
     "migration-one-owner",
     "migration-rollback-lossless",
+    "migration-queue-tokens-kept",
 )
 
 
@@ -392,9 +393,11 @@ class Scenario(_Frozen):
         if plan is None:
             return self
         design = self.design
-        if design.topology != "monolith":
-            raise ValueError(f"migration: needs design.topology monolith, not {design.topology}: the plan moves "
-                             f"{plan.service} out of the monolith")
+        stage = STAGE_BEFORE[plan.service]
+        if design.topology != stage:
+            raise ValueError(f"migration: needs design.topology {stage}, not {design.topology}: the plan moves "
+                             f"{plan.service} out of the monolith" + (", with Point already apart" if stage != "monolith"
+                                                                      else ""))
         if design.point_shift:
             raise ValueError("migration: and design.point_shift both move users to the split-out Point; give one")
         if design.payment_flow != "sync" or self.broker.kind != "kafka":

@@ -11,7 +11,8 @@ accepted step makes the scenario strictly smaller, so it ends). The reductions, 
   more messages; a filter with no clause left is dropped);
 - a fault earlier: at the start, or at half its time;
 - halve one fault's duration (for a fault that lasts "until heal", half the time left until then);
-- a workload field the search varies back to the base scenario's value.
+- a workload field the search varies back to the base scenario's value;
+- a migration plan's steps the search re-timed back to the base scenario's.
 
 The result is 1-minimal with respect to these reductions: removing any one fault, user or filter
 clause, or halving any fault's duration, makes it pass. It is a deterministic function of the
@@ -89,6 +90,10 @@ def reductions(scenario: Scenario, base: Scenario | None = None) -> Iterator[tup
             if getattr(scenario.workload, name) != simplest:
                 workload = scenario.workload.model_copy(update={name: simplest})
                 yield f"workload.{name} back to {simplest!r}", _rebuilt(scenario, workload=workload)
+        plan, planned = scenario.migration, base.migration
+        if plan is not None and planned is not None and plan.steps != planned.steps:
+            yield "migration.steps back to the base's", _rebuilt(
+                scenario, migration=plan.model_copy(update={"steps": planned.steps}))
 
 
 def one_minimal(

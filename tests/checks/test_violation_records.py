@@ -339,6 +339,22 @@ def rollback_lost_a_write(result: RunResult) -> None:
     _copied(result, last_written_on="point_new", owner="point", lost_on="point")
 
 
+def queue_token_lost(result: RunResult) -> None:
+    """The old store issued a token after the cutover (a stale router's request, no fence) that the
+    new store, owning the line, never got."""
+    from concertsim.scenarios.migration_plan import MigrationPlan
+    from concertsim.sim.infrastructure.trace import TraceRecord
+
+    design = result.scenario.design.model_copy(update={"topology": "point_split"})
+    result.scenario = result.scenario.model_copy(update={"design": design,
+                                                         "migration": MigrationPlan(service="queue")})
+    at = result.phases.ended_at
+    for kind, party, data in (("migration.step", "migration", {"step": 0, "action": "copy", "outcome": "done"}),
+                              ("migration.write", "queue", {"users": [3], "cut_over": True, "rolled_back": False})):
+        result.trace.records.append(TraceRecord(len(result.trace.records), at, kind, party, None, data))
+    result.state["queue_migration"] = {"issued": {"tok-999": ("queue", 999)}, "owner": {None: "queue_new"}}
+
+
 def charge_applied_in_both_stores(result: RunResult) -> None:
     _migrating(result, ("migration.moved", "migration", {"user_id": 1, "to": "point_new", "pending": 2}))
     result.state["point_migration"] = {"last_writes": {}, "owners": {None: "point"},
@@ -385,6 +401,7 @@ DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "migration-reads-monotonic": read_back_in_time,
     "migration-one-owner": old_store_wrote_after_cutover,
     "migration-rollback-lossless": rollback_lost_a_write,
+    "migration-queue-tokens-kept": queue_token_lost,
 }
 
 

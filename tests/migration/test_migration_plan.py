@@ -117,6 +117,19 @@ def test_the_ramp_moves_the_users_bucket_by_bucket_while_the_run_goes_on() -> No
     assert not broken(result)
 
 
+def test_a_shift_held_back_by_a_verify_still_ramps_over_its_duration() -> None:
+    """The verify before the shift waits for the copy, lost from 2 s to 12 s; the shift then starts
+    late and ramps from when it starts, instead of moving at once the users its planned time passed."""
+    held = [{"at": 0, "action": "copy"}, {"at": 5, "action": "verify"}, {"at": 5, "action": "shift", "duration": 10},
+            {"at": 35, "action": "cutover"}]
+    result = migrated(held, copy_lost(2, 10))
+    started = next(r.at for r in result.trace.of_kind("migration.step") if r.data["action"] == "shift")
+    assert started >= 12
+    moves = [r.at for r in result.trace.of_kind("migration.moved")]
+    assert len(moves) == 40 and moves.count(moves[0]) <= 4  # a bucket a tick, not most users at once
+    assert moves[-1] - started >= 9
+
+
 def test_the_timeline_is_in_the_metrics_and_absent_without_a_plan() -> None:
     result = migrated(RAMP, [])
     timeline = compute_metrics(result)["migration"]
@@ -124,6 +137,53 @@ def test_the_timeline_is_in_the_metrics_and_absent_without_a_plan() -> None:
     assert timeline["moved"][-1][1] == 40 and timeline["moved"][0][0] >= 10
     json.dumps(timeline, allow_nan=False)
     assert compute_metrics(run_scenario(small_scenario()))["migration"] is None
+
+
+def test_the_timeline_follows_the_copys_lag_behind_the_commit_log_from_the_trace() -> None:
+    """Each commit captured from a store's log is recorded, so the lag (captured, not yet applied
+    by the other store) can be read: it grows while the copy's requests are lost and drains after."""
+    result = migrated(RAMP, copy_lost(2, 10))
+    lag = compute_metrics(result)["migration"]["lag"]["point->point_new"]
+    assert max(behind for at, behind in lag if 2 <= at < 12) >= 3  # commits pile up while the copy is lost
+    assert lag[-1][1] == 0
+    captured = [r for r in result.trace.of_kind("point.captured") if r.party == "point"]
+    assert [r.data["through"] for r in captured] == list(range(1, len(captured) + 1))
+    assert compute_metrics(migrated(RAMP, copy_lost(2, 10)))["migration"]["lag"] == {
+        direction: [list(point) for point in series] for direction, series in
+        compute_metrics(result)["migration"]["lag"].items()}  # read from the trace alone: the same each run
+
+
+def test_the_timeline_splits_client_latency_and_errors_by_the_store_that_served_them() -> None:
+    result = migrated(EARLY_RAMP, copy_lost(2, 10) + CHARGE_REPLIES_LOST, catch_up=False)
+    timeline = compute_metrics(result)["migration"]
+    operations, width = timeline["operations"], timeline["bin_seconds"]
+    assert sum(sum(series["ops"]) for series in operations.values()) == len(result.history)
+    errors = sum(1 for op in result.history if op.outcome in ("fail", "unknown"))
+    assert errors and sum(sum(s["failed"]) + sum(s["unknown"]) for s in operations.values()) == errors
+    new = operations["point_new"]
+    first_new = next(index for index, ops in enumerate(new["ops"]) if ops)
+    assert first_new * width <= min(at for at, _ in timeline["moved"])  # by when they began, retried after the move
+    assert any(value is not None for value in new["p95_ms"]) and any(operations["point"]["ops"])
+    calls = timeline["calls"]
+    assert sum(calls["point_new"]) and len(calls["point"]) == len(new["ops"])
+    json.dumps(timeline, allow_nan=False)
+
+
+def test_the_timeline_figure_draws_lag_latency_and_errors_and_leaves_out_what_has_nothing_to_show() -> None:
+    from concertsim.metrics.migration_timeline import migration_timeline
+    from concertsim.metrics.records import records_by_kind
+    from concertsim.reports.migration.timeline_figure import migration_timeline_figure
+
+    def panels(result: RunResult) -> list[str]:
+        timeline = migration_timeline(result, records_by_kind(result.trace))
+        return [axes.get_ylabel().replace("\n", " ") for axes in migration_timeline_figure(result, timeline).axes]
+
+    troubled = panels(migrated(EARLY_RAMP, copy_lost(2, 10) + CHARGE_REPLIES_LOST, catch_up=False))
+    assert troubled == ["faults", "plan", "share (%)", "copy lag (commits)", "p95 latency (ms)",
+                        "errors (operations)"]
+    calm = panels(migrated(RAMP, []))
+    assert calm == ["plan", "share (%)", "copy lag (commits)", "p95 latency (ms)"]
+    assert panels(migrated(BIG_BANG, []))[-1] == "writes"  # the fence refused the old store's writes
 
 
 def test_without_a_plan_the_migration_invariants_are_not_applicable() -> None:
@@ -184,6 +244,18 @@ def test_the_fence_refuses_writes_routed_to_the_old_store_after_the_cutover() ->
     assert {"migration-one-owner", "migration-no-lost-write"} <= broken(open_door)
 
 
+def test_a_cutover_whose_copy_cannot_catch_up_in_time_is_cancelled_and_the_old_store_writes_again() -> None:
+    """The copy's requests are lost until the heal: the cutover waits verify_timeout for it, then
+    cancels the switch (Vitess's SwitchWrites on a timeout) instead of handing every user to a new
+    store without their writes."""
+    stalled = migrated(BIG_BANG, copy_lost(4, 0), verify_timeout=10)
+    cutover = next(r for r in stalled.trace.of_kind("migration.step") if r.data["action"] == "cutover")
+    assert cutover.data["outcome"] == "failed" and cutover.at == pytest.approx(15.0)
+    assert not list(stalled.trace.of_kind("migration.moved"))
+    assert not any(r.at > 16 for r in stalled.trace.of_kind("migration.refused"))  # writable again
+    assert not broken(stalled)
+
+
 def test_the_fence_refuses_a_moved_users_writes_that_stale_routers_still_send_to_the_old_store() -> None:
     ramp = [{"at": 0, "action": "copy"}, {"at": 2, "action": "shift", "duration": 6}, {"at": 35, "action": "cutover"}]
     fenced = migrated(ramp, [], propagation=3)
@@ -200,6 +272,24 @@ def test_a_rollback_brings_back_what_the_new_store_took_unless_its_copy_back_was
     assert statuses(kept)["migration-rollback-lossless"] == "holds" and not broken(kept)
     lossy = migrated(ROLLED_BACK, copy_lost(3, 12), acks=False)
     assert "migration-rollback-lossless" in broken(lossy)
+
+
+def test_a_copy_stalled_while_the_cutover_waits_for_it_is_a_point_outage_that_excuses_a_failed_payment() -> None:
+    """The cutover fences the old store and waits for the copy: with the copy's requests lost, Point
+    refuses writes until they resume. A payment it failed was touched by the fault on the copy,
+    so the liveness promise is excused (found by a search of point-migration)."""
+    from concertsim.api import run
+
+    outcome = run("point-migration", seed=3908, overrides=[
+        "workload.users=11", "workload.initial_points=200000", "workload.abandon_probability=0.0",
+        "migration.steps=[{at: 0, action: copy}, {at: 13.4, action: shift, duration: 5}, {at: 23.4, action: cutover}]",
+        "faults=[{at: 11.7, kind: drop, target: request, duration: 20, match: {message_type: point.replicate}}]",
+    ])
+    refused = [r.at for r in outcome.result.trace.of_kind("migration.refused") if r.party == "point"]
+    assert refused and 23.4 <= min(refused) and max(refused) <= 31.7 + 2  # fenced, waiting for the copy
+    failed = [op for op in outcome.result.history if op.action == "pay" and op.outcome == "fail"]
+    assert failed and all(23.4 <= op.invoke_at <= 31.7 + 2 for op in failed)
+    assert "honest-buyer-confirmed" not in outcome.violated
 
 
 def test_every_migration_safeguard_has_an_ablation_row_that_builds_a_valid_scenario() -> None:

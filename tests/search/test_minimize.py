@@ -66,3 +66,18 @@ def test_a_spent_budget_is_not_called_one_minimal() -> None:
     assert not result.one_minimal
     assert result.runs == 2
 
+
+
+def test_a_plan_the_search_re_timed_is_offered_back_as_the_base_had_it() -> None:
+    from concertsim.ablation import ablated
+    from concertsim.scenarios.migration_plan import MigrationStep
+
+    base = ablated(small_base(), "migration.catch_up=false", "sync", ("design.topology=monolith",))
+    assert base.migration is not None
+    retimed = base.migration.model_copy(update={"steps": (
+        MigrationStep(at=0.0, action="copy"), MigrationStep(at=2.0, action="shift", duration=5.0),
+        MigrationStep(at=8.0, action="cutover"))})
+    varied = base.model_copy(update={"migration": retimed})
+    offered = dict(reductions(varied, base))
+    assert offered["migration.steps back to the base's"].migration == base.migration
+    assert "migration.steps back to the base's" not in dict(reductions(base, base))

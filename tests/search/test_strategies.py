@@ -1,19 +1,23 @@
 """What the search draws: partitions in every direction, at least one fault per example, a server's
-trouble and a hung call on the hold's scale, copies that overlap their original, and buyers who pay
-at the end of their hold."""
+trouble and a hung call on the hold's scale, copies that overlap their original, buyers who pay at
+the end of their hold, snapshots after every event over event-sourced accounts, and, over a base
+that migrates Point, a plan ramping while the users pay and its copy stalled over the ramp."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 
 from concertsim.scenarios.loader import load_builtin
+from concertsim.scenarios.migration_plan import MigrationPlan
 from concertsim.scenarios.schema import FaultSpec, Scenario
 from concertsim.strategies import (
     _PARTITIONS,
     FAULT_KINDS,
     call_span_of,
+    copy_trouble,
     fault_specs,
     hung_call,
+    migration_plans,
     scenarios,
     server_trouble,
     small_base,
@@ -174,3 +178,71 @@ def test_event_sourced_accounts_are_searched_with_a_snapshot_after_every_event_t
 @given(storage_settings(small_base()))
 def test_a_base_without_event_sourcing_varies_no_storage(storage: dict[str, object]) -> None:
     assert storage == {}
+
+
+@settings(max_examples=60, derandomize=True, database=None)
+@given(migration_plans(MigrationPlan(catch_up=False, fence=False), workload_duration=60.0, busiest=15.0))
+def test_a_drawn_plan_ramps_while_the_users_are_busiest_and_keeps_its_safeguards(plan: MigrationPlan) -> None:
+    assert not plan.catch_up and not plan.fence  # the switches stay as the base has them
+    if not plan.steps:
+        return  # the base's own plan (the default steps), as it is
+    actions = [step.action for step in plan.steps]
+    assert actions in (["copy", "shift", "cutover"], ["copy", "verify", "shift", "verify", "cutover"])
+    shift = next(step for step in plan.steps if step.action == "shift")
+    assert 0 <= shift.at <= 15.0 and 2.0 <= shift.duration <= 20.0
+    assert plan.steps[-1].at <= 60.0
+
+
+_PLANS: list[tuple[str, ...]] = []
+
+
+@settings(max_examples=100, derandomize=True, database=None)
+@given(scenarios(_migrating_base(), kinds=("drop",)))
+def _draw_migrations(scenario: Scenario) -> None:
+    assert scenario.migration is not None
+    steps = scenario.migration.steps_for(scenario.workload.duration)
+    shift = next(step for step in steps if step.action == "shift")
+    charge_lost = any(f.target == "reply" and f.match is not None and f.match.message_type == "point.charge"
+                      for f in scenario.faults)
+    _PLANS.append(("retimed" if scenario.migration.steps else "base",
+                   "early" if shift.at <= scenario.workload.flash_window + 10.0 else "late",
+                   "copy trouble" if charge_lost else ""))
+
+
+def test_a_base_with_a_plan_has_its_ramp_drawn_where_the_users_pay_and_the_copy_stalled_over_it() -> None:
+    """The default plan ramps over the middle of the workload, once a small crowd has paid; the
+    search re-times most plans into the crowd and stalls the copy while top-ups' answers are lost
+    over the ramp (what a move without catching up breaks)."""
+    _draw_migrations()
+    assert ("base", "late", "") in _PLANS  # the base's plan is still drawn as it is
+    retimed = [p for p in _PLANS if p[0] == "retimed"]
+    assert len(retimed) > len(_PLANS) // 2 and all(p[1] == "early" for p in retimed)
+    assert any(p == ("retimed", "early", "copy trouble") for p in _PLANS)
+
+
+@settings(max_examples=40, derandomize=True, database=None)
+@given(copy_trouble(("drop",), (12.0, 22.0)))
+def test_copy_trouble_stalls_the_copy_over_the_moves_while_top_ups_lose_their_answers(faults: list[FaultSpec]) -> None:
+    stalled, unanswered = faults
+    assert (stalled.kind, stalled.target, stalled.match and stalled.match.message_type) == \
+        ("drop", "request", "point.replicate")
+    assert (unanswered.kind, unanswered.target, unanswered.match and unanswered.match.message_type) == \
+        ("drop", "reply", "point.charge")
+    assert stalled.at == unanswered.at and 10.0 <= stalled.at <= 22.0  # from just before the first move
+    assert stalled.duration == unanswered.duration >= 10.0  # longer than the client's timeout (5 s)
+
+
+@settings(max_examples=10, derandomize=True, database=None)
+@given(copy_trouble(("crash", "delay"), (12.0, 22.0)))
+def test_copy_trouble_needs_lost_messages(faults: list[FaultSpec]) -> None:
+    assert faults == []
+
+
+@settings(max_examples=40, derandomize=True, database=None)
+@given(migration_plans(MigrationPlan(service="queue"), workload_duration=60.0, busiest=15.0))
+def test_a_drawn_queue_plan_cuts_its_line_over_at_once_while_users_wait(plan: MigrationPlan) -> None:
+    if not plan.steps:
+        return
+    actions = [step.action for step in plan.steps]
+    assert actions in (["copy", "cutover"], ["copy", "verify", "cutover"])
+    assert 0 <= plan.steps[-1].at <= 15.0

@@ -60,14 +60,17 @@ def _migration_timeline(result: RunResult) -> Figure | Omitted:
     timeline = migration_timeline(result, records_by_kind(result.trace))
     if timeline is None:
         return Omitted("no migration plan ran")
-    faults = [f.model_dump(mode="json") for f in result.scenario.faults]
-    return migration_timeline_figure(timeline, faults, result.phases.ended_at)
+    return migration_timeline_figure(result, timeline)
 
 
 RUN_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(MIGRATION_TIMELINE.removesuffix(".png"), "The migration plan over time",
-               "The share of users on the new store as the plan moves them, each step where it happened, the "
-               "copy's batches each way, writes a fence refused and stray writes; fault windows shaded red.",
+               "The plan, a row per step (a verify with the mismatches it counted), each step also a line across "
+               "the panels below. From the top: the share of the moving service's calls "
+               "each store received and of users moved to the new store; the copy's lag (commits of one "
+               "store's log the other had not applied); the p95 latency and the errors of client operations "
+               "by the store their last call to the service went to; writes a fence refused and stray writes. A panel "
+               "with nothing to show is left out; fault windows shaded red, their lanes above.",
                _migration_timeline),
     FigureSpec("lost-events", "Events lost, where they were lost",
                "Each cross is an event some subscriber never processed, on the lane of whoever lost it, at the "

@@ -126,12 +126,16 @@ class Host:
         self.conflict_retries = world.scenario.storage.conflict_retries
         self.colocation: SharedProcess | None = None
         """The process this service shares with others (a migration stage, seed 9), if any."""
-        self.route: Callable[[str, dict[str, Any]], str] | None = None
-        """(callee, body) -> the host to call instead: the router of a gradual traffic shift
-        (:mod:`concertsim.sim.run.point_shift`), if any."""
+        self.route: Callable[[str, str, dict[str, Any]], str] | None = None
+        """(callee, endpoint, body) -> the host to call instead: the router of a gradual traffic
+        shift or a migration (:mod:`concertsim.sim.run.point_shift`), if any."""
         self.owns: Callable[[int], bool] | None = None
         """During a migration (:mod:`concertsim.sim.run.point_migration`): whether this host's
         store owns a user's rows now."""
+        self.serves: Callable[[], bool] | None = None
+        """During a migration that moves a whole service (:mod:`concertsim.sim.run.queue_migration`):
+        whether this host's store owns the service's data now. Its scheduled jobs tick and its
+        event handlers write only while it does (None: always)."""
 
     # --- time as this host sees it ---------------------------------------------------------------
 
@@ -310,7 +314,7 @@ class Host:
         backoff. The request must be safe to repeat (the callee de-duplicates it, seed 4.2.3).
         Returns the last reply; a :data:`TIMEOUT` means the outcome is unknown."""
         if self.route is not None:
-            callee = self.route(callee, body)
+            callee = self.route(callee, endpoint, body)
         if self.colocation is not None:
             if callee in self.colocation.hosts:
                 return (yield from self.colocation.call_inline(self, callee, endpoint, body, trace_id))

@@ -21,7 +21,8 @@
 - **rollback** fences the new store, waits for its changes to reach the old store, and moves
   every user back; the old store's changes are captured again.
 
-Records: ``migration.step`` (each step's outcome), ``migration.moved`` (a user's move and the
+Records: ``migration.step`` (each step's outcome), ``point.captured`` (a commit entered a store's
+change feed: the feed's length) beside ``point.replicated`` (the other store applied it), ``migration.moved`` (a user's move and the
 changes of theirs the copy had not shipped yet), ``migration.verified``, ``migration.refused`` (a write a fence refused), ``migration.write``
 (a store committed a user's write it did not own), ``migration.read`` (the version of a user's
 account a Point operation answered from: how many ledger entries the store held for the user).
@@ -61,7 +62,8 @@ from concertsim.sim.run.point_shift import (
 if TYPE_CHECKING:
     from concertsim.sim.run.system import System
 
-__all__ = ["PointMigration", "MigrationRouting", "PARTY", "WRITES_TABLE", "KEYED_TABLE", "OWNERS_TABLE", "compare_stores"]
+__all__ = ["PointMigration", "MigrationRouting", "PARTY", "WRITES_TABLE", "KEYED_TABLE", "OWNERS_TABLE", "compare_stores",
+           "DualWrites"]
 
 PARTY = "migration"
 WRITES_TABLE = "last_writes"
@@ -107,7 +109,7 @@ class MigrationRouting:
         self.decisions.setdefault(user_id, []).append((self.env.now, host))
 
 
-class _DualWrites(ChangeFeed):
+class DualWrites(ChangeFeed):
     """Dual writes: each commit's changes sent to the other store once, by a request of its own."""
 
     def capture(self, tx: Transaction) -> None:
@@ -118,7 +120,7 @@ class _DualWrites(ChangeFeed):
 
     def _send(self, entry: tuple[int, Any]) -> Generator[simpy.Event, Any, None]:
         try:
-            yield from self.source.call(self.target, REPLICATE, {"source": self.source.name, "changes": [entry]},
+            yield from self.source.call(self.target, self.endpoint, {"source": self.source.name, "changes": [entry]},
                                         None, retries=0)
         finally:
             self.shipped += 1
@@ -147,18 +149,19 @@ class PointMigration:
         self.copying = False
         self.last_writes: dict[tuple[str, Hashable], tuple[str, Any]] = {}
         self.keyed_writes: dict[Hashable, list[str]] = {}
-        feed = _DualWrites if plan.capture == "dual_write" else ChangeFeed
+        feed = DualWrites if plan.capture == "dual_write" else ChangeFeed
         self.forward = feed(self.env, self.old, NEW_POINT)
         self.backward = feed(self.env, self.new, OLD_POINT)
         for f in (self.forward, self.backward):
             f.capturing = False
+            f.traced = True
 
     @classmethod
     def install(cls, system: System, plan: MigrationPlan) -> PointMigration:
         migration = cls(system, plan)
         routing = migration.routing
 
-        def route(callee: str, body: dict[str, Any]) -> str:
+        def route(callee: str, endpoint: str, body: dict[str, Any]) -> str:
             if callee == OLD_POINT and "user_id" in body:
                 return routing.routed(body["user_id"])
             return callee
@@ -330,11 +333,15 @@ class PointMigration:
         yield from ()
 
     def _ramp(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        """Move the users over ``step.duration`` from when the shift starts: a shift held back by
+        a step before it (a verify waiting for the copy) still ramps, rather than moving at once
+        every user its planned time has passed."""
         ranked = self.routing.ranked
         moved = 0
         waited = 0
+        started = self.env.now
         while moved < len(ranked) and not self.stopped and not self.cut_over:
-            elapsed = self.env.now - step.at
+            elapsed = self.env.now - started
             target = min(len(ranked), math.ceil(len(ranked) * elapsed / step.duration))
             if target > moved:
                 if self.plan.catch_up and self.forward.backlog:
@@ -355,9 +362,18 @@ class PointMigration:
         self.world.record("migration.moved", PARTY, None, user_id=user, to=host, pending=pending)
 
     def _cutover(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        """Fence the old store, wait for the copy to drain, move whoever is left. A copy that does
+        not catch up within ``verify_timeout`` cancels the cutover: the old store takes writes
+        again and nobody else moves (Vitess's SwitchWrites: "The migration will be cancelled on a
+        timeout")."""
         if self.plan.fence:
             self.fenced[OLD_POINT] = True
         drained = yield from self._drained(self.forward, timeout=self.plan.verify_timeout)
+        if not drained:
+            self.fenced[OLD_POINT] = False
+            self._record(index, step, "failed", fenced=self.plan.fence, drained=False,
+                         reason="the copy did not catch up in time: the switch was cancelled")
+            return
         left = [user for user in self.routing.ranked if self.routing.owner(user) != NEW_POINT]
         for user in left:
             self._move(user, NEW_POINT)
@@ -414,12 +430,13 @@ class PointMigration:
         }
 
 
-def compare_stores(old: dict[str, dict[Hashable, Any]],
-                   new: dict[str, dict[Hashable, Any]]) -> tuple[int, int, list[str]]:
-    """(rows that differ, rows compared, a few of the differing rows) over Point's tables."""
+def compare_stores(old: dict[str, dict[Hashable, Any]], new: dict[str, dict[Hashable, Any]],
+                   tables: tuple[str, ...] = POINT_TABLES) -> tuple[int, int, list[str]]:
+    """(rows that differ, rows compared, a few of the differing rows) over ``tables`` (Point's by
+    default)."""
     mismatches = compared = 0
     sample: list[str] = []
-    for table in POINT_TABLES:
+    for table in tables:
         old_rows, new_rows = old.get(table, {}), new.get(table, {})
         for key in [*old_rows, *(k for k in new_rows if k not in old_rows)]:
             compared += 1

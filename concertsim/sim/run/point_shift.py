@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Generator, Hashable
 from functools import partial
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -78,29 +79,39 @@ class ReplicaWrite(Transaction):
 
 
 class ChangeFeed:
-    """One store's change feed to the other store: its committed writes to Point's tables, in
-    commit order (entry ``i`` is change number ``i + 1``), and how far they were shipped."""
+    """One store's change feed to the other store: its committed writes to the service's tables
+    (``tables``, Point's by default), in commit order (entry ``i`` is change number ``i + 1``),
+    and how far they were shipped (by requests to ``endpoint`` on the target)."""
 
-    def __init__(self, env: simpy.Environment, source: Host, target: str) -> None:
+    def __init__(self, env: simpy.Environment, source: Host, target: str,
+                 tables: tuple[str, ...] = POINT_TABLES, endpoint: str = REPLICATE) -> None:
         self.env = env
         self.source = source
         self.target = target
+        self.tables = tables
+        self.endpoint = endpoint
         self.entries: list[tuple[int, tuple[Change, ...]]] = []
         self.shipped = 0
         """Entries the shipper is done with: acknowledged (``acked``) or sent (``once``)."""
         self.grew = env.event()
         self.capturing = True
         """Whether commits are captured (a migration stops capturing the old store at cutover)."""
+        self.traced = False
+        """Whether each capture is recorded (``point.captured``: the log position it reached), so
+        that the copy's lag behind the commit log can be read from the trace."""
 
     def capture(self, tx: Transaction) -> None:
         """The database's commit listener: keep the Point rows ``tx`` wrote, as committed."""
         if isinstance(tx, ReplicaWrite) or not self.capturing:
             return
         changes = tuple((table, key, row if row is DELETED else copy.copy(row))
-                        for (table, key), row in tx.writes.items() if table in POINT_TABLES)
+                        for (table, key), row in tx.writes.items() if table in self.tables)
         if not changes:
             return
         self.entries.append((len(self.entries) + 1, changes))
+        if self.traced:
+            self.source.world.record("point.captured", self.source.name, None, target=self.target,
+                                     through=len(self.entries))
         if not self.grew.triggered:
             self.grew.succeed()
 
@@ -120,7 +131,7 @@ class ChangeFeed:
                 yield self.grew
                 continue
             batch = self.entries[self.shipped:self.shipped + _BATCH]
-            reply = yield from host.call(self.target, REPLICATE, {"source": host.name, "changes": batch}, None,
+            reply = yield from host.call(self.target, self.endpoint, {"source": host.name, "changes": batch}, None,
                                          retries=0)
             if isinstance(reply, Ok):
                 self.shipped = max(self.shipped, reply.value["through"])
@@ -179,7 +190,7 @@ class PointShift:
         new = new_point_host(system)
         routing = ShiftRouting(design.point_shift, scenario.workload.users)
 
-        def route(callee: str, body: dict[str, Any]) -> str:
+        def route(callee: str, endpoint: str, body: dict[str, Any]) -> str:
             if callee == OLD_POINT and "user_id" in body:
                 return routing.host_for(body["user_id"])
             return callee
@@ -241,12 +252,13 @@ def new_point_host(system: System, loaded: bool = True) -> Host:
     return host
 
 
-def subscribe_across(system: System, new: Host) -> None:
-    """The new Point consumes what Point subscribes to from the broker; the monolith's groups that
-    handle Point's events in-process consume the new Point's from the broker too."""
-    wanted = [(new, NEW_POINT, point_service.subscriptions(new))]
+def subscribe_across(system: System, new: Host, service: ModuleType = point_service, old: str = OLD_POINT) -> None:
+    """The new host of ``service`` (Point by default) consumes what the service subscribes to from
+    the broker; the monolith's groups that handle the service's events in-process consume the new
+    host's from the broker too."""
+    wanted = [(new, new.name, service.subscriptions(new))]
     for (group, event_type), work in list(system.handlers.items()):
-        if event_type in point_service.PUBLISHES and group != OLD_POINT:
+        if event_type in service.PUBLISHES and group != old:
             wanted.append((system.hosts[group], group, {event_type: work}))
     broker, policy, partitions = system.broker, system.policy, system.world.scenario.broker.partitions
     for host, group, handlers in wanted:

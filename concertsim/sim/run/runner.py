@@ -196,6 +196,8 @@ def _quiescent(system: System, workload: Workload) -> bool:
         return False
     if system.point_migration is not None and system.point_migration.backlog():
         return False
+    if system.queue_migration is not None and system.queue_migration.backlog():
+        return False
     return outbox == 0 and holds == 0 and system.broker.total_lag() == 0
 
 
@@ -207,6 +209,8 @@ def _state(system: System) -> dict[str, dict[str, dict[Hashable, Any]]]:
         state.update(system.point_shift.result_state())
     if system.point_migration is not None:
         state.update(system.point_migration.result_state())
+    if system.queue_migration is not None:
+        state.update(system.queue_migration.result_state())
     return state
 
 

@@ -38,6 +38,7 @@ from concertsim.sim.messaging.rabbitmq import QueueBroker
 from concertsim.sim.messaging.rabbitmq_consumer import build_queue_broker, start_queue_consumers
 from concertsim.sim.messaging.relay import OutboxClaims, relay_name, relay_outbox
 from concertsim.sim.run.point_migration import PointMigration
+from concertsim.sim.run.queue_migration import QueueMigration
 from concertsim.sim.run.point_shift import PointShift
 from concertsim.sim.services import concert as concert_service
 from concertsim.sim.services import data_platform as data_platform_service
@@ -76,6 +77,9 @@ class System:
     """The gradual traffic shift to the split-out Point (``design.point_shift``), if any."""
     point_migration: PointMigration | None = None
     """Point's migration out of the monolith (``scenario.migration``), if any."""
+    queue_migration: QueueMigration | None = None
+    """Queue's migration out of what is left of the monolith (``scenario.migration`` with
+    ``service: queue``), if any."""
 
     @property
     def services(self) -> list[Host]:
@@ -203,8 +207,11 @@ def build_system(world: World) -> System:
     system = System(world, network, broker, hosts, handlers, policy, replicas, groups, topology)
     if design.point_shift:
         system.point_shift = PointShift.install(system)
-    if world.scenario.migration is not None:
-        system.point_migration = PointMigration.install(system, world.scenario.migration)
+    plan = world.scenario.migration
+    if plan is not None and plan.service == "queue":
+        system.queue_migration = QueueMigration.install(system, plan)
+    elif plan is not None:
+        system.point_migration = PointMigration.install(system, plan)
     return system
 
 

@@ -81,6 +81,8 @@ PUBLISHES = (QueueTokenActivated.TYPE, QueueTokenExpired.TYPE)
 def subscriptions(host: Host) -> dict[str, EventWork]:
     def complete(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
         assert isinstance(event.payload, ReservationCompleted)
+        if host.serves is not None and not host.serves():
+            return []  # the store that owns the waiting line ends the token; a copy brings it here
         return list(queue.complete(tx, user_id=event.payload.user_id, now=now))
 
     return {ReservationCompleted.TYPE: complete}

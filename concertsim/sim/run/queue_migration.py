@@ -1,0 +1,310 @@
+"""Queue's migration out of what is left of the monolith, in motion (seed 9, the second stage):
+one run carries a plan (``scenario.migration`` with ``service: queue``) at the ``point_split``
+stage, under the workload and faults, while users wait in line.
+
+- **Two stores.** The monolith's Queue keeps its tables (tokens, the waiting line, the line's
+  state) in the monolith's database (the *old* store); the split-out Queue runs as host
+  :data:`NEW_QUEUE` with an empty database (the *new* store) until the plan's ``copy``.
+- **copy**, **verify** and **rollback** as for Point (:mod:`concertsim.sim.run.point_migration`):
+  a snapshot of Queue's tables, then each store's commits to them shipped to the other
+  (``queue.replicate``), the stores compared row by row.
+- **cutover**: the waiting line is one ordered aggregate (a token's place is its issue number
+  against the line's head), so it moves at once, never user by user. With ``fence`` the old store
+  refuses every write to Queue's tables from then on; the plan waits for the copy to drain, then
+  the new store owns the line, the old store's changes are no longer captured, and routers send
+  Queue's calls to the new host ``propagation`` seconds later. The scheduled jobs (the activator
+  and the expirer) and the handler of ReservationCompletedEvent move with the line: they act only
+  on the store that owns it (``Host.serves``). Within the monolith that handler ran in the
+  completing reservation's own transaction; from the cutover the event reaches the new Queue
+  through the broker instead.
+
+Records: ``migration.step``, ``migration.moved`` (each user's Queue calls to the new owner, at the
+cutover or rollback), ``migration.verified``, ``migration.refused`` (a write the fence refused),
+``migration.write`` (a store committed a write to Queue's tables it did not own), ``point.captured``
+and ``point.replicated`` (the copy's log position and what was applied; the record kinds are the
+copy's, whatever the service). ``result.state``: ``queue`` is the owner's view, ``queue_old`` and
+``queue_new`` the stores, ``queue_migration`` what the checks compare against (every token either
+store issued, and the owner at the end).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Generator, Hashable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from concertsim.models import queue
+from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
+from concertsim.sim.hosting.host import Host
+from concertsim.sim.infrastructure.random_streams import sampler
+from concertsim.sim.infrastructure.storage import DELETED, Database, Transaction
+from concertsim.sim.messaging.dual_write import DualWrite
+from concertsim.sim.messaging.relay import relay_name, relay_outbox
+from concertsim.sim.run.point_migration import PARTY, DualWrites, compare_stores
+from concertsim.sim.run.point_shift import ChangeApplier, ChangeFeed, ReplicaWrite, subscribe_across
+from concertsim.sim.services import queue as queue_service
+
+if TYPE_CHECKING:
+    from concertsim.sim.run.system import System
+
+__all__ = ["QueueMigration", "OLD_QUEUE", "NEW_QUEUE", "QUEUE_REPLICATE", "QUEUE_TABLES", "ISSUED_TABLE",
+           "OWNER_TABLE"]
+
+OLD_QUEUE = "queue"
+NEW_QUEUE = "queue_new"
+QUEUE_REPLICATE = "queue.replicate"
+QUEUE_TABLES: tuple[str, ...] = (queue.TOKENS, queue.USER_TOKENS, queue.WAITING, queue.STATE, queue.ACTIVE)
+"""Queue's tables: what the change feeds ship and the stores are compared on."""
+ISSUED_TABLE = "issued"
+"""``state["queue_migration"][ISSUED_TABLE]``: token id -> (the store that issued it, its place in
+line), for every token issued after the copy began."""
+OWNER_TABLE = "owner"
+"""``state["queue_migration"][OWNER_TABLE]``: {None: the store owning the waiting line at the end}."""
+_POLL = 0.5
+
+
+class QueueRouting:
+    """Who owns the waiting line (the plan's decisions, at once) and where routers send Queue's
+    calls (the decisions ``propagation`` seconds old)."""
+
+    def __init__(self, env: simpy.Environment, propagation: float) -> None:
+        self.env = env
+        self.propagation = propagation
+        self.decisions: list[tuple[float, str]] = []
+
+    def owner(self) -> str:
+        return self.decisions[-1][1] if self.decisions else OLD_QUEUE
+
+    def routed(self) -> str:
+        """The host a router sends a Queue call to now."""
+        seen = self.env.now - self.propagation
+        host = OLD_QUEUE
+        for at, decided in self.decisions:
+            if at > seen:
+                break
+            host = decided
+        return host
+
+    def move(self, host: str) -> None:
+        self.decisions.append((self.env.now, host))
+
+
+def new_queue_host(system: System) -> Host:
+    """The split-out Queue: its own host and (empty) database, endpoints, relay and jobs."""
+    world = system.world
+    scenario = world.scenario
+    commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{NEW_QUEUE}"))
+    database = Database(NEW_QUEUE, world.env, commit_latency, scenario.storage.connections)
+    host = Host(world, NEW_QUEUE, scenario.services.queue, database, scenario.design.publish, service=NEW_QUEUE)
+    host.publisher, host.network, host.peers = DualWrite(system.broker, host), system.network, system.hosts
+    system.hosts[NEW_QUEUE] = host
+    system.replicas[NEW_QUEUE] = [host]
+    host.endpoints.update(queue_service.ENDPOINTS)
+    if scenario.design.publish == "outbox":
+        host.daemon(relay_name(NEW_QUEUE), partial(relay_outbox, host, system.broker, scenario.broker.relay_batch,
+                                                   scenario.broker.relay_poll_interval, scenario.broker.relay_publish))
+    for job_name, job in queue_service.jobs(host).items():
+        host.daemon(f"job:{job_name}", job)
+    return host
+
+
+class QueueMigration:
+    """The wiring of a Queue plan: the new Queue, the router, the copies, the fences and the plan's
+    process."""
+
+    def __init__(self, system: System, plan: MigrationPlan) -> None:
+        world = system.world
+        self.world = world
+        self.env = world.env
+        self.plan = plan
+        self.steps = plan.steps_for(world.scenario.workload.duration)
+        self.users = world.scenario.workload.users
+        self.old = system.hosts[OLD_QUEUE]
+        self.new = new_queue_host(system)
+        self.routing = QueueRouting(self.env, plan.propagation)
+        self.fenced: dict[str, bool] = {OLD_QUEUE: False, NEW_QUEUE: False}
+        self.stopped = False
+        self.copying = False
+        self.cut_over = False
+        self.rolled_back = False
+        self.issued: dict[str, tuple[str, int]] = {}
+        feed = DualWrites if plan.capture == "dual_write" else ChangeFeed
+        self.forward = feed(self.env, self.old, NEW_QUEUE, QUEUE_TABLES, QUEUE_REPLICATE)
+        self.backward = feed(self.env, self.new, OLD_QUEUE, QUEUE_TABLES, QUEUE_REPLICATE)
+        for f in (self.forward, self.backward):
+            f.capturing = False
+            f.traced = True
+
+    @classmethod
+    def install(cls, system: System, plan: MigrationPlan) -> QueueMigration:
+        migration = cls(system, plan)
+        routing = migration.routing
+
+        def route(callee: str, endpoint: str, body: dict[str, Any]) -> str:
+            if callee != OLD_QUEUE or endpoint == QUEUE_REPLICATE:
+                return callee  # the copy back to the old store goes to the old store
+            return routing.routed()
+
+        for host in system.hosts.values():
+            host.route = route
+        for host in (migration.old, migration.new):
+            host.serves = partial(migration._serves, host.name)
+            assert host.db is not None
+            host.db.commit_guards.append(partial(migration._guard, host.name))
+            host.db.commit_listeners.append(partial(migration._witness, host.name))
+        subscribe_across(system, migration.new, queue_service, OLD_QUEUE)
+        resend = plan.capture == "cdc" and plan.acks
+        for f in (migration.forward, migration.backward):
+            assert f.source.db is not None
+            f.source.db.commit_listeners.append(f.capture)
+            f.source.daemon(f"replication:{f.source.name}", partial(f.ship, resend))
+        migration.old.endpoints[QUEUE_REPLICATE] = ChangeApplier(migration.env).replicate
+        migration.new.endpoints[QUEUE_REPLICATE] = ChangeApplier(migration.env).replicate
+        migration.env.process(migration._run_plan())
+        return migration
+
+    # --- who owns the line -----------------------------------------------------------------------
+
+    def _serves(self, store: str) -> bool:
+        return self.routing.owner() == store
+
+    @staticmethod
+    def _touches_queue(tx: Transaction) -> bool:
+        return any(table in QUEUE_TABLES for table, _ in tx.writes)
+
+    def _guard(self, store: str, tx: Transaction) -> str | None:
+        """The write fence (``fence``): a fenced store (the old one from the cutover, the new one
+        during a rollback) refuses every write of its own to Queue's tables."""
+        if isinstance(tx, ReplicaWrite) or not self.fenced[store] or not self._touches_queue(tx):
+            return None
+        refused = f"{store} is fenced for the migration"
+        self.world.record("migration.refused", store, None, reason=refused)
+        return refused
+
+    def _witness(self, store: str, tx: Transaction) -> None:
+        """Commit listener: each token a store issued, and a write to Queue's tables by a store
+        that does not own the line."""
+        if isinstance(tx, ReplicaWrite) or not self.copying or not self._touches_queue(tx):
+            return
+        for (table, key), row in tx.writes.items():
+            if table == queue.TOKENS and row is not DELETED and key not in self.issued:
+                self.issued[str(key)] = (store, row.seq)
+        if self.routing.owner() != store:
+            users = sorted({row.user_id for (table, _), row in tx.writes.items()
+                            if table == queue.TOKENS and row is not DELETED})
+            self.world.record("migration.write", store, None, users=users, cut_over=self.cut_over,
+                              rolled_back=self.rolled_back)
+
+    # --- the plan ---------------------------------------------------------------------------------
+
+    def _run_plan(self) -> Generator[simpy.Event, Any, None]:
+        for index, step in enumerate(self.steps):
+            if self.stopped:
+                self._record(index, step, "skipped", reason="the plan was rolled back")
+                continue
+            if step.at > self.env.now:
+                yield self.env.timeout(step.at - self.env.now)
+            yield from getattr(self, f"_{step.action}")(index, step)
+
+    def _record(self, index: int, step: MigrationStep, outcome: str, **data: Any) -> None:
+        self.world.record("migration.step", PARTY, None, step=index, action=step.action, outcome=outcome, **data)
+
+    def _copy(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        assert self.old.db is not None and self.new.db is not None
+        snapshot = ReplicaWrite(self.new.db)
+        rows = 0
+        for table in QUEUE_TABLES:
+            for key, row in self.old.db.tables.get(table, {}).items():
+                snapshot.put(table, key, copy.copy(row))
+                rows += 1
+        self.new.db.load(snapshot)
+        self.copying = True
+        self.forward.capturing = self.backward.capturing = True
+        self._record(index, step, "done", rows=rows, capture=self.plan.capture)
+        yield from ()
+
+    def _drained(self, *feeds: ChangeFeed, timeout: float) -> Generator[simpy.Event, Any, bool]:
+        deadline = self.env.now + timeout
+        while any(f.backlog for f in feeds):
+            if self.env.now >= deadline:
+                return False
+            yield self.env.timeout(_POLL)
+        return True
+
+    def _verify(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        if not self.plan.verify:
+            self._record(index, step, "skipped", reason="verification is off (migration.verify=false)")
+            return
+        caught_up = yield from self._drained(self.forward, self.backward, timeout=self.plan.verify_timeout)
+        assert self.old.db is not None and self.new.db is not None
+        mismatches, compared, sample = compare_stores(self.old.db.tables, self.new.db.tables, QUEUE_TABLES)
+        self._record(index, step, "passed" if not mismatches else "failed", rows=compared, mismatches=mismatches,
+                     caught_up=caught_up, sample=sample[:3])
+        self.world.record("migration.verified", PARTY, None, mismatches=mismatches, rows=compared)
+        if mismatches and self.plan.rollback_on_mismatch:
+            yield from self._rollback(index, MigrationStep(at=self.env.now, action="rollback"), trigger="verify")
+
+    def _move_line(self, host: str) -> int:
+        """The waiting line to ``host``: recorded for each user, with the changes to the user's
+        tokens the copy toward ``host`` had not shipped yet."""
+        feed = self.forward if host == NEW_QUEUE else self.backward
+        unshipped: dict[int, int] = {}
+        for _, changes in feed.entries[feed.shipped:]:
+            for table, _key, row in changes:
+                if table == queue.TOKENS and row is not DELETED:
+                    unshipped[row.user_id] = unshipped.get(row.user_id, 0) + 1
+        self.routing.move(host)
+        for user in range(1, self.users + 1):
+            self.world.record("migration.moved", PARTY, None, user_id=user, to=host, pending=unshipped.get(user, 0))
+        return self.users
+
+    def _cutover(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        """Fence the old store, wait for the copy to drain, hand the line over. A copy that does
+        not catch up within ``verify_timeout`` cancels the cutover, as for Point."""
+        if self.plan.fence:
+            self.fenced[OLD_QUEUE] = True
+        drained = yield from self._drained(self.forward, timeout=self.plan.verify_timeout)
+        if not drained:
+            self.fenced[OLD_QUEUE] = False
+            self._record(index, step, "failed", fenced=self.plan.fence, drained=False,
+                         reason="the copy did not catch up in time: the switch was cancelled")
+            return
+        moved = self._move_line(NEW_QUEUE)
+        self.cut_over = True
+        self.forward.capturing = False
+        self._record(index, step, "done", fenced=self.plan.fence, drained=drained, moved_at_cutover=moved)
+
+    def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
+        self.stopped = True
+        self.fenced[NEW_QUEUE] = True
+        drained = not self.backward.backlog
+        if self.plan.catch_up:
+            drained = yield from self._drained(self.backward, timeout=self.plan.verify_timeout)
+        back = self._move_line(OLD_QUEUE) if self.routing.owner() != OLD_QUEUE else 0
+        self.cut_over = False
+        self.rolled_back = True
+        self.fenced[OLD_QUEUE] = False
+        self.forward.capturing = True
+        self._record(index, step, "done", trigger=trigger, drained=drained, moved_back=back)
+
+    # --- the finished run ---------------------------------------------------------------------------
+
+    def backlog(self) -> int:
+        return self.forward.backlog + self.backward.backlog
+
+    def result_state(self) -> dict[str, dict[str, dict[Hashable, Any]]]:
+        """``queue`` (Queue's tables as the owner holds them), ``queue_old``, ``queue_new`` and
+        ``queue_migration`` (the tokens issued, the owner)."""
+        assert self.old.db is not None and self.new.db is not None
+        old_tables, new_tables = self.old.db.snapshot(), self.new.db.snapshot()
+        owner = self.routing.owner()
+        view = dict(old_tables)
+        for table in QUEUE_TABLES:
+            view[table] = dict((new_tables if owner == NEW_QUEUE else old_tables).get(table, {}))
+        return {
+            OLD_QUEUE: view, "queue_old": old_tables, NEW_QUEUE: new_tables,
+            "queue_migration": {ISSUED_TABLE: dict(self.issued), OWNER_TABLE: {None: owner}},
+        }
