@@ -38,8 +38,8 @@ from concertsim.sim.messaging.rabbitmq import QueueBroker
 from concertsim.sim.messaging.rabbitmq_consumer import build_queue_broker, start_queue_consumers
 from concertsim.sim.messaging.relay import OutboxClaims, relay_name, relay_outbox
 from concertsim.sim.run.point_migration import PointMigration
-from concertsim.sim.run.queue_migration import QueueMigration
 from concertsim.sim.run.point_shift import PointShift
+from concertsim.sim.run.queue_migration import QueueMigration
 from concertsim.sim.services import concert as concert_service
 from concertsim.sim.services import data_platform as data_platform_service
 from concertsim.sim.services import point as point_service
