@@ -97,6 +97,12 @@ class MessageFaults(Protocol):
     ) -> tuple[list[float], bool]: ...
 
 
+def _expire(outcome: simpy.Event, _deadline: simpy.Event) -> None:
+    """A call's timeout: the caller gets :data:`TIMEOUT` unless its reply came first."""
+    if not outcome.triggered:
+        outcome.succeed(TIMEOUT)
+
+
 class Network:
     """Carries requests and replies between hosts.
 
@@ -173,34 +179,33 @@ class Network:
         is addressed to the callee's service (``to``); ``callee`` is the replica that receives it."""
         self.calls += 1
         env = self.env
-        call_id = self.world.next_id("call")
+        world = self.world
+        service = callee.service
+        call_id = world.next_id("call")
         outcome = env.event()
-        self.world.record(
-            "call.send", source, trace_id, call=call_id, to=callee.service, endpoint=endpoint, key=key
-        )
-        delays = self.transit_delays("request", source, callee.service, endpoint, key)
+        world.record("call.send", source, trace_id, call=call_id, to=service, endpoint=endpoint, key=key)
+        delays = self._transit("request", source, service, endpoint, key)
         if not delays:
-            self.world.record("call.request_lost", source, trace_id, call=call_id, to=callee.service)
+            world.record("call.request_lost", source, trace_id, call=call_id, to=service)
         for delay in delays:
-            self.env.timeout(delay).callbacks.append(
+            env.timeout(delay).callbacks.append(
                 partial(self._arrive, source, callee, endpoint, body, outcome, call_id, trace_id, key)
             )
-
-        def expire(_: simpy.Event) -> None:
-            if not outcome.triggered:
-                outcome.succeed(TIMEOUT)
-
-        env.timeout(timeout).callbacks.append(expire)
+        env.timeout(timeout).callbacks.append(partial(_expire, outcome))
         reply: Reply = yield outcome
-        self.world.record(
-            "call.return",
-            source,
-            trace_id,
-            call=call_id,
-            endpoint=endpoint,
-            outcome="ok" if reply.ok else reply.code,
+        world.record(
+            "call.return", source, trace_id, call=call_id, endpoint=endpoint, outcome="ok" if reply.ok else reply.code,
         )
         return reply
+
+    def _transit(self, channel: str, source: str, destination: str, message_type: str, key: str) -> list[float]:
+        """:meth:`transit_delays`, with the common case (no partition, no message fault) first."""
+        faults = self.faults
+        if not self.blocked and (faults is None or not faults.message_faults_active):
+            if source == BROKER_PARTY or destination == BROKER_PARTY:
+                return [self.broker_latency()]
+            return [self.latency()]
+        return self.carry(channel, source, destination, message_type, key)[0]
 
     # The rest of a call's life is callbacks rather than a process of its own: a request arrives
     # (a worker of the callee serves it), its reply travels back, the caller is woken.
@@ -224,7 +229,7 @@ class Network:
         reply = served.value
         if reply is None:  # the callee crashed while serving: no reply is sent
             return
-        delays = self.transit_delays("reply", callee.service, source, endpoint, key)
+        delays = self._transit("reply", callee.service, source, endpoint, key)
         if not delays:
             self.world.record("call.reply_lost", callee.name, trace_id, call=call_id)
             return
