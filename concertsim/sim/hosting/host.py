@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import simpy
+from simpy.events import PENDING
 
 from concertsim.models.errors import DomainError
 from concertsim.models.events import Event, EventPayload
@@ -23,6 +24,7 @@ from concertsim.scenarios.schema import ServiceSpec
 from concertsim.sim.infrastructure.network import TIMEOUT, Failed, Reply
 from concertsim.sim.infrastructure.random_streams import sampler
 from concertsim.sim.infrastructure.storage import CommitFailed, Database, Transaction, WriteConflict
+from concertsim.sim.infrastructure.tasks import Task
 from concertsim.sim.infrastructure.workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -149,6 +151,23 @@ class Host:
         self.inflight[process] = None
         process.callbacks.append(self._forget)
         return process
+
+    def start(self, work: Generator[simpy.Event, Any, R], then: Callable[[R | None], None]) -> Task:
+        """Like :meth:`spawn`, for work that nothing waits on but ``then``: it takes its first step
+        now and ``then(value)`` is called the moment it ends (value None if a crash cut it short),
+        without an event to start it or to end it (:class:`~concertsim.sim.infrastructure.tasks.Task`)."""
+        if self.colocation is not None:
+            work = self.colocation.after_commit(work)
+        inflight = self.inflight
+
+        def finished(task: Task) -> None:
+            inflight.pop(task, None)
+            then(task._value)
+
+        task = Task(self.env, self._guarded(work), finished)
+        if task._value is PENDING:
+            inflight[task] = None
+        return task
 
     def _forget(self, process: simpy.Event) -> None:
         self.inflight.pop(process, None)  # type: ignore[call-overload]
