@@ -164,7 +164,7 @@ class Host:
             inflight.pop(task, None)
             then(task._value)
 
-        task = Task(self.env, self._guarded(work), finished)
+        task = Task(self.env, work, finished)  # a task ends with None when interrupted, as ``_guarded`` does
         if task._value is PENDING:
             inflight[task] = None
         return task

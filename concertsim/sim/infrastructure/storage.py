@@ -291,7 +291,10 @@ class Database:
         return rows
 
     def outbox_backlog(self) -> int:
-        return len(self.unpublished(limit=10**9))
+        """How many committed outbox rows are unpublished (what :meth:`unpublished` would list)."""
+        self.unpublished(limit=0)  # moves the head past the published rows
+        outbox = self.tables.get(OUTBOX, {})
+        return sum(1 for seq in range(self.outbox_head, self.next_outbox_seq) if not outbox[seq].published)
 
     def snapshot(self) -> dict[str, dict[Hashable, Any]]:
         """The committed tables (shared, not copied: read them only after the run)."""

@@ -33,9 +33,10 @@ _STARTED = _Started()
 
 class Task(simpy.Process):
     """Runs ``generator`` as a process from its first step, now, inside the caller's step (no
-    ``Initialize`` event). When the generator returns, ``then(task)`` is called at once (no end
-    event, unless something was added to ``callbacks`` to wait on it: then it is also scheduled,
-    as a process is). An exception the generator raises fails the task as it fails a process."""
+    ``Initialize`` event). When the generator returns, or lets an interrupt (a crash) end it with
+    value None, ``then(task)`` is called at once (no end event, unless something was added to
+    ``callbacks`` to wait on it: then it is also scheduled, as a process is). Any other exception
+    the generator raises fails the task as it fails a process."""
 
     def __init__(
         self, env: simpy.Environment, generator: Generator[simpy.Event, Any, Any], then: Callable[[Task], None]
@@ -47,7 +48,7 @@ class Task(simpy.Process):
         self._resume(_STARTED)  # type: ignore[arg-type]
 
     def _resume(self, event: simpy.Event) -> None:
-        # simpy.Process._resume (SimPy 4.1), except at the generator's return.
+        # simpy.Process._resume (SimPy 4.1), except at the generator's end.
         env = self.env
         active, env._active_proc = env._active_proc, self
         generator = self._generator
@@ -61,33 +62,38 @@ class Task(simpy.Process):
                     exc.__cause__ = event._value
                     event = generator.throw(exc)
             except StopIteration as stop:
-                self._ok = True
-                self._value = stop.args[0] if stop.args else None
-                self._target = None  # type: ignore[assignment]
-                env._active_proc = active
-                if self.callbacks:
-                    env.schedule(self)
-                else:
-                    self.callbacks = None  # type: ignore[assignment]
-                self._then(self)
-                return
+                value = stop.args[0] if stop.args else None
+                break
+            except simpy.Interrupt:  # a crash cut the work short
+                value = None
+                break
             except BaseException as error:
                 self._ok = False
                 error.__traceback__ = error.__traceback__.tb_next  # type: ignore[union-attr]
                 self._value = error
                 env.schedule(self)
-                event = None  # type: ignore[assignment]
-                break
+                self._target = None  # type: ignore[assignment]
+                env._active_proc = active
+                return
             try:
                 if event.callbacks is not None:
                     event.callbacks.append(self._resume)
-                    break
+                    self._target = event
+                    env._active_proc = active
+                    return
             except AttributeError:
                 if hasattr(event, "callbacks"):
                     raise
                 raise RuntimeError(f'Invalid yield value "{event}" in {self._generator!r}') from None
-        self._target = event
+        self._ok = True
+        self._value = value
+        self._target = None  # type: ignore[assignment]
         env._active_proc = active
+        if self.callbacks:
+            env.schedule(self)
+        else:
+            self.callbacks = None  # type: ignore[assignment]
+        self._then(self)
 
 
 assert Task._value is PENDING  # a task is alive until its generator returns
