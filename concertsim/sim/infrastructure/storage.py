@@ -129,18 +129,23 @@ class Transaction:
         self.outbox_events: list[Event] = []
 
     def get(self, table: str, key: Hashable) -> Any | None:
-        written = self.writes.get((table, key), None)
-        if written is not None:
-            return None if written is _DELETED else written
-        return self.db.tables.get(table, {}).get(key)
+        if self.writes:
+            written = self.writes.get((table, key))
+            if written is not None:
+                return None if written is _DELETED else written
+        rows = self.db.tables.get(table)
+        return None if rows is None else rows.get(key)
 
     def get_for_update(self, table: str, key: Hashable) -> Any | None:
         address = (table, key)
         written = self.writes.get(address)
         if written is not None:
             return None if written is _DELETED else written
-        self.read_versions.setdefault(address, self.db.versions.get(address, 0))
-        row = self.db.tables.get(table, {}).get(key)
+        db = self.db
+        if address not in self.read_versions:
+            self.read_versions[address] = db.versions.get(address, 0)
+        rows = db.tables.get(table)
+        row = None if rows is None else rows.get(key)
         return copy_row(row) if row is not None else None
 
     def put(self, table: str, key: Hashable, row: Any) -> None:
@@ -223,7 +228,7 @@ class Database:
         return Transaction(self)
 
     def commit(self, tx: Transaction) -> Generator[simpy.Event, Any, list[OutboxRow]]:
-        if tx.is_empty:
+        if not tx.writes and not tx.outbox_events:  # ``tx.is_empty``
             return []
         pool = self.connections
         if pool is None:
