@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import operator
 from collections.abc import Callable, Generator, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -69,19 +68,19 @@ def _copier_for(cls: type) -> Callable[[Any], Any]:
     if not (dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__):
         return copy.copy
     names = tuple(field.name for field in dataclasses.fields(cls))
-    if len(names) > 1:
-        read: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
-    else:  # attrgetter of one name returns the value itself, not a tuple
-        read = lambda row: tuple(getattr(row, name) for name in names)  # noqa: E731
-    new, assign = object.__new__, object.__setattr__
+    if not all(name.isidentifier() for name in names):
+        return copy.copy
+    # One line per field, compiled once per row class: a loop over the fields cost as much again.
+    if cls.__setattr__ is object.__setattr__:
+        lines = [f"    clone.{name} = row.{name}" for name in names]
+    else:  # a frozen dataclass refuses attribute assignment
+        lines = [f"    assign(clone, {name!r}, row.{name})" for name in names]
+    source = "def copy_slots(row):\n    clone = new(cls)\n" + "\n".join(lines) + "\n    return clone\n"
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, "assign": object.__setattr__}
+    exec(source, namespace)  # noqa: S102 - the source is built from the dataclass's own field names
+    copier: Callable[[Any], Any] = namespace["copy_slots"]
+    return copier
 
-    def copy_slots(row: Any) -> Any:
-        clone = new(cls)
-        for name, value in zip(names, read(row)):
-            assign(clone, name, value)
-        return clone
-
-    return copy_slots
 
 class WriteConflict(Exception):
     """Another transaction committed a row this one read for update: ``table`` and ``key`` name
