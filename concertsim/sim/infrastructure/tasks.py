@@ -4,7 +4,7 @@ A ``simpy.Process`` schedules an event to take its first step and another when i
 returns, so that those who wait on it are resumed. Serving a request needs neither: it starts the
 moment the request arrives (the arrival's own callback) and the only one waiting for its end is the
 network, which sends the reply. Those two events were a fifth of the events of a run; a
-:class:`Task` takes its first step at once and calls ``then(value)`` the moment its generator
+:class:`Task` takes its first step at once and calls ``then(task)`` the moment its generator
 returns. In every other way it is a ``simpy.Process``: it waits on events, can be interrupted (a
 crash) and fails the run if its generator raises.
 """
