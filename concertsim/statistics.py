@@ -31,7 +31,20 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
+
+
+class _Stats:
+    """``scipy.stats``, imported at its first use: the import takes half a second, which every
+    command paid at start-up (``explore`` a sixth of a 300-example search) though only the reports
+    that compare runs use it."""
+
+    def __getattr__(self, name: str) -> Any:
+        from scipy import stats
+
+        return getattr(stats, name)
+
+
+stats = _Stats()
 
 __all__ = [
     "Domain",

@@ -14,6 +14,7 @@ windows, narrower message filters.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, get_args
 
 from hypothesis import strategies as st
@@ -94,6 +95,7 @@ on them."""
 _FOCUS_WEIGHTED = SAGA_MESSAGES[:2] * 2 + SAGA_MESSAGES
 
 
+@lru_cache(maxsize=None)
 def _tenths(low: float, high: float) -> st.SearchStrategy[float]:
     """Times on a 0.1 s grid: integers shrink towards ``low`` and print legibly."""
     return st.integers(int(low * 10), int(high * 10)).map(lambda n: n / 10)
@@ -107,6 +109,10 @@ _PARTITIONS = tuple(
 (``point->reservation``) lets requests through and loses the answers."""
 
 
+# The strategies below are built once per argument and kept: a strategy is an immutable value,
+# and Hypothesis validates each new one on its first draw, which cost a tenth of a search's time
+# when every draw of a fault built them afresh. The examples drawn are the same.
+@lru_cache(maxsize=None)
 def _message_filter(channel: str) -> st.SearchStrategy[MessageFilter]:
     """Aimed at one message type more often than not: a fault on every message of a channel
     tends to stop the workload before it reaches the interleavings worth finding."""
@@ -130,6 +136,11 @@ def _filter_on(message_type: st.SearchStrategy[str | None]) -> st.SearchStrategy
         rate=st.sampled_from([1.0, 0.5, 0.1]),
     )
     return every | some
+
+
+@lru_cache(maxsize=None)
+def _focus_filter(message_type: str | None) -> st.SearchStrategy[MessageFilter]:
+    return _filter_on(st.just(message_type))
 
 
 def _server_of(focus: tuple[str, str | None] | None) -> str | None:
@@ -178,7 +189,7 @@ def fault_specs(
         channels = [c for c in CHANNELS if reorder_within_partition or kind != "reorder" or c != "delivery"]
         if focus is not None and focus[0] in channels and draw(st.integers(0, 3)) < 3:
             target = focus[0]
-            match = draw(_filter_on(st.just(focus[1])))
+            match = draw(_focus_filter(focus[1]))
         else:
             target = draw(st.sampled_from(channels))
             match = draw(_message_filter(target))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 from concertsim.models.errors import Unauthenticated
 
@@ -24,6 +25,7 @@ def signing_key_for(seed: int) -> bytes:
     return hashlib.sha256(f"concertsim-gateway-signing-key:{seed}".encode()).digest()
 
 
+@lru_cache(maxsize=4096)  # the gateway verifies each user's credential on every request
 def _tag(key: bytes, user_id: int) -> str:
     return hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()
 

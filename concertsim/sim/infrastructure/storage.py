@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import operator
 from collections.abc import Callable, Generator, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -69,19 +68,19 @@ def _copier_for(cls: type) -> Callable[[Any], Any]:
     if not (dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__):
         return copy.copy
     names = tuple(field.name for field in dataclasses.fields(cls))
-    if len(names) > 1:
-        read: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
-    else:  # attrgetter of one name returns the value itself, not a tuple
-        read = lambda row: tuple(getattr(row, name) for name in names)  # noqa: E731
-    new, assign = object.__new__, object.__setattr__
+    if not all(name.isidentifier() for name in names):
+        return copy.copy
+    # One line per field, compiled once per row class: a loop over the fields cost as much again.
+    if cls.__setattr__ is object.__setattr__:
+        lines = [f"    clone.{name} = row.{name}" for name in names]
+    else:  # a frozen dataclass refuses attribute assignment
+        lines = [f"    assign(clone, {name!r}, row.{name})" for name in names]
+    source = "def copy_slots(row):\n    clone = new(cls)\n" + "\n".join(lines) + "\n    return clone\n"
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, "assign": object.__setattr__}
+    exec(source, namespace)  # noqa: S102 - the source is built from the dataclass's own field names
+    copier: Callable[[Any], Any] = namespace["copy_slots"]
+    return copier
 
-    def copy_slots(row: Any) -> Any:
-        clone = new(cls)
-        for name, value in zip(names, read(row)):
-            assign(clone, name, value)
-        return clone
-
-    return copy_slots
 
 class WriteConflict(Exception):
     """Another transaction committed a row this one read for update: ``table`` and ``key`` name
@@ -129,18 +128,23 @@ class Transaction:
         self.outbox_events: list[Event] = []
 
     def get(self, table: str, key: Hashable) -> Any | None:
-        written = self.writes.get((table, key), None)
-        if written is not None:
-            return None if written is _DELETED else written
-        return self.db.tables.get(table, {}).get(key)
+        if self.writes:
+            written = self.writes.get((table, key))
+            if written is not None:
+                return None if written is _DELETED else written
+        rows = self.db.tables.get(table)
+        return None if rows is None else rows.get(key)
 
     def get_for_update(self, table: str, key: Hashable) -> Any | None:
         address = (table, key)
         written = self.writes.get(address)
         if written is not None:
             return None if written is _DELETED else written
-        self.read_versions.setdefault(address, self.db.versions.get(address, 0))
-        row = self.db.tables.get(table, {}).get(key)
+        db = self.db
+        if address not in self.read_versions:
+            self.read_versions[address] = db.versions.get(address, 0)
+        rows = db.tables.get(table)
+        row = None if rows is None else rows.get(key)
         return copy_row(row) if row is not None else None
 
     def put(self, table: str, key: Hashable, row: Any) -> None:
@@ -223,7 +227,7 @@ class Database:
         return Transaction(self)
 
     def commit(self, tx: Transaction) -> Generator[simpy.Event, Any, list[OutboxRow]]:
-        if tx.is_empty:
+        if not tx.writes and not tx.outbox_events:  # ``tx.is_empty``
             return []
         pool = self.connections
         if pool is None:
@@ -291,7 +295,10 @@ class Database:
         return rows
 
     def outbox_backlog(self) -> int:
-        return len(self.unpublished(limit=10**9))
+        """How many committed outbox rows are unpublished (what :meth:`unpublished` would list)."""
+        self.unpublished(limit=0)  # moves the head past the published rows
+        outbox = self.tables.get(OUTBOX, {})
+        return sum(1 for seq in range(self.outbox_head, self.next_outbox_seq) if not outbox[seq].published)
 
     def snapshot(self) -> dict[str, dict[Hashable, Any]]:
         """The committed tables (shared, not copied: read them only after the run)."""

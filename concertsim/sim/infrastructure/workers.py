@@ -57,7 +57,8 @@ class WorkerPool:
         self._since = env.now
 
     def acquire(self) -> simpy.Event | None:
-        self._account()
+        if self.env._now > self._since:
+            self._account()
         self.usage.acquisitions += 1
         if self.free and not self.waiting:
             self.free -= 1
@@ -80,7 +81,8 @@ class WorkerPool:
             raise
 
     def release(self) -> None:
-        self._account()
+        if self.env._now > self._since:
+            self._account()
         if self.waiting:
             handed_over, since = self.waiting.popleft()
             waited = self.env.now - since
@@ -113,7 +115,7 @@ class WorkerPool:
 
     def _account(self) -> None:
         """Add the busy servers and queue length held since the last change to the integrals."""
-        now, since = self.env.now, self._since
+        now, since = self.env._now, self._since
         if now <= since:
             return
         self._since = now

@@ -216,12 +216,14 @@ class Broker(DeadLetterTopics):
 
     def total_lag(self) -> int:
         """Events not yet handled: behind each group's committed offsets, and waiting in retry topics."""
-        return sum(
-            self.lag(group, topic, partition)
-            for topic, groups in self.subscriptions.items()
-            for group in groups
-            for partition in range(self.partitions)
-        ) + sum(len(entries) for entries in self.retry_topics.values())
+        logs, offsets = self.logs, self.offsets
+        behind = 0
+        for topic, groups in self.subscriptions.items():  # :meth:`lag` summed, without a call per term
+            for partition in range(self.partitions):
+                length = len(logs.get((topic, partition), ()))
+                for group in groups:
+                    behind += length - offsets.get((group, topic, partition), 0)
+        return behind + sum(len(entries) for entries in self.retry_topics.values())
 
     # --- retry topics ----------------------------------------------------------------------------
 
