@@ -22,6 +22,7 @@ from . import (
     relay,
     reservation,
     schemas,
+    seat_cache,
     storage,
     sweeper,
 )
@@ -46,6 +47,7 @@ MECHANISMS = {
     "event_sourcing": event_sourcing.DEFECTS,
     "schemas": schemas.DEFECTS,
     "point_shift": point_shift.DEFECTS,
+    "seat_cache": seat_cache.DEFECTS,
 }
 """Mechanism name -> its defects, in the catalogue's order."""
 

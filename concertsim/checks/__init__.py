@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from concertsim.checks import (  # noqa: F401 - importing registers the invariants
     booking,
+    cached_listings,
     call_timeouts,
     charges,
     client_history,

@@ -17,7 +17,7 @@ from concertsim.sim.run.result import RunResult
 __all__ = [
     "point_storage_events", "schema_upgraded", "schema_read", "point_shifted", "charge_asked", "points_refunded",
     "refund_made", "events_parked", "payment_answered", "seat_held", "hold_ran_out", "money_moved",
-    "reservation_confirmed", "event_raised",
+    "reservation_confirmed", "event_raised", "seat_listing_cached",
 ]
 
 _OPEN = (ReservationStatus.HELD, ReservationStatus.PAYMENT_PENDING)
@@ -102,6 +102,16 @@ def payment_answered(result: RunResult) -> str | None:
     if any(op.action == "pay" and op.outcome is not None for op in result.history):
         return None
     return "no client was told the outcome of a payment"
+
+
+def seat_listing_cached(result: RunResult) -> str | None:
+    """``seat-cache-bounded`` judges the listings served from Concert's seat cache."""
+    mode = result.scenario.seat_cache.mode
+    if mode == "none":
+        return "Concert has no seat cache (seat_cache.mode=none)"
+    if next(iter(result.trace.of_kind("cache.hit")), None) is None:
+        return "no seat listing was served from the cache"
+    return None
 
 
 def seat_held(result: RunResult) -> str | None:

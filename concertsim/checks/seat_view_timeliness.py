@@ -46,14 +46,16 @@ from concertsim.models.reservations import SeatStatus
 from concertsim.models.store import MemoryStore
 from concertsim.sim.run.result import RunResult
 
-__all__ = ["SEAT_EVENTS"]
+__all__ = ["SEAT_EVENTS", "seat_payload"]
 
 SEAT_EVENTS = (SeatReserved.TYPE, ReservationCompleted.TYPE, ReservationExpired.TYPE, ReservationFailed.TYPE)
 _GROUP = "concert"
 _TAKEN = (SeatStatus.HELD, SeatStatus.SOLD)
 
 
-def _payload(event_type: str, body: dict[str, Any]) -> EventPayload | None:
+def seat_payload(event_type: str, body: dict[str, Any]) -> EventPayload | None:
+    """The payload of a seat event as raised (``body``), read leniently: fields a reader does not
+    know are dropped; None if it cannot be read at all."""
     try:
         return PAYLOAD_TYPES[event_type].model_validate(body)
     except ValidationError:
@@ -136,7 +138,7 @@ def seat_view_timely(result: RunResult) -> list[Violation]:
             seat = seats.get(address)
             if seat is None:
                 seat = seats[address] = _Seat(address)
-            payload = _payload(data["type"], body)
+            payload = seat_payload(data["type"], body)
             if payload is None:
                 seat.readable = False
                 continue

@@ -157,9 +157,13 @@ def view_version(store: Store, date_id: int) -> int:
 
 @dataclass(slots=True, frozen=True)
 class CachedListing:
+    """One date's free seats as read from the view at ``version``, stored at ``filled_at``;
+    ``listing_id`` names the fill in the trace (empty where nothing records it)."""
+
     free: tuple[int, ...]
     filled_at: float
     version: int
+    listing_id: str = ""
 
 
 class SeatCache:
@@ -189,9 +193,9 @@ class SeatCache:
             return listing if listing.version == version else None
         return listing if now - listing.filled_at < self.ttl else None
 
-    def fill(self, date_id: int, free: tuple[int, ...], *, now: float, version: int) -> None:
+    def fill(self, date_id: int, free: tuple[int, ...], *, now: float, version: int, listing_id: str = "") -> None:
         """Store ``free`` (read from the view at ``version``) as ``date_id``'s listing."""
-        self.listings[date_id] = CachedListing(free, now, version)
+        self.listings[date_id] = CachedListing(free, now, version, listing_id)
 
     def invalidate(self, date_id: int) -> None:
         """Drop ``date_id``'s listing (a seat change of the date was committed to the view); a

@@ -111,6 +111,7 @@ INVARIANT_IDS = (
     "seats-released-on-expiry",
     "seat-view-converges",
     "seat-view-timely",
+    "seat-cache-bounded",
     "ranking-converges",
     "data-platform-exactly-once",
     "no-lost-events",

@@ -81,3 +81,15 @@ def test_a_defect_of_a_newer_mechanism_is_witnessed_on_its_own_scenario() -> Non
         seen = planted_defects.run_witness(root, planted_defects.WITNESSES[defect.id], defect.scenario)
     assert clean["violated"] == []
     assert "no-lost-events" in seen["violated"]
+
+
+def test_a_seat_cache_that_never_invalidates_breaks_the_bound_its_clean_copy_keeps() -> None:
+    defect = next(d for d in DEFECTS if d.id == "seat-cache-invalidates-versioned-only")
+    assert defect.scenario == "seat-cache"
+    assert planted_defects.WITNESSES[defect.id] == ("seat_cache.mode=invalidated",)
+    with planted_defects.pristine_copy() as clean_root:
+        clean = planted_defects.run_witness(clean_root, planted_defects.WITNESSES[defect.id], defect.scenario)
+    with planted_defects.planted_copy(defect) as root:
+        seen = planted_defects.run_witness(root, planted_defects.WITNESSES[defect.id], defect.scenario)
+    assert clean["violated"] == []
+    assert seen["violated"] == ["seat-cache-bounded"]

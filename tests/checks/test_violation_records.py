@@ -13,6 +13,7 @@ import pytest
 from concertsim.checks import REGISTRY, Violation, check_run
 from concertsim.models import concert, data_platform, points, reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
+from concertsim.scenarios.schema import SeatCacheSpec
 from concertsim.sim.run.result import Phases, RunResult
 from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
@@ -152,6 +153,20 @@ def expired_hold_still_held(result: RunResult) -> None:
 def seat_view_behind(result: RunResult) -> None:
     r = confirmed(result)[0]
     result.state["concert"][concert.SEAT_VIEW][(r.date_id, r.seat_no)].status = SeatStatus.HELD
+
+
+def cached_listing_shows_a_sold_seat(result: RunResult) -> None:
+    """A versioned seat cache serves, after the run, a listing that shows a sold seat free."""
+    sold = next(r for r in result.trace.of_kind("consumer.handled")
+                if r.data["group"] == "concert" and r.data["type"] == "ReservationCompletedEvent")
+    payload = next(r for r in result.trace.of_kind("event.raised")
+                   if r.data["event_id"] == sold.data["event_id"]).data["payload"]
+    result.scenario = result.scenario.model_copy(update={"seat_cache": SeatCacheSpec(mode="versioned")})
+    end = result.trace.records[-1].at
+    result.trace.add(end, "cache.fill", "concert", None,
+                     {"date": payload["date_id"], "listing": "listing-1", "free": [payload["seat_no"]], "read_at": end})
+    result.trace.add(end, "cache.hit", "concert", None,
+                     {"date": payload["date_id"], "listing": "listing-1", "age": 0.0, "behind": 1, "taken": 1})
 
 
 def sale_counted_twice(result: RunResult) -> None:
@@ -385,6 +400,7 @@ DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "seats-released-on-expiry": expired_hold_still_held,
     "seat-view-converges": seat_view_behind,
     "seat-view-timely": hold_freed_by_a_redelivered_release,
+    "seat-cache-bounded": cached_listing_shows_a_sold_seat,
     "ranking-converges": sale_counted_twice,
     "data-platform-exactly-once": collected_twice,
     "no-lost-events": event_dropped,

@@ -41,30 +41,40 @@ def dates(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[s
     return Ok({"dates": [d.date_id for d in found]})
 
 
-_CACHES: WeakKeyDictionary[Host, tuple[int, concert.SeatCache]] = WeakKeyDictionary()
+_CACHES: WeakKeyDictionary[Host, tuple[int, concert.SeatCache, Callable[[Transaction], None] | None]] = (
+    WeakKeyDictionary()
+)
 
 
 def _seat_cache(host: Host) -> concert.SeatCache | None:
     """The host's seat cache (None without one); a restart begins with an empty one. An
     invalidated cache listens to the database's commits: a committed change of a seat drops the
-    listing of its date (after the commit, as the handler of the seat event would)."""
+    listing of its date (after the commit, as the handler of the seat event would), recorded as
+    ``cache.invalidate``. The cache of an earlier incarnation stops listening."""
     spec = host.world.scenario.seat_cache
     if spec.mode == "none":
         return None
     kept = _CACHES.get(host)
     if kept is None or kept[0] != host.incarnation:
+        if kept is not None and kept[2] is not None:
+            host.db.commit_listeners.remove(kept[2])
         cache = concert.SeatCache(spec.mode, spec.ttl)
-        kept = _CACHES[host] = (host.incarnation, cache)
-        if spec.mode == "invalidated":
-            host.db.commit_listeners.append(_invalidator(cache))
+        listener = _invalidator(host, cache) if spec.mode == "invalidated" else None
+        if listener is not None:
+            host.db.commit_listeners.append(listener)
+        kept = _CACHES[host] = (host.incarnation, cache, listener)
     return kept[1]
 
 
-def _invalidator(cache: concert.SeatCache) -> Callable[[Transaction], None]:
+def _invalidator(host: Host, cache: concert.SeatCache) -> Callable[[Transaction], None]:
     def invalidate(tx: Transaction) -> None:
+        changed: dict[int, list[int]] = {}
         for table, key in tx.writes:
             if table == concert.SEAT_VIEW:
-                cache.invalidate(key[0])  # type: ignore[index]
+                changed.setdefault(key[0], []).append(key[1])  # type: ignore[index]
+        for date_id, seat_nos in changed.items():
+            cache.invalidate(date_id)
+            host.world.record("cache.invalidate", host.name, None, date=date_id, seats=sorted(seat_nos))
 
     return invalidate
 
@@ -78,10 +88,11 @@ def _shown_taken(tx: Transaction, date_id: int, listing: concert.CachedListing) 
 
 def seats(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
     """A date's free seats, from the seat cache when it has a listing it may serve (recorded as
-    ``cache.hit`` with the listing's age and how many seat changes the view has committed since
-    it was read, ``behind``), else from the view. An invalidated cache stores a listing
-    ``seat_cache.fill_seconds`` after reading it from the view (the read's round trip), so a
-    change committed and invalidated in between leaves the old listing cached."""
+    ``cache.hit`` with the listing's id, its age and how many seat changes the view has committed
+    since it was read, ``behind``), else from the view, storing what it read (``cache.fill``: the
+    listing's id, the seats it shows free and when the view was read). An invalidated cache
+    stores a listing ``seat_cache.fill_seconds`` after reading it from the view (the read's round
+    trip), so a change committed and invalidated in between leaves the old listing cached."""
     date_id, tx, now = body["date_id"], host.db.begin(), host.clock()
     cache = _seat_cache(host)
     version = concert.view_version(tx, date_id)
@@ -89,15 +100,20 @@ def seats(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[s
         listing = cache.lookup(date_id, now=now, version=version)
         if listing is not None:
             behind = version - listing.version
-            host.world.record("cache.hit", host.name, trace_id, date=date_id, age=now - listing.filled_at,
-                              behind=behind, taken=_shown_taken(tx, date_id, listing) if behind else 0)
+            host.world.record("cache.hit", host.name, trace_id, date=date_id, listing=listing.listing_id,
+                              age=now - listing.filled_at, behind=behind,
+                              taken=_shown_taken(tx, date_id, listing) if behind else 0)
             return Ok({"available": list(listing.free)})
     free = [s.seat_no for s in concert.seats_of(tx, date_id) if s.status == concert.SeatStatus.AVAILABLE]
     if cache is not None:
+        read_at = host.env.now
         fill_seconds = host.world.scenario.seat_cache.fill_seconds
         if cache.mode == "invalidated" and fill_seconds > 0:
             yield host.env.timeout(fill_seconds)
-        cache.fill(date_id, tuple(free), now=host.clock(), version=version)
+        listing_id = host.world.next_id("listing")
+        cache.fill(date_id, tuple(free), now=host.clock(), version=version, listing_id=listing_id)
+        host.world.record("cache.fill", host.name, trace_id, date=date_id, listing=listing_id, free=free,
+                          read_at=read_at)
     return Ok({"available": free})
 
 
