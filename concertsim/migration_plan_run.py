@@ -18,7 +18,8 @@ from concertsim.scenarios.loader import ScenarioError, builtin_names, load_built
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.run.result import RunResult
 
-__all__ = ["MIGRATION_CHECKS", "QUEUE_MIGRATION_CHECKS", "CONCERT_MIGRATION_CHECKS", "migration_checks", "PlanStep", "plan_scenario", "plan_steps", "step_line", "verdict_line"]
+__all__ = ["MIGRATION_CHECKS", "QUEUE_MIGRATION_CHECKS", "CONCERT_MIGRATION_CHECKS", "migration_checks",
+           "PlanStep", "plan_scenario", "plan_steps", "step_line", "verdict_line"]
 
 MIGRATION_CHECKS = (
     "migration-no-lost-write", "migration-no-double-spend", "migration-reads-monotonic", "migration-one-owner",
