@@ -426,8 +426,9 @@ def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: flo
     """``plan`` as it is (one example in four), or re-timed so that its shift ramps while the users
     are busiest: copy at the start, the shift from a time within ``busiest`` seconds over 2 to 20 s,
     a cutover a moment after it, and, one plan in two, a verify before and after the ramp. The
-    plan's switches (its safeguards) stay as given. A Queue plan (no shift: its waiting line moves at
-    once) is re-timed to cut over, after a verify one plan in two, within ``busiest`` seconds.
+    plan's switches (its safeguards) stay as given. A Queue or Concert plan (no shift: the waiting
+    line, or the projection and its reads, move at once) is re-timed to cut over, after a verify
+    one plan in two, within ``busiest`` seconds.
 
     A plan's failures are about timing: a user moved while the copy lags is harmed only if they
     still use Point after the move, and a plan that ramps once the crowd has gone (the default
@@ -435,8 +436,8 @@ def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: flo
     if draw(st.integers(0, 3)) == 0:
         return plan
     latest = max(0.0, min(busiest, workload_duration - 6.0))
-    if plan.service == "queue":
-        # The waiting line moves at once: the cutover (after a verify, one plan in two) while users wait.
+    if plan.service in ("queue", "concert"):
+        # The service moves at once: the cutover (after a verify, one plan in two) while users are busy.
         cutover_at = draw(_tenths(0, latest))
         line = [MigrationStep(at=0.0, action="copy")]
         if draw(st.booleans()):

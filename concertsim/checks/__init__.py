@@ -25,6 +25,7 @@ from concertsim.checks import (  # noqa: F401 - importing registers the invarian
     points_ledger,
     projections,
     queue_move,
+    concert_move,
     refunds,
     queue_capacity,
     schema_versions,

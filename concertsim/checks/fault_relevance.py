@@ -20,10 +20,10 @@ have affected it only if all three of these meet:
   event it waits for (a relay publishes its outbox in order, so one held-up event holds up the
   ones behind it); a delivery or offset commit to a group it waits for, from such a topic (a
   partition is consumed in order). A message fault that struck nothing affected nothing. A strike
-  on a migration's copy (``point.replicate``, ``queue.replicate``, either way) touches every
-  operation that calls the moving service: while a plan waits for the copy to drain, the store it
-  fenced refuses the service's writes (a cutover fences the old store, a rollback the new one), so
-  a stalled copy is an outage of the service.
+  on a migration's copy (``point.replicate``, ``queue.replicate``, ``concert.replicate``, either
+  way) touches every operation that calls the moving service: while a plan waits for the copy to
+  drain, the store it fenced refuses the service's writes (a cutover fences the old store, a
+  rollback the new one), so a stalled copy is an outage of the service.
 - **time.** The fault's window (for a message fault: its first to its last relevant strike), from
   its start to its end (the heal phase if it lasted until then), extended by a recovery allowance
   derived from the scenario, then until the next sample that shows empty outboxes, no consumer

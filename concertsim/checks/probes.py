@@ -199,8 +199,8 @@ def _moved_while_copy_lagged(result: RunResult) -> int:
 
 
 def _write_to_old_store_after_cutover(result: RunResult) -> int:
-    """The old store committed a write of its own to the moving service's rows (Point's or Queue's)
-    after a migration's cutover."""
+    """The old store committed a write of its own to the moving service's rows (Point's, Queue's or
+    Concert's) after a migration's cutover."""
     return sum(1 for r in result.trace.of_kind("migration.write")
                if not r.party.endswith("_new") and r.data["cut_over"])
 

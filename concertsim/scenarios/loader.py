@@ -158,7 +158,7 @@ def load_named_or_file(spec: str | Path, overrides: Iterable[str] = ()) -> Scena
 
 def with_migration_plan(base: Scenario, path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """``base`` at the stage its service moves from (the monolith for Point, ``point_split`` for
-    Queue) carrying the migration plan in the file ``path`` (the fields
+    Queue, ``queue_split`` for Concert) carrying the migration plan in the file ``path`` (the fields
     of a ``migration:`` block, or a mapping whose one key is ``migration``), with ``overrides``.
 
     Raises :class:`ScenarioError` naming the file and the field (``migration.steps[1].action``)."""

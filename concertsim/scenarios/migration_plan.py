@@ -8,8 +8,11 @@ old store commits after it), ``verify`` compares the two stores and counts the r
 ``cutover`` fences writes to the old store, moves every user not moved yet (all of them at once
 without a ``shift``: a big-bang switch) and stops copying, ``rollback`` sends every user back to
 the old store. Queue's waiting line is one ordered aggregate (a token's place depends on every token
-issued before it), so a Queue plan has no ``shift``: its cutover moves the whole line at once. The
-runtimes are :mod:`concertsim.sim.run.point_migration` and :mod:`concertsim.sim.run.queue_migration`.
+issued before it), so a Queue plan has no ``shift``: its cutover moves the whole line at once.
+Concert (third, once Queue is apart too) has no ``shift`` either: its seat view and ranking are one
+projection of every buyer's events, so its cutover moves the projection and every read at once.
+The runtimes are :mod:`concertsim.sim.run.point_migration`, :mod:`concertsim.sim.run.queue_migration`
+and :mod:`concertsim.sim.run.concert_migration`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from concertsim.scenarios.fields import FrozenModel, NonNegativeSeconds, Positiv
 __all__ = ["MigrationStep", "MigrationPlan", "STEP_ACTIONS", "STAGE_BEFORE", "default_steps"]
 
 STEP_ACTIONS = ("copy", "verify", "shift", "cutover", "rollback")
-STAGE_BEFORE = {"point": "monolith", "queue": "point_split"}
+STAGE_BEFORE = {"point": "monolith", "queue": "point_split", "concert": "queue_split"}
 """The stage (``design.topology``) a plan of each service runs at: the service still in the
 monolith, every service the seed moves before it already apart."""
 
@@ -49,7 +52,7 @@ class MigrationPlan(FrozenModel):
     of the move, each a switch whose default is what teams do in practice (docs/design.md,
     "Migration in motion")."""
 
-    service: Literal["point", "queue"] = "point"
+    service: Literal["point", "queue", "concert"] = "point"
     capture: Literal["cdc", "dual_write"] = "cdc"
     """How the old store's changes reach the new one after the snapshot: ``cdc`` tails the old
     store's commit log in commit order (Debezium's snapshot then streaming); ``dual_write`` has the
@@ -89,12 +92,15 @@ class MigrationPlan(FrozenModel):
             if steps[position].at < steps[position - 1].at:
                 raise ValueError(f"steps[{position}].at: {steps[position].at:g} s is before the step above it "
                                  f"({steps[position - 1].at:g} s): list the steps in time order")
-        if self.service == "queue":
-            shifts = [i for i, step in enumerate(steps) if step.action == "shift"]
-            if shifts:
-                raise ValueError(f"steps[{shifts[0]}].action: Queue's waiting line is one ordered aggregate (each "
-                                 "token's place depends on the tokens before it): it moves at once at a cutover, "
-                                 "not user by user in a shift")
+        shifts = [i for i, step in enumerate(steps) if step.action == "shift"]
+        if self.service == "queue" and shifts:
+            raise ValueError(f"steps[{shifts[0]}].action: Queue's waiting line is one ordered aggregate (each "
+                             "token's place depends on the tokens before it): it moves at once at a cutover, "
+                             "not user by user in a shift")
+        if self.service == "concert" and shifts:
+            raise ValueError(f"steps[{shifts[0]}].action: Concert's seat view and ranking are one projection of "
+                             "every buyer's events (a seat's row is no one user's): its owner moves at once at a "
+                             "cutover, not user by user in a shift")
         if steps[0].action != "copy":
             raise ValueError("steps[0].action: a plan starts with copy: nothing can be verified, shifted or cut over "
                              "before the new store holds the data")
@@ -125,7 +131,7 @@ def default_steps(workload_duration: float, service: str = "point") -> tuple[Mig
     shift over the middle two fifths, verify again, cut over; for Queue (no shift) copy at the
     start, verify, and cut over in the middle of the workload."""
     d = workload_duration
-    if service == "queue":
+    if service in ("queue", "concert"):
         return (
             MigrationStep(at=0.0, action="copy"),
             MigrationStep(at=round(0.45 * d, 3), action="verify"),

@@ -129,6 +129,7 @@ INVARIANT_IDS = (
     "migration-one-owner",
     "migration-rollback-lossless",
     "migration-queue-tokens-kept",
+    "migration-concert-view-kept",
 )
 
 

@@ -370,6 +370,23 @@ def queue_token_lost(result: RunResult) -> None:
     result.state["queue_migration"] = {"issued": {"tok-999": ("queue", 999)}, "owner": {None: "queue_new"}}
 
 
+def concert_sale_counted_twice(result: RunResult) -> None:
+    """The new Concert, owning the projection after the cutover, counted a sale the copy had
+    already brought (a seat event applied by both stores)."""
+    from concertsim.scenarios.migration_plan import MigrationPlan
+    from concertsim.sim.infrastructure.trace import TraceRecord
+
+    design = result.scenario.design.model_copy(update={"topology": "queue_split"})
+    result.scenario = result.scenario.model_copy(update={"design": design,
+                                                         "migration": MigrationPlan(service="concert")})
+    at = result.phases.ended_at
+    result.trace.records.append(TraceRecord(len(result.trace.records), at, "migration.step", "migration", None,
+                                            {"step": 0, "action": "copy", "outcome": "done"}))
+    tally = result.state["concert"][concert.TALLIES][1]
+    result.state["concert"][concert.TALLIES][1] = replace(tally, sold_count=tally.sold_count + 1)
+    result.state["concert_migration"] = {"owner": {None: "concert_new"}}
+
+
 def charge_applied_in_both_stores(result: RunResult) -> None:
     _migrating(result, ("migration.moved", "migration", {"user_id": 1, "to": "point_new", "pending": 2}))
     result.state["point_migration"] = {"last_writes": {}, "owners": {None: "point"},
@@ -418,6 +435,7 @@ DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "migration-one-owner": old_store_wrote_after_cutover,
     "migration-rollback-lossless": rollback_lost_a_write,
     "migration-queue-tokens-kept": queue_token_lost,
+    "migration-concert-view-kept": concert_sale_counted_twice,
 }
 
 

@@ -34,7 +34,7 @@ it is never changed once written), so the invariants over Point's data judge wha
 from __future__ import annotations
 
 import copy
-from collections.abc import Generator, Hashable
+from collections.abc import Callable, Generator, Hashable
 from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from concertsim.models import points
-from concertsim.sim.hosting.host import Host
+from concertsim.sim.hosting.host import EventWork, Host
 from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT, ShiftRouting
 from concertsim.sim.infrastructure.network import Failed, Ok, Reply
 from concertsim.sim.infrastructure.random_streams import sampler
@@ -84,11 +84,15 @@ class ChangeFeed:
     and how far they were shipped (by requests to ``endpoint`` on the target)."""
 
     def __init__(self, env: simpy.Environment, source: Host, target: str,
-                 tables: tuple[str, ...] = POINT_TABLES, endpoint: str = REPLICATE) -> None:
+                 tables: tuple[str, ...] = POINT_TABLES, endpoint: str = REPLICATE,
+                 keeps: Callable[[str, Hashable], bool] | None = None) -> None:
+        """``keeps(table, key)``: whether a row is the service's (None: every row of ``tables``;
+        a service's inbox rows share one table with the other groups' of its database)."""
         self.env = env
         self.source = source
         self.target = target
         self.tables = tables
+        self.keeps = keeps
         self.endpoint = endpoint
         self.entries: list[tuple[int, tuple[Change, ...]]] = []
         self.shipped = 0
@@ -105,7 +109,8 @@ class ChangeFeed:
         if isinstance(tx, ReplicaWrite) or not self.capturing:
             return
         changes = tuple((table, key, row if row is DELETED else copy.copy(row))
-                        for (table, key), row in tx.writes.items() if table in self.tables)
+                        for (table, key), row in tx.writes.items()
+                        if table in self.tables and (self.keeps is None or self.keeps(table, key)))
         if not changes:
             return
         self.entries.append((len(self.entries) + 1, changes))
@@ -252,11 +257,15 @@ def new_point_host(system: System, loaded: bool = True) -> Host:
     return host
 
 
-def subscribe_across(system: System, new: Host, service: ModuleType = point_service, old: str = OLD_POINT) -> None:
+def subscribe_across(system: System, new: Host, service: ModuleType = point_service, old: str = OLD_POINT,
+                     wrap: Callable[[EventWork], EventWork] | None = None) -> None:
     """The new host of ``service`` (Point by default) consumes what the service subscribes to from
-    the broker; the monolith's groups that handle the service's events in-process consume the new
-    host's from the broker too."""
-    wanted = [(new, new.name, service.subscriptions(new))]
+    the broker (each handler passed through ``wrap``, if given); the monolith's groups that handle
+    the service's events in-process consume the new host's from the broker too."""
+    own = service.subscriptions(new)
+    if wrap is not None:
+        own = {event_type: wrap(work) for event_type, work in own.items()}
+    wanted = [(new, new.name, own)]
     for (group, event_type), work in list(system.handlers.items()):
         if event_type in service.PUBLISHES and group != old:
             wanted.append((system.hosts[group], group, {event_type: work}))

@@ -198,6 +198,8 @@ def _quiescent(system: System, workload: Workload) -> bool:
         return False
     if system.queue_migration is not None and system.queue_migration.backlog():
         return False
+    if system.concert_migration is not None and system.concert_migration.backlog():
+        return False
     return outbox == 0 and holds == 0 and system.broker.total_lag() == 0
 
 
@@ -211,6 +213,8 @@ def _state(system: System) -> dict[str, dict[str, dict[Hashable, Any]]]:
         state.update(system.point_migration.result_state())
     if system.queue_migration is not None:
         state.update(system.queue_migration.result_state())
+    if system.concert_migration is not None:
+        state.update(system.concert_migration.result_state())
     return state
 
 

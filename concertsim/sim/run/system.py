@@ -37,6 +37,7 @@ from concertsim.sim.messaging.membership import ServiceGroup
 from concertsim.sim.messaging.rabbitmq import QueueBroker
 from concertsim.sim.messaging.rabbitmq_consumer import build_queue_broker, start_queue_consumers
 from concertsim.sim.messaging.relay import OutboxClaims, relay_name, relay_outbox
+from concertsim.sim.run.concert_migration import ConcertMigration
 from concertsim.sim.run.point_migration import PointMigration
 from concertsim.sim.run.point_shift import PointShift
 from concertsim.sim.run.queue_migration import QueueMigration
@@ -80,6 +81,9 @@ class System:
     queue_migration: QueueMigration | None = None
     """Queue's migration out of what is left of the monolith (``scenario.migration`` with
     ``service: queue``), if any."""
+    concert_migration: ConcertMigration | None = None
+    """Concert's migration out of what is left of the monolith (``scenario.migration`` with
+    ``service: concert``), if any."""
 
     @property
     def services(self) -> list[Host]:
@@ -210,6 +214,8 @@ def build_system(world: World) -> System:
     plan = world.scenario.migration
     if plan is not None and plan.service == "queue":
         system.queue_migration = QueueMigration.install(system, plan)
+    elif plan is not None and plan.service == "concert":
+        system.concert_migration = ConcertMigration.install(system, plan)
     elif plan is not None:
         system.point_migration = PointMigration.install(system, plan)
     return system
