@@ -36,7 +36,6 @@ the end.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Generator, Hashable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -49,11 +48,9 @@ from concertsim.models.events import Event, EventPayload
 from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.sim.hosting.host import EventWork, Host, Handler
 from concertsim.sim.infrastructure.network import Failed, Ok, Reply
-from concertsim.sim.infrastructure.random_streams import sampler
-from concertsim.sim.infrastructure.storage import INBOX, Database, Transaction
-from concertsim.sim.messaging.dual_write import DualWrite
-from concertsim.sim.run.point_migration import PARTY, DualWrites, compare_stores
+from concertsim.sim.infrastructure.storage import INBOX, Transaction
 from concertsim.sim.run.point_shift import ChangeApplier, ChangeFeed, ReplicaWrite, subscribe_across
+from concertsim.sim.run.store_move import PARTY, POLL, DualWrites, ServiceRouting, StoreMove, split_out_host
 from concertsim.sim.services import concert as concert_service
 
 if TYPE_CHECKING:
@@ -74,7 +71,6 @@ INBOX_GROUP = "concert"
 OWNER_TABLE = "owner"
 """``state["concert_migration"][OWNER_TABLE]``: {None: the store owning the projection at the end}."""
 READ_ENDPOINTS = ("concert.dates", "concert.seats", "concert.ranking", "concert.check_seat")
-_POLL = 0.5
 
 
 def concert_row(table: str, key: Hashable) -> bool:
@@ -90,49 +86,19 @@ def concert_tables(tables: dict[str, dict[Hashable, Any]]) -> dict[str, dict[Has
             for table in CONCERT_TABLES}
 
 
-class ConcertRouting:
-    """Who owns Concert's data (the plan's decisions, at once) and where routers send Concert's
-    calls (the decisions ``propagation`` seconds old)."""
-
-    def __init__(self, env: simpy.Environment, propagation: float) -> None:
-        self.env = env
-        self.propagation = propagation
-        self.decisions: list[tuple[float, str]] = []
-
-    def owner(self) -> str:
-        return self.decisions[-1][1] if self.decisions else OLD_CONCERT
-
-    def routed(self) -> str:
-        """The host a router sends a Concert call to now."""
-        seen = self.env.now - self.propagation
-        host = OLD_CONCERT
-        for at, decided in self.decisions:
-            if at > seen:
-                break
-            host = decided
-        return host
-
-    def move(self, host: str) -> None:
-        self.decisions.append((self.env.now, host))
-
-
 def new_concert_host(system: System) -> Host:
     """The split-out Concert: its own host and (empty) database, and its endpoints."""
-    world = system.world
-    scenario = world.scenario
-    commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{NEW_CONCERT}"))
-    database = Database(NEW_CONCERT, world.env, commit_latency, scenario.storage.connections)
-    host = Host(world, NEW_CONCERT, scenario.services.concert, database, scenario.design.publish, service=NEW_CONCERT)
-    host.publisher, host.network, host.peers = DualWrite(system.broker, host), system.network, system.hosts
-    system.hosts[NEW_CONCERT] = host
-    system.replicas[NEW_CONCERT] = [host]
-    host.endpoints.update(concert_service.ENDPOINTS)
-    return host
+    return split_out_host(system, NEW_CONCERT, system.world.scenario.services.concert, concert_service.ENDPOINTS)
 
 
-class ConcertMigration:
+class ConcertMigration(StoreMove):
     """The wiring of a Concert plan: the new Concert, the router, the copies, the fences, the
     projection's handover and the plan's process."""
+
+    tables = CONCERT_TABLES
+
+    def moving_rows(self, tables: dict[str, dict[Hashable, Any]]) -> dict[str, dict[Hashable, Any]]:
+        return concert_tables(tables)  # Concert's inbox rows share the inbox table with others
 
     def __init__(self, system: System, plan: MigrationPlan) -> None:
         world = system.world
@@ -144,7 +110,7 @@ class ConcertMigration:
         self.old = system.hosts[OLD_CONCERT]
         self.new = new_concert_host(system)
         self.broker = system.broker
-        self.routing = ConcertRouting(self.env, plan.propagation)
+        self.routing = ServiceRouting(self.env, plan.propagation, OLD_CONCERT)
         self.fenced: dict[str, bool] = {OLD_CONCERT: False, NEW_CONCERT: False}
         self.stopped = False
         self.copying = False
@@ -265,54 +231,6 @@ class ConcertMigration:
 
     # --- the plan ---------------------------------------------------------------------------------
 
-    def _run_plan(self) -> Generator[simpy.Event, Any, None]:
-        for index, step in enumerate(self.steps):
-            if self.stopped:
-                self._record(index, step, "skipped", reason="the plan was rolled back")
-                continue
-            if step.at > self.env.now:
-                yield self.env.timeout(step.at - self.env.now)
-            yield from getattr(self, f"_{step.action}")(index, step)
-
-    def _record(self, index: int, step: MigrationStep, outcome: str, **data: Any) -> None:
-        self.world.record("migration.step", PARTY, None, step=index, action=step.action, outcome=outcome, **data)
-
-    def _copy(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
-        assert self.old.db is not None and self.new.db is not None
-        snapshot = ReplicaWrite(self.new.db)
-        rows = 0
-        for table, keyed in concert_tables(self.old.db.tables).items():
-            for key, row in keyed.items():
-                snapshot.put(table, key, copy.copy(row))
-                rows += 1
-        self.new.db.load(snapshot)
-        self.copying = True
-        self.forward.capturing = self.backward.capturing = True
-        self._record(index, step, "done", rows=rows, capture=self.plan.capture)
-        yield from ()
-
-    def _drained(self, *feeds: ChangeFeed, timeout: float) -> Generator[simpy.Event, Any, bool]:
-        deadline = self.env.now + timeout
-        while any(f.backlog for f in feeds):
-            if self.env.now >= deadline:
-                return False
-            yield self.env.timeout(_POLL)
-        return True
-
-    def _verify(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
-        if not self.plan.verify:
-            self._record(index, step, "skipped", reason="verification is off (migration.verify=false)")
-            return
-        caught_up = yield from self._drained(self.forward, self.backward, timeout=self.plan.verify_timeout)
-        assert self.old.db is not None and self.new.db is not None
-        mismatches, compared, sample = compare_stores(concert_tables(self.old.db.tables),
-                                                      concert_tables(self.new.db.tables), CONCERT_TABLES)
-        self._record(index, step, "passed" if not mismatches else "failed", rows=compared, mismatches=mismatches,
-                     caught_up=caught_up, sample=sample[:3])
-        self.world.record("migration.verified", PARTY, None, mismatches=mismatches, rows=compared)
-        if mismatches and self.plan.rollback_on_mismatch:
-            yield from self._rollback(index, MigrationStep(at=self.env.now, action="rollback"), trigger="verify")
-
     def _move_all(self, host: str) -> int:
         """Concert's data and reads to ``host``, recorded for each user."""
         self.routing.move(host)
@@ -359,7 +277,7 @@ class ConcertMigration:
             self.fenced[OLD_CONCERT] = True
             deadline = self.env.now + self.plan.verify_timeout
             while self._events_unhandled() and self.env.now < deadline:
-                yield self.env.timeout(_POLL)
+                yield self.env.timeout(POLL)
             drained = yield from self._drained(self.backward, timeout=max(0.0, deadline - self.env.now))
             drained = drained and not self._events_unhandled()
         elif self.plan.catch_up:

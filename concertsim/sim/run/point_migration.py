@@ -58,14 +58,13 @@ from concertsim.sim.run.point_shift import (
     subscribe_across,
     user_of,
 )
+from concertsim.sim.run.store_move import PARTY, DualWrites, StoreMove
 
 if TYPE_CHECKING:
     from concertsim.sim.run.system import System
 
-__all__ = ["PointMigration", "MigrationRouting", "PARTY", "WRITES_TABLE", "KEYED_TABLE", "OWNERS_TABLE", "compare_stores",
-           "DualWrites"]
+__all__ = ["PointMigration", "MigrationRouting", "WRITES_TABLE", "KEYED_TABLE", "OWNERS_TABLE"]
 
-PARTY = "migration"
 WRITES_TABLE = "last_writes"
 """``state["point_migration"][WRITES_TABLE]``: (table, key) -> (store, row) of the last write."""
 KEYED_TABLE = "keyed_writes"
@@ -75,7 +74,6 @@ OWNERS_TABLE = "owners"
 """``state["point_migration"][OWNERS_TABLE]``: user -> the store owning the user at the end
 (key None: the owner of rows that name no user)."""
 _READS = ("point.balance", "point.use", "point.charge")
-_POLL = 0.5
 _KEYED = (points.CHARGES_BY_KEY, points.USES_BY_KEY)
 
 
@@ -109,29 +107,11 @@ class MigrationRouting:
         self.decisions.setdefault(user_id, []).append((self.env.now, host))
 
 
-class DualWrites(ChangeFeed):
-    """Dual writes: each commit's changes sent to the other store once, by a request of its own."""
-
-    def capture(self, tx: Transaction) -> None:
-        before = len(self.entries)
-        super().capture(tx)
-        if len(self.entries) > before:
-            self.source.spawn(self._send(self.entries[-1]))
-
-    def _send(self, entry: tuple[int, Any]) -> Generator[simpy.Event, Any, None]:
-        try:
-            yield from self.source.call(self.target, self.endpoint, {"source": self.source.name, "changes": [entry]},
-                                        None, retries=0)
-        finally:
-            self.shipped += 1
-
-    def ship(self, resend: bool) -> Generator[simpy.Event, Any, None]:
-        yield self.env.event()
-
-
-class PointMigration:
+class PointMigration(StoreMove):
     """The wiring of a plan: the new Point, the router, the copies, the fences and the plan's
     process."""
+
+    tables = POINT_TABLES
 
     def __init__(self, system: System, plan: MigrationPlan) -> None:
         world = system.world
@@ -279,54 +259,6 @@ class PointMigration:
 
     # --- the plan ---------------------------------------------------------------------------------
 
-    def _run_plan(self) -> Generator[simpy.Event, Any, None]:
-        for index, step in enumerate(self.steps):
-            if self.stopped:
-                self._record(index, step, "skipped", reason="the plan was rolled back")
-                continue
-            if step.at > self.env.now:
-                yield self.env.timeout(step.at - self.env.now)
-            yield from getattr(self, f"_{step.action}")(index, step)
-
-    def _record(self, index: int, step: MigrationStep, outcome: str, **data: Any) -> None:
-        self.world.record("migration.step", PARTY, None, step=index, action=step.action, outcome=outcome, **data)
-
-    def _copy(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
-        assert self.old.db is not None and self.new.db is not None
-        snapshot = ReplicaWrite(self.new.db)
-        rows = 0
-        for table in POINT_TABLES:
-            for key, row in self.old.db.tables.get(table, {}).items():
-                snapshot.put(table, key, copy.copy(row))
-                rows += 1
-        self.new.db.load(snapshot)
-        self.copying = True
-        self.forward.capturing = self.backward.capturing = True
-        self._record(index, step, "done", rows=rows, capture=self.plan.capture)
-        yield from ()
-
-    def _drained(self, *feeds: ChangeFeed, timeout: float) -> Generator[simpy.Event, Any, bool]:
-        deadline = self.env.now + timeout
-        while any(f.backlog for f in feeds):
-            if self.env.now >= deadline:
-                return False
-            yield self.env.timeout(_POLL)
-        return True
-
-    def _verify(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
-        if not self.plan.verify:
-            self._record(index, step, "skipped", reason="verification is off (migration.verify=false)")
-            return
-        caught_up = yield from self._drained(self.forward, self.backward, timeout=self.plan.verify_timeout)
-        assert self.old.db is not None and self.new.db is not None
-        mismatches, compared, sample = compare_stores(self.old.db.tables, self.new.db.tables)
-        outcome = "passed" if not mismatches else "failed"
-        self._record(index, step, outcome, rows=compared, mismatches=mismatches, caught_up=caught_up,
-                     sample=sample[:3])
-        self.world.record("migration.verified", PARTY, None, mismatches=mismatches, rows=compared)
-        if mismatches and self.plan.rollback_on_mismatch:
-            yield from self._rollback(index, MigrationStep(at=self.env.now, action="rollback"), trigger="verify")
-
     def _shift(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
         self._record(index, step, "started", duration=step.duration)
         self.env.process(self._ramp(index, step))
@@ -429,19 +361,3 @@ class PointMigration:
                                 KEYED_TABLE: {key: tuple(stores) for key, stores in self.keyed_writes.items()}},
         }
 
-
-def compare_stores(old: dict[str, dict[Hashable, Any]], new: dict[str, dict[Hashable, Any]],
-                   tables: tuple[str, ...] = POINT_TABLES) -> tuple[int, int, list[str]]:
-    """(rows that differ, rows compared, a few of the differing rows) over ``tables`` (Point's by
-    default)."""
-    mismatches = compared = 0
-    sample: list[str] = []
-    for table in tables:
-        old_rows, new_rows = old.get(table, {}), new.get(table, {})
-        for key in [*old_rows, *(k for k in new_rows if k not in old_rows)]:
-            compared += 1
-            if old_rows.get(key) != new_rows.get(key):
-                mismatches += 1
-                if len(sample) < 5:
-                    sample.append(f"{table}[{key!r}]")
-    return mismatches, compared, sample

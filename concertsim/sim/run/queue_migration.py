@@ -29,7 +29,6 @@ store issued, and the owner at the end).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Generator, Hashable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -39,12 +38,10 @@ import simpy
 from concertsim.models import queue
 from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.sim.hosting.host import Host
-from concertsim.sim.infrastructure.random_streams import sampler
-from concertsim.sim.infrastructure.storage import DELETED, Database, Transaction
-from concertsim.sim.messaging.dual_write import DualWrite
+from concertsim.sim.infrastructure.storage import DELETED, Transaction
 from concertsim.sim.messaging.relay import relay_name, relay_outbox
-from concertsim.sim.run.point_migration import PARTY, DualWrites, compare_stores
 from concertsim.sim.run.point_shift import ChangeApplier, ChangeFeed, ReplicaWrite, subscribe_across
+from concertsim.sim.run.store_move import PARTY, DualWrites, ServiceRouting, StoreMove, split_out_host
 from concertsim.sim.services import queue as queue_service
 
 if TYPE_CHECKING:
@@ -63,46 +60,12 @@ ISSUED_TABLE = "issued"
 line), for every token issued after the copy began."""
 OWNER_TABLE = "owner"
 """``state["queue_migration"][OWNER_TABLE]``: {None: the store owning the waiting line at the end}."""
-_POLL = 0.5
-
-
-class QueueRouting:
-    """Who owns the waiting line (the plan's decisions, at once) and where routers send Queue's
-    calls (the decisions ``propagation`` seconds old)."""
-
-    def __init__(self, env: simpy.Environment, propagation: float) -> None:
-        self.env = env
-        self.propagation = propagation
-        self.decisions: list[tuple[float, str]] = []
-
-    def owner(self) -> str:
-        return self.decisions[-1][1] if self.decisions else OLD_QUEUE
-
-    def routed(self) -> str:
-        """The host a router sends a Queue call to now."""
-        seen = self.env.now - self.propagation
-        host = OLD_QUEUE
-        for at, decided in self.decisions:
-            if at > seen:
-                break
-            host = decided
-        return host
-
-    def move(self, host: str) -> None:
-        self.decisions.append((self.env.now, host))
 
 
 def new_queue_host(system: System) -> Host:
     """The split-out Queue: its own host and (empty) database, endpoints, relay and jobs."""
-    world = system.world
-    scenario = world.scenario
-    commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{NEW_QUEUE}"))
-    database = Database(NEW_QUEUE, world.env, commit_latency, scenario.storage.connections)
-    host = Host(world, NEW_QUEUE, scenario.services.queue, database, scenario.design.publish, service=NEW_QUEUE)
-    host.publisher, host.network, host.peers = DualWrite(system.broker, host), system.network, system.hosts
-    system.hosts[NEW_QUEUE] = host
-    system.replicas[NEW_QUEUE] = [host]
-    host.endpoints.update(queue_service.ENDPOINTS)
+    scenario = system.world.scenario
+    host = split_out_host(system, NEW_QUEUE, scenario.services.queue, queue_service.ENDPOINTS)
     if scenario.design.publish == "outbox":
         host.daemon(relay_name(NEW_QUEUE), partial(relay_outbox, host, system.broker, scenario.broker.relay_batch,
                                                    scenario.broker.relay_poll_interval, scenario.broker.relay_publish))
@@ -111,9 +74,11 @@ def new_queue_host(system: System) -> Host:
     return host
 
 
-class QueueMigration:
+class QueueMigration(StoreMove):
     """The wiring of a Queue plan: the new Queue, the router, the copies, the fences and the plan's
     process."""
+
+    tables = QUEUE_TABLES
 
     def __init__(self, system: System, plan: MigrationPlan) -> None:
         world = system.world
@@ -124,7 +89,7 @@ class QueueMigration:
         self.users = world.scenario.workload.users
         self.old = system.hosts[OLD_QUEUE]
         self.new = new_queue_host(system)
-        self.routing = QueueRouting(self.env, plan.propagation)
+        self.routing = ServiceRouting(self.env, plan.propagation, OLD_QUEUE)
         self.fenced: dict[str, bool] = {OLD_QUEUE: False, NEW_QUEUE: False}
         self.stopped = False
         self.copying = False
@@ -199,53 +164,6 @@ class QueueMigration:
                               rolled_back=self.rolled_back)
 
     # --- the plan ---------------------------------------------------------------------------------
-
-    def _run_plan(self) -> Generator[simpy.Event, Any, None]:
-        for index, step in enumerate(self.steps):
-            if self.stopped:
-                self._record(index, step, "skipped", reason="the plan was rolled back")
-                continue
-            if step.at > self.env.now:
-                yield self.env.timeout(step.at - self.env.now)
-            yield from getattr(self, f"_{step.action}")(index, step)
-
-    def _record(self, index: int, step: MigrationStep, outcome: str, **data: Any) -> None:
-        self.world.record("migration.step", PARTY, None, step=index, action=step.action, outcome=outcome, **data)
-
-    def _copy(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
-        assert self.old.db is not None and self.new.db is not None
-        snapshot = ReplicaWrite(self.new.db)
-        rows = 0
-        for table in QUEUE_TABLES:
-            for key, row in self.old.db.tables.get(table, {}).items():
-                snapshot.put(table, key, copy.copy(row))
-                rows += 1
-        self.new.db.load(snapshot)
-        self.copying = True
-        self.forward.capturing = self.backward.capturing = True
-        self._record(index, step, "done", rows=rows, capture=self.plan.capture)
-        yield from ()
-
-    def _drained(self, *feeds: ChangeFeed, timeout: float) -> Generator[simpy.Event, Any, bool]:
-        deadline = self.env.now + timeout
-        while any(f.backlog for f in feeds):
-            if self.env.now >= deadline:
-                return False
-            yield self.env.timeout(_POLL)
-        return True
-
-    def _verify(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
-        if not self.plan.verify:
-            self._record(index, step, "skipped", reason="verification is off (migration.verify=false)")
-            return
-        caught_up = yield from self._drained(self.forward, self.backward, timeout=self.plan.verify_timeout)
-        assert self.old.db is not None and self.new.db is not None
-        mismatches, compared, sample = compare_stores(self.old.db.tables, self.new.db.tables, QUEUE_TABLES)
-        self._record(index, step, "passed" if not mismatches else "failed", rows=compared, mismatches=mismatches,
-                     caught_up=caught_up, sample=sample[:3])
-        self.world.record("migration.verified", PARTY, None, mismatches=mismatches, rows=compared)
-        if mismatches and self.plan.rollback_on_mismatch:
-            yield from self._rollback(index, MigrationStep(at=self.env.now, action="rollback"), trigger="verify")
 
     def _move_line(self, host: str) -> int:
         """The waiting line to ``host``: recorded for each user, with the changes to the user's

@@ -1,0 +1,192 @@
+"""What every migration plan in motion shares, whichever service it moves
+(:mod:`~concertsim.sim.run.point_migration`, :mod:`~concertsim.sim.run.queue_migration`,
+:mod:`~concertsim.sim.run.concert_migration`): the plan's steps run in order and recorded, the
+copy's snapshot of the moving tables, the wait for the change feeds to drain, the verify step that
+compares the two stores, dual writes as a change feed, and, for a service that moves whole at its
+cutover, the split-out host and the router that learns of each move ``propagation`` seconds late.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Generator, Hashable
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
+from concertsim.sim.hosting.host import Handler, Host
+from concertsim.sim.infrastructure.random_streams import sampler
+from concertsim.sim.infrastructure.storage import Database, Transaction
+from concertsim.sim.infrastructure.world import World
+from concertsim.sim.messaging.dual_write import DualWrite
+from concertsim.sim.run.point_shift import ChangeFeed, ReplicaWrite
+
+if TYPE_CHECKING:
+    from concertsim.scenarios.infrastructure import ServiceSpec
+    from concertsim.sim.run.system import System
+
+__all__ = ["PARTY", "POLL", "StoreMove", "ServiceRouting", "DualWrites", "split_out_host", "compare_stores"]
+
+PARTY = "migration"
+"""The party a plan's own records (its steps, its verifications) are recorded under."""
+POLL = 0.5
+"""Seconds between two looks of a plan's step at what it waits for (a feed draining, events handled)."""
+
+
+class DualWrites(ChangeFeed):
+    """Dual writes: each commit's changes sent to the other store once, by a request of its own."""
+
+    def capture(self, tx: Transaction) -> None:
+        before = len(self.entries)
+        super().capture(tx)
+        if len(self.entries) > before:
+            self.source.spawn(self._send(self.entries[-1]))
+
+    def _send(self, entry: tuple[int, Any]) -> Generator[simpy.Event, Any, None]:
+        try:
+            yield from self.source.call(self.target, self.endpoint, {"source": self.source.name, "changes": [entry]},
+                                        None, retries=0)
+        finally:
+            self.shipped += 1
+
+    def ship(self, resend: bool) -> Generator[simpy.Event, Any, None]:
+        yield self.env.event()
+
+
+class ServiceRouting:
+    """Who owns a service that moves whole (the plan's decisions, at once) and where routers send
+    its calls (the decisions ``propagation`` seconds old); ``old`` owns it until the first move."""
+
+    def __init__(self, env: simpy.Environment, propagation: float, old: str) -> None:
+        self.env = env
+        self.propagation = propagation
+        self.old = old
+        self.decisions: list[tuple[float, str]] = []
+
+    def owner(self) -> str:
+        return self.decisions[-1][1] if self.decisions else self.old
+
+    def routed(self) -> str:
+        """The host a router sends the service's call to now."""
+        seen = self.env.now - self.propagation
+        host = self.old
+        for at, decided in self.decisions:
+            if at > seen:
+                break
+            host = decided
+        return host
+
+    def move(self, host: str) -> None:
+        self.decisions.append((self.env.now, host))
+
+
+def split_out_host(system: System, name: str, spec: ServiceSpec, endpoints: dict[str, Handler]) -> Host:
+    """A service's new home: its own host named ``name`` with an empty database (commit latency
+    drawn from the stream ``storage/<name>``), registered with the system, serving ``endpoints``."""
+    world = system.world
+    scenario = world.scenario
+    commit_latency = sampler(scenario.storage.commit_latency, world.rng(f"storage/{name}"))
+    database = Database(name, world.env, commit_latency, scenario.storage.connections)
+    host = Host(world, name, spec, database, scenario.design.publish, service=name)
+    host.publisher, host.network, host.peers = DualWrite(system.broker, host), system.network, system.hosts
+    system.hosts[name] = host
+    system.replicas[name] = [host]
+    host.endpoints.update(endpoints)
+    return host
+
+
+class StoreMove:
+    """The steps a plan shares, for a subclass that wires one service's move. The subclass sets
+    ``world``, ``env``, ``plan``, ``steps``, ``old`` and ``new`` (the two hosts), ``forward`` and
+    ``backward`` (the change feeds between them), ``stopped`` (the plan was rolled back) and
+    ``copying``, and ``tables`` (the tables that move); it gives a method ``_<action>`` for each
+    step it has beyond ``copy`` and ``verify``, ``_rollback`` among them."""
+
+    world: World
+    env: simpy.Environment
+    plan: MigrationPlan
+    steps: list[MigrationStep]
+    old: Host
+    new: Host
+    forward: ChangeFeed
+    backward: ChangeFeed
+    stopped: bool
+    copying: bool
+    tables: tuple[str, ...]
+
+    def moving_rows(self, tables: dict[str, dict[Hashable, Any]]) -> dict[str, dict[Hashable, Any]]:
+        """The moving service's rows of a store's ``tables``, by table in the order of ``tables``
+        (all of each table's rows; a service sharing a table overrides this)."""
+        return {table: tables.get(table, {}) for table in self.tables}
+
+    def _run_plan(self) -> Generator[simpy.Event, Any, None]:
+        for index, step in enumerate(self.steps):
+            if self.stopped:
+                self._record(index, step, "skipped", reason="the plan was rolled back")
+                continue
+            if step.at > self.env.now:
+                yield self.env.timeout(step.at - self.env.now)
+            yield from getattr(self, f"_{step.action}")(index, step)
+
+    def _record(self, index: int, step: MigrationStep, outcome: str, **data: Any) -> None:
+        self.world.record("migration.step", PARTY, None, step=index, action=step.action, outcome=outcome, **data)
+
+    def _copy(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        """A snapshot of the moving rows into the new store; the change feeds capture from now."""
+        assert self.old.db is not None and self.new.db is not None
+        snapshot = ReplicaWrite(self.new.db)
+        rows = 0
+        for table, keyed in self.moving_rows(self.old.db.tables).items():
+            for key, row in keyed.items():
+                snapshot.put(table, key, copy.copy(row))
+                rows += 1
+        self.new.db.load(snapshot)
+        self.copying = True
+        self.forward.capturing = self.backward.capturing = True
+        self._record(index, step, "done", rows=rows, capture=self.plan.capture)
+        yield from ()
+
+    def _drained(self, *feeds: ChangeFeed, timeout: float) -> Generator[simpy.Event, Any, bool]:
+        """Wait until ``feeds`` have nothing left to ship, at most ``timeout`` seconds; whether they drained."""
+        deadline = self.env.now + timeout
+        while any(f.backlog for f in feeds):
+            if self.env.now >= deadline:
+                return False
+            yield self.env.timeout(POLL)
+        return True
+
+    def _verify(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
+        """Compare the stores' moving rows once the feeds drained (or ``verify_timeout`` passed);
+        a mismatch rolls the plan back if ``rollback_on_mismatch``."""
+        if not self.plan.verify:
+            self._record(index, step, "skipped", reason="verification is off (migration.verify=false)")
+            return
+        caught_up = yield from self._drained(self.forward, self.backward, timeout=self.plan.verify_timeout)
+        assert self.old.db is not None and self.new.db is not None
+        mismatches, compared, sample = compare_stores(self.moving_rows(self.old.db.tables),
+                                                      self.moving_rows(self.new.db.tables), self.tables)
+        self._record(index, step, "passed" if not mismatches else "failed", rows=compared, mismatches=mismatches,
+                     caught_up=caught_up, sample=sample[:3])
+        self.world.record("migration.verified", PARTY, None, mismatches=mismatches, rows=compared)
+        if mismatches and self.plan.rollback_on_mismatch:
+            yield from self._rollback(index, MigrationStep(at=self.env.now, action="rollback"), trigger="verify")
+
+    def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
+        raise NotImplementedError
+
+
+def compare_stores(old: dict[str, dict[Hashable, Any]], new: dict[str, dict[Hashable, Any]],
+                   tables: tuple[str, ...]) -> tuple[int, int, list[str]]:
+    """(rows that differ, rows compared, a few of the differing rows) over ``tables``."""
+    mismatches = compared = 0
+    sample: list[str] = []
+    for table in tables:
+        old_rows, new_rows = old.get(table, {}), new.get(table, {})
+        for key in [*old_rows, *(k for k in new_rows if k not in old_rows)]:
+            compared += 1
+            if old_rows.get(key) != new_rows.get(key):
+                mismatches += 1
+                if len(sample) < 5:
+                    sample.append(f"{table}[{key!r}]")
+    return mismatches, compared, sample
