@@ -49,8 +49,8 @@ from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.sim.hosting.host import EventWork, Host, Handler
 from concertsim.sim.infrastructure.network import Failed, Ok, Reply
 from concertsim.sim.infrastructure.storage import INBOX, Transaction
-from concertsim.sim.run.point_shift import ChangeApplier, ChangeFeed, ReplicaWrite, subscribe_across
-from concertsim.sim.run.store_move import PARTY, POLL, DualWrites, ServiceRouting, StoreMove, split_out_host
+from concertsim.sim.run.point_shift import ReplicaWrite, subscribe_across
+from concertsim.sim.run.store_move import PARTY, POLL, ServiceRouting, StoreMove, split_out_host
 from concertsim.sim.services import concert as concert_service
 
 if TYPE_CHECKING:
@@ -101,27 +101,12 @@ class ConcertMigration(StoreMove):
         return concert_tables(tables)  # Concert's inbox rows share the inbox table with others
 
     def __init__(self, system: System, plan: MigrationPlan) -> None:
-        world = system.world
-        self.world = world
-        self.env = world.env
-        self.plan = plan
-        self.steps = plan.steps_for(world.scenario.workload.duration)
-        self.users = world.scenario.workload.users
-        self.old = system.hosts[OLD_CONCERT]
-        self.new = new_concert_host(system)
+        self._begin(system, plan, system.hosts[OLD_CONCERT], new_concert_host(system), CONCERT_TABLES,
+                    CONCERT_REPLICATE, keeps=concert_row)
+        self.users = system.world.scenario.workload.users
         self.broker = system.broker
         self.routing = ServiceRouting(self.env, plan.propagation, OLD_CONCERT)
         self.fenced: dict[str, bool] = {OLD_CONCERT: False, NEW_CONCERT: False}
-        self.stopped = False
-        self.copying = False
-        self.cut_over = False
-        self.rolled_back = False
-        feed = DualWrites if plan.capture == "dual_write" else ChangeFeed
-        self.forward = feed(self.env, self.old, NEW_CONCERT, CONCERT_TABLES, CONCERT_REPLICATE, keeps=concert_row)
-        self.backward = feed(self.env, self.new, OLD_CONCERT, CONCERT_TABLES, CONCERT_REPLICATE, keeps=concert_row)
-        for f in (self.forward, self.backward):
-            f.capturing = False
-            f.traced = True
 
     @classmethod
     def install(cls, system: System, plan: MigrationPlan) -> ConcertMigration:
@@ -136,9 +121,7 @@ class ConcertMigration(StoreMove):
         for host in system.hosts.values():
             host.route = route
         for host in (migration.old, migration.new):
-            assert host.db is not None
-            host.db.commit_guards.append(partial(migration._guard, host.name))
-            host.db.commit_listeners.append(partial(migration._witness, host.name))
+            migration._watch(host)
             for endpoint in READ_ENDPOINTS:
                 host.endpoints[endpoint] = partial(migration._read, host.name, host.endpoints[endpoint], endpoint)
         colocation = migration.old.colocation
@@ -150,14 +133,7 @@ class ConcertMigration(StoreMove):
             ]
         subscribe_across(system, migration.new, concert_service, OLD_CONCERT,
                          wrap=partial(migration._projection, NEW_CONCERT))
-        resend = plan.capture == "cdc" and plan.acks
-        for f in (migration.forward, migration.backward):
-            assert f.source.db is not None
-            f.source.db.commit_listeners.append(f.capture)
-            f.source.daemon(f"replication:{f.source.name}", partial(f.ship, resend))
-        migration.old.endpoints[CONCERT_REPLICATE] = ChangeApplier(migration.env).replicate
-        migration.new.endpoints[CONCERT_REPLICATE] = ChangeApplier(migration.env).replicate
-        migration.env.process(migration._run_plan())
+        migration._start(CONCERT_REPLICATE)
         return migration
 
     # --- who owns the projection -------------------------------------------------------------------

@@ -51,14 +51,12 @@ from concertsim.sim.infrastructure.storage import DELETED, Transaction
 from concertsim.sim.run.point_shift import (
     POINT_TABLES,
     REPLICATE,
-    ChangeApplier,
-    ChangeFeed,
     ReplicaWrite,
     new_point_host,
     subscribe_across,
     user_of,
 )
-from concertsim.sim.run.store_move import PARTY, DualWrites, StoreMove
+from concertsim.sim.run.store_move import PARTY, StoreMove
 
 if TYPE_CHECKING:
     from concertsim.sim.run.system import System
@@ -114,27 +112,11 @@ class PointMigration(StoreMove):
     tables = POINT_TABLES
 
     def __init__(self, system: System, plan: MigrationPlan) -> None:
-        world = system.world
-        self.world = world
-        self.env = world.env
-        self.plan = plan
-        self.steps = plan.steps_for(world.scenario.workload.duration)
-        self.old = system.hosts[OLD_POINT]
-        self.new = new_point_host(system, loaded=False)
-        self.routing = MigrationRouting(self.env, world.scenario.workload.users, plan.propagation)
-        self.cut_over = False
-        self.rolled_back = False
+        self._begin(system, plan, system.hosts[OLD_POINT], new_point_host(system, loaded=False))
+        self.routing = MigrationRouting(self.env, system.world.scenario.workload.users, plan.propagation)
         self.fenced: dict[str, bool] = {OLD_POINT: False, NEW_POINT: False}
-        self.stopped = False
-        self.copying = False
         self.last_writes: dict[tuple[str, Hashable], tuple[str, Any]] = {}
         self.keyed_writes: dict[Hashable, list[str]] = {}
-        feed = DualWrites if plan.capture == "dual_write" else ChangeFeed
-        self.forward = feed(self.env, self.old, NEW_POINT)
-        self.backward = feed(self.env, self.new, OLD_POINT)
-        for f in (self.forward, self.backward):
-            f.capturing = False
-            f.traced = True
 
     @classmethod
     def install(cls, system: System, plan: MigrationPlan) -> PointMigration:
@@ -150,20 +132,11 @@ class PointMigration(StoreMove):
             host.route = route
         for host in (migration.old, migration.new):
             host.owns = partial(migration._owns, host.name)
-            assert host.db is not None
-            host.db.commit_guards.append(partial(migration._guard, host.name))
-            host.db.commit_listeners.append(partial(migration._witness, host.name))
+            migration._watch(host)
             for endpoint in _READS:
                 host.endpoints[endpoint] = partial(migration._answered, host.endpoints[endpoint], endpoint)
         subscribe_across(system, migration.new)
-        resend = plan.capture == "cdc" and plan.acks
-        for f in (migration.forward, migration.backward):
-            assert f.source.db is not None
-            f.source.db.commit_listeners.append(f.capture)
-            f.source.daemon(f"replication:{f.source.name}", partial(f.ship, resend))
-        migration.old.endpoints[REPLICATE] = ChangeApplier(migration.env).replicate
-        migration.new.endpoints[REPLICATE] = ChangeApplier(migration.env).replicate
-        migration.env.process(migration._run_plan())
+        migration._start(REPLICATE)
         return migration
 
     # --- who owns what ---------------------------------------------------------------------------

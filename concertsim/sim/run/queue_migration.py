@@ -40,8 +40,8 @@ from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.sim.hosting.host import Host
 from concertsim.sim.infrastructure.storage import DELETED, Transaction
 from concertsim.sim.messaging.relay import relay_name, relay_outbox
-from concertsim.sim.run.point_shift import ChangeApplier, ChangeFeed, ReplicaWrite, subscribe_across
-from concertsim.sim.run.store_move import PARTY, DualWrites, ServiceRouting, StoreMove, split_out_host
+from concertsim.sim.run.point_shift import ReplicaWrite, subscribe_across
+from concertsim.sim.run.store_move import PARTY, ServiceRouting, StoreMove, split_out_host
 from concertsim.sim.services import queue as queue_service
 
 if TYPE_CHECKING:
@@ -81,27 +81,11 @@ class QueueMigration(StoreMove):
     tables = QUEUE_TABLES
 
     def __init__(self, system: System, plan: MigrationPlan) -> None:
-        world = system.world
-        self.world = world
-        self.env = world.env
-        self.plan = plan
-        self.steps = plan.steps_for(world.scenario.workload.duration)
-        self.users = world.scenario.workload.users
-        self.old = system.hosts[OLD_QUEUE]
-        self.new = new_queue_host(system)
+        self._begin(system, plan, system.hosts[OLD_QUEUE], new_queue_host(system), QUEUE_TABLES, QUEUE_REPLICATE)
+        self.users = system.world.scenario.workload.users
         self.routing = ServiceRouting(self.env, plan.propagation, OLD_QUEUE)
         self.fenced: dict[str, bool] = {OLD_QUEUE: False, NEW_QUEUE: False}
-        self.stopped = False
-        self.copying = False
-        self.cut_over = False
-        self.rolled_back = False
         self.issued: dict[str, tuple[str, int]] = {}
-        feed = DualWrites if plan.capture == "dual_write" else ChangeFeed
-        self.forward = feed(self.env, self.old, NEW_QUEUE, QUEUE_TABLES, QUEUE_REPLICATE)
-        self.backward = feed(self.env, self.new, OLD_QUEUE, QUEUE_TABLES, QUEUE_REPLICATE)
-        for f in (self.forward, self.backward):
-            f.capturing = False
-            f.traced = True
 
     @classmethod
     def install(cls, system: System, plan: MigrationPlan) -> QueueMigration:
@@ -117,18 +101,9 @@ class QueueMigration(StoreMove):
             host.route = route
         for host in (migration.old, migration.new):
             host.serves = partial(migration._serves, host.name)
-            assert host.db is not None
-            host.db.commit_guards.append(partial(migration._guard, host.name))
-            host.db.commit_listeners.append(partial(migration._witness, host.name))
+            migration._watch(host)
         subscribe_across(system, migration.new, queue_service, OLD_QUEUE)
-        resend = plan.capture == "cdc" and plan.acks
-        for f in (migration.forward, migration.backward):
-            assert f.source.db is not None
-            f.source.db.commit_listeners.append(f.capture)
-            f.source.daemon(f"replication:{f.source.name}", partial(f.ship, resend))
-        migration.old.endpoints[QUEUE_REPLICATE] = ChangeApplier(migration.env).replicate
-        migration.new.endpoints[QUEUE_REPLICATE] = ChangeApplier(migration.env).replicate
-        migration.env.process(migration._run_plan())
+        migration._start(QUEUE_REPLICATE)
         return migration
 
     # --- who owns the line -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Generator, Hashable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -20,7 +21,7 @@ from concertsim.sim.infrastructure.random_streams import sampler
 from concertsim.sim.infrastructure.storage import Database, Transaction
 from concertsim.sim.infrastructure.world import World
 from concertsim.sim.messaging.dual_write import DualWrite
-from concertsim.sim.run.point_shift import ChangeFeed, ReplicaWrite
+from concertsim.sim.run.point_shift import ChangeApplier, ChangeFeed, ReplicaWrite
 
 if TYPE_CHECKING:
     from concertsim.scenarios.infrastructure import ServiceSpec
@@ -100,8 +101,10 @@ class StoreMove:
     """The steps a plan shares, for a subclass that wires one service's move. The subclass sets
     ``world``, ``env``, ``plan``, ``steps``, ``old`` and ``new`` (the two hosts), ``forward`` and
     ``backward`` (the change feeds between them), ``stopped`` (the plan was rolled back) and
-    ``copying``, and ``tables`` (the tables that move); it gives a method ``_<action>`` for each
-    step it has beyond ``copy`` and ``verify``, ``_rollback`` among them."""
+    ``copying`` (with :meth:`_begin`), and ``tables`` (the tables that move); it gives its fence
+    and record of writes (``_guard``, ``_witness``) and a method ``_<action>`` for each step it has
+    beyond ``copy`` and ``verify``, ``_rollback`` among them. Its ``install`` wires its routing,
+    then :meth:`_watch` es each store and calls :meth:`_start`."""
 
     world: World
     env: simpy.Environment
@@ -114,6 +117,53 @@ class StoreMove:
     stopped: bool
     copying: bool
     tables: tuple[str, ...]
+
+    cut_over: bool
+    rolled_back: bool
+
+    def _begin(self, system: System, plan: MigrationPlan, old: Host, new: Host, *feed_args: Any,
+               **feed_kwargs: Any) -> None:
+        """Set what every plan keeps: the plan and its timed steps, the two hosts, the flags, and
+        the change feeds both ways (dual writes if the plan captures so; ``feed_args`` and
+        ``feed_kwargs`` say what they ship), idle until the copy starts."""
+        self.world = system.world
+        self.env = self.world.env
+        self.plan = plan
+        self.steps = plan.steps_for(self.world.scenario.workload.duration)
+        self.old, self.new = old, new
+        self.stopped = self.copying = self.cut_over = self.rolled_back = False
+        feed = DualWrites if plan.capture == "dual_write" else ChangeFeed
+        self.forward = feed(self.env, old, new.name, *feed_args, **feed_kwargs)
+        self.backward = feed(self.env, new, old.name, *feed_args, **feed_kwargs)
+        for f in (self.forward, self.backward):
+            f.capturing = False
+            f.traced = True
+
+    def _watch(self, host: Host) -> None:
+        """Put ``host``'s commits under the plan: its fence (``_guard``) and its record of the
+        writes (``_witness``)."""
+        assert host.db is not None
+        host.db.commit_guards.append(partial(self._guard, host.name))
+        host.db.commit_listeners.append(partial(self._witness, host.name))
+
+    def _start(self, replicate: str) -> None:
+        """Start the copy and the plan: each feed captures its store's commits and ships them from
+        a daemon of its own (resending what was not acknowledged, with change capture and acks),
+        each store applies what reaches its ``replicate`` endpoint, and the steps run."""
+        resend = self.plan.capture == "cdc" and self.plan.acks
+        for f in (self.forward, self.backward):
+            assert f.source.db is not None
+            f.source.db.commit_listeners.append(f.capture)
+            f.source.daemon(f"replication:{f.source.name}", partial(f.ship, resend))
+        self.old.endpoints[replicate] = ChangeApplier(self.env).replicate
+        self.new.endpoints[replicate] = ChangeApplier(self.env).replicate
+        self.env.process(self._run_plan())
+
+    def _guard(self, store: str, tx: Transaction) -> str | None:
+        raise NotImplementedError
+
+    def _witness(self, store: str, tx: Transaction) -> None:
+        raise NotImplementedError
 
     def moving_rows(self, tables: dict[str, dict[Hashable, Any]]) -> dict[str, dict[Hashable, Any]]:
         """The moving service's rows of a store's ``tables``, by table in the order of ``tables``
