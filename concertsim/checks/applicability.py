@@ -15,6 +15,7 @@ from concertsim.models.schemas import LEDGER_ENTRY
 from concertsim.sim.run.result import RunResult
 
 __all__ = [
+    "service_moved",
     "point_storage_events", "schema_upgraded", "schema_read", "point_shifted", "charge_asked", "points_refunded",
     "refund_made", "events_parked", "payment_answered", "seat_held", "hold_ran_out", "money_moved",
     "reservation_confirmed", "event_raised", "seat_listing_cached",
@@ -58,6 +59,18 @@ def schema_read(result: RunResult) -> str | None:
     if next(iter(result.trace.of_kind("consumer.read")), None) is None:
         return "no consumer read an event of the upgraded schema"
     return None
+
+
+def service_moved(result: RunResult, service: str, name: str) -> str | None:
+    """A migration plan moving ``service`` (``name`` in the reason) ran and copied its data."""
+    plan = result.scenario.migration
+    if plan is None:
+        return "no migration plan runs (no migration:)"
+    if plan.service != service:
+        return f"the plan moves {plan.service}, not {name}"
+    copied = any(r.data["action"] == "copy" and r.data["outcome"] == "done"
+                 for r in result.trace.of_kind("migration.step"))
+    return None if copied else f"the plan never copied {name}'s data"
 
 
 def point_shifted(result: RunResult) -> str | None:

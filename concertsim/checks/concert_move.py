@@ -21,6 +21,7 @@ import bisect
 from collections import Counter, defaultdict
 from typing import Any
 
+from concertsim.checks.applicability import service_moved
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs
 from concertsim.models import concert
@@ -40,14 +41,7 @@ _NAMES = {OLD_CONCERT: "the old store", NEW_CONCERT: "the new store"}
 
 def concert_moved(result: RunResult) -> str | None:
     """A plan moving Concert ran and copied its data."""
-    plan = result.scenario.migration
-    if plan is None:
-        return "no migration plan runs (no migration:)"
-    if plan.service != "concert":
-        return f"the plan moves {plan.service}, not Concert"
-    copied = any(r.data["action"] == "copy" and r.data["outcome"] == "done"
-                 for r in result.trace.of_kind("migration.step"))
-    return None if copied else "the plan never copied Concert's data"
+    return service_moved(result, "concert", "Concert")
 
 
 class _Truth:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from concertsim.checks.applicability import service_moved
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs
 from concertsim.models import queue
@@ -24,14 +25,7 @@ _NAMES = {OLD_QUEUE: "the old store", NEW_QUEUE: "the new store"}
 
 def queue_moved(result: RunResult) -> str | None:
     """A plan moving Queue ran and copied its data."""
-    plan = result.scenario.migration
-    if plan is None:
-        return "no migration plan runs (no migration:)"
-    if plan.service != "queue":
-        return f"the plan moves {plan.service}, not Queue"
-    copied = any(r.data["action"] == "copy" and r.data["outcome"] == "done"
-                 for r in result.trace.of_kind("migration.step"))
-    return None if copied else "the plan never copied Queue's data"
+    return service_moved(result, "queue", "Queue")
 
 
 @invariant(
