@@ -7,9 +7,11 @@ fewer users, narrower filters, earlier and shorter faults; ``concertsim.search.m
 the result is run twice more to confirm that it replays exactly (same trace SHA-256), as
 FoundationDB's simulator checks its own determinism.
 
-Each example may process at most ``max_events`` simulated events; one that would take more is
-stopped and counted as over budget (neither a pass nor a violation), so a long example cannot stall
-the search.
+Each example may process at most ``max_events`` simulated events until its faults heal; one that
+would take more is stopped and counted as over budget (neither a pass nor a violation), so a long
+example cannot stall the search. After the heal the backlog is all that is left to do: an example
+still busy when its allowance there is spent (``concertsim.sim.run.runner.settle_allowance``) has not
+settled, and breaks ``sagas-terminate`` as at its settle deadline.
 
 A search is a function of (base scenario, options, seed, budget, concertsim version): the same from
 a checkout, an editable install or a wheel (``concertsim.search.provider``), whatever the number of

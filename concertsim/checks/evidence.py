@@ -23,7 +23,8 @@ __all__ = ["TraceIndex", "trace_index", "seqs", "raised_per_party"]
 
 _CLIENT_END = ("client.ok", "client.fail", "client.unknown")
 _IN_PAYLOAD = ("reservation_id", "use_id", "user_id", "token_id")
-_PHASES = ("phase.workload", "phase.heal", "phase.settled", "phase.settle_deadline")
+_PHASES = ("phase.workload", "phase.heal", "phase.settled", "phase.settle_deadline",
+           "phase.settle_events")
 _EVENT_FATES = frozenset({
     "broker.append", "publish.dropped", "broker.publish_unacked", "broker.delivery_lost",
     "consumer.handled", "consumer.duplicate_skipped", "consumer.failed", "consumer.dropped",

@@ -148,8 +148,9 @@ def explore_command(
     max_users: Annotated[int, typer.Option("--max-users", help="Most users in one example.", min=1, max=MAX_USERS)] = 30,
     max_events: Annotated[int, typer.Option(
         "--max-events", min=1, max=2**63 - 1,
-        help="Simulated events one example may process; an example that needs more is stopped and counted "
-             "as over budget (neither a pass nor a violation).")] = DEFAULT_MAX_EVENTS,
+        help="Simulated events one example may process before its faults heal; an example that needs more "
+             "is stopped and counted as over budget (neither a pass nor a violation). One still busy after "
+             "as many again since the heal has not settled (sagas-terminate).")] = DEFAULT_MAX_EVENTS,
     workers: Annotated[int, typer.Option("--workers", help="Search on this many local processes (the result is the same as with one).", min=1, max=MAX_WORKERS)] = 1,
     scheduler: SchedulerOption = None,
     connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,

@@ -7,9 +7,11 @@ one stops), rounds can run on any process in any order, and a given round's cour
 on which rounds ran before it in the same process.
 
 Each example runs within a budget of simulated events (``SearchSpace.max_events``): an example
-that would take more is stopped there and counted as over budget, neither a pass nor a failure, so
-one example that runs long cannot stall the search, and whether it is over budget is a function of
-the example and the budget alone (never of wall time, the machine or the number of workers).
+that would take more before its faults heal is stopped there and counted as over budget, neither a
+pass nor a failure, so one example that runs long cannot stall the search, and whether it is over
+budget is a function of the example and the budget alone (never of wall time, the machine or the
+number of workers). One that spends its allowance after the heal without settling is judged, as an
+unsettled run (:func:`concertsim.sim.run.runner.settle_allowance`).
 
 A round stops at its first failing example. Hypothesis only generates: its shrinker orders some
 of its passes by labels computed from Python's randomised ``hash()``, so what it shrinks to would

@@ -19,12 +19,14 @@ __all__ = ["RunResult", "Phases", "Sample"]
 @dataclass(frozen=True, slots=True)
 class Phases:
     """When each phase ended. ``settled_at`` is None if the run never became quiescent before the
-    settle deadline."""
+    settle deadline, or before it spent the simulated events it may process after the heal
+    (``out_of_events``: it was still busy then, see :func:`concertsim.sim.run.runner.settle_allowance`)."""
 
     workload_end: float
     heal_at: float
     settled_at: float | None
     ended_at: float
+    out_of_events: bool = False
 
     @property
     def time_to_convergence(self) -> float | None:

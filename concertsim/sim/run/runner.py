@@ -2,8 +2,10 @@
 
 ``run_scenario`` is a pure function of (scenario, seed) apart from ``wall_seconds``: the same inputs
 give the same trace, byte for byte. Given ``max_events``, a run that would process more simulated
-events raises :class:`~concertsim.sim.run.event_budget.OverBudget` there (a budget in events, never in
-wall time, so whether a run is over it is a function of the inputs too).
+events before its faults are healed raises :class:`~concertsim.sim.run.event_budget.OverBudget` there
+(a budget in events, never in wall time, so whether a run is over it is a function of the inputs too).
+After the heal the run has its own allowance (:func:`settle_allowance`): a run still busy when that
+is spent has not settled, and ends as a run that reaches its settle deadline does.
 """
 
 from __future__ import annotations
@@ -75,9 +77,13 @@ def run_scenario(
     after each settle check. It observes only: the trace is the same with or without it.
     ``trace_mode="stream"`` keeps the trace's high-volume kinds on disk
     (:class:`~concertsim.sim.infrastructure.spilled_trace.SpillingTrace`): the same records, read back more slowly.
-    ``max_events`` bounds the simulated events the run may process: one more raises
-    :class:`OverBudget` (the run is stopped, neither passed nor failed). The count is in
-    ``counters["events"]`` and does not depend on ``on_progress``.
+    ``max_events`` bounds the simulated events the run may process before the heal: one more
+    raises :class:`OverBudget` (the run is stopped, neither passed nor failed: a large example).
+    After the heal no user arrives and no fault strikes, so the work left is the backlog's; a run
+    that spends :func:`settle_allowance` there without becoming quiescent is ended unsettled
+    (``phases.out_of_events``), as at its settle deadline: a livelock is a broken promise, not a
+    large example. The count is in ``counters["events"]`` (``counters["events_before_heal"]`` until the
+    heal) and does not depend on ``on_progress``.
     """
     trace = SpillingTrace() if trace_mode == "stream" else Trace()
     with _rare_garbage_collection():
@@ -122,17 +128,26 @@ def _run(
     env.process(redriving.run())
 
     settled_at = None
+    out_of_events = False
     deadline = heal_at + scenario.settle.deadline
+    before_heal = budget.processed
+    if max_events is not None:
+        budget.limit = before_heal + settle_allowance(max_events, before_heal)
     while env.now < deadline:
         if redriving.idle and _quiescent(system, workload):
             settled_at = env.now
             break
-        budget.run_until(min(deadline, env.now + scenario.settle.check_interval))
+        try:
+            budget.run_until(min(deadline, env.now + scenario.settle.check_interval))
+        except OverBudget:
+            out_of_events = True
+            break
         if on_progress is not None:
             on_progress(RunProgress(env.now, "settle", deadline, workload.arrived, expected_users))
-    if settled_at is None and redriving.idle and _quiescent(system, workload):
+    if settled_at is None and not out_of_events and redriving.idle and _quiescent(system, workload):
         settled_at = env.now
-    world.record("phase.settled" if settled_at is not None else "phase.settle_deadline", "runner")
+    world.record("phase.settled" if settled_at is not None
+                 else "phase.settle_events" if out_of_events else "phase.settle_deadline", "runner")
 
     return RunResult(
         scenario=scenario,
@@ -142,18 +157,28 @@ def _run(
         state=_state(system),
         dead_letters=list(system.broker.dead_letters),
         subscriptions=system.subscriptions(),
-        phases=Phases(workload_end, heal_at, settled_at, env.now),
+        phases=Phases(workload_end, heal_at, settled_at, env.now, out_of_events),
         samples=samples,
         counters={
             "calls": system.network.calls,
             "users": workload.arrived,
             "commits": sum(db.commits for db in system.databases),
             "events": budget.processed,
+            "events_before_heal": before_heal,
         },
         fault_windows=faults.windows(),
         wall_seconds=time.perf_counter() - started,
         resources=_resource_usage(system),
     )
+
+
+def settle_allowance(max_events: int, before_heal: int) -> int:
+    """The simulated events a run may process after its heal, given the budget ``max_events`` and
+    the ``before_heal`` events it processed until then: whatever is left of the budget, but at least
+    as many as before the heal. A backlog is made by the work before the heal, so draining it takes
+    no more than that work did (the built-ins' whole runs take a tenth of the default budget); a
+    run busier than that after its faults are gone is going round in circles."""
+    return max(max_events - before_heal, before_heal)
 
 
 def _resource_usage(system: System) -> dict[str, PoolUsage]:
