@@ -35,6 +35,7 @@ from concertsim.models.events import ReservationCompleted, ReservationExpired, R
 from concertsim.models.store import IdSource, Store
 
 __all__ = [
+    "expire_hold",
     "SEATS",
     "RESERVATIONS",
     "PAYMENTS",
@@ -388,27 +389,36 @@ def expire_due_holds(store: Store, *, now: float) -> list[ReservationExpired | R
     for _, reservation_id in sorted((store.get(OPEN_HOLDS, rid), rid) for rid in store.keys(OPEN_HOLDS)):
         if not is_hold_expired(store.get(RESERVATIONS, reservation_id), now):
             break
-        reservation = _get(store, reservation_id)
-        if reservation.status not in _OPEN:
-            continue
-        reservation.status = ReservationStatus.EXPIRED
-        reservation.ended_at = now
-        store.put(RESERVATIONS, reservation_id, reservation)
-        _release_seat(store, reservation)
-        store.delete(OPEN_HOLDS, reservation_id)
-        raised.append(
-            ReservationExpired(reservation_id=reservation_id, user_id=reservation.user_id,
-                               date_id=reservation.date_id, seat_no=reservation.seat_no)
-        )
-        payment = store.get_for_update(PAYMENTS, payment_id_for(reservation_id))
-        if payment is not None and payment.status == PaymentStatus.PENDING:
-            reason = "hold-expired-during-payment"
-        elif payment is not None and payment.status == PaymentStatus.DECLINED:
-            reason = "hold-expired-after-declined-payment"  # every request answered; a copy may still deduct
-        else:
-            continue
-        _set_payment(store, reservation, PaymentStatus.FAILED, now)
-        raised.append(_failed_event(reservation, reason))
+        raised.extend(expire_hold(store, reservation_id=reservation_id, now=now))
+    return raised
+
+
+def expire_hold(store: Store, *, reservation_id: str, now: float) -> list[ReservationExpired | ReservationFailed]:
+    """Expire one hold whose TTL has run out, as :func:`expire_due_holds` does; nothing if it is
+    no longer open. The sweeper expires holds so, and so does a payment refused because the hold
+    ran out: a refusal the buyer is told must be final, and a hold left open would let a copy of the
+    same request pay it once the service's clock reads earlier (a clock stepped back)."""
+    reservation = _get(store, reservation_id)
+    if reservation.status not in _OPEN:
+        return []
+    reservation.status = ReservationStatus.EXPIRED
+    reservation.ended_at = now
+    store.put(RESERVATIONS, reservation_id, reservation)
+    _release_seat(store, reservation)
+    store.delete(OPEN_HOLDS, reservation_id)
+    raised: list[ReservationExpired | ReservationFailed] = [
+        ReservationExpired(reservation_id=reservation_id, user_id=reservation.user_id,
+                           date_id=reservation.date_id, seat_no=reservation.seat_no)
+    ]
+    payment = store.get_for_update(PAYMENTS, payment_id_for(reservation_id))
+    if payment is not None and payment.status == PaymentStatus.PENDING:
+        reason = "hold-expired-during-payment"
+    elif payment is not None and payment.status == PaymentStatus.DECLINED:
+        reason = "hold-expired-after-declined-payment"  # every request answered; a copy may still deduct
+    else:
+        return raised
+    _set_payment(store, reservation, PaymentStatus.FAILED, now)
+    raised.append(_failed_event(reservation, reason))
     return raised
 
 

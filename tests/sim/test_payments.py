@@ -212,6 +212,37 @@ def test_a_token_refusal_of_a_payment_copy_leaves_the_payment_unknown_not_failed
     assert_all_invariants_hold(result)
 
 
+@pytest.mark.parametrize("flow", ["sync", "choreography", "orchestration"])
+@pytest.mark.parametrize("topology", ["monolith", "services"])
+def test_a_payment_refused_by_a_fast_clock_expires_its_hold_so_a_late_copy_cannot_pay_it(flow: str, topology: str) -> None:
+    """Reservation's clock runs 30 s fast for under a second: the payment is refused hold-expired,
+    and the copy of the same request, served once the clock reads true, finds the hold expired
+    too, where it used to find time left and confirm a payment the buyer was told failed."""
+    case = load_scenario(CASES / "pay-refused-expired-under-a-fast-clock.yaml",
+                         [f"design.payment_flow={flow}", f"design.topology={topology}"])
+    skewed = [f.model_copy(update={"target": "reservation"}) if f.kind == "clock_skew" else f for f in case.faults]
+    result = run_scenario(case.model_copy(update={"faults": tuple(skewed)}))
+    assert "hold-expired" in pay_replies(result)
+    statuses = {r.reservation_id: r.status for r in result.state["reservation"][reservations.RESERVATIONS].values()}
+    assert statuses == {"res-1": ReservationStatus.EXPIRED}
+    assert_all_invariants_hold(result)
+
+
+def test_expiring_one_hold_is_what_the_sweeper_does_to_it_and_nothing_once_it_is_closed() -> None:
+    from concertsim.models.store import CountingIds, MemoryStore
+
+    swept, one = MemoryStore(), MemoryStore()
+    for store in (swept, one):
+        reservations.add_seats(store, date_id=1, seats=1, price=500)
+        held, _ = reservations.hold_seat(store, CountingIds(), user_id=7, date_id=1, seat_no=1, ttl=30.0, now=0.0)
+        reservations.start_payment(store, reservation_id=held.reservation_id, user_id=7, now=1.0, pending=False)
+    by_sweep = reservations.expire_due_holds(swept, now=31.0)
+    by_refusal = reservations.expire_hold(one, reservation_id=held.reservation_id, now=31.0)
+    assert by_refusal == by_sweep and [type(e).__name__ for e in by_refusal] == ["ReservationExpired", "ReservationFailed"]
+    assert one.tables == swept.tables
+    assert reservations.expire_hold(one, reservation_id=held.reservation_id, now=32.0) == []
+
+
 def test_the_client_reads_a_transient_payment_failure_as_in_doubt_and_a_refusal_as_failed() -> None:
     from concertsim.sim.infrastructure.network import TIMEOUT, Failed
     from concertsim.sim.run.workload import payment_in_doubt

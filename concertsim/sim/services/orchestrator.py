@@ -29,13 +29,14 @@ from weakref import WeakKeyDictionary
 import simpy
 
 from concertsim.models import orchestration, reservations
+from concertsim.models.errors import HoldExpired
 from concertsim.models.events import EventPayload
 from concertsim.models.orchestration import SagaState
 from concertsim.models.reservations import PaymentStatus
 from concertsim.sim.hosting.host import Host, Unavailable
 from concertsim.sim.infrastructure.network import Failed, Ok, Reply
 from concertsim.sim.infrastructure.storage import Transaction
-from concertsim.sim.services.payments import MAX_BACKOFF, confirm_or_fail, decline, fail, use_points
+from concertsim.sim.services.payments import MAX_BACKOFF, confirm_or_fail, decline, fail, start_or_expire, use_points
 
 __all__ = ["start_saga", "resume_sagas", "CALLS"]
 
@@ -82,18 +83,22 @@ def start_saga(host: Host, body: dict[str, Any], trace_id: str | None) -> Genera
     reservation_id, user_id = body["reservation_id"], body["user_id"]
     saga_id = reservations.payment_id_for(reservation_id)
 
-    def work(tx: Transaction, now: float) -> tuple[orchestration.PaymentSaga | None, list[EventPayload]]:
+    def work(tx: Transaction, now: float) -> tuple[orchestration.PaymentSaga | HoldExpired | None, list[EventPayload]]:
         existing = tx.get(orchestration.SAGAS, saga_id)
         if existing is not None and existing.state != SagaState.DECLINED:
             reservations.reservation_status(tx, reservation_id, user_id=user_id)  # the caller's own only
             return existing, []
-        started = reservations.start_payment(tx, reservation_id=reservation_id, user_id=user_id, now=now, pending=True)
+        started, expired = start_or_expire(tx, reservation_id=reservation_id, user_id=user_id, now=now, pending=True)
+        if isinstance(started, HoldExpired):
+            return started, expired
         if started.status == reservations.ReservationStatus.CONFIRMED:
             return None, []
         return orchestration.begin_saga(tx, saga_id=saga_id, reservation_id=reservation_id, user_id=user_id,
                                         amount=started.amount, now=now, driver=_driver_id(host)), []
 
     saga = yield from host.transact(work, trace_id, label="reservation.start_saga")
+    if isinstance(saga, HoldExpired):
+        return Failed(saga.code, saga.message)  # answered, not raised: the expiry commits with it
     if saga is None or saga.state == SagaState.CONFIRMED:
         return Ok({"status": "confirmed"})
     if host.name == host.service or saga.driver == _driver_id(host):

@@ -16,7 +16,22 @@ from concertsim.sim.hosting.host import Host
 from concertsim.sim.infrastructure.network import Failed, Reply, Timeout
 from concertsim.sim.infrastructure.storage import Transaction
 
-__all__ = ["use_points", "decline", "confirm_or_fail", "fail", "MAX_BACKOFF"]
+__all__ = ["start_or_expire", "use_points", "decline", "confirm_or_fail", "fail", "MAX_BACKOFF"]
+
+
+def start_or_expire(
+    tx: Transaction, *, reservation_id: str, user_id: int, now: float, pending: bool
+) -> tuple[reservations.Reservation | HoldExpired, list[EventPayload]]:
+    """Begin a payment (:func:`~concertsim.models.reservations.start_payment`), or, if its hold ran
+    out, expire the hold in the same transaction and return the refusal, for the caller to *answer*
+    (a raised refusal would discard the transaction, the expiry with it): the buyer is told
+    "hold-expired" only once no copy of the request can pay the hold later (a copy served after
+    the service's clock was stepped back would find time left)."""
+    try:
+        return reservations.start_payment(tx, reservation_id=reservation_id, user_id=user_id, now=now,
+                                          pending=pending), []
+    except HoldExpired as refusal:
+        return refusal, list(reservations.expire_hold(tx, reservation_id=reservation_id, now=now))
 
 
 def use_points(

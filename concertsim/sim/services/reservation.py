@@ -23,6 +23,7 @@ from typing import Any
 import simpy
 
 from concertsim.models import orchestration, reservations
+from concertsim.models.errors import HoldExpired
 from concertsim.models.events import (
     Event,
     EventPayload,
@@ -39,7 +40,7 @@ from concertsim.sim.infrastructure.network import Failed, Ok, Reply
 from concertsim.sim.infrastructure.storage import Transaction
 from concertsim.sim.services import orchestrator
 from concertsim.sim.services.common import Job, every
-from concertsim.sim.services.payments import confirm_or_fail, decline, fail, use_points
+from concertsim.sim.services.payments import confirm_or_fail, decline, fail, start_or_expire, use_points
 
 __all__ = ["ENDPOINTS", "subscriptions", "jobs"]
 
@@ -97,13 +98,12 @@ def pay(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[sim
         return (yield from orchestrator.start_saga(host, body, trace_id))
     choreography = design.payment_flow == "choreography"
 
-    def start(tx: Transaction, now: float) -> tuple[reservations.Reservation, list[EventPayload]]:
-        started = reservations.start_payment(
-            tx, reservation_id=reservation_id, user_id=user_id, now=now, pending=choreography
-        )
-        return started, []
+    def start(tx: Transaction, now: float) -> tuple[reservations.Reservation | HoldExpired, list[EventPayload]]:
+        return start_or_expire(tx, reservation_id=reservation_id, user_id=user_id, now=now, pending=choreography)
 
     reservation = yield from host.transact(start, trace_id, label="reservation.start_payment")
+    if isinstance(reservation, HoldExpired):
+        return Failed(reservation.code, reservation.message)  # answered, not raised: the expiry commits with it
     if reservation.status == reservations.ReservationStatus.CONFIRMED:
         return Ok({"status": "confirmed"})
     used, in_doubt = yield from use_points(host, reservation, trace_id)
