@@ -37,7 +37,7 @@ from concertsim.sim.infrastructure.network import Failed, Ok, Reply
 from concertsim.sim.infrastructure.storage import Transaction
 from concertsim.sim.services.payments import MAX_BACKOFF, confirm_or_fail, decline, fail, use_points
 
-__all__ = ["start_saga", "resume_sagas", "CALLS"]
+__all__ = ["start_saga", "resume_sagas", "compensate_expired", "drive", "CALLS"]
 
 CALLS = {"reservation.pay": ("point.use", "point.refund")}
 """The calls a payment's saga makes on the payment's behalf: the deduction, and the refund it
@@ -218,6 +218,26 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
             yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))
     finally:
         _driven(host).discard(saga_id)
+
+
+def compensate_expired(host: Host, tx: Transaction, saga_id: str, now: float) -> str | None:
+    """In the sweeper's transaction, on the hold of a DECLINED saga's payment expiring: move the
+    saga to COMPENSATING (:func:`orchestration.compensate_declined`) and, with replicas, make the
+    sweeper's replica its driver, since the process that drove it ended at DECLINED and the
+    recovery job adopts only the sagas of a replica that left its group. Returns the saga id for
+    :func:`drive` after the commit, or None (nothing to compensate, or one host, whose recovery job
+    adopts the saga)."""
+    saga = orchestration.compensate_declined(tx, saga_id=saga_id, now=now)
+    if saga is None or host.membership is None:
+        return None
+    orchestration.adopt(tx, saga_id=saga_id, driver=_driver_id(host))
+    return saga_id
+
+
+def drive(host: Host, saga_ids: list[str]) -> None:
+    """Make sure a process of ``host`` drives each of ``saga_ids`` (sagas it was made driver of)."""
+    for saga_id in saga_ids:
+        _ensure_driven(host, saga_id, None)
 
 
 def resume_sagas(host: Host) -> Generator[simpy.Event, Any, None]:
