@@ -147,11 +147,13 @@ class SagaTakenOver(Unavailable):
 
 
 def _as_driver(host: Host, believed: orchestration.PaymentSaga, step: Work) -> Work:
-    """``step`` as a conditional write on the saga's driver id, its fencing token (``UPDATE ...
-    WHERE driver = me``): with ``design.fencing`` a driver that is no longer the row's is refused
-    (``saga.step_fenced``). Without, a step is the blind write of a driver that acts on the state it
-    last read: where another driver moved the saga on meanwhile (``saga.stale_step``), the step
-    overwrites the row's state with the one it read and takes its transition from there."""
+    """``step`` as the write of a driver that acts on the state it last read (``UPDATE ... SET
+    state = ...``, from memory), conditional on the saga's driver id, its fencing token (``WHERE
+    driver = me``): with ``design.fencing`` a driver that is no longer the row's is refused
+    (``saga.step_fenced``). Without, where another driver moved the saga on meanwhile
+    (``saga.stale_step``), the step overwrites the row's state with the one it read and takes its
+    transition from there. (With fencing, only its driver moves a saga it drives: what the driver
+    read is what the row holds.)"""
     group = host.membership
     assert group is not None
     me = _driver_id(host)
@@ -163,7 +165,7 @@ def _as_driver(host: Host, believed: orchestration.PaymentSaga, step: Work) -> W
         if group.fencing and saga.driver != me:
             host.world.record("saga.step_fenced", host.name, saga_id=saga.saga_id, driver=saga.driver)
             raise SagaTakenOver(f"{me}: saga {saga.saga_id} is driven by {saga.driver}")
-        if not group.fencing and saga.state != believed.state:
+        if saga.state != believed.state:
             host.world.record("saga.stale_step", host.name, saga_id=saga.saga_id, driver=saga.driver,
                               state=str(saga.state), believed=str(believed.state))
             saga.state = believed.state
@@ -203,8 +205,12 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
                     step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
                                  confirm_or_fail(saga.reservation_id))
                 else:
-                    step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
-                                 fail(saga.reservation_id, "point-use-unknown"))
+                    # No answer by the hold's deadline: the driver compensates, a decision it takes
+                    # from its own calls (as a workflow does on its activity's timeout), not from the
+                    # reservation. Only another driver can have confirmed it meanwhile (a zombie's
+                    # adopter): ``fail`` then leaves the reservation as it is, and fencing must
+                    # refuse this step, or the refund below gives a sold seat's points back.
+                    step = _step(saga_id, lambda _: gave_up, fail(saga.reservation_id, "point-use-unknown"))
                 if not (yield from _commit_step(host, step, trace_id, saga)):
                     attempt += 1
                     yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))
