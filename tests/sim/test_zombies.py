@@ -1,7 +1,8 @@
 """Zombies (seed 8.2): a replica that stops heartbeating is evicted from its consumer group after
 the session timeout while it may still be running; each rebalance is a new generation and stops
-the world; a zombie's offset commits, relay publishes and saga recovery carry a stale generation or
-fencing token and are refused with ``design.fencing``, applied without it."""
+the world; a zombie's offset commits, relay publishes, saga recovery and saga steps carry a stale
+generation, fencing token or driver id and are refused with ``design.fencing``, applied without it:
+absorbed, except a saga driver's step taken past its hold's deadline, which refunds a sold seat."""
 
 from __future__ import annotations
 
@@ -190,7 +191,7 @@ def test_a_frozen_driver_notices_its_unanswered_call_on_resuming_and_asks_no_mor
     assert result.violated == []
 
 
-def test_without_fencing_a_zombie_driver_past_its_deadline_compensates_the_confirmed_saga_and_refunds_a_sold_seat() -> None:
+def test_without_fencing_a_zombie_driver_past_its_deadline_compensates_a_confirmed_saga_and_refunds_a_sold_seat() -> None:
     from concertsim.models import orchestration
 
     result = outcome(*ZOMBIE_PAST_DEADLINE, "design.fencing=false")
