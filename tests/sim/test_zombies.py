@@ -191,7 +191,7 @@ def test_a_frozen_driver_notices_its_unanswered_call_on_resuming_and_asks_no_mor
     assert result.violated == []
 
 
-def test_without_fencing_a_zombie_driver_past_its_deadline_compensates_a_confirmed_saga_and_refunds_a_sold_seat() -> None:
+def test_without_fencing_a_zombie_driver_past_its_deadline_compensates_a_confirmed_saga_refunding_a_sold_seat() -> None:
     from concertsim.models import orchestration
 
     result = outcome(*ZOMBIE_PAST_DEADLINE, "design.fencing=false")
