@@ -73,11 +73,24 @@ def cells() -> list[Cell]:
         (d.scenario, d.settings, f) for d in defects if d.settings for f in d.flows
     ):
         found.append(Cell("baseline", f"design with {', '.join(settings)}", flow, scenario, settings))
-    found += [Cell("switch", s.switch, flow, BASE, s.setting) for s in SAFEGUARDS for flow in FLOWS
-              if flow not in s.redundant_in and s.applies_to(flow)]
+    switched = [Cell("switch", s.switch, flow, BASE, s.setting) for s in SAFEGUARDS for flow in _switch_flows(s)]
+    # A switch searched outside FLOWS (with its setting) needs the full design's cell there too.
+    found += [Cell("baseline", f"design with {', '.join(c.settings)}", c.flow, BASE, c.settings)
+              for c in switched if c.flow not in FLOWS]
+    found += switched
     for defect in defects:
         found += [Cell("defect", defect.id, flow, defect.scenario, defect.settings) for flow in defect.flows]
-    return found
+    return list(dict.fromkeys(found))
+
+
+def _switch_flows(safeguard: Any) -> tuple[str, ...]:
+    """The flows a switch's cells search: those of :data:`FLOWS` where the safeguard is needed, or,
+    if it is documented redundant in both, the orchestration flow where it is needed there
+    (``design.fencing``: a zombie saga driver's step)."""
+    flows = tuple(f for f in FLOWS if f not in safeguard.redundant_in and safeguard.applies_to(f))
+    if flows or "orchestration" in safeguard.redundant_in or not safeguard.applies_to("orchestration"):
+        return flows
+    return ("orchestration",)
 
 
 def _planted_defects() -> Any:

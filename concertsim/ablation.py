@@ -108,12 +108,14 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         ("pause", "drop"),
         "A replica frozen past its session timeout is evicted while it still runs; when it resumes, its "
         "offset commits, relay publishes and saga steps are stale and must be refused by generation and "
-        "fencing token, or they are applied beside the new owner's.", "8.2",
-        redundant_in=("sync", "choreography", "orchestration"),
-        redundancy="A zombie's stale actions are absorbed without fencing: the inbox skips the events it "
-        "publishes or handles again, a stale transaction conflicts at commit and is re-run on fresh reads, "
-        "Point's idempotency keys and tombstones absorb its calls, and a stale saga step that overwrites a "
-        "confirmed saga finds the reservation confirmed and ends CONFIRMED again.",
+        "fencing token, or they are applied beside the new owner's. A saga driver frozen past its hold's "
+        "deadline with its deduction unanswered wakes to compensate, over the saga its adopter confirmed: "
+        "Point refunds a sold seat.", "8.2",
+        redundant_in=("sync", "choreography"),
+        redundancy="In these flows a zombie's stale actions are absorbed without fencing: the inbox skips "
+        "the events it publishes or handles again, a stale transaction conflicts at commit and is re-run on "
+        "fresh reads, and Point's idempotency keys and tombstones absorb its calls. Only the orchestrator "
+        "acts on what it decided before it froze (its compensation), which no absorber undoes.",
         # Two replicas, a session shorter than the drawn pauses, and calls that wait long enough
         # (2 s) for a pause to catch a driver between its deduction and its step.
         setting=("services.reservation.replicas=2", "broker.session_timeout=10", "network.call_timeout=2"),

@@ -262,6 +262,8 @@ def fault_schedules(
                        | hung_call(kinds, horizon, focus, hold_ttl, call_span, answered_by_event))
     if moves is not None and not trouble and max_faults >= 2 and draw(st.booleans()):
         trouble = draw(copy_trouble(kinds, moves))
+    if not trouble and max_faults >= 2 and "pause" in enabled and any("#" in t for t in crash_targets):
+        trouble = draw(frozen_caller(kinds, horizon, focus, crash_targets))
     faults = draw(
         st.lists(
             fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus, crash_targets,
@@ -365,6 +367,40 @@ def hung_call(
     resent = FaultSpec(at=at, kind="duplicate", target="request", duration=duration,
                        match=MessageFilter(message_type=_CALLER_OF[call]), params={"gap": call_span})
     return [hanging, resent]
+
+
+_FROZEN = (30.0, 60.0)
+"""How long :func:`frozen_caller` freezes a replica: past the session timeout (10 s in the replicated
+bases, Kafka's 45 s by default), as a long stop-the-world collection or a VM suspension does."""
+
+
+@st.composite
+def frozen_caller(
+    draw: st.DrawFn,
+    kinds: Sequence[str],
+    horizon: float,
+    focus: tuple[str, str | None],
+    crash_targets: Sequence[str],
+) -> list[FaultSpec]:
+    """Two faults that meet on one replica, as a zombie incident does: a call hangs for a few
+    seconds (its requests or replies are lost, so the attempts of that moment time out, their
+    effect in doubt), and while its caller's attempts are out one replica of the calling service
+    freezes (a ``pause``) for half a minute or a minute: it is evicted from its group, its work is
+    taken over by the replicas left, and when it resumes it acts on what it knew before it froze.
+    The call is the focus if the focus is a call that a replicated service makes, else
+    ``point.use``; nothing if ``kinds`` lacks ``drop`` or the caller has no replicas."""
+    call = focus[1] if focus[0] in ("request", "reply") and focus[1] in _CALLER_OF else "point.use"
+    service = _CALLER_OF[call].partition(".")[0]
+    replicas = [t for t in crash_targets if t.partition("#")[0] == service and "#" in t]
+    if "drop" not in kinds or not replicas:
+        return []
+    at = draw(_tenths(0, min(5.0, horizon)) | _tenths(0, horizon))
+    hangs = draw(st.sampled_from([5.0, 10.0]))
+    hanging = FaultSpec(at=at, kind="drop", target=draw(st.sampled_from(["request", "reply"])),
+                        duration=hangs, match=MessageFilter(message_type=call))
+    frozen = FaultSpec(at=round(at + draw(_tenths(0, hangs)), 1), kind="pause", target=draw(st.sampled_from(replicas)),
+                       duration=draw(st.sampled_from(_FROZEN)))
+    return [hanging, frozen]
 
 
 @st.composite

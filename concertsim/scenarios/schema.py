@@ -161,8 +161,10 @@ class Design(_Frozen):
     fencing: bool = True
     """With several replicas of a service: a replica evicted from its consumer group while still
     running (a zombie: paused, cut off) is fenced, as Kafka fences a stale generation and a lease
-    store a stale fencing token: its offset commits, its relay's publishes and marks and its saga
-    recovery are refused. False lets a zombie act on what it held until it finds out (seed 8.2)."""
+    store a stale fencing token: its offset commits, its relay's publishes and marks, its saga
+    recovery and its saga steps are refused. False lets a zombie act on what it held until it finds
+    out: a saga driver that wakes past its hold's deadline compensates a saga its adopter confirmed
+    (seed 8.2)."""
     topology: Literal["monolith", "point_split", "queue_split", "concert_split", "services"] = "services"
     """Which services share one process, database and transaction: a stage of the migration from
     the monolith (seed 9), ``services`` being every service apart (``concertsim.sim.hosting.topology``)."""

@@ -74,3 +74,19 @@ def test_a_saga_answered_took_nothing_after_the_sweeper_failed_its_payment_compe
     outcome = run(Path(__file__).parent / "cases" / "saga-declined-after-its-hold-was-swept.yaml")
     assert sagas(outcome) == Counter({"COMPENSATED": 1})
     assert outcome.violated == []
+
+
+def test_with_replicas_a_declined_saga_whose_hold_expires_is_compensated_by_the_sweepers_replica() -> None:
+    # Point fails every commit for 30 s: each deduction is answered "unavailable" until the hold
+    # runs out, and the saga ends DECLINED on the replica that drove it. When the sweeper (on the
+    # lease holder) expires the hold it reopens the saga for compensation; the recovery job adopts
+    # only the sagas of a replica that left the group, so the sweeper's replica drives it.
+    outcome = run("small-opening", overrides=[
+        "design.payment_flow=orchestration", "services.reservation.replicas=2", "workload.users=1",
+        "workload.abandon_probability=0", "workload.initial_points=100000",
+        "faults=[{at: 0, kind: commit_failure, target: point, duration: 30}]"])
+    assert outcome.violated == []
+    assert sagas(outcome) == Counter({"COMPENSATED": 1})
+    driven = outcome.result.table("reservation", orchestration.SAGAS)["pay-res-1"].driver
+    holder = next(r.data["lease"] for r in outcome.result.trace.of_kind("broker.rebalance"))
+    assert driven == f"{holder}@0"

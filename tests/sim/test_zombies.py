@@ -1,7 +1,8 @@
 """Zombies (seed 8.2): a replica that stops heartbeating is evicted from its consumer group after
 the session timeout while it may still be running; each rebalance is a new generation and stops
-the world; a zombie's offset commits, relay publishes and saga recovery carry a stale generation or
-fencing token and are refused with ``design.fencing``, applied without it."""
+the world; a zombie's offset commits, relay publishes, saga recovery and saga steps carry a stale
+generation, fencing token or driver id and are refused with ``design.fencing``, applied without it:
+absorbed, except a saga driver's step taken past its hold's deadline, which refunds a sold seat."""
 
 from __future__ import annotations
 
@@ -160,15 +161,46 @@ def test_a_zombie_saga_drivers_step_is_refused_once_its_saga_was_adopted() -> No
     assert result.violated == []
 
 
-def test_without_fencing_a_zombie_saga_drivers_stale_step_is_applied_and_absorbed() -> None:
+def test_without_fencing_a_zombie_that_resumes_before_the_deadline_retries_and_its_stale_step_is_absorbed() -> None:
     from concertsim.models import orchestration
 
     result = outcome(*ZOMBIE_DRIVER, "design.fencing=false")
     stale = records(result, "saga.stale_step", "reservation#2")
     assert stale and stale[0].data["state"] == "CONFIRMED" and stale[0].data["believed"] == "DEDUCTING"
     assert not records(result, "saga.step_fenced")
-    # Its stale "no answer from Point" fails the reservation, which is confirmed already, so the
-    # step ends CONFIRMED again (docs/design.md, "Replicas": what fencing protects here).
+    # Resumed at 24 s with its hold's deadline (about 25.7 s) still ahead, it asks Point again under
+    # the payment's key, is answered with reservation#1's deduction, and confirms the confirmed
+    # reservation again: the idempotency key absorbs this one.
     sagas = result.result.table("reservation", orchestration.SAGAS)
     assert [saga.state for saga in sagas.values()] == [orchestration.SagaState.CONFIRMED]
     assert result.violated == []
+
+
+# The same, frozen for 30 s: reservation#2 resumes at 39 s, past its hold's deadline, with its
+# last deduction request unanswered. Its adopter deducted and confirmed at 20 s.
+ZOMBIE_PAST_DEADLINE = (*ZOMBIE_DRIVER[:-1], ZOMBIE_DRIVER[-1].replace("duration: 15", "duration: 30"))
+
+
+def test_a_frozen_driver_notices_its_unanswered_call_on_resuming_and_asks_no_more_past_the_deadline() -> None:
+    result = outcome(*ZOMBIE_PAST_DEADLINE)
+    resumed = records(result, "host.resume", "reservation#2")[0].at
+    assert resumed == pytest.approx(39.0)
+    assert not [r for r in records(result, "call.send", "reservation#2") if r.at >= resumed]
+    fenced = records(result, "saga.step_fenced", "reservation#2")
+    assert fenced and fenced[0].at == pytest.approx(resumed)
+    assert result.violated == []
+
+
+def test_without_fencing_a_zombie_driver_past_its_deadline_compensates_a_confirmed_saga_refunding_a_sold_seat() -> None:
+    from concertsim.models import orchestration
+
+    result = outcome(*ZOMBIE_PAST_DEADLINE, "design.fencing=false")
+    stale = records(result, "saga.stale_step", "reservation#2")
+    assert stale and stale[0].data["state"] == "CONFIRMED" and stale[0].data["believed"] == "DEDUCTING"
+    # No answer by the deadline: it compensates, as its own calls tell it; the reservation stays
+    # confirmed (a confirmed reservation is never failed) and Point gives the seat's points back.
+    refunds = [r for r in records(result, "call.send", "reservation#2") if r.data["endpoint"] == "point.refund"]
+    assert refunds and refunds[0].at >= stale[0].at
+    sagas = result.result.table("reservation", orchestration.SAGAS)
+    assert [saga.state for saga in sagas.values()] == [orchestration.SagaState.COMPENSATED]
+    assert result.violated == ["no-orphaned-deduction"]

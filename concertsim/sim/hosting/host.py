@@ -370,6 +370,8 @@ class Host:
                                                        timeout or spec.call_timeout)
             if reply.ok or (isinstance(reply, Failed) and not reply.transient):
                 break
+        if self.paused:
+            yield from self.awake()  # a frozen process reads its reply, or notices the timeout, on resuming
         return reply
 
     def _call_balanced(

@@ -38,7 +38,7 @@ from concertsim.sim.infrastructure.network import Failed, Ok, Reply
 from concertsim.sim.infrastructure.storage import Transaction
 from concertsim.sim.services.payments import MAX_BACKOFF, confirm_or_fail, decline, fail, start_or_expire, use_points
 
-__all__ = ["start_saga", "resume_sagas", "CALLS"]
+__all__ = ["start_saga", "resume_sagas", "compensate_expired", "drive", "CALLS"]
 
 CALLS = {"reservation.pay": ("point.use", "point.refund")}
 """The calls a payment's saga makes on the payment's behalf: the deduction, and the refund it
@@ -152,11 +152,13 @@ class SagaTakenOver(Unavailable):
 
 
 def _as_driver(host: Host, believed: orchestration.PaymentSaga, step: Work) -> Work:
-    """``step`` as a conditional write on the saga's driver id, its fencing token (``UPDATE ...
-    WHERE driver = me``): with ``design.fencing`` a driver that is no longer the row's is refused
-    (``saga.step_fenced``). Without, a step is the blind write of a driver that acts on the state it
-    last read: where another driver moved the saga on meanwhile (``saga.stale_step``), the step
-    overwrites the row's state with the one it read and takes its transition from there."""
+    """``step`` as the write of a driver that acts on the state it last read (``UPDATE ... SET
+    state = ...``, from memory), conditional on the saga's driver id, its fencing token (``WHERE
+    driver = me``): with ``design.fencing`` a driver that is no longer the row's is refused
+    (``saga.step_fenced``). Without, where another driver moved the saga on meanwhile
+    (``saga.stale_step``), the step overwrites the row's state with the one it read and takes its
+    transition from there. (With fencing, only its driver moves a saga it drives: what the driver
+    read is what the row holds.)"""
     group = host.membership
     assert group is not None
     me = _driver_id(host)
@@ -168,7 +170,7 @@ def _as_driver(host: Host, believed: orchestration.PaymentSaga, step: Work) -> W
         if group.fencing and saga.driver != me:
             host.world.record("saga.step_fenced", host.name, saga_id=saga.saga_id, driver=saga.driver)
             raise SagaTakenOver(f"{me}: saga {saga.saga_id} is driven by {saga.driver}")
-        if not group.fencing and saga.state != believed.state:
+        if saga.state != believed.state:
             host.world.record("saga.stale_step", host.name, saga_id=saga.saga_id, driver=saga.driver,
                               state=str(saga.state), believed=str(believed.state))
             saga.state = believed.state
@@ -208,8 +210,12 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
                     step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
                                  confirm_or_fail(saga.reservation_id))
                 else:
-                    step = _step(saga_id, lambda outcome: SagaState.CONFIRMED if outcome == "confirmed" else gave_up,
-                                 fail(saga.reservation_id, "point-use-unknown"))
+                    # No answer by the hold's deadline: the driver compensates, a decision it takes
+                    # from its own calls (as a workflow does on its activity's timeout), not from the
+                    # reservation. Only another driver can have confirmed it meanwhile (a zombie's
+                    # adopter): ``fail`` then leaves the reservation as it is, and fencing must
+                    # refuse this step, or the refund below gives a sold seat's points back.
+                    step = _step(saga_id, lambda _: gave_up, fail(saga.reservation_id, "point-use-unknown"))
                 if not (yield from _commit_step(host, step, trace_id, saga)):
                     attempt += 1
                     yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))
@@ -223,6 +229,26 @@ def _drive(host: Host, saga_id: str, trace_id: str | None) -> Generator[simpy.Ev
             yield host.env.timeout(min(network.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF))
     finally:
         _driven(host).discard(saga_id)
+
+
+def compensate_expired(host: Host, tx: Transaction, saga_id: str, now: float) -> str | None:
+    """In the sweeper's transaction, on the hold of a DECLINED saga's payment expiring: move the
+    saga to COMPENSATING (:func:`orchestration.compensate_declined`) and, with replicas, make the
+    sweeper's replica its driver, since the process that drove it ended at DECLINED and the
+    recovery job adopts only the sagas of a replica that left its group. Returns the saga id for
+    :func:`drive` after the commit, or None (nothing to compensate, or one host, whose recovery job
+    adopts the saga)."""
+    saga = orchestration.compensate_declined(tx, saga_id=saga_id, now=now)
+    if saga is None or host.membership is None:
+        return None
+    orchestration.adopt(tx, saga_id=saga_id, driver=_driver_id(host))
+    return saga_id
+
+
+def drive(host: Host, saga_ids: list[str]) -> None:
+    """Make sure a process of ``host`` drives each of ``saga_ids`` (sagas it was made driver of)."""
+    for saga_id in saga_ids:
+        _ensure_driven(host, saga_id, None)
 
 
 def resume_sagas(host: Host) -> Generator[simpy.Event, Any, None]:

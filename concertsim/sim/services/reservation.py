@@ -22,7 +22,7 @@ from typing import Any
 
 import simpy
 
-from concertsim.models import orchestration, reservations
+from concertsim.models import reservations
 from concertsim.models.errors import HoldExpired
 from concertsim.models.events import (
     Event,
@@ -179,16 +179,18 @@ def jobs(host: Host) -> dict[str, Job]:
         host.world.scenario.design.compensation)
 
     def sweep(host: Host) -> Generator[simpy.Event, Any, None]:
-        def work(tx: Transaction, now: float) -> tuple[None, list[EventPayload]]:
+        def work(tx: Transaction, now: float) -> tuple[list[str], list[EventPayload]]:
             raised = list(reservations.expire_due_holds(tx, now=now))
+            adopted = []
             if compensate_by_command:
                 # Point does not consume ReservationFailedEvent in this flow: the saga commands it.
                 for failed in raised:
                     if isinstance(failed, ReservationFailed):
-                        orchestration.compensate_declined(
-                            tx, saga_id=reservations.payment_id_for(failed.reservation_id), now=now)
-            return None, raised
+                        saga_id = orchestrator.compensate_expired(
+                            host, tx, reservations.payment_id_for(failed.reservation_id), now)
+                        adopted += [saga_id] if saga_id is not None else []
+            return adopted, raised
 
-        yield from host.transact(work, None, label="reservation.expire_holds")
+        orchestrator.drive(host, (yield from host.transact(work, None, label="reservation.expire_holds")))
 
     return {"hold-expiry-sweeper": every(host, rules.sweep_interval, "reservation.expire_holds", sweep), **recovery}
