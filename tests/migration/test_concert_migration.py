@@ -131,3 +131,17 @@ def test_the_builtin_concert_migration_keeps_every_promise(tmp_path: Path) -> No
     assert [line.split()[2:4] for line in lines[1:4]] == [["copy", "done"], ["verify", "passed"], ["cutover", "done"]]
     assert lines[4] == f"  {CHECK}: holds" and lines[5].startswith("every invariant holds")
     assert (tmp_path / "out" / "migration-timeline.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_rollback_whose_inputs_never_catch_up_is_cancelled_and_the_new_store_keeps_the_projection() -> None:
+    """Found by a search of the full design over a plan that cuts over and rolls back: with the copy
+    lost from after the cutover until the heal, a rollback that handed the projection back after
+    its wait left the old store without the seat changes the new one had made."""
+    steps = [{"at": 0, "action": "copy"}, {"at": 3, "action": "cutover"}, {"at": 8, "action": "rollback"}]
+    result = moved(steps, copy_lost(4, 0))
+    rollback = next(r for r in result.trace.of_kind("migration.step") if r.data["action"] == "rollback")
+    assert rollback.data["outcome"] == "failed" and not rollback.data["drained"]
+    assert result.state["concert_migration"]["owner"] == {None: "concert_new"}
+    assert status(result) == "holds" and not broken(result)
+    hasty = moved(steps, copy_lost(4, 0), catch_up=False)  # hands the projection back without waiting
+    assert hasty.state["concert_migration"]["owner"] == {None: "concert"} and CHECK in broken(hasty)
