@@ -293,13 +293,19 @@ def test_a_copy_stalled_while_the_cutover_waits_for_it_is_a_point_outage_that_ex
 
 
 def test_every_migration_safeguard_has_an_ablation_row_that_builds_a_valid_scenario() -> None:
-    rows = [s for s in SAFEGUARDS if s.switch.startswith("migration.")]
-    assert [s.switch.partition("=")[0] for s in rows] == [
-        "migration.acks", "migration.capture", "migration.verify", "migration.catch_up", "migration.fence"]
-    for safeguard in rows:
-        assert safeguard.applies_to("sync") and not safeguard.applies_to("choreography")
-        scenario = ablated(small_scenario(), safeguard.switch, "sync", safeguard.setting)
-        assert scenario.migration is not None and scenario.design.topology == "monolith"
+    stages = {None: "monolith", "queue": "point_split", "concert": "queue_split"}
+    for service, stage in stages.items():
+        rows = [s for s in SAFEGUARDS if s.switch.startswith("migration.") and s.moves == service]
+        assert sorted(s.switch.partition("=")[0] for s in rows) == [
+            "migration.acks", "migration.capture", "migration.catch_up", "migration.fence", "migration.verify"]
+        for safeguard in rows:
+            assert safeguard.applies_to("sync") and not safeguard.applies_to("choreography")
+            scenario = ablated(small_scenario(), safeguard.switch, "sync", safeguard.setting)
+            assert scenario.migration is not None and scenario.design.topology == stage
+            assert scenario.migration.service == (service or "point")
+    names = [s.name for s in SAFEGUARDS]
+    assert len(set(names)) == len(names)  # each row its own name, its own counterexample file
+    rows = [s for s in SAFEGUARDS if s.switch.startswith("migration.") and s.moves is None]
     fence = next(s for s in rows if s.switch == "migration.fence=false")
     assert "migration-one-owner" in broken(run_scenario(ablated(small_scenario(), fence.switch, "sync", fence.setting)))
 
