@@ -123,6 +123,21 @@ def test_the_timeline_of_a_concert_plan_is_drawn_over_its_stores() -> None:
     assert sum(timeline["calls"]["concert_new"]) and max(b for _, b in timeline["lag"]["concert->concert_new"]) > 0
 
 
+def test_the_timeline_draws_the_reads_the_fence_refused() -> None:
+    """The fence covers reads: a stale router's seat listing refused by the old store is recorded
+    (``migration.read_refused``), counted in the timeline and drawn in the fences' panel."""
+    from concertsim.metrics.migration_timeline import migration_timeline
+    from concertsim.metrics.records import records_by_kind
+    from concertsim.reports.migration.timeline_figure import migration_timeline_figure
+
+    result = moved(CUTOVER)
+    refused = [r.at for r in result.trace.of_kind("migration.read_refused")]
+    timeline = migration_timeline(result, records_by_kind(result.trace))
+    assert refused and timeline["refused_reads"] == refused and not timeline["refused"]
+    fences = next(axes for axes in migration_timeline_figure(result, timeline).axes if axes.get_ylabel() == "fences")
+    assert [label.get_text() for label in fences.get_yticklabels()] == [f"read refused by a fence ({len(refused)})"]
+
+
 def test_the_builtin_concert_migration_keeps_every_promise(tmp_path: Path) -> None:
     done = cli("migrate", "--plan", "concert-migration", "--out", str(tmp_path / "out"))
     assert done.exit_code == 0, done.output
