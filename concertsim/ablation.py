@@ -209,7 +209,8 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
                       "migration.steps=[{at: 0, action: copy}, {at: 5, action: cutover}]"), flows=("sync",),
     ),
     # Queue's move (seed 9, second): each row runs Queue's default plan (copy, verify, the waiting
-    # line cut over at once) at the point_split stage, in the sync flow.
+    # line cut over at once; catch_up's, a plan that also rolls back) at the point_split stage, in the
+    # sync flow.
     Safeguard(
         "migration.acks=false", ("migration-queue-tokens-kept",),
         ("drop",),
@@ -247,7 +248,8 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         setting=(*_QUEUE_MOVE, _ROLLED_BACK), flows=("sync",),
     ),
     # Concert's move (seed 9, third): each row runs Concert's default plan (copy, verify, the
-    # projection and its reads cut over at once) at the queue_split stage, in the sync flow.
+    # projection and its reads cut over at once; catch_up's, a plan that also rolls back) at the
+    # queue_split stage, in the sync flow.
     Safeguard(
         "migration.acks=false", ("migration-concert-view-kept",),
         ("drop",),
