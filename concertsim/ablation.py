@@ -40,9 +40,32 @@ class Safeguard:
     def applies_to(self, flow: str) -> bool:
         return not self.flows or flow in self.flows
 
+    @property
+    def moves(self) -> str | None:
+        """The service the row's migration plan moves when it is not Point (its setting's
+        ``migration.service``), else None."""
+        for override in self.setting:
+            key, _, value = override.partition("=")
+            if key == "migration.service" and value != "point":
+                return value
+        return None
+
+    @property
+    def name(self) -> str:
+        """The row's name: its switch, and for a plan moving Queue or Concert the service after an
+        ``@`` (``migration.fence=false@queue``), so that the same switch on two services names two rows
+        (``ablate --only`` matches it, counterexample files are named after it)."""
+        return self.switch if self.moves is None else f"{self.switch}@{self.moves}"
+
 
 _IN_ORDER_QUEUES = ("broker.kind=rabbitmq", "broker.single_active_consumer=true", "broker.retry_in_place=true")
 """A RabbitMQ-like broker set to keep each key's order (the built-in ``rabbitmq-broker``)."""
+_QUEUE_MOVE = ("design.topology=point_split", "migration.service=queue")
+"""A plan moving Queue, at the stage it moves from (Point already apart)."""
+_CONCERT_MOVE = ("design.topology=queue_split", "migration.service=concert")
+"""A plan moving Concert, at the stage it moves from (Point and Queue already apart)."""
+_ROLLED_BACK = "migration.steps=[{at: 0, action: copy}, {at: 5, action: cutover}, {at: 10, action: rollback}]"
+"""A plan that cuts over and hands the service back: what ``catch_up`` guards in a move at once."""
 
 SAFEGUARDS: tuple[Safeguard, ...] = (
     Safeguard(
@@ -187,6 +210,85 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         "9", setting=("design.topology=monolith",
                       "migration.steps=[{at: 0, action: copy}, {at: 5, action: cutover}]"), flows=("sync",),
     ),
+    # Queue's move (seed 9, second): each row runs Queue's default plan (copy, verify, the waiting
+    # line cut over at once; catch_up's, a plan that also rolls back) at the point_split stage, in the
+    # sync flow.
+    Safeguard(
+        "migration.acks=false", ("migration-queue-tokens-kept",),
+        ("drop",),
+        "A batch of the waiting line's changes sent once and lost is a token, or a move of the line's "
+        "head, the new store never gets; it takes the line over without it.", "9",
+        setting=(*_QUEUE_MOVE, "migration.verify=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.capture=dual_write", ("migration-queue-tokens-kept",),
+        ("drop",),
+        "Writing each change of the line to the new store by a request of its own loses it with the "
+        "request; the commit log keeps it until it is applied.", "9",
+        setting=(*_QUEUE_MOVE, "migration.verify=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.verify=false", ("migration-queue-tokens-kept",),
+        ("drop",),
+        "Comparing the stores before the cutover finds the token rows a lossy copy missed and rolls the "
+        "move back; unverified, the new store takes over an incomplete line.", "9",
+        setting=(*_QUEUE_MOVE, "migration.acks=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.fence=false", ("migration-queue-tokens-kept",),
+        ("drop",),
+        "Routers learn of the cutover a moment late; the old store must refuse the tokens they still ask "
+        "it for, or it issues them where nobody copies them from (and gives their places again).", "9",
+        setting=_QUEUE_MOVE, flows=("sync",),
+    ),
+    Safeguard(
+        "migration.catch_up=false", ("migration-queue-tokens-kept",),
+        ("drop",),
+        "Handing the line back in a rollback before the new store's changes reached the old one lets the "
+        "old store give again places the new one already gave, and its tokens arrive later; waiting for the "
+        "copy back closes the gap.", "9",
+        setting=(*_QUEUE_MOVE, _ROLLED_BACK), flows=("sync",),
+    ),
+    # Concert's move (seed 9, third): each row runs Concert's default plan (copy, verify, the
+    # projection and its reads cut over at once; catch_up's, a plan that also rolls back) at the
+    # queue_split stage, in the sync flow.
+    Safeguard(
+        "migration.acks=false", ("migration-concert-view-kept",),
+        ("drop",),
+        "A batch of seat-view changes sent once and lost is a seat the new store shows as it was; it "
+        "takes the projection over without it.", "9",
+        setting=(*_CONCERT_MOVE, "migration.verify=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.capture=dual_write", ("migration-concert-view-kept",),
+        ("drop",),
+        "Writing each seat change to the new store by a request of its own loses it with the request, "
+        "and requests sent apart may arrive out of order; the commit log ships them in order until "
+        "applied.", "9",
+        setting=(*_CONCERT_MOVE, "migration.verify=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.verify=false", ("migration-concert-view-kept",),
+        ("drop",),
+        "Comparing the stores before the cutover finds the seat rows a lossy copy missed and rolls the "
+        "move back; unverified, the new store takes over a view missing seat changes.", "9",
+        setting=(*_CONCERT_MOVE, "migration.acks=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.fence=false", ("migration-concert-view-kept",),
+        ("drop",),
+        "Routers learn of the cutover a moment late; the old store, whose view stopped following the "
+        "seat events at the switch, must refuse their reads, or it shows seats as they no longer are.",
+        "9", setting=_CONCERT_MOVE, flows=("sync",),
+    ),
+    Safeguard(
+        "migration.catch_up=false", ("migration-concert-view-kept",),
+        ("drop",),
+        "Handing the projection back in a rollback before the new Concert handled every seat event raised "
+        "so far leaves an event that nobody applies; waiting for its inputs and the copy back closes "
+        "the gap.", "9",
+        setting=(*_CONCERT_MOVE, _ROLLED_BACK), flows=("sync",),
+    ),
 )
 
 
@@ -238,7 +340,7 @@ class AblationRow:
     def counterexample_file(self) -> str:
         """The name ``concertsim ablate`` gives this cell's counterexample file beside its report,
         e.g. ``counterexample-compensation-false-sync.yaml``."""
-        switch = self.safeguard.switch.removeprefix("design.").replace("=", "-")
+        switch = self.safeguard.name.removeprefix("design.").replace("=", "-").replace("@", "-")
         return f"counterexample-{switch}-{self.flow}.yaml"
 
 

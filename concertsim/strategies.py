@@ -275,11 +275,34 @@ def fault_schedules(
 
 
 def _copy_messages(service: str) -> tuple[tuple[str, str | None], ...]:
-    """The messages a migration's copy turns on: the batches it sends the new store and their
-    acknowledgements (``point.replicate`` for Point; a base without a migration plan never draws
-    them, and draws as before)."""
+    """The messages a migration's copy of ``service`` turns on: the batches it sends the new store
+    and their acknowledgements (``point.replicate``, ``queue.replicate``, ``concert.replicate``; a
+    base without a migration plan never draws them, and draws as before)."""
     replicate = REPLICATE if service == "point" else f"{service}.replicate"
     return (("request", replicate), ("reply", replicate))
+
+
+_RETRIED_ACROSS_A_MOVE: dict[str, str] = {
+    "point": "point.charge", "queue": "queue.issue_token", "concert": "concert.check_seat",
+}
+"""The call of each moving service whose lost replies make a client send its request again after
+its timeout (``workload.client_timeout``), so that the two attempts can reach the service on both
+sides of a move: a top-up (keyed: the second attempt must find the first's key), a request for a
+place in line (one token a user: the second must find the first), a hold whose seat check
+(``reservation.hold`` calls ``concert.check_seat``) goes unanswered (the retried hold's check must
+not be answered from a view that stopped following the seat events)."""
+
+
+class Moves(tuple[float, float]):
+    """When a plan moves its users, ``(first, last)`` (see :func:`plan_moves`), and the service it
+    moves (``service``): a pair, as :func:`fault_schedules` takes it."""
+
+    service: str
+
+    def __new__(cls, first: float, last: float, service: str = "point") -> Moves:
+        moves = super().__new__(cls, (first, last))
+        moves.service = service
+        return moves
 
 
 _LATE_MESSAGE_FAULTS = ("duplicate", "delay")
@@ -406,32 +429,40 @@ def frozen_caller(
 @st.composite
 def copy_trouble(draw: st.DrawFn, kinds: Sequence[str], moves: tuple[float, float]) -> list[FaultSpec]:
     """Two faults that meet on a migration's moves (``moves``: from the first to the last time the
-    plan moves users), as a move's incidents do: from a moment in that span the copy's requests
+    plan moves users, and, given as :class:`Moves`, the service it moves; Point otherwise), as a
+    move's incidents do: from a moment in that span the copy's requests (``<service>.replicate``)
     are lost, so the new store falls behind the old one's commit log, and over the same window the
-    replies of the top-ups (``point.charge``) are lost, so that the client, after its timeout,
-    sends the top-up again with the same idempotency key. A user moved between the two attempts
-    sends the second to a new store the key has not reached yet; nothing if ``kinds`` lacks
-    ``drop``. (A deduction's caller is the payment saga, whose retries come within a fraction of a
-    second and so rarely straddle a move.)"""
+    replies of the service's call a client retries (:data:`_RETRIED_ACROSS_A_MOVE`: Point's
+    top-ups, Queue's requests for a token, Concert's seat checks of a hold) are lost, so that the client,
+    after its timeout, sends the call again. A user moved between the two attempts sends the
+    second to a store the first's effect has not reached yet, or, the move being a rollback, the
+    old store takes the service back while the new one's changes are still on their way. Nothing
+    if ``kinds`` lacks ``drop``. (A deduction's caller is the payment saga, whose retries come
+    within a fraction of a second and so rarely straddle a move.)"""
     if "drop" not in kinds:
         return []
+    service = getattr(moves, "service", "point")
     first, last = moves
     at = draw(_tenths(max(0.0, first - 2.0), max(first, last)))
     duration = draw(st.sampled_from([10.0, 20.0]))
+    replicate = _copy_messages(service)[0][1]
     return [
-        FaultSpec(at=at, kind="drop", target="request", duration=duration, match=MessageFilter(message_type=REPLICATE)),
-        FaultSpec(at=at, kind="drop", target="reply", duration=duration, match=MessageFilter(message_type="point.charge")),
+        FaultSpec(at=at, kind="drop", target="request", duration=duration, match=MessageFilter(message_type=replicate)),
+        FaultSpec(at=at, kind="drop", target="reply", duration=duration,
+                  match=MessageFilter(message_type=_RETRIED_ACROSS_A_MOVE[service])),
     ]
 
 
-def plan_moves(plan: MigrationPlan, workload_duration: float) -> tuple[float, float]:
-    """When ``plan`` moves users: over its shift, else at its cutover (else at its last step)."""
+def plan_moves(plan: MigrationPlan, workload_duration: float) -> Moves:
+    """When ``plan`` moves users, with the service it moves: over its shift; else from its cutover
+    to its rollback (a service that moves at once moves at those two), either alone at it; else at
+    its last step."""
     steps = plan.steps_for(workload_duration)
     for step in steps:
         if step.action == "shift":
-            return step.at, step.at + step.duration
-    at = next((step.at for step in steps if step.action == "cutover"), steps[-1].at)
-    return at, at
+            return Moves(step.at, step.at + step.duration, plan.service)
+    at = [step.at for step in steps if step.action in ("cutover", "rollback")] or [steps[-1].at]
+    return Moves(at[0], at[-1], plan.service)
 
 
 @st.composite
@@ -537,8 +568,7 @@ def scenarios(
                         extra_focus=_copy_messages(plan.service) if plan is not None else (),
                         call_span=call_span_of(base),
                         answered_by_event=base.design.payment_flow == "choreography",
-                        moves=plan_moves(plan, base.workload.duration)
-                        if plan is not None and plan.service == "point" else None)
+                        moves=plan_moves(plan, base.workload.duration) if plan is not None else None)
     )
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}

@@ -52,7 +52,7 @@ class CellWatch:
     searched, and an interruption says which cells were done."""
 
     def __init__(self, safeguards: Sequence[Safeguard], flows: Sequence[str], progress: Progress | None) -> None:
-        self.cells = [(s.switch, f) for s in safeguards for f in flows if s.applies_to(f)]
+        self.cells = [(s.name, f) for s in safeguards for f in flows if s.applies_to(f)]
         self.done = 0
         self.progress = progress
         self.task = progress.add_task(self._label(), total=len(self.cells)) if progress else None
@@ -65,7 +65,7 @@ class CellWatch:
 
     def skipped(self, safeguard: Safeguard, flow: str, reason: str) -> None:
         """A cell the base cannot carry: say so on stderr and count it done."""
-        stderr.print(f"not searched: {escape(safeguard.switch)} ({flow}): {escape(reason)}", highlight=False,
+        stderr.print(f"not searched: {escape(safeguard.name)} ({flow}): {escape(reason)}", highlight=False,
                      soft_wrap=True)
         self.done += 1
         if self.progress is not None and self.task is not None:
@@ -100,13 +100,13 @@ def _flows_or_exit(text: str) -> tuple[str, ...]:
 
 
 def _safeguards_or_exit(only: list[str] | None) -> list[Safeguard]:
-    chosen = [s for s in SAFEGUARDS if not only or any(o in s.switch for o in only)]
+    chosen = [s for s in SAFEGUARDS if not only or any(o in s.name for o in only)]
     if not chosen:
-        names = [s.switch.removeprefix("design.").partition("=")[0] for s in SAFEGUARDS]
+        names = [s.name.removeprefix("design.").partition("=")[0] for s in SAFEGUARDS]
         hints = [f"did you mean {c[0]!r}?" for o in only or () if (c := difflib.get_close_matches(o, names, n=1))]
         raise bad_input(
             f"--only {', '.join(only or [])} matches no safeguard" + (f"; {' '.join(hints)}" if hints else "")
-            + f"; switches: {', '.join(s.switch for s in SAFEGUARDS)}"
+            + f"; switches: {', '.join(s.name for s in SAFEGUARDS)}"
         )
     return chosen
 
@@ -178,13 +178,14 @@ def _write_ablation(staged: StagedOutput, base: str, examples: int, seed: int, r
     output.write_json("summary.json", {"base": base, "examples": examples, "seed": seed, "rows": summary})
     for row in rows:
         if row.exploration.counterexample is not None:
-            output.write_text(row.counterexample_file, to_yaml(row.exploration.counterexample, f"{row.safeguard.switch} ({row.flow})"))
+            output.write_text(row.counterexample_file, to_yaml(row.exploration.counterexample, f"{row.safeguard.name} ({row.flow})"))
     write_ablation_report(output, rows)
 
 
 def _ablation_row_json(row: AblationRow) -> dict[str, Any]:
     return {
         "switch": row.safeguard.switch,
+        "name": row.safeguard.name,
         "flow": row.flow,
         "protects": list(row.safeguard.protects),
         "caught": row.caught,
@@ -219,7 +220,7 @@ def _print_ablation(rows: list[AblationRow], out: Path) -> None:
         else:
             broken = "[yellow]nothing it protects[/yellow]"
         table.add_row(
-            row.safeguard.switch.removeprefix("design."), row.flow, broken,
+            row.safeguard.name.removeprefix("design."), row.flow, broken,
             str(row.exploration.examples_to_failure or "-"),
             "-" if row.faults_in_minimal is None else str(row.faults_in_minimal),
             escape(schedule) or ("(no fault needed)" if example else "-"),

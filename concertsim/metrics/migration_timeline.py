@@ -1,10 +1,10 @@
 """A migration in motion (``scenario.migration``, seed 9): what the timeline of the move needs,
-read from the trace: each step and its outcome, the share of users moved over time, the writes the
-fences refused, the writes a store took for a user it did not own, the copy's applied batches and
-its lag behind each store's commit log, and, in bins of simulated time, the calls to the moving
-service each store received and the client operations' latency and errors by the store that
-served them. The stores are the moving service's: ``point`` and ``point_new``, or ``queue`` and
-``queue_new``."""
+read from the trace: each step and its outcome, the share of users moved over time, the writes and
+the reads the fences refused, the writes a store took for a user it did not own, the copy's applied
+batches and its lag behind each store's commit log, and, in bins of simulated time, the calls to the
+moving service each store received and the client operations' latency, errors and domain refusals by
+the store that served them. The stores are the moving service's: ``point`` and ``point_new``,
+``queue`` and ``queue_new``, or ``concert`` and ``concert_new``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.records import RecordsByKind, in_trace_order
+from concertsim.models.errors import DOMAIN_CODES
 from concertsim.sim.run.result import RunResult
 
 __all__ = ["migration_timeline", "NO_CALL", "bin_seconds", "stores_of"]
@@ -62,8 +63,11 @@ def _by_bin(result: RunResult, records: RecordsByKind, width: int, stores: tuple
         dict[str, list[int]], dict[str, dict[str, list[Any]]]]:
     """The calls to the moving service each store received per bin (every attempt, the copy's own
     excepted), and per bin the client operations begun, by the store their last call to the
-    service went to (:data:`NO_CALL` without one): ``ops``, ``failed``, ``unknown`` and ``p95_ms``
-    of those that ended (None without any)."""
+    service went to (:data:`NO_CALL` without one): ``ops``; ``failed`` (refused by the system: a
+    5xx, a failed dependency, a 429) and ``unknown`` (no answer), the errors; ``refused`` (refused
+    by a business rule, a code of :data:`~concertsim.models.errors.DOMAIN_CODES` such as
+    ``seat-unavailable``: the design answering, not an error); ``p95_ms`` of those that ended
+    (None without any)."""
     bins = max(1, math.ceil(result.phases.ended_at / width))
     replicate = f"{stores[0]}.replicate"
     calls = {store: [0] * bins for store in stores}
@@ -75,14 +79,16 @@ def _by_bin(result: RunResult, records: RecordsByKind, width: int, stores: tuple
             if r.trace_id:
                 served_by[r.trace_id] = store
     latencies: dict[str, list[list[float]]] = {store: [[] for _ in range(bins)] for store in (*stores, NO_CALL)}
-    operations = {store: {"ops": [0] * bins, "failed": [0] * bins, "unknown": [0] * bins}
+    operations = {store: {"ops": [0] * bins, "failed": [0] * bins, "unknown": [0] * bins, "refused": [0] * bins}
                   for store in (*stores, NO_CALL)}
     for op in result.history:
         store = served_by.get(op.op_id, NO_CALL)
         index = min(bins - 1, int(op.invoke_at // width))
         operations[store]["ops"][index] += 1
-        if op.outcome in ("fail", "unknown"):
-            operations[store]["failed" if op.outcome == "fail" else "unknown"][index] += 1
+        if op.outcome == "unknown":
+            operations[store]["unknown"][index] += 1
+        elif op.outcome == "fail":
+            operations[store]["refused" if op.error in DOMAIN_CODES else "failed"][index] += 1
         if op.complete_at is not None:
             latencies[store][index].append(op.complete_at - op.invoke_at)
     for store, series in operations.items():
@@ -97,12 +103,14 @@ def migration_timeline(result: RunResult, records: RecordsByKind) -> dict[str, A
     ``catch_up``, ``fence``), ``steps`` (each step's record: ``at``, ``step``, ``action``,
     ``outcome`` and what it did), ``moved`` ([time, users on the new store] after each move,
     ``users`` in all), ``moved_while_copy_lagged``, ``refused`` (times of writes a fence refused),
+    ``refused_reads`` (times of reads a fenced store refused: Concert's fence covers reads),
     ``stray_writes`` (times a store committed a write of a user it did not own, by store),
     ``copied`` (for each direction, [time, changes applied] per batch), ``lag`` (for each direction,
     [time, commits of the source not yet applied by the target] at each change), ``bin_seconds``,
     and per bin of that width from 0: ``calls`` (the calls to the moving service each store
     received) and ``operations`` (for each store and :data:`NO_CALL`, the client operations begun
-    whose last call to the service went there: ``ops``, ``failed``, ``unknown``, ``p95_ms``)."""
+    whose last call to the service went there: ``ops``, the errors ``failed`` and ``unknown``, the
+    domain refusals ``refused``, ``p95_ms``)."""
     plan = result.scenario.migration
     if plan is None:
         return None
@@ -141,6 +149,7 @@ def migration_timeline(result: RunResult, records: RecordsByKind) -> dict[str, A
         "moved": moved,
         "moved_while_copy_lagged": lagged,
         "refused": [r.at for r in records.get("migration.refused", ())],
+        "refused_reads": [r.at for r in records.get("migration.read_refused", ())],
         "stray_writes": stray,
         "copied": copied,
         "lag": _lag(records, old, new),

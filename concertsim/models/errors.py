@@ -7,6 +7,7 @@ sees ``fail``, never ``unknown``) and never retries them.
 from __future__ import annotations
 
 __all__ = [
+    "DOMAIN_CODES",
     "DomainError",
     "InvalidAmount",
     "InsufficientPoints",
@@ -215,3 +216,14 @@ class TokenNotActive(DomainError):
     def __init__(self, token: str, status: str) -> None:
         super().__init__(f"TokenNotActive(token={token}, status={status})")
         self.token, self.status = token, status
+
+
+def _codes(error: type[DomainError]) -> set[str]:
+    return {error.code}.union(*(_codes(sub) for sub in error.__subclasses__()))
+
+
+DOMAIN_CODES: frozenset[str] = frozenset(_codes(DomainError))
+"""The code of every domain error: an operation refused with one was refused by a business rule
+(the design answering, e.g. ``seat-unavailable``), not failed by the system (a timeout, an
+unavailable or failed dependency, a 429)."""
+

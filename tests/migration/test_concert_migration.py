@@ -123,6 +123,21 @@ def test_the_timeline_of_a_concert_plan_is_drawn_over_its_stores() -> None:
     assert sum(timeline["calls"]["concert_new"]) and max(b for _, b in timeline["lag"]["concert->concert_new"]) > 0
 
 
+def test_the_timeline_draws_the_reads_the_fence_refused() -> None:
+    """The fence covers reads: a stale router's seat listing refused by the old store is recorded
+    (``migration.read_refused``), counted in the timeline and drawn in the fences' panel."""
+    from concertsim.metrics.migration_timeline import migration_timeline
+    from concertsim.metrics.records import records_by_kind
+    from concertsim.reports.migration.timeline_figure import migration_timeline_figure
+
+    result = moved(CUTOVER)
+    refused = [r.at for r in result.trace.of_kind("migration.read_refused")]
+    timeline = migration_timeline(result, records_by_kind(result.trace))
+    assert refused and timeline["refused_reads"] == refused and not timeline["refused"]
+    fences = next(axes for axes in migration_timeline_figure(result, timeline).axes if axes.get_ylabel() == "fences")
+    assert [label.get_text() for label in fences.get_yticklabels()] == [f"read refused by a fence ({len(refused)})"]
+
+
 def test_the_builtin_concert_migration_keeps_every_promise(tmp_path: Path) -> None:
     done = cli("migrate", "--plan", "concert-migration", "--out", str(tmp_path / "out"))
     assert done.exit_code == 0, done.output
@@ -131,3 +146,17 @@ def test_the_builtin_concert_migration_keeps_every_promise(tmp_path: Path) -> No
     assert [line.split()[2:4] for line in lines[1:4]] == [["copy", "done"], ["verify", "passed"], ["cutover", "done"]]
     assert lines[4] == f"  {CHECK}: holds" and lines[5].startswith("every invariant holds")
     assert (tmp_path / "out" / "migration-timeline.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_rollback_whose_inputs_never_catch_up_is_cancelled_and_the_new_store_keeps_the_projection() -> None:
+    """Found by a search of the full design over a plan that cuts over and rolls back: with the copy
+    lost from after the cutover until the heal, a rollback that handed the projection back after
+    its wait left the old store without the seat changes the new one had made."""
+    steps = [{"at": 0, "action": "copy"}, {"at": 3, "action": "cutover"}, {"at": 8, "action": "rollback"}]
+    result = moved(steps, copy_lost(4, 0))
+    rollback = next(r for r in result.trace.of_kind("migration.step") if r.data["action"] == "rollback")
+    assert rollback.data["outcome"] == "failed" and not rollback.data["drained"]
+    assert result.state["concert_migration"]["owner"] == {None: "concert_new"}
+    assert status(result) == "holds" and not broken(result)
+    hasty = moved(steps, copy_lost(4, 0), catch_up=False)  # hands the projection back without waiting
+    assert hasty.state["concert_migration"]["owner"] == {None: "concert"} and CHECK in broken(hasty)

@@ -159,7 +159,7 @@ def test_the_timeline_splits_client_latency_and_errors_by_the_store_that_served_
     operations, width = timeline["operations"], timeline["bin_seconds"]
     assert sum(sum(series["ops"]) for series in operations.values()) == len(result.history)
     errors = sum(1 for op in result.history if op.outcome in ("fail", "unknown"))
-    assert errors and sum(sum(s["failed"]) + sum(s["unknown"]) for s in operations.values()) == errors
+    assert errors and sum(sum(s["failed"]) + sum(s["unknown"]) + sum(s["refused"]) for s in operations.values()) == errors
     new = operations["point_new"]
     first_new = next(index for index, ops in enumerate(new["ops"]) if ops)
     assert first_new * width <= min(at for at, _ in timeline["moved"])  # by when they began, retried after the move
@@ -183,7 +183,33 @@ def test_the_timeline_figure_draws_lag_latency_and_errors_and_leaves_out_what_ha
                         "errors (operations)"]
     calm = panels(migrated(RAMP, []))
     assert calm == ["plan", "share (%)", "copy lag (commits)", "p95 latency (ms)"]
-    assert panels(migrated(BIG_BANG, []))[-1] == "writes"  # the fence refused the old store's writes
+    assert panels(migrated(BIG_BANG, []))[-1] == "fences"  # the fence refused the old store's writes
+
+
+def test_the_timeline_counts_domain_refusals_apart_from_errors_and_draws_them_in_a_panel_of_their_own() -> None:
+    """A hold refused because its seat was taken (``seat-unavailable``) is the design answering as it
+    should: it is counted and drawn as a domain refusal, never as an error, and a run whose only
+    refusals are such has no errors panel."""
+    from concertsim.metrics.migration_timeline import migration_timeline
+    from concertsim.metrics.records import records_by_kind
+    from concertsim.models.errors import DOMAIN_CODES
+    from concertsim.reports.migration.timeline_figure import migration_timeline_figure
+
+    crowded = run_scenario(small_scenario("design.topology=monolith", "workload.users=80",
+                                          migration={"steps": BIG_BANG}))
+    refused = [op for op in crowded.history if op.outcome == "fail" and op.error in DOMAIN_CODES]
+    assert refused and {op.error for op in refused} == {"seat-unavailable"}
+    assert all(op.outcome == "ok" or op in refused for op in crowded.history)  # nothing else went wrong
+    timeline = migration_timeline(crowded, records_by_kind(crowded.trace))
+    operations = timeline["operations"].values()
+    assert sum(sum(series["refused"]) for series in operations) == len(refused)
+    assert sum(sum(series["failed"]) + sum(series["unknown"]) for series in operations) == 0
+    figure = migration_timeline_figure(crowded, timeline)
+    labels = [axes.get_ylabel().replace("\n", " ") for axes in figure.axes]
+    assert "refusals (operations)" in labels and "errors (operations)" not in labels
+    legend = [text.get_text() for legend in figure.legends for text in legend.get_texts()]
+    assert any(text.startswith("refused by a business rule") for text in legend)
+    assert not any(text.startswith("error") for text in legend)
 
 
 def test_without_a_plan_the_migration_invariants_are_not_applicable() -> None:
@@ -293,13 +319,19 @@ def test_a_copy_stalled_while_the_cutover_waits_for_it_is_a_point_outage_that_ex
 
 
 def test_every_migration_safeguard_has_an_ablation_row_that_builds_a_valid_scenario() -> None:
-    rows = [s for s in SAFEGUARDS if s.switch.startswith("migration.")]
-    assert [s.switch.partition("=")[0] for s in rows] == [
-        "migration.acks", "migration.capture", "migration.verify", "migration.catch_up", "migration.fence"]
-    for safeguard in rows:
-        assert safeguard.applies_to("sync") and not safeguard.applies_to("choreography")
-        scenario = ablated(small_scenario(), safeguard.switch, "sync", safeguard.setting)
-        assert scenario.migration is not None and scenario.design.topology == "monolith"
+    stages = {None: "monolith", "queue": "point_split", "concert": "queue_split"}
+    for service, stage in stages.items():
+        rows = [s for s in SAFEGUARDS if s.switch.startswith("migration.") and s.moves == service]
+        assert sorted(s.switch.partition("=")[0] for s in rows) == [
+            "migration.acks", "migration.capture", "migration.catch_up", "migration.fence", "migration.verify"]
+        for safeguard in rows:
+            assert safeguard.applies_to("sync") and not safeguard.applies_to("choreography")
+            scenario = ablated(small_scenario(), safeguard.switch, "sync", safeguard.setting)
+            assert scenario.migration is not None and scenario.design.topology == stage
+            assert scenario.migration.service == (service or "point")
+    names = [s.name for s in SAFEGUARDS]
+    assert len(set(names)) == len(names)  # each row its own name, its own counterexample file
+    rows = [s for s in SAFEGUARDS if s.switch.startswith("migration.") and s.moves is None]
     fence = next(s for s in rows if s.switch == "migration.fence=false")
     assert "migration-one-owner" in broken(run_scenario(ablated(small_scenario(), fence.switch, "sync", fence.setting)))
 

@@ -133,3 +133,18 @@ def test_a_cutover_whose_copy_never_catches_up_is_cancelled_and_the_line_stays()
     cutover = next(r for r in result.trace.of_kind("migration.step") if r.data["action"] == "cutover")
     assert cutover.data["outcome"] == "failed" and result.state["queue_migration"]["owner"] == {None: "queue"}
     assert status(result) == "holds" and not broken(result)
+
+
+def test_a_rollback_whose_copy_back_never_catches_up_is_cancelled_and_the_new_store_keeps_the_line() -> None:
+    """Found by a search of the full design over a plan that cuts over and rolls back: with the copy
+    lost from after the cutover until the heal, a rollback that handed the line back after its wait
+    let the old store give again places the new store had given."""
+    steps = [{"at": 0, "action": "copy"}, {"at": 3, "action": "cutover"}, {"at": 8, "action": "rollback"}]
+    result = moved(steps, copy_lost(4, 0))
+    rollback = next(r for r in result.trace.of_kind("migration.step") if r.data["action"] == "rollback")
+    assert rollback.data["outcome"] == "failed" and not rollback.data["drained"]
+    assert result.state["queue_migration"]["owner"] == {None: "queue_new"}
+    assert status(result) == "holds" and not broken(result)
+    hasty = moved(steps, copy_lost(4, 0), catch_up=False)  # hands the line back without waiting
+    assert result.state["queue_migration"]["owner"] != hasty.state["queue_migration"]["owner"] == {None: "queue"}
+    assert "migration-queue-tokens-kept" in broken(hasty)

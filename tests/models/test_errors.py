@@ -54,7 +54,14 @@ def test_a_domain_error_states_its_facts_in_its_message_and_attributes(
 
 def test_every_domain_error_is_covered() -> None:
     covered = {case[0].__name__ for case in CASES}
-    assert covered == set(e.__all__) - {"DomainError"}
+    assert covered == set(e.__all__) - {"DomainError", "DOMAIN_CODES"}
+
+
+def test_the_domain_codes_are_every_domain_errors_code() -> None:
+    """What tells a refusal by a business rule from a failure of the system (the migration timeline
+    counts them apart)."""
+    assert e.DOMAIN_CODES == {case[2] for case in CASES} | {"domain-error"}
+    assert not {"unavailable", "gateway-timeout", "rate-limited", "payment-failed"} & e.DOMAIN_CODES
 
 
 def test_a_plain_domain_error_keeps_its_message() -> None:

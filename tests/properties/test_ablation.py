@@ -21,7 +21,7 @@ from concertsim.strategies import small_base
 # the day the search finds it, so the mark is removed then).
 NOT_REACHED: dict[str, str] = {}
 CASES = [
-    pytest.param(safeguard, flow, id=f"{safeguard.switch.removeprefix('design.')}-{flow}",
+    pytest.param(safeguard, flow, id=f"{safeguard.name.removeprefix('design.')}-{flow}",
                  marks=[pytest.mark.xfail(strict=True, reason=NOT_REACHED[safeguard.switch])]
                  if safeguard.switch in NOT_REACHED else [])
     for safeguard in SAFEGUARDS

@@ -1,7 +1,9 @@
 """What the search draws: partitions in every direction, at least one fault per example, a server's
 trouble and a hung call on the hold's scale, copies that overlap their original, buyers who pay at
 the end of their hold, snapshots after every event over event-sourced accounts, and, over a base
-that migrates Point, a plan ramping while the users pay and its copy stalled over the ramp."""
+that migrates Point, a plan ramping while the users pay and its copy stalled over the ramp; over a
+base that moves Queue or Concert, its copy stalled over the cutover and the rollback while a call
+its clients retry loses its answers."""
 
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ from concertsim.scenarios.schema import FaultSpec, Scenario
 from concertsim.strategies import (
     _PARTITIONS,
     FAULT_KINDS,
+    Moves,
     call_span_of,
     copy_trouble,
     fault_specs,
     hung_call,
     migration_plans,
+    plan_moves,
     scenarios,
     server_trouble,
     small_base,
@@ -246,3 +250,67 @@ def test_a_drawn_queue_plan_cuts_its_line_over_at_once_while_users_wait(plan: Mi
     actions = [step.action for step in plan.steps]
     assert actions in (["copy", "cutover"], ["copy", "verify", "cutover"])
     assert 0 <= plan.steps[-1].at <= 15.0
+
+
+@settings(max_examples=40, derandomize=True, database=None)
+@given(copy_trouble(("drop",), Moves(5.0, 10.0, "queue")))
+def test_copy_trouble_over_a_queue_move_stalls_its_copy_while_token_requests_lose_their_answers(
+    faults: list[FaultSpec],
+) -> None:
+    stalled, unanswered = faults
+    assert (stalled.target, stalled.match and stalled.match.message_type) == ("request", "queue.replicate")
+    assert (unanswered.target, unanswered.match and unanswered.match.message_type) == ("reply", "queue.issue_token")
+    assert stalled.at == unanswered.at and 3.0 <= stalled.at <= 10.0  # from just before the cutover to the rollback
+
+
+@settings(max_examples=40, derandomize=True, database=None)
+@given(copy_trouble(("drop",), Moves(5.0, 5.0, "concert")))
+def test_copy_trouble_over_a_concert_move_stalls_its_copy_while_holds_lose_their_seat_checks(
+    faults: list[FaultSpec],
+) -> None:
+    stalled, unanswered = faults
+    assert (stalled.target, stalled.match and stalled.match.message_type) == ("request", "concert.replicate")
+    assert (unanswered.target, unanswered.match and unanswered.match.message_type) == ("reply", "concert.check_seat")
+    assert stalled.duration == unanswered.duration >= 10.0  # longer than the client's timeout (5 s)
+
+
+def test_a_plan_that_moves_at_once_moves_from_its_cutover_to_its_rollback() -> None:
+    plan = MigrationPlan.model_validate({"service": "queue", "steps": [
+        {"at": 0, "action": "copy"}, {"at": 5, "action": "cutover"}, {"at": 10, "action": "rollback"}]})
+    moves = plan_moves(plan, 60.0)
+    assert moves == (5.0, 10.0) and moves.service == "queue"
+    assert plan_moves(MigrationPlan(service="concert"), 60.0) == (30.0, 30.0)  # the default plan's cutover
+    point = plan_moves(MigrationPlan(), 60.0)
+    assert point == (12.0, 36.0) and point.service == "point"  # the default plan's shift
+
+
+_AIMED: dict[str, set[str | None]] = {"queue": set(), "concert": set()}
+
+
+def _moving(service: str) -> Scenario:
+    from concertsim.ablation import ablated
+
+    stage = {"queue": "point_split", "concert": "queue_split"}[service]
+    return ablated(small_base(), "migration.acks=true", "sync", (f"design.topology={stage}",
+                                                                  f"migration.service={service}"))
+
+
+@settings(max_examples=100, derandomize=True, database=None)
+@given(scenarios(_moving("queue"), kinds=("drop",)))
+def _draw_queue_moves(scenario: Scenario) -> None:
+    _AIMED["queue"].update(f.match.message_type for f in scenario.faults if f.match is not None and f.target == "reply")
+
+
+@settings(max_examples=100, derandomize=True, database=None)
+@given(scenarios(_moving("concert"), kinds=("drop",)))
+def _draw_concert_moves(scenario: Scenario) -> None:
+    _AIMED["concert"].update(f.match.message_type for f in scenario.faults if f.match is not None and f.target == "reply")
+
+
+def test_a_base_moving_queue_or_concert_has_copy_trouble_aimed_at_its_own_move() -> None:
+    """Copy trouble used to be drawn over Point's moves only: a Queue or Concert plan's cutover and
+    rollback never met a stalled copy and a retried call at once."""
+    _draw_queue_moves()
+    _draw_concert_moves()
+    assert "queue.issue_token" in _AIMED["queue"] and "point.charge" not in _AIMED["queue"]
+    assert "concert.check_seat" in _AIMED["concert"] and "point.charge" not in _AIMED["concert"]

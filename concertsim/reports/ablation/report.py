@@ -23,8 +23,7 @@ __all__ = ["ablation_blocks", "write_ablation_report", "counterexample_file"]
 def counterexample_file(row: AblationRow) -> str:
     """The name ``concertsim ablate`` gives a row's counterexample file beside the report, e.g.
     ``counterexample-compensation-false-sync.yaml``."""
-    switch = row.safeguard.switch.removeprefix("design.").replace("=", "-")
-    return f"counterexample-{switch}-{row.flow}.yaml"
+    return row.counterexample_file
 
 
 def _schedule_text(example: Scenario | None) -> str:
@@ -80,7 +79,7 @@ def _ablation_row(row: AblationRow) -> list[Cell]:
     else:
         caught = "✔ no, redundant here" if row.redundant else "✘ no"
     return [
-        row.safeguard.switch.removeprefix("design."), row.flow, ", ".join(row.broken) or "none", caught,
+        row.safeguard.name.removeprefix("design."), row.flow, ", ".join(row.broken) or "none", caught,
         str(row.exploration.examples_to_failure or "-"),
         "-" if row.faults_in_minimal is None else str(row.faults_in_minimal),
         _schedule_text(row.exploration.counterexample),
@@ -114,7 +113,7 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
                   "its replay command from this report's directory."),
         Heading(2, "The matrix: safeguard switched off × payment flow"),
         Table(["switched off", "seed", *flows],
-              [[s.switch.removeprefix("design."), s.seed_section,
+              [[s.name.removeprefix("design."), s.seed_section,
                 *(_matrix_cell(cells[s, f]) if (s, f) in cells else "-" for f in flows)]
                for s in safeguards]),
         Heading(2, "Every row"),
@@ -126,7 +125,7 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
     if unexpected:
         flows_of: dict[str, list[str]] = {}
         for row in unexpected:
-            flows_of.setdefault(row.safeguard.switch, []).append(row.flow)
+            flows_of.setdefault(row.safeguard.name, []).append(row.flow)
         listed = "; ".join(f"{switch} ({', '.join(flows)})" for switch, flows in flows_of.items())
         blocks.append(Verdict(False, f"Not as documented: {listed}. Where nothing was caught, run more "
                                      "examples or check the safeguard is really needed there; where a "
@@ -134,7 +133,7 @@ def ablation_blocks(rows: Sequence[AblationRow]) -> list[Block]:
     blocks.append(Heading(2, "Why each safeguard exists"))
     for safeguard in safeguards:
         blocks += [
-            Heading(3, safeguard.switch),
+            Heading(3, safeguard.name),
             Paragraph(f"{safeguard.why} (design section {safeguard.seed_section})"),
             Table(["protects", "fault kinds searched", "searched with"],
                   [[", ".join(safeguard.protects), ", ".join(safeguard.kinds),

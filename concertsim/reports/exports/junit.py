@@ -84,7 +84,7 @@ def ablation_cases(rows: Sequence[AblationRow], classname: str, replay_for: Call
     is documented as redundant in that flow); ``replay_for`` gives a cell's replay command."""
     cases = []
     for row in rows:
-        name = f"{row.safeguard.switch} ({row.flow})"
+        name = f"{row.safeguard.name} ({row.flow})"
         if row.as_expected:
             cases.append(Case(classname, name))
             continue

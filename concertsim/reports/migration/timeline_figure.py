@@ -1,13 +1,16 @@
 """The timeline of a migration in motion (``migrate --plan``, or any run carrying a ``migration:``
 block): over simulated time, panel by panel, the traffic each store received and the users moved,
-the copy's lag behind each store's commit log, the client operations' latency and errors by the
-store that served them, and the writes the fences refused or a store took for a user it did not
-own; above them the plan, a row per step (a verify with the mismatches it counted), and each step
-a line across every panel; the fault lanes on top. A panel with nothing to show is left out. Drawn from
-``summary.json``'s ``metrics.migration`` (:mod:`concertsim.metrics.migration_timeline`)."""
+the copy's lag behind each store's commit log, the client operations' latency, their errors (a
+failure of the system or no answer) and, apart, their domain refusals (a business rule answering,
+such as ``seat-unavailable``) by the store that served them, and the writes and reads the fences
+refused and the writes a store took for a user it did not own; above them the plan, a row per step
+(a verify with the mismatches it counted), and each step a line across every panel; the fault lanes
+on top. A panel with nothing to show is left out. Drawn from ``summary.json``'s
+``metrics.migration`` (:mod:`concertsim.metrics.migration_timeline`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from matplotlib.axes import Axes
@@ -130,29 +133,57 @@ def _latency(axes: Axes, timeline: dict[str, Any]) -> None:
     axes.set_ylabel("p95 latency\n(ms)")
 
 
-def _errors(axes: Axes, timeline: dict[str, Any]) -> None:
+PerBin = Callable[[dict[str, list[Any]]], list[int]]
+"""What a counts panel draws of one store's operations: a count per bin."""
+
+
+def _errors_of(series: dict[str, list[Any]]) -> list[int]:
+    """Per bin, the operations the system failed or left unanswered (not the domain refusals)."""
+    return [f + u for f, u in zip(series["failed"], series["unknown"], strict=True)]
+
+
+def _refusals_of(series: dict[str, list[Any]]) -> list[int]:
+    """Per bin, the operations a business rule refused (``seat-unavailable``, ``insufficient-points``)."""
+    return list(series.get("refused", [0] * len(series["failed"])))
+
+
+def _counts(axes: Axes, timeline: dict[str, Any], per_bin: PerBin, what: str, ylabel: str, alpha: float) -> None:
+    """Stacked bars per bin of ``per_bin(series)`` for each store that has any, labelled ``what``."""
     width = timeline["bin_seconds"]
     bottom: list[int] | None = None
     for store, series in timeline["operations"].items():
-        errors = [f + u for f, u in zip(series["failed"], series["unknown"], strict=True)]
-        if not any(errors):
+        counts = per_bin(series)
+        if not any(counts):
             continue
         label, colour = _stores(timeline).get(store, (store, "#777777"))
-        starts = [index * width for index in range(len(errors))]
-        axes.bar(starts, errors, width=width, align="edge", bottom=bottom, color=colour, alpha=0.8, linewidth=0,
-                 label=f"failed or unknown, {label}")
-        bottom = errors if bottom is None else [b + e for b, e in zip(bottom, errors, strict=True)]
-    axes.set_ylabel("errors\n(operations)")
+        starts = [index * width for index in range(len(counts))]
+        axes.bar(starts, counts, width=width, align="edge", bottom=bottom, color=colour, alpha=alpha, linewidth=0,
+                 label=f"{what}, {label}")
+        bottom = counts if bottom is None else [b + c for b, c in zip(bottom, counts, strict=True)]
+    axes.set_ylabel(ylabel)
     count_axis(axes)
     axes.yaxis.set_major_locator(MaxNLocator(4, integer=True))
 
 
+def _errors(axes: Axes, timeline: dict[str, Any]) -> None:
+    _counts(axes, timeline, _errors_of, "error (failed or no answer)", "errors\n(operations)", 0.8)
+
+
+def _refusals(axes: Axes, timeline: dict[str, Any]) -> None:
+    _counts(axes, timeline, _refusals_of, "refused by a business rule", "refusals\n(operations)", 0.4)
+
+
+def _any(timeline: dict[str, Any], per_bin: PerBin) -> bool:
+    return any(any(per_bin(series)) for series in timeline["operations"].values())
+
+
 def _writes_lanes(timeline: dict[str, Any]) -> list[tuple[str, list[float], str]]:
     old, new = timeline["stores"]
-    lanes = [("refused by a fence", timeline["refused"], "#DD8452"),
+    lanes = [("write refused by a fence", timeline["refused"], "#DD8452"),
+             ("read refused by a fence", timeline.get("refused_reads", []), "#8172B2"),
              ("stray write (old store)", timeline["stray_writes"].get(old, []), "#C44E52"),
              ("stray write (new store)", timeline["stray_writes"].get(new, []), "#8C1C13")]
-    return [lane for lane in lanes if lane[1]]
+    return [(f"{label} ({len(times)})", times, colour) for label, times, colour in lanes if times]
 
 
 def _writes(axes: Axes, lanes: list[tuple[str, list[float], str]]) -> None:
@@ -160,15 +191,16 @@ def _writes(axes: Axes, lanes: list[tuple[str, list[float], str]]) -> None:
         axes.scatter(times, [lane] * len(times), s=40, color=colour, marker="|")
     axes.set_yticks(range(len(lanes)), [label for label, _, _ in lanes], fontsize=7)
     axes.set_ylim(-0.7, len(lanes) - 0.3)
-    axes.set_ylabel("writes")
+    axes.set_ylabel("fences", rotation=0, ha="right", va="center")
 
 
 def migration_timeline_figure(result: RunResult, timeline: dict[str, Any]) -> Figure:
     """The plan over the run's time (fault lanes above, as in every run figure): the share of the
     moving service's traffic per store and the users moved; the copy's lag (if a commit ever waited); the p95 latency of the
     client operations by the store their last call to the service went to (if any ended); their errors (if
-    any); the refused and stray writes (if any). Above them the plan, a row per step; each step
-    that was not skipped is a line on every panel."""
+    any); their domain refusals (if any), apart from the errors; the writes and reads the fences refused
+    and the stray writes (if any). Above them the plan, a row per step; each step that was not
+    skipped is a line on every panel."""
     end = max(result.phases.ended_at, 1.0)
     steps = timeline["steps"]
     panels: list[tuple[float, Any]] = [(0.25 + 0.17 * len({(step["step"], step["action"]) for step in steps}),
@@ -178,9 +210,10 @@ def migration_timeline_figure(result: RunResult, timeline: dict[str, Any]) -> Fi
         panels.append((1.2, lambda axes: _lag(axes, timeline, end)))
     if any(value is not None for series in timeline["operations"].values() for value in series["p95_ms"]):
         panels.append((1.5, lambda axes: _latency(axes, timeline)))
-    if any(series["failed"][i] or series["unknown"][i] for series in timeline["operations"].values()
-           for i in range(len(series["failed"]))):
+    if _any(timeline, _errors_of):
         panels.append((1.1, lambda axes: _errors(axes, timeline)))
+    if _any(timeline, _refusals_of):
+        panels.append((1.1, lambda axes: _refusals(axes, timeline)))
     lanes = _writes_lanes(timeline)
     if lanes:
         panels.append((0.3 + 0.25 * len(lanes), lambda axes: _writes(axes, lanes)))

@@ -68,9 +68,11 @@ RUN_FIGURES: tuple[FigureSpec, ...] = (
                "The plan, a row per step (a verify with the mismatches it counted), each step also a line across "
                "the panels below. From the top: the share of the moving service's calls "
                "each store received and of users moved to the new store; the copy's lag (commits of one "
-               "store's log the other had not applied); the p95 latency and the errors of client operations "
-               "by the store their last call to the service went to; writes a fence refused and stray writes. A panel "
-               "with nothing to show is left out; fault windows shaded red, their lanes above.",
+               "store's log the other had not applied); the p95 latency, the errors (failed by the system or "
+               "unanswered) and, apart, the domain refusals (a business rule answering, such as seat-unavailable) "
+               "of client operations by the store their last call to the service went to; the writes and reads a "
+               "fence refused and the stray writes, each lane with its count. A panel with nothing to show is left "
+               "out; fault windows shaded red, their lanes above.",
                _migration_timeline),
     FigureSpec("lost-events", "Events lost, where they were lost",
                "Each cross is an event some subscriber never processed, on the lane of whoever lost it, at the "

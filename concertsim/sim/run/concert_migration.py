@@ -245,17 +245,26 @@ class ConcertMigration(StoreMove):
         it: freeze the old store's Concert writes (the seat events with them), wait for the new
         Concert to handle every seat event raised so far and for its changes to reach the old store,
         then switch (Vitess's ReverseTraffic stops writes and waits for the replication back); an
-        event the new store had not handled when the old one took over would be applied by nobody."""
+        event the new store had not handled when the old one took over would be applied by nobody.
+        If they do not within ``verify_timeout`` the switch back is cancelled, as a cutover is (the
+        new store keeps the projection, the old store's writes stay as the cutover left them)."""
         self.stopped = True
         owned = self.routing.owner() == NEW_CONCERT
         drained = not self.backward.backlog
         if self.plan.catch_up and owned:
+            fenced_before = self.fenced[OLD_CONCERT]
             self.fenced[OLD_CONCERT] = True
             deadline = self.env.now + self.plan.verify_timeout
             while self._events_unhandled() and self.env.now < deadline:
                 yield self.env.timeout(POLL)
             drained = yield from self._drained(self.backward, timeout=max(0.0, deadline - self.env.now))
             drained = drained and not self._events_unhandled()
+            if not drained:
+                self.fenced[OLD_CONCERT] = fenced_before
+                self._record(index, step, "failed", trigger=trigger, drained=False,
+                             reason="the new Concert's events or its copy back did not catch up in time: the switch "
+                             "back was cancelled")
+                return
         elif self.plan.catch_up:
             drained = yield from self._drained(self.backward, timeout=self.plan.verify_timeout)
         self.fenced[NEW_CONCERT] = self.plan.fence

@@ -171,11 +171,22 @@ class QueueMigration(StoreMove):
         self._record(index, step, "done", fenced=self.plan.fence, drained=drained, moved_at_cutover=moved)
 
     def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
+        """Fence the new store and hand the line back. With ``catch_up``, once the new store owns
+        the line, the switch back waits for the new store's changes to reach the old one; a copy
+        back that does not catch up within ``verify_timeout`` cancels it as it cancels a cutover
+        (Vitess's ReverseTraffic takes SwitchTraffic's timeout): the new store keeps the line and
+        takes writes again, for the old one would give again the places the new one gave."""
         self.stopped = True
+        owned = self.routing.owner() == NEW_QUEUE
         self.fenced[NEW_QUEUE] = True
         drained = not self.backward.backlog
         if self.plan.catch_up:
             drained = yield from self._drained(self.backward, timeout=self.plan.verify_timeout)
+            if owned and not drained:
+                self.fenced[NEW_QUEUE] = False
+                self._record(index, step, "failed", trigger=trigger, drained=False,
+                             reason="the copy back did not catch up in time: the switch back was cancelled")
+                return
         back = self._move_line(OLD_QUEUE) if self.routing.owner() != OLD_QUEUE else 0
         self.cut_over = False
         self.rolled_back = True
