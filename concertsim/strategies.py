@@ -239,6 +239,7 @@ def fault_schedules(
     call_span: float = 1.0,
     answered_by_event: bool = False,
     moves: tuple[float, float] | None = None,
+    saga_driven: bool = False,
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
@@ -249,9 +250,11 @@ def fault_schedules(
     ``extra_focus`` are messages of the base's own mechanisms (a migration's copy), each as likely
     a focus as the deduction. ``call_span`` is how long the base's service calls keep trying (see
     :func:`fault_specs`); ``answered_by_event``, whether its payments learn the deduction's outcome
-    from an event (see :func:`hung_call`). Given the span in which a migration plan ``moves``
-    users, one example in two of the rest opens with :func:`copy_trouble` over it (a base without
-    a plan draws as before)."""
+    from an event, and ``saga_driven``, whether a persisted saga drives them (the orchestration
+    flow: a hung call's caller then restarts during the hang one time in two, see :func:`hung_call`;
+    only if ``max_faults`` leaves room for three faults). Given the span in which a migration plan
+    ``moves`` users, one example in two of the rest opens with :func:`copy_trouble` over it (a base
+    without a plan draws as before)."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
     enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
     enabled.sort(key=FAULT_KINDS.index)
@@ -259,7 +262,8 @@ def fault_schedules(
     trouble: list[FaultSpec] = []
     if max_faults >= 2 and draw(st.integers(0, 3)) < 2:
         trouble = draw(server_trouble(kinds, horizon, focus, hold_ttl)
-                       | hung_call(kinds, horizon, focus, hold_ttl, call_span, answered_by_event))
+                       | hung_call(kinds, horizon, focus, hold_ttl, call_span, answered_by_event,
+                                   caller_restarts=saga_driven and max_faults >= 3))
     if moves is not None and not trouble and max_faults >= 2 and draw(st.booleans()):
         trouble = draw(copy_trouble(kinds, moves))
     faults = draw(
@@ -322,6 +326,9 @@ def server_trouble(
     return [failing, late]
 
 
+_RESTART = 5.0
+"""How long a restarted service is down (seconds): a process killed and started again."""
+
 _CALLER_OF: dict[str, str] = {
     callee: caller for module in SERVICE_MODULES.values() for caller, callees in module.CALLS.items()
     for callee in callees
@@ -338,6 +345,7 @@ def hung_call(
     hold_ttl: float,
     call_span: float,
     answered_by_event: bool = False,
+    caller_restarts: bool = False,
 ) -> list[FaultSpec]:
     """Two faults that meet on one call and the call that made it, as a retry storm does: the
     call hangs (its requests or its replies are lost, so every attempt times out and its effect is
@@ -349,7 +357,14 @@ def hung_call(
 
     ``answered_by_event``: the payment learns the deduction's outcome from Point's PointUsedEvent
     (the choreography flow), not from the call's reply; the deduction hangs there by that event's
-    deliveries being held back one or two holds (a ``delay``, if ``kinds`` has it)."""
+    deliveries being held back one or two holds (a ``delay``, if ``kinds`` has it).
+
+    ``caller_restarts``: one time in two (if ``kinds`` has crashes) the caller's service also
+    restarts during the hang, a quarter or half a hold after it began, down for a few seconds
+    (:data:`_RESTART`): a deploy, or the caller killed for its memory as the storm's requests pile
+    up in it. Its calls in doubt at that moment lose the process that made them, which is what a
+    design that resumes its payments from a persisted state (the orchestration flow's recovery
+    job) must survive. Without it the draws are those of the two faults alone."""
     if "drop" not in kinds or "duplicate" not in kinds or (answered_by_event and "delay" not in kinds):
         return []
     call = focus[1] if focus[0] in ("request", "reply") and focus[1] in _CALLER_OF else "point.use"
@@ -364,7 +379,12 @@ def hung_call(
                             duration=duration, match=MessageFilter(message_type=call))
     resent = FaultSpec(at=at, kind="duplicate", target="request", duration=duration,
                        match=MessageFilter(message_type=_CALLER_OF[call]), params={"gap": call_span})
-    return [hanging, resent]
+    if not caller_restarts or "crash" not in kinds or not draw(st.booleans()):
+        return [hanging, resent]
+    into = draw(st.sampled_from([0.25 * hold_ttl, 0.5 * hold_ttl]))
+    restart = FaultSpec(at=round(at + into, 1), kind="crash", target=_CALLER_OF[call].partition(".")[0],
+                        duration=_RESTART)
+    return [hanging, resent, restart]
 
 
 @st.composite
@@ -501,6 +521,7 @@ def scenarios(
                         extra_focus=_copy_messages(plan.service) if plan is not None else (),
                         call_span=call_span_of(base),
                         answered_by_event=base.design.payment_flow == "choreography",
+                        saga_driven=base.design.payment_flow == "orchestration",
                         moves=plan_moves(plan, base.workload.duration)
                         if plan is not None and plan.service == "point" else None)
     )
