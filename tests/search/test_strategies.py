@@ -1,5 +1,6 @@
 """What the search draws: partitions in every direction, at least one fault per example, a server's
-trouble and a hung call on the hold's scale, copies that overlap their original, buyers who pay at
+trouble and a hung call on the hold's scale (its caller restarting during the hang over a
+saga-driven base), copies that overlap their original, buyers who pay at
 the end of their hold, snapshots after every event over event-sourced accounts, and, over a base
 that migrates Point, a plan ramping while the users pay and its copy stalled over the ramp."""
 
