@@ -240,6 +240,7 @@ def fault_schedules(
     answered_by_event: bool = False,
     moves: tuple[float, float] | None = None,
     saga_driven: bool = False,
+    until: float | None = None,
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
@@ -252,7 +253,8 @@ def fault_schedules(
     :func:`fault_specs`); ``answered_by_event``, whether its payments learn the deduction's outcome
     from an event, and ``saga_driven``, whether a persisted saga drives them (the orchestration
     flow: a hung call's caller then restarts during the hang one time in two, see :func:`hung_call`;
-    only if ``max_faults`` leaves room for three faults). Given the span in which a migration plan
+    only if ``max_faults`` leaves room for three faults, and never after ``until``, the workload's
+    end, when every fault is healed). Given the span in which a migration plan
     ``moves`` users, one example in two of the rest opens with :func:`copy_trouble` over it (a base
     without a plan draws as before)."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
@@ -263,7 +265,7 @@ def fault_schedules(
     if max_faults >= 2 and draw(st.integers(0, 3)) < 2:
         trouble = draw(server_trouble(kinds, horizon, focus, hold_ttl)
                        | hung_call(kinds, horizon, focus, hold_ttl, call_span, answered_by_event,
-                                   caller_restarts=saga_driven and max_faults >= 3))
+                                   caller_restarts=saga_driven and max_faults >= 3, until=until))
     if moves is not None and not trouble and max_faults >= 2 and draw(st.booleans()):
         trouble = draw(copy_trouble(kinds, moves))
     faults = draw(
@@ -346,6 +348,7 @@ def hung_call(
     call_span: float,
     answered_by_event: bool = False,
     caller_restarts: bool = False,
+    until: float | None = None,
 ) -> list[FaultSpec]:
     """Two faults that meet on one call and the call that made it, as a retry storm does: the
     call hangs (its requests or its replies are lost, so every attempt times out and its effect is
@@ -364,7 +367,9 @@ def hung_call(
     (:data:`_RESTART`): a deploy, or the caller killed for its memory as the storm's requests pile
     up in it. Its calls in doubt at that moment lose the process that made them, which is what a
     design that resumes its payments from a persisted state (the orchestration flow's recovery
-    job) must survive. Without it the draws are those of the two faults alone."""
+    job) must survive. A restart that would come after ``until`` (the workload's end, when every
+    fault is healed) is left out. Without ``caller_restarts`` the draws are those of the two faults
+    alone."""
     if "drop" not in kinds or "duplicate" not in kinds or (answered_by_event and "delay" not in kinds):
         return []
     call = focus[1] if focus[0] in ("request", "reply") and focus[1] in _CALLER_OF else "point.use"
@@ -381,9 +386,10 @@ def hung_call(
                        match=MessageFilter(message_type=_CALLER_OF[call]), params={"gap": call_span})
     if not caller_restarts or "crash" not in kinds or not draw(st.booleans()):
         return [hanging, resent]
-    into = draw(st.sampled_from([0.25 * hold_ttl, 0.5 * hold_ttl]))
-    restart = FaultSpec(at=round(at + into, 1), kind="crash", target=_CALLER_OF[call].partition(".")[0],
-                        duration=_RESTART)
+    restart_at = round(at + draw(st.sampled_from([0.25 * hold_ttl, 0.5 * hold_ttl])), 1)
+    if until is not None and restart_at > until:
+        return [hanging, resent]
+    restart = FaultSpec(at=restart_at, kind="crash", target=_CALLER_OF[call].partition(".")[0], duration=_RESTART)
     return [hanging, resent, restart]
 
 
@@ -521,7 +527,7 @@ def scenarios(
                         extra_focus=_copy_messages(plan.service) if plan is not None else (),
                         call_span=call_span_of(base),
                         answered_by_event=base.design.payment_flow == "choreography",
-                        saga_driven=base.design.payment_flow == "orchestration",
+                        saga_driven=base.design.payment_flow == "orchestration", until=base.workload.duration,
                         moves=plan_moves(plan, base.workload.duration)
                         if plan is not None and plan.service == "point" else None)
     )

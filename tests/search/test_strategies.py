@@ -1,8 +1,8 @@
 """What the search draws: partitions in every direction, at least one fault per example, a server's
 trouble and a hung call on the hold's scale (its caller restarting during the hang over a
-saga-driven base), copies that overlap their original, buyers who pay at
-the end of their hold, snapshots after every event over event-sourced accounts, and, over a base
-that migrates Point, a plan ramping while the users pay and its copy stalled over the ramp."""
+saga-driven base), copies that overlap their original, buyers who pay at the end of their hold,
+snapshots after every event over event-sourced accounts, and, over a base that migrates Point, a
+plan ramping while the users pay and its copy stalled over the ramp."""
 
 from __future__ import annotations
 
@@ -312,3 +312,25 @@ def test_over_a_flow_without_sagas_a_hung_call_has_no_restart_of_its_own(scenari
         own = [f for f in scenario.faults if f.kind == "crash" and f.duration == 5.0
                and round(f.at - h.at, 1) in (0.25 * scenario.rules.hold_ttl, 0.5 * scenario.rules.hold_ttl)]
         assert not own
+
+
+@settings(max_examples=40, derandomize=True, database=None)
+@given(hung_call(FAULT_KINDS, 30.0, ("reply", "point.use"), hold_ttl=180.0, call_span=1.0, caller_restarts=True,
+                 until=60.0))
+def test_a_hung_calls_caller_never_restarts_after_the_workload_ends(faults: list[FaultSpec]) -> None:
+    """A restart a quarter or half of a long hold into the hang can fall after a short workload's
+    end, which a scenario refuses (a fault that would never strike)."""
+    assert all(f.at <= 60.0 for f in faults)
+
+
+def test_a_saga_driven_base_with_holds_longer_than_its_workload_draws_valid_scenarios() -> None:
+    from concertsim.ablation import ablated
+
+    base = ablated(small_base(), "design.payment_flow=orchestration", "orchestration", ("rules.hold_ttl=180",))
+
+    @settings(max_examples=60, derandomize=True, database=None)
+    @given(scenarios(base))
+    def within_the_workload(scenario: Scenario) -> None:
+        assert all(f.at <= scenario.workload.duration for f in scenario.faults)
+
+    within_the_workload()
