@@ -239,6 +239,8 @@ def fault_schedules(
     call_span: float = 1.0,
     answered_by_event: bool = False,
     moves: tuple[float, float] | None = None,
+    saga_driven: bool = False,
+    until: float | None = None,
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
@@ -249,9 +251,12 @@ def fault_schedules(
     ``extra_focus`` are messages of the base's own mechanisms (a migration's copy), each as likely
     a focus as the deduction. ``call_span`` is how long the base's service calls keep trying (see
     :func:`fault_specs`); ``answered_by_event``, whether its payments learn the deduction's outcome
-    from an event (see :func:`hung_call`). Given the span in which a migration plan ``moves``
-    users, one example in two of the rest opens with :func:`copy_trouble` over it (a base without
-    a plan draws as before)."""
+    from an event, and ``saga_driven``, whether a persisted saga drives them (the orchestration
+    flow: a hung call's caller then restarts during the hang one time in two, see :func:`hung_call`;
+    only if ``max_faults`` leaves room for three faults, and never after ``until``, the workload's
+    end, when every fault is healed). Given the span in which a migration plan
+    ``moves`` users, one example in two of the rest opens with :func:`copy_trouble` over it (a base
+    without a plan draws as before)."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
     enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
     enabled.sort(key=FAULT_KINDS.index)
@@ -259,7 +264,8 @@ def fault_schedules(
     trouble: list[FaultSpec] = []
     if max_faults >= 2 and draw(st.integers(0, 3)) < 2:
         trouble = draw(server_trouble(kinds, horizon, focus, hold_ttl)
-                       | hung_call(kinds, horizon, focus, hold_ttl, call_span, answered_by_event))
+                       | hung_call(kinds, horizon, focus, hold_ttl, call_span, answered_by_event,
+                                   caller_restarts=saga_driven and max_faults >= 3, until=until))
     if moves is not None and not trouble and max_faults >= 2 and draw(st.booleans()):
         trouble = draw(copy_trouble(kinds, moves))
     if not trouble and max_faults >= 2 and "pause" in enabled and any("#" in t for t in crash_targets):
@@ -347,6 +353,9 @@ def server_trouble(
     return [failing, late]
 
 
+_RESTART = 5.0
+"""How long a restarted service is down (seconds): a process killed and started again."""
+
 _CALLER_OF: dict[str, str] = {
     callee: caller for module in SERVICE_MODULES.values() for caller, callees in module.CALLS.items()
     for callee in callees
@@ -363,6 +372,8 @@ def hung_call(
     hold_ttl: float,
     call_span: float,
     answered_by_event: bool = False,
+    caller_restarts: bool = False,
+    until: float | None = None,
 ) -> list[FaultSpec]:
     """Two faults that meet on one call and the call that made it, as a retry storm does: the
     call hangs (its requests or its replies are lost, so every attempt times out and its effect is
@@ -374,7 +385,16 @@ def hung_call(
 
     ``answered_by_event``: the payment learns the deduction's outcome from Point's PointUsedEvent
     (the choreography flow), not from the call's reply; the deduction hangs there by that event's
-    deliveries being held back one or two holds (a ``delay``, if ``kinds`` has it)."""
+    deliveries being held back one or two holds (a ``delay``, if ``kinds`` has it).
+
+    ``caller_restarts``: one time in two (if ``kinds`` has crashes) the caller's service also
+    restarts during the hang, a quarter or half a hold after it began, down for a few seconds
+    (:data:`_RESTART`): a deploy, or the caller killed for its memory as the storm's requests pile
+    up in it. Its calls in doubt at that moment lose the process that made them, which is what a
+    design that resumes its payments from a persisted state (the orchestration flow's recovery
+    job) must survive. A restart that would come after ``until`` (the workload's end, when every
+    fault is healed) is left out. Without ``caller_restarts`` the draws are those of the two faults
+    alone."""
     if "drop" not in kinds or "duplicate" not in kinds or (answered_by_event and "delay" not in kinds):
         return []
     call = focus[1] if focus[0] in ("request", "reply") and focus[1] in _CALLER_OF else "point.use"
@@ -389,7 +409,13 @@ def hung_call(
                             duration=duration, match=MessageFilter(message_type=call))
     resent = FaultSpec(at=at, kind="duplicate", target="request", duration=duration,
                        match=MessageFilter(message_type=_CALLER_OF[call]), params={"gap": call_span})
-    return [hanging, resent]
+    if not caller_restarts or "crash" not in kinds or not draw(st.booleans()):
+        return [hanging, resent]
+    restart_at = round(at + draw(st.sampled_from([0.25 * hold_ttl, 0.5 * hold_ttl])), 1)
+    if until is not None and restart_at > until:
+        return [hanging, resent]
+    restart = FaultSpec(at=restart_at, kind="crash", target=_CALLER_OF[call].partition(".")[0], duration=_RESTART)
+    return [hanging, resent, restart]
 
 
 _FROZEN = (30.0, 60.0)
@@ -568,6 +594,7 @@ def scenarios(
                         extra_focus=_copy_messages(plan.service) if plan is not None else (),
                         call_span=call_span_of(base),
                         answered_by_event=base.design.payment_flow == "choreography",
+                        saga_driven=base.design.payment_flow == "orchestration", until=base.workload.duration,
                         moves=plan_moves(plan, base.workload.duration) if plan is not None else None)
     )
     data = base.model_dump()
