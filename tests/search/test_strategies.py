@@ -14,7 +14,6 @@ from concertsim.scenarios.loader import load_builtin
 from concertsim.scenarios.migration_plan import MigrationPlan
 from concertsim.scenarios.schema import FaultSpec, Scenario
 from concertsim.strategies import (
-    _PARTITIONS,
     FAULT_KINDS,
     Moves,
     call_span_of,
@@ -28,6 +27,7 @@ from concertsim.strategies import (
     small_base,
     storage_settings,
 )
+from concertsim.strategies.targets import _PARTITIONS
 
 
 def test_partitions_are_drawn_one_way_in_both_directions() -> None:

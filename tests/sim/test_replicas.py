@@ -251,7 +251,8 @@ def test_replicas_are_refused_at_a_migration_stage(tmp_path) -> None:
 
 
 def test_exploration_crashes_single_replicas_of_a_replicated_base() -> None:
-    from concertsim.strategies import _CRASH_TARGETS, crash_targets_of
+    from concertsim.strategies import crash_targets_of
+    from concertsim.strategies.targets import _CRASH_TARGETS
 
     assert crash_targets_of(small_scenario()) == _CRASH_TARGETS
     replicated = crash_targets_of(small_scenario(*REPLICATED))
