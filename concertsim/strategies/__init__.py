@@ -30,7 +30,7 @@ from concertsim.strategies.examples import (
     workloads,
 )
 from concertsim.strategies.faults import fault_schedules, fault_specs
-from concertsim.strategies.incidents import frozen_caller, hung_call, server_trouble
+from concertsim.strategies.incidents import broken_channel, frozen_caller, hung_call, server_trouble
 from concertsim.strategies.migration import Moves, copy_trouble, migration_plans, plan_moves
 from concertsim.strategies.targets import ENDPOINT_NAMES, EVENT_TYPES, FAULT_KINDS, SAGA_MESSAGES
 
@@ -51,6 +51,7 @@ __all__ = [
     "server_trouble",
     "hung_call",
     "frozen_caller",
+    "broken_channel",
     "plan_moves",
     "Moves",
     "call_span_of",

@@ -88,6 +88,7 @@ def scenarios(
                         call_span=call_span_of(base),
                         answered_by_event=base.design.payment_flow == "choreography",
                         saga_driven=base.design.payment_flow == "orchestration", until=base.workload.duration,
+                        queue_broker=base.broker.kind == "rabbitmq",
                         moves=plan_moves(plan, base.workload.duration) if plan is not None else None)
     )
     data = base.model_dump()

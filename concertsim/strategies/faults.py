@@ -14,7 +14,7 @@ from concertsim.scenarios.schema import (
     FaultSpec,
     MessageFilter,
 )
-from concertsim.strategies.incidents import frozen_caller, hung_call, server_trouble
+from concertsim.strategies.incidents import broken_channel, frozen_caller, hung_call, server_trouble
 from concertsim.strategies.migration import copy_trouble
 from concertsim.strategies.targets import (
     _CRASH_TARGETS,
@@ -121,6 +121,7 @@ def fault_schedules(
     moves: tuple[float, float] | None = None,
     saga_driven: bool = False,
     until: float | None = None,
+    queue_broker: bool = False,
 ) -> tuple[FaultSpec, ...]:
     """A schedule of ``min_faults`` to ``max_faults`` faults, swarm-style: the example first
     enables a subset of ``kinds`` and picks one of :data:`SAGA_MESSAGES` as its focus, then draws
@@ -136,7 +137,9 @@ def fault_schedules(
     only if ``max_faults`` leaves room for three faults, and never after ``until``, the workload's
     end, when every fault is healed). Given the span in which a migration plan
     ``moves`` users, one example in two of the rest opens with :func:`copy_trouble` over it (a base
-    without a plan draws as before)."""
+    without a plan draws as before); over replicas, with pauses enabled, with :func:`frozen_caller`;
+    over a ``queue_broker`` (RabbitMQ), one in two with :func:`broken_channel` (a Kafka base draws
+    as before)."""
     ordered = sorted(kinds, key=FAULT_KINDS.index)
     enabled = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=len(ordered), unique=True))
     enabled.sort(key=FAULT_KINDS.index)
@@ -150,6 +153,8 @@ def fault_schedules(
         trouble = draw(copy_trouble(kinds, moves))
     if not trouble and max_faults >= 2 and "pause" in enabled and any("#" in t for t in crash_targets):
         trouble = draw(frozen_caller(kinds, horizon, focus, crash_targets))
+    if queue_broker and not trouble and max_faults >= 2 and draw(st.booleans()):
+        trouble = draw(broken_channel(kinds, horizon, focus))
     faults = draw(
         st.lists(
             fault_specs(enabled, horizon, max_duration, reorder_within_partition, focus, crash_targets,

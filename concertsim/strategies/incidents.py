@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 
 from concertsim.scenarios.schema import (
+    DOMAIN_SERVICES,
     FaultSpec,
     MessageFilter,
 )
-from concertsim.strategies.targets import _CALLER_OF, _server_of, _tenths
+from concertsim.strategies.targets import _CALLER_OF, _SAGA_EVENTS, _server_of, _tenths
 
-__all__ = ["server_trouble", "hung_call", "frozen_caller"]
+__all__ = ["server_trouble", "hung_call", "frozen_caller", "broken_channel"]
 
 
 _LATE_MESSAGE_FAULTS = ("duplicate", "delay")
@@ -152,3 +153,33 @@ def frozen_caller(
     frozen = FaultSpec(at=round(at + draw(_tenths(0, hangs)), 1), kind="pause", target=draw(st.sampled_from(replicas)),
                        duration=draw(st.sampled_from(_FROZEN)))
     return [hanging, frozen]
+
+
+_CONSUMERS = tuple(f"consumer:{service}" for service in DOMAIN_SERVICES)
+
+
+@st.composite
+def broken_channel(
+    draw: st.DrawFn,
+    kinds: Sequence[str],
+    horizon: float,
+    focus: tuple[str, str | None],
+) -> list[FaultSpec]:
+    """Two faults that meet on consumers' channels to a queue broker (RabbitMQ), as its consumers'
+    incidents do: the deliveries or the acknowledgements of one event type are lost for one to
+    five seconds, which breaks the channel each was on (the broker notices after a heartbeat and
+    requeues what the channel held unacknowledged), and from a moment in that window one consumer
+    set restarts, closing its channels with deliveries in hand. The event type is the focus if it
+    is an event, else one of the saga's; nothing if ``kinds`` lacks ``drop`` or ``crash``."""
+    if "drop" not in kinds or "crash" not in kinds:
+        return []
+    on_event = focus[0] in ("delivery", "publish") and focus[1] is not None
+    event = focus[1] if on_event else draw(st.sampled_from(_SAGA_EVENTS))
+    at = draw(_tenths(0, horizon))
+    lost = draw(st.sampled_from([1.0, 2.0, 5.0]))
+    # A consumer's acknowledgement travels as its offset commit does (the same channel).
+    channel = draw(st.sampled_from(["delivery", "offset_commit"]))
+    broken = FaultSpec(at=at, kind="drop", target=channel, duration=lost, match=MessageFilter(message_type=event))
+    restart = FaultSpec(at=round(at + draw(_tenths(0, lost)), 1), kind="crash",
+                        target=draw(st.sampled_from(_CONSUMERS)), duration=_RESTART)
+    return [broken, restart]
