@@ -180,7 +180,7 @@ def _liveness_judged_beside_a_fault(result: RunResult) -> int:
     """An honest buyer's payment was judged by ``honest-buyer-confirmed`` although a fault was
     active during its purchase (on a party or a message the purchase does not touch): the promise
     is judged under faults, not only in fault-free stretches."""
-    from concertsim.checks.liveness import honest_payments
+    from concertsim.checks.clients.liveness import honest_payments
 
     heal = result.phases.heal_at
     windows = [(w["start"], w["end"] if w.get("end") is not None else heal) for w in result.fault_windows]

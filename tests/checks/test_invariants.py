@@ -230,7 +230,7 @@ def test_a_charge_no_client_asked_for_is_caught(charging: RunResult) -> None:
 
 
 def test_an_honest_buyer_left_unconfirmed_without_a_fault_is_caught(clean: RunResult) -> None:
-    from concertsim.checks.liveness import honest_payments
+    from concertsim.checks.clients.liveness import honest_payments
 
     judged = honest_payments(clean)
     assert judged
@@ -242,7 +242,7 @@ def test_an_honest_buyer_left_unconfirmed_without_a_fault_is_caught(clean: RunRe
 
 
 def test_an_honest_buyer_is_not_judged_while_a_fault_or_its_aftermath_lasts(clean: RunResult) -> None:
-    from concertsim.checks.liveness import honest_payments
+    from concertsim.checks.clients.liveness import honest_payments
 
     from concertsim.scenarios.schema import FaultSpec
 

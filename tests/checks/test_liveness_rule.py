@@ -10,7 +10,7 @@ import pytest
 from concertsim.api import resolve_scenario
 from concertsim.checks import check_run
 from concertsim.checks.fault_relevance import changes_nothing
-from concertsim.checks.liveness import honest_payments
+from concertsim.checks.clients.liveness import honest_payments
 from concertsim.scenarios.schema import FaultSpec
 from concertsim.sim.run.result import RunResult
 from concertsim.sim.run.runner import run_scenario

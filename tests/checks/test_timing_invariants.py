@@ -9,7 +9,7 @@ import pytest
 
 from concertsim.api import resolve_scenario
 from concertsim.checks import check_run
-from concertsim.checks.call_timeouts import timeout_of
+from concertsim.checks.clients.call_timeouts import timeout_of
 from concertsim.models import concert
 from concertsim.models.events import ReservationExpired, ReservationFailed
 from concertsim.models.reservations import SeatStatus

@@ -139,7 +139,7 @@ def capacity_one(result: RunResult) -> None:
 
 
 def paid_but_failed(result: RunResult) -> None:
-    from concertsim.checks.liveness import honest_payments
+    from concertsim.checks.clients.liveness import honest_payments
 
     _, _, reservation = honest_payments(result)[0]
     reservation.status = ReservationStatus.FAILED
@@ -288,7 +288,7 @@ def call_given_up_early(result: RunResult) -> None:
 def hold_freed_by_a_redelivered_release(result: RunResult) -> None:
     """Concert handles a seat's earlier hold and its release again after the seat was held anew:
     the view shows the new hold's seat free with every event of the seat handled."""
-    from concertsim.checks.seat_view_timeliness import SEAT_EVENTS
+    from concertsim.checks.seats.seat_view_timeliness import SEAT_EVENTS
 
     records = result.trace.records
     by_seat: dict[tuple[int, int], list] = {}

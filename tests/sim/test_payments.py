@@ -108,7 +108,7 @@ def test_a_buyer_who_thinks_longer_than_the_token_idle_ttl_still_pays_an_unexpir
     result = run_scenario(thoughtful)
     pays = [op for op in result.history if op.action == "pay"]
     assert len(pays) == 6 and all(op.outcome == "ok" for op in pays), [op.error for op in pays]
-    from concertsim.checks.liveness import honest_payments
+    from concertsim.checks.clients.liveness import honest_payments
 
     assert len(honest_payments(result)) == 6
     assert_all_invariants_hold(result)

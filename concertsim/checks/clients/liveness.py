@@ -29,7 +29,7 @@ from __future__ import annotations
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
 from concertsim.checks.fault_relevance import CLIENT, GATEWAY, Operation, fault_scope
-from concertsim.checks.points_ledger import ledger_order
+from concertsim.checks.money.points_ledger import ledger_order
 from concertsim.models import points, reservations
 from concertsim.models.events import PointUsed, SeatReserved
 from concertsim.models.reservations import ReservationStatus

@@ -9,7 +9,7 @@ from __future__ import annotations
 from concertsim.checks.applicability import payment_answered
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs, trace_index
-from concertsim.checks.orphaned_deductions import net_deductions
+from concertsim.checks.money.orphaned_deductions import net_deductions
 from concertsim.models import reservations
 from concertsim.models.reservations import ReservationStatus
 from concertsim.sim.run.result import RunResult

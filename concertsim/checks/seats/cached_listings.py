@@ -34,7 +34,7 @@ from concertsim.checks.applicability import seat_listing_cached
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import seqs
 from concertsim.checks.fault_relevance import Operation, fault_scope
-from concertsim.checks.seat_view_timeliness import SEAT_EVENTS, seat_payload
+from concertsim.checks.seats.seat_view_timeliness import SEAT_EVENTS, seat_payload
 from concertsim.models import concert
 from concertsim.models.events import EventPayload
 from concertsim.models.reservations import SeatStatus

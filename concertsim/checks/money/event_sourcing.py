@@ -14,7 +14,7 @@ from typing import Any
 
 from concertsim.checks.applicability import point_storage_events
 from concertsim.checks.base import Violation, invariant
-from concertsim.checks.points_ledger import point_events
+from concertsim.checks.money.points_ledger import point_events
 from concertsim.models import points
 from concertsim.models.store import MemoryStore
 from concertsim.sim.run.result import RunResult

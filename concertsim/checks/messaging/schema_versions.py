@@ -24,7 +24,7 @@ from typing import Any
 
 from concertsim.checks.applicability import schema_read, schema_upgraded
 from concertsim.checks.base import Violation, invariant
-from concertsim.checks.points_ledger import point_events
+from concertsim.checks.money.points_ledger import point_events
 from concertsim.models import points
 from concertsim.models.errors import UnreadableEvent
 from concertsim.models.schemas import LEDGER_ENTRY

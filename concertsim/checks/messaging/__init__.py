@@ -1,0 +1,8 @@
+"""Promises about events: none lost (or parked with a reason, then drained), projections that
+converge on what was raised, and events read as their writers wrote them.
+
+Each module registers its invariants with :func:`concertsim.checks.base.invariant` when imported
+(``concertsim.checks`` imports them all). Modules import the machinery of ``checks`` (base,
+evidence, applicability, fault_relevance) and, where a promise rests on another's reading of the
+run, that module's helper (the points ledger's events, the seat view's payloads); none imports
+``concertsim.checks`` itself, which imports them."""
