@@ -8,8 +8,8 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(
         id="sweeper-compensates-failed-not-pending",
         path="concertsim/models/reservations.py",
-        before="        if payment is not None and payment.status == PaymentStatus.PENDING:",
-        after="        if payment is not None and payment.status == PaymentStatus.FAILED:",
+        before="    if payment is not None and payment.status == PaymentStatus.PENDING:",
+        after="    if payment is not None and payment.status == PaymentStatus.FAILED:",
         flows=BOTH,
         why="Asking for a refund when an expiring hold's payment is FAILED instead of PENDING "
         "leaves the points of a payment stuck half-way (Reservation failed between the deduction "
@@ -39,9 +39,9 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(
         id="expiry-skips-declined-payment",
         path="concertsim/models/reservations.py",
-        before="        elif payment is not None and payment.status == PaymentStatus.DECLINED:",
+        before="    elif payment is not None and payment.status == PaymentStatus.DECLINED:",
         after=(
-            "        elif payment is not None and payment.status == PaymentStatus.DECLINED "
+            "    elif payment is not None and payment.status == PaymentStatus.DECLINED "
             "and payment.requests_out > 0:"
         ),
         flows=SYNC,
