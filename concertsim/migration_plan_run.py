@@ -3,8 +3,8 @@ it, and what each of its steps did, read from the finished run's trace.
 
 The plan comes from a plan file (the fields of a ``migration:`` block) laid onto a scenario at the
 stage its service moves from (the monolith for Point, ``point_split`` for Queue, ``queue_split``
-for Concert), or from a built-in scenario that carries one (``point-migration``,
-``queue-migration``, ``concert-migration``)."""
+for Concert, ``concert_split`` for Reservation), or from a built-in scenario that carries one
+(``point-migration``, ``queue-migration``, ``concert-migration``, ``reservation-migration``)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from concertsim.scenarios.loader import ScenarioError, builtin_names, load_built
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.run.result import RunResult
 
-__all__ = ["MIGRATION_CHECKS", "QUEUE_MIGRATION_CHECKS", "CONCERT_MIGRATION_CHECKS", "migration_checks",
-           "PlanStep", "plan_scenario", "plan_steps", "step_line", "verdict_line"]
+__all__ = ["MIGRATION_CHECKS", "QUEUE_MIGRATION_CHECKS", "CONCERT_MIGRATION_CHECKS", "RESERVATION_MIGRATION_CHECKS",
+           "migration_checks", "PlanStep", "plan_scenario", "plan_steps", "step_line", "verdict_line"]
 
 MIGRATION_CHECKS = (
     "migration-no-lost-write", "migration-no-double-spend", "migration-reads-monotonic", "migration-one-owner",
@@ -30,11 +30,14 @@ QUEUE_MIGRATION_CHECKS = ("migration-queue-tokens-kept",)
 """The invariants of a plan that moves Queue."""
 CONCERT_MIGRATION_CHECKS = ("migration-concert-view-kept",)
 """The invariants of a plan that moves Concert."""
+RESERVATION_MIGRATION_CHECKS = ("migration-reservation-kept",)
+"""The invariants of a plan that moves Reservation."""
 
 
 def migration_checks(service: str) -> tuple[str, ...]:
     """The invariants about the move of ``service``, in the order ``migrate --plan`` prints them."""
-    return {"queue": QUEUE_MIGRATION_CHECKS, "concert": CONCERT_MIGRATION_CHECKS}.get(service, MIGRATION_CHECKS)
+    return {"queue": QUEUE_MIGRATION_CHECKS, "concert": CONCERT_MIGRATION_CHECKS,
+            "reservation": RESERVATION_MIGRATION_CHECKS}.get(service, MIGRATION_CHECKS)
 _STEP_KEYS = ("step", "action", "outcome")
 
 

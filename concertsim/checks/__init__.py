@@ -38,6 +38,7 @@ from concertsim.checks.migration import (  # noqa: F401
     migration_moves,
     point_stores,
     queue_move,
+    reservation_move,
 )
 from concertsim.checks.money import (  # noqa: F401
     charges,

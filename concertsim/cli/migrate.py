@@ -137,7 +137,7 @@ def migrate_command(
     allow_large: AllowLargeOption = False,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
-    plan: Annotated[str | None, typer.Option("--plan", metavar="FILE", help="Run a migration plan in one run instead of comparing stages: a plan file (the fields of a migration: block) laid onto SCENARIO (default ticket-opening) at the stage its service moves from (the monolith for Point, point_split for Queue, queue_split for Concert), or a built-in scenario that carries a plan (point-migration, queue-migration, concert-migration). Prints what each step did; exit codes as for run.")] = None,
+    plan: Annotated[str | None, typer.Option("--plan", metavar="FILE", help="Run a migration plan in one run instead of comparing stages: a plan file (the fields of a migration: block) laid onto SCENARIO (default ticket-opening) at the stage its service moves from (the monolith for Point, point_split for Queue, queue_split for Concert, concert_split for Reservation), or a built-in scenario that carries a plan (point-migration, queue-migration, concert-migration, reservation-migration). Prints what each step did; exit codes as for run.")] = None,
 ) -> None:
     """Run a scenario at every stage of the migration from the monolith (seed 9) and compare them.
 

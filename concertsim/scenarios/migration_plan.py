@@ -11,8 +11,10 @@ the old store. Queue's waiting line is one ordered aggregate (a token's place de
 issued before it), so a Queue plan has no ``shift``: its cutover moves the whole line at once.
 Concert (third, once Queue is apart too) has no ``shift`` either: its seat view and ranking are one
 projection of every buyer's events, so its cutover moves the projection and every read at once.
-The runtimes are :mod:`concertsim.sim.run.point_migration`, :mod:`concertsim.sim.run.queue_migration`
-and :mod:`concertsim.sim.run.concert_migration`.
+Reservation (last, once Concert is apart too) has no ``shift`` either: a seat's row is every
+buyer's, so its cutover moves its data, calls, jobs and event handlers at once.
+The runtimes are :mod:`concertsim.sim.run.point_migration`, :mod:`concertsim.sim.run.queue_migration`,
+:mod:`concertsim.sim.run.concert_migration` and :mod:`concertsim.sim.run.reservation_migration`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from concertsim.scenarios.fields import FrozenModel, NonNegativeSeconds, Positiv
 __all__ = ["MigrationStep", "MigrationPlan", "STEP_ACTIONS", "STAGE_BEFORE", "default_steps"]
 
 STEP_ACTIONS = ("copy", "verify", "shift", "cutover", "rollback")
-STAGE_BEFORE = {"point": "monolith", "queue": "point_split", "concert": "queue_split"}
+STAGE_BEFORE = {"point": "monolith", "queue": "point_split", "concert": "queue_split",
+                "reservation": "concert_split"}
 """The stage (``design.topology``) a plan of each service runs at: the service still in the
 monolith, every service the seed moves before it already apart."""
 
@@ -52,7 +55,7 @@ class MigrationPlan(FrozenModel):
     of the move, each a switch whose default is what teams do in practice (docs/design.md,
     "Migration in motion")."""
 
-    service: Literal["point", "queue", "concert"] = "point"
+    service: Literal["point", "queue", "concert", "reservation"] = "point"
     capture: Literal["cdc", "dual_write"] = "cdc"
     """How the old store's changes reach the new one after the snapshot: ``cdc`` tails the old
     store's commit log in commit order (Debezium's snapshot then streaming); ``dual_write`` has the
@@ -101,6 +104,10 @@ class MigrationPlan(FrozenModel):
             raise ValueError(f"steps[{shifts[0]}].action: Concert's seat view and ranking are one projection of "
                              "every buyer's events (a seat's row is no one user's): its owner moves at once at a "
                              "cutover, not user by user in a shift")
+        if self.service == "reservation" and shifts:
+            raise ValueError(f"steps[{shifts[0]}].action: Reservation's seats are every buyer's (a seat's row is no "
+                             "one user's, and its payment saga spans the hold and the payment): it moves at once at "
+                             "a cutover, not user by user in a shift")
         if steps[0].action != "copy":
             raise ValueError("steps[0].action: a plan starts with copy: nothing can be verified, shifted or cut over "
                              "before the new store holds the data")
@@ -128,10 +135,10 @@ class MigrationPlan(FrozenModel):
 
 def default_steps(workload_duration: float, service: str = "point") -> tuple[MigrationStep, ...]:
     """A plan spread over a workload of ``workload_duration`` seconds: copy at the start, verify,
-    shift over the middle two fifths, verify again, cut over; for Queue (no shift) copy at the
-    start, verify, and cut over in the middle of the workload."""
+    shift over the middle two fifths, verify again, cut over; for Queue, Concert and Reservation (no
+    shift) copy at the start, verify, and cut over in the middle of the workload."""
     d = workload_duration
-    if service in ("queue", "concert"):
+    if service in ("queue", "concert", "reservation"):
         return (
             MigrationStep(at=0.0, action="copy"),
             MigrationStep(at=round(0.45 * d, 3), action="verify"),

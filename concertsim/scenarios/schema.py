@@ -130,6 +130,7 @@ INVARIANT_IDS = (
     "migration-rollback-lossless",
     "migration-queue-tokens-kept",
     "migration-concert-view-kept",
+    "migration-reservation-kept",
 )
 
 

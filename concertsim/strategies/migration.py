@@ -21,7 +21,8 @@ __all__ = ["Moves", "copy_trouble", "plan_moves", "migration_plans"]
 
 def _copy_messages(service: str) -> tuple[tuple[str, str | None], ...]:
     """The messages a migration's copy of ``service`` turns on: the batches it sends the new store
-    and their acknowledgements (``point.replicate``, ``queue.replicate``, ``concert.replicate``; a
+    and their acknowledgements (``point.replicate``, ``queue.replicate``, ``concert.replicate``,
+    ``reservation.replicate``; a
     base without a migration plan never draws them, and draws as before)."""
     replicate = REPLICATE if service == "point" else f"{service}.replicate"
     return (("request", replicate), ("reply", replicate))
@@ -29,13 +30,16 @@ def _copy_messages(service: str) -> tuple[tuple[str, str | None], ...]:
 
 _RETRIED_ACROSS_A_MOVE: dict[str, str] = {
     "point": "point.charge", "queue": "queue.issue_token", "concert": "concert.check_seat",
+    "reservation": "reservation.hold",
 }
 """The call of each moving service whose lost replies make a client send its request again after
 its timeout (``workload.client_timeout``), so that the two attempts can reach the service on both
 sides of a move: a top-up (keyed: the second attempt must find the first's key), a request for a
 place in line (one token a user: the second must find the first), a hold whose seat check
 (``reservation.hold`` calls ``concert.check_seat``) goes unanswered (the retried hold's check must
-not be answered from a view that stopped following the seat events)."""
+not be answered from a view that stopped following the seat events), a hold whose answer is lost
+(the retried hold, under the same idempotency key, must find the first one on the store that owns
+Reservation's data)."""
 
 
 class Moves(tuple[float, float]):
@@ -98,8 +102,9 @@ def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: flo
     """``plan`` as it is (one example in four), or re-timed so that its shift ramps while the users
     are busiest: copy at the start, the shift from a time within ``busiest`` seconds over 2 to 20 s,
     a cutover a moment after it, and, one plan in two, a verify before and after the ramp. The
-    plan's switches (its safeguards) stay as given. A Queue or Concert plan (no shift: the waiting
-    line, or the projection and its reads, move at once) is re-timed to cut over, after a verify
+    plan's switches (its safeguards) stay as given. A Queue, Concert or Reservation plan (no shift:
+    the waiting line, the projection and its reads, or the seats and their sagas move at once) is
+    re-timed to cut over, after a verify
     one plan in two, within ``busiest`` seconds.
 
     A plan's failures are about timing: a user moved while the copy lags is harmed only if they
@@ -108,7 +113,7 @@ def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: flo
     if draw(st.integers(0, 3)) == 0:
         return plan
     latest = max(0.0, min(busiest, workload_duration - 6.0))
-    if plan.service in ("queue", "concert"):
+    if plan.service in ("queue", "concert", "reservation"):
         # The service moves at once: the cutover (after a verify, one plan in two) while users are busy.
         cutover_at = draw(_tenths(0, latest))
         line = [MigrationStep(at=0.0, action="copy")]

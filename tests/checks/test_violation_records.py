@@ -387,6 +387,25 @@ def concert_sale_counted_twice(result: RunResult) -> None:
     result.state["concert_migration"] = {"owner": {None: "concert_new"}}
 
 
+def reservation_payment_lost(result: RunResult) -> None:
+    """The new Reservation, owning the data after the cutover, lacks a payment the old store
+    confirmed before it (a change the copy lost)."""
+    from concertsim.scenarios.migration_plan import MigrationPlan
+    from concertsim.sim.infrastructure.trace import TraceRecord
+
+    design = result.scenario.design.model_copy(update={"topology": "concert_split"})
+    result.scenario = result.scenario.model_copy(update={"design": design,
+                                                         "migration": MigrationPlan(service="reservation")})
+    at = result.phases.ended_at
+    result.trace.records.append(TraceRecord(len(result.trace.records), at, "migration.step", "migration", None,
+                                            {"step": 0, "action": "copy", "outcome": "done"}))
+    payments = result.state["reservation"][reservations.PAYMENTS]
+    key = next(iter(payments))
+    written = payments.pop(key)
+    result.state["reservation_migration"] = {"last_writes": {(reservations.PAYMENTS, key): ("reservation", written)},
+                                             "owner": {None: "reservation_new"}}
+
+
 def charge_applied_in_both_stores(result: RunResult) -> None:
     _migrating(result, ("migration.moved", "migration", {"user_id": 1, "to": "point_new", "pending": 2}))
     result.state["point_migration"] = {"last_writes": {}, "owners": {None: "point"},
@@ -436,6 +455,7 @@ DAMAGES: dict[str, Callable[[RunResult], None]] = {
     "migration-rollback-lossless": rollback_lost_a_write,
     "migration-queue-tokens-kept": queue_token_lost,
     "migration-concert-view-kept": concert_sale_counted_twice,
+    "migration-reservation-kept": reservation_payment_lost,
 }
 
 

@@ -203,7 +203,9 @@ def _resource_usage(system: System) -> dict[str, PoolUsage]:
 
 def _in_flight(system: System) -> tuple[int, int]:
     outbox = sum(db.outbox_backlog() for db in system.databases)
-    tables = system.replicas["reservation"][0].db.tables
+    owner = (system.replicas["reservation"][0] if system.reservation_migration is None
+             else system.reservation_migration.owner_host())
+    tables = owner.db.tables
     holds = len(tables.get(reservations.OPEN_HOLDS, {})) + len(tables.get(orchestration.UNFINISHED, {}))
     return outbox, holds
 
@@ -225,6 +227,8 @@ def _quiescent(system: System, workload: Workload) -> bool:
         return False
     if system.concert_migration is not None and system.concert_migration.backlog():
         return False
+    if system.reservation_migration is not None and system.reservation_migration.backlog():
+        return False
     return outbox == 0 and holds == 0 and system.broker.total_lag() == 0
 
 
@@ -240,6 +244,8 @@ def _state(system: System) -> dict[str, dict[str, dict[Hashable, Any]]]:
         state.update(system.queue_migration.result_state())
     if system.concert_migration is not None:
         state.update(system.concert_migration.result_state())
+    if system.reservation_migration is not None:
+        state.update(system.reservation_migration.result_state())
     return state
 
 

@@ -41,6 +41,7 @@ from concertsim.sim.run.concert_migration import ConcertMigration
 from concertsim.sim.run.point_migration import PointMigration
 from concertsim.sim.run.point_shift import PointShift
 from concertsim.sim.run.queue_migration import QueueMigration
+from concertsim.sim.run.reservation_migration import ReservationMigration
 from concertsim.sim.services import concert as concert_service
 from concertsim.sim.services import data_platform as data_platform_service
 from concertsim.sim.services import point as point_service
@@ -84,6 +85,9 @@ class System:
     concert_migration: ConcertMigration | None = None
     """Concert's migration out of what is left of the monolith (``scenario.migration`` with
     ``service: concert``), if any."""
+    reservation_migration: ReservationMigration | None = None
+    """Reservation's migration out of what is left of the monolith (``scenario.migration`` with
+    ``service: reservation``), if any."""
 
     @property
     def services(self) -> list[Host]:
@@ -216,6 +220,8 @@ def build_system(world: World) -> System:
         system.queue_migration = QueueMigration.install(system, plan)
     elif plan is not None and plan.service == "concert":
         system.concert_migration = ConcertMigration.install(system, plan)
+    elif plan is not None and plan.service == "reservation":
+        system.reservation_migration = ReservationMigration.install(system, plan)
     elif plan is not None:
         system.point_migration = PointMigration.install(system, plan)
     return system

@@ -42,7 +42,11 @@ from concertsim.sim.services import orchestrator
 from concertsim.sim.services.common import Job, every
 from concertsim.sim.services.payments import confirm_or_fail, decline, fail, start_or_expire, use_points
 
-__all__ = ["ENDPOINTS", "subscriptions", "jobs"]
+__all__ = ["ENDPOINTS", "subscriptions", "jobs", "HANDLED"]
+
+HANDLED = "reservation"
+"""The inbox group of the events Reservation's handlers acted on while a migration moves its data
+(:mod:`concertsim.sim.run.reservation_migration`): the rows move with the data."""
 
 
 def hold(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
@@ -145,7 +149,32 @@ PUBLISHES = (SeatReserved.TYPE, ReservationCompleted.TYPE, ReservationExpired.TY
 
 def subscriptions(host: Host) -> dict[str, EventWork]:
     """PointRefundedEvent marks the payment REFUNDED (both flows); in the choreography flow
-    PointUsedEvent confirms the reservation, or fails it if the hold is gone."""
+    PointUsedEvent confirms the reservation, or fails it if the hold is gone. While a migration
+    moves Reservation's data (``host.serves`` set), each handler acts only on the store that owns
+    it (:func:`_served`)."""
+    return {event_type: _served(host, work) for event_type, work in _handlers(host).items()}
+
+
+def _served(host: Host, work: EventWork) -> EventWork:
+    """``work`` as it is, or, while a migration moves Reservation's data, acting only on the store
+    that owns the data and only on an event whose :data:`HANDLED` inbox row that store does not
+    hold, writing the row with the effect: the rows move with the data, so an event handled before
+    the cutover is not handled again after it."""
+
+    def handle(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
+        if host.serves is None:
+            return work(tx, now, event)
+        if not host.serves() or tx.is_processed(HANDLED, event.event_id):
+            return []
+        raised = work(tx, now, event)
+        tx.mark_processed(HANDLED, event.event_id)
+        return raised
+
+    return handle
+
+
+def _handlers(host: Host) -> dict[str, EventWork]:
+    """The handlers of :func:`subscriptions`, each as the flow has it."""
 
     def on_point_refunded(tx: Transaction, now: float, event: Event) -> list[EventPayload]:
         refunded = event.payload
