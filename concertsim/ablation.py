@@ -52,7 +52,7 @@ class Safeguard:
 
     @property
     def name(self) -> str:
-        """The row's name: its switch, and for a plan moving Queue or Concert the service after an
+        """The row's name: its switch, and for a plan moving Queue, Concert or Reservation the service after an
         ``@`` (``migration.fence=false@queue``), so that the same switch on two services names two rows
         (``ablate --only`` matches it, counterexample files are named after it)."""
         return self.switch if self.moves is None else f"{self.switch}@{self.moves}"
@@ -64,6 +64,8 @@ _QUEUE_MOVE = ("design.topology=point_split", "migration.service=queue")
 """A plan moving Queue, at the stage it moves from (Point already apart)."""
 _CONCERT_MOVE = ("design.topology=queue_split", "migration.service=concert")
 """A plan moving Concert, at the stage it moves from (Point and Queue already apart)."""
+_RESERVATION_MOVE = ("design.topology=concert_split", "migration.service=reservation")
+"""A plan moving Reservation, at the stage it moves from (every other service already apart)."""
 _ROLLED_BACK = "migration.steps=[{at: 0, action: copy}, {at: 5, action: cutover}, {at: 10, action: rollback}]"
 """A plan that cuts over and hands the service back: what ``catch_up`` guards in a move at once."""
 
@@ -288,6 +290,45 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
         "so far leaves an event that nobody applies; waiting for its inputs and the copy back closes "
         "the gap.", "9",
         setting=(*_CONCERT_MOVE, _ROLLED_BACK), flows=("sync",),
+    ),
+    # Reservation's move (seed 9, last): each row runs Reservation's default plan (copy, verify, its
+    # data, calls, sweeper and handlers cut over at once; catch_up's, a plan that also rolls back) at
+    # the concert_split stage, in the sync flow.
+    Safeguard(
+        "migration.acks=false", ("migration-reservation-kept",),
+        ("drop",),
+        "A batch of Reservation's changes sent once and lost is a hold or a payment the new store never "
+        "gets; it takes the data over without it.", "9",
+        setting=(*_RESERVATION_MOVE, "migration.verify=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.capture=dual_write", ("migration-reservation-kept",),
+        ("drop",),
+        "Writing each of Reservation's changes to the new store by a request of its own loses it with the "
+        "request; the commit log ships them in order until applied.", "9",
+        setting=(*_RESERVATION_MOVE, "migration.verify=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.verify=false", ("migration-reservation-kept",),
+        ("drop",),
+        "Comparing the stores before the cutover finds the rows a lossy copy missed and rolls the move "
+        "back; unverified, the new store takes over without the holds and payments it missed.", "9",
+        setting=(*_RESERVATION_MOVE, "migration.acks=false"), flows=("sync",),
+    ),
+    Safeguard(
+        "migration.fence=false", ("migration-reservation-kept",),
+        ("drop",),
+        "Routers learn of the cutover a moment late, and a payment started before it confirms after it; "
+        "the old store, no longer copied, must refuse them, or it holds seats and takes payments nobody "
+        "reads again.", "9", setting=_RESERVATION_MOVE, flows=("sync",),
+    ),
+    Safeguard(
+        "migration.catch_up=false", ("migration-reservation-kept",),
+        ("drop",),
+        "Handing Reservation back in a rollback before the new store's changes reached the old one loses "
+        "the holds and payments made meanwhile; waiting for the copy back, the new relay and the new "
+        "group closes the gap.", "9",
+        setting=(*_RESERVATION_MOVE, _ROLLED_BACK), flows=("sync",),
     ),
 )
 

@@ -104,19 +104,20 @@ def test_ablate_prints_the_matrix_for_one_safeguard(tmp_path: Path) -> None:
 
 
 def test_ablate_names_a_safeguard_of_each_service_a_plan_moves_apart(tmp_path: Path) -> None:
-    """Queue's and Concert's moves have rows of their own: the same switch on another service's
+    """Queue's, Concert's and Reservation's moves have rows of their own: the same switch on another service's
     plan is another row, chosen by its name and writing its own counterexample."""
     result = invoke("ablate", "--only", "migration.fence=false", "--flows", "sync", "-n", "200",
                     "--out", str(tmp_path / "a"), "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [row["name"] for row in rows] == ["migration.fence=false", "migration.fence=false@queue",
-                                             "migration.fence=false@concert"]
+                                             "migration.fence=false@concert", "migration.fence=false@reservation"]
     assert all(row["caught"] and row["as_expected"] for row in rows)
     assert {row["switch"] for row in rows} == {"migration.fence=false"}
     written = sorted(path.name for path in (tmp_path / "a").glob("counterexample-*.yaml"))
     assert written == ["counterexample-migration.fence-false-concert-sync.yaml",
                        "counterexample-migration.fence-false-queue-sync.yaml",
+                       "counterexample-migration.fence-false-reservation-sync.yaml",
                        "counterexample-migration.fence-false-sync.yaml"]
 
 
