@@ -293,14 +293,19 @@ class ReservationMigration(StoreMove):
             self.env.process(self._relay_after_old())
         self._record(index, step, "done", fenced=self.plan.fence, drained=drained, moved_at_cutover=moved)
 
-    def _published(self, host: Host, deadline: float) -> Generator[simpy.Event, Any, bool]:
-        """Wait until ``host``'s store has no unpublished outbox row, until ``deadline``; whether it has none."""
-        assert host.db is not None
-        while host.db.outbox_backlog():
-            if self.env.now >= deadline:
-                return False
+    def _relay_back(self) -> Generator[simpy.Event, Any, None]:
+        """After a switch back, pause the old store's relay until the new store's outbox holds no
+        unpublished row (``migration.relay_started`` when it resumes), so that the new store's
+        events are published before the ones the old store raises from then on."""
+        assert self.new.db is not None
+        if not self.new.db.outbox_backlog():
+            return
+        relay = relay_name(OLD_RESERVATION)
+        self.old.stop_daemon(relay)
+        while self.new.db.outbox_backlog():
             yield self.env.timeout(POLL)
-        return True
+        self.old.resume_daemon(relay)
+        self.world.record("migration.relay_started", PARTY, None, store=OLD_RESERVATION)
 
     def _events_unhandled(self) -> int:
         """Events the new Reservation has not handled yet: behind its group's offsets."""
@@ -310,23 +315,25 @@ class ReservationMigration(StoreMove):
                    for partition in range(self.world.scenario.broker.partitions))
 
     def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
-        """Hand the data back to the old store. With ``catch_up``, once the new store owns it:
-        freeze the new store's writes, wait for the new relay to publish what the new store
-        committed, for the new group to handle every event and for the copy back to drain, then
-        switch; not within ``verify_timeout``, the switch back is cancelled (the new store keeps
-        the data)."""
+        """Hand the data back to the old store. With ``catch_up``, once the new store owns it: wait
+        for the new group to handle every event, then freeze the new store's writes, wait for it to
+        handle the events that came meanwhile and for the copy back to drain, then switch (the
+        freeze lasts the last stretch only, not a stalled delivery); not within ``verify_timeout``, the switch back is
+        cancelled (the new store keeps the data). The old store's relay waits, as the new one did
+        at the cutover, until the new store's outbox is published (:meth:`_relay_back`)."""
         self.stopped = True
         owned = self.routing.owner() == NEW_RESERVATION
         drained = not self.backward.backlog
         if self.plan.catch_up and owned:
-            fenced_before = self.fenced[NEW_RESERVATION]
-            self.fenced[NEW_RESERVATION] = True
             deadline = self.env.now + self.plan.verify_timeout
             while self._events_unhandled() and self.env.now < deadline:
+                yield self.env.timeout(POLL)  # the new group catches up while the new store takes writes
+            fenced_before = self.fenced[NEW_RESERVATION]
+            self.fenced[NEW_RESERVATION] = True
+            while self._events_unhandled() and self.env.now < deadline:
                 yield self.env.timeout(POLL)
-            published = yield from self._published(self.new, deadline)
             drained = yield from self._drained(self.backward, timeout=max(0.0, deadline - self.env.now))
-            drained = drained and published and not self._events_unhandled()
+            drained = drained and not self._events_unhandled()
             if not drained:
                 self.fenced[NEW_RESERVATION] = fenced_before
                 self._record(index, step, "failed", trigger=trigger, drained=False,
@@ -337,6 +344,8 @@ class ReservationMigration(StoreMove):
             drained = yield from self._drained(self.backward, timeout=self.plan.verify_timeout)
         self.fenced[NEW_RESERVATION] = self.plan.fence
         back = self._move_all(OLD_RESERVATION) if owned else 0
+        if owned:
+            self.env.process(self._relay_back())
         self.cut_over = False
         self.rolled_back = True
         self.fenced[OLD_RESERVATION] = False
