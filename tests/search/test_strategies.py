@@ -275,6 +275,16 @@ def test_copy_trouble_over_a_concert_move_stalls_its_copy_while_holds_lose_their
     assert stalled.duration == unanswered.duration >= 10.0  # longer than the client's timeout (5 s)
 
 
+@settings(max_examples=40, derandomize=True, database=None)
+@given(copy_trouble(("drop",), Moves(5.0, 5.0, "reservation")))
+def test_copy_trouble_over_a_reservation_move_stalls_its_copy_while_holds_lose_their_answers(
+    faults: list[FaultSpec],
+) -> None:
+    stalled, unanswered = faults
+    assert (stalled.target, stalled.match and stalled.match.message_type) == ("request", "reservation.replicate")
+    assert (unanswered.target, unanswered.match and unanswered.match.message_type) == ("reply", "reservation.hold")
+
+
 def test_a_plan_that_moves_at_once_moves_from_its_cutover_to_its_rollback() -> None:
     plan = MigrationPlan.model_validate({"service": "queue", "steps": [
         {"at": 0, "action": "copy"}, {"at": 5, "action": "cutover"}, {"at": 10, "action": "rollback"}]})
@@ -285,13 +295,13 @@ def test_a_plan_that_moves_at_once_moves_from_its_cutover_to_its_rollback() -> N
     assert point == (12.0, 36.0) and point.service == "point"  # the default plan's shift
 
 
-_AIMED: dict[str, set[str | None]] = {"queue": set(), "concert": set()}
+_AIMED: dict[str, set[str | None]] = {"queue": set(), "concert": set(), "reservation": set()}
 
 
 def _moving(service: str) -> Scenario:
     from concertsim.ablation import ablated
 
-    stage = {"queue": "point_split", "concert": "queue_split"}[service]
+    stage = {"queue": "point_split", "concert": "queue_split", "reservation": "concert_split"}[service]
     return ablated(small_base(), "migration.acks=true", "sync", (f"design.topology={stage}",
                                                                   f"migration.service={service}"))
 
@@ -308,6 +318,13 @@ def _draw_concert_moves(scenario: Scenario) -> None:
     _AIMED["concert"].update(f.match.message_type for f in scenario.faults if f.match is not None and f.target == "reply")
 
 
+@settings(max_examples=100, derandomize=True, database=None)
+@given(scenarios(_moving("reservation"), kinds=("drop",)))
+def _draw_reservation_moves(scenario: Scenario) -> None:
+    _AIMED["reservation"].update(f.match.message_type for f in scenario.faults
+                                 if f.match is not None and f.target == "reply")
+
+
 def test_a_base_moving_queue_or_concert_has_copy_trouble_aimed_at_its_own_move() -> None:
     """Copy trouble used to be drawn over Point's moves only: a Queue or Concert plan's cutover and
     rollback never met a stalled copy and a retried call at once."""
@@ -315,6 +332,13 @@ def test_a_base_moving_queue_or_concert_has_copy_trouble_aimed_at_its_own_move()
     _draw_concert_moves()
     assert "queue.issue_token" in _AIMED["queue"] and "point.charge" not in _AIMED["queue"]
     assert "concert.check_seat" in _AIMED["concert"] and "point.charge" not in _AIMED["concert"]
+
+
+def test_a_base_moving_reservation_has_copy_trouble_aimed_at_its_own_move() -> None:
+    """A Reservation plan's cutover meets a stalled copy and a hold whose answer is lost, which
+    the client sends again under the same idempotency key, on the other side of the move."""
+    _draw_reservation_moves()
+    assert "reservation.hold" in _AIMED["reservation"] and "point.charge" not in _AIMED["reservation"]
 
 
 _RESTARTS: list[tuple[float, ...]] = []
