@@ -118,7 +118,7 @@ def test_a_failing_run_explains_the_broken_invariant_with_its_saga(
     markdown, page = written(failing, tmp_path)
     first = next(v for v in failing.verdicts if v.invariant.id == "seats-released-on-expiry").violations[0]
     assert drawn_sagas == [first.saga]
-    assert "The design broke 2 of 32 invariants: seats-released-on-expiry" in markdown
+    assert "The design broke 2 of 33 invariants: seats-released-on-expiry" in markdown
     assert "### ✘ seats-released-on-expiry:" in markdown
     assert "A hold that is not paid within its TTL expires and its seat is free again" in markdown
     assert "| hold expiry | off (changed from the default) |" in markdown
