@@ -50,7 +50,7 @@ from concertsim.sim.hosting.host import EventWork, Host, Handler
 from concertsim.sim.infrastructure.network import Failed, Ok, Reply
 from concertsim.sim.infrastructure.storage import INBOX, Transaction
 from concertsim.sim.run.point_shift import ReplicaWrite, subscribe_across
-from concertsim.sim.run.store_move import PARTY, POLL, ServiceRouting, StoreMove, split_out_host
+from concertsim.sim.run.store_move import PARTY, POLL, ServiceRouting, StoreMove, owned_row, split_out_host
 from concertsim.sim.services import concert as concert_service
 
 if TYPE_CHECKING:
@@ -75,9 +75,7 @@ READ_ENDPOINTS = ("concert.dates", "concert.seats", "concert.ranking", "concert.
 
 def concert_row(table: str, key: Hashable) -> bool:
     """Whether a row of ``table`` is Concert's: every row of its own tables, its inbox rows of INBOX."""
-    if table == INBOX:
-        return isinstance(key, tuple) and key[0] == INBOX_GROUP
-    return table in CONCERT_TABLES
+    return owned_row(table, key, CONCERT_TABLES, INBOX_GROUP)
 
 
 def concert_tables(tables: dict[str, dict[Hashable, Any]]) -> dict[str, dict[Hashable, Any]]:
@@ -111,15 +109,7 @@ class ConcertMigration(StoreMove):
     @classmethod
     def install(cls, system: System, plan: MigrationPlan) -> ConcertMigration:
         migration = cls(system, plan)
-        routing = migration.routing
-
-        def route(callee: str, endpoint: str, body: dict[str, Any]) -> str:
-            if callee != OLD_CONCERT or endpoint == CONCERT_REPLICATE:
-                return callee  # the copy back to the old store goes to the old store
-            return routing.routed()
-
-        for host in system.hosts.values():
-            host.route = route
+        migration.routing.route_calls(system, CONCERT_REPLICATE)
         for host in (migration.old, migration.new):
             migration._watch(host)
             for endpoint in READ_ENDPOINTS:

@@ -90,15 +90,7 @@ class QueueMigration(StoreMove):
     @classmethod
     def install(cls, system: System, plan: MigrationPlan) -> QueueMigration:
         migration = cls(system, plan)
-        routing = migration.routing
-
-        def route(callee: str, endpoint: str, body: dict[str, Any]) -> str:
-            if callee != OLD_QUEUE or endpoint == QUEUE_REPLICATE:
-                return callee  # the copy back to the old store goes to the old store
-            return routing.routed()
-
-        for host in system.hosts.values():
-            host.route = route
+        migration.routing.route_calls(system, QUEUE_REPLICATE)
         for host in (migration.old, migration.new):
             host.serves = partial(migration._serves, host.name)
             migration._watch(host)

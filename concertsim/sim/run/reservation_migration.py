@@ -64,7 +64,7 @@ from concertsim.sim.infrastructure.storage import DELETED, INBOX, Transaction
 from concertsim.sim.messaging.consumer import consume_partition, consumer_name
 from concertsim.sim.messaging.relay import relay_name, relay_outbox
 from concertsim.sim.run.point_shift import ReplicaWrite
-from concertsim.sim.run.store_move import PARTY, POLL, ServiceRouting, StoreMove, split_out_host
+from concertsim.sim.run.store_move import PARTY, POLL, ServiceRouting, StoreMove, owned_row, split_out_host
 from concertsim.sim.services import data_platform as data_platform_service
 from concertsim.sim.services import reservation as reservation_service
 
@@ -103,9 +103,7 @@ OWNER_TABLE = "owner"
 
 def reservation_row(table: str, key: Hashable) -> bool:
     """Whether a row of ``table`` is Reservation's: every row of its own tables, its inbox rows of INBOX."""
-    if table == INBOX:
-        return isinstance(key, tuple) and key[0] == INBOX_GROUP
-    return table in DOMAIN_TABLES
+    return owned_row(table, key, DOMAIN_TABLES, INBOX_GROUP)
 
 
 def reservation_tables(tables: dict[str, dict[Hashable, Any]]) -> dict[str, dict[Hashable, Any]]:
@@ -147,15 +145,7 @@ class ReservationMigration(StoreMove):
     @classmethod
     def install(cls, system: System, plan: MigrationPlan) -> ReservationMigration:
         migration = cls(system, plan)
-        routing = migration.routing
-
-        def route(callee: str, endpoint: str, body: dict[str, Any]) -> str:
-            if callee != OLD_RESERVATION or endpoint == RESERVATION_REPLICATE:
-                return callee  # the copy back to the old store goes to the old store
-            return routing.routed()
-
-        for host in system.hosts.values():
-            host.route = route
+        migration.routing.route_calls(system, RESERVATION_REPLICATE)
         for host in (migration.old, migration.new):
             host.serves = partial(migration._serves, host.name)
             migration._watch(host)

@@ -18,7 +18,7 @@ import simpy
 from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.sim.hosting.host import Handler, Host
 from concertsim.sim.infrastructure.random_streams import sampler
-from concertsim.sim.infrastructure.storage import Database, Transaction
+from concertsim.sim.infrastructure.storage import INBOX, Database, Transaction
 from concertsim.sim.infrastructure.world import World
 from concertsim.sim.messaging.dual_write import DualWrite
 from concertsim.sim.run.point_shift import ChangeApplier, ChangeFeed, ReplicaWrite
@@ -80,6 +80,27 @@ class ServiceRouting:
 
     def move(self, host: str) -> None:
         self.decisions.append((self.env.now, host))
+
+    def route_calls(self, system: System, copy_endpoint: str) -> None:
+        """Make every router send the service's calls where :meth:`routed` says, except the copy's
+        own requests (``copy_endpoint``), which go to the store they name: the copy back to the old
+        store goes to the old store."""
+
+        def route(callee: str, endpoint: str, body: dict[str, Any]) -> str:
+            if callee != self.old or endpoint == copy_endpoint:
+                return callee
+            return self.routed()
+
+        for host in system.hosts.values():
+            host.route = route
+
+
+def owned_row(table: str, key: Hashable, own_tables: tuple[str, ...], inbox_group: str) -> bool:
+    """Whether a row of ``table`` is a moving service's: every row of its ``own_tables``, and its
+    rows of the shared inbox table (keyed ``(group, event id)``) under ``inbox_group``."""
+    if table == INBOX:
+        return isinstance(key, tuple) and key[0] == inbox_group
+    return table in own_tables
 
 
 def split_out_host(system: System, name: str, spec: ServiceSpec, endpoints: dict[str, Handler]) -> Host:
