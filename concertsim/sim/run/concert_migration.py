@@ -224,11 +224,7 @@ class ConcertMigration(StoreMove):
         """Seat events the new Concert has not handled yet: in the monolith's outbox or behind its
         group's offsets."""
         assert self.old.db is not None
-        broker: Any = self.broker  # a Kafka-like broker: a plan needs broker.kind kafka
-        behind = sum(broker.lag(NEW_CONCERT, topic, partition)
-                     for topic, groups in broker.subscriptions.items() if NEW_CONCERT in groups
-                     for partition in range(self.world.scenario.broker.partitions))
-        return behind + self.old.db.outbox_backlog()
+        return self._group_lag(NEW_CONCERT, self.broker) + self.old.db.outbox_backlog()
 
     def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
         """Hand the projection back to the old store. With ``catch_up``, once the new Concert owns

@@ -299,10 +299,7 @@ class ReservationMigration(StoreMove):
 
     def _events_unhandled(self) -> int:
         """Events the new Reservation has not handled yet: behind its group's offsets."""
-        broker: Any = self.broker  # a Kafka-like broker: a plan needs broker.kind kafka
-        return sum(broker.lag(NEW_RESERVATION, topic, partition)
-                   for topic, groups in broker.subscriptions.items() if NEW_RESERVATION in groups
-                   for partition in range(self.world.scenario.broker.partitions))
+        return self._group_lag(NEW_RESERVATION, self.broker)
 
     def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
         """Hand the data back to the old store. With ``catch_up``, once the new store owns it: wait

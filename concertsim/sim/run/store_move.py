@@ -218,6 +218,13 @@ class StoreMove:
         self._record(index, step, "done", rows=rows, capture=self.plan.capture)
         yield from ()
 
+    def _group_lag(self, group: str, broker: Any) -> int:
+        """Events ``group`` (the new store's consumer group) has not handled yet: behind its offsets
+        on every topic it subscribes to (``broker`` Kafka-like: a plan needs ``broker.kind: kafka``)."""
+        return sum(broker.lag(group, topic, partition)
+                   for topic, groups in broker.subscriptions.items() if group in groups
+                   for partition in range(self.world.scenario.broker.partitions))
+
     def _drained(self, *feeds: ChangeFeed, timeout: float) -> Generator[simpy.Event, Any, bool]:
         """Wait until ``feeds`` have nothing left to ship, at most ``timeout`` seconds; whether they drained."""
         deadline = self.env.now + timeout
