@@ -56,7 +56,7 @@ from concertsim.sim.run.point_shift import (
     subscribe_across,
     user_of,
 )
-from concertsim.sim.run.store_move import PARTY, StoreMove
+from concertsim.sim.run.store_move import PARTY, POLL, StoreMove
 
 if TYPE_CHECKING:
     from concertsim.sim.run.system import System
@@ -115,6 +115,7 @@ class PointMigration(StoreMove):
         self._begin(system, plan, system.hosts[OLD_POINT], new_point_host(system, loaded=False))
         self.routing = MigrationRouting(self.env, system.world.scenario.workload.users, plan.propagation)
         self.fenced: dict[str, bool] = {OLD_POINT: False, NEW_POINT: False}
+        self.broker = system.broker
         self.last_writes: dict[tuple[str, Hashable], tuple[str, Any]] = {}
         self.keyed_writes: dict[Hashable, list[str]] = {}
 
@@ -288,7 +289,17 @@ class PointMigration(StoreMove):
         self._record(index, step, "done", fenced=self.plan.fence, drained=drained, moved_at_cutover=len(left))
 
     def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
+        """Send every user back to the old Point. With ``catch_up``: first let the new Point's
+        consumer group handle every event raised so far while it still owns its users (an event
+        the old Point skipped for a user the new one owned, and the new one found fenced or no
+        longer its user's, would be handled by nobody: a refund lost), for up to ``verify_timeout``;
+        then fence the new Point and wait for its changes to reach the old one, for up to as long
+        again. (An event raised during that wait is still skipped by both: not covered yet.)"""
         self.stopped = True
+        if self.plan.catch_up:
+            deadline = self.env.now + self.plan.verify_timeout
+            while self._events_unhandled() and self.env.now < deadline:
+                yield self.env.timeout(POLL)
         self.fenced[NEW_POINT] = True
         drained = not self.backward.backlog
         if self.plan.catch_up:
@@ -302,6 +313,12 @@ class PointMigration(StoreMove):
         self.fenced[OLD_POINT] = False
         self.forward.capturing = True
         self._record(index, step, "done", trigger=trigger, drained=drained, moved_back=len(back))
+
+    def _events_unhandled(self) -> int:
+        """Events the new Point has not handled yet: behind its group's offsets, or still in the
+        old process's outbox on their way to the broker."""
+        assert self.old.db is not None
+        return self._group_lag(NEW_POINT, self.broker) + self.old.db.outbox_backlog()
 
     # --- the finished run ---------------------------------------------------------------------------
 
