@@ -432,12 +432,18 @@ def test_the_report_says_where_the_plan_stood_when_a_promise_broke() -> None:
     assert "| migration-no-lost-write | at the end | after step 2 (cutover, done) |" in text
 
 
-def test_a_rollback_lets_the_new_point_handle_the_events_in_flight_before_it_hands_the_users_back() -> None:
-    """A payment fails just before the rollback: the old Point skipped its ReservationFailedEvent
-    (the buyer was the new Point's), and the new Point must refund it before the buyer goes back."""
+@pytest.mark.parametrize("case_file", [
+    "point-rollback-skips-an-event-in-flight.yaml",  # the payment fails just before the rollback
+    "point-rollback-skips-an-event-raised-during-its-wait.yaml",  # ... while the rollback waits
+])
+def test_a_rollback_lets_the_new_point_handle_the_events_in_flight_before_it_hands_the_users_back(
+    case_file: str,
+) -> None:
+    """A payment fails around the rollback: the old Point skipped its ReservationFailedEvent (the
+    buyer was the new Point's), and the new Point must refund it before the buyer goes back."""
     from concertsim.scenarios.loader import load_scenario
 
-    case = load_scenario(Path(__file__).parent / "cases" / "point-rollback-skips-an-event-in-flight.yaml")
+    case = load_scenario(Path(__file__).parent / "cases" / case_file)
     result = run_scenario(case)
     rolled_back = [r for r in result.trace.of_kind("migration.step") if r.data["action"] == "rollback"]
     assert rolled_back and rolled_back[0].data["outcome"] == "done"

@@ -289,20 +289,20 @@ class PointMigration(StoreMove):
         self._record(index, step, "done", fenced=self.plan.fence, drained=drained, moved_at_cutover=len(left))
 
     def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
-        """Send every user back to the old Point. With ``catch_up``: first let the new Point's
-        consumer group handle every event raised so far while it still owns its users (an event
-        the old Point skipped for a user the new one owned, and the new one found fenced or no
-        longer its user's, would be handled by nobody: a refund lost), for up to ``verify_timeout``;
-        then fence the new Point and wait for its changes to reach the old one, for up to as long
-        again. (An event raised during that wait is still skipped by both: not covered yet.)"""
+        """Send every user back to the old Point. With ``catch_up``, the users move back at an
+        instant at which the new Point, still owning them and taking writes, has handled every
+        event raised so far and its copy back has drained: an event the old Point skipped for a
+        user the new one owned, reaching the new one once the user is the old one's again, would be
+        handled by nobody (a refund lost). No such instant within ``verify_timeout``: the new Point
+        is fenced and its copy back drained for up to as long again, as without the wait."""
         self.stopped = True
         if self.plan.catch_up:
             deadline = self.env.now + self.plan.verify_timeout
-            while self._events_unhandled() and self.env.now < deadline:
+            while (self._events_unhandled() or self.backward.backlog) and self.env.now < deadline:
                 yield self.env.timeout(POLL)
         self.fenced[NEW_POINT] = True
         drained = not self.backward.backlog
-        if self.plan.catch_up:
+        if self.plan.catch_up and not drained:
             drained = yield from self._drained(self.backward, timeout=self.plan.verify_timeout)
         back = [user for user in self.routing.ranked if self.routing.owner(user) != OLD_POINT]
         for user in back:
