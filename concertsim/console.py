@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from types import FrameType
 
 __all__ = ["main"]
@@ -21,8 +20,10 @@ __all__ = ["main"]
 def _before_start(signum: int, frame: FrameType | None) -> None:
     word = "terminated" if signum == signal.SIGTERM else "interrupted"
     try:
-        sys.stderr.write(f"{word} before the command started; nothing was written\n")
-        sys.stderr.flush()
+        # Straight to the file descriptor: the signal may have interrupted a write to sys.stderr
+        # (an import's warning), and writing to it again from here would raise a reentrant-call
+        # error and lose the message.
+        os.write(2, f"{word} before the command started; nothing was written\n".encode())
     finally:
         os._exit(143 if signum == signal.SIGTERM else 130)  # no import may run its clean-up half-way
 
