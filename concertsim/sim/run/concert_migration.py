@@ -142,22 +142,12 @@ class ConcertMigration(StoreMove):
 
         return project
 
-    @staticmethod
-    def _touches_concert(tx: Transaction) -> bool:
+    def _touches(self, tx: Transaction) -> bool:
         return any(concert_row(table, key) for table, key in tx.writes)
-
-    def _guard(self, store: str, tx: Transaction) -> str | None:
-        """The write fence (``fence``): a fenced store (the old one from the cutover, the new one
-        during a rollback) refuses every write of its own to Concert's rows."""
-        if isinstance(tx, ReplicaWrite) or not self.fenced[store] or not self._touches_concert(tx):
-            return None
-        refused = f"{store} is fenced for the migration"
-        self.world.record("migration.refused", store, None, reason=refused)
-        return refused
 
     def _witness(self, store: str, tx: Transaction) -> None:
         """Commit listener: a change to Concert's rows by a store that does not own them."""
-        if isinstance(tx, ReplicaWrite) or not self.copying or not self._touches_concert(tx):
+        if isinstance(tx, ReplicaWrite) or not self.copying or not self._touches(tx):
             return
         if self.routing.owner() != store:
             self.world.record("migration.write", store, None, users=[], cut_over=self.cut_over,
@@ -255,16 +245,9 @@ class ConcertMigration(StoreMove):
             drained = yield from self._drained(self.backward, timeout=self.plan.verify_timeout)
         self.fenced[NEW_CONCERT] = self.plan.fence
         back = self._move_all(OLD_CONCERT) if owned else 0
-        self.cut_over = False
-        self.rolled_back = True
-        self.fenced[OLD_CONCERT] = False
-        self.forward.capturing = True
-        self._record(index, step, "done", trigger=trigger, drained=drained, moved_back=back)
+        self._handed_back(index, step, trigger, drained, back)
 
     # --- the finished run ---------------------------------------------------------------------------
-
-    def backlog(self) -> int:
-        return self.forward.backlog + self.backward.backlog
 
     def result_state(self) -> dict[str, dict[str, dict[Hashable, Any]]]:
         """``concert`` (Concert's tables as the owner holds them), ``concert_old``, ``concert_new``

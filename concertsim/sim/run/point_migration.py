@@ -308,11 +308,7 @@ class PointMigration(StoreMove):
         for user in back:
             self._move(user, OLD_POINT)
         self.routing.unowned_host = OLD_POINT
-        self.cut_over = False
-        self.rolled_back = True
-        self.fenced[OLD_POINT] = False
-        self.forward.capturing = True
-        self._record(index, step, "done", trigger=trigger, drained=drained, moved_back=len(back))
+        self._handed_back(index, step, trigger, drained, len(back))
 
     def _events_unhandled(self) -> int:
         """Events the new Point has not handled yet: behind its group's offsets, or still in the
@@ -321,9 +317,6 @@ class PointMigration(StoreMove):
         return self._group_lag(NEW_POINT, self.broker) + self.old.db.outbox_backlog()
 
     # --- the finished run ---------------------------------------------------------------------------
-
-    def backlog(self) -> int:
-        return self.forward.backlog + self.backward.backlog
 
     def result_state(self) -> dict[str, dict[str, dict[Hashable, Any]]]:
         """``point`` (each user's rows from the store owning them), ``point_old``, ``point_new``

@@ -103,23 +103,13 @@ class QueueMigration(StoreMove):
     def _serves(self, store: str) -> bool:
         return self.routing.owner() == store
 
-    @staticmethod
-    def _touches_queue(tx: Transaction) -> bool:
+    def _touches(self, tx: Transaction) -> bool:
         return any(table in QUEUE_TABLES for table, _ in tx.writes)
-
-    def _guard(self, store: str, tx: Transaction) -> str | None:
-        """The write fence (``fence``): a fenced store (the old one from the cutover, the new one
-        during a rollback) refuses every write of its own to Queue's tables."""
-        if isinstance(tx, ReplicaWrite) or not self.fenced[store] or not self._touches_queue(tx):
-            return None
-        refused = f"{store} is fenced for the migration"
-        self.world.record("migration.refused", store, None, reason=refused)
-        return refused
 
     def _witness(self, store: str, tx: Transaction) -> None:
         """Commit listener: each token a store issued, and a write to Queue's tables by a store
         that does not own the line."""
-        if isinstance(tx, ReplicaWrite) or not self.copying or not self._touches_queue(tx):
+        if isinstance(tx, ReplicaWrite) or not self.copying or not self._touches(tx):
             return
         for (table, key), row in tx.writes.items():
             if table == queue.TOKENS and row is not DELETED and key not in self.issued:
@@ -180,16 +170,9 @@ class QueueMigration(StoreMove):
                              reason="the copy back did not catch up in time: the switch back was cancelled")
                 return
         back = self._move_line(OLD_QUEUE) if self.routing.owner() != OLD_QUEUE else 0
-        self.cut_over = False
-        self.rolled_back = True
-        self.fenced[OLD_QUEUE] = False
-        self.forward.capturing = True
-        self._record(index, step, "done", trigger=trigger, drained=drained, moved_back=back)
+        self._handed_back(index, step, trigger, drained, back)
 
     # --- the finished run ---------------------------------------------------------------------------
-
-    def backlog(self) -> int:
-        return self.forward.backlog + self.backward.backlog
 
     def result_state(self) -> dict[str, dict[str, dict[Hashable, Any]]]:
         """``queue`` (Queue's tables as the owner holds them), ``queue_old``, ``queue_new`` and

@@ -214,23 +214,13 @@ class ReservationMigration(StoreMove):
                     consume_partition, self.new, broker, self.system.network, NEW_RESERVATION, topic, partition,
                     handlers, policy))
 
-    @staticmethod
-    def _touches_reservation(tx: Transaction) -> bool:
+    def _touches(self, tx: Transaction) -> bool:
         return any(table in DOMAIN_TABLES for table, _ in tx.writes)
-
-    def _guard(self, store: str, tx: Transaction) -> str | None:
-        """The write fence (``fence``): a fenced store (the old one from the cutover, the new one
-        during a rollback) refuses every write of its own to Reservation's tables."""
-        if isinstance(tx, ReplicaWrite) or not self.fenced[store] or not self._touches_reservation(tx):
-            return None
-        refused = f"{store} is fenced for the migration"
-        self.world.record("migration.refused", store, None, reason=refused)
-        return refused
 
     def _witness(self, store: str, tx: Transaction) -> None:
         """Commit listener: the last write of each of Reservation's rows by the store that owns the
         data, and a write to its rows by a store that does not."""
-        if isinstance(tx, ReplicaWrite) or not self.copying or not self._touches_reservation(tx):
+        if isinstance(tx, ReplicaWrite) or not self.copying or not self._touches(tx):
             return
         if self.routing.owner() != store:
             users = sorted({row.user_id for (table, _), row in tx.writes.items()
@@ -333,16 +323,9 @@ class ReservationMigration(StoreMove):
         back = self._move_all(OLD_RESERVATION) if owned else 0
         if owned:
             self.env.process(self._relay_back())
-        self.cut_over = False
-        self.rolled_back = True
-        self.fenced[OLD_RESERVATION] = False
-        self.forward.capturing = True
-        self._record(index, step, "done", trigger=trigger, drained=drained, moved_back=back)
+        self._handed_back(index, step, trigger, drained, back)
 
     # --- the finished run ---------------------------------------------------------------------------
-
-    def backlog(self) -> int:
-        return self.forward.backlog + self.backward.backlog
 
     def owner_host(self) -> Host:
         """The host whose store owns Reservation's data now."""

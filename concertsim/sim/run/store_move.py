@@ -122,8 +122,9 @@ class StoreMove:
     """The steps a plan shares, for a subclass that wires one service's move. The subclass sets
     ``world``, ``env``, ``plan``, ``steps``, ``old`` and ``new`` (the two hosts), ``forward`` and
     ``backward`` (the change feeds between them), ``stopped`` (the plan was rolled back) and
-    ``copying`` (with :meth:`_begin`), and ``tables`` (the tables that move); it gives its fence
-    and record of writes (``_guard``, ``_witness``) and a method ``_<action>`` for each step it has
+    ``copying`` (with :meth:`_begin`), ``tables`` (the tables that move) and ``fenced`` (whether
+    each store, by name, refuses its own writes to them); it gives which writes are the service's
+    (``_touches``), its record of writes (``_witness``) and a method ``_<action>`` for each step it has
     beyond ``copy`` and ``verify``, ``_rollback`` among them. Its ``install`` wires its routing,
     then :meth:`_watch` es each store and calls :meth:`_start`."""
 
@@ -138,6 +139,7 @@ class StoreMove:
     stopped: bool
     copying: bool
     tables: tuple[str, ...]
+    fenced: dict[str, bool]
 
     cut_over: bool
     rolled_back: bool
@@ -180,8 +182,18 @@ class StoreMove:
         self.new.endpoints[replicate] = ChangeApplier(self.env).replicate
         self.env.process(self._run_plan())
 
-    def _guard(self, store: str, tx: Transaction) -> str | None:
+    def _touches(self, tx: Transaction) -> bool:
+        """Whether ``tx`` writes any of the moving service's rows."""
         raise NotImplementedError
+
+    def _guard(self, store: str, tx: Transaction) -> str | None:
+        """The write fence (``fence``): a fenced store (the old one from the cutover, the new one
+        during a rollback) refuses every write of its own to the service's rows."""
+        if isinstance(tx, ReplicaWrite) or not self.fenced[store] or not self._touches(tx):
+            return None
+        refused = f"{store} is fenced for the migration"
+        self.world.record("migration.refused", store, None, reason=refused)
+        return refused
 
     def _witness(self, store: str, tx: Transaction) -> None:
         raise NotImplementedError
@@ -249,6 +261,18 @@ class StoreMove:
         self.world.record("migration.verified", PARTY, None, mismatches=mismatches, rows=compared)
         if mismatches and self.plan.rollback_on_mismatch:
             yield from self._rollback(index, MigrationStep(at=self.env.now, action="rollback"), trigger="verify")
+
+    def _handed_back(self, index: int, step: MigrationStep, trigger: str, drained: bool, moved_back: int) -> None:
+        """A rollback done: the old store owns the service again, takes writes and is copied from."""
+        self.cut_over = False
+        self.rolled_back = True
+        self.fenced[self.old.name] = False
+        self.forward.capturing = True
+        self._record(index, step, "done", trigger=trigger, drained=drained, moved_back=moved_back)
+
+    def backlog(self) -> int:
+        """Changes not yet applied by the other store, either way (the run is not settled before 0)."""
+        return self.forward.backlog + self.backward.backlog
 
     def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
         raise NotImplementedError
