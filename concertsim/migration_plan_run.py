@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from concertsim.checks.base import Verdict
+from concertsim.scenarios.migration_plan import MigrationPlan
 from concertsim.scenarios.loader import ScenarioError, builtin_names, load_builtin, with_migration_plan
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.run.result import RunResult
 
-__all__ = ["MIGRATION_CHECKS", "QUEUE_MIGRATION_CHECKS", "CONCERT_MIGRATION_CHECKS", "RESERVATION_MIGRATION_CHECKS",
+__all__ = ["chain_checks", "MIGRATION_CHECKS", "QUEUE_MIGRATION_CHECKS", "CONCERT_MIGRATION_CHECKS", "RESERVATION_MIGRATION_CHECKS",
            "migration_checks", "PlanStep", "plan_scenario", "plan_steps", "step_line", "verdict_line"]
 
 MIGRATION_CHECKS = (
@@ -38,7 +39,7 @@ def migration_checks(service: str) -> tuple[str, ...]:
     """The invariants about the move of ``service``, in the order ``migrate --plan`` prints them."""
     return {"queue": QUEUE_MIGRATION_CHECKS, "concert": CONCERT_MIGRATION_CHECKS,
             "reservation": RESERVATION_MIGRATION_CHECKS}.get(service, MIGRATION_CHECKS)
-_STEP_KEYS = ("step", "action", "outcome")
+_STEP_KEYS = ("step", "action", "outcome", "service")
 
 
 def plan_scenario(plan: str, base: Scenario | None, overrides: Iterable[str] = ()) -> Scenario:
@@ -68,19 +69,28 @@ class PlanStep:
     action: str
     outcome: str
     details: dict[str, Any]
+    service: str = "point"
 
 
 def plan_steps(result: RunResult) -> list[PlanStep]:
     """What each step of the plan did, in the order it happened."""
     return [PlanStep(r.at, r.data["step"], r.data["action"], r.data["outcome"],
-                     {k: v for k, v in sorted(r.data.items()) if k not in _STEP_KEYS})
+                     {k: v for k, v in sorted(r.data.items()) if k not in _STEP_KEYS}, r.data["service"])
             for r in result.trace.of_kind("migration.step")]
 
 
-def step_line(step: PlanStep) -> str:
-    """``  35.0 s  cutover   done (fenced=True, drained=True, moved_at_cutover=0)``."""
+def step_line(step: PlanStep, chained: bool = False) -> str:
+    """``  35.0 s  cutover   done (fenced=True, drained=True, moved_at_cutover=0)``; with
+    ``chained`` (a plan of several services), the step's service after the time."""
     details = ", ".join(f"{key}={value}" for key, value in step.details.items() if key != "sample")
-    return f"{step.at:7.1f} s  {step.action:<9} {step.outcome}" + (f" ({details})" if details else "")
+    service = f"{step.service:<12}" if chained else ""
+    return f"{step.at:7.1f} s  {service}{step.action:<9} {step.outcome}" + (f" ({details})" if details else "")
+
+
+def chain_checks(plan: MigrationPlan | None) -> tuple[str, ...]:
+    """The invariants about every move of ``plan``'s chain (Point's if there is no plan)."""
+    services = [p.service for p in plan.chain()] if plan is not None else ["point"]
+    return tuple(dict.fromkeys(name for service in services for name in migration_checks(service)))
 
 
 def verdict_line(verdict: Verdict) -> str:

@@ -66,9 +66,10 @@ def service_moved(result: RunResult, service: str, name: str) -> str | None:
     plan = result.scenario.migration
     if plan is None:
         return "no migration plan runs (no migration:)"
-    if plan.service != service:
-        return f"the plan moves {plan.service}, not {name}"
-    copied = any(r.data["action"] == "copy" and r.data["outcome"] == "done"
+    if plan.plan_of(service) is None:
+        moved = ", ".join(p.service for p in plan.chain())
+        return f"the plan moves {moved}, not {name}"
+    copied = any(r.data["action"] == "copy" and r.data["outcome"] == "done" and r.data["service"] == service
                  for r in result.trace.of_kind("migration.step"))
     return None if copied else f"the plan never copied {name}'s data"
 

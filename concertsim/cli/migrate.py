@@ -37,7 +37,7 @@ from concertsim.api import resolve_scenario
 from concertsim.cli.app import escape
 from concertsim.cli.errors import EXIT_OK, EXIT_VIOLATION
 from concertsim.cli.run import RunWatch, run_and_write
-from concertsim.migration_plan_run import migration_checks, plan_scenario, plan_steps, step_line, verdict_line
+from concertsim.migration_plan_run import chain_checks, plan_scenario, plan_steps, step_line, verdict_line
 from concertsim.scenarios.loader import ScenarioError
 from concertsim.cluster import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -96,7 +96,9 @@ def _run_plan(plan: str | None, scenario: str | None, overrides: list[str] | Non
     except KeyboardInterrupt as error:
         raise interrupted(error, staged, watch.how_far()) from None
     steps = plan_steps(outcome.result)
-    checks = migration_checks(resolved.migration.service if resolved.migration else "point")
+    checks = chain_checks(resolved.migration)
+    chained = resolved.migration is not None and resolved.migration.then is not None
+    moved = ", then ".join(p.service for p in resolved.migration.chain()) if resolved.migration else ""
     verdicts = {verdict.invariant.id: verdict for verdict in outcome.verdicts}
     broken = [verdict for verdict in outcome.verdicts if verdict.violated]
     if json_output:
@@ -107,10 +109,9 @@ def _run_plan(plan: str | None, scenario: str | None, overrides: list[str] | Non
                    "violated": [verdict.invariant.id for verdict in broken],
                    "trace_sha256": outcome.result.trace_sha256})
     elif not quiet:
-        stdout.print(f"migration plan of {escape(resolved.name)} ({resolved.migration.service if resolved.migration else ''}, "
-                     f"seed {resolved.seed}):", highlight=False)
+        stdout.print(f"migration plan of {escape(resolved.name)} ({moved}, seed {resolved.seed}):", highlight=False)
         for step in steps:
-            stdout.print("  " + escape(step_line(step)), highlight=False, soft_wrap=True)
+            stdout.print("  " + escape(step_line(step, chained)), highlight=False, soft_wrap=True)
         for name in checks:
             if name in verdicts:
                 stdout.print("  " + escape(verdict_line(verdicts[name])), highlight=False, soft_wrap=True)
@@ -137,7 +138,7 @@ def migrate_command(
     allow_large: AllowLargeOption = False,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
-    plan: Annotated[str | None, typer.Option("--plan", metavar="FILE", help="Run a migration plan in one run instead of comparing stages: a plan file (the fields of a migration: block) laid onto SCENARIO (default ticket-opening) at the stage its service moves from (the monolith for Point, point_split for Queue, queue_split for Concert, concert_split for Reservation), or a built-in scenario that carries a plan (point-migration, queue-migration, concert-migration, reservation-migration). Prints what each step did; exit codes as for run.")] = None,
+    plan: Annotated[str | None, typer.Option("--plan", metavar="FILE", help="Run a migration plan in one run instead of comparing stages: a plan file (the fields of a migration: block) laid onto SCENARIO (default ticket-opening) at the stage its service moves from (the monolith for Point, point_split for Queue, queue_split for Concert, concert_split for Reservation), or a built-in scenario that carries a plan (point-migration, queue-migration, concert-migration, reservation-migration, and monolith-split: the four in one run). Prints what each step did; exit codes as for run.")] = None,
 ) -> None:
     """Run a scenario at every stage of the migration from the monolith (seed 9) and compare them.
 

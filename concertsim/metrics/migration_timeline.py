@@ -14,9 +14,10 @@ from typing import Any
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.records import RecordsByKind, in_trace_order
 from concertsim.models.errors import DOMAIN_CODES
+from concertsim.scenarios.migration_plan import MigrationPlan
 from concertsim.sim.run.result import RunResult
 
-__all__ = ["migration_timeline", "NO_CALL", "bin_seconds", "stores_of"]
+__all__ = ["migration_timeline", "move_timeline", "chained_timelines", "NO_CALL", "bin_seconds", "stores_of"]
 
 _STEP_KEYS = ("step", "action", "outcome")
 NO_CALL = "none"
@@ -44,6 +45,8 @@ def _lag(records: RecordsByKind, old: str, new: str) -> dict[str, list[list[floa
     applied: dict[str, int] = {}
     lag: dict[str, list[list[float]]] = {f"{old}->{new}": [], f"{new}->{old}": []}
     for r in in_trace_order(records, "point.captured", "point.replicated"):
+        if r.party not in (old, new):
+            continue
         if r.kind == "point.captured":
             direction = f"{r.party}->{r.data['target']}"
             captured[direction] = r.data["through"]
@@ -98,7 +101,28 @@ def _by_bin(result: RunResult, records: RecordsByKind, width: int, stores: tuple
 
 
 def migration_timeline(result: RunResult, records: RecordsByKind) -> dict[str, Any] | None:
-    """None without a plan; else ``service``, ``stores`` (the old and the new store's hosts),
+    """None without a plan; else the timeline of the plan's move (:func:`move_timeline`), and under
+    ``then`` that of the next plan of its chain, if it has one (and so on)."""
+    plan = result.scenario.migration
+    if plan is None:
+        return None
+    timelines = [move_timeline(result, records, chained) for chained in plan.chain()]
+    for timeline, following in zip(timelines, timelines[1:]):
+        timeline["then"] = following
+    return timelines[0]
+
+
+def chained_timelines(timeline: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The timeline of each move of a chain, in order: ``timeline`` and each one under ``then``."""
+    found = []
+    while timeline is not None:
+        found.append(timeline)
+        timeline = timeline.get("then")
+    return found
+
+
+def move_timeline(result: RunResult, records: RecordsByKind, plan: MigrationPlan) -> dict[str, Any]:
+    """The move of ``plan``'s service: ``service``, ``stores`` (the old and the new store's hosts),
     ``capture``, the safeguards (``acks``, ``verify``,
     ``catch_up``, ``fence``), ``steps`` (each step's record: ``at``, ``step``, ``action``,
     ``outcome`` and what it did), ``moved`` ([time, users on the new store] after each move,
@@ -110,18 +134,18 @@ def migration_timeline(result: RunResult, records: RecordsByKind) -> dict[str, A
     and per bin of that width from 0: ``calls`` (the calls to the moving service each store
     received) and ``operations`` (for each store and :data:`NO_CALL`, the client operations begun
     whose last call to the service went there: ``ops``, the errors ``failed`` and ``unknown``, the
-    domain refusals ``refused``, ``p95_ms``)."""
-    plan = result.scenario.migration
-    if plan is None:
-        return None
+    domain refusals ``refused``, ``p95_ms``). Only the records of this service's two stores count."""
     old, new = stores_of(plan.service)
+    stores = (old, new)
     steps = [{"at": r.at, **{k: r.data[k] for k in _STEP_KEYS},
-              **{k: v for k, v in sorted(r.data.items()) if k not in _STEP_KEYS}}
-             for r in records.get("migration.step", ())]
+              **{k: v for k, v in sorted(r.data.items()) if k not in _STEP_KEYS and k != "service"}}
+             for r in records.get("migration.step", ()) if r.data["service"] == plan.service]
     on_new = 0
     moved: list[list[float]] = []
     lagged = 0
     for r in records.get("migration.moved", ()):
+        if r.data["to"] not in stores:
+            continue
         on_new += 1 if r.data["to"] == new else -1
         lagged += 1 if r.data["pending"] else 0
         if moved and moved[-1][0] == r.at:
@@ -130,12 +154,14 @@ def migration_timeline(result: RunResult, records: RecordsByKind) -> dict[str, A
             moved.append([r.at, on_new])
     stray: dict[str, list[float]] = {old: [], new: []}
     for r in records.get("migration.write", ()):
-        stray.setdefault(r.party, []).append(r.at)
+        if r.party in stores:
+            stray[r.party].append(r.at)
     copied: dict[str, list[list[float]]] = {f"{old}->{new}": [], f"{new}->{old}": []}
     for r in records.get("point.replicated", ()):
-        copied.setdefault(f"{r.data['source']}->{r.party}", []).append([r.at, r.data["changes"]])
+        if r.party in stores:
+            copied.setdefault(f"{r.data['source']}->{r.party}", []).append([r.at, r.data["changes"]])
     width = bin_seconds(result.phases.ended_at)
-    calls, operations = _by_bin(result, records, width, (old, new))
+    calls, operations = _by_bin(result, records, width, stores)
     return {
         "service": plan.service,
         "stores": [old, new],
@@ -148,8 +174,8 @@ def migration_timeline(result: RunResult, records: RecordsByKind) -> dict[str, A
         "steps": steps,
         "moved": moved,
         "moved_while_copy_lagged": lagged,
-        "refused": [r.at for r in records.get("migration.refused", ())],
-        "refused_reads": [r.at for r in records.get("migration.read_refused", ())],
+        "refused": [r.at for r in records.get("migration.refused", ()) if r.party in stores],
+        "refused_reads": [r.at for r in records.get("migration.read_refused", ()) if r.party in stores],
         "stray_writes": stray,
         "copied": copied,
         "lag": _lag(records, old, new),

@@ -25,9 +25,11 @@ from pydantic import model_validator
 
 from concertsim.scenarios.fields import FrozenModel, NonNegativeSeconds, PositiveSeconds
 
-__all__ = ["MigrationStep", "MigrationPlan", "STEP_ACTIONS", "STAGE_BEFORE", "default_steps"]
+__all__ = ["MigrationStep", "MigrationPlan", "STEP_ACTIONS", "STAGE_BEFORE", "SEED_ORDER", "default_steps"]
 
 STEP_ACTIONS = ("copy", "verify", "shift", "cutover", "rollback")
+SEED_ORDER = ("point", "queue", "concert", "reservation")
+"""The order the seed splits the services out of the monolith in (seed 9)."""
 STAGE_BEFORE = {"point": "monolith", "queue": "point_split", "concert": "queue_split",
                 "reservation": "concert_split"}
 """The stage (``design.topology``) a plan of each service runs at: the service still in the
@@ -85,6 +87,11 @@ class MigrationPlan(FrozenModel):
     """How often the ramp moves the next users."""
     steps: tuple[MigrationStep, ...] = ()
     """The timed steps; empty: :func:`default_steps` over the workload."""
+    then: MigrationPlan | None = None
+    """The plan of the next service in the seed's order, run in the same run once this plan has
+    cut over (a chain: Point, then Queue, then Concert, then Reservation). A plan followed by
+    another lists its steps, ends with its cutover, and the next plan's copy comes at or after it;
+    if this plan is rolled back (by a failed verify), the plans after it are not started."""
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> MigrationPlan:
@@ -127,6 +134,34 @@ class MigrationPlan(FrozenModel):
             if position != len(steps) - 1:
                 raise ValueError(f"steps[{position + 1}]: nothing follows a rollback (the plan ends there)")
         return self
+
+    @model_validator(mode="after")
+    def _chained_in_the_seeds_order(self) -> MigrationPlan:
+        then = self.then
+        if then is None:
+            return self
+        following = SEED_ORDER[SEED_ORDER.index(self.service) + 1:]
+        if not following or then.service != following[0]:
+            expected = f"{following[0]}" if following else "no service (Reservation moves last)"
+            raise ValueError(f"then.service: after {self.service} the seed moves {expected}, not {then.service}")
+        if not self.steps or not then.steps:
+            raise ValueError("steps: a plan followed by another (then:) lists its steps, and so does the next one")
+        if self.steps[-1].action != "cutover":
+            raise ValueError(f"steps[{len(self.steps) - 1}].action: a plan followed by another ends with its "
+                             f"cutover (the next service moves once {self.service} is apart), not a "
+                             f"{self.steps[-1].action}")
+        if then.steps[0].at < self.steps[-1].at:
+            raise ValueError(f"then.steps[0].at: {then.service}'s copy at {then.steps[0].at:g} s is before "
+                             f"{self.service}'s cutover at {self.steps[-1].at:g} s")
+        return self
+
+    def chain(self) -> tuple[MigrationPlan, ...]:
+        """This plan and every plan after it (``then``), in the order they run."""
+        return (self, *(self.then.chain() if self.then is not None else ()))
+
+    def plan_of(self, service: str) -> MigrationPlan | None:
+        """The plan of the chain that moves ``service``, if any."""
+        return next((plan for plan in self.chain() if plan.service == service), None)
 
     def steps_for(self, workload_duration: float) -> tuple[MigrationStep, ...]:
         """The plan's steps, or :func:`default_steps` for ``workload_duration`` if it lists none."""

@@ -408,11 +408,17 @@ class Scenario(_Frozen):
         if design.payment_flow != "sync" or self.broker.kind != "kafka":
             raise ValueError("migration: is modelled for design.payment_flow sync and broker.kind kafka only")
         end = self.workload.duration
-        for position, step in enumerate(plan.steps):
-            if step.at + step.duration > end:
-                raise ValueError(f"migration.steps[{position}]: ends at {step.at + step.duration:g} s, after the "
-                                 f"workload ends at {end:g} s (workload.duration)")
+        for depth, chained in enumerate(plan.chain()):
+            for position, step in enumerate(chained.steps):
+                if step.at + step.duration > end:
+                    raise ValueError(f"migration.{'then.' * depth}steps[{position}]: ends at "
+                                     f"{step.at + step.duration:g} s, after the workload ends at {end:g} s "
+                                     "(workload.duration)")
         return self
+
+    def plan_of(self, service: str) -> MigrationPlan | None:
+        """The migration plan (of ``migration``'s chain) that moves ``service``, if any."""
+        return None if self.migration is None else self.migration.plan_of(service)
 
     @model_validator(mode="after")
     def _replicas_only_apart(self) -> Scenario:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from concertsim.scenarios.migration_plan import MigrationPlan, MigrationStep
 from concertsim.scenarios.schema import FaultSpec, MessageFilter, Scenario
 
 __all__ = ["Minimization", "one_minimal", "reductions"]
@@ -91,9 +92,19 @@ def reductions(scenario: Scenario, base: Scenario | None = None) -> Iterator[tup
                 workload = scenario.workload.model_copy(update={name: simplest})
                 yield f"workload.{name} back to {simplest!r}", _rebuilt(scenario, workload=workload)
         plan, planned = scenario.migration, base.migration
-        if plan is not None and planned is not None and plan.steps != planned.steps:
-            yield "migration.steps back to the base's", _rebuilt(
-                scenario, migration=plan.model_copy(update={"steps": planned.steps}))
+        if plan is not None and planned is not None and _timing(plan) != _timing(planned):
+            yield "migration.steps back to the base's", _rebuilt(scenario, migration=_timed_as(plan, planned))
+
+
+def _timing(plan: MigrationPlan) -> list[tuple[MigrationStep, ...]]:
+    """The steps of each plan of ``plan``'s chain."""
+    return [chained.steps for chained in plan.chain()]
+
+
+def _timed_as(plan: MigrationPlan, planned: MigrationPlan) -> MigrationPlan:
+    """``plan`` (each of its chain) with the steps of ``planned``'s."""
+    then = plan.then if plan.then is None or planned.then is None else _timed_as(plan.then, planned.then)
+    return plan.model_copy(update={"steps": planned.steps, "then": then})
 
 
 def one_minimal(

@@ -9,12 +9,13 @@ from typing import Any
 from hypothesis import strategies as st
 
 from concertsim.scenarios.loader import load_builtin
+from concertsim.scenarios.migration_plan import MigrationPlan
 from concertsim.scenarios.schema import (
     DOMAIN_SERVICES,
     Scenario,
 )
 from concertsim.strategies.faults import fault_schedules
-from concertsim.strategies.migration import _copy_messages, migration_plans, plan_moves
+from concertsim.strategies.migration import Moves, _copy_messages, migration_plans, plan_moves
 from concertsim.strategies.targets import _CRASH_TARGETS, FAULT_KINDS, _tenths
 
 __all__ = [
@@ -84,12 +85,12 @@ def scenarios(
     faults = draw(
         fault_schedules(kinds, max_faults, busiest, 20.0, reorder_within_partition,
                         crash_targets=crash_targets_of(base), hold_ttl=base.rules.hold_ttl,
-                        extra_focus=_copy_messages(plan.service) if plan is not None else (),
+                        extra_focus=_copy_focus(plan),
                         call_span=call_span_of(base),
                         answered_by_event=base.design.payment_flow == "choreography",
                         saga_driven=base.design.payment_flow == "orchestration", until=base.workload.duration,
                         queue_broker=base.broker.kind == "rabbitmq",
-                        moves=plan_moves(plan, base.workload.duration) if plan is not None else None)
+                        moves=_chosen_moves(draw, plan, base.workload.duration))
     )
     data = base.model_dump()
     data["workload"] = {**data["workload"], **workload}
@@ -99,6 +100,22 @@ def scenarios(
     if plan is not None:
         data["migration"] = plan.model_dump()
     return Scenario.model_validate(data)
+
+
+def _copy_focus(plan: MigrationPlan | None) -> tuple[tuple[str, str | None], ...]:
+    """The messages of every copy of ``plan``'s chain, for the fault schedule to aim at."""
+    if plan is None:
+        return ()
+    return tuple(message for chained in plan.chain() for message in _copy_messages(chained.service))
+
+
+def _chosen_moves(draw: st.DrawFn, plan: MigrationPlan | None, duration: float) -> Moves | None:
+    """When ``plan`` moves users; of a chain, the moves of one of its plans, drawn (a plan alone
+    draws nothing, and so draws as before)."""
+    if plan is None:
+        return None
+    chain = plan.chain()
+    return plan_moves(chain[0] if len(chain) == 1 else draw(st.sampled_from(chain)), duration)
 
 
 def call_span_of(base: Scenario) -> float:

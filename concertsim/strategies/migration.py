@@ -113,6 +113,8 @@ def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: flo
     if draw(st.integers(0, 3)) == 0:
         return plan
     latest = max(0.0, min(busiest, workload_duration - 6.0))
+    if plan.then is not None:
+        return draw(_chain_timing(plan, workload_duration, latest))
     if plan.service in ("queue", "concert", "reservation"):
         # The service moves at once: the cutover (after a verify, one plan in two) while users are busy.
         cutover_at = draw(_tenths(0, latest))
@@ -133,3 +135,38 @@ def migration_plans(draw: st.DrawFn, plan: MigrationPlan, workload_duration: flo
         steps.append(MigrationStep(at=shift_at + ramp, action="verify"))
     steps.append(MigrationStep(at=cutover_at, action="cutover"))
     return plan.model_copy(update={"steps": tuple(steps)})
+
+
+_GAPS = (1.0, 5.0, 10.0)
+"""Seconds between a chained plan's copy and its cutover, and between a cutover and the next
+service's copy, the shortest first."""
+
+
+@st.composite
+def _chain_timing(draw: st.DrawFn, plan: MigrationPlan, workload_duration: float, latest: float) -> MigrationPlan:
+    """A chain (``then``) re-timed to run its moves back to back while the users are busy: Point's
+    shift from a time within ``latest`` seconds over 2 to 20 s, each service's copy right at or a
+    moment after the cutover before it, its cutover (after a verify, one plan in two) a moment later;
+    a plan never ends after ``workload_duration``. Each plan's switches stay as given."""
+    at = draw(_tenths(0, latest))
+    retimed: list[MigrationPlan] = []
+    for chained in plan.chain():
+        steps = [MigrationStep(at=at if retimed else 0.0, action="copy")]
+        if chained.service == "point":
+            ramp = draw(st.sampled_from([d for d in _RAMPS if at + d + 1.0 <= workload_duration] or [_RAMPS[2]]))
+            if draw(st.booleans()):
+                steps.append(MigrationStep(at=at, action="verify"))
+            steps.append(MigrationStep(at=at, action="shift", duration=ramp))
+            at += ramp
+        else:
+            at += draw(st.sampled_from(_GAPS))
+            if draw(st.booleans()):
+                steps.append(MigrationStep(at=min(at, workload_duration), action="verify"))
+        at = min(at + draw(st.sampled_from(_GAPS[:2])), workload_duration)
+        steps.append(MigrationStep(at=at, action="cutover"))
+        retimed.append(chained.model_copy(update={"steps": tuple(steps), "then": None}))
+    following: MigrationPlan | None = None
+    for chained in reversed(retimed):
+        following = chained.model_copy(update={"then": following})
+    assert following is not None
+    return MigrationPlan.model_validate(following.model_dump())

@@ -343,14 +343,17 @@ def _copied(result: RunResult, *, last_written_on: str, owner: str, lost_on: str
 
 def write_never_copied(result: RunResult) -> None:
     """The cutover handed the new store a copy without a write the old store took during it."""
-    _migrating(result, ("migration.step", "migration", {"step": 0, "action": "copy", "outcome": "done"}))
+    _migrating(result, ("migration.step", "migration", {"step": 0, "action": "copy", "outcome": "done",
+                                                         "service": "point"}))
     _copied(result, last_written_on="point", owner="point_new", lost_on="point_new")
 
 
 def rollback_lost_a_write(result: RunResult) -> None:
     """A rollback whose copy back never brought the new store's write to the old store."""
-    _migrating(result, ("migration.step", "migration", {"step": 0, "action": "copy", "outcome": "done"}),
-               ("migration.step", "migration", {"step": 1, "action": "rollback", "outcome": "done"}))
+    _migrating(result, ("migration.step", "migration", {"step": 0, "action": "copy", "outcome": "done",
+                                                         "service": "point"}),
+               ("migration.step", "migration", {"step": 1, "action": "rollback", "outcome": "done",
+                                                "service": "point"}))
     _copied(result, last_written_on="point_new", owner="point", lost_on="point")
 
 
@@ -364,7 +367,8 @@ def queue_token_lost(result: RunResult) -> None:
     result.scenario = result.scenario.model_copy(update={"design": design,
                                                          "migration": MigrationPlan(service="queue")})
     at = result.phases.ended_at
-    for kind, party, data in (("migration.step", "migration", {"step": 0, "action": "copy", "outcome": "done"}),
+    for kind, party, data in (("migration.step", "migration", {"step": 0, "action": "copy", "outcome": "done",
+                                                                "service": "queue"}),
                               ("migration.write", "queue", {"users": [3], "cut_over": True, "rolled_back": False})):
         result.trace.records.append(TraceRecord(len(result.trace.records), at, kind, party, None, data))
     result.state["queue_migration"] = {"issued": {"tok-999": ("queue", 999)}, "owner": {None: "queue_new"}}
@@ -381,7 +385,7 @@ def concert_sale_counted_twice(result: RunResult) -> None:
                                                          "migration": MigrationPlan(service="concert")})
     at = result.phases.ended_at
     result.trace.records.append(TraceRecord(len(result.trace.records), at, "migration.step", "migration", None,
-                                            {"step": 0, "action": "copy", "outcome": "done"}))
+                                            {"step": 0, "action": "copy", "outcome": "done", "service": "concert"}))
     tally = result.state["concert"][concert.TALLIES][1]
     result.state["concert"][concert.TALLIES][1] = replace(tally, sold_count=tally.sold_count + 1)
     result.state["concert_migration"] = {"owner": {None: "concert_new"}}
@@ -398,7 +402,8 @@ def reservation_payment_lost(result: RunResult) -> None:
                                                          "migration": MigrationPlan(service="reservation")})
     at = result.phases.ended_at
     result.trace.records.append(TraceRecord(len(result.trace.records), at, "migration.step", "migration", None,
-                                            {"step": 0, "action": "copy", "outcome": "done"}))
+                                            {"step": 0, "action": "copy", "outcome": "done",
+                                             "service": "reservation"}))
     payments = result.state["reservation"][reservations.PAYMENTS]
     key = next(iter(payments))
     written = payments.pop(key)

@@ -376,7 +376,7 @@ def test_migrate_plan_refuses_a_bad_plan_file_with_exit_2(tmp_path: Path, conten
 
 def test_migrate_plan_names_the_built_in_plans_for_a_scenario_without_one(tmp_path: Path) -> None:
     done = cli("migrate", "--plan", "small-opening", "--out", str(tmp_path / "out"))
-    assert done.exit_code == 2 and "built-in plans: concert-migration, point-migration, queue-migration, reservation-migration" in refused(done)
+    assert done.exit_code == 2 and "built-in plans: concert-migration, monolith-split, point-migration, queue-migration, reservation-migration" in refused(done)
 
 
 def test_migrate_runs_the_plan_a_scenario_carries_and_refuses_to_compare_its_stages(tmp_path: Path) -> None:

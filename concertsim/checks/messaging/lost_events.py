@@ -21,22 +21,23 @@ from concertsim.sim.run.result import RunResult
     applies=event_raised,
 )
 def no_lost_events(result: RunResult) -> list[Violation]:
-    raised: list[tuple[int, float, str, str, str | None]] = []
+    raised: list[tuple[int, float, str, str, str | None, str]] = []
     processed: set[tuple[str, str]] = set()
     appended: set[str] = set()
     for record in result.trace.of_kind("event.raised", "consumer.handled", "consumer.duplicate_skipped",
                                        "broker.append"):
         kind = record.kind
         if kind == "event.raised":
-            raised.append((record.seq, record.at, record.data["event_id"], record.data["type"], record.trace_id))
+            raised.append((record.seq, record.at, record.data["event_id"], record.data["type"], record.trace_id,
+                           record.party))
         elif kind == "consumer.handled" or kind == "consumer.duplicate_skipped":
             processed.add((record.data["group"], record.data["event_id"]))
         elif kind == "broker.append":
             appended.add(record.data["event_id"])
     parked = {(letter.group, letter.event.event_id) for letter in result.dead_letters}
     violations = []
-    for seq, at, event_id, event_type, trace_id in raised:
-        for group in result.subscriptions.get(event_type, []):
+    for seq, at, event_id, event_type, trace_id, raised_by in raised:
+        for group in result.subscribers(event_type, raised_by):
             if (group, event_id) in processed or (group, event_id) in parked:
                 continue
             where = "never reached the broker" if event_id not in appended else "was never processed"

@@ -55,7 +55,7 @@ class _Truth:
             concert.add_date(self.store, date_id=d.date_id, opens_at=d.opens_at, seats=d.seats, price=d.price)
         switches: list[tuple[float, str]] = [(0.0, OLD_CONCERT)]
         for r in result.trace.of_kind("migration.moved"):
-            if r.data["user_id"] == 1:
+            if r.data["user_id"] == 1 and r.data["to"] in (OLD_CONCERT, NEW_CONCERT):
                 switches.append((r.at, r.data["to"]))
         self.switches = switches
         self.first_switch = switches[1][0] if len(switches) > 1 else None
@@ -121,7 +121,7 @@ def concert_view_kept(result: RunResult) -> list[Violation]:
         return []  # nothing moved: what Concert derived is the other invariants' to judge
     truth = _Truth(result)
     owner = str(result.state.get("concert_migration", {}).get(OWNER_TABLE, {}).get(None, OLD_CONCERT))
-    steps = [r.seq for r in result.trace.of_kind("migration.step")]
+    steps = [r.seq for r in result.trace.of_kind("migration.step") if r.data["service"] == "concert"]
     last = (len(result.trace) - 1,) if len(result.trace) else ()
     violations: list[Violation] = []
 

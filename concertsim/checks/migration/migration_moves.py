@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from concertsim.checks.applicability import service_moved
 from concertsim.checks.base import Violation, invariant
 from concertsim.checks.evidence import raised_per_party, seqs
 from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT
@@ -29,17 +30,12 @@ _NAMES = {OLD_POINT: "the old store", NEW_POINT: "the new store"}
 
 def _steps(result: RunResult, action: str) -> list[Any]:
     return [r for r in result.trace.of_kind("migration.step")
-            if r.data["action"] == action and r.data["outcome"] == "done"]
+            if r.data["action"] == action and r.data["outcome"] == "done" and r.data["service"] == "point"]
 
 
 def migration_ran(result: RunResult) -> str | None:
     """A plan moving Point ran and copied Point's data to the new store."""
-    plan = result.scenario.migration
-    if plan is None:
-        return "no migration plan runs (no migration:)"
-    if plan.service != "point":
-        return f"the plan moves {plan.service}, not Point"
-    return None if _steps(result, "copy") else "the plan never copied Point's data"
+    return service_moved(result, "point", "Point")
 
 
 def users_moved(result: RunResult) -> str | None:
@@ -105,13 +101,14 @@ def _lost(result: RunResult, written_on: str, invariant_id: str, only_owned_by_o
         return []
     other = NEW_POINT if written_on == OLD_POINT else OLD_POINT
     table, key, row = missing[0]
-    copies = [r.seq for r in result.trace.of_kind("point.replicated")][-3:]
+    copies = [r.seq for r in result.trace.of_kind("point.replicated") if r.party in _NAMES][-3:]
     return [Violation(
         invariant_id,
         f"{len(missing)} write(s) made on {_NAMES[written_on]} never reached {_NAMES[other]}, which owns them "
         f"at the end: first {table}[{key!r}]",
         evidence={"rows": [f"{t}[{k!r}]" for t, k, _ in missing[:10]], "count": len(missing)},
-        records=seqs(copies, [r.seq for r in result.trace.of_kind("migration.step")]) or _last(result),
+        records=seqs(copies, [r.seq for r in result.trace.of_kind("migration.step") if r.data["service"] == "point"])
+        or _last(result),
     )]
 
 

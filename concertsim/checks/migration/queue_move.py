@@ -44,8 +44,8 @@ def queue_tokens_kept(result: RunResult) -> list[Violation]:
     owner = str(moved.get(OWNER_TABLE, {}).get(None, OLD_QUEUE))
     line = result.state.get(OLD_QUEUE, {})
     tokens, waiting = line.get(queue.TOKENS, {}), line.get(queue.WAITING, {})
-    steps = [r.seq for r in result.trace.of_kind("migration.step")]
-    strays = [r.seq for r in result.trace.of_kind("migration.write")][:5]
+    steps = [r.seq for r in result.trace.of_kind("migration.step") if r.data["service"] == "queue"]
+    strays = [r.seq for r in result.trace.of_kind("migration.write") if r.party in _NAMES][:5]
     last = (len(result.trace) - 1,) if len(result.trace) else ()
     violations = []
 

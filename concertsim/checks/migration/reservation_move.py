@@ -58,8 +58,8 @@ def reservation_kept(result: RunResult) -> list[Violation]:
     writes: dict[Hashable, tuple[str, Any]] = moved.get(WRITES_TABLE, {})
     owner = str(moved.get(OWNER_TABLE, {}).get(None, OLD_RESERVATION))
     held = result.state.get(OLD_RESERVATION, {})
-    steps = [r.seq for r in result.trace.of_kind("migration.step")]
-    strays = [r for r in result.trace.of_kind("migration.write")]
+    steps = [r.seq for r in result.trace.of_kind("migration.step") if r.data["service"] == "reservation"]
+    strays = [r for r in result.trace.of_kind("migration.write") if r.party in _NAMES]
     last = (len(result.trace) - 1,) if len(result.trace) else ()
     where = _NAMES.get(owner, owner)
     violations: list[Violation] = []

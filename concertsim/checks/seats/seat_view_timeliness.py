@@ -25,7 +25,6 @@ hand Concert an old event again.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from pydantic import ValidationError
@@ -44,6 +43,7 @@ from concertsim.models.events import (
 )
 from concertsim.models.reservations import SeatStatus
 from concertsim.models.store import MemoryStore
+from concertsim.sim.run.concert_migration import NEW_CONCERT
 from concertsim.sim.run.result import RunResult
 
 __all__ = ["SEAT_EVENTS", "seat_payload"]
@@ -128,6 +128,9 @@ class _Seat:
 def seat_view_timely(result: RunResult) -> list[Violation]:
     seats: dict[tuple[int, int], _Seat] = {}
     raised: dict[str, tuple[tuple[int, int], EventPayload, int]] = {}
+    # event id -> the group whose handling of it the replay follows: Concert's, or, for an event
+    # raised by a service that has left Concert's former process, the split-out Concert's.
+    follower: dict[str, str] = {}
     for record in result.trace.of_kind("event.raised", "consumer.handled"):
         data = record.data
         if record.kind == "event.raised":
@@ -144,9 +147,11 @@ def seat_view_timely(result: RunResult) -> list[Violation]:
                 continue
             raised[data["event_id"]] = (address, payload, record.seq)
             seat.raised(payload)
-            if data["type"] in result.subscriptions and _GROUP in result.subscriptions[data["type"]]:
+            projecting = [g for g in (_GROUP, NEW_CONCERT) if g in result.subscribers(data["type"], record.party)]
+            if projecting:
                 seat.pending.add(data["event_id"])
-        elif data.get("group") == _GROUP and data["event_id"] in raised:
+                follower[data["event_id"]] = projecting[0]
+        elif data["event_id"] in raised and data.get("group") == follower.get(data["event_id"]):
             address, payload, _ = raised[data["event_id"]]
             seat = seats[address]
             seat.pending.discard(data["event_id"])

@@ -54,7 +54,7 @@ def lost_events(result: RunResult) -> list[LostEvent]:
     found = []
     for event_id, (at, event_type, publisher) in raised.items():
         missing = tuple(
-            group for group in result.subscriptions.get(event_type, [])
+            group for group in result.subscribers(event_type, publisher)
             if (group, event_id) not in processed and (group, event_id) not in parked
         )
         if missing:

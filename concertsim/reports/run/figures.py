@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
-from concertsim.metrics.migration_timeline import migration_timeline
+from concertsim.metrics.migration_timeline import chained_timelines, migration_timeline
 from concertsim.metrics.records import records_by_kind
 from concertsim.reports.migration.timeline_figure import MIGRATION_TIMELINE, migration_timeline_figure
 from concertsim.reports.run.event_figures import lost_events_figure
@@ -56,15 +56,26 @@ class FigureSpec:
 
 
 def _migration_timeline(result: RunResult) -> Figure | Omitted:
-    """The migration plan of the run as a timeline, if one ran."""
+    """The migration plan of the run as a timeline, if one ran (its first move's, in a chain)."""
     timeline = migration_timeline(result, records_by_kind(result.trace))
     if timeline is None:
         return Omitted("no migration plan ran")
     return migration_timeline_figure(result, timeline)
 
 
-RUN_FIGURES: tuple[FigureSpec, ...] = (
-    FigureSpec(MIGRATION_TIMELINE.removesuffix(".png"), "The migration plan over time",
+def _chained_moves(result: RunResult) -> list[RenderedFigure]:
+    """The timeline of each move after the first of a chained plan (``then``), one figure each."""
+    if result.scenario.migration is None or result.scenario.migration.then is None:
+        return []
+    first = _MIGRATION_SPEC
+    return [RenderedFigure(f"{first.name}-{timeline['service']}",
+                           f"{first.title}: {timeline['service'].capitalize()}'s move",
+                           f"{first.caption} Only this move's steps, stores and copies are drawn.",
+                           figure_png(migration_timeline_figure(result, timeline)))
+            for timeline in chained_timelines(migration_timeline(result, records_by_kind(result.trace)))[1:]]
+
+
+_MIGRATION_SPEC = FigureSpec(MIGRATION_TIMELINE.removesuffix(".png"), "The migration plan over time",
                "The plan, a row per step (a verify with the mismatches it counted), each step also a line across "
                "the panels below. From the top: the share of the moving service's calls "
                "each store received and of users moved to the new store; the copy's lag (commits of one "
@@ -73,7 +84,9 @@ RUN_FIGURES: tuple[FigureSpec, ...] = (
                "of client operations by the store their last call to the service went to; the writes and reads a "
                "fence refused and the stray writes, each lane with its count. A panel with nothing to show is left "
                "out; fault windows shaded red, their lanes above.",
-               _migration_timeline),
+               _migration_timeline)
+RUN_FIGURES: tuple[FigureSpec, ...] = (
+    _MIGRATION_SPEC,
     FigureSpec("lost-events", "Events lost, where they were lost",
                "Each cross is an event some subscriber never processed, on the lane of whoever lost it, at the "
                "moment it was lost; the faults active then are in the red lanes above.", lost_events_figure),
@@ -154,6 +167,8 @@ def run_figures(outcome: RunOutcome, *, saga: str | None = None, extra_sagas: tu
             found.omitted.append((spec.title, figure.reason))
         else:
             found.rendered.append(RenderedFigure(spec.name, spec.title, spec.caption, figure_png(figure)))
+        if spec is _MIGRATION_SPEC:
+            found.rendered.extend(_chained_moves(result))
     return found
 
 

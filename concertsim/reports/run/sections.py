@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from concertsim.checks.base import Verdict as InvariantVerdict
+from concertsim.metrics.migration_timeline import chained_timelines
 from concertsim.reports.document.blocks import (
     Block,
     Diagram,
@@ -167,27 +168,37 @@ def migration_blocks(migration: dict[str, Any] | None, verdicts: Sequence[Invari
     first showed; nothing when no plan ran."""
     if migration is None:
         return []
-    switches = ", ".join(f"{name} {migration[name]}" for name in ("capture", "acks", "verify", "catch_up", "fence")
-                         if name in migration)
+    moves = chained_timelines(migration)
+    chained = len(moves) > 1
     rows = []
-    for step in migration.get("steps", []):
-        details = ", ".join(f"{k}={v}" for k, v in step.items()
-                            if k not in ("at", "step", "action", "outcome", "sample"))
-        rows.append([f"{step['at']:g} s", str(step["step"]), step["action"], step["outcome"], details or "-"])
+    steps: list[dict[str, Any]] = []
+    for move in moves:
+        for step in move.get("steps", []):
+            details = ", ".join(f"{k}={v}" for k, v in step.items()
+                                if k not in ("at", "step", "action", "outcome", "sample"))
+            rows.append([f"{step['at']:g} s", *([move["service"]] if chained else []), str(step["step"]),
+                         step["action"], step["outcome"], details or "-"])
+            steps.append({**step, "service": move["service"]} if chained else step)
+    switches = "; ".join(
+        (f"{move['service']}: " if chained else "")
+        + ", ".join(f"{name} {move[name]}" for name in ("capture", "acks", "verify", "catch_up", "fence") if name in move)
+        for move in moves)
+    services = ", then ".join(move.get("service", "point") for move in moves)
     return [
         Heading(2, "Migration plan"),
-        Paragraph(f"The run moved {migration.get('service', 'point')} to its own store under the workload and the "
-                  f"faults ({switches}). Each step as it happened; the figure \"The migration plan over time\" "
-                  "draws it."),
-        Table(["at", "step", "action", "outcome", "details"], rows),
-        *_broken_during(migration.get("steps", []), verdicts),
+        Paragraph(f"The run moved {services} to {'their' if chained else 'its'} own store under the workload and "
+                  f"the faults ({switches}). Each step as it happened; the figure \"The migration plan over time\" "
+                  "draws it" + (", a figure for each move" if chained else "") + "."),
+        Table(["at", *(["service"] if chained else []), "step", "action", "outcome", "details"], rows),
+        *_broken_during(steps, verdicts),
     ]
 
 
 def _broken_during(steps: Sequence[dict[str, Any]], verdicts: Sequence[InvariantVerdict]) -> list[Block]:
     """Which step was under way when each broken promise first showed (the last step begun by then)."""
     def named(step: dict[str, Any]) -> str:
-        return f"step {step['step']} ({step['action']}, {step['outcome']})"
+        service = f"{step['service']}'s " if "service" in step else ""
+        return f"{service}step {step['step']} ({step['action']}, {step['outcome']})"
 
     rows = []
     for verdict in verdicts:

@@ -56,7 +56,7 @@ from concertsim.sim.run.point_shift import (
     subscribe_across,
     user_of,
 )
-from concertsim.sim.run.store_move import PARTY, POLL, StoreMove
+from concertsim.sim.run.store_move import PARTY, POLL, StoreMove, chained_route
 
 if TYPE_CHECKING:
     from concertsim.sim.run.system import System
@@ -130,7 +130,7 @@ class PointMigration(StoreMove):
             return callee
 
         for host in system.hosts.values():
-            host.route = route
+            host.route = chained_route(route, host.route)
         for host in (migration.old, migration.new):
             host.owns = partial(migration._owns, host.name)
             migration._watch(host)

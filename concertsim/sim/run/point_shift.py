@@ -269,20 +269,26 @@ def subscribe_across(system: System, new: Host, service: ModuleType = point_serv
     for (group, event_type), work in list(system.handlers.items()):
         if event_type in service.PUBLISHES and group != old:
             wanted.append((system.hosts[group], group, {event_type: work}))
-    broker, policy, partitions = system.broker, system.policy, system.world.scenario.broker.partitions
     for host, group, handlers in wanted:
-        by_topic: dict[str, dict[str, Any]] = {}
-        for event_type, work in handlers.items():
-            system.handlers[(group, event_type)] = work
-            by_topic.setdefault(broker.subscribe(group, event_type), {})[event_type] = work
-        for topic, topic_handlers in by_topic.items():
-            for partition in range(partitions):
-                host.daemon(consumer_name(group, topic, partition),
-                            partial(consume_partition, host, broker, system.network, group, topic, partition,
-                                    topic_handlers, policy))
-        if policy.retry_topic and by_topic:
-            every = {t: w for topic_handlers in by_topic.values() for t, w in topic_handlers.items()}
-            host.daemon(f"retry:{group}", partial(consume_retries, host, broker, group, every, policy))
+        consume_at_broker(system, host, group, handlers)
+
+
+def consume_at_broker(system: System, host: Host, group: str, handlers: dict[str, EventWork]) -> None:
+    """``group`` subscribes at the broker to ``handlers``' event types, consumed on ``host``: a
+    consumer per partition of each topic (and of its retry topic, if the broker has one)."""
+    broker, policy, partitions = system.broker, system.policy, system.world.scenario.broker.partitions
+    by_topic: dict[str, dict[str, Any]] = {}
+    for event_type, work in handlers.items():
+        system.handlers[(group, event_type)] = work
+        by_topic.setdefault(broker.subscribe(group, event_type), {})[event_type] = work
+    for topic, topic_handlers in by_topic.items():
+        for partition in range(partitions):
+            host.daemon(consumer_name(group, topic, partition),
+                        partial(consume_partition, host, broker, system.network, group, topic, partition,
+                                topic_handlers, policy))
+    if policy.retry_topic and by_topic:
+        every = {t: w for topic_handlers in by_topic.values() for t, w in topic_handlers.items()}
+        host.daemon(f"retry:{group}", partial(consume_retries, host, broker, group, every, policy))
 
 
 def user_of(tables: dict[str, dict[Hashable, Any]], table: str, key: Hashable, row: Any) -> int | None:

@@ -63,7 +63,7 @@ from concertsim.sim.infrastructure.network import Failed, Reply
 from concertsim.sim.infrastructure.storage import DELETED, INBOX, Transaction
 from concertsim.sim.messaging.consumer import consume_partition, consumer_name
 from concertsim.sim.messaging.relay import relay_name, relay_outbox
-from concertsim.sim.run.point_shift import ReplicaWrite
+from concertsim.sim.run.point_shift import ReplicaWrite, consume_at_broker
 from concertsim.sim.run.store_move import PARTY, POLL, ServiceRouting, StoreMove, owned_row, split_out_host
 from concertsim.sim.services import data_platform as data_platform_service
 from concertsim.sim.services import reservation as reservation_service
@@ -172,18 +172,10 @@ class ReservationMigration(StoreMove):
                 (group, _once(group, work, skip=False) if group == DATA_PLATFORM else work)
                 for group, work in subscribers
             ]
-        broker, policy, partitions = self.broker, self.system.policy, self.world.scenario.broker.partitions
-        by_topic: dict[str, dict[str, EventWork]] = {}
-        for event_type, work in data_platform_service.subscriptions(platform).items():
-            if event_type in reservation_service.PUBLISHES:
-                once = _once(DATA_PLATFORM, work, skip=True)
-                self.system.handlers[(DATA_PLATFORM, event_type)] = once
-                by_topic.setdefault(broker.subscribe(DATA_PLATFORM, event_type), {})[event_type] = once
-        for topic, handlers in by_topic.items():
-            for partition in range(partitions):
-                platform.daemon(consumer_name(DATA_PLATFORM, topic, partition), partial(
-                    consume_partition, platform, broker, self.system.network, DATA_PLATFORM, topic, partition,
-                    handlers, policy))
+        consume_at_broker(self.system, platform, DATA_PLATFORM, {
+            event_type: _once(DATA_PLATFORM, work, skip=True)
+            for event_type, work in data_platform_service.subscriptions(platform).items()
+            if event_type in reservation_service.PUBLISHES})
 
     def _relay_after_old(self) -> Generator[simpy.Event, Any, None]:
         """Start the new store's relay once the old store's outbox holds no unpublished row

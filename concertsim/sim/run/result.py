@@ -67,6 +67,18 @@ class RunResult:
     wall_seconds: float = 0.0
     resources: dict[str, PoolUsage] = field(default_factory=dict)
     """Each bounded resource's usage (worker pools, connection pools), by name."""
+    in_process_only: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    """event type -> {group: the hosts of its process} for the groups of ``subscriptions`` that
+    handle the type only in the raising transaction (a stage of the migration)."""
+
+    def subscribers(self, event_type: str, raised_by: str) -> list[str]:
+        """The groups that must handle an ``event_type`` raised by host ``raised_by``: those
+        subscribed at the broker, and those handling it in-process if ``raised_by`` is of their
+        process (a service moved out of it raises events its former mates receive only through
+        the broker)."""
+        inline = self.in_process_only.get(event_type, {})
+        return [group for group in self.subscriptions.get(event_type, [])
+                if group not in inline or raised_by in inline[group]]
 
     @cached_property
     def trace_sha256(self) -> str:

@@ -157,6 +157,7 @@ def _run(
         state=_state(system),
         dead_letters=list(system.broker.dead_letters),
         subscriptions=system.subscriptions(),
+        in_process_only=system.in_process_only(),
         phases=Phases(workload_end, heal_at, settled_at, env.now, out_of_events),
         samples=samples,
         counters={
@@ -221,13 +222,7 @@ def _quiescent(system: System, workload: Workload) -> bool:
     outbox, holds = _in_flight(system)
     if system.point_shift is not None and system.point_shift.backlog():
         return False
-    if system.point_migration is not None and system.point_migration.backlog():
-        return False
-    if system.queue_migration is not None and system.queue_migration.backlog():
-        return False
-    if system.concert_migration is not None and system.concert_migration.backlog():
-        return False
-    if system.reservation_migration is not None and system.reservation_migration.backlog():
+    if any(move.backlog() for move in system.moves):
         return False
     return outbox == 0 and holds == 0 and system.broker.total_lag() == 0
 
@@ -238,14 +233,8 @@ def _state(system: System) -> dict[str, dict[str, dict[Hashable, Any]]]:
     state = {host.service: host.db.snapshot() for host in system.services}
     if system.point_shift is not None:
         state.update(system.point_shift.result_state())
-    if system.point_migration is not None:
-        state.update(system.point_migration.result_state())
-    if system.queue_migration is not None:
-        state.update(system.queue_migration.result_state())
-    if system.concert_migration is not None:
-        state.update(system.concert_migration.result_state())
-    if system.reservation_migration is not None:
-        state.update(system.reservation_migration.result_state())
+    for move in system.moves:
+        state.update(move.result_state())
     return state
 
 

@@ -9,7 +9,7 @@ cutover, the split-out host and the router that learns of each move ``propagatio
 from __future__ import annotations
 
 import copy
-from collections.abc import Generator, Hashable
+from collections.abc import Callable, Generator, Hashable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from concertsim.scenarios.infrastructure import ServiceSpec
     from concertsim.sim.run.system import System
 
-__all__ = ["PARTY", "POLL", "StoreMove", "ServiceRouting", "DualWrites", "split_out_host", "compare_stores"]
+__all__ = ["PARTY", "POLL", "StoreMove", "ServiceRouting", "DualWrites", "split_out_host", "compare_stores",
+           "chained_route"]
 
 PARTY = "migration"
 """The party a plan's own records (its steps, its verifications) are recorded under."""
@@ -92,7 +93,18 @@ class ServiceRouting:
             return self.routed()
 
         for host in system.hosts.values():
-            host.route = route
+            host.route = chained_route(route, host.route)
+
+
+Route = Callable[[str, str, dict[str, Any]], str]
+
+
+def chained_route(route: Route, before: Route | None) -> Route:
+    """``route`` applied after ``before`` (the routing of a move made earlier in the run): each
+    move reroutes only its own service's calls, so a chain of moves routes every moved service."""
+    if before is None:
+        return route
+    return lambda callee, endpoint, body: route(before(callee, endpoint, body), endpoint, body)
 
 
 def owned_row(table: str, key: Hashable, own_tables: tuple[str, ...], inbox_group: str) -> bool:
@@ -112,6 +124,7 @@ def split_out_host(system: System, name: str, spec: ServiceSpec, endpoints: dict
     database = Database(name, world.env, commit_latency, scenario.storage.connections)
     host = Host(world, name, spec, database, scenario.design.publish, service=name)
     host.publisher, host.network, host.peers = DualWrite(system.broker, host), system.network, system.hosts
+    host.route = system.hosts["gateway"].route  # every move made before this one routes its calls too
     system.hosts[name] = host
     system.replicas[name] = [host]
     host.endpoints.update(endpoints)
@@ -155,6 +168,8 @@ class StoreMove:
         self.steps = plan.steps_for(self.world.scenario.workload.duration)
         self.old, self.new = old, new
         self.stopped = self.copying = self.cut_over = self.rolled_back = False
+        self.after: StoreMove | None = None
+        self.finished = self.env.event()
         feed = DualWrites if plan.capture == "dual_write" else ChangeFeed
         self.forward = feed(self.env, old, new.name, *feed_args, **feed_kwargs)
         self.backward = feed(self.env, new, old.name, *feed_args, **feed_kwargs)
@@ -204,16 +219,25 @@ class StoreMove:
         return {table: tables.get(table, {}) for table in self.tables}
 
     def _run_plan(self) -> Generator[simpy.Event, Any, None]:
+        """Each step at its time, once the plan before this one in the chain (``after``) has ended;
+        none if that plan did not leave its service cut over."""
+        skipped = None
+        if self.after is not None:
+            yield self.after.finished
+            if not self.after.cut_over:
+                skipped = f"{self.after.plan.service}'s plan did not cut over"
         for index, step in enumerate(self.steps):
-            if self.stopped:
-                self._record(index, step, "skipped", reason="the plan was rolled back")
+            if self.stopped or skipped:
+                self._record(index, step, "skipped", reason=skipped or "the plan was rolled back")
                 continue
             if step.at > self.env.now:
                 yield self.env.timeout(step.at - self.env.now)
             yield from getattr(self, f"_{step.action}")(index, step)
+        self.finished.succeed()
 
     def _record(self, index: int, step: MigrationStep, outcome: str, **data: Any) -> None:
-        self.world.record("migration.step", PARTY, None, step=index, action=step.action, outcome=outcome, **data)
+        self.world.record("migration.step", PARTY, None, step=index, action=step.action, outcome=outcome,
+                          service=self.plan.service, **data)
 
     def _copy(self, index: int, step: MigrationStep) -> Generator[simpy.Event, Any, None]:
         """A snapshot of the moving rows into the new store; the change feeds capture from now."""
@@ -258,7 +282,8 @@ class StoreMove:
                                                       self.moving_rows(self.new.db.tables), self.tables)
         self._record(index, step, "passed" if not mismatches else "failed", rows=compared, mismatches=mismatches,
                      caught_up=caught_up, sample=sample[:3])
-        self.world.record("migration.verified", PARTY, None, mismatches=mismatches, rows=compared)
+        self.world.record("migration.verified", PARTY, None, mismatches=mismatches, rows=compared,
+                          service=self.plan.service)
         if mismatches and self.plan.rollback_on_mismatch:
             yield from self._rollback(index, MigrationStep(at=self.env.now, action="rollback"), trigger="verify")
 
@@ -275,6 +300,11 @@ class StoreMove:
         return self.forward.backlog + self.backward.backlog
 
     def _rollback(self, index: int, step: MigrationStep, trigger: str = "plan") -> Generator[simpy.Event, Any, None]:
+        raise NotImplementedError
+
+    def result_state(self) -> dict[str, dict[str, dict[Hashable, Any]]]:
+        """What the checks read of the move: the owner's view of the service's tables, each store's,
+        and the truth they compare against."""
         raise NotImplementedError
 
 

@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from concertsim.models import concert, points, reservations
+from concertsim.scenarios.migration_plan import MigrationPlan
 from concertsim.scenarios.schema import SERVICE_NAMES
 from concertsim.sim.hosting.gateway import install_routes
 from concertsim.sim.hosting.host import EventWork, Host
@@ -42,6 +43,7 @@ from concertsim.sim.run.point_migration import PointMigration
 from concertsim.sim.run.point_shift import PointShift
 from concertsim.sim.run.queue_migration import QueueMigration
 from concertsim.sim.run.reservation_migration import ReservationMigration
+from concertsim.sim.run.store_move import StoreMove
 from concertsim.sim.services import concert as concert_service
 from concertsim.sim.services import data_platform as data_platform_service
 from concertsim.sim.services import point as point_service
@@ -88,6 +90,8 @@ class System:
     reservation_migration: ReservationMigration | None = None
     """Reservation's migration out of what is left of the monolith (``scenario.migration`` with
     ``service: reservation``), if any."""
+    moves: list[StoreMove] = field(default_factory=list)
+    """Every migration's move of the run, in the order of its chain (``scenario.migration``)."""
 
     @property
     def services(self) -> list[Host]:
@@ -107,6 +111,19 @@ class System:
             for kind, groups in self.topology.inline_subscriptions().items():
                 known = found.setdefault(kind, [])
                 known.extend(group for group in groups if group not in known)
+        return found
+
+    def in_process_only(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """event type -> {group: the hosts of its process} for each group that handles the type only
+        in the raising transaction (not at the broker): it handles only what its process raises."""
+        if self.topology is None:
+            return {}
+        found: dict[str, dict[str, tuple[str, ...]]] = {}
+        for kind, groups in self.topology.inline_subscriptions().items():
+            at_broker = self.broker.interests.get(kind, ())
+            for group in groups:
+                if group not in at_broker:
+                    found.setdefault(kind, {})[group] = self.topology.mates(group)
         return found
 
     def process_of(self, service: str) -> list[Host]:
@@ -215,16 +232,25 @@ def build_system(world: World) -> System:
     system = System(world, network, broker, hosts, handlers, policy, replicas, groups, topology)
     if design.point_shift:
         system.point_shift = PointShift.install(system)
-    plan = world.scenario.migration
-    if plan is not None and plan.service == "queue":
-        system.queue_migration = QueueMigration.install(system, plan)
-    elif plan is not None and plan.service == "concert":
-        system.concert_migration = ConcertMigration.install(system, plan)
-    elif plan is not None and plan.service == "reservation":
-        system.reservation_migration = ReservationMigration.install(system, plan)
-    elif plan is not None:
-        system.point_migration = PointMigration.install(system, plan)
+    if world.scenario.migration is not None:
+        _install_moves(system, world.scenario.migration.chain())
     return system
+
+
+def _install_moves(system: System, plans: tuple[MigrationPlan, ...]) -> None:
+    """Wire each plan's move in the chain's order, each after the one before it."""
+    for plan in plans:
+        move: StoreMove
+        if plan.service == "queue":
+            move = system.queue_migration = QueueMigration.install(system, plan)
+        elif plan.service == "concert":
+            move = system.concert_migration = ConcertMigration.install(system, plan)
+        elif plan.service == "reservation":
+            move = system.reservation_migration = ReservationMigration.install(system, plan)
+        else:
+            move = system.point_migration = PointMigration.install(system, plan)
+        move.after = system.moves[-1] if system.moves else None
+        system.moves.append(move)
 
 
 def _replicated_service(
