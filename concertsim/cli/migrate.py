@@ -109,7 +109,8 @@ def _run_plan(plan: str | None, scenario: str | None, overrides: list[str] | Non
                    "violated": [verdict.invariant.id for verdict in broken],
                    "trace_sha256": outcome.result.trace_sha256})
     elif not quiet:
-        stdout.print(f"migration plan of {escape(resolved.name)} ({moved}, seed {resolved.seed}):", highlight=False)
+        stdout.print(f"migration plan of {escape(resolved.name)} ({moved}, seed {resolved.seed}):", highlight=False,
+                     soft_wrap=True)
         for step in steps:
             stdout.print("  " + escape(step_line(step, chained)), highlight=False, soft_wrap=True)
         for name in checks:

@@ -216,8 +216,13 @@ class FaultInjector:
         return restart
 
     def _hosts(self, target: str) -> list[Host]:
-        """The hosts a fault names: one replica (``point#2``), every replica of a service, or a
-        service sharing its process with others (a migration stage) and so every host of it."""
+        """The hosts a fault names: one replica (``point#2``), every replica of a service, a
+        service sharing its process with others (a migration stage) and so every host of it, or,
+        once a migration has cut a service over to its new host, that host: the service is there
+        now, and its old host in the monolith serves it no more."""
+        moved = next((move.new for move in self.system.moves if move.plan.service == target and move.cut_over), None)
+        if moved is not None:
+            return [moved]
         host = self.system.hosts.get(target)
         if host is None:
             return self.system.replicas[target]
