@@ -186,7 +186,7 @@ def migration_blocks(migration: dict[str, Any] | None, verdicts: Sequence[Invari
     services = ", then ".join(move.get("service", "point") for move in moves)
     return [
         Heading(2, "Migration plan"),
-        Paragraph(f"The run moved {services} to {'their' if chained else 'its'} own store under the workload and "
+        Paragraph(f"The run moved {services} to {'their own stores' if chained else 'its own store'} under the workload and "
                   f"the faults ({switches}). Each step as it happened; the figure \"The migration plan over time\" "
                   "draws it" + (", a figure for each move" if chained else "") + "."),
         Table(["at", *(["service"] if chained else []), "step", "action", "outcome", "details"], rows),
