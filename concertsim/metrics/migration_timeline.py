@@ -128,6 +128,8 @@ def move_timeline(result: RunResult, records: RecordsByKind, plan: MigrationPlan
     ``outcome`` and what it did), ``moved`` ([time, users on the new store] after each move,
     ``users`` in all), ``moved_while_copy_lagged``, ``refused`` (times of writes a fence refused),
     ``refused_reads`` (times of reads a fenced store refused: Concert's fence covers reads),
+    ``relay_started`` (when the new store's relay started, if the move held it back: Reservation's
+    waits for the old store's outbox to be published),
     ``stray_writes`` (times a store committed a write of a user it did not own, by store),
     ``copied`` (for each direction, [time, changes applied] per batch), ``lag`` (for each direction,
     [time, commits of the source not yet applied by the target] at each change), ``bin_seconds``,
@@ -176,6 +178,7 @@ def move_timeline(result: RunResult, records: RecordsByKind, plan: MigrationPlan
         "moved_while_copy_lagged": lagged,
         "refused": [r.at for r in records.get("migration.refused", ()) if r.party in stores],
         "refused_reads": [r.at for r in records.get("migration.read_refused", ()) if r.party in stores],
+        "relay_started": [r.at for r in records.get("migration.relay_started", ()) if r.data["store"] in stores],
         "stray_writes": stray,
         "copied": copied,
         "lag": _lag(records, old, new),

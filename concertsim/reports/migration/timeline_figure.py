@@ -25,7 +25,7 @@ __all__ = ["MIGRATION_TIMELINE", "migration_timeline_figure"]
 
 MIGRATION_TIMELINE = "migration-timeline.png"
 _STEP_COLOURS = {"copy": "#4C72B0", "verify": "#55A868", "shift": "#8172B2", "cutover": "#C44E52",
-                 "rollback": "#DD8452"}
+                 "rollback": "#DD8452", "new relay": "#937860"}
 _OLD_COLOUR, _NEW_COLOUR, _NONE_COLOUR = "#4C72B0", "#2CA02C", "#999999"
 
 
@@ -202,7 +202,8 @@ def migration_timeline_figure(result: RunResult, timeline: dict[str, Any]) -> Fi
     and the stray writes (if any). Above them the plan, a row per step; each step that was not
     skipped is a line on every panel."""
     end = max(result.phases.ended_at, 1.0)
-    steps = timeline["steps"]
+    steps = [*timeline["steps"], *({"at": at, "step": -1, "action": "new relay", "outcome": "started"}
+                                   for at in timeline.get("relay_started", ()))]
     panels: list[tuple[float, Any]] = [(0.25 + 0.17 * len({(step["step"], step["action"]) for step in steps}),
                                         lambda axes: _plan(axes, steps, end)),
                                        (1.8, lambda axes: _traffic(axes, timeline, end))]

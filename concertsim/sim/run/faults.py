@@ -180,6 +180,9 @@ class FaultInjector:
             return broker.restart
         if target.startswith(("relay:", "consumer:")):
             role, service = target.split(":", 1)
+            moved = self._moved(service)
+            if moved is not None:  # the service's relay and consumers run on its new host now
+                service = moved.name
             hosts = self.system.replicas[service]
             if role == "relay":
                 # Services sharing a process share its relay, run by the first of them.
@@ -219,14 +222,19 @@ class FaultInjector:
         """The hosts a fault names: one replica (``point#2``), every replica of a service, a
         service sharing its process with others (a migration stage) and so every host of it, or,
         once a migration has cut a service over to its new host, that host: the service is there
-        now, and its old host in the monolith serves it no more."""
-        moved = next((move.new for move in self.system.moves if move.plan.service == target and move.cut_over), None)
+        now, and its old host in the monolith serves it no more (its relay and consumers, for a
+        ``relay:`` or ``consumer:`` target, likewise)."""
+        moved = self._moved(target)
         if moved is not None:
             return [moved]
         host = self.system.hosts.get(target)
         if host is None:
             return self.system.replicas[target]
         return self.system.process_of(target) if host.colocation is not None else [host]
+
+    def _moved(self, service: str) -> Host | None:
+        """The new host of ``service`` once a migration has cut it over (until a rollback)."""
+        return next((move.new for move in self.system.moves if move.plan.service == service and move.cut_over), None)
 
     def _restart_time(self, target: str) -> float:
         if target == BROKER:
