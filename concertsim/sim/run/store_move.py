@@ -36,6 +36,10 @@ POLL = 0.5
 """Seconds between two looks of a plan's step at what it waits for (a feed draining, events handled)."""
 
 
+Route = Callable[[str, str, dict[str, Any]], str]
+"""A router: (callee, endpoint, body) -> the host to call instead."""
+
+
 class DualWrites(ChangeFeed):
     """Dual writes: each commit's changes sent to the other store once, by a request of its own."""
 
@@ -94,9 +98,6 @@ class ServiceRouting:
 
         for host in system.hosts.values():
             host.route = chained_route(route, host.route)
-
-
-Route = Callable[[str, str, dict[str, Any]], str]
 
 
 def chained_route(route: Route, before: Route | None) -> Route:
