@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from concertsim.checks import Verdict, check_run
 from concertsim.metrics import compute_metrics
@@ -17,7 +17,7 @@ from concertsim.scenarios.loader import (
 )
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.infrastructure.trace import TRACE_MODES, TraceMode
-from concertsim.sim.run.cost import refuse_if_too_large
+from concertsim.sim.run.cost import chosen_trace_mode, refuse_if_too_large
 from concertsim.sim.run.result import RunResult
 from concertsim.sim.run.runner import run_scenario
 
@@ -118,29 +118,33 @@ def run(
     scenario: Scenario | str | Path | None = None,
     seed: int | None = None,
     overrides: tuple[str, ...] | list[str] = (),
-    trace_mode: TraceMode = "memory",
+    trace_mode: TraceMode | Literal["auto"] = "auto",
     allow_large: bool = False,
 ) -> RunOutcome:
     """Run ``scenario`` (default: the built-in ticket opening) with ``seed`` and check it.
 
     ``trace_mode="stream"`` keeps most of the trace on disk while the run goes (for runs too big
-    for memory): the same outcome, read back more slowly. The arguments are checked as the command
+    for memory): the same outcome, read back more slowly; ``"auto"`` streams a run estimated not to
+    fit comfortably in memory with its whole trace (:func:`~concertsim.sim.run.cost.chosen_trace_mode`),
+    ``"memory"`` never streams. The arguments are checked as the command
     line checks them: a ``seed`` that is not a whole number from 0 to 2**63 - 1 or an unknown
     ``trace_mode`` raises ``ValueError``, a bad scenario ``ScenarioError``, and a run estimated to
     need more memory than the machine allows :class:`~concertsim.sim.run.cost.RunTooLarge` unless
     ``allow_large``."""
     check_run_arguments(seed, trace_mode)
     resolved = resolve_scenario(scenario, overrides)
+    mode = chosen_trace_mode(resolved, str(trace_mode))
     if not allow_large:
-        refuse_if_too_large(resolved, streamed=trace_mode == "stream")
-    result = run_scenario(resolved, seed, trace_mode=trace_mode)
+        refuse_if_too_large(resolved, streamed=mode == "stream")
+    result = run_scenario(resolved, seed, trace_mode=mode)
     return RunOutcome(result, check_run(result))
 
 
-def check_run_arguments(seed: object, trace_mode: object = "memory") -> None:
+def check_run_arguments(seed: object, trace_mode: object = "auto") -> None:
     """Raise ``ValueError`` naming the argument if ``seed`` is not None or a whole number from 0
     to 2**63 - 1 (the scenario's bound), or ``trace_mode`` is not one of :data:`TRACE_MODES`."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
         raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, not {seed!r}")
-    if trace_mode not in TRACE_MODES:
-        raise ValueError(f"trace_mode must be one of {', '.join(map(repr, TRACE_MODES))}, not {trace_mode!r}")
+    if trace_mode not in ("auto", *TRACE_MODES):
+        raise ValueError(f"trace_mode must be one of {', '.join(map(repr, ('auto', *TRACE_MODES)))}, "
+                         f"not {trace_mode!r}")

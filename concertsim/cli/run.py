@@ -46,7 +46,7 @@ from concertsim.reports.results.staging import StagedOutput
 from concertsim.scenarios.schema import Scenario
 from concertsim.sim.infrastructure.spilled_trace import TraceSpillError
 from concertsim.sim.infrastructure.trace import TraceMode
-from concertsim.sim.run.cost import format_bytes, memory_limit, resident_memory
+from concertsim.sim.run.cost import chosen_trace_mode, estimate_run_cost, format_bytes, memory_limit, resident_memory
 from concertsim.sim.run.runner import RunProgress, run_scenario
 
 __all__ = ["run", "simulate", "write_run_files", "run_and_write", "run_progress", "RunWatch"]
@@ -187,8 +187,10 @@ def run(
     trace_mode: Annotated[
         str, typer.Option("--trace-mode", help="'memory' keeps the whole trace in memory; 'stream' writes "
                           "calls, commits and client operations to disk as they happen and reads them back "
-                          "for the checks and reports: the same results in a fraction of the memory, more slowly.")
-    ] = "memory",
+                          "for the checks and reports: the same results in a fraction of the memory, more slowly; "
+                          "'auto' streams a run estimated to need, with its trace in memory, more than half the "
+                          "memory a run may take (4 GiB or the memory available, whichever is less).")
+    ] = "auto",
     check_determinism: Annotated[
         bool,
         typer.Option("--check-determinism", help="Run twice; say so if the traces are the same, exit 1 if not."),
@@ -220,7 +222,13 @@ def run(
     resolved = scenario_or_exit(scenario, [*(set_ or ()), *([f"seed={seed}"] if seed is not None else [])])
     junit = junit_or_exit(junit, out)
     announce = not (quiet or json_output)
-    check_size(resolved, allow_large=allow_large, announce=announce, trace_mode=trace_mode)
+    mode = chosen_trace_mode(resolved, trace_mode)
+    check_size(resolved, allow_large=allow_large, announce=announce, trace_mode=mode)
+    if announce and trace_mode == "auto" and mode == "stream":
+        in_memory = estimate_run_cost(resolved).memory_bytes
+        stderr.print(f"the trace is streamed to disk (--trace-mode auto): with it in memory the run is estimated to "
+                     f"need {format_bytes(in_memory)}, more than half of the {format_bytes(memory_limit())} a run "
+                     "may take", highlight=False, soft_wrap=True)
     staged: StagedOutput | None = None
     with run_progress(announce and stderr.is_terminal) as progress:
         watch = RunWatch(resolved, progress, None if allow_large else memory_limit())
@@ -228,14 +236,14 @@ def run(
             with staged_results(out, inputs=given_files(scenario)) as staged:
                 outcome = run_and_write(
                     resolved, staged, watch, check_determinism=check_determinism, trace_format=trace_format,
-                    trace_mode=trace_mode,
+                    trace_mode=mode,
                 )
                 staged.commit()
                 outcome.result.trace.close()
         except KeyboardInterrupt as error:
             raise interrupted(error, staged, watch.how_far()) from None
         except MemoryCeilingReached as reached:
-            advice = "lower workload.users" if trace_mode == "stream" else "use --trace-mode stream or lower workload.users"
+            advice = "lower workload.users" if mode == "stream" else "use --trace-mode stream or lower workload.users"
             raise bad_input(
                 f"{resolved.name}: stopped {watch.how_far()}: the run outgrew the memory it may take ({reached}: "
                 f"4 GiB or the memory available, whichever is less), beyond its estimate; {advice}, or pass "

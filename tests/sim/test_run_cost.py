@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from concertsim.scenarios.loader import load_builtin
 from concertsim.sim.run.cost import LARGE_RUN_MEMORY, estimate_run_cost, format_bytes, format_seconds, memory_limit
 from concertsim.sim.run.runner import PROGRESS_STEPS, RunProgress, run_scenario
@@ -50,3 +52,25 @@ def test_steady_arrivals_count_only_the_users_that_can_arrive() -> None:
 def test_sizes_and_durations_read_like_a_person_would_write_them() -> None:
     assert format_bytes(850 * 2**20) == "850 MB" and format_bytes(12.34 * 2**30) == "12.3 GB"
     assert format_seconds(40) == "40 s" and format_seconds(720) == "12 min" and format_seconds(12_600) == "3.5 h"
+
+
+def test_auto_streams_the_trace_only_of_a_run_that_would_not_fit_comfortably_in_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``auto`` keeps the default opening's trace in memory and streams the 100,000-user opening's,
+    whose estimate with the trace in memory is far over half the memory a run may take; a named
+    mode is taken as named."""
+    from concertsim.sim.run import cost
+
+    opening = load_builtin("ticket-opening")
+    crowd = load_builtin("ticket-opening", ["workload.users=100000", "workload.flash_window=120",
+                                            "concerts.dates=20", "concerts.seats_per_date=500",
+                                            "rules.queue_capacity=5000"])
+    monkeypatch.setattr(cost, "memory_limit", lambda: LARGE_RUN_MEMORY)
+    assert cost.chosen_trace_mode(opening) == "memory"
+    assert cost.chosen_trace_mode(crowd) == "stream"
+    assert cost.chosen_trace_mode(crowd, "memory") == "memory"
+    assert cost.chosen_trace_mode(opening, "stream") == "stream"
+    needed = estimate_run_cost(opening).memory_bytes
+    monkeypatch.setattr(cost, "memory_limit", lambda: int(needed / cost.COMFORTABLE_SHARE) - 1)
+    assert cost.chosen_trace_mode(opening) == "stream"

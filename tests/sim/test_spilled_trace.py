@@ -88,7 +88,7 @@ def test_run_writes_the_same_files_with_either_trace_mode(tmp_path: Path):
 
 def test_an_unknown_trace_mode_is_refused(tmp_path: Path):
     message = refused(cli("run", "--trace-mode", "disk", "--out", str(tmp_path)))
-    assert "--trace-mode must be one of 'memory', 'stream', not 'disk'" in message
+    assert "--trace-mode must be one of 'auto', 'memory', 'stream', not 'disk'" in message
 
 
 def test_a_run_that_outgrows_its_memory_is_stopped_with_advice(tmp_path: Path, monkeypatch) -> None:

@@ -31,12 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from concertsim.scenarios.schema import Scenario
+from concertsim.sim.infrastructure.trace import TraceMode
 
 __all__ = [
     "RunCost",
     "RunTooLarge",
     "estimate_run_cost",
     "refuse_if_too_large",
+    "chosen_trace_mode",
+    "COMFORTABLE_SHARE",
     "KEPT_RUN_BYTES",
     "RECORDS_PER_USER",
     "RECORDS_PER_POLL",
@@ -153,6 +156,24 @@ def estimate_run_cost(scenario: Scenario, *, streamed: bool = False) -> RunCost:
         memory_bytes=BASE_BYTES + (STREAMED_BYTES_PER_RECORD if streamed else BYTES_PER_RECORD) * records,
         wall_seconds=BASE_SECONDS + SECONDS_PER_RECORD * records,
     )
+
+
+COMFORTABLE_SHARE = 0.5
+"""A run's whole trace fits comfortably in memory while the estimate of the run with it there is
+at most this share of :func:`memory_limit`: the estimate is good to a factor of two (the module's
+docstring), and the machine is shared with the reports, the figures and whatever else runs."""
+
+
+def chosen_trace_mode(scenario: Scenario, requested: str = "auto") -> TraceMode:
+    """The trace mode a run of ``scenario`` takes: ``requested`` if it names one (``memory`` or
+    ``stream``); for ``auto``, ``stream`` if the run estimated with its whole trace in memory would
+    need more than :data:`COMFORTABLE_SHARE` of :func:`memory_limit`, else ``memory``. Both give the
+    same results (the same trace, byte for byte); a streamed run reads its records back from disk
+    for the checks and reports, more slowly and in about a third of the memory."""
+    if requested == "memory" or requested == "stream":
+        return requested
+    needed = estimate_run_cost(scenario).memory_bytes
+    return "stream" if needed > COMFORTABLE_SHARE * memory_limit() else "memory"
 
 
 class RunTooLarge(Exception):
