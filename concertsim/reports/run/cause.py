@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from concertsim.checks.base import Violation
 from concertsim.reports.run.broker_delivery import broker_cause
+from concertsim.reports.run.migration_cause import migration_cause
 from concertsim.reports.run.design_switches import DesignChange, design_changes, explained_first
 from concertsim.reports.document.blocks import Block, CodeSpan, Image, Table, Verdict
 from concertsim.reports.document.fault_words import fault_sentence
@@ -45,6 +46,9 @@ def cause_words(outcome: RunOutcome, invariant: str) -> str:
     broker = broker_cause(outcome.result.scenario, invariant)
     if broker is not None:
         return broker
+    migration = migration_cause(outcome.result.scenario, invariant)
+    if migration is not None:
+        return migration
     if changes:
         return (f"The design differs from the default ({_settings(changes)}), but no switch that differs exists "
                 "for this promise: the default design may break it the same way, or it follows from another "
