@@ -19,6 +19,7 @@ The spill files live in a private temporary folder (under ``TMPDIR``) that
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import marshal
@@ -185,7 +186,12 @@ class SpillingTrace(Trace):
 
     def lookup(self, seqs: Iterable[int]) -> dict[int, TraceRecord]:
         wanted = set(seqs)
-        found = {r.seq: r for r in self.records if r.seq in wanted}
+        found: dict[int, TraceRecord] = {}
+        kept = self.records  # in trace order: each wanted record found by bisection, not by a scan
+        for seq in wanted:
+            at = bisect.bisect_left(kept, seq, key=_SEQ)
+            if at < len(kept) and kept[at].seq == seq:
+                found[seq] = kept[at]
         if len(found) < len(wanted):
             for spill in self._files.values():
                 found.update((r.seq, r) for r in spill if r.seq in wanted)
