@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from concertsim.checks import check_run
+from concertsim.exploration import explore
 from concertsim.metrics import compute_metrics
 from concertsim.metrics.migration_timeline import chained_timelines
 from concertsim.migration_plan_run import chain_checks, plan_steps, step_line
-from concertsim.scenarios.loader import ScenarioError, load_builtin
+from concertsim.scenarios.loader import ScenarioError, load_builtin, scenario_from_data
 from concertsim.sim.run.result import RunResult
 from concertsim.sim.run.runner import run_scenario
+from concertsim.strategies import small_base
 from tests.conftest import small_scenario
 
 MOVE_CHECKS = ("migration-no-lost-write", "migration-one-owner", "migration-queue-tokens-kept",
@@ -130,3 +132,22 @@ def test_migrate_prints_each_step_with_its_service_and_judges_every_move() -> No
 def test_a_chain_runs_in_the_seeds_order_one_plan_after_the_other(migration: dict[str, Any], reason: str) -> None:
     with pytest.raises(ScenarioError, match=reason):
         small_scenario("design.topology=monolith", migration=migration)
+
+
+def test_the_search_finds_a_chained_moves_safeguard_switched_off_and_its_counterexample_replays() -> None:
+    """Queue's fence off inside the chain (``migration.then.fence=false``): the search finds a token
+    the old store issued after the cutover, shrinks it to a 1-minimal example that replays exactly,
+    and the same example keeps the promise with the fence back on."""
+    data = small_base().model_dump(mode="json")
+    data["design"]["topology"] = "monolith"
+    data["migration"] = four_moves()
+    unfenced = scenario_from_data(data, "chain", ["migration.then.fence=false"])
+    found = explore(unfenced, examples=200, seed=0, kinds=("drop",), invariants=("migration-queue-tokens-kept",))
+    assert found.counterexample is not None and found.outcome.violated == ["migration-queue-tokens-kept"]
+    assert found.minimization is not None and found.minimization.one_minimal
+    assert run_scenario(found.counterexample).trace_sha256 == found.counterexample.expect.trace_sha256
+    plan = found.counterexample.migration
+    assert plan is not None and plan.then is not None
+    fenced = found.counterexample.model_copy(update={
+        "migration": plan.model_copy(update={"then": plan.then.model_copy(update={"fence": True})}), "expect": None})
+    assert verdicts(run_scenario(fenced))["migration-queue-tokens-kept"] == "holds"
