@@ -21,7 +21,7 @@ from concertsim.sim.run.result import RunResult
     applies=event_raised,
 )
 def no_lost_events(result: RunResult) -> list[Violation]:
-    raised: list[tuple[int, float, str, str, str | None, str]] = []
+    raised: list[tuple[int, float, str, str, str | None, str, bool]] = []
     processed: set[tuple[str, str]] = set()
     appended: set[str] = set()
     for record in result.trace.of_kind("event.raised", "consumer.handled", "consumer.duplicate_skipped",
@@ -29,15 +29,15 @@ def no_lost_events(result: RunResult) -> list[Violation]:
         kind = record.kind
         if kind == "event.raised":
             raised.append((record.seq, record.at, record.data["event_id"], record.data["type"], record.trace_id,
-                           record.party))
+                           record.party, not record.data.get("in_process", False)))
         elif kind == "consumer.handled" or kind == "consumer.duplicate_skipped":
             processed.add((record.data["group"], record.data["event_id"]))
         elif kind == "broker.append":
             appended.add(record.data["event_id"])
     parked = {(letter.group, letter.event.event_id) for letter in result.dead_letters}
     violations = []
-    for seq, at, event_id, event_type, trace_id, raised_by in raised:
-        for group in result.subscribers(event_type, raised_by):
+    for seq, at, event_id, event_type, trace_id, raised_by, published in raised:
+        for group in result.subscribers(event_type, raised_by, published):
             if (group, event_id) in processed or (group, event_id) in parked:
                 continue
             where = "never reached the broker" if event_id not in appended else "was never processed"

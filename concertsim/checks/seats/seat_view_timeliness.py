@@ -147,7 +147,8 @@ def seat_view_timely(result: RunResult) -> list[Violation]:
                 continue
             raised[data["event_id"]] = (address, payload, record.seq)
             seat.raised(payload)
-            projecting = [g for g in (_GROUP, NEW_CONCERT) if g in result.subscribers(data["type"], record.party)]
+            owed = result.subscribers(data["type"], record.party, not data.get("in_process", False))
+            projecting = [g for g in (_GROUP, NEW_CONCERT) if g in owed]
             if projecting:
                 seat.pending.add(data["event_id"])
                 follower[data["event_id"]] = projecting[0]

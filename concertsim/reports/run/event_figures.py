@@ -38,13 +38,13 @@ class LostEvent:
 def lost_events(result: RunResult) -> list[LostEvent]:
     """Each event not processed by every subscribing group nor parked for it, in raise order, with
     the first record that shows where it went missing."""
-    raised: dict[str, tuple[float, str, str]] = {}
+    raised: dict[str, tuple[float, str, str, bool]] = {}
     processed: set[tuple[str, str]] = set()
     lost_at: dict[str, tuple[float, str, str]] = {}
     for record in result.trace.of_kind("event.raised", "consumer.handled", "consumer.duplicate_skipped", *_WHERE):
         data = record.data
         if record.kind == "event.raised":
-            raised[data["event_id"]] = (record.at, data["type"], record.party)
+            raised[data["event_id"]] = (record.at, data["type"], record.party, not data.get("in_process", False))
         elif record.kind in ("consumer.handled", "consumer.duplicate_skipped"):
             processed.add((data["group"], data["event_id"]))
         elif record.kind in _WHERE and data.get("event_id") not in lost_at:
@@ -52,9 +52,9 @@ def lost_events(result: RunResult) -> list[LostEvent]:
             lost_at[data["event_id"]] = (record.at, str(party), _WHERE[record.kind])
     parked = {(letter.group, letter.event.event_id) for letter in result.dead_letters}
     found = []
-    for event_id, (at, event_type, publisher) in raised.items():
+    for event_id, (at, event_type, publisher, published) in raised.items():
         missing = tuple(
-            group for group in result.subscribers(event_type, publisher)
+            group for group in result.subscribers(event_type, publisher, published)
             if (group, event_id) not in processed and (group, event_id) not in parked
         )
         if missing:

@@ -67,6 +67,9 @@ class _Unit:
     """(service that raised it, event), in the order raised."""
     handled: list[tuple[str, str, Event]] = field(default_factory=list)
     """(service, group, event) handled in the transaction."""
+    kept: set[str] = field(default_factory=set)
+    """The events raised here that no group outside the process subscribed to when they were
+    raised: handled in the transaction only, never sent to the broker."""
     settled: simpy.Event | None = None
     """Made when work waits for this unit's end: succeeds with whether it committed."""
 
@@ -235,7 +238,9 @@ class SharedProcess:
                     (subscriber, subscriber.wrap(p, now, event.trace_id, event.event_id))
                     for p in handle(unit.tx, now, event)
                 )
-            if host.publish_mode == "outbox" and self.remote_interest(event.type):
+            if not self.remote_interest(event.type):
+                unit.kept.add(event.event_id)
+            elif host.publish_mode == "outbox":
                 unit.tx.add_outbox(event)
         return result
 
@@ -277,14 +282,15 @@ class SharedProcess:
             world.record("tx.commit", host.name, trace_id, label="+".join(unit.labels),
                          events=[e.event_id for _, e in unit.raised])
         for raiser, event in unit.raised:
+            kept = {"in_process": True} if event.event_id in unit.kept else {}
             world.record("event.raised", raiser, event.trace_id, event_id=event.event_id, type=event.type,
-                         key=event.key, payload=event.payload.model_dump())
+                         key=event.key, payload=event.payload.model_dump(), **kept)
         for service, group, event in unit.handled:
             world.record("consumer.handled", service, event.trace_id, group=group, event_id=event.event_id,
                          type=event.type, inline=True)
         if host.publish_mode == "dual_write":
             for _, event in unit.raised:
-                if not self.remote_interest(event.type):
+                if event.event_id in unit.kept:
                     continue
                 assert host.publisher is not None
                 acked = yield from host.publisher.publish(event)

@@ -67,18 +67,24 @@ class RunResult:
     wall_seconds: float = 0.0
     resources: dict[str, PoolUsage] = field(default_factory=dict)
     """Each bounded resource's usage (worker pools, connection pools), by name."""
-    in_process_only: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    in_process: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     """event type -> {group: the hosts of its process} for the groups of ``subscriptions`` that
-    handle the type only in the raising transaction (a stage of the migration)."""
+    handle the type in the raising transaction (a stage of the migration)."""
+    at_broker: dict[str, list[str]] | None = None
+    """event type -> the groups of ``subscriptions`` subscribed to it at the broker (None: all of them)."""
 
-    def subscribers(self, event_type: str, raised_by: str) -> list[str]:
-        """The groups that must handle an ``event_type`` raised by host ``raised_by``: those
-        subscribed at the broker, and those handling it in-process if ``raised_by`` is of their
-        process (a service moved out of it raises events its former mates receive only through
-        the broker)."""
-        inline = self.in_process_only.get(event_type, {})
+    def subscribers(self, event_type: str, raised_by: str, published: bool = True) -> list[str]:
+        """The groups that must handle an ``event_type`` raised by host ``raised_by``: those handling
+        it in the raising transaction if ``raised_by`` is of their process, and, if the event went to
+        the broker (``published``: not kept in its process because no group outside it subscribed
+        when it was raised, ``event.raised``'s ``in_process``), those subscribed at the broker. A
+        service moved out of a process raises events its former mates receive only through the
+        broker; a group that subscribes at the broker later is owed nothing its process kept."""
+        inline = self.in_process.get(event_type, {})
+        every = self.subscriptions if self.at_broker is None else self.at_broker
+        broker = every.get(event_type, ()) if published else ()
         return [group for group in self.subscriptions.get(event_type, [])
-                if group not in inline or raised_by in inline[group]]
+                if raised_by in inline.get(group, ()) or group in broker]
 
     @cached_property
     def trace_sha256(self) -> str:

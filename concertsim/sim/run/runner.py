@@ -157,7 +157,8 @@ def _run(
         state=_state(system),
         dead_letters=list(system.broker.dead_letters),
         subscriptions=system.subscriptions(),
-        in_process_only=system.in_process_only(),
+        in_process=system.in_process(),
+        at_broker={kind: list(groups) for kind, groups in system.broker.interests.items()},
         phases=Phases(workload_end, heal_at, settled_at, env.now, out_of_events),
         samples=samples,
         counters={

@@ -113,18 +113,14 @@ class System:
                 known.extend(group for group in groups if group not in known)
         return found
 
-    def in_process_only(self) -> dict[str, dict[str, tuple[str, ...]]]:
-        """event type -> {group: the hosts of its process} for each group that handles the type only
-        in the raising transaction (not at the broker): it handles only what its process raises."""
+    def in_process(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """event type -> {group: the hosts of its process} for each group that handles the type in
+        the raising transaction: it handles what its process raises, whether or not it also
+        subscribes at the broker."""
         if self.topology is None:
             return {}
-        found: dict[str, dict[str, tuple[str, ...]]] = {}
-        for kind, groups in self.topology.inline_subscriptions().items():
-            at_broker = self.broker.interests.get(kind, ())
-            for group in groups:
-                if group not in at_broker:
-                    found.setdefault(kind, {})[group] = self.topology.mates(group)
-        return found
+        return {kind: {group: self.topology.mates(group) for group in groups}
+                for kind, groups in self.topology.inline_subscriptions().items()}
 
     def process_of(self, service: str) -> list[Host]:
         """The hosts of ``service``'s process, ``service``'s own first: a fault aimed at one
