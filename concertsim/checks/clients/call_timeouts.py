@@ -50,9 +50,10 @@ def calls_wait_their_timeout(result: RunResult) -> list[Violation]:
         if record.kind == "call.send":
             sent[call] = (record.seq, record.at)
             continue
-        if record.data["outcome"] != "timeout" or call not in sent:
+        began = sent.pop(call, None)  # a call returns once: only the calls in flight are held
+        if record.data["outcome"] != "timeout" or began is None:
             continue
-        send_seq, send_at = sent[call]
+        send_seq, send_at = began
         endpoint = record.data["endpoint"]
         waited = record.at - send_at
         expected = timeout_of(result.scenario, record.party, endpoint)
