@@ -9,6 +9,7 @@ violation, and a run that did exercise the promise is judged, however little it 
 
 from __future__ import annotations
 
+from concertsim.checks.evidence import plan_steps_of
 from concertsim.models import points, reservations
 from concertsim.models.reservations import ReservationStatus
 from concertsim.models.schemas import LEDGER_ENTRY
@@ -69,8 +70,7 @@ def service_moved(result: RunResult, service: str, name: str) -> str | None:
     if plan.plan_of(service) is None:
         moved = ", ".join(p.service for p in plan.chain())
         return f"the plan moves {moved}, not {name}"
-    copied = any(r.data["action"] == "copy" and r.data["outcome"] == "done" and r.data["service"] == service
-                 for r in result.trace.of_kind("migration.step"))
+    copied = any(r.data["action"] == "copy" and r.data["outcome"] == "done" for r in plan_steps_of(result, service))
     return None if copied else f"the plan never copied {name}'s data"
 
 

@@ -16,10 +16,10 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 
-from concertsim.sim.infrastructure.trace import Trace
+from concertsim.sim.infrastructure.trace import Trace, TraceRecord
 from concertsim.sim.run.result import RunResult
 
-__all__ = ["TraceIndex", "trace_index", "seqs", "raised_per_party"]
+__all__ = ["TraceIndex", "trace_index", "seqs", "raised_per_party", "plan_steps_of"]
 
 _CLIENT_END = ("client.ok", "client.fail", "client.unknown")
 _IN_PAYLOAD = ("reservation_id", "use_id", "user_id", "token_id")
@@ -32,6 +32,12 @@ _EVENT_FATES = frozenset({
 })
 _BY_GROUP = frozenset({"consumer.handled", "consumer.duplicate_skipped", "consumer.dropped",
                        "broker.dead_letter", "dlq.redriven", "dlq.redrive_failed"})
+
+
+def plan_steps_of(result: RunResult, service: str) -> list[TraceRecord]:
+    """The ``migration.step`` records of the move of ``service`` (a chained plan records every
+    move's steps in one trace)."""
+    return [r for r in result.trace.of_kind("migration.step") if r.data["service"] == service]
 
 
 def seqs(*groups: Iterable[int]) -> tuple[int, ...]:

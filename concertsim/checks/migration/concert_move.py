@@ -23,7 +23,7 @@ from typing import Any
 
 from concertsim.checks.applicability import service_moved
 from concertsim.checks.base import Violation, invariant
-from concertsim.checks.evidence import seqs
+from concertsim.checks.evidence import plan_steps_of, seqs
 from concertsim.models import concert
 from concertsim.models.events import PAYLOAD_TYPES, ReservationCompleted
 from concertsim.models.store import MemoryStore
@@ -121,7 +121,7 @@ def concert_view_kept(result: RunResult) -> list[Violation]:
         return []  # nothing moved: what Concert derived is the other invariants' to judge
     truth = _Truth(result)
     owner = str(result.state.get("concert_migration", {}).get(OWNER_TABLE, {}).get(None, OLD_CONCERT))
-    steps = [r.seq for r in result.trace.of_kind("migration.step") if r.data["service"] == "concert"]
+    steps = [r.seq for r in plan_steps_of(result, "concert")]
     last = (len(result.trace) - 1,) if len(result.trace) else ()
     violations: list[Violation] = []
 

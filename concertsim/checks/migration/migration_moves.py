@@ -15,7 +15,7 @@ from typing import Any
 
 from concertsim.checks.applicability import service_moved
 from concertsim.checks.base import Violation, invariant
-from concertsim.checks.evidence import raised_per_party, seqs
+from concertsim.checks.evidence import plan_steps_of, raised_per_party, seqs
 from concertsim.sim.hosting.shift_routing import NEW_POINT, OLD_POINT
 from concertsim.sim.infrastructure.storage import DELETED
 from concertsim.sim.run.point_migration import KEYED_TABLE, OWNERS_TABLE, WRITES_TABLE
@@ -29,8 +29,7 @@ _NAMES = {OLD_POINT: "the old store", NEW_POINT: "the new store"}
 
 
 def _steps(result: RunResult, action: str) -> list[Any]:
-    return [r for r in result.trace.of_kind("migration.step")
-            if r.data["action"] == action and r.data["outcome"] == "done" and r.data["service"] == "point"]
+    return [r for r in plan_steps_of(result, "point") if r.data["action"] == action and r.data["outcome"] == "done"]
 
 
 def migration_ran(result: RunResult) -> str | None:
@@ -107,8 +106,7 @@ def _lost(result: RunResult, written_on: str, invariant_id: str, only_owned_by_o
         f"{len(missing)} write(s) made on {_NAMES[written_on]} never reached {_NAMES[other]}, which owns them "
         f"at the end: first {table}[{key!r}]",
         evidence={"rows": [f"{t}[{k!r}]" for t, k, _ in missing[:10]], "count": len(missing)},
-        records=seqs(copies, [r.seq for r in result.trace.of_kind("migration.step") if r.data["service"] == "point"])
-        or _last(result),
+        records=seqs(copies, [r.seq for r in plan_steps_of(result, "point")]) or _last(result),
     )]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from concertsim.checks.applicability import service_moved
 from concertsim.checks.base import Violation, invariant
-from concertsim.checks.evidence import seqs
+from concertsim.checks.evidence import plan_steps_of, seqs
 from concertsim.models import queue
 from concertsim.sim.run.queue_migration import ISSUED_TABLE, NEW_QUEUE, OLD_QUEUE, OWNER_TABLE
 from concertsim.sim.run.result import RunResult
@@ -44,7 +44,7 @@ def queue_tokens_kept(result: RunResult) -> list[Violation]:
     owner = str(moved.get(OWNER_TABLE, {}).get(None, OLD_QUEUE))
     line = result.state.get(OLD_QUEUE, {})
     tokens, waiting = line.get(queue.TOKENS, {}), line.get(queue.WAITING, {})
-    steps = [r.seq for r in result.trace.of_kind("migration.step") if r.data["service"] == "queue"]
+    steps = [r.seq for r in plan_steps_of(result, "queue")]
     strays = [r.seq for r in result.trace.of_kind("migration.write") if r.party in _NAMES][:5]
     last = (len(result.trace) - 1,) if len(result.trace) else ()
     violations = []

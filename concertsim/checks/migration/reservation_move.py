@@ -21,7 +21,7 @@ from typing import Any
 
 from concertsim.checks.applicability import service_moved
 from concertsim.checks.base import Violation, invariant
-from concertsim.checks.evidence import seqs
+from concertsim.checks.evidence import plan_steps_of, seqs
 from concertsim.models import reservations
 from concertsim.sim.infrastructure.storage import DELETED
 from concertsim.sim.run.reservation_migration import (
@@ -58,7 +58,7 @@ def reservation_kept(result: RunResult) -> list[Violation]:
     writes: dict[Hashable, tuple[str, Any]] = moved.get(WRITES_TABLE, {})
     owner = str(moved.get(OWNER_TABLE, {}).get(None, OLD_RESERVATION))
     held = result.state.get(OLD_RESERVATION, {})
-    steps = [r.seq for r in result.trace.of_kind("migration.step") if r.data["service"] == "reservation"]
+    steps = [r.seq for r in plan_steps_of(result, "reservation")]
     strays = [r for r in result.trace.of_kind("migration.write") if r.party in _NAMES]
     last = (len(result.trace) - 1,) if len(result.trace) else ()
     where = _NAMES.get(owner, owner)

@@ -63,16 +63,15 @@ def _migration_timeline(result: RunResult) -> Figure | Omitted:
     return migration_timeline_figure(result, timeline)
 
 
-def _chained_moves(result: RunResult) -> list[RenderedFigure]:
-    """The timeline of each move after the first of a chained plan (``then``), one figure each."""
-    if result.scenario.migration is None or result.scenario.migration.then is None:
-        return []
+def _chained_moves(outcome: RunOutcome) -> list[RenderedFigure]:
+    """The timeline of each move after the first of a chained plan (``then``), one figure each,
+    drawn from the run's metrics (``metrics.migration``, computed once for ``summary.json``)."""
     first = _MIGRATION_SPEC
     return [RenderedFigure(f"{first.name}-{timeline['service']}",
                            f"{first.title}: {timeline['service'].capitalize()}'s move",
                            f"{first.caption} Only this move's steps, stores and copies are drawn.",
-                           figure_png(migration_timeline_figure(result, timeline)))
-            for timeline in chained_timelines(migration_timeline(result, records_by_kind(result.trace)))[1:]]
+                           figure_png(migration_timeline_figure(outcome.result, timeline)))
+            for timeline in chained_timelines(outcome.metrics["migration"])[1:]]
 
 
 _MIGRATION_SPEC = FigureSpec(MIGRATION_TIMELINE.removesuffix(".png"), "The migration plan over time",
@@ -167,8 +166,8 @@ def run_figures(outcome: RunOutcome, *, saga: str | None = None, extra_sagas: tu
             found.omitted.append((spec.title, figure.reason))
         else:
             found.rendered.append(RenderedFigure(spec.name, spec.title, spec.caption, figure_png(figure)))
-        if spec is _MIGRATION_SPEC:
-            found.rendered.extend(_chained_moves(result))
+        if spec is _MIGRATION_SPEC and result.scenario.migration is not None:
+            found.rendered.extend(_chained_moves(outcome))
     return found
 
 

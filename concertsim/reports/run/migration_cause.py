@@ -11,15 +11,14 @@ from concertsim.scenarios.schema import Scenario
 __all__ = ["migration_cause"]
 
 
-def _switched_off(plan: MigrationPlan, safeguard: Safeguard) -> bool:
-    """Whether ``plan`` is set as ``safeguard``'s switch sets it (``migration.fence=false``: its
-    ``fence`` is False), for a row of ``plan``'s service."""
+def _switched_off(plan: MigrationPlan, safeguard: Safeguard) -> tuple[str, str] | None:
+    """``safeguard``'s switch (``("fence", "false")`` for ``migration.fence=false``) if ``plan`` is set
+    as it sets it and the row is of ``plan``'s service; else None."""
     key, _, value = safeguard.switch.partition("=")
-    field = key.removeprefix("migration.")
     if not key.startswith("migration.") or (safeguard.moves or "point") != plan.service:
-        return False
-    current = getattr(plan, field, None)
-    return str(current).lower() == value.lower()
+        return None
+    field = key.removeprefix("migration.")
+    return (field, value) if str(getattr(plan, field, None)).lower() == value.lower() else None
 
 
 def migration_cause(scenario: Scenario, invariant: str) -> str | None:
@@ -30,9 +29,9 @@ def migration_cause(scenario: Scenario, invariant: str) -> str | None:
     found = []
     for depth, plan in enumerate(scenario.migration.chain()):
         for safeguard in SAFEGUARDS:
-            if invariant in safeguard.protects and _switched_off(plan, safeguard):
-                key, _, value = safeguard.switch.partition("=")
-                where = "migration." + "then." * depth + key.removeprefix("migration.")
-                found.append(f"{plan.service.capitalize()}'s move has a safeguard switched off ({where}={value}): "
-                             f"{safeguard.why}")
+            switch = _switched_off(plan, safeguard) if invariant in safeguard.protects else None
+            if switch is not None:
+                field, value = switch
+                found.append(f"{plan.service.capitalize()}'s move has a safeguard switched off "
+                             f"(migration.{'then.' * depth}{field}={value}): {safeguard.why}")
     return " ".join(found) or None

@@ -57,6 +57,11 @@ class _RunAgain(Exception):
     run the request again from the start."""
 
 
+_KEPT: dict[str, bool] = {"in_process": True}
+"""What ``event.raised`` adds for an event its process kept from the broker (nothing otherwise)."""
+_SENT: dict[str, bool] = {}
+
+
 @dataclass(slots=True)
 class _Unit:
     """One request's local transaction and what to record once it commits."""
@@ -282,9 +287,9 @@ class SharedProcess:
             world.record("tx.commit", host.name, trace_id, label="+".join(unit.labels),
                          events=[e.event_id for _, e in unit.raised])
         for raiser, event in unit.raised:
-            kept = {"in_process": True} if event.event_id in unit.kept else {}
             world.record("event.raised", raiser, event.trace_id, event_id=event.event_id, type=event.type,
-                         key=event.key, payload=event.payload.model_dump(), **kept)
+                         key=event.key, payload=event.payload.model_dump(),
+                         **(_KEPT if event.event_id in unit.kept else _SENT))
         for service, group, event in unit.handled:
             world.record("consumer.handled", service, event.trace_id, group=group, event_id=event.event_id,
                          type=event.type, inline=True)

@@ -79,19 +79,10 @@ class System:
     topology: Topology | None = None
     point_shift: PointShift | None = None
     """The gradual traffic shift to the split-out Point (``design.point_shift``), if any."""
-    point_migration: PointMigration | None = None
-    """Point's migration out of the monolith (``scenario.migration``), if any."""
-    queue_migration: QueueMigration | None = None
-    """Queue's migration out of what is left of the monolith (``scenario.migration`` with
-    ``service: queue``), if any."""
-    concert_migration: ConcertMigration | None = None
-    """Concert's migration out of what is left of the monolith (``scenario.migration`` with
-    ``service: concert``), if any."""
-    reservation_migration: ReservationMigration | None = None
-    """Reservation's migration out of what is left of the monolith (``scenario.migration`` with
-    ``service: reservation``), if any."""
     moves: list[StoreMove] = field(default_factory=list)
     """Every migration's move of the run, in the order of its chain (``scenario.migration``)."""
+    reservation_migration: ReservationMigration | None = None
+    """Reservation's move among ``moves``, if any: the runner asks it which store holds the open holds."""
 
     @property
     def services(self) -> list[Host]:
@@ -236,17 +227,17 @@ def build_system(world: World) -> System:
 def _install_moves(system: System, plans: tuple[MigrationPlan, ...]) -> None:
     """Wire each plan's move in the chain's order, each after the one before it."""
     for plan in plans:
-        move: StoreMove
-        if plan.service == "queue":
-            move = system.queue_migration = QueueMigration.install(system, plan)
-        elif plan.service == "concert":
-            move = system.concert_migration = ConcertMigration.install(system, plan)
-        elif plan.service == "reservation":
-            move = system.reservation_migration = ReservationMigration.install(system, plan)
-        else:
-            move = system.point_migration = PointMigration.install(system, plan)
+        move = _MOVES[plan.service].install(system, plan)
+        if isinstance(move, ReservationMigration):
+            system.reservation_migration = move
         move.after = system.moves[-1] if system.moves else None
         system.moves.append(move)
+
+
+_MOVES: dict[str, type[PointMigration | QueueMigration | ConcertMigration | ReservationMigration]] = {
+    "point": PointMigration, "queue": QueueMigration, "concert": ConcertMigration, "reservation": ReservationMigration,
+}
+"""The runtime of each service's move."""
 
 
 def _replicated_service(
