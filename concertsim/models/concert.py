@@ -95,7 +95,7 @@ def seats_of(store: Store, date_id: int) -> list[SeatView]:
     concert_date = store.get(DATES, date_id)
     if concert_date is None:
         return []
-    return [store.get(SEAT_VIEW, (date_id, n)) for n in range(1, concert_date.seats + 1)]
+    return store.get_many(SEAT_VIEW, [(date_id, n) for n in range(1, concert_date.seats + 1)])
 
 
 def available_dates(store: Store, now: float) -> list[ConcertDate]:

@@ -14,7 +14,7 @@ row that contained a list would share it with the committed version.
 from __future__ import annotations
 
 import copy
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, Protocol
 
 __all__ = ["Store", "MemoryStore", "IdSource", "CountingIds"]
@@ -25,6 +25,10 @@ class Store(Protocol):
 
     def get(self, table: str, key: Hashable) -> Any | None:
         """The row under ``key``, or None. The caller must not mutate it."""
+
+    def get_many(self, table: str, keys: Iterable[Hashable]) -> list[Any | None]:
+        """The rows under ``keys``, in their order (None where there is none): ``get`` of each,
+        in one call (a date's seat view is hundreds of rows)."""
 
     def get_for_update(self, table: str, key: Hashable) -> Any | None:
         """A private copy of the row under ``key`` (or None) that the caller may mutate and must
@@ -53,6 +57,10 @@ class MemoryStore:
 
     def get(self, table: str, key: Hashable) -> Any | None:
         return self.tables.get(table, {}).get(key)
+
+    def get_many(self, table: str, keys: Iterable[Hashable]) -> list[Any | None]:
+        rows = self.tables.get(table, {})
+        return [rows.get(key) for key in keys]
 
     def get_for_update(self, table: str, key: Hashable) -> Any | None:
         row = self.get(table, key)

@@ -10,6 +10,7 @@ reason goes into the figure's caption.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from concertsim.models import reservations
 from concertsim.reports.document.formatting import seconds
 from concertsim.reports.run.design_switches import explained_first
 from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.infrastructure.trace import Trace
 from concertsim.sim.run.result import RunResult
 
 if TYPE_CHECKING:
@@ -64,7 +66,22 @@ def _first_violation_saga(outcome: RunOutcome) -> FeaturedSaga | None:
     return None
 
 
+_CHOSEN: weakref.WeakKeyDictionary[Trace, tuple[int, FeaturedSaga | None]] = weakref.WeakKeyDictionary()
+""":func:`_interest` of each run under its trace, with the trace's length then: a report asks three
+times (the hero figure, the saga section, the flow's caption), and on a large run each answer reads
+millions of records."""
+
+
 def _interest(result: RunResult) -> FeaturedSaga | None:
+    """The most interesting saga of a run (computed once per run)."""
+    length, chosen = _CHOSEN.get(result.trace, (-1, None))
+    if length != len(result.trace):
+        chosen = _most_interesting(result)
+        _CHOSEN[result.trace] = (len(result.trace), chosen)
+    return chosen
+
+
+def _most_interesting(result: RunResult) -> FeaturedSaga | None:
     """The most interesting saga of a run, read in one pass over the few record kinds it needs."""
     spans: dict[str, list[float]] = {}
     for booked in result.table("reservation", reservations.RESERVATIONS).values():

@@ -28,11 +28,12 @@ import tempfile
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import islice
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from concertsim.sim.infrastructure.trace import Trace, TraceRecord, record_to_json
+from concertsim.sim.infrastructure.trace import HASHED_TOGETHER, Trace, TraceRecord, record_to_json
 
 __all__ = ["SpillingTrace", "TraceSpillError", "SPILLED_KINDS", "CHUNK"]
 
@@ -203,11 +204,12 @@ class SpillingTrace(Trace):
         if self._digest is None or self._digest[0] != self._count:
             digest = hashlib.sha256()
             jsonl = self._folder / "trace.jsonl"
-            with _spilling(self._folder), jsonl.open("w", encoding="utf-8") as out:
-                for record in self:
-                    line = record_to_json(record) + "\n"
-                    digest.update(line.encode())
-                    out.write(line)
+            with _spilling(self._folder), jsonl.open("wb") as out:
+                records = iter(self)
+                while batch := list(islice(records, HASHED_TOGETHER)):
+                    serialized = ("\n".join(map(record_to_json, batch)) + "\n").encode()
+                    digest.update(serialized)
+                    out.write(serialized)
             self._digest = (self._count, digest.hexdigest())
         return self._digest[1]
 
@@ -217,10 +219,6 @@ class SpillingTrace(Trace):
         with (self._folder / "trace.jsonl").open(encoding="utf-8") as serialized:
             for line in serialized:
                 yield line[:-1]
-
-    def write_jsonl(self, path: Path) -> None:
-        self.sha256()
-        shutil.copyfile(self._folder / "trace.jsonl", path)
 
     def close(self) -> None:
         """Remove the spill files; the trace is empty of its spilled kinds afterwards."""

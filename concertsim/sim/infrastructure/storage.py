@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Generator, Hashable, Iterator
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +134,12 @@ class Transaction:
                 return None if written is _DELETED else written
         rows = self.db.tables.get(table)
         return None if rows is None else rows.get(key)
+
+    def get_many(self, table: str, keys: Iterable[Hashable]) -> list[Any | None]:
+        if self.writes:
+            return [self.get(table, key) for key in keys]
+        rows = self.db.tables.get(table, {})
+        return [rows.get(key) for key in keys]
 
     def get_for_update(self, table: str, key: Hashable) -> Any | None:
         address = (table, key)

@@ -14,15 +14,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
+from itertools import islice
 from typing import Any, Literal, get_args
 
-__all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES"]
+__all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES", "HASHED_TOGETHER"]
 
 TraceMode = Literal["memory", "stream"]
 TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
 """``memory`` keeps every record in memory; ``stream`` spills the high-volume kinds to disk as they
 happen (:mod:`concertsim.sim.infrastructure.spilled_trace`). Both give the same records, hash and verdicts."""
+
+
+HASHED_TOGETHER = 4096
+"""Lines of the serialization joined, encoded and hashed (or written) at once: per line, those calls
+cost as much as the line's JSON."""
 
 
 class TraceRecord:
@@ -61,10 +66,26 @@ class TraceRecord:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+_DATA_ENCODER = (
+    json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True)
+    if json.encoder.c_make_encoder is not None else None
+)
+"""``_ENCODER``'s C encoder, made once instead of at every ``encode`` (where it costs as much as
+encoding a record's data); None where the interpreter has none. No check for cycles: a record's
+data is a tree of JSON values."""
+_quoted = json.encoder.encode_basestring_ascii
 
 
 def record_to_json(record: TraceRecord) -> str:
-    return _ENCODER.encode(record.to_json())
+    """``record`` as one JSON object, keys sorted, no spaces: byte for byte
+    ``_ENCODER.encode(record.to_json())``, written out field by field because this is the cost of
+    every run's hash (a few microseconds a record, millions of records in a large run)."""
+    at, trace_id = record.at, record.trace_id
+    if _DATA_ENCODER is None or type(at) not in (int, float) or at - at != 0:  # no C encoder, or not a finite number
+        return _ENCODER.encode(record.to_json())
+    return (f'{{"at":{at!r},"data":{"".join(_DATA_ENCODER(record.data, 0))},"kind":{_quoted(record.kind)},'
+            f'"party":{_quoted(record.party)},"seq":{record.seq},'
+            f'"trace_id":{"null" if trace_id is None else _quoted(trace_id)}}}')
 
 
 class Trace:
@@ -114,13 +135,7 @@ class Trace:
 
     def sha256(self) -> str:
         digest = hashlib.sha256()
-        for line in self.lines():
-            digest.update(line.encode())
-            digest.update(b"\n")
+        lines = iter(self.lines())
+        while batch := list(islice(lines, HASHED_TOGETHER)):
+            digest.update(("\n".join(batch) + "\n").encode())
         return digest.hexdigest()
-
-    def write_jsonl(self, path: Path) -> None:
-        with path.open("w", encoding="utf-8") as out:
-            for line in self.lines():
-                out.write(line)
-                out.write("\n")
