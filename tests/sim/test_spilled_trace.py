@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from concertsim import api
+from concertsim.sim.infrastructure import spilled_trace
 from concertsim.sim.infrastructure.spilled_trace import CHUNK, SPILLED_KINDS, SpillingTrace
 from concertsim.sim.run.runner import run_scenario
 from tests.cli.invoking import cli, refused
@@ -44,12 +45,30 @@ def test_a_streamed_trace_reads_back_record_for_record(both):
     assert streamed.sha256() == in_memory.sha256()
     for kinds in (("call.serve",), ("event.raised", "call.send", "client.ok"), ("fault.start", "tx.commit")):
         assert [r.seq for r in streamed.of_kind(*kinds)] == [r.seq for r in in_memory.of_kind(*kinds)]
+    # Records of every chunk written and of those not yet written, and a number past the end.
     wanted = [0, 5, len(in_memory) // 2, len(in_memory) - 1, len(in_memory) + 3]
     assert {s: r.to_json() for s, r in streamed.lookup(wanted).items()} == {
         s: r.to_json() for s, r in in_memory.lookup(wanted).items()}
     by_kind = streamed.by_kind()
     assert {kind: len(records) for kind, records in by_kind.items()} == {
         kind: len(records) for kind, records in in_memory.by_kind().items()}
+
+
+def test_a_lookup_reads_the_chunks_that_hold_its_records(monkeypatch) -> None:
+    monkeypatch.setattr(spilled_trace, "CHUNK", 50)  # many chunks of every spilled kind
+    scenario = small_scenario("workload.users=40")
+    in_memory, streamed = run_scenario(scenario).trace, run_scenario(scenario, trace_mode="stream").trace
+    try:
+        # One record at a time: each kind's first and last record of every chunk, and of those
+        # still unwritten; then many at once, and a number past the end.
+        edges = [[r.seq] for kind in SPILLED_KINDS for i, r in enumerate(in_memory.of_kind(kind)) if i % 50 in (0, 49)]
+        edges += [[r.seq] for kind in SPILLED_KINDS for r in list(in_memory.of_kind(kind))[-1:]]
+        assert len(edges) > 100
+        for wanted in [*edges, [*range(0, len(in_memory), 37), len(in_memory) + 3]]:
+            assert {s: r.to_json() for s, r in streamed.lookup(wanted).items()} == {
+                s: r.to_json() for s, r in in_memory.lookup(wanted).items()}
+    finally:
+        streamed.close()
 
 
 def test_the_spilled_kinds_are_not_in_memory(both):

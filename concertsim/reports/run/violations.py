@@ -4,7 +4,7 @@ first violation drawn as a message flow and listed step by step."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from concertsim.checks.base import Verdict as InvariantVerdict
@@ -13,13 +13,14 @@ from concertsim.models import reservations
 from concertsim.reports.run.cause import explanation
 from concertsim.reports.run.design_switches import explained_first
 from concertsim.reports.document.blocks import Block, Diagram, Heading, Image, Paragraph, Table
-from concertsim.reports.document.fault_words import fault_effect, fault_table
+from concertsim.reports.document.fault_words import fault_table
 from concertsim.reports.run.figures import RenderedFigure, flow_figure_name
 from concertsim.reports.document.formatting import plural, seconds, value_words
 from concertsim.reports.run.mermaid import sequence_diagram
 from concertsim.reports.run.saga import describe, saga_of
 from concertsim.reports.run.saga_steps import relevant_records, saga_span
-from concertsim.scenarios.schema import MESSAGE_FAULTS, FaultSpec, Scenario
+from concertsim.scenarios.schema import FaultSpec
+from concertsim.sim.infrastructure.trace import TraceRecord
 
 if TYPE_CHECKING:
     from concertsim.api import RunOutcome
@@ -62,8 +63,8 @@ def _arrows(text: str) -> str:
     return text.replace("<-", "←").replace("->", "→")
 
 
-def _records_text(outcome: RunOutcome, violation: Violation) -> str:
-    records = outcome.result.trace.lookup(violation.records[:MAX_RECORDS_SHOWN])
+def _records_text(records: Mapping[int, TraceRecord], violation: Violation) -> str:
+    """The first records of ``violation`` described (``records``: the trace's records by number)."""
     shown = [f"#{seq} {_arrows(describe(records[seq]))}" for seq in violation.records[:MAX_RECORDS_SHOWN]
              if seq in records]
     if len(violation.records) > MAX_RECORDS_SHOWN:
@@ -72,8 +73,10 @@ def _records_text(outcome: RunOutcome, violation: Violation) -> str:
 
 
 def _violation_rows(outcome: RunOutcome, violations: Sequence[Violation]) -> list[list[str]]:
+    # One lookup for every row: on a streamed trace each lookup reads from disk.
+    records = outcome.result.trace.lookup(seq for v in violations for seq in v.records[:MAX_RECORDS_SHOWN])
     return [
-        [str(number), seconds(v.at), v.message, _evidence(v.evidence), _records_text(outcome, v)]
+        [str(number), seconds(v.at), v.message, _evidence(v.evidence), _records_text(records, v)]
         for number, v in enumerate(violations, 1)
     ]
 

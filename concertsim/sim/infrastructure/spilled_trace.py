@@ -26,7 +26,7 @@ import marshal
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Set as AbstractSet
 from contextlib import contextmanager
 from itertools import islice
 from operator import attrgetter
@@ -72,7 +72,8 @@ _Row = tuple[int, float, str, "str | None", dict[str, Any]]
 
 
 class _SpillFile:
-    """One kind's records on disk, appended in chunks; readable any number of times."""
+    """One kind's records on disk, appended in chunks; readable any number of times, whole or
+    (:meth:`find`) only the chunks that hold the records asked for."""
 
     def __init__(self, kind: str, path: Path) -> None:
         self.kind = kind
@@ -80,6 +81,9 @@ class _SpillFile:
         self.pending: list[_Row] = []
         self.count = 0
         self._out: BinaryIO | None = None
+        self._chunks: list[tuple[int, int, int, int]] = []
+        """(first seq, last seq, offset of its bytes, their length) of each chunk written"""
+        self._written = 0
 
     def append(self, row: _Row) -> None:
         self.pending.append(row)
@@ -97,6 +101,8 @@ class _SpillFile:
             if self._out is None:
                 self._out = self.path.open("ab", buffering=0)  # unbuffered: a failed write leaves nothing to flush
             self._out.write(len(blob).to_bytes(8, "little") + blob)
+        self._chunks.append((self.pending[0][0], self.pending[-1][0], self._written + 8, len(blob)))
+        self._written += 8 + len(blob)
         self.pending = []
 
     def close(self) -> None:
@@ -119,6 +125,23 @@ class _SpillFile:
                     chunk = marshal.loads(spilled.read(int.from_bytes(size, "little")))
                     for seq, at, party, trace_id, data in chunk:
                         yield TraceRecord(seq, at, kind, party, trace_id, data)
+
+    def find(self, wanted: AbstractSet[int]) -> Iterator[TraceRecord]:
+        """The records numbered in ``wanted``, reading only the chunks whose numbers span one of
+        them: the few records a report shows of a run of millions cost a few chunks, not the file."""
+        kind, ordered = self.kind, sorted(wanted)
+        chunks = [(offset, length) for first, last, offset, length in self._chunks
+                  if (at := bisect.bisect_left(ordered, first)) < len(ordered) and ordered[at] <= last]
+        if chunks:
+            with _spilling(self.path.parent), self.path.open("rb") as spilled:
+                for offset, length in chunks:
+                    spilled.seek(offset)
+                    for seq, when, party, trace_id, data in marshal.loads(spilled.read(length)):
+                        if seq in wanted:
+                            yield TraceRecord(seq, when, kind, party, trace_id, data)
+        for seq, when, party, trace_id, data in self.pending:
+            if seq in wanted:
+                yield TraceRecord(seq, when, kind, party, trace_id, data)
 
 
 class _KeptRecords:
@@ -176,8 +199,12 @@ class SpillingTrace(Trace):
     def of_kind(self, *kinds: str) -> Iterable[TraceRecord]:
         """The records of ``kinds``, in trace order (spilled kinds read back from disk)."""
         wanted = frozenset(kinds)
-        kept = (r for r in self.records if r.kind in wanted)
         spilled = [self._files[kind] for kind in sorted(wanted) if kind in self._files]
+        if wanted <= self._spilled_kinds:  # none of them in memory
+            if len(spilled) <= 1:
+                return spilled[0] if spilled else ()  # nothing to merge: a merge costs a microsecond a record
+            return heapq.merge(*spilled, key=_SEQ)
+        kept = (r for r in self.records if r.kind in wanted)
         return heapq.merge(kept, *spilled, key=_SEQ) if spilled else kept
 
     def by_kind(self) -> Mapping[str, Iterable[TraceRecord]]:
@@ -194,8 +221,9 @@ class SpillingTrace(Trace):
             if at < len(kept) and kept[at].seq == seq:
                 found[seq] = kept[at]
         if len(found) < len(wanted):
+            missing = wanted - found.keys()
             for spill in self._files.values():
-                found.update((r.seq, r) for r in spill if r.seq in wanted)
+                found.update((r.seq, r) for r in spill.find(missing))
         return found
 
     def sha256(self) -> str:
