@@ -13,6 +13,7 @@ calls whose caller crashed before any outcome (``no_outcome``).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from concertsim.metrics.records import RecordsByKind
@@ -61,10 +62,13 @@ def retry_sends(records: RecordsByKind) -> list[TraceRecord]:
     return found
 
 
-def call_reliability(records: RecordsByKind) -> dict[str, dict[str, dict[str, Any]]]:
+def call_reliability(
+    records: RecordsByKind, retried: Sequence[TraceRecord] | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
     """caller -> endpoint -> ``callee``, ``calls``, ``ok``, ``timeouts``, ``retries``,
     ``failures`` (code -> count, timeouts included), the network's counts, and ``timeout_rate``,
-    ``retry_rate`` and ``failure_rate`` (per call; None for no calls)."""
+    ``retry_rate`` and ``failure_rate`` (per call; None for no calls). ``retried``:
+    :func:`retry_sends` of ``records``, if already found."""
     outcomes: Counter[tuple[str, str, str]] = Counter()
     for record in records.get("call.return", ()):
         outcomes[service_of(record.party), record.data["endpoint"], record.data["outcome"]] += 1
@@ -79,7 +83,9 @@ def call_reliability(records: RecordsByKind) -> dict[str, dict[str, dict[str, An
         callee[address] = data["to"]
         if data["call"] in noticed:
             network[address, noticed[data["call"]]] += 1
-    retries: Counter[tuple[str, str]] = Counter((service_of(r.party), r.data["endpoint"]) for r in retry_sends(records))
+    retries: Counter[tuple[str, str]] = Counter(
+        (service_of(r.party), r.data["endpoint"]) for r in (retry_sends(records) if retried is None else retried)
+    )
 
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for address in sorted(calls):

@@ -12,12 +12,14 @@ handling ended. Bins are one second long, five in runs longer than ten minutes.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.records import RecordsByKind
 from concertsim.metrics.reliability import retry_sends
 from concertsim.sim.infrastructure.parties import service_of
+from concertsim.sim.infrastructure.trace import TraceRecord
 
 __all__ = ["service_series", "bin_seconds"]
 
@@ -36,12 +38,15 @@ def _series(samples: dict[int, list[float]], failures: dict[int, int], bins: int
     return {"count": count, "p95_ms": p95, "failures": failed}
 
 
-def service_series(records: RecordsByKind, ended_at: float) -> dict[str, Any]:
+def service_series(
+    records: RecordsByKind, ended_at: float, retried: Sequence[TraceRecord] | None = None
+) -> dict[str, Any]:
     """``bin_seconds``; ``services``: service -> ``count``, ``p95_ms`` (server time, None in a bin
     without requests) and ``failures`` per bin; ``consumers``: group -> ``count``, ``p95_ms``
     (handling time) and ``failures`` (failed attempts) per bin; ``retries``: caller -> requests
     sent again per bin (as :func:`~concertsim.metrics.reliability.retry_sends` counts them).
-    Services, groups and callers with nothing to show are left out."""
+    Services, groups and callers with nothing to show are left out. ``retried``: the retries, if
+    already found."""
     width = bin_seconds(ended_at)
     bins = int(math.floor(ended_at / width)) + 1
 
@@ -71,7 +76,7 @@ def service_series(records: RecordsByKind, ended_at: float) -> dict[str, Any]:
         bucket = failed.setdefault(record.data["group"], {})
         bucket[index(record.at)] = bucket.get(index(record.at), 0) + 1
     retried: dict[str, list[int]] = {}
-    for record in retry_sends(records):
+    for record in retry_sends(records) if retried is None else retried:
         retried.setdefault(service_of(record.party), [0] * bins)[index(record.at)] += 1
     return {
         "bin_seconds": width,

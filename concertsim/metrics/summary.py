@@ -18,7 +18,7 @@ from concertsim.metrics.migration_timeline import migration_timeline
 from concertsim.metrics.point_shift import point_shift
 from concertsim.metrics.point_storage import point_storage
 from concertsim.metrics.records import RecordsByKind, records_by_kind
-from concertsim.metrics.reliability import call_reliability, consumer_reliability
+from concertsim.metrics.reliability import call_reliability, consumer_reliability, retry_sends
 from concertsim.metrics.replicas import replicas
 from concertsim.metrics.resources import resource_usage
 from concertsim.metrics.seat_cache import seat_cache
@@ -109,6 +109,7 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
     outcomes = Counter(op.outcome for op in result.history)
     phases = result.phases
     processing = event_processing(records, result.subscriptions)
+    retried = retry_sends(records)  # for the calls' table and their series: found once, it reads every call
     without_subscriber, never_delivered = _published_but_not_delivered(records, result.subscriptions)
     return {
         "users": result.counters.get("users", 0),
@@ -164,10 +165,10 @@ def compute_metrics(result: RunResult) -> dict[str, Any]:
         "server_time": server_time(records),
         "event_processing": processing,
         "staleness": staleness(records, phases.ended_at),
-        "reliability": {"calls": call_reliability(records), "consumers": consumer_reliability(processing)},
+        "reliability": {"calls": call_reliability(records, retried), "consumers": consumer_reliability(processing)},
         "resources": resource_usage(result.resources, phases.ended_at),
         "write_conflicts": write_conflicts(records),
-        "series": service_series(records, phases.ended_at),
+        "series": service_series(records, phases.ended_at, retried),
         "seat_cache": seat_cache(result, records),
         "point_storage": point_storage(result, records),
         "broker": broker_delivery(result, records),

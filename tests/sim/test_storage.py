@@ -121,3 +121,28 @@ def test_a_row_copy_is_equal_and_separate_whatever_the_row() -> None:
     copied = copy_row(slotted)
     copied.a = 9
     assert slotted.a == 1 and copied.b is slotted.b, "shallow, as copy.copy"
+
+
+def test_the_outbox_backlog_counted_at_commit_is_the_unpublished_rows_of_every_run(monkeypatch) -> None:
+    """The backlog is counted as rows commit, not by scanning the outbox: in runs with relays that
+    crash and publishes that fail (rows marked, marks lost, rows republished), the count is every
+    time what a scan of the outbox finds."""
+    from concertsim.sim.infrastructure import storage
+    from concertsim.sim.run.runner import run_scenario
+    from tests.conftest import small_scenario
+
+    checked: list[int] = []
+    counted = storage.Database.outbox_backlog
+
+    def compared(self: Database) -> int:
+        outbox = self.tables.get(storage.OUTBOX, {})
+        scanned = sum(1 for row in outbox.values() if not row.published)
+        assert counted(self) == scanned
+        checked.append(scanned)
+        return scanned
+
+    monkeypatch.setattr(storage.Database, "outbox_backlog", compared)
+    for faults in ('[{"at": 2, "kind": "crash", "target": "relay:point", "duration": 6}]',
+                   '[{"at": 1, "kind": "drop", "target": "publish", "duration": 8}]'):
+        run_scenario(small_scenario(f"faults={faults}", "workload.users=40"))
+    assert max(checked) > 0, "the runs should leave a backlog to count"
