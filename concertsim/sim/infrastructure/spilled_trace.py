@@ -10,7 +10,8 @@ memory, as in :class:`~concertsim.sim.infrastructure.trace.Trace`.
 Reading is the same interface: iteration and ``of_kind`` merge the kinds back into trace order by
 sequence number, so checks, metrics, reports and the JSONL file (and with it the run's SHA-256) are
 identical to an in-memory run's. What it costs is time: each read of a spilled kind reads its file
-again (measured in ``bench/bench_messages.py --trace-mode stream``).
+again (measured in ``bench/bench_messages.py --trace-mode stream``), except ``lookup``, which reads
+only the chunks that hold the records asked for.
 
 The spill files live in a private temporary folder (under ``TMPDIR``) that
 :meth:`SpillingTrace.close` (or the trace's collection) removes. A failure to write or read them
