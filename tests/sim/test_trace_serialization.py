@@ -37,3 +37,10 @@ def test_the_hash_is_that_of_the_lines_joined_by_newlines() -> None:
         trace.add(record.at, record.kind, record.party, record.trace_id, record.data)
     expected = hashlib.sha256("".join(GENERIC.encode(r.to_json()) + "\n" for r in trace).encode()).hexdigest()
     assert trace.sha256() == expected
+
+
+def test_without_the_c_encoder_a_line_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concertsim.sim.infrastructure import trace
+
+    monkeypatch.setattr(trace, "_DATA_ENCODER", None)
+    assert [record_to_json(r) for r in AWKWARD] == [GENERIC.encode(r.to_json()) for r in AWKWARD]

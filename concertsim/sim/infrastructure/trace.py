@@ -66,9 +66,10 @@ class TraceRecord:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # CPython's, from _json
 _DATA_ENCODER = (
-    json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True)
-    if json.encoder.c_make_encoder is not None else None
+    _C_ENCODER(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True)
+    if _C_ENCODER is not None else None
 )
 """``_ENCODER``'s C encoder, made once instead of at every ``encode`` (where it costs as much as
 encoding a record's data); None where the interpreter has none. No check for cycles: a record's
