@@ -17,6 +17,9 @@ def test_ctrl_c_while_the_command_line_starts_exits_130_without_a_traceback(afte
     started = subprocess.Popen(
         [sys.executable, "-m", "concertsim", "explore", "-n", "50", "--out", str(tmp_path / "out")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # As from a terminal, whatever launched the tests: a shell's background job ignores SIGINT,
+        # and its children would inherit that and never see the Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(after_seconds)
     started.send_signal(signal.SIGINT)
