@@ -47,6 +47,7 @@ __all__ = [
     "STREAMED_BYTES_PER_RECORD",
     "BASE_BYTES",
     "SECONDS_PER_RECORD",
+    "STREAMED_SECONDS_PER_RECORD",
     "BASE_SECONDS",
     "LARGE_RUN_MEMORY",
     "available_memory",
@@ -75,6 +76,11 @@ BASE_SECONDS = 2.0
 SECONDS_PER_RECORD = 20e-6
 """``concertsim run`` on one core: simulation, checks, files and reports (measured: 22 to 36
 microseconds per record on a shared 2-core machine; the simulation alone is about half)."""
+STREAMED_SECONDS_PER_RECORD = 50e-6
+"""The same with ``--trace-mode stream``: after the simulation, the checks, metrics, hash and
+report read the spilled records back from disk, several times (measured on a shared 2-core
+machine: 68 microseconds per record for the 100,000-user opening, 80 for the 10,000-user one;
+``bench/README.md``, "After the simulation")."""
 
 
 LARGE_RUN_MEMORY = 4 * 2**30
@@ -154,7 +160,7 @@ def estimate_run_cost(scenario: Scenario, *, streamed: bool = False) -> RunCost:
         polls=polls,
         records=records,
         memory_bytes=BASE_BYTES + (STREAMED_BYTES_PER_RECORD if streamed else BYTES_PER_RECORD) * records,
-        wall_seconds=BASE_SECONDS + SECONDS_PER_RECORD * records,
+        wall_seconds=BASE_SECONDS + (STREAMED_SECONDS_PER_RECORD if streamed else SECONDS_PER_RECORD) * records,
     )
 
 
