@@ -63,11 +63,11 @@ def retry_sends(records: RecordsByKind) -> list[TraceRecord]:
 
 
 def call_reliability(
-    records: RecordsByKind, retried: Sequence[TraceRecord] | None = None
+    records: RecordsByKind, retry_records: Sequence[TraceRecord] | None = None
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """caller -> endpoint -> ``callee``, ``calls``, ``ok``, ``timeouts``, ``retries``,
     ``failures`` (code -> count, timeouts included), the network's counts, and ``timeout_rate``,
-    ``retry_rate`` and ``failure_rate`` (per call; None for no calls). ``retried``:
+    ``retry_rate`` and ``failure_rate`` (per call; None for no calls). ``retry_records``:
     :func:`retry_sends` of ``records``, if already found."""
     outcomes: Counter[tuple[str, str, str]] = Counter()
     for record in records.get("call.return", ()):
@@ -84,7 +84,7 @@ def call_reliability(
         if data["call"] in noticed:
             network[address, noticed[data["call"]]] += 1
     retries: Counter[tuple[str, str]] = Counter(
-        (service_of(r.party), r.data["endpoint"]) for r in (retry_sends(records) if retried is None else retried)
+        (service_of(r.party), r.data["endpoint"]) for r in (retry_sends(records) if retry_records is None else retry_records)
     )
 
     table: dict[str, dict[str, dict[str, Any]]] = {}
