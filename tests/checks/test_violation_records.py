@@ -14,6 +14,7 @@ from concertsim.checks import REGISTRY, Violation, check_run
 from concertsim.models import concert, data_platform, points, reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
 from concertsim.scenarios.schema import SeatCacheSpec
+from concertsim.sim.infrastructure.trace import Trace
 from concertsim.sim.run.result import Phases, RunResult
 from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
@@ -181,6 +182,7 @@ def collected_twice(result: RunResult) -> None:
 
 def event_dropped(result: RunResult) -> None:
     next(r for r in result.trace.records if r.kind == "consumer.handled").kind = "consumer.dropped"
+    result.trace = _retraced(result.trace.records)
 
 
 def parked_for_good(result: RunResult) -> None:
@@ -311,8 +313,17 @@ def hold_freed_by_a_redelivered_release(result: RunResult) -> None:
             for seq, event in ((after + 1, first), (after + 2, release)):
                 records[seq].kind = "consumer.handled"
                 records[seq].data = {"group": "concert", "event_id": event.data["event_id"], "type": event.data["type"]}
+            result.trace = _retraced(records)
             return
     raise AssertionError("no seat was held again after a release")
+
+
+def _retraced(records: list) -> Trace:
+    """A trace of ``records`` as edited in place: a trace indexes its records by kind when first
+    read, and in a run a record's kind never changes."""
+    trace = Trace()
+    trace.records = records
+    return trace
 
 
 def _migrating(result: RunResult, *records: tuple[str, str, dict]) -> None:

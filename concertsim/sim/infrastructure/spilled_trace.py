@@ -205,8 +205,8 @@ class SpillingTrace(Trace):
             if len(spilled) <= 1:
                 return spilled[0] if spilled else ()  # nothing to merge: a merge costs a microsecond a record
             return heapq.merge(*spilled, key=_SEQ)
-        kept = (r for r in self.records if r.kind in wanted)
-        return heapq.merge(kept, *spilled, key=_SEQ) if spilled else kept
+        kept = self.kept_of_kinds(wanted)
+        return heapq.merge(kept, *spilled, key=_SEQ) if spilled else iter(kept)
 
     def by_kind(self) -> Mapping[str, Iterable[TraceRecord]]:
         grouped: dict[str, Any] = {kind: _KeptRecords(records) for kind, records in super().by_kind().items()}

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import islice
+from itertools import chain, islice
+from operator import attrgetter
 from typing import Any, Literal, get_args
 
 __all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES", "HASHED_TOGETHER"]
@@ -65,6 +66,8 @@ class TraceRecord:
         return f"TraceRecord({self.seq}, t={self.at:.4f}, {self.kind}, {self.party}, {self.data})"
 
 
+_SEQ = attrgetter("seq")
+
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 _C_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # CPython's, from _json
 _DATA_ENCODER = (
@@ -95,6 +98,21 @@ class Trace:
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
         self._lines: list[str] | None = None
+        self._forget_kinds()
+
+    def _forget_kinds(self) -> None:
+        self._kinds: dict[str, list[TraceRecord]] = {}
+        """kind -> its records in ``records``, in order: the index of :meth:`kept_of_kinds`."""
+        self._kinds_taken = 0
+        """How many of ``records`` the index has taken in,"""
+        self._kinds_last: TraceRecord | None = None
+        """and the last of them: while records are only added, ``records[_kinds_taken - 1]``."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy (or a pickle) leaves the index behind: whoever reads the copy builds its own."""
+        state = self.__dict__.copy()
+        state.update(_kinds={}, _kinds_taken=0, _kinds_last=None)
+        return state
 
     def add(self, at: float, kind: str, party: str, trace_id: str | None, data: dict[str, Any]) -> None:
         """Append a record numbered after the last one."""
@@ -108,18 +126,35 @@ class Trace:
 
     def of_kind(self, *kinds: str) -> Iterable[TraceRecord]:
         """The records of ``kinds``, in trace order."""
-        wanted = frozenset(kinds)
-        return (r for r in self.records if r.kind in wanted)
+        return iter(self.kept_of_kinds(kinds))
+
+    def kept_of_kinds(self, kinds: Iterable[str]) -> list[TraceRecord]:
+        """The records of ``kinds`` among ``records`` (those in memory), in trace order: a fresh
+        list the caller may keep. The checks and probes ask for a few kinds each, dozens of times
+        a run, so the records are indexed by kind on the first ask (and the index brought up to
+        date with any added since) instead of scanned at every one. A record is a fact: once
+        added, its kind is never changed."""
+        records, taken = self.records, self._kinds_taken
+        if taken and (taken > len(records) or records[taken - 1] is not self._kinds_last):
+            self._forget_kinds()  # not only added to (a test planting a defect): index them afresh
+            taken = 0
+        index = self._kinds
+        if taken < len(records):
+            for record in records[taken:]:
+                same = index.get(record.kind)
+                if same is None:
+                    same = index[record.kind] = []
+                same.append(record)
+            self._kinds_taken, self._kinds_last = len(records), records[-1]
+        found = [index[kind] for kind in frozenset(kinds) if kind in index]
+        if len(found) == 1:
+            return list(found[0])
+        return sorted(chain.from_iterable(found), key=_SEQ)  # merges the sorted runs
 
     def by_kind(self) -> Mapping[str, Iterable[TraceRecord]]:
         """kind -> that kind's records in trace order (each re-iterable, with a ``len``)."""
-        grouped: dict[str, list[TraceRecord]] = {}
-        for record in self.records:
-            records = grouped.get(record.kind)
-            if records is None:
-                records = grouped[record.kind] = []
-            records.append(record)
-        return grouped
+        self.kept_of_kinds(())
+        return {kind: list(records) for kind, records in self._kinds.items()}
 
     def lookup(self, seqs: Iterable[int]) -> dict[int, TraceRecord]:
         """The records numbered ``seqs`` (numbers outside the trace are left out)."""
