@@ -100,8 +100,9 @@ def seats_of(store: Store, date_id: int) -> list[SeatView]:
 
 def available_dates(store: Store, now: float) -> list[ConcertDate]:
     """Dates on sale at ``now`` with at least one seat free in the view, by date id."""
-    dates = sorted((store.get(DATES, d) for d in store.keys(DATES)), key=lambda d: d.date_id)
-    return [d for d in dates if d.opens_at <= now and store.get(FREE_SEATS, d.date_id) > 0]
+    opened = [d for d in store.get_many(DATES, sorted(store.keys(DATES))) if d.opens_at <= now]
+    free = store.get_many(FREE_SEATS, [d.date_id for d in opened])
+    return [d for d, seats in zip(opened, free) if seats > 0]
 
 
 def check_seat(store: Store, *, date_id: int, seat_no: int, now: float | None = None) -> SeatView:
@@ -218,7 +219,7 @@ def record_sale(store: Store, payload: ReservationCompleted) -> None:
 
 def ranking(store: Store) -> list[tuple[int, float]]:
     """Sold-out dates as (date id, seconds from opening to sell-out), fastest first."""
-    tallies = [store.get(TALLIES, d) for d in store.keys(TALLIES)]
+    tallies = store.get_many(TALLIES, store.keys(TALLIES))
     return sorted(
         ((t.date_id, t.sold_out_at - t.opens_at) for t in tallies if t.sold_out_at is not None),
         key=lambda entry: (entry[1], entry[0]),

@@ -161,6 +161,8 @@ class Transaction:
 
     def keys(self, table: str) -> Iterator[Hashable]:
         committed = self.db.tables.get(table, {})
+        if not self.writes:
+            return iter(list(committed))
         pending = [
             k for (t, k), row in self.writes.items()
             if t == table and row is not _DELETED and k not in committed
