@@ -10,7 +10,7 @@ records in the trace). The baselines move messages with bare SimPy in the same r
   simulated call does.
 
 Usage: python bench/bench_messages.py [--scales 1,10,100] [--repeats 5,3,1] [--profile] [--memory]
-       [--trace-mode memory|stream] [--spread] [--clock wall|cpu]
+       [--trace-mode memory|stream] [--spread | --steady] [--clock wall|cpu]
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ from concertsim.scenarios.loader import load_builtin
 from concertsim.sim.run.runner import run_scenario
 
 BASE_USERS, BASE_DATES, BASE_CAPACITY = 400, 3, 100
+STEADY_RATE = 10 / 3
+"""Users a second of ``--steady``: a quarter of the 1x flash crowd's rate (400 users in 30 s), below
+what the waiting room of 100 lets in, so the line does not grow with the length of the run."""
+STEADY_SEATS = 200
+"""Seats per date of ``--steady``: three dates of 200 for every 400 users, more than they buy, so no
+user meets a sold-out date at any scale."""
 CLOCK = time.perf_counter
 """What the runs are timed with: wall time, or with ``--clock cpu`` this process's CPU time (on a
 shared machine, less disturbed by what else runs; both the baselines and concertsim use it)."""
@@ -92,16 +98,26 @@ def bare_request_reply(calls: int, seed: int = 1) -> float:
     return 2 * calls / (CLOCK() - started)
 
 
-def scaled(scale: int, spread: bool = False):
+def scaled(scale: int, spread: bool = False, steady: bool = False):
     """The default scenario with ``scale`` times the users, and the system scaled with them (dates
     on sale, queue capacity, worker pools), so each user meets the same system as at 1x: any growth
     in cost per message is the simulator's, not a saturated system's. One thing does not scale:
     Queue keeps its state in one row, so ten times the users arriving in the same flash window
     conflict on it far more than ten times as often (a hot spot of the design, measured in
     bench/README). With ``spread`` the users arrive over ``scale`` times the flash window instead,
-    at the 1x rate, and only the dates on sale grow with them: every user meets the 1x system."""
+    at the 1x rate, and only the dates on sale grow with them: every user meets the 1x system.
+    With ``steady`` they arrive one at a time at a held rate the waiting room keeps up with
+    (:data:`STEADY_RATE`, a Poisson stream) and every date has seats to spare
+    (:data:`STEADY_SEATS`), so a user does the same work at every scale (messages per user within
+    a few per cent): what grows is the simulator's cost, and the number of dates listed."""
     base = load_builtin("ticket-opening")
-    grown = [f"workload.users={BASE_USERS * scale}", f"concerts.dates={BASE_DATES * scale}"]
+    users = BASE_USERS * scale
+    grown = [f"workload.users={users}", f"concerts.dates={BASE_DATES * scale}"]
+    if steady:
+        return load_builtin("ticket-opening", [
+            *grown, "workload.arrival=steady", f"workload.rate_per_second={STEADY_RATE:g}",
+            f"workload.duration={1.5 * users / STEADY_RATE:g}", f"concerts.seats_per_date={STEADY_SEATS}",
+        ])
     if spread:
         return load_builtin("ticket-opening", [*grown, f"workload.flash_window={base.workload.flash_window * scale:g}"])
     workers = [f"services.{name}.workers={getattr(base.services, name).workers * scale}"
@@ -109,9 +125,11 @@ def scaled(scale: int, spread: bool = False):
     return load_builtin("ticket-opening", [*grown, f"rules.queue_capacity={BASE_CAPACITY * scale}", *workers])
 
 
-def concertsim_run(scale: int, trace_mode: str = "memory", spread: bool = False) -> tuple[int, float]:
+def concertsim_run(
+    scale: int, trace_mode: str = "memory", spread: bool = False, steady: bool = False
+) -> tuple[int, float]:
     """(messages, wall seconds) of one run of the default scenario at ``scale`` (the simulation only)."""
-    scenario = scaled(scale, spread)
+    scenario = scaled(scale, spread, steady)
     started = CLOCK()
     result = run_scenario(scenario, trace_mode=trace_mode)
     wall = CLOCK() - started
@@ -144,9 +162,13 @@ def main() -> None:
                         help="also measure each scale's peak memory in a fresh process (MiB, and KiB per user)")
     parser.add_argument("--trace-mode", choices=("memory", "stream"), default="memory",
                         help="keep the whole trace in memory, or stream its high-volume kinds to disk")
-    parser.add_argument("--spread", action="store_true",
-                        help="users arrive over scale times the flash window (the 1x arrival rate), so Queue's "
-                             "single state row meets the same load at every scale")
+    arrivals = parser.add_mutually_exclusive_group()
+    arrivals.add_argument("--spread", action="store_true",
+                          help="users arrive over scale times the flash window (the 1x arrival rate), so Queue's "
+                               "single state row meets the same load at every scale")
+    arrivals.add_argument("--steady", action="store_true",
+                          help=f"users arrive one at a time at {STEADY_RATE:.2f} a second, dates with "
+                               f"{STEADY_SEATS} seats: the same work per user at every scale")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="time the runs in wall seconds, or in this process's CPU seconds (a shared machine)")
     args = parser.parse_args()
@@ -157,24 +179,25 @@ def main() -> None:
     repeats += [repeats[-1]] * (len(scales) - len(repeats))
 
     print(f"python {platform.python_version()} on {platform.machine()}, simpy {simpy.__version__}, "
-          f"{os.cpu_count()} cores, trace mode {args.trace_mode}{', arrivals spread' if args.spread else ''}, "
+          f"{os.cpu_count()} cores, trace mode {args.trace_mode}{', arrivals spread' if args.spread else ''}{', steady arrivals' if args.steady else ''}, "
           f"{args.clock} clock")
     store = statistics.median(bare_store(args.baseline_messages, seed) for seed in range(5))
     reply = statistics.median(bare_request_reply(args.baseline_messages // 2, seed) for seed in range(5))
     print(f"bare SimPy Store:         {store:12,.0f} msgs/s (median of 5)")
     print(f"bare SimPy request/reply: {reply:12,.0f} msgs/s (median of 5)")
     print()
-    print(f"{'scale':>5} {'users':>7} {'messages':>10} {('cpu s' if args.clock == 'cpu' else 'wall s'):>8} {'msgs/s':>10} {'x Store':>8} {'x req/rep':>9} {'ms/user':>8}")
+    print(f"{'scale':>5} {'users':>7} {'messages':>10} {'per user':>8} {('cpu s' if args.clock == 'cpu' else 'wall s'):>8} "
+          f"{'msgs/s':>10} {'x Store':>8} {'x req/rep':>9} {'ms/user':>8}")
     rows = []
     for scale, runs in zip(scales, repeats):
-        samples = [concertsim_run(scale, args.trace_mode, args.spread) for _ in range(runs)]
+        samples = [concertsim_run(scale, args.trace_mode, args.spread, args.steady) for _ in range(runs)]
         messages = samples[0][0]
         wall = statistics.median(w for _, w in samples)
         rate = messages / wall
         users = BASE_USERS * scale
         rows.append((users, wall))
-        print(f"{scale:>5} {users:>7} {messages:>10,} {wall:>8.2f} {rate:>10,.0f} {store / rate:>8.1f} "
-              f"{reply / rate:>9.1f} {1000 * wall / users:>8.2f}", flush=True)
+        print(f"{scale:>5} {users:>7} {messages:>10,} {messages / users:>8.1f} {wall:>8.2f} {rate:>10,.0f} "
+              f"{store / rate:>8.1f} {reply / rate:>9.1f} {1000 * wall / users:>8.2f}", flush=True)
     if len(rows) >= 2:
         mean_users = statistics.fmean(u for u, _ in rows)
         mean_wall = statistics.fmean(w for _, w in rows)
