@@ -139,15 +139,17 @@ def concertsim_run(
     return count, wall
 
 
-def peak_memory_mib(scale: int, trace_mode: str = "memory") -> float:
+def peak_memory_mib(scale: int, trace_mode: str = "memory", spread: bool = False, steady: bool = False) -> float:
     """The peak resident memory (MiB) of a fresh process that runs the scenario at ``scale`` once
     (the simulation and its checks, not the reports), as that process reports it."""
     # VmHWM, the process's own high-water mark, starts afresh at exec (ru_maxrss may keep the
     # forking parent's peak).
     code = ("import sys, bench_messages as b; from concertsim.checks import check_run; "
-            "check_run(b.run_scenario(b.scaled(int(sys.argv[1])), trace_mode=sys.argv[2])); "
+            "check_run(b.run_scenario(b.scaled(int(sys.argv[1]), sys.argv[3] == 'spread', sys.argv[3] == 'steady'), "
+            "trace_mode=sys.argv[2])); "
             "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))")
-    done = subprocess.run([sys.executable, "-c", code, str(scale), trace_mode], check=True, capture_output=True, text=True,
+    arrivals = "spread" if spread else "steady" if steady else "scaled"
+    done = subprocess.run([sys.executable, "-c", code, str(scale), trace_mode, arrivals], check=True, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])})
     return int(done.stdout.split()[-1]) / 1024  # VmHWM is in kB
 
@@ -208,7 +210,7 @@ def main() -> None:
     if args.memory:
         print(f"\n{'scale':>5} {'users':>7} {'peak MiB':>9} {'KiB/user':>9}")
         for scale in scales:
-            peak = peak_memory_mib(scale, args.trace_mode)
+            peak = peak_memory_mib(scale, args.trace_mode, args.spread, args.steady)
             users = BASE_USERS * scale
             print(f"{scale:>5} {users:>7} {peak:>9.0f} {1024 * peak / users:>9.1f}", flush=True)
     if args.profile:
