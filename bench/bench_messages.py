@@ -10,13 +10,14 @@ records in the trace). The baselines move messages with bare SimPy in the same r
   simulated call does.
 
 Usage: python bench/bench_messages.py [--scales 1,10,100] [--repeats 5,3,1] [--profile] [--memory]
-       [--trace-mode memory|stream] [--spread | --steady] [--clock wall|cpu]
+       [--trace-mode memory|stream] [--spread | --steady [--held-calendar]] [--clock wall|cpu]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import math
 import os
 import platform
 import pstats
@@ -39,6 +40,9 @@ what the waiting room of 100 lets in, so the line does not grow with the length 
 STEADY_SEATS = 200
 """Seats per date of ``--steady``: three dates of 200 for every 400 users, more than they buy, so no
 user meets a sold-out date at any scale."""
+HELD_CALENDAR_EVERY = 200.0
+"""Seconds between two openings of ``--steady --held-calendar``: three dates (600 seats) go on sale
+every 200 s while users arrive, a little faster than the 2.5 seats a second they buy."""
 CLOCK = time.perf_counter
 """What the runs are timed with: wall time, or with ``--clock cpu`` this process's CPU time (on a
 shared machine, less disturbed by what else runs; both the baselines and concertsim use it)."""
@@ -98,7 +102,7 @@ def bare_request_reply(calls: int, seed: int = 1) -> float:
     return 2 * calls / (CLOCK() - started)
 
 
-def scaled(scale: int, spread: bool = False, steady: bool = False):
+def scaled(scale: int, spread: bool = False, steady: bool = False, held_calendar: bool = False):
     """The default scenario with ``scale`` times the users, and the system scaled with them (dates
     on sale, queue capacity, worker pools), so each user meets the same system as at 1x: any growth
     in cost per message is the simulator's, not a saturated system's. One thing does not scale:
@@ -109,14 +113,25 @@ def scaled(scale: int, spread: bool = False, steady: bool = False):
     With ``steady`` they arrive one at a time at a held rate the waiting room keeps up with
     (:data:`STEADY_RATE`, a Poisson stream) and every date has seats to spare
     (:data:`STEADY_SEATS`), so a user does the same work at every scale (messages per user within
-    a few per cent): what grows is the simulator's cost, and the number of dates listed."""
+    a few per cent): what grows is the simulator's cost, and the number of dates listed. With
+    ``held_calendar`` as well, that number is held too: the dates go on sale three at a time, every
+    :data:`HELD_CALENDAR_EVERY` seconds while users arrive, so a user is shown a few dates at any
+    scale."""
     base = load_builtin("ticket-opening")
     users = BASE_USERS * scale
     grown = [f"workload.users={users}", f"concerts.dates={BASE_DATES * scale}"]
     if steady:
-        return load_builtin("ticket-opening", [
-            *grown, "workload.arrival=steady", f"workload.rate_per_second={STEADY_RATE:g}",
+        steady_arrivals = [
+            "workload.arrival=steady", f"workload.rate_per_second={STEADY_RATE:g}",
             f"workload.duration={1.5 * users / STEADY_RATE:g}", f"concerts.seats_per_date={STEADY_SEATS}",
+        ]
+        if not held_calendar:
+            return load_builtin("ticket-opening", [*grown, *steady_arrivals])
+        dates = BASE_DATES * math.ceil(users / STEADY_RATE / HELD_CALENDAR_EVERY)
+        openings = ", ".join(f"{d}: {(d - 1) // BASE_DATES * HELD_CALENDAR_EVERY:g}" for d in range(1, dates + 1))
+        return load_builtin("ticket-opening", [
+            f"workload.users={users}", f"concerts.dates={dates}", *steady_arrivals,
+            f"concerts.opens_at_by_date={{{openings}}}",
         ])
     if spread:
         return load_builtin("ticket-opening", [*grown, f"workload.flash_window={base.workload.flash_window * scale:g}"])
@@ -126,10 +141,10 @@ def scaled(scale: int, spread: bool = False, steady: bool = False):
 
 
 def concertsim_run(
-    scale: int, trace_mode: str = "memory", spread: bool = False, steady: bool = False
+    scale: int, trace_mode: str = "memory", spread: bool = False, steady: bool = False, held_calendar: bool = False
 ) -> tuple[int, float]:
     """(messages, wall seconds) of one run of the default scenario at ``scale`` (the simulation only)."""
-    scenario = scaled(scale, spread, steady)
+    scenario = scaled(scale, spread, steady, held_calendar)
     started = CLOCK()
     result = run_scenario(scenario, trace_mode=trace_mode)
     wall = CLOCK() - started
@@ -139,16 +154,19 @@ def concertsim_run(
     return count, wall
 
 
-def peak_memory_mib(scale: int, trace_mode: str = "memory", spread: bool = False, steady: bool = False) -> float:
+def peak_memory_mib(
+    scale: int, trace_mode: str = "memory", spread: bool = False, steady: bool = False, held_calendar: bool = False
+) -> float:
     """The peak resident memory (MiB) of a fresh process that runs the scenario at ``scale`` once
     (the simulation and its checks, not the reports), as that process reports it."""
     # VmHWM, the process's own high-water mark, starts afresh at exec (ru_maxrss may keep the
     # forking parent's peak).
     code = ("import sys, bench_messages as b; from concertsim.checks import check_run; "
-            "check_run(b.run_scenario(b.scaled(int(sys.argv[1]), sys.argv[3] == 'spread', sys.argv[3] == 'steady'), "
+            "check_run(b.run_scenario(b.scaled(int(sys.argv[1]), sys.argv[3] == 'spread', sys.argv[3] in ('steady', 'held'), "
+            "sys.argv[3] == 'held'), "
             "trace_mode=sys.argv[2])); "
             "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))")
-    arrivals = "spread" if spread else "steady" if steady else "scaled"
+    arrivals = "spread" if spread else "held" if held_calendar else "steady" if steady else "scaled"
     done = subprocess.run([sys.executable, "-c", code, str(scale), trace_mode, arrivals], check=True, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])})
     return int(done.stdout.split()[-1]) / 1024  # VmHWM is in kB
@@ -171,9 +189,14 @@ def main() -> None:
     arrivals.add_argument("--steady", action="store_true",
                           help=f"users arrive one at a time at {STEADY_RATE:.2f} a second, dates with "
                                f"{STEADY_SEATS} seats: the same work per user at every scale")
+    parser.add_argument("--held-calendar", action="store_true",
+                        help=f"with --steady: dates go on sale three at a time every {HELD_CALENDAR_EVERY:g} s, "
+                             "so a user is shown a few dates at every scale")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="time the runs in wall seconds, or in this process's CPU seconds (a shared machine)")
     args = parser.parse_args()
+    if args.held_calendar and not args.steady:
+        parser.error("--held-calendar goes with --steady")
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     scales = [int(s) for s in args.scales.split(",")]
@@ -181,7 +204,7 @@ def main() -> None:
     repeats += [repeats[-1]] * (len(scales) - len(repeats))
 
     print(f"python {platform.python_version()} on {platform.machine()}, simpy {simpy.__version__}, "
-          f"{os.cpu_count()} cores, trace mode {args.trace_mode}{', arrivals spread' if args.spread else ''}{', steady arrivals' if args.steady else ''}, "
+          f"{os.cpu_count()} cores, trace mode {args.trace_mode}{', arrivals spread' if args.spread else ''}{', steady arrivals' if args.steady else ''}{', held calendar' if args.held_calendar else ''}, "
           f"{args.clock} clock")
     store = statistics.median(bare_store(args.baseline_messages, seed) for seed in range(5))
     reply = statistics.median(bare_request_reply(args.baseline_messages // 2, seed) for seed in range(5))
@@ -192,7 +215,8 @@ def main() -> None:
           f"{'msgs/s':>10} {'x Store':>8} {'x req/rep':>9} {'ms/user':>8}")
     rows = []
     for scale, runs in zip(scales, repeats):
-        samples = [concertsim_run(scale, args.trace_mode, args.spread, args.steady) for _ in range(runs)]
+        samples = [concertsim_run(scale, args.trace_mode, args.spread, args.steady, args.held_calendar)
+                   for _ in range(runs)]
         messages = samples[0][0]
         wall = statistics.median(w for _, w in samples)
         rate = messages / wall
@@ -210,7 +234,7 @@ def main() -> None:
     if args.memory:
         print(f"\n{'scale':>5} {'users':>7} {'peak MiB':>9} {'KiB/user':>9}")
         for scale in scales:
-            peak = peak_memory_mib(scale, args.trace_mode, args.spread, args.steady)
+            peak = peak_memory_mib(scale, args.trace_mode, args.spread, args.steady, args.held_calendar)
             users = BASE_USERS * scale
             print(f"{scale:>5} {users:>7} {peak:>9.0f} {1024 * peak / users:>9.1f}", flush=True)
     if args.profile:

@@ -32,3 +32,21 @@ def test_a_run_prints_each_scale_with_its_messages_per_user(
     scale, users, messages, per_user, *_ = out.splitlines()[-1].split()
     assert (scale, users) == ("1", "400")
     assert float(per_user) == pytest.approx(int(messages.replace(",", "")) / 400, abs=0.05)
+
+
+def test_a_held_calendar_opens_three_dates_at_a_time_while_users_arrive() -> None:
+    bench = load_bench("bench_messages")
+    for scale in (1, 4):
+        scenario = bench.scaled(scale, steady=True, held_calendar=True)
+        openings = [scenario.concerts.opening_of(d) for d in range(1, scenario.concerts.dates + 1)]
+        assert openings == sorted(openings) and openings.count(0.0) == bench.BASE_DATES
+        assert len(set(openings)) == scenario.concerts.dates // bench.BASE_DATES  # three dates an opening
+        assert max(openings) < scenario.workload.users / scenario.workload.rate_per_second  # while users arrive
+        assert {b - a for a, b in zip(sorted(set(openings)), sorted(set(openings))[1:])} <= {bench.HELD_CALENDAR_EVERY}
+
+
+def test_a_held_calendar_needs_steady_arrivals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["bench_messages.py", "--held-calendar"])
+    with pytest.raises(SystemExit) as stopped:
+        load_bench("bench_messages").main()
+    assert stopped.value.code == 2
