@@ -14,7 +14,7 @@ from concertsim.checks import REGISTRY, Violation, check_run
 from concertsim.models import concert, data_platform, points, reservations
 from concertsim.models.reservations import ReservationStatus, SeatStatus
 from concertsim.scenarios.schema import SeatCacheSpec
-from concertsim.sim.infrastructure.trace import Trace
+from concertsim.sim.infrastructure.trace import Trace, TraceRecord
 from concertsim.sim.run.result import Phases, RunResult
 from concertsim.sim.run.runner import run_scenario
 from tests.conftest import small_scenario
@@ -241,7 +241,6 @@ def orphaned(result: RunResult) -> None:
 def delivered_unreadable(result: RunResult) -> None:
     """An upgrade in which Concert could not read a SeatReservedEvent v2 it was delivered."""
     from concertsim.scenarios.schema import SchemaUpgrade
-    from concertsim.sim.infrastructure.trace import TraceRecord
 
     result.scenario = result.scenario.model_copy(update={"schema_upgrade": SchemaUpgrade(
         event="SeatReservedEvent", producers_at=1.0, consumers_at=2.0)})
@@ -257,7 +256,6 @@ def delivered_unreadable(result: RunResult) -> None:
 def read_as_a_default(result: RunResult) -> None:
     """An upgrade in which Concert read a SeatReservedEvent's seat as its default, 0."""
     from concertsim.scenarios.schema import SchemaUpgrade
-    from concertsim.sim.infrastructure.trace import TraceRecord
 
     result.scenario = result.scenario.model_copy(update={"schema_upgrade": SchemaUpgrade(
         event="SeatReservedEvent", producers_at=1.0, consumers_at=2.0, reader="tolerant", defaults=True)})
@@ -318,7 +316,7 @@ def hold_freed_by_a_redelivered_release(result: RunResult) -> None:
     raise AssertionError("no seat was held again after a release")
 
 
-def _retraced(records: list) -> Trace:
+def _retraced(records: list[TraceRecord]) -> Trace:
     """A trace of ``records`` as edited in place: a trace indexes its records by kind when first
     read, and in a run a record's kind never changes."""
     trace = Trace()
@@ -330,7 +328,6 @@ def _migrating(result: RunResult, *records: tuple[str, str, dict]) -> None:
     """``result`` as a run of the default migration plan, with ``records`` (kind, party, data)
     appended to its trace at its end."""
     from concertsim.scenarios.migration_plan import MigrationPlan
-    from concertsim.sim.infrastructure.trace import TraceRecord
 
     design = result.scenario.design.model_copy(update={"topology": "monolith"})
     result.scenario = result.scenario.model_copy(update={"design": design, "migration": MigrationPlan()})
@@ -372,7 +369,6 @@ def queue_token_lost(result: RunResult) -> None:
     """The old store issued a token after the cutover (a stale router's request, no fence) that the
     new store, owning the line, never got."""
     from concertsim.scenarios.migration_plan import MigrationPlan
-    from concertsim.sim.infrastructure.trace import TraceRecord
 
     design = result.scenario.design.model_copy(update={"topology": "point_split"})
     result.scenario = result.scenario.model_copy(update={"design": design,
@@ -389,7 +385,6 @@ def concert_sale_counted_twice(result: RunResult) -> None:
     """The new Concert, owning the projection after the cutover, counted a sale the copy had
     already brought (a seat event applied by both stores)."""
     from concertsim.scenarios.migration_plan import MigrationPlan
-    from concertsim.sim.infrastructure.trace import TraceRecord
 
     design = result.scenario.design.model_copy(update={"topology": "queue_split"})
     result.scenario = result.scenario.model_copy(update={"design": design,
@@ -406,7 +401,6 @@ def reservation_payment_lost(result: RunResult) -> None:
     """The new Reservation, owning the data after the cutover, lacks a payment the old store
     confirmed before it (a change the copy lost)."""
     from concertsim.scenarios.migration_plan import MigrationPlan
-    from concertsim.sim.infrastructure.trace import TraceRecord
 
     design = result.scenario.design.model_copy(update={"topology": "concert_split"})
     result.scenario = result.scenario.model_copy(update={"design": design,
