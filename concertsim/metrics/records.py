@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from operator import attrgetter
 
-from concertsim.sim.infrastructure.trace import Trace, TraceRecord
+from concertsim.sim.infrastructure.trace import SEQ, Trace, TraceRecord
 
 __all__ = ["RecordsByKind", "records_by_kind", "in_trace_order"]
 
@@ -27,13 +26,10 @@ def records_by_kind(trace: Trace | Iterable[TraceRecord]) -> RecordsByKind:
     return grouped
 
 
-_SEQ = attrgetter("seq")
-
-
 def in_trace_order(records: RecordsByKind, *kinds: str) -> list[TraceRecord]:
     """The records of ``kinds`` merged back into trace order (sorting sorted runs: linear)."""
     merged: list[TraceRecord] = []
     for kind in kinds:
         merged += records.get(kind, ())
-    merged.sort(key=_SEQ)
+    merged.sort(key=SEQ)
     return merged

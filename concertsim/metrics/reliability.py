@@ -63,12 +63,12 @@ def retry_sends(records: RecordsByKind) -> list[TraceRecord]:
 
 
 def call_reliability(
-    records: RecordsByKind, retry_records: Sequence[TraceRecord] | None = None
+    records: RecordsByKind, retry_records: Sequence[TraceRecord]
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """caller -> endpoint -> ``callee``, ``calls``, ``ok``, ``timeouts``, ``retries``,
     ``failures`` (code -> count, timeouts included), the network's counts, and ``timeout_rate``,
     ``retry_rate`` and ``failure_rate`` (per call; None for no calls). ``retry_records``:
-    :func:`retry_sends` of ``records``, if already found."""
+    :func:`retry_sends` of ``records`` (found once for this table and the series)."""
     outcomes: Counter[tuple[str, str, str]] = Counter()
     for record in records.get("call.return", ()):
         outcomes[service_of(record.party), record.data["endpoint"], record.data["outcome"]] += 1
@@ -83,9 +83,7 @@ def call_reliability(
         callee[address] = data["to"]
         if data["call"] in noticed:
             network[address, noticed[data["call"]]] += 1
-    retries: Counter[tuple[str, str]] = Counter(
-        (service_of(r.party), r.data["endpoint"]) for r in (retry_sends(records) if retry_records is None else retry_records)
-    )
+    retries: Counter[tuple[str, str]] = Counter((service_of(r.party), r.data["endpoint"]) for r in retry_records)
 
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for address in sorted(calls):

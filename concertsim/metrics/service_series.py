@@ -17,7 +17,6 @@ from typing import Any
 
 from concertsim.metrics.distribution import percentile
 from concertsim.metrics.records import RecordsByKind
-from concertsim.metrics.reliability import retry_sends
 from concertsim.sim.infrastructure.parties import service_of
 from concertsim.sim.infrastructure.trace import TraceRecord
 
@@ -39,14 +38,14 @@ def _series(samples: dict[int, list[float]], failures: dict[int, int], bins: int
 
 
 def service_series(
-    records: RecordsByKind, ended_at: float, retry_records: Sequence[TraceRecord] | None = None
+    records: RecordsByKind, ended_at: float, retry_records: Sequence[TraceRecord]
 ) -> dict[str, Any]:
     """``bin_seconds``; ``services``: service -> ``count``, ``p95_ms`` (server time, None in a bin
     without requests) and ``failures`` per bin; ``consumers``: group -> ``count``, ``p95_ms``
     (handling time) and ``failures`` (failed attempts) per bin; ``retries``: caller -> requests
     sent again per bin (as :func:`~concertsim.metrics.reliability.retry_sends` counts them).
-    Services, groups and callers with nothing to show are left out. ``retry_records``: those retries, if
-    already found."""
+    Services, groups and callers with nothing to show are left out. ``retry_records``: those retries
+    (:func:`~concertsim.metrics.reliability.retry_sends` of ``records``)."""
     width = bin_seconds(ended_at)
     bins = int(math.floor(ended_at / width)) + 1
 
@@ -76,7 +75,7 @@ def service_series(
         bucket = failed.setdefault(record.data["group"], {})
         bucket[index(record.at)] = bucket.get(index(record.at), 0) + 1
     retried: dict[str, list[int]] = {}
-    for record in retry_sends(records) if retry_records is None else retry_records:
+    for record in retry_records:
         retried.setdefault(service_of(record.party), [0] * bins)[index(record.at)] += 1
     return {
         "bin_seconds": width,

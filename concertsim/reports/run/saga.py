@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from operator import attrgetter
 
-from concertsim.sim.infrastructure.trace import Trace, TraceRecord
+from concertsim.sim.infrastructure.trace import SEQ, Trace, TraceRecord
 from concertsim.sim.run.result import RunResult
 
 __all__ = ["Saga", "saga_of", "describe"]
@@ -22,7 +21,6 @@ _EVENT_KINDS = frozenset(
      "consumer.duplicate_skipped", "consumer.failed", "consumer.dropped", "broker.dead_letter",
      "dlq.redriven", "dlq.redrive_failed", "publish.dropped", "broker.publish_unacked", "consumer.unreadable"}
 )
-_SEQ = attrgetter("seq")
 _FAULT_KINDS = frozenset({"fault.start", "fault.end", "host.crash", "host.restart",
                           "daemon.crash", "daemon.restart"})
 
@@ -75,7 +73,7 @@ def _cut_saga(result: RunResult, reservation_id: str, include_faults: bool) -> S
         if (r.trace_id in trace_ids and r.kind != "event.raised")
         or (r.kind == "event.raised" and r.data["event_id"] in event_ids)
         or (r.kind in _EVENT_KINDS and r.data.get("event_id") in event_ids)
-    ), key=_SEQ)
+    ), key=SEQ)
     if include_faults and chosen:
         start, end = chosen[0].at, chosen[-1].at
         around = list(trace.of_kind(*_FAULT_KINDS, "fault.strike"))

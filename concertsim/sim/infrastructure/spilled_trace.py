@@ -30,11 +30,10 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping, Set as AbstractSet
 from contextlib import contextmanager
 from itertools import islice
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from concertsim.sim.infrastructure.trace import HASHED_TOGETHER, Trace, TraceRecord, record_to_json
+from concertsim.sim.infrastructure.trace import HASHED_TOGETHER, SEQ, Trace, TraceRecord, record_to_json
 
 __all__ = ["SpillingTrace", "TraceSpillError", "SPILLED_KINDS", "CHUNK"]
 
@@ -47,8 +46,6 @@ crowd (96% of an overloaded one's)."""
 
 CHUNK = 4096
 """Records of one kind buffered in memory before they are written out together."""
-
-_SEQ = attrgetter("seq")
 
 
 class TraceSpillError(Exception):
@@ -195,7 +192,7 @@ class SpillingTrace(Trace):
         return self._count
 
     def __iter__(self) -> Iterator[TraceRecord]:
-        return heapq.merge(self.records, *self._files.values(), key=_SEQ)
+        return heapq.merge(self.records, *self._files.values(), key=SEQ)
 
     def of_kind(self, *kinds: str) -> Iterable[TraceRecord]:
         """The records of ``kinds``, in trace order (spilled kinds read back from disk)."""
@@ -204,9 +201,9 @@ class SpillingTrace(Trace):
         if wanted <= self._spilled_kinds:  # none of them in memory
             if len(spilled) <= 1:
                 return spilled[0] if spilled else ()  # nothing to merge: a merge costs a microsecond a record
-            return heapq.merge(*spilled, key=_SEQ)
+            return heapq.merge(*spilled, key=SEQ)
         kept = self.kept_of_kinds(wanted)
-        return heapq.merge(kept, *spilled, key=_SEQ) if spilled else iter(kept)
+        return heapq.merge(kept, *spilled, key=SEQ) if spilled else iter(kept)
 
     def by_kind(self) -> Mapping[str, Iterable[TraceRecord]]:
         grouped: dict[str, Any] = {kind: _KeptRecords(records) for kind, records in super().by_kind().items()}
@@ -218,7 +215,7 @@ class SpillingTrace(Trace):
         found: dict[int, TraceRecord] = {}
         kept = self.records  # in trace order: each wanted record found by bisection, not by a scan
         for seq in wanted:
-            at = bisect.bisect_left(kept, seq, key=_SEQ)
+            at = bisect.bisect_left(kept, seq, key=SEQ)
             if at < len(kept) and kept[at].seq == seq:
                 found[seq] = kept[at]
         if len(found) < len(wanted):

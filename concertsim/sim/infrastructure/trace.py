@@ -18,7 +18,7 @@ from itertools import chain, islice
 from operator import attrgetter
 from typing import Any, Literal, get_args
 
-__all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES", "HASHED_TOGETHER"]
+__all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES", "HASHED_TOGETHER", "SEQ"]
 
 TraceMode = Literal["memory", "stream"]
 TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
@@ -66,7 +66,8 @@ class TraceRecord:
         return f"TraceRecord({self.seq}, t={self.at:.4f}, {self.kind}, {self.party}, {self.data})"
 
 
-_SEQ = attrgetter("seq")
+SEQ = attrgetter("seq")
+"""A record's number: the key that keeps records in trace order (sorts and merges)."""
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 _C_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # CPython's, from _json
@@ -149,7 +150,7 @@ class Trace:
         found = [index[kind] for kind in frozenset(kinds) if kind in index]
         if len(found) == 1:
             return list(found[0])
-        return sorted(chain.from_iterable(found), key=_SEQ)  # merges the sorted runs
+        return sorted(chain.from_iterable(found), key=SEQ)  # merges the sorted runs
 
     def by_kind(self) -> Mapping[str, Iterable[TraceRecord]]:
         """kind -> that kind's records in trace order (each re-iterable, with a ``len``)."""
