@@ -55,6 +55,7 @@ from concertsim.checks.seats import (  # noqa: F401
     seat_view_timeliness,
 )
 from concertsim.scenarios.schema import INVARIANT_IDS
+from concertsim.sim.infrastructure.collection import rare_collection
 from concertsim.sim.run.result import RunResult
 
 __all__ = ["check_run", "REGISTRY", "Invariant", "Status", "Verdict", "Violation"]
@@ -62,6 +63,7 @@ __all__ = ["check_run", "REGISTRY", "Invariant", "Status", "Verdict", "Violation
 assert set(REGISTRY) == set(INVARIANT_IDS), set(REGISTRY) ^ set(INVARIANT_IDS)
 
 
+@rare_collection()
 def check_run(result: RunResult, ids: Iterable[str] | None = None) -> list[Verdict]:
     """The verdict of each invariant in ``ids`` (default: the ones the scenario enables): holds,
     violated, or not applicable with the reason (:func:`concertsim.checks.base.judge`)."""

@@ -27,6 +27,7 @@ from concertsim.metrics.service_series import service_series
 from concertsim.metrics.staleness import staleness
 from concertsim.metrics.write_conflicts import write_conflicts
 from concertsim.models import points, reservations
+from concertsim.sim.infrastructure.collection import rare_collection
 from concertsim.sim.run.result import RunResult
 
 __all__ = ["compute_metrics"]
@@ -71,6 +72,7 @@ def _published_but_not_delivered(
     return dict(sorted(unsubscribed.items())), never_delivered
 
 
+@rare_collection()
 def compute_metrics(result: RunResult) -> dict[str, Any]:
     """A JSON-ready dict of the run's figures (the ``metrics`` of ``summary.json``).
 

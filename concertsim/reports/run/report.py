@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from concertsim.reports.run import figures as run_figures
 from concertsim.reports.run.cause import failure_summary
+from concertsim.sim.infrastructure.collection import rare_collection
 from concertsim.reports.document.blocks import Block, Heading, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.document.verdict_words import not_applicable_list, verdict_counts
 from concertsim.reports.run.featured import featured
@@ -213,6 +214,7 @@ def run_blocks(
     return blocks
 
 
+@rare_collection()
 def write_run_report(
     output: OutputDir, outcome: RunOutcome, *, figures: Sequence[RenderedFigure] | None = None
 ) -> None:

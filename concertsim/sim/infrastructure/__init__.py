@@ -4,8 +4,9 @@ The :class:`~concertsim.sim.infrastructure.world.World` (the SimPy environment, 
 named random streams, ids and the trace), the trace itself kept in memory or spilled to disk,
 databases with local transactions, an outbox and an inbox (``storage``), bounded worker pools,
 the network that carries calls and the broker's traffic with latency, timeouts, partitions and
-message faults, the process that serves one request without events of its own (``tasks``), and
-how parties are named (``parties``: a service's replicas).
+message faults, the process that serves one request without events of its own (``tasks``),
+how parties are named (``parties``: a service's replicas), and when the cyclic garbage collector
+runs during a large run and its reading (``collection``).
 
 May import: ``concertsim.models`` and ``concertsim.scenarios``, nothing else of ``sim``. What
 it asks of a party above it (the host a request is delivered to, the fault injector that decides

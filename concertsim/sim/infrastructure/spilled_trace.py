@@ -33,6 +33,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from concertsim.sim.infrastructure.collection import rare_collection
 from concertsim.sim.infrastructure.trace import HASHED_TOGETHER, SEQ, Trace, TraceRecord, record_to_json
 
 __all__ = ["SpillingTrace", "TraceSpillError", "SPILLED_KINDS", "CHUNK"]
@@ -93,8 +94,10 @@ class _SpillFile:
         if not self.pending:
             return
         # Length-prefixed: marshal.loads on whole bytes is many times faster than marshal.load
-        # reading a file piece by piece.
-        blob = marshal.dumps(self.pending)
+        # reading a file piece by piece. By column (five tuples, not a tuple a record): read back,
+        # a chunk is then five objects the cyclic garbage collector tracks, not thousands, and
+        # reading a kind no longer sets off its passes over the whole heap.
+        blob = marshal.dumps(tuple(zip(*self.pending)))
         with _spilling(self.path.parent):
             if self._out is None:
                 self._out = self.path.open("ab", buffering=0)  # unbuffered: a failed write leaves nothing to flush
@@ -120,8 +123,8 @@ class _SpillFile:
         if self.path.exists():
             with self.path.open("rb") as spilled:
                 while size := spilled.read(8):
-                    chunk = marshal.loads(spilled.read(int.from_bytes(size, "little")))
-                    for seq, at, party, trace_id, data in chunk:
+                    columns = marshal.loads(spilled.read(int.from_bytes(size, "little")))
+                    for seq, at, party, trace_id, data in zip(*columns):
                         yield TraceRecord(seq, at, kind, party, trace_id, data)
 
     def find(self, wanted: AbstractSet[int]) -> Iterator[TraceRecord]:
@@ -134,7 +137,7 @@ class _SpillFile:
             with _spilling(self.path.parent), self.path.open("rb") as spilled:
                 for offset, length in chunks:
                     spilled.seek(offset)
-                    for seq, when, party, trace_id, data in marshal.loads(spilled.read(length)):
+                    for seq, when, party, trace_id, data in zip(*marshal.loads(spilled.read(length))):
                         if seq in wanted:
                             yield TraceRecord(seq, when, kind, party, trace_id, data)
         for seq, when, party, trace_id, data in self.pending:
@@ -224,6 +227,7 @@ class SpillingTrace(Trace):
                 found.update((r.seq, r) for r in spill.find(missing))
         return found
 
+    @rare_collection()
     def sha256(self) -> str:
         """The SHA-256 of the JSONL serialization, which is written beside the spill files on the
         way, so that :meth:`lines` reads it back instead of serializing every record again."""
@@ -232,8 +236,10 @@ class SpillingTrace(Trace):
             jsonl = self._folder / "trace.jsonl"
             with _spilling(self._folder), jsonl.open("wb") as out:
                 records = iter(self)
-                while batch := list(islice(records, HASHED_TOGETHER)):
-                    serialized = ("\n".join(map(record_to_json, batch)) + "\n").encode()
+                # Each record let go once written: a batch of records held would be promoted by
+                # the cyclic collector, and its passes over the whole heap would follow.
+                while lines := "\n".join(map(record_to_json, islice(records, HASHED_TOGETHER))):
+                    serialized = (lines + "\n").encode()
                     digest.update(serialized)
                     out.write(serialized)
             self._digest = (self._count, digest.hexdigest())

@@ -10,10 +10,8 @@ is spent has not settled, and ends as a run that reaches its settle deadline doe
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Callable, Generator, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +19,7 @@ import simpy
 
 from concertsim.models import orchestration, reservations
 from concertsim.scenarios.schema import Scenario
+from concertsim.sim.infrastructure.collection import rare_collection
 from concertsim.sim.infrastructure.spilled_trace import SpillingTrace
 from concertsim.sim.infrastructure.trace import Trace, TraceMode
 from concertsim.sim.infrastructure.workers import PoolUsage
@@ -51,19 +50,6 @@ class RunProgress:
     users_expected: int | None
 
 
-@contextmanager
-def _rare_garbage_collection() -> Iterator[None]:
-    """A run allocates millions of short-lived objects while its trace keeps growing; with the
-    default thresholds the cyclic collector rescans that trace over and over and the cost per
-    message grows with the run's length (measured: 17.6 s instead of 10.7 s at 10x users)."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 1000)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-
-
 def run_scenario(
     scenario: Scenario,
     seed: int | None = None,
@@ -86,7 +72,7 @@ def run_scenario(
     heal) and does not depend on ``on_progress``.
     """
     trace = SpillingTrace() if trace_mode == "stream" else Trace()
-    with _rare_garbage_collection():
+    with rare_collection():
         return _run(scenario, seed, on_progress, trace, max_events)
 
 
