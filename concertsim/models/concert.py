@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from itertools import repeat
 from dataclasses import dataclass
 
 from concertsim.models.errors import SalesNotOpen, SeatUnavailable, UnknownSeat
@@ -37,6 +38,7 @@ __all__ = [
     "add_date",
     "available_dates",
     "seats_of",
+    "free_seats",
     "check_seat",
     "apply_seat_event",
     "record_sale",
@@ -95,7 +97,14 @@ def seats_of(store: Store, date_id: int) -> list[SeatView]:
     concert_date = store.get(DATES, date_id)
     if concert_date is None:
         return []
-    return store.get_many(SEAT_VIEW, [(date_id, n) for n in range(1, concert_date.seats + 1)])
+    return store.get_many(SEAT_VIEW, zip(repeat(date_id), range(1, concert_date.seats + 1)))
+
+
+def free_seats(store: Store, date_id: int) -> list[int]:
+    """The numbers of ``date_id``'s seats the view shows AVAILABLE, in order (what the seat map
+    offers; read at every request of a flash crowd, hundreds of seats a date)."""
+    available = SeatStatus.AVAILABLE
+    return [seat.seat_no for seat in seats_of(store, date_id) if seat.status == available]
 
 
 def available_dates(store: Store, now: float) -> list[ConcertDate]:

@@ -60,7 +60,7 @@ class MemoryStore:
 
     def get_many(self, table: str, keys: Iterable[Hashable]) -> list[Any | None]:
         rows = self.tables.get(table, {})
-        return [rows.get(key) for key in keys]
+        return list(map(rows.get, keys))
 
     def get_for_update(self, table: str, key: Hashable) -> Any | None:
         row = self.get(table, key)

@@ -51,6 +51,16 @@ def test_seats_of_lists_a_dates_seats_by_number(store: MemoryStore) -> None:
     assert c.seats_of(store, 99) == []
 
 
+def test_free_seats_are_the_seats_the_view_shows_available(store: MemoryStore) -> None:
+    c.add_date(store, date_id=3, opens_at=0.0, seats=4, price=10)
+    c.apply_seat_event(store, reserved("r1", seat=2, date=3), 1.0)
+    c.apply_seat_event(store, reserved("r2", seat=4, date=3), 1.0)
+    c.apply_seat_event(store, completed("r2", seat=4, at=2.0, date=3), 2.0)
+    assert c.free_seats(store, 3) == [1, 3]
+    assert c.free_seats(store, 2) == [1]
+    assert c.free_seats(store, 99) == []
+
+
 def test_check_seat_answers_a_free_seat_and_refuses_an_unknown_one(store: MemoryStore) -> None:
     assert c.check_seat(store, date_id=1, seat_no=2).seat_no == 2
     with pytest.raises(UnknownSeat):

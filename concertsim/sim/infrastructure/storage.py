@@ -139,7 +139,7 @@ class Transaction:
         if self.writes:
             return [self.get(table, key) for key in keys]
         rows = self.db.tables.get(table, {})
-        return [rows.get(key) for key in keys]
+        return list(map(rows.get, keys))
 
     def get_for_update(self, table: str, key: Hashable) -> Any | None:
         address = (table, key)

@@ -82,8 +82,8 @@ def _invalidator(host: Host, cache: concert.SeatCache) -> Callable[[Transaction]
 def _shown_taken(tx: Transaction, date_id: int, listing: concert.CachedListing) -> int:
     """How many seats ``listing`` shows free that the view shows held or sold (a measurement, not
     part of serving: it is made only for a listing the view has moved past)."""
-    taken = {s.seat_no for s in concert.seats_of(tx, date_id) if s.status != concert.SeatStatus.AVAILABLE}
-    return sum(1 for seat_no in listing.free if seat_no in taken)
+    free = set(concert.free_seats(tx, date_id))
+    return sum(1 for seat_no in listing.free if seat_no not in free)
 
 
 def seats(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[simpy.Event, Any, Reply]:
@@ -104,7 +104,7 @@ def seats(host: Host, body: dict[str, Any], trace_id: str | None) -> Generator[s
                               age=now - listing.filled_at, behind=behind,
                               taken=_shown_taken(tx, date_id, listing) if behind else 0)
             return Ok({"available": list(listing.free)})
-    free = [s.seat_no for s in concert.seats_of(tx, date_id) if s.status == concert.SeatStatus.AVAILABLE]
+    free = concert.free_seats(tx, date_id)
     if cache is not None:
         read_at = host.env.now
         fill_seconds = host.world.scenario.seat_cache.fill_seconds
