@@ -53,7 +53,7 @@ def main() -> None:
         done("hash and trace file")
         output = OutputDir(folder).prepare()
         output.write_json("summary.json", outcome.summary())
-        output.write_lines("trace.jsonl", result.trace.lines())
+        output.write_bytes_with("trace.jsonl", result.trace.write_jsonl)
         done("summary and trace.jsonl")
         write_run_report(output, outcome)
         done("report and figures")

@@ -224,7 +224,7 @@ def _write_exploration(staged: StagedOutput, found: Exploration) -> None:
     output.write_json("summary.json", _exploration_summary(found))
     if found.counterexample is not None and found.outcome is not None:
         output.write_text("counterexample.yaml", to_yaml(found.counterexample, _counterexample_header(found)))
-        output.write_lines("trace.jsonl", found.outcome.result.trace.lines())
+        output.write_bytes_with("trace.jsonl", found.outcome.result.trace.write_jsonl)
     write_exploration_report(output, found)
 
 

@@ -150,7 +150,7 @@ def write_run_files(output: OutputDir, outcome: RunOutcome, trace_format: str) -
     from concertsim.reports.run.report import write_run_report
 
     output.write_json("summary.json", outcome.summary())
-    output.write_lines("trace.jsonl", outcome.result.trace.lines())
+    output.write_bytes_with("trace.jsonl", outcome.result.trace.write_jsonl)
     if trace_format == "chrome":
         from concertsim.reports.exports.chrome_trace import chrome_trace
 

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain, islice
 from operator import attrgetter
-from typing import Any, Literal, get_args
+from typing import Any, BinaryIO, Literal, get_args
 
 __all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES", "HASHED_TOGETHER", "SEQ"]
 
@@ -169,6 +169,12 @@ class Trace:
         if self._lines is None or len(self._lines) != len(self.records):
             self._lines = [record_to_json(r) for r in self.records]
         return self._lines
+
+    def write_jsonl(self, out: BinaryIO) -> None:
+        """Write the JSONL serialization (UTF-8, a newline after each line) to ``out``."""
+        lines = iter(self.lines())
+        while batch := list(islice(lines, HASHED_TOGETHER)):
+            out.write(("\n".join(batch) + "\n").encode("utf-8"))
 
     def sha256(self) -> str:
         digest = hashlib.sha256()
