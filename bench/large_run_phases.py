@@ -6,7 +6,7 @@ disk. Each phase of ``concertsim run`` is timed in turn, in one process, with th
 simulation, the checks, the metrics, the trace's hash and JSONL file, ``summary.json``, and the
 report with its figures (written to a temporary folder, removed at the end).
 
-Usage: python bench/large_run_phases.py [users]     (default 100000: about 6 minutes, 1.1 GB)
+Usage: python bench/large_run_phases.py [users]     (default 100000: about 3 and a half minutes, 1.1 GB)
 """
 
 from __future__ import annotations
