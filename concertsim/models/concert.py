@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from itertools import repeat
 from dataclasses import dataclass
+from itertools import repeat
 
 from concertsim.models.errors import SalesNotOpen, SeatUnavailable, UnknownSeat
 from concertsim.models.events import (

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from concertsim.reports.run import figures as run_figures
 from concertsim.reports.run.cause import failure_summary
-from concertsim.sim.infrastructure.collection import rare_collection
 from concertsim.reports.document.blocks import Block, Heading, Paragraph, Table, Verdict, not_applicable_text
 from concertsim.reports.document.verdict_words import not_applicable_list, verdict_counts
 from concertsim.reports.run.featured import featured
@@ -23,6 +22,7 @@ from concertsim.reports.document.writing import write_report
 from concertsim.reports.run.sections import figure_blocks, invariant_table, migration_blocks, scenario_blocks
 from concertsim.reports.run.unsold_seats import unsold_seats
 from concertsim.reports.run.violations import saga_blocks, sagas_explained, violation_blocks
+from concertsim.sim.infrastructure.collection import rare_collection
 
 if TYPE_CHECKING:
     from concertsim.api import RunOutcome

@@ -4,7 +4,7 @@ Nine in ten records of a run are calls, transactions and client operations (``ca
 ``client.*``, ``relay.marked``: :data:`SPILLED_KINDS`). The checks read them
 only kind by kind, so a :class:`SpillingTrace` keeps them out of memory: each is appended to its
 kind's spill file in chunks of :data:`CHUNK` records (``marshal``, which reads back about ten times
-faster than JSON) and read back whenever a reader asks for that kind. Every other kind stays in
+faster than JSON, a chunk by column) and read back whenever a reader asks for that kind. Every other kind stays in
 memory, as in :class:`~concertsim.sim.infrastructure.trace.Trace`.
 
 Reading is the same interface: iteration and ``of_kind`` merge the kinds back into trace order by
