@@ -29,12 +29,11 @@ import tempfile
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Set as AbstractSet
 from contextlib import contextmanager
-from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from concertsim.sim.infrastructure.collection import rare_collection
-from concertsim.sim.infrastructure.trace import HASHED_TOGETHER, SEQ, Trace, TraceRecord, record_to_json
+from concertsim.sim.infrastructure.trace import SEQ, Trace, TraceRecord, encoded, record_to_json
 
 __all__ = ["SpillingTrace", "TraceSpillError", "SPILLED_KINDS", "CHUNK"]
 
@@ -235,11 +234,9 @@ class SpillingTrace(Trace):
             digest = hashlib.sha256()
             jsonl = self._folder / "trace.jsonl"
             with _spilling(self._folder), jsonl.open("wb") as out:
-                records = iter(self)
-                # Each record let go once written: a batch of records held would be promoted by
-                # the cyclic collector, and its passes over the whole heap would follow.
-                while lines := "\n".join(map(record_to_json, islice(records, HASHED_TOGETHER))):
-                    serialized = (lines + "\n").encode()
+                # Each record let go once its line is made: a batch of records held would be promoted
+                # by the cyclic collector, and its passes over the whole heap would follow.
+                for serialized in encoded(map(record_to_json, self)):
                     digest.update(serialized)
                     out.write(serialized)
             self._digest = (self._count, digest.hexdigest())

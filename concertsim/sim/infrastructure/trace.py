@@ -18,7 +18,7 @@ from itertools import chain, islice
 from operator import attrgetter
 from typing import Any, BinaryIO, Literal, get_args
 
-__all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES", "HASHED_TOGETHER", "SEQ"]
+__all__ = ["TraceRecord", "Trace", "record_to_json", "TraceMode", "TRACE_MODES", "HASHED_TOGETHER", "SEQ", "encoded"]
 
 TraceMode = Literal["memory", "stream"]
 TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
@@ -91,6 +91,14 @@ def record_to_json(record: TraceRecord) -> str:
     return (f'{{"at":{at!r},"data":{"".join(_DATA_ENCODER(record.data, 0))},"kind":{_quoted(record.kind)},'
             f'"party":{_quoted(record.party)},"seq":{record.seq},'
             f'"trace_id":{"null" if trace_id is None else _quoted(trace_id)}}}')
+
+
+def encoded(lines: Iterable[str]) -> Iterator[bytes]:
+    """``lines`` as the serialization's bytes (UTF-8, a newline after each), :data:`HASHED_TOGETHER`
+    lines at a time; only the lines of one batch are held, never what they were made from."""
+    remaining = iter(lines)
+    while batch := list(islice(remaining, HASHED_TOGETHER)):
+        yield ("\n".join(batch) + "\n").encode("utf-8")
 
 
 class Trace:
@@ -172,13 +180,11 @@ class Trace:
 
     def write_jsonl(self, out: BinaryIO) -> None:
         """Write the JSONL serialization (UTF-8, a newline after each line) to ``out``."""
-        lines = iter(self.lines())
-        while batch := list(islice(lines, HASHED_TOGETHER)):
-            out.write(("\n".join(batch) + "\n").encode("utf-8"))
+        for serialized in encoded(self.lines()):
+            out.write(serialized)
 
     def sha256(self) -> str:
         digest = hashlib.sha256()
-        lines = iter(self.lines())
-        while batch := list(islice(lines, HASHED_TOGETHER)):
-            digest.update(("\n".join(batch) + "\n").encode())
+        for serialized in encoded(self.lines()):
+            digest.update(serialized)
         return digest.hexdigest()
