@@ -85,6 +85,7 @@ class RunOutcome:
         each invariant's ``status`` says whether it holds, was violated or is not applicable (with
         its ``reason``)."""
         result = self.result
+        metrics = self.metrics  # first: a large trace's hash may still be being made in another process
         return {
             "scenario": result.scenario.name,
             "seed": result.seed,
@@ -94,7 +95,7 @@ class RunOutcome:
             "violated": self.violated,
             "not_applicable": self.not_applicable,
             "invariants": [v.to_json() for v in self.verdicts],
-            "metrics": self.metrics,
+            "metrics": metrics,
             "scenario_definition": result.scenario.model_dump(mode="json"),
         }
 

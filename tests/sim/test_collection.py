@@ -14,7 +14,7 @@ import concertsim.metrics.summary as summary_module
 from concertsim import api
 from concertsim.reports.results.directory import OutputDir
 from concertsim.reports.run import report as report_module
-from concertsim.sim.infrastructure import spilled_trace
+from concertsim.sim.infrastructure import spill_files
 from concertsim.sim.infrastructure.collection import RARE_THRESHOLDS, rare_collection
 from tests.conftest import small_scenario
 
@@ -53,7 +53,7 @@ def test_reading_a_run_makes_the_collectors_passes_rare(monkeypatch: pytest.Monk
     seen: dict[str, list[tuple[int, ...]]] = {"checks": [], "metrics": [], "hash": [], "report": []}
     _spy(monkeypatch, checks_package, "judge", seen["checks"])
     _spy(monkeypatch, summary_module, "funnel", seen["metrics"])
-    _spy(monkeypatch, spilled_trace, "record_to_json", seen["hash"])
+    _spy(monkeypatch, spill_files, "record_to_json", seen["hash"])
     _spy(monkeypatch, report_module, "invariant_table", seen["report"])
     outcome = api.run(small_scenario("workload.users=20"), trace_mode="stream")
     outcome.metrics

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from concertsim import api
-from concertsim.sim.infrastructure import spilled_trace
+from concertsim.sim.infrastructure import spill_files, spilled_trace
 from concertsim.sim.infrastructure.spilled_trace import CHUNK, SPILLED_KINDS, SpillingTrace
 from concertsim.sim.run.runner import run_scenario
 from tests.cli.invoking import cli, refused
@@ -121,3 +123,87 @@ def test_a_run_that_outgrows_its_memory_is_stopped_with_advice(tmp_path: Path, m
     assert not (tmp_path / "out").exists(), "nothing half-written is left"
     insisted = cli("run", "small-opening", "--allow-large", "--quiet", "--out", str(tmp_path / "out"))
     assert insisted.exit_code == 0, insisted.output
+
+
+@pytest.fixture
+def streamed_and_hash() -> Iterator[tuple[SpillingTrace, str]]:
+    """A streamed trace (its serialization not begun) and the hash of the same run in memory."""
+    scenario = small_scenario(*FAULTY)
+    streamed = run_scenario(scenario, trace_mode="stream").trace
+    assert isinstance(streamed, SpillingTrace) and streamed.background_serialization is None
+    yield streamed, run_scenario(scenario).trace.sha256()
+    streamed.close()
+
+
+def test_a_trace_serialized_in_another_process_is_the_same(streamed_and_hash, monkeypatch) -> None:
+    streamed, in_memory_hash = streamed_and_hash
+    serialization = streamed.serialize_in_background()
+    monkeypatch.setattr(spilled_trace, "serialize", lambda *args: pytest.fail("serialized again in this process"))
+    assert serialization.digest() == in_memory_hash, serialization.error
+    assert streamed.sha256() == in_memory_hash
+    assert streamed.background_serialization is None, "its digest taken, the process is let go"
+    assert [json.loads(line) for line in streamed.lines()] == [r.to_json() for r in streamed]
+
+
+@pytest.mark.parametrize("child", ["import sys; sys.exit(3)", "print('not a digest')", "print('g' * 64)"])
+def test_a_failed_background_serialization_costs_time_not_the_hash(streamed_and_hash, monkeypatch, child) -> None:
+    streamed, in_memory_hash = streamed_and_hash
+    monkeypatch.setattr(spill_files, "_command", lambda request: [sys.executable, "-c", child])
+    serialization = streamed.serialize_in_background()
+    assert streamed.sha256() == in_memory_hash
+    assert serialization.error is not None and serialization.error.startswith("exit ")
+
+
+def test_a_background_serialization_that_cannot_start_costs_time_not_the_hash(streamed_and_hash, monkeypatch) -> None:
+    streamed, in_memory_hash = streamed_and_hash
+    monkeypatch.setattr(spill_files, "_command", lambda request: ["/nonexistent/python"])
+    serialization = streamed.serialize_in_background()
+    assert serialization.error is not None and serialization.error.startswith("could not start")
+    assert streamed.sha256() == in_memory_hash
+
+
+def test_closing_a_trace_stops_its_background_serialization(streamed_and_hash, monkeypatch) -> None:
+    streamed, _ = streamed_and_hash
+    monkeypatch.setattr(spill_files, "_command", lambda request: [sys.executable, "-c", "import time; time.sleep(60)"])
+    serialization = streamed.serialize_in_background()
+    assert serialization.running
+    streamed.close()
+    assert not serialization.running and serialization.error == "stopped"
+    assert not streamed.folder.exists()
+
+
+def test_a_trace_added_to_after_its_serialization_began_is_serialized_again() -> None:
+    scenario = small_scenario(*FAULTY)
+    streamed, in_memory = run_scenario(scenario, trace_mode="stream").trace, run_scenario(scenario).trace
+    assert isinstance(streamed, SpillingTrace)
+    try:
+        serialization = streamed.serialize_in_background()
+        for trace in (streamed, in_memory):
+            trace.add(10_000.0, "phase.extra", "runner", None, {})
+        assert streamed.sha256() == in_memory.sha256()
+        assert serialization.error == "stopped", "the serialization of the trace as it was is not waited for"
+        assert json.loads(list(streamed.lines())[-1])["kind"] == "phase.extra"
+    finally:
+        streamed.close()
+
+
+def test_a_large_streamed_run_starts_its_serialization_as_it_ends(monkeypatch) -> None:
+    scenario = small_scenario("workload.users=40")
+    monkeypatch.setattr(spilled_trace, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(spilled_trace, "SERIALIZED_AHEAD_FROM", 10**9)
+    small = run_scenario(scenario, trace_mode="stream").trace
+    monkeypatch.setattr(spilled_trace, "SERIALIZED_AHEAD_FROM", 1)
+    large = run_scenario(scenario, trace_mode="stream").trace
+    try:
+        assert isinstance(small, SpillingTrace) and isinstance(large, SpillingTrace)
+        assert small.background_serialization is None
+        serialization = large.background_serialization
+        assert serialization is not None
+        assert serialization.digest() == run_scenario(scenario).trace.sha256(), serialization.error
+        monkeypatch.setattr(spilled_trace, "_usable_cores", lambda: 1)
+        one_core = run_scenario(scenario, trace_mode="stream").trace
+        assert isinstance(one_core, SpillingTrace) and one_core.background_serialization is None
+        one_core.close()
+    finally:
+        small.close()
+        large.close()

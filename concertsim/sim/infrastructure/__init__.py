@@ -1,7 +1,8 @@
 """The simulated infrastructure: what every party of a run stands on (the bottom of ``sim``).
 
 The :class:`~concertsim.sim.infrastructure.world.World` (the SimPy environment, the scenario,
-named random streams, ids and the trace), the trace itself kept in memory or spilled to disk,
+named random streams, ids and the trace), the trace itself kept in memory or spilled to disk
+(with its files' format and their serialization in another process, ``spill_files``),
 databases with local transactions, an outbox and an inbox (``storage``), bounded worker pools,
 the network that carries calls and the broker's traffic with latency, timeouts, partitions and
 message faults, the process that serves one request without events of its own (``tasks``),

@@ -11,7 +11,8 @@ Reading is the same interface: iteration and ``of_kind`` merge the kinds back in
 sequence number, so checks, metrics, reports and the JSONL file (and with it the run's SHA-256) are
 identical to an in-memory run's. What it costs is time: each read of a spilled kind reads its file
 again (measured in ``bench/bench_messages.py --trace-mode stream``), except ``lookup``, which reads
-only the chunks that hold the records asked for.
+only the chunks that hold the records asked for. A large trace is serialized and hashed in another
+process while the run is read (:meth:`SpillingTrace.finish`, :mod:`~concertsim.sim.infrastructure.spill_files`).
 
 The spill files live in a private temporary folder (under ``TMPDIR``) that
 :meth:`SpillingTrace.close` (or the trace's collection) removes. A failure to write or read them
@@ -21,9 +22,8 @@ The spill files live in a private temporary folder (under ``TMPDIR``) that
 from __future__ import annotations
 
 import bisect
-import hashlib
 import heapq
-import marshal
+import os
 import shutil
 import tempfile
 import weakref
@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from concertsim.sim.infrastructure.collection import rare_collection
-from concertsim.sim.infrastructure.trace import SEQ, Trace, TraceRecord, encoded, record_to_json
+from concertsim.sim.infrastructure.spill_files import (
+    HEADER, BackgroundSerialization, KeptRow, Part, Row, read_chunks, serialize, write_chunk,
+)
+from concertsim.sim.infrastructure.trace import SEQ, Trace, TraceRecord
 
 __all__ = ["SpillingTrace", "TraceSpillError", "SPILLED_KINDS", "CHUNK"]
 
@@ -46,6 +49,10 @@ crowd (96% of an overloaded one's)."""
 
 CHUNK = 4096
 """Records of one kind buffered in memory before they are written out together."""
+
+SERIALIZED_AHEAD_FROM = 200_000
+"""Records from which a finished trace is serialized in another process while this one reads it
+(:meth:`SpillingTrace.finish`): below, starting a Python costs more than it saves."""
 
 
 class TraceSpillError(Exception):
@@ -66,7 +73,6 @@ def _spilling(folder: Path | str) -> Iterator[None]:
         yield
     except OSError as error:
         raise TraceSpillError(folder, error) from None
-_Row = tuple[int, float, str, "str | None", dict[str, Any]]
 
 
 class _SpillFile:
@@ -76,14 +82,14 @@ class _SpillFile:
     def __init__(self, kind: str, path: Path) -> None:
         self.kind = kind
         self.path = path
-        self.pending: list[_Row] = []
+        self.pending: list[Row] = []
         self.count = 0
         self._out: BinaryIO | None = None
-        self._chunks: list[tuple[int, int, int, int]] = []
-        """(first seq, last seq, offset of its bytes, their length) of each chunk written"""
+        self._chunks: list[tuple[int, int, int]] = []
+        """(first seq, last seq, offset) of each chunk written"""
         self._written = 0
 
-    def append(self, row: _Row) -> None:
+    def append(self, row: Row) -> None:
         self.pending.append(row)
         self.count += 1
         if len(self.pending) >= CHUNK:
@@ -92,18 +98,18 @@ class _SpillFile:
     def flush(self) -> None:
         if not self.pending:
             return
-        # Length-prefixed: marshal.loads on whole bytes is many times faster than marshal.load
-        # reading a file piece by piece. By column (five tuples, not a tuple a record): read back,
-        # a chunk is then five objects the cyclic garbage collector tracks, not thousands, and
-        # reading a kind no longer sets off its passes over the whole heap.
-        blob = marshal.dumps(tuple(zip(*self.pending)))
         with _spilling(self.path.parent):
             if self._out is None:
                 self._out = self.path.open("ab", buffering=0)  # unbuffered: a failed write leaves nothing to flush
-            self._out.write(len(blob).to_bytes(8, "little") + blob)
-        self._chunks.append((self.pending[0][0], self.pending[-1][0], self._written + 8, len(blob)))
-        self._written += 8 + len(blob)
+            length = write_chunk(self._out, self.pending)
+        self._chunks.append((self.pending[0][0], self.pending[-1][0], self._written))
+        self._written += HEADER + length
         self.pending = []
+
+    def part(self) -> Part:
+        """The file as it stands, everything buffered written out first."""
+        self.flush()
+        return Part(self.kind, str(self.path))
 
     def close(self) -> None:
         if self._out is not None:
@@ -118,27 +124,21 @@ class _SpillFile:
 
     def __iter__(self) -> Iterator[TraceRecord]:
         self.flush()
-        kind = self.kind
         if self.path.exists():
             with self.path.open("rb") as spilled:
-                while size := spilled.read(8):
-                    columns = marshal.loads(spilled.read(int.from_bytes(size, "little")))
-                    for seq, at, party, trace_id, data in zip(*columns):
-                        yield TraceRecord(seq, at, kind, party, trace_id, data)
+                yield from read_chunks(self.kind, spilled)
 
     def find(self, wanted: AbstractSet[int]) -> Iterator[TraceRecord]:
         """The records numbered in ``wanted``, reading only the chunks whose numbers span one of
         them: the few records a report shows of a run of millions cost a few chunks, not the file."""
         kind, ordered = self.kind, sorted(wanted)
-        chunks = [(offset, length) for first, last, offset, length in self._chunks
+        chunks = [offset for first, last, offset in self._chunks
                   if (at := bisect.bisect_left(ordered, first)) < len(ordered) and ordered[at] <= last]
         if chunks:
             with _spilling(self.path.parent), self.path.open("rb") as spilled:
-                for offset, length in chunks:
+                for offset in chunks:
                     spilled.seek(offset)
-                    for seq, when, party, trace_id, data in zip(*marshal.loads(spilled.read(length))):
-                        if seq in wanted:
-                            yield TraceRecord(seq, when, kind, party, trace_id, data)
+                    yield from (record for record in read_chunks(kind, spilled, 1) if record.seq in wanted)
         for seq, when, party, trace_id, data in self.pending:
             if seq in wanted:
                 yield TraceRecord(seq, when, kind, party, trace_id, data)
@@ -172,7 +172,9 @@ class SpillingTrace(Trace):
         self._count = 0
         self._digest: tuple[int, str] | None = None
         """(records covered, their SHA-256): the serialization written for the trace as it was then"""
-        self._finalizer = weakref.finalize(self, _remove, self._folder, self._files)
+        self._background: list[tuple[int, BackgroundSerialization]] = []
+        """(records covered, the process serializing them): at most one, the latest"""
+        self._finalizer = weakref.finalize(self, _remove, self._folder, self._files, self._background)
 
     @property
     def folder(self) -> Path:
@@ -226,20 +228,56 @@ class SpillingTrace(Trace):
                 found.update((r.seq, r) for r in spill.find(missing))
         return found
 
+    def _parts(self) -> list[Part]:
+        """The whole trace as files: each spilled kind's, and the records kept in memory written
+        out afresh (by chunks of :data:`CHUNK`, every kind together)."""
+        kept = self._folder / "kept.marshal"
+        with _spilling(self._folder), kept.open("wb") as out:
+            for start in range(0, len(self.records), CHUNK):
+                rows: list[KeptRow] = [(r.seq, r.at, r.kind, r.party, r.trace_id, r.data)
+                                       for r in self.records[start:start + CHUNK]]
+                write_chunk(out, rows)
+        return [Part(None, str(kept)), *(spill.part() for spill in self._files.values())]
+
+    def finish(self) -> None:
+        """The run is over: a trace of :data:`SERIALIZED_AHEAD_FROM` records or more, on a machine
+        with a core to spare, starts :meth:`serialize_in_background`."""
+        if self._count >= SERIALIZED_AHEAD_FROM and _usable_cores() > 1:
+            self.serialize_in_background()
+
+    def serialize_in_background(self) -> BackgroundSerialization:
+        """Start making the JSONL serialization and its hash (:meth:`sha256`) of the trace as it is
+        now in another process, on another core, while this one reads the run (its checks and
+        metrics take about as long). :meth:`sha256` then waits for it; if it fails, ``sha256``
+        serializes in this process, as it does without this."""
+        self._stop_background()
+        serialization = BackgroundSerialization(self._parts(), self._folder / "trace.jsonl")
+        self._background.append((self._count, serialization))
+        return serialization
+
+    @property
+    def background_serialization(self) -> BackgroundSerialization | None:
+        """The process serializing the trace, until :meth:`sha256` has its digest (or None)."""
+        return self._background[0][1] if self._background else None
+
+    def _stop_background(self) -> None:
+        for _, serialization in self._background:
+            serialization.stop()
+        self._background.clear()
+
     @rare_collection()
     def sha256(self) -> str:
         """The SHA-256 of the JSONL serialization, which is written beside the spill files on the
         way, so that :meth:`lines` reads it back instead of serializing every record again."""
         if self._digest is None or self._digest[0] != self._count:
-            digest = hashlib.sha256()
-            jsonl = self._folder / "trace.jsonl"
-            with _spilling(self._folder), jsonl.open("wb") as out:
-                # Each record let go once its line is made: a batch of records held would be promoted
-                # by the cyclic collector, and its passes over the whole heap would follow.
-                for serialized in encoded(map(record_to_json, self)):
-                    digest.update(serialized)
-                    out.write(serialized)
-            self._digest = (self._count, digest.hexdigest())
+            made = None
+            if self._background and self._background[0][0] == self._count:
+                made = self._background[0][1].digest()
+            self._stop_background()
+            if made is None:
+                with _spilling(self._folder):
+                    made = serialize(self._parts(), self._folder / "trace.jsonl")
+            self._digest = (self._count, made)
         return self._digest[1]
 
     def lines(self) -> Iterator[str]:
@@ -260,7 +298,15 @@ class SpillingTrace(Trace):
         self._finalizer()
 
 
-def _remove(folder: Path, files: dict[str, _SpillFile]) -> None:
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _remove(folder: Path, files: dict[str, _SpillFile], background: list[tuple[int, BackgroundSerialization]]) -> None:
+    for _, serialization in background:
+        serialization.stop()  # before its files go
     for spill in files.values():
         spill.close()
     files.clear()

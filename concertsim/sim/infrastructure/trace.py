@@ -169,6 +169,9 @@ class Trace:
         """The records numbered ``seqs`` (numbers outside the trace are left out)."""
         return {seq: self.records[seq] for seq in seqs if 0 <= seq < len(self.records)}
 
+    def finish(self) -> None:
+        """The run that writes the trace is over; nothing will be added (nothing to do, here)."""
+
     def close(self) -> None:
         """Release what the trace holds outside memory (nothing, here)."""
 

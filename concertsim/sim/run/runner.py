@@ -62,7 +62,9 @@ def run_scenario(
     ``on_progress``, if given, is called :data:`PROGRESS_STEPS` times during the workload phase and
     after each settle check. It observes only: the trace is the same with or without it.
     ``trace_mode="stream"`` keeps the trace's high-volume kinds on disk
-    (:class:`~concertsim.sim.infrastructure.spilled_trace.SpillingTrace`): the same records, read back more slowly.
+    (:class:`~concertsim.sim.infrastructure.spilled_trace.SpillingTrace`): the same records, read back more slowly;
+    a large one starts being serialized and hashed in another process as the run ends
+    (:meth:`~concertsim.sim.infrastructure.spilled_trace.SpillingTrace.finish`).
     ``max_events`` bounds the simulated events the run may process before the heal: one more
     raises :class:`OverBudget` (the run is stopped, neither passed nor failed: a large example).
     After the heal no user arrives and no fault strikes, so the work left is the backlog's; a run
@@ -73,7 +75,9 @@ def run_scenario(
     """
     trace = SpillingTrace() if trace_mode == "stream" else Trace()
     with rare_collection():
-        return _run(scenario, seed, on_progress, trace, max_events)
+        result = _run(scenario, seed, on_progress, trace, max_events)
+    trace.finish()
+    return result
 
 
 def _run(
