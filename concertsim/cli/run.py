@@ -134,6 +134,7 @@ def simulate(
             stderr.print(f"[bold red]determinism check failed:[/bold red] {escape(str(error))}")
             raise typer.Exit(EXIT_VIOLATION) from None
     result = run_scenario(scenario, on_progress=watch, trace_mode=trace_mode)
+    watch.say("while checking the run", "checking the run")
     return RunOutcome(result, check_run(result))
 
 

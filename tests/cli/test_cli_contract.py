@@ -139,6 +139,16 @@ def test_an_interrupted_run_keeps_the_previous_result(tmp_path: Path, monkeypatc
     assert_previous_result_intact(out)
 
 
+def test_a_run_interrupted_while_it_is_checked_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "check_run", interrupted)
+    result = cli("run", SMALL, "--out", str(tmp_path / "out"))
+    assert result.exit_code == 130
+    assert "interrupted while checking the run" in flat(result.stderr)
+
+
 def test_a_directory_of_someone_elses_files_is_refused_and_untouched(tmp_path: Path, no_simulation: None) -> None:
     (tmp_path / "thesis.tex").write_text("years of work")
     assert "not written by concertsim" in refused(cli("run", SMALL, "--out", str(tmp_path)))
