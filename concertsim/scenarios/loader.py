@@ -192,13 +192,26 @@ def scenario_from_data(data: Any, source: str, overrides: Iterable[str] = ()) ->
             source, [("", f"a scenario is a mapping of fields, not {type(data).__name__}")]
         )
     overrides = list(overrides)
-    data = apply_overrides(dict(data), overrides, source)
+    data = _described_as_run(apply_overrides(dict(data), overrides, source), overrides)
     try:
         return Scenario.model_validate(data)
     except RecursionError:
         raise ScenarioError(source, [("", "nested too deeply to be a scenario")]) from None
     except ValidationError as invalid:
         raise ScenarioError(source, _blame_overrides(_problems(invalid), overrides)) from None
+
+
+def _described_as_run(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A description written for the file says which of its settings ``overrides`` changed: "400
+    users for 3 dates" is not what a run with ``--set workload.users=3000`` simulated. One that
+    is itself overridden is the user's own words, and stays as given."""
+    changed = dict.fromkeys(key for override in overrides if (key := override.partition("=")[0]) != "name")
+    description = data.get("description")
+    if not changed or "description" in changed or not isinstance(description, str) or not description.strip():
+        return data
+    text = description.rstrip()
+    stop = "." if text.endswith(".") else ""
+    return {**data, "description": f"{text.removesuffix(stop)} (as written, before --set {', '.join(changed)}){stop}"}
 
 
 def _blame_overrides(problems: list[tuple[str, str]], overrides: list[str]) -> list[tuple[str, str]]:

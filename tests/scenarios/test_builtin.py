@@ -184,3 +184,12 @@ def test_big_flash_crowd_queues_requests_behind_small_worker_pools() -> None:
     assert metrics["reservations"]["held"] >= 5 * 100  # every seat, and again once expired holds release it
     assert metrics["users"] == 3000
     assert metrics["latency"]["POST /api/v1/queue/tokens"]["p95_ms"] > 500, "requests wait for a worker"
+
+
+def test_a_description_says_which_settings_the_overrides_changed() -> None:
+    written = load_builtin("small-opening").description
+    assert written.endswith(".") and "--set" not in written
+    changed = load_builtin("small-opening", ["workload.users=3000", "concerts.dates=2", "workload.users=3001"]).description
+    assert changed == written.removesuffix(".") + " (as written, before --set workload.users, concerts.dates)."
+    assert load_builtin("small-opening", ["name=mine"]).description == written, "a new name changes no setting"
+    assert load_builtin("small-opening", ["workload.users=30", "description=my own"]).description == "my own"
