@@ -13,7 +13,7 @@ is significant when its p-value is below :data:`concertsim.statistics.SIGNIFICAN
 a ratio over too few events on a side (:func:`concertsim.statistics.thin_denominator`, e.g. messages
 per booking over about one booking per seed). A side that books almost nothing leaves every measure
 out of the verdict (:meth:`Comparison.thin_sides`): its latencies and counts describe a sale that did
-not happen.
+not happen. One invariant or measure compared is a :mod:`concertsim.comparison_verdicts` record.
 """
 
 from __future__ import annotations
@@ -34,6 +34,14 @@ from concertsim.comparison_plan import (
     Side,
     plan_comparison,
 )
+from concertsim.comparison_verdicts import (
+    MEASURE_KINDS,
+    InvariantComparison,
+    MeasureComparison,
+    MeasureKind,
+    RateOnSide,
+    measure_kind,
+)
 from concertsim.metrics import MEASURE_DOMAINS, MEASURES, RATIO_DENOMINATORS
 from concertsim.scenarios.schema import INVARIANT_IDS, Scenario
 from concertsim.statistics import (
@@ -41,7 +49,6 @@ from concertsim.statistics import (
     SIGNIFICANCE,
     THIN_SHARE,
     books_almost_nothing,
-    Interval,
     mean_interval,
     paired_difference,
     rate_difference_p,
@@ -52,17 +59,18 @@ from concertsim.statistics import (
 from concertsim.sweep import SeedResult, SweepResult, sweep
 
 __all__ = [
+    "Comparison",
+    "judge",
+    "run_comparison",
+    "compare",
+    # from concertsim.comparison_verdicts, for one import
     "MeasureKind",
     "MEASURE_KINDS",
     "measure_kind",
     "RateOnSide",
     "InvariantComparison",
     "MeasureComparison",
-    "Comparison",
-    "judge",
-    "run_comparison",
-    "compare",
-    # from concertsim.comparison_plan, for one import
+    # from concertsim.comparison_plan, likewise
     "FaultPolicy",
     "FAULT_POLICIES",
     "ComparisonError",
@@ -70,156 +78,6 @@ __all__ = [
     "Side",
     "plan_comparison",
 ]
-
-Better = Literal["lower", "higher"]
-
-
-
-@dataclass(frozen=True)
-class MeasureKind:
-    """How a headline measure is shown: a short ``title``, its ``unit``, and which way is better
-    (None where neither is, e.g. how many users arrived)."""
-
-    title: str
-    unit: str
-    better: Better | None
-
-
-MEASURE_KINDS: dict[str, MeasureKind] = {
-    "latency_p50_ms": MeasureKind("latency p50", "ms", "lower"),
-    "latency_p95_ms": MeasureKind("latency p95", "ms", "lower"),
-    "latency_p99_ms": MeasureKind("latency p99", "ms", "lower"),
-    "pay_p95_ms": MeasureKind("payment latency p95", "ms", "lower"),
-    "confirmed_per_minute": MeasureKind("throughput", "confirmed/min", "higher"),
-    "time_to_convergence_s": MeasureKind("time to convergence", "s", "lower"),
-    "messages_per_booking": MeasureKind("messages per booking", "messages", "lower"),
-    "funnel_arrived": MeasureKind("users arrived", "users", None),
-    "funnel_admitted": MeasureKind("users admitted", "users", "higher"),
-    "funnel_held": MeasureKind("users who held a seat", "users", "higher"),
-    "funnel_paid": MeasureKind("users who paid", "users", "higher"),
-    "funnel_confirmed": MeasureKind("users confirmed", "users", "higher"),
-    "funnel_abandoned": MeasureKind("users who abandoned a hold", "users", "lower"),
-    "funnel_unsold_seats": MeasureKind("seats unsold", "seats", "lower"),
-}
-
-
-def measure_kind(name: str) -> MeasureKind:
-    """How ``name`` is shown (a plain title, no unit, neither way better for a measure unknown
-    here)."""
-    return MEASURE_KINDS.get(name, MeasureKind(name.replace("_", " "), "", None))
-
-
-# --- the judgement -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RateOnSide:
-    """How often one side broke an invariant: the seeds that broke it, of the ``runs`` that judged
-    it. Seeds that could not judge it (``not_applicable``, with the first one's ``reason``) count
-    neither way; when none judged it, ``runs`` is 0 and ``rate`` None: not applicable on that side."""
-
-    broken_seeds: tuple[int, ...]
-    runs: int
-    rate: Interval | None
-    not_applicable: tuple[int, ...] = ()
-    reason: str | None = None
-
-    @property
-    def applicable(self) -> bool:
-        return self.runs > 0
-
-    @property
-    def status(self) -> str:
-        return "violated" if self.broken_seeds else "holds" if self.applicable else "not_applicable"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "violated": len(self.broken_seeds), "runs": self.runs,
-                "seeds": list(self.broken_seeds), "rate": None if self.rate is None else self.rate.to_json(),
-                "not_applicable": len(self.not_applicable), "not_applicable_seeds": list(self.not_applicable),
-                "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class InvariantComparison:
-    """One invariant on both sides (None on a side whose scenario does not check it)."""
-
-    id: str
-    kind: str
-    promise: str
-    a: RateOnSide | None
-    b: RateOnSide | None
-    p_value: float | None
-    """Fisher's exact test of equal rates (None unless some seed of each side judged it)."""
-
-    @property
-    def significant(self) -> bool:
-        return self.p_value is not None and self.p_value < SIGNIFICANCE
-
-    @property
-    def worse(self) -> Literal["a", "b"] | None:
-        """The side that broke it significantly more often."""
-        if not self.significant or self.a is None or self.b is None:
-            return None
-        return "b" if len(self.b.broken_seeds) > len(self.a.broken_seeds) else "a"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "promise": self.promise,
-                "a": self.a.to_json() if self.a else None, "b": self.b.to_json() if self.b else None,
-                "p_value": self.p_value, "significant": self.significant, "worse": self.worse}
-
-
-@dataclass(frozen=True)
-class MeasureComparison:
-    """One headline measure: each side's mean and the paired difference B − A over the seeds
-    where both have a value (``pairs``), with the signed-rank test's p-value. ``not_compared``
-    says why a measure is shown but never significant (a ratio over too few events)."""
-
-    name: str
-    description: str
-    a: Interval | None
-    b: Interval | None
-    difference: Interval | None
-    p_value: float
-    pairs: int
-    not_compared: str | None = None
-
-    @property
-    def kind(self) -> MeasureKind:
-        return measure_kind(self.name)
-
-    @property
-    def significant(self) -> bool:
-        return self.not_compared is None and self.difference is not None and self.p_value < SIGNIFICANCE
-
-    @property
-    def interval_excludes_zero(self) -> bool:
-        """Whether the interval of B − A lies wholly on one side of zero (a hint, not the test;
-        never for a measure not compared)."""
-        d = self.difference
-        return self.not_compared is None and d is not None and (d.low > 0 or d.high < 0)
-
-    @property
-    def favours(self) -> Literal["a", "b"] | None:
-        """The side a significant difference favours (None if not significant or neither way is
-        better)."""
-        better = self.kind.better
-        if not self.significant or better is None or self.difference is None or self.difference.estimate == 0:
-            return None
-        b_higher = self.difference.estimate > 0
-        return "b" if b_higher == (better == "higher") else "a"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "unit": self.kind.unit,
-                "better": self.kind.better,
-                "a": _interval_json(self.a), "b": _interval_json(self.b),
-                "difference": _interval_json(self.difference), "pairs": self.pairs,
-                "p_value": self.p_value, "significant": self.significant, "favours": self.favours,
-                "not_compared": self.not_compared}
-
-
-def _interval_json(interval: Interval | None) -> dict[str, Any] | None:
-    return None if interval is None else interval.to_json()
-
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None

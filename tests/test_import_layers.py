@@ -31,10 +31,10 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
         ("cli", {"cli"}),
         # frames: DataFrames of runs, sweeps and comparisons, presentation beside the reports
         ("reports", {"reports", "frames"}),
-        # comparison_plan is the comparison's input; testing and pytest_plugin are the pytest
-        # integration, over the api and the search
+        # comparison_plan is the comparison's input, comparison_verdicts its parts; testing and
+        # pytest_plugin are the pytest integration, over the api and the search
         ("comparison/migration/ablation/exploration/sweep",
-         {"comparison", "comparison_plan", "migration", "migration_plan_run", "ablation", "exploration", "sweep", "testing",
+         {"comparison", "comparison_plan", "comparison_verdicts", "migration", "migration_plan_run", "ablation", "exploration", "sweep", "testing",
           "pytest_plugin"}),
         ("search", {"search"}),
         ("api", {"api"}),
