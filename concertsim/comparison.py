@@ -52,11 +52,11 @@ from concertsim.statistics import (
     mean_interval,
     paired_difference,
     rate_difference_p,
-    rate_interval,
     smallest_paired_p,
     thin_denominator,
 )
 from concertsim.sweep import SeedResult, SweepResult, sweep
+from concertsim.sweep.aggregate import invariant_rate
 
 __all__ = [
     "Comparison",
@@ -315,13 +315,7 @@ def judge(plan: ComparisonPlan, a_runs: SweepResult, b_runs: SweepResult) -> Com
     checked = {key: set(side.scenario.enabled_checks()) for key, side in (("a", plan.a), ("b", plan.b))}
 
     def rate(key: str, invariant: str) -> RateOnSide | None:
-        if invariant not in checked[key]:
-            return None
-        judged = [seed for seed in plan.seeds if runs[key][seed].judged(invariant)]
-        unjudged = [seed for seed in plan.seeds if not runs[key][seed].judged(invariant)]
-        broken = tuple(seed for seed in judged if invariant in runs[key][seed].violated)
-        reason = runs[key][unjudged[0]].not_applicable[invariant] if unjudged else None
-        return RateOnSide(broken, len(judged), rate_interval(len(broken), len(judged)), tuple(unjudged), reason)
+        return invariant_rate(invariant, runs[key].values()) if invariant in checked[key] else None
 
     invariants = []
     for invariant in INVARIANT_IDS:

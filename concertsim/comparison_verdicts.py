@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from concertsim.statistics import SIGNIFICANCE, Interval
+from concertsim.sweep.aggregate import InvariantRate
 
 __all__ = ["Better", "MeasureKind", "MEASURE_KINDS", "measure_kind", "RateOnSide", "InvariantComparison", "MeasureComparison"]
 
@@ -52,31 +53,9 @@ def measure_kind(name: str) -> MeasureKind:
     return MEASURE_KINDS.get(name, MeasureKind(name.replace("_", " "), "", None))
 
 
-@dataclass(frozen=True)
-class RateOnSide:
-    """How often one side broke an invariant: the seeds that broke it, of the ``runs`` that judged
-    it. Seeds that could not judge it (``not_applicable``, with the first one's ``reason``) count
-    neither way; when none judged it, ``runs`` is 0 and ``rate`` None: not applicable on that side."""
-
-    broken_seeds: tuple[int, ...]
-    runs: int
-    rate: Interval | None
-    not_applicable: tuple[int, ...] = ()
-    reason: str | None = None
-
-    @property
-    def applicable(self) -> bool:
-        return self.runs > 0
-
-    @property
-    def status(self) -> str:
-        return "violated" if self.broken_seeds else "holds" if self.applicable else "not_applicable"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "violated": len(self.broken_seeds), "runs": self.runs,
-                "seeds": list(self.broken_seeds), "rate": None if self.rate is None else self.rate.to_json(),
-                "not_applicable": len(self.not_applicable), "not_applicable_seeds": list(self.not_applicable),
-                "reason": self.reason}
+RateOnSide = InvariantRate
+"""How often one side broke an invariant: a sweep's rate of it over the side's seeds (the seeds
+that broke it, of the runs that judged it; not applicable on that side when none judged it)."""
 
 
 @dataclass(frozen=True)
