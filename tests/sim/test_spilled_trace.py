@@ -145,6 +145,19 @@ def test_a_trace_serialized_in_another_process_is_the_same(streamed_and_hash, mo
     assert [json.loads(line) for line in streamed.lines()] == [r.to_json() for r in streamed]
 
 
+def test_the_serializer_runs_this_code_wherever_it_starts(streamed_and_hash, tmp_path, monkeypatch) -> None:
+    """A ``concertsim`` folder in the working directory, or on ``PYTHONPATH``, is not the one the
+    serializer imports: it runs the code of the process that started it."""
+    streamed, in_memory_hash = streamed_and_hash
+    decoy = tmp_path / "concertsim"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise SystemExit('the wrong concertsim')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    serialization = streamed.serialize_in_background()
+    assert serialization.digest() == in_memory_hash, serialization.error
+
+
 @pytest.mark.parametrize("child", ["import sys; sys.exit(3)", "print('not a digest')", "print('g' * 64)"])
 def test_a_failed_background_serialization_costs_time_not_the_hash(streamed_and_hash, monkeypatch, child) -> None:
     streamed, in_memory_hash = streamed_and_hash

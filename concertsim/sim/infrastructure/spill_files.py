@@ -7,7 +7,7 @@ file and the kind of its records.
 
 :func:`serialize` merges the parts back into trace order and writes the JSONL serialization,
 hashing it on the way. :class:`BackgroundSerialization` runs the same function in a fresh Python
-(``python -m`` this module, the parts as its argument, the digest on its standard output),
+(this module's :func:`_main`, the parts as its argument, the digest on its standard output),
 so the bytes and the hash are the same wherever they were made. A fresh interpreter rather than a
 fork: it shares nothing with the parent (no copy of its heap, no lock held by a thread of its),
 and it starts the same way on every platform.
@@ -20,7 +20,6 @@ import hashlib
 import heapq
 import json
 import marshal
-import os
 import signal
 import subprocess
 import sys
@@ -106,14 +105,10 @@ class BackgroundSerialization:
         """Why :meth:`digest` is None (the process's last words, or why it could not start)."""
         self._process: subprocess.Popen[bytes] | None = None
         self._digest: str | None = None
-        # The package this module was imported from, first on the child's path: the child then runs
-        # this very code however concertsim was installed (a checkout, a wheel, a PYTHONPATH).
-        package_root = str(Path(__file__).resolve().parents[3])
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
         request = json.dumps({"parts": [list(part) for part in parts], "out": str(out)})
         try:
             self._process = subprocess.Popen(
-                _command(request), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                _command(request), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
         except OSError as error:  # no interpreter to start (an embedded Python), no processes left
             self.error = f"could not start: {error}"
@@ -150,18 +145,26 @@ def _is_digest(word: str) -> bool:
     return len(word) == 64 and all(character in "0123456789abcdef" for character in word)
 
 
+_PACKAGE_ROOT = str(Path(__file__).parents[3])
+"""Where the ``concertsim`` this module belongs to was imported from (a checkout, site-packages)."""
+
+_CHILD = (
+    "import sys; root = sys.argv[1]; root in sys.path or sys.path.insert(0, root); "
+    f"from {__name__} import _main; _main()"
+)
+"""The child's program. Isolated (``-I``: neither the working folder nor ``PYTHONPATH`` on its
+path), with the parent's package root first unless already on it, so that the child runs this very
+code however concertsim was installed, and never a ``concertsim`` folder it happens to start in."""
+
+
 def _command(request: str) -> list[str]:
-    return [sys.executable, "-m", __name__, request]
+    return [sys.executable, "-I", "-c", _CHILD, _PACKAGE_ROOT, request]
 
 
 def _main() -> None:
-    """The child: the request as its argument, the digest on standard output."""
+    """The child: the request as its last argument, the digest on standard output."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it: a Ctrl-C is the parent's to handle
     gc.disable()  # it makes no cycles, and a pass over a million records costs as much as their lines
-    request = json.loads(sys.argv[1])
+    request = json.loads(sys.argv[-1])
     digest = serialize((Part(*part) for part in request["parts"]), Path(request["out"]))
     sys.stdout.write(digest + "\n")
-
-
-if __name__ == "__main__":
-    _main()
