@@ -2,8 +2,9 @@
 this process or in another one, on another core, while this one goes on.
 
 A spill file holds the records of one kind in length-prefixed chunks: eight bytes of length, then
-a ``marshal`` of five columns (numbers, times, parties, trace ids, data). A :class:`Part` names a
-file and the kind of its records.
+a ``marshal`` of five columns (numbers, times, parties, trace ids, data). The records a trace kept
+in memory, written out for a serialization, are one more file of six columns, their kinds after
+the times. A :class:`Part` names a file and the kind of its records (None for that one).
 
 :func:`serialize` merges the parts back into trace order and writes the JSONL serialization,
 hashing it on the way. :class:`BackgroundSerialization` runs the same function in a fresh Python
@@ -53,8 +54,8 @@ HEADER = 8
 def write_chunk(out: BinaryIO, rows: Sequence[Row] | Sequence[KeptRow]) -> int:
     """Append ``rows`` to ``out`` as one chunk; the length of its ``marshal`` (after :data:`HEADER`).
 
-    By column (five tuples, not a tuple a record): read back, a chunk is then five objects the
-    cyclic garbage collector tracks, not thousands, and reading a kind sets off no pass of it over
+    By column (a tuple a field, not a tuple a record): read back, a chunk is then a handful of
+    objects the cyclic garbage collector tracks, not thousands, and reading a kind sets off no pass of it over
     the whole heap. Length-prefixed: ``marshal.loads`` on whole bytes is many times faster than
     ``marshal.load`` reading a file piece by piece."""
     blob = marshal.dumps(tuple(zip(*rows)))
