@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
         ("sim", {"sim"}),
         ("scenarios", {"scenarios"}),
         # self-contained helpers that import nothing of concertsim (asserted below)
-        ("standalone", {"cluster", "statistics", "held_locks"}),
+        ("standalone", {"cluster", "statistics", "held_locks", "parent_death"}),
         ("models", {"models"}),
     )
 )

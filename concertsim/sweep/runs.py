@@ -9,11 +9,9 @@ broke it.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import statistics
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -25,12 +23,11 @@ from concertsim.checks import check_run
 from concertsim.checks.probes import probe_counts
 from concertsim.cluster import DEFAULT_CONNECT_TIMEOUT, connect
 from concertsim.metrics import headline_measures
+from concertsim.parent_death import end_with_parent
 from concertsim.scenarios.schema import INVARIANT_IDS, Scenario
 from concertsim.sim.run.runner import run_scenario
 
 __all__ = ["SeedResult", "SweepResult", "run_seed", "run_jobs", "sweep"]
-
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -178,19 +175,7 @@ def _ignore_interrupts(parent: int | None = None) -> None:
     outright (SIGKILL) cannot stop its pool, and its workers would wait for work forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _end_with_parent(parent)
-
-
-def _end_with_parent(parent: int | None) -> None:
-    if not sys.platform.startswith("linux") or parent is None:
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the request was made
-        os._exit(1)
+    end_with_parent(parent)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

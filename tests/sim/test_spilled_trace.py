@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +20,8 @@ from concertsim.sim.infrastructure.spilled_trace import CHUNK, SPILLED_KINDS, Sp
 from concertsim.sim.run.runner import run_scenario
 from tests.cli.invoking import cli, refused
 from tests.conftest import small_scenario
+
+REPO = Path(__file__).resolve().parents[2]
 
 # Faults that make every kind of record (crashes, lost and duplicated messages) and a design
 # switch that breaks promises, so the comparison covers violations and their records too.
@@ -220,3 +227,42 @@ def test_a_large_streamed_run_starts_its_serialization_as_it_ends(monkeypatch) -
     finally:
         small.close()
         large.close()
+
+
+def _ended(pid: int) -> bool:
+    """Whether process ``pid`` is gone or a zombie (ended, not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a process is ended with its parent on Linux only")
+def test_a_serializer_ends_with_a_parent_killed_outright(tmp_path: Path) -> None:
+    never_written = tmp_path / "never-written"
+    os.mkfifo(never_written)  # the serializer waits at its open, for as long as it lives
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time\nfrom pathlib import Path\n"
+         "from concertsim.sim.infrastructure.spill_files import BackgroundSerialization, Part\n"
+         f"BackgroundSerialization([Part('call.send', {str(never_written)!r})], Path({str(tmp_path / 'out')!r}))\n"
+         "print('started', flush=True)\ntime.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))},
+    )
+    children: list[int] = []
+    try:
+        assert parent.stdout is not None and parent.stdout.readline() == "started\n"
+        children = [int(pid) for pid in Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()]
+        assert len(children) == 1 and not _ended(children[0])
+        parent.kill()  # SIGKILL: no clean-up of its own runs
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while not _ended(children[0]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _ended(children[0]), "the serializer outlived its parent"
+    finally:
+        parent.kill()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)

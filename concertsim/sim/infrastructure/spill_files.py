@@ -21,6 +21,7 @@ import hashlib
 import heapq
 import json
 import marshal
+import os
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from itertools import starmap
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
+from concertsim.parent_death import end_with_parent
 from concertsim.sim.infrastructure.trace import SEQ, TraceRecord, encoded, record_to_json
 
 __all__ = ["Part", "Row", "KeptRow", "HEADER", "write_chunk", "read_chunks", "serialize", "BackgroundSerialization"]
@@ -159,12 +161,14 @@ code however concertsim was installed, and never a ``concertsim`` folder it happ
 
 
 def _command(request: str) -> list[str]:
-    return [sys.executable, "-I", "-c", _CHILD, _PACKAGE_ROOT, request]
+    return [sys.executable, "-I", "-c", _CHILD, _PACKAGE_ROOT, str(os.getpid()), request]
 
 
 def _main() -> None:
-    """The child: the request as its last argument, the digest on standard output."""
+    """The child: its parent's process id and the request as its last arguments, the digest on
+    standard output."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it: a Ctrl-C is the parent's to handle
+    end_with_parent(int(sys.argv[-2]))  # and a parent killed outright, which cannot, ends it too
     gc.disable()  # it makes no cycles, and a pass over a million records costs as much as their lines
     request = json.loads(sys.argv[-1])
     digest = serialize((Part(*part) for part in request["parts"]), Path(request["out"]))
