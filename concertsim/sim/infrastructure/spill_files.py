@@ -54,7 +54,7 @@ HEADER = 8
 
 
 def write_chunk(out: BinaryIO, rows: Sequence[Row] | Sequence[KeptRow]) -> int:
-    """Append ``rows`` to ``out`` as one chunk; the length of its ``marshal`` (after :data:`HEADER`).
+    """Append ``rows`` to ``out`` as one chunk; the bytes written (its :data:`HEADER` and ``marshal``).
 
     By column (a tuple a field, not a tuple a record): read back, a chunk is then a handful of
     objects the cyclic garbage collector tracks, not thousands, and reading a kind sets off no pass of it over
@@ -62,7 +62,7 @@ def write_chunk(out: BinaryIO, rows: Sequence[Row] | Sequence[KeptRow]) -> int:
     ``marshal.load`` reading a file piece by piece."""
     blob = marshal.dumps(tuple(zip(*rows)))
     out.write(len(blob).to_bytes(HEADER, "little") + blob)
-    return len(blob)
+    return HEADER + len(blob)
 
 
 def read_chunks(kind: str | None, spilled: BinaryIO, chunks: int | None = None) -> Iterator[TraceRecord]:

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 
 from concertsim.sim.infrastructure.collection import rare_collection
 from concertsim.sim.infrastructure.spill_files import (
-    HEADER, BackgroundSerialization, KeptRow, Part, Row, read_chunks, serialize, write_chunk,
+    BackgroundSerialization, KeptRow, Part, Row, read_chunks, serialize, write_chunk,
 )
 from concertsim.sim.infrastructure.trace import SEQ, Trace, TraceRecord
 
@@ -101,9 +101,9 @@ class _SpillFile:
         with _spilling(self.path.parent):
             if self._out is None:
                 self._out = self.path.open("ab", buffering=0)  # unbuffered: a failed write leaves nothing to flush
-            length = write_chunk(self._out, self.pending)
+            written = write_chunk(self._out, self.pending)
         self._chunks.append((self.pending[0][0], self.pending[-1][0], self._written))
-        self._written += HEADER + length
+        self._written += written
         self.pending = []
 
     def part(self) -> Part:
