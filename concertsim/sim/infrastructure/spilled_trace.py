@@ -15,7 +15,8 @@ only the chunks that hold the records asked for. A large trace is serialized and
 process while the run is read (:meth:`SpillingTrace.finish`, :mod:`~concertsim.sim.infrastructure.spill_files`).
 
 The spill files live in a private temporary folder (under ``TMPDIR``) that
-:meth:`SpillingTrace.close` (or the trace's collection) removes. A failure to write or read them
+:meth:`SpillingTrace.close` (or the trace's collection) removes; one left by a process killed
+outright is removed by the next streamed trace made there (:mod:`~concertsim.sim.infrastructure.spill_folders`). A failure to write or read them
 (a full disk, a read-only folder) is a :class:`TraceSpillError` naming the folder and the reason.
 """
 
@@ -36,6 +37,7 @@ from concertsim.sim.infrastructure.collection import rare_collection
 from concertsim.sim.infrastructure.spill_files import (
     BackgroundSerialization, KeptRow, Part, Row, read_chunks, serialize, write_chunk,
 )
+from concertsim.sim.infrastructure.spill_folders import SpillFolder
 from concertsim.sim.infrastructure.trace import SEQ, Trace, TraceRecord
 
 __all__ = ["SpillingTrace", "TraceSpillError", "SPILLED_KINDS", "CHUNK"]
@@ -167,14 +169,15 @@ class SpillingTrace(Trace):
         super().__init__()
         self._spilled_kinds = spilled
         with _spilling(directory or tempfile.gettempdir()):
-            self._folder = Path(tempfile.mkdtemp(prefix="concertsim-trace-", dir=directory))
+            spill_folder = SpillFolder(directory)
+        self._folder = spill_folder.path
         self._files: dict[str, _SpillFile] = {}
         self._count = 0
         self._digest: tuple[int, str] | None = None
         """(records covered, their SHA-256): the serialization written for the trace as it was then"""
         self._background: list[tuple[int, BackgroundSerialization]] = []
         """(records covered, the process serializing them): at most one, the latest"""
-        self._finalizer = weakref.finalize(self, _remove, self._folder, self._files, self._background)
+        self._finalizer = weakref.finalize(self, _remove, spill_folder, self._files, self._background)
 
     @property
     def folder(self) -> Path:
@@ -304,10 +307,10 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _remove(folder: Path, files: dict[str, _SpillFile], background: list[tuple[int, BackgroundSerialization]]) -> None:
+def _remove(folder: SpillFolder, files: dict[str, _SpillFile], background: list[tuple[int, BackgroundSerialization]]) -> None:
     for _, serialization in background:
         serialization.stop()  # before its files go
     for spill in files.values():
         spill.close()
     files.clear()
-    shutil.rmtree(folder, ignore_errors=True)
+    folder.remove()
