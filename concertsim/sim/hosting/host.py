@@ -1,12 +1,11 @@
 """A service host: runs one service's domain behind its endpoints, consumers and scheduled jobs.
 
 A host has a bounded worker pool (requests queue for a worker, so load shows up as latency), a
-database, and a lifecycle: *up*, or *down* after a crash until it has restarted. A crash interrupts
-everything the host is doing: in-flight requests send no reply, uncommitted transactions vanish,
-background loops (outbox relay, consumers, jobs) stop and are started afresh on restart. Committed
-state survives (seed 8: each service's own database). A service with several replicas has a host
-per replica, sharing its database (:mod:`concertsim.sim.hosting.replicas`). A service that shares its
-process with others (a migration stage, :mod:`concertsim.sim.hosting.shared_process`) hands its calls to
+database, and a lifecycle (:mod:`concertsim.sim.hosting.lifecycle`): *up*, or *down* after a crash
+until it has restarted, or paused. A crash loses what is in flight; committed state survives
+(seed 8: each service's own database). A service with several replicas has a host per replica,
+sharing its database (:mod:`concertsim.sim.hosting.replicas`). A service that shares its process
+with others (a migration stage, :mod:`concertsim.sim.hosting.shared_process`) hands its calls to
 them, its transactions and the processes it starts to that process.
 """
 
@@ -16,28 +15,25 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import simpy
-from simpy.events import PENDING
 
 from concertsim.models.errors import DomainError
 from concertsim.models.events import Event, EventPayload
 from concertsim.scenarios.schema import ServiceSpec
+from concertsim.sim.hosting.lifecycle import DaemonFactory, Lifecycle
 from concertsim.sim.infrastructure.network import TIMEOUT, Failed, Reply
 from concertsim.sim.infrastructure.random_streams import sampler
 from concertsim.sim.infrastructure.storage import CommitFailed, Database, Transaction, WriteConflict
-from concertsim.sim.infrastructure.tasks import Task
 from concertsim.sim.infrastructure.workers import WorkerPool
 
 if TYPE_CHECKING:
     from concertsim.sim.hosting.replicas import Balancer
-    from concertsim.sim.hosting.shared_process import SharedProcess
     from concertsim.sim.infrastructure.network import Network
     from concertsim.sim.infrastructure.world import World
 
-__all__ = ["Host", "Handler", "EventWork", "Unavailable", "Publisher", "Membership"]
+__all__ = ["Host", "Handler", "EventWork", "Unavailable", "Publisher", "Membership", "DaemonFactory"]
 
 R = TypeVar("R")
 Handler = Callable[["Host", dict[str, Any], str | None], Generator[simpy.Event, Any, Reply]]
-DaemonFactory = Callable[[], Generator[simpy.Event, Any, None]]
 EventWork = Callable[[Transaction, float, Event], list[EventPayload]]
 """A service's handling of one event: reads and writes ``tx`` at time ``now``, returns the events
 it raises. It may raise a domain error, which counts as a failed handling. A consumer runs it
@@ -73,12 +69,10 @@ class Unavailable(Exception):
     """The host could not do the work now (commit failed, too many write conflicts); retriable."""
 
 
-class Host:
-    """One party of the simulation that serves requests.
-
-    ``spawn(gen)`` runs ``gen`` as a process that a crash interrupts; the process's value is the
-    generator's return value, or None if a crash cut it short. ``daemon(name, factory)`` registers a
-    background loop that runs while the host is up.
+class Host(Lifecycle):
+    """One party of the simulation that serves requests (:meth:`serve`), calls other hosts
+    (:meth:`call`) and commits local transactions with the events they raise (:meth:`transact`),
+    while its :class:`~concertsim.sim.hosting.lifecycle.Lifecycle` lets it.
     """
 
     def __init__(
@@ -90,9 +84,7 @@ class Host:
         publish_mode: str = "outbox",
         service: str | None = None,
     ) -> None:
-        self.world = world
-        self.env = world.env
-        self.name = name
+        super().__init__(world, name)
         self.service = service or name
         """the service this host is a replica of (``name`` is ``point#2`` when there are several)"""
         self.spec = spec
@@ -104,30 +96,16 @@ class Host:
         self.peers: dict[str, Host] = {}
         self.balancers: dict[str, Balancer[Host]] = {}
         """service -> the load balancer of its replicas, for services with more than one"""
-        self.lifecycle_listeners: list[Callable[[Host], None]] = []
-        """called after every crash and restart (the consumer group's coordinator listens)"""
         self.workers = WorkerPool(self.env, spec.workers)
         rng = world.rng(f"service-time/{name}")
         self._service_time = sampler(spec.service_time, rng)
         self._endpoint_times = {ep: sampler(d, rng) for ep, d in spec.endpoint_times.items()}
         self.endpoints: dict[str, Handler] = {}
-        self.daemon_factories: dict[str, DaemonFactory] = {}
-        self.daemons: dict[str, simpy.Process] = {}
-        self.stopped_daemons: set[str] = set()
-        self.inflight: dict[simpy.Process, None] = {}  # insertion-ordered: crashes interrupt in spawn order
-        self.is_up = True
-        self.paused = False
-        """Frozen by a ``pause`` fault: it takes no step, answers nothing and sends no heartbeat
-        until it resumes (:meth:`awake`)."""
-        self._resumed: simpy.Event | None = None
         self.membership: Membership | None = None
         """The consumer group this replica is a member of (a service of several replicas)."""
-        self.incarnation = 0
         self.slow_factor = 1.0
         self.clock_skew = 0.0
         self.conflict_retries = world.scenario.storage.conflict_retries
-        self.colocation: SharedProcess | None = None
-        """The process this service shares with others (a migration stage, seed 9), if any."""
         self.route: Callable[[str, str, dict[str, Any]], str] | None = None
         """(callee, endpoint, body) -> the host to call instead: the router of a gradual traffic
         shift or a migration (:mod:`concertsim.sim.run.point_shift`), if any."""
@@ -145,132 +123,6 @@ class Host:
         """This host's clock: simulated time plus any injected skew. Used for timestamps and for
         the host's own rules (hold expiry), as a real service would use its own clock."""
         return self.env.now + self.clock_skew
-
-    # --- processes that die with the host --------------------------------------------------------
-
-    def spawn(self, work: Generator[simpy.Event, Any, R]) -> simpy.Process:
-        if self.colocation is not None:
-            work = self.colocation.after_commit(work)
-        process = self.env.process(self._guarded(work))
-        self.inflight[process] = None
-        process.callbacks.append(self._forget)
-        return process
-
-    def start(self, work: Generator[simpy.Event, Any, R], then: Callable[[R | None], None]) -> Task:
-        """Like :meth:`spawn`, for work that nothing waits on but ``then``: it takes its first step
-        now and ``then(value)`` is called the moment it ends (value None if a crash cut it short),
-        without an event to start it or to end it (:class:`~concertsim.sim.infrastructure.tasks.Task`)."""
-        if self.colocation is not None:
-            work = self.colocation.after_commit(work)
-        inflight = self.inflight
-
-        def finished(task: Task) -> None:
-            inflight.pop(task, None)
-            then(task._value)
-
-        task = Task(self.env, work, finished)  # a task ends with None when interrupted, as ``_guarded`` does
-        if task._value is PENDING:
-            inflight[task] = None
-        return task
-
-    def _forget(self, process: simpy.Event) -> None:
-        self.inflight.pop(process, None)  # type: ignore[call-overload]
-
-    @staticmethod
-    def _guarded(work: Generator[simpy.Event, Any, R]) -> Generator[simpy.Event, Any, R | None]:
-        try:
-            return (yield from work)
-        except simpy.Interrupt:
-            return None
-
-    def daemon(self, name: str, factory: DaemonFactory) -> None:
-        """Register a background loop, started now if the host is up and after every restart."""
-        self.daemon_factories[name] = factory
-        if self.is_up:
-            self._start_daemon(name)
-
-    def _start_daemon(self, name: str) -> None:
-        if name in self.stopped_daemons:
-            return
-        process = self.daemons.get(name)
-        if process is None or not process.is_alive:
-            self.daemons[name] = self.spawn(self.daemon_factories[name]())
-
-    def stop_daemon(self, name: str) -> None:
-        """Stop one background loop (an injected crash of a relay or consumer) until resumed."""
-        self.stopped_daemons.add(name)
-        process = self.daemons.pop(name, None)
-        if process is not None and process.is_alive:
-            process.interrupt("stopped")
-
-    def resume_daemon(self, name: str) -> None:
-        self.stopped_daemons.discard(name)
-        if self.is_up and name in self.daemon_factories:
-            self._start_daemon(name)
-
-    def withdraw_daemon(self, name: str) -> None:
-        """Stop a background loop for good: its work was handed to another replica."""
-        process = self.daemons.pop(name, None)
-        if process is not None and process.is_alive:
-            process.interrupt("revoked")
-        self.daemon_factories.pop(name, None)
-
-    # --- lifecycle -------------------------------------------------------------------------------
-
-    def crash(self) -> None:
-        """Stop at once: in-flight work is lost, committed state is kept."""
-        if not self.is_up:
-            return
-        self.is_up = False
-        if self.paused:
-            self.paused = False
-            resumed, self._resumed = self._resumed, None
-            if resumed is not None:
-                resumed.succeed()
-        self.world.record("host.crash", self.name, inflight=len(self.inflight))
-        for process in list(self.inflight):
-            if process.is_alive:
-                process.interrupt("crash")
-        self.daemons.clear()
-        for listener in self.lifecycle_listeners:
-            listener(self)
-
-    def restart(self) -> None:
-        if self.is_up:
-            return
-        self.is_up = True
-        self.incarnation += 1
-        self.world.record("host.restart", self.name, incarnation=self.incarnation)
-        for name in self.daemon_factories:
-            self._start_daemon(name)
-        for listener in self.lifecycle_listeners:
-            listener(self)
-
-    def pause(self) -> None:
-        """Freeze (a GC pause, a frozen VM): every process of the host stops at its next step
-        (:meth:`awake`) and carries on from there when :meth:`resume` is called, with what it had
-        read before; a crash meanwhile ends the pause."""
-        if not self.is_up or self.paused:
-            return
-        self.paused = True
-        self._resumed = self.env.event()
-        self.world.record("host.pause", self.name)
-
-    def resume(self) -> None:
-        if not self.paused:
-            return
-        self.paused = False
-        resumed, self._resumed = self._resumed, None
-        assert resumed is not None
-        resumed.succeed()
-        self.world.record("host.resume", self.name)
-
-    def awake(self) -> Generator[simpy.Event, Any, None]:
-        """Wait while the host is paused: every step that acts on the world (a commit, a call, a
-        reply, a publish, an offset commit) passes here first (the hot paths test ``paused``
-        before entering, which saves a generator per step)."""
-        while self.paused and self._resumed is not None:
-            yield self._resumed
 
     # --- serving requests ------------------------------------------------------------------------
 
