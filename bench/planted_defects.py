@@ -27,7 +27,7 @@ with ``--revision HEAD`` (or any git revision) the package, tests and ``pyprojec
 commit are exported instead, so a measurement does not depend on uncommitted work in progress. A
 first row measures the clean copy: the verifier must be green there for a catch to mean anything.
 
-The planted copy is put first on ``PYTHONPATH`` of each subprocess, with ``PYTHONSAFEPATH=1``:
+The planted copy (``bench/planting.py``) is put first on ``PYTHONPATH`` of each subprocess, with ``PYTHONSAFEPATH=1``:
 without it, ``python -m`` and ``python -c`` put the working directory first on ``sys.path`` and
 import the checkout's package instead of the planted one. Each subprocess also checks that the
 ``concertsim`` it imported is the planted copy's and refuses to run otherwise. Runs are sequential:
@@ -37,18 +37,13 @@ one simulation process at a time.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
-import os
 import platform
-import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +52,10 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # run as a script or l
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from defects import DEFECTS, FLOWS, MECHANISMS, WITNESSES, Defect  # noqa: E402
+from planting import (  # noqa: E402
+    GUARD_MODULE, IMPORT_GUARD, PACKAGE, PLANTABLE_ROOTS, REPO, planted, planted_copy, pristine_copy, subprocess_env,
+    tests_root,
+)
 
 __all__ = [
     "Defect",
@@ -82,39 +81,11 @@ __all__ = [
     "main",
 ]
 
-REPO = Path(__file__).resolve().parent.parent
-"""The repository root: the checkout whose package is copied and whose tests are run."""
-
-PACKAGE = "concertsim"
-PLANTABLE_ROOTS = ("concertsim/sim/", "concertsim/models/")
-"""Where defects may be planted: the runtime and the domain, never the checks that judge them."""
-
 PROPERTY_SUITE = "tests/properties/test_design_converges.py"
 WITNESS_BASE = "small-opening"
 
-_ROOT_VARIABLE = "CONCERTSIM_PLANTED_ROOT"
-_GUARD_MODULE = "concertsim_planted_guard"
-_GUARD_SOURCE = f'''"""pytest plugin: refuse to run unless concertsim is imported from the planted copy."""
-import os
-
-import pytest
-
-
-def pytest_configure(config):
-    import concertsim
-
-    root = os.environ["{_ROOT_VARIABLE}"]
-    if not os.path.realpath(concertsim.__file__).startswith(os.path.realpath(root) + os.sep):
-        raise pytest.UsageError(f"concertsim was imported from {{concertsim.__file__}}, not from {{root}}")
-'''
-_IMPORT_GUARD = (
-    "import os, sys, concertsim\n"
-    f"_root = os.path.realpath(os.environ['{_ROOT_VARIABLE}']) + os.sep\n"
-    "if not os.path.realpath(concertsim.__file__).startswith(_root):\n"
-    "    sys.exit(f'concertsim was imported from {concertsim.__file__}, not from {_root}')\n"
-)
-_CLI = _IMPORT_GUARD + "from concertsim.cli import main\nmain()\n"
-_WITNESS = _IMPORT_GUARD + (
+_CLI = IMPORT_GUARD + "from concertsim.cli import main\nmain()\n"
+_WITNESS = IMPORT_GUARD + (
     "import json\n"
     "from collections import Counter\n"
     "outcome = concertsim.run(sys.argv[1], overrides=json.loads(sys.argv[2]))\n"
@@ -135,84 +106,6 @@ _WITNESS = _IMPORT_GUARD + (
 )
 """Runs a witness; prints the verdicts and what a buyer or an operator would see: seats sold, how
 payments were answered, the longest delay between a hold's expiry and its release, dead letters."""
-
-
-# --- planting ------------------------------------------------------------------------------------
-
-
-def planted(defect: Defect, source: str) -> str:
-    """``source`` with ``defect`` applied. Raises ValueError unless ``before`` occurs exactly once
-    and ``after`` differs from it."""
-    count = source.count(defect.before)
-    if count != 1:
-        raise ValueError(f"{defect.id}: the snippet occurs {count} times in {defect.path}, not once")
-    if defect.after == defect.before:
-        raise ValueError(f"{defect.id}: before and after are the same")
-    return source.replace(defect.before, defect.after)
-
-
-def _copy_package(root: Path, revision: str | None) -> None:
-    """Fill ``root`` with the working tree's package, or with the package, the tests and
-    ``pyproject.toml`` of git ``revision``; add the import guard."""
-    if revision is None:
-        shutil.copytree(
-            REPO / PACKAGE, root / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-        )
-    else:
-        archive = subprocess.run(
-            ["git", "archive", "--format=tar", revision, PACKAGE, "tests", "pyproject.toml"],
-            cwd=REPO, capture_output=True, check=True,
-        ).stdout
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(root, filter="data")
-    (root / f"{_GUARD_MODULE}.py").write_text(_GUARD_SOURCE)
-
-
-@contextlib.contextmanager
-def pristine_copy(revision: str | None = None) -> Iterator[Path]:
-    """A temporary directory holding an unmodified copy of the package (the baseline planted
-    copies are compared with): the working tree's, or git ``revision``'s with its tests. Removed
-    on exit."""
-    with tempfile.TemporaryDirectory(prefix="concertsim-pristine-") as temporary:
-        root = Path(temporary)
-        _copy_package(root, revision)
-        yield root
-
-
-@contextlib.contextmanager
-def planted_copy(defect: Defect, revision: str | None = None) -> Iterator[Path]:
-    """A temporary directory holding a copy of the package with ``defect`` applied: the working
-    tree's package, or git ``revision``'s package and tests. Put it first on ``PYTHONPATH`` of a
-    subprocess (see :func:`subprocess_env`) to run the planted package. The checkout is only
-    read. Raises ValueError if the defect's snippet is not in the copy exactly once. Removed on
-    exit."""
-    with tempfile.TemporaryDirectory(prefix=f"concertsim-planted-{defect.id}-") as temporary:
-        root = Path(temporary)
-        _copy_package(root, revision)
-        target = root / defect.path
-        target.write_text(planted(defect, target.read_text()))
-        yield root
-
-
-def _tests_root(root: Path) -> Path:
-    """Where to run the property suite for a copy: the copy itself when it holds a revision's
-    tests, else the repository root (the working tree's tests and conftest)."""
-    return root if (root / "tests").is_dir() else REPO
-
-
-def subprocess_env(root: Path) -> dict[str, str]:
-    """The environment that makes a subprocess import ``concertsim`` from ``root``: ``root``
-    first on ``PYTHONPATH``, ``PYTHONSAFEPATH`` so the working directory (the checkout, when run
-    from the repository root) is not put before it, no byte-code written into the copy, and the
-    CI Hypothesis profile."""
-    env = dict(os.environ)
-    inherited = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = os.pathsep.join([str(root), *([inherited] if inherited else [])])
-    env["PYTHONSAFEPATH"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["HYPOTHESIS_PROFILE"] = "ci"
-    env[_ROOT_VARIABLE] = str(root)
-    return env
 
 
 # --- the three measurements ----------------------------------------------------------------------
@@ -245,9 +138,9 @@ def run_property_suite(root: Path) -> SuiteResult:
     """Run the CI property suite from the repository root against the package in ``root``."""
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", _GUARD_MODULE,
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", GUARD_MODULE,
          PROPERTY_SUITE],
-        cwd=_tests_root(root), env=subprocess_env(root), capture_output=True, text=True, check=False,
+        cwd=tests_root(root), env=subprocess_env(root), capture_output=True, text=True, check=False,
     )
     seconds = time.perf_counter() - started
     if completed.returncode not in (0, 1):
