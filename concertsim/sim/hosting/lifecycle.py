@@ -30,12 +30,8 @@ DaemonFactory = Callable[[], Generator[simpy.Event, Any, None]]
 
 class Lifecycle:
     """The life of the party ``name``: whether it is up (:meth:`crash`, :meth:`restart`) and not
-    paused (:meth:`pause`, :meth:`resume`), and the processes that die with it.
-
-    ``spawn(gen)`` runs ``gen`` as a process that a crash interrupts; the process's value is the
-    generator's return value, or None if a crash cut it short. ``daemon(name, factory)`` registers a
-    background loop that runs while the host is up.
-    """
+    paused (:meth:`pause`, :meth:`resume`), and the processes that die with it (:meth:`spawn`,
+    :meth:`start`, :meth:`daemon`)."""
 
     def __init__(self, world: World, name: str) -> None:
         self.world = world
@@ -58,6 +54,8 @@ class Lifecycle:
         processes it starts are that process's."""
 
     def spawn(self, work: Generator[simpy.Event, Any, R]) -> simpy.Process:
+        """Run ``work`` as a process that a crash interrupts: its value is the generator's return
+        value, or None if a crash cut it short."""
         if self.colocation is not None:
             work = self.colocation.after_commit(work)
         process = self.env.process(self._guarded(work))
