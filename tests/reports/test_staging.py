@@ -84,6 +84,52 @@ def test_the_swap_works_without_an_atomic_exchange(tmp_path: Path, monkeypatch: 
     assert siblings(target) == []
 
 
+def killed_while_writing(target: Path, name: str = "summary.json") -> Path:
+    """The staging directory a command into ``target`` leaves when it is killed outright while
+    writing: nothing of its own clean-up runs, and the kernel lets go of its lock."""
+    killed = StagedOutput(target)
+    killed.open().write_text(name, "half of a result\n")
+    assert killed.staging is not None
+    killed._release_lock()
+    return killed.staging
+
+
+def test_what_a_command_killed_outright_left_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    previous_set(target)
+    first = killed_while_writing(target)
+    second = killed_while_writing(target)  # killed in turn: it has removed the first's already
+    assert not first.exists() and second.is_dir()
+    with StagedOutput(target) as staged:
+        staged.open().write_text("summary.json", '{"new": true}\n')
+        staged.commit()
+    assert siblings(target) == []
+    assert "new" in (target / "summary.json").read_text()
+
+
+def test_what_another_directory_s_command_is_writing_is_kept(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    for other in (tmp_path / "out.b", tmp_path / "ou"):  # names that begin alike
+        with StagedOutput(other) as writing:
+            writing.open()
+            with StagedOutput(target) as staged:
+                staged.open()
+                staged.commit()
+            assert writing.staging is not None and writing.staging.is_dir()
+
+
+def test_nothing_is_removed_beside_a_fallback_swap_cut_off_between_its_renames(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    previous_set(target)
+    left = killed_while_writing(target)
+    cut_off = tmp_path / ".out.q7x2k9z_.concertsim-old"  # the previous set, moved aside
+    target.rename(cut_off)
+    with StagedOutput(target) as staged:
+        staged.open()
+        staged.commit()
+    assert left.is_dir() and (cut_off / "counterexample.yaml").is_file()
+
+
 # --- what is refused before anything runs --------------------------------------------------------------
 
 

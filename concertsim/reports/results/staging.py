@@ -19,7 +19,10 @@
    result, a found ``counterexample.yaml`` say, survives every failure of a later run.
 
 A process killed outright (SIGKILL, power loss) cannot clean up: it may leave the hidden
-``.concertsim-new`` directory beside DIR, but DIR is intact.
+``.concertsim-new`` directory beside DIR, but DIR is intact. The next command into DIR removes such
+leftovers once it holds DIR's lock (:func:`_remove_leftovers`): no other command can be writing
+them then. Where a fallback swap was cut off between its renames (a ``.concertsim-old`` directory
+beside DIR holds the previous set), nothing is removed, so that both sets stay for the user.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import shutil
 import signal
 import sys
@@ -55,6 +59,29 @@ def _directory_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o777 & ~umask
+
+
+def _leftovers_pattern(target: Path, suffix: str) -> re.Pattern[str]:
+    """The names ``tempfile.mkdtemp`` gives the hidden directories of ``target`` ending in ``suffix``
+    (eight random characters between the cut name and the suffix), and no others."""
+    return re.compile(re.escape(f".{target.name[:64]}.") + "[a-z0-9_]{8}" + re.escape(suffix))
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove the staging directories that commands into ``target`` killed outright left beside
+    it. Call only while holding ``target``'s lock, which every such command held (targets whose
+    names share their first 64 characters share one). Nothing is removed beside a
+    ``.concertsim-old`` directory, nor anything that cannot be."""
+    staged, previous = _leftovers_pattern(target, STAGING_SUFFIX), _leftovers_pattern(target, PREVIOUS_SUFFIX)
+    try:
+        names = sorted(entry.name for entry in os.scandir(target.parent))
+    except OSError:
+        return
+    if any(previous.fullmatch(name) for name in names):
+        return
+    for name in names:
+        if staged.fullmatch(name):
+            shutil.rmtree(target.parent / name, ignore_errors=True)
 
 
 def _is_leftover_temporary(name: str) -> bool:
@@ -104,6 +131,7 @@ class StagedOutput:
             self._lock.acquire()
             self._check_replaceable(self.target)  # again, now that no other command can change it
             self.replaces_previous = self.target.is_dir() and read_manifest(self.target) is not None
+            _remove_leftovers(self.target)
             staging = tempfile.mkdtemp(prefix=f".{self.target.name[:64]}.", suffix=STAGING_SUFFIX, dir=parent)
         except (OSError, OutputDirError) as error:
             self._release_lock()
