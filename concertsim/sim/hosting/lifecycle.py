@@ -139,8 +139,7 @@ class Lifecycle:
             if process.is_alive:
                 process.interrupt("crash")
         self.daemons.clear()
-        for listener in self.lifecycle_listeners:
-            listener(self)
+        self._tell_listeners()
 
     def restart(self) -> None:
         if self.is_up:
@@ -150,6 +149,9 @@ class Lifecycle:
         self.world.record("host.restart", self.name, incarnation=self.incarnation)
         for name in self.daemon_factories:
             self._start_daemon(name)
+        self._tell_listeners()
+
+    def _tell_listeners(self: Self) -> None:
         for listener in self.lifecycle_listeners:
             listener(self)
 
