@@ -47,7 +47,6 @@ from concertsim.scenarios.schema import INVARIANT_IDS, Scenario
 from concertsim.statistics import (
     MIN_DENOMINATOR,
     SIGNIFICANCE,
-    THIN_SHARE,
     books_almost_nothing,
     mean_interval,
     paired_difference,
@@ -125,7 +124,7 @@ class Comparison:
 
     def thin_sides(self) -> str | None:
         """Which side books almost nothing: fewer confirmed bookings per seed, on average, than
-        :data:`THIN_SHARE` of the users arriving (and fewer than one booking when no user's
+        :data:`~concertsim.statistics.THIN_SHARE` of the users arriving (and fewer than one booking when no user's
         arrival is known), as ``A and B confirm 0.5 bookings per seed (of 20 users arriving)``;
         None when both book. The measures of such a side describe a sale that did not happen, so
         the verdict then rests on the invariants alone."""
