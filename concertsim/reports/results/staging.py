@@ -2,14 +2,14 @@
 
 :class:`StagedOutput` is how a command writes its results into ``--out DIR``:
 
-1. :meth:`~StagedOutput.open`, before any simulation, takes DIR's lock (:class:`~concertsim.reports.
-   output_lock.OutputLock`: one command at a time), refuses a DIR that holds one of the command's
-   own inputs (replacing DIR would delete it), and checks that DIR can be (re)placed: it is
-   missing, or a directory that concertsim wrote (it has a manifest and no file the manifest does
-   not list); and it creates a fresh hidden directory beside DIR (``.DIR.XXXX.concertsim-new``,
-   with DIR cut to 64 characters),
-   which proves the file system takes writes there. Anything wrong is an :class:`OutputDirError`
-   before a second of simulation is spent.
+1. :meth:`~StagedOutput.open`, before any simulation, takes DIR's lock
+   (:class:`~concertsim.reports.results.lock.OutputLock`: one command at a time), refuses a DIR
+   that holds one of the command's own inputs (replacing DIR would delete it), and checks that DIR
+   can be (re)placed: it is missing, or a directory that concertsim wrote (it has a manifest and
+   no file the manifest does not list); and it creates a fresh hidden directory beside DIR
+   (``.DIR.XXXX.concertsim-new``, with DIR cut to 64 characters), which proves the file system
+   takes writes there. Anything wrong is an :class:`OutputDirError` before a second of
+   simulation is spent.
 2. The command writes every file into that directory through the :class:`OutputDir` it returns.
 3. :meth:`~StagedOutput.commit` swaps the complete set in: one ``rename`` if DIR does not exist,
    otherwise an atomic exchange of the two directories (Linux ``renameat2(RENAME_EXCHANGE)``; where
