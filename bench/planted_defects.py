@@ -27,7 +27,7 @@ with ``--revision HEAD`` (or any git revision) the package, tests and ``pyprojec
 commit are exported instead, so a measurement does not depend on uncommitted work in progress. A
 first row measures the clean copy: the verifier must be green there for a catch to mean anything.
 
-The planted copy (``bench/planting.py``) is put first on ``PYTHONPATH`` of each subprocess, with ``PYTHONSAFEPATH=1``:
+The planted copy (``bench/planting.py``; the results and their table: ``bench/planted_results.py``) is put first on ``PYTHONPATH`` of each subprocess, with ``PYTHONSAFEPATH=1``:
 without it, ``python -m`` and ``python -c`` put the working directory first on ``sys.path`` and
 import the checkout's package instead of the planted one. Each subprocess also checks that the
 ``concertsim`` it imported is the planted copy's and refuses to run otherwise. Runs are sequential:
@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # run as a script or l
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from defects import DEFECTS, FLOWS, MECHANISMS, WITNESSES, Defect  # noqa: E402
+from planted_results import (  # noqa: E402
+    WITNESS_BASE, DefectResult, ExploreResult, SuiteResult, WitnessResult, table, witness_cell,
+)
 from planting import (  # noqa: E402
     GUARD_MODULE, IMPORT_GUARD, PACKAGE, PLANTABLE_ROOTS, REPO, planted, planted_copy, pristine_copy, subprocess_env,
     tests_root,
@@ -82,7 +85,6 @@ __all__ = [
 ]
 
 PROPERTY_SUITE = "tests/properties/test_design_converges.py"
-WITNESS_BASE = "small-opening"
 
 _CLI = IMPORT_GUARD + "from concertsim.cli import main\nmain()\n"
 _WITNESS = IMPORT_GUARD + (
@@ -124,16 +126,6 @@ def run_witness(root: Path, overrides: Sequence[str], base: str = WITNESS_BASE) 
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-@dataclass
-class SuiteResult:
-    """The property suite against one copy: ``caught`` means it failed (exit code 1)."""
-
-    exit_code: int
-    caught: bool
-    seconds: float
-    first_failure: str | None
-
-
 def run_property_suite(root: Path) -> SuiteResult:
     """Run the CI property suite from the repository root against the package in ``root``."""
     started = time.perf_counter()
@@ -154,19 +146,6 @@ def run_property_suite(root: Path) -> SuiteResult:
     )
     caught = completed.returncode == 1 and "failed" in output.lower()
     return SuiteResult(completed.returncode, caught, round(seconds, 1), violated)
-
-
-@dataclass
-class ExploreResult:
-    """``concertsim explore`` on one flow: ``caught`` means it found a counterexample."""
-
-    flow: str
-    exit_code: int
-    caught: bool
-    examples_to_failure: int | None
-    examples_generated: int | None
-    violated: list[str]
-    seconds: float
 
 
 def run_explore(
@@ -192,47 +171,6 @@ def run_explore(
         flow, completed.returncode, completed.returncode == 1, summary.get("examples_to_failure"),
         summary.get("examples_generated"), list(summary.get("violated") or []), round(seconds, 1),
     )
-
-
-@dataclass
-class WitnessResult:
-    """A defect's witness scenario in a clean copy and in the planted copy. ``changes`` is True
-    when the trace or the verdicts differ."""
-
-    trace_differs: bool
-    clean_violated: list[str]
-    violated: list[str]
-    clean_observed: dict[str, float]
-    observed: dict[str, float]
-
-    @property
-    def changes(self) -> bool:
-        return self.trace_differs or self.violated != self.clean_violated
-
-
-@dataclass
-class DefectResult:
-    """Everything measured for one defect (or, with ``defect`` None, for the clean copy)."""
-
-    id: str
-    path: str
-    flows: tuple[str, ...]
-    scenario: str = WITNESS_BASE
-    witness: WitnessResult | None = None
-    suite: SuiteResult | None = None
-    explore: list[ExploreResult] = field(default_factory=list)
-
-    @property
-    def caught_by_suite(self) -> bool:
-        return self.suite is not None and self.suite.caught
-
-    @property
-    def caught_by_explore(self) -> bool:
-        return any(e.caught for e in self.explore)
-
-    @property
-    def escapes(self) -> bool:
-        return not (self.caught_by_suite or self.caught_by_explore)
 
 
 def evaluate(
@@ -274,75 +212,6 @@ def evaluate(
             for flow in result.flows
         ]
     return result
-
-
-# --- the report ----------------------------------------------------------------------------------
-
-
-def _suite_cell(result: DefectResult) -> str:
-    if result.suite is None:
-        return "–"
-    return f"{'y' if result.suite.caught else 'n'} ({result.suite.seconds:.0f} s)"
-
-
-def _explore_cell(result: DefectResult, flow: str) -> str:
-    found = next((e for e in result.explore if e.flow == flow), None)
-    if found is None:
-        return "–"
-    return f"y ({found.examples_to_failure})" if found.caught else "n"
-
-
-def _witness_cell(result: DefectResult) -> str:
-    witness = result.witness
-    if witness is None:
-        return "–"
-    if not witness.changes:
-        return "NO CHANGE"
-    if witness.violated != witness.clean_violated:
-        return ", ".join(witness.violated) or "holds"
-    changed = [
-        f"{name} {witness.clean_observed[name]:g} → {value:g}"
-        for name, value in witness.observed.items() if value != witness.clean_observed.get(name)
-    ]
-    return "holds; " + (", ".join(changed) if changed else "the trace differs")
-
-
-def table(results: Sequence[DefectResult]) -> str:
-    """The results as a Markdown table, then the catch rates."""
-    lines = [
-        "| defect | file | scenario | flows | witness run | property suite | explore sync | "
-        "explore choreography | explore orchestration |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        path = r.path.removeprefix("concertsim/")
-        explored = " | ".join(_explore_cell(r, flow) for flow in FLOWS)
-        lines.append(
-            f"| `{r.id}` | {path} | {r.scenario} | {', '.join(r.flows)} | {_witness_cell(r)} | "
-            f"{_suite_cell(r)} | {explored} |"
-        )
-    planted_results = [r for r in results if r.id != "(none)"]
-    n = len(planted_results)
-    witnessed = [r for r in planted_results if r.witness is not None]
-    if witnessed:
-        harmful = [r.id for r in witnessed if set(r.witness.violated) - set(r.witness.clean_violated)]
-        lines.append("")
-        lines.append(
-            f"witness breaks an invariant the clean copy keeps: {len(harmful)}/{len(witnessed)}; "
-            f"not shown harmful: {', '.join(r.id for r in witnessed if r.id not in harmful) or 'none'}"
-        )
-    if n and all(r.suite is not None for r in planted_results):
-        by_suite = sum(r.caught_by_suite for r in planted_results)
-        by_explore = sum(r.caught_by_explore for r in planted_results)
-        either = sum(not r.escapes for r in planted_results)
-        lines.append("")
-        lines.append(
-            f"caught: property suite {by_suite}/{n}, explore {by_explore}/{n}, "
-            f"either {either}/{n} ({100 * either / n:.0f}%)"
-        )
-        escapes = [r.id for r in planted_results if r.escapes]
-        lines.append(f"escapes: {', '.join(escapes) if escapes else 'none'}")
-    return "\n".join(lines)
 
 
 def _git_head() -> str | None:
@@ -415,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{e.flow} {e.examples_to_failure if e.caught else '-'}" for e in result.explore
         )
         progress = (
-            f"witness {_witness_cell(result)}" if args.witness_only
+            f"witness {witness_cell(result)}" if args.witness_only
             else f"suite {'caught' if result.caught_by_suite else '-'}, explore {explored}"
         )
         print(f": {progress}", file=sys.stderr, flush=True)
