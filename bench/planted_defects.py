@@ -27,11 +27,12 @@ with ``--revision HEAD`` (or any git revision) the package, tests and ``pyprojec
 commit are exported instead, so a measurement does not depend on uncommitted work in progress. A
 first row measures the clean copy: the verifier must be green there for a catch to mean anything.
 
-The planted copy (``bench/planting.py``; the results and their table: ``bench/planted_results.py``) is put first on ``PYTHONPATH`` of each subprocess, with ``PYTHONSAFEPATH=1``:
-without it, ``python -m`` and ``python -c`` put the working directory first on ``sys.path`` and
-import the checkout's package instead of the planted one. Each subprocess also checks that the
-``concertsim`` it imported is the planted copy's and refuses to run otherwise. Runs are sequential:
-one simulation process at a time.
+The planted copy (``bench/planting.py``) is put first on ``PYTHONPATH`` of each subprocess, with
+``PYTHONSAFEPATH=1``: without it, ``python -m`` and ``python -c`` put the working directory first
+on ``sys.path`` and import the checkout's package instead of the planted one. Each subprocess also
+checks that the ``concertsim`` it imported is the planted copy's and refuses to run otherwise.
+Runs are sequential: one simulation process at a time. The results, and the table printed of
+them, are in ``bench/planted_results.py``.
 """
 
 from __future__ import annotations
