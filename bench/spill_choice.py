@@ -2,7 +2,7 @@
 
 Runs the default scenario at ``--scale`` (as ``bench_messages.py`` grows it) with the trace
 streamed, twice in fresh processes: once spilling :data:`SPILLED_KINDS`, once spilling
-``--also`` too. For each it prints the process's peak resident memory (``VmHWM``: the run, its
+``--also`` too. For each it prints the records kept in memory, the process's peak resident memory (``VmHWM``: the run, its
 checks and its hash), the CPU seconds of the run and of the checks, and the trace's SHA-256
 (the same: where a record lives does not change the trace).
 
@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from concertsim.sim.infrastructure.spilled_trace import SPILLED_KINDS
@@ -29,9 +30,10 @@ def measure(scale: int, also: frozenset[str]) -> None:
     from bench_messages import run_scenario, scaled
 
     from concertsim.checks import check_run
-    from concertsim.sim.infrastructure import spilled_trace
+    from concertsim.sim.infrastructure.spilled_trace import SpillingTrace
+    from concertsim.sim.run import runner
 
-    spilled_trace.SpillingTrace.__init__.__defaults__ = (None, SPILLED_KINDS | also)  # type: ignore[attr-defined]
+    runner.SpillingTrace = partial(SpillingTrace, spilled=SPILLED_KINDS | also)  # type: ignore[misc]
     started = time.process_time()
     result = run_scenario(scaled(scale), trace_mode="stream")
     simulated = time.process_time()
@@ -39,7 +41,8 @@ def measure(scale: int, also: frozenset[str]) -> None:
     checked = time.process_time()
     digest = result.trace.sha256()
     peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-    print(f"{int(peak) / 1024:.1f} {simulated - started:.2f} {checked - simulated:.2f} {digest[:12]}")
+    kept = len(result.trace.records)
+    print(f"{kept} {int(peak) / 1024:.1f} {simulated - started:.2f} {checked - simulated:.2f} {digest[:12]}")
     result.trace.close()
 
 
@@ -63,10 +66,10 @@ def main() -> None:
         measure(args.scale, also)
         return
     print(f"{400 * args.scale:,} users, trace streamed; spilled as well: {', '.join(sorted(also)) or 'nothing'}")
-    print(f"{'spilled':<22} {'peak MiB':>9} {'run CPU s':>10} {'checks CPU s':>13}  trace")
+    print(f"{'spilled':<22} {'kept records':>12} {'peak MiB':>9} {'run CPU s':>10} {'checks CPU s':>13}  trace")
     for label, extra in (("the default kinds", ""), ("those and --also", ",".join(sorted(also)))):
-        peak, run, checks, digest = in_fresh_process(args.scale, extra)
-        print(f"{label:<22} {peak:>9} {run:>10} {checks:>13}  {digest}…")
+        kept, peak, run, checks, digest = in_fresh_process(args.scale, extra)
+        print(f"{label:<22} {int(kept):>12,} {peak:>9} {run:>10} {checks:>13}  {digest}…")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ def test_both_ways_of_spilling_give_the_same_trace() -> None:
         [sys.executable, str(BENCH / "spill_choice.py"), "--scale", "1", "--also", "broker.deliver,client.exit"],
         check=True, capture_output=True, text=True,
     )
-    rows = re.findall(r"^(the default kinds|those and --also) +([\d.]+) +([\d.]+) +([\d.]+) +(\w{12})…$",
+    rows = re.findall(r"^(the default kinds|those and --also) +([\d,]+) +([\d.]+) +([\d.]+) +([\d.]+) +(\w{12})…$",
                       done.stdout, re.MULTILINE)
     assert [row[0] for row in rows] == ["the default kinds", "those and --also"], done.stdout
-    assert rows[0][4] == rows[1][4]
-    assert all(float(row[1]) > 10 for row in rows)  # a peak in MiB, not kB
+    kept = [int(row[1].replace(",", "")) for row in rows]
+    assert kept[1] < kept[0]  # the deliveries and exits left memory
+    assert rows[0][5] == rows[1][5]  # and the trace is the same
+    assert all(float(row[2]) > 10 for row in rows)  # a peak in MiB, not kB
