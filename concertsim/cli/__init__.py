@@ -2,8 +2,8 @@
 
 :mod:`concertsim.cli.app` holds the typer application and what the commands share; each command
 lives in its own module and registers itself when imported here, and once all are, their help
-texts are unwrapped for the terminal to wrap (:mod:`concertsim.cli.help_text`). Exit codes are listed in
-:mod:`concertsim.cli.errors`.
+texts are unwrapped for the terminal to wrap (:mod:`concertsim.cli.help_text`). Exit codes are
+listed in :mod:`concertsim.cli.errors`.
 """
 
 # Importing a command's module registers it; the order is the order of `concertsim --help`.
