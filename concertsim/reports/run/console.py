@@ -26,7 +26,7 @@ def _ms(value: float) -> str:
 
 def verdict_table(outcome: RunOutcome) -> Table:
     table = Table(title="Invariants", title_justify="left")
-    table.add_column("invariant")
+    table.add_column("invariant", no_wrap=True)  # an id the reader may search for: whole, never cut
     table.add_column("kind")
     table.add_column("verdict")
     table.add_column("first violation, or why not applicable", overflow="fold")
