@@ -1,10 +1,10 @@
 """What spilling more kinds of a streamed trace would save, and what its checks would pay.
 
 Runs the default scenario at ``--scale`` (as ``bench_messages.py`` grows it) with the trace
-streamed, twice in fresh processes: once spilling :data:`SPILLED_KINDS`, once spilling
-``--also`` too. For each it prints the records kept in memory, the process's peak resident memory (``VmHWM``: the run, its
-checks and its hash), the CPU seconds of the run and of the checks, and the trace's SHA-256
-(the same: where a record lives does not change the trace).
+streamed, twice in fresh processes: once spilling :data:`SPILLED_KINDS`, once spilling ``--also``
+too. For each it prints the records kept in memory, the process's peak resident memory
+(``VmHWM``: the run, its checks and its hash), the CPU seconds of the run and of the checks, and
+the trace's SHA-256 (the same: where a record lives does not change the trace).
 
 Usage: python bench/spill_choice.py [--scale 10] [--also event.raised,broker.append,...]
 """
@@ -40,7 +40,8 @@ def measure(scale: int, also: frozenset[str]) -> None:
     check_run(result)
     checked = time.process_time()
     digest = result.trace.sha256()
-    peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    status = Path("/proc/self/status").read_text(encoding="utf-8").splitlines()
+    peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
     kept = len(result.trace.records)
     print(f"{kept} {int(peak) / 1024:.1f} {simulated - started:.2f} {checked - simulated:.2f} {digest[:12]}")
     result.trace.close()
