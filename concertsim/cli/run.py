@@ -189,7 +189,7 @@ def run(
         str, typer.Option("--trace-mode", help="'memory' keeps the whole trace in memory; 'stream' writes "
                           "calls, commits and client operations to disk as they happen and reads them back "
                           "for the checks and reports: the same results in a fraction of the memory, more slowly; "
-                          "'auto' streams a run estimated to need, with its trace in memory, more than half the "
+                          "'auto' streams a run estimated to need, with its trace in memory, more than a quarter of the "
                           "memory a run may take (4 GiB or the memory available, whichever is less).")
     ] = "auto",
     check_determinism: Annotated[
@@ -228,7 +228,7 @@ def run(
     if announce and trace_mode == "auto" and mode == "stream":
         in_memory = estimate_run_cost(resolved).memory_bytes
         stderr.print(f"the trace is streamed to disk (--trace-mode auto): with it in memory the run is estimated to "
-                     f"need {format_bytes(in_memory)}, more than half of the {format_bytes(memory_limit())} a run "
+                     f"need {format_bytes(in_memory)}, more than a quarter of the {format_bytes(memory_limit())} a run "
                      "may take", highlight=False, soft_wrap=True)
     staged: StagedOutput | None = None
     with run_progress(announce and stderr.is_terminal) as progress:
